@@ -1,0 +1,65 @@
+"""Connections: one place that turns a URL into an asyncpg connection or a clear error."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from listener.config import database_url_from_env
+from listener.errors import UserError
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+def resolve_url(explicit: str | None = None, *, announce: bool = True) -> str:
+    """The database to use: explicit, then the environment, then the embedded server."""
+    url = explicit or database_url_from_env()
+    if url:
+        return url
+    from listener.embedded import ensure_embedded
+
+    return ensure_embedded(announce=announce)
+
+
+async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> asyncpg.Connection:
+    """Open a connection, turning every way of failing into one readable ``UserError``."""
+    where = redact(url)
+    try:
+        conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout)
+    except (OSError, socket.gaierror) as exc:
+        raise UserError(f"cannot reach PostgreSQL at {where}: {exc.strerror or exc}") from exc
+    except TimeoutError as exc:
+        raise UserError(f"cannot reach PostgreSQL at {where}: timed out after {timeout}s") from exc
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise UserError(f"database does not exist at {where}: {exc}") from exc
+    except asyncpg.InvalidAuthorizationSpecificationError as exc:
+        raise UserError(f"PostgreSQL at {where} refused the login: {exc}") from exc
+    except asyncpg.PostgresError as exc:
+        raise UserError(f"PostgreSQL at {where} refused the connection: {exc}") from exc
+    except ValueError as exc:
+        raise UserError(f"not a usable database URL {where}: {exc}") from exc
+    return conn
+
+
+@asynccontextmanager
+async def connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection closed on exit."""
+    conn = await connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()

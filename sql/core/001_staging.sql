@@ -1,0 +1,107 @@
+-- Staging: immutable raw rows, one ingest run per batch, and the rejects kept raw.
+-- Names follow the real system (atlas-data.md §1); the fixes it needed are noted inline.
+
+CREATE SCHEMA IF NOT EXISTS trapper;
+
+CREATE TABLE trapper.ingest_runs (
+    ingest_run_id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source_system   text NOT NULL,
+    source_table    text NOT NULL,
+    source_file     text,
+    file_size_bytes bigint,
+    file_sha256     text,
+    rows_read       integer NOT NULL DEFAULT 0,
+    rows_new        integer NOT NULL DEFAULT 0,
+    rows_duplicate  integer NOT NULL DEFAULT 0,
+    rows_rejected   integer NOT NULL DEFAULT 0,
+    status          text NOT NULL DEFAULT 'running'
+                    CHECK (status IN ('running', 'completed', 'failed')),
+    error           text,
+    run_by          text NOT NULL DEFAULT current_user,  -- who or what ran it
+    tool            text,                                -- 'atlas-orch ingest', 'api', ...
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz
+);
+CREATE INDEX ingest_runs_source_idx ON trapper.ingest_runs (source_system, source_table, started_at);
+
+CREATE TABLE trapper.staged_records (
+    id                    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source_system         text NOT NULL,
+    source_table          text NOT NULL,
+    -- The record's identity in its source; several content versions may share it.
+    source_row_id         text,
+    source_file           text,
+    ingest_run_id         bigint REFERENCES trapper.ingest_runs,
+    -- One recipe for every writer (listener/rowhash.py): sorted keys, trimmed values,
+    -- empty values dropped, SHA-256. The real system had two that disagreed.
+    row_hash              text NOT NULL,
+    payload               jsonb NOT NULL,
+    is_processed          boolean NOT NULL DEFAULT false,
+    processed_at          timestamptz,
+    processing_error      text,
+    processor_name        text,
+    resulting_entity_type text,
+    resulting_entity_id   uuid,
+    created_at            timestamptz NOT NULL DEFAULT now(),
+    updated_at            timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT staged_records_content_key UNIQUE (source_system, source_table, row_hash),
+    CONSTRAINT staged_records_payload_is_object CHECK (jsonb_typeof(payload) = 'object')
+);
+-- "every version of this source record, in order"
+CREATE INDEX staged_records_versions_idx
+    ON trapper.staged_records (source_system, source_table, source_row_id, id);
+-- the processors' work list
+CREATE INDEX staged_records_unprocessed_idx
+    ON trapper.staged_records (source_system, source_table, id)
+    WHERE NOT is_processed AND processing_error IS NULL;
+
+-- Raw rows are immutable: processing may mark them, never rewrite what the source said.
+CREATE FUNCTION trapper.staged_records_refuse_rewrite() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'staged_records are immutable: % of row % cannot change',
+        'payload/row_hash/source', OLD.id
+        USING ERRCODE = 'object_not_in_prerequisite_state';
+END $$;
+
+CREATE TRIGGER staged_records_immutable
+    BEFORE UPDATE ON trapper.staged_records
+    FOR EACH ROW
+    WHEN (OLD.payload IS DISTINCT FROM NEW.payload
+          OR OLD.row_hash IS DISTINCT FROM NEW.row_hash
+          OR OLD.source_system IS DISTINCT FROM NEW.source_system
+          OR OLD.source_table IS DISTINCT FROM NEW.source_table
+          OR OLD.source_row_id IS DISTINCT FROM NEW.source_row_id)
+    EXECUTE FUNCTION trapper.staged_records_refuse_rewrite();
+
+-- Every content version of a source record, numbered in the order it was staged.
+CREATE VIEW trapper.v_staged_record_versions AS
+SELECT sr.id AS staged_record_id,
+       sr.source_system, sr.source_table, sr.source_row_id,
+       row_number() OVER w AS version,
+       sr.id = max(sr.id) OVER (PARTITION BY sr.source_system, sr.source_table, sr.source_row_id)
+           AS is_latest,
+       sr.row_hash, sr.ingest_run_id, sr.source_file, sr.is_processed, sr.processing_error,
+       sr.created_at
+FROM trapper.staged_records sr
+WINDOW w AS (PARTITION BY sr.source_system, sr.source_table, sr.source_row_id ORDER BY sr.id);
+
+-- Rows that could not be staged, kept byte for byte with the reason.
+CREATE TABLE trapper.ingest_rejects (
+    reject_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ingest_run_id  bigint NOT NULL REFERENCES trapper.ingest_runs,
+    source_system  text NOT NULL,
+    source_table   text NOT NULL,
+    source_file    text,
+    row_number     integer,        -- 1-based data row (or line) in the file
+    source_row_id  text,
+    reason_code    text NOT NULL
+                   CHECK (reason_code IN ('undecodable', 'nul_character', 'oversized',
+                                          'missing_id', 'malformed', 'not_an_object')),
+    reason         text NOT NULL,
+    raw            bytea NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX ingest_rejects_run_idx ON trapper.ingest_rejects (ingest_run_id);
+CREATE INDEX ingest_rejects_source_idx
+    ON trapper.ingest_rejects (source_system, source_table, created_at);

@@ -1,0 +1,399 @@
+-- The job queue: one job per source table with work to do, claimed with SKIP LOCKED,
+-- worked in batches of records, kept alive by heartbeats, retried with backoff and
+-- dead-lettered when out of attempts. Fixes the real system's queue bugs
+-- (atlas-data.md §1): no hard-coded CASE (the registry routes), exhausted jobs are never
+-- claimed again, and jobs whose worker died are reclaimed instead of only listed.
+
+CREATE TABLE trapper.processing_settings (
+    key         text PRIMARY KEY,
+    value       numeric NOT NULL,
+    description text NOT NULL
+);
+INSERT INTO trapper.processing_settings (key, value, description) VALUES
+    ('heartbeat_interval_s', 10, 'how often a worker beats for the jobs it holds'),
+    ('stale_after_s', 15, 'a processing job whose last beat is older than this is reclaimed'),
+    ('retry_base_s', 60, 'first retry delay; doubles with each attempt'),
+    ('record_batch', 500, 'records worked per transaction');
+
+CREATE FUNCTION trapper.processing_setting(p_key text) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    SELECT value FROM trapper.processing_settings WHERE key = p_key
+$$;
+
+-- The registry process_next_job routes by. processor_function names a function
+-- (staged_record_id bigint) -> jsonb; it is resolved through regprocedure, never run as text.
+CREATE TABLE trapper.data_engine_processors (
+    processor_id       integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    processor_name     text NOT NULL UNIQUE,
+    source_system      text NOT NULL,
+    source_table       text NOT NULL,
+    entity_type        text,
+    processor_function text NOT NULL,
+    priority           integer NOT NULL DEFAULT 100,   -- lower runs first
+    is_active          boolean NOT NULL DEFAULT true,
+    config             jsonb NOT NULL DEFAULT '{}',
+    stats              jsonb NOT NULL DEFAULT '{}',
+    created_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX data_engine_processors_route_idx
+    ON trapper.data_engine_processors (source_system, source_table) WHERE is_active;
+
+CREATE FUNCTION trapper.data_engine_processors_check() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regprocedure(NEW.processor_function || '(bigint)') IS NULL THEN
+        RAISE EXCEPTION 'processor % names %, which is not a function (bigint) -> jsonb',
+            NEW.processor_name, NEW.processor_function
+            USING ERRCODE = 'undefined_function';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE TRIGGER data_engine_processors_check
+    BEFORE INSERT OR UPDATE OF processor_function ON trapper.data_engine_processors
+    FOR EACH ROW EXECUTE FUNCTION trapper.data_engine_processors_check();
+
+CREATE TABLE trapper.processing_jobs (
+    job_id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    trigger_type      text NOT NULL DEFAULT 'manual',  -- ingest | cron | manual | replay
+    trigger_id        text,
+    source_system     text NOT NULL,
+    source_table      text NOT NULL,
+    status            text NOT NULL DEFAULT 'queued'
+                      CHECK (status IN ('queued', 'processing', 'linking', 'completed',
+                                        'failed', 'retry_pending', 'expired', 'dead_letter')),
+    priority          integer NOT NULL DEFAULT 0,       -- higher first
+    total_records     integer,
+    records_processed integer NOT NULL DEFAULT 0,
+    records_failed    integer NOT NULL DEFAULT 0,
+    entities_created  jsonb NOT NULL DEFAULT '{}',
+    linking_results   jsonb,
+    errors            jsonb NOT NULL DEFAULT '[]',
+    queued_at         timestamptz NOT NULL DEFAULT now(),
+    started_at        timestamptz,
+    completed_at      timestamptz,
+    heartbeat_at      timestamptz,
+    worker_id         text,
+    attempt_count     integer NOT NULL DEFAULT 0,
+    max_attempts      integer NOT NULL DEFAULT 3 CHECK (max_attempts > 0),
+    next_retry_at     timestamptz,
+    last_error        text,
+    result            jsonb
+);
+CREATE INDEX processing_jobs_claim_idx
+    ON trapper.processing_jobs (priority DESC, queued_at)
+    WHERE status IN ('queued', 'retry_pending');
+CREATE INDEX processing_jobs_running_idx
+    ON trapper.processing_jobs (heartbeat_at) WHERE status = 'processing';
+CREATE INDEX processing_jobs_source_idx
+    ON trapper.processing_jobs (source_system, source_table, status);
+
+-- One queued job per source table: a second enqueue returns the first.
+CREATE FUNCTION trapper.enqueue_processing(
+    p_source_system text,
+    p_source_table  text,
+    p_trigger_type  text DEFAULT 'manual',
+    p_trigger_id    text DEFAULT NULL,
+    p_priority      integer DEFAULT 0
+) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_job uuid;
+    v_pending integer;
+BEGIN
+    PERFORM pg_advisory_xact_lock(
+        hashtextextended('enqueue:' || p_source_system || '/' || p_source_table, 0));
+    SELECT count(*) INTO v_pending
+    FROM trapper.staged_records
+    WHERE source_system = p_source_system AND source_table = p_source_table
+      AND NOT is_processed AND processing_error IS NULL;
+    SELECT job_id INTO v_job
+    FROM trapper.processing_jobs
+    WHERE source_system = p_source_system AND source_table = p_source_table
+      AND status = 'queued'
+    LIMIT 1;
+    IF v_job IS NOT NULL THEN
+        UPDATE trapper.processing_jobs
+        SET total_records = v_pending, priority = greatest(priority, p_priority)
+        WHERE job_id = v_job;
+        RETURN v_job;
+    END IF;
+    INSERT INTO trapper.processing_jobs
+        (trigger_type, trigger_id, source_system, source_table, priority, total_records)
+    VALUES (p_trigger_type, p_trigger_id, p_source_system, p_source_table, p_priority, v_pending)
+    RETURNING job_id INTO v_job;
+    RETURN v_job;
+END $$;
+
+-- Jobs whose worker stopped beating go back to the queue, or to the dead letter when they
+-- have no attempts left. A job whose row is locked is being worked right now: not stale.
+CREATE FUNCTION trapper.reclaim_stale_jobs() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count integer;
+BEGIN
+    WITH stale AS (
+        SELECT job_id FROM trapper.processing_jobs
+        WHERE status = 'processing'
+          AND heartbeat_at < now() - make_interval(
+                  secs => trapper.processing_setting('stale_after_s')::float8)
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE trapper.processing_jobs j
+    SET status = CASE WHEN j.attempt_count >= j.max_attempts THEN 'dead_letter' ELSE 'queued' END,
+        completed_at = CASE WHEN j.attempt_count >= j.max_attempts THEN now() END,
+        last_error = format('worker %s stopped heartbeating at %s', j.worker_id, j.heartbeat_at),
+        errors = j.errors || jsonb_build_array(jsonb_build_object(
+            'at', now(), 'attempt', j.attempt_count, 'error',
+            format('worker %s stopped heartbeating at %s', j.worker_id, j.heartbeat_at))),
+        worker_id = NULL
+    FROM stale
+    WHERE j.job_id = stale.job_id;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END $$;
+
+CREATE FUNCTION trapper.claim_jobs(p_worker text, p_limit integer DEFAULT 1)
+RETURNS SETOF trapper.processing_jobs
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM trapper.reclaim_stale_jobs();
+    RETURN QUERY
+    WITH picked AS (
+        SELECT job_id FROM trapper.processing_jobs
+        WHERE status IN ('queued', 'retry_pending')
+          AND (next_retry_at IS NULL OR next_retry_at <= now())
+        ORDER BY priority DESC, queued_at
+        LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE trapper.processing_jobs j
+    SET status = 'processing', worker_id = p_worker, started_at = now(), heartbeat_at = now(),
+        attempt_count = j.attempt_count + 1, next_retry_at = NULL
+    FROM picked
+    WHERE j.job_id = picked.job_id
+    RETURNING j.*;
+END $$;
+
+-- The worker's beat; returns the jobs it still holds (one reclaimed elsewhere is gone).
+CREATE FUNCTION trapper.heartbeat_jobs(p_worker text, p_job_ids uuid[]) RETURNS uuid[]
+LANGUAGE sql AS $$
+    WITH beat AS (
+        UPDATE trapper.processing_jobs SET heartbeat_at = now()
+        WHERE job_id = ANY (p_job_ids) AND worker_id = p_worker AND status = 'processing'
+        RETURNING job_id
+    )
+    SELECT coalesce(array_agg(job_id), '{}') FROM beat
+$$;
+
+-- Put held jobs back in the queue (shutdown); the interrupted attempt does not count.
+CREATE FUNCTION trapper.release_jobs(p_worker text, p_job_ids uuid[]) RETURNS integer
+LANGUAGE sql AS $$
+    WITH released AS (
+        UPDATE trapper.processing_jobs
+        SET status = 'queued', worker_id = NULL, attempt_count = greatest(attempt_count - 1, 0)
+        WHERE job_id = ANY (p_job_ids) AND worker_id = p_worker AND status = 'processing'
+        RETURNING 1
+    )
+    SELECT count(*)::integer FROM released
+$$;
+
+-- A failed attempt: retry after base * 2^(attempt-1), or dead-letter when out of attempts.
+CREATE FUNCTION trapper.fail_job(p_job_id uuid, p_error text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_status text;
+BEGIN
+    UPDATE trapper.processing_jobs
+    SET status = CASE WHEN attempt_count >= max_attempts THEN 'dead_letter'
+                      ELSE 'retry_pending' END,
+        next_retry_at = CASE WHEN attempt_count >= max_attempts THEN NULL
+            ELSE now() + make_interval(secs => trapper.processing_setting('retry_base_s')::float8
+                                              * power(2, greatest(attempt_count - 1, 0))) END,
+        completed_at = CASE WHEN attempt_count >= max_attempts THEN now() END,
+        last_error = p_error,
+        errors = errors || jsonb_build_array(jsonb_build_object(
+            'at', now(), 'attempt', attempt_count, 'error', p_error)),
+        worker_id = NULL
+    WHERE job_id = p_job_id
+    RETURNING status INTO v_status;
+    RETURN v_status;
+END $$;
+
+-- Run a processor over up to p_limit unprocessed records of one source table. Records
+-- are locked SKIP LOCKED, so two jobs of one table never take the same record. A record
+-- the processor fails on keeps its error and is not retried by this job.
+CREATE FUNCTION trapper.run_processor_batch(
+    p_processor text, p_source_system text, p_source_table text, p_limit integer,
+    p_isolate boolean DEFAULT false,
+    OUT processed integer, OUT failed integer, OUT created jsonb
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fn regproc := to_regprocedure(p_processor || '(bigint)')::regproc;
+    v_id bigint;
+    v_out jsonb;
+    v_kind text;
+BEGIN
+    processed := 0;
+    failed := 0;
+    created := '{}';
+    FOR v_id IN
+        SELECT id FROM trapper.staged_records
+        WHERE source_system = p_source_system AND source_table = p_source_table
+          AND NOT is_processed AND processing_error IS NULL
+        ORDER BY id
+        LIMIT p_limit
+        FOR UPDATE SKIP LOCKED
+    LOOP
+        IF p_isolate THEN
+            BEGIN
+                EXECUTE format('SELECT %s($1)', v_fn) INTO v_out USING v_id;
+            EXCEPTION WHEN OTHERS THEN
+                UPDATE trapper.staged_records
+                SET processing_error = SQLERRM, processor_name = p_processor, updated_at = now()
+                WHERE id = v_id;
+                failed := failed + 1;
+                CONTINUE;
+            END;
+        ELSE
+            EXECUTE format('SELECT %s($1)', v_fn) INTO v_out USING v_id;
+        END IF;
+        UPDATE trapper.staged_records
+        SET is_processed = true, processed_at = now(), processor_name = p_processor,
+            resulting_entity_type = v_out ->> 'entity_type',
+            resulting_entity_id = (v_out ->> 'entity_id')::uuid,
+            updated_at = now()
+        WHERE id = v_id;
+        processed := processed + 1;
+        v_kind := v_out ->> 'entity_type';
+        IF v_kind IS NOT NULL AND coalesce((v_out ->> 'created')::boolean, false) THEN
+            created := jsonb_set(created, ARRAY[v_kind],
+                                 to_jsonb(coalesce((created ->> v_kind)::integer, 0) + 1));
+        END IF;
+    END LOOP;
+END $$;
+
+-- Work the jobs a worker holds, spending at most p_record_budget records in this one
+-- transaction. Jobs that finish are completed here; a job whose batch raises is failed
+-- (retry or dead letter) without stopping the others.
+CREATE FUNCTION trapper.work_jobs(p_job_ids uuid[], p_worker text, p_record_budget integer)
+RETURNS TABLE (job_id uuid, status text, processed integer, failed integer,
+               remaining integer, error text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_job trapper.processing_jobs;
+    v_fn text;
+    v_budget integer := p_record_budget;
+    v_batch record;
+    v_left integer;
+BEGIN
+    FOR v_job IN
+        SELECT * FROM trapper.processing_jobs j
+        WHERE j.job_id = ANY (p_job_ids) AND j.worker_id = p_worker AND j.status = 'processing'
+        ORDER BY array_position(p_job_ids, j.job_id)
+        FOR UPDATE
+    LOOP
+        job_id := v_job.job_id;
+        processed := 0; failed := 0; remaining := NULL; error := NULL;
+        IF v_budget <= 0 THEN
+            status := 'processing';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        SELECT p.processor_function INTO v_fn FROM trapper.data_engine_processors p
+        WHERE p.source_system = v_job.source_system AND p.source_table = v_job.source_table
+          AND p.is_active;
+        IF v_fn IS NULL THEN
+            -- Retrying cannot help a job no processor claims: dead-letter it at once, loudly.
+            error := format('no active processor is registered for %s/%s',
+                            v_job.source_system, v_job.source_table);
+            UPDATE trapper.processing_jobs
+            SET attempt_count = max_attempts WHERE processing_jobs.job_id = v_job.job_id;
+            status := trapper.fail_job(v_job.job_id, error);
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        BEGIN
+            BEGIN
+                SELECT * INTO v_batch FROM trapper.run_processor_batch(
+                    v_fn, v_job.source_system, v_job.source_table, v_budget, false);
+            EXCEPTION WHEN OTHERS THEN
+                -- One record is bad: redo the batch record by record so the rest go through.
+                SELECT * INTO v_batch FROM trapper.run_processor_batch(
+                    v_fn, v_job.source_system, v_job.source_table, v_budget, true);
+            END;
+        EXCEPTION WHEN OTHERS THEN
+            error := SQLERRM;
+            status := trapper.fail_job(v_job.job_id, error);
+            RETURN NEXT;
+            CONTINUE;
+        END;
+        processed := v_batch.processed;
+        failed := v_batch.failed;
+        v_budget := v_budget - processed - failed;
+        SELECT count(*) INTO v_left FROM trapper.staged_records s
+        WHERE s.source_system = v_job.source_system AND s.source_table = v_job.source_table
+          AND NOT s.is_processed AND s.processing_error IS NULL;
+        remaining := v_left;
+        UPDATE trapper.processing_jobs j
+        SET records_processed = j.records_processed + v_batch.processed,
+            records_failed = j.records_failed + v_batch.failed,
+            entities_created = (
+                SELECT coalesce(jsonb_object_agg(k, coalesce((j.entities_created ->> k)::int, 0)
+                                                  + coalesce((v_batch.created ->> k)::int, 0)),
+                                '{}')
+                FROM (SELECT jsonb_object_keys(j.entities_created || v_batch.created) AS k) keys),
+            heartbeat_at = now(),
+            status = CASE WHEN v_left = 0 THEN 'completed' ELSE j.status END,
+            completed_at = CASE WHEN v_left = 0 THEN now() END,
+            worker_id = CASE WHEN v_left = 0 THEN NULL ELSE j.worker_id END,
+            result = CASE WHEN v_left = 0 THEN jsonb_build_object(
+                'records_processed', j.records_processed + v_batch.processed,
+                'records_failed', j.records_failed + v_batch.failed) END
+        WHERE j.job_id = v_job.job_id
+        RETURNING j.status INTO status;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
+-- The real system's entry point (called by the cron route): claim one job, work one batch
+-- of it in this transaction, then complete it or put it back for the next call.
+CREATE FUNCTION trapper.process_next_job(p_batch_size integer DEFAULT 500) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_worker text := 'process_next_job:' || pg_backend_pid();
+    v_job trapper.processing_jobs;
+    v_res record;
+    v_linking jsonb;
+BEGIN
+    SELECT * INTO v_job FROM trapper.claim_jobs(v_worker, 1);
+    IF v_job.job_id IS NULL THEN
+        RETURN jsonb_build_object('status', 'no_jobs');
+    END IF;
+    SELECT * INTO v_res FROM trapper.work_jobs(ARRAY[v_job.job_id], v_worker, p_batch_size);
+    IF v_res.status = 'processing' THEN
+        PERFORM trapper.release_jobs(v_worker, ARRAY[v_job.job_id]);
+        v_res.status := 'queued';
+    END IF;
+    IF v_res.status = 'completed'
+       AND to_regprocedure('trapper.run_all_entity_linking_json()') IS NOT NULL THEN
+        EXECUTE 'SELECT trapper.run_all_entity_linking_json()' INTO v_linking;
+        UPDATE trapper.processing_jobs SET linking_results = v_linking
+        WHERE job_id = v_job.job_id;
+    END IF;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'job_id', v_job.job_id,
+        'source_system', v_job.source_system,
+        'source_table', v_job.source_table,
+        'status', v_res.status,
+        'result', jsonb_build_object('records_processed', v_res.processed,
+                                     'records_failed', v_res.failed,
+                                     'remaining', v_res.remaining),
+        'linking', v_linking,
+        'error', v_res.error));
+END $$;
+
+-- A processor that does nothing: for queue benchmarks and for sources staged only to be kept.
+CREATE FUNCTION trapper.processor_noop(p_staged_record_id bigint) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$ SELECT '{}'::jsonb $$;

@@ -1,0 +1,58 @@
+-- The durable event log the listener consumes. NOTIFY is only a wake-up carrying the
+-- newest id; the truth is this table, read below the snapshot's xmin (DESIGN.md §3).
+
+CREATE TABLE trapper.orchestrator_events (
+    event_id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    xid            xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    kind           TEXT NOT NULL,
+    source_system  TEXT,
+    source_table   TEXT,
+    record_ref     TEXT,
+    entity_ref     TEXT,
+    payload        JSONB NOT NULL DEFAULT '{}',
+    created_at     TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX orchestrator_events_xid_idx ON trapper.orchestrator_events (xid, event_id);
+
+CREATE TABLE trapper.orchestrator_settings (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    description TEXT NOT NULL
+);
+INSERT INTO trapper.orchestrator_settings (key, value, description) VALUES
+    ('notify', 'on', 'on: shadow triggers send pg_notify(newest event id) once per transaction; '
+                     'off: listeners poll (for hosts with many concurrent small writers)');
+
+CREATE TABLE trapper.orchestrator_shadow_failures (
+    failure_id  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    trigger     TEXT NOT NULL,
+    sqlstate    TEXT,
+    message     TEXT NOT NULL,
+    failed_at   TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Staged rows: one event per statement, however many rows it inserted.
+CREATE FUNCTION trapper.orchestrator_on_staged_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+BEGIN
+    BEGIN
+        INSERT INTO trapper.orchestrator_events
+            (kind, source_system, source_table, payload)
+        SELECT 'staged', n.source_system, n.source_table,
+               jsonb_build_object('count', count(*), 'min_id', min(n.id), 'max_id', max(n.id),
+                                  'ingest_run_id', max(n.ingest_run_id))
+        FROM new_rows n
+        GROUP BY n.source_system, n.source_table;
+    EXCEPTION WHEN OTHERS THEN
+        -- Never hurt the host: its write commits whatever happens here.
+        RAISE WARNING 'atlas-orchestrator shadow trigger failed: % (%)', SQLERRM, SQLSTATE;
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER orchestrator_staged_insert
+    AFTER INSERT ON trapper.staged_records
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_staged_insert();

@@ -1,0 +1,1 @@
+"""A seeded, deterministic Atlas-like world rendered as every source's own exports."""

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.pg import Server, test_server
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Server]:
+    """The session's server, with the schema built once into template databases."""
+    with test_server() as server:
+        server.build_template("full", "with-core")
+        server.build_template("core", "core-only")
+        yield server
+
+
+def _fresh(pg: Server, template: str | None) -> Iterator[str]:
+    name = pg.create(template)
+    try:
+        yield pg.url(name)
+    finally:
+        pg.drop(name)
+
+
+@pytest.fixture
+def db_url(pg: Server) -> Iterator[str]:
+    """A fresh database with the engines, the orchestrator and the shadow triggers."""
+    yield from _fresh(pg, "full")
+
+
+@pytest.fixture
+def core_db_url(pg: Server) -> Iterator[str]:
+    """A fresh database with the engines alone: a host before the orchestrator arrives."""
+    yield from _fresh(pg, "core")
+
+
+@pytest.fixture
+def empty_db_url(pg: Server) -> Iterator[str]:
+    """A fresh, empty database."""
+    yield from _fresh(pg, None)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``atlas-orch`` as a user would, in a subprocess."""
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("DATABASE_URL", "ATLAS_ORCH_DATABASE_URL")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "listener", *args],
+        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )

@@ -1,0 +1,1 @@
+"""Slack delivery of anomaly alerts from the durable outbox."""
