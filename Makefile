@@ -29,7 +29,8 @@ test-fast: $(BIN)/.installed
 test-slow: $(BIN)/.installed
 	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
 
-test: lint test-fast test-slow
+# The fast suite runs last so that its summary closes the output.
+test: lint test-slow test-fast
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import click
 
-from listener import db, migrations
+from listener import db, migrations, readers
+from listener import ingest as ingest_mod
 from listener.errors import UserError
+from listener.logs import configure as configure_logs
 from listener.output import emit_json, emit_table, say
+from listener.progress import Progress
+from listener.worker import Worker
 
 T = TypeVar("T")
 
@@ -134,6 +139,132 @@ def verify(database_url: str | None, as_json: bool) -> None:
             say("database matches the migration files")
     if problems:
         sys.exit(1)
+
+
+@cli.command()
+@database_option
+@click.argument("source", required=False)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--manifest", type=click.Path(path_type=Path),
+              help="Ingest every file of a generated world's manifest.json, in its order.")
+@click.option("--format", "fmt", type=click.Choice(readers.FORMATS),
+              help="File format (default: from the extension).")
+@click.option("--encoding", default="utf-8", show_default=True,
+              help="Text encoding of CSV files (for example cp1252).")
+@click.option("--id-field", "id_fields", multiple=True,
+              help="Payload field holding the source record id (repeatable; first found wins).")
+@click.option("--max-row-bytes", default=ingest_mod.DEFAULT_MAX_ROW_BYTES, show_default=True,
+              help="Rows whose JSON payload is larger are rejected as oversized.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@json_option
+def ingest(
+    database_url: str | None, source: str | None, files: tuple[Path, ...],
+    manifest: Path | None, fmt: str | None, encoding: str, id_fields: tuple[str, ...],
+    max_row_bytes: int, progress: bool | None, as_json: bool,
+) -> None:
+    """Stage export files: atlas-orch ingest SOURCE_SYSTEM/SOURCE_TABLE FILE...
+
+    Duplicates are counted, not re-staged; bad rows are kept in trapper.ingest_rejects with
+    their reason; a file that cannot be parsed is refused whole. One file, one ingest run.
+    """
+    if manifest:
+        if source or files:
+            raise click.UsageError("give either --manifest or SOURCE FILE..., not both")
+        plan = [(e.path, e.source_system, e.source_table, e.fmt)
+                for e in ingest_mod.read_manifest(manifest)]
+    else:
+        if not source or not files:
+            raise click.UsageError("give SOURCE_SYSTEM/SOURCE_TABLE and at least one FILE")
+        system, table = ingest_mod.parse_source(source)
+        plan = [(f, system, table, fmt) for f in files]
+    url = db.resolve_url(database_url)
+
+    async def go() -> tuple[list[ingest_mod.IngestResult], list[str]]:
+        results: list[ingest_mod.IngestResult] = []
+        refused: list[str] = []
+        async with db.connection(url) as conn:
+            for path, system, table, file_fmt in plan:
+                bar = Progress(f"{system}/{table} {path.name}", 1, enabled=progress)
+
+                def tick(done: int, total: int, bar: Progress = bar) -> None:
+                    bar.total = max(total, 1)
+                    bar.update(done)
+
+                try:
+                    res = await ingest_mod.ingest_file(
+                        conn, path, system, table, fmt=file_fmt, encoding=encoding,
+                        id_fields=id_fields, max_row_bytes=max_row_bytes, progress=tick)
+                except UserError as exc:
+                    refused.append(str(exc))
+                    say(f"error: {exc}")
+                    continue
+                finally:
+                    bar.close()
+                results.append(res)
+                if not as_json:
+                    say(_ingest_summary(res))
+        return results, refused
+
+    results, refused = run(go)
+    if as_json:
+        emit_json({"runs": [r.as_dict() for r in results], "refused": refused})
+    if refused:
+        sys.exit(1)
+
+
+def _ingest_summary(r: ingest_mod.IngestResult) -> str:
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.rejects_by_reason.items()))
+    merged = f", {r.service_lines_merged} service lines merged" if r.service_lines_merged else ""
+    return (
+        f"{r.source_system}/{r.source_table} {r.source_file}: read {r.rows_read}, "
+        f"new {r.rows_new}, duplicate {r.rows_duplicate}, rejected {r.rows_rejected}"
+        + (f" ({reasons})" if reasons else "") + merged
+        + f" [run {r.ingest_run_id}, {r.seconds}s]"
+    )
+
+
+@cli.command()
+@database_option
+@click.option("--budget", "budget_s", type=float, default=55.0, show_default=True,
+              help="Stop after this many seconds (the cron route's limit).")
+@click.option("--job-batch", default=10, show_default=True, help="Jobs claimed per round.")
+@click.option("--record-batch", type=int, default=None,
+              help="Records per transaction (default: processing_settings.record_batch).")
+@json_option
+def process(
+    database_url: str | None, budget_s: float, job_batch: int, record_batch: int | None,
+    as_json: bool,
+) -> None:
+    """Process queued jobs until the queue is empty or the time budget ends (the cron's job)."""
+    url = db.resolve_url(database_url)
+    worker = Worker(url, job_batch=job_batch, record_budget=record_batch)
+    stats = run(lambda: worker.run(until_empty=True, budget_s=budget_s))
+    if as_json:
+        emit_json(stats.as_dict())
+    else:
+        say(f"completed {stats.jobs_completed} job(s), {stats.records_processed} record(s) "
+            f"processed, {stats.records_failed} record(s) failed, "
+            f"{stats.jobs_retrying} retrying, {stats.jobs_dead_lettered} dead-lettered "
+            f"in {stats.seconds}s")
+
+
+@cli.command("worker")
+@database_option
+@click.option("--job-batch", default=10, show_default=True, help="Jobs claimed per round.")
+@click.option("--record-batch", type=int, default=None,
+              help="Records per transaction (default: processing_settings.record_batch).")
+@click.option("--poll-interval", default=1.0, show_default=True,
+              help="Seconds between claims when the queue is empty.")
+def worker_cmd(
+    database_url: str | None, job_batch: int, record_batch: int | None, poll_interval: float
+) -> None:
+    """Process jobs continuously; SIGTERM finishes the current batch and exits 0."""
+    configure_logs()
+    url = db.resolve_url(database_url)
+    worker = Worker(url, job_batch=job_batch, record_budget=record_batch,
+                    poll_interval=poll_interval)
+    run(lambda: worker.run())
 
 
 @cli.group()

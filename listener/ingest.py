@@ -1,0 +1,274 @@
+"""Ingest: one file of one source table becomes one ingest run.
+
+Rows are hashed with the one recipe (``rowhash``), duplicates are counted and not staged,
+new rows are COPYed into ``trapper.staged_records``, bad rows are kept raw in
+``trapper.ingest_rejects`` with their reason, and the source table's job is enqueued, all in
+one transaction. A file that cannot be parsed is refused whole and its run marked failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from listener import queries
+from listener.errors import UserError
+from listener.readers import FileRefused, Row, detect_format, read_rows
+from listener.rowhash import row_hash
+from listener.source_profiles import merge_service_lines, profile_for, record_id
+
+DEFAULT_MAX_ROW_BYTES = 1024 * 1024
+COPY_CHUNK = 5000
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+STAGED_COLUMNS = ["source_system", "source_table", "source_row_id", "source_file",
+                  "ingest_run_id", "row_hash", "payload"]
+REJECT_COLUMNS = ["ingest_run_id", "source_system", "source_table", "source_file",
+                  "row_number", "source_row_id", "reason_code", "reason", "raw"]
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class IngestResult:
+    """What one ingest run did, as printed by ``atlas-orch ingest``."""
+
+    source_system: str
+    source_table: str
+    source_file: str
+    ingest_run_id: int | None = None
+    status: str = "completed"
+    rows_read: int = 0
+    rows_new: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    service_lines_merged: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    job_id: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """``SYSTEM/TABLE`` into its two names, refusing anything that is not a plain name."""
+    system, sep, table = spec.partition("/")
+    if not sep or not _NAME.match(system) or not _NAME.match(table):
+        raise UserError(
+            f"source {spec!r} must be SOURCE_SYSTEM/SOURCE_TABLE in lowercase letters, digits "
+            "and underscores (for example clinichq/appointment_info)"
+        )
+    return system, table
+
+
+@dataclass
+class _Prepared:
+    staged: list[tuple[Any, ...]]
+    rejects: list[Row]
+    reject_ids: dict[int, str | None]
+    read: int
+    merged: int
+    duplicates_in_file: int
+
+
+def _prepare(
+    rows: list[Row], system: str, table: str, id_fields: Sequence[str], max_row_bytes: int
+) -> _Prepared:
+    profile = profile_for(system, table, id_fields)
+    read = len(rows)
+    merged = 0
+    if profile.merge_service_lines:
+        rows, merged = merge_service_lines(rows)
+    staged: list[tuple[Any, ...]] = []
+    rejects: list[Row] = []
+    reject_ids: dict[int, str | None] = {}
+    seen: set[str] = set()
+    dups = 0
+    for row in rows:
+        if row.payload is None:
+            rejects.append(row)
+            continue
+        rid = record_id(row, profile)
+        if rid is None:
+            row.reject_code = "missing_id"
+            row.reject_reason = (
+                f"no value in the id field ({' or '.join(profile.id_fields)}); "
+                "pass --id-field if this source names it differently"
+            )
+            rejects.append(row)
+            continue
+        text = json.dumps(row.payload, ensure_ascii=False)
+        if len(text.encode("utf-8")) > max_row_bytes:
+            row.reject_code = "oversized"
+            row.reject_reason = (
+                f"payload is {len(text.encode('utf-8')):,} bytes, over the "
+                f"{max_row_bytes:,}-byte limit (--max-row-bytes)"
+            )
+            reject_ids[row.row_number] = rid
+            rejects.append(row)
+            continue
+        digest = row_hash(row.payload, rid)
+        if digest in seen:
+            dups += 1
+            continue
+        seen.add(digest)
+        staged.append((rid, digest, text))
+    return _Prepared(staged, rejects, reject_ids, read, merged, dups)
+
+
+async def _registry_id_fields(conn: asyncpg.Connection, system: str, table: str) -> list[str]:
+    if not await conn.fetchval("SELECT to_regclass('trapper.orchestrator_sources') IS NOT NULL"):
+        return []
+    fields = await conn.fetchval(queries.get("ingest", "registry_id_fields"), system, table)
+    return list(fields or [])
+
+
+async def ingest_file(
+    conn: asyncpg.Connection,
+    path: Path,
+    source_system: str,
+    source_table: str,
+    *,
+    fmt: str | None = None,
+    encoding: str = "utf-8",
+    id_fields: Sequence[str] = (),
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
+    tool: str = "atlas-orch ingest",
+    progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Stage one file; see the module docstring for what happens to each row."""
+    q = queries.load("ingest")
+    started = time.monotonic()
+    parse_source(f"{source_system}/{source_table}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    result = IngestResult(source_system, source_table, path.name)
+    run_id: int = await conn.fetchval(
+        q["start_run"], source_system, source_table, path.name, len(data),
+        hashlib.sha256(data).hexdigest(), tool,
+    )
+    result.ingest_run_id = run_id
+    try:
+        rows = read_rows(data, detect_format(path, fmt), encoding)
+        if not id_fields:
+            id_fields = await _registry_id_fields(conn, source_system, source_table)
+        prepared = _prepare(rows, source_system, source_table, id_fields, max_row_bytes)
+        async with conn.transaction():
+            new = await _stage(conn, prepared, result, run_id, progress)
+            await _store_rejects(conn, prepared, result, run_id)
+            result.rows_read = prepared.read
+            result.service_lines_merged = prepared.merged
+            result.rows_new = new
+            result.rows_duplicate = prepared.duplicates_in_file + len(prepared.staged) - new
+            result.rows_rejected = len(prepared.rejects)
+            result.rejects_by_reason = dict(
+                Counter(r.reject_code or "unknown" for r in prepared.rejects))
+            await conn.execute(q["finish_run"], run_id, result.rows_read, result.rows_new,
+                               result.rows_duplicate, result.rows_rejected)
+            if new:
+                job = await conn.fetchval(q["enqueue"], source_system, source_table,
+                                          str(run_id))
+                result.job_id = str(job)
+    except (FileRefused, UserError) as exc:
+        await conn.execute(q["fail_run"], run_id, str(exc))
+        raise UserError(f"{path}: refused, nothing staged: {exc}") from exc
+    except BaseException as exc:
+        await conn.execute(q["fail_run"], run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+async def _stage(
+    conn: asyncpg.Connection, prepared: _Prepared, result: IngestResult, run_id: int,
+    progress: ProgressFn | None,
+) -> int:
+    """COPY the rows whose hash is new; returns how many were staged."""
+    q = queries.load("ingest")
+    system, table, file = result.source_system, result.source_table, result.source_file
+    existing: set[str] = set()
+    hashes = [h for _, h, _ in prepared.staged]
+    for i in range(0, len(hashes), 20000):
+        found = await conn.fetch(q["existing_hashes"], system, table, hashes[i:i + 20000])
+        existing.update(r["row_hash"] for r in found)
+    todo = [s for s in prepared.staged if s[1] not in existing]
+    total = len(todo)
+    done = 0
+    try:
+        async with conn.transaction():  # a savepoint: a lost race falls back below
+            for i in range(0, total, COPY_CHUNK):
+                chunk = todo[i:i + COPY_CHUNK]
+                await conn.copy_records_to_table(
+                    "staged_records", schema_name="trapper", columns=STAGED_COLUMNS,
+                    records=[(system, table, rid, file, run_id, h, text)
+                             for rid, h, text in chunk],
+                )
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+        return total
+    except asyncpg.UniqueViolationError:
+        # A concurrent ingest staged some of these rows between our check and our COPY.
+        staged = 0
+        for i in range(0, total, COPY_CHUNK):
+            chunk = todo[i:i + COPY_CHUNK]
+            rows = await conn.fetch(
+                q["insert_staged_on_conflict"], system, table, file, run_id,
+                [c[0] for c in chunk], [c[1] for c in chunk], [c[2] for c in chunk],
+            )
+            staged += len(rows)
+        return staged
+
+
+async def _store_rejects(
+    conn: asyncpg.Connection, prepared: _Prepared, result: IngestResult, run_id: int
+) -> None:
+    if not prepared.rejects:
+        return
+    await conn.copy_records_to_table(
+        "ingest_rejects", schema_name="trapper", columns=REJECT_COLUMNS,
+        records=[
+            (run_id, result.source_system, result.source_table, result.source_file,
+             r.row_number, prepared.reject_ids.get(r.row_number, r.record_id),
+             r.reject_code, r.reject_reason, r.raw)
+            for r in prepared.rejects
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: Path
+    source_system: str
+    source_table: str
+    fmt: str | None
+
+
+def read_manifest(path: Path) -> list[ManifestEntry]:
+    """The files of a generated world (``manifest.json``), in their processing order."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        files = doc["files"]
+        entries = [
+            ManifestEntry(path.parent / f["path"], f["source_system"], f["source_table"],
+                          f.get("format"))
+            for f in files
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a usable manifest ({exc})") from exc
+    for e in entries:
+        parse_source(f"{e.source_system}/{e.source_table}")
+    return entries

@@ -1,0 +1,39 @@
+-- Queries of ingest (listener/ingest.py).
+
+-- name: start_run
+INSERT INTO trapper.ingest_runs
+    (source_system, source_table, source_file, file_size_bytes, file_sha256, tool)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING ingest_run_id;
+
+-- name: existing_hashes
+SELECT row_hash FROM trapper.staged_records
+WHERE source_system = $1 AND source_table = $2 AND row_hash = ANY ($3::text[]);
+
+-- name: insert_staged_on_conflict
+-- The path taken when a concurrent ingest of the same rows won the race for some of them.
+INSERT INTO trapper.staged_records
+    (source_system, source_table, source_row_id, source_file, ingest_run_id, row_hash, payload)
+SELECT $1, $2, r.source_row_id, $3, $4, r.row_hash, r.payload::jsonb
+FROM unnest($5::text[], $6::text[], $7::text[]) AS r (source_row_id, row_hash, payload)
+ON CONFLICT (source_system, source_table, row_hash) DO NOTHING
+RETURNING row_hash;
+
+-- name: finish_run
+UPDATE trapper.ingest_runs
+SET rows_read = $2, rows_new = $3, rows_duplicate = $4, rows_rejected = $5,
+    status = 'completed', finished_at = now()
+WHERE ingest_run_id = $1;
+
+-- name: fail_run
+UPDATE trapper.ingest_runs
+SET status = 'failed', error = $2, finished_at = now()
+WHERE ingest_run_id = $1;
+
+-- name: enqueue
+SELECT trapper.enqueue_processing($1, $2, 'ingest', $3::text);
+
+-- name: registry_id_fields
+-- The orchestrator's registry may name a source's id fields; absent when not installed.
+SELECT id_field_candidates FROM trapper.orchestrator_sources
+WHERE source_system = $1 AND source_table = $2;

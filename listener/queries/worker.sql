@@ -1,0 +1,27 @@
+-- Queries of the worker (listener/worker.py).
+
+-- name: claim
+SELECT job_id, source_system, source_table, attempt_count
+FROM trapper.claim_jobs($1, $2);
+
+-- name: work
+SELECT job_id, status, processed, failed, remaining, error
+FROM trapper.work_jobs($1::uuid[], $2, $3);
+
+-- name: heartbeat
+SELECT trapper.heartbeat_jobs($1, $2::uuid[]);
+
+-- name: release
+SELECT trapper.release_jobs($1, $2::uuid[]);
+
+-- name: settings
+SELECT key, value FROM trapper.processing_settings;
+
+-- name: has_linking
+SELECT to_regprocedure('trapper.run_all_entity_linking_json()') IS NOT NULL;
+
+-- name: run_linking
+SELECT trapper.run_all_entity_linking_json();
+
+-- name: queue_counts
+SELECT status, count(*) AS jobs FROM trapper.processing_jobs GROUP BY status ORDER BY status;

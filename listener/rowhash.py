@@ -1,0 +1,40 @@
+"""The one row-hash recipe every writer of ``staged_records`` uses.
+
+Sorted keys, keys and string values trimmed, empty values (None, "", whitespace) dropped,
+SHA-256 over compact JSON, prefixed by the record's source id so that two source records
+with identical fields stay two records. The real system had two recipes that disagreed
+(one lowercased, one hashed raw JSON); a re-export of unchanged rows must hash the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, Mapping):
+        return {str(k).strip(): _clean(v) for k, v in value.items() if not _empty(v)}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def canonical(payload: Mapping[str, Any]) -> str:
+    """The canonical text the hash is taken over (exposed for tests and debugging)."""
+    cleaned = _clean(payload)
+    return json.dumps(cleaned, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def row_hash(payload: Mapping[str, Any], source_row_id: str | None = None) -> str:
+    """SHA-256 hex of a staged row's content (and its source id)."""
+    text = (source_row_id or "") + "\x1e" + canonical(payload)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,0 +1,176 @@
+"""The worker: claims jobs in batches, works their records in batched transactions, beats
+for the jobs it holds, and on SIGTERM finishes the batch in hand and puts the rest back."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import asyncpg
+
+from listener import db, queries
+from listener.logs import event
+
+log = logging.getLogger("atlas_orch.worker")
+
+
+@dataclass
+class WorkerStats:
+    """What a worker run did."""
+
+    jobs_completed: int = 0
+    jobs_retrying: int = 0
+    jobs_dead_lettered: int = 0
+    jobs_lost: int = 0
+    records_processed: int = 0
+    records_failed: int = 0
+    transactions: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """One worker process's loop over the queue."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        worker_id: str | None = None,
+        job_batch: int = 10,
+        record_budget: int | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.url = url
+        self.worker_id = worker_id or new_worker_id()
+        self.job_batch = job_batch
+        self.record_budget = record_budget
+        self.poll_interval = poll_interval
+        self.stats = WorkerStats()
+        self.stopping = anyio.Event()
+        self._held: set[uuid.UUID] = set()
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand and exit."""
+        self.stopping.set()
+
+    async def run(self, *, until_empty: bool = False, budget_s: float | None = None) -> WorkerStats:
+        """Work until stopped, or until the queue is empty / the time budget is spent."""
+        q = queries.load("worker")
+        started = time.monotonic()
+        async with db.connection(self.url) as conn, db.connection(self.url) as beat_conn:
+            settings = {r["key"]: float(r["value"]) for r in await conn.fetch(q["settings"])}
+            budget = self.record_budget or int(settings.get("record_batch", 500))
+            interval = settings.get("heartbeat_interval_s", 10.0)
+            linking = bool(await conn.fetchval(q["has_linking"]))
+            event(log, "worker_started", worker_id=self.worker_id, record_budget=budget)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._beat, beat_conn, interval)
+                tg.start_soon(self._watch_signals)
+                try:
+                    await self._loop(conn, budget, linking, until_empty, budget_s, started)
+                finally:
+                    if self._held:
+                        await conn.fetchval(q["release"], self.worker_id, list(self._held))
+                        event(log, "jobs_released", jobs=len(self._held))
+                        self._held.clear()
+                    tg.cancel_scope.cancel()
+        self.stats.seconds = round(time.monotonic() - started, 3)
+        event(log, "worker_stopped", worker_id=self.worker_id, **self.stats.as_dict())
+        return self.stats
+
+    def _out_of_time(self, budget_s: float | None, started: float) -> bool:
+        return budget_s is not None and time.monotonic() - started >= budget_s
+
+    async def _loop(
+        self, conn: asyncpg.Connection, budget: int, linking: bool, until_empty: bool,
+        budget_s: float | None, started: float,
+    ) -> None:
+        q = queries.load("worker")
+        while not self.stopping.is_set() and not self._out_of_time(budget_s, started):
+            jobs = await conn.fetch(q["claim"], self.worker_id, self.job_batch)
+            self.stats.transactions += 1
+            if not jobs:
+                if until_empty:
+                    return
+                with anyio.move_on_after(self.poll_interval):
+                    await self.stopping.wait()
+                continue
+            self._held = {j["job_id"] for j in jobs}
+            for j in jobs:
+                event(log, "job_claimed", job_id=str(j["job_id"]),
+                      source=f"{j['source_system']}/{j['source_table']}",
+                      attempt=j["attempt_count"])
+            completed_any = False
+            while self._held and not self.stopping.is_set():
+                order = [j["job_id"] for j in jobs if j["job_id"] in self._held]
+                rows = await conn.fetch(q["work"], order, self.worker_id, budget)
+                self.stats.transactions += 1
+                completed_any |= self._account(rows)
+                if self._out_of_time(budget_s, started):
+                    break
+            if completed_any and linking:
+                await conn.fetchval(q["run_linking"])
+
+    def _account(self, rows: list[asyncpg.Record]) -> bool:
+        """Update the counters from one work_jobs round; True when a job completed."""
+        returned = {r["job_id"] for r in rows}
+        for lost in self._held - returned:
+            self.stats.jobs_lost += 1
+            event(log, "job_lost", level=logging.WARNING, job_id=str(lost),
+                  message="job was reclaimed by another worker; leaving it")
+        self._held &= returned
+        completed = False
+        for r in rows:
+            self.stats.records_processed += r["processed"] or 0
+            self.stats.records_failed += r["failed"] or 0
+            status = r["status"]
+            if status == "processing":
+                continue
+            self._held.discard(r["job_id"])
+            if status == "completed":
+                completed = True
+                self.stats.jobs_completed += 1
+                event(log, "job_completed", job_id=str(r["job_id"]))
+            else:
+                if status == "dead_letter":
+                    self.stats.jobs_dead_lettered += 1
+                else:
+                    self.stats.jobs_retrying += 1
+                self.stats.errors.append({"job_id": str(r["job_id"]), "status": status,
+                                          "error": r["error"]})
+                event(log, "job_failed", level=logging.WARNING, job_id=str(r["job_id"]),
+                      status=status, error=r["error"])
+        return completed
+
+    async def _beat(self, conn: asyncpg.Connection, interval: float) -> None:
+        q = queries.load("worker")
+        while True:
+            await anyio.sleep(interval)
+            if self._held:
+                try:
+                    await conn.fetchval(q["heartbeat"], self.worker_id, list(self._held))
+                except (asyncpg.PostgresError, OSError) as exc:
+                    # The next work_jobs call beats too; a missed beat is survivable.
+                    event(log, "heartbeat_failed", level=logging.WARNING, error=str(exc))
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                event(log, "worker_stopping", signal=signal.Signals(signum).name)
+                self.stop()
+                return
