@@ -268,6 +268,32 @@ def worker_cmd(
 
 
 @cli.group()
+def demo() -> None:
+    """The synthetic Atlas-like world for demos, tests and benchmarks."""
+
+
+@demo.command("generate")
+@click.option("--scale", type=click.Choice(["small", "atlas"]), default="small",
+              show_default=True, help="small: ~3k rows; atlas: the real platform's volumes.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same world.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the exports, manifest.json and ground_truth/ into.")
+@json_option
+def demo_generate(scale: str, seed: int, out: Path, as_json: bool) -> None:
+    """Write a seeded world as every source's own export, with its ground truth."""
+    from synthetic.generate import generate
+
+    expected = generate(out, scale=scale, seed=seed)
+    if as_json:
+        emit_json(expected)
+    else:
+        say(f"wrote the {scale} world (seed {seed}) to {out} in {expected['seconds']}s: "
+            f"{expected['staged_rows']:,} rows, {expected['people']:,} people, "
+            f"{expected['places']:,} places, {expected['cats']:,} cats; "
+            f"ingest it with: atlas-orch ingest --manifest {out / 'manifest.json'}")
+
+
+@cli.group()
 def embedded() -> None:
     """The private embedded PostgreSQL used when no DATABASE_URL is set."""
 

@@ -220,9 +220,19 @@ BEGIN
     RETURN v_status;
 END $$;
 
+-- Errors that say "not now" rather than "not this record": the whole job is retried with
+-- backoff. A processor raises SQLSTATE 'AO001' itself for a dependency that is not ready.
+CREATE FUNCTION trapper.is_transient_error(p_sqlstate text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_sqlstate = 'AO001'
+        OR left(p_sqlstate, 2) IN ('40', '53', '57', '58', '08')
+        OR p_sqlstate = '55P03'
+$$;
+
 -- Run a processor over up to p_limit unprocessed records of one source table. Records
 -- are locked SKIP LOCKED, so two jobs of one table never take the same record. A record
--- the processor fails on keeps its error and is not retried by this job.
+-- the processor fails on keeps its error and is not retried by this job; a transient
+-- error fails the whole batch so the job is retried.
 CREATE FUNCTION trapper.run_processor_batch(
     p_processor text, p_source_system text, p_source_table text, p_limit integer,
     p_isolate boolean DEFAULT false,
@@ -250,6 +260,9 @@ BEGIN
             BEGIN
                 EXECUTE format('SELECT %s($1)', v_fn) INTO v_out USING v_id;
             EXCEPTION WHEN OTHERS THEN
+                IF trapper.is_transient_error(SQLSTATE) THEN
+                    RAISE;
+                END IF;
                 UPDATE trapper.staged_records
                 SET processing_error = SQLERRM, processor_name = p_processor, updated_at = now()
                 WHERE id = v_id;
@@ -319,6 +332,9 @@ BEGIN
                 SELECT * INTO v_batch FROM trapper.run_processor_batch(
                     v_fn, v_job.source_system, v_job.source_table, v_budget, false);
             EXCEPTION WHEN OTHERS THEN
+                IF trapper.is_transient_error(SQLSTATE) THEN
+                    RAISE;
+                END IF;
                 -- One record is bad: redo the batch record by record so the rest go through.
                 SELECT * INTO v_batch FROM trapper.run_processor_batch(
                     v_fn, v_job.source_system, v_job.source_table, v_budget, true);

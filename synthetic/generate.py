@@ -1,0 +1,86 @@
+"""``atlas-orch demo generate``: build a world, render every source, write the manifest,
+the ground truth and the expected counts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from synthetic import exports, world
+
+# Processing order: ClinicHQ appointment → cat → owner (the order the processors need,
+# atlas-data.md §3), the other sources, and the geocoder last (it fills in coordinates of
+# places the others created).
+MANIFEST = [
+    ("clinichq/appointment_info.xlsx", "clinichq", "appointment_info", "xlsx"),
+    ("clinichq/cat_info.xlsx", "clinichq", "cat_info", "xlsx"),
+    ("clinichq/owner_info.xlsx", "clinichq", "owner_info", "xlsx"),
+    ("shelterluv/shelterluv_people.json", "shelterluv", "people", "json"),
+    ("shelterluv/shelterluv_animals.json", "shelterluv", "animals", "json"),
+    ("shelterluv/shelterluv_outcomes.xlsx", "shelterluv", "outcomes", "xlsx"),
+    ("petlink/petlink_owners.csv", "petlink", "owners", "csv"),
+    ("petlink/petlink_pets.csv", "petlink", "pets", "csv"),
+    ("volunteerhub/volunteerhub_users.xlsx", "volunteerhub", "users", "xlsx"),
+    ("airtable/airtable_trappers.json", "airtable", "trappers", "json"),
+    ("airtable/airtable_trapping_requests.json", "airtable", "trapping_requests", "json"),
+    ("airtable/airtable_appointment_requests.json", "airtable", "appointment_requests", "json"),
+    ("web_intake/web_intake_submissions.json", "web_intake", "submissions", "json"),
+    ("atlas_ui/manual_entry.ndjson", "atlas_ui", "manual_entry", "ndjson"),
+    ("google_maps/geocode_results.ndjson", "google_maps", "geocode_results", "ndjson"),
+]
+
+
+def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any]:
+    """Write a whole world to ``out``; returns the expected counts (also expected.json)."""
+    started = time.monotonic()
+    w = world.build(seed, scale)
+    for folder in {m[0].split("/")[0] for m in MANIFEST} | {"ground_truth"}:
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    truth = exports.Truth()
+    cursor = exports._Cursor(w)
+    rows: dict[str, int] = {}
+    for system, counts in (
+        ("clinichq", exports.render_clinichq(w, out / "clinichq", truth)),
+        ("shelterluv", exports.render_shelterluv(w, out / "shelterluv", truth, cursor)),
+        ("petlink", exports.render_petlink(w, out / "petlink", truth, cursor)),
+        ("volunteerhub", exports.render_volunteerhub(w, out / "volunteerhub", truth, cursor)),
+        ("airtable", exports.render_airtable(w, out / "airtable", truth, cursor)),
+        ("web_intake", exports.render_web_intake(w, out / "web_intake", truth, cursor)),
+        ("atlas_ui", exports.render_manual(w, out / "atlas_ui", truth, cursor)),
+    ):
+        rows.update({f"{system}/{k}": v for k, v in counts.items()})
+    referenced = {t[3] for t in truth.places}
+    rows.update({f"google_maps/{k}": v for k, v in
+                 exports.render_geocoder(w, out / "google_maps", truth, referenced).items()})
+
+    header = ["source_system", "source_table", "source_row_id", "true_id"]
+    for name, table in (("people", truth.people), ("places", truth.places),
+                        ("cats", truth.cats)):
+        with (out / "ground_truth" / f"{name}.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(table)
+    people = {t[3] for t in truth.people}
+    cats = {t[3] for t in truth.cats}
+    by_id_person = {p.id: p for p in w.people}
+    by_id_cat = {c.id: c for c in w.cats}
+    by_id_place = {p.id: p for p in w.places}
+    expected = {
+        "seed": seed, "scale": scale,
+        "people": len(people), "places": len(referenced), "cats": len(cats),
+        "people_without_identifiers": sum(by_id_person[i].name_only for i in people),
+        "cats_without_microchip": sum(by_id_cat[i].chip is None for i in cats),
+        "places_without_coordinates": sum(not by_id_place[i].geocodable for i in referenced),
+        "staged_rows": sum(rows.values()),
+        "rows": rows,
+    }
+    (out / "ground_truth" / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
+    manifest = {"seed": seed, "scale": scale, "files": [
+        {"path": path, "source_system": s, "source_table": t, "format": f}
+        for path, s, t, f in MANIFEST]}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    expected["seconds"] = round(time.monotonic() - started, 2)
+    return expected

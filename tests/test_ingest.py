@@ -1,0 +1,184 @@
+"""Ingest: dedup, versions, the export quirks, and every bad-input case."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from synthetic.xlsx import write_xlsx
+from tests.conftest import run_cli
+from tests.helpers import sql, val
+
+
+def ingest(url: str, source: str, *files: Path, extra: tuple[str, ...] = ()) -> dict:
+    result = run_cli("ingest", source, *map(str, files), "--json", *extra,
+                     env={"DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)["runs"][-1]
+
+
+def test_same_file_twice_stages_nothing_new(db_url: str, tmp_path: Path) -> None:
+    f = tmp_path / "people.csv"
+    f.write_text("ID,Name,Email\n1,Ann,a@x.org\n2,Bob,b@x.org\n")
+    first = ingest(db_url, "test/people", f)
+    second = ingest(db_url, "test/people", f)
+    assert (first["rows_new"], first["rows_duplicate"]) == (2, 0)
+    assert (second["rows_new"], second["rows_duplicate"]) == (0, 2)
+    assert second["job_id"] is None  # nothing new, nothing to process
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 2
+    runs = sql(db_url, "SELECT rows_read, rows_new, rows_duplicate, status "
+                       "FROM trapper.ingest_runs ORDER BY ingest_run_id")
+    assert [tuple(r) for r in runs] == [(2, 2, 0, "completed"), (2, 0, 2, "completed")]
+
+
+def test_whitespace_only_edits_are_the_same_content(db_url: str, tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    a.write_text("ID,Name,Email,Note\n1,Ann,a@x.org,\n")
+    b = tmp_path / "b.csv"
+    b.write_text("Note,ID,Name,Email\n, 1 ,Ann  ,a@x.org\n")
+    ingest(db_url, "test/people", a)
+    assert ingest(db_url, "test/people", b)["rows_duplicate"] == 1
+
+
+def test_edited_row_is_a_new_version_of_the_same_record(db_url: str, tmp_path: Path) -> None:
+    v1 = tmp_path / "v1.csv"
+    v1.write_text("ID,Name,Email\n1,Ann,a@x.org\n2,Bob,b@x.org\n")
+    v2 = tmp_path / "v2.csv"
+    v2.write_text("ID,Name,Email\n1,Ann,ann@new.org\n2,Bob,b@x.org\n")
+    ingest(db_url, "test/people", v1)
+    second = ingest(db_url, "test/people", v2)
+    assert (second["rows_new"], second["rows_duplicate"]) == (1, 1)
+    versions = sql(db_url, "SELECT version, is_latest, staged_record_id "
+                           "FROM trapper.v_staged_record_versions "
+                           "WHERE source_system = 'test' AND source_row_id = '1' ORDER BY version")
+    assert [(r["version"], r["is_latest"]) for r in versions] == [(1, False), (2, True)]
+    assert versions[0]["staged_record_id"] < versions[1]["staged_record_id"]
+
+
+def test_staged_rows_are_immutable(db_url: str, tmp_path: Path) -> None:
+    f = tmp_path / "p.csv"
+    f.write_text("ID,Name\n1,Ann\n")
+    ingest(db_url, "test/people", f)
+    import asyncpg
+
+    with pytest.raises(asyncpg.ObjectNotInPrerequisiteStateError, match="immutable"):
+        sql(db_url, "UPDATE trapper.staged_records SET payload = '{}'")
+    sql(db_url, "UPDATE trapper.staged_records SET is_processed = true")  # marking is allowed
+
+
+def test_clinichq_quirks(db_url: str, tmp_path: Path) -> None:
+    f = tmp_path / "appointment_info.xlsx"
+    header = ["Number", "Date ", "Animal  Name", "Service / Subsidy", "Fleas", "Fleas"]
+    write_xlsx(f, header, [
+        ["25-1139", "03/14/2025", "Tux", "Spay", "Yes", "No"],
+        ["", "", "", "Rabies Vaccine", "", ""],
+        ["", "", "", "Ear Tip", "", ""],
+        ["25-1140", "03/14/2025", "Luna", "Neuter", "", ""],
+        ["25-1139", "03/28/2025", "Tux", "Recheck", "", ""],
+    ])
+    run = ingest(db_url, "clinichq/appointment_info", f)
+    assert run["rows_read"] == 5
+    assert run["service_lines_merged"] == 2
+    assert run["rows_new"] == 3
+    rows = {r["source_row_id"]: json.loads(r["payload"]) for r in sql(
+        db_url, "SELECT source_row_id, payload FROM trapper.staged_records")}
+    assert set(rows) == {"25-1139_2025-03-14", "25-1140_2025-03-14", "25-1139_2025-03-28"}
+    tux = rows["25-1139_2025-03-14"]
+    assert tux["All Services"] == ["Spay", "Rabies Vaccine", "Ear Tip"]
+    assert tux["Animal Name"] == "Tux" and tux["Date"] == "03/14/2025"
+    assert (tux["Fleas"], tux["Fleas_1"]) == ("Yes", "No")
+
+
+def test_bad_rows_are_kept_with_their_reason_and_the_rest_lands(
+    db_url: str, tmp_path: Path
+) -> None:
+    f = tmp_path / "mixed.csv"
+    f.write_bytes(
+        b"ID,Name,Note\n"
+        b"1,Ann,fine\n"
+        b"2,Caf\xe9,latin-1 byte\n"
+        b"3,Nul\x00Name,nul\n"
+        b",NoId,missing id\n"
+        b"4,Big," + b"x" * 3000 + b"\n"
+        b"5,Bob,also fine,surplus\n"
+        b"6,Eve,fine\n"
+    )
+    run = ingest(db_url, "test/people", f, extra=("--max-row-bytes", "2000"))
+    assert run["rows_new"] == 2
+    assert run["rejects_by_reason"] == {"undecodable": 1, "nul_character": 1, "missing_id": 1,
+                                        "oversized": 1, "malformed": 1}
+    rejects = {r["reason_code"]: r for r in sql(
+        db_url, "SELECT reason_code, reason, raw, row_number FROM trapper.ingest_rejects")}
+    assert rejects["undecodable"]["raw"] == b"2,Caf\xe9,latin-1 byte"
+    assert "--encoding" in rejects["undecodable"]["reason"]
+    assert b"\x00" in rejects["nul_character"]["raw"]
+    assert "2,000-byte limit" in rejects["oversized"]["reason"]
+    assert rejects["missing_id"]["row_number"] == 4
+    # The same file read as cp1252 stages the café row.
+    again = ingest(db_url, "test/people", f, extra=("--encoding", "cp1252",
+                                                    "--max-row-bytes", "2000"))
+    assert again["rows_new"] == 1 and "undecodable" not in again["rejects_by_reason"]
+
+
+def test_json_and_ndjson_bad_elements(db_url: str, tmp_path: Path) -> None:
+    j = tmp_path / "animals.json"
+    j.write_text(json.dumps({"animals": [
+        {"Internal-ID": "1", "Name": "Tux", "Microchips": [{"Id": "981020000000001"}]},
+        "not an object",
+        {"Internal-ID": "2", "Name": "Bad\u0000Name"},
+        {"Name": "no id"},
+    ]}))
+    run = ingest(db_url, "shelterluv/animals", j)
+    assert run["rows_new"] == 1
+    assert run["rejects_by_reason"] == {"not_an_object": 1, "nul_character": 1, "missing_id": 1}
+    n = tmp_path / "entries.ndjson"
+    n.write_bytes(b'{"entry_id": "e1", "first_name": "Ann"}\n'
+                  b'{"entry_id": "e2", broken\n'
+                  b'\xff\xfe\n'
+                  b'{"entry_id": "e3", "first_name": "Bob"}\n')
+    run = ingest(db_url, "atlas_ui/manual_entry", n)
+    assert run["rows_new"] == 2
+    assert run["rejects_by_reason"] == {"malformed": 1, "undecodable": 1}
+
+
+def test_airtable_records_are_unwrapped(db_url: str, tmp_path: Path) -> None:
+    j = tmp_path / "req.json"
+    j.write_text(json.dumps({"records": [
+        {"id": "recA1", "createdTime": "2024-01-01T00:00:00Z",
+         "fields": {"Case Number": "TR-1", "Internal Notes ": "trailing space kept"}}]}))
+    ingest(db_url, "airtable/trapping_requests", j)
+    row = sql(db_url, "SELECT source_row_id, payload FROM trapper.staged_records")[0]
+    assert row["source_row_id"] == "recA1"
+    assert json.loads(row["payload"]) == {"Case Number": "TR-1",
+                                          "Internal Notes ": "trailing space kept"}
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("broken.json", b'{"records": [', "not valid JSON"),
+    ("broken.xlsx", b"PK\x03\x04 this is not a workbook", "not a readable spreadsheet"),
+    ("empty.csv", b"", "no header row"),
+])
+def test_unparseable_file_is_refused_whole(
+    db_url: str, tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    f = tmp_path / name
+    f.write_bytes(content)
+    result = run_cli("ingest", "test/people", str(f), env={"DATABASE_URL": db_url})
+    assert result.returncode == 1
+    assert message in result.stderr and "nothing staged" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 0
+    run = sql(db_url, "SELECT status, error FROM trapper.ingest_runs")[0]
+    assert run["status"] == "failed" and message in run["error"]
+
+
+def test_bad_source_name_and_missing_file_are_clear(db_url: str, tmp_path: Path) -> None:
+    bad = run_cli("ingest", "Clinic HQ/x", str(tmp_path / "x.csv"), env={"DATABASE_URL": db_url})
+    assert bad.returncode == 1 and "SOURCE_SYSTEM/SOURCE_TABLE" in bad.stderr
+    missing = run_cli("ingest", "test/people", str(tmp_path / "nope.csv"),
+                      env={"DATABASE_URL": db_url})
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    usage = run_cli("ingest", env={"DATABASE_URL": db_url})
+    assert usage.returncode == 2
