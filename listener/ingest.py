@@ -55,6 +55,8 @@ class IngestResult:
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     job_id: str | None = None
     error: str | None = None
+    parse_seconds: float = 0.0
+    stage_seconds: float = 0.0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -166,6 +168,7 @@ async def ingest_file(
         if not id_fields:
             id_fields = await _registry_id_fields(conn, source_system, source_table)
         prepared = _prepare(rows, source_system, source_table, id_fields, max_row_bytes)
+        result.parse_seconds = round(time.monotonic() - started, 3)
         async with conn.transaction():
             new = await _stage(conn, prepared, result, run_id, progress)
             await _store_rejects(conn, prepared, result, run_id)
@@ -189,6 +192,7 @@ async def ingest_file(
         await conn.execute(q["fail_run"], run_id, f"{type(exc).__name__}: {exc}")
         raise
     result.seconds = round(time.monotonic() - started, 3)
+    result.stage_seconds = round(result.seconds - result.parse_seconds, 3)
     return result
 
 

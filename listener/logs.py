@@ -43,4 +43,6 @@ def configure(level: str = "INFO") -> None:
 def event(logger: logging.Logger, action: str, message: str = "", *,
           level: int = logging.INFO, **fields: Any) -> None:
     """Log one structured event."""
+    if not logger.isEnabledFor(level):
+        return
     logger.log(level, message or action, extra={"action": action, **fields})

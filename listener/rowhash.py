@@ -1,9 +1,10 @@
 """The one row-hash recipe every writer of ``staged_records`` uses.
 
 Sorted keys, keys and string values trimmed, empty values (None, "", whitespace) dropped,
-SHA-256 over compact JSON, prefixed by the record's source id so that two source records
-with identical fields stay two records. The real system had two recipes that disagreed
-(one lowercased, one hashed raw JSON); a re-export of unchanged rows must hash the same.
+SHA-256 over compact JSON (first 128 bits), prefixed by the record's source id so that two
+source records with identical fields stay two records. The real system had two recipes
+that disagreed (one lowercased, one hashed raw JSON); a re-export of unchanged rows must
+hash the same.
 """
 
 from __future__ import annotations
@@ -35,6 +36,6 @@ def canonical(payload: Mapping[str, Any]) -> str:
 
 
 def row_hash(payload: Mapping[str, Any], source_row_id: str | None = None) -> str:
-    """SHA-256 hex of a staged row's content (and its source id)."""
+    """SHA-256 of a staged row's content (and its source id), as 32 hex characters."""
     text = (source_row_id or "") + "\x1e" + canonical(payload)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

@@ -111,10 +111,8 @@ class Worker:
                     await self.stopping.wait()
                 continue
             self._held = {j["job_id"] for j in jobs}
-            for j in jobs:
-                event(log, "job_claimed", job_id=str(j["job_id"]),
-                      source=f"{j['source_system']}/{j['source_table']}",
-                      attempt=j["attempt_count"])
+            event(log, "jobs_claimed", jobs=len(jobs),
+                  sources=sorted({f"{j['source_system']}/{j['source_table']}" for j in jobs}))
             completed_any = False
             while self._held and not self.stopping.is_set():
                 order = [j["job_id"] for j in jobs if j["job_id"] in self._held]

@@ -85,8 +85,11 @@ CREATE INDEX processing_jobs_claim_idx
     WHERE status IN ('queued', 'retry_pending');
 CREATE INDEX processing_jobs_running_idx
     ON trapper.processing_jobs (heartbeat_at) WHERE status = 'processing';
-CREATE INDEX processing_jobs_source_idx
-    ON trapper.processing_jobs (source_system, source_table, status);
+-- enqueue_processing's "is a job for this table already queued?". Partial, so that only
+-- the enqueue writes it: every other index a job's state changes touch costs the claim
+-- and the completion of every job.
+CREATE INDEX processing_jobs_queued_source_idx
+    ON trapper.processing_jobs (source_system, source_table) WHERE status = 'queued';
 
 -- One queued job per source table: a second enqueue returns the first.
 CREATE FUNCTION trapper.enqueue_processing(
@@ -132,13 +135,6 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_count integer;
 BEGIN
-    WITH stale AS (
-        SELECT job_id FROM trapper.processing_jobs
-        WHERE status = 'processing'
-          AND heartbeat_at < now() - make_interval(
-                  secs => trapper.processing_setting('stale_after_s')::float8)
-        FOR UPDATE SKIP LOCKED
-    )
     UPDATE trapper.processing_jobs j
     SET status = CASE WHEN j.attempt_count >= j.max_attempts THEN 'dead_letter' ELSE 'queued' END,
         completed_at = CASE WHEN j.attempt_count >= j.max_attempts THEN now() END,
@@ -147,8 +143,12 @@ BEGIN
             'at', now(), 'attempt', j.attempt_count, 'error',
             format('worker %s stopped heartbeating at %s', j.worker_id, j.heartbeat_at))),
         worker_id = NULL
-    FROM stale
-    WHERE j.job_id = stale.job_id;
+    WHERE j.job_id = ANY (ARRAY(
+        SELECT s.job_id FROM trapper.processing_jobs s
+        WHERE s.status = 'processing'
+          AND s.heartbeat_at < now() - make_interval(
+                  secs => trapper.processing_setting('stale_after_s')::float8)
+        FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS v_count = ROW_COUNT;
     RETURN v_count;
 END $$;
@@ -158,20 +158,19 @@ RETURNS SETOF trapper.processing_jobs
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM trapper.reclaim_stale_jobs();
+    -- "= ANY(ARRAY(subquery))" rather than a join with a CTE: the planner estimated the CTE
+    -- and hash-joined it against a sequential scan of the whole queue on every claim.
     RETURN QUERY
-    WITH picked AS (
-        SELECT job_id FROM trapper.processing_jobs
-        WHERE status IN ('queued', 'retry_pending')
-          AND (next_retry_at IS NULL OR next_retry_at <= now())
-        ORDER BY priority DESC, queued_at
-        LIMIT p_limit
-        FOR UPDATE SKIP LOCKED
-    )
     UPDATE trapper.processing_jobs j
     SET status = 'processing', worker_id = p_worker, started_at = now(), heartbeat_at = now(),
         attempt_count = j.attempt_count + 1, next_retry_at = NULL
-    FROM picked
-    WHERE j.job_id = picked.job_id
+    WHERE j.job_id = ANY (ARRAY(
+        SELECT q.job_id FROM trapper.processing_jobs q
+        WHERE q.status IN ('queued', 'retry_pending')
+          AND (q.next_retry_at IS NULL OR q.next_retry_at <= now())
+        ORDER BY q.priority DESC, q.queued_at
+        LIMIT p_limit
+        FOR UPDATE SKIP LOCKED))
     RETURNING j.*;
 END $$;
 
@@ -289,7 +288,8 @@ END $$;
 
 -- Work the jobs a worker holds, spending at most p_record_budget records in this one
 -- transaction. Jobs that finish are completed here; a job whose batch raises is failed
--- (retry or dead letter) without stopping the others.
+-- (retry or dead letter) without stopping the others. Jobs with nothing left to do are
+-- completed together in one statement, without a subtransaction each.
 CREATE FUNCTION trapper.work_jobs(p_job_ids uuid[], p_worker text, p_record_budget integer)
 RETURNS TABLE (job_id uuid, status text, processed integer, failed integer,
                remaining integer, error text)
@@ -297,15 +297,20 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_job trapper.processing_jobs;
     v_fn text;
+    v_route text;
     v_budget integer := p_record_budget;
     v_batch record;
     v_left integer;
+    v_idle uuid[] := '{}';
+    v_route_idle boolean := false;
 BEGIN
+    -- Rows are read unlocked; a job is locked only when it has records to work, and idle
+    -- jobs are completed by one UPDATE that re-checks ownership. Locking every job first
+    -- doubled the writes per no-op job.
     FOR v_job IN
         SELECT * FROM trapper.processing_jobs j
         WHERE j.job_id = ANY (p_job_ids) AND j.worker_id = p_worker AND j.status = 'processing'
         ORDER BY array_position(p_job_ids, j.job_id)
-        FOR UPDATE
     LOOP
         job_id := v_job.job_id;
         processed := 0; failed := 0; remaining := NULL; error := NULL;
@@ -314,18 +319,38 @@ BEGIN
             RETURN NEXT;
             CONTINUE;
         END IF;
-        SELECT p.processor_function INTO v_fn FROM trapper.data_engine_processors p
-        WHERE p.source_system = v_job.source_system AND p.source_table = v_job.source_table
-          AND p.is_active;
+        IF v_route IS DISTINCT FROM v_job.source_system || '/' || v_job.source_table THEN
+            v_route := v_job.source_system || '/' || v_job.source_table;
+            SELECT p.processor_function INTO v_fn FROM trapper.data_engine_processors p
+            WHERE p.source_system = v_job.source_system
+              AND p.source_table = v_job.source_table AND p.is_active;
+            v_route_idle := false;
+        END IF;
         IF v_fn IS NULL THEN
             -- Retrying cannot help a job no processor claims: dead-letter it at once, loudly.
-            error := format('no active processor is registered for %s/%s',
-                            v_job.source_system, v_job.source_table);
+            error := format('no active processor is registered for %s', v_route);
             UPDATE trapper.processing_jobs
             SET attempt_count = max_attempts WHERE processing_jobs.job_id = v_job.job_id;
             status := trapper.fail_job(v_job.job_id, error);
             RETURN NEXT;
             CONTINUE;
+        END IF;
+        -- A table found without work stays so for the rest of this call (one probe, not one
+        -- per job: a burst of jobs for one table is common).
+        IF v_route_idle OR NOT EXISTS (
+                SELECT 1 FROM trapper.staged_records s
+                WHERE s.source_system = v_job.source_system
+                  AND s.source_table = v_job.source_table
+                  AND NOT s.is_processed AND s.processing_error IS NULL) THEN
+            v_route_idle := true;
+            v_idle := v_idle || v_job.job_id;
+            CONTINUE;
+        END IF;
+        PERFORM 1 FROM trapper.processing_jobs j
+        WHERE j.job_id = v_job.job_id AND j.worker_id = p_worker AND j.status = 'processing'
+        FOR UPDATE;
+        IF NOT FOUND THEN
+            CONTINUE;   -- reclaimed by another worker since we read it: not ours any more
         END IF;
         BEGIN
             BEGIN
@@ -347,19 +372,22 @@ BEGIN
         END;
         processed := v_batch.processed;
         failed := v_batch.failed;
+        IF processed + failed < v_budget THEN
+            v_left := 0;   -- the batch took every record it could see
+        ELSE
+            SELECT count(*) INTO v_left FROM trapper.staged_records s
+            WHERE s.source_system = v_job.source_system AND s.source_table = v_job.source_table
+              AND NOT s.is_processed AND s.processing_error IS NULL;
+        END IF;
         v_budget := v_budget - processed - failed;
-        SELECT count(*) INTO v_left FROM trapper.staged_records s
-        WHERE s.source_system = v_job.source_system AND s.source_table = v_job.source_table
-          AND NOT s.is_processed AND s.processing_error IS NULL;
         remaining := v_left;
         UPDATE trapper.processing_jobs j
         SET records_processed = j.records_processed + v_batch.processed,
             records_failed = j.records_failed + v_batch.failed,
-            entities_created = (
-                SELECT coalesce(jsonb_object_agg(k, coalesce((j.entities_created ->> k)::int, 0)
-                                                  + coalesce((v_batch.created ->> k)::int, 0)),
-                                '{}')
-                FROM (SELECT jsonb_object_keys(j.entities_created || v_batch.created) AS k) keys),
+            entities_created = CASE WHEN v_batch.created = '{}' THEN j.entities_created ELSE (
+                SELECT jsonb_object_agg(k, coalesce((j.entities_created ->> k)::int, 0)
+                                           + coalesce((v_batch.created ->> k)::int, 0))
+                FROM jsonb_object_keys(j.entities_created || v_batch.created) AS k) END,
             heartbeat_at = now(),
             status = CASE WHEN v_left = 0 THEN 'completed' ELSE j.status END,
             completed_at = CASE WHEN v_left = 0 THEN now() END,
@@ -371,6 +399,15 @@ BEGIN
         RETURNING j.status INTO status;
         RETURN NEXT;
     END LOOP;
+    IF cardinality(v_idle) > 0 THEN
+        RETURN QUERY
+        UPDATE trapper.processing_jobs j
+        SET status = 'completed', completed_at = now(), worker_id = NULL, heartbeat_at = now(),
+            result = jsonb_build_object('records_processed', j.records_processed,
+                                        'records_failed', j.records_failed)
+        WHERE j.job_id = ANY (v_idle) AND j.worker_id = p_worker AND j.status = 'processing'
+        RETURNING j.job_id, j.status, 0, 0, 0, NULL::text;
+    END IF;
 END $$;
 
 -- The real system's entry point (called by the cron route): claim one job, work one batch

@@ -1,0 +1,60 @@
+"""Benchmark plumbing: a fresh database per benchmark on DATABASE_URL's server (or the
+embedded one), the schema installed, dropped at the end; and a cached Atlas-scale world."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from listener import db, migrations
+from synthetic.generate import generate
+
+WORLD_CACHE = Path(os.environ.get("ATLAS_ORCH_BENCH_WORLD", "/tmp/atlas-orch-bench-world"))
+
+
+def atlas_world(seed: int = 1) -> Path:
+    """The --scale atlas world, generated once and reused."""
+    marker = WORLD_CACHE / f"seed-{seed}" / "manifest.json"
+    if not marker.exists():
+        print(f"generating the atlas world into {marker.parent} ...", file=sys.stderr)
+        generate(marker.parent, scale="atlas", seed=seed)
+    return marker.parent
+
+
+def _with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+@asynccontextmanager
+async def fresh_database(mode: str | None = "with-core") -> AsyncIterator[str]:
+    """A new database with ``mode`` installed; dropped on exit."""
+    admin = db.resolve_url(None, announce=False)
+    name = f"atlas_bench_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(admin)
+    await conn.execute(f"CREATE DATABASE {name}")
+    await conn.close()
+    url = _with_db(admin, name)
+    try:
+        if mode:
+            c = await asyncpg.connect(url)
+            await migrations.install(c, mode, progress=False)
+            await c.close()
+        yield url
+    finally:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.close()
+
+
+def median(values: list[float]) -> float:
+    s = sorted(values)
+    return s[len(s) // 2]

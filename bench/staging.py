@@ -1,0 +1,82 @@
+"""Staging throughput: the --scale atlas ClinicHQ files through our staging path (hash
+dedup check, COPY into staged_records with its indexes and the shadow trigger, run record,
+enqueue) against a plain COPY of the same rows into a bare table, in the same run.
+
+    .venv/bin/python bench/staging.py [--rounds 3]
+
+Goal: staging >= 0.8x the plain COPY. Parsing (XLSX) is timed and printed apart, since the
+baseline does not parse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import anyio
+import asyncpg
+from _db import atlas_world, fresh_database, median
+
+from listener import ingest
+from listener.readers import read_rows
+
+FILES = ("appointment_info", "cat_info", "owner_info")
+
+
+async def main(rounds: int) -> None:
+    world = atlas_world()
+    prepared = {}
+    parse_s = 0.0
+    for table in FILES:
+        t = time.perf_counter()
+        rows = read_rows((world / "clinichq" / f"{table}.xlsx").read_bytes(), "xlsx")
+        prepared[table] = ingest._prepare(rows, "clinichq", table, (), 1 << 20)
+        parse_s += time.perf_counter() - t
+    total = sum(len(p.staged) for p in prepared.values())
+    print(f"rows: {total:,} staged rows from {len(FILES)} ClinicHQ files; "
+          f"parse + hash in Python: {parse_s:.2f}s ({total / parse_s:,.0f} rows/s)")
+
+    async with fresh_database("with-core") as url:
+        conn = await asyncpg.connect(url)
+        await conn.execute("""CREATE TABLE bare (source_system text, source_table text,
+            source_row_id text, source_file text, ingest_run_id bigint, row_hash text,
+            payload jsonb)""")
+        ours_t, base_t = [], []
+        for _ in range(rounds):
+            await conn.execute("TRUNCATE bare; TRUNCATE trapper.staged_records, "
+                               "trapper.ingest_runs, trapper.processing_jobs CASCADE")
+            t = time.perf_counter()
+            for table, prep in prepared.items():
+                await conn.copy_records_to_table(
+                    "bare", columns=ingest.STAGED_COLUMNS,
+                    records=[("clinichq", table, rid, f"{table}.xlsx", 1, h, text)
+                             for rid, h, text in prep.staged])
+            base_t.append(time.perf_counter() - t)
+
+            t = time.perf_counter()
+            for table, prep in prepared.items():
+                result = ingest.IngestResult("clinichq", table, f"{table}.xlsx")
+                run_id = await conn.fetchval(
+                    "INSERT INTO trapper.ingest_runs (source_system, source_table) "
+                    "VALUES ('clinichq', $1) RETURNING ingest_run_id", table)
+                async with conn.transaction():
+                    new = await ingest._stage(conn, prep, result, run_id, None)
+                    await conn.execute(ingest.queries.get("ingest", "finish_run"), run_id,
+                                       prep.read, new, 0, 0)
+                    await conn.fetchval(ingest.queries.get("ingest", "enqueue"), "clinichq",
+                                        table, str(run_id))
+            ours_t.append(time.perf_counter() - t)
+            assert await conn.fetchval("SELECT count(*) FROM trapper.staged_records") == total
+        await conn.close()
+    base, ours = median(base_t), median(ours_t)
+    print(f"plain COPY into a bare table: {total / base:,.0f} rows/s (median of {rounds})")
+    print(f"our staging:                  {total / ours:,.0f} rows/s (median of {rounds})")
+    print(f"ratio staging / plain COPY:   {base / ours:.2f}x  (goal >= 0.8x)")
+    print(f"end to end incl. XLSX parse:  {total / (ours + parse_s):,.0f} rows/s")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    anyio.run(main, args.rounds)
