@@ -13,6 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+_HERE = str(Path(__file__).resolve().parent)
+# bench/queue.py would shadow the standard library's queue module (which anyio's asyncio
+# backend imports) while this folder is first on sys.path: move it to the end.
+sys.path = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE] + [_HERE]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from listener import db, migrations

@@ -8,22 +8,14 @@ Goal: >= 0.5x the bare loop (per-job commits cap near 1,600/s on this kind of ma
 
 from __future__ import annotations
 
-import os
-import sys
+import argparse
+import time
 
-# This file is named queue.py and Python puts its folder first on sys.path, where it would
-# shadow the standard library's queue module: move the folder to the end.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+import anyio
+import asyncpg
+from _db import fresh_database, median  # also moves this folder off the front of sys.path
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-
-import anyio  # noqa: E402
-import asyncpg  # noqa: E402
-from _db import fresh_database, median  # noqa: E402
-
-from listener.worker import Worker  # noqa: E402
+from listener.worker import Worker
 
 SETUP_JOBS = """
 INSERT INTO trapper.processing_jobs (source_system, source_table, trigger_type)

@@ -16,7 +16,7 @@ from listener.errors import UserError
 from listener.logs import configure as configure_logs
 from listener.output import emit_json, emit_table, say
 from listener.progress import Progress
-from listener.worker import Worker
+from listener.worker import Worker, drain_queue
 
 T = TypeVar("T")
 
@@ -231,15 +231,19 @@ def _ingest_summary(r: ingest_mod.IngestResult) -> str:
 @click.option("--job-batch", default=10, show_default=True, help="Jobs claimed per round.")
 @click.option("--record-batch", type=int, default=None,
               help="Records per transaction (default: processing_settings.record_batch).")
+@click.option("--workers", default=1, show_default=True,
+              help="Workers in this process (jobs of different tables run side by side).")
 @json_option
 def process(
     database_url: str | None, budget_s: float, job_batch: int, record_batch: int | None,
-    as_json: bool,
+    workers: int, as_json: bool,
 ) -> None:
     """Process queued jobs until the queue is empty or the time budget ends (the cron's job)."""
+    if workers < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--workers")
     url = db.resolve_url(database_url)
-    worker = Worker(url, job_batch=job_batch, record_budget=record_batch)
-    stats = run(lambda: worker.run(until_empty=True, budget_s=budget_s))
+    stats = run(lambda: drain_queue(url, workers=workers, job_batch=job_batch,
+                                    record_budget=record_batch, budget_s=budget_s))
     if as_json:
         emit_json(stats.as_dict())
     else:

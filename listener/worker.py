@@ -172,3 +172,25 @@ class Worker:
                 event(log, "worker_stopping", signal=signal.Signals(signum).name)
                 self.stop()
                 return
+
+
+async def drain_queue(
+    url: str, *, workers: int = 1, job_batch: int = 10, record_budget: int | None = None,
+    budget_s: float | None = None,
+) -> WorkerStats:
+    """Run ``workers`` workers until the queue is empty (or the budget ends); summed stats."""
+    started = time.monotonic()
+    pool = [Worker(url, job_batch=job_batch, record_budget=record_budget)
+            for _ in range(workers)]
+    async with anyio.create_task_group() as tg:
+        for w in pool:
+            tg.start_soon(lambda w=w: w.run(until_empty=True, budget_s=budget_s))
+    total = WorkerStats()
+    for w in pool:
+        for key, value in w.stats.as_dict().items():
+            if key in ("errors",):
+                total.errors += value
+            elif key != "seconds":
+                setattr(total, key, getattr(total, key) + value)
+    total.seconds = round(time.monotonic() - started, 3)
+    return total

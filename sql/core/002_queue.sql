@@ -366,6 +366,14 @@ BEGIN
             END;
         EXCEPTION WHEN OTHERS THEN
             error := SQLERRM;
+            IF SQLSTATE IN ('40P01', '40001') THEN
+                -- A deadlock or serialization failure with another worker: nothing was
+                -- done, so try again at once rather than wait out a retry backoff.
+                status := 'processing';
+                processed := 0;
+                RETURN NEXT;
+                CONTINUE;
+            END IF;
             status := trapper.fail_job(v_job.job_id, error);
             RETURN NEXT;
             CONTINUE;

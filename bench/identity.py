@@ -1,0 +1,121 @@
+"""The whole --scale atlas load, end to end, scored against the ground truth.
+
+    .venv/bin/python bench/identity.py [--workers 2]
+
+Ingests every file, processes until the queue is empty, links, then scores: person
+pairwise precision (goal >= 0.99) and recall (>= 0.95), place pairwise F1 (>= 0.98), cats
+exact on microchip, and the gap counts of expected.json. Prints the wall time of each phase
+(goal for the whole load <= 120 s on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import anyio
+import asyncpg
+from _db import atlas_world, fresh_database
+
+from listener import ingest
+from listener.worker import drain_queue
+
+ENTITY_OF = {"people": "person", "places": "place", "cats": "cat"}
+CANONICAL = {
+    "person": "trapper.get_canonical_person_id(entity_id)",
+    "place": "trapper.get_canonical_place_id(entity_id)",
+    "cat": "trapper.get_canonical_cat_id(entity_id)",
+}
+
+
+def pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def pairwise(truth: dict[tuple[str, str, str], str],
+             predicted: dict[tuple[str, str, str], str]) -> tuple[float, float, int]:
+    """Pairwise precision and recall over the rows of the truth; a row with no predicted
+    entity is a singleton of its own."""
+    cells: Counter[tuple[str, str]] = Counter()
+    pred_sizes: Counter[str] = Counter()
+    true_sizes: Counter[str] = Counter()
+    for key, true_id in truth.items():
+        pred = predicted.get(key) or f"none:{key}"
+        cells[(pred, true_id)] += 1
+        pred_sizes[pred] += 1
+        true_sizes[true_id] += 1
+    tp = sum(pairs(n) for n in cells.values())
+    pp = sum(pairs(n) for n in pred_sizes.values())
+    tpairs = sum(pairs(n) for n in true_sizes.values())
+    unmatched = sum(1 for k in truth if k not in predicted)
+    return (tp / pp if pp else 1.0), (tp / tpairs if tpairs else 1.0), unmatched
+
+
+async def predicted(conn: asyncpg.Connection, entity: str) -> dict[tuple[str, str, str], str]:
+    rows = await conn.fetch(
+        f"SELECT DISTINCT ON (source_system, source_table, source_row_id) source_system, "
+        f"source_table, source_row_id, {CANONICAL[entity]}::text AS eid "
+        f"FROM trapper.entity_sources WHERE entity_type = $1 "
+        f"ORDER BY source_system, source_table, source_row_id, entity_source_id", entity)
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+async def main(workers: int) -> None:
+    world = atlas_world()
+    expected = json.loads((world / "ground_truth" / "expected.json").read_text())
+    times: dict[str, float] = {}
+    async with fresh_database("with-core") as url:
+        conn = await asyncpg.connect(url)
+        t = time.perf_counter()
+        for e in ingest.read_manifest(world / "manifest.json"):
+            await ingest.ingest_file(conn, e.path, e.source_system, e.source_table, fmt=e.fmt)
+        times["ingest"] = time.perf_counter() - t
+        t = time.perf_counter()
+        stats = await drain_queue(url, workers=workers, job_batch=1)
+        times["process"] = time.perf_counter() - t
+        t = time.perf_counter()
+        await conn.fetch("SELECT * FROM trapper.run_all_entity_linking()")
+        times["link"] = time.perf_counter() - t
+        print(f"records processed {stats.records_processed:,}, failed {stats.records_failed:,}")
+        for name in ("people", "places", "cats"):
+            truth: dict[tuple[str, str, str], str] = {}
+            with (world / "ground_truth" / f"{name}.csv").open() as fh:
+                for r in csv.DictReader(fh):
+                    truth[(r["source_system"], r["source_table"], r["source_row_id"])] = \
+                        r["true_id"]
+            pred = await predicted(conn, ENTITY_OF[name])
+            precision, recall, unmatched = pairwise(truth, pred)
+            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
+            clusters = len({v for k, v in pred.items() if k in truth})
+            print(f"{name:7s} pairwise precision {precision:.4f} recall {recall:.4f} "
+                  f"F1 {f1:.4f}; predicted entities {clusters:,} vs true "
+                  f"{expected[name]:,}; rows without an entity {unmatched:,}")
+        gaps = await conn.fetchrow("""
+            SELECT (SELECT count(*) FROM trapper.sot_people p WHERE merged_into_person_id IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers i
+                                      WHERE i.person_id = p.person_id)) AS people_no_id,
+                   (SELECT count(*) FROM trapper.sot_cats c WHERE merged_into_cat_id IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM trapper.cat_identifiers i
+                                      WHERE i.cat_id = c.cat_id AND id_type = 'microchip'))
+                       AS cats_no_chip,
+                   (SELECT count(*) FROM trapper.places WHERE merged_into_place_id IS NULL
+                      AND location IS NULL) AS places_no_location""")
+        print(f"gaps: people without identifiers {gaps['people_no_id']} (expected "
+              f"{expected['people_without_identifiers']}), cats without microchip "
+              f"{gaps['cats_no_chip']} ({expected['cats_without_microchip']}), places "
+              f"without coordinates {gaps['places_no_location']} "
+              f"({expected['places_without_coordinates']})")
+        await conn.close()
+    total = sum(times.values())
+    print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
+          + f"; whole load {total:.1f}s (goal <= 120 s)")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    anyio.run(main, ap.parse_args().workers)

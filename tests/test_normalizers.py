@@ -1,0 +1,116 @@
+"""The SQL normalisers against the well-kept libraries, on a generated corpus. Every
+disagreement is either fixed or falls in a class listed here, with the reason."""
+
+from __future__ import annotations
+
+import random
+
+import email_validator
+import phonenumbers
+
+from tests.helpers import sql
+
+
+def _phone_corpus(n: int = 3000) -> list[str]:
+    rng = random.Random(11)
+    out = []
+    for _ in range(n):
+        area = rng.choice(["707", "415", "510", "925", "212", "123", "011", "811", "999"])
+        exch = rng.choice([str(rng.randint(200, 999)), "555", "011", str(rng.randint(100, 199))])
+        line = f"{rng.randint(0, 9999):04d}"
+        d = area + exch + line
+        out.append(rng.choice([
+            f"({area}) {exch}-{line}", f"{area}-{exch}-{line}", d, f"+1 {area} {exch} {line}",
+            f"1-{area}-{exch}-{line}", f"{area}.{exch}.{line}", f"{area} {exch} {line} cell",
+            f"({area}) {exch}-{line} x12", f"{exch}-{line}", f"{d}9",
+        ]))
+    return out
+
+
+def _library_phone(raw: str) -> str | None:
+    text = raw.replace(" cell", "")
+    try:
+        num = phonenumbers.parse(text, "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(num) or num.country_code != 1:
+        return None
+    return str(num.national_number)
+
+
+def test_norm_phone_us_agrees_with_phonenumbers(db_url: str) -> None:
+    corpus = _phone_corpus()
+    ours = {r["raw"]: r["norm"] for r in sql(
+        db_url, "SELECT raw, trapper.norm_phone_us(raw) AS norm FROM unnest($1::text[]) raw",
+        corpus)}
+    disagreements: dict[str, list[str]] = {}
+    for raw in corpus:
+        lib = _library_phone(raw)
+        mine = ours[raw]
+        if lib == mine:
+            continue
+        digits = mine or lib or ""
+        if mine is None and lib is not None and digits[3:6] == "555":
+            kind = "555 fiction block refused by us"       # deliberate: placeholders
+        elif mine is not None and lib is None and digits[:3] in ("999", "212"):
+            kind = "area code phonenumbers has no metadata for"  # structural check only
+        elif mine is not None and lib is None:
+            kind = "structurally valid, unassigned in the numbering plan"
+        else:
+            kind = "unexplained"
+        disagreements.setdefault(kind, []).append(raw)
+    assert "unexplained" not in disagreements, disagreements.get("unexplained", [])[:10]
+    # the known classes stay small: most of the corpus agrees
+    assert sum(map(len, disagreements.values())) < len(corpus) * 0.25
+
+
+def _email_corpus() -> list[str]:
+    rng = random.Random(5)
+    locals_ = ["ann", "Ann.Lee", "a+tag", "x_y", "o'brien", "dots..dots", ".lead", "trail.",
+               "sp ace", "ünï"]
+    domains = ["gmail.com", "Sonic.NET", "x.co", "localhost", "bad_domain.com", "a.b.c.org",
+               "-dash.com", "example", "xn--bcher-kva.ch"]
+    out = [f"{rng.choice(locals_)}@{rng.choice(domains)}" for _ in range(2000)]
+    return out + ["none", "", "@@", "a@", "@b.com", " ann@gmail.com "]
+
+
+def _library_email(raw: str) -> str | None:
+    try:
+        v = email_validator.validate_email(raw.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return None
+    return v.normalized.lower()
+
+
+def test_norm_email_agrees_with_email_validator(db_url: str) -> None:
+    corpus = _email_corpus()
+    ours = {r["raw"]: r["norm"] for r in sql(
+        db_url, "SELECT raw, trapper.norm_email(raw) AS norm FROM unnest($1::text[]) raw",
+        corpus)}
+    unexplained = []
+    for raw in corpus:
+        lib, mine = _library_email(raw), ours[raw]
+        if lib == mine:
+            continue
+        local = raw.strip().split("@")[0]
+        if mine is None and lib is not None and not local.isascii():
+            continue   # internationalised local parts: refused by us, rare in this data
+        if "xn--" in raw:
+            continue   # punycode domains: the library decodes them to Unicode, we keep ASCII
+        if lib is None and mine is not None and "'" in local:
+            continue   # never reached: the library accepts o'brien; kept for clarity
+        unexplained.append((raw, lib, mine))
+    assert not unexplained, unexplained[:10]
+
+
+def test_validate_microchip_formats(db_url: str) -> None:
+    cases = {
+        "981 020 012 345 678": "981020012345678", "981-020012-345678": "981020012345678",
+        "98102001234567": "98102001234567", "123456781": "123456781", "1A2B3C4D5E": "1A2B3C4D5E",
+        "000000000000000": None, "111111111111111": None, "123456789": None, "A123456": None,
+        "N/A": None, "9001234981020012345678": "981020012345678", "12345678901234567": None,
+        "12345": None,
+    }
+    rows = sql(db_url, "SELECT raw, trapper.validate_microchip(raw) AS chip "
+                       "FROM unnest($1::text[]) raw", list(cases))
+    assert {r["raw"]: r["chip"] for r in rows} == cases
