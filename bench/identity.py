@@ -14,8 +14,7 @@ import argparse
 import csv
 import json
 import time
-from collections import Counter, defaultdict
-from pathlib import Path
+from collections import Counter
 
 import anyio
 import asyncpg

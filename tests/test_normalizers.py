@@ -71,7 +71,7 @@ def _email_corpus() -> list[str]:
     domains = ["gmail.com", "Sonic.NET", "x.co", "localhost", "bad_domain.com", "a.b.c.org",
                "-dash.com", "example", "xn--bcher-kva.ch"]
     out = [f"{rng.choice(locals_)}@{rng.choice(domains)}" for _ in range(2000)]
-    return out + ["none", "", "@@", "a@", "@b.com", " ann@gmail.com "]
+    return [*out, "none", "", "@@", "a@", "@b.com", " ann@gmail.com "]
 
 
 def _library_email(raw: str) -> str | None:
