@@ -182,9 +182,12 @@ async def drain_queue(
     started = time.monotonic()
     pool = [Worker(url, job_batch=job_batch, record_budget=record_budget)
             for _ in range(workers)]
+    async def one(w: Worker) -> None:
+        await w.run(until_empty=True, budget_s=budget_s)
+
     async with anyio.create_task_group() as tg:
         for w in pool:
-            tg.start_soon(lambda w=w: w.run(until_empty=True, budget_s=budget_s))
+            tg.start_soon(one, w)
     total = WorkerStats()
     for w in pool:
         for key, value in w.stats.as_dict().items():

@@ -242,11 +242,11 @@ DECLARE
     v_fn regproc := to_regprocedure(p_processor || '(bigint)')::regproc;
     v_id bigint;
     v_out jsonb;
-    v_kind text;
+    v_ids bigint[] := '{}';
+    v_outs jsonb[] := '{}';
+    v_bad_ids bigint[] := '{}';
+    v_errors text[] := '{}';
 BEGIN
-    processed := 0;
-    failed := 0;
-    created := '{}';
     FOR v_id IN
         SELECT id FROM trapper.staged_records
         WHERE source_system = p_source_system AND source_table = p_source_table
@@ -262,28 +262,35 @@ BEGIN
                 IF trapper.is_transient_error(SQLSTATE) THEN
                     RAISE;
                 END IF;
-                UPDATE trapper.staged_records
-                SET processing_error = SQLERRM, processor_name = p_processor, updated_at = now()
-                WHERE id = v_id;
-                failed := failed + 1;
+                v_bad_ids := v_bad_ids || v_id;
+                v_errors := v_errors || SQLERRM;
                 CONTINUE;
             END;
         ELSE
             EXECUTE format('SELECT %s($1)', v_fn) INTO v_out USING v_id;
         END IF;
-        UPDATE trapper.staged_records
-        SET is_processed = true, processed_at = now(), processor_name = p_processor,
-            resulting_entity_type = v_out ->> 'entity_type',
-            resulting_entity_id = (v_out ->> 'entity_id')::uuid,
-            updated_at = now()
-        WHERE id = v_id;
-        processed := processed + 1;
-        v_kind := v_out ->> 'entity_type';
-        IF v_kind IS NOT NULL AND coalesce((v_out ->> 'created')::boolean, false) THEN
-            created := jsonb_set(created, ARRAY[v_kind],
-                                 to_jsonb(coalesce((created ->> v_kind)::integer, 0) + 1));
-        END IF;
+        v_ids := v_ids || v_id;
+        v_outs := v_outs || coalesce(v_out, '{}'::jsonb);
     END LOOP;
+    -- One UPDATE per batch, not one per record.
+    UPDATE trapper.staged_records s
+    SET is_processed = true, processed_at = now(), processor_name = p_processor,
+        resulting_entity_type = r.out ->> 'entity_type',
+        resulting_entity_id = (r.out ->> 'entity_id')::uuid,
+        updated_at = now()
+    FROM unnest(v_ids, v_outs) AS r (id, out)
+    WHERE s.id = r.id;
+    UPDATE trapper.staged_records s
+    SET processing_error = r.err, processor_name = p_processor, updated_at = now()
+    FROM unnest(v_bad_ids, v_errors) AS r (id, err)
+    WHERE s.id = r.id;
+    processed := cardinality(v_ids);
+    failed := cardinality(v_bad_ids);
+    SELECT coalesce(jsonb_object_agg(kind, n), '{}') INTO created
+    FROM (SELECT o ->> 'entity_type' AS kind, count(*) AS n
+          FROM unnest(v_outs) o
+          WHERE o ->> 'entity_type' IS NOT NULL AND coalesce((o ->> 'created')::boolean, false)
+          GROUP BY 1) c;
 END $$;
 
 -- Work the jobs a worker holds, spending at most p_record_budget records in this one

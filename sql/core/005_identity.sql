@@ -351,15 +351,27 @@ BEGIN
     END IF;
 
     IF person_id IS NOT NULL THEN
-        PERFORM trapper.add_person_identifier(person_id, 'email', v_email, p_email,
-                                              p_staged_record_id, v_conf);
-        PERFORM trapper.add_person_identifier(person_id, 'phone', ph, ph, p_staged_record_id,
-                                              v_conf)
-        FROM unnest(v_phones) ph;
-        IF p_staged_record_id IS NOT NULL THEN
-            PERFORM trapper.record_entity_source('person', person_id, p_staged_record_id,
-                CASE WHEN decision_type = 'auto_match' THEN 'matched' ELSE 'created' END,
-                decision_type);
+        -- all of the record's identifiers in one statement
+        INSERT INTO trapper.person_identifiers
+            (person_id, id_type, id_value_norm, id_value_raw, source_system, source_table,
+             source_row_id, staged_record_id, confidence)
+        SELECT data_engine_resolve_identity.person_id, x.t, x.v, x.raw, v_src.source_system,
+               v_src.source_table, v_src.source_row_id, p_staged_record_id, v_conf
+        FROM (SELECT 'email' AS t, v_email AS v, p_email AS raw
+              UNION ALL SELECT 'phone', ph, ph FROM unnest(v_phones) ph) x
+        WHERE x.v IS NOT NULL
+        ON CONFLICT ON CONSTRAINT person_identifiers_person_id_id_type_id_value_norm_key
+        DO UPDATE
+            SET confidence = greatest(trapper.person_identifiers.confidence,
+                                      EXCLUDED.confidence);
+        IF v_src.source_system IS NOT NULL THEN
+            INSERT INTO trapper.entity_sources
+                (entity_type, entity_id, source_system, source_table, source_row_id,
+                 staged_record_id, action, detail)
+            VALUES ('person', person_id, v_src.source_system, v_src.source_table,
+                    v_src.source_row_id, p_staged_record_id,
+                    CASE WHEN decision_type = 'auto_match' THEN 'matched' ELSE 'created' END,
+                    decision_type);
         END IF;
     END IF;
 
