@@ -306,6 +306,12 @@ async def uninstall(conn: asyncpg.Connection) -> list[str]:
         )
         dropped: list[str] = []
         async with conn.transaction():
+            # Rows the orchestrator put into host tables (its router's processor entries)
+            # go first, while the function that removes them still exists.
+            if await conn.fetchval(
+                "SELECT to_regprocedure('trapper.orchestrator_before_uninstall()') IS NOT NULL"
+            ):
+                await conn.fetchval("SELECT trapper.orchestrator_before_uninstall()")
             for rec in ordered:
                 try:
                     await conn.execute(rec["drop_sql"])

@@ -63,6 +63,7 @@ class Worker:
         self.stats = WorkerStats()
         self.stopping = anyio.Event()
         self._held: set[uuid.UUID] = set()
+        self._unlinked = False
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and exit."""
@@ -105,6 +106,10 @@ class Worker:
             jobs = await conn.fetch(q["claim"], self.worker_id, self.job_batch)
             self.stats.transactions += 1
             if not jobs:
+                # Link once the queue has drained, not after every job: linking reads
+                # whole tables and a burst of jobs would run it again and again.
+                if linking and self._unlinked:
+                    await self._link(conn)
                 if until_empty:
                     return
                 with anyio.move_on_after(self.poll_interval):
@@ -113,16 +118,22 @@ class Worker:
             self._held = {j["job_id"] for j in jobs}
             event(log, "jobs_claimed", jobs=len(jobs),
                   sources=sorted({f"{j['source_system']}/{j['source_table']}" for j in jobs}))
-            completed_any = False
             while self._held and not self.stopping.is_set():
                 order = [j["job_id"] for j in jobs if j["job_id"] in self._held]
                 rows = await conn.fetch(q["work"], order, self.worker_id, budget)
                 self.stats.transactions += 1
-                completed_any |= self._account(rows)
+                self._unlinked |= self._account(rows)
                 if self._out_of_time(budget_s, started):
                     break
-            if completed_any and linking:
-                await conn.fetchval(q["run_linking"])
+        if linking and self._unlinked and not self.stopping.is_set():
+            await self._link(conn)
+
+    async def _link(self, conn: asyncpg.Connection) -> None:
+        started = time.monotonic()
+        result = await conn.fetchval(queries.get("worker", "run_linking"))
+        self._unlinked = False
+        event(log, "entity_linking", seconds=round(time.monotonic() - started, 3),
+              result=result)
 
     def _account(self, rows: list[asyncpg.Record]) -> bool:
         """Update the counters from one work_jobs round; True when a job completed."""

@@ -111,7 +111,7 @@ DECLARE
 BEGIN
     kind := 'person';
     IF full_name = '' THEN
-        kind := 'placeholder'; reason := 'no name';
+        reason := 'no name given';   -- a person known by an identifier alone
     ELSIF full_name ~ '(^| )(rebooking|placeholder|unknown|test|n a|none|tbd)( |$)' THEN
         kind := 'placeholder'; reason := format('placeholder name "%s"', full_name);
     ELSIF full_name ~ '(^| )(scas|animal services|animal control)( |$)' THEN

@@ -1,0 +1,263 @@
+"""The orchestrator's registry, rules and router: refusals, every routing outcome, SQL-only
+onboarding, dry runs that leave no trace, and the seed's queries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from synthetic.generate import generate
+from tests.conftest import run_cli
+from tests.entities import stage
+from tests.helpers import execute, sql, val
+
+
+def test_map_source_field_refuses_an_unregistered_source(db_url: str) -> None:
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="is not registered"):
+        sql(db_url, "SELECT trapper.map_source_field('nobody', 'nothing', 'x', 'sot_people')")
+
+
+def test_rules_refuse_functions_outside_the_allowlist(db_url: str) -> None:
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="not in the allowlist"):
+        sql(db_url, "SELECT trapper.map_source_field('client_survey', 'responses', 'email', "
+                    "'sot_people', 'email', 'function_call', 'pg_sleep')")
+    with pytest.raises(asyncpg.InvalidParameterValueError, match=r"not of the form fn\(\$1\)"):
+        sql(db_url, "SELECT trapper.map_source_field('client_survey', 'responses', 'phone', "
+                    "'sot_people', 'phone', 'transform', 'find_or_create_person', "
+                    "'norm_phone_us($1); DROP TABLE trapper.sot_people')")
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="not in the allowlist"):
+        sql(db_url, "SELECT trapper.map_source_field('client_survey', 'responses', 'phone', "
+                    "'sot_people', 'phone', 'transform', NULL, 'pg_sleep($1)')")
+    # the same checks hold for a plain INSERT, not only for the helper
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="not of the form"):
+        sql(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                    "source_table, source_field, target_surface, routing_type, "
+                    "transform_expression) VALUES ('client_survey', 'responses', 'phone', "
+                    "'sot_people', 'transform', 'lower($1) || (SELECT 1)')")
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="takes no field"):
+        sql(db_url, "SELECT trapper.map_source_field('client_survey', 'responses', 'email', "
+                    "'sot_people', 'password', 'function_call', 'find_or_create_person')")
+    assert val(db_url, "SELECT to_regclass('trapper.sot_people') IS NOT NULL")
+
+
+def test_rules_refuse_a_field_the_source_never_sends(db_url: str) -> None:
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="neither an expected field"):
+        sql(db_url, "SELECT trapper.map_source_field('clinichq', 'owner_info', 'owner_email', "
+                    "'sot_people', 'email', 'function_call', 'find_or_create_person')")
+    # a field seen in a staged payload is accepted even if it is not declared
+    stage(db_url, "clinichq", "owner_info", {"Number": "1", "Owner Pronouns": "she"})
+    rule = val(db_url, "SELECT trapper.map_source_field('clinichq', 'owner_info', "
+                       "'Owner Pronouns', 'sot_people', NULL, 'direct')")
+    assert rule is not None
+
+
+def test_register_source_is_an_idempotent_upsert(db_url: str) -> None:
+    first = val(db_url, "SELECT trapper.register_source('vet', 'visits', 'Vet visits')")
+    again = val(db_url, "SELECT trapper.register_source('vet', 'visits', 'Vet Visits v2', "
+                        "'{cat}', NULL, 'api_sync', 'daily')")
+    assert first == again
+    row = sql(db_url, "SELECT display_name, ingest_frequency FROM trapper.orchestrator_sources "
+                      "WHERE source_system = 'vet'")[0]
+    assert (row["display_name"], row["ingest_frequency"]) == ("Vet Visits v2", "daily")
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="lowercase"):
+        sql(db_url, "SELECT trapper.register_source('Vet Clinic', 'x', 'bad')")
+
+
+def _survey(**fields: str) -> dict[str, str]:
+    row = {"response_id": "r1", "survey_date": "05/01/2026", "first_name": "Ann",
+           "last_name": "Lee", "email": "ann@lee.org", "phone": "707-823-1000",
+           "address": "12 Oak St, Petaluma, CA 94952", "cat_count": "7", "kittens_seen": ""}
+    row.update(fields)
+    return row
+
+
+def _route(url: str, payload: dict[str, str]) -> tuple[dict, list]:
+    sid = stage(url, "client_survey", "responses", payload, payload["response_id"])
+    out = json.loads(val(url, "SELECT trapper.route_staged_record($1)", sid))
+    log = sql(url, "SELECT action, target_surface, decision_reason, rule_version, "
+                   "routing_rule_id, decision_details FROM trapper.orchestrator_job_log "
+                   "WHERE staged_record_id = $1 ORDER BY log_seq", sid)
+    return out, log
+
+
+def test_the_router_routes_and_logs_every_decision(db_url: str) -> None:
+    out, log = _route(db_url, _survey())
+    actions = {(r["action"], r["target_surface"]) for r in log}
+    assert actions == {("routed", "places"), ("routed", "sot_people"),
+                       ("routed", "place_colony_estimates")}
+    assert out["entity_type"] == "person" and out["created"] is True
+    person_log = next(r for r in log if r["target_surface"] == "sot_people")
+    details = json.loads(person_log["decision_details"])
+    assert details["values"]["phone"] == "7078231000"        # the transform ran
+    assert details["decision_type"] == "new_entity" and person_log["routing_rule_id"]
+    estimate = sql(db_url, "SELECT e.total_cats, e.observation_date, p.address_key "
+                           "FROM trapper.place_colony_estimates e JOIN trapper.places p "
+                           "USING (place_id)")[0]
+    assert estimate["total_cats"] == 7 and str(estimate["observation_date"]) == "2026-05-01"
+    assert estimate["address_key"] == "12|oak st||petaluma"  # on the place this row created
+    assert val(db_url, "SELECT count(*) FROM trapper.person_place WHERE role = 'resident'") == 1
+    # the same person again: matched, and the log says why
+    _, again = _route(db_url, _survey(response_id="r2", first_name="ANN"))
+    reasons = {r["target_surface"]: (r["action"], r["decision_reason"]) for r in again}
+    assert reasons["sot_people"][0] == "merged"
+    assert reasons["sot_people"][1].startswith("matched existing person via email and phone")
+    assert reasons["places"] == ("merged", "matched existing place by its address")
+
+
+def test_a_missing_required_field_rejects_the_record_and_writes_nothing(db_url: str) -> None:
+    out, log = _route(db_url, _survey(address=""))
+    assert [(r["action"], r["decision_reason"]) for r in log] == [
+        ("rejected", "rejected: required field address missing")]
+    assert out["decisions"][0]["action"] == "rejected"
+    assert val(db_url, "SELECT count(*) FROM trapper.sot_people") == 0
+    assert val(db_url, "SELECT count(*) FROM trapper.places") == 0
+
+
+def test_empty_fields_and_failed_transforms_are_skipped_with_a_reason(db_url: str) -> None:
+    _, log = _route(db_url, _survey(email="", cat_count="a few"))
+    reasons = [r["decision_reason"] for r in log if r["action"] == "skipped"]
+    assert "skipped: field email is empty" in reasons
+    assert "skipped: to_integer($1) gave nothing for cat_count = 'a few'" in reasons
+    assert val(db_url, "SELECT count(*) FROM trapper.sot_people") == 1  # phone was enough
+
+
+def test_a_decision_names_the_rule_as_it_was(db_url: str) -> None:
+    rule = val(db_url, "SELECT rule_id FROM trapper.orchestrator_routing_rules WHERE "
+                       "source_system = 'client_survey' AND source_field = 'email'")
+    _route(db_url, _survey())
+    sql(db_url, "UPDATE trapper.orchestrator_routing_rules SET is_required = true "
+                "WHERE rule_id = $1", rule)
+    assert val(db_url, "SELECT rule_version FROM trapper.orchestrator_routing_rules "
+                       "WHERE rule_id = $1", rule) == 2
+    _, log = _route(db_url, _survey(response_id="r9", email=""))
+    assert [(r["action"], r["rule_version"]) for r in log] == [("rejected", 2)]
+
+
+def test_dry_run_shows_what_a_rule_change_would_do_and_keeps_nothing(
+    db_url: str, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "survey.csv"
+    csv_file.write_text("response_id,survey_date,first_name,last_name,email,phone,address,"
+                        "cat_count,kittens_seen\n"
+                        "a1,05/01/2026,Ann,Lee,,707-823-1000,\"12 Oak St, Petaluma, CA\",3,\n"
+                        "a2,05/02/2026,Bob,Ray,bob@ray.org,,\"14 Oak St, Petaluma, CA\",2,\n")
+    env = {"DATABASE_URL": db_url}
+    assert run_cli("ingest", "client_survey/responses", str(csv_file), env=env).returncode == 0
+    assert run_cli("process", env=env).returncode == 0
+    counts = "SELECT (SELECT count(*) FROM trapper.sot_people), " \
+             "(SELECT count(*) FROM trapper.places), " \
+             "(SELECT count(*) FROM trapper.orchestrator_job_log), " \
+             "(SELECT count(*) FROM trapper.data_engine_match_decisions)"
+    before = tuple(sql(db_url, counts)[0])
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET is_required = true "
+                    "WHERE source_system = 'client_survey' AND source_field = 'email'")
+    result = run_cli("route", "client_survey/responses", "--dry-run", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    dry = json.loads(result.stdout)
+    assert dry["records"] == 2
+    changed = {c["staged_record_id"]: c for c in dry["changed"]}
+    a1 = val(db_url, "SELECT id FROM trapper.staged_records WHERE source_row_id = 'a1'")
+    assert [d[0] for d in changed[a1]["now"]] == ["rejected"]
+    assert tuple(sql(db_url, counts)[0]) == before
+
+
+def test_onboarding_a_new_source_with_sql_alone(db_url: str, tmp_path: Path) -> None:
+    execute(db_url, """
+        INSERT INTO trapper.orchestrator_sources
+            (source_system, source_table, display_name, entity_types_produced,
+             processor_name, ingest_method, ingest_frequency, expected_fields,
+             id_field_candidates)
+        VALUES ('barn_cats', 'reports', 'Barn Cat Reports', '{person,place,colony_estimate}',
+                'orchestrator_router', 'file_upload', 'on_demand',
+                trapper.orchestrator_fields(ARRAY['report_no', 'reporter_email', 'barn_address',
+                                                  'cats'], ARRAY['report_no']),
+                ARRAY['report_no']);
+        INSERT INTO trapper.orchestrator_routing_rules
+            (source_system, source_table, source_field, target_surface, target_field,
+             routing_type, target_function, transform_expression, is_required)
+        VALUES
+            ('barn_cats', 'reports', 'barn_address', 'places', 'formatted_address',
+             'function_call', 'find_or_create_place_deduped', NULL, true),
+            ('barn_cats', 'reports', 'reporter_email', 'sot_people', 'email', 'transform',
+             'find_or_create_person', 'norm_email($1)', false),
+            ('barn_cats', 'reports', 'cats', 'place_colony_estimates', 'total_cats',
+             'transform', NULL, 'to_integer($1)', false);
+    """)
+    f = tmp_path / "reports.csv"
+    f.write_text("report_no,reporter_email,barn_address,cats\n"
+                 "1,Farm@Example.org,\"300 Ranch Rd, Sonoma, CA 95476\",12\n"
+                 "2,,,4\n")
+    env = {"DATABASE_URL": db_url}
+    assert run_cli("ingest", "barn_cats/reports", str(f), env=env).returncode == 0
+    done = run_cli("process", "--json", env=env)
+    assert done.returncode == 0 and json.loads(done.stdout)["jobs_completed"] == 1
+    assert val(db_url, "SELECT total_cats FROM trapper.place_colony_estimates") == 12
+    log = {r["source_record_id"]: r["decision_reason"] for r in sql(
+        db_url, "SELECT source_record_id, decision_reason FROM trapper.orchestrator_job_log "
+                "WHERE action = 'rejected'")}
+    assert log == {"2": "rejected: required field barn_address missing"}
+    # "why is report 2 missing?" is one query
+    why = sql(db_url, "SELECT action, decision_reason FROM trapper.orchestrator_job_log "
+                      "WHERE source_system = 'barn_cats' AND source_table = 'reports' "
+                      "AND source_record_id = '2' ORDER BY log_seq")
+    assert [r["action"] for r in why] == ["rejected"]
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("world")
+    generate(out, scale="small", seed=9)
+    return out
+
+
+def test_every_rule_field_occurs_in_its_source_s_payloads(
+    db_url: str, small_world: Path
+) -> None:
+    env = {"DATABASE_URL": db_url}
+    assert run_cli("ingest", "--manifest", str(small_world / "manifest.json"),
+                   env=env).returncode == 0
+    result = run_cli("rules", "check", "--json", env=env)
+    rows = json.loads(result.stdout)
+    unmatched = [(r["source_system"], r["source_table"], r["source_field"]) for r in rows
+                 if r["status"] == "matches nothing"]
+    assert not unmatched and result.returncode == 0
+    checked = {(r["source_system"], r["source_table"]) for r in rows if r["status"] == "ok"}
+    assert len(checked) == 15   # every source of the world, client_survey aside
+    # a rule whose field no payload has is reported, and the command exits 1
+    execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                    "source_table, source_field, target_surface, target_field) VALUES "
+                    "('clinichq', 'owner_info', 'owner_email', 'sot_people', NULL)")
+    bad = run_cli("rules", "check", env=env)
+    assert bad.returncode == 1 and "matches nothing" in bad.stdout
+
+
+SEED_QUERIES = [
+    # What sources feed Atlas?
+    "SELECT source_system, source_table, display_name, is_active, last_ingest_at "
+    "FROM trapper.orchestrator_sources ORDER BY source_system",
+    # Which sources haven't ingested in 7 days?
+    "SELECT display_name, last_ingest_at, ingest_frequency FROM trapper.orchestrator_sources "
+    "WHERE is_active AND last_ingest_at < NOW() - INTERVAL '7 days' "
+    "AND ingest_frequency != 'on_demand'",
+    # What entity types does each source produce?
+    "SELECT source_system, source_table, unnest(entity_types_produced) AS entity_type "
+    "FROM trapper.orchestrator_sources WHERE is_active",
+    # Routing success rate by source
+    "SELECT source_system, source_table, COUNT(*) FILTER (WHERE action = 'routed') AS routed, "
+    "COUNT(*) FILTER (WHERE action = 'skipped') AS skipped, "
+    "COUNT(*) FILTER (WHERE action = 'error') AS errors, "
+    "COUNT(*) FILTER (WHERE action = 'anomaly_flagged') AS anomalies "
+    "FROM trapper.orchestrator_job_log WHERE logged_at > NOW() - INTERVAL '7 days' "
+    "GROUP BY source_system, source_table",
+]
+
+
+def test_the_seed_s_queries_work_as_written(db_url: str) -> None:
+    _route(db_url, _survey())
+    sources, silent, types, rates = (sql(db_url, q) for q in SEED_QUERIES)
+    assert len(sources) == 16 and silent == []
+    assert ("clinichq", "owner_info", "place") in {tuple(r) for r in types}
+    assert [tuple(r) for r in rates] == [("client_survey", "responses", 3, 0, 0, 0)]
