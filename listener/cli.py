@@ -349,6 +349,38 @@ def sources(database_url: str | None, as_json: bool) -> None:
 
 
 @cli.group()
+def jobs() -> None:
+    """The processing queue."""
+
+
+@jobs.command("explain")
+@database_option
+@click.argument("job_id")
+@json_option
+def jobs_explain(database_url: str | None, job_id: str, as_json: bool) -> None:
+    """Why a job is where it is: state, processor, retries, and what it waits for."""
+    from listener import jobs as jobs_mod
+
+    url = db.resolve_url(database_url)
+
+    async def go() -> dict[str, Any]:
+        async with db.connection(url) as conn:
+            return await jobs_mod.explain(conn, job_id)
+
+    result = run(go)
+    if as_json:
+        emit_json(result)
+        return
+    job = result["job"]
+    click.echo(f"job {job['job_id']}  {job['source_system']}/{job['source_table']}  "
+               f"{job['status']}  attempt {job['attempt_count']}/{job['max_attempts']}  "
+               f"processor {job['processor_name'] or '-'}")
+    click.echo(result["explanation"])
+    if result["dependencies"]:
+        emit_table(result["dependencies"])
+
+
+@cli.group()
 def demo() -> None:
     """The synthetic Atlas-like world for demos, tests and benchmarks."""
 

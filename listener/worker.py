@@ -64,6 +64,7 @@ class Worker:
         self.stopping = anyio.Event()
         self._held: set[uuid.UUID] = set()
         self._unlinked = False
+        self._claim = queries.get("worker", "claim")
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and exit."""
@@ -78,6 +79,9 @@ class Worker:
             budget = self.record_budget or int(settings.get("record_batch", 500))
             interval = settings.get("heartbeat_interval_s", 10.0)
             linking = bool(await conn.fetchval(q["has_linking"]))
+            # With the orchestrator installed, claim in its dependency order (ORCH_005).
+            self._claim = q["claim_orchestrated"] if await conn.fetchval(
+                q["has_orchestrator_claim"]) else q["claim"]
             event(log, "worker_started", worker_id=self.worker_id, record_budget=budget)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._beat, beat_conn, interval)
@@ -103,7 +107,7 @@ class Worker:
     ) -> None:
         q = queries.load("worker")
         while not self.stopping.is_set() and not self._out_of_time(budget_s, started):
-            jobs = await conn.fetch(q["claim"], self.worker_id, self.job_batch)
+            jobs = await conn.fetch(self._claim, self.worker_id, self.job_batch)
             self.stats.transactions += 1
             if not jobs:
                 # Link once the queue has drained, not after every job: linking reads

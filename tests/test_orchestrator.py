@@ -261,3 +261,83 @@ def test_the_seed_s_queries_work_as_written(db_url: str) -> None:
     assert len(sources) == 16 and silent == []
     assert ("clinichq", "owner_info", "place") in {tuple(r) for r in types}
     assert [tuple(r) for r in rates] == [("client_survey", "responses", 3, 0, 0, 0)]
+
+
+# ---- dependencies (ORCH_005) -------------------------------------------------------------
+
+def test_dependency_cycles_are_refused(db_url: str) -> None:
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="dependency cycle refused"):
+        sql(db_url, "INSERT INTO trapper.orchestrator_source_dependencies VALUES "
+                    "('clinichq', 'appointment_info', 'clinichq', 'owner_info', 'loop', now())")
+
+
+def test_a_job_waits_for_its_dependencies_and_explains_why(db_url: str) -> None:
+    owner_row = stage(db_url, "clinichq", "owner_info", {
+        "Number": "25-1", "Date": "03/14/2025", "Owner First Name": "Ann",
+        "Owner Last Name": "Lee", "Owner Email": "ann@lee.org"}, "25-1_2025-03-14")
+    stage(db_url, "clinichq", "appointment_info", {
+        "Number": "25-1", "Date": "03/14/2025", "Microchip Number": "981020000000042",
+        "All Services": ["Spay"]}, "25-1_2025-03-14b")
+    # the owner job is queued first, and at a higher priority: it must still wait
+    owner_job = val(db_url, "SELECT trapper.enqueue_processing('clinichq', 'owner_info', "
+                            "'test', NULL, 10)")
+    appt_job = val(db_url, "SELECT trapper.enqueue_processing('clinichq', 'appointment_info')")
+    env = {"DATABASE_URL": db_url}
+    explained = run_cli("jobs", "explain", str(owner_job), "--json", env=env)
+    assert explained.returncode == 0, explained.stderr
+    assert "waits for clinichq/appointment_info" in json.loads(explained.stdout)["explanation"]
+    first = json.loads(val(db_url, "SELECT trapper.orchestrator_process_next_job(100)"))
+    assert first["job_id"] == str(appt_job)
+    second = json.loads(val(db_url, "SELECT trapper.orchestrator_process_next_job(100)"))
+    assert second["job_id"] == str(owner_job) and second["status"] == "completed"
+    # the owner found the appointment the dependency order guaranteed was there
+    assert val(db_url, "SELECT person_id IS NOT NULL FROM trapper.sot_appointments")
+    assert val(db_url, "SELECT count(*) FROM trapper.person_cat") == 1
+    assert owner_row
+
+
+def test_jobs_explain_refuses_bad_and_unknown_ids(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+    bad = run_cli("jobs", "explain", "not-a-uuid", env=env)
+    assert bad.returncode == 1 and "is not a job id" in bad.stderr
+    unknown = run_cli("jobs", "explain", "00000000-0000-0000-0000-000000000000", env=env)
+    assert unknown.returncode == 1 and "no job" in unknown.stderr
+
+
+# ---- confidence and survivorship (ORCH_006) ----------------------------------------------
+
+def test_survivorship_lets_the_stronger_source_win_each_field(db_url: str) -> None:
+    # an intake form (rank 8) creates the person, a survey (rank 7) improves the name,
+    # and a later intake form (weaker) does not overwrite it
+    execute(db_url, """
+        SELECT trapper.register_source('web_intake', 'forms', 'Forms', '{person}',
+            'orchestrator_router', 'webhook', 'realtime',
+            trapper.orchestrator_fields(ARRAY['email', 'name']));
+        SELECT trapper.map_source_field('web_intake', 'forms', 'email', 'sot_people', 'email',
+            'function_call', 'find_or_create_person');
+        SELECT trapper.map_source_field('web_intake', 'forms', 'name', 'sot_people',
+            'first_name', 'direct', 'find_or_create_person');""")
+    sid = stage(db_url, "web_intake", "forms", {"email": "kim@x.org", "name": "kimberly"}, "f1")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    _route(db_url, _survey(response_id="s1", email="kim@x.org", first_name="Kimberly",
+                           last_name="", phone="", address="1 Elm St, Sonoma, CA"))
+    sid = stage(db_url, "web_intake", "forms", {"email": "kim@x.org", "name": "K"}, "f2")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    assert val(db_url, "SELECT first_name FROM trapper.sot_people") == "Kimberly"
+    details = [json.loads(r["decision_details"]) for r in sql(
+        db_url, "SELECT decision_details FROM trapper.orchestrator_job_log "
+                "WHERE target_surface = 'sot_people' AND action IN ('routed', 'merged') "
+                "ORDER BY log_seq")]
+    assert details[1]["survivorship"][0]["decision"] == "replaced"
+    assert details[2]["survivorship"][0]["decision"] == "kept"
+
+
+def test_colony_estimates_are_weighed_by_source_confidence(db_url: str) -> None:
+    pid = val(db_url, "SELECT trapper.find_or_create_place_deduped('8 Birch Ct, Cotati, CA')")
+    execute(db_url, f"""INSERT INTO trapper.place_colony_estimates
+        (place_id, total_cats, source_type, source_system, source_record_id) VALUES
+        ('{pid}', 10, 'trapping_request', 'airtable', 'a'),
+        ('{pid}', 30, 'intake_form', 'web_intake', 'b')""")
+    row = sql(db_url, "SELECT * FROM trapper.v_orchestrator_colony_estimates_weighted")[0]
+    # (10 * .8 + 30 * .55) / 1.35
+    assert float(row["weighted_total_cats"]) == 18.1 and row["estimates"] == 2

@@ -140,7 +140,7 @@ BEGIN
                    WHERE (n.name = fa AND n.nickname = fb) OR (n.name = fb AND n.nickname = fa)
                       OR (n.nickname = fa AND n.name IN (SELECT name FROM trapper.name_nicknames
                                                          WHERE nickname = fb)));
-    IF la = lb AND first_close THEN
+    IF la IS NOT DISTINCT FROM lb AND first_close THEN
         RETURN 'close';
     END IF;
     IF (la IS NULL OR lb IS NULL) AND fa = fb THEN

@@ -54,6 +54,7 @@ DECLARE
     v_main_type text;
     v_main uuid;
     v_created boolean := false;
+    v_surv jsonb;
 BEGIN
     SELECT * INTO rec FROM trapper.staged_records WHERE id = p_staged_record_id;
     IF rec.id IS NULL THEN
@@ -181,6 +182,9 @@ BEGIN
         v_person := v_res.person_id;
         v_action := CASE v_res.decision_type WHEN 'auto_match' THEN 'merged'
                                              WHEN 'rejected' THEN 'rejected' ELSE 'routed' END;
+        -- ORCH_006 (006_confidence.sql): which source wins each name field of the person
+        v_surv := trapper.orchestrator_apply_person_survivorship(
+            v_person, rec.source_system, a, v_res.decision_type <> 'auto_match');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_people',
             'entity_id', v_person, 'reason', v_res.decision_reason,
             'decision', v_res.decision_type);
@@ -193,7 +197,8 @@ BEGIN
                                    'decision_type', v_res.decision_type,
                                    'decision_id', v_res.decision_id,
                                    'match_score', v_res.confidence_score,
-                                   'household_id', v_res.household_id), p_job_id);
+                                   'household_id', v_res.household_id,
+                                   'survivorship', v_surv), p_job_id);
         END IF;
         PERFORM trapper.link_person_place(v_person, v_place, 'resident', rec.source_system);
         IF v_person IS NOT NULL THEN

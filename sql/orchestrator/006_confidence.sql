@@ -1,0 +1,130 @@
+-- ORCH_006: a confidence per source, and a survivorship order per field: which source wins
+-- each field of a person, cat or place (manual entry outranks the clinic, which outranks
+-- self-reported intake). The router applies it when it updates an existing entity; the
+-- engines' processors keep their own rules.
+
+CREATE TABLE trapper.orchestrator_source_confidence (
+    source_system  TEXT PRIMARY KEY,
+    confidence     NUMERIC(3, 2) NOT NULL CHECK (confidence > 0 AND confidence <= 1),
+    rank           INTEGER NOT NULL,      -- survivorship: lower wins
+    note           TEXT
+);
+INSERT INTO trapper.orchestrator_source_confidence VALUES
+    ('atlas_ui', 1.00, 1, 'staff manual entry'),
+    ('clinichq', 0.90, 2, 'clinic records, seen in person'),
+    ('shelterluv', 0.85, 3, NULL),
+    ('volunteerhub', 0.80, 4, NULL),
+    ('google_maps', 0.90, 4, 'geocoder'),
+    ('airtable', 0.75, 5, NULL),
+    ('petlink', 0.50, 6, 'registry data, often stale or made up'),
+    ('client_survey', 0.60, 7, 'self-reported'),
+    ('web_intake', 0.55, 8, 'self-reported intake form');
+
+-- Field-specific overrides of the source ranks (none by default).
+CREATE TABLE trapper.orchestrator_field_survivorship (
+    entity_type    TEXT NOT NULL CHECK (entity_type IN ('person', 'cat', 'place')),
+    field          TEXT NOT NULL,
+    source_system  TEXT NOT NULL,
+    rank           INTEGER NOT NULL,
+    PRIMARY KEY (entity_type, field, source_system)
+);
+
+-- Which source last set each field the router manages.
+CREATE TABLE trapper.orchestrator_field_provenance (
+    entity_type    TEXT NOT NULL,
+    entity_id      UUID NOT NULL,
+    field          TEXT NOT NULL,
+    source_system  TEXT NOT NULL,
+    value          TEXT,
+    set_at         TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (entity_type, entity_id, field)
+);
+
+CREATE FUNCTION trapper.orchestrator_field_rank(p_entity text, p_field text, p_source text)
+RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        (SELECT rank FROM trapper.orchestrator_field_survivorship
+         WHERE entity_type = p_entity AND field = p_field AND source_system = p_source),
+        (SELECT rank FROM trapper.orchestrator_source_confidence WHERE source_system = p_source),
+        100)
+$$;
+
+-- Apply survivorship to a person's name fields: the incoming value replaces the stored one
+-- only when its source outranks the source that set it. Returns what was decided, field
+-- by field, for the decision's details.
+CREATE FUNCTION trapper.orchestrator_apply_person_survivorship(
+    p_person uuid, p_source text, p_values jsonb, p_created boolean
+) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    f text;
+    v text;
+    cur_source text;
+    cur_value text;
+    out jsonb := '[]';
+BEGIN
+    FOREACH f IN ARRAY ARRAY['first_name', 'last_name'] LOOP
+        v := nullif(btrim(p_values ->> f), '');
+        CONTINUE WHEN v IS NULL OR p_person IS NULL;
+        SELECT source_system, value INTO cur_source, cur_value
+        FROM trapper.orchestrator_field_provenance
+        WHERE entity_type = 'person' AND entity_id = p_person AND field = f;
+        IF cur_source IS NULL THEN
+            SELECT data_source, CASE f WHEN 'first_name' THEN first_name ELSE last_name END
+            INTO cur_source, cur_value FROM trapper.sot_people WHERE person_id = p_person;
+        END IF;
+        IF p_created OR cur_value IS NULL
+           OR (v IS DISTINCT FROM cur_value
+               AND trapper.orchestrator_field_rank('person', f, p_source)
+                   < trapper.orchestrator_field_rank('person', f, cur_source)) THEN
+            IF NOT p_created AND v IS DISTINCT FROM cur_value THEN
+                IF f = 'first_name' THEN
+                    UPDATE trapper.sot_people SET first_name = v, updated_at = now(),
+                        display_name = btrim(v || ' ' || coalesce(last_name, ''))
+                    WHERE person_id = p_person;
+                ELSE
+                    UPDATE trapper.sot_people SET last_name = v, updated_at = now(),
+                        display_name = btrim(coalesce(first_name, '') || ' ' || v)
+                    WHERE person_id = p_person;
+                END IF;
+                out := out || jsonb_build_object('field', f, 'decision', 'replaced',
+                    'from', cur_value, 'from_source', cur_source, 'to', v,
+                    'to_source', p_source);
+            END IF;
+            INSERT INTO trapper.orchestrator_field_provenance
+                (entity_type, entity_id, field, source_system, value)
+            VALUES ('person', p_person, f, p_source, v)
+            ON CONFLICT (entity_type, entity_id, field) DO UPDATE
+                SET source_system = EXCLUDED.source_system, value = EXCLUDED.value,
+                    set_at = now();
+        ELSIF v IS DISTINCT FROM cur_value THEN
+            out := out || jsonb_build_object('field', f, 'decision', 'kept', 'kept', cur_value,
+                'kept_source', cur_source, 'offered', v, 'offered_source', p_source);
+        END IF;
+    END LOOP;
+    RETURN out;
+END $$;
+
+-- Colony estimates weighed by how far their kind of source is trusted (from 1.0 for
+-- counted, verified cats down to .55 for an intake form).
+CREATE TABLE trapper.orchestrator_colony_source_confidence (
+    source_type  TEXT PRIMARY KEY,
+    confidence   NUMERIC(3, 2) NOT NULL
+);
+INSERT INTO trapper.orchestrator_colony_source_confidence VALUES
+    ('verified_count', 1.00), ('clinichq', 0.90), ('trapping_request', 0.80),
+    ('client_survey', 0.60), ('intake_form', 0.55);
+
+CREATE VIEW trapper.v_orchestrator_colony_estimates_weighted AS
+SELECT e.place_id,
+       count(*) AS estimates,
+       round(sum(e.total_cats * coalesce(c.confidence, 0.5))
+             / nullif(sum(coalesce(c.confidence, 0.5)), 0), 1) AS weighted_total_cats,
+       max(e.total_cats) AS highest_estimate,
+       max(coalesce(c.confidence, 0.5)) AS best_source_confidence,
+       max(e.observation_date) AS latest_observation
+FROM trapper.place_colony_estimates e
+LEFT JOIN trapper.orchestrator_colony_source_confidence c ON c.source_type = e.source_type
+WHERE e.total_cats IS NOT NULL
+GROUP BY e.place_id;
