@@ -341,3 +341,30 @@ def test_colony_estimates_are_weighed_by_source_confidence(db_url: str) -> None:
     row = sql(db_url, "SELECT * FROM trapper.v_orchestrator_colony_estimates_weighted")[0]
     # (10 * .8 + 30 * .55) / 1.35
     assert float(row["weighted_total_cats"]) == 18.1 and row["estimates"] == 2
+
+
+def _plan_indexes(plan: dict) -> set[str]:
+    found = set()
+    if "Index Name" in plan:
+        found.add(plan["Index Name"])
+    for child in plan.get("Plans", []):
+        found |= _plan_indexes(child)
+    return found
+
+
+def test_the_why_and_provenance_queries_use_their_index(db_url: str) -> None:
+    execute(db_url, """
+        INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table,
+            source_record_id, target_surface, target_entity_id, decision_reason)
+        SELECT 'routed', 'bench', 'rows', 'r' || i, 'sot_people', md5(i::text)::uuid, 'x'
+        FROM generate_series(1, 20000) i;
+        ANALYZE trapper.orchestrator_job_log;""")
+    what = json.loads(val(db_url, "EXPLAIN (FORMAT JSON) SELECT * FROM "
+                                  "trapper.orchestrator_job_log WHERE source_system = 'bench' "
+                                  "AND source_table = 'rows' AND source_record_id = 'r42' "
+                                  "ORDER BY logged_at"))[0]["Plan"]
+    where = json.loads(val(db_url, "EXPLAIN (FORMAT JSON) SELECT * FROM "
+                                   "trapper.orchestrator_job_log WHERE target_entity_id = "
+                                   "md5('42')::uuid ORDER BY logged_at"))[0]["Plan"]
+    assert "idx_orchestrator_job_log_source" in _plan_indexes(what)
+    assert "idx_orchestrator_job_log_target" in _plan_indexes(where)

@@ -1,0 +1,114 @@
+"""Router throughput: route >= 50,000 client_survey rows with the decision log on, against
+the same router with logging switched off, in one run; then the latency of the seed's
+"what happened to this record" and "where did this entity come from" queries with
+10 million log rows present.
+
+    .venv/bin/python bench/router.py [--rows 50000] [--log-rows 10000000]
+
+Goals: logging on >= 0.8x logging off; each query <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import anyio
+import asyncpg
+from _db import fresh_database
+
+from listener import ingest
+from synthetic.survey import write_survey
+
+ROUTE = "SELECT count(trapper.route_staged_record(id, NULL, $1)) FROM trapper.staged_records " \
+        "WHERE id = ANY ($2::bigint[])"
+RESET = """
+TRUNCATE trapper.orchestrator_job_log, trapper.data_engine_match_decisions,
+         trapper.entity_sources, trapper.person_identifiers, trapper.person_place,
+         trapper.place_colony_estimates, trapper.orchestrator_field_provenance CASCADE;
+DELETE FROM trapper.sot_people; DELETE FROM trapper.households; DELETE FROM trapper.places;
+"""
+FILL_LOG = """
+INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table,
+    source_record_id, staged_record_id, target_surface, target_entity_id, decision_reason,
+    decision_details, logged_at)
+SELECT (ARRAY['routed', 'merged', 'skipped', 'rejected'])[1 + i % 4], 'bench', 'rows',
+       'r' || i, i, 'sot_people', md5(i::text)::uuid, 'bench row', '{}',
+       now() - (i || ' seconds')::interval
+FROM generate_series($1::bigint, $2::bigint) i
+"""
+
+
+async def route_all(conn: asyncpg.Connection, ids: list[int], log: bool) -> float:
+    t = time.perf_counter()
+    for i in range(0, len(ids), 500):
+        async with conn.transaction():
+            await conn.fetchval(ROUTE, log, ids[i:i + 500])
+    return time.perf_counter() - t
+
+
+async def timed(conn: asyncpg.Connection, query: str, args: list[tuple[object, ...]]) -> float:
+    samples = []
+    for a in args:
+        t = time.perf_counter()
+        await conn.fetch(query, *a)
+        samples.append((time.perf_counter() - t) * 1000)
+    return statistics.median(samples)
+
+
+async def main(rows: int, log_rows: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = Path(tmp) / "survey.csv"
+        write_survey(csv_path, rows, seed=7)
+        async with fresh_database("with-core") as url:
+            conn = await asyncpg.connect(url)
+            res = await ingest.ingest_file(conn, csv_path, "client_survey", "responses")
+            ids = [r["id"] for r in await conn.fetch(
+                "SELECT id FROM trapper.staged_records ORDER BY id")]
+            print(f"{res.rows_new:,} client_survey rows staged")
+            on, off = [], []
+            for _ in range(2):
+                await conn.execute(RESET)
+                off.append(await route_all(conn, ids, False))
+                await conn.execute(RESET)
+                on.append(await route_all(conn, ids, True))
+            decisions = await conn.fetchval("SELECT count(*) FROM trapper.orchestrator_job_log")
+            t_on, t_off = min(on), min(off)
+            print(f"router, log off: {len(ids) / t_off:,.0f} records/s")
+            print(f"router, log on:  {len(ids) / t_on:,.0f} records/s "
+                  f"({decisions:,} decisions logged)")
+            print(f"ratio log on / log off: {t_off / t_on:.2f}x  (goal >= 0.8x)")
+
+            have = await conn.fetchval("SELECT count(*) FROM trapper.orchestrator_job_log")
+            t = time.perf_counter()
+            step = 1_000_000
+            for start in range(1, log_rows - have + 1, step):
+                await conn.execute(FILL_LOG, start, min(start + step - 1, log_rows - have))
+            await conn.execute("VACUUM ANALYZE trapper.orchestrator_job_log")
+            total = await conn.fetchval("SELECT count(*) FROM trapper.orchestrator_job_log")
+            print(f"log filled to {total:,} rows in {time.perf_counter() - t:.0f}s")
+            sample = await conn.fetch(
+                "SELECT source_record_id, target_entity_id FROM trapper.orchestrator_job_log "
+                "WHERE source_system = 'client_survey' AND target_entity_id IS NOT NULL "
+                "ORDER BY random() LIMIT 50")
+            what = await timed(conn, (
+                "SELECT * FROM trapper.orchestrator_job_log WHERE source_system = $1 "
+                "AND source_table = $2 AND source_record_id = $3 ORDER BY logged_at"),
+                [("client_survey", "responses", r["source_record_id"]) for r in sample])
+            where = await timed(conn, (
+                "SELECT * FROM trapper.orchestrator_job_log WHERE target_entity_id = $1 "
+                "ORDER BY logged_at"), [(r["target_entity_id"],) for r in sample])
+            print(f"'what happened to this record?' median {what:.2f} ms (goal <= 10 ms)")
+            print(f"'where did this entity come from?' median {where:.2f} ms (goal <= 10 ms)")
+            await conn.close()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=50_000)
+    ap.add_argument("--log-rows", type=int, default=10_000_000)
+    a = ap.parse_args()
+    anyio.run(main, a.rows, a.log_rows)
