@@ -368,3 +368,23 @@ def test_the_why_and_provenance_queries_use_their_index(db_url: str) -> None:
                                    "md5('42')::uuid ORDER BY logged_at"))[0]["Plan"]
     assert "idx_orchestrator_job_log_source" in _plan_indexes(what)
     assert "idx_orchestrator_job_log_target" in _plan_indexes(where)
+
+
+def test_survivorship_covers_cats_and_places(db_url: str) -> None:
+    cat = val(db_url, "SELECT trapper.find_or_create_cat_by_microchip('981020000000777', "
+                      "'Shadow', p_source => 'clinichq')")
+    surv = "SELECT trapper.orchestrator_apply_survivorship('cat', $1, $2, $3::jsonb, $4)"
+    val(db_url, surv, cat, "clinichq", json.dumps({"name": "Shadow", "sex": "Male"}), True)
+    kept = json.loads(val(db_url, surv, cat, "web_intake", json.dumps({"name": "Smokey"}),
+                          False))
+    assert kept == [{"field": "name", "decision": "kept", "kept": "Shadow",
+                     "kept_source": "clinichq", "offered": "Smokey",
+                     "offered_source": "web_intake"}]
+    replaced = json.loads(val(db_url, surv, cat, "atlas_ui", json.dumps({"name": "Shade"}),
+                              False))
+    assert replaced[0]["decision"] == "replaced"
+    assert val(db_url, "SELECT display_name FROM trapper.sot_cats") == "Shade"
+    place = val(db_url, "SELECT trapper.find_or_create_place_deduped('4 Ash St, Cotati, CA')")
+    val(db_url, surv.replace("'cat'", "'place'"), place, "atlas_ui",
+        json.dumps({"display_name": "Ash St colony"}), False)
+    assert val(db_url, "SELECT display_name FROM trapper.places") == "Ash St colony"

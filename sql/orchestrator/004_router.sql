@@ -55,6 +55,7 @@ DECLARE
     v_main uuid;
     v_created boolean := false;
     v_surv jsonb;
+    v_key text;
 BEGIN
     SELECT * INTO rec FROM trapper.staged_records WHERE id = p_staged_record_id;
     IF rec.id IS NULL THEN
@@ -144,9 +145,10 @@ BEGIN
     -- places first (people and colony estimates hang on them), then people, then cats
     IF args ? 'find_or_create_place_deduped' THEN
         a := args -> 'find_or_create_place_deduped';
+        -- the key into a variable first: inline, the call was evaluated once per place row
+        v_key := trapper.address_key(a ->> 'formatted_address');
         SELECT place_id INTO v_existing FROM trapper.places
-        WHERE address_key = trapper.address_key(a ->> 'formatted_address')
-          AND merged_into_place_id IS NULL;
+        WHERE address_key = v_key AND merged_into_place_id IS NULL;
         v_place := trapper.find_or_create_place_deduped(a ->> 'formatted_address',
             a ->> 'display_name', (a ->> 'lat')::double precision,
             (a ->> 'lng')::double precision, rec.source_system, rec.id);
@@ -160,6 +162,8 @@ BEGIN
             v_action := 'routed';
             v_reason := 'created place ' || (a ->> 'formatted_address');
         END IF;
+        v_surv := trapper.orchestrator_apply_survivorship(
+            'place', v_place, rec.source_system, a, v_action = 'routed');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'places',
             'entity_id', v_place, 'reason', v_reason);
         IF v_log THEN
@@ -167,8 +171,8 @@ BEGIN
                 (first_rule -> 'find_or_create_place_deduped' ->> 'id')::uuid,
                 (first_rule -> 'find_or_create_place_deduped' ->> 'version')::integer, v_reason,
                 jsonb_build_object('rules', rules -> 'find_or_create_place_deduped',
-                                   'values', a, 'address_key',
-                                   trapper.address_key(a ->> 'formatted_address')), p_job_id);
+                                   'values', a, 'address_key', v_key,
+                                   'survivorship', v_surv), p_job_id);
         END IF;
         v_main_type := 'place'; v_main := v_place; v_created := v_action = 'routed';
     END IF;
@@ -183,8 +187,8 @@ BEGIN
         v_action := CASE v_res.decision_type WHEN 'auto_match' THEN 'merged'
                                              WHEN 'rejected' THEN 'rejected' ELSE 'routed' END;
         -- ORCH_006 (006_confidence.sql): which source wins each name field of the person
-        v_surv := trapper.orchestrator_apply_person_survivorship(
-            v_person, rec.source_system, a, v_res.decision_type <> 'auto_match');
+        v_surv := trapper.orchestrator_apply_survivorship(
+            'person', v_person, rec.source_system, a, v_res.decision_type <> 'auto_match');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_people',
             'entity_id', v_person, 'reason', v_res.decision_reason,
             'decision', v_res.decision_type);
@@ -219,6 +223,8 @@ BEGIN
         v_reason := CASE v_action WHEN 'skipped' THEN 'skipped: nothing identifies this cat'
                                   WHEN 'merged' THEN 'matched existing cat via microchip'
                                   ELSE 'created cat' END;
+        v_surv := trapper.orchestrator_apply_survivorship(
+            'cat', v_cat, rec.source_system, a, v_action = 'routed');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_cats',
             'entity_id', v_cat, 'reason', v_reason);
         IF v_log THEN
@@ -226,7 +232,7 @@ BEGIN
                 (first_rule -> 'find_or_create_cat_by_microchip' ->> 'id')::uuid,
                 (first_rule -> 'find_or_create_cat_by_microchip' ->> 'version')::integer,
                 v_reason, jsonb_build_object('rules', rules -> 'find_or_create_cat_by_microchip',
-                                             'values', a), p_job_id);
+                                             'values', a, 'survivorship', v_surv), p_job_id);
         END IF;
         PERFORM trapper.link_person_cat(v_person, v_cat, 'owner', rec.source_system);
         IF v_cat IS NOT NULL AND v_main IS NULL THEN
