@@ -59,7 +59,7 @@ async def timed(conn: asyncpg.Connection, query: str, args: list[tuple[object, .
     return statistics.median(samples)
 
 
-async def main(rows: int, log_rows: int) -> None:
+async def main(rows: int, log_rows: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "survey.csv"
         write_survey(csv_path, rows, seed=7)
@@ -70,7 +70,7 @@ async def main(rows: int, log_rows: int) -> None:
                 "SELECT id FROM trapper.staged_records ORDER BY id")]
             print(f"{res.rows_new:,} client_survey rows staged")
             on, off = [], []
-            for _ in range(2):
+            for _ in range(rounds):
                 await conn.execute(RESET)
                 off.append(await route_all(conn, ids, False))
                 await conn.execute(RESET)
@@ -110,5 +110,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=50_000)
     ap.add_argument("--log-rows", type=int, default=10_000_000)
+    ap.add_argument("--rounds", type=int, default=1)
     a = ap.parse_args()
-    anyio.run(main, a.rows, a.log_rows)
+    anyio.run(main, a.rows, a.log_rows, a.rounds)

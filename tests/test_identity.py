@@ -319,3 +319,14 @@ def test_two_workers_creating_the_same_cat_at_once_make_one(db_url: str) -> None
                         "'981020000000555')")
     assert results[0] == results[1]
     assert len(cats(db_url)) == 1
+
+
+def test_a_town_less_address_joins_the_place_that_names_its_town(db_url: str) -> None:
+    bare = place(db_url, "5512 Oak Rd")
+    full = place(db_url, "5512 Oak Road, Santa Rosa, CA 95404")
+    assert bare != full
+    assert str(val(db_url, "SELECT trapper.get_canonical_place_id($1)", bare)) == full
+    assert val(db_url, "SELECT count(*) FROM trapper.places "
+                       "WHERE merged_into_place_id IS NULL") == 1
+    # and later town-less mentions find it directly
+    assert place(db_url, "5512 OAK RD") == full

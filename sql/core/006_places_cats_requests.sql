@@ -69,6 +69,16 @@ BEGIN
         ELSE
             v_action := 'created';
             v_detail := NULL;
+            -- A place made earlier from the same house, street and unit with no town (an
+            -- address typed as an owner's name) is this one: merge it in.
+            IF split_part(v_key, '|', 4) <> '' THEN
+                UPDATE trapper.places
+                SET merged_into_place_id = v_id, merged_at = now(),
+                    merge_reason = 'same house, street and unit; the earlier address named no town'
+                WHERE address_key = split_part(v_key, '|', 1) || '|' || split_part(v_key, '|', 2)
+                                    || '|' || split_part(v_key, '|', 3) || '|'
+                  AND merged_into_place_id IS NULL AND place_id <> v_id;
+            END IF;
         END IF;
     ELSIF v_pt IS NOT NULL THEN
         UPDATE trapper.places
