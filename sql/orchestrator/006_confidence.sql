@@ -40,15 +40,22 @@ CREATE TABLE trapper.orchestrator_field_provenance (
     PRIMARY KEY (entity_type, entity_id, field)
 );
 
+-- PL/pgSQL, not SQL: it is called per field per record, and a non-inlined SQL function
+-- is planned again on every call.
 CREATE FUNCTION trapper.orchestrator_field_rank(p_entity text, p_field text, p_source text)
 RETURNS integer
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
-        (SELECT rank FROM trapper.orchestrator_field_survivorship
-         WHERE entity_type = p_entity AND field = p_field AND source_system = p_source),
-        (SELECT rank FROM trapper.orchestrator_source_confidence WHERE source_system = p_source),
-        100)
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r integer;
+BEGIN
+    SELECT rank INTO r FROM trapper.orchestrator_field_survivorship
+    WHERE entity_type = p_entity AND field = p_field AND source_system = p_source;
+    IF r IS NULL THEN
+        SELECT rank INTO r FROM trapper.orchestrator_source_confidence
+        WHERE source_system = p_source;
+    END IF;
+    RETURN coalesce(r, 100);
+END $$;
 
 -- The fields the router manages per entity, and where each is stored.
 CREATE TABLE trapper.orchestrator_survivorship_fields (
