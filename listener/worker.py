@@ -65,6 +65,8 @@ class Worker:
         self._held: set[uuid.UUID] = set()
         self._unlinked = False
         self._claim = queries.get("worker", "claim")
+        self._analyze_every = 0
+        self._analyzed_at = 0
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand and exit."""
@@ -77,6 +79,7 @@ class Worker:
         async with db.connection(self.url) as conn, db.connection(self.url) as beat_conn:
             settings = {r["key"]: float(r["value"]) for r in await conn.fetch(q["settings"])}
             budget = self.record_budget or int(settings.get("record_batch", 500))
+            self._analyze_every = int(settings.get("analyze_every_records", 0))
             interval = settings.get("heartbeat_interval_s", 10.0)
             linking = bool(await conn.fetchval(q["has_linking"]))
             # With the orchestrator installed, claim in its dependency order (ORCH_005).
@@ -127,10 +130,23 @@ class Worker:
                 rows = await conn.fetch(q["work"], order, self.worker_id, budget)
                 self.stats.transactions += 1
                 self._unlinked |= self._account(rows)
+                await self._maybe_analyze(conn)
                 if self._out_of_time(budget_s, started):
                     break
         if linking and self._unlinked and not self.stopping.is_set():
             await self._link(conn)
+
+    async def _maybe_analyze(self, conn: asyncpg.Connection) -> None:
+        # Plans cached while the tables were small turn into scans as a load fills them.
+        if self._analyze_every <= 0:
+            return
+        done = self.stats.records_processed + self.stats.records_failed
+        if done - self._analyzed_at >= self._analyze_every:
+            self._analyzed_at = done
+            started = time.monotonic()
+            await conn.fetchval(queries.get("worker", "refresh_statistics"))
+            event(log, "statistics_refreshed", records=done,
+                  seconds=round(time.monotonic() - started, 3))
 
     async def _link(self, conn: asyncpg.Connection) -> None:
         started = time.monotonic()

@@ -43,3 +43,6 @@ WHERE j.job_id = $1;
 
 -- name: job_blockers
 SELECT * FROM trapper.orchestrator_job_blockers($1, $2);
+
+-- name: refresh_statistics
+SELECT trapper.refresh_planner_statistics();

@@ -248,3 +248,20 @@ CREATE TRIGGER sot_requests_queue_extraction
     AFTER INSERT ON trapper.sot_requests
     REFERENCING NEW TABLE AS new_requests
     FOR EACH STATEMENT EXECUTE FUNCTION trapper.queue_request_extraction();
+
+-- Fresh planner statistics for the tables a bulk load grows. PL/pgSQL keeps the plans it
+-- made when these tables were nearly empty; new statistics make it plan again. The worker
+-- calls this every processing_settings.analyze_every_records records.
+CREATE FUNCTION trapper.refresh_planner_statistics() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    ANALYZE trapper.staged_records, trapper.processing_jobs, trapper.sot_people,
+            trapper.person_identifiers, trapper.places, trapper.sot_cats,
+            trapper.cat_identifiers, trapper.entity_sources, trapper.person_place,
+            trapper.person_cat, trapper.cat_place, trapper.sot_appointments,
+            trapper.data_engine_match_decisions, trapper.sot_requests;
+END $$;
+
+INSERT INTO trapper.processing_settings (key, value, description) VALUES
+    ('analyze_every_records', 20000,
+     'a worker refreshes planner statistics after this many records (0: never)');

@@ -11,18 +11,37 @@ CREATE TABLE trapper.orchestrator_settings_router (
 INSERT INTO trapper.orchestrator_settings_router VALUES
     ('decision_log', true, 'write a job-log row for every routing decision');
 
-CREATE FUNCTION trapper.orchestrator_log(
-    p_action text, p_rec trapper.staged_records, p_surface text, p_entity uuid,
-    p_rule uuid, p_rule_version integer, p_reason text, p_details jsonb, p_job uuid
+-- One decision as JSON; the router gathers a record's decisions and writes them with one
+-- INSERT (orchestrator_flush_log), not one statement each.
+CREATE FUNCTION trapper.orchestrator_log_entry(
+    p_action text, p_surface text, p_entity uuid, p_rule uuid, p_rule_version integer,
+    p_reason text, p_details jsonb
+) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('action', p_action, 'target_surface', p_surface,
+                              'target_entity_id', p_entity, 'routing_rule_id', p_rule,
+                              'rule_version', p_rule_version, 'decision_reason', p_reason,
+                              'decision_details', p_details)
+$$;
+
+CREATE FUNCTION trapper.orchestrator_flush_log(
+    p_rec trapper.staged_records, p_entries jsonb, p_job uuid
 ) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF jsonb_array_length(p_entries) = 0 THEN
+        RETURN;
+    END IF;
     INSERT INTO trapper.orchestrator_job_log
         (job_id, action, source_system, source_table, source_record_id, staged_record_id,
          target_surface, target_entity_id, routing_rule_id, rule_version, decision_reason,
          decision_details)
-    VALUES (p_job, p_action, p_rec.source_system, p_rec.source_table, p_rec.source_row_id,
-            p_rec.id, p_surface, p_entity, p_rule, p_rule_version, p_reason, p_details);
+    SELECT p_job, e.action, p_rec.source_system, p_rec.source_table, p_rec.source_row_id,
+           p_rec.id, e.target_surface, e.target_entity_id, e.routing_rule_id, e.rule_version,
+           e.decision_reason, e.decision_details
+    FROM jsonb_to_recordset(p_entries) AS e (action text, target_surface text,
+        target_entity_id uuid, routing_rule_id uuid, rule_version integer,
+        decision_reason text, decision_details jsonb);
 END $$;
 
 -- Route one staged record. Returns {entity_type, entity_id, created, decisions: [...]}.
@@ -56,6 +75,7 @@ DECLARE
     v_created boolean := false;
     v_surv jsonb;
     v_key text;
+    v_logs jsonb := '[]';
 BEGIN
     SELECT * INTO rec FROM trapper.staged_records WHERE id = p_staged_record_id;
     IF rec.id IS NULL THEN
@@ -67,9 +87,9 @@ BEGIN
         v_reason := format('skipped: no active routing rules for %s/%s',
                            rec.source_system, rec.source_table);
         IF v_log THEN
-            PERFORM trapper.orchestrator_log('skipped', rec, NULL, NULL, NULL, NULL, v_reason,
-                                             '{}', p_job_id);
+            v_logs := v_logs || trapper.orchestrator_log_entry('skipped', NULL, NULL, NULL, NULL, v_reason, '{}');
         END IF;
+        PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
         RETURN jsonb_build_object('decisions', jsonb_build_array(
             jsonb_build_object('action', 'skipped', 'reason', v_reason)));
     END IF;
@@ -84,10 +104,9 @@ BEGIN
             IF r.is_required THEN
                 v_reason := format('rejected: required field %s missing', r.source_field);
                 IF v_log THEN
-                    PERFORM trapper.orchestrator_log('rejected', rec, r.target_surface, NULL,
-                        r.rule_id, r.rule_version, v_reason,
-                        jsonb_build_object('field', r.source_field), p_job_id);
+                    v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field));
                 END IF;
+                PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
                 RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
                     jsonb_build_object('action', 'rejected', 'reason', v_reason,
                                        'rule_id', r.rule_id)));
@@ -97,9 +116,7 @@ BEGIN
                 decisions := decisions || jsonb_build_object('action', 'skipped',
                     'reason', v_reason, 'rule_id', r.rule_id);
                 IF v_log THEN
-                    PERFORM trapper.orchestrator_log('skipped', rec, r.target_surface, NULL,
-                        r.rule_id, r.rule_version, v_reason,
-                        jsonb_build_object('field', r.source_field), p_job_id);
+                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field));
                 END IF;
                 CONTINUE;
             END IF;
@@ -114,9 +131,7 @@ BEGIN
                 decisions := decisions || jsonb_build_object('action', 'skipped',
                     'reason', v_reason, 'rule_id', r.rule_id);
                 IF v_log THEN
-                    PERFORM trapper.orchestrator_log('skipped', rec, r.target_surface, NULL,
-                        r.rule_id, r.rule_version, v_reason,
-                        jsonb_build_object('field', r.source_field, 'value', raw), p_job_id);
+                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field, 'value', raw));
                 END IF;
                 CONTINUE;
             END IF;
@@ -127,8 +142,7 @@ BEGIN
         IF fn IS NULL THEN
             v_reason := format('skipped: no target function writes surface %s', r.target_surface);
             IF v_log THEN
-                PERFORM trapper.orchestrator_log('skipped', rec, r.target_surface, NULL,
-                    r.rule_id, r.rule_version, v_reason, '{}', p_job_id);
+                v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, '{}');
             END IF;
             CONTINUE;
         END IF;
@@ -167,12 +181,9 @@ BEGIN
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'places',
             'entity_id', v_place, 'reason', v_reason);
         IF v_log THEN
-            PERFORM trapper.orchestrator_log(v_action, rec, 'places', v_place,
-                (first_rule -> 'find_or_create_place_deduped' ->> 'id')::uuid,
-                (first_rule -> 'find_or_create_place_deduped' ->> 'version')::integer, v_reason,
-                jsonb_build_object('rules', rules -> 'find_or_create_place_deduped',
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'places', v_place, (first_rule -> 'find_or_create_place_deduped' ->> 'id')::uuid, (first_rule -> 'find_or_create_place_deduped' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'find_or_create_place_deduped',
                                    'values', a, 'address_key', v_key,
-                                   'survivorship', v_surv), p_job_id);
+                                   'survivorship', v_surv));
         END IF;
         v_main_type := 'place'; v_main := v_place; v_created := v_action = 'routed';
     END IF;
@@ -193,16 +204,12 @@ BEGIN
             'entity_id', v_person, 'reason', v_res.decision_reason,
             'decision', v_res.decision_type);
         IF v_log THEN
-            PERFORM trapper.orchestrator_log(v_action, rec, 'sot_people', v_person,
-                (first_rule -> 'find_or_create_person' ->> 'id')::uuid,
-                (first_rule -> 'find_or_create_person' ->> 'version')::integer,
-                v_res.decision_reason,
-                jsonb_build_object('rules', rules -> 'find_or_create_person', 'values', a,
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'sot_people', v_person, (first_rule -> 'find_or_create_person' ->> 'id')::uuid, (first_rule -> 'find_or_create_person' ->> 'version')::integer, v_res.decision_reason, jsonb_build_object('rules', rules -> 'find_or_create_person', 'values', a,
                                    'decision_type', v_res.decision_type,
                                    'decision_id', v_res.decision_id,
                                    'match_score', v_res.confidence_score,
                                    'household_id', v_res.household_id,
-                                   'survivorship', v_surv), p_job_id);
+                                   'survivorship', v_surv));
         END IF;
         PERFORM trapper.link_person_place(v_person, v_place, 'resident', rec.source_system);
         IF v_person IS NOT NULL THEN
@@ -228,11 +235,8 @@ BEGIN
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_cats',
             'entity_id', v_cat, 'reason', v_reason);
         IF v_log THEN
-            PERFORM trapper.orchestrator_log(v_action, rec, 'sot_cats', v_cat,
-                (first_rule -> 'find_or_create_cat_by_microchip' ->> 'id')::uuid,
-                (first_rule -> 'find_or_create_cat_by_microchip' ->> 'version')::integer,
-                v_reason, jsonb_build_object('rules', rules -> 'find_or_create_cat_by_microchip',
-                                             'values', a, 'survivorship', v_surv), p_job_id);
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'sot_cats', v_cat, (first_rule -> 'find_or_create_cat_by_microchip' ->> 'id')::uuid, (first_rule -> 'find_or_create_cat_by_microchip' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'find_or_create_cat_by_microchip',
+                                             'values', a, 'survivorship', v_surv));
         END IF;
         PERFORM trapper.link_person_cat(v_person, v_cat, 'owner', rec.source_system);
         IF v_cat IS NOT NULL AND v_main IS NULL THEN
@@ -259,14 +263,11 @@ BEGIN
         decisions := decisions || jsonb_build_object('action', v_action,
             'surface', 'place_colony_estimates', 'entity_id', v_place, 'reason', v_reason);
         IF v_log THEN
-            PERFORM trapper.orchestrator_log(v_action, rec, 'place_colony_estimates', v_place,
-                (first_rule -> 'add_colony_estimate' ->> 'id')::uuid,
-                (first_rule -> 'add_colony_estimate' ->> 'version')::integer, v_reason,
-                jsonb_build_object('rules', rules -> 'add_colony_estimate', 'values', a),
-                p_job_id);
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'place_colony_estimates', v_place, (first_rule -> 'add_colony_estimate' ->> 'id')::uuid, (first_rule -> 'add_colony_estimate' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'add_colony_estimate', 'values', a));
         END IF;
     END IF;
 
+    PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
     RETURN jsonb_strip_nulls(jsonb_build_object('entity_type', v_main_type, 'entity_id', v_main,
                                                 'created', v_created, 'decisions', decisions));
 END $$;
