@@ -182,3 +182,15 @@ def test_bad_source_name_and_missing_file_are_clear(db_url: str, tmp_path: Path)
     assert missing.returncode == 1 and "cannot read" in missing.stderr
     usage = run_cli("ingest", env={"DATABASE_URL": db_url})
     assert usage.returncode == 2
+
+
+def test_manifest_and_cli_usage_errors_are_clear(db_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": db_url}
+    both = run_cli("ingest", "test/people", "x.csv", "--manifest", "m.json", env=env)
+    assert both.returncode == 2 and "either --manifest" in both.stderr
+    bad = tmp_path / "manifest.json"
+    bad.write_text('{"files": [{"path": "a.csv"}]}')
+    refused = run_cli("ingest", "--manifest", str(bad), env=env)
+    assert refused.returncode == 1 and "not a usable manifest" in refused.stderr
+    workers = run_cli("process", "--workers", "0", env=env)
+    assert workers.returncode == 2 and "at least 1" in workers.stderr
