@@ -22,6 +22,8 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN btrim(p_raw) ~ '^\d{1,6}(\.0+)?$' THEN split_part(btrim(p_raw), '.', 1)::integer END
 $$;
 
+-- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":
+-- normalize_address folds the state and ZIP back together).
 CREATE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT nullif(array_to_string(array_remove(ARRAY(
@@ -145,7 +147,7 @@ DECLARE
 BEGIN
     r := trapper.process_person_fields(p_id, 'shelterluv', p ->> 'Firstname', p ->> 'Lastname',
         p ->> 'Email', p ->> 'Phone', NULL,
-        trapper.join_address(p ->> 'Street', p ->> 'City', btrim(coalesce(p ->> 'State', '') || ' ' || coalesce(p ->> 'Zip', ''))));
+        trapper.join_address(p ->> 'Street', p ->> 'City', p ->> 'State', p ->> 'Zip'));
     PERFORM trapper.add_person_identifier(r.person_id, 'external_id',
         'shelterluv:' || (p ->> 'Internal-ID'), p ->> 'Internal-ID', p_id, 1.0);
     RETURN trapper.processed('person', r.person_id, r.decision <> 'auto_match');
@@ -190,8 +192,7 @@ BEGIN
         p ->> 'Outcome To Person Email', p ->> 'Outcome To Person Phone', NULL,
         trapper.join_address(p ->> 'Outcome To Person Street Address 1',
                              p ->> 'Outcome To Person City',
-                             btrim(coalesce(p ->> 'Outcome To Person State', '') || ' '
-                                   || coalesce(p ->> 'Outcome To Person Zip', ''))));
+                             p ->> 'Outcome To Person State', p ->> 'Outcome To Person Zip'));
     PERFORM trapper.link_person_cat(r.person_id, v_cat,
         CASE WHEN p ->> 'Outcome Type' = 'Foster' THEN 'foster' ELSE 'adopter' END,
         'shelterluv');
@@ -207,7 +208,7 @@ BEGIN
     r := trapper.process_person_fields(p_id, 'petlink', p ->> 'First Name', p ->> 'Last Name',
         p ->> 'Email', NULL, NULL,
         trapper.join_address(p ->> 'Address', p ->> 'City',
-                             btrim(coalesce(p ->> 'State', '') || ' ' || coalesce(p ->> 'Zip Code', ''))));
+                             p ->> 'State', p ->> 'Zip Code'));
     PERFORM trapper.add_person_identifier(r.person_id, 'external_id',
         'petlink:' || (p ->> 'Owner ID'), p ->> 'Owner ID', p_id, 1.0);
     RETURN trapper.processed('person', r.person_id, r.decision <> 'auto_match');
@@ -241,8 +242,7 @@ BEGIN
     r := trapper.process_person_fields(p_id, 'volunteerhub', p ->> 'Name - FirstName',
         p ->> 'Name - LastName', p ->> 'Email', p ->> 'Home Phone', p ->> 'Mobile Phone',
         trapper.join_address(p ->> 'Street Address - Address1', p ->> 'Street Address - City',
-                             btrim(coalesce(p ->> 'Street Address - State', '') || ' '
-                                   || coalesce(p ->> 'Street Address - PostalCode', ''))));
+                             p ->> 'Street Address - State', p ->> 'Street Address - PostalCode'));
     PERFORM trapper.add_person_identifier(r.person_id, 'external_id',
         'volunteerhub:' || (p ->> 'UserUid'), p ->> 'UserUid', p_id, 1.0);
     FOREACH g IN ARRAY string_to_array(coalesce(p ->> 'User Group Memberships', ''), ';') LOOP
