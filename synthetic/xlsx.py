@@ -59,9 +59,17 @@ def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]],
         )
         parts.append(f'<row r="{r}">{cells}</row>')
     parts.append("</sheetData></worksheet>")
+    members = {
+        "[Content_Types].xml": _CONTENT_TYPES,
+        "_rels/.rels": _RELS,
+        "xl/workbook.xml": _WORKBOOK.format(name=escape(sheet)),
+        "xl/_rels/workbook.xml.rels": _WORKBOOK_RELS,
+        "xl/worksheets/sheet1.xml": "".join(parts),
+    }
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        z.writestr("_rels/.rels", _RELS)
-        z.writestr("xl/workbook.xml", _WORKBOOK.format(name=escape(sheet)))
-        z.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        z.writestr("xl/worksheets/sheet1.xml", "".join(parts))
+        for name, text in members.items():
+            # A fixed timestamp: writestr(name, …) stamps the current time, so the same seed
+            # gave different bytes whenever two runs straddled a two-second tick.
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, text, compresslevel=1)
