@@ -1,0 +1,274 @@
+-- The shadow triggers: statement-level AFTER triggers with transition tables on the engines'
+-- tables, each appending compact rows to orchestrator_events and waking listeners at most
+-- once per transaction. A notifying transaction holds a cluster-wide lock through its
+-- commit (research/events-and-notify.md §2), so one NOTIFY per transaction is the ceiling
+-- and the `notify` setting can turn it off for hosts with many small concurrent writers.
+--
+-- Contract 2: nothing here may raise into the host's transaction. Each trigger body runs in
+-- its own exception block; a failure is counted in orchestrator_shadow_failures (when even
+-- that is possible) and raised as a WARNING, and the host's write commits.
+
+-- One pg_notify per transaction per channel, carrying only the newest id at that moment.
+-- The transaction-local flag survives the trigger's subtransaction when it succeeds.
+CREATE FUNCTION trapper.orchestrator_notify_once(p_channel text, p_id bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_flag text := 'atlas_orch.notified_' || p_channel;
+    v_xact text := pg_current_xact_id()::text;
+BEGIN
+    IF current_setting(v_flag, true) IS NOT DISTINCT FROM v_xact THEN
+        RETURN;
+    END IF;
+    IF coalesce((SELECT value FROM trapper.orchestrator_settings WHERE key = 'notify'), 'on')
+       <> 'on' THEN
+        RETURN;
+    END IF;
+    PERFORM pg_notify(p_channel, p_id::text);
+    PERFORM set_config(v_flag, v_xact, true);
+END $$;
+
+-- The failure path of every shadow trigger: count it where a person will see it, warn, and
+-- never raise. If even the count fails (the orchestrator's tables are gone), the WARNING is
+-- all that is left, and it says so.
+CREATE FUNCTION trapper.orchestrator_shadow_failed(p_trigger text, p_state text, p_message text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        INSERT INTO trapper.orchestrator_shadow_failures (trigger, sqlstate, message)
+        VALUES (p_trigger, p_state, p_message);
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'atlas-orchestrator: shadow trigger % failed (%: %) and the failure '
+                      'could not be counted (%)', p_trigger, p_state, p_message, SQLERRM;
+        RETURN;
+    END;
+    RAISE WARNING 'atlas-orchestrator: shadow trigger % failed (%: %); the host write '
+                  'went through, counted in trapper.orchestrator_shadow_failures',
+                  p_trigger, p_state, p_message;
+END $$;
+
+-- Staged rows: one event per statement and source, however many rows it inserted.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_on_staged_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+BEGIN
+    BEGIN
+        WITH ins AS (
+            INSERT INTO trapper.orchestrator_events
+                (kind, source_system, source_table, payload)
+            SELECT 'staged', n.source_system, n.source_table,
+                   jsonb_build_object('count', count(*), 'min_id', min(n.id),
+                                      'max_id', max(n.id),
+                                      'ingest_run_id', max(n.ingest_run_id))
+            FROM new_rows n
+            GROUP BY n.source_system, n.source_table
+            RETURNING event_id
+        )
+        SELECT max(event_id) INTO v_last FROM ins;
+        IF v_last IS NOT NULL THEN
+            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+-- Jobs: one event per job that was queued or changed status (jobs are per batch of records,
+-- so these are few). Heartbeats change no status and yield nothing.
+CREATE FUNCTION trapper.orchestrator_on_job_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+BEGIN
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            WITH ins AS (
+                INSERT INTO trapper.orchestrator_events
+                    (kind, source_system, source_table, record_ref, payload)
+                SELECT 'job_queued', n.source_system, n.source_table, n.job_id::text,
+                       jsonb_build_object('job_id', n.job_id, 'status', n.status,
+                                          'trigger_type', n.trigger_type,
+                                          'total_records', n.total_records)
+                FROM new_rows n
+                RETURNING event_id
+            )
+            SELECT max(event_id) INTO v_last FROM ins;
+        ELSE
+            WITH ins AS (
+                INSERT INTO trapper.orchestrator_events
+                    (kind, source_system, source_table, record_ref, payload)
+                SELECT CASE n.status
+                           WHEN 'processing' THEN 'job_started'
+                           WHEN 'completed' THEN 'job_completed'
+                           WHEN 'queued' THEN 'job_queued'
+                           ELSE 'job_failed'
+                       END,
+                       n.source_system, n.source_table, n.job_id::text,
+                       jsonb_strip_nulls(jsonb_build_object(
+                           'job_id', n.job_id, 'status', n.status, 'previous', o.status,
+                           'attempt', n.attempt_count, 'worker_id', n.worker_id,
+                           'records_processed', n.records_processed,
+                           'records_failed', n.records_failed,
+                           'error', left(n.last_error, 500),
+                           'next_retry_at', n.next_retry_at))
+                FROM new_rows n
+                JOIN old_rows o USING (job_id)
+                WHERE n.status IS DISTINCT FROM o.status
+                  AND n.status IN ('processing', 'completed', 'queued', 'failed',
+                                   'retry_pending', 'expired', 'dead_letter')
+                RETURNING event_id
+            )
+            SELECT max(event_id) INTO v_last FROM ins;
+        END IF;
+        IF v_last IS NOT NULL THEN
+            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER orchestrator_job_insert
+    AFTER INSERT ON trapper.processing_jobs
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_job_change();
+CREATE TRIGGER orchestrator_job_status
+    AFTER UPDATE ON trapper.processing_jobs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_job_change();
+
+-- Identity decisions: the event names the decision; the listener reads its reason and score.
+CREATE FUNCTION trapper.orchestrator_on_match_decision() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+BEGIN
+    BEGIN
+        WITH ins AS (
+            INSERT INTO trapper.orchestrator_events
+                (kind, source_system, source_table, record_ref, entity_ref, payload)
+            SELECT 'identity_decision', n.source_system, n.source_table, n.source_row_id,
+                   n.resulting_person_id::text,
+                   jsonb_build_object('decision_id', n.decision_id,
+                                      'staged_record_id', n.staged_record_id)
+            FROM new_rows n
+            RETURNING event_id
+        )
+        SELECT max(event_id) INTO v_last FROM ins;
+        IF v_last IS NOT NULL THEN
+            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER orchestrator_match_decision_insert
+    AFTER INSERT ON trapper.data_engine_match_decisions
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_match_decision();
+
+-- Entities: created (insert) and merged (merged_into_* set). The table and its id and merge
+-- columns are the trigger's arguments, so one function serves people, places and cats; the
+-- transition tables are read as jsonb so no column name is spliced into SQL.
+CREATE FUNCTION trapper.orchestrator_on_entity_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_entity text := TG_ARGV[0];
+    v_id_col text := TG_ARGV[1];
+    v_merge_col text := TG_ARGV[2];
+    v_last bigint;
+BEGIN
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            WITH ins AS (
+                INSERT INTO trapper.orchestrator_events
+                    (kind, source_system, source_table, entity_ref, payload)
+                SELECT 'entity_created', 'atlas', TG_TABLE_NAME, j ->> v_id_col,
+                       jsonb_build_object('entity_type', v_entity)
+                FROM new_rows n, LATERAL to_jsonb(n) AS j
+                RETURNING event_id
+            )
+            SELECT max(event_id) INTO v_last FROM ins;
+        ELSE
+            WITH ins AS (
+                INSERT INTO trapper.orchestrator_events
+                    (kind, source_system, source_table, entity_ref, payload)
+                SELECT 'entity_merged', 'atlas', TG_TABLE_NAME, nj ->> v_id_col,
+                       jsonb_build_object('entity_type', v_entity,
+                                          'merged_into', nj ->> v_merge_col)
+                FROM new_rows n
+                CROSS JOIN LATERAL to_jsonb(n) AS nj
+                JOIN old_rows o ON to_jsonb(o) ->> v_id_col = nj ->> v_id_col
+                WHERE nj ->> v_merge_col IS NOT NULL
+                  AND to_jsonb(o) ->> v_merge_col IS NULL
+                RETURNING event_id
+            )
+            SELECT max(event_id) INTO v_last FROM ins;
+        END IF;
+        IF v_last IS NOT NULL THEN
+            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER orchestrator_person_insert
+    AFTER INSERT ON trapper.sot_people REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('person', 'person_id',
+                                                           'merged_into_person_id');
+CREATE TRIGGER orchestrator_person_merge
+    AFTER UPDATE ON trapper.sot_people REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('person', 'person_id',
+                                                           'merged_into_person_id');
+CREATE TRIGGER orchestrator_place_insert
+    AFTER INSERT ON trapper.places REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('place', 'place_id',
+                                                           'merged_into_place_id');
+CREATE TRIGGER orchestrator_place_merge
+    AFTER UPDATE ON trapper.places REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('place', 'place_id',
+                                                           'merged_into_place_id');
+CREATE TRIGGER orchestrator_cat_insert
+    AFTER INSERT ON trapper.sot_cats REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('cat', 'cat_id',
+                                                           'merged_into_cat_id');
+CREATE TRIGGER orchestrator_cat_merge
+    AFTER UPDATE ON trapper.sot_cats REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('cat', 'cat_id',
+                                                           'merged_into_cat_id');
+
+-- The live feed's wake-up: the job log is the orchestrator's own table, but the router writes
+-- it inside the host's processing transactions, so it follows the same once-per-transaction
+-- rule and the same setting.
+CREATE FUNCTION trapper.orchestrator_on_log_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+BEGIN
+    BEGIN
+        SELECT max(log_seq) INTO v_last FROM new_rows;
+        IF v_last IS NOT NULL THEN
+            PERFORM trapper.orchestrator_notify_once('orchestrator_job_log', v_last);
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER orchestrator_job_log_insert
+    AFTER INSERT ON trapper.orchestrator_job_log REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_log_insert();

@@ -1,0 +1,433 @@
+-- The listener's state and its two server-side steps.
+--
+-- 1. orchestrator_consume_events: enrich a page of events into job-log rows and move the
+--    checkpoint, in one transaction. Events are read by (xid, event_id) and only from
+--    transactions visible in the pass's snapshot; the horizon only moves to that snapshot's
+--    xmin, below which no transaction can still commit. Transactions above the horizon that
+--    were already read are remembered in `done`, so a later pass neither skips a slow
+--    transaction nor reads a fast one twice (DESIGN.md contract 3).
+-- 2. orchestrator_tally_log: fold job-log rows into per-source counters and hourly buckets,
+--    exactly once, up to a log_seq below which no transaction can still add a row.
+
+INSERT INTO trapper.orchestrator_settings (key, value, description) VALUES
+    ('events_retention_days', '7',
+     'consumed events older than this are deleted by the listener (the job log keeps the story)'),
+    ('notify_queue_alert', '0.5',
+     'fraction of the NOTIFY queue in use at which the listener raises an anomaly');
+
+CREATE TABLE trapper.orchestrator_listener_checkpoint (
+    consumer          TEXT PRIMARY KEY,
+    horizon           xid8 NOT NULL DEFAULT '0',     -- every event below it is enriched
+    done              xid8[] NOT NULL DEFAULT '{}',  -- transactions at or above it, enriched
+    pass_snapshot     pg_snapshot,                   -- the pass in progress, if any
+    pass_after_xid    xid8,
+    pass_after_id     BIGINT,
+    pass_xids         xid8[] NOT NULL DEFAULT '{}',
+    events_consumed   BIGINT NOT NULL DEFAULT 0,
+    log_tallied_upto  BIGINT NOT NULL DEFAULT 0,     -- job-log rows up to here are counted
+    probe_seq         BIGINT,                        -- a pending watermark probe
+    probe_vxids       TEXT[],
+    holder            TEXT,                          -- who consumes now (host:pid)
+    updated_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE trapper.orchestrator_source_hourly (
+    source_system     TEXT NOT NULL,
+    source_table      TEXT NOT NULL,
+    hour              TIMESTAMPTZ NOT NULL,
+    staged            BIGINT NOT NULL DEFAULT 0,
+    routed            BIGINT NOT NULL DEFAULT 0,
+    skipped           BIGINT NOT NULL DEFAULT 0,
+    rejected          BIGINT NOT NULL DEFAULT 0,
+    errors            BIGINT NOT NULL DEFAULT 0,
+    anomalies         BIGINT NOT NULL DEFAULT 0,
+    entities_created  BIGINT NOT NULL DEFAULT 0,
+    jobs_completed    BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (source_system, source_table, hour)
+);
+CREATE INDEX orchestrator_source_hourly_hour_idx ON trapper.orchestrator_source_hourly (hour);
+
+-- Anomalies: one row per stable key, reopened when it comes back. Raising and resolving
+-- write anomaly_flagged / anomaly_resolved job-log rows, so they sit in every timeline.
+CREATE TABLE trapper.orchestrator_anomalies (
+    anomaly_key    TEXT PRIMARY KEY,
+    kind           TEXT NOT NULL,
+    severity       TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+    source_system  TEXT NOT NULL,
+    source_table   TEXT NOT NULL,
+    summary        TEXT NOT NULL,
+    suggested_fix  TEXT,
+    details        JSONB NOT NULL DEFAULT '{}',
+    first_seen     TIMESTAMPTZ NOT NULL DEFAULT now(),
+    last_seen      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    resolved_at    TIMESTAMPTZ,
+    occurrences    INT NOT NULL DEFAULT 1
+);
+CREATE INDEX orchestrator_anomalies_open_idx
+    ON trapper.orchestrator_anomalies (source_system, source_table) WHERE resolved_at IS NULL;
+
+CREATE FUNCTION trapper.orchestrator_raise_anomaly(
+    p_key text, p_kind text, p_severity text, p_system text, p_table text, p_summary text,
+    p_fix text DEFAULT NULL, p_details jsonb DEFAULT '{}'
+) RETURNS boolean   -- true when the anomaly is new or reopened
+LANGUAGE plpgsql AS $$
+DECLARE
+    a trapper.orchestrator_anomalies;
+BEGIN
+    SELECT * INTO a FROM trapper.orchestrator_anomalies WHERE anomaly_key = p_key FOR UPDATE;
+    IF FOUND AND a.resolved_at IS NULL THEN
+        UPDATE trapper.orchestrator_anomalies
+        SET last_seen = now(), severity = p_severity, summary = p_summary,
+            suggested_fix = p_fix, details = p_details
+        WHERE anomaly_key = p_key;
+        RETURN false;
+    END IF;
+    INSERT INTO trapper.orchestrator_anomalies AS x
+        (anomaly_key, kind, severity, source_system, source_table, summary, suggested_fix,
+         details)
+    VALUES (p_key, p_kind, p_severity, p_system, p_table, p_summary, p_fix, p_details)
+    ON CONFLICT (anomaly_key) DO UPDATE
+        SET first_seen = now(), last_seen = now(), resolved_at = NULL,
+            occurrences = x.occurrences + 1, severity = excluded.severity,
+            summary = excluded.summary, suggested_fix = excluded.suggested_fix,
+            details = excluded.details;
+    INSERT INTO trapper.orchestrator_job_log
+        (action, source_system, source_table, decision_reason, decision_details)
+    VALUES ('anomaly_flagged', p_system, p_table, p_summary,
+            jsonb_build_object('anomaly_key', p_key, 'kind', p_kind,
+                               'severity', p_severity, 'suggested_fix', p_fix)
+            || p_details);
+    RETURN true;
+END $$;
+
+CREATE FUNCTION trapper.orchestrator_resolve_anomaly(p_key text, p_reason text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    a trapper.orchestrator_anomalies;
+BEGIN
+    UPDATE trapper.orchestrator_anomalies SET resolved_at = now()
+    WHERE anomaly_key = p_key AND resolved_at IS NULL
+    RETURNING * INTO a;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    INSERT INTO trapper.orchestrator_job_log
+        (action, source_system, source_table, decision_reason, decision_details)
+    VALUES ('anomaly_resolved', a.source_system, a.source_table, p_reason,
+            jsonb_build_object('anomaly_key', a.anomaly_key, 'kind', a.kind,
+                               'first_seen', a.first_seen));
+    RETURN true;
+END $$;
+
+-- One page of enrichment. Returns what it did; pass_complete means the checkpoint's horizon
+-- moved and the listener can wait for the next wake-up.
+CREATE FUNCTION trapper.orchestrator_consume_events(p_consumer text, p_limit int DEFAULT 1000)
+RETURNS TABLE (events int, log_rows int, pass_complete boolean, horizon xid8)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c trapper.orchestrator_listener_checkpoint;
+    v_xmin xid8;
+    v_n int;
+    v_rows int;
+    v_last_xid xid8;
+    v_last_id bigint;
+    v_xids xid8[];
+BEGIN
+    INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
+    ON CONFLICT DO NOTHING;
+    SELECT * INTO c FROM trapper.orchestrator_listener_checkpoint
+    WHERE consumer = p_consumer FOR UPDATE;
+    IF c.pass_snapshot IS NULL THEN
+        c.pass_snapshot := pg_current_snapshot();
+        c.pass_after_xid := c.horizon;
+        c.pass_after_id := 0;
+        c.pass_xids := '{}';
+    END IF;
+    v_xmin := pg_snapshot_xmin(c.pass_snapshot);
+
+    WITH ev AS MATERIALIZED (
+        SELECT e.*
+        FROM trapper.orchestrator_events e
+        WHERE (e.xid, e.event_id) > (c.pass_after_xid, c.pass_after_id)
+          AND e.xid >= c.horizon
+          AND pg_visible_in_snapshot(e.xid, c.pass_snapshot)
+          AND e.xid <> ALL (c.done)
+        ORDER BY e.xid, e.event_id
+        LIMIT p_limit
+    ),
+    enriched AS (
+        SELECT ev.event_id, ev.created_at, ev.kind AS action,
+               coalesce(es.source_system, ev.source_system, 'atlas') AS source_system,
+               coalesce(es.source_table, ev.source_table, 'unknown') AS source_table,
+               CASE WHEN ev.kind = 'identity_decision' THEN coalesce(d.source_row_id,
+                                                                     ev.record_ref)
+                    WHEN ev.kind LIKE 'entity_%' THEN es.source_row_id END
+                   AS source_record_id,
+               CASE WHEN ev.kind = 'identity_decision'
+                        THEN coalesce(d.staged_record_id,
+                                      (ev.payload ->> 'staged_record_id')::bigint)
+                    WHEN ev.kind LIKE 'entity_%' THEN es.staged_record_id END
+                   AS staged_record_id,
+               CASE WHEN ev.kind LIKE 'job_%' THEN (ev.payload ->> 'job_id')::uuid END AS job_id,
+               CASE WHEN ev.kind = 'identity_decision' THEN 'sot_people'
+                    WHEN ev.kind LIKE 'entity_%' THEN ev.source_table END AS target_surface,
+               CASE WHEN ev.kind = 'identity_decision' THEN d.resulting_person_id
+                    WHEN ev.kind LIKE 'entity_%' THEN ev.entity_ref::uuid END
+                   AS target_entity_id,
+               CASE ev.kind
+                   WHEN 'staged' THEN format('%s record(s) staged (ids %s to %s, ingest run %s)',
+                        ev.payload ->> 'count', ev.payload ->> 'min_id',
+                        ev.payload ->> 'max_id', coalesce(ev.payload ->> 'ingest_run_id', '-'))
+                   WHEN 'job_queued' THEN 'job queued'
+                   WHEN 'job_started' THEN format('job started by %s (attempt %s)',
+                        coalesce(ev.payload ->> 'worker_id', 'a worker'),
+                        coalesce(ev.payload ->> 'attempt', '1'))
+                   WHEN 'job_completed' THEN format('job completed: %s processed, %s failed',
+                        coalesce(ev.payload ->> 'records_processed', '0'),
+                        coalesce(ev.payload ->> 'records_failed', '0'))
+                   WHEN 'job_failed' THEN format('job %s: %s', ev.payload ->> 'status',
+                        coalesce(ev.payload ->> 'error', 'no error recorded'))
+                   WHEN 'identity_decision' THEN coalesce(
+                        d.decision_type || ': ' || d.decision_reason,
+                        'identity decision (the decision row is gone)')
+                   WHEN 'entity_created' THEN format('%s created',
+                        ev.payload ->> 'entity_type')
+                   WHEN 'entity_merged' THEN format('%s merged into %s',
+                        ev.payload ->> 'entity_type', ev.payload ->> 'merged_into')
+                   ELSE ev.kind
+               END AS decision_reason,
+               CASE WHEN ev.kind = 'identity_decision' THEN jsonb_strip_nulls(
+                        jsonb_build_object('decision_id', d.decision_id,
+                                           'decision_type', d.decision_type,
+                                           'score', d.top_candidate_score,
+                                           'fs_score', d.fs_score,
+                                           'top_candidate_id', d.top_candidate_id,
+                                           'household_id', d.household_id))
+                    ELSE ev.payload END AS decision_details
+        FROM ev
+        LEFT JOIN trapper.data_engine_match_decisions d
+               ON ev.kind = 'identity_decision'
+              AND d.decision_id = (ev.payload ->> 'decision_id')::bigint
+        LEFT JOIN LATERAL (
+            SELECT s.source_system, s.source_table, s.source_row_id, s.staged_record_id
+            FROM trapper.entity_sources s
+            WHERE ev.kind LIKE 'entity_%' AND s.entity_id = ev.entity_ref::uuid
+            -- not ORDER BY entity_source_id alone: that walks the primary key, not the
+            -- entity's few rows
+            ORDER BY s.action <> 'created', s.entity_source_id
+            LIMIT 1
+        ) es ON true
+    ),
+    ins AS (
+        INSERT INTO trapper.orchestrator_job_log
+            (job_id, action, source_system, source_table, source_record_id, staged_record_id,
+             target_surface, target_entity_id, decision_reason, decision_details, event_id,
+             logged_at)
+        SELECT job_id, action, source_system, source_table, source_record_id,
+               staged_record_id, target_surface, target_entity_id, decision_reason,
+               decision_details, event_id, created_at
+        FROM enriched
+        ORDER BY event_id
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*)::int,
+           (SELECT count(*)::int FROM ins),
+           (array_agg(ev.xid ORDER BY ev.xid DESC, ev.event_id DESC))[1],
+           (array_agg(ev.event_id ORDER BY ev.xid DESC, ev.event_id DESC))[1],
+           coalesce(array_agg(DISTINCT ev.xid) FILTER (WHERE ev.xid >= v_xmin), '{}')
+    INTO v_n, v_rows, v_last_xid, v_last_id, v_xids
+    FROM ev;
+
+    IF v_n < p_limit THEN
+        -- The pass read everything its snapshot shows: below its xmin nothing can still
+        -- commit, so the horizon moves there and only later transactions stay in `done`.
+        c.done := ARRAY(SELECT DISTINCT x FROM unnest(c.done || c.pass_xids || v_xids) AS x
+                        WHERE x >= v_xmin ORDER BY x);
+        c.horizon := greatest(c.horizon, v_xmin);
+        c.pass_snapshot := NULL;
+        c.pass_after_xid := NULL;
+        c.pass_after_id := NULL;
+        c.pass_xids := '{}';
+    ELSE
+        c.pass_after_xid := v_last_xid;
+        c.pass_after_id := v_last_id;
+        c.pass_xids := c.pass_xids || v_xids;
+    END IF;
+
+    UPDATE trapper.orchestrator_listener_checkpoint AS k
+    SET horizon = c.horizon, done = c.done, pass_snapshot = c.pass_snapshot,
+        pass_after_xid = c.pass_after_xid, pass_after_id = c.pass_after_id,
+        pass_xids = c.pass_xids, events_consumed = k.events_consumed + v_n,
+        updated_at = now()
+    WHERE k.consumer = p_consumer;
+
+    RETURN QUERY SELECT v_n, v_rows, v_n < p_limit, c.horizon;
+END $$;
+
+-- A log_seq below which every job-log row is final: the sequence's value, once every
+-- transaction that held the job log open for writing when it was read has ended. A writer
+-- takes its table lock before it draws a log_seq, so no later commit can fall below it.
+CREATE FUNCTION trapper.orchestrator_log_probe(OUT seq bigint, OUT vxids text[])
+LANGUAGE sql VOLATILE AS $$
+    SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
+            FROM trapper.orchestrator_job_log_log_seq_seq),
+           ARRAY(SELECT DISTINCT l.virtualtransaction FROM pg_locks l
+                 WHERE l.locktype = 'relation'
+                   AND l.relation = 'trapper.orchestrator_job_log'::regclass
+                   AND l.mode = 'RowExclusiveLock'
+                   AND l.pid IS DISTINCT FROM pg_backend_pid())
+$$;
+
+CREATE FUNCTION trapper.orchestrator_vxids_alive(p_vxids text[]) RETURNS boolean
+LANGUAGE sql VOLATILE AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_locks
+                   WHERE locktype = 'virtualxid' AND virtualxid = ANY (p_vxids))
+$$;
+
+-- Fold job-log rows (p_from, p_to] into hourly buckets and the sources' counters.
+CREATE FUNCTION trapper.orchestrator_tally_range(p_from bigint, p_to bigint) RETURNS bigint
+LANGUAGE sql AS $$
+    WITH r AS MATERIALIZED (
+        SELECT l.source_system, l.source_table, l.action, l.logged_at,
+               CASE WHEN l.action = 'staged'
+                    THEN coalesce((l.decision_details ->> 'count')::bigint, 1) ELSE 1 END AS n,
+               CASE WHEN l.action = 'staged'
+                    THEN (l.decision_details ->> 'ingest_run_id')::bigint END AS run
+        FROM trapper.orchestrator_job_log l
+        WHERE l.log_seq > p_from AND l.log_seq <= p_to
+    ),
+    hourly AS (
+        INSERT INTO trapper.orchestrator_source_hourly AS h
+            (source_system, source_table, hour, staged, routed, skipped, rejected, errors,
+             anomalies, entities_created, jobs_completed)
+        SELECT source_system, source_table, date_trunc('hour', logged_at),
+               coalesce(sum(n) FILTER (WHERE action = 'staged'), 0),
+               count(*) FILTER (WHERE action = 'routed'),
+               count(*) FILTER (WHERE action = 'skipped'),
+               count(*) FILTER (WHERE action = 'rejected'),
+               count(*) FILTER (WHERE action IN ('error', 'job_failed')),
+               count(*) FILTER (WHERE action = 'anomaly_flagged'),
+               count(*) FILTER (WHERE action = 'entity_created'),
+               count(*) FILTER (WHERE action = 'job_completed')
+        FROM r
+        GROUP BY 1, 2, 3
+        ON CONFLICT (source_system, source_table, hour) DO UPDATE SET
+            staged = h.staged + excluded.staged,
+            routed = h.routed + excluded.routed,
+            skipped = h.skipped + excluded.skipped,
+            rejected = h.rejected + excluded.rejected,
+            errors = h.errors + excluded.errors,
+            anomalies = h.anomalies + excluded.anomalies,
+            entities_created = h.entities_created + excluded.entities_created,
+            jobs_completed = h.jobs_completed + excluded.jobs_completed
+        RETURNING 1
+    ),
+    runs AS (
+        -- the newest ingest run per source in this slice, with its size
+        SELECT DISTINCT ON (r.source_system, r.source_table)
+               r.source_system, r.source_table,
+               coalesce(ir.rows_new, sum(r.n)) AS last_count
+        FROM r
+        LEFT JOIN trapper.ingest_runs ir ON ir.ingest_run_id = r.run
+        WHERE r.action = 'staged'
+        GROUP BY r.source_system, r.source_table, r.run, ir.rows_new
+        ORDER BY r.source_system, r.source_table, max(r.logged_at) DESC
+    ),
+    src AS (
+        UPDATE trapper.orchestrator_sources s
+        SET last_ingest_at = greatest(s.last_ingest_at, t.last_at),
+            last_ingest_record_count = coalesce(t.last_count, s.last_ingest_record_count),
+            total_records_ingested = s.total_records_ingested + t.staged,
+            total_entities_created = s.total_entities_created + t.created,
+            updated_at = now()
+        FROM (
+            SELECT r.source_system, r.source_table,
+                   max(r.logged_at) FILTER (WHERE r.action = 'staged') AS last_at,
+                   coalesce(sum(r.n) FILTER (WHERE r.action = 'staged'), 0) AS staged,
+                   count(*) FILTER (WHERE r.action = 'entity_created') AS created,
+                   max(runs.last_count) AS last_count
+            FROM r
+            LEFT JOIN runs USING (source_system, source_table)
+            GROUP BY r.source_system, r.source_table
+        ) t
+        WHERE s.source_system = t.source_system AND s.source_table = t.source_table
+        RETURNING 1
+    )
+    SELECT count(*) + 0 * (SELECT count(*) FROM hourly) + 0 * (SELECT count(*) FROM src)
+    FROM r
+$$;
+
+-- Settle the pending probe if its writers are gone, tally up to it, and take a new probe.
+-- Returns how many job-log rows were counted and up to where.
+CREATE FUNCTION trapper.orchestrator_tally_log(p_consumer text)
+RETURNS TABLE (tallied bigint, upto bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c trapper.orchestrator_listener_checkpoint;
+    v_probe record;
+    v_total bigint := 0;
+BEGIN
+    INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
+    ON CONFLICT DO NOTHING;
+    SELECT * INTO c FROM trapper.orchestrator_listener_checkpoint
+    WHERE consumer = p_consumer FOR UPDATE;
+    IF c.probe_seq IS NOT NULL AND NOT trapper.orchestrator_vxids_alive(c.probe_vxids) THEN
+        v_total := trapper.orchestrator_tally_range(c.log_tallied_upto, c.probe_seq);
+        c.log_tallied_upto := greatest(c.log_tallied_upto, c.probe_seq);
+        c.probe_seq := NULL;
+    END IF;
+    IF c.probe_seq IS NULL THEN
+        SELECT * INTO v_probe FROM trapper.orchestrator_log_probe();
+        IF v_probe.seq > c.log_tallied_upto THEN
+            IF cardinality(v_probe.vxids) = 0 THEN
+                v_total := v_total
+                    + trapper.orchestrator_tally_range(c.log_tallied_upto, v_probe.seq);
+                c.log_tallied_upto := v_probe.seq;
+            ELSE
+                c.probe_seq := v_probe.seq;
+                c.probe_vxids := v_probe.vxids;
+            END IF;
+        END IF;
+    END IF;
+    UPDATE trapper.orchestrator_listener_checkpoint
+    SET log_tallied_upto = c.log_tallied_upto, probe_seq = c.probe_seq,
+        probe_vxids = c.probe_vxids, updated_at = now()
+    WHERE consumer = p_consumer;
+    RETURN QUERY SELECT v_total, c.log_tallied_upto;
+END $$;
+
+-- Delete consumed events past their retention, a bounded slice at a time.
+CREATE FUNCTION trapper.orchestrator_prune_events(p_consumer text, p_limit int DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_horizon xid8;
+    v_days numeric := coalesce((SELECT value::numeric FROM trapper.orchestrator_settings
+                                WHERE key = 'events_retention_days'), 7);
+    v_n bigint;
+BEGIN
+    SELECT horizon INTO v_horizon FROM trapper.orchestrator_listener_checkpoint
+    WHERE consumer = p_consumer;
+    IF v_horizon IS NULL THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM trapper.orchestrator_events
+    WHERE event_id IN (SELECT event_id FROM trapper.orchestrator_events
+                       WHERE xid < v_horizon
+                         AND created_at < now() - make_interval(secs => v_days * 86400)
+                       ORDER BY xid LIMIT p_limit);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END $$;
+
+-- What is waiting: events not yet enriched (cheap upper bound for progress and health).
+CREATE FUNCTION trapper.orchestrator_events_pending(p_consumer text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM trapper.orchestrator_events e
+    WHERE e.xid >= coalesce((SELECT horizon FROM trapper.orchestrator_listener_checkpoint
+                             WHERE consumer = p_consumer), '0')
+      AND e.xid <> ALL (coalesce((SELECT done FROM trapper.orchestrator_listener_checkpoint
+                                  WHERE consumer = p_consumer), '{}'))
+$$;
