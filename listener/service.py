@@ -123,12 +123,19 @@ class Listener:
         """Run until stopped (or, with ``once``, until caught up). Returns what it did."""
         event(log, "listener_started", consumer=self.cfg.consumer, identity=self.identity,
               database=redact(self.cfg.url), once=self.cfg.once)
+        failure: Exception | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch_signals)
             try:
                 await self._run_with_reconnect()
+            except Exception as exc:  # raised below, outside the group, not as a group
+                failure = exc
             finally:
                 tg.cancel_scope.cancel()
+        if failure is not None:
+            event(log, "listener_failed", level=logging.ERROR, error=str(failure),
+                  error_type=type(failure).__name__)
+            raise failure
         event(log, "listener_stopped", **self.stats.as_dict())
         return self.stats
 
@@ -157,7 +164,7 @@ class Listener:
 
         retrying = AsyncRetrying(
             retry=retry_if_exception(retryable),
-            wait=wait_exponential_jitter(initial=0.2, max=10.0),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10.0, jitter=0.5),
             before_sleep=before_sleep,
             reraise=True,
         )

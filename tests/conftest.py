@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +33,16 @@ def _fresh(pg: Server, template: str | None) -> Iterator[str]:
         yield pg.url(name)
     finally:
         pg.drop(name)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small synthetic world (seed 3), written once per session."""
+    from synthetic.generate import generate
+
+    out = tmp_path_factory.mktemp("world")
+    generate(out, scale="small", seed=3)
+    return out
 
 
 @pytest.fixture

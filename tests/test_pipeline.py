@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from synthetic.generate import MANIFEST, generate
+from synthetic.generate import MANIFEST
 from tests.conftest import run_cli
 from tests.entities import process
 from tests.helpers import sql, val
@@ -18,13 +16,6 @@ def test_no_source_is_left_without_a_route(db_url: str) -> None:
         db_url, "SELECT source_system, source_table FROM trapper.data_engine_processors "
                 "WHERE is_active")}
     assert {(s, t) for _, s, t, _ in MANIFEST} <= routes
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("world")
-    generate(out, scale="small", seed=3)
-    return out
 
 
 def test_the_small_world_loads_to_its_truth(db_url: str, world: Path) -> None:

@@ -1,0 +1,380 @@
+"""The shadow triggers and the listener on real PostgreSQL: never hurting the host, losing
+nothing, enriching each event once, and the counters that come out of it."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import asyncpg
+import pytest
+
+from listener.service import Listener, ListenerConfig
+from tests.conftest import run_cli
+from tests.pg import Server
+from tests.helpers import execute, sql, val
+from tests.listening import ListenerProcess, audit, listen_once, stage_rows, wait_for
+
+
+def _warnings_of(url: str, script: str) -> list[str]:
+    """Run ``script`` on one connection and return the WARNINGs the server sent."""
+    seen: list[str] = []
+
+    async def go() -> None:
+        conn = await asyncpg.connect(url)
+        conn.add_log_listener(lambda _c, msg: seen.append(f"{msg.severity}: {msg.message}"))
+        try:
+            await conn.execute(script)
+        finally:
+            await conn.close()
+
+    anyio.run(go)
+    return [s for s in seen if s.startswith("WARNING")]
+
+
+STAGE_ONE = """INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+               row_hash, payload) VALUES ('clinichq', 'owner_info', 'x1', 'h1', '{}')"""
+
+
+def test_host_write_commits_when_the_events_table_is_gone(db_url: str) -> None:
+    execute(db_url, "ALTER TABLE trapper.orchestrator_events RENAME TO orchestrator_events_x")
+    warnings = _warnings_of(db_url, STAGE_ONE)
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 1
+    assert any("orchestrator_staged_insert failed" in w for w in warnings), warnings
+    failures = sql(db_url, "SELECT trigger, sqlstate FROM trapper.orchestrator_shadow_failures")
+    assert [(f["trigger"], f["sqlstate"]) for f in failures] == [
+        ("orchestrator_staged_insert", "42P01")]
+
+
+def test_host_write_commits_when_the_event_insert_fails(db_url: str) -> None:
+    execute(db_url, "ALTER TABLE trapper.orchestrator_events ADD CONSTRAINT refuse_all "
+                    "CHECK (kind = 'nothing') NOT VALID")
+    warnings = _warnings_of(db_url, STAGE_ONE + "; " + """
+        INSERT INTO trapper.processing_jobs (source_system, source_table)
+        VALUES ('clinichq', 'owner_info')""")
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 1
+    assert val(db_url, "SELECT count(*) FROM trapper.processing_jobs") == 1
+    assert len(warnings) == 2
+    assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_shadow_failures "
+                       "WHERE sqlstate = '23514'") == 2
+
+
+def test_even_the_failure_count_failing_only_warns(db_url: str) -> None:
+    execute(db_url, """
+        ALTER TABLE trapper.orchestrator_events RENAME TO orchestrator_events_x;
+        ALTER TABLE trapper.orchestrator_shadow_failures RENAME TO orchestrator_sf_x""")
+    warnings = _warnings_of(db_url, STAGE_ONE)
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 1
+    assert any("could not be counted" in w for w in warnings), warnings
+
+
+def _notifications(url: str, script: str, channel: str = "orchestrator_events") -> list[str]:
+    got: list[str] = []
+
+    async def go() -> None:
+        listen = await asyncpg.connect(url)
+        await listen.add_listener(channel, lambda *a: got.append(a[3]))
+        writer = await asyncpg.connect(url)
+        try:
+            await writer.execute(script)
+            await anyio.sleep(0.3)
+        finally:
+            await writer.close()
+            await listen.close()
+
+    anyio.run(go)
+    return got
+
+
+def test_one_notify_per_transaction_carrying_an_id(db_url: str) -> None:
+    got = _notifications(db_url, """
+        BEGIN;
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                            row_hash, payload)
+        SELECT 'clinichq', 'owner_info', 'r' || g, md5(g::text), '{}'
+        FROM generate_series(1, 5000) g;
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                            row_hash, payload)
+        VALUES ('petlink', 'owners', 'p1', 'x', '{}');
+        INSERT INTO trapper.processing_jobs (source_system, source_table)
+        VALUES ('clinichq', 'owner_info');
+        COMMIT;""")
+    assert len(got) == 1 and got[0].isdigit()
+    # 5,000 rows in one statement are one event; each statement and job one more
+    assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_events") == 3
+    assert int(got[0]) == val(db_url, "SELECT min(event_id) FROM trapper.orchestrator_events")
+
+
+def test_notify_off_sends_nothing_and_the_poll_still_finds_the_events(db_url: str) -> None:
+    execute(db_url, "UPDATE trapper.orchestrator_settings SET value = 'off' WHERE key = 'notify'")
+    assert _notifications(db_url, STAGE_ONE) == []
+    stats = listen_once(db_url)
+    assert stats.events == 1 and audit(db_url) == {"missing": 0, "doubled": 0, "events": 1}
+
+
+def test_events_committed_with_no_listener_are_processed_when_one_starts(db_url: str) -> None:
+    stage_rows(db_url, "clinichq", "owner_info", 250)
+    stage_rows(db_url, "petlink", "owners", 40)
+    stats = listen_once(db_url)
+    assert stats.events == 2
+    rows = sql(db_url, "SELECT source_system, decision_details ->> 'count' AS n "
+                       "FROM trapper.orchestrator_job_log WHERE action = 'staged' "
+                       "ORDER BY source_system")
+    assert [(r["source_system"], r["n"]) for r in rows] == [("clinichq", "250"),
+                                                          ("petlink", "40")]
+    src = sql(db_url, "SELECT total_records_ingested, last_ingest_at IS NOT NULL AS seen "
+                      "FROM trapper.orchestrator_sources WHERE source_system = 'clinichq' "
+                      "AND source_table = 'owner_info'")[0]
+    assert src["total_records_ingested"] == 250 and src["seen"]
+
+
+def test_transactions_committing_out_of_id_order_are_not_skipped(db_url: str) -> None:
+    async def go() -> None:
+        early = await asyncpg.connect(db_url)
+        late = await asyncpg.connect(db_url)
+        try:
+            # `early` takes the lower event id and xid, but commits last
+            await early.execute("BEGIN")
+            await early.execute(STAGE_ONE)
+            await late.execute(STAGE_ONE.replace("'x1', 'h1'", "'x2', 'h2'"))
+            first = await Listener(ListenerConfig(url=db_url, once=True)).run()
+            assert first.events == 1
+            await early.execute("COMMIT")
+            second = await Listener(ListenerConfig(url=db_url, once=True)).run()
+            assert second.events == 1
+            third = await Listener(ListenerConfig(url=db_url, once=True)).run()
+            assert third.events == 0
+        finally:
+            await early.close()
+            await late.close()
+
+    anyio.run(go)
+    assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 2}
+    ids = [r["event_id"] for r in sql(db_url, "SELECT event_id FROM trapper.orchestrator_job_log "
+                                              "ORDER BY log_seq")]
+    assert ids[0] > ids[1]   # the later id was enriched first: it committed first
+
+
+def test_a_rolled_back_transaction_leaves_no_event_and_blocks_nothing(db_url: str) -> None:
+    execute(db_url, f"BEGIN; {STAGE_ONE}; ROLLBACK")
+    stage_rows(db_url, "clinichq", "owner_info", 3)
+    assert listen_once(db_url).events == 1
+    assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 1}
+
+
+def test_processing_an_event_twice_yields_one_row_and_counts_once(db_url: str) -> None:
+    stage_rows(db_url, "clinichq", "owner_info", 10)
+    listen_once(db_url)
+    # forget the checkpoint's horizon: every event is read again
+    execute(db_url, "UPDATE trapper.orchestrator_listener_checkpoint "
+                    "SET horizon = '0', done = '{}'")
+    again = listen_once(db_url)
+    assert again.events == 1 and again.log_rows == 0
+    assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 1}
+    assert val(db_url, "SELECT total_records_ingested FROM trapper.orchestrator_sources "
+                       "WHERE source_system = 'clinichq' AND source_table = 'owner_info'") == 10
+    assert val(db_url, "SELECT sum(staged) FROM trapper.orchestrator_source_hourly") == 10
+
+
+def test_pages_split_a_large_backlog_without_loss(db_url: str) -> None:
+    for i in range(25):
+        stage_rows(db_url, "clinichq", "owner_info", 2, tag=f"b{i}")
+    stats = listen_once(db_url, batch=7)
+    assert stats.events == 25 and stats.pages >= 4
+    assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 25}
+
+
+def test_the_pipeline_is_enriched_with_reasons_scores_and_counters(
+    db_url: str, world: Path
+) -> None:
+    env = {"DATABASE_URL": db_url}
+    assert run_cli("ingest", "--manifest", str(world / "manifest.json"), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    # a merge and a failed job, so every kind of event is there
+    execute(db_url, """
+        WITH two AS (SELECT person_id FROM trapper.sot_people
+                     WHERE merged_into_person_id IS NULL ORDER BY created_at LIMIT 2)
+        UPDATE trapper.sot_people SET merged_into_person_id = (SELECT min(person_id::text)::uuid
+                                                               FROM two)
+        WHERE person_id = (SELECT max(person_id::text)::uuid FROM two);
+        INSERT INTO trapper.processing_jobs (source_system, source_table, status, last_error)
+        VALUES ('petlink', 'owners', 'queued', NULL);
+        UPDATE trapper.processing_jobs SET status = 'dead_letter', last_error = 'boom: test'
+        WHERE status = 'queued'""")
+    stats = listen_once(db_url)
+    assert audit(db_url)["missing"] == 0 and audit(db_url)["doubled"] == 0
+    actions = {r["action"]: r["n"] for r in sql(
+        db_url, "SELECT action, count(*) AS n FROM trapper.orchestrator_job_log "
+                "WHERE event_id IS NOT NULL GROUP BY 1")}
+    assert {"staged", "job_queued", "job_started", "job_completed", "job_failed",
+            "identity_decision", "entity_created", "entity_merged"} <= set(actions)
+    assert stats.events == sum(actions.values())
+    decision = sql(db_url, """
+        SELECT l.decision_reason, l.decision_details, l.target_entity_id, d.resulting_person_id,
+               d.decision_type, l.source_record_id, d.source_row_id
+        FROM trapper.orchestrator_job_log l
+        JOIN trapper.data_engine_match_decisions d
+          ON d.decision_id = (l.decision_details ->> 'decision_id')::bigint
+        WHERE l.action = 'identity_decision' AND d.decision_type = 'auto_match' LIMIT 1""")[0]
+    assert decision["decision_reason"].startswith("auto_match: ")
+    assert "score" in decision["decision_details"] or "fs_score" in decision["decision_details"]
+    assert decision["target_entity_id"] == decision["resulting_person_id"]
+    assert decision["source_record_id"] == decision["source_row_id"]
+    failed = val(db_url, "SELECT decision_reason FROM trapper.orchestrator_job_log "
+                         "WHERE action = 'job_failed'")
+    assert failed == "job dead_letter: boom: test"
+    created = sql(db_url, """
+        SELECT l.source_system, l.source_table, l.source_record_id, s.source_row_id
+        FROM trapper.orchestrator_job_log l
+        JOIN trapper.entity_sources s ON s.entity_id = l.target_entity_id AND s.action = 'created'
+        WHERE l.action = 'entity_created' AND l.target_surface = 'sot_cats' LIMIT 1""")[0]
+    assert created["source_record_id"] == created["source_row_id"]
+    # counters: what was staged per source, and entities per source, once each
+    mismatched = sql(db_url, """
+        SELECT s.source_system, s.source_table, s.total_records_ingested, count(r.id) AS staged
+        FROM trapper.orchestrator_sources s
+        LEFT JOIN trapper.staged_records r USING (source_system, source_table)
+        GROUP BY 1, 2, 3 HAVING s.total_records_ingested <> count(r.id)""")
+    assert mismatched == []
+    assert val(db_url, "SELECT sum(total_entities_created) FROM trapper.orchestrator_sources") \
+        == actions["entity_created"]
+    assert val(db_url, "SELECT sum(staged) FROM trapper.orchestrator_source_hourly") \
+        == val(db_url, "SELECT count(*) FROM trapper.staged_records")
+    assert val(db_url, "SELECT sum(routed) FROM trapper.orchestrator_source_hourly") \
+        == val(db_url, "SELECT count(*) FROM trapper.orchestrator_job_log "
+                       "WHERE action = 'routed'")
+
+
+def _natural_keys(url: str) -> dict[str, Any]:
+    rows = sql(url, """
+        SELECT
+          (SELECT array_agg(k ORDER BY k) FROM (
+              SELECT coalesce(display_name, '') || '|' ||
+                     coalesce((SELECT string_agg(id_type || ':' || id_value_norm, ','
+                                                 ORDER BY id_type, id_value_norm)
+                               FROM trapper.person_identifiers i
+                               WHERE i.person_id = p.person_id), '') AS k
+              FROM trapper.sot_people p WHERE merged_into_person_id IS NULL) x) AS people,
+          (SELECT array_agg(coalesce(address_key, display_name, '') ORDER BY 1)
+           FROM trapper.places WHERE merged_into_place_id IS NULL) AS places,
+          (SELECT array_agg(coalesce(clinichq_animal_id, display_name, '')
+                            ORDER BY 1)
+           FROM trapper.sot_cats WHERE merged_into_cat_id IS NULL) AS cats,
+          (SELECT count(*) FROM trapper.sot_requests) AS requests,
+          (SELECT count(*) FROM trapper.sot_appointments) AS appointments""")[0]
+    return dict(rows)
+
+
+def test_the_same_load_gives_the_same_core_data_with_and_without_the_shadow_layer(
+    db_url: str, pg: Server, world: Path
+) -> None:
+    # the same engines and router, minus the shadow triggers and their events
+    bare_name = pg.create("full")
+    bare = pg.url(bare_name)
+    try:
+        execute(bare, """
+            DO $$
+            DECLARE t record;
+            BEGIN
+                FOR t IN SELECT tgname, tgrelid::regclass AS rel FROM pg_trigger
+                         WHERE NOT tgisinternal AND tgname LIKE 'orchestrator\\_%'
+                           AND (tgrelid::regclass::text NOT LIKE 'trapper.orchestrator\\_%'
+                                OR tgname = 'orchestrator_job_log_insert') LOOP
+                    EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
+                END LOOP;
+            END $$""")
+        for url in (bare, db_url):
+            env = {"DATABASE_URL": url}
+            assert run_cli("ingest", "--manifest", str(world / "manifest.json"),
+                           env=env).returncode == 0
+            assert run_cli("process", env=env, timeout=300).returncode == 0
+        listen_once(db_url)
+        assert val(bare, "SELECT count(*) FROM trapper.orchestrator_events") == 0
+        assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_events") > 1000
+        without, with_shadow = _natural_keys(bare), _natural_keys(db_url)
+        assert with_shadow["people"] and with_shadow["cats"]
+        assert without == with_shadow
+    finally:
+        pg.drop(bare_name)
+
+
+ACTIVE_FLOW_TABLES = {"web_intake_submissions", "sot_requests", "request_trappers",
+                      "journal_entries", "staff", "staff_sessions"}
+
+
+def test_the_active_flow_safety_gate_holds(db_url: str) -> None:
+    triggers = sql(db_url, """
+        SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE NOT t.tgisinternal AND t.tgname LIKE 'orchestrator\\_%'""")
+    on_tables = {t["relname"] for t in triggers if not t["relname"].startswith("orchestrator_")}
+    assert on_tables == {"staged_records", "processing_jobs", "data_engine_match_decisions",
+                         "sot_people", "places", "sot_cats"}
+    assert not on_tables & ACTIVE_FLOW_TABLES
+    bodies = sql(db_url, """
+        SELECT o.object_identity, pg_get_functiondef(p.oid) AS def
+        FROM trapper.orchestrator_objects o
+        JOIN pg_proc p ON p.oid = to_regprocedure(o.object_identity)
+        WHERE o.object_type = 'function'""")
+    assert len(bodies) > 20
+    written: set[str] = set()
+    for b in bodies:
+        written |= set(re.findall(
+            r"(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+trapper\.(\w+)", b["def"], re.I))
+    assert written, "the scan found no writes at all, so it is not reading the functions"
+    assert not written & ACTIVE_FLOW_TABLES, written & ACTIVE_FLOW_TABLES
+
+
+def test_listen_once_refuses_while_another_listener_leads(db_url: str, tmp_path: Path) -> None:
+    leader = ListenerProcess(db_url, tmp_path, "leader")
+    try:
+        wait_for(lambda: leader.leads(db_url), 20, "the first listener to lead")
+        done = run_cli("listen", "--once", env={"DATABASE_URL": db_url})
+        assert done.returncode == 3
+        assert "another listener" in done.stderr and str(leader.proc.pid) in done.stderr
+    finally:
+        assert leader.stop() == 0
+
+
+def test_sigterm_finishes_and_exits_zero_with_its_checkpoint(db_url: str, tmp_path: Path) -> None:
+    proc = ListenerProcess(db_url, tmp_path, "one")
+    try:
+        wait_for(lambda: proc.leads(db_url), 20, "the listener to lead")
+        stage_rows(db_url, "clinichq", "owner_info", 5)
+        wait_for(lambda: val(db_url, "SELECT count(*) FROM trapper.orchestrator_job_log "
+                                     "WHERE action = 'staged'"), 10, "the live event")
+    finally:
+        assert proc.stop() == 0
+    lines = [json.loads(line) for line in proc.log().splitlines() if line.startswith("{")]
+    assert [ln["action"] for ln in lines][-2:] == ["listener_stopping", "listener_stopped"]
+    assert lines[-1]["events"] == 1
+    # released: a --once run can take the lock at once
+    assert run_cli("listen", "--once", env={"DATABASE_URL": db_url}).returncode == 0
+
+
+@pytest.mark.slow
+def test_a_standby_takes_over_when_the_leader_is_killed(db_url: str, tmp_path: Path) -> None:
+    a = ListenerProcess(db_url, tmp_path, "a")
+    b = ListenerProcess(db_url, tmp_path, "b")
+    try:
+        first = wait_for(lambda: next((p for p in (a, b) if p.leads(db_url)), None), 20,
+                         "one listener to lead")
+        other = b if first is a else a
+        wait_for(lambda: '"standby"' in other.log(), 10, "the other to stand by")
+        stage_rows(db_url, "clinichq", "owner_info", 3)
+        wait_for(lambda: audit(db_url)["missing"] == 0 and audit(db_url)["events"] == 1, 10,
+                 "the leader to enrich")
+        first.kill()
+        killed_at = time.monotonic()
+        wait_for(lambda: other.leads(db_url), 15, "the standby to take over")
+        assert time.monotonic() - killed_at < 10
+        stage_rows(db_url, "petlink", "owners", 3)
+        wait_for(lambda: audit(db_url) == {"missing": 0, "doubled": 0, "events": 2}, 10,
+                 "the new leader to enrich")
+    finally:
+        a.kill()
+        b.kill()
