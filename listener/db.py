@@ -35,11 +35,17 @@ def resolve_url(explicit: str | None = None, *, announce: bool = True) -> str:
     return ensure_embedded(announce=announce)
 
 
-async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S) -> asyncpg.Connection:
-    """Open a connection, turning every way of failing into one readable ``UserError``."""
+async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
+                  application_name: str | None = None) -> asyncpg.Connection:
+    """Open a connection, turning every way of failing into one readable ``UserError``.
+
+    ``application_name`` shows in ``pg_stat_activity``, so operators can tell our sessions
+    apart (the listener's two connections, say)."""
     where = redact(url)
+    settings = {"application_name": application_name} if application_name else None
     try:
-        conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout)
+        conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout,
+                                                         server_settings=settings)
     except (OSError, socket.gaierror) as exc:
         raise UserError(f"cannot reach PostgreSQL at {where}: {exc.strerror or exc}") from exc
     except TimeoutError as exc:

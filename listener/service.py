@@ -176,18 +176,18 @@ class Listener:
 
     # -- one connected session -------------------------------------------------------------
 
-    async def _connect(self, url: str) -> asyncpg.Connection:
-        conn = await connect(url)
+    async def _connect(self, url: str, role: str) -> asyncpg.Connection:
+        conn = await connect(url, application_name=f"atlas-orch listen ({role})")
         self._ever_connected = True
         _keepalive(conn)
         return conn
 
     async def _session(self) -> None:
-        work = await self._connect(self.cfg.url)
+        work = await self._connect(self.cfg.url, "work")
         try:
             if not await self._lead(work):
                 return
-            listen = await self._connect(self.cfg.listen_url or self.cfg.url)
+            listen = await self._connect(self.cfg.listen_url or self.cfg.url, "listen")
             try:
                 await self._start_listening(listen)
                 await self._consume_loop(work, listen)
