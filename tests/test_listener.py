@@ -91,7 +91,7 @@ def _notifications(url: str, script: str, channel: str = "orchestrator_events") 
     return got
 
 
-def test_one_notify_per_transaction_carrying_an_id(db_url: str) -> None:
+def test_one_notify_per_transaction_and_never_a_payload_that_grows(db_url: str) -> None:
     got = _notifications(db_url, """
         BEGIN;
         INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
@@ -104,10 +104,26 @@ def test_one_notify_per_transaction_carrying_an_id(db_url: str) -> None:
         INSERT INTO trapper.processing_jobs (source_system, source_table)
         VALUES ('clinichq', 'owner_info');
         COMMIT;""")
-    assert len(got) == 1 and got[0].isdigit()
+    assert got == [""]
     # 5,000 rows in one statement are one event; each statement and job one more
     assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_events") == 3
-    assert int(got[0]) == val(db_url, "SELECT min(event_id) FROM trapper.orchestrator_events")
+
+
+def test_the_job_log_channel_carries_the_newest_log_seq_once(db_url: str) -> None:
+    got = _notifications(db_url, """
+        BEGIN;
+        INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table)
+        SELECT 'routed', 'clinichq', 'owner_info' FROM generate_series(1, 3);
+        INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table)
+        VALUES ('skipped', 'clinichq', 'owner_info');
+        COMMIT;""", channel="orchestrator_job_log")
+    assert got == [str(val(db_url, "SELECT max(log_seq) - 1 FROM trapper.orchestrator_job_log"))]
+
+
+def test_the_notify_switch_as_a_database_setting_wins(db_url: str) -> None:
+    dbname = val(db_url, "SELECT current_database()")
+    execute(db_url, f"ALTER DATABASE \"{dbname}\" SET atlas_orch.notify = 'off'")
+    assert _notifications(db_url, STAGE_ONE) == []
 
 
 def test_notify_off_sends_nothing_and_the_poll_still_finds_the_events(db_url: str) -> None:

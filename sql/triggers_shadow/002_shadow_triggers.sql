@@ -8,8 +8,32 @@
 -- its own exception block; a failure is counted in orchestrator_shadow_failures (when even
 -- that is possible) and raised as a WARNING, and the host's write commits.
 
--- One pg_notify per transaction per channel, carrying only the newest id at that moment.
--- The transaction-local flag survives the trigger's subtransaction when it succeeds.
+-- Is NOTIFY on? The GUC atlas_orch.notify (ALTER DATABASE … SET, or per role or session)
+-- wins when set, since it costs nothing to read; otherwise orchestrator_settings.notify.
+CREATE FUNCTION trapper.orchestrator_notify_enabled() RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v text := current_setting('atlas_orch.notify', true);
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        v := (SELECT value FROM trapper.orchestrator_settings WHERE key = 'notify');
+    END IF;
+    RETURN coalesce(v, 'on') = 'on';
+END $$;
+
+-- The events channel carries an empty payload: identical notifications in one transaction
+-- are folded into one by PostgreSQL, so a transaction wakes listeners once however many
+-- statements fired, at no bookkeeping cost; the listener reads the table, not the payload.
+CREATE FUNCTION trapper.orchestrator_wake() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF trapper.orchestrator_notify_enabled() THEN
+        PERFORM pg_notify('orchestrator_events', '');
+    END IF;
+END $$;
+
+-- The job log's channel carries the newest log_seq, once per transaction (a flag local to
+-- the transaction, which survives the trigger's subtransaction when it succeeds).
 CREATE FUNCTION trapper.orchestrator_notify_once(p_channel text, p_id bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -19,8 +43,7 @@ BEGIN
     IF current_setting(v_flag, true) IS NOT DISTINCT FROM v_xact THEN
         RETURN;
     END IF;
-    IF coalesce((SELECT value FROM trapper.orchestrator_settings WHERE key = 'notify'), 'on')
-       <> 'on' THEN
+    IF NOT trapper.orchestrator_notify_enabled() THEN
         RETURN;
     END IF;
     PERFORM pg_notify(p_channel, p_id::text);
@@ -50,24 +73,18 @@ END $$;
 -- Staged rows: one event per statement and source, however many rows it inserted.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_on_staged_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_last bigint;
 BEGIN
     BEGIN
-        WITH ins AS (
-            INSERT INTO trapper.orchestrator_events
+        INSERT INTO trapper.orchestrator_events
                 (kind, source_system, source_table, payload)
             SELECT 'staged', n.source_system, n.source_table,
                    jsonb_build_object('count', count(*), 'min_id', min(n.id),
                                       'max_id', max(n.id),
                                       'ingest_run_id', max(n.ingest_run_id))
             FROM new_rows n
-            GROUP BY n.source_system, n.source_table
-            RETURNING event_id
-        )
-        SELECT max(event_id) INTO v_last FROM ins;
-        IF v_last IS NOT NULL THEN
-            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+            GROUP BY n.source_system, n.source_table;
+        IF FOUND THEN
+            PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
         PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
@@ -79,25 +96,18 @@ END $$;
 -- so these are few). Heartbeats change no status and yield nothing.
 CREATE FUNCTION trapper.orchestrator_on_job_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_last bigint;
 BEGIN
     BEGIN
         IF TG_OP = 'INSERT' THEN
-            WITH ins AS (
-                INSERT INTO trapper.orchestrator_events
+            INSERT INTO trapper.orchestrator_events
                     (kind, source_system, source_table, record_ref, payload)
                 SELECT 'job_queued', n.source_system, n.source_table, n.job_id::text,
                        jsonb_build_object('job_id', n.job_id, 'status', n.status,
                                           'trigger_type', n.trigger_type,
                                           'total_records', n.total_records)
-                FROM new_rows n
-                RETURNING event_id
-            )
-            SELECT max(event_id) INTO v_last FROM ins;
+                FROM new_rows n;
         ELSE
-            WITH ins AS (
-                INSERT INTO trapper.orchestrator_events
+            INSERT INTO trapper.orchestrator_events
                     (kind, source_system, source_table, record_ref, payload)
                 SELECT CASE n.status
                            WHEN 'processing' THEN 'job_started'
@@ -117,13 +127,10 @@ BEGIN
                 JOIN old_rows o USING (job_id)
                 WHERE n.status IS DISTINCT FROM o.status
                   AND n.status IN ('processing', 'completed', 'queued', 'failed',
-                                   'retry_pending', 'expired', 'dead_letter')
-                RETURNING event_id
-            )
-            SELECT max(event_id) INTO v_last FROM ins;
+                                   'retry_pending', 'expired', 'dead_letter');
         END IF;
-        IF v_last IS NOT NULL THEN
-            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+        IF FOUND THEN
+            PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
         PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
@@ -143,23 +150,17 @@ CREATE TRIGGER orchestrator_job_status
 -- Identity decisions: the event names the decision; the listener reads its reason and score.
 CREATE FUNCTION trapper.orchestrator_on_match_decision() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_last bigint;
 BEGIN
     BEGIN
-        WITH ins AS (
-            INSERT INTO trapper.orchestrator_events
+        INSERT INTO trapper.orchestrator_events
                 (kind, source_system, source_table, record_ref, entity_ref, payload)
             SELECT 'identity_decision', n.source_system, n.source_table, n.source_row_id,
                    n.resulting_person_id::text,
                    jsonb_build_object('decision_id', n.decision_id,
                                       'staged_record_id', n.staged_record_id)
-            FROM new_rows n
-            RETURNING event_id
-        )
-        SELECT max(event_id) INTO v_last FROM ins;
-        IF v_last IS NOT NULL THEN
-            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+            FROM new_rows n;
+        IF FOUND THEN
+            PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
         PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
@@ -181,22 +182,16 @@ DECLARE
     v_entity text := TG_ARGV[0];
     v_id_col text := TG_ARGV[1];
     v_merge_col text := TG_ARGV[2];
-    v_last bigint;
 BEGIN
     BEGIN
         IF TG_OP = 'INSERT' THEN
-            WITH ins AS (
-                INSERT INTO trapper.orchestrator_events
+            INSERT INTO trapper.orchestrator_events
                     (kind, source_system, source_table, entity_ref, payload)
                 SELECT 'entity_created', 'atlas', TG_TABLE_NAME, j ->> v_id_col,
                        jsonb_build_object('entity_type', v_entity)
-                FROM new_rows n, LATERAL to_jsonb(n) AS j
-                RETURNING event_id
-            )
-            SELECT max(event_id) INTO v_last FROM ins;
+                FROM new_rows n, LATERAL to_jsonb(n) AS j;
         ELSE
-            WITH ins AS (
-                INSERT INTO trapper.orchestrator_events
+            INSERT INTO trapper.orchestrator_events
                     (kind, source_system, source_table, entity_ref, payload)
                 SELECT 'entity_merged', 'atlas', TG_TABLE_NAME, nj ->> v_id_col,
                        jsonb_build_object('entity_type', v_entity,
@@ -205,13 +200,10 @@ BEGIN
                 CROSS JOIN LATERAL to_jsonb(n) AS nj
                 JOIN old_rows o ON to_jsonb(o) ->> v_id_col = nj ->> v_id_col
                 WHERE nj ->> v_merge_col IS NOT NULL
-                  AND to_jsonb(o) ->> v_merge_col IS NULL
-                RETURNING event_id
-            )
-            SELECT max(event_id) INTO v_last FROM ins;
+                  AND to_jsonb(o) ->> v_merge_col IS NULL;
         END IF;
-        IF v_last IS NOT NULL THEN
-            PERFORM trapper.orchestrator_notify_once('orchestrator_events', v_last);
+        IF FOUND THEN
+            PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
         PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);

@@ -1,0 +1,304 @@
+"""The shadow layer's cost to the host and the listener's speed, in one run:
+
+1. the host pipeline (ingest + process of the same small world) with the shadow triggers
+   against the same install without them (goal >= 0.95x);
+2. 4 concurrent single-row writers to staged_records with the shadow layer in the
+   configuration recommended for such hosts (notify = off, the listener polls) against no
+   triggers (goal >= 0.85x); also with notify on, and a naive per-row NOTIFY trigger;
+3. events/s enriched into job-log rows by `atlas-orch listen` against a bare asyncpg LISTEN
+   loop receiving plain per-row NOTIFYs from the same writers (goal >= 1.0x);
+4. commit -> job-log row latency p50 / p99 at 2,000 events/s (goal p99 <= 50 ms).
+
+    .venv/bin/python bench/events.py [--rounds 3] [--seconds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import asyncpg
+from _db import fresh_database, median
+
+from listener import ingest
+from listener.worker import drain_queue
+from synthetic.generate import generate
+
+REPO = Path(__file__).resolve().parent.parent
+
+DROP_SHADOW = """
+DO $$
+DECLARE t record;
+BEGIN
+    FOR t IN SELECT tgname, tgrelid::regclass AS rel FROM pg_trigger
+             WHERE NOT tgisinternal AND tgname LIKE 'orchestrator\\_%'
+               AND (tgrelid::regclass::text NOT LIKE 'trapper.orchestrator\\_%'
+                    OR tgname = 'orchestrator_job_log_insert') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.rel);
+    END LOOP;
+END $$"""
+
+NAIVE_NOTIFY = """
+CREATE FUNCTION bench_naive_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('bench_naive', json_build_object('table', TG_TABLE_NAME, 'op', TG_OP,
+        'id', NEW.id, 'source', NEW.source_system, 'ts', clock_timestamp())::text);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER bench_naive_notify AFTER INSERT ON trapper.staged_records
+    FOR EACH ROW EXECUTE FUNCTION bench_naive_notify();"""
+
+INSERT_ONE = ("INSERT INTO trapper.staged_records (source_system, source_table, source_row_id, "
+              "row_hash, payload) VALUES ('clinichq', 'owner_info', $1, md5($1), "
+              "'{\"owner_first_name\": \"Ada\", \"owner_last_name\": \"Lovelace\"}') "
+              "RETURNING id")
+
+
+# -- writers: separate processes, one connection each, as the research measured ----------
+
+def _writer(args: tuple[str, str, float, float, float]) -> list[tuple[int, float]]:
+    url, tag, start_at, seconds, rate = args
+
+    async def go() -> list[tuple[int, float]]:
+        conn = await asyncpg.connect(url)
+        stmt = await conn.prepare(INSERT_ONE)
+        acks: list[tuple[int, float]] = []
+        while time.time() < start_at:
+            await anyio.sleep(0.001)
+        end = start_at + seconds
+        i = 0
+        while True:
+            now = time.time()
+            if now >= end:
+                break
+            if rate:
+                due = start_at + i / rate
+                if due > now:
+                    await anyio.sleep(due - now)
+            i += 1
+            rid = await stmt.fetchval(f"{tag}-{i}")
+            acks.append((rid, time.time()))
+        await conn.close()
+        return acks
+
+    return anyio.run(go)
+
+
+def run_writers(url: str, writers: int, seconds: float, rate_each: float = 0.0,
+                tag: str = "w") -> tuple[float, list[tuple[int, float]]]:
+    """Rows/s committed by ``writers`` processes (paced at ``rate_each`` when given)."""
+    start_at = time.time() + 1.0
+    with mp.get_context("spawn").Pool(writers) as pool:
+        results = pool.map(_writer, [(url, f"{tag}{k}-{time.monotonic_ns()}", start_at, seconds,
+                                      rate_each) for k in range(writers)])
+    acks = [a for r in results for a in r]
+    return len(acks) / seconds, acks
+
+
+# -- 1. the host pipeline ------------------------------------------------------------------
+
+async def pipeline(url: str, world: Path) -> float:
+    conn = await asyncpg.connect(url)
+    t = time.perf_counter()
+    for e in ingest.read_manifest(world / "manifest.json"):
+        await ingest.ingest_file(conn, e.path, e.source_system, e.source_table, fmt=e.fmt)
+    await conn.close()
+    await drain_queue(url, workers=2)
+    return time.perf_counter() - t
+
+
+async def part_pipeline(world: Path, rounds: int) -> None:
+    shadow, bare = [], []
+    for _ in range(rounds):
+        for keep in (True, False):
+            async with fresh_database() as url:
+                if not keep:
+                    c = await asyncpg.connect(url)
+                    await c.execute(DROP_SHADOW)
+                    await c.close()
+                (shadow if keep else bare).append(await pipeline(url, world))
+    s, b = min(shadow), min(bare)
+    print(f"1. host pipeline (ingest + process, small world): without shadow {b:.2f}s, with "
+          f"{s:.2f}s -> {b / s:.2f}x  (goal >= 0.95x)")
+
+
+# -- 2. concurrent single-row writers ------------------------------------------------------
+
+async def setup(url: str, config: str) -> None:
+    c = await asyncpg.connect(url)
+    if config in ("bare", "naive"):
+        await c.execute(DROP_SHADOW)
+    if config == "naive":
+        await c.execute(NAIVE_NOTIFY)
+    if config == "shadow-notify-off":
+        await c.execute("UPDATE trapper.orchestrator_settings SET value = 'off' "
+                        "WHERE key = 'notify'")
+    await c.close()
+
+
+async def part_writers(rounds: int, seconds: float) -> None:
+    configs = ["bare", "shadow-notify-off", "shadow-notify-on", "naive"]
+    rates: dict[str, list[float]] = {c: [] for c in configs}
+    for _ in range(rounds):
+        for config in configs:
+            async with fresh_database() as url:
+                await setup(url, config)
+                rate, _ = await anyio.to_thread.run_sync(run_writers, url, 4, seconds)
+                rates[config].append(rate)
+    m = {c: median(v) for c, v in rates.items()}
+    print(f"2. 4 single-row writers, rows/s (median of {rounds}): " +
+          ", ".join(f"{c} {m[c]:,.0f}" for c in configs))
+    print(f"   shadow, notify off (recommended for such hosts): "
+          f"{m['shadow-notify-off'] / m['bare']:.2f}x  (goal >= 0.85x)")
+    print(f"   shadow, notify on: {m['shadow-notify-on'] / m['bare']:.2f}x;  naive per-row "
+          f"NOTIFY trigger: {m['naive'] / m['bare']:.2f}x")
+
+
+# -- 3. consumer throughput ----------------------------------------------------------------
+
+def start_listener(url: str, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DATABASE_URL": url}
+    return subprocess.Popen([sys.executable, "-m", "listener", "listen", *args], env=env,
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def wait_leading(url: str) -> None:
+    c = await asyncpg.connect(url)
+    try:
+        for _ in range(200):
+            if await c.fetchval("SELECT count(*) FROM pg_stat_activity "
+                                "WHERE application_name = 'atlas-orch listen (listen)'"):
+                return
+            await anyio.sleep(0.05)
+        raise RuntimeError("the listener did not start")
+    finally:
+        await c.close()
+
+
+async def listener_rate(url: str, seconds: float, poll: str) -> float:
+    proc = start_listener(url, "--poll-interval", poll)
+    try:
+        await wait_leading(url)
+        t0 = time.time() + 1.0
+        _, acks = await anyio.to_thread.run_sync(run_writers, url, 4, seconds)
+        c = await asyncpg.connect(url)
+        while await c.fetchval("SELECT count(*) FROM trapper.orchestrator_job_log "
+                               "WHERE action = 'staged'") < len(acks):
+            await anyio.sleep(0.01)
+        done = time.time()
+        await c.close()
+        return len(acks) / (done - t0)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def bare_listen_rate(url: str, seconds: float) -> float:
+    got = 0
+    last = 0.0
+
+    def on(*_a: Any) -> None:
+        nonlocal got, last
+        got += 1
+        last = time.time()
+
+    c = await asyncpg.connect(url)
+    await c.add_listener("bench_naive", on)
+    t0 = time.time() + 1.0
+    _, acks = await anyio.to_thread.run_sync(run_writers, url, 4, seconds)
+    while got < len(acks):
+        await anyio.sleep(0.01)
+    await c.close()
+    return got / (last - t0)
+
+
+async def part_consumers(rounds: int, seconds: float) -> None:
+    ours, ours_poll, bare = [], [], []
+    for _ in range(rounds):
+        async with fresh_database() as url:
+            ours.append(await listener_rate(url, seconds, "1.0"))
+        async with fresh_database() as url:
+            await setup(url, "shadow-notify-off")
+            ours_poll.append(await listener_rate(url, seconds, "0.05"))
+        async with fresh_database() as url:
+            await setup(url, "naive")
+            bare.append(await bare_listen_rate(url, seconds))
+    o, op, b = median(ours), median(ours_poll), median(bare)
+    print(f"3. events/s end to end from 4 writers: bare LISTEN loop on per-row NOTIFY {b:,.0f}; "
+          f"listener (notify on) {o:,.0f} -> {o / b:.2f}x; listener (notify off, 50 ms poll) "
+          f"{op:,.0f} -> {op / b:.2f}x  (goal >= 1.0x)")
+
+
+# -- 4. latency at 2,000 events/s ---------------------------------------------------------
+
+async def part_latency(seconds: float) -> None:
+    async with fresh_database() as url:
+        proc = start_listener(url)
+        try:
+            await wait_leading(url)
+            seen: list[tuple[int, float]] = []
+            c = await asyncpg.connect(url)
+            await c.add_listener("orchestrator_job_log",
+                                 lambda *a: seen.append((int(a[3]), time.time())))
+            _, acks = await anyio.to_thread.run_sync(run_writers, url, 4, seconds, 500.0)
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                n = await c.fetchval("SELECT count(*) FROM trapper.orchestrator_job_log "
+                                     "WHERE action = 'staged'")
+                if n >= len(acks):
+                    break
+                await anyio.sleep(0.05)
+            await anyio.sleep(0.2)
+            rows = await c.fetch("SELECT log_seq, (decision_details ->> 'min_id')::bigint AS id "
+                                 "FROM trapper.orchestrator_job_log WHERE action = 'staged'")
+            await c.close()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    ack = dict(acks)
+    seen.sort()
+    lat = []
+    j = 0
+    for r in sorted(rows, key=lambda r: r["log_seq"]):
+        while j < len(seen) and seen[j][0] < r["log_seq"]:
+            j += 1
+        if j < len(seen) and r["id"] in ack:
+            lat.append((seen[j][1] - ack[r["id"]]) * 1000)
+    lat.sort()
+    rate = len(acks) / seconds
+    p50 = statistics.median(lat)
+    p99 = lat[int(len(lat) * 0.99) - 1]
+    print(f"4. commit -> job-log row (seen by a LISTEN client) at {rate:,.0f} events/s: "
+          f"p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(lat):,} events  (goal p99 <= 50 ms)")
+
+
+async def main(rounds: int, seconds: float, parts: str) -> None:
+    if "1" in parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            world = Path(tmp)
+            generate(world, scale="small", seed=1)
+            await part_pipeline(world, rounds)
+    if "2" in parts:
+        await part_writers(rounds, seconds)
+    if "3" in parts:
+        await part_consumers(rounds, seconds)
+    if "4" in parts:
+        await part_latency(seconds)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--parts", default="1234", help="which parts to run, e.g. 24")
+    a = ap.parse_args()
+    anyio.run(main, a.rounds, a.seconds, a.parts)
