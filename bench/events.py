@@ -3,8 +3,9 @@
 1. the host pipeline (ingest + process of the same small world) with the shadow triggers
    against the same install without them (goal >= 0.95x);
 2. 4 concurrent single-row writers to staged_records with the shadow layer in the
-   configuration recommended for such hosts (notify = off, the listener polls) against no
-   triggers (goal >= 0.85x); also with notify on, and a naive per-row NOTIFY trigger;
+   configuration recommended for such hosts (poll capture of staged rows, notify off)
+   against no triggers (goal >= 0.85x); also the statement trigger with notify off and on,
+   and a naive per-row NOTIFY trigger;
 3. events/s enriched into job-log rows by `atlas-orch listen` against a bare asyncpg LISTEN
    loop receiving plain per-row NOTIFYs from the same writers (goal >= 1.0x);
 4. commit -> job-log row latency p50 / p99 at 2,000 events/s (goal p99 <= 50 ms).
@@ -61,6 +62,12 @@ INSERT_ONE = ("INSERT INTO trapper.staged_records (source_system, source_table, 
               "row_hash, payload) VALUES ('clinichq', 'owner_info', $1, md5($1), "
               "'{\"owner_first_name\": \"Ada\", \"owner_last_name\": \"Lovelace\"}') "
               "RETURNING id")
+
+
+# rows whose staged event reached the job log (one event covers a statement, or in poll
+# capture a batch of rows)
+STAGED_ENRICHED = ("SELECT coalesce(sum((decision_details ->> 'count')::bigint), 0) "
+                   "FROM trapper.orchestrator_job_log WHERE action = 'staged'")
 
 
 # -- writers: separate processes, one connection each, as the research measured ----------
@@ -139,14 +146,21 @@ async def setup(url: str, config: str) -> None:
         await c.execute(DROP_SHADOW)
     if config == "naive":
         await c.execute(NAIVE_NOTIFY)
-    if config == "shadow-notify-off":
+    if config in ("shadow-notify-off", "shadow-poll"):
+        # notify off as a database setting, read for free rather than a table lookup
         await c.execute("UPDATE trapper.orchestrator_settings SET value = 'off' "
                         "WHERE key = 'notify'")
+        dbname = await c.fetchval("SELECT current_database()")
+        await c.execute(f'ALTER DATABASE "{dbname}" SET atlas_orch.notify = \'off\'')
+    if config == "shadow-poll":
+        # what the README recommends for many small concurrent writers: no trigger on
+        # staged_records at all; the listener finds new rows itself
+        await c.fetchval("SELECT trapper.orchestrator_set_staged_capture('poll')")
     await c.close()
 
 
 async def part_writers(rounds: int, seconds: float) -> None:
-    configs = ["bare", "shadow-notify-off", "shadow-notify-on", "naive"]
+    configs = ["bare", "shadow-poll", "shadow-notify-off", "shadow-notify-on", "naive"]
     rates: dict[str, list[float]] = {c: [] for c in configs}
     for _ in range(rounds):
         for config in configs:
@@ -157,10 +171,12 @@ async def part_writers(rounds: int, seconds: float) -> None:
     m = {c: median(v) for c, v in rates.items()}
     print(f"2. 4 single-row writers, rows/s (median of {rounds}): " +
           ", ".join(f"{c} {m[c]:,.0f}" for c in configs))
-    print(f"   shadow, notify off (recommended for such hosts): "
-          f"{m['shadow-notify-off'] / m['bare']:.2f}x  (goal >= 0.85x)")
-    print(f"   shadow, notify on: {m['shadow-notify-on'] / m['bare']:.2f}x;  naive per-row "
-          f"NOTIFY trigger: {m['naive'] / m['bare']:.2f}x")
+    print(f"   shadow, poll capture + notify off (recommended for such hosts): "
+          f"{m['shadow-poll'] / m['bare']:.2f}x  (goal >= 0.85x)")
+    print(f"   shadow, statement trigger + notify off: "
+          f"{m['shadow-notify-off'] / m['bare']:.2f}x;  with notify on: "
+          f"{m['shadow-notify-on'] / m['bare']:.2f}x;  naive per-row NOTIFY trigger: "
+          f"{m['naive'] / m['bare']:.2f}x")
 
 
 # -- 3. consumer throughput ----------------------------------------------------------------
@@ -191,8 +207,7 @@ async def listener_rate(url: str, seconds: float, poll: str) -> float:
         t0 = time.time() + 1.0
         _, acks = await anyio.to_thread.run_sync(run_writers, url, 4, seconds)
         c = await asyncpg.connect(url)
-        while await c.fetchval("SELECT count(*) FROM trapper.orchestrator_job_log "
-                               "WHERE action = 'staged'") < len(acks):
+        while await c.fetchval(STAGED_ENRICHED) < len(acks):
             await anyio.sleep(0.01)
         done = time.time()
         await c.close()
@@ -227,14 +242,14 @@ async def part_consumers(rounds: int, seconds: float) -> None:
         async with fresh_database() as url:
             ours.append(await listener_rate(url, seconds, "1.0"))
         async with fresh_database() as url:
-            await setup(url, "shadow-notify-off")
+            await setup(url, "shadow-poll")
             ours_poll.append(await listener_rate(url, seconds, "0.05"))
         async with fresh_database() as url:
             await setup(url, "naive")
             bare.append(await bare_listen_rate(url, seconds))
     o, op, b = median(ours), median(ours_poll), median(bare)
-    print(f"3. events/s end to end from 4 writers: bare LISTEN loop on per-row NOTIFY {b:,.0f}; "
-          f"listener (notify on) {o:,.0f} -> {o / b:.2f}x; listener (notify off, 50 ms poll) "
+    print(f"3. staged rows/s reaching the consumer, 4 writers: bare LISTEN loop on per-row NOTIFY {b:,.0f}; "
+          f"listener (notify on) {o:,.0f} -> {o / b:.2f}x; listener (poll capture, 50 ms poll) "
           f"{op:,.0f} -> {op / b:.2f}x  (goal >= 1.0x)")
 
 
@@ -296,6 +311,7 @@ async def main(rounds: int, seconds: float, parts: str) -> None:
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4.0)

@@ -311,6 +311,70 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
             f"{stats.tallied} log row(s); checkpoint at transaction {stats.horizon}")
 
 
+@cli.group()
+def shadow() -> None:
+    """The shadow layer's switches and the listener's checkpoint."""
+
+
+@shadow.command("status")
+@database_option
+@json_option
+def shadow_status(database_url: str | None, as_json: bool) -> None:
+    """Settings, the listener's checkpoint and backlog, and shadow-trigger failures."""
+    q = queries.load("listener")
+
+    async def go() -> dict[str, Any]:
+        async with db.connection(db.resolve_url(database_url)) as conn:
+            return {
+                "settings": [dict(r) for r in await conn.fetch(q["settings"])],
+                "listeners": [dict(r) for r in await conn.fetch(q["status"])],
+                "shadow_failures": dict(await conn.fetchrow(q["shadow_failures"]) or {}),
+            }
+
+    doc = run(go)
+    if as_json:
+        emit_json(doc)
+        return
+    emit_table(doc["settings"], ["key", "value"])
+    click.echo()
+    emit_table(doc["listeners"], ["consumer", "holder", "horizon", "events_consumed",
+                                  "events_pending", "log_tallied_upto", "updated_at"])
+    f = doc["shadow_failures"]
+    say(f"shadow-trigger failures: {f['failures']}"
+        + (f" (last {f['last_failure']:%Y-%m-%d %H:%M:%S}: {f['last_message']})"
+           if f["failures"] else ""))
+
+
+@shadow.command("set")
+@database_option
+@click.option("--notify", type=click.Choice(["on", "off"]),
+              help="Wake listeners with NOTIFY (on) or let them poll (off).")
+@click.option("--capture", type=click.Choice(["trigger", "poll"]),
+              help="Capture staged rows with a trigger, or let the listener find them.")
+@json_option
+def shadow_set(database_url: str | None, notify: str | None, capture: str | None,
+               as_json: bool) -> None:
+    """Switch NOTIFY and the capture of staged rows (see README: many small writers)."""
+    if notify is None and capture is None:
+        raise click.UsageError("nothing to set: give --notify and/or --capture")
+    q = queries.load("listener")
+
+    async def go() -> list[dict[str, Any]]:
+        async with db.connection(db.resolve_url(database_url)) as conn:
+            async with conn.transaction():
+                if notify is not None:
+                    await conn.execute(q["set_notify"], notify)
+                if capture is not None:
+                    await conn.fetchval(q["set_capture"], capture)
+            return [dict(r) for r in await conn.fetch(q["settings"])]
+
+    settings = run(go)
+    if as_json:
+        emit_json(settings)
+    else:
+        emit_table(settings, ["key", "value"])
+
+
 @cli.command()
 @database_option
 @click.argument("source")

@@ -60,6 +60,7 @@ class ListenerConfig:
     query_timeout: float = 120.0
     once: bool = False
     once_wait: float = 0.0             # --once: seconds to wait for a running leader
+    once_settle: float = 2.0           # --once: seconds to wait for open writers to finish
 
 
 @dataclass
@@ -251,8 +252,11 @@ class Listener:
     async def _consume_loop(self, work: asyncpg.Connection, listen: asyncpg.Connection) -> None:
         next_probe = time.monotonic() + self.cfg.probe_interval
         next_housekeeping = 0.0
+        settle_by = time.monotonic() + self.cfg.once_settle
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
+            await work.fetchval(self._q["capture"], self.cfg.consumer,
+                                timeout=self.cfg.query_timeout)
             caught_up = await self._drain(work)
             tally_settled = await self._tally(work)
             if self._stop.is_set():
@@ -264,7 +268,13 @@ class Listener:
             if self.cfg.once and caught_up and tally_settled:
                 return
             if self.cfg.once and caught_up:
-                await anyio.sleep(0.05)   # the tally waits for other writers' transactions
+                # rows of transactions still writing are counted once they end; --once waits
+                # a little for them, then leaves them to the next run
+                if time.monotonic() >= settle_by:
+                    event(log, "once_left_pending", level=logging.INFO,
+                          reason="transactions still writing; the next run counts them")
+                    return
+                await anyio.sleep(0.05)
                 continue
             if not caught_up:
                 continue

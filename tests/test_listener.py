@@ -394,3 +394,56 @@ def test_a_standby_takes_over_when_the_leader_is_killed(db_url: str, tmp_path: P
     finally:
         a.kill()
         b.kill()
+
+
+def test_poll_capture_costs_the_writers_no_trigger_and_loses_nothing(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+    stage_rows(db_url, "clinichq", "owner_info", 4, tag="before")   # evented by the trigger
+    done = run_cli("shadow", "set", "--capture", "poll", "--notify", "off", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert {r["key"]: r["value"] for r in json.loads(done.stdout)}["capture_staged"] == "poll"
+    assert val(db_url, "SELECT tgenabled FROM pg_trigger "
+                       "WHERE tgname = 'orchestrator_staged_insert'") == b"D"
+    stage_rows(db_url, "clinichq", "owner_info", 6, tag="during")
+    stage_rows(db_url, "petlink", "owners", 2, tag="during")
+    assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_events") == 1
+    stats = listen_once(db_url)
+    assert stats.events == 3
+    # an insert still open holds the poll back until it commits, then it is captured
+    async def open_insert() -> None:
+        conn = await asyncpg.connect(db_url)
+        try:
+            await conn.execute("BEGIN")
+            await conn.execute(STAGE_ONE)
+            first = await Listener(ListenerConfig(url=db_url, once=True, once_wait=0)).run()
+            assert first.events == 0
+            await conn.execute("COMMIT")
+        finally:
+            await conn.close()
+
+    anyio.run(open_insert)
+    assert listen_once(db_url).events == 1
+    # back to the trigger: whatever the poll had not captured is captured at the switch
+    stage_rows(db_url, "clinichq", "owner_info", 5, tag="late")
+    assert run_cli("shadow", "set", "--capture", "trigger", env=env).returncode == 0
+    stage_rows(db_url, "clinichq", "owner_info", 7, tag="after")
+    listen_once(db_url)
+    assert audit(db_url)["missing"] == 0 and audit(db_url)["doubled"] == 0
+    staged = val(db_url, "SELECT count(*) FROM trapper.staged_records")
+    assert val(db_url, "SELECT sum((decision_details ->> 'count')::int) FROM "
+                       "trapper.orchestrator_job_log WHERE action = 'staged'") == staged
+    assert val(db_url, "SELECT sum(total_records_ingested) FROM "
+                       "trapper.orchestrator_sources") == staged
+
+
+def test_shadow_status_reports_the_backlog_and_failures(db_url: str) -> None:
+    stage_rows(db_url, "clinichq", "owner_info", 2)
+    listen_once(db_url)
+    stage_rows(db_url, "clinichq", "owner_info", 2)
+    done = run_cli("shadow", "status", "--json", env={"DATABASE_URL": db_url})
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["listeners"][0]["events_pending"] == 1
+    assert doc["listeners"][0]["events_consumed"] == 1
+    assert doc["shadow_failures"]["failures"] == 0
+    assert run_cli("shadow", "set", env={"DATABASE_URL": db_url}).returncode == 2

@@ -23,7 +23,11 @@ FROM trapper.orchestrator_consume_events($1, $2);
 SELECT tallied, upto FROM trapper.orchestrator_tally_log($1);
 
 -- name: tally_pending
-SELECT probe_seq IS NOT NULL FROM trapper.orchestrator_listener_checkpoint WHERE consumer = $1;
+SELECT probe_seq IS NOT NULL OR staged_probe_seq IS NOT NULL
+FROM trapper.orchestrator_listener_checkpoint WHERE consumer = $1;
+
+-- name: capture
+SELECT trapper.orchestrator_capture_staged($1);
 
 -- name: prune
 SELECT trapper.orchestrator_prune_events($1);
@@ -50,3 +54,18 @@ SELECT consumer, horizon::text AS horizon, cardinality(done) AS done_above_horiz
        trapper.orchestrator_events_pending(consumer) AS events_pending
 FROM trapper.orchestrator_listener_checkpoint
 ORDER BY consumer;
+
+-- name: settings
+SELECT key, value, description FROM trapper.orchestrator_settings ORDER BY key;
+
+-- name: set_notify
+UPDATE trapper.orchestrator_settings SET value = $1 WHERE key = 'notify';
+
+-- name: set_capture
+SELECT trapper.orchestrator_set_staged_capture($1);
+
+-- name: shadow_failures
+SELECT count(*) AS failures, max(failed_at) AS last_failure,
+       (SELECT message FROM trapper.orchestrator_shadow_failures
+        ORDER BY failure_id DESC LIMIT 1) AS last_message
+FROM trapper.orchestrator_shadow_failures;

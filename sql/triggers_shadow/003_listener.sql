@@ -13,7 +13,11 @@ INSERT INTO trapper.orchestrator_settings (key, value, description) VALUES
     ('events_retention_days', '7',
      'consumed events older than this are deleted by the listener (the job log keeps the story)'),
     ('notify_queue_alert', '0.5',
-     'fraction of the NOTIFY queue in use at which the listener raises an anomaly');
+     'fraction of the NOTIFY queue in use at which the listener raises an anomaly'),
+    ('capture_staged', 'trigger',
+     'trigger: a statement-level trigger writes one event per insert statement into '
+     'staged_records; poll: that trigger is disabled and the listener finds new staged rows '
+     'itself, at no cost to the host''s writers (set with orchestrator_set_staged_capture)');
 
 CREATE TABLE trapper.orchestrator_listener_checkpoint (
     consumer          TEXT PRIMARY KEY,
@@ -27,6 +31,9 @@ CREATE TABLE trapper.orchestrator_listener_checkpoint (
     log_tallied_upto  BIGINT NOT NULL DEFAULT 0,     -- job-log rows up to here are counted
     probe_seq         BIGINT,                        -- a pending watermark probe
     probe_vxids       TEXT[],
+    staged_polled_upto BIGINT,                       -- capture_staged = poll: rows up to here
+    staged_probe_seq  BIGINT,                        --   have their events
+    staged_probe_vxids TEXT[],
     holder            TEXT,                          -- who consumes now (host:pid)
     updated_at        TIMESTAMPTZ NOT NULL DEFAULT now()
 );
@@ -266,18 +273,25 @@ BEGIN
     RETURN QUERY SELECT v_n, v_rows, v_n < p_limit, c.horizon;
 END $$;
 
--- A log_seq below which every job-log row is final: the sequence's value, once every
--- transaction that held the job log open for writing when it was read has ended. A writer
--- takes its table lock before it draws a log_seq, so no later commit can fall below it.
-CREATE FUNCTION trapper.orchestrator_log_probe(OUT seq bigint, OUT vxids text[])
+-- A sequence value below which every row of a table is final: the sequence's value, once every
+-- transaction that held the table open for writing when it was read has ended. A writer takes
+-- its table lock before it draws a value, so no later commit can fall below it. Used for the
+-- job log (log_seq) and, in poll capture, for staged_records (id).
+CREATE FUNCTION trapper.orchestrator_write_probe(p_table regclass, p_seq regclass,
+                                                  OUT seq bigint, OUT vxids text[])
 LANGUAGE sql VOLATILE AS $$
-    SELECT (SELECT CASE WHEN is_called THEN last_value ELSE 0 END
-            FROM trapper.orchestrator_job_log_log_seq_seq),
+    SELECT coalesce(pg_sequence_last_value(p_seq), 0),
            ARRAY(SELECT DISTINCT l.virtualtransaction FROM pg_locks l
-                 WHERE l.locktype = 'relation'
-                   AND l.relation = 'trapper.orchestrator_job_log'::regclass
+                 WHERE l.locktype = 'relation' AND l.relation = p_table
                    AND l.mode = 'RowExclusiveLock'
                    AND l.pid IS DISTINCT FROM pg_backend_pid())
+$$;
+
+CREATE FUNCTION trapper.orchestrator_log_probe(OUT seq bigint, OUT vxids text[])
+LANGUAGE sql VOLATILE AS $$
+    SELECT * FROM trapper.orchestrator_write_probe(
+        'trapper.orchestrator_job_log',
+        pg_get_serial_sequence('trapper.orchestrator_job_log', 'log_seq')::regclass)
 $$;
 
 CREATE FUNCTION trapper.orchestrator_vxids_alive(p_vxids text[]) RETURNS boolean
@@ -431,3 +445,119 @@ LANGUAGE sql STABLE AS $$
       AND e.xid <> ALL (coalesce((SELECT done FROM trapper.orchestrator_listener_checkpoint
                                   WHERE consumer = p_consumer), '{}'))
 $$;
+
+-- Poll capture of staged rows: the events the staged_records trigger would have written,
+-- one per source and ingest run, for rows (from, to]. Written by the listener's transaction.
+CREATE FUNCTION trapper.orchestrator_capture_staged_range(p_from bigint, p_to bigint)
+RETURNS bigint
+LANGUAGE sql AS $$
+    WITH ins AS (
+        INSERT INTO trapper.orchestrator_events
+            (kind, source_system, source_table, payload, created_at)
+        SELECT 'staged', r.source_system, r.source_table,
+               jsonb_build_object('count', count(*), 'min_id', min(r.id), 'max_id', max(r.id),
+                                  'ingest_run_id', r.ingest_run_id, 'captured', 'poll'),
+               max(r.created_at)
+        FROM trapper.staged_records r
+        WHERE r.id > p_from AND r.id <= p_to
+        GROUP BY r.source_system, r.source_table, r.ingest_run_id
+        RETURNING 1
+    )
+    SELECT count(*) FROM ins
+$$;
+
+-- One step of poll capture (a no-op while capture_staged = trigger): settle the pending probe
+-- if its writers are gone, capture up to it, take a new probe. Returns events written.
+CREATE FUNCTION trapper.orchestrator_capture_staged(p_consumer text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    c trapper.orchestrator_listener_checkpoint;
+    v_probe record;
+    v_events bigint := 0;
+    v_seq regclass := pg_get_serial_sequence('trapper.staged_records', 'id')::regclass;
+BEGIN
+    IF coalesce((SELECT value FROM trapper.orchestrator_settings
+                 WHERE key = 'capture_staged'), 'trigger') <> 'poll' THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
+    ON CONFLICT DO NOTHING;
+    SELECT * INTO c FROM trapper.orchestrator_listener_checkpoint
+    WHERE consumer = p_consumer FOR UPDATE;
+    IF c.staged_polled_upto IS NULL THEN
+        -- poll capture was switched on without orchestrator_set_staged_capture: start from
+        -- the rows the trigger can no longer have seen, i.e. everything not yet evented
+        c.staged_polled_upto := coalesce((SELECT max((payload ->> 'max_id')::bigint)
+                                          FROM trapper.orchestrator_events
+                                          WHERE kind = 'staged'), 0);
+    END IF;
+    IF c.staged_probe_seq IS NOT NULL
+       AND NOT trapper.orchestrator_vxids_alive(c.staged_probe_vxids) THEN
+        v_events := trapper.orchestrator_capture_staged_range(c.staged_polled_upto,
+                                                               c.staged_probe_seq);
+        c.staged_polled_upto := greatest(c.staged_polled_upto, c.staged_probe_seq);
+        c.staged_probe_seq := NULL;
+    END IF;
+    IF c.staged_probe_seq IS NULL THEN
+        SELECT * INTO v_probe FROM trapper.orchestrator_write_probe('trapper.staged_records',
+                                                                     v_seq);
+        IF v_probe.seq > c.staged_polled_upto THEN
+            IF cardinality(v_probe.vxids) = 0 THEN
+                v_events := v_events + trapper.orchestrator_capture_staged_range(
+                    c.staged_polled_upto, v_probe.seq);
+                c.staged_polled_upto := v_probe.seq;
+            ELSE
+                c.staged_probe_seq := v_probe.seq;
+                c.staged_probe_vxids := v_probe.vxids;
+            END IF;
+        END IF;
+    END IF;
+    UPDATE trapper.orchestrator_listener_checkpoint
+    SET staged_polled_upto = c.staged_polled_upto, staged_probe_seq = c.staged_probe_seq,
+        staged_probe_vxids = c.staged_probe_vxids, updated_at = now()
+    WHERE consumer = p_consumer;
+    RETURN v_events;
+END $$;
+
+-- Switch how staged rows are captured. The ALTER TABLE waits for in-flight inserts into
+-- staged_records, so at the switch every row is either evented by the trigger or left for
+-- the poll, and none is both or neither.
+CREATE FUNCTION trapper.orchestrator_set_staged_capture(p_mode text,
+                                                        p_consumer text DEFAULT 'listener')
+RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_last bigint;
+    v_from bigint;
+BEGIN
+    IF p_mode NOT IN ('trigger', 'poll') THEN
+        RAISE EXCEPTION 'capture mode must be trigger or poll, not %', p_mode
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_mode = 'poll' THEN
+        ALTER TABLE trapper.staged_records DISABLE TRIGGER orchestrator_staged_insert;
+    ELSE
+        ALTER TABLE trapper.staged_records ENABLE TRIGGER orchestrator_staged_insert;
+    END IF;
+    v_last := coalesce(pg_sequence_last_value(
+        pg_get_serial_sequence('trapper.staged_records', 'id')::regclass), 0);
+    INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
+    ON CONFLICT DO NOTHING;
+    IF p_mode = 'poll' THEN
+        UPDATE trapper.orchestrator_listener_checkpoint
+        SET staged_polled_upto = v_last, staged_probe_seq = NULL, staged_probe_vxids = NULL
+        WHERE consumer = p_consumer;
+    ELSE
+        -- what the poll had not captured yet is captured now, before the trigger takes over
+        SELECT staged_polled_upto INTO v_from FROM trapper.orchestrator_listener_checkpoint
+        WHERE consumer = p_consumer;
+        IF v_from IS NOT NULL AND v_last > v_from THEN
+            PERFORM trapper.orchestrator_capture_staged_range(v_from, v_last);
+        END IF;
+        UPDATE trapper.orchestrator_listener_checkpoint
+        SET staged_polled_upto = NULL, staged_probe_seq = NULL, staged_probe_vxids = NULL
+        WHERE consumer = p_consumer;
+    END IF;
+    UPDATE trapper.orchestrator_settings SET value = p_mode WHERE key = 'capture_staged';
+    RETURN p_mode;
+END $$;
