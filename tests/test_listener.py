@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,9 @@ import pytest
 
 from listener.service import Listener, ListenerConfig
 from tests.conftest import run_cli
-from tests.pg import Server
 from tests.helpers import execute, sql, val
 from tests.listening import ListenerProcess, audit, listen_once, stage_rows, wait_for
+from tests.pg import Server
 
 
 def _warnings_of(url: str, script: str) -> list[str]:

@@ -1,6 +1,8 @@
--- The shadow triggers: statement-level AFTER triggers with transition tables on the engines'
--- tables, each appending compact rows to orchestrator_events and waking listeners at most
--- once per transaction. A notifying transaction holds a cluster-wide lock through its
+-- The shadow triggers: AFTER triggers on the engines' tables, each appending compact rows to
+-- orchestrator_events and waking listeners at most once per transaction. Inserts are
+-- statement-level with transition tables (a COPY of 40,000 staged rows is one event); status
+-- changes and merges are row-level with a WHEN clause, since the rows they watch are updated
+-- far more often than the watched column changes. A notifying transaction holds a cluster-wide lock through its
 -- commit (research/events-and-notify.md §2), so one NOTIFY per transaction is the ceiling
 -- and the `notify` setting can turn it off for hosts with many small concurrent writers.
 --
@@ -93,45 +95,50 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Jobs: one event per job that was queued or changed status (jobs are per batch of records,
--- so these are few). Heartbeats change no status and yield nothing.
-CREATE FUNCTION trapper.orchestrator_on_job_change() RETURNS trigger
+-- Jobs: one event per job queued (statement level: enqueue can insert many) and per status
+-- change (row level with a WHEN clause: heartbeats and progress counters update jobs far more
+-- often than their status changes, and the WHEN test costs them almost nothing).
+CREATE FUNCTION trapper.orchestrator_on_job_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     BEGIN
-        IF TG_OP = 'INSERT' THEN
-            INSERT INTO trapper.orchestrator_events
-                    (kind, source_system, source_table, record_ref, payload)
-                SELECT 'job_queued', n.source_system, n.source_table, n.job_id::text,
-                       jsonb_build_object('job_id', n.job_id, 'status', n.status,
-                                          'trigger_type', n.trigger_type,
-                                          'total_records', n.total_records)
-                FROM new_rows n;
-        ELSE
-            INSERT INTO trapper.orchestrator_events
-                    (kind, source_system, source_table, record_ref, payload)
-                SELECT CASE n.status
-                           WHEN 'processing' THEN 'job_started'
-                           WHEN 'completed' THEN 'job_completed'
-                           WHEN 'queued' THEN 'job_queued'
-                           ELSE 'job_failed'
-                       END,
-                       n.source_system, n.source_table, n.job_id::text,
-                       jsonb_strip_nulls(jsonb_build_object(
-                           'job_id', n.job_id, 'status', n.status, 'previous', o.status,
-                           'attempt', n.attempt_count, 'worker_id', n.worker_id,
-                           'records_processed', n.records_processed,
-                           'records_failed', n.records_failed,
-                           'error', left(n.last_error, 500),
-                           'next_retry_at', n.next_retry_at))
-                FROM new_rows n
-                JOIN old_rows o USING (job_id)
-                WHERE n.status IS DISTINCT FROM o.status
-                  AND n.status IN ('processing', 'completed', 'queued', 'failed',
-                                   'retry_pending', 'expired', 'dead_letter');
-        END IF;
-        -- the GUC test is inline: with notify off it costs no function call at all
+        INSERT INTO trapper.orchestrator_events
+            (kind, source_system, source_table, record_ref, payload)
+        SELECT 'job_queued', n.source_system, n.source_table, n.job_id::text,
+               jsonb_build_object('job_id', n.job_id, 'status', n.status,
+                                  'trigger_type', n.trigger_type,
+                                  'total_records', n.total_records)
+        FROM new_rows n;
         IF FOUND AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+            PERFORM trapper.orchestrator_wake();
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION trapper.orchestrator_on_job_status() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        INSERT INTO trapper.orchestrator_events
+            (kind, source_system, source_table, record_ref, payload)
+        VALUES (CASE NEW.status
+                    WHEN 'processing' THEN 'job_started'
+                    WHEN 'completed' THEN 'job_completed'
+                    WHEN 'queued' THEN 'job_queued'
+                    ELSE 'job_failed'
+                END,
+                NEW.source_system, NEW.source_table, NEW.job_id::text,
+                jsonb_strip_nulls(jsonb_build_object(
+                    'job_id', NEW.job_id, 'status', NEW.status, 'previous', OLD.status,
+                    'attempt', NEW.attempt_count, 'worker_id', NEW.worker_id,
+                    'records_processed', NEW.records_processed,
+                    'records_failed', NEW.records_failed,
+                    'error', left(NEW.last_error, 500),
+                    'next_retry_at', NEW.next_retry_at)));
+        IF current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -143,11 +150,11 @@ END $$;
 CREATE TRIGGER orchestrator_job_insert
     AFTER INSERT ON trapper.processing_jobs
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_job_change();
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_job_insert();
 CREATE TRIGGER orchestrator_job_status
-    AFTER UPDATE ON trapper.processing_jobs
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_job_change();
+    AFTER UPDATE OF status ON trapper.processing_jobs FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status <> 'linking')
+    EXECUTE FUNCTION trapper.orchestrator_on_job_status();
 
 -- Identity decisions: the event names the decision; the listener reads its reason and score.
 CREATE FUNCTION trapper.orchestrator_on_match_decision() RETURNS trigger
@@ -176,37 +183,67 @@ CREATE TRIGGER orchestrator_match_decision_insert
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_match_decision();
 
--- Entities: created (insert) and merged (merged_into_* set). The table and its id and merge
--- columns are the trigger's arguments, so one function serves people, places and cats; the
--- transition tables are read as jsonb so no column name is spliced into SQL.
-CREATE FUNCTION trapper.orchestrator_on_entity_change() RETURNS trigger
+-- Entities created: one statement-level trigger per table. One function serves the three
+-- tables; PL/pgSQL prepares a statement on first use, so each branch only ever meets its own
+-- table's transition rows and no column name is spliced into SQL.
+CREATE FUNCTION trapper.orchestrator_on_entity_insert() RETURNS trigger
 LANGUAGE plpgsql AS $$
-DECLARE
-    v_entity text := TG_ARGV[0];
-    v_id_col text := TG_ARGV[1];
-    v_merge_col text := TG_ARGV[2];
 BEGIN
     BEGIN
-        IF TG_OP = 'INSERT' THEN
-            INSERT INTO trapper.orchestrator_events
-                    (kind, source_system, source_table, entity_ref, payload)
-                SELECT 'entity_created', 'atlas', TG_TABLE_NAME, j ->> v_id_col,
-                       jsonb_build_object('entity_type', v_entity)
-                FROM new_rows n, LATERAL to_jsonb(n) AS j;
+        IF TG_TABLE_NAME = 'sot_people' THEN
+            INSERT INTO trapper.orchestrator_events (kind, source_system, source_table,
+                                                     entity_ref, payload)
+            SELECT 'entity_created', 'atlas', 'sot_people', n.person_id::text,
+                   '{"entity_type": "person"}'
+            FROM new_rows n;
+        ELSIF TG_TABLE_NAME = 'places' THEN
+            INSERT INTO trapper.orchestrator_events (kind, source_system, source_table,
+                                                     entity_ref, payload)
+            SELECT 'entity_created', 'atlas', 'places', n.place_id::text,
+                   '{"entity_type": "place"}'
+            FROM new_rows n;
         ELSE
-            INSERT INTO trapper.orchestrator_events
-                    (kind, source_system, source_table, entity_ref, payload)
-                SELECT 'entity_merged', 'atlas', TG_TABLE_NAME, nj ->> v_id_col,
-                       jsonb_build_object('entity_type', v_entity,
-                                          'merged_into', nj ->> v_merge_col)
-                FROM new_rows n
-                CROSS JOIN LATERAL to_jsonb(n) AS nj
-                JOIN old_rows o ON to_jsonb(o) ->> v_id_col = nj ->> v_id_col
-                WHERE nj ->> v_merge_col IS NOT NULL
-                  AND to_jsonb(o) ->> v_merge_col IS NULL;
+            INSERT INTO trapper.orchestrator_events (kind, source_system, source_table,
+                                                     entity_ref, payload)
+            SELECT 'entity_created', 'atlas', 'sot_cats', n.cat_id::text,
+                   '{"entity_type": "cat"}'
+            FROM new_rows n;
         END IF;
-        -- the GUC test is inline: with notify off it costs no function call at all
         IF FOUND AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+            PERFORM trapper.orchestrator_wake();
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+-- Entities merged: a row-level trigger whose WHEN clause picks out the merge itself. Entity
+-- tables are updated all the time (survivorship, geocoding, links) and merges are rare, so
+-- a statement-level trigger would make every one of those updates pay for two transition
+-- tables; the WHEN clause is tested in C and costs almost nothing.
+CREATE FUNCTION trapper.orchestrator_on_entity_merge() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id text;
+    v_into text;
+BEGIN
+    BEGIN
+        IF TG_TABLE_NAME = 'sot_people' THEN
+            v_id := NEW.person_id::text;
+            v_into := NEW.merged_into_person_id::text;
+        ELSIF TG_TABLE_NAME = 'places' THEN
+            v_id := NEW.place_id::text;
+            v_into := NEW.merged_into_place_id::text;
+        ELSE
+            v_id := NEW.cat_id::text;
+            v_into := NEW.merged_into_cat_id::text;
+        END IF;
+        INSERT INTO trapper.orchestrator_events (kind, source_system, source_table,
+                                                 entity_ref, payload)
+        VALUES ('entity_merged', 'atlas', TG_TABLE_NAME, v_id,
+                jsonb_build_object('entity_type', TG_ARGV[0], 'merged_into', v_into));
+        IF current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -217,34 +254,25 @@ END $$;
 
 CREATE TRIGGER orchestrator_person_insert
     AFTER INSERT ON trapper.sot_people REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT
-    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('person', 'person_id',
-                                                           'merged_into_person_id');
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_entity_insert();
 CREATE TRIGGER orchestrator_person_merge
-    AFTER UPDATE ON trapper.sot_people REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT
-    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('person', 'person_id',
-                                                           'merged_into_person_id');
+    AFTER UPDATE OF merged_into_person_id ON trapper.sot_people FOR EACH ROW
+    WHEN (OLD.merged_into_person_id IS NULL AND NEW.merged_into_person_id IS NOT NULL)
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_merge('person');
 CREATE TRIGGER orchestrator_place_insert
     AFTER INSERT ON trapper.places REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT
-    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('place', 'place_id',
-                                                           'merged_into_place_id');
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_entity_insert();
 CREATE TRIGGER orchestrator_place_merge
-    AFTER UPDATE ON trapper.places REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT
-    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('place', 'place_id',
-                                                           'merged_into_place_id');
+    AFTER UPDATE OF merged_into_place_id ON trapper.places FOR EACH ROW
+    WHEN (OLD.merged_into_place_id IS NULL AND NEW.merged_into_place_id IS NOT NULL)
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_merge('place');
 CREATE TRIGGER orchestrator_cat_insert
     AFTER INSERT ON trapper.sot_cats REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT
-    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('cat', 'cat_id',
-                                                           'merged_into_cat_id');
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_entity_insert();
 CREATE TRIGGER orchestrator_cat_merge
-    AFTER UPDATE ON trapper.sot_cats REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT
-    EXECUTE FUNCTION trapper.orchestrator_on_entity_change('cat', 'cat_id',
-                                                           'merged_into_cat_id');
+    AFTER UPDATE OF merged_into_cat_id ON trapper.sot_cats FOR EACH ROW
+    WHEN (OLD.merged_into_cat_id IS NULL AND NEW.merged_into_cat_id IS NOT NULL)
+    EXECUTE FUNCTION trapper.orchestrator_on_entity_merge('cat');
 
 -- The live feed's wake-up: the job log is the orchestrator's own table, but the router writes
 -- it inside the host's processing transactions, so it follows the same once-per-transaction
