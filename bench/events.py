@@ -248,7 +248,8 @@ async def part_consumers(rounds: int, seconds: float) -> None:
             await setup(url, "naive")
             bare.append(await bare_listen_rate(url, seconds))
     o, op, b = median(ours), median(ours_poll), median(bare)
-    print(f"3. staged rows/s reaching the consumer, 4 writers: bare LISTEN loop on per-row NOTIFY {b:,.0f}; "
+    print(f"3. staged rows/s reaching the consumer, 4 writers: bare LISTEN loop on per-row "
+          f"NOTIFY {b:,.0f}; "
           f"listener (notify on) {o:,.0f} -> {o / b:.2f}x; listener (poll capture, 50 ms poll) "
           f"{op:,.0f} -> {op / b:.2f}x  (goal >= 1.0x)")
 
