@@ -57,6 +57,7 @@ class ListenerConfig:
     probe_timeout: float = 3.0
     standby_interval: float = 1.0      # how often a standby tries to take over
     housekeeping_interval: float = 10.0  # NOTIFY queue check and event pruning
+    detect_interval: float = 30.0      # anomaly detectors
     query_timeout: float = 120.0
     once: bool = False
     once_wait: float = 0.0             # --once: seconds to wait for a running leader
@@ -71,6 +72,7 @@ class ListenerStats:
     pages: int = 0
     notifications: int = 0
     reconnects: int = 0
+    anomalies_changed: int = 0
     horizon: str | None = None
     tallied_upto: int = 0
     errors: list[str] = field(default_factory=list)
@@ -252,6 +254,7 @@ class Listener:
     async def _consume_loop(self, work: asyncpg.Connection, listen: asyncpg.Connection) -> None:
         next_probe = time.monotonic() + self.cfg.probe_interval
         next_housekeeping = 0.0
+        next_detect = 0.0
         settle_by = time.monotonic() + self.cfg.once_settle
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
@@ -265,6 +268,9 @@ class Listener:
             if now >= next_housekeeping:
                 await self._housekeeping(work)
                 next_housekeeping = now + self.cfg.housekeeping_interval
+            if now >= next_detect:
+                await self._detect(work)
+                next_detect = now + self.cfg.detect_interval
             if self.cfg.once and caught_up and tally_settled:
                 return
             if self.cfg.once and caught_up:
@@ -323,6 +329,14 @@ class Listener:
                 from exc
         if not still:
             raise ConnectionLost("the listen connection is no longer listening")
+
+    async def _detect(self, work: asyncpg.Connection) -> None:
+        for row in await work.fetch(self._q["detect_anomalies"],
+                                    timeout=self.cfg.query_timeout):
+            self.stats.anomalies_changed += 1
+            event(log, f"anomaly_{row['change']}",
+                  level=logging.WARNING if row["change"] == "raised" else logging.INFO,
+                  anomaly_key=row["anomaly_key"], kind=row["kind"])
 
     async def _housekeeping(self, work: asyncpg.Connection) -> None:
         row = await work.fetchrow(self._q["queue_usage"])

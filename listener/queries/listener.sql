@@ -69,3 +69,6 @@ SELECT count(*) AS failures, max(failed_at) AS last_failure,
        (SELECT message FROM trapper.orchestrator_shadow_failures
         ORDER BY failure_id DESC LIMIT 1) AS last_message
 FROM trapper.orchestrator_shadow_failures;
+
+-- name: detect_anomalies
+SELECT anomaly_key, kind, change FROM trapper.orchestrator_detect_anomalies();
