@@ -57,7 +57,7 @@ class ListenerConfig:
     probe_timeout: float = 3.0
     standby_interval: float = 1.0      # how often a standby tries to take over
     housekeeping_interval: float = 10.0  # NOTIFY queue check and event pruning
-    detect_interval: float = 30.0      # anomaly detectors
+    detect_interval: float = 30.0      # anomaly detectors (0: off)
     query_timeout: float = 120.0
     once: bool = False
     once_wait: float = 0.0             # --once: seconds to wait for a running leader
@@ -268,7 +268,7 @@ class Listener:
             if now >= next_housekeeping:
                 await self._housekeeping(work)
                 next_housekeeping = now + self.cfg.housekeeping_interval
-            if now >= next_detect:
+            if self.cfg.detect_interval > 0 and now >= next_detect:
                 await self._detect(work)
                 next_detect = now + self.cfg.detect_interval
             if self.cfg.once and caught_up and tally_settled:

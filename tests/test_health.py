@@ -1,0 +1,287 @@
+"""Data health on real PostgreSQL: the three views, and every anomaly kind raised from data
+and resolved when the data recovers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.helpers import execute, sql, val
+from tests.listening import listen_once, stage_rows
+
+
+def detect(url: str) -> dict[str, str]:
+    """Run the detectors; returns {anomaly_key: 'raised' | 'resolved'} for what changed."""
+    return {r["anomaly_key"]: r["change"]
+            for r in sql(url, "SELECT * FROM trapper.orchestrator_detect_anomalies()")}
+
+
+def open_anomalies(url: str) -> dict[str, dict[str, Any]]:
+    rows = sql(url, "SELECT * FROM trapper.orchestrator_anomalies WHERE resolved_at IS NULL")
+    return {r["anomaly_key"]: {**dict(r), "details": json.loads(r["details"])} for r in rows}
+
+
+def logged(url: str, action: str, key: str) -> int:
+    return int(val(url, "SELECT count(*) FROM trapper.orchestrator_job_log WHERE action = $1 "
+                        "AND decision_details ->> 'anomaly_key' = $2", action, key))
+
+
+def add_run(url: str, system: str, table: str, rows: int, ago: str, status: str = "completed",
+            ) -> int:
+    return int(val(url, """
+        INSERT INTO trapper.ingest_runs (source_system, source_table, source_file, rows_read,
+                                         rows_new, status, started_at, finished_at)
+        VALUES ($1, $2, 'test.csv', $3, $3, $4, now() - $5::text::interval, now() - $5::text::interval)
+        RETURNING ingest_run_id""", system, table, rows, status, ago))
+
+
+# -- the views --------------------------------------------------------------------------------
+
+def test_why_missing_counts_exactly_the_world_s_gaps(db_url: str, world: Path) -> None:
+    env = {"DATABASE_URL": db_url}
+    assert run_cli("ingest", "--manifest", str(world / "manifest.json"), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    expected = json.loads((world / "ground_truth" / "expected.json").read_text())
+    counts = {r["issue_type"]: r["n"] for r in sql(
+        db_url, "SELECT issue_type, count(*) AS n FROM trapper.v_data_why_missing GROUP BY 1")}
+    assert counts.get("person_no_identifiers", 0) == expected["people_without_identifiers"]
+    assert counts.get("cat_no_microchip", 0) == expected["cats_without_microchip"]
+    assert counts.get("place_no_geometry", 0) == expected["places_without_coordinates"]
+    assert counts.get("person_merge_chain", 0) == 0
+    assert counts.get("place_merge_chain", 0) == 0
+    # each row says what to do, and where the entity came from
+    row = sql(db_url, "SELECT * FROM trapper.v_data_why_missing "
+                      "WHERE issue_type = 'person_no_identifiers' LIMIT 1")[0]
+    assert row["suggested_fix"] and row["explanation"]
+    assert row["source_system"] and row["source_record_id"]
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records WHERE source_system = $1 "
+                       "AND source_table = $2 AND source_row_id = $3",
+               row["source_system"], row["source_table"], row["source_record_id"]) >= 1
+
+
+def test_why_missing_shows_merge_chains_and_the_router_s_decision(db_url: str) -> None:
+    execute(db_url, """
+        INSERT INTO trapper.sot_people (person_id, display_name) VALUES
+            ('00000000-0000-0000-0000-00000000000a', 'A'),
+            ('00000000-0000-0000-0000-00000000000b', 'B'),
+            ('00000000-0000-0000-0000-00000000000c', 'C');
+        ALTER TABLE trapper.sot_people DISABLE TRIGGER USER;
+        UPDATE trapper.sot_people SET merged_into_person_id = '00000000-0000-0000-0000-00000000000c'
+        WHERE person_id = '00000000-0000-0000-0000-00000000000b';
+        UPDATE trapper.sot_people SET merged_into_person_id = '00000000-0000-0000-0000-00000000000b'
+        WHERE person_id = '00000000-0000-0000-0000-00000000000a';
+        ALTER TABLE trapper.sot_people ENABLE TRIGGER USER;""")
+    chains = sql(db_url, "SELECT entity_id FROM trapper.v_data_why_missing "
+                         "WHERE issue_type = 'person_merge_chain'")
+    assert [r["entity_id"] for r in chains] == ["00000000-0000-0000-0000-00000000000a"]
+    # a survey response whose address names no street: the router skips the place and says why
+    rid = val(db_url, """
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                            row_hash, payload)
+        VALUES ('client_survey', 'responses', 'r1', 'h', '{"response_id": "r1",
+                "first_name": "Ann", "last_name": "Lee", "email": "ann@example.org",
+                "address": "somewhere", "cat_count": "3"}') RETURNING id""")
+    val(db_url, "SELECT trapper.route_staged_record($1)", rid)
+    why = sql(db_url, "SELECT * FROM trapper.v_data_why_missing "
+                      "WHERE issue_type LIKE 'routing_%' AND staged_record_id = $1", rid)
+    assert why and why[0]["decision_rule_id"] is not None
+    assert "street" in why[0]["decision_reason"]
+
+
+def test_health_statuses_come_from_real_columns_and_thresholds(db_url: str) -> None:
+    def status() -> dict[str, str]:
+        return {f"{r['source_system']}/{r['source_table']}": r["health_status"]
+                for r in sql(db_url, "SELECT * FROM trapper.v_orchestrator_health")}
+
+    assert set(status().values()) == {"inactive"}   # nothing ingested yet
+    add_run(db_url, "clinichq", "owner_info", 10, "1 hour")
+    add_run(db_url, "clinichq", "cat_info", 10, "30 days")           # weekly: stale
+    add_run(db_url, "petlink", "owners", 10, "1 hour")
+    add_run(db_url, "petlink", "pets", 10, "1 hour")
+    add_run(db_url, "shelterluv", "people", 10, "1 hour")
+    execute(db_url, """
+        INSERT INTO trapper.processing_jobs (source_system, source_table, status, last_error)
+        VALUES ('petlink', 'owners', 'dead_letter', 'boom');
+        UPDATE trapper.orchestrator_health_settings SET value = 5 WHERE key = 'backlog_rows';
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id, row_hash,
+                                            payload, created_at)
+        SELECT 'petlink', 'pets', 'p' || g, md5('p' || g), '{}', now() FROM generate_series(1, 6) g;
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id, row_hash,
+                                            payload, created_at)
+        VALUES ('shelterluv', 'people', 's1', 'x', '{}', now() - interval '8 hours');""")
+    s = status()
+    assert s["clinichq/owner_info"] == "healthy"
+    assert s["clinichq/cat_info"] == "stale"
+    assert s["petlink/owners"] == "errors"
+    assert s["petlink/pets"] == "backlogged"
+    assert s["shelterluv/people"] == "processing_behind"
+    assert s["airtable/trappers"] == "inactive"
+    row = sql(db_url, "SELECT * FROM trapper.v_orchestrator_health "
+                      "WHERE source_system = 'petlink' AND source_table = 'pets'")[0]
+    assert row["unprocessed_staged"] == 6 and row["hours_since_last_ingest"] is not None
+
+
+# -- every anomaly kind, raised and resolved ------------------------------------------------
+
+def test_a_silent_source_is_flagged_and_resolves_when_it_sends_again(db_url: str) -> None:
+    add_run(db_url, "clinichq", "cat_info", 100, "12 days")   # weekly source, 10-day window
+    key = "silent:clinichq/cat_info"
+    assert detect(db_url) == {key: "raised"}
+    a = open_anomalies(db_url)[key]
+    assert a["severity"] == "warning" and "weekly" in a["summary"] and a["suggested_fix"]
+    assert detect(db_url) == {}   # still open: not raised twice
+    assert logged(db_url, "anomaly_flagged", key) == 1
+    add_run(db_url, "clinichq", "cat_info", 100, "1 minute")
+    assert detect(db_url) == {key: "resolved"}
+    assert logged(db_url, "anomaly_resolved", key) == 1
+
+
+def test_a_batch_far_from_its_weekday_history_is_flagged(db_url: str) -> None:
+    for weeks, rows in ((5, 1000), (4, 1040), (3, 980), (2, 1010), (1, 995)):
+        add_run(db_url, "petlink", "owners", rows, f"{weeks * 7} days 1 hour")
+    add_run(db_url, "petlink", "owners", 40, "1 hour")          # same weekday, a fraction
+    key = "volume:petlink/owners"
+    assert detect(db_url) == {key: "raised"}
+    details = open_anomalies(db_url)[key]["details"]
+    assert details["history"] == 5 and details["z"] < -3
+    add_run(db_url, "petlink", "owners", 1002, "1 minute")
+    assert detect(db_url) == {key: "resolved"}
+
+
+def test_no_volume_alert_without_enough_history(db_url: str) -> None:
+    add_run(db_url, "petlink", "owners", 1000, "7 days 1 hour")
+    add_run(db_url, "petlink", "owners", 5, "1 hour")
+    assert "volume:petlink/owners" not in detect(db_url)
+
+
+def _stage_run(url: str, system: str, table: str, payloads: list[dict[str, Any]]) -> int:
+    run = add_run(url, system, table, len(payloads), "0 seconds")
+    sql(url, """
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                            row_hash, payload, ingest_run_id)
+        SELECT $1, $2, 'r' || $3::text || '-' || o, md5($3::text || '-' || o), p, $3::bigint
+        FROM jsonb_array_elements($4::jsonb) WITH ORDINALITY AS t (p, o)""",
+        system, table, str(run), json.dumps(payloads))
+    listen_once(url, detect_interval=0)
+    return run
+
+
+def test_schema_drift_missing_new_and_retyped_fields(db_url: str) -> None:
+    good = {"Number": "1", "Date": "2026-01-01", "Animal Name": "Tom", "Weight": "5"}
+    _stage_run(db_url, "clinichq", "cat_info", [good, {**good, "Number": "2"}])
+    assert "drift:clinichq/cat_info" not in detect(db_url)
+    bad = {"Number": "3", "Animal Name": "Kit", "Weight": 5, "Favourite Toy": "mouse"}
+    _stage_run(db_url, "clinichq", "cat_info", [bad, {**bad, "Number": "4"}])
+    key = "drift:clinichq/cat_info"
+    assert detect(db_url) == {key: "raised"}
+    a = open_anomalies(db_url)[key]
+    assert a["severity"] == "critical"
+    assert a["details"]["missing"] == ["Date"]
+    assert a["details"]["unknown"] == ["Favourite Toy"]
+    assert a["details"]["retyped"] == ["Weight: string -> number"]
+    # back to the old shape: Weight changed type again (number -> string), still drift
+    _stage_run(db_url, "clinichq", "cat_info", [{**good, "Number": "5"}])
+    assert detect(db_url) == {}
+    assert open_anomalies(db_url)[key]["details"]["retyped"] == ["Weight: number -> string"]
+    _stage_run(db_url, "clinichq", "cat_info", [{**good, "Number": "6"}])
+    assert detect(db_url) == {key: "resolved"}
+
+
+def test_an_error_burst_is_flagged_and_resolves_when_it_passes(db_url: str) -> None:
+    execute(db_url, """
+        INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table,
+                                                  decision_reason)
+        SELECT 'error', 'airtable', 'trappers', 'boom ' || g FROM generate_series(1, 12) g""")
+    listen_once(db_url, detect_interval=0)   # it folds the log into the hourly buckets
+    key = "errors:airtable/trappers"
+    assert detect(db_url) == {key: "raised"}
+    execute(db_url, "UPDATE trapper.orchestrator_source_hourly "
+                    "SET hour = hour - interval '3 hours'")
+    assert detect(db_url) == {key: "resolved"}
+
+
+def test_a_backlog_is_flagged_and_resolves_when_processed(db_url: str) -> None:
+    execute(db_url, """
+        UPDATE trapper.orchestrator_health_settings SET value = 5 WHERE key = 'backlog_rows';
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id, row_hash,
+                                            payload, created_at)
+        SELECT 'petlink', 'pets', 'p' || g, md5('p' || g), '{}', now() - interval '2 hours'
+        FROM generate_series(1, 8) g""")
+    key = "backlog:petlink/pets"
+    assert detect(db_url) == {key: "raised"}
+    execute(db_url, "UPDATE trapper.staged_records SET is_processed = true, "
+                    "processed_at = now()")
+    assert detect(db_url) == {key: "resolved"}
+
+
+def test_stuck_and_dead_lettered_jobs_are_flagged_and_resolve(db_url: str) -> None:
+    execute(db_url, """
+        INSERT INTO trapper.processing_jobs (source_system, source_table, status, started_at,
+                                             heartbeat_at)
+        VALUES ('petlink', 'pets', 'processing', now() - interval '2 hours',
+                now() - interval '2 hours');
+        INSERT INTO trapper.processing_jobs (source_system, source_table, status, last_error)
+        VALUES ('petlink', 'owners', 'dead_letter', 'no such column');""")
+    assert detect(db_url) == {"stuck:petlink/pets": "raised",
+                              "dead_letter:petlink/owners": "raised"}
+    assert "no such column" in open_anomalies(db_url)["dead_letter:petlink/owners"]["summary"]
+    execute(db_url, "UPDATE trapper.processing_jobs SET status = 'completed', "
+                    "completed_at = now()")
+    assert detect(db_url) == {"stuck:petlink/pets": "resolved",
+                              "dead_letter:petlink/owners": "resolved"}
+
+
+def test_an_implausible_colony_size_is_flagged_and_resolves(db_url: str) -> None:
+    execute(db_url, """
+        INSERT INTO trapper.places (place_id, display_name)
+        VALUES ('00000000-0000-0000-0000-0000000000f1', '1 Barn Rd');
+        INSERT INTO trapper.place_colony_estimates (place_id, total_cats, source_type,
+                                                    source_system, source_record_id)
+        VALUES ('00000000-0000-0000-0000-0000000000f1', 450, 'survey', 'client_survey', 'x')""")
+    key = "implausible:client_survey/responses"
+    assert detect(db_url) == {key: "raised"}
+    kinds = {r["anomaly_type"] for r in sql(db_url, "SELECT * FROM trapper.v_routing_anomalies")}
+    assert {"implausible_colony_size", "implausible_value"} <= kinds
+    execute(db_url, "DELETE FROM trapper.place_colony_estimates")
+    assert detect(db_url) == {key: "resolved"}
+
+
+def test_a_resolved_anomaly_that_returns_is_reopened_and_counted(db_url: str) -> None:
+    execute(db_url, "INSERT INTO trapper.processing_jobs (source_system, source_table, status) "
+                    "VALUES ('petlink', 'owners', 'dead_letter')")
+    key = "dead_letter:petlink/owners"
+    detect(db_url)
+    execute(db_url, "UPDATE trapper.processing_jobs SET status = 'completed'")
+    detect(db_url)
+    execute(db_url, "UPDATE trapper.processing_jobs SET status = 'dead_letter'")
+    assert detect(db_url) == {key: "raised"}
+    assert open_anomalies(db_url)[key]["occurrences"] == 2
+    assert logged(db_url, "anomaly_flagged", key) == 2
+
+
+@pytest.mark.parametrize("threshold,expect_open", [("0", True), ("0.5", False)])
+def test_the_listener_raises_the_notify_queue_anomaly(
+    db_url: str, threshold: str, expect_open: bool
+) -> None:
+    execute(db_url, f"UPDATE trapper.orchestrator_settings SET value = '{threshold}' "
+                    "WHERE key = 'notify_queue_alert'")
+    listen_once(db_url)
+    assert ("orchestrator:notify_queue" in open_anomalies(db_url)) is expect_open
+    if expect_open:
+        execute(db_url, "UPDATE trapper.orchestrator_settings SET value = '0.5' "
+                        "WHERE key = 'notify_queue_alert'")
+        listen_once(db_url)
+        assert "orchestrator:notify_queue" not in open_anomalies(db_url)
+
+
+def test_the_listener_runs_the_detectors(db_url: str) -> None:
+    execute(db_url, "INSERT INTO trapper.processing_jobs (source_system, source_table, status) "
+                    "VALUES ('petlink', 'owners', 'dead_letter')")
+    stats = listen_once(db_url)
+    assert stats.anomalies_changed == 1
+    assert "dead_letter:petlink/owners" in open_anomalies(db_url)
+    stage_rows(db_url, "petlink", "owners", 1)
