@@ -35,7 +35,8 @@ def add_run(url: str, system: str, table: str, rows: int, ago: str, status: str 
     return int(val(url, """
         INSERT INTO trapper.ingest_runs (source_system, source_table, source_file, rows_read,
                                          rows_new, status, started_at, finished_at)
-        VALUES ($1, $2, 'test.csv', $3, $3, $4, now() - $5::text::interval, now() - $5::text::interval)
+        VALUES ($1, $2, 'test.csv', $3, $3, $4, now() - $5::text::interval,
+                now() - $5::text::interval)
         RETURNING ingest_run_id""", system, table, rows, status, ago))
 
 
