@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -373,6 +374,125 @@ def shadow_set(database_url: str | None, notify: str | None, capture: str | None
         emit_json(settings)
     else:
         emit_table(settings, ["key", "value"])
+
+
+@cli.group()
+def alerts() -> None:
+    """The Slack alert outbox: send what is due, list, show, redeliver."""
+
+
+def _alert_id(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an alert id (a UUID)") from None
+
+
+@alerts.command("send")
+@database_option
+@click.option("--once", is_flag=True, required=True,
+              help="Plan and deliver what is due now, then exit (the listener sends "
+                   "continuously).")
+@json_option
+def alerts_send(database_url: str | None, once: bool, as_json: bool) -> None:
+    """Deliver due alerts to the configured Slack webhooks."""
+    from webhooks.config import load_routes
+    from webhooks.sender import AlertSender
+
+    configure_logs()
+    routes = load_routes()
+    if not routes:
+        raise UserError("no alert route is configured: set ATLAS_ORCH_SLACK_WEBHOOK_URL or "
+                        "ATLAS_ORCH_ALERT_ROUTES")
+
+    async def go() -> dict[str, Any]:
+        async with db.connection(db.resolve_url(database_url)) as conn:
+            return (await AlertSender(routes).run_once(conn)).as_dict()
+
+    stats = run(go)
+    if as_json:
+        emit_json(stats)
+    else:
+        say(f"planned {stats['planned']}, delivered {stats['delivered']}, retrying "
+            f"{stats['retried']}, throttled {stats['throttled']}, dead-lettered {stats['dead']}")
+
+
+@alerts.command("list")
+@database_option
+@click.option("--status", type=click.Choice(["pending", "delivered", "dead"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@json_option
+def alerts_list(database_url: str | None, status: str | None, limit: int,
+                as_json: bool) -> None:
+    """Alerts, newest first."""
+    q = queries.load("alerts")
+
+    async def go() -> list[dict[str, Any]]:
+        async with db.connection(db.resolve_url(database_url)) as conn:
+            return [dict(r) for r in await conn.fetch(q["list"], status, limit)]
+
+    rows = run(go)
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_table(rows, ["alert_id", "created_at", "route", "kind", "severity",
+                          "source_system", "source_table", "anomalies", "status", "attempts",
+                          "last_error"])
+
+
+@alerts.command("show")
+@database_option
+@click.argument("alert_id")
+@json_option
+def alerts_show(database_url: str | None, alert_id: str, as_json: bool) -> None:
+    """One alert: its state and the Slack message it sends."""
+    import json as json_mod
+
+    from webhooks.config import public_url
+    from webhooks.slack import render
+
+    ident = _alert_id(alert_id)
+    q = queries.load("alerts")
+
+    async def go() -> dict[str, Any] | None:
+        async with db.connection(db.resolve_url(database_url)) as conn:
+            row = await conn.fetchrow(q["show"], ident)
+            return dict(row) if row else None
+
+    row = run(go)
+    if row is None:
+        raise UserError(f"no alert {ident}")
+    row["anomalies"] = json_mod.loads(row["anomalies"])
+    row["message"] = render(row, public_url())
+    if as_json:
+        emit_json(row)
+        return
+    emit_table([{k: row[k] for k in ("alert_id", "status", "kind", "severity", "route",
+                                     "attempts", "last_http_status", "last_error")}])
+    click.echo("\n" + row["message"]["text"])
+
+
+@alerts.command("redeliver")
+@database_option
+@click.argument("alert_id")
+@json_option
+def alerts_redeliver(database_url: str | None, alert_id: str, as_json: bool) -> None:
+    """Send an alert again (a dead-lettered one, say): pending, attempts reset, due now."""
+    ident = _alert_id(alert_id)
+    q = queries.load("alerts")
+
+    async def go() -> dict[str, Any] | None:
+        async with db.connection(db.resolve_url(database_url)) as conn:
+            row = await conn.fetchrow(q["redeliver"], ident)
+            return dict(row) if row else None
+
+    row = run(go)
+    if row is None:
+        raise UserError(f"no alert {ident}")
+    if as_json:
+        emit_json(row)
+    else:
+        say(f"alert {ident} is pending again; the listener (or alerts send --once) sends it")
 
 
 @cli.command()

@@ -62,6 +62,7 @@ class ListenerConfig:
     once: bool = False
     once_wait: float = 0.0             # --once: seconds to wait for a running leader
     once_settle: float = 2.0           # --once: seconds to wait for open writers to finish
+    alerts: bool = True                # run the Slack sender (when routes are configured)
 
 
 @dataclass
@@ -129,6 +130,8 @@ class Listener:
         failure: Exception | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch_signals)
+            if self.cfg.alerts and not self.cfg.once:
+                tg.start_soon(self._send_alerts)
             try:
                 await self._run_with_reconnect()
             except Exception as exc:  # raised below, outside the group, not as a group
@@ -141,6 +144,19 @@ class Listener:
             raise failure
         event(log, "listener_stopped", **self.stats.as_dict())
         return self.stats
+
+    async def _send_alerts(self) -> None:
+        from webhooks.config import load_routes
+        from webhooks.sender import AlertSender
+
+        routes = load_routes()
+        if not routes:
+            event(log, "alerts_off", reason="no route configured (ATLAS_ORCH_SLACK_WEBHOOK_URL "
+                                            "or ATLAS_ORCH_ALERT_ROUTES)")
+            return
+        event(log, "alerts_on", routes=[f"{r.name} -> {r.host}" for r in routes])
+        await AlertSender(routes).run(self.cfg.url, self._stop,
+                                      active=lambda: self.leading.is_set())
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -62,11 +62,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 class ListenerProcess:
     """``atlas-orch listen`` as a real process, its JSON log lines in a file."""
 
-    def __init__(self, url: str, log_dir: Path, name: str, *args: str) -> None:
+    def __init__(self, url: str, log_dir: Path, name: str, *args: str,
+                 env: dict[str, str] | None = None) -> None:
         self.log_path = log_dir / f"{name}.log"
+        extra_env = env
         env = {k: v for k, v in os.environ.items()
                if k not in ("DATABASE_URL", "ATLAS_ORCH_DATABASE_URL")}
         env["DATABASE_URL"] = url
+        env.update(extra_env or {})
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "listener", "listen", "--poll-interval", "0.2", *args],
