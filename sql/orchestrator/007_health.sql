@@ -378,7 +378,7 @@ SELECT 'stale_staged_records', sr.source_system || '/' || sr.source_table,
        'Staged records may need manual processing or pipeline investigation',
        sr.source_system, max(sr.created_at)
 FROM trapper.staged_records sr
-WHERE NOT sr.is_processed
+WHERE NOT sr.is_processed AND sr.processing_error IS NULL   -- waiting, not failed: the work index
   AND sr.created_at < now() - make_interval(days =>
           trapper.orchestrator_health_setting('stale_staged_days')::int)
 GROUP BY sr.source_system, sr.source_table
