@@ -312,6 +312,52 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
             f"{stats.tallied} log row(s); checkpoint at transaction {stats.horizon}")
 
 
+@cli.command()
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="ATLAS_ORCH_HOST")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
+              envvar="ATLAS_ORCH_PORT")
+@click.option("--listen/--no-listen", "with_listener", default=True, show_default=True,
+              help="Run the event listener in the same process.")
+@click.option("--listen-url", envvar="ATLAS_ORCH_LISTEN_URL", show_envvar=True,
+              help="A direct (session) connection for LISTEN.")
+def serve(database_url: str | None, host: str, port: int, with_listener: bool,
+          listen_url: str | None) -> None:
+    """The HTTP API, the live feed and the /admin/data-health page (and the listener)."""
+    from aiohttp import web
+
+    from listener.api import Tokens, create_app
+    from listener.service import Listener, ListenerConfig
+
+    configure_logs()
+    tokens = Tokens.from_env()
+    if not tokens.admin and not tokens.read:
+        raise UserError("no API token is configured: set ATLAS_ORCH_ADMIN_TOKEN (and "
+                        "ATLAS_ORCH_READ_TOKEN for read-only access)")
+    url = db.resolve_url(database_url)
+
+    async def go() -> None:
+        import signal
+
+        runner = web.AppRunner(create_app(url, tokens, listen_url=listen_url),
+                               access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        say(f"serving http://{host}:{port}/admin/data-health"
+            + (" with the listener" if with_listener else ""))
+        try:
+            if with_listener:
+                await Listener(ListenerConfig(url=url, listen_url=listen_url)).run()
+            else:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        break
+        finally:
+            await runner.cleanup()
+
+    run(go)
+
+
 @cli.group()
 def shadow() -> None:
     """The shadow layer's switches and the listener's checkpoint."""

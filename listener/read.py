@@ -9,10 +9,13 @@ import uuid
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from listener import queries
 from listener.errors import UserError
 
+# a plain connection or one borrowed from the API's pool
+Conn = asyncpg.Connection | PoolConnectionProxy
 ENTITY_TYPES = ("person", "place", "cat", "request")
 MAX_PAGE = 1000
 
@@ -45,19 +48,19 @@ def split_source(spec: str) -> tuple[str, str]:
     return system, table
 
 
-async def sources(conn: asyncpg.Connection, system: str | None = None,
+async def sources(conn: Conn, system: str | None = None,
                   table: str | None = None) -> list[dict[str, Any]]:
     return _rows(await conn.fetch(_q("sources"), system, table))
 
 
-async def source(conn: asyncpg.Connection, system: str, table: str) -> dict[str, Any]:
+async def source(conn: Conn, system: str, table: str) -> dict[str, Any]:
     rows = await sources(conn, system, table)
     if not rows:
         raise NotFound(f"no source {system}/{table} is registered")
     return rows[0]
 
 
-async def register_source(conn: asyncpg.Connection, body: dict[str, Any]) -> dict[str, Any]:
+async def register_source(conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
     """Register or update a source (``trapper.register_source``, an idempotent upsert)."""
     await conn.fetchval(
         _q("register_source"), body["source_system"], body["source_table"],
@@ -68,12 +71,12 @@ async def register_source(conn: asyncpg.Connection, body: dict[str, Any]) -> dic
     return await source(conn, body["source_system"], body["source_table"])
 
 
-async def rules(conn: asyncpg.Connection, system: str | None = None,
+async def rules(conn: Conn, system: str | None = None,
                 table: str | None = None) -> list[dict[str, Any]]:
     return _rows(await conn.fetch(_q("rules"), system, table))
 
 
-async def map_field(conn: asyncpg.Connection, body: dict[str, Any]) -> dict[str, Any]:
+async def map_field(conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
     """Map one source field to a target (``trapper.map_source_field``: checked against the
     allowlist; a bad rule is refused with the database's explanation)."""
     rule_id = await conn.fetchval(
@@ -86,7 +89,7 @@ async def map_field(conn: asyncpg.Connection, body: dict[str, Any]) -> dict[str,
     return rows[0]
 
 
-async def health(conn: asyncpg.Connection) -> dict[str, Any]:
+async def health(conn: Conn) -> dict[str, Any]:
     """Every source's health row, and its last 24 hours by the hour (for the sparklines)."""
     rows = _rows(await conn.fetch(_q("health")))
     hourly: dict[str, list[dict[str, Any]]] = {}
@@ -97,7 +100,7 @@ async def health(conn: asyncpg.Connection) -> dict[str, Any]:
     return {"sources": rows}
 
 
-async def why_missing(conn: asyncpg.Connection, *, issue_type: str | None = None,
+async def why_missing(conn: Conn, *, issue_type: str | None = None,
                       system: str | None = None, table: str | None = None,
                       limit: int = 100, offset: int = 0) -> dict[str, Any]:
     limit = max(1, min(limit, MAX_PAGE))
@@ -109,20 +112,20 @@ async def why_missing(conn: asyncpg.Connection, *, issue_type: str | None = None
     return {"counts": counts, "total": total, "limit": limit, "offset": offset, "rows": rows}
 
 
-async def anomalies(conn: asyncpg.Connection, *, system: str | None = None,
+async def anomalies(conn: Conn, *, system: str | None = None,
                     table: str | None = None, include_resolved: bool = False,
                     limit: int = 200) -> list[dict[str, Any]]:
     return _rows(await conn.fetch(_q("anomalies"), system, table, include_resolved,
                                   max(1, min(limit, MAX_PAGE))))
 
 
-async def alerts(conn: asyncpg.Connection, *, status: str | None = None,
+async def alerts(conn: Conn, *, status: str | None = None,
                  limit: int = 50) -> list[dict[str, Any]]:
     return _rows(await conn.fetch(queries.get("alerts", "list"), status,
                                   max(1, min(limit, MAX_PAGE))))
 
 
-async def log(conn: asyncpg.Connection, *, system: str | None = None, table: str | None = None,
+async def log(conn: Conn, *, system: str | None = None, table: str | None = None,
               record_id: str | None = None, staged_record_id: int | None = None,
               entity_id: uuid.UUID | None = None, action: str | None = None,
               since: dt.datetime | None = None, until: dt.datetime | None = None,
@@ -134,7 +137,7 @@ async def log(conn: asyncpg.Connection, *, system: str | None = None, table: str
                                   max(1, min(limit, MAX_PAGE))))
 
 
-async def provenance(conn: asyncpg.Connection, entity_type: str,
+async def provenance(conn: Conn, entity_type: str,
                      entity_id: uuid.UUID) -> dict[str, Any]:
     """Where an entity came from: every source record behind it (its own and those of the
     entities merged into it) and every decision about it."""
@@ -152,7 +155,7 @@ async def provenance(conn: asyncpg.Connection, entity_type: str,
     }
 
 
-async def timeline(conn: asyncpg.Connection, system: str, table: str,
+async def timeline(conn: Conn, system: str, table: str,
                    record_id: str) -> dict[str, Any]:
     """A source record's whole story in time order: each staged version, its jobs and their
     states, every decision with its rule and reason, entities created or merged, the

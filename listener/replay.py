@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import asyncpg
-
 from listener import queries, read
+from listener.read import Conn
 
 
 class _Rollback(Exception):
@@ -22,7 +21,7 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
             row["reason"])
 
 
-async def _latest_version(conn: asyncpg.Connection, system: str, table: str,
+async def _latest_version(conn: Conn, system: str, table: str,
                           record_id: str) -> int:
     versions = await conn.fetch(queries.get("read", "record_versions"), system, table,
                                 record_id)
@@ -31,7 +30,7 @@ async def _latest_version(conn: asyncpg.Connection, system: str, table: str,
     return int(versions[-1]["staged_record_id"])
 
 
-async def reprocess(conn: asyncpg.Connection, system: str, table: str, record_id: str, *,
+async def reprocess(conn: Conn, system: str, table: str, record_id: str, *,
                     apply: bool = False) -> dict[str, Any]:
     """Run the newest staged version through its processor again. Without ``apply`` the
     transaction is rolled back and nothing is written; with it, the result stays and a
@@ -71,7 +70,7 @@ async def reprocess(conn: asyncpg.Connection, system: str, table: str, record_id
     }
 
 
-async def emit(conn: asyncpg.Connection, system: str, table: str,
+async def emit(conn: Conn, system: str, table: str,
                record_id: str) -> dict[str, Any]:
     """Re-publish a record's timeline to the live feed: one ``replayed`` log row, which every
     feed server expands into the timeline's items, each marked ``replay: true``."""

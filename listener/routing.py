@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-
 from listener import queries
 from listener.errors import UserError
+from listener.read import Conn
 
 
 @dataclass
@@ -34,7 +33,7 @@ def _key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 async def dry_run(
-    conn: asyncpg.Connection, source_system: str, source_table: str, *, limit: int = 20,
+    conn: Conn, source_system: str, source_table: str, *, limit: int = 20,
     record_id: str | None = None,
 ) -> DryRun:
     """Route records inside a transaction that is rolled back; nothing is kept."""
@@ -68,7 +67,7 @@ async def dry_run(
     return result
 
 
-async def rules_check(conn: asyncpg.Connection, last_rows: int = 1000) -> list[dict[str, Any]]:
+async def rules_check(conn: Conn, last_rows: int = 1000) -> list[dict[str, Any]]:
     """Every active rule with the share of recent staged rows of its source that carry its
     field; a rule whose field is in none of them matches nothing."""
     rows = [dict(r) for r in await conn.fetch(queries.get("orchestrator", "rules_check"),
