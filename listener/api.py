@@ -325,7 +325,7 @@ async def ingest_process(request: web.Request) -> Any:
     body = await _body(request, m.Process)
     started = time.monotonic()
     stats = await drain_queue(request.app[URL], workers=1, job_batch=body.job_batch,
-                              budget_s=body.budget_s)
+                              budget_s=body.budget_s, signals=False)
     async with _pool(request).acquire() as conn:
         remaining = await conn.fetchval(
             "SELECT count(*) FROM trapper.processing_jobs "
@@ -496,7 +496,9 @@ async def feed(request: web.Request) -> web.StreamResponse:
     if request.app[TOKENS].scope(token) is None:
         return fail(401, "unauthorized", "a bearer token (or ?token=) is required")
     hub = request.app[HUB]
-    ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=64 * 1024)
+    # compress=False: per-message deflate interleaved with heartbeat pings corrupted frames
+    # (the client saw "non-zero reserved bits"); the rows are small JSON anyway
+    ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
     sub = hub.subscribe()
     keep = matcher(q.source, q.action)
@@ -605,7 +607,9 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None) -> we
         app[POOL] = await asyncpg.create_pool(
             url, min_size=1, max_size=8, server_settings={"application_name":
                                                           "atlas-orch serve"})
-        app[HUB] = FeedHub(app[POOL], listen_url or url)
+        # batches a client may have queued before it is cut off as too slow
+        max_queue = int(os.environ.get("ATLAS_ORCH_FEED_MAX_QUEUE", "200"))
+        app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, max_queue))
         await app[HUB].start()
         event(log, "api_started", routes=len(ROUTES))
 

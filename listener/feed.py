@@ -51,7 +51,7 @@ class Batch:
     rows: list[dict[str, Any]]
 
 
-@dataclass
+@dataclass(eq=False)   # held in a set, by identity
 class Subscriber:
     queue: asyncio.Queue[Batch]
     lagged: bool = False

@@ -72,7 +72,8 @@ class Worker:
         """Ask the loop to finish the batch in hand and exit."""
         self.stopping.set()
 
-    async def run(self, *, until_empty: bool = False, budget_s: float | None = None) -> WorkerStats:
+    async def run(self, *, until_empty: bool = False, budget_s: float | None = None,
+                  signals: bool = True) -> WorkerStats:
         """Work until stopped, or until the queue is empty / the time budget is spent."""
         q = queries.load("worker")
         started = time.monotonic()
@@ -88,7 +89,8 @@ class Worker:
             event(log, "worker_started", worker_id=self.worker_id, record_budget=budget)
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._beat, beat_conn, interval)
-                tg.start_soon(self._watch_signals)
+                if signals:   # not inside a server: its own handlers must stay in place
+                    tg.start_soon(self._watch_signals)
                 try:
                     await self._loop(conn, budget, linking, until_empty, budget_s, started)
                 finally:
@@ -207,14 +209,14 @@ class Worker:
 
 async def drain_queue(
     url: str, *, workers: int = 1, job_batch: int = 10, record_budget: int | None = None,
-    budget_s: float | None = None,
+    budget_s: float | None = None, signals: bool = True,
 ) -> WorkerStats:
     """Run ``workers`` workers until the queue is empty (or the budget ends); summed stats."""
     started = time.monotonic()
     pool = [Worker(url, job_batch=job_batch, record_budget=record_budget)
             for _ in range(workers)]
     async def one(w: Worker) -> None:
-        await w.run(until_empty=True, budget_s=budget_s)
+        await w.run(until_empty=True, budget_s=budget_s, signals=signals)
 
     async with anyio.create_task_group() as tg:
         for w in pool:

@@ -1,0 +1,313 @@
+"""The HTTP API, the websocket feed and replay, against a real `atlas-orch serve`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+import asyncpg
+import pytest
+
+from tests.conftest import REPO, run_cli
+from tests.helpers import execute, sql, val
+from tests.listening import listen_once, wait_for
+from tests.serving import ADMIN, READER, Server
+
+P = "/api/admin/orchestrator"
+
+
+@pytest.fixture
+def loaded(db_url: str, world: Path) -> str:
+    env = {"DATABASE_URL": db_url}
+    assert run_cli("ingest", "--manifest", str(world / "manifest.json"), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    listen_once(db_url)
+    return db_url
+
+
+@pytest.fixture
+def server(loaded: str, tmp_path: Path) -> Iterator[Server]:
+    s = Server(loaded, tmp_path, "--no-listen")
+    try:
+        yield s
+    finally:
+        assert s.stop() == 0, s.log()
+
+
+def test_every_read_route_answers_in_the_envelope(server: Server, loaded: str) -> None:
+    owner = sql(loaded, "SELECT source_row_id FROM trapper.staged_records "
+                        "WHERE source_table = 'owner_info' LIMIT 1")[0][0]
+    person = val(loaded, "SELECT person_id FROM trapper.sot_people "
+                         "WHERE merged_into_person_id IS NULL LIMIT 1")
+    paths = [
+        f"{P}/sources", f"{P}/sources/clinichq/owner_info", f"{P}/rules",
+        f"{P}/rules?source=client_survey/responses", f"{P}/health",
+        f"{P}/why-missing?type=person_no_identifiers&limit=5", f"{P}/anomalies?all=true",
+        f"{P}/alerts", f"{P}/log?source=clinichq/owner_info&record={owner}",
+        f"{P}/log?action=staged&limit=3", f"{P}/entities/person/{person}/provenance",
+        f"{P}/records/clinichq/owner_info/{owner}/timeline", "/api/health/processing",
+    ]
+    for path in paths:
+        status, body = server.call("GET", path, READER)
+        assert status == 200 and body["success"] is True, (path, body)
+    _, health = server.call("GET", f"{P}/health", READER)
+    assert {"health_status", "hourly"} <= set(health["data"]["sources"][0])
+    _, why = server.call("GET", f"{P}/why-missing?type=person_no_identifiers&limit=5", READER)
+    assert len(why["data"]["rows"]) == 5 and why["data"]["total"] >= 5
+    _, prov = server.call("GET", f"{P}/entities/person/{person}/provenance", READER)
+    assert prov["data"]["sources"] and prov["data"]["decisions"]
+    _, tl = server.call("GET", f"{P}/records/clinichq/owner_info/{owner}/timeline", READER)
+    assert [i["type"] for i in tl["data"]["items"]][0] == "staged"
+    _, proc = server.call("GET", "/api/health/processing", READER)
+    assert proc["data"]["status"] in ("healthy", "degraded", "unhealthy")
+    assert {"queue", "stuck_jobs", "recent_failures", "data_integrity",
+            "recommendations"} <= set(proc["data"])
+
+
+def test_refusals_no_token_read_token_bad_input_unknown_ids(server: Server) -> None:
+    assert server.call("GET", f"{P}/health")[0] == 401
+    assert server.call("GET", f"{P}/health", "wrong-token")[0] == 401
+    body = {"source_system": "barn_cats", "source_table": "reports",
+            "display_name": "Barn cat reports"}
+    status, err = server.call("POST", f"{P}/sources", READER, body)
+    assert status == 403 and err == {"success": False, "error": {
+        "code": "forbidden", "message": "this route needs the admin token"}}
+    assert server.call("POST", f"{P}/sources", ADMIN, {"source_system": "X!"})[0] == 422
+    assert server.call("POST", f"{P}/sources", ADMIN, raw=b"{not json")[0] == 400
+    assert server.call("POST", f"{P}/sources", ADMIN, raw=b"x" * 300_000)[0] == 413
+    assert server.call("GET", f"{P}/why-missing?limit=0", READER)[0] == 400
+    assert server.call("GET", f"{P}/log?entity=not-a-uuid", READER)[0] == 400
+    assert server.call("GET", f"{P}/log?surprise=1", READER)[0] == 400
+    assert server.call("GET", f"{P}/sources/nope/nothing", READER)[0] == 404
+    assert server.call("GET", f"{P}/entities/person/{uuid.uuid4()}/provenance",
+                       READER)[0] == 404
+    assert server.call("GET", f"{P}/entities/dragon/{uuid.uuid4()}/provenance",
+                       READER)[0] == 400
+    assert server.call("GET", f"{P}/records/clinichq/owner_info/nope/timeline",
+                       READER)[0] == 404
+    assert server.call("POST", f"{P}/alerts/{uuid.uuid4()}/redeliver", ADMIN)[0] == 404
+    assert server.call("GET", f"{P}/no-such-route", READER)[0] == 404
+    status, err = server.call("POST", f"{P}/records/clinichq/owner_info/x/replay", READER,
+                              {"mode": "apply"})
+    assert status == 403
+    # a rule naming a function outside the allowlist: the database's refusal, as a 400
+    status, err = server.call("POST", f"{P}/rules", ADMIN, {
+        "source_system": "client_survey", "source_table": "responses", "source_field": "email",
+        "target_surface": "sot_people", "routing_type": "function_call",
+        "target_function": "pg_sleep"})
+    assert status == 400 and "pg_sleep" in err["error"]["message"]
+    assert "Traceback" not in server.log()
+
+
+def test_admin_routes_register_map_dry_run_and_process(server: Server, loaded: str) -> None:
+    body = {"source_system": "barn_cats", "source_table": "reports",
+            "display_name": "Barn cat reports", "expected_fields": ["report_id", "email"],
+            "id_field_candidates": ["report_id"]}
+    status, got = server.call("POST", f"{P}/sources", ADMIN, body)
+    assert status == 200 and got["data"]["display_name"] == "Barn cat reports"
+    status, rule = server.call("POST", f"{P}/rules", ADMIN, {
+        "source_system": "barn_cats", "source_table": "reports", "source_field": "email",
+        "target_surface": "sot_people", "target_field": "email",
+        "routing_type": "function_call", "target_function": "find_or_create_person"})
+    assert status == 200, rule
+    assert rule["data"]["target_function"] == "find_or_create_person"
+    status, dry = server.call("POST", f"{P}/rules/dry-run", READER,
+                              {"source": "client_survey/responses"})
+    assert status == 400 and "no staged records" in dry["error"]["message"]
+    status, proc = server.call("POST", "/api/ingest/process", ADMIN, {"budget_s": 5})
+    assert status == 200 and {"jobs_processed", "duration_ms", "results",
+                              "queue_remaining"} <= set(proc["data"])
+
+
+def test_openapi_lists_every_route_and_schemathesis_finds_no_server_error(
+    server: Server, tmp_path: Path
+) -> None:
+    status, doc = server.call("GET", "/api/openapi.json")
+    assert status == 200 and doc["data"]["openapi"] == "3.1.0"
+    spec = doc["data"]
+    assert f"{P}/records/{{system}}/{{table}}/{{record_id}}/replay" in spec["paths"]
+    assert "RegisterSource" in spec["components"]["schemas"]
+    (tmp_path / "openapi.json").write_text(json.dumps(spec))
+    done = subprocess.run(
+        [sys.executable, "-m", "schemathesis.cli", "run", str(tmp_path / "openapi.json"),
+         "--url", server.base, "--checks", "not_a_server_error", "--max-examples", "8",
+         "--header", f"Authorization: Bearer {ADMIN}",
+         "--exclude-path", "/api/ingest/process", "--exclude-method", "POST",
+         "--no-color"],
+        capture_output=True, text=True, timeout=400, cwd=REPO)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    # no handler failed (aiohttp's own parser may log the probes it refuses with a 400)
+    assert '"api_error"' not in server.log()
+
+
+def test_replay_shows_versions_merges_and_flags_and_reprocess_writes_nothing(
+    server: Server, loaded: str
+) -> None:
+    env = {"DATABASE_URL": loaded}
+    # a survey response staged twice (edited at the source), routed by the router
+    for cats in ("3", "30"):
+        execute(loaded, f"""
+            INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                                row_hash, payload)
+            VALUES ('client_survey', 'responses', 'R1', md5('{cats}'),
+                    '{{"response_id": "R1", "first_name": "Ann", "last_name": "Lee",
+                      "email": "ann.lee@example.org", "address": "12 Oak St, Petaluma, CA",
+                      "cat_count": "{cats}"}}')""")
+        val(loaded, "SELECT trapper.route_staged_record(max(id)) FROM trapper.staged_records")
+    person = val(loaded, "SELECT entity_id FROM trapper.entity_sources "
+                         "WHERE source_row_id = 'R1' AND entity_type = 'person' LIMIT 1")
+    assert person is not None
+    other = val(loaded, "SELECT person_id FROM trapper.sot_people WHERE person_id <> $1 "
+                        "AND merged_into_person_id IS NULL LIMIT 1", person)
+    execute(loaded, f"UPDATE trapper.sot_people SET merged_into_person_id = '{other}' "
+                    f"WHERE person_id = '{person}'")
+    val(loaded, "SELECT trapper.orchestrator_raise_anomaly('t:client_survey', "
+                "'implausible_value', 'warning', 'client_survey', 'responses', 'odd')")
+    listen_once(loaded)
+    done = run_cli("replay", "client_survey/responses/R1", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    items = json.loads(done.stdout)["items"]
+    kinds = [i["type"] for i in items]
+    assert kinds.count("staged") == 2
+    assert "decision" in kinds and "anomaly" in kinds
+    assert any(i.get("action") == "entity_merged" for i in items)
+    assert [i["at"] for i in items] == sorted(i["at"] for i in items)
+    # a rule change, then --reprocess: the difference, and nothing written
+    execute(loaded, "UPDATE trapper.orchestrator_routing_rules SET is_active = false "
+                    "WHERE source_system = 'client_survey' AND source_field = 'cat_count'")
+    before = val(loaded, "SELECT count(*) FROM trapper.orchestrator_job_log")
+    status, got = server.call("POST", f"{P}/records/client_survey/responses/R1/replay",
+                              ADMIN, {"mode": "reprocess"})
+    assert status == 200, got
+    assert got["data"]["changed"] and got["data"]["only_then"]
+    assert any(r["target"] == "place_colony_estimates" for r in got["data"]["only_then"])
+    assert val(loaded, "SELECT count(*) FROM trapper.orchestrator_job_log") == before
+
+
+def _ws_url(server: Server, query: str) -> str:
+    return server.base.replace("http", "ws") + f"{P}/feed?{query}"
+
+
+async def _collect(url: str, want: int, *, timeout: float = 30) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+        with anyio.fail_after(timeout):
+            while len(rows) < want:
+                msg = json.loads((await ws.receive()).data)
+                if msg["type"] == "log":
+                    rows.extend(msg["rows"])
+    return rows
+
+
+def test_feed_resumes_from_a_cursor_across_backlog_and_live_without_gap_or_duplicate(
+    server: Server, loaded: str
+) -> None:
+    start = val(loaded, "SELECT max(log_seq) FROM trapper.orchestrator_job_log")
+    insert = ("INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table, "
+              "decision_reason) SELECT 'routed', 'feed', 'test', 'row ' || g "
+              "FROM generate_series(1, $1) g")
+    sql(loaded, insert, 300)                                  # the backlog
+
+    async def go() -> list[dict[str, Any]]:
+        async def writers() -> None:
+            a, b = await asyncpg.connect(loaded), await asyncpg.connect(loaded)
+            try:
+                for _ in range(30):
+                    # two transactions that commit out of log_seq order
+                    await a.execute("BEGIN")
+                    await a.execute(insert, 5)
+                    await b.execute(insert, 5)
+                    await a.execute("COMMIT")
+                    await anyio.sleep(0.01)
+            finally:
+                await a.close()
+                await b.close()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(writers)
+            rows = await _collect(_ws_url(server, f"token={READER}&after={start}"
+                                                  "&source=feed/test"), 600)
+        return rows
+
+    rows = anyio.run(go)
+    seqs = [r["log_seq"] for r in rows]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)) == 600
+    expected = [r[0] for r in sql(loaded, "SELECT log_seq FROM trapper.orchestrator_job_log "
+                                          "WHERE source_system = 'feed' ORDER BY 1")]
+    assert seqs == expected
+
+
+def test_feed_needs_a_token(server: Server) -> None:
+    async def go() -> int:
+        async with aiohttp.ClientSession() as s:
+            try:
+                async with s.ws_connect(_ws_url(server, "after=0")):
+                    return 101
+            except aiohttp.WSServerHandshakeError as exc:
+                return exc.status
+
+    assert anyio.run(go) == 401
+
+
+def test_a_slow_client_is_cut_off_with_lagged(loaded: str, tmp_path: Path) -> None:
+    server = Server(loaded, tmp_path, "--no-listen", env={"ATLAS_ORCH_FEED_MAX_QUEUE": "3"})
+    try:
+        async def go() -> dict[str, Any]:
+            async with aiohttp.ClientSession() as s, \
+                    s.ws_connect(_ws_url(server, f"token={READER}")) as ws:
+                hello = json.loads((await ws.receive()).data)
+                assert hello["type"] == "hello"
+                conn = await asyncpg.connect(loaded)
+                try:
+                    for i in range(60):    # ~24 MB the client does not read
+                        await conn.execute(
+                            "INSERT INTO trapper.orchestrator_job_log (action, source_system, "
+                            "source_table, decision_details) SELECT 'routed', 'slow', 'c', "
+                            "jsonb_build_object('pad', repeat('x', 20000)) "
+                            "FROM generate_series(1, 20)")
+                        await anyio.sleep(0.05)
+                finally:
+                    await conn.close()
+                with anyio.fail_after(60):
+                    while True:
+                        msg = await ws.receive()
+                        if msg.type != aiohttp.WSMsgType.TEXT:
+                            raise AssertionError(f"closed without lagged: {msg}")
+                        doc = json.loads(msg.data)
+                        if doc["type"] == "lagged":
+                            return doc
+        lagged = anyio.run(go)
+        assert lagged["cursor"] > 0 and "after=" in lagged["message"]
+    finally:
+        server.stop()
+
+
+def test_serve_with_the_listener_shows_a_new_ingest_live(loaded: str, tmp_path: Path,
+                                                         world: Path) -> None:
+    server = Server(loaded, tmp_path)
+    try:
+        wait_for(lambda: '"leader_acquired"' in server.log(), 20, "the listener to lead")
+
+        async def go() -> list[dict[str, Any]]:
+            async with aiohttp.ClientSession() as s, \
+                    s.ws_connect(_ws_url(server, f"token={READER}&action=staged")) as ws:
+                json.loads((await ws.receive()).data)
+                stage = ("INSERT INTO trapper.staged_records (source_system, source_table, "
+                         "source_row_id, row_hash, payload) VALUES ('petlink', 'owners', "
+                         "'live-1', 'live-1', '{}')")
+                await anyio.to_thread.run_sync(execute, loaded, stage)
+                with anyio.fail_after(10):
+                    msg = json.loads((await ws.receive()).data)
+                return list(msg["rows"])
+
+        rows = anyio.run(go)
+        assert rows[0]["source_system"] == "petlink" and rows[0]["action"] == "staged"
+    finally:
+        assert server.stop() == 0
