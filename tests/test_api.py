@@ -64,7 +64,7 @@ def test_every_read_route_answers_in_the_envelope(server: Server, loaded: str) -
     _, prov = server.call("GET", f"{P}/entities/person/{person}/provenance", READER)
     assert prov["data"]["sources"] and prov["data"]["decisions"]
     _, tl = server.call("GET", f"{P}/records/clinichq/owner_info/{owner}/timeline", READER)
-    assert [i["type"] for i in tl["data"]["items"]][0] == "staged"
+    assert tl["data"]["items"][0]["type"] == "staged"
     _, proc = server.call("GET", "/api/health/processing", READER)
     assert proc["data"]["status"] in ("healthy", "degraded", "unhealthy")
     assert {"queue", "stuck_jobs", "recent_failures", "data_integrity",
@@ -266,7 +266,7 @@ def test_a_slow_client_is_cut_off_with_lagged(loaded: str, tmp_path: Path) -> No
                 assert hello["type"] == "hello"
                 conn = await asyncpg.connect(loaded)
                 try:
-                    for i in range(60):    # ~24 MB the client does not read
+                    for _ in range(60):    # ~24 MB the client does not read
                         await conn.execute(
                             "INSERT INTO trapper.orchestrator_job_log (action, source_system, "
                             "source_table, decision_details) SELECT 'routed', 'slow', 'c', "
