@@ -78,7 +78,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Schema drift in a source's newest batch: a required field missing from every sampled row,
--- fields nobody expects, or a field whose JSON type changed since the batch before.
+-- fields nobody expects that the batch before did not have, or a field whose JSON type
+-- changed since the batch before.
 CREATE FUNCTION trapper.orchestrator_batch_fields(p_system text, p_table text, p_run bigint)
 RETURNS TABLE (field text, json_type text, n bigint)
 LANGUAGE sql STABLE AS $$
@@ -160,6 +161,13 @@ LANGUAGE sql STABLE AS $$
                                          AND x.source_table = c.source_table
                                          AND x.field = c.field)
                        AND c.field NOT LIKE '\_%'      -- the ingest's own bookkeeping keys
+                       -- drift is change: a field the batch before also had is the export's
+                       -- shape, even if the registry does not list it yet
+                       AND r.runs[2] IS NOT NULL
+                       AND NOT EXISTS (SELECT 1 FROM prev p
+                                       WHERE p.source_system = c.source_system
+                                         AND p.source_table = c.source_table
+                                         AND p.field = c.field)
                      ORDER BY 1) AS unknown,
                ARRAY(SELECT DISTINCT c.field || ': ' || p.json_type || ' -> ' || c.json_type
                      FROM cur c JOIN prev p USING (source_system, source_table, field)
