@@ -524,8 +524,10 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 continue
             if batch.lo > pos:        # joined between batches: fetch what lies between
                 pos = await _send_range(request, ws, sub, keep, pos, batch.lo)
-            rows = [r for r in batch.rows if r["log_seq"] > pos]
-            await _send_rows(request, ws, keep, rows, batch.hi)
+            fresh = [(r, t) for r, t in zip(batch.rows, batch.encoded, strict=True)
+                     if r["log_seq"] > pos]
+            await _send_rows(request, ws, keep, [r for r, _ in fresh], batch.hi,
+                             [t for _, t in fresh])
             pos = batch.hi
     except (ConnectionResetError, asyncio.CancelledError):
         pass
@@ -558,11 +560,15 @@ async def _send_range(request: web.Request, ws: web.WebSocketResponse, sub: Subs
 
 async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
                      keep: Callable[[dict[str, Any]], bool], rows: list[dict[str, Any]],
-                     cursor: int) -> None:
-    kept = [r for r in rows if keep(r)]
+                     cursor: int, encoded: list[str] | None = None) -> None:
+    """Send the rows that pass the filter; ``encoded`` (the rows' JSON, made once per batch
+    for every client) saves encoding the same row for each of them."""
+    texts = encoded if encoded is not None else [dumps(r) for r in rows]
+    kept = [(r, t) for r, t in zip(rows, texts, strict=True) if keep(r)]
     if kept:
-        await ws.send_str(dumps({"type": "log", "rows": kept, "cursor": cursor}))
-    for r in kept:
+        await ws.send_str('{"type": "log", "rows": [' + ", ".join(t for _, t in kept)
+                          + f'], "cursor": {cursor}}}')
+    for r, _ in kept:
         details = r.get("decision_details") or {}
         if r["action"] == "replayed" and details.get("mode") == "emit":
             async with request.app[POOL].acquire() as conn:

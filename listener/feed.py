@@ -49,6 +49,13 @@ class Batch:
     lo: int                        # rows with lo < log_seq <= hi, all of them
     hi: int
     rows: list[dict[str, Any]]
+    encoded: list[str] = field(default_factory=list)   # each row's JSON, encoded once
+
+    def __post_init__(self) -> None:
+        if not self.encoded and self.rows:
+            from listener.api import dumps
+
+            self.encoded = [dumps(r) for r in self.rows]
 
 
 @dataclass(eq=False)   # held in a set, by identity
@@ -136,8 +143,11 @@ class FeedHub:
                 listen = None
                 await asyncio.sleep(1.0)
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):   # the poll: NOTIFY is only a wake-up
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            # the poll: NOTIFY is only a wake-up. While a probe waits for writers to finish,
+            # look again soon: their commit is what lets the watermark move
+            wait = 0.005 if self._probe is not None else self.poll_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
         if listen is not None and not listen.is_closed():
             await listen.close()
 
