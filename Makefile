@@ -15,8 +15,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
-	$(BIN)/atlas-orch install --with-core
-	$(BIN)/atlas-orch install --list
+	$(BIN)/atlas-orch demo run
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -854,6 +854,41 @@ def demo_generate(scale: str, seed: int, out: Path, as_json: bool) -> None:
             f"ingest it with: atlas-orch ingest --manifest {out / 'manifest.json'}")
 
 
+@demo.command("run")
+@database_option
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--seed", type=int, default=1, show_default=True)
+def demo_run(database_url: str | None, port: int, seed: int) -> None:
+    """Generate the small world, install, ingest, process, then serve the page and listen."""
+    import os
+    import secrets
+
+    from listener.config import data_home
+    from synthetic.generate import generate
+
+    url = db.resolve_url(database_url)
+    world = data_home() / f"demo-world-{seed}"
+    if not (world / "manifest.json").exists():
+        generate(world, scale="small", seed=seed)
+    for args in (["install", "--with-core"],
+                 ["ingest", "--manifest", str(world / "manifest.json"), "--no-progress"],
+                 ["process"], ["listen", "--once"]):
+        say("$ atlas-orch " + " ".join(args))
+        cli.main(args=[args[0], "--database-url", url, *args[1:]], prog_name="atlas-orch",
+                 standalone_mode=False)
+    token = os.environ.get("ATLAS_ORCH_ADMIN_TOKEN") or secrets.token_urlsafe(16)
+    os.environ["ATLAS_ORCH_ADMIN_TOKEN"] = token
+    click.echo(f"\n  open http://127.0.0.1:{port}/admin/data-health")
+    click.echo(f"  token: {token}")
+    click.echo("  then, in a second terminal, ingest another file and watch it arrive:")
+    click.echo(f"  export DATABASE_URL={db.redact(url)}")
+    click.echo("  atlas-orch demo survey --rows 50 --seed $RANDOM --out /tmp/survey.csv")
+    click.echo("  atlas-orch ingest client_survey/responses /tmp/survey.csv && "
+               "atlas-orch process\n")
+    cli.main(args=["serve", "--database-url", url, "--port", str(port)],
+             prog_name="atlas-orch", standalone_mode=False)
+
+
 @demo.command("survey")
 @click.option("--rows", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
