@@ -11,7 +11,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: install demo test test-fast test-slow lint bench clean
+.PHONY: install demo test test-fast test-slow test-scale lint bench clean
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -22,11 +22,15 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy listener webhooks
 
 test-fast: $(BIN)/.installed
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not scale"
 
 # pytest exits 5 when a selection holds no test; that is not a failure here.
 test-slow: $(BIN)/.installed
-	$(BIN)/pytest -m slow || [ $$? -eq 5 ]
+	$(BIN)/pytest -m "slow and not scale" || [ $$? -eq 5 ]
+
+# The full atlas load (several minutes on 2 cores): its own step, outside `make test`.
+test-scale: $(BIN)/.installed
+	$(BIN)/pytest -m scale
 
 # The fast suite runs last so that its summary closes the output.
 test: lint test-slow test-fast
