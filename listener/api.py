@@ -377,7 +377,7 @@ async def health_processing(request: web.Request) -> Any:
             "recommendations": recs}
 
 
-@route("GET", "/api/openapi.json", "This document.", scope=None)
+@route("GET", "/api/openapi.json", "This document.")
 async def openapi_doc(request: web.Request) -> Any:
     return openapi()
 

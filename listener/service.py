@@ -46,6 +46,10 @@ class AnotherLeader(UserError):
     """``--once`` found another listener consuming."""
 
 
+class PoolerRefused(UserError):
+    """The listen connection cannot carry LISTEN (a transaction-mode pooler)."""
+
+
 @dataclass
 class ListenerConfig:
     url: str
@@ -179,7 +183,7 @@ class Listener:
             # a bad URL at start is the user's to fix; once we have run, the same error
             # means the server went away, and a service waits for it to come back
             return _transient(exc) or (self._ever_connected and isinstance(exc, UserError)
-                                       and not isinstance(exc, AnotherLeader))
+                                       and not isinstance(exc, AnotherLeader | PoolerRefused))
 
         retrying = AsyncRetrying(
             retry=retry_if_exception(retryable),
@@ -208,7 +212,7 @@ class Listener:
                 return
             listen = await self._connect(self.cfg.listen_url or self.cfg.url, "listen")
             try:
-                await self._start_listening(listen)
+                await self._start_listening(listen, work)
                 await self._consume_loop(work, listen)
             finally:
                 self.leading = anyio.Event()
@@ -244,7 +248,8 @@ class Listener:
                 await self._stop.wait()
         return False
 
-    async def _start_listening(self, listen: asyncpg.Connection) -> None:
+    async def _start_listening(self, listen: asyncpg.Connection,
+                               work: asyncpg.Connection) -> None:
         self._lost = None
 
         def on_notify(_c: Any, _pid: int, _channel: str, _payload: object) -> None:
@@ -257,13 +262,29 @@ class Listener:
 
         await listen.add_listener(EVENTS_CHANNEL, on_notify)
         listen.add_termination_listener(on_terminated)
-        if not await listen.fetchval(self._q["listening"], EVENTS_CHANNEL,
-                                     timeout=self.cfg.probe_timeout):
-            raise UserError(
-                "LISTEN did not stick on this connection: it looks like a transaction-mode "
-                "pooler (PgBouncer pool_mode=transaction, Supavisor port 6543), which cannot "
-                "carry LISTEN. Point the listener at the server directly or at a session-mode "
-                "pool with ATLAS_ORCH_LISTEN_URL (triggers' NOTIFY works through any pooler)."
+        # Prove the path end to end: a NOTIFY sent from the work connection must arrive here.
+        # Through a transaction-mode pooler the LISTEN lands on a server session that goes
+        # back to the pool, and the notification never comes.
+        probe_channel = f"atlas_orch_probe_{os.getpid()}"
+        arrived = anyio.Event()
+
+        def on_probe(*_: Any) -> None:
+            arrived.set()
+
+        await listen.add_listener(probe_channel, on_probe)
+        await work.execute("SELECT pg_notify($1, 'probe')", probe_channel)
+        with anyio.move_on_after(self.cfg.probe_timeout):
+            await arrived.wait()
+        await listen.remove_listener(probe_channel, on_probe)
+        sticks = arrived.is_set() and await listen.fetchval(
+            self._q["listening"], EVENTS_CHANNEL, timeout=self.cfg.probe_timeout)
+        if not sticks:
+            raise PoolerRefused(
+                "LISTEN did not work on this connection (a test notification never arrived): "
+                "it looks like a transaction-mode pooler (PgBouncer pool_mode=transaction, "
+                "Supavisor port 6543), which cannot carry LISTEN. Point the listener at the "
+                "server directly or at a session-mode pool with ATLAS_ORCH_LISTEN_URL "
+                "(the triggers' NOTIFY works through any pooler)."
             )
         event(log, "listening", channel=EVENTS_CHANNEL)
 

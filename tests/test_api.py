@@ -129,7 +129,8 @@ def test_admin_routes_register_map_dry_run_and_process(server: Server, loaded: s
 def test_openapi_lists_every_route_and_schemathesis_finds_no_server_error(
     server: Server, tmp_path: Path
 ) -> None:
-    status, doc = server.call("GET", "/api/openapi.json")
+    assert server.call("GET", "/api/openapi.json")[0] == 401
+    status, doc = server.call("GET", "/api/openapi.json", READER)
     assert status == 200 and doc["data"]["openapi"] == "3.1.0"
     spec = doc["data"]
     assert f"{P}/records/{{system}}/{{table}}/{{record_id}}/replay" in spec["paths"]
