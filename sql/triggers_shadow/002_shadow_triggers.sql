@@ -32,24 +32,25 @@ BEGIN
     IF trapper.orchestrator_notify_enabled() THEN
         PERFORM pg_notify('orchestrator_events', '');
     END IF;
+    -- a transaction-local flag: the triggers skip this call for the rest of the transaction
+    -- (set_config(..., true) ends with the transaction, or with a subtransaction rolled back)
+    PERFORM set_config('atlas_orch.woke', 'y', true);
 END $$;
 
 -- The job log's channel carries the newest log_seq, once per transaction (a flag local to
--- the transaction, which survives the trigger's subtransaction when it succeeds).
+-- the transaction: set_config(..., true) ends with it, or with a subtransaction rolled back).
 CREATE FUNCTION trapper.orchestrator_notify_once(p_channel text, p_id bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     v_flag text := 'atlas_orch.notified_' || p_channel;
-    v_xact text := pg_current_xact_id()::text;
 BEGIN
-    IF current_setting(v_flag, true) IS NOT DISTINCT FROM v_xact THEN
+    IF current_setting(v_flag, true) = 'y' THEN
         RETURN;
     END IF;
-    IF NOT trapper.orchestrator_notify_enabled() THEN
-        RETURN;
+    IF trapper.orchestrator_notify_enabled() THEN
+        PERFORM pg_notify(p_channel, p_id::text);
     END IF;
-    PERFORM pg_notify(p_channel, p_id::text);
-    PERFORM set_config(v_flag, v_xact, true);
+    PERFORM set_config(v_flag, 'y', true);
 END $$;
 
 -- The failure path of every shadow trigger: count it where a person will see it, warn, and
@@ -85,8 +86,10 @@ BEGIN
                                       'ingest_run_id', max(n.ingest_run_id))
             FROM new_rows n
             GROUP BY n.source_system, n.source_table;
-        -- the GUC test is inline: with notify off it costs no function call at all
-        IF FOUND AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+        -- inline tests: once the transaction has woken listeners (or notify is off) the
+        -- trigger makes no further call
+        IF FOUND AND current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -109,7 +112,8 @@ BEGIN
                                   'trigger_type', n.trigger_type,
                                   'total_records', n.total_records)
         FROM new_rows n;
-        IF FOUND AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+        IF FOUND AND current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -138,7 +142,8 @@ BEGIN
                     'records_failed', NEW.records_failed,
                     'error', left(NEW.last_error, 500),
                     'next_retry_at', NEW.next_retry_at)));
-        IF current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+        IF current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -168,8 +173,10 @@ BEGIN
                    jsonb_build_object('decision_id', n.decision_id,
                                       'staged_record_id', n.staged_record_id)
             FROM new_rows n;
-        -- the GUC test is inline: with notify off it costs no function call at all
-        IF FOUND AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+        -- inline tests: once the transaction has woken listeners (or notify is off) the
+        -- trigger makes no further call
+        IF FOUND AND current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -209,7 +216,8 @@ BEGIN
                    '{"entity_type": "cat"}'
             FROM new_rows n;
         END IF;
-        IF FOUND AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+        IF FOUND AND current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -243,7 +251,8 @@ BEGIN
                                                  entity_ref, payload)
         VALUES ('entity_merged', 'atlas', TG_TABLE_NAME, v_id,
                 jsonb_build_object('entity_type', TG_ARGV[0], 'merged_into', v_into));
-        IF current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+        IF current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
             PERFORM trapper.orchestrator_wake();
         END IF;
     EXCEPTION WHEN OTHERS THEN
