@@ -4,7 +4,7 @@ duplicate, whether a client resumes from a cursor or watches live.
 A log_seq is drawn before its transaction commits, so rows become visible out of order. The
 hub therefore only publishes up to a watermark below which every row is final: the sequence's
 value once every transaction that was writing to the job log when it was read has ended
-(trapper.orchestrator_log_probe). Each process serves its own clients from its own LISTEN on
+(trapper.orchestrator_watermark_step). Each process serves its own clients from its own LISTEN on
 ``orchestrator_job_log``, with a short poll as the safety net.
 """
 
@@ -21,11 +21,14 @@ from typing import Any
 import asyncpg
 
 from listener.logs import event
+from listener.output import to_json
 from listener.read import Conn
 
 log = logging.getLogger("atlas_orch.feed")
 
 LOG_CHANNEL = "orchestrator_job_log"
+WATERMARK_STEP = ("SELECT * FROM trapper.orchestrator_watermark_step("
+                  "'trapper.orchestrator_job_log', 'log_seq', $1, $2, $3)")
 PAGE = 500
 ROWS = """
 SELECT log_seq, logged_at, action, source_system, source_table, source_record_id,
@@ -53,9 +56,7 @@ class Batch:
 
     def __post_init__(self) -> None:
         if not self.encoded and self.rows:
-            from listener.api import dumps
-
-            self.encoded = [dumps(r) for r in self.rows]
+            self.encoded = [to_json(r) for r in self.rows]
 
 
 @dataclass(eq=False)   # held in a set, by identity
@@ -97,24 +98,16 @@ class FeedHub:
         self.subscribers.discard(sub)
 
     async def _settle(self, conn: Conn, *, wait: bool = False) -> int:
-        """The watermark now: settle the pending probe if its writers are gone, take a new
-        one. With ``wait``, keep trying until a probe settles (startup)."""
+        """The watermark now, one step of trapper.orchestrator_watermark_step (the probe in
+        hand is kept here, per process). With ``wait``, step until no probe waits (startup)."""
         mark = self.watermark
         while True:
-            if self._probe is not None:
-                seq, vxids = self._probe
-                if not await conn.fetchval("SELECT trapper.orchestrator_vxids_alive($1)",
-                                           vxids):
-                    mark = max(mark, seq)
-                    self._probe = None
-            if self._probe is None:
-                row = await conn.fetchrow("SELECT * FROM trapper.orchestrator_log_probe()")
-                assert row is not None
-                if row["seq"] > mark:
-                    if not row["vxids"]:
-                        mark = row["seq"]
-                    else:
-                        self._probe = (row["seq"], list(row["vxids"]))
+            seq, vxids = self._probe if self._probe is not None else (None, None)
+            row = await conn.fetchrow(WATERMARK_STEP, mark, seq, vxids)
+            assert row is not None
+            mark = int(row["mark"])
+            self._probe = (None if row["probe_seq"] is None
+                           else (row["probe_seq"], list(row["probe_vxids"])))
             if not wait or self._probe is None:
                 return mark
             await asyncio.sleep(0.05)

@@ -355,7 +355,7 @@ class Listener:
         assert row is not None
         self.stats.tallied += row["tallied"]
         self.stats.tallied_upto = row["upto"]
-        return not await work.fetchval(self._q["tally_pending"], self.cfg.consumer)
+        return not row["pending"]
 
     async def _probe(self, listen: asyncpg.Connection) -> None:
         try:

@@ -20,11 +20,7 @@ SELECT events, log_rows, pass_complete, horizon::text AS horizon
 FROM trapper.orchestrator_consume_events($1, $2);
 
 -- name: tally
-SELECT tallied, upto FROM trapper.orchestrator_tally_log($1);
-
--- name: tally_pending
-SELECT probe_seq IS NOT NULL OR staged_probe_seq IS NOT NULL
-FROM trapper.orchestrator_listener_checkpoint WHERE consumer = $1;
+SELECT tallied, upto, pending FROM trapper.orchestrator_tally_log($1);
 
 -- name: capture
 SELECT trapper.orchestrator_capture_staged($1);

@@ -198,18 +198,45 @@ LANGUAGE sql VOLATILE AS $$
                    AND l.pid IS DISTINCT FROM pg_backend_pid())
 $$;
 
-CREATE FUNCTION trapper.orchestrator_log_probe(OUT seq bigint, OUT vxids text[])
-LANGUAGE sql VOLATILE AS $$
-    SELECT * FROM trapper.orchestrator_write_probe(
-        'trapper.orchestrator_job_log',
-        pg_get_serial_sequence('trapper.orchestrator_job_log', 'log_seq')::regclass)
-$$;
-
 CREATE FUNCTION trapper.orchestrator_vxids_alive(p_vxids text[]) RETURNS boolean
 LANGUAGE sql VOLATILE AS $$
     SELECT EXISTS (SELECT 1 FROM pg_locks
                    WHERE locktype = 'virtualxid' AND virtualxid = ANY (p_vxids))
 $$;
+
+-- One step of a watermark over a table's identity column: settle the pending probe if its
+-- writers are gone (the watermark moves to it), then take a new probe; a probe nobody is
+-- writing under settles at once. The job-log tally, poll capture of staged rows and the live
+-- feed all move their watermarks with this one function.
+CREATE FUNCTION trapper.orchestrator_watermark_step(
+    p_table regclass, p_column text, p_mark bigint, p_probe_seq bigint, p_probe_vxids text[],
+    OUT mark bigint, OUT probe_seq bigint, OUT probe_vxids text[]
+)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_probe record;
+BEGIN
+    mark := p_mark;
+    probe_seq := p_probe_seq;
+    probe_vxids := p_probe_vxids;
+    IF probe_seq IS NOT NULL AND NOT trapper.orchestrator_vxids_alive(probe_vxids) THEN
+        mark := greatest(mark, probe_seq);
+        probe_seq := NULL;
+        probe_vxids := NULL;
+    END IF;
+    IF probe_seq IS NULL THEN
+        SELECT * INTO v_probe FROM trapper.orchestrator_write_probe(
+            p_table, pg_get_serial_sequence(p_table::text, p_column)::regclass);
+        IF v_probe.seq > mark THEN
+            IF cardinality(v_probe.vxids) = 0 THEN
+                mark := v_probe.seq;
+            ELSE
+                probe_seq := v_probe.seq;
+                probe_vxids := v_probe.vxids;
+            END IF;
+        END IF;
+    END IF;
+END $$;
 
 -- Fold job-log rows (p_from, p_to] into hourly buckets and the sources' counters.
 CREATE FUNCTION trapper.orchestrator_tally_range(p_from bigint, p_to bigint) RETURNS bigint
@@ -284,43 +311,33 @@ LANGUAGE sql AS $$
     FROM r
 $$;
 
--- Settle the pending probe if its writers are gone, tally up to it, and take a new probe.
--- Returns how many job-log rows were counted and up to where.
+-- Move the job log's watermark one step and tally the rows it passed. Returns how many
+-- job-log rows were counted, up to where, and whether a probe (this one or poll capture's)
+-- still waits for writers to finish.
 CREATE FUNCTION trapper.orchestrator_tally_log(p_consumer text)
-RETURNS TABLE (tallied bigint, upto bigint)
+RETURNS TABLE (tallied bigint, upto bigint, pending boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
     c trapper.orchestrator_listener_checkpoint;
-    v_probe record;
+    w record;
     v_total bigint := 0;
 BEGIN
     INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
     ON CONFLICT DO NOTHING;
     SELECT * INTO c FROM trapper.orchestrator_listener_checkpoint
     WHERE consumer = p_consumer FOR UPDATE;
-    IF c.probe_seq IS NOT NULL AND NOT trapper.orchestrator_vxids_alive(c.probe_vxids) THEN
-        v_total := trapper.orchestrator_tally_range(c.log_tallied_upto, c.probe_seq);
-        c.log_tallied_upto := greatest(c.log_tallied_upto, c.probe_seq);
-        c.probe_seq := NULL;
-    END IF;
-    IF c.probe_seq IS NULL THEN
-        SELECT * INTO v_probe FROM trapper.orchestrator_log_probe();
-        IF v_probe.seq > c.log_tallied_upto THEN
-            IF cardinality(v_probe.vxids) = 0 THEN
-                v_total := v_total
-                    + trapper.orchestrator_tally_range(c.log_tallied_upto, v_probe.seq);
-                c.log_tallied_upto := v_probe.seq;
-            ELSE
-                c.probe_seq := v_probe.seq;
-                c.probe_vxids := v_probe.vxids;
-            END IF;
-        END IF;
+    SELECT * INTO w FROM trapper.orchestrator_watermark_step(
+        'trapper.orchestrator_job_log', 'log_seq', c.log_tallied_upto, c.probe_seq,
+        c.probe_vxids);
+    IF w.mark > c.log_tallied_upto THEN
+        v_total := trapper.orchestrator_tally_range(c.log_tallied_upto, w.mark);
     END IF;
     UPDATE trapper.orchestrator_listener_checkpoint
-    SET log_tallied_upto = c.log_tallied_upto, probe_seq = c.probe_seq,
-        probe_vxids = c.probe_vxids, updated_at = now()
+    SET log_tallied_upto = w.mark, probe_seq = w.probe_seq, probe_vxids = w.probe_vxids,
+        updated_at = now()
     WHERE consumer = p_consumer;
-    RETURN QUERY SELECT v_total, c.log_tallied_upto;
+    RETURN QUERY SELECT v_total, w.mark,
+                        w.probe_seq IS NOT NULL OR c.staged_probe_seq IS NOT NULL;
 END $$;
 
 -- Delete consumed events past their retention, a bounded slice at a time.
@@ -377,15 +394,14 @@ LANGUAGE sql AS $$
     SELECT count(*) FROM ins
 $$;
 
--- One step of poll capture (a no-op while capture_staged = trigger): settle the pending probe
--- if its writers are gone, capture up to it, take a new probe. Returns events written.
+-- One step of poll capture (a no-op while capture_staged = trigger): move staged_records'
+-- watermark one step and write the events of the rows it passed. Returns events written.
 CREATE FUNCTION trapper.orchestrator_capture_staged(p_consumer text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     c trapper.orchestrator_listener_checkpoint;
-    v_probe record;
+    w record;
     v_events bigint := 0;
-    v_seq regclass := pg_get_serial_sequence('trapper.staged_records', 'id')::regclass;
 BEGIN
     IF coalesce((SELECT value FROM trapper.orchestrator_settings
                  WHERE key = 'capture_staged'), 'trigger') <> 'poll' THEN
@@ -402,27 +418,15 @@ BEGIN
                                           FROM trapper.orchestrator_events
                                           WHERE kind = 'staged'), 0);
     END IF;
-    IF c.staged_probe_seq IS NOT NULL
-       AND NOT trapper.orchestrator_vxids_alive(c.staged_probe_vxids) THEN
-        v_events := trapper.orchestrator_capture_staged_range(c.staged_polled_upto,
-                                                               c.staged_probe_seq);
-        c.staged_polled_upto := greatest(c.staged_polled_upto, c.staged_probe_seq);
-        c.staged_probe_seq := NULL;
+    SELECT * INTO w FROM trapper.orchestrator_watermark_step(
+        'trapper.staged_records', 'id', c.staged_polled_upto, c.staged_probe_seq,
+        c.staged_probe_vxids);
+    IF w.mark > c.staged_polled_upto THEN
+        v_events := trapper.orchestrator_capture_staged_range(c.staged_polled_upto, w.mark);
     END IF;
-    IF c.staged_probe_seq IS NULL THEN
-        SELECT * INTO v_probe FROM trapper.orchestrator_write_probe('trapper.staged_records',
-                                                                     v_seq);
-        IF v_probe.seq > c.staged_polled_upto THEN
-            IF cardinality(v_probe.vxids) = 0 THEN
-                v_events := v_events + trapper.orchestrator_capture_staged_range(
-                    c.staged_polled_upto, v_probe.seq);
-                c.staged_polled_upto := v_probe.seq;
-            ELSE
-                c.staged_probe_seq := v_probe.seq;
-                c.staged_probe_vxids := v_probe.vxids;
-            END IF;
-        END IF;
-    END IF;
+    c.staged_polled_upto := w.mark;
+    c.staged_probe_seq := w.probe_seq;
+    c.staged_probe_vxids := w.probe_vxids;
     UPDATE trapper.orchestrator_listener_checkpoint
     SET staged_polled_upto = c.staged_polled_upto, staged_probe_seq = c.staged_probe_seq,
         staged_probe_vxids = c.staged_probe_vxids, updated_at = now()
