@@ -10,8 +10,6 @@ replay, redeliver, process). Tokens are compared in constant time and never logg
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import decimal
 import hmac
 import json
 import logging
@@ -30,8 +28,9 @@ from pydantic import BaseModel, ValidationError
 from listener import api_models as m
 from listener import read, replay, routing
 from listener.errors import UserError
-from listener.feed import FeedHub, Subscriber, matcher, row_json
+from listener.feed import PAGE, ROWS, FeedHub, Subscriber, matcher, row_json
 from listener.logs import event
+from listener.output import to_json
 
 log = logging.getLogger("atlas_orch.api")
 
@@ -72,29 +71,13 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return str(value)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, default=_default, ensure_ascii=False)
-
-
 def ok(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=dumps({"success": True, "data": data}), status=status,
+    return web.Response(text=to_json({"success": True, "data": data}), status=status,
                         content_type="application/json")
 
 
 def fail(status: int, code: str, message: str) -> web.Response:
-    return web.Response(text=dumps({"success": False, "error": {"code": code,
+    return web.Response(text=to_json({"success": False, "error": {"code": code,
                                                                 "message": message}}),
                         status=status, content_type="application/json")
 
@@ -156,14 +139,6 @@ def _pool(request: web.Request) -> asyncpg.Pool:
     return pool
 
 
-def _source(spec: str | None) -> tuple[str | None, str | None]:
-    if not spec:
-        return None, None
-    if "/" not in spec:
-        return spec, None
-    return read.split_source(spec)
-
-
 def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
@@ -202,7 +177,7 @@ async def sources_register(request: web.Request) -> Any:
 async def rules_list(request: web.Request) -> Any:
     q = _query(request, m.SourceQuery)
     async with _pool(request).acquire() as conn:
-        return await read.rules(conn, *_source(q.source))
+        return await read.rules(conn, *read.source_filter(q.source))
 
 
 @route("POST", f"{PREFIX}/rules", "Map a source field to a target (a routing rule).",
@@ -235,7 +210,7 @@ async def health(request: web.Request) -> Any:
        query=m.WhyMissingQuery)
 async def why_missing(request: web.Request) -> Any:
     q = _query(request, m.WhyMissingQuery)
-    system, table = _source(q.source)
+    system, table = read.source_filter(q.source)
     async with _pool(request).acquire() as conn:
         return await read.why_missing(conn, issue_type=q.type, system=system, table=table,
                                       limit=q.limit, offset=q.offset)
@@ -245,7 +220,7 @@ async def why_missing(request: web.Request) -> Any:
        query=m.AnomaliesQuery)
 async def anomalies(request: web.Request) -> Any:
     q = _query(request, m.AnomaliesQuery)
-    system, table = _source(q.source)
+    system, table = read.source_filter(q.source)
     async with _pool(request).acquire() as conn:
         return await read.anomalies(conn, system=system, table=table,
                                     include_resolved=q.all, limit=q.limit)
@@ -261,21 +236,16 @@ async def alerts(request: web.Request) -> Any:
 @route("POST", f"{PREFIX}/alerts/{{alert_id}}/redeliver", "Send an alert again.",
        scope="admin")
 async def alerts_redeliver(request: web.Request) -> Any:
-    from listener import queries
-
     alert_id = _uuid(request.match_info["alert_id"], "the alert id")
     async with _pool(request).acquire() as conn:
-        row = await conn.fetchrow(queries.get("alerts", "redeliver"), alert_id)
-    if row is None:
-        raise read.NotFound(f"no alert {alert_id}")
-    return dict(row)
+        return await read.redeliver_alert(conn, alert_id)
 
 
 @route("GET", f"{PREFIX}/log", "The decision log by record, staged record, entity, action, "
        "time; page with after=<log_seq>.", query=m.LogQuery)
 async def log_rows(request: web.Request) -> Any:
     q = _query(request, m.LogQuery)
-    system, table = _source(q.source)
+    system, table = read.source_filter(q.source)
     async with _pool(request).acquire() as conn:
         return await read.log(conn, system=system, table=table, record_id=q.record,
                               staged_record_id=q.staged, entity_id=q.entity, action=q.action,
@@ -504,7 +474,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     keep = matcher(q.source, q.action)
     pos = hub.watermark if q.after is None else q.after
     try:
-        await ws.send_str(dumps({"type": "hello", "cursor": pos,
+        await ws.send_str(to_json({"type": "hello", "cursor": pos,
                                  "watermark": hub.watermark}))
         reader = asyncio.create_task(_drain_client(ws))
         pos = await _send_range(request, ws, sub, keep, pos, hub.watermark)
@@ -516,7 +486,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 break
             batch = getter.result()
             if sub.lagged:
-                await ws.send_str(dumps({"type": "lagged", "cursor": pos,
+                await ws.send_str(to_json({"type": "lagged", "cursor": pos,
                                          "message": "too slow to keep up; reconnect with "
                                                     f"after={pos}"}))
                 break
@@ -546,8 +516,6 @@ async def _drain_client(ws: web.WebSocketResponse) -> None:
 async def _send_range(request: web.Request, ws: web.WebSocketResponse, sub: Subscriber,
                       keep: Callable[[dict[str, Any]], bool], lo: int, hi: int) -> int:
     """Send the durable rows (lo, hi] page by page; returns the new cursor."""
-    from listener.feed import PAGE, ROWS
-
     pos = lo
     while pos < hi:
         async with request.app[POOL].acquire() as conn:
@@ -563,7 +531,7 @@ async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
                      cursor: int, encoded: list[str] | None = None) -> None:
     """Send the rows that pass the filter; ``encoded`` (the rows' JSON, made once per batch
     for every client) saves encoding the same row for each of them."""
-    texts = encoded if encoded is not None else [dumps(r) for r in rows]
+    texts = encoded if encoded is not None else [to_json(r) for r in rows]
     kept = [(r, t) for r, t in zip(rows, texts, strict=True) if keep(r)]
     if kept:
         await ws.send_str('{"type": "log", "rows": [' + ", ".join(t for _, t in kept)
@@ -574,7 +542,7 @@ async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
             async with request.app[POOL].acquire() as conn:
                 tl = await read.timeline(conn, r["source_system"], r["source_table"],
                                          r["source_record_id"])
-            await ws.send_str(dumps({"type": "replay", "replay": True, "log_seq": r["log_seq"],
+            await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
                                      "record": f"{r['source_system']}/{r['source_table']}/"
                                                f"{r['source_record_id']}",
                                      "items": tl["items"]}))

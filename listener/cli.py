@@ -422,14 +422,6 @@ def shadow_set(database_url: str | None, notify: str | None, capture: str | None
         emit_table(settings, ["key", "value"])
 
 
-def _source_filter(spec: str | None) -> tuple[str | None, str | None]:
-    if not spec:
-        return None, None
-    if "/" not in spec:
-        return spec, None
-    return read.split_source(spec)
-
-
 def _read(database_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
     async def go() -> T:
         async with db.connection(db.resolve_url(database_url)) as conn:
@@ -462,7 +454,7 @@ def health_cmd(database_url: str | None, as_json: bool) -> None:
 def why_missing_cmd(database_url: str | None, issue_type: str | None, source: str | None,
                     limit: int, offset: int, as_json: bool) -> None:
     """Why data is missing: counts by kind, then the rows with the fix for each."""
-    system, table = _source_filter(source)
+    system, table = read.source_filter(source)
     doc = _read(database_url, lambda c: read.why_missing(
         c, issue_type=issue_type, system=system, table=table, limit=limit, offset=offset))
     if as_json:
@@ -483,7 +475,7 @@ def why_missing_cmd(database_url: str | None, issue_type: str | None, source: st
 def anomalies_cmd(database_url: str | None, source: str | None, include_resolved: bool,
                   as_json: bool) -> None:
     """Open anomalies (with --all, resolved ones too), newest first."""
-    system, table = _source_filter(source)
+    system, table = read.source_filter(source)
     rows = _read(database_url, lambda c: read.anomalies(
         c, system=system, table=table, include_resolved=include_resolved))
     if as_json:
@@ -512,7 +504,7 @@ def log_cmd(database_url: str | None, source: str | None, record_id: str | None,
     """The decision log, filtered: what happened to a record, an entity, a source."""
     import datetime as dt
 
-    system, table = _source_filter(source)
+    system, table = read.source_filter(source)
     utc = dt.UTC
     rows = _read(database_url, lambda c: read.log(
         c, system=system, table=table, record_id=record_id, staged_record_id=staged_record_id,
@@ -649,13 +641,7 @@ def alerts_send(database_url: str | None, once: bool, as_json: bool) -> None:
 def alerts_list(database_url: str | None, status: str | None, limit: int,
                 as_json: bool) -> None:
     """Alerts, newest first."""
-    q = queries.load("alerts")
-
-    async def go() -> list[dict[str, Any]]:
-        async with db.connection(db.resolve_url(database_url)) as conn:
-            return [dict(r) for r in await conn.fetch(q["list"], status, limit)]
-
-    rows = run(go)
+    rows = _read(database_url, lambda c: read.alerts(c, status=status, limit=limit))
     if as_json:
         emit_json(rows)
     else:
@@ -703,16 +689,7 @@ def alerts_show(database_url: str | None, alert_id: str, as_json: bool) -> None:
 def alerts_redeliver(database_url: str | None, alert_id: str, as_json: bool) -> None:
     """Send an alert again (a dead-lettered one, say): pending, attempts reset, due now."""
     ident = _alert_id(alert_id)
-    q = queries.load("alerts")
-
-    async def go() -> dict[str, Any] | None:
-        async with db.connection(db.resolve_url(database_url)) as conn:
-            row = await conn.fetchrow(q["redeliver"], ident)
-            return dict(row) if row else None
-
-    row = run(go)
-    if row is None:
-        raise UserError(f"no alert {ident}")
+    row = _read(database_url, lambda c: read.redeliver_alert(c, ident))
     if as_json:
         emit_json(row)
     else:
@@ -782,13 +759,7 @@ def rules_check_cmd(database_url: str | None, last_rows: int, as_json: bool) -> 
 @json_option
 def sources(database_url: str | None, as_json: bool) -> None:
     """What sources feed Atlas? (the registry)"""
-    url = db.resolve_url(database_url)
-
-    async def go() -> list[dict[str, Any]]:
-        async with db.connection(url) as conn:
-            return [dict(r) for r in await conn.fetch(queries.get("orchestrator", "sources"))]
-
-    rows = run(go)
+    rows = _read(database_url, read.sources)
     if as_json:
         emit_json(rows)
     else:

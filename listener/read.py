@@ -48,6 +48,15 @@ def split_source(spec: str) -> tuple[str, str]:
     return system, table
 
 
+def source_filter(spec: str | None) -> tuple[str | None, str | None]:
+    """A ``--source`` / ``?source=`` filter: nothing, ``SYSTEM`` or ``SYSTEM/TABLE``."""
+    if not spec:
+        return None, None
+    if "/" not in spec:
+        return spec, None
+    return split_source(spec)
+
+
 async def sources(conn: Conn, system: str | None = None,
                   table: str | None = None) -> list[dict[str, Any]]:
     return _rows(await conn.fetch(_q("sources"), system, table))
@@ -123,6 +132,14 @@ async def alerts(conn: Conn, *, status: str | None = None,
                  limit: int = 50) -> list[dict[str, Any]]:
     return _rows(await conn.fetch(queries.get("alerts", "list"), status,
                                   max(1, min(limit, MAX_PAGE))))
+
+
+async def redeliver_alert(conn: Conn, alert_id: uuid.UUID) -> dict[str, Any]:
+    """Put an alert back in the outbox: pending, attempts reset, due now."""
+    row = await conn.fetchrow(queries.get("alerts", "redeliver"), alert_id)
+    if row is None:
+        raise NotFound(f"no alert {alert_id}")
+    return dict(row)
 
 
 async def log(conn: Conn, *, system: str | None = None, table: str | None = None,

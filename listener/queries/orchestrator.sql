@@ -46,10 +46,3 @@ WHERE r.is_active
 GROUP BY r.rule_id, r.source_system, r.source_table, r.source_field, r.target_surface,
          r.target_field
 ORDER BY r.source_system, r.source_table, r.source_field;
-
--- name: sources
-SELECT source_system, source_table, display_name, processor_name, ingest_method,
-       ingest_frequency, is_active, last_ingest_at, total_records_ingested,
-       total_entities_created
-FROM trapper.orchestrator_sources
-ORDER BY source_system, source_table;
