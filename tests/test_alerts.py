@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -283,3 +284,25 @@ def test_the_listener_detects_and_delivers(
         assert proc.stop() == 0
     assert "dead-lettered" in slack.received[0].body["text"]
     assert "SECRETTOKEN" not in proc.log()
+
+
+@pytest.mark.parametrize("doc,says", [
+    ("not json", "not a readable JSON file"),
+    ('{"name": "x"}', "expected a JSON list"),
+    ('[{"url": "http://h/x"}]', "needs a name"),
+    ('[{"name": "a"}]', "has no url"),
+    ('[{"name": "a", "url": "ftp://h/x"}]', "not an http(s) URL"),
+    ('[{"name": "a", "url": "http://h/x", "min_severity": "loud"}]', "min_severity must be"),
+    ('[{"name": "a", "url": "http://h/x", "sources": "petlink"}]', "sources must be a list"),
+    ('[{"name": "a", "url": "http://h/x"}, {"name": "a", "url": "http://h/y"}]',
+     "share a name"),
+])
+def test_a_bad_routes_file_is_refused_with_the_reason(tmp_path: Path, doc: str,
+                                                      says: str) -> None:
+    from listener.errors import UserError
+
+    path = tmp_path / "routes.json"
+    path.write_text(doc)
+    with pytest.raises(UserError, match=re.escape(says)) as exc:
+        load_routes({"ATLAS_ORCH_ALERT_ROUTES": str(path)})
+    assert "http://h/" not in str(exc.value)    # the URL is a secret, even in errors

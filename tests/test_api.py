@@ -312,3 +312,19 @@ def test_serve_with_the_listener_shows_a_new_ingest_live(loaded: str, tmp_path: 
         assert rows[0]["source_system"] == "petlink" and rows[0]["action"] == "staged"
     finally:
         assert server.stop() == 0
+
+
+def test_cli_refusals_say_what_is_wrong(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+    bad_record = run_cli("replay", "clinichq/owner_info", env=env)
+    assert bad_record.returncode == 2 and "SYSTEM/TABLE/RECORD_ID" in bad_record.stderr
+    missing = run_cli("replay", "clinichq/owner_info/nope", env=env)
+    assert missing.returncode == 1 and "no staged record nope" in missing.stderr
+    bad_source = run_cli("why-missing", "--source", "a/b/c", env=env)
+    assert bad_source.returncode == 1 and "SYSTEM/TABLE" in bad_source.stderr
+    assert run_cli("listen", "--once", "--batch", "0", env=env).returncode == 2
+    no_tokens = run_cli("serve", "--port", "1", env={**env, "ATLAS_ORCH_ADMIN_TOKEN": "",
+                                                      "ATLAS_ORCH_READ_TOKEN": ""})
+    assert no_tokens.returncode == 1 and "ATLAS_ORCH_ADMIN_TOKEN" in no_tokens.stderr
+    unknown = run_cli("provenance", "person", str(uuid.uuid4()), env=env)
+    assert unknown.returncode == 1 and "no person" in unknown.stderr
