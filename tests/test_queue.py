@@ -69,6 +69,41 @@ def test_enqueue_returns_the_queued_job_for_a_table(qdb: str) -> None:
     assert val(qdb, "SELECT total_records FROM trapper.processing_jobs") == 3
 
 
+def test_a_large_backlog_gets_a_second_job_that_two_workers_share(qdb: str) -> None:
+    execute(qdb, """UPDATE trapper.processing_settings SET value = 100
+                    WHERE key = 'share_table_records';
+                    INSERT INTO trapper.processing_settings VALUES
+                        ('test_sleep_s', 0.005, 'each record takes a moment')""")
+    stage(qdb, 1, 99)     # below the mark: one job, as always
+    assert val(qdb, "SELECT count(*) FROM trapper.processing_jobs") == 1
+    execute(qdb, """INSERT INTO trapper.staged_records
+        (source_system, source_table, source_row_id, row_hash, payload)
+        SELECT 'q', 't0', 'more-' || i, md5('more-' || i), '{}'
+        FROM generate_series(1, 101) i""")
+    first = val(qdb, "SELECT trapper.enqueue_processing('q', 't0', 'test')")
+    again = val(qdb, "SELECT trapper.enqueue_processing('q', 't0', 'test')")
+    jobs = sql(qdb, "SELECT job_id, trigger_type, trigger_id, total_records "
+                    "FROM trapper.processing_jobs ORDER BY queued_at, trigger_type")
+    assert first == again == jobs[0]["job_id"]
+    assert [(j["trigger_type"], j["total_records"]) for j in jobs] == [
+        ("test", 200), ("share", 200)]        # never a third
+    assert jobs[1]["trigger_id"] == str(first)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for _ in range(2):
+                tg.start_soon(lambda: Worker(qdb, job_batch=1, record_budget=5).run(
+                    until_empty=True))
+
+    anyio.run(main)
+    counts = sql(qdb, "SELECT staged_id, count(*) AS n FROM public.calls GROUP BY 1")
+    assert len(counts) == 200 and max(r["n"] for r in counts) == 1
+    done = sql(qdb, "SELECT status, records_processed FROM trapper.processing_jobs")
+    assert [d["status"] for d in done] == ["completed", "completed"]
+    assert sum(d["records_processed"] for d in done) == 200
+    assert min(d["records_processed"] for d in done) > 0   # both workers took a share
+
+
 def test_concurrent_workers_never_process_a_record_twice(qdb: str) -> None:
     stage(qdb, 40, 25)
 
