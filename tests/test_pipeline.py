@@ -45,6 +45,17 @@ def test_the_small_world_loads_to_its_truth(db_url: str, world: Path) -> None:
     assert gaps["all_places"] == expected["places"]
     # made-up registry emails and review-pending pairs add a few people, never fewer
     assert expected["people"] <= gaps["all_people"] <= expected["people"] * 1.03
+    # the dashboard says the same: every row worked, nothing waiting, the same live counts
+    board = sql(db_url, "SELECT * FROM trapper.v_processing_dashboard")
+    files = json.loads((world / "manifest.json").read_text())["files"]
+    assert {(r["source_system"], r["source_table"]) for r in board} == {
+        (f["source_system"], f["source_table"]) for f in files}
+    assert all(r["processed"] == r["staged"] and r["pending"] == r["failed"] == 0
+               and r["jobs_open"] == 0 for r in board)
+    live = {r["entity_type"]: r["live"] for r in sql(
+        db_url, "SELECT entity_type, live FROM trapper.v_entity_counts")}
+    assert live["person"] == gaps["all_people"]
+    assert (live["place"], live["cat"]) == (expected["places"], expected["cats"])
     linking = json.loads(val(db_url, "SELECT trapper.run_all_entity_linking_json()"))
     assert set(linking) == {"appointments_to_owners", "intake_places", "requesters_to_places",
                             "cats_to_places", "appointments_to_trappers",

@@ -34,6 +34,16 @@ def test_why_missing_counts_the_atlas_world_s_gaps(db_url: str, tmp_path: Path) 
             await conn.close()
 
     anyio.run(load)
+    # the processing dashboard after the load: every row worked, and the live entity counts
+    # within the precision / recall goals of the ground truth (cats and places exact)
+    board = sql(db_url, "SELECT sum(staged) AS staged, sum(processed) AS processed, "
+                        "sum(pending) AS pending, sum(failed) AS failed "
+                        "FROM trapper.v_processing_dashboard")[0]
+    assert board["processed"] == board["staged"] and board["pending"] == board["failed"] == 0
+    live = {r["entity_type"]: r["live"] for r in sql(
+        db_url, "SELECT entity_type, live FROM trapper.v_entity_counts")}
+    assert expected["people"] * 0.99 <= live["person"] <= expected["people"] / 0.95
+    assert (live["place"], live["cat"]) == (expected["places"], expected["cats"])
     counts = {r["issue_type"]: r["n"] for r in sql(
         db_url, "SELECT issue_type, count(*) AS n FROM trapper.v_data_why_missing GROUP BY 1")}
     assert expected["people_without_identifiers"] == 986
