@@ -321,12 +321,13 @@ def test_two_workers_creating_the_same_cat_at_once_make_one(db_url: str) -> None
     assert len(cats(db_url)) == 1
 
 
-async def _second_does_not_wait(url: str, setup: str, query: str) -> tuple[object, object]:
-    """``query`` in an open transaction, then again on a second connection that gives up on
-    any lock after 300 ms: matching what is already there must not make workers queue."""
+async def _second_does_not_wait(url: str, query: str) -> tuple[object, object]:
+    """``query`` once to create its entity, then in an open transaction, then again on a
+    second connection that gives up on any lock after 300 ms: matching what is already there
+    must not make workers queue."""
     c0, c1, c2 = [await asyncpg.connect(url) for _ in range(3)]
     try:
-        await c0.fetchval(setup)
+        await c0.fetchval(query)
         t1 = c1.transaction()
         await t1.start()
         first = await c1.fetchval(query)
@@ -342,14 +343,14 @@ async def _second_does_not_wait(url: str, setup: str, query: str) -> tuple[objec
 def test_matching_an_existing_person_takes_no_lock(db_url: str) -> None:
     q = ("SELECT trapper.find_or_create_person('known@person.org', NULL, 'Ann', 'Lee', NULL, "
          "'clinichq')")
-    first, second = anyio.run(_second_does_not_wait, db_url, q, q)
+    first, second = anyio.run(_second_does_not_wait, db_url, q)
     assert first == second
     assert len(people(db_url)) == 1
 
 
 def test_matching_an_existing_cat_takes_no_lock(db_url: str) -> None:
     q = "SELECT trapper.find_or_create_cat_by_microchip('981020000000777', 'Tom', 'Male')"
-    first, second = anyio.run(_second_does_not_wait, db_url, q, q)
+    first, second = anyio.run(_second_does_not_wait, db_url, q)
     assert first == second
     assert len(cats(db_url)) == 1
 

@@ -479,6 +479,7 @@ DECLARE
     v_action text := 'matched';
     v_detail text;
     v_fmt record;
+    v_locked boolean := false;
 BEGIN
     IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
         v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
@@ -490,21 +491,18 @@ BEGIN
     -- Look first, lock only to create: a cat seen before (most calls) needs no turn-taking.
     -- A miss takes the keys' locks and looks again, since a worker that held them may have
     -- just created this cat.
-    v_id := coalesce(
-        trapper.cat_by_identifier('microchip', v_chip),
-        trapper.cat_by_identifier('clinichq_animal_id', nullif(btrim(p_clinichq_animal_id), '')),
-        trapper.cat_by_identifier('shelterluv_animal_id', nullif(btrim(p_shelterluv_id), '')),
-        trapper.cat_by_identifier('petlink_pet_id', nullif(btrim(p_petlink_id), '')));
-    IF v_id IS NULL THEN
-        PERFORM trapper.lock_identity_key('chip', v_chip);
-        PERFORM trapper.lock_identity_key('clinichq', p_clinichq_animal_id);
+    LOOP
         v_id := coalesce(
             trapper.cat_by_identifier('microchip', v_chip),
             trapper.cat_by_identifier('clinichq_animal_id',
                                       nullif(btrim(p_clinichq_animal_id), '')),
             trapper.cat_by_identifier('shelterluv_animal_id', nullif(btrim(p_shelterluv_id), '')),
             trapper.cat_by_identifier('petlink_pet_id', nullif(btrim(p_petlink_id), '')));
-    END IF;
+        EXIT WHEN v_id IS NOT NULL OR v_locked;
+        PERFORM trapper.lock_identity_key('chip', v_chip);
+        PERFORM trapper.lock_identity_key('clinichq', p_clinichq_animal_id);
+        v_locked := true;
+    END LOOP;
     IF v_id IS NULL THEN
         IF v_chip IS NULL AND nullif(btrim(p_clinichq_animal_id), '') IS NULL
            AND nullif(btrim(p_shelterluv_id), '') IS NULL
