@@ -1,7 +1,10 @@
 """The shadow layer's cost to the host and the listener's speed, in one run:
 
-1. the host pipeline (ingest + process of the same small world) with the shadow triggers
-   against the same install without them (goal >= 0.95x);
+1. the host pipeline (ingest + process of the same small world) with the shadow layer
+   against the same install without it (goal >= 0.95x): with the engine's decisions and new
+   entities captured by the listener's poll (the README's recommendation for bulk
+   pipelines) and with every stream captured by its trigger; plus the time spent inside the
+   shadow trigger functions, from pg_stat_user_functions (free of run-to-run noise);
 2. 4 concurrent single-row writers to staged_records with the shadow layer in the
    configuration recommended for such hosts (poll capture of staged rows, notify off)
    against no triggers (goal >= 0.85x); also the statement trigger with notify off and on,
@@ -10,7 +13,7 @@
    loop receiving plain per-row NOTIFYs from the same writers (goal >= 1.0x);
 4. commit -> job-log row latency p50 / p99 at 2,000 events/s (goal p99 <= 50 ms).
 
-    .venv/bin/python bench/events.py [--rounds 3] [--seconds 4]
+    .venv/bin/python bench/events.py [--rounds 3] [--pipeline-rounds 9] [--seconds 4]
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import anyio
 import asyncpg
 from _db import fresh_database, median
 
-from listener import ingest
+from listener import ingest, queries
 from listener.worker import drain_queue
 from synthetic.generate import generate
 
@@ -123,26 +126,115 @@ async def pipeline(url: str, world: Path) -> float:
     return time.perf_counter() - t
 
 
+async def prepare(url: str, config: str) -> None:
+    """``bare``: no shadow triggers; ``poll``: the install as it comes (the engine's
+    decisions and new entities captured by the listener's poll); ``trigger``: every stream
+    captured by its trigger (``atlas-orch shadow set --capture-engine trigger``)."""
+    c = await asyncpg.connect(url)
+    if config == "bare":
+        await c.execute(DROP_SHADOW)
+    elif config == "trigger":
+        await c.fetchval("SELECT trapper.orchestrator_set_capture('engine', 'trigger')")
+    await c.close()
+
+
+SHADOW_OWN_TIME = """
+SELECT coalesce(sum(self_time) FILTER (WHERE funcname LIKE 'orchestrator\\_on\\_%'
+                                          OR funcname LIKE 'orchestrator\\_wake%'
+                                          OR funcname LIKE 'orchestrator\\_notify%'), 0),
+       coalesce(sum(total_time) FILTER (WHERE funcname = 'work_jobs'), 0)
+FROM pg_stat_user_functions"""
+
+
+async def shadow_own_time(world: Path, config: str) -> tuple[float, float]:
+    """Milliseconds spent inside the shadow trigger functions while the workers ran, and in
+    work_jobs altogether: one run with track_functions on, a figure free of run-to-run noise
+    (it leaves out the trigger machinery around the functions, so it is a floor)."""
+    async with fresh_database() as url:
+        c = await asyncpg.connect(url)
+        name = await c.fetchval("SELECT current_database()")
+        await c.execute(f'ALTER DATABASE "{name}" SET track_functions = \'pl\'')
+        await c.close()
+        await prepare(url, config)
+        await pipeline(url, world)
+        c = await asyncpg.connect(url)
+        for _ in range(50):   # the workers' statistics arrive when their sessions end
+            own, work = await c.fetchrow(SHADOW_OWN_TIME)
+            if work:
+                break
+            await anyio.sleep(0.1)
+        await c.close()
+        return float(own), float(work)
+
+
+QUEUE_OPEN = ("SELECT EXISTS (SELECT 1 FROM trapper.processing_jobs "
+              "WHERE status IN ('queued', 'processing'))")
+
+
+async def interleaved(world: Path, sides: dict[str, str], slice_s: float) -> dict[str, float]:
+    """Ingest + process of the same files into each side's database, taking turns: one file
+    each, then ``slice_s`` of the workers each, until every queue is empty, then the linking
+    pass each. Returns each side's summed time. A CPU loop on these machines varies by ~13%
+    from one second to the next, so runs one after another differ by that much; turns of
+    half a second give every side the same machine."""
+    spent = dict.fromkeys(sides, 0.0)
+    order = list(sides)
+    conns = {k: await asyncpg.connect(u) for k, u in sides.items()}
+    try:
+        for n, e in enumerate(ingest.read_manifest(world / "manifest.json")):
+            for k in order[n % len(order):] + order[:n % len(order)]:
+                t = time.perf_counter()
+                await ingest.ingest_file(conns[k], e.path, e.source_system, e.source_table,
+                                         fmt=e.fmt)
+                spent[k] += time.perf_counter() - t
+        busy = list(order)
+        n = 0
+        while busy:
+            n += 1
+            for k in busy[n % len(busy):] + busy[:n % len(busy)]:
+                t = time.perf_counter()
+                await drain_queue(sides[k], workers=2, budget_s=slice_s, signals=False)
+                spent[k] += time.perf_counter() - t
+            busy = [k for k in busy if await conns[k].fetchval(QUEUE_OPEN)]
+        for k in order:
+            t = time.perf_counter()
+            await conns[k].fetchval(queries.get("worker", "run_linking"))
+            spent[k] += time.perf_counter() - t
+    finally:
+        for c in conns.values():
+            await c.close()
+    return spent
+
+
 async def part_pipeline(world: Path, rounds: int) -> None:
-    """Pairs of runs, back to back in alternating order, so drift in the machine's speed hits
-    both sides of each pair alike; the median of the pairs' ratios is the figure."""
-    shadow, bare, ratios = [], [], []
+    """Each round: three databases (no shadow layer, trigger capture, poll capture) loaded
+    in turns (see ``interleaved``); each side's figure is the median of its per-round ratio
+    against the database without the shadow layer."""
+    configs = ["bare", "trigger", "poll"]
+    times: dict[str, list[float]] = {c: [] for c in configs}
     for r in range(rounds):
-        pair: dict[bool, float] = {}
-        for keep in ((True, False) if r % 2 == 0 else (False, True)):
-            async with fresh_database() as url:
-                if not keep:
-                    c = await asyncpg.connect(url)
-                    await c.execute(DROP_SHADOW)
-                    await c.close()
-                pair[keep] = await pipeline(url, world)
-        shadow.append(pair[True])
-        bare.append(pair[False])
-        ratios.append(pair[False] / pair[True])
-    print(f"1. host pipeline (ingest + process, small world), {rounds} paired runs: without "
-          f"shadow {median(bare):.2f}s, with {median(shadow):.2f}s (medians) -> median pair "
-          f"ratio {median(ratios):.2f}x [min {min(ratios):.2f}, max {max(ratios):.2f}]  "
-          f"(goal >= 0.95x)")
+        async with fresh_database() as a, fresh_database() as b, fresh_database() as c:
+            urls = dict(zip(configs[r % 3:] + configs[:r % 3], (a, b, c), strict=True))
+            for config, url in urls.items():
+                await prepare(url, config)
+            spent = await interleaved(world, urls, 0.5)
+        for config in configs:
+            times[config].append(spent[config])
+    ratios = {c: [b / t for b, t in zip(times["bare"], times[c], strict=True)]
+              for c in ("trigger", "poll")}
+    print(f"1. host pipeline (ingest + process, small world, the three loads taking turns), "
+          f"{rounds} rounds, medians: without shadow {median(times['bare']):.2f}s, trigger "
+          f"capture {median(times['trigger']):.2f}s, poll capture {median(times['poll']):.2f}s")
+    for c, label in (("poll", "decisions + entities polled (recommended for bulk pipelines)"),
+                     ("trigger", "every stream by trigger")):
+        v = ratios[c]
+        print(f"   with the shadow layer, {label}: median ratio {median(v):.2f}x "
+              f"[min {min(v):.2f}, max {max(v):.2f}]  (goal >= 0.95x)")
+    for c, label in (("poll", "poll capture"), ("trigger", "trigger capture")):
+        own, work = await shadow_own_time(world, c)
+        print(f"   {label}, time inside the shadow trigger functions: {own:,.0f} ms of "
+              f"{work:,.0f} ms in work_jobs ({own / work:.1%}; pg_stat_user_functions, "
+              f"one run: a floor, free of run-to-run noise)")
 
 
 # -- 2. concurrent single-row writers ------------------------------------------------------
@@ -304,12 +396,12 @@ async def part_latency(seconds: float) -> None:
           f"p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(lat):,} events  (goal p99 <= 50 ms)")
 
 
-async def main(rounds: int, seconds: float, parts: str) -> None:
+async def main(rounds: int, seconds: float, parts: str, pipeline_rounds: int) -> None:
     if "1" in parts:
         with tempfile.TemporaryDirectory() as tmp:
             world = Path(tmp)
             generate(world, scale="small", seed=1)
-            await part_pipeline(world, rounds)
+            await part_pipeline(world, pipeline_rounds)
     if "2" in parts:
         await part_writers(rounds, seconds)
     if "3" in parts:
@@ -323,6 +415,9 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--pipeline-rounds", type=int, default=9,
+                    help="rounds of part 1; a run varies by ~10%% on these machines, so the "
+                         "median needs more of them than the other parts")
     ap.add_argument("--parts", default="1234", help="which parts to run, e.g. 24")
     a = ap.parse_args()
-    anyio.run(main, a.rounds, a.seconds, a.parts)
+    anyio.run(main, a.rounds, a.seconds, a.parts, a.pipeline_rounds)

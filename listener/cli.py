@@ -398,12 +398,16 @@ def shadow_status(database_url: str | None, as_json: bool) -> None:
               help="Wake listeners with NOTIFY (on) or let them poll (off).")
 @click.option("--capture", type=click.Choice(["trigger", "poll"]),
               help="Capture staged rows with a trigger, or let the listener find them.")
+@click.option("--capture-engine", type=click.Choice(["trigger", "poll"]),
+              help="Capture identity decisions and new entities with triggers, or let the "
+                   "listener find them.")
 @json_option
 def shadow_set(database_url: str | None, notify: str | None, capture: str | None,
-               as_json: bool) -> None:
-    """Switch NOTIFY and the capture of staged rows (see README: many small writers)."""
-    if notify is None and capture is None:
-        raise click.UsageError("nothing to set: give --notify and/or --capture")
+               capture_engine: str | None, as_json: bool) -> None:
+    """Switch NOTIFY and how events are captured (see README: choosing the capture)."""
+    if notify is None and capture is None and capture_engine is None:
+        raise click.UsageError(
+            "nothing to set: give --notify, --capture and/or --capture-engine")
     q = queries.load("listener")
 
     async def go() -> list[dict[str, Any]]:
@@ -412,7 +416,9 @@ def shadow_set(database_url: str | None, notify: str | None, capture: str | None
                 if notify is not None:
                     await conn.execute(q["set_notify"], notify)
                 if capture is not None:
-                    await conn.fetchval(q["set_capture"], capture)
+                    await conn.fetchval(q["set_capture"], "staged", capture)
+                if capture_engine is not None:
+                    await conn.fetchval(q["set_capture"], "engine", capture_engine)
             return [dict(r) for r in await conn.fetch(q["settings"])]
 
     settings = run(go)

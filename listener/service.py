@@ -295,10 +295,12 @@ class Listener:
         settle_by = time.monotonic() + self.cfg.once_settle
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
-            await work.fetchval(self._q["capture"], self.cfg.consumer,
-                                timeout=self.cfg.query_timeout)
+            captured = await work.fetchrow(self._q["capture"], self.cfg.consumer,
+                                           timeout=self.cfg.query_timeout)
+            assert captured is not None
             caught_up = await self._drain(work)
-            tally_settled = await self._tally(work)
+            # rows still being written under a capture watermark are not settled either
+            tally_settled = await self._tally(work) and not captured["pending"]
             if self._stop.is_set():
                 return
             now = time.monotonic()

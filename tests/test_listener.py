@@ -446,3 +446,113 @@ def test_shadow_status_reports_the_backlog_and_failures(db_url: str) -> None:
     assert doc["listeners"][0]["events_consumed"] == 1
     assert doc["shadow_failures"]["failures"] == 0
     assert run_cli("shadow", "set", env={"DATABASE_URL": db_url}).returncode == 2
+
+
+DECIDE_ONE = """INSERT INTO trapper.data_engine_match_decisions
+                    (source_system, source_table, source_row_id, decision_type, decision_reason)
+                VALUES ('clinichq', 'owner_info', 'open-1', 'rejected', 'test: no identifiers')"""
+
+
+def _engine_log_counts(url: str) -> dict[str, Any]:
+    return sql(url, """
+        SELECT (SELECT count(*) FROM trapper.orchestrator_job_log
+                WHERE action = 'identity_decision') AS decision_rows,
+               (SELECT count(DISTINCT decision_details ->> 'decision_id')
+                FROM trapper.orchestrator_job_log
+                WHERE action = 'identity_decision') AS decisions_logged,
+               (SELECT count(*) FROM trapper.data_engine_match_decisions) AS decisions,
+               (SELECT count(*) FROM trapper.orchestrator_job_log
+                WHERE action = 'entity_created') AS entity_rows,
+               (SELECT count(DISTINCT target_entity_id) FROM trapper.orchestrator_job_log
+                WHERE action = 'entity_created') AS entities_logged,
+               (SELECT count(*) FROM trapper.sot_people) + (SELECT count(*) FROM trapper.places)
+                 + (SELECT count(*) FROM trapper.sot_cats) AS entities""")[0]
+
+
+def test_engine_poll_capture_logs_every_decision_and_entity_once(
+    db_url: str, world: Path
+) -> None:
+    env = {"DATABASE_URL": db_url}
+    manifest = json.loads((world / "manifest.json").read_text())
+    files = manifest["files"]
+    half = len(files) // 2
+    # the first half with the triggers, the rest polled: the switch loses and doubles nothing
+    first = world / "first.json"
+    first.write_text(json.dumps({**manifest, "files": files[:half]}))
+    rest = world / "rest.json"
+    rest.write_text(json.dumps({**manifest, "files": files[half:]}))
+    assert val(db_url, "SELECT value FROM trapper.orchestrator_settings "
+                       "WHERE key = 'capture_decisions'") == "poll"     # the default
+    assert run_cli("shadow", "set", "--capture-engine", "trigger", env=env).returncode == 0
+    assert run_cli("ingest", "--manifest", str(first), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    by_trigger = val(db_url, "SELECT count(*) FROM trapper.orchestrator_events "
+                             "WHERE kind IN ('identity_decision', 'entity_created')")
+    assert by_trigger > 0
+    done = run_cli("shadow", "set", "--capture-engine", "poll", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    settings = {r["key"]: r["value"] for r in json.loads(done.stdout)}
+    assert settings["capture_decisions"] == settings["capture_entities"] == "poll"
+    assert [dict(r) for r in sql(db_url, "SELECT tgname, tgenabled FROM pg_trigger WHERE tgname IN "
+                       "('orchestrator_match_decision_insert', 'orchestrator_person_insert', "
+                       "'orchestrator_place_insert', 'orchestrator_cat_insert') "
+                       "ORDER BY tgname")] == [
+        {"tgname": n, "tgenabled": b"D"} for n in (
+            "orchestrator_cat_insert", "orchestrator_match_decision_insert",
+            "orchestrator_person_insert", "orchestrator_place_insert")]
+    assert run_cli("ingest", "--manifest", str(rest), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    # the host's processing wrote no decision or entity event of its own
+    assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_events "
+                       "WHERE kind IN ('identity_decision', 'entity_created')") == by_trigger
+    listen_once(db_url)
+    assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_events "
+                       "WHERE payload ->> 'captured' = 'poll'") > 0
+    counts = _engine_log_counts(db_url)
+    assert counts["decision_rows"] == counts["decisions_logged"] == counts["decisions"]
+    assert counts["entity_rows"] == counts["entities_logged"] == counts["entities"]
+    # a polled decision is enriched like a trigger's: its reason, score and source record
+    polled = sql(db_url, """
+        SELECT l.decision_reason, l.source_record_id, d.source_row_id, d.decision_type,
+               d.decision_reason AS reason
+        FROM trapper.orchestrator_job_log l
+        JOIN trapper.orchestrator_events e USING (event_id)
+        JOIN trapper.data_engine_match_decisions d
+          ON d.decision_id = (l.decision_details ->> 'decision_id')::bigint
+        WHERE e.payload ->> 'captured' = 'poll' LIMIT 1""")[0]
+    assert polled["decision_reason"] == f"{polled['decision_type']}: {polled['reason']}"
+    assert polled["source_record_id"] == polled["source_row_id"]
+    assert audit(db_url)["missing"] == 0 and audit(db_url)["doubled"] == 0
+
+
+def test_engine_poll_capture_waits_for_an_open_writer_and_hands_back(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+
+    async def open_decision() -> None:
+        conn = await asyncpg.connect(db_url)
+        try:
+            await conn.execute("BEGIN")
+            await conn.execute(DECIDE_ONE)
+            other = await asyncpg.connect(db_url)
+            await other.execute(DECIDE_ONE.replace("open-1", "committed-2"))
+            await other.close()
+            # the committed decision has a higher id than the open one: the watermark holds
+            # both back until the open writer ends
+            first = await Listener(ListenerConfig(url=db_url, once=True, once_wait=0)).run()
+            assert first.events == 0
+            await conn.execute("COMMIT")
+        finally:
+            await conn.close()
+
+    anyio.run(open_decision)
+    assert listen_once(db_url).events == 2
+    # back to the triggers: what the poll had not captured is captured at the switch
+    execute(db_url, DECIDE_ONE.replace("open-1", "late-3"))
+    assert run_cli("shadow", "set", "--capture-engine", "trigger", env=env).returncode == 0
+    execute(db_url, DECIDE_ONE.replace("open-1", "after-4"))
+    listen_once(db_url)
+    counts = _engine_log_counts(db_url)
+    assert counts["decision_rows"] == counts["decisions_logged"] == counts["decisions"] == 4
+    assert audit(db_url)["missing"] == 0 and audit(db_url)["doubled"] == 0
+    bad = run_cli("shadow", "set", "--capture-engine", "sometimes", env=env)
+    assert bad.returncode == 2

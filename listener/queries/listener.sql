@@ -23,7 +23,7 @@ FROM trapper.orchestrator_consume_events($1, $2);
 SELECT tallied, upto, pending FROM trapper.orchestrator_tally_log($1);
 
 -- name: capture
-SELECT trapper.orchestrator_capture_staged($1);
+SELECT events, pending FROM trapper.orchestrator_capture($1);
 
 -- name: prune
 SELECT trapper.orchestrator_prune_events($1);
@@ -58,7 +58,7 @@ SELECT key, value, description FROM trapper.orchestrator_settings ORDER BY key;
 UPDATE trapper.orchestrator_settings SET value = $1 WHERE key = 'notify';
 
 -- name: set_capture
-SELECT trapper.orchestrator_set_staged_capture($1);
+SELECT trapper.orchestrator_set_capture($1, $2);
 
 -- name: shadow_failures
 SELECT count(*) AS failures, max(failed_at) AS last_failure,
