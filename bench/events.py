@@ -135,8 +135,8 @@ async def prepare(url: str, config: str) -> None:
     c = await asyncpg.connect(url)
     if config in ("bare", "control"):
         await c.execute(DROP_SHADOW)
-    elif config == "trigger":
-        await c.fetchval("SELECT trapper.orchestrator_set_capture('engine', 'trigger')")
+    elif config == "poll":
+        await c.fetchval("SELECT trapper.orchestrator_set_capture('engine', 'poll')")
     await c.close()
 
 

@@ -482,7 +482,7 @@ def test_engine_poll_capture_logs_every_decision_and_entity_once(
     rest = world / "rest.json"
     rest.write_text(json.dumps({**manifest, "files": files[half:]}))
     assert val(db_url, "SELECT value FROM trapper.orchestrator_settings "
-                       "WHERE key = 'capture_decisions'") == "poll"     # the default
+                       "WHERE key = 'capture_decisions'") == "trigger"     # the default
     assert run_cli("shadow", "set", "--capture-engine", "trigger", env=env).returncode == 0
     assert run_cli("ingest", "--manifest", str(first), env=env).returncode == 0
     assert run_cli("process", env=env, timeout=300).returncode == 0
@@ -527,6 +527,7 @@ def test_engine_poll_capture_logs_every_decision_and_entity_once(
 
 def test_engine_poll_capture_waits_for_an_open_writer_and_hands_back(db_url: str) -> None:
     env = {"DATABASE_URL": db_url}
+    assert run_cli("shadow", "set", "--capture-engine", "poll", env=env).returncode == 0
 
     async def open_decision() -> None:
         conn = await asyncpg.connect(db_url)

@@ -18,11 +18,11 @@
 -- the trigger or by the poll, never both and never neither.
 
 INSERT INTO trapper.orchestrator_settings (key, value, description) VALUES
-    ('capture_decisions', 'poll',
+    ('capture_decisions', 'trigger',
      'trigger: a statement-level trigger on data_engine_match_decisions writes each '
      'decision''s event; poll: the listener writes them from the decisions table '
      '(set with orchestrator_set_capture or atlas-orch shadow set --capture-engine)'),
-    ('capture_entities', 'poll',
+    ('capture_entities', 'trigger',
      'trigger: statement-level triggers on sot_people, places and sot_cats write each new '
      'entity''s event; poll: the listener writes them from entity_sources'' created rows '
      '(set with orchestrator_set_capture or atlas-orch shadow set --capture-engine)');
@@ -175,9 +175,3 @@ BEGIN
     RETURN p_mode;
 END $$;
 
--- Poll is the default for the engine streams: the engines write them in their own batched
--- transactions, where a trigger's event per record is pure cost to the host, and the listener
--- reads them within a poll interval. `atlas-orch shadow set --capture-engine trigger` turns
--- the triggers back on (for hosts that create entities outside the engines, which then have
--- no created row in entity_sources for the poll to find).
-SELECT trapper.orchestrator_set_capture('engine', 'poll');
