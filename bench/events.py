@@ -1,9 +1,10 @@
 """The shadow layer's cost to the host and the listener's speed, in one run:
 
 1. the host pipeline (ingest + process of the same small world) with the shadow layer
-   against the same install without it (goal >= 0.95x): as installed (the engine's decisions
-   and new entities captured by the listener's poll) and with every stream captured by its
-   trigger, the loads taking turns, with a second install without it as the noise floor;
+   against the same install without it (goal >= 0.95x): as installed (every stream captured
+   by its trigger) and with the engine's decisions and new entities captured by the
+   listener's poll (--capture-engine poll), the loads taking turns, with a second install
+   without it as the noise floor;
    plus the time spent inside the shadow trigger functions (pg_stat_user_functions: free of
    the run-to-run noise, which on these machines is ~10% for the same work);
 2. 4 concurrent single-row writers to staged_records with the shadow layer in the
@@ -14,7 +15,7 @@
    loop receiving plain per-row NOTIFYs from the same writers (goal >= 1.0x);
 4. commit -> job-log row latency p50 / p99 at 2,000 events/s (goal p99 <= 50 ms).
 
-    .venv/bin/python bench/events.py [--rounds 3] [--pipeline-rounds 9] [--seconds 4]
+    .venv/bin/python bench/events.py [--rounds 3] [--pipeline-rounds 12] [--seconds 4]
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ async def pipeline(url: str, world: Path) -> float:
 
 
 async def prepare(url: str, config: str) -> None:
-    """``bare``: no shadow triggers; ``poll``: the install as it comes (the engine's
-    decisions and new entities captured by the listener's poll); ``trigger``: every stream
-    captured by its trigger (``atlas-orch shadow set --capture-engine trigger``)."""
+    """``bare`` and ``control``: no shadow triggers; ``trigger``: the install as it comes
+    (every stream captured by its trigger); ``poll``: the engine's decisions and new entities
+    captured by the listener's poll (``atlas-orch shadow set --capture-engine poll``)."""
     c = await asyncpg.connect(url)
     if config in ("bare", "control"):
         await c.execute(DROP_SHADOW)
@@ -173,6 +174,12 @@ QUEUE_OPEN = ("SELECT EXISTS (SELECT 1 FROM trapper.processing_jobs "
               "WHERE status IN ('queued', 'processing'))")
 
 
+def rotated(items: list[str], n: int) -> list[str]:
+    """``items`` starting at position ``n`` (mod its length): who goes first takes turns."""
+    k = n % len(items)
+    return items[k:] + items[:k]
+
+
 async def interleaved(world: Path, sides: dict[str, str], slice_s: float) -> dict[str, float]:
     """Ingest + process of the same files into each side's database, taking turns: one file
     each, then ``slice_s`` of the workers each, until every queue is empty, then the linking
@@ -184,7 +191,7 @@ async def interleaved(world: Path, sides: dict[str, str], slice_s: float) -> dic
     conns = {k: await asyncpg.connect(u) for k, u in sides.items()}
     try:
         for n, e in enumerate(ingest.read_manifest(world / "manifest.json")):
-            for k in order[n % len(order):] + order[:n % len(order)]:
+            for k in rotated(order, n):
                 t = time.perf_counter()
                 await ingest.ingest_file(conns[k], e.path, e.source_system, e.source_table,
                                          fmt=e.fmt)
@@ -193,7 +200,7 @@ async def interleaved(world: Path, sides: dict[str, str], slice_s: float) -> dic
         n = 0
         while busy:
             n += 1
-            for k in busy[n % len(busy):] + busy[:n % len(busy)]:
+            for k in rotated(busy, n):
                 t = time.perf_counter()
                 await drain_queue(sides[k], workers=2, budget_s=slice_s, signals=False)
                 spent[k] += time.perf_counter() - t
@@ -219,8 +226,7 @@ async def part_pipeline(world: Path, rounds: int) -> None:
     for r in range(rounds):
         async with AsyncExitStack() as stack:
             dbs = [await stack.enter_async_context(fresh_database()) for _ in configs]
-            k = r % len(configs)
-            urls = dict(zip(configs[k:] + configs[:k], dbs, strict=True))
+            urls = dict(zip(rotated(configs, r), dbs, strict=True))
             for config, url in urls.items():
                 await prepare(url, config)
             spent = await interleaved(world, urls, 0.5)
@@ -230,9 +236,9 @@ async def part_pipeline(world: Path, rounds: int) -> None:
           f"{rounds} rounds, medians: without shadow {median(times['bare']):.2f}s, poll "
           f"capture {median(times['poll']):.2f}s, trigger capture "
           f"{median(times['trigger']):.2f}s")
-    for c, label in (("poll", "with the shadow layer as installed (decisions + entities "
-                              "polled)"),
-                     ("trigger", "with the shadow layer, every stream by trigger"),
+    for c, label in (("trigger", "with the shadow layer as installed (every stream by "
+                                 "trigger)"),
+                     ("poll", "with the shadow layer, decisions + entities polled"),
                      ("control", "control: a second install without it (the noise floor)")):
         v = [b / t for b, t in zip(times["bare"], times[c], strict=True)]
         print(f"   {label}: median ratio {median(v):.2f}x [min {min(v):.2f}, max "

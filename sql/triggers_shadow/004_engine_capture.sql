@@ -27,14 +27,24 @@ INSERT INTO trapper.orchestrator_settings (key, value, description) VALUES
      'entity''s event; poll: the listener writes them from entity_sources'' created rows '
      '(set with orchestrator_set_capture or atlas-orch shadow set --capture-engine)');
 
+-- One row per engine stream: what the poll reads (a table and its identity column), the
+-- triggers it stands in for, and how far it has read.
 CREATE TABLE trapper.orchestrator_capture_marks (
     stream       TEXT PRIMARY KEY CHECK (stream IN ('decisions', 'entities')),
+    polled       REGCLASS NOT NULL,
+    id_column    TEXT NOT NULL,
+    triggers     TEXT[] NOT NULL,
     polled_upto  BIGINT,        -- NULL: the stream's triggers capture it
     probe_seq    BIGINT,        -- a pending watermark probe
     probe_vxids  TEXT[],
     updated_at   TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-INSERT INTO trapper.orchestrator_capture_marks (stream) VALUES ('decisions'), ('entities');
+INSERT INTO trapper.orchestrator_capture_marks (stream, polled, id_column, triggers) VALUES
+    ('decisions', 'trapper.data_engine_match_decisions', 'decision_id',
+     ARRAY['orchestrator_match_decision_insert']),
+    ('entities', 'trapper.entity_sources', 'entity_source_id',
+     ARRAY['orchestrator_person_insert', 'orchestrator_place_insert',
+           'orchestrator_cat_insert']);
 
 -- The events the stream's triggers would have written, for its rows (from, to].
 CREATE FUNCTION trapper.orchestrator_capture_engine_range(p_stream text, p_from bigint,
@@ -73,12 +83,6 @@ BEGIN
     RETURN v_n;
 END $$;
 
-CREATE FUNCTION trapper.orchestrator_capture_engine_table(p_stream text) RETURNS regclass
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE p_stream WHEN 'decisions' THEN 'trapper.data_engine_match_decisions'
-                         ELSE 'trapper.entity_sources' END::regclass
-$$;
-
 -- One step of every capture the listener does: staged rows (003) and the engine streams in
 -- poll mode. Returns the events written and whether a probe still waits for writers.
 CREATE FUNCTION trapper.orchestrator_capture(p_consumer text,
@@ -93,9 +97,7 @@ BEGIN
     FOR m IN SELECT * FROM trapper.orchestrator_capture_marks
              WHERE polled_upto IS NOT NULL ORDER BY stream FOR UPDATE LOOP
         SELECT * INTO w FROM trapper.orchestrator_watermark_step(
-            trapper.orchestrator_capture_engine_table(m.stream),
-            CASE m.stream WHEN 'decisions' THEN 'decision_id' ELSE 'entity_source_id' END,
-            m.polled_upto, m.probe_seq, m.probe_vxids);
+            m.polled, m.id_column, m.polled_upto, m.probe_seq, m.probe_vxids);
         IF w.mark > m.polled_upto THEN
             events := events + trapper.orchestrator_capture_engine_range(
                 m.stream, m.polled_upto, w.mark);
@@ -118,10 +120,8 @@ CREATE FUNCTION trapper.orchestrator_set_capture(p_stream text, p_mode text,
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_stream text;
-    v_table regclass;
+    m trapper.orchestrator_capture_marks;
     v_last bigint;
-    v_from bigint;
     t record;
 BEGIN
     IF p_mode NOT IN ('trigger', 'poll') THEN
@@ -135,42 +135,34 @@ BEGIN
         RAISE EXCEPTION 'capture stream must be staged, decisions, entities or engine, not %',
                         p_stream USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR v_stream IN SELECT s FROM unnest(ARRAY['decisions', 'entities']) AS s
-                    WHERE p_stream IN (s, 'engine') LOOP
-        FOR t IN SELECT tg.tgname, tg.tgrelid::regclass AS rel
-                 FROM pg_trigger tg
-                 WHERE tg.tgname = ANY (CASE v_stream
-                           WHEN 'decisions' THEN ARRAY['orchestrator_match_decision_insert']
-                           ELSE ARRAY['orchestrator_person_insert', 'orchestrator_place_insert',
-                                      'orchestrator_cat_insert'] END)
-                 ORDER BY tg.tgname LOOP
+    FOR m IN SELECT * FROM trapper.orchestrator_capture_marks
+             WHERE p_stream IN (stream, 'engine') ORDER BY stream FOR UPDATE LOOP
+        FOR t IN SELECT tg.tgname, tg.tgrelid::regclass AS rel FROM pg_trigger tg
+                 WHERE tg.tgname = ANY (m.triggers) ORDER BY tg.tgname LOOP
             EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t.rel,
                            CASE p_mode WHEN 'poll' THEN 'DISABLE' ELSE 'ENABLE' END, t.tgname);
         END LOOP;
-        v_table := trapper.orchestrator_capture_engine_table(v_stream);
-        v_last := coalesce(pg_sequence_last_value(pg_get_serial_sequence(
-            v_table::text, CASE v_stream WHEN 'decisions' THEN 'decision_id'
-                                         ELSE 'entity_source_id' END)::regclass), 0);
-        SELECT polled_upto INTO v_from FROM trapper.orchestrator_capture_marks
-        WHERE stream = v_stream FOR UPDATE;
+        v_last := coalesce(pg_sequence_last_value(
+            pg_get_serial_sequence(m.polled::text, m.id_column)::regclass), 0);
         IF p_mode = 'poll' THEN
-            IF v_from IS NULL THEN
+            IF m.polled_upto IS NULL THEN
                 UPDATE trapper.orchestrator_capture_marks
                 SET polled_upto = v_last, probe_seq = NULL, probe_vxids = NULL,
                     updated_at = now()
-                WHERE stream = v_stream;
+                WHERE stream = m.stream;
             END IF;
         ELSE
             -- what the poll had not captured yet is captured now, before the triggers take over
-            IF v_from IS NOT NULL AND v_last > v_from THEN
-                PERFORM trapper.orchestrator_capture_engine_range(v_stream, v_from, v_last);
+            IF m.polled_upto IS NOT NULL AND v_last > m.polled_upto THEN
+                PERFORM trapper.orchestrator_capture_engine_range(m.stream, m.polled_upto,
+                                                                  v_last);
             END IF;
             UPDATE trapper.orchestrator_capture_marks
             SET polled_upto = NULL, probe_seq = NULL, probe_vxids = NULL, updated_at = now()
-            WHERE stream = v_stream;
+            WHERE stream = m.stream;
         END IF;
         UPDATE trapper.orchestrator_settings SET value = p_mode
-        WHERE key = 'capture_' || v_stream;
+        WHERE key = 'capture_' || m.stream;
     END LOOP;
     RETURN p_mode;
 END $$;
