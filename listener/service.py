@@ -291,9 +291,7 @@ class Listener:
     async def _consume_loop(self, work: asyncpg.Connection, listen: asyncpg.Connection) -> None:
         next_probe = time.monotonic() + self.cfg.probe_interval
         next_housekeeping = 0.0
-        # a service runs its first detection one interval in: catching up on events comes first,
-        # and detection reads whole tables (seconds on a loaded database)
-        next_detect = 0.0 if self.cfg.once else time.monotonic() + self.cfg.detect_interval
+        next_detect = 0.0
         settle_by = time.monotonic() + self.cfg.once_settle
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
