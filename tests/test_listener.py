@@ -557,3 +557,11 @@ def test_engine_poll_capture_waits_for_an_open_writer_and_hands_back(db_url: str
     assert audit(db_url)["missing"] == 0 and audit(db_url)["doubled"] == 0
     bad = run_cli("shadow", "set", "--capture-engine", "sometimes", env=env)
     assert bad.returncode == 2
+    for stream, mode, message in (
+            ("engine", "sometimes", "capture mode must be trigger or poll, not sometimes"),
+            ("cats", "poll", "capture stream must be staged, decisions, entities or engine, "
+                             "not cats")):
+        with pytest.raises(asyncpg.InvalidParameterValueError, match=message):
+            sql(db_url, "SELECT trapper.orchestrator_set_capture($1, $2)", stream, mode)
+    assert val(db_url, "SELECT value FROM trapper.orchestrator_settings "
+                       "WHERE key = 'capture_entities'") == "trigger"
