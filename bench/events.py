@@ -1,10 +1,10 @@
 """The shadow layer's cost to the host and the listener's speed, in one run:
 
 1. the host pipeline (ingest + process of the same small world) with the shadow layer
-   against the same install without it (goal >= 0.95x): as installed (every stream captured
-   by its trigger) and with the engine's decisions and new entities captured by the
-   listener's poll (--capture-engine poll), the loads taking turns, with a second install
-   without it as the noise floor;
+   against the same install without it (goal >= 0.95x): as installed (the engine's
+   decisions and new entities captured by the listener's poll, everything else by trigger)
+   and with every stream by its trigger (--capture-engine trigger), the loads taking turns,
+   with a second install without it as the noise floor;
    plus the time spent inside the shadow trigger functions (pg_stat_user_functions: free of
    the run-to-run noise, which on these machines is ~10% for the same work);
 2. 4 concurrent single-row writers to staged_records with the shadow layer in the
@@ -130,14 +130,14 @@ async def pipeline(url: str, world: Path) -> float:
 
 
 async def prepare(url: str, config: str) -> None:
-    """``bare`` and ``control``: no shadow triggers; ``trigger``: the install as it comes
-    (every stream captured by its trigger); ``poll``: the engine's decisions and new entities
-    captured by the listener's poll (``atlas-orch shadow set --capture-engine poll``)."""
+    """``bare`` and ``control``: no shadow triggers; ``poll``: the install as it comes (the
+    engine's decisions and new entities captured by the listener's poll); ``trigger``: every
+    stream captured by its trigger (``atlas-orch shadow set --capture-engine trigger``)."""
     c = await asyncpg.connect(url)
     if config in ("bare", "control"):
         await c.execute(DROP_SHADOW)
-    elif config == "poll":
-        await c.fetchval("SELECT trapper.orchestrator_set_capture('engine', 'poll')")
+    elif config == "trigger":
+        await c.fetchval("SELECT trapper.orchestrator_set_capture('engine', 'trigger')")
     await c.close()
 
 
@@ -236,9 +236,9 @@ async def part_pipeline(world: Path, rounds: int) -> None:
           f"{rounds} rounds, medians: without shadow {median(times['bare']):.2f}s, poll "
           f"capture {median(times['poll']):.2f}s, trigger capture "
           f"{median(times['trigger']):.2f}s")
-    for c, label in (("trigger", "with the shadow layer as installed (every stream by "
-                                 "trigger)"),
-                     ("poll", "with the shadow layer, decisions + entities polled"),
+    for c, label in (("poll", "with the shadow layer as installed (decisions + entities "
+                              "polled)"),
+                     ("trigger", "with the shadow layer, every stream by trigger"),
                      ("control", "control: a second install without it (the noise floor)")):
         v = [b / t for b, t in zip(times["bare"], times[c], strict=True)]
         print(f"   {label}: median ratio {median(v):.2f}x [min {min(v):.2f}, max "

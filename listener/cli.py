@@ -397,10 +397,11 @@ def shadow_status(database_url: str | None, as_json: bool) -> None:
 @click.option("--notify", type=click.Choice(["on", "off"]),
               help="Wake listeners with NOTIFY (on) or let them poll (off).")
 @click.option("--capture", type=click.Choice(["trigger", "poll"]),
-              help="Capture staged rows with a trigger, or let the listener find them.")
+              help="Capture staged rows with a trigger, or let the listener find them "
+                   "(installed: trigger).")
 @click.option("--capture-engine", type=click.Choice(["trigger", "poll"]),
               help="Capture identity decisions and new entities with triggers, or let the "
-                   "listener find them.")
+                   "listener find them (installed: poll).")
 @json_option
 def shadow_set(database_url: str | None, notify: str | None, capture: str | None,
                capture_engine: str | None, as_json: bool) -> None:

@@ -482,7 +482,9 @@ def test_engine_poll_capture_logs_every_decision_and_entity_once(
     rest = world / "rest.json"
     rest.write_text(json.dumps({**manifest, "files": files[half:]}))
     assert val(db_url, "SELECT value FROM trapper.orchestrator_settings "
-                       "WHERE key = 'capture_decisions'") == "trigger"     # the default
+                       "WHERE key = 'capture_decisions'") == "poll"     # the default
+    assert val(db_url, "SELECT count(*) FROM pg_trigger WHERE tgname = "
+                       "'orchestrator_match_decision_insert' AND tgenabled = 'D'") == 1
     assert run_cli("shadow", "set", "--capture-engine", "trigger", env=env).returncode == 0
     assert run_cli("ingest", "--manifest", str(first), env=env).returncode == 0
     assert run_cli("process", env=env, timeout=300).returncode == 0
@@ -527,6 +529,7 @@ def test_engine_poll_capture_logs_every_decision_and_entity_once(
 
 def test_engine_poll_capture_waits_for_an_open_writer_and_hands_back(db_url: str) -> None:
     env = {"DATABASE_URL": db_url}
+    # poll is installed: setting it again changes nothing
     assert run_cli("shadow", "set", "--capture-engine", "poll", env=env).returncode == 0
 
     async def open_decision() -> None:
