@@ -57,6 +57,10 @@ class ListenerConfig:
     consumer: str = "listener"
     batch: int = 1000                  # events per page (one transaction)
     poll_interval: float = 1.0         # catch-up poll when no NOTIFY arrives
+    # while a polled stream is being written (a probe waits for writers in flight, or the
+    # last capture found rows) the next capture comes this soon: polled streams send no
+    # NOTIFY, so waiting for the poll would add up to a poll interval per step
+    capture_recheck: float = 0.1
     probe_interval: float = 5.0        # timed query on the listen connection
     probe_timeout: float = 3.0
     standby_interval: float = 1.0      # how often a standby tries to take over
@@ -323,8 +327,11 @@ class Listener:
                 continue
             if not caught_up:
                 continue
-            with anyio.move_on_after(max(0.0, min(self.cfg.poll_interval,
-                                                   next_probe - time.monotonic()))):
+            wait = min(self.cfg.poll_interval, next_probe - time.monotonic())
+            if captured["pending"] or captured["events"]:
+                # a polled stream is being written: follow it closely until it goes quiet
+                wait = min(wait, self.cfg.capture_recheck)
+            with anyio.move_on_after(max(0.0, wait)):
                 await self._wake.wait()
             if self._lost:
                 raise ConnectionLost(self._lost)

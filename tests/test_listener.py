@@ -568,3 +568,47 @@ def test_engine_poll_capture_waits_for_an_open_writer_and_hands_back(db_url: str
             sql(db_url, "SELECT trapper.orchestrator_set_capture($1, $2)", stream, mode)
     assert val(db_url, "SELECT value FROM trapper.orchestrator_settings "
                        "WHERE key = 'capture_entities'") == "trigger"
+
+
+def test_a_polled_stream_being_written_is_looked_at_again_soon(db_url: str) -> None:
+    """Polled decisions send no NOTIFY: once a capture probe waits for an open writer, the
+    listener looks again within a fraction of a second, not at its next poll (60 s here)."""
+
+    async def go() -> float:
+        listener = Listener(ListenerConfig(url=db_url, poll_interval=60, probe_interval=60,
+                                           detect_interval=0, alerts=False))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.run)
+            with anyio.fail_after(20):
+                await listener.leading.wait()
+            writer = await asyncpg.connect(db_url)
+            other = await asyncpg.connect(db_url)
+            try:
+                await writer.execute("BEGIN")
+                await writer.execute(DECIDE_ONE)
+                # a staged row wakes the listener (trigger + NOTIFY); its capture probe finds
+                # the decision's writer still open
+                await other.execute("""
+                    INSERT INTO trapper.staged_records
+                        (source_system, source_table, source_row_id, row_hash, payload)
+                    VALUES ('clinichq', 'owner_info', 'wake-1', md5('wake-1'), '{}')""")
+                with anyio.fail_after(20):
+                    while not await other.fetchval(
+                            "SELECT count(*) FROM trapper.orchestrator_job_log "
+                            "WHERE action = 'staged'"):
+                        await anyio.sleep(0.05)
+                await writer.execute("COMMIT")
+                committed = time.monotonic()
+                with anyio.fail_after(10):
+                    while not await other.fetchval(
+                            "SELECT count(*) FROM trapper.orchestrator_job_log "
+                            "WHERE action = 'identity_decision'"):
+                        await anyio.sleep(0.02)
+                return time.monotonic() - committed
+            finally:
+                listener.stop()
+                await writer.close()
+                await other.close()
+
+    assert anyio.run(go) < 5
+    assert audit(db_url)["missing"] == 0 and audit(db_url)["doubled"] == 0
