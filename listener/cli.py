@@ -283,9 +283,12 @@ def worker_cmd(
 @click.option("--batch", default=1000, show_default=True, help="Events per transaction.")
 @click.option("--poll-interval", default=1.0, show_default=True,
               help="Seconds between catch-up polls when no NOTIFY arrives.")
+@click.option("--busy-interval", default=0.01, show_default=True,
+              help="Seconds between steps while events arrive with no NOTIFY (polled "
+                   "streams, writers with NOTIFY off), until 1 s passes without any.")
 @json_option
 def listen(database_url: str | None, listen_url: str | None, once: bool, once_wait: float,
-           batch: int, poll_interval: float, as_json: bool) -> None:
+           batch: int, poll_interval: float, busy_interval: float, as_json: bool) -> None:
     """Consume shadow-trigger events into the job log and the per-source counters.
 
     One listener per database consumes (an advisory lock); others wait as standbys and take
@@ -293,12 +296,13 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
     """
     from listener.service import AnotherLeader, Listener, ListenerConfig
 
-    if batch < 1 or poll_interval <= 0:
-        raise click.BadParameter("--batch and --poll-interval must be positive")
+    if batch < 1 or poll_interval <= 0 or busy_interval <= 0:
+        raise click.BadParameter("--batch, --poll-interval and --busy-interval must be positive")
     configure_logs()
     url = db.resolve_url(database_url)
     listener = Listener(ListenerConfig(url=url, listen_url=listen_url, batch=batch,
-                                       poll_interval=poll_interval, once=once,
+                                       poll_interval=poll_interval,
+                                       busy_interval=busy_interval, once=once,
                                        once_wait=once_wait))
     try:
         stats = run(listener.run)

@@ -612,3 +612,38 @@ def test_a_polled_stream_being_written_is_looked_at_again_soon(db_url: str) -> N
 
     assert anyio.run(go) < 5
     assert audit(db_url)["missing"] == 0 and audit(db_url)["doubled"] == 0
+
+
+def test_while_events_flow_the_listener_steps_without_waiting_for_notify(db_url: str) -> None:
+    """With NOTIFY off nothing wakes the listener; once it has found events it keeps stepping
+    every busy_interval for a while, so the next event is logged at once, not at the next
+    poll (60 s here)."""
+    execute(db_url, "UPDATE trapper.orchestrator_settings SET value = 'off' WHERE key = 'notify'")
+    stage_rows(db_url, "clinichq", "owner_info", 1, tag="first")
+    staged_logged = ("SELECT count(*) FROM trapper.orchestrator_job_log "
+                     "WHERE action = 'staged'")
+
+    async def go() -> float:
+        listener = Listener(ListenerConfig(url=db_url, poll_interval=60, probe_interval=60,
+                                           busy_linger=5, detect_interval=0, alerts=False))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.run)
+            conn = await asyncpg.connect(db_url)
+            try:
+                with anyio.fail_after(20):
+                    while await conn.fetchval(staged_logged) < 1:
+                        await anyio.sleep(0.02)
+                await conn.execute("""
+                    INSERT INTO trapper.staged_records
+                        (source_system, source_table, source_row_id, row_hash, payload)
+                    VALUES ('clinichq', 'owner_info', 'second', md5('second'), '{}')""")
+                written = time.monotonic()
+                with anyio.fail_after(10):
+                    while await conn.fetchval(staged_logged) < 2:
+                        await anyio.sleep(0.02)
+                return time.monotonic() - written
+            finally:
+                listener.stop()
+                await conn.close()
+
+    assert anyio.run(go) < 5
