@@ -284,8 +284,8 @@ def worker_cmd(
 @click.option("--poll-interval", default=1.0, show_default=True,
               help="Seconds between catch-up polls when no NOTIFY arrives.")
 @click.option("--busy-interval", default=0.01, show_default=True,
-              help="Seconds between steps while events arrive with no NOTIFY (polled "
-                   "streams, writers with NOTIFY off), until 1 s passes without any.")
+              help="Seconds to the next step after events arrived with no NOTIFY (polled "
+                   "streams, writers with NOTIFY off); doubles back to --poll-interval.")
 @json_option
 def listen(database_url: str | None, listen_url: str | None, once: bool, once_wait: float,
            batch: int, poll_interval: float, busy_interval: float, as_json: bool) -> None:

@@ -57,13 +57,14 @@ class ListenerConfig:
     consumer: str = "listener"
     batch: int = 1000                  # events per page (one transaction)
     poll_interval: float = 1.0         # catch-up poll when no NOTIFY arrives
-    # While events flow unannounced (a step captured some, a capture probe waits for writers
-    # in flight, or it consumed events no NOTIFY woke it for) the next step comes within
-    # busy_interval, until busy_linger seconds pass without any: polled streams and writers
-    # with NOTIFY off send no wake-up, and a fast poll kept up while idle would cost a
-    # quarter of a core (10 ms, measured). Announced events need none of it.
+    # Events that arrive unannounced (captured by the poll, or written with NOTIFY off) make
+    # the next step come within busy_interval (the steps after NOTIFY-off events, for
+    # busy_linger seconds); then each step that finds none doubles the wait back up to
+    # poll_interval (to 0.1 s while a capture probe waits for writers in flight).
+    # A fast poll kept up while idle would cost a quarter of a core (10 ms, measured), and
+    # announced events need none of it.
     busy_interval: float = 0.01
-    busy_linger: float = 1.0
+    busy_linger: float = 0.25
     probe_interval: float = 5.0        # timed query on the listen connection
     probe_timeout: float = 3.0
     standby_interval: float = 1.0      # how often a standby tries to take over
@@ -300,8 +301,9 @@ class Listener:
         next_housekeeping = 0.0
         next_detect = 0.0
         settle_by = time.monotonic() + self.cfg.once_settle
-        busy_until = 0.0
-        woken = False   # whether a NOTIFY started this step
+        found_at = -1e9                    # when a step last found an unannounced event
+        backoff = self.cfg.poll_interval   # the wait for a NOTIFY before the next step
+        woken = False                      # whether a NOTIFY started this step
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
             consumed = self.stats.events
@@ -309,12 +311,18 @@ class Listener:
                                            timeout=self.cfg.query_timeout)
             assert captured is not None
             caught_up = await self._drain(work)
-            # events nobody announced: captured by the poll, or written with NOTIFY off
-            if (captured["pending"] or captured["events"]
-                    or (self.stats.events > consumed and not woken)):
-                busy_until = time.monotonic() + self.cfg.busy_linger
             # rows still being written under a capture watermark are not settled either
             tally_settled = await self._tally(work) and not captured["pending"]
+            # events nobody announced: written by a trigger with NOTIFY off (more consumed than
+            # the poll captured), or captured by the poll; the first kind come from small
+            # writers who want them fast, so the short steps linger after them
+            if not woken and self.stats.events - consumed > captured["events"]:
+                found_at = time.monotonic()
+            if captured["events"] or time.monotonic() - found_at < self.cfg.busy_linger:
+                backoff = self.cfg.busy_interval
+            else:
+                # back off; a watermark still waiting for writers in flight is looked at soon
+                backoff = min(backoff * 2, self.cfg.poll_interval if tally_settled else 0.1)
             if self._stop.is_set():
                 return
             now = time.monotonic()
@@ -337,9 +345,7 @@ class Listener:
                 continue
             if not caught_up:
                 continue
-            wait = min(self.cfg.poll_interval, next_probe - time.monotonic())
-            if time.monotonic() < busy_until:
-                wait = min(wait, self.cfg.busy_interval)
+            wait = min(backoff, next_probe - time.monotonic())
             with anyio.move_on_after(max(0.0, wait)):
                 await self._wake.wait()
             woken = self._wake.is_set()

@@ -615,9 +615,9 @@ def test_a_polled_stream_being_written_is_looked_at_again_soon(db_url: str) -> N
 
 
 def test_while_events_flow_the_listener_steps_without_waiting_for_notify(db_url: str) -> None:
-    """With NOTIFY off nothing wakes the listener; once it has found events it keeps stepping
-    every busy_interval for a while, so the next event is logged at once, not at the next
-    poll (60 s here)."""
+    """With NOTIFY off nothing wakes the listener; once it has found events it steps again
+    after busy_interval, backing off from there, so the next event is logged at once, not at
+    the next poll (60 s here)."""
     execute(db_url, "UPDATE trapper.orchestrator_settings SET value = 'off' WHERE key = 'notify'")
     stage_rows(db_url, "clinichq", "owner_info", 1, tag="first")
     staged_logged = ("SELECT count(*) FROM trapper.orchestrator_job_log "
@@ -625,7 +625,7 @@ def test_while_events_flow_the_listener_steps_without_waiting_for_notify(db_url:
 
     async def go() -> float:
         listener = Listener(ListenerConfig(url=db_url, poll_interval=60, probe_interval=60,
-                                           busy_linger=5, detect_interval=0, alerts=False))
+                                           detect_interval=0, alerts=False))
         async with anyio.create_task_group() as tg:
             tg.start_soon(listener.run)
             conn = await asyncpg.connect(db_url)
