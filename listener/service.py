@@ -57,12 +57,8 @@ class ListenerConfig:
     consumer: str = "listener"
     batch: int = 1000                  # events per page (one transaction)
     poll_interval: float = 1.0         # catch-up poll when no NOTIFY arrives
-    # Events that arrive unannounced (captured by the poll, or written with NOTIFY off) make
-    # the next step come within busy_interval (the steps after NOTIFY-off events, for
-    # busy_linger seconds); then each step that finds none doubles the wait back up to
-    # poll_interval (to 0.1 s while a capture probe waits for writers in flight).
-    # A fast poll kept up while idle would cost a quarter of a core (10 ms, measured), and
-    # announced events need none of it.
+    # Unannounced events (see StepPace) bring the next step within busy_interval; after
+    # events written with NOTIFY off the short steps go on for busy_linger seconds.
     busy_interval: float = 0.01
     busy_linger: float = 0.25
     probe_interval: float = 5.0        # timed query on the listen connection
@@ -112,6 +108,44 @@ def _keepalive(conn: asyncpg.Connection) -> None:
     for opt, value in (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3)):
         if hasattr(socket, opt):
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), value)
+
+
+# A capture watermark still waiting for writers in flight is looked at again this soon.
+WATERMARK_RECHECK = 0.1
+
+
+@dataclass
+class StepPace:
+    """How long the consume loop waits for a NOTIFY before it steps anyway.
+
+    Events that arrive with no NOTIFY (captured by the poll, or written by a trigger with
+    NOTIFY off) bring the next step within ``busy_interval``; small writers with NOTIFY off
+    want theirs fast, so after those the short steps go on for ``busy_linger``. Each step
+    that finds none doubles the wait back up to ``poll_interval``, or to WATERMARK_RECHECK
+    while a watermark is unsettled. A fast poll kept up while idle would cost a quarter of a
+    core (10 ms, measured), and announced events need none of it.
+    """
+
+    cfg: ListenerConfig
+    wait: float = 0.0
+    found_at: float = float("-inf")   # when a step last consumed NOTIFY-off events
+
+    def __post_init__(self) -> None:
+        self.wait = self.cfg.poll_interval
+
+    def after_step(self, *, unannounced: bool, captured: bool, settled: bool) -> float:
+        """The wait after a step: ``unannounced``, it consumed events no NOTIFY woke it
+        for (beyond what it captured); ``captured``, the poll wrote events; ``settled``, no
+        watermark waits for writers."""
+        now = time.monotonic()
+        if unannounced:
+            self.found_at = now
+        if captured or now - self.found_at < self.cfg.busy_linger:
+            self.wait = self.cfg.busy_interval
+        else:
+            self.wait = min(self.wait * 2,
+                            self.cfg.poll_interval if settled else WATERMARK_RECHECK)
+        return self.wait
 
 
 class Listener:
@@ -301,9 +335,8 @@ class Listener:
         next_housekeeping = 0.0
         next_detect = 0.0
         settle_by = time.monotonic() + self.cfg.once_settle
-        found_at = -1e9                    # when a step last found an unannounced event
-        backoff = self.cfg.poll_interval   # the wait for a NOTIFY before the next step
-        woken = False                      # whether a NOTIFY started this step
+        pace = StepPace(self.cfg)
+        woken = False   # whether a NOTIFY started this step
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
             consumed = self.stats.events
@@ -313,16 +346,9 @@ class Listener:
             caught_up = await self._drain(work)
             # rows still being written under a capture watermark are not settled either
             tally_settled = await self._tally(work) and not captured["pending"]
-            # events nobody announced: written by a trigger with NOTIFY off (more consumed than
-            # the poll captured), or captured by the poll; the first kind come from small
-            # writers who want them fast, so the short steps linger after them
-            if not woken and self.stats.events - consumed > captured["events"]:
-                found_at = time.monotonic()
-            if captured["events"] or time.monotonic() - found_at < self.cfg.busy_linger:
-                backoff = self.cfg.busy_interval
-            else:
-                # back off; a watermark still waiting for writers in flight is looked at soon
-                backoff = min(backoff * 2, self.cfg.poll_interval if tally_settled else 0.1)
+            backoff = pace.after_step(
+                unannounced=not woken and self.stats.events - consumed > captured["events"],
+                captured=bool(captured["events"]), settled=tally_settled)
             if self._stop.is_set():
                 return
             now = time.monotonic()
