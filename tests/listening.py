@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import asyncpg
 
 from listener.service import Listener, ListenerConfig, ListenerStats
 from tests.conftest import REPO
@@ -22,6 +23,28 @@ def listen_once(url: str, **cfg: Any) -> ListenerStats:
     """Run ``listen --once`` in this process and return what it did."""
     listener = Listener(ListenerConfig(url=url, once=True, **cfg))
     return anyio.run(listener.run)
+
+
+def listen_once_while_open(url: str, statement: str, committed: str | None = None) -> int:
+    """Run ``listen --once`` while a transaction that ran ``statement`` is still open (and
+    after another one committed ``committed``), then commit it; the events it consumed."""
+
+    async def go() -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("BEGIN")
+            await conn.execute(statement)
+            if committed is not None:
+                other = await asyncpg.connect(url)
+                await other.execute(committed)
+                await other.close()
+            stats = await Listener(ListenerConfig(url=url, once=True, once_wait=0)).run()
+            await conn.execute("COMMIT")
+            return stats.events
+        finally:
+            await conn.close()
+
+    return anyio.run(go)
 
 
 def stage_rows(url: str, system: str, table: str, n: int, tag: str = "t") -> None:

@@ -16,7 +16,14 @@ import pytest
 from listener.service import Listener, ListenerConfig
 from tests.conftest import run_cli
 from tests.helpers import execute, sql, val
-from tests.listening import ListenerProcess, audit, listen_once, stage_rows, wait_for
+from tests.listening import (
+    ListenerProcess,
+    audit,
+    listen_once,
+    listen_once_while_open,
+    stage_rows,
+    wait_for,
+)
 from tests.pg import Server
 
 
@@ -409,18 +416,7 @@ def test_poll_capture_costs_the_writers_no_trigger_and_loses_nothing(db_url: str
     stats = listen_once(db_url)
     assert stats.events == 3
     # an insert still open holds the poll back until it commits, then it is captured
-    async def open_insert() -> None:
-        conn = await asyncpg.connect(db_url)
-        try:
-            await conn.execute("BEGIN")
-            await conn.execute(STAGE_ONE)
-            first = await Listener(ListenerConfig(url=db_url, once=True, once_wait=0)).run()
-            assert first.events == 0
-            await conn.execute("COMMIT")
-        finally:
-            await conn.close()
-
-    anyio.run(open_insert)
+    assert listen_once_while_open(db_url, STAGE_ONE) == 0
     assert listen_once(db_url).events == 1
     # back to the trigger: whatever the poll had not captured is captured at the switch
     stage_rows(db_url, "clinichq", "owner_info", 5, tag="late")
@@ -531,24 +527,10 @@ def test_engine_poll_capture_waits_for_an_open_writer_and_hands_back(db_url: str
     env = {"DATABASE_URL": db_url}
     # poll is installed: setting it again changes nothing
     assert run_cli("shadow", "set", "--capture-engine", "poll", env=env).returncode == 0
-
-    async def open_decision() -> None:
-        conn = await asyncpg.connect(db_url)
-        try:
-            await conn.execute("BEGIN")
-            await conn.execute(DECIDE_ONE)
-            other = await asyncpg.connect(db_url)
-            await other.execute(DECIDE_ONE.replace("open-1", "committed-2"))
-            await other.close()
-            # the committed decision has a higher id than the open one: the watermark holds
-            # both back until the open writer ends
-            first = await Listener(ListenerConfig(url=db_url, once=True, once_wait=0)).run()
-            assert first.events == 0
-            await conn.execute("COMMIT")
-        finally:
-            await conn.close()
-
-    anyio.run(open_decision)
+    # the committed decision has a higher id than the open one: the watermark holds both
+    # back until the open writer ends
+    assert listen_once_while_open(db_url, DECIDE_ONE,
+                                  DECIDE_ONE.replace("open-1", "committed-2")) == 0
     assert listen_once(db_url).events == 2
     # back to the triggers: what the poll had not captured is captured at the switch
     execute(db_url, DECIDE_ONE.replace("open-1", "late-3"))
