@@ -30,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -376,6 +377,37 @@ async def part_consumers(rounds: int, seconds: float) -> None:
 QUIET = "?atlas_orch.notify=off"
 
 
+@asynccontextmanager
+async def timed_listener(url: str) -> AsyncIterator[tuple[asyncpg.Connection,
+                                                          list[tuple[int, float]]]]:
+    """``atlas-orch listen`` at its defaults, and a connection LISTENing on the job log: each
+    NOTIFY's newest log_seq with the time it arrived."""
+    proc = start_listener(url)
+    try:
+        await wait_leading(url)
+        seen: list[tuple[int, float]] = []
+        c = await asyncpg.connect(url)
+        try:
+            await c.add_listener("orchestrator_job_log",
+                                 lambda *a: seen.append((int(a[3]), time.time())))
+            yield c, seen
+        finally:
+            await c.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+async def wait_logged(c: asyncpg.Connection, count_sql: str, target: int,
+                      timeout: float) -> None:
+    """Until ``count_sql`` reaches ``target`` (or ``timeout``), then a moment for the last
+    NOTIFYs to arrive."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and await c.fetchval(count_sql) < target:
+        await anyio.sleep(0.05)
+    await anyio.sleep(0.2)
+
+
 async def latency(seconds: float, capture: str,
                   quiet: bool) -> tuple[float, list[float], float]:
     """Commit -> job-log row latencies (ms) of 4 writers paced at 2,000 rows/s in all, seen
@@ -387,30 +419,14 @@ async def latency(seconds: float, capture: str,
             c = await asyncpg.connect(url)
             await c.fetchval("SELECT trapper.orchestrator_set_staged_capture('poll')")
             await c.close()
-        proc = start_listener(url)   # its defaults: a 1 s poll, 20 ms steps while busy
-        try:
-            await wait_leading(url)
-            seen: list[tuple[int, float]] = []
-            c = await asyncpg.connect(url)
-            await c.add_listener("orchestrator_job_log",
-                                 lambda *a: seen.append((int(a[3]), time.time())))
+        async with timed_listener(url) as (c, seen):
             _, acks = await anyio.to_thread.run_sync(
                 run_writers, url + (QUIET if quiet else ""), 4, seconds, 500.0)
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                n = await c.fetchval("SELECT coalesce(sum((decision_details ->> 'count')::int), "
-                                     "count(*)) FROM trapper.orchestrator_job_log "
-                                     "WHERE action = 'staged'")
-                if n >= len(acks):
-                    break
-                await anyio.sleep(0.05)
-            await anyio.sleep(0.2)
+            await wait_logged(c, "SELECT coalesce(sum((decision_details ->> 'count')::int), "
+                                 "count(*)) FROM trapper.orchestrator_job_log "
+                                 "WHERE action = 'staged'", len(acks), 30)
             rows = await c.fetch("SELECT log_seq, (decision_details ->> 'min_id')::bigint AS id "
                                  "FROM trapper.orchestrator_job_log WHERE action = 'staged'")
-            await c.close()
-        finally:
-            proc.terminate()
-            proc.wait(30)
     ack = dict(acks)
     began = min(ack.values())
     timed = [(r["log_seq"], ack[r["id"]]) for r in rows if r["id"] in ack]
@@ -463,27 +479,13 @@ async def decision_latency(world: Path, config: str) -> tuple[list[float], int]:
     transaction's start (the decision's created_at) to its job-log row's NOTIFY."""
     async with fresh_database() as url:
         await prepare(url, config)
-        proc = start_listener(url)
-        try:
-            await wait_leading(url)
-            seen: list[tuple[int, float]] = []
-            c = await asyncpg.connect(url)
-            await c.add_listener("orchestrator_job_log",
-                                 lambda *a: seen.append((int(a[3]), time.time())))
+        async with timed_listener(url) as (c, seen):
             await pipeline(url, world)
             decisions = await c.fetchval(
                 "SELECT count(*) FROM trapper.data_engine_match_decisions")
-            deadline = time.time() + 60
-            while time.time() < deadline and await c.fetchval(
-                    "SELECT count(*) FROM trapper.orchestrator_job_log "
-                    "WHERE action = 'identity_decision'") < decisions:
-                await anyio.sleep(0.05)
-            await anyio.sleep(0.2)
+            await wait_logged(c, "SELECT count(*) FROM trapper.orchestrator_job_log "
+                                 "WHERE action = 'identity_decision'", decisions, 60)
             rows = await c.fetch(DECISIONS_LOGGED)
-            await c.close()
-        finally:
-            proc.terminate()
-            proc.wait(30)
     return latencies([(r["log_seq"], r["made"]) for r in rows], seen), decisions
 
 
