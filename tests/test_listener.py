@@ -629,3 +629,11 @@ def test_while_events_flow_the_listener_steps_without_waiting_for_notify(db_url:
                 await conn.close()
 
     assert anyio.run(go) < 5
+
+
+def test_listen_refuses_intervals_that_are_not_positive(db_url: str) -> None:
+    for option in ("--poll-interval", "--busy-interval"):
+        bad = run_cli("listen", "--once", option, "0", env={"DATABASE_URL": db_url})
+        assert bad.returncode == 2
+        assert "--batch, --poll-interval and --busy-interval must be positive" in bad.stderr
+    assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_listener_checkpoint") == 0
