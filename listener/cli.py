@@ -897,6 +897,15 @@ def embedded_url() -> None:
     click.echo(ensure_embedded())
 
 
+@embedded.command("start")
+def embedded_start() -> None:
+    """Start the embedded server (or find it running); it runs until `embedded stop`."""
+    from listener.embedded import ensure_embedded
+
+    ensure_embedded(announce=False)
+    say("embedded server running; `atlas-orch embedded url` prints its URL")
+
+
 @embedded.command("stop")
 def embedded_stop() -> None:
     """Stop the embedded server."""
@@ -921,3 +930,10 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        from listener import db_errors
+
+        if not db_errors.is_database_error(exc):
+            raise
+        print(f"atlas-orch: error: {db_errors.describe(exc)}", file=sys.stderr)
+        sys.exit(1)
