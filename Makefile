@@ -11,7 +11,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: install demo test test-fast test-slow test-scale lint bench clean
+.PHONY: install demo test test-deps test-fast test-slow test-scale lint bench clean
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -21,11 +21,15 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy listener webhooks
 
-test-fast: $(BIN)/.installed
+# chromium and pgbouncer from the system's packages (scripts/test-deps.sh says why)
+test-deps:
+	bash scripts/test-deps.sh
+
+test-fast: $(BIN)/.installed test-deps
 	$(BIN)/pytest -m "not slow and not scale"
 
 # pytest exits 5 when a selection holds no test; that is not a failure here.
-test-slow: $(BIN)/.installed
+test-slow: $(BIN)/.installed test-deps
 	$(BIN)/pytest -m "slow and not scale" || [ $$? -eq 5 ]
 
 # The full atlas load (several minutes on 2 cores): its own step, outside `make test`.
