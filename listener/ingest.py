@@ -239,10 +239,10 @@ async def ingest_file(
         await _failed(conn, result, str(exc), refused=True)
         raise IngestFailed(result) from exc
     except Exception as exc:   # anything else: this file fails, the caller goes on
-        await _failed(conn, result, f"{type(exc).__name__}: {exc}", refused=False)
+        await _failed(conn, result, describe_error(exc), refused=False)
         event(log, "ingest_run_failed", result.describe_failure(), level=logging.ERROR,
               ingest_run_id=run_id, source_system=source_system, source_table=source_table,
-              path=str(path), error_type=type(exc).__name__, error=str(exc))
+              path=str(path), error_type=type(exc).__name__, error=result.error)
         raise IngestFailed(result) from exc
     except BaseException as exc:   # interrupted (Ctrl-C, cancelled): record it, then stop
         with anyio.CancelScope(shield=True):
@@ -255,6 +255,19 @@ async def ingest_file(
     result.seconds = round(time.monotonic() - started, 3)
     result.stage_seconds = round(result.seconds - result.parse_seconds, 3)
     return result
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of the error that began it: an error raised while cleaning up (the
+    rollback on a connection that is gone) would otherwise hide its cause."""
+    first = exc
+    for _ in range(5):
+        context = first.__context__
+        if context is None or first.__suppress_context__ or not isinstance(context, Exception):
+            break
+        first = context
+    text = f"{type(first).__name__}: {first}"
+    return text if first is exc else f"{text} (then {type(exc).__name__}: {exc})"
 
 
 async def _failed(conn: asyncpg.Connection, result: IngestResult, error: str, *,

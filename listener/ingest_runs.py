@@ -82,15 +82,15 @@ async def fail(conn: Conn, run_id: int, error: str) -> bool:
     A connection that is gone cannot write it: the run keeps ``running`` until a marker
     finds its lock free and marks it abandoned, which is logged here.
     """
-    if conn.is_closed():
-        event(log, "ingest_run_left_running", level=logging.WARNING, ingest_run_id=run_id,
-              reason="connection closed", error=error)
-        return False
     try:
+        if conn.is_closed():
+            raise ConnectionError("the connection is closed")
         await conn.fetchval(queries.get("ingest", "fail_run"), run_id, error)
     except CONNECTION_LOST as exc:
-        event(log, "ingest_run_left_running", level=logging.WARNING, ingest_run_id=run_id,
-              reason=f"{type(exc).__name__}: {exc}", error=error)
+        event(log, "ingest_run_left_running",
+              f"ingest run {run_id} could not be marked failed ({type(exc).__name__}: {exc}); "
+              "it will be marked abandoned once its session is gone",
+              level=logging.WARNING, ingest_run_id=run_id, error=error)
         return False
     return True
 
@@ -101,9 +101,10 @@ async def release(conn: Conn, run_id: int) -> None:
         return
     try:
         await conn.fetchval(queries.get("ingest", "release_run"), run_id)
-    except CONNECTION_LOST as exc:
-        event(log, "ingest_run_release_failed", level=logging.WARNING, ingest_run_id=run_id,
-              error=f"{type(exc).__name__}: {exc}")
+    except CONNECTION_LOST as exc:   # the session is going: its locks go with it
+        event(log, "ingest_run_release_failed",
+              f"ingest run {run_id}: its lock was not released ({type(exc).__name__}: {exc})",
+              level=logging.WARNING, ingest_run_id=run_id)
 
 
 async def mark_abandoned(conn: Conn) -> list[AbandonedRun]:
