@@ -39,6 +39,7 @@ from listener.source_profiles import merge_service_lines, profile_for, record_id
 
 DEFAULT_MAX_ROW_BYTES = 1024 * 1024
 COPY_CHUNK = 5000
+CLEANUP_SECONDS = 10.0   # marking a run failed or releasing its lock after a failure
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 STAGED_COLUMNS = ["source_system", "source_table", "source_row_id", "source_file",
@@ -245,11 +246,13 @@ async def ingest_file(
               path=str(path), error_type=type(exc).__name__, error=result.error)
         raise IngestFailed(result) from exc
     except BaseException as exc:   # interrupted (Ctrl-C, cancelled): record it, then stop
-        with anyio.CancelScope(shield=True):
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
             await ingest_runs.fail(conn, run_id, f"interrupted ({type(exc).__name__})")
         raise
     finally:
-        with anyio.CancelScope(shield=True):
+        # shielded, so a cancelled ingest still lets go; bounded, so a dead server cannot
+        # hold the command (its session's end frees the lock anyway)
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
             await ingest_runs.release(conn, run_id)
     result.status = "completed"
     result.seconds = round(time.monotonic() - started, 3)

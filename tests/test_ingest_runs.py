@@ -196,8 +196,9 @@ async def _wait(predicate_sql: str, conn: asyncpg.Connection, what: str, *args: 
 
 def interrupt_ingest(url: str, how: str, *files: Path) -> Interrupted:
     """Start ``atlas-orch ingest`` of ``files`` as a real process, hold it at its COPY (the
-    staging table locked), then end it: SIGKILL the process, or pg_terminate_backend its
-    session. Returns once the first file's session is gone."""
+    staging table locked), then end it: SIGKILL or SIGINT the process, or
+    pg_terminate_backend its session. Returns once the first file's run has let go of its
+    lock."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "ATLAS_ORCH_DATABASE_URL")}
     env["DATABASE_URL"] = url
@@ -220,9 +221,10 @@ def interrupt_ingest(url: str, how: str, *files: Path) -> Interrupted:
                                            "WHERE status = 'running'")
             # alive: its lock is held, so no marker touches it
             assert await locker.fetch("SELECT * FROM trapper.ingest_mark_abandoned()") == []
-            if how == "sigkill":
-                proc.send_signal(signal.SIGKILL)
-                proc.communicate(timeout=10)   # reaped, its pipes closed
+            if how in ("sigkill", "sigint"):
+                proc.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGINT)
+                if how == "sigkill":
+                    proc.communicate(timeout=10)   # reaped, its pipes closed
             else:
                 assert await locker.fetchval("SELECT pg_terminate_backend($1)", pid)
             await locker.execute("ROLLBACK")
@@ -300,6 +302,15 @@ def test_a_terminated_session_is_abandoned_and_the_next_file_goes_in(
     assert lines[-1].endswith("2 files: 1 completed, 1 failed")
     assert status(db_url, cut.run_id) == "abandoned"
     assert staged_ids(db_url) == {"2"}
+
+
+def test_ctrl_c_fails_the_run_in_hand_and_exits_130(db_url: str, tmp_path: Path) -> None:
+    stopped = interrupt_ingest(db_url, "sigint", csv_file(tmp_path, "a.csv", "1,Ann"))
+    _, stderr = stopped.proc.communicate(timeout=60)
+    assert stopped.proc.returncode == 130 and "Traceback" not in stderr, stderr
+    run = sql(db_url, "SELECT status, error FROM trapper.ingest_runs")[0]
+    assert run["status"] == "failed" and run["error"].startswith("interrupted")
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 0
 
 
 def test_a_run_that_took_no_lock_is_never_marked(db_url: str) -> None:
