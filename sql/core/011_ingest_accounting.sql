@@ -112,7 +112,8 @@ BEGIN
         ORDER BY ir.ingest_run_id
         FOR UPDATE SKIP LOCKED
     LOOP
-        -- our own session re-enters its own locks: a run of this session is alive
+        -- our own session re-enters its own locks, so a run of this session would look
+        -- free; it is alive (or its pid was reused by us: another session marks it)
         CONTINUE WHEN r.backend_pid = pg_backend_pid();
         CONTINUE WHEN NOT (SELECT pg_try_advisory_xact_lock(k.k1, k.k2)
                            FROM trapper.ingest_run_lock_keys(r.ingest_run_id) k);
