@@ -18,9 +18,8 @@ import pytest
 
 from listener.ingest_runs import mark_abandoned
 from tests.conftest import REPO, run_cli
-from tests.helpers import execute, sql, val
+from tests.helpers import assert_accounted, execute, sql, val
 from tests.listening import listen_once
-from tests.test_ingest import assert_accounted
 
 # A trigger that fails one row the way a real database error would (a constraint, a full
 # disk): an error nobody planned for, in the middle of a multi-file ingest.
