@@ -19,7 +19,7 @@ import anyio
 import asyncpg
 from _db import atlas_world, fresh_database, median
 
-from listener import ingest
+from listener import ingest, ingest_runs
 from listener.readers import read_rows
 
 FILES = ("appointment_info", "cat_info", "owner_info")
@@ -67,15 +67,18 @@ async def main(rounds: int) -> None:
             t = time.perf_counter()
             for table, prep in prepared.items():
                 result = ingest.IngestResult("clinichq", table, f"{table}.xlsx")
-                run_id = await conn.fetchval(
-                    "INSERT INTO trapper.ingest_runs (source_system, source_table) "
-                    "VALUES ('clinichq', $1) RETURNING ingest_run_id", table)
+                run_id = await ingest_runs.start(conn, "clinichq", table, f"{table}.xlsx", 0,
+                                                 "", "bench/staging.py")
                 async with conn.transaction():
                     new = await ingest._stage(conn, prep, result, run_id, None)
-                    await conn.execute(ingest.queries.get("ingest", "finish_run"), run_id,
-                                       prep.read, new, 0, 0)
+                    await ingest._store_rejects(conn, prep, result, run_id)
+                    await ingest_runs.finish(
+                        conn, run_id, read=prep.read, new=new, rejected=len(prep.rejects),
+                        duplicate=prep.duplicates_in_file + len(prep.staged) - new,
+                        merged=prep.merged)
                     await conn.fetchval(ingest.queries.get("ingest", "enqueue"), "clinichq",
                                         table, str(run_id))
+                await ingest_runs.release(conn, run_id)
             ours_t.append(time.perf_counter() - t)
             assert await conn.fetchval("SELECT count(*) FROM trapper.staged_records") == total
         await conn.close()

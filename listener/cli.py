@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 import anyio
 import click
 
-from listener import db, migrations, queries, read, readers, routing
+from listener import db, ingest_runs, migrations, queries, read, readers, routing
 from listener import ingest as ingest_mod
 from listener.errors import UserError
+from listener.ingest_batch import PlannedFile, ingest_files
 from listener.logs import configure as configure_logs
 from listener.output import emit_json, emit_table, say
 from listener.progress import Progress
@@ -123,19 +124,26 @@ def uninstall(database_url: str | None, as_json: bool) -> None:
 @database_option
 @json_option
 def verify(database_url: str | None, as_json: bool) -> None:
-    """Exit non-zero on any difference between the database and the migration files."""
+    """Exit non-zero on any difference between the database and the migration files.
+
+    Also marks abandoned the ingest runs whose session is gone (reported, not a difference).
+    """
     url = db.resolve_url(database_url)
 
-    async def go() -> list[str]:
+    async def go() -> tuple[list[str], list[ingest_runs.AbandonedRun]]:
         async with db.connection(url) as conn:
-            return await migrations.verify(conn)
+            problems = await migrations.verify(conn)
+            return problems, await ingest_runs.mark_abandoned(conn)
 
-    problems = run(go)
+    problems, abandoned = run(go)
     if as_json:
-        emit_json({"ok": not problems, "problems": problems})
+        emit_json({"ok": not problems, "problems": problems,
+                   "abandoned_runs": [a.as_dict() for a in abandoned]})
     else:
         for p in problems:
             click.echo(p)
+        for a in abandoned:
+            say(a.describe())
         if not problems:
             say("database matches the migration files")
     if problems:
@@ -150,8 +158,17 @@ def verify(database_url: str | None, as_json: bool) -> None:
               help="Ingest every file of a generated world's manifest.json, in its order.")
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS),
               help="File format (default: from the extension).")
-@click.option("--encoding", default="utf-8", show_default=True,
-              help="Text encoding of CSV files (for example cp1252).")
+@click.option("--encoding", default=None,
+              help="Text encoding of CSV files, for example cp1252 (default: a byte-order "
+                   "mark decides, else UTF-8).")
+@click.option("--records-key", metavar="KEY",
+              help="JSON: read the records from this key of the top-level object.")
+@click.option("--max-sheet-rows", type=click.IntRange(1), metavar="N",
+              help="XLSX/XLS: refuse a sheet with more rows (default: the readers' limit).")
+@click.option("--max-sheet-columns", type=click.IntRange(1), metavar="N",
+              help="XLSX/XLS: refuse a sheet with more columns (default: the readers' limit).")
+@click.option("--max-json-depth", type=click.IntRange(1), metavar="N",
+              help="JSON/NDJSON: reject a record nested deeper (default: the readers' limit).")
 @click.option("--id-field", "id_fields", multiple=True,
               help="Payload field holding the source record id (repeatable; first found wins).")
 @click.option("--max-row-bytes", default=ingest_mod.DEFAULT_MAX_ROW_BYTES, show_default=True,
@@ -161,66 +178,75 @@ def verify(database_url: str | None, as_json: bool) -> None:
 @json_option
 def ingest(
     database_url: str | None, source: str | None, files: tuple[Path, ...],
-    manifest: Path | None, fmt: str | None, encoding: str, id_fields: tuple[str, ...],
-    max_row_bytes: int, progress: bool | None, as_json: bool,
+    manifest: Path | None, fmt: str | None, encoding: str | None, records_key: str | None,
+    max_sheet_rows: int | None, max_sheet_columns: int | None, max_json_depth: int | None,
+    id_fields: tuple[str, ...], max_row_bytes: int, progress: bool | None, as_json: bool,
 ) -> None:
     """Stage export files: atlas-orch ingest SOURCE_SYSTEM/SOURCE_TABLE FILE...
 
-    Duplicates are counted, not re-staged; bad rows are kept in trapper.ingest_rejects with
-    their reason; a file that cannot be parsed is refused whole. One file, one ingest run.
+    One file, one ingest run: read = new + duplicate + rejected + merged. Duplicates are
+    counted, not re-staged; bad rows are kept in trapper.ingest_rejects with their reason; a
+    file that cannot be parsed is refused whole. Each file stands alone: the others still go
+    in, and the exit status is 1 if any file failed.
     """
+    plan = _ingest_plan(source, files, manifest, fmt)
+    url = db.resolve_url(database_url)
+
+    async def one(conn: Any, item: PlannedFile) -> ingest_mod.IngestResult:
+        bar = Progress(f"{item.source_system}/{item.source_table} {item.path.name}", 1,
+                       enabled=progress)
+
+        def tick(done: int, total: int) -> None:
+            bar.total = max(total, 1)
+            bar.update(done)
+
+        try:
+            return await ingest_mod.ingest_file(
+                conn, item.path, item.source_system, item.source_table, fmt=item.fmt,
+                encoding=encoding, records_key=records_key, max_sheet_rows=max_sheet_rows,
+                max_sheet_columns=max_sheet_columns, max_json_depth=max_json_depth,
+                id_fields=id_fields, max_row_bytes=max_row_bytes, progress=tick)
+        finally:
+            bar.close()
+
+    def tell(result: ingest_mod.IngestResult) -> None:
+        if result.status != "completed":
+            say(f"error: {result.describe_failure()}")
+        elif not as_json:
+            say(_ingest_summary(result))
+
+    report = run(lambda: ingest_files(url, plan, one, on_result=tell,
+                                      on_abandoned=lambda a: say(a.describe())))
+    if as_json:
+        emit_json(report.as_dict())
+    elif len(report.results) > 1:
+        say(f"{len(report.results)} files: {len(report.results) - len(report.failed)} "
+            f"completed, {len(report.failed)} failed")
+    if not report.ok:
+        sys.exit(1)
+
+
+def _ingest_plan(source: str | None, files: tuple[Path, ...], manifest: Path | None,
+                 fmt: str | None) -> list[PlannedFile]:
+    """The files to ingest, from SOURCE FILE... or from a manifest."""
     if manifest:
         if source or files:
             raise click.UsageError("give either --manifest or SOURCE FILE..., not both")
-        plan = [(e.path, e.source_system, e.source_table, e.fmt)
+        return [PlannedFile(e.path, e.source_system, e.source_table, e.fmt)
                 for e in ingest_mod.read_manifest(manifest)]
-    else:
-        if not source or not files:
-            raise click.UsageError("give SOURCE_SYSTEM/SOURCE_TABLE and at least one FILE")
-        system, table = ingest_mod.parse_source(source)
-        plan = [(f, system, table, fmt) for f in files]
-    url = db.resolve_url(database_url)
-
-    async def go() -> tuple[list[ingest_mod.IngestResult], list[str]]:
-        results: list[ingest_mod.IngestResult] = []
-        refused: list[str] = []
-        async with db.connection(url) as conn:
-            for path, system, table, file_fmt in plan:
-                bar = Progress(f"{system}/{table} {path.name}", 1, enabled=progress)
-
-                def tick(done: int, total: int, bar: Progress = bar) -> None:
-                    bar.total = max(total, 1)
-                    bar.update(done)
-
-                try:
-                    res = await ingest_mod.ingest_file(
-                        conn, path, system, table, fmt=file_fmt, encoding=encoding,
-                        id_fields=id_fields, max_row_bytes=max_row_bytes, progress=tick)
-                except UserError as exc:
-                    refused.append(str(exc))
-                    say(f"error: {exc}")
-                    continue
-                finally:
-                    bar.close()
-                results.append(res)
-                if not as_json:
-                    say(_ingest_summary(res))
-        return results, refused
-
-    results, refused = run(go)
-    if as_json:
-        emit_json({"runs": [r.as_dict() for r in results], "refused": refused})
-    if refused:
-        sys.exit(1)
+    if not source or not files:
+        raise click.UsageError("give SOURCE_SYSTEM/SOURCE_TABLE and at least one FILE")
+    system, table = ingest_mod.parse_source(source)
+    return [PlannedFile(f, system, table, fmt) for f in files]
 
 
 def _ingest_summary(r: ingest_mod.IngestResult) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.rejects_by_reason.items()))
-    merged = f", {r.service_lines_merged} service lines merged" if r.service_lines_merged else ""
     return (
-        f"{r.source_system}/{r.source_table} {r.source_file}: read {r.rows_read}, "
-        f"new {r.rows_new}, duplicate {r.rows_duplicate}, rejected {r.rows_rejected}"
-        + (f" ({reasons})" if reasons else "") + merged
+        f"{r.source_system}/{r.source_table} {r.source_file}: read {r.rows_read} = "
+        f"new {r.rows_new} + duplicate {r.rows_duplicate} + rejected {r.rows_rejected}"
+        + (f" ({reasons})" if reasons else "")
+        + (f" + merged {r.rows_merged} (service lines)" if r.rows_merged else "")
         + f" [run {r.ingest_run_id}, {r.seconds}s]"
     )
 

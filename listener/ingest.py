@@ -3,13 +3,22 @@
 Rows are hashed with the one recipe (``rowhash``), duplicates are counted and not staged,
 new rows are COPYed into ``trapper.staged_records``, bad rows are kept raw in
 ``trapper.ingest_rejects`` with their reason, and the source table's job is enqueued, all in
-one transaction. A file that cannot be parsed is refused whole and its run marked failed.
+one transaction, which also completes the run. Every row read is accounted for:
+
+    rows_read = rows_new + rows_duplicate + rows_rejected + rows_merged
+
+(``rows_merged``: ClinicHQ continuation lines folded into their appointment), checked before
+commit and by the CHECK ``ingest_runs_accounting`` (sql/core/011). A file that cannot be
+parsed is refused whole, and any other failure ends the run too: it is marked failed with the
+reason, nothing of it is staged, and ``IngestFailed`` is raised. A run whose process dies is
+marked abandoned later (``listener/ingest_runs.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import time
 from collections import Counter
@@ -18,16 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import asyncpg
 
-from listener import queries
+from listener import ingest_runs, queries
 from listener.errors import UserError
+from listener.logs import event
 from listener.readers import FileRefused, Row, detect_format, read_rows
 from listener.rowhash import row_hash
 from listener.source_profiles import merge_service_lines, profile_for, record_id
 
 DEFAULT_MAX_ROW_BYTES = 1024 * 1024
 COPY_CHUNK = 5000
+CLEANUP_SECONDS = 10.0   # marking a run failed or releasing its lock after a failure
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 STAGED_COLUMNS = ["source_system", "source_table", "source_row_id", "source_file",
@@ -37,6 +49,8 @@ REJECT_COLUMNS = ["ingest_run_id", "source_system", "source_table", "source_file
 
 ProgressFn = Callable[[int, int], None]
 
+log = logging.getLogger("atlas_orch.ingest")
+
 
 @dataclass
 class IngestResult:
@@ -45,22 +59,44 @@ class IngestResult:
     source_system: str
     source_table: str
     source_file: str
+    path: str | None = None
     ingest_run_id: int | None = None
-    status: str = "completed"
+    status: str = "running"        # then completed or failed
     rows_read: int = 0
     rows_new: int = 0
     rows_duplicate: int = 0
     rows_rejected: int = 0
-    service_lines_merged: int = 0
+    rows_merged: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     job_id: str | None = None
     error: str | None = None
+    refused: bool = False          # failed because the file itself cannot be read
     parse_seconds: float = 0.0
     stage_seconds: float = 0.0
     seconds: float = 0.0
 
+    @property
+    def service_lines_merged(self) -> int:
+        """The name ``--json`` used before ``rows_merged``; kept for scripts."""
+        return self.rows_merged
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "service_lines_merged": self.rows_merged}
+
+    def describe_failure(self) -> str:
+        """One line: which file, what happened, which run."""
+        what = "refused" if self.refused else "failed"
+        run = f" [run {self.ingest_run_id}]" if self.ingest_run_id is not None else ""
+        return (f"{self.source_system}/{self.source_table} {self.path or self.source_file}: "
+                f"{what}, nothing staged: {self.error}{run}")
+
+
+class IngestFailed(UserError):
+    """A file did not go in: its run (if one began) is failed and nothing of it is staged."""
+
+    def __init__(self, result: IngestResult) -> None:
+        super().__init__(result.describe_failure())
+        self.result = result
 
 
 def parse_source(spec: str) -> tuple[str, str]:
@@ -136,6 +172,26 @@ async def _registry_id_fields(conn: asyncpg.Connection, system: str, table: str)
     return list(fields or [])
 
 
+def read_file_rows(
+    data: bytes, fmt: str, *, encoding: str | None = None, records_key: str | None = None,
+    max_sheet_rows: int | None = None, max_sheet_columns: int | None = None,
+    max_json_depth: int | None = None,
+) -> list[Row]:
+    """The one call into the readers, so that only this function changes when they gain
+    ``read_rows(data, fmt, encoding, *, limits=ReadLimits(...), records_key=...)``.
+
+    ``encoding`` None means "a BOM decides, else strict UTF-8" there; the readers of this
+    build take UTF-8 (BOM stripped) for it. Options they cannot honour yet are refused, not
+    ignored: a limit asked for and not applied would be a silent one.
+    """
+    pending = {"--records-key": records_key, "--max-sheet-rows": max_sheet_rows,
+               "--max-sheet-columns": max_sheet_columns, "--max-json-depth": max_json_depth}
+    asked = [name for name, value in pending.items() if value is not None]
+    if asked:
+        raise UserError(f"{', '.join(asked)}: not supported by this build's file readers yet")
+    return read_rows(data, fmt, encoding or "utf-8")
+
+
 async def ingest_file(
     conn: asyncpg.Connection,
     path: Path,
@@ -143,57 +199,115 @@ async def ingest_file(
     source_table: str,
     *,
     fmt: str | None = None,
-    encoding: str = "utf-8",
+    encoding: str | None = None,
+    records_key: str | None = None,
+    max_sheet_rows: int | None = None,
+    max_sheet_columns: int | None = None,
+    max_json_depth: int | None = None,
     id_fields: Sequence[str] = (),
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
     tool: str = "atlas-orch ingest",
     progress: ProgressFn | None = None,
 ) -> IngestResult:
-    """Stage one file; see the module docstring for what happens to each row."""
-    q = queries.load("ingest")
+    """Stage one file as one run and return what it did (see the module docstring).
+
+    Raises ``IngestFailed`` (a ``UserError``) when the file did not go in: unreadable,
+    refused, or any other failure, its run marked failed with the reason.
+    """
     started = time.monotonic()
     parse_source(f"{source_system}/{source_table}")
+    result = IngestResult(source_system, source_table, path.name, path=str(path))
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    result = IngestResult(source_system, source_table, path.name)
-    run_id: int = await conn.fetchval(
-        q["start_run"], source_system, source_table, path.name, len(data),
-        hashlib.sha256(data).hexdigest(), tool,
-    )
+        result.status, result.refused = "failed", True
+        result.error = f"cannot read {path}: {exc.strerror or exc}"
+        raise IngestFailed(result) from exc
+    run_id = await ingest_runs.start(conn, source_system, source_table, path.name, len(data),
+                                     hashlib.sha256(data).hexdigest(), tool)
     result.ingest_run_id = run_id
     try:
-        rows = read_rows(data, detect_format(path, fmt), encoding)
+        rows = read_file_rows(
+            data, detect_format(path, fmt), encoding=encoding, records_key=records_key,
+            max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
+            max_json_depth=max_json_depth)
         if not id_fields:
             id_fields = await _registry_id_fields(conn, source_system, source_table)
         prepared = _prepare(rows, source_system, source_table, id_fields, max_row_bytes)
         result.parse_seconds = round(time.monotonic() - started, 3)
-        async with conn.transaction():
-            new = await _stage(conn, prepared, result, run_id, progress)
-            await _store_rejects(conn, prepared, result, run_id)
-            result.rows_read = prepared.read
-            result.service_lines_merged = prepared.merged
-            result.rows_new = new
-            result.rows_duplicate = prepared.duplicates_in_file + len(prepared.staged) - new
-            result.rows_rejected = len(prepared.rejects)
-            result.rejects_by_reason = dict(
-                Counter(r.reject_code or "unknown" for r in prepared.rejects))
-            await conn.execute(q["finish_run"], run_id, result.rows_read, result.rows_new,
-                               result.rows_duplicate, result.rows_rejected)
-            if new:
-                job = await conn.fetchval(q["enqueue"], source_system, source_table,
-                                          str(run_id))
-                result.job_id = str(job)
+        await _stage_and_complete(conn, prepared, result, progress)
     except (FileRefused, UserError) as exc:
-        await conn.execute(q["fail_run"], run_id, str(exc))
-        raise UserError(f"{path}: refused, nothing staged: {exc}") from exc
-    except BaseException as exc:
-        await conn.execute(q["fail_run"], run_id, f"{type(exc).__name__}: {exc}")
+        await _failed(conn, result, str(exc), refused=True)
+        raise IngestFailed(result) from exc
+    except Exception as exc:   # anything else: this file fails, the caller goes on
+        await _failed(conn, result, describe_error(exc), refused=False)
+        event(log, "ingest_run_failed", result.describe_failure(), level=logging.ERROR,
+              ingest_run_id=run_id, source_system=source_system, source_table=source_table,
+              path=str(path), error_type=type(exc).__name__, error=result.error)
+        raise IngestFailed(result) from exc
+    except BaseException as exc:   # interrupted (Ctrl-C, cancelled): record it, then stop
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
+            await ingest_runs.fail(conn, run_id, f"interrupted ({type(exc).__name__})")
         raise
+    finally:
+        # shielded, so a cancelled ingest still lets go; bounded, so a dead server cannot
+        # hold the command (its session's end frees the lock anyway)
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
+            await ingest_runs.release(conn, run_id)
+    result.status = "completed"
     result.seconds = round(time.monotonic() - started, 3)
     result.stage_seconds = round(result.seconds - result.parse_seconds, 3)
     return result
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of the error that began it: an error raised while cleaning up (the
+    rollback on a connection that is gone) would otherwise hide its cause."""
+    first = exc
+    for _ in range(5):
+        context = first.__context__
+        if context is None or first.__suppress_context__ or not isinstance(context, Exception):
+            break
+        first = context
+    text = f"{type(first).__name__}: {first}"
+    return text if first is exc else f"{text} (then {type(exc).__name__}: {exc})"
+
+
+async def _failed(conn: asyncpg.Connection, result: IngestResult, error: str, *,
+                  refused: bool) -> None:
+    """The run ends failed: nothing was staged, so the result counts nothing either."""
+    result.status, result.error, result.refused = "failed", error, refused
+    result.rows_read = result.rows_new = result.rows_duplicate = 0
+    result.rows_rejected = result.rows_merged = 0
+    result.rejects_by_reason, result.job_id = {}, None
+    assert result.ingest_run_id is not None
+    await ingest_runs.fail(conn, result.ingest_run_id, error)
+
+
+async def _stage_and_complete(
+    conn: asyncpg.Connection, prepared: _Prepared, result: IngestResult,
+    progress: ProgressFn | None,
+) -> None:
+    """One transaction: new rows, rejects, the completed run with its counts, the job."""
+    run_id = result.ingest_run_id
+    assert run_id is not None
+    async with conn.transaction():
+        new = await _stage(conn, prepared, result, run_id, progress)
+        await _store_rejects(conn, prepared, result, run_id)
+        result.rows_read = prepared.read
+        result.rows_merged = prepared.merged
+        result.rows_new = new
+        result.rows_duplicate = prepared.duplicates_in_file + len(prepared.staged) - new
+        result.rows_rejected = len(prepared.rejects)
+        result.rejects_by_reason = dict(
+            Counter(r.reject_code or "unknown" for r in prepared.rejects))
+        await ingest_runs.finish(conn, run_id, read=result.rows_read, new=result.rows_new,
+                                 duplicate=result.rows_duplicate,
+                                 rejected=result.rows_rejected, merged=result.rows_merged)
+        if new:
+            job = await conn.fetchval(queries.get("ingest", "enqueue"), result.source_system,
+                                      result.source_table, str(run_id))
+            result.job_id = str(job)
 
 
 async def _stage(

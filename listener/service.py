@@ -25,7 +25,7 @@ import anyio
 import asyncpg
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from listener import queries
+from listener import ingest_runs, queries
 from listener.db import connect, redact
 from listener.errors import UserError
 from listener.logs import event
@@ -82,6 +82,7 @@ class ListenerStats:
     notifications: int = 0
     reconnects: int = 0
     anomalies_changed: int = 0
+    ingest_runs_abandoned: int = 0
     horizon: str | None = None
     tallied_upto: int = 0
     errors: list[str] = field(default_factory=list)
@@ -419,6 +420,8 @@ class Listener:
             raise ConnectionLost("the listen connection is no longer listening")
 
     async def _detect(self, work: asyncpg.Connection) -> None:
+        # Runs whose ingest died are marked first, so this pass raises their ingest_failed.
+        self.stats.ingest_runs_abandoned += len(await ingest_runs.mark_abandoned(work))
         for row in await work.fetch(self._q["detect_anomalies"],
                                     timeout=self.cfg.query_timeout):
             self.stats.anomalies_changed += 1

@@ -35,3 +35,24 @@ def execute(url: str, script: str) -> None:
             await conn.close()
 
     anyio.run(go)
+
+
+def assert_accounted(url: str, run: dict[str, Any]) -> None:
+    """The accounting rule, as printed and as stored: every row read is staged new, a
+    duplicate, a stored reject, or a merged continuation line."""
+    assert run["rows_read"] == (run["rows_new"] + run["rows_duplicate"] + run["rows_rejected"]
+                                + run["rows_merged"]), run
+    assert sum(run["rejects_by_reason"].values()) == run["rows_rejected"]
+    stored = sql(url, """
+        SELECT r.status, r.rows_read, r.rows_new, r.rows_duplicate, r.rows_rejected,
+               r.rows_merged,
+               (SELECT count(*) FROM trapper.ingest_rejects j
+                WHERE j.ingest_run_id = r.ingest_run_id) AS rejects_stored,
+               (SELECT count(*) FROM trapper.staged_records s
+                WHERE s.ingest_run_id = r.ingest_run_id) AS staged
+        FROM trapper.ingest_runs r WHERE r.ingest_run_id = $1""", run["ingest_run_id"])[0]
+    assert stored["status"] == run["status"] == "completed"
+    for column in ("rows_read", "rows_new", "rows_duplicate", "rows_rejected", "rows_merged"):
+        assert stored[column] == run[column], column
+    assert stored["rejects_stored"] == run["rows_rejected"]
+    assert stored["staged"] == run["rows_new"]

@@ -286,3 +286,82 @@ def test_the_listener_runs_the_detectors(db_url: str) -> None:
     assert stats.anomalies_changed == 1
     assert "dead_letter:petlink/owners" in open_anomalies(db_url)
     stage_rows(db_url, "petlink", "owners", 1)
+
+
+# -- ingest runs that did not complete ------------------------------------------------------
+
+def ingest_file(url: str, source: str, path: Path) -> int:
+    """``atlas-orch ingest`` of one file; returns its exit status."""
+    result = run_cli("ingest", source, str(path), env={"DATABASE_URL": url})
+    assert "Traceback" not in result.stderr
+    return result.returncode
+
+
+def test_a_failed_ingest_leaves_a_stale_source_stale(db_url: str, tmp_path: Path) -> None:
+    old = add_run(db_url, "clinichq", "cat_info", 100, "12 days")   # weekly: 10-day window
+    silent = "silent:clinichq/cat_info"
+    assert detect(db_url) == {silent: "raised"}
+    broken = tmp_path / "cat_info.xlsx"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    assert ingest_file(db_url, "clinichq/cat_info", broken) == 1
+    add_run(db_url, "clinichq", "cat_info", 0, "1 minute", status="running")   # not done
+    health = sql(db_url, "SELECT h.health_status, li.ingest_run_id "
+                         "FROM trapper.v_orchestrator_health h "
+                         "JOIN trapper.v_orchestrator_last_ingest li USING (source_system, "
+                         "source_table) WHERE source_system = 'clinichq' "
+                         "AND source_table = 'cat_info'")[0]
+    assert (health["health_status"], health["ingest_run_id"]) == ("stale", old)
+    changes = detect(db_url)
+    assert silent not in changes and silent in open_anomalies(db_url)   # still open
+    assert changes == {"ingest_failed:clinichq/cat_info": "raised"}
+
+
+def test_a_failed_ingest_is_an_anomaly_until_a_run_completes(
+    db_url: str, tmp_path: Path
+) -> None:
+    f = tmp_path / "owners.csv"
+    f.write_bytes(b"")
+    assert ingest_file(db_url, "petlink/owners", f) == 1
+    key = "ingest_failed:petlink/owners"
+    assert detect(db_url) == {key: "raised"}
+    a = open_anomalies(db_url)[key]
+    run = val(db_url, "SELECT ingest_run_id FROM trapper.ingest_runs")
+    assert a["kind"] == "ingest_failed" and a["severity"] == "critical"
+    assert f"Ingest run {run} of owners.csv failed: no header row" in a["summary"]
+    assert a["details"]["ingest_run_id"] == run and a["suggested_fix"]
+    assert logged(db_url, "anomaly_flagged", key) == 1
+    assert ingest_file(db_url, "petlink/owners", f) == 1   # again: still open, counted
+    assert detect(db_url) == {}
+    assert "(2 runs failed or abandoned since the last completed one)" \
+        in open_anomalies(db_url)[key]["summary"]
+    f.write_text("Owner ID,Name\no1,Ann\n")
+    assert ingest_file(db_url, "petlink/owners", f) == 0
+    assert detect(db_url) == {key: "resolved"}
+    assert logged(db_url, "anomaly_resolved", key) == 1
+
+
+def test_why_missing_shows_a_failed_run_until_its_file_goes_in(
+    db_url: str, tmp_path: Path
+) -> None:
+    f = tmp_path / "owners.csv"
+    f.write_bytes(b"")
+    assert ingest_file(db_url, "petlink/owners", f) == 1
+    run = val(db_url, "SELECT ingest_run_id FROM trapper.ingest_runs")
+    shown = run_cli("why-missing", "--type", "ingest_failed", "--json",
+                    env={"DATABASE_URL": db_url})
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)["rows"]
+    assert [(r["entity_type"], r["entity_id"]) for r in rows] == [("ingest_run", str(run))]
+    row = rows[0]
+    assert (row["source_system"], row["source_table"]) == ("petlink", "owners")
+    assert "owners.csv" in row["entity_label"] and "no header row" in row["explanation"]
+    assert "none of its rows were staged" in row["explanation"] and row["suggested_fix"]
+    other = tmp_path / "other.csv"
+    other.write_text("Owner ID,Name\no2,Bob\n")
+    assert ingest_file(db_url, "petlink/owners", other) == 0   # another file: still missing
+    assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing "
+                       "WHERE issue_type = 'ingest_failed'") == 1
+    f.write_text("Owner ID,Name\no1,Ann\n")
+    assert ingest_file(db_url, "petlink/owners", f) == 0
+    assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing "
+                       "WHERE issue_type = 'ingest_failed'") == 0

@@ -9,14 +9,17 @@ import pytest
 
 from synthetic.xlsx import write_xlsx
 from tests.conftest import run_cli
-from tests.helpers import sql, val
+from tests.helpers import assert_accounted, sql, val
 
 
 def ingest(url: str, source: str, *files: Path, extra: tuple[str, ...] = ()) -> dict:
     result = run_cli("ingest", source, *map(str, files), "--json", *extra,
                      env={"DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["runs"][-1]
+    runs = json.loads(result.stdout)["runs"]
+    for run in runs:
+        assert_accounted(url, run)
+    return runs[-1]
 
 
 def test_same_file_twice_stages_nothing_new(db_url: str, tmp_path: Path) -> None:
@@ -80,7 +83,7 @@ def test_clinichq_quirks(db_url: str, tmp_path: Path) -> None:
     ])
     run = ingest(db_url, "clinichq/appointment_info", f)
     assert run["rows_read"] == 5
-    assert run["service_lines_merged"] == 2
+    assert run["rows_merged"] == run["service_lines_merged"] == 2
     assert run["rows_new"] == 3
     rows = {r["source_row_id"]: json.loads(r["payload"]) for r in sql(
         db_url, "SELECT source_row_id, payload FROM trapper.staged_records")}
@@ -168,10 +171,16 @@ def test_unparseable_file_is_refused_whole(
     result = run_cli("ingest", "test/people", str(f), env={"DATABASE_URL": db_url})
     assert result.returncode == 1
     assert message in result.stderr and "nothing staged" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr   # one line, no trace
     assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 0
-    run = sql(db_url, "SELECT status, error FROM trapper.ingest_runs")[0]
+    assert val(db_url, "SELECT count(*) FROM trapper.ingest_rejects") == 0
+    run = sql(db_url, "SELECT ingest_run_id, status, error, finished_at "
+                      "FROM trapper.ingest_runs")[0]
     assert run["status"] == "failed" and message in run["error"]
+    assert run["finished_at"] is not None
+    assert f"[run {run['ingest_run_id']}]" in result.stderr
+    assert val(db_url, "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                       "WHERE l.locktype = 'advisory' AND d.datname = current_database()") == 0
 
 
 def test_bad_source_name_and_missing_file_are_clear(db_url: str, tmp_path: Path) -> None:

@@ -118,6 +118,61 @@ async def test_shadow_install_names_a_missing_column(core_db_url: str) -> None:
         await conn.close()
 
 
+# What core 011 added to the engines' ingest runs; a host's own may have none of it.
+CORE_011 = """
+    DROP FUNCTION trapper.ingest_mark_abandoned();
+    DROP FUNCTION trapper.ingest_begin_run(text, text, text, bigint, text, text);
+    DROP FUNCTION trapper.ingest_release_run(bigint);
+    DROP FUNCTION trapper.ingest_run_lock_keys(bigint);
+    ALTER TABLE trapper.ingest_runs DROP COLUMN rows_merged, DROP COLUMN backend_pid,
+        DROP CONSTRAINT ingest_runs_status_check,
+        DROP CONSTRAINT ingest_runs_unfinished_staged_nothing,
+        DROP CONSTRAINT ingest_runs_failure_has_reason;
+    ALTER TABLE trapper.ingest_runs ADD CHECK (status IN ('running', 'completed', 'failed'));
+"""
+
+
+async def test_shadow_install_onto_a_host_whose_ingest_runs_are_its_own(
+    core_db_url: str,
+) -> None:
+    conn = await asyncpg.connect(core_db_url)
+    try:
+        await conn.execute(CORE_011)
+        await conn.execute("""
+            INSERT INTO trapper.ingest_runs (source_system, source_table, source_file,
+                                             status, error, started_at)
+            VALUES ('clinichq', 'cat_info', 'a.xlsx', 'completed', NULL,
+                    now() - '30 days'::interval),
+                   ('clinichq', 'cat_info', 'b.xlsx', 'failed', 'host says no', now())""")
+        await migrations.install(conn, "shadow", progress=False)
+        health = await conn.fetchval(
+            "SELECT health_status FROM trapper.v_orchestrator_health "
+            "WHERE source_system = 'clinichq' AND source_table = 'cat_info'")
+        assert health == "stale"    # the host's failed run is not its last ingest
+        changes = {r["anomaly_key"] for r in await conn.fetch(
+            "SELECT * FROM trapper.orchestrator_detect_anomalies()")}
+        assert changes == {"silent:clinichq/cat_info", "ingest_failed:clinichq/cat_info"}
+    finally:
+        await conn.close()
+    from listener.service import Listener, ListenerConfig
+
+    # the listener finds no marker of abandoned runs on this host, and goes on
+    stats = await Listener(ListenerConfig(url=core_db_url, once=True)).run()
+    assert stats.ingest_runs_abandoned == 0 and not stats.errors
+    verified = run_cli("verify", env={"DATABASE_URL": core_db_url})
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+async def test_shadow_install_names_a_missing_ingest_runs_column(core_db_url: str) -> None:
+    conn = await asyncpg.connect(core_db_url)
+    try:
+        await conn.execute("ALTER TABLE trapper.ingest_runs DROP COLUMN error CASCADE")
+        with pytest.raises(MigrationError, match=r"column trapper\.ingest_runs\.error"):
+            await migrations.install(conn, "shadow", progress=False)
+    finally:
+        await conn.close()
+
+
 async def test_with_core_refuses_engines_it_did_not_install(empty_db_url: str) -> None:
     conn = await asyncpg.connect(empty_db_url)
     try:

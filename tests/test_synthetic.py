@@ -13,7 +13,7 @@ import pytest
 
 from synthetic.generate import generate
 from tests.conftest import run_cli
-from tests.helpers import sql
+from tests.helpers import assert_accounted, sql
 
 
 def _digest(folder: Path) -> str:
@@ -49,6 +49,7 @@ def test_every_source_parses_and_stages_what_the_world_says(
     assert len(runs) == len(expected["rows"]) == 15
     for run in runs:
         key = f"{run['source_system']}/{run['source_table']}"
+        assert_accounted(db_url, run)
         assert run["rows_rejected"] == 0, (key, run["rejects_by_reason"])
         assert run["rows_new"] == expected["rows"][key], key
     appointments = next(r for r in runs if r["source_table"] == "appointment_info")

@@ -1,0 +1,223 @@
+-- Ingest runs in data health (issue 15): only a completed run is a source's last ingest, and
+-- a run that failed or was abandoned is an anomaly and a gap in "why is this missing?".
+--
+-- Before this, a refused or crashed ingest counted as the source's last ingest: a stale
+-- source turned healthy and its source_silent anomaly resolved although nothing arrived.
+-- v_orchestrator_health and orchestrator_detect_silent() read v_orchestrator_last_ingest, so
+-- replacing it fixes both; batch_volume and schema_drift already read completed runs only.
+--
+-- Shadow installs: on a host, trapper.ingest_runs may be the host's own. This reads only
+-- columns declared in requires.toml (no rows_merged, no backend_pid), and 'abandoned' is
+-- only a value compared with, so a host whose runs are never abandoned works unchanged.
+
+CREATE OR REPLACE VIEW trapper.v_orchestrator_last_ingest AS
+SELECT os.source_system, os.source_table,
+       greatest(os.last_ingest_at, r.started_at) AS last_ingest_at,
+       r.ingest_run_id, r.rows_read, r.rows_new, r.rows_rejected, r.source_file
+FROM trapper.orchestrator_sources os
+LEFT JOIN LATERAL (
+    SELECT ir.ingest_run_id, ir.started_at, ir.rows_read, ir.rows_new, ir.rows_rejected,
+           ir.source_file
+    FROM trapper.ingest_runs ir
+    WHERE ir.source_system = os.source_system AND ir.source_table = os.source_table
+      AND ir.status = 'completed'
+    ORDER BY ir.started_at DESC
+    LIMIT 1
+) r ON true;
+
+-- A failed or abandoned run not yet followed by a completed run of its source: the newest
+-- one, with how many there are. Any source, registered or not: the rows are missing either
+-- way.
+CREATE FUNCTION trapper.orchestrator_detect_ingest_failed()
+RETURNS TABLE (anomaly_key text, kind text, severity text, source_system text,
+               source_table text, summary text, suggested_fix text, details jsonb)
+LANGUAGE sql STABLE AS $$
+    WITH last_ok AS (
+        SELECT ir.source_system, ir.source_table, max(ir.started_at) AS started_at
+        FROM trapper.ingest_runs ir
+        WHERE ir.status = 'completed'
+        GROUP BY 1, 2
+    ),
+    bad AS (
+        SELECT ir.ingest_run_id, ir.source_system, ir.source_table, ir.source_file,
+               ir.status, ir.error, ir.started_at, ok.started_at AS last_completed_at,
+               count(*) OVER w AS runs,
+               row_number() OVER (w ORDER BY ir.started_at DESC, ir.ingest_run_id DESC) AS rn
+        FROM trapper.ingest_runs ir
+        LEFT JOIN last_ok ok USING (source_system, source_table)
+        WHERE ir.status IN ('failed', 'abandoned')
+          AND (ok.started_at IS NULL OR ir.started_at > ok.started_at)
+        WINDOW w AS (PARTITION BY ir.source_system, ir.source_table)
+    )
+    SELECT 'ingest_failed:' || b.source_system || '/' || b.source_table, 'ingest_failed',
+           'critical', b.source_system, b.source_table,
+           format('Ingest run %s of %s %s: %s', b.ingest_run_id,
+                  coalesce(b.source_file, 'an unnamed file'), b.status,
+                  left(coalesce(b.error, 'no reason recorded'), 300))
+               || CASE WHEN b.runs > 1
+                       THEN format(' (%s runs failed or abandoned since the last completed one)',
+                                   b.runs)
+                       ELSE '' END,
+           CASE b.status
+               WHEN 'abandoned' THEN 'The ingest died before it finished (killed, crashed or '
+                   'disconnected) and staged nothing: run it again'
+               ELSE 'Read the reason, fix the file or its cause, and ingest it again; its rows '
+                   'were not staged'
+           END,
+           jsonb_build_object('ingest_run_id', b.ingest_run_id, 'source_file', b.source_file,
+                              'status', b.status, 'error', b.error, 'started_at', b.started_at,
+                              'runs', b.runs, 'last_completed_at', b.last_completed_at)
+    FROM bad b
+    WHERE b.rn = 1
+$$;
+
+INSERT INTO trapper.orchestrator_anomaly_detectors (kind, function, description) VALUES
+    ('ingest_failed', 'orchestrator_detect_ingest_failed',
+     'a failed or abandoned ingest run not yet followed by a completed one');
+
+-- "Why is this data missing?" gains the runs that failed or were abandoned: none of their
+-- rows arrived. A run leaves the list once a later run of the same source and file name
+-- completes. The rest of the view is 007's, unchanged.
+CREATE OR REPLACE VIEW trapper.v_data_why_missing AS
+WITH gaps AS (
+    SELECT 'person_no_identifiers' AS issue_type, 'person' AS entity_type,
+           sp.person_id AS entity_id,
+           coalesce(sp.display_name, concat_ws(' ', sp.first_name, sp.last_name))
+               AS entity_label,
+           'Person has no email or phone: the next record about them cannot find them and '
+           'will create a duplicate' AS explanation,
+           'Look up the source record (source_record_id) for an email or phone, add it with '
+           'trapper.add_person_identifier(), or merge the person by hand' AS suggested_fix
+    FROM trapper.sot_people sp
+    WHERE sp.merged_into_person_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers pi
+                      WHERE pi.person_id = sp.person_id)
+    UNION ALL
+    SELECT 'cat_no_microchip', 'cat', sc.cat_id, coalesce(sc.display_name, 'Unnamed cat'),
+           'Cat has no microchip: the same cat may appear as several records',
+           'Check the clinic record for a microchip scan and add it with '
+           'trapper.add_cat_identifier()'
+    FROM trapper.sot_cats sc
+    WHERE sc.merged_into_cat_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM trapper.cat_identifiers ci
+                      WHERE ci.cat_id = sc.cat_id AND ci.id_type = 'microchip')
+    UNION ALL
+    SELECT 'place_no_geometry', 'place', p.place_id,
+           coalesce(p.formatted_address, p.display_name, 'Unknown place'),
+           'Place has no coordinates: it is invisible on the map',
+           'Re-geocode the address; if the geocoder found nothing, correct the address'
+    FROM trapper.places p
+    WHERE p.merged_into_place_id IS NULL AND p.location IS NULL
+    UNION ALL
+    SELECT 'person_merge_chain', 'person', sp.person_id,
+           coalesce(sp.display_name, concat_ws(' ', sp.first_name, sp.last_name)),
+           'Person is merged into a person who is merged too: data falls into a black hole',
+           'Point it at trapper.get_canonical_person_id() and flatten the chain'
+    FROM trapper.sot_people sp
+    JOIN trapper.sot_people t ON t.person_id = sp.merged_into_person_id
+    WHERE t.merged_into_person_id IS NOT NULL
+    UNION ALL
+    SELECT 'place_merge_chain', 'place', p.place_id,
+           coalesce(p.formatted_address, p.display_name),
+           'Place is merged into a place that is merged too: data falls into a black hole',
+           'Point it at trapper.get_canonical_place_id() and flatten the chain'
+    FROM trapper.places p
+    JOIN trapper.places t ON t.place_id = p.merged_into_place_id
+    WHERE t.merged_into_place_id IS NOT NULL
+    UNION ALL
+    SELECT 'cat_no_place', 'cat', sc.cat_id, coalesce(sc.display_name, 'Unnamed cat'),
+           'Cat is linked to no place: it counts toward no colony',
+           'Run entity linking (trapper.run_all_entity_linking()); if it stays, the source '
+           'record named no usable address'
+    FROM trapper.sot_cats sc
+    WHERE sc.merged_into_cat_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM trapper.cat_place cp WHERE cp.cat_id = sc.cat_id)
+    UNION ALL
+    SELECT 'request_no_trapper', 'request', r.request_id,
+           coalesce(r.summary, r.source_system || ' ' || r.source_record_id),
+           format('Open request (%s) has no trapper assigned', r.status),
+           'Assign a trapper in the source system; linking picks it up on the next sync'
+    FROM trapper.sot_requests r
+    WHERE r.status NOT IN ('completed', 'cancelled', 'redirected')
+      AND NOT EXISTS (SELECT 1 FROM trapper.request_trappers rt
+                      WHERE rt.request_id = r.request_id)
+)
+SELECT g.issue_type, g.entity_type, g.entity_id::text AS entity_id, g.entity_label,
+       es.source_system, es.source_table, es.source_row_id AS source_record_id,
+       es.staged_record_id, g.explanation, g.suggested_fix,
+       d.routing_rule_id AS decision_rule_id, d.decision_reason, d.logged_at AS decided_at
+FROM gaps g
+LEFT JOIN LATERAL (
+    SELECT s.source_system, s.source_table, s.source_row_id, s.staged_record_id
+    FROM trapper.entity_sources s
+    WHERE s.entity_id = g.entity_id
+    ORDER BY s.action <> 'created', s.entity_source_id
+    LIMIT 1
+) es ON true
+LEFT JOIN LATERAL (
+    SELECT l.routing_rule_id, l.decision_reason, l.logged_at
+    FROM trapper.orchestrator_job_log l
+    WHERE l.staged_record_id = es.staged_record_id
+      AND l.action IN ('skipped', 'rejected', 'error')
+    ORDER BY l.log_seq
+    LIMIT 1
+) d ON es.staged_record_id IS NOT NULL
+UNION ALL
+-- records that never became data: waiting too long, failed, rejected at ingest, or stopped by
+-- the router
+SELECT 'staged_unprocessed', 'staged_record', sr.id::text,
+       sr.source_system || '/' || sr.source_table || ' ' || coalesce(sr.source_row_id, ''),
+       sr.source_system, sr.source_table, sr.source_row_id, sr.id,
+       format('Staged %s and not processed yet', to_char(sr.created_at, 'YYYY-MM-DD HH24:MI')),
+       'Run atlas-orch process (or check that a worker is running and the source has an '
+       'active processor)', NULL, NULL, NULL
+FROM trapper.staged_records sr
+WHERE NOT sr.is_processed AND sr.processing_error IS NULL
+  AND sr.created_at < now() - make_interval(hours =>
+          trapper.orchestrator_health_setting('why_missing_unprocessed_hours')::int)
+UNION ALL
+SELECT 'staged_failed', 'staged_record', sr.id::text,
+       sr.source_system || '/' || sr.source_table || ' ' || coalesce(sr.source_row_id, ''),
+       sr.source_system, sr.source_table, sr.source_row_id, sr.id,
+       'Processing failed: ' || sr.processing_error,
+       'Fix the cause (see atlas-orch replay), then requeue the record', NULL, NULL, NULL
+FROM trapper.staged_records sr
+WHERE NOT sr.is_processed AND sr.processing_error IS NOT NULL
+UNION ALL
+SELECT 'ingest_rejected', 'ingest_reject', ir.reject_id::text,
+       coalesce(ir.source_file, '?') || ' row ' || coalesce(ir.row_number::text, '?'),
+       ir.source_system, ir.source_table, ir.source_row_id, NULL,
+       format('Rejected at ingest (%s): %s', ir.reason_code, ir.reason),
+       'Correct the row in the source export and ingest it again; the raw bytes are in '
+       'trapper.ingest_rejects.raw', NULL, NULL, ir.created_at
+FROM trapper.ingest_rejects ir
+UNION ALL
+SELECT 'routing_' || l.action, 'staged_record', coalesce(l.staged_record_id::text, ''),
+       l.source_system || '/' || l.source_table || ' ' || coalesce(l.source_record_id, ''),
+       l.source_system, l.source_table, l.source_record_id, l.staged_record_id,
+       'The router ' || l.action || ' it: ' || coalesce(l.decision_reason, ''),
+       CASE l.action WHEN 'error' THEN 'Read the error, fix the rule or the data, replay it'
+                     ELSE 'Check the rule (atlas-orch rules check) or the source data' END,
+       l.routing_rule_id, l.decision_reason, l.logged_at
+FROM trapper.orchestrator_job_log l
+WHERE l.action IN ('rejected', 'error')
+   OR (l.action = 'skipped' AND NOT coalesce(l.decision_details ? 'field', false)
+       AND l.event_id IS NULL)
+UNION ALL
+SELECT 'ingest_failed', 'ingest_run', ir.ingest_run_id::text,
+       coalesce(ir.source_file, '?') || ' (ingest run ' || ir.ingest_run_id || ')',
+       ir.source_system, ir.source_table, NULL, NULL,
+       format('Ingest run %s of %s %s at %s, so none of its rows were staged: %s',
+              ir.ingest_run_id, coalesce(ir.source_file, 'an unnamed file'), ir.status,
+              to_char(ir.started_at, 'YYYY-MM-DD HH24:MI'),
+              coalesce(ir.error, 'no reason recorded')),
+       'Fix the file or the cause and ingest it again (atlas-orch ingest ' || ir.source_system
+           || '/' || ir.source_table || ' FILE); a completed run of the same file clears this',
+       NULL, ir.error, ir.started_at
+FROM trapper.ingest_runs ir
+WHERE ir.status IN ('failed', 'abandoned')
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.ingest_runs later
+      WHERE later.source_system = ir.source_system AND later.source_table = ir.source_table
+        AND later.source_file IS NOT DISTINCT FROM ir.source_file
+        AND later.status = 'completed' AND later.started_at > ir.started_at);
