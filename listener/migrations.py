@@ -317,8 +317,16 @@ async def _execute(conn: asyncpg.Connection, m: Migration) -> None:
     try:
         await conn.execute(m.sql)
     except asyncpg.PostgresError as exc:
-        detail = f" ({exc.detail})" if getattr(exc, "detail", None) else ""
-        raise MigrationError(f"migration {m.label} failed: {exc}{detail}") from exc
+        raise _failed(m, exc) from exc
+
+
+def _failed(m: Migration, exc: asyncpg.PostgresError) -> MigrationError:
+    """A file's failure with PostgreSQL's detail and hint (a function whose result type
+    changed: "Use DROP FUNCTION … first", which README "Where a change goes" explains)."""
+    message = exc.args[0] if exc.args else str(exc)  # str() adds DETAIL and HINT lines
+    extra = "".join(f" ({part})" for part in (getattr(exc, "detail", None),
+                                               getattr(exc, "hint", None)) if part)
+    return MigrationError(f"migration {m.label} failed: {message}{extra}")
 
 
 async def _execute_definitions(
@@ -334,10 +342,9 @@ async def _execute_definitions(
         return [m]
     except asyncpg.InvalidTableDefinitionError as exc:
         if not m.views:
-            raise MigrationError(f"migration {m.label} failed: {exc}") from exc
+            raise _failed(m, exc) from exc
     except asyncpg.PostgresError as exc:
-        detail = f" ({exc.detail})" if getattr(exc, "detail", None) else ""
-        raise MigrationError(f"migration {m.label} failed: {exc}{detail}") from exc
+        raise _failed(m, exc) from exc
     return await _remake_views(conn, m, layer_files)
 
 

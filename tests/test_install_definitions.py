@@ -275,3 +275,20 @@ async def test_verify_names_each_state_and_install_settles_them(
         await conn.close()
     ok = run_cli("verify", env={"DATABASE_URL": db_url, "ATLAS_ORCH_SQL_DIR": str(sql_dir)})
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+@pytest.mark.anyio
+async def test_a_function_whose_result_type_changes_is_refused_with_the_way_out(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql_dir = _copy_sql(tmp_path, monkeypatch)
+    _edit(sql_dir / "orchestrator" / "functions" / "replay.sql",
+          "(p_staged_record_id bigint) RETURNS jsonb", "(p_staged_record_id bigint) RETURNS json")
+    conn = await asyncpg.connect(db_url)
+    try:
+        with pytest.raises(MigrationError, match=r"functions/replay\.sql failed: cannot change "
+                                                 r"return type.*DROP FUNCTION"):
+            await migrations.install(conn, "with-core", progress=False)
+        assert await migrations.verify(conn) == ["orchestrator/functions/replay.sql: to re-apply"]
+    finally:
+        await conn.close()
