@@ -40,8 +40,9 @@ ORDER_FILE = "order.txt"
 SUPERSEDED_FILE = "superseded.toml"
 
 # Migration states. A numbered migration is applied, pending, rewritten (recorded under an
-# earlier text its layer's superseded.toml accepts), edited or missing-file; a definition
-# file is applied, pending, to re-apply (its text changed since) or missing-file.
+# earlier text its layer's superseded.toml lists, the file being the text that replaced it),
+# edited or missing-file; a definition file is applied, pending, to re-apply (its text
+# changed since) or missing-file.
 APPLIED = "applied"
 PENDING = "pending"
 REWRITTEN = "rewritten"
@@ -184,23 +185,37 @@ def _check_order(folder: Path, order: list[str], on_disk: dict[str, Path]) -> No
         raise MigrationError(f"{where} lists numbered migrations out of their number order")
 
 
-def superseded(layer: str, root: Path | None = None) -> dict[str, frozenset[str]]:
-    """Earlier checksums of the layer's numbered migrations that the current texts replace
-    (its superseded.toml; none when the file is absent)."""
+@dataclass(frozen=True)
+class Rewrite:
+    """A numbered migration rewritten in place: the checksums of its earlier texts, and of
+    the text that replaced them."""
+
+    earlier: frozenset[str]
+    current: str
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def superseded(layer: str, root: Path | None = None) -> dict[str, Rewrite]:
+    """The layer's rewritten numbered migrations (its superseded.toml; none when absent)."""
     path = (root or sql_root()) / layer / SUPERSEDED_FILE
     if not path.is_file():
         return {}
     with path.open("rb") as fh:
         data = tomllib.load(fh)
-    result: dict[str, frozenset[str]] = {}
-    for name, checksums in data.items():
-        if _kind_of(name) != NUMBERED or not isinstance(checksums, list) or not all(
-            isinstance(c, str) and re.fullmatch(r"[0-9a-f]{64}", c) for c in checksums
-        ):
+    result: dict[str, Rewrite] = {}
+    for name, entry in data.items():
+        earlier = entry.get("earlier") if isinstance(entry, dict) else None
+        current = entry.get("current") if isinstance(entry, dict) else None
+        if (_kind_of(name) != NUMBERED or not isinstance(earlier, list)
+                or not all(isinstance(c, str) and _SHA256.fullmatch(c) for c in earlier)
+                or not isinstance(current, str) or not _SHA256.fullmatch(current)):
             raise MigrationError(
-                f"{path}: {name!r} must name a numbered migration and list SHA-256 checksums"
+                f"{path}: [{name!r}] must name a numbered migration and give its earlier "
+                "SHA-256 checksums (earlier = [...]) and its current one (current = \"...\")"
             )
-        result[name] = frozenset(checksums)
+        result[name] = Rewrite(frozenset(earlier), current)
     return result
 
 
@@ -233,7 +248,7 @@ async def _applied(conn: asyncpg.Connection) -> dict[tuple[str, str], asyncpg.Re
     return {(r["layer"], r["name"]): r for r in rows}
 
 
-def _state(m: Migration, recorded: str | None, earlier: frozenset[str]) -> str:
+def _state(m: Migration, recorded: str | None, rewrite: Rewrite | None) -> str:
     """A file's state from the checksum the database recorded for it (None: never)."""
     if recorded is None:
         return PENDING
@@ -241,7 +256,9 @@ def _state(m: Migration, recorded: str | None, earlier: frozenset[str]) -> str:
         return APPLIED
     if m.kind == DEFINITION:
         return TO_REAPPLY
-    return REWRITTEN if recorded in earlier else EDITED
+    if rewrite and recorded in rewrite.earlier and m.checksum == rewrite.current:
+        return REWRITTEN
+    return EDITED
 
 
 async def status(conn: asyncpg.Connection, layers: Sequence[str] = LAYERS) -> list[Status]:
@@ -250,14 +267,14 @@ async def status(conn: asyncpg.Connection, layers: Sequence[str] = LAYERS) -> li
     result: list[Status] = []
     for layer in layers:
         files = load_layer(layer)
-        earlier = superseded(layer)
+        rewrites = superseded(layer)
         names = {m.name for m in files}
         for m in files:
             rec = applied.get((layer, m.name))
             if rec is None:
                 result.append(Status(layer, m.name, PENDING))
                 continue
-            state = _state(m, rec["checksum"], earlier.get(m.name, frozenset()))
+            state = _state(m, rec["checksum"], rewrites.get(m.name))
             result.append(Status(layer, m.name, state, rec["applied_at"].isoformat()))
         for (rec_layer, name), rec in sorted(applied.items()):
             if rec_layer == layer and name not in names:

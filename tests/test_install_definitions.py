@@ -248,7 +248,7 @@ async def test_verify_names_each_state_and_install_settles_them(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sql_dir = _copy_sql(tmp_path, monkeypatch)
-    earlier = sorted(migrations.superseded("core")["005_identity.sql"])[0]
+    earlier = sorted(migrations.superseded("core")["005_identity.sql"].earlier)[0]
     # a definition file renamed (its record is of a file that is gone), and a new one
     (sql_dir / "orchestrator" / "functions" / "replay.sql").rename(
         sql_dir / "orchestrator" / "functions" / "replaying.sql")

@@ -85,12 +85,28 @@ def test_numbers_left_free_for_the_migrations_of_other_branches() -> None:
     assert not {"012", "013"} & orchestrator
 
 
-def test_superseded_checksums_name_numbered_migrations_of_their_layer() -> None:
+def test_superseded_pins_the_current_text_of_each_rewritten_migration() -> None:
     for layer in migrations.LAYERS:
         names = {m.name: m.checksum for m in migrations.load_layer(layer)}
-        for name, checksums in migrations.superseded(layer).items():
+        for name, rewrite in migrations.superseded(layer).items():
             assert name in names, f"{layer}/superseded.toml names {name}"
-            assert names[name] not in checksums, f"{layer}/{name}: its own text is not earlier"
+            assert names[name] == rewrite.current, (
+                f"{layer}/{name} changed after it was rewritten: numbered migrations never "
+                "change; add a new one")
+            assert names[name] not in rewrite.earlier
+
+
+def test_a_rewritten_migration_edited_again_is_edited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql_dir = _copy(tmp_path, monkeypatch)
+    rewrite = migrations.superseded("core")["005_identity.sql"]
+    (earlier,) = rewrite.earlier
+    [m] = [m for m in migrations.load_layer("core") if m.name == "005_identity.sql"]
+    assert migrations._state(m, earlier, rewrite) == migrations.REWRITTEN
+    (sql_dir / "core" / "005_identity.sql").write_text(m.sql + "CREATE TABLE trapper.t (x int);\n")
+    [m] = [m for m in migrations.load_layer("core") if m.name == "005_identity.sql"]
+    assert migrations._state(m, earlier, rewrite) == migrations.EDITED
 
 
 def test_print_sql_puts_definitions_before_the_data_that_needs_them() -> None:
