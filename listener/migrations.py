@@ -317,8 +317,13 @@ def _record_query(layer: str, action: str) -> str:
     return queries.get("install", f"{action}_{'core' if layer == CORE else 'orchestrator'}")
 
 
+def _name_args(layer: str, name: str) -> tuple[str, ...]:
+    """A file's key in its record: the engines' has no layer column."""
+    return (name,) if layer == CORE else (layer, name)
+
+
 def _record_args(m: Migration) -> tuple[str, ...]:
-    return (m.name, m.checksum) if m.layer == CORE else (m.layer, m.name, m.checksum)
+    return (*_name_args(m.layer, m.name), m.checksum)
 
 
 def _has_statements(sql: str) -> bool:
@@ -346,13 +351,31 @@ def _failed(m: Migration, exc: asyncpg.PostgresError) -> MigrationError:
     return MigrationError(f"migration {m.label} failed: {message}{extra}")
 
 
+@dataclass
+class _Walk:
+    """One install: the files of the layers it applies, in order, what state each is in
+    (updated as they run), and the objects the orchestrator owns."""
+
+    plan: dict[str, list[Migration]]
+    state: dict[tuple[str, str], str]
+    own: set[tuple[str, str]]
+    progress: bool
+
+    def comes_after(self, f: Migration, m: Migration) -> bool:
+        """Whether ``f``'s layer is ``m``'s or one this install applies after it."""
+        layers = list(self.plan)
+        return layers.index(f.layer) >= layers.index(m.layer)
+
+
 async def _execute_definitions(
-    conn: asyncpg.Connection, m: Migration, layer_files: Sequence[Migration]
+    conn: asyncpg.Connection, walk: _Walk, m: Migration
 ) -> list[Migration]:
     """Run a definition file; returns the files run (it, and the files of views it made
     drop). ``CREATE OR REPLACE VIEW`` cannot drop, rename or retype a view's columns: then
-    the file's views, and the views of this layer that read them, are dropped and made
-    again from their files, in this one transaction."""
+    the views reading the file's views are dropped with them and made again from their
+    files."""
+    if not _has_statements(m.sql):
+        return [m]
     try:
         async with conn.transaction():  # a savepoint, so that the fallback can follow
             await conn.execute(m.sql)
@@ -362,33 +385,39 @@ async def _execute_definitions(
             raise _failed(m, exc) from exc
     except asyncpg.PostgresError as exc:
         raise _failed(m, exc) from exc
-    return await _remake_views(conn, m, layer_files)
+    return await _remake_views(conn, walk, m)
 
 
-async def _remake_views(
-    conn: asyncpg.Connection, m: Migration, layer_files: Sequence[Migration]
-) -> list[Migration]:
-    """Drop ``m``'s views and every view that reads them, then run their files in order.
+async def _remake_views(conn: asyncpg.Connection, walk: _Walk, m: Migration) -> list[Migration]:
+    """Drop ``m``'s views and every view that reads them, then make them again: the files
+    of this layer at once, in order, in this transaction; those of a later layer of this
+    install when the walk reaches them (their record goes now, so that a failure in
+    between leaves them pending, not missing).
 
-    Only views defined by this layer's files are dropped; one that is not (a host's report,
-    another layer's view) stops the install, since it could not be made again."""
+    A view defined by no file of this install, or by an earlier layer's (a host's report,
+    the engines' views in shadow mode), is never dropped: it stops the install."""
     q = queries.load("install")
-    defined_by = {v: f for f in layer_files for v in f.views}
+    defined_by = {v: f for files in walk.plan.values() for f in files for v in f.views}
     readers = [r["view"] for r in await conn.fetch(q["dependent_views"], list(m.views))]
-    foreign = [v for v in readers if v not in defined_by]
+    foreign = [v for v in readers
+               if v not in defined_by or not walk.comes_after(defined_by[v], m)]
     if foreign:
         raise MigrationError(
             f"{m.label} changes the columns of {', '.join(m.views)}, which "
-            f"{', '.join(foreign)} read; those are not this layer's views, so they are not "
-            "dropped for it: drop them, install, then make them again"
+            f"{', '.join(foreign)} read; atlas-orch would not make those again, so it does "
+            "not drop them: drop them, install, then make them again"
         )
-    files = [m] + [f for f in layer_files if f is not m and set(f.views) & set(readers)]
+    reading = {defined_by[v] for v in readers}
     drop = await conn.fetchval(q["drop_views"], list(m.views) + readers)
     if drop:
         await conn.execute(drop)
-    for f in files:
+    now = [m] + [f for f in walk.plan[m.layer] if f is not m and f in reading]
+    for f in now:
         await _execute(conn, f)
-    return files
+    for f in reading - set(now):
+        await conn.execute(_record_query(f.layer, "forget"), *_name_args(f.layer, f.name))
+        walk.state[(f.layer, f.name)] = PENDING
+    return now
 
 
 async def _restore_trigger_states(conn: asyncpg.Connection, before: list[asyncpg.Record]) -> None:
@@ -403,16 +432,11 @@ async def _restore_trigger_states(conn: asyncpg.Connection, before: list[asyncpg
         await conn.execute(row["stmt"])
 
 
-async def _apply_one(
-    conn: asyncpg.Connection,
-    m: Migration,
-    own: set[tuple[str, str]],
-    layer_files: Sequence[Migration],
-) -> list[Migration]:
+async def _apply_one(conn: asyncpg.Connection, walk: _Walk, m: Migration) -> list[Migration]:
     """Apply one file and its record in one transaction; returns the files applied.
 
     Orchestrator layers also record every object they create, and are refused if they
-    altered an object that is not already theirs (``own``): the additive contract.
+    altered an object that is not already theirs (``walk.own``): the additive contract.
     """
     q = queries.load("install")
     async with conn.transaction():
@@ -423,7 +447,7 @@ async def _apply_one(
             await conn.execute(_record_query(m.layer, "record"), *_record_args(m))
         else:
             triggers = await conn.fetch(q["trigger_states"])
-            applied = await _execute_definitions(conn, m, layer_files)
+            applied = await _execute_definitions(conn, walk, m)
             await _restore_trigger_states(conn, triggers)
             for f in applied:
                 await conn.execute(_record_query(f.layer, "record_definition"), *_record_args(f))
@@ -433,7 +457,7 @@ async def _apply_one(
         altered = sorted(
             f"{kind} {ident}"
             for (kind, ident), rec in before.items()
-            if (kind, ident) not in own
+            if (kind, ident) not in walk.own
             and (kind, ident) in after
             and after[(kind, ident)]["fingerprint"] != rec["fingerprint"]
         )
@@ -449,7 +473,7 @@ async def _apply_one(
                 q["record_object"], m.layer, m.name,
                 rec["object_type"], rec["object_identity"], rec["drop_sql"],
             )
-            own.add(key)
+            walk.own.add(key)
     return applied
 
 
@@ -485,46 +509,43 @@ async def install(
                if s.state == EDITED or (s.state == MISSING_FILE and s.kind == NUMBERED)]
         if bad:
             raise MigrationError(_describe_bad(bad))
-        state = {(s.layer, s.name): s.state for s in states}
+        walk = _Walk(
+            plan={layer: load_layer(layer) for layer in layers},
+            state={(s.layer, s.name): s.state for s in states},
+            own={(r["object_type"], r["object_identity"]) for r in await _recorded(conn)},
+            progress=progress,
+        )
         done: list[Migration] = []
-        own = {(r["object_type"], r["object_identity"]) for r in await _recorded(conn)}
         for layer in layers:
-            done += await _install_layer(conn, layer, state, own, progress)
+            done += await _install_layer(conn, walk, layer)
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
 
 
-async def _install_layer(
-    conn: asyncpg.Connection,
-    layer: str,
-    state: dict[tuple[str, str], str],
-    own: set[tuple[str, str]],
-    progress: bool,
-) -> list[Migration]:
-    """One layer's walk (see install); ``state`` is updated as files are applied."""
-    files = load_layer(layer)
+async def _install_layer(conn: asyncpg.Connection, walk: _Walk, layer: str) -> list[Migration]:
+    """One layer's walk (see install)."""
     done: list[Migration] = []
-    for m in files:
-        current = state[(layer, m.name)]
+    for m in walk.plan[layer]:
+        current = walk.state[(layer, m.name)]
         if current == APPLIED:
             continue
         if current == REWRITTEN:
-            _say(progress, f"re-recording {m.label} (rewritten; nothing to run)")
+            _say(walk.progress, f"re-recording {m.label} (rewritten; nothing to run)")
             await conn.execute(_record_query(layer, "rerecord"), *_record_args(m))
             continue
-        _say(progress, f"{'re-applying' if current == TO_REAPPLY else 'applying'} {m.label}")
-        for f in await _apply_one(conn, m, own, files):
-            state[(layer, f.name)] = APPLIED
+        _say(walk.progress,
+             f"{'re-applying' if current == TO_REAPPLY else 'applying'} {m.label}")
+        for f in await _apply_one(conn, walk, m):
+            walk.state[(layer, f.name)] = APPLIED
             done.append(f)
-    gone = [name for (lay, name), s in state.items()
+    gone = [name for (lay, name), s in walk.state.items()
             if lay == layer and s == MISSING_FILE and _kind_of(name) == DEFINITION]
     for name in gone:
         # a definition file renamed or merged into another: its objects are made by the
         # file that holds them now, so only its record goes
-        _say(progress, f"forgetting {layer}/{name} (its file is gone)")
-        args = (name,) if layer == CORE else (layer, name)
-        await conn.execute(_record_query(layer, "forget"), *args)
+        _say(walk.progress, f"forgetting {layer}/{name} (its file is gone)")
+        await conn.execute(_record_query(layer, "forget"), *_name_args(layer, name))
     return done
 
 

@@ -292,3 +292,31 @@ async def test_a_function_whose_result_type_changes_is_refused_with_the_way_out(
         assert await migrations.verify(conn) == ["orchestrator/functions/replay.sql: to re-apply"]
     finally:
         await conn.close()
+
+
+@pytest.mark.anyio
+async def test_a_core_view_whose_columns_change_takes_the_orchestrator_views_reading_it(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql_dir = _copy_sql(tmp_path, monkeypatch)
+    (sql_dir / "orchestrator" / "views" / "dashboard_report.sql").write_text(
+        "CREATE OR REPLACE VIEW trapper.v_orchestrator_dashboard_report AS\n"
+        "SELECT source_system, source_table, staged FROM trapper.v_processing_dashboard;\n")
+    with (sql_dir / "orchestrator" / "order.txt").open("a") as order:
+        order.write("views/dashboard_report.sql\n")
+    conn = await asyncpg.connect(db_url)
+    try:
+        await migrations.install(conn, "with-core", progress=False)
+        _edit(sql_dir / "core" / "views" / "processing_dashboard.sql",
+              "          AND j.status = 'dead_letter') AS jobs_dead_letter\n",
+              "          AND j.status = 'dead_letter') AS dead_letter_jobs\n")
+        # shadow mode never touches the engines' objects
+        assert await migrations.install(conn, "shadow", progress=False) == []
+        applied = await migrations.install(conn, "with-core", progress=False)
+        assert [m.label for m in applied] == ["core/views/processing_dashboard.sql",
+                                              "orchestrator/views/dashboard_report.sql"]
+        assert await conn.fetchval(
+            "SELECT count(*) FROM trapper.v_orchestrator_dashboard_report") >= 0
+        assert await migrations.verify(conn) == []
+    finally:
+        await conn.close()
