@@ -143,11 +143,21 @@ async def _uninstall_all(url: str) -> None:
         await conn.close()
 
 
-def _copy_sql(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    sql_dir = tmp_path / "sql"
-    shutil.copytree(migrations.sql_root(), sql_dir)
-    monkeypatch.setenv("ATLAS_ORCH_SQL_DIR", str(sql_dir))
-    return sql_dir
+@pytest.fixture
+def sql_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the SQL files that the installer reads instead, for a test to edit."""
+    copy = tmp_path / "sql"
+    shutil.copytree(migrations.sql_root(), copy)
+    monkeypatch.setenv("ATLAS_ORCH_SQL_DIR", str(copy))
+    return copy
+
+
+def _add_view_file(sql_dir: Path, layer: str, name: str, view: str, select: str) -> None:
+    """A new definition file making one view, listed last in its layer's order."""
+    (sql_dir / layer / "views" / name).write_text(
+        f"CREATE OR REPLACE VIEW trapper.{view} AS\n{select};\n")
+    with (sql_dir / layer / "order.txt").open("a") as order:
+        order.write(f"views/{name}\n")
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -158,9 +168,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 @pytest.mark.anyio
 async def test_an_edited_definition_is_to_re_apply_and_only_it_runs(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, sql_dir: Path
 ) -> None:
-    sql_dir = _copy_sql(tmp_path, monkeypatch)
     _edit(sql_dir / "orchestrator" / "functions" / "replay.sql",
           "    v_out jsonb;\n", "    v_out jsonb;  -- edited\n")
     conn = await asyncpg.connect(db_url)
@@ -182,15 +191,12 @@ async def test_an_edited_definition_is_to_re_apply_and_only_it_runs(
 
 @pytest.mark.anyio
 async def test_a_view_whose_columns_change_is_made_again_with_the_views_reading_it(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, sql_dir: Path
 ) -> None:
-    sql_dir = _copy_sql(tmp_path, monkeypatch)
     # a second view file of the layer reading a view of health.sql
-    (sql_dir / "orchestrator" / "views" / "health_report.sql").write_text(
-        "CREATE OR REPLACE VIEW trapper.v_orchestrator_health_report AS\n"
-        "SELECT source_system, source_table, health_status FROM trapper.v_orchestrator_health;\n")
-    with (sql_dir / "orchestrator" / "order.txt").open("a") as order:
-        order.write("views/health_report.sql\n")
+    _add_view_file(sql_dir, "orchestrator", "health_report.sql", "v_orchestrator_health_report",
+                   "SELECT source_system, source_table, health_status "
+                   "FROM trapper.v_orchestrator_health")
     conn = await asyncpg.connect(db_url)
     try:
         await migrations.install(conn, "with-core", progress=False)
@@ -223,9 +229,8 @@ async def test_a_view_whose_columns_change_is_made_again_with_the_views_reading_
 
 @pytest.mark.anyio
 async def test_re_applying_triggers_keeps_the_ones_switched_off(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, sql_dir: Path
 ) -> None:
-    sql_dir = _copy_sql(tmp_path, monkeypatch)
     # the same triggers, re-applied: CREATE OR REPLACE TRIGGER would enable them all
     _edit(sql_dir / "triggers_shadow" / "triggers" / "entities.sql",
           "CREATE OR REPLACE TRIGGER orchestrator_person_insert",
@@ -245,9 +250,8 @@ async def test_re_applying_triggers_keeps_the_ones_switched_off(
 
 @pytest.mark.anyio
 async def test_verify_names_each_state_and_install_settles_them(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, sql_dir: Path
 ) -> None:
-    sql_dir = _copy_sql(tmp_path, monkeypatch)
     earlier = sorted(migrations.superseded("core")["005_identity.sql"].earlier)[0]
     # a definition file renamed (its record is of a file that is gone), and a new one
     (sql_dir / "orchestrator" / "functions" / "replay.sql").rename(
@@ -279,9 +283,8 @@ async def test_verify_names_each_state_and_install_settles_them(
 
 @pytest.mark.anyio
 async def test_a_function_whose_result_type_changes_is_refused_with_the_way_out(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, sql_dir: Path
 ) -> None:
-    sql_dir = _copy_sql(tmp_path, monkeypatch)
     _edit(sql_dir / "orchestrator" / "functions" / "replay.sql",
           "(p_staged_record_id bigint) RETURNS jsonb", "(p_staged_record_id bigint) RETURNS json")
     conn = await asyncpg.connect(db_url)
@@ -296,14 +299,11 @@ async def test_a_function_whose_result_type_changes_is_refused_with_the_way_out(
 
 @pytest.mark.anyio
 async def test_a_core_view_whose_columns_change_takes_the_orchestrator_views_reading_it(
-    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, sql_dir: Path
 ) -> None:
-    sql_dir = _copy_sql(tmp_path, monkeypatch)
-    (sql_dir / "orchestrator" / "views" / "dashboard_report.sql").write_text(
-        "CREATE OR REPLACE VIEW trapper.v_orchestrator_dashboard_report AS\n"
-        "SELECT source_system, source_table, staged FROM trapper.v_processing_dashboard;\n")
-    with (sql_dir / "orchestrator" / "order.txt").open("a") as order:
-        order.write("views/dashboard_report.sql\n")
+    _add_view_file(sql_dir, "orchestrator", "dashboard_report.sql",
+                   "v_orchestrator_dashboard_report",
+                   "SELECT source_system, source_table, staged FROM trapper.v_processing_dashboard")
     conn = await asyncpg.connect(db_url)
     try:
         await migrations.install(conn, "with-core", progress=False)
