@@ -54,7 +54,7 @@ MISSING_FILE = "missing-file"
 INSTALL_LOCK_KEY = 0x41544C41534F5243  # "ATLASORC"
 
 _NUMBERED_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
-_DEFINITION_NAME = re.compile(r"^(functions|views|triggers)/[a-z0-9_]+\.sql$")
+_DEFINITION_NAME = re.compile(rf"^({'|'.join(DEFINITION_FOLDERS)})/[a-z0-9_]+\.sql$")
 _VIEW = re.compile(
     r"^\s*CREATE\s+OR\s+REPLACE\s+VIEW\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b",
     re.IGNORECASE | re.MULTILINE,
@@ -146,9 +146,9 @@ def _files_on_disk(folder: Path, layer: str) -> dict[str, Path]:
                 raise MigrationError(f"{path}: number {match.group(1)} is used twice in {layer}")
             numbers.add(match.group(1))
         elif not _DEFINITION_NAME.match(name):
+            folders = ", ".join(f"{d}/" for d in DEFINITION_FOLDERS)
             raise MigrationError(
-                f"{path}: definition files are functions/, views/ or triggers/"
-                "lowercase_words.sql"
+                f"{path}: definition files are lowercase_words.sql in {folders}"
             )
         files[name] = path
     return files

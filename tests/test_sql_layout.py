@@ -158,5 +158,5 @@ def test_a_badly_named_definition_file_is_refused(
     sql_dir = _copy(tmp_path, monkeypatch)
     (sql_dir / "core" / "procedures").mkdir()
     (sql_dir / "core" / "procedures" / "x.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match=r"functions/, views/ or triggers/"):
+    with pytest.raises(MigrationError, match=r"\.sql in functions/, views/, triggers/"):
         migrations.load_layer("core")
