@@ -56,7 +56,8 @@ def cli() -> None:
 @click.option("--core-only", "mode", flag_value="core-only",
               help="The engines alone (what a host database has before the orchestrator).")
 @click.option("--list", "list_only", is_flag=True,
-              help="Show applied and pending migrations; change nothing.")
+              help="Show each SQL file's state (applied, pending, to re-apply, rewritten, "
+                   "edited); change nothing.")
 @click.option("--print-sql", is_flag=True, help="Print the SQL that would run; no connection.")
 @json_option
 def install(
@@ -82,16 +83,17 @@ def install(
             if as_json:
                 emit_json({"mode": mode, "applied": [m.label for m in done]})
             elif done:
-                say(f"applied {len(done)} migration(s) ({mode})")
+                say(f"applied {len(done)} SQL file(s) ({mode})")
             else:
-                say(f"nothing to do: every {mode} migration is already applied")
+                say(f"nothing to do: every {mode} SQL file is already applied")
 
     run(go)
 
 
 def _show_status(states: list[migrations.Status], as_json: bool) -> None:
     rows = [
-        {"layer": s.layer, "migration": s.name, "state": s.state, "applied_at": s.applied_at}
+        {"layer": s.layer, "migration": s.name, "kind": s.kind, "state": s.state,
+         "applied_at": s.applied_at}
         for s in states
     ]
     if as_json:

@@ -269,6 +269,8 @@ async def test_an_orchestrator_migration_that_alters_a_host_object_is_refused(
         "CREATE OR REPLACE FUNCTION trapper.processor_noop(p_staged_record_id bigint) "
         "RETURNS jsonb LANGUAGE sql AS $$ SELECT '{\"x\": 1}'::jsonb $$;"
     )
+    with (sql_dir / "orchestrator" / "order.txt").open("a") as order:
+        order.write("900_sneaky.sql\n")
     monkeypatch.setenv("ATLAS_ORCH_SQL_DIR", str(sql_dir))
     conn = await asyncpg.connect(core_db_url)
     try:

@@ -45,10 +45,37 @@ SELECT 'core' AS layer, name, checksum, applied_at FROM trapper.core_migrations;
 SELECT layer, name, checksum, applied_at FROM trapper.orchestrator_migrations;
 
 -- name: record_core
+-- A numbered migration, applied once.
 INSERT INTO trapper.core_migrations (name, checksum) VALUES ($1, $2);
 
 -- name: record_orchestrator
 INSERT INTO trapper.orchestrator_migrations (layer, name, checksum) VALUES ($1, $2, $3);
+
+-- name: record_definition_core
+-- A definition file (functions/, views/, triggers/): applied_at is when it last ran.
+INSERT INTO trapper.core_migrations (name, checksum) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE
+    SET checksum = EXCLUDED.checksum, applied_at = now(), applied_by = current_user;
+
+-- name: record_definition_orchestrator
+INSERT INTO trapper.orchestrator_migrations (layer, name, checksum) VALUES ($1, $2, $3)
+ON CONFLICT (layer, name) DO UPDATE
+    SET checksum = EXCLUDED.checksum, applied_at = now(), applied_by = current_user;
+
+-- name: rerecord_core
+-- A numbered migration recorded under an earlier text its superseded.toml accepts: the
+-- current checksum, keeping when it was applied.
+UPDATE trapper.core_migrations SET checksum = $2 WHERE name = $1;
+
+-- name: rerecord_orchestrator
+UPDATE trapper.orchestrator_migrations SET checksum = $3 WHERE layer = $1 AND name = $2;
+
+-- name: forget_core
+-- The record of a definition file that is gone (renamed, or merged into another).
+DELETE FROM trapper.core_migrations WHERE name = $1;
+
+-- name: forget_orchestrator
+DELETE FROM trapper.orchestrator_migrations WHERE layer = $1 AND name = $2;
 
 -- name: catalog_objects
 -- Every user-visible object with its identity and a fingerprint of its definition. Objects
@@ -112,6 +139,59 @@ ON CONFLICT (object_type, object_identity) DO NOTHING;
 -- name: recorded_objects
 SELECT seq, layer, migration, object_type, object_identity, drop_sql
 FROM trapper.orchestrator_objects ORDER BY seq;
+
+-- name: trigger_states
+-- Whether each trigger fires, before a definition file runs: CREATE OR REPLACE TRIGGER
+-- enables the trigger it replaces.
+SELECT t.tgrelid AS relid, t.tgname::text AS name, t.tgenabled::text AS enabled
+FROM pg_trigger t
+WHERE NOT t.tgisinternal;
+
+-- name: restore_trigger_states
+-- The ALTER TABLE statements that put back the states read by trigger_states.
+SELECT format('ALTER TABLE %s %s TRIGGER %I', t.tgrelid::regclass,
+              CASE s.enabled WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA'
+                             WHEN 'A' THEN 'ENABLE ALWAYS' ELSE 'ENABLE' END,
+              t.tgname) AS stmt
+FROM unnest($1::oid[], $2::text[], $3::text[]) AS s (relid, name, enabled)
+JOIN pg_trigger t ON t.tgrelid = s.relid AND t.tgname = s.name
+WHERE t.tgenabled::text <> s.enabled
+ORDER BY t.oid;
+
+-- name: dependent_views
+-- The views that read the given views (schema.name), directly or through other views,
+-- leaving out the given ones.
+WITH RECURSIVE given AS (
+    SELECT to_regclass(v) AS oid FROM unnest($1::text[]) AS v
+),
+readers (oid) AS (
+    SELECT r.ev_class
+    FROM pg_depend d
+    JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+      AND d.refobjid IN (SELECT oid FROM given) AND r.ev_class <> d.refobjid
+    UNION
+    SELECT r.ev_class
+    FROM readers x
+    JOIN pg_depend d ON d.refobjid = x.oid AND d.refclassid = 'pg_class'::regclass
+                    AND d.classid = 'pg_rewrite'::regclass
+    JOIN pg_rewrite r ON r.oid = d.objid
+    WHERE r.ev_class <> d.refobjid
+)
+SELECT DISTINCT n.nspname || '.' || c.relname AS view
+FROM readers x
+JOIN pg_class c ON c.oid = x.oid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE x.oid NOT IN (SELECT oid FROM given WHERE oid IS NOT NULL)
+ORDER BY 1;
+
+-- name: drop_views
+-- One DROP VIEW for the given views that exist (NULL when none does): views that read
+-- each other go together, and anything else that reads them stops it.
+SELECT 'DROP VIEW ' || string_agg(format('%I.%I', n.nspname, c.relname), ', ' ORDER BY c.oid)
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid IN (SELECT to_regclass(v) FROM unnest($1::text[]) AS v) AND c.relkind = 'v';
 
 -- name: relation_columns
 SELECT a.attname

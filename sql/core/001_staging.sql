@@ -1,5 +1,9 @@
 -- Staging: immutable raw rows, one ingest run per batch, and the rejects kept raw.
 -- Names follow the real system (atlas-data.md §1); the fixes it needed are noted inline.
+--
+-- Its functions, views and triggers live in triggers/staged_records_immutable.sql and
+-- views/staged_record_versions.sql (re-applied when they change; README, "Installing and
+-- uninstalling").
 
 CREATE SCHEMA IF NOT EXISTS trapper;
 
@@ -60,37 +64,6 @@ CREATE INDEX staged_records_versions_idx
 CREATE INDEX staged_records_unprocessed_idx
     ON trapper.staged_records (source_system, source_table, id)
     WHERE NOT is_processed AND processing_error IS NULL;
-
--- Raw rows are immutable: processing may mark them, never rewrite what the source said.
-CREATE FUNCTION trapper.staged_records_refuse_rewrite() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'staged_records are immutable: % of row % cannot change',
-        'payload/row_hash/source', OLD.id
-        USING ERRCODE = 'object_not_in_prerequisite_state';
-END $$;
-
-CREATE TRIGGER staged_records_immutable
-    BEFORE UPDATE ON trapper.staged_records
-    FOR EACH ROW
-    WHEN (OLD.payload IS DISTINCT FROM NEW.payload
-          OR OLD.row_hash IS DISTINCT FROM NEW.row_hash
-          OR OLD.source_system IS DISTINCT FROM NEW.source_system
-          OR OLD.source_table IS DISTINCT FROM NEW.source_table
-          OR OLD.source_row_id IS DISTINCT FROM NEW.source_row_id)
-    EXECUTE FUNCTION trapper.staged_records_refuse_rewrite();
-
--- Every content version of a source record, numbered in the order it was staged.
-CREATE VIEW trapper.v_staged_record_versions AS
-SELECT sr.id AS staged_record_id,
-       sr.source_system, sr.source_table, sr.source_row_id,
-       row_number() OVER w AS version,
-       sr.id = max(sr.id) OVER (PARTITION BY sr.source_system, sr.source_table, sr.source_row_id)
-           AS is_latest,
-       sr.row_hash, sr.ingest_run_id, sr.source_file, sr.is_processed, sr.processing_error,
-       sr.created_at
-FROM trapper.staged_records sr
-WINDOW w AS (PARTITION BY sr.source_system, sr.source_table, sr.source_row_id ORDER BY sr.id);
 
 -- Rows that could not be staged, kept byte for byte with the reason.
 CREATE TABLE trapper.ingest_rejects (

@@ -1,6 +1,10 @@
 -- The canonical entities (atlas-data.md §1), their identifiers and relationships, and the
 -- trace from every source row to the entity it made or matched. Merges point at the
 -- canonical entity; a trigger resolves every merge target on write, so chains cannot form.
+--
+-- Its functions, views and triggers live in functions/canonical_ids.sql and
+-- triggers/merge_flattening.sql (re-applied when they change; README, "Installing and
+-- uninstalling").
 
 CREATE TABLE trapper.households (
     household_id  uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -270,109 +274,6 @@ CREATE INDEX match_decisions_source_idx
     ON trapper.data_engine_match_decisions (source_system, source_table, source_row_id);
 CREATE INDEX match_decisions_person_idx
     ON trapper.data_engine_match_decisions (resulting_person_id);
-
--- Canonical ids: follow merged_into to the end (bounded; chains cannot form, see below).
-CREATE FUNCTION trapper.get_canonical_person_id(p_id uuid) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v uuid := p_id;
-    nxt uuid;
-BEGIN
-    FOR i IN 1..100 LOOP
-        SELECT merged_into_person_id INTO nxt FROM trapper.sot_people WHERE person_id = v;
-        EXIT WHEN nxt IS NULL;
-        v := nxt;
-    END LOOP;
-    RETURN v;
-END $$;
-
-CREATE FUNCTION trapper.get_canonical_place_id(p_id uuid) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v uuid := p_id;
-    nxt uuid;
-BEGIN
-    FOR i IN 1..100 LOOP
-        SELECT merged_into_place_id INTO nxt FROM trapper.places WHERE place_id = v;
-        EXIT WHEN nxt IS NULL;
-        v := nxt;
-    END LOOP;
-    RETURN v;
-END $$;
-
-CREATE FUNCTION trapper.get_canonical_cat_id(p_id uuid) RETURNS uuid
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v uuid := p_id;
-    nxt uuid;
-BEGIN
-    FOR i IN 1..100 LOOP
-        SELECT merged_into_cat_id INTO nxt FROM trapper.sot_cats WHERE cat_id = v;
-        EXIT WHEN nxt IS NULL;
-        v := nxt;
-    END LOOP;
-    RETURN v;
-END $$;
-
--- No merge chains, ever: a merge target is resolved to its canonical entity before the
--- row is written, a self-merge is refused, and whatever was merged into the row being
--- merged is re-pointed at the new target.
-CREATE FUNCTION trapper.people_flatten_merge() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.merged_into_person_id IS NOT NULL
-       AND NEW.merged_into_person_id IS DISTINCT FROM OLD.merged_into_person_id THEN
-        NEW.merged_into_person_id := trapper.get_canonical_person_id(NEW.merged_into_person_id);
-        IF NEW.merged_into_person_id = NEW.person_id THEN
-            RAISE EXCEPTION 'person % cannot be merged into itself', NEW.person_id;
-        END IF;
-        NEW.merged_at := coalesce(NEW.merged_at, now());
-        UPDATE trapper.sot_people SET merged_into_person_id = NEW.merged_into_person_id
-        WHERE merged_into_person_id = NEW.person_id;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER sot_people_flatten_merge
-    BEFORE UPDATE OF merged_into_person_id ON trapper.sot_people
-    FOR EACH ROW EXECUTE FUNCTION trapper.people_flatten_merge();
-
-CREATE FUNCTION trapper.places_flatten_merge() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.merged_into_place_id IS NOT NULL
-       AND NEW.merged_into_place_id IS DISTINCT FROM OLD.merged_into_place_id THEN
-        NEW.merged_into_place_id := trapper.get_canonical_place_id(NEW.merged_into_place_id);
-        IF NEW.merged_into_place_id = NEW.place_id THEN
-            RAISE EXCEPTION 'place % cannot be merged into itself', NEW.place_id;
-        END IF;
-        NEW.merged_at := coalesce(NEW.merged_at, now());
-        UPDATE trapper.places SET merged_into_place_id = NEW.merged_into_place_id
-        WHERE merged_into_place_id = NEW.place_id;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER places_flatten_merge
-    BEFORE UPDATE OF merged_into_place_id ON trapper.places
-    FOR EACH ROW EXECUTE FUNCTION trapper.places_flatten_merge();
-
-CREATE FUNCTION trapper.cats_flatten_merge() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF NEW.merged_into_cat_id IS NOT NULL
-       AND NEW.merged_into_cat_id IS DISTINCT FROM OLD.merged_into_cat_id THEN
-        NEW.merged_into_cat_id := trapper.get_canonical_cat_id(NEW.merged_into_cat_id);
-        IF NEW.merged_into_cat_id = NEW.cat_id THEN
-            RAISE EXCEPTION 'cat % cannot be merged into itself', NEW.cat_id;
-        END IF;
-        NEW.merged_at := coalesce(NEW.merged_at, now());
-        UPDATE trapper.sot_cats SET merged_into_cat_id = NEW.merged_into_cat_id
-        WHERE merged_into_cat_id = NEW.cat_id;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER sot_cats_flatten_merge
-    BEFORE UPDATE OF merged_into_cat_id ON trapper.sot_cats
-    FOR EACH ROW EXECUTE FUNCTION trapper.cats_flatten_merge();
 
 -- The real system's staff-facing intake table (an active flow the orchestrator must never
 -- touch; the web intake processor fills it).

@@ -3,4 +3,8 @@
 -- spent ~6 s compiling a plan that runs in ~90 ms (measured on the small world's database
 -- on a 2-core machine), and the listener consumes nothing while it runs. The setting holds
 -- for everything the call runs, so every detector is covered.
-ALTER FUNCTION trapper.orchestrator_detect_anomalies() SET jit = off;
+--
+-- This migration only ever set jit = off on orchestrator_detect_anomalies(), which is now
+-- part of its definition in functions/anomaly_detection.sql (re-applied when it changes;
+-- README, "Installing and uninstalling"). It stays, with nothing to run, because databases
+-- record it.

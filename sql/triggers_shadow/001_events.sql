@@ -1,5 +1,8 @@
 -- The durable event log the listener consumes. NOTIFY is only a wake-up carrying the
 -- newest id; the truth is this table, read below the snapshot's xmin (DESIGN.md §3).
+--
+-- Its functions, views and triggers live in functions/wake.sql and triggers/staged_records.sql
+-- (re-applied when they change; README, "Installing and uninstalling").
 
 CREATE TABLE trapper.orchestrator_events (
     event_id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -30,29 +33,3 @@ CREATE TABLE trapper.orchestrator_shadow_failures (
     message     TEXT NOT NULL,
     failed_at   TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-
--- Staged rows: one event per statement, however many rows it inserted.
-CREATE FUNCTION trapper.orchestrator_on_staged_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_last bigint;
-BEGIN
-    BEGIN
-        INSERT INTO trapper.orchestrator_events
-            (kind, source_system, source_table, payload)
-        SELECT 'staged', n.source_system, n.source_table,
-               jsonb_build_object('count', count(*), 'min_id', min(n.id), 'max_id', max(n.id),
-                                  'ingest_run_id', max(n.ingest_run_id))
-        FROM new_rows n
-        GROUP BY n.source_system, n.source_table;
-    EXCEPTION WHEN OTHERS THEN
-        -- Never hurt the host: its write commits whatever happens here.
-        RAISE WARNING 'atlas-orchestrator shadow trigger failed: % (%)', SQLERRM, SQLSTATE;
-    END;
-    RETURN NULL;
-END $$;
-
-CREATE TRIGGER orchestrator_staged_insert
-    AFTER INSERT ON trapper.staged_records
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_staged_insert();

@@ -1,0 +1,130 @@
+-- Cats: identifiers, and find-or-create by microchip or another id, safe under concurrency.
+
+CREATE OR REPLACE FUNCTION trapper.add_cat_identifier(
+    p_cat uuid, p_type text, p_value text, p_source text, p_conf numeric DEFAULT 1.0
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_value IS NOT NULL THEN
+        INSERT INTO trapper.cat_identifiers (cat_id, id_type, id_value, source_system,
+                                             format_confidence)
+        VALUES (p_cat, p_type, p_value, p_source, p_conf)
+        ON CONFLICT (id_type, id_value) DO NOTHING;
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION trapper.cat_by_identifier(p_type text, p_value text) RETURNS uuid
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v uuid;
+BEGIN
+    IF p_value IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT cat_id INTO v FROM trapper.cat_identifiers WHERE id_type = p_type AND id_value = p_value;
+    RETURN CASE WHEN v IS NULL THEN NULL ELSE trapper.get_canonical_cat_id(v) END;
+END $$;
+
+-- A cat by microchip, falling back to the clinic's animal id, then the shelter's and the
+-- registry's ids. A chip typed into the name field is found there. Junk chips (all zeros,
+-- 123456789…) identify nothing, so two chipless cats never merge through them.
+CREATE OR REPLACE FUNCTION trapper.find_or_create_cat_by_microchip(
+    p_microchip text, p_name text DEFAULT NULL, p_sex text DEFAULT NULL,
+    p_breed text DEFAULT NULL, p_altered_status text DEFAULT NULL,
+    p_color text DEFAULT NULL, p_source text DEFAULT NULL,
+    p_clinichq_animal_id text DEFAULT NULL, p_ownership_type text DEFAULT NULL,
+    p_secondary_color text DEFAULT NULL, p_shelterluv_id text DEFAULT NULL,
+    p_petlink_id text DEFAULT NULL, p_staged_record_id bigint DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_chip text := trapper.validate_microchip(p_microchip);
+    v_name text := nullif(btrim(p_name), '');
+    v_id uuid;
+    v_action text := 'matched';
+    v_detail text;
+    v_fmt record;
+    v_locked boolean := false;
+BEGIN
+    IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
+        v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
+        IF v_chip IS NOT NULL THEN
+            v_name := NULL;
+            v_detail := 'microchip found in the name field';
+        END IF;
+    END IF;
+    -- Look first, lock only to create: a cat seen before (most calls) needs no turn-taking.
+    -- A miss takes the keys' locks and looks again, since a worker that held them may have
+    -- just created this cat.
+    LOOP
+        v_id := coalesce(
+            trapper.cat_by_identifier('microchip', v_chip),
+            trapper.cat_by_identifier('clinichq_animal_id',
+                                      nullif(btrim(p_clinichq_animal_id), '')),
+            trapper.cat_by_identifier('shelterluv_animal_id', nullif(btrim(p_shelterluv_id), '')),
+            trapper.cat_by_identifier('petlink_pet_id', nullif(btrim(p_petlink_id), '')));
+        EXIT WHEN v_id IS NOT NULL OR v_locked;
+        PERFORM trapper.lock_identity_key('chip', v_chip);
+        PERFORM trapper.lock_identity_key('clinichq', p_clinichq_animal_id);
+        v_locked := true;
+    END LOOP;
+    IF v_id IS NULL THEN
+        IF v_chip IS NULL AND nullif(btrim(p_clinichq_animal_id), '') IS NULL
+           AND nullif(btrim(p_shelterluv_id), '') IS NULL
+           AND nullif(btrim(p_petlink_id), '') IS NULL THEN
+            RETURN NULL;   -- nothing identifies this cat
+        END IF;
+        INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status, primary_color,
+                                      secondary_color, ownership_type, clinichq_animal_id)
+        VALUES (v_name, nullif(p_sex, ''), nullif(p_breed, ''), nullif(p_altered_status, ''),
+                nullif(p_color, ''), nullif(p_secondary_color, ''),
+                nullif(p_ownership_type, ''), nullif(btrim(p_clinichq_animal_id), ''))
+        RETURNING cat_id INTO v_id;
+        v_action := 'created';
+    ELSE
+        -- fill what the cat does not have yet; never overwrite
+        UPDATE trapper.sot_cats SET
+            display_name = coalesce(display_name, CASE WHEN v_name <> 'Unknown' THEN v_name END),
+            sex = coalesce(sex, nullif(p_sex, '')), breed = coalesce(breed, nullif(p_breed, '')),
+            altered_status = coalesce(altered_status, nullif(p_altered_status, '')),
+            primary_color = coalesce(primary_color, nullif(p_color, '')),
+            secondary_color = coalesce(secondary_color, nullif(p_secondary_color, '')),
+            clinichq_animal_id = coalesce(clinichq_animal_id,
+                                          nullif(btrim(p_clinichq_animal_id), '')),
+            updated_at = now()
+        WHERE cat_id = v_id
+          -- only when something is missing: a no-op update still writes a row version and
+          -- waits on any worker holding the row
+          AND ((display_name IS NULL AND v_name <> 'Unknown')
+               OR (sex IS NULL AND nullif(p_sex, '') IS NOT NULL)
+               OR (breed IS NULL AND nullif(p_breed, '') IS NOT NULL)
+               OR (altered_status IS NULL AND nullif(p_altered_status, '') IS NOT NULL)
+               OR (primary_color IS NULL AND nullif(p_color, '') IS NOT NULL)
+               OR (secondary_color IS NULL AND nullif(p_secondary_color, '') IS NOT NULL)
+               OR (clinichq_animal_id IS NULL
+                   AND nullif(btrim(p_clinichq_animal_id), '') IS NOT NULL));
+    END IF;
+    IF v_chip IS NOT NULL THEN
+        v_fmt := trapper.microchip_format(v_chip);
+        PERFORM trapper.add_cat_identifier(v_id, 'microchip', v_chip, p_source, v_fmt.confidence);
+    END IF;
+    PERFORM trapper.add_cat_identifier(v_id, 'clinichq_animal_id',
+                                       nullif(btrim(p_clinichq_animal_id), ''), p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'shelterluv_animal_id',
+                                       nullif(btrim(p_shelterluv_id), ''), p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'petlink_pet_id', nullif(btrim(p_petlink_id), ''),
+                                       p_source);
+    IF p_staged_record_id IS NOT NULL THEN
+        PERFORM trapper.record_entity_source('cat', v_id, p_staged_record_id, v_action, v_detail);
+    END IF;
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION trapper.find_or_create_cat_by_clinichq_id(
+    p_clinichq_animal_id text, p_name text DEFAULT NULL, p_source text DEFAULT 'clinichq',
+    p_staged_record_id bigint DEFAULT NULL
+) RETURNS uuid
+LANGUAGE sql AS $$
+    SELECT trapper.find_or_create_cat_by_microchip(NULL, p_name, p_source => p_source,
+        p_clinichq_animal_id => p_clinichq_animal_id, p_staged_record_id => p_staged_record_id)
+$$;

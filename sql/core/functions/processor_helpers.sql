@@ -1,0 +1,69 @@
+-- What the processors share: payload parsing, their result, and a person with their place.
+
+CREATE OR REPLACE FUNCTION trapper.parse_us_date(p_raw text) RETURNS date
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_raw IS NULL OR btrim(p_raw) = '' THEN
+        RETURN NULL;
+    END IF;
+    IF p_raw ~ '^\d{1,2}/\d{1,2}/\d{4}' THEN
+        RETURN to_date(substr(p_raw, 1, 10), 'MM/DD/YYYY');
+    END IF;
+    RETURN substr(p_raw, 1, 10)::date;
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION trapper.payload_int(p_raw text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN btrim(p_raw) ~ '^\d{1,6}(\.0+)?$' THEN split_part(btrim(p_raw), '.', 1)::integer END
+$$;
+
+-- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":
+-- normalize_address folds the state and ZIP back together).
+CREATE OR REPLACE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT nullif(array_to_string(array_remove(ARRAY(
+        SELECT nullif(btrim(x), '') FROM unnest(parts) x), NULL), ', '), '')
+$$;
+
+CREATE OR REPLACE FUNCTION trapper.processed(p_type text, p_id uuid, p_created boolean DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object('entity_type', p_type, 'entity_id', p_id,
+                                                'created', p_created))
+$$;
+
+-- A person (or a non-person account) from the usual fields, with their place.
+CREATE OR REPLACE FUNCTION trapper.process_person_fields(
+    p_staged bigint, p_source text, p_first text, p_last text, p_email text, p_phone text,
+    p_cell text, p_address text, p_role text DEFAULT 'resident',
+    p_allow_name_only boolean DEFAULT false, p_lat double precision DEFAULT NULL,
+    p_lng double precision DEFAULT NULL,
+    OUT person_id uuid, OUT place_id uuid, OUT account_id uuid, OUT decision text
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_gate record := trapper.should_be_person(p_first, p_last);
+    v_res record;
+BEGIN
+    IF v_gate.kind = 'address' THEN
+        -- "Old Stony Pt Rd" typed as the owner's name is a place, not a person
+        place_id := trapper.find_or_create_place_deduped(p_first, NULL, NULL, NULL, p_source,
+                                                         p_staged);
+        decision := 'address_as_name';
+        RETURN;
+    END IF;
+    place_id := trapper.find_or_create_place_deduped(p_address, NULL, p_lat, p_lng, p_source,
+                                                     p_staged);
+    IF v_gate.kind <> 'person' THEN
+        account_id := trapper.find_or_create_clinic_account(
+            btrim(coalesce(p_first, '') || ' ' || coalesce(p_last, '')), v_gate.kind, p_email,
+            coalesce(p_phone, p_cell), p_staged);
+    END IF;
+    v_res := trapper.data_engine_resolve_identity(p_email, p_phone, p_first, p_last, p_address,
+                                                  p_source, p_staged, p_cell, p_allow_name_only);
+    person_id := v_res.person_id;
+    decision := v_res.decision_type;
+    PERFORM trapper.link_person_place(person_id, place_id, p_role, p_source);
+END $$;

@@ -1,0 +1,129 @@
+-- ORCH_002: register_source() and map_source_field() with their refusals, and the check of
+-- a rule's transform against the allowlist. Rules are data, never code: nothing from a table
+-- row is run as SQL.
+
+-- What a rule may name in transform_expression: exactly "fn($1)" with fn a transform of
+-- the allowlist. Anything else — a second statement, another argument, a bare function —
+-- is refused. Returns the function's signature, never the rule's text.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_transform_signature(p_expression text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    m text[] := regexp_match(p_expression, '^\s*([a-z_][a-z0-9_]*)\s*\(\s*\$1\s*\)\s*$');
+    sig text;
+BEGIN
+    IF m IS NULL THEN
+        RAISE EXCEPTION 'transform_expression "%" is not of the form fn($1)', p_expression
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'name one allowlisted transform, for example norm_phone_us($1)';
+    END IF;
+    SELECT signature INTO sig FROM trapper.orchestrator_functions
+    WHERE function_name = m[1] AND kind = 'transform';
+    IF sig IS NULL THEN
+        RAISE EXCEPTION 'transform "%" is not in the allowlist (trapper.orchestrator_functions)',
+            m[1] USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN sig;
+END $$;
+
+-- expected_fields from a list of export headers: [{field, type, required}, ...]
+CREATE OR REPLACE FUNCTION trapper.orchestrator_fields(p_fields text[], p_required text[] DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object('field', f, 'type', 'text',
+                                                 'required', f = ANY (p_required))
+                              ORDER BY ord), '[]')
+    FROM unnest(p_fields) WITH ORDINALITY AS t (f, ord)
+$$;
+
+-- Register (or update) a source: an idempotent upsert.
+CREATE OR REPLACE FUNCTION trapper.register_source(
+    p_source_system text, p_source_table text, p_display_name text,
+    p_entity_types text[] DEFAULT NULL, p_processor_name text DEFAULT NULL,
+    p_ingest_method text DEFAULT 'file_upload', p_ingest_frequency text DEFAULT 'on_demand',
+    p_expected_fields jsonb DEFAULT NULL, p_id_field_candidates text[] DEFAULT NULL,
+    p_notes text DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id uuid;
+BEGIN
+    IF p_source_system !~ '^[a-z][a-z0-9_]*$' OR p_source_table !~ '^[a-z][a-z0-9_]*$' THEN
+        RAISE EXCEPTION 'source names are lowercase letters, digits and underscores: %/%',
+            p_source_system, p_source_table USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO trapper.orchestrator_sources
+        (source_system, source_table, display_name, entity_types_produced, processor_name,
+         ingest_method, ingest_frequency, expected_fields, id_field_candidates, notes)
+    VALUES (p_source_system, p_source_table, p_display_name, p_entity_types, p_processor_name,
+            p_ingest_method, p_ingest_frequency, coalesce(p_expected_fields, '[]'),
+            p_id_field_candidates, p_notes)
+    ON CONFLICT (source_system, source_table) DO UPDATE SET
+        display_name = EXCLUDED.display_name,
+        entity_types_produced = coalesce(EXCLUDED.entity_types_produced,
+                                         trapper.orchestrator_sources.entity_types_produced),
+        processor_name = coalesce(EXCLUDED.processor_name, trapper.orchestrator_sources.processor_name),
+        ingest_method = EXCLUDED.ingest_method,
+        ingest_frequency = EXCLUDED.ingest_frequency,
+        expected_fields = CASE WHEN p_expected_fields IS NULL
+                               THEN trapper.orchestrator_sources.expected_fields
+                               ELSE EXCLUDED.expected_fields END,
+        id_field_candidates = coalesce(EXCLUDED.id_field_candidates,
+                                       trapper.orchestrator_sources.id_field_candidates),
+        notes = coalesce(EXCLUDED.notes, trapper.orchestrator_sources.notes),
+        updated_at = now()
+    RETURNING source_id INTO v_id;
+    RETURN v_id;
+END $$;
+
+-- Map one source field to a surface, refusing what cannot work: an unregistered source, a
+-- function outside the allowlist, a field the source never sends.
+CREATE OR REPLACE FUNCTION trapper.map_source_field(
+    p_source_system text, p_source_table text, p_source_field text, p_target_surface text,
+    p_target_field text DEFAULT NULL, p_routing_type text DEFAULT 'direct',
+    p_target_function text DEFAULT NULL, p_transform_expression text DEFAULT NULL,
+    p_is_required boolean DEFAULT false, p_skip_if_empty boolean DEFAULT true,
+    p_notes text DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_src trapper.orchestrator_sources;
+    v_id uuid;
+BEGIN
+    SELECT * INTO v_src FROM trapper.orchestrator_sources
+    WHERE source_system = p_source_system AND source_table = p_source_table;
+    IF v_src.source_id IS NULL THEN
+        RAISE EXCEPTION 'source %/% is not registered; call register_source() first',
+            p_source_system, p_source_table USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(v_src.expected_fields) f
+                   WHERE f ->> 'field' = p_source_field)
+       AND NOT EXISTS (SELECT 1 FROM trapper.staged_records s
+                       WHERE s.source_system = p_source_system
+                         AND s.source_table = p_source_table AND s.payload ? p_source_field) THEN
+        RAISE EXCEPTION 'field "%" is neither an expected field of %/% nor in any of its staged payloads',
+            p_source_field, p_source_system, p_source_table
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'payload keys are the export headers, verbatim (for example "Owner Email")';
+    END IF;
+    SELECT rule_id INTO v_id FROM trapper.orchestrator_routing_rules
+    WHERE source_system = p_source_system AND source_table = p_source_table
+      AND source_field = p_source_field AND target_surface = p_target_surface
+      AND target_field IS NOT DISTINCT FROM p_target_field AND is_active;
+    IF v_id IS NULL THEN
+        INSERT INTO trapper.orchestrator_routing_rules
+            (source_system, source_table, source_field, target_surface, target_field,
+             routing_type, target_function, transform_expression, is_required, skip_if_empty,
+             notes)
+        VALUES (p_source_system, p_source_table, p_source_field, p_target_surface,
+                p_target_field, p_routing_type, p_target_function, p_transform_expression,
+                p_is_required, p_skip_if_empty, p_notes)
+        RETURNING rule_id INTO v_id;
+    ELSE
+        UPDATE trapper.orchestrator_routing_rules SET
+            routing_type = p_routing_type, target_function = p_target_function,
+            transform_expression = p_transform_expression, is_required = p_is_required,
+            skip_if_empty = p_skip_if_empty, notes = coalesce(p_notes, notes)
+        WHERE rule_id = v_id;
+    END IF;
+    RETURN v_id;
+END $$;

@@ -1,0 +1,301 @@
+-- ORCH_004, the generic router: executes a source's routing rules against a staged record
+-- and writes one job-log row per decision, in the same transaction as the entity writes.
+-- Rules name functions of the allowlist; values are passed as parameters; no text from a
+-- row is ever run as SQL.
+
+-- One decision as JSON; the router gathers a record's decisions and writes them with one
+-- INSERT (orchestrator_flush_log), not one statement each.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_log_entry(
+    p_action text, p_surface text, p_entity uuid, p_rule uuid, p_rule_version integer,
+    p_reason text, p_details jsonb
+) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_build_object('action', p_action, 'target_surface', p_surface,
+                              'target_entity_id', p_entity, 'routing_rule_id', p_rule,
+                              'rule_version', p_rule_version, 'decision_reason', p_reason,
+                              'decision_details', p_details)
+$$;
+
+CREATE OR REPLACE FUNCTION trapper.orchestrator_flush_log(
+    p_rec trapper.staged_records, p_entries jsonb, p_job uuid
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF jsonb_array_length(p_entries) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO trapper.orchestrator_job_log
+        (job_id, action, source_system, source_table, source_record_id, staged_record_id,
+         target_surface, target_entity_id, routing_rule_id, rule_version, decision_reason,
+         decision_details)
+    SELECT p_job, e.action, p_rec.source_system, p_rec.source_table, p_rec.source_row_id,
+           p_rec.id, e.target_surface, e.target_entity_id, e.routing_rule_id, e.rule_version,
+           e.decision_reason, e.decision_details
+    FROM jsonb_to_recordset(p_entries) AS e (action text, target_surface text,
+        target_entity_id uuid, routing_rule_id uuid, rule_version integer,
+        decision_reason text, decision_details jsonb);
+END $$;
+
+-- Route one staged record. Returns {entity_type, entity_id, created, decisions: [...]}.
+CREATE OR REPLACE FUNCTION trapper.route_staged_record(
+    p_staged_record_id bigint, p_job_id uuid DEFAULT NULL, p_log boolean DEFAULT NULL
+) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    rec trapper.staged_records;
+    r trapper.orchestrator_routing_rules;
+    v_log boolean := coalesce(p_log, (SELECT value FROM trapper.orchestrator_settings_router
+                                      WHERE key = 'decision_log'), true);
+    raw text;
+    v text;
+    sig text;
+    fn text;
+    args jsonb := '{}';          -- {function: {field: value}}
+    rules jsonb := '{}';         -- {function: [rule ids]}
+    first_rule jsonb := '{}';    -- {function: {id, version}}
+    decisions jsonb := '[]';
+    v_place uuid;
+    v_person uuid;
+    v_cat uuid;
+    v_existing uuid;
+    v_res record;
+    v_action text;
+    v_reason text;
+    a jsonb;
+    v_main_type text;
+    v_main uuid;
+    v_created boolean := false;
+    v_surv jsonb;
+    v_key text;
+    v_logs jsonb := '[]';
+BEGIN
+    SELECT * INTO rec FROM trapper.staged_records WHERE id = p_staged_record_id;
+    IF rec.id IS NULL THEN
+        RAISE EXCEPTION 'no staged record %', p_staged_record_id;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM trapper.orchestrator_routing_rules
+                   WHERE source_system = rec.source_system AND source_table = rec.source_table
+                     AND is_active) THEN
+        v_reason := format('skipped: no active routing rules for %s/%s',
+                           rec.source_system, rec.source_table);
+        IF v_log THEN
+            v_logs := v_logs || trapper.orchestrator_log_entry('skipped', NULL, NULL, NULL, NULL, v_reason, '{}');
+        END IF;
+        PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
+        RETURN jsonb_build_object('decisions', jsonb_build_array(
+            jsonb_build_object('action', 'skipped', 'reason', v_reason)));
+    END IF;
+
+    FOR r IN SELECT * FROM trapper.orchestrator_routing_rules
+             WHERE source_system = rec.source_system AND source_table = rec.source_table
+               AND is_active
+             ORDER BY is_required DESC, created_at, rule_id
+    LOOP
+        raw := rec.payload ->> r.source_field;
+        IF raw IS NULL OR btrim(raw) = '' THEN
+            IF r.is_required THEN
+                v_reason := format('rejected: required field %s missing', r.source_field);
+                IF v_log THEN
+                    v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field));
+                END IF;
+                PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
+                RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
+                    jsonb_build_object('action', 'rejected', 'reason', v_reason,
+                                       'rule_id', r.rule_id)));
+            END IF;
+            IF r.skip_if_empty THEN
+                v_reason := format('skipped: field %s is empty', r.source_field);
+                decisions := decisions || jsonb_build_object('action', 'skipped',
+                    'reason', v_reason, 'rule_id', r.rule_id);
+                IF v_log THEN
+                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field));
+                END IF;
+                CONTINUE;
+            END IF;
+        END IF;
+        v := raw;
+        IF r.transform_expression IS NOT NULL AND raw IS NOT NULL THEN
+            sig := trapper.orchestrator_transform_signature(r.transform_expression);
+            EXECUTE format('SELECT %s($1)::text', sig::regprocedure::regproc) INTO v USING raw;
+            IF v IS NULL THEN
+                v_reason := format('skipped: %s gave nothing for %s = %L',
+                                   r.transform_expression, r.source_field, raw);
+                decisions := decisions || jsonb_build_object('action', 'skipped',
+                    'reason', v_reason, 'rule_id', r.rule_id);
+                IF v_log THEN
+                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field, 'value', raw));
+                END IF;
+                CONTINUE;
+            END IF;
+        END IF;
+        fn := coalesce(r.target_function, (SELECT function_name FROM trapper.orchestrator_functions
+                                           WHERE kind = 'target'
+                                             AND target_surface = r.target_surface LIMIT 1));
+        IF fn IS NULL THEN
+            v_reason := format('skipped: no target function writes surface %s', r.target_surface);
+            IF v_log THEN
+                v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, '{}');
+            END IF;
+            CONTINUE;
+        END IF;
+        -- the rules of one record that feed one function are gathered into one call
+        args := jsonb_set(args, ARRAY[fn], coalesce(args -> fn, '{}')
+                          || jsonb_build_object(coalesce(r.target_field, r.source_field), v));
+        rules := jsonb_set(rules, ARRAY[fn], coalesce(rules -> fn, '[]') || to_jsonb(r.rule_id));
+        IF NOT first_rule ? fn THEN
+            first_rule := first_rule || jsonb_build_object(fn, jsonb_build_object(
+                'id', r.rule_id, 'version', r.rule_version));
+        END IF;
+    END LOOP;
+
+    -- places first (people and colony estimates hang on them), then people, then cats
+    IF args ? 'find_or_create_place_deduped' THEN
+        a := args -> 'find_or_create_place_deduped';
+        -- the key into a variable first: inline, the call was evaluated once per place row
+        v_key := trapper.address_key(a ->> 'formatted_address');
+        SELECT place_id INTO v_existing FROM trapper.places
+        WHERE address_key = v_key AND merged_into_place_id IS NULL;
+        v_place := trapper.find_or_create_place_deduped(a ->> 'formatted_address',
+            a ->> 'display_name', (a ->> 'lat')::double precision,
+            (a ->> 'lng')::double precision, rec.source_system, rec.id);
+        IF v_place IS NULL THEN
+            v_action := 'skipped';
+            v_reason := format('skipped: %L names no street address', a ->> 'formatted_address');
+        ELSIF v_existing IS NOT NULL THEN
+            v_action := 'merged';
+            v_reason := 'matched existing place by its address';
+        ELSE
+            v_action := 'routed';
+            v_reason := 'created place ' || (a ->> 'formatted_address');
+        END IF;
+        v_surv := trapper.orchestrator_apply_survivorship(
+            'place', v_place, rec.source_system, a, v_action = 'routed');
+        decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'places',
+            'entity_id', v_place, 'reason', v_reason);
+        IF v_log THEN
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'places', v_place, (first_rule -> 'find_or_create_place_deduped' ->> 'id')::uuid, (first_rule -> 'find_or_create_place_deduped' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'find_or_create_place_deduped',
+                                   'values', a, 'address_key', v_key,
+                                   'survivorship', v_surv));
+        END IF;
+        v_main_type := 'place'; v_main := v_place; v_created := v_action = 'routed';
+    END IF;
+
+    IF args ? 'find_or_create_person' THEN
+        a := args -> 'find_or_create_person';
+        v_res := trapper.data_engine_resolve_identity(a ->> 'email', a ->> 'phone',
+            a ->> 'first_name', a ->> 'last_name',
+            args -> 'find_or_create_place_deduped' ->> 'formatted_address', rec.source_system,
+            rec.id, a ->> 'cell');
+        v_person := v_res.person_id;
+        v_action := CASE v_res.decision_type WHEN 'auto_match' THEN 'merged'
+                                             WHEN 'rejected' THEN 'rejected' ELSE 'routed' END;
+        -- ORCH_006 (006_confidence.sql): which source wins each name field of the person
+        v_surv := trapper.orchestrator_apply_survivorship(
+            'person', v_person, rec.source_system, a, v_res.decision_type <> 'auto_match');
+        decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_people',
+            'entity_id', v_person, 'reason', v_res.decision_reason,
+            'decision', v_res.decision_type);
+        IF v_log THEN
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'sot_people', v_person, (first_rule -> 'find_or_create_person' ->> 'id')::uuid, (first_rule -> 'find_or_create_person' ->> 'version')::integer, v_res.decision_reason, jsonb_build_object('rules', rules -> 'find_or_create_person', 'values', a,
+                                   'decision_type', v_res.decision_type,
+                                   'decision_id', v_res.decision_id,
+                                   'match_score', v_res.confidence_score,
+                                   'household_id', v_res.household_id,
+                                   'survivorship', v_surv));
+        END IF;
+        PERFORM trapper.link_person_place(v_person, v_place, 'resident', rec.source_system);
+        IF v_person IS NOT NULL THEN
+            v_main_type := 'person'; v_main := v_person;
+            v_created := v_res.decision_type <> 'auto_match';
+        END IF;
+    END IF;
+
+    IF args ? 'find_or_create_cat_by_microchip' THEN
+        a := args -> 'find_or_create_cat_by_microchip';
+        v_existing := trapper.cat_by_identifier('microchip',
+                                                trapper.validate_microchip(a ->> 'microchip'));
+        v_cat := trapper.find_or_create_cat_by_microchip(a ->> 'microchip', a ->> 'name',
+            a ->> 'sex', a ->> 'breed', a ->> 'altered_status', a ->> 'primary_color',
+            rec.source_system, p_staged_record_id => rec.id);
+        v_action := CASE WHEN v_cat IS NULL THEN 'skipped'
+                         WHEN v_existing IS NOT NULL THEN 'merged' ELSE 'routed' END;
+        v_reason := CASE v_action WHEN 'skipped' THEN 'skipped: nothing identifies this cat'
+                                  WHEN 'merged' THEN 'matched existing cat via microchip'
+                                  ELSE 'created cat' END;
+        v_surv := trapper.orchestrator_apply_survivorship(
+            'cat', v_cat, rec.source_system, a, v_action = 'routed');
+        decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_cats',
+            'entity_id', v_cat, 'reason', v_reason);
+        IF v_log THEN
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'sot_cats', v_cat, (first_rule -> 'find_or_create_cat_by_microchip' ->> 'id')::uuid, (first_rule -> 'find_or_create_cat_by_microchip' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'find_or_create_cat_by_microchip',
+                                             'values', a, 'survivorship', v_surv));
+        END IF;
+        PERFORM trapper.link_person_cat(v_person, v_cat, 'owner', rec.source_system);
+        IF v_cat IS NOT NULL AND v_main IS NULL THEN
+            v_main_type := 'cat'; v_main := v_cat; v_created := v_action = 'routed';
+        END IF;
+    END IF;
+
+    IF args ? 'add_colony_estimate' THEN
+        a := args -> 'add_colony_estimate';
+        IF v_place IS NULL THEN
+            v_action := 'skipped';
+            v_reason := 'skipped: the record names no place for its colony estimate';
+        ELSIF a ->> 'total_cats' IS NULL THEN
+            v_action := 'skipped';
+            v_reason := 'skipped: the record gives no cat count';
+        ELSE
+            PERFORM trapper.add_colony_estimate(v_place, (a ->> 'total_cats')::integer,
+                (a ->> 'adult_count')::integer, (a ->> 'kitten_count')::integer,
+                rec.source_system, (a ->> 'observation_date')::date, rec.id);
+            v_action := 'routed';
+            v_reason := format('colony estimate of %s cats on the place this record names',
+                               a ->> 'total_cats');
+        END IF;
+        decisions := decisions || jsonb_build_object('action', v_action,
+            'surface', 'place_colony_estimates', 'entity_id', v_place, 'reason', v_reason);
+        IF v_log THEN
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'place_colony_estimates', v_place, (first_rule -> 'add_colony_estimate' ->> 'id')::uuid, (first_rule -> 'add_colony_estimate' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'add_colony_estimate', 'values', a));
+        END IF;
+    END IF;
+
+    PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
+    RETURN jsonb_strip_nulls(jsonb_build_object('entity_type', v_main_type, 'entity_id', v_main,
+                                                'created', v_created, 'decisions', decisions));
+END $$;
+
+-- The batch form.
+CREATE OR REPLACE FUNCTION trapper.route_staged_records(p_ids bigint[], p_job_id uuid DEFAULT NULL)
+RETURNS TABLE (staged_record_id bigint, result jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    i bigint;
+BEGIN
+    FOREACH i IN ARRAY p_ids LOOP
+        staged_record_id := i;
+        result := trapper.route_staged_record(i, p_job_id);
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
+-- The router as a processor: a source whose processor_name is 'orchestrator_router' is
+-- processed by process_next_job with no PL/pgSQL of its own.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_router(p_staged_record_id bigint) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    out jsonb := trapper.route_staged_record(p_staged_record_id);
+BEGIN
+    RETURN out - 'decisions';
+END $$;
+
+CREATE OR REPLACE FUNCTION trapper.orchestrator_before_uninstall() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    n integer;
+BEGIN
+    DELETE FROM trapper.data_engine_processors
+    WHERE processor_function = 'trapper.orchestrator_router'
+      AND config ->> 'owner' = 'atlas-orchestrator';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;

@@ -1,0 +1,129 @@
+-- ORCH_003: why data is missing, one row per gap.
+
+-- "Why is this data missing?" One row per gap, with what it means, what to do, where the
+-- entity came from, and the decision that caused it where the router logged one.
+CREATE OR REPLACE VIEW trapper.v_data_why_missing AS
+WITH gaps AS (
+    SELECT 'person_no_identifiers' AS issue_type, 'person' AS entity_type,
+           sp.person_id AS entity_id,
+           coalesce(sp.display_name, concat_ws(' ', sp.first_name, sp.last_name))
+               AS entity_label,
+           'Person has no email or phone: the next record about them cannot find them and '
+           'will create a duplicate' AS explanation,
+           'Look up the source record (source_record_id) for an email or phone, add it with '
+           'trapper.add_person_identifier(), or merge the person by hand' AS suggested_fix
+    FROM trapper.sot_people sp
+    WHERE sp.merged_into_person_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers pi
+                      WHERE pi.person_id = sp.person_id)
+    UNION ALL
+    SELECT 'cat_no_microchip', 'cat', sc.cat_id, coalesce(sc.display_name, 'Unnamed cat'),
+           'Cat has no microchip: the same cat may appear as several records',
+           'Check the clinic record for a microchip scan and add it with '
+           'trapper.add_cat_identifier()'
+    FROM trapper.sot_cats sc
+    WHERE sc.merged_into_cat_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM trapper.cat_identifiers ci
+                      WHERE ci.cat_id = sc.cat_id AND ci.id_type = 'microchip')
+    UNION ALL
+    SELECT 'place_no_geometry', 'place', p.place_id,
+           coalesce(p.formatted_address, p.display_name, 'Unknown place'),
+           'Place has no coordinates: it is invisible on the map',
+           'Re-geocode the address; if the geocoder found nothing, correct the address'
+    FROM trapper.places p
+    WHERE p.merged_into_place_id IS NULL AND p.location IS NULL
+    UNION ALL
+    SELECT 'person_merge_chain', 'person', sp.person_id,
+           coalesce(sp.display_name, concat_ws(' ', sp.first_name, sp.last_name)),
+           'Person is merged into a person who is merged too: data falls into a black hole',
+           'Point it at trapper.get_canonical_person_id() and flatten the chain'
+    FROM trapper.sot_people sp
+    JOIN trapper.sot_people t ON t.person_id = sp.merged_into_person_id
+    WHERE t.merged_into_person_id IS NOT NULL
+    UNION ALL
+    SELECT 'place_merge_chain', 'place', p.place_id,
+           coalesce(p.formatted_address, p.display_name),
+           'Place is merged into a place that is merged too: data falls into a black hole',
+           'Point it at trapper.get_canonical_place_id() and flatten the chain'
+    FROM trapper.places p
+    JOIN trapper.places t ON t.place_id = p.merged_into_place_id
+    WHERE t.merged_into_place_id IS NOT NULL
+    UNION ALL
+    SELECT 'cat_no_place', 'cat', sc.cat_id, coalesce(sc.display_name, 'Unnamed cat'),
+           'Cat is linked to no place: it counts toward no colony',
+           'Run entity linking (trapper.run_all_entity_linking()); if it stays, the source '
+           'record named no usable address'
+    FROM trapper.sot_cats sc
+    WHERE sc.merged_into_cat_id IS NULL
+      AND NOT EXISTS (SELECT 1 FROM trapper.cat_place cp WHERE cp.cat_id = sc.cat_id)
+    UNION ALL
+    SELECT 'request_no_trapper', 'request', r.request_id,
+           coalesce(r.summary, r.source_system || ' ' || r.source_record_id),
+           format('Open request (%s) has no trapper assigned', r.status),
+           'Assign a trapper in the source system; linking picks it up on the next sync'
+    FROM trapper.sot_requests r
+    WHERE r.status NOT IN ('completed', 'cancelled', 'redirected')
+      AND NOT EXISTS (SELECT 1 FROM trapper.request_trappers rt
+                      WHERE rt.request_id = r.request_id)
+)
+SELECT g.issue_type, g.entity_type, g.entity_id::text AS entity_id, g.entity_label,
+       es.source_system, es.source_table, es.source_row_id AS source_record_id,
+       es.staged_record_id, g.explanation, g.suggested_fix,
+       d.routing_rule_id AS decision_rule_id, d.decision_reason, d.logged_at AS decided_at
+FROM gaps g
+LEFT JOIN LATERAL (
+    SELECT s.source_system, s.source_table, s.source_row_id, s.staged_record_id
+    FROM trapper.entity_sources s
+    WHERE s.entity_id = g.entity_id
+    ORDER BY s.action <> 'created', s.entity_source_id
+    LIMIT 1
+) es ON true
+LEFT JOIN LATERAL (
+    SELECT l.routing_rule_id, l.decision_reason, l.logged_at
+    FROM trapper.orchestrator_job_log l
+    WHERE l.staged_record_id = es.staged_record_id
+      AND l.action IN ('skipped', 'rejected', 'error')
+    ORDER BY l.log_seq
+    LIMIT 1
+) d ON es.staged_record_id IS NOT NULL
+UNION ALL
+-- records that never became data: waiting too long, failed, rejected at ingest, or stopped by
+-- the router
+SELECT 'staged_unprocessed', 'staged_record', sr.id::text,
+       sr.source_system || '/' || sr.source_table || ' ' || coalesce(sr.source_row_id, ''),
+       sr.source_system, sr.source_table, sr.source_row_id, sr.id,
+       format('Staged %s and not processed yet', to_char(sr.created_at, 'YYYY-MM-DD HH24:MI')),
+       'Run atlas-orch process (or check that a worker is running and the source has an '
+       'active processor)', NULL, NULL, NULL
+FROM trapper.staged_records sr
+WHERE NOT sr.is_processed AND sr.processing_error IS NULL
+  AND sr.created_at < now() - make_interval(hours =>
+          trapper.orchestrator_health_setting('why_missing_unprocessed_hours')::int)
+UNION ALL
+SELECT 'staged_failed', 'staged_record', sr.id::text,
+       sr.source_system || '/' || sr.source_table || ' ' || coalesce(sr.source_row_id, ''),
+       sr.source_system, sr.source_table, sr.source_row_id, sr.id,
+       'Processing failed: ' || sr.processing_error,
+       'Fix the cause (see atlas-orch replay), then requeue the record', NULL, NULL, NULL
+FROM trapper.staged_records sr
+WHERE NOT sr.is_processed AND sr.processing_error IS NOT NULL
+UNION ALL
+SELECT 'ingest_rejected', 'ingest_reject', ir.reject_id::text,
+       coalesce(ir.source_file, '?') || ' row ' || coalesce(ir.row_number::text, '?'),
+       ir.source_system, ir.source_table, ir.source_row_id, NULL,
+       format('Rejected at ingest (%s): %s', ir.reason_code, ir.reason),
+       'Correct the row in the source export and ingest it again; the raw bytes are in '
+       'trapper.ingest_rejects.raw', NULL, NULL, ir.created_at
+FROM trapper.ingest_rejects ir
+UNION ALL
+SELECT 'routing_' || l.action, 'staged_record', coalesce(l.staged_record_id::text, ''),
+       l.source_system || '/' || l.source_table || ' ' || coalesce(l.source_record_id, ''),
+       l.source_system, l.source_table, l.source_record_id, l.staged_record_id,
+       'The router ' || l.action || ' it: ' || coalesce(l.decision_reason, ''),
+       CASE l.action WHEN 'error' THEN 'Read the error, fix the rule or the data, replay it'
+                     ELSE 'Check the rule (atlas-orch rules check) or the source data' END,
+       l.routing_rule_id, l.decision_reason, l.logged_at
+FROM trapper.orchestrator_job_log l
+WHERE l.action IN ('rejected', 'error')
+   OR (l.action = 'skipped' AND NOT coalesce(l.decision_details ? 'field', false)
+       AND l.event_id IS NULL);

@@ -1,0 +1,182 @@
+-- The listener's enrichment of events into job-log rows (003_listener.sql says how the
+-- checkpoint moves), what is waiting, and pruning consumed events.
+
+-- One page of enrichment. Returns what it did; pass_complete means the checkpoint's horizon
+-- moved and the listener can wait for the next wake-up.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_consume_events(p_consumer text, p_limit int DEFAULT 1000)
+RETURNS TABLE (events int, log_rows int, pass_complete boolean, horizon xid8)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c trapper.orchestrator_listener_checkpoint;
+    v_xmin xid8;
+    v_n int;
+    v_rows int;
+    v_last_xid xid8;
+    v_last_id bigint;
+    v_xids xid8[];
+BEGIN
+    INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
+    ON CONFLICT DO NOTHING;
+    SELECT * INTO c FROM trapper.orchestrator_listener_checkpoint
+    WHERE consumer = p_consumer FOR UPDATE;
+    IF c.pass_snapshot IS NULL THEN
+        c.pass_snapshot := pg_current_snapshot();
+        c.pass_after_xid := c.horizon;
+        c.pass_after_id := 0;
+        c.pass_xids := '{}';
+    END IF;
+    v_xmin := pg_snapshot_xmin(c.pass_snapshot);
+
+    WITH ev AS MATERIALIZED (
+        SELECT e.*
+        FROM trapper.orchestrator_events e
+        WHERE (e.xid, e.event_id) > (c.pass_after_xid, c.pass_after_id)
+          AND e.xid >= c.horizon
+          AND pg_visible_in_snapshot(e.xid, c.pass_snapshot)
+          AND e.xid <> ALL (c.done)
+        ORDER BY e.xid, e.event_id
+        LIMIT p_limit
+    ),
+    enriched AS (
+        SELECT ev.event_id, ev.created_at, ev.kind AS action,
+               coalesce(es.source_system, ev.source_system, 'atlas') AS source_system,
+               coalesce(es.source_table, ev.source_table, 'unknown') AS source_table,
+               CASE WHEN ev.kind = 'identity_decision' THEN coalesce(d.source_row_id,
+                                                                     ev.record_ref)
+                    WHEN ev.kind LIKE 'entity_%' THEN es.source_row_id END
+                   AS source_record_id,
+               CASE WHEN ev.kind = 'identity_decision'
+                        THEN coalesce(d.staged_record_id,
+                                      (ev.payload ->> 'staged_record_id')::bigint)
+                    WHEN ev.kind LIKE 'entity_%' THEN es.staged_record_id END
+                   AS staged_record_id,
+               CASE WHEN ev.kind LIKE 'job_%' THEN (ev.payload ->> 'job_id')::uuid END AS job_id,
+               CASE WHEN ev.kind = 'identity_decision' THEN 'sot_people'
+                    WHEN ev.kind LIKE 'entity_%' THEN ev.source_table END AS target_surface,
+               CASE WHEN ev.kind = 'identity_decision' THEN d.resulting_person_id
+                    WHEN ev.kind LIKE 'entity_%' THEN ev.entity_ref::uuid END
+                   AS target_entity_id,
+               CASE ev.kind
+                   WHEN 'staged' THEN format('%s record(s) staged (ids %s to %s, ingest run %s)',
+                        ev.payload ->> 'count', ev.payload ->> 'min_id',
+                        ev.payload ->> 'max_id', coalesce(ev.payload ->> 'ingest_run_id', '-'))
+                   WHEN 'job_queued' THEN 'job queued'
+                   WHEN 'job_started' THEN format('job started by %s (attempt %s)',
+                        coalesce(ev.payload ->> 'worker_id', 'a worker'),
+                        coalesce(ev.payload ->> 'attempt', '1'))
+                   WHEN 'job_completed' THEN format('job completed: %s processed, %s failed',
+                        coalesce(ev.payload ->> 'records_processed', '0'),
+                        coalesce(ev.payload ->> 'records_failed', '0'))
+                   WHEN 'job_failed' THEN format('job %s: %s', ev.payload ->> 'status',
+                        coalesce(ev.payload ->> 'error', 'no error recorded'))
+                   WHEN 'identity_decision' THEN coalesce(
+                        d.decision_type || ': ' || d.decision_reason,
+                        'identity decision (the decision row is gone)')
+                   WHEN 'entity_created' THEN format('%s created',
+                        ev.payload ->> 'entity_type')
+                   WHEN 'entity_merged' THEN format('%s merged into %s',
+                        ev.payload ->> 'entity_type', ev.payload ->> 'merged_into')
+                   ELSE ev.kind
+               END AS decision_reason,
+               CASE WHEN ev.kind = 'identity_decision' THEN jsonb_strip_nulls(
+                        jsonb_build_object('decision_id', d.decision_id,
+                                           'decision_type', d.decision_type,
+                                           'score', d.top_candidate_score,
+                                           'fs_score', d.fs_score,
+                                           'top_candidate_id', d.top_candidate_id,
+                                           'household_id', d.household_id))
+                    ELSE ev.payload END AS decision_details
+        FROM ev
+        LEFT JOIN trapper.data_engine_match_decisions d
+               ON ev.kind = 'identity_decision'
+              AND d.decision_id = (ev.payload ->> 'decision_id')::bigint
+        LEFT JOIN LATERAL (
+            SELECT s.source_system, s.source_table, s.source_row_id, s.staged_record_id
+            FROM trapper.entity_sources s
+            WHERE ev.kind LIKE 'entity_%' AND s.entity_id = ev.entity_ref::uuid
+            -- not ORDER BY entity_source_id alone: that walks the primary key, not the
+            -- entity's few rows
+            ORDER BY s.action <> 'created', s.entity_source_id
+            LIMIT 1
+        ) es ON true
+    ),
+    ins AS (
+        INSERT INTO trapper.orchestrator_job_log
+            (job_id, action, source_system, source_table, source_record_id, staged_record_id,
+             target_surface, target_entity_id, decision_reason, decision_details, event_id,
+             logged_at)
+        SELECT job_id, action, source_system, source_table, source_record_id,
+               staged_record_id, target_surface, target_entity_id, decision_reason,
+               decision_details, event_id, created_at
+        FROM enriched
+        ORDER BY event_id
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*)::int,
+           (SELECT count(*)::int FROM ins),
+           (array_agg(ev.xid ORDER BY ev.xid DESC, ev.event_id DESC))[1],
+           (array_agg(ev.event_id ORDER BY ev.xid DESC, ev.event_id DESC))[1],
+           coalesce(array_agg(DISTINCT ev.xid) FILTER (WHERE ev.xid >= v_xmin), '{}')
+    INTO v_n, v_rows, v_last_xid, v_last_id, v_xids
+    FROM ev;
+
+    IF v_n < p_limit THEN
+        -- The pass read everything its snapshot shows: below its xmin nothing can still
+        -- commit, so the horizon moves there and only later transactions stay in `done`.
+        c.done := ARRAY(SELECT DISTINCT x FROM unnest(c.done || c.pass_xids || v_xids) AS x
+                        WHERE x >= v_xmin ORDER BY x);
+        c.horizon := greatest(c.horizon, v_xmin);
+        c.pass_snapshot := NULL;
+        c.pass_after_xid := NULL;
+        c.pass_after_id := NULL;
+        c.pass_xids := '{}';
+    ELSE
+        c.pass_after_xid := v_last_xid;
+        c.pass_after_id := v_last_id;
+        c.pass_xids := c.pass_xids || v_xids;
+    END IF;
+
+    UPDATE trapper.orchestrator_listener_checkpoint AS k
+    SET horizon = c.horizon, done = c.done, pass_snapshot = c.pass_snapshot,
+        pass_after_xid = c.pass_after_xid, pass_after_id = c.pass_after_id,
+        pass_xids = c.pass_xids, events_consumed = k.events_consumed + v_n,
+        updated_at = now()
+    WHERE k.consumer = p_consumer;
+
+    RETURN QUERY SELECT v_n, v_rows, v_n < p_limit, c.horizon;
+END $$;
+
+-- Delete consumed events past their retention, a bounded slice at a time.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_prune_events(p_consumer text, p_limit int DEFAULT 10000)
+RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_horizon xid8;
+    v_days numeric := coalesce((SELECT value::numeric FROM trapper.orchestrator_settings
+                                WHERE key = 'events_retention_days'), 7);
+    v_n bigint;
+BEGIN
+    SELECT horizon INTO v_horizon FROM trapper.orchestrator_listener_checkpoint
+    WHERE consumer = p_consumer;
+    IF v_horizon IS NULL THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM trapper.orchestrator_events
+    WHERE event_id IN (SELECT event_id FROM trapper.orchestrator_events
+                       WHERE xid < v_horizon
+                         AND created_at < now() - make_interval(secs => v_days * 86400)
+                       ORDER BY xid LIMIT p_limit);
+    GET DIAGNOSTICS v_n = ROW_COUNT;
+    RETURN v_n;
+END $$;
+
+-- What is waiting: events not yet enriched (cheap upper bound for progress and health).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_events_pending(p_consumer text) RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT count(*) FROM trapper.orchestrator_events e
+    WHERE e.xid >= coalesce((SELECT horizon FROM trapper.orchestrator_listener_checkpoint
+                             WHERE consumer = p_consumer), '0')
+      AND e.xid <> ALL (coalesce((SELECT done FROM trapper.orchestrator_listener_checkpoint
+                                  WHERE consumer = p_consumer), '{}'))
+$$;

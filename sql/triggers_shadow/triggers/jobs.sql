@@ -1,0 +1,66 @@
+-- The shadow triggers on processing_jobs. Contract 2 (002_shadow_triggers.sql): nothing here
+-- may raise into the host's transaction.
+
+-- Jobs: one event per job queued (statement level: enqueue can insert many) and per status
+-- change (row level with a WHEN clause: heartbeats and progress counters update jobs far more
+-- often than their status changes, and the WHEN test costs them almost nothing).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_on_job_insert() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        INSERT INTO trapper.orchestrator_events
+            (kind, source_system, source_table, record_ref, payload)
+        SELECT 'job_queued', n.source_system, n.source_table, n.job_id::text,
+               jsonb_build_object('job_id', n.job_id, 'status', n.status,
+                                  'trigger_type', n.trigger_type,
+                                  'total_records', n.total_records)
+        FROM new_rows n;
+        IF FOUND AND current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+            PERFORM trapper.orchestrator_wake();
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION trapper.orchestrator_on_job_status() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        INSERT INTO trapper.orchestrator_events
+            (kind, source_system, source_table, record_ref, payload)
+        VALUES (CASE NEW.status
+                    WHEN 'processing' THEN 'job_started'
+                    WHEN 'completed' THEN 'job_completed'
+                    WHEN 'queued' THEN 'job_queued'
+                    ELSE 'job_failed'
+                END,
+                NEW.source_system, NEW.source_table, NEW.job_id::text,
+                jsonb_strip_nulls(jsonb_build_object(
+                    'job_id', NEW.job_id, 'status', NEW.status, 'previous', OLD.status,
+                    'attempt', NEW.attempt_count, 'worker_id', NEW.worker_id,
+                    'records_processed', NEW.records_processed,
+                    'records_failed', NEW.records_failed,
+                    'error', left(NEW.last_error, 500),
+                    'next_retry_at', NEW.next_retry_at)));
+        IF current_setting('atlas_orch.woke', true) IS DISTINCT FROM 'y'
+           AND current_setting('atlas_orch.notify', true) IS DISTINCT FROM 'off' THEN
+            PERFORM trapper.orchestrator_wake();
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        PERFORM trapper.orchestrator_shadow_failed(TG_NAME, SQLSTATE, SQLERRM);
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER orchestrator_job_insert
+    AFTER INSERT ON trapper.processing_jobs
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION trapper.orchestrator_on_job_insert();
+
+CREATE OR REPLACE TRIGGER orchestrator_job_status
+    AFTER UPDATE OF status ON trapper.processing_jobs FOR EACH ROW
+    WHEN (OLD.status IS DISTINCT FROM NEW.status AND NEW.status <> 'linking')
+    EXECUTE FUNCTION trapper.orchestrator_on_job_status();
