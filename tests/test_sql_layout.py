@@ -76,15 +76,6 @@ def test_the_installer_finds_the_views_of_each_definition_file() -> None:
         assert len(m.views) == len(made), m.label
 
 
-def test_numbers_left_free_for_the_migrations_of_other_branches() -> None:
-    # 011 (core) and 012, 013 (orchestrator) are taken by the ingest-accounting, ingest-runs
-    # and source-checks work, folded in at merge.
-    core = {m.name[:3] for m in migrations.load_layer(migrations.CORE)}
-    orchestrator = {m.name[:3] for m in migrations.load_layer(migrations.ORCHESTRATOR)}
-    assert "011" not in core
-    assert not {"012", "013"} & orchestrator
-
-
 def test_superseded_pins_the_current_text_of_each_rewritten_migration() -> None:
     for layer in migrations.LAYERS:
         names = {m.name: m.checksum for m in migrations.load_layer(layer)}

@@ -299,6 +299,52 @@ LANGUAGE sql STABLE AS $$
     GROUP BY s.source_system, s.source_table
 $$;
 
+-- A failed or abandoned run not yet followed by a completed run of its source: the newest
+-- one, with how many there are. Any source, registered or not: the rows are missing either
+-- way.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_detect_ingest_failed()
+RETURNS TABLE (anomaly_key text, kind text, severity text, source_system text,
+               source_table text, summary text, suggested_fix text, details jsonb)
+LANGUAGE sql STABLE AS $$
+    WITH last_ok AS (
+        SELECT ir.source_system, ir.source_table, max(ir.started_at) AS started_at
+        FROM trapper.ingest_runs ir
+        WHERE ir.status = 'completed'
+        GROUP BY 1, 2
+    ),
+    bad AS (
+        SELECT ir.ingest_run_id, ir.source_system, ir.source_table, ir.source_file,
+               ir.status, ir.error, ir.started_at, ok.started_at AS last_completed_at,
+               count(*) OVER w AS runs,
+               row_number() OVER (w ORDER BY ir.started_at DESC, ir.ingest_run_id DESC) AS rn
+        FROM trapper.ingest_runs ir
+        LEFT JOIN last_ok ok USING (source_system, source_table)
+        WHERE ir.status IN ('failed', 'abandoned')
+          AND (ok.started_at IS NULL OR ir.started_at > ok.started_at)
+        WINDOW w AS (PARTITION BY ir.source_system, ir.source_table)
+    )
+    SELECT 'ingest_failed:' || b.source_system || '/' || b.source_table, 'ingest_failed',
+           'critical', b.source_system, b.source_table,
+           format('Ingest run %s of %s %s: %s', b.ingest_run_id,
+                  coalesce(b.source_file, 'an unnamed file'), b.status,
+                  left(coalesce(b.error, 'no reason recorded'), 300))
+               || CASE WHEN b.runs > 1
+                       THEN format(' (%s runs failed or abandoned since the last completed one)',
+                                   b.runs)
+                       ELSE '' END,
+           CASE b.status
+               WHEN 'abandoned' THEN 'The ingest died before it finished (killed, crashed or '
+                   'disconnected) and staged nothing: run it again'
+               ELSE 'Read the reason, fix the file or its cause, and ingest it again; its rows '
+                   'were not staged'
+           END,
+           jsonb_build_object('ingest_run_id', b.ingest_run_id, 'source_file', b.source_file,
+                              'status', b.status, 'error', b.error, 'started_at', b.started_at,
+                              'runs', b.runs, 'last_completed_at', b.last_completed_at)
+    FROM bad b
+    WHERE b.rn = 1
+$$;
+
 -- Run every active detector; raise what holds, resolve what stopped holding. Returns the
 -- changes: one row per anomaly raised (new or reopened) or resolved.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_detect_anomalies()

@@ -1,7 +1,8 @@
 -- ORCH_003, data health per source: the newest ingest, jobs, backlog, errors and a status.
 
--- The newest ingest per source, from ingest_runs (so health does not depend on the listener
--- having run) and from the counters the listener keeps.
+-- The newest completed ingest per source, from ingest_runs (so health does not depend on the
+-- listener having run) and from the counters the listener keeps. A failed or abandoned run is
+-- no ingest: it raises ingest_failed instead (functions/anomaly_detection.sql).
 CREATE OR REPLACE VIEW trapper.v_orchestrator_last_ingest AS
 SELECT os.source_system, os.source_table,
        greatest(os.last_ingest_at, r.started_at) AS last_ingest_at,
@@ -12,6 +13,7 @@ LEFT JOIN LATERAL (
            ir.source_file
     FROM trapper.ingest_runs ir
     WHERE ir.source_system = os.source_system AND ir.source_table = os.source_table
+      AND ir.status = 'completed'
     ORDER BY ir.started_at DESC
     LIMIT 1
 ) r ON true;

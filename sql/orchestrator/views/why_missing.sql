@@ -126,4 +126,22 @@ SELECT 'routing_' || l.action, 'staged_record', coalesce(l.staged_record_id::tex
 FROM trapper.orchestrator_job_log l
 WHERE l.action IN ('rejected', 'error')
    OR (l.action = 'skipped' AND NOT coalesce(l.decision_details ? 'field', false)
-       AND l.event_id IS NULL);
+       AND l.event_id IS NULL)
+UNION ALL
+SELECT 'ingest_failed', 'ingest_run', ir.ingest_run_id::text,
+       coalesce(ir.source_file, '?') || ' (ingest run ' || ir.ingest_run_id || ')',
+       ir.source_system, ir.source_table, NULL, NULL,
+       format('Ingest run %s of %s %s at %s, so none of its rows were staged: %s',
+              ir.ingest_run_id, coalesce(ir.source_file, 'an unnamed file'), ir.status,
+              to_char(ir.started_at, 'YYYY-MM-DD HH24:MI'),
+              coalesce(ir.error, 'no reason recorded')),
+       'Fix the file or the cause and ingest it again (atlas-orch ingest ' || ir.source_system
+           || '/' || ir.source_table || ' FILE); a completed run of the same file clears this',
+       NULL, ir.error, ir.started_at
+FROM trapper.ingest_runs ir
+WHERE ir.status IN ('failed', 'abandoned')
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.ingest_runs later
+      WHERE later.source_system = ir.source_system AND later.source_table = ir.source_table
+        AND later.source_file IS NOT DISTINCT FROM ir.source_file
+        AND later.status = 'completed' AND later.started_at > ir.started_at);
