@@ -11,7 +11,7 @@ from tests.helpers import execute, sql, val
 
 def test_a_required_field_outside_the_expected_fields_is_refused(db_url: str) -> None:
     with pytest.raises(asyncpg.InvalidParameterValueError,
-                       match="required field.* email are not among the expected fields"):
+                       match=r"required field.* email are not among the expected fields"):
         sql(db_url, "SELECT trapper.register_source('vet', 'visits', 'Vet visits', NULL, NULL, "
                     "'file_upload', 'on_demand', "
                     "trapper.orchestrator_fields(ARRAY['visit_id'], ARRAY['visit_id', 'email']))")
