@@ -22,7 +22,7 @@ MASK = "***"
 # Key names whose value is a secret, in a query string, a libpq DSN or JSON (case-insensitive).
 SECRET_KEYS = ("password", "passwd", "pwd", "pass", "sslpassword", "token", "access_token",
                "refresh_token", "id_token", "api_key", "apikey", "secret", "client_secret",
-               "ticket", "auth", "authorization", "key", "private_key")
+               "ticket", "auth", "key", "private_key")
 
 # Literal secrets shorter than this are not searched for: a 3-letter "token" would mask
 # ordinary words. Configured API tokens are much longer (README: openssl rand -hex 16).
@@ -38,10 +38,12 @@ _KEY_VALUE = re.compile(
     rf"(?i)(?P<key>(?<![A-Za-z0-9_])(?:{_KEYS}))(?P<sep>\s*=\s*)"
     r"(?P<value>'(?:[^'\\]|\\.)*'?|\"[^\"]*\"?|[^&;,\s'\"]*)")
 # "key": "value" in JSON text
-_JSON = re.compile(rf"(?i)(?P<key>\"(?:{_KEYS})\"\s*:\s*)(?P<value>\"(?:[^\"\\]|\\.)*\"?)")
-# an Authorization header (its scheme kept) and a bare "Bearer <credentials>"
-_AUTH_HEADER = re.compile(r"(?i)(?P<key>authorization\s*:\s*)(?P<scheme>[A-Za-z]+\s+)?"
-                          r"(?P<value>[^\s\"',;\\]+)")
+_JSON = re.compile(rf"(?i)(?P<key>\"(?:{_KEYS}|authorization)\"\s*:\s*)"
+                   r"(?P<value>\"(?:[^\"\\]|\\.)*\"?)")
+# an Authorization header or parameter (its scheme kept, its credentials masked) and a bare
+# "Bearer <credentials>"
+_AUTH_HEADER = re.compile(r"(?i)(?P<key>authorization\s*[:=]\s*)(?P<scheme>[A-Za-z]+\s+)?"
+                          r"(?P<value>[^\s\"',;&\\]+)")
 _BEARER = re.compile(r"(?P<key>\b(?:Bearer|BEARER|bearer)\s+)(?P<value>[A-Za-z0-9\-._~+/]{8,}=*)")
 # a Slack incoming-webhook URL is itself the credential (its path)
 _SLACK_HOOK = re.compile(r"(?P<key>hooks\.slack\.com/services/)(?P<value>[^\s\"'<>]+)")
@@ -63,9 +65,9 @@ def _key_value(match: re.Match[str]) -> str:
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with every password, token and credential it holds replaced by ``***``."""
     out = _URL.sub(_netloc, text)
-    out = _KEY_VALUE.sub(_key_value, out)
     out = _JSON.sub(lambda m: f'{m.group("key")}"{MASK}"', out)
     out = _AUTH_HEADER.sub(lambda m: f"{m.group('key')}{m.group('scheme') or ''}{MASK}", out)
+    out = _KEY_VALUE.sub(_key_value, out)
     out = _BEARER.sub(lambda m: f"{m.group('key')}{MASK}", out)
     out = _SLACK_HOOK.sub(lambda m: f"{m.group('key')}{MASK}", out)
     for secret in sorted({s for s in secrets if len(s) >= MIN_LITERAL}, key=len, reverse=True):
