@@ -523,6 +523,9 @@ def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
                     {"Allow": allow})
     if exc.status == 413:
         return fail(413, "too_large", f"the body is over {MAX_BODY} bytes")
+    if exc.status == 400 and request.path == f"{PREFIX}/feed":
+        # aiohttp's text quotes the request's headers; ours does not
+        return fail(400, "bad_handshake", "not a websocket handshake (version 13) for the feed")
     return fail(exc.status, "http_error", exc.reason)
 
 
