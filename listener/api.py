@@ -18,6 +18,7 @@ ticket that lives a few seconds, got with its token from ``POST …/feed/tickets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import os
@@ -26,19 +27,21 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiohttp import HttpVersion11, WSMsgType, web
+from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel, ValidationError
 
 from listener import api_models as m
 from listener import queries, read, replay, routing
 from listener.api_doc import OBJECTS, Handler, Route, document
 from listener.api_server import envelope_error
+from listener.db import CONNECT_TIMEOUT_S, ConnectFailed
 from listener.errors import UserError
 from listener.feed import PAGE, ROWS, FeedHub, Subscriber, matcher, row_json
 from listener.logs import event, scrub
@@ -129,8 +132,11 @@ def ok(data: Any, status: int = 200) -> web.Response:
 
 def fail(status: int, code: str, message: str,
          headers: dict[str, str] | None = None) -> web.Response:
-    """An error answer; its message is redacted (it may quote input) and counted."""
+    """An error answer; its message is redacted (it may quote input), counted, and logged at
+    debug level (refusals are the clients' business; the count is in every line)."""
     COUNTS[code] += 1
+    event(log, "api_refused", level=logging.DEBUG, status=status, code=code,
+          count=COUNTS[code])
     resp = envelope_error(status, code, scrub(message))
     resp.headers.update(headers or {})
     return resp
@@ -229,6 +235,26 @@ def _pool(request: web.Request) -> asyncpg.Pool:
     return pool
 
 
+class DatabaseUnavailable(Exception):
+    """No connection could be had from the pool (the server is down, refuses connections,
+    or is out of them): a 503, not an internal error."""
+
+
+@contextlib.asynccontextmanager
+async def _connection(request: web.Request) -> AsyncIterator[PoolConnectionProxy]:
+    """A pooled connection; failing to get one is DatabaseUnavailable. Errors of the queries
+    run on it are not touched."""
+    pool = _pool(request)
+    try:
+        conn: PoolConnectionProxy = await pool.acquire(timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
 @route("GET", "/api/health/live", "Liveness: the process answers (no token).", scope=None,
        database=False, returns={"type": "object", "required": ["status"],
                                 "properties": {"status": {"const": "ok"}}})
@@ -239,14 +265,14 @@ async def live(request: web.Request) -> Any:
 @route("GET", f"{PREFIX}/sources", "Registered sources with their health status.",
        returns=OBJECTS)
 async def sources_list(request: web.Request) -> Any:
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.sources(conn)
 
 
 @route("GET", f"{PREFIX}/sources/{{system}}/{{table}}", "One source.", params=m.SourcePath)
 async def sources_one(request: web.Request) -> Any:
     p = _path(request, m.SourcePath)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.source(conn, p.system, p.table)
 
 
@@ -255,7 +281,7 @@ async def sources_one(request: web.Request) -> Any:
        body=m.RegisterSource, refusable=True)
 async def sources_register(request: web.Request) -> Any:
     body = await _body(request, m.RegisterSource)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.register_source(conn, body.model_dump())
 
 
@@ -263,7 +289,7 @@ async def sources_register(request: web.Request) -> Any:
        query=m.SourceQuery, returns=OBJECTS)
 async def rules_list(request: web.Request) -> Any:
     q = _query(request, m.SourceQuery)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.rules(conn, *read.source_filter(q.source))
 
 
@@ -271,7 +297,7 @@ async def rules_list(request: web.Request) -> Any:
        scope="admin", body=m.MapField, refusable=True)
 async def rules_map(request: web.Request) -> Any:
     body = await _body(request, m.MapField)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.map_field(conn, body.model_dump())
 
 
@@ -281,7 +307,7 @@ async def rules_map(request: web.Request) -> Any:
 async def rules_dry_run(request: web.Request) -> Any:
     body = await _body(request, m.DryRun)
     system, table = read.split_source(body.source)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         result = await routing.dry_run(conn, system, table, limit=body.limit,
                                        record_id=body.record)
     return result.as_dict()
@@ -291,7 +317,7 @@ async def rules_dry_run(request: web.Request) -> Any:
        returns={"type": "object", "required": ["sources"],
                 "properties": {"sources": OBJECTS}})
 async def health(request: web.Request) -> Any:
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.health(conn)
 
 
@@ -305,7 +331,7 @@ async def health(request: web.Request) -> Any:
 async def why_missing(request: web.Request) -> Any:
     q = _query(request, m.WhyMissingQuery)
     system, table = read.source_filter(q.source)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.why_missing(conn, issue_type=q.type, system=system, table=table,
                                       limit=q.limit, offset=q.offset)
 
@@ -315,7 +341,7 @@ async def why_missing(request: web.Request) -> Any:
 async def anomalies(request: web.Request) -> Any:
     q = _query(request, m.AnomaliesQuery)
     system, table = read.source_filter(q.source)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.anomalies(conn, system=system, table=table,
                                     include_resolved=q.all, limit=q.limit)
 
@@ -324,7 +350,7 @@ async def anomalies(request: web.Request) -> Any:
        returns=OBJECTS)
 async def alerts(request: web.Request) -> Any:
     q = _query(request, m.AlertsQuery)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.alerts(conn, status=q.status, limit=q.limit)
 
 
@@ -332,7 +358,7 @@ async def alerts(request: web.Request) -> Any:
        scope="admin", params=m.AlertPath)
 async def alerts_redeliver(request: web.Request) -> Any:
     p = _path(request, m.AlertPath)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.redeliver_alert(conn, p.alert_id)
 
 
@@ -341,7 +367,7 @@ async def alerts_redeliver(request: web.Request) -> Any:
 async def log_rows(request: web.Request) -> Any:
     q = _query(request, m.LogQuery)
     system, table = read.source_filter(q.source)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.log(conn, system=system, table=table, record_id=q.record,
                               staged_record_id=q.staged, entity_id=q.entity, action=q.action,
                               since=q.since, until=q.until, after=q.after, limit=q.limit)
@@ -351,7 +377,7 @@ async def log_rows(request: web.Request) -> Any:
        "Where an entity came from.", params=m.EntityPath)
 async def provenance(request: web.Request) -> Any:
     p = _path(request, m.EntityPath)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.provenance(conn, p.entity_type, p.entity_id)
 
 
@@ -359,7 +385,7 @@ async def provenance(request: web.Request) -> Any:
        "A source record's whole timeline, in order.", params=m.RecordPath)
 async def timeline(request: web.Request) -> Any:
     p = _path(request, m.RecordPath)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         return await read.timeline(conn, p.system, p.table, p.record_id)
 
 
@@ -369,7 +395,7 @@ async def timeline(request: web.Request) -> Any:
 async def replay_record(request: web.Request) -> Any:
     p = _path(request, m.RecordPath)
     body = await _body(request, m.Replay)
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         if body.mode == "timeline":
             return await read.timeline(conn, p.system, p.table, p.record_id)
         if body.mode == "emit":
@@ -387,9 +413,16 @@ async def ingest_process(request: web.Request) -> Any:
 
     body = await _body(request, m.Process)
     started = time.monotonic()
-    stats = await drain_queue(request.app[URL], workers=1, job_batch=body.job_batch,
-                              budget_s=body.budget_s, signals=False)
-    async with _pool(request).acquire() as conn:
+    try:
+        stats = await drain_queue(request.app[URL], workers=1, job_batch=body.job_batch,
+                                  budget_s=body.budget_s, signals=False)
+    except ExceptionGroup as group:
+        # the workers run in a task group: a database they could not reach is a 503 too
+        unreachable, other = group.split(ConnectFailed)
+        if unreachable is None or other is not None:
+            raise
+        raise _first(unreachable) from group
+    async with _connection(request) as conn:
         remaining = await conn.fetchval(queries.get("api", "queue_remaining"))
     return {"jobs_processed": stats.jobs_completed + stats.jobs_retrying
             + stats.jobs_dead_lettered,
@@ -403,7 +436,7 @@ async def ingest_process(request: web.Request) -> Any:
                                                "recent_failures", "data_integrity",
                                                "recommendations"]})
 async def health_processing(request: web.Request) -> Any:
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         h = (await read.health(conn))["sources"]
         wm = await read.why_missing(conn, limit=1)
     unprocessed = sum(r["unprocessed_staged"] for r in h)
@@ -459,6 +492,12 @@ async def feed_ticket(request: web.Request) -> Any:
        returns={"type": "object", "required": ["openapi", "info", "paths"]})
 async def openapi_doc(request: web.Request) -> Any:
     return web.json_response(openapi(), headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _first(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first exception of a (possibly nested) exception group."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def openapi() -> dict[str, Any]:
@@ -570,6 +609,8 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
         return fail(exc.status, exc.code, exc.message, exc.headers)
     except read.NotFound as exc:
         return fail(404, "not_found", str(exc))
+    except (ConnectFailed, DatabaseUnavailable) as exc:
+        return _unavailable(exc)
     except UserError as exc:      # valid input the data refuses ("no staged records of …")
         return fail(409, "refused", str(exc))
     except _DB_REFUSED as exc:
@@ -579,14 +620,18 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
             return _database_refusal(request, exc)
         return _internal(request, exc)
     except _DB_DOWN as exc:
-        event(log, "api_database_unavailable", level=logging.WARNING, error=str(exc)[:300],
-              count=COUNTS["unavailable"] + 1)
-        return fail(503, "unavailable", "the database cannot be reached; try again",
-                    {"Retry-After": "5"})
+        return _unavailable(exc)
     except web.HTTPException as exc:
         return _http_error(request, exc)
     except Exception as exc:  # logged with an id; the client gets the id, never the trace
         return _internal(request, exc)
+
+
+def _unavailable(exc: Exception) -> web.Response:
+    event(log, "api_database_unavailable", level=logging.WARNING, error=str(exc)[:300],
+          count=COUNTS["unavailable"] + 1)
+    return fail(503, "unavailable", "the database cannot be reached; try again",
+                {"Retry-After": "5"})
 
 
 def _internal(request: web.Request, exc: BaseException) -> web.Response:
@@ -621,7 +666,7 @@ async def _check_cursor(request: web.Request, after: int | None) -> None:
     feed would wait for ever without a word (issue 15)."""
     if after is None or after <= request.app[HUB].watermark:
         return
-    async with _pool(request).acquire() as conn:
+    async with _connection(request) as conn:
         newest = await conn.fetchval(queries.get("api", "newest_log_seq"))
     if after > newest:
         raise ApiError(400, "bad_cursor", f"after={after} is ahead of the log (its newest "
@@ -675,6 +720,15 @@ async def feed(request: web.Request) -> web.StreamResponse:
             pos = batch.hi
     except (ConnectionResetError, asyncio.CancelledError):
         pass
+    except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # the upgrade is done: no HTTP answer can follow, so say it on the socket and close
+        COUNTS["feed_database_error"] += 1
+        event(log, "feed_client_dropped", level=logging.WARNING, error=str(exc)[:300],
+              count=COUNTS["feed_database_error"])
+        with contextlib.suppress(ConnectionResetError):
+            await ws.send_str(to_json({"type": "error", "cursor": pos,
+                                     "message": "the database is unavailable; reconnect "
+                                                f"with after={pos}"}))
     finally:
         hub.unsubscribe(sub)
         await ws.close()
@@ -692,7 +746,7 @@ async def _send_range(request: web.Request, ws: web.WebSocketResponse, sub: Subs
     """Send the durable rows (lo, hi] page by page; returns the new cursor."""
     pos = lo
     while pos < hi:
-        async with request.app[POOL].acquire() as conn:
+        async with _connection(request) as conn:
             rows = [row_json(r) for r in await conn.fetch(ROWS, pos, hi, PAGE)]
         top = rows[-1]["log_seq"] if len(rows) == PAGE else hi
         await _send_rows(request, ws, keep, rows, top)
@@ -713,7 +767,7 @@ async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
     for r, _ in kept:
         details = r.get("decision_details") or {}
         if r["action"] == "replayed" and details.get("mode") == "emit":
-            async with request.app[POOL].acquire() as conn:
+            async with _connection(request) as conn:
                 tl = await read.timeline(conn, r["source_system"], r["source_table"],
                                          r["source_record_id"])
             await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],

@@ -12,9 +12,14 @@ from listener.config import database_url_from_env
 from listener.errors import UserError
 from listener.redact import redact
 
-__all__ = ["connect", "connection", "redact", "resolve_url"]
+__all__ = ["ConnectFailed", "connect", "connection", "redact", "resolve_url"]
 
 CONNECT_TIMEOUT_S = 10.0
+
+
+class ConnectFailed(UserError):
+    """No connection could be made (unreachable, refused, no such database): the user's to
+    fix on the command line, a 503 for an HTTP client."""
 
 
 def resolve_url(explicit: str | None = None, *, announce: bool = True) -> str:
@@ -54,9 +59,9 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
     return conn
 
 
-def _refusal(message: str) -> UserError:
+def _refusal(message: str) -> ConnectFailed:
     """A connection failure as a user error whose text holds no password."""
-    return UserError(redact(message))
+    return ConnectFailed(redact(message))
 
 
 @asynccontextmanager

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import execute, val
+from tests.listening import wait_for
 from tests.serving import ADMIN, READER, Server
 
 CORPUS = Path(__file__).parent / "corpus" / "requests.toml"
@@ -113,3 +115,28 @@ def test_a_bad_request_is_refused_cleanly(served: Server, case: dict[str, Any]) 
     for secret in (*ALWAYS_ABSENT, *case.get("absent", [])):
         assert secret not in text, f"{secret!r} in the answer: {text[:500]}"
         assert secret not in logged, f"{secret!r} in the log: {logged[:2000]}"
+
+
+def test_a_database_that_refuses_connections_is_a_503_not_a_500(
+    pg: Any, tmp_path: Path
+) -> None:
+    name = pg.create("full")
+    server = Server(pg.url(name), tmp_path, "--no-listen")
+    try:
+        execute(pg.admin_url, f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        # pg_terminate_backend only signals, and a session may have been starting as the
+        # ALTER ran: terminate until none is left
+        wait_for(lambda: val(pg.admin_url, "SELECT count(pg_terminate_backend(pid)) = 0 "
+                                           "FROM pg_stat_activity WHERE datname = $1", name),
+                 10, "the server's sessions to end")
+        for method, path, body in (("GET", "/api/admin/orchestrator/health", None),
+                                   ("POST", "/api/ingest/process", {"budget_s": 1})):
+            status, doc = server.call(method, path, ADMIN, body)
+            assert status == 503 and doc["error"]["code"] == "unavailable", doc
+        execute(pg.admin_url, f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        assert server.call("GET", "/api/admin/orchestrator/health", READER)[0] == 200
+        assert '"api_error"' not in server.log()
+    finally:
+        execute(pg.admin_url, f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        server.stop()
+        pg.drop(name)
