@@ -552,7 +552,10 @@ async def _authorize(request: web.Request) -> web.StreamResponse | None:
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
-    """aiohttp's own HTTP exceptions (no route, a method the path lacks) in the envelope."""
+    """aiohttp's own HTTP exceptions (no route, a method the path lacks) in the envelope; a
+    redirect as it is (it lost its Location before, so / did not lead to the page)."""
+    if exc.status < 400:
+        return web.Response(status=exc.status, headers=exc.headers)
     if exc.status == 404:
         return fail(404, "not_found", "no such route")
     if exc.status == 405:

@@ -117,6 +117,12 @@ def test_a_bad_request_is_refused_cleanly(served: Server, case: dict[str, Any]) 
         assert secret not in logged, f"{secret!r} in the log: {logged[:2000]}"
 
 
+def test_the_root_redirects_to_the_page(served: Server) -> None:
+    answer = exchange(served.port, b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    head = answer.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    assert head[0].startswith(b"HTTP/1.1 302 ") and b"Location: /admin/data-health" in head
+
+
 def test_a_database_that_refuses_connections_is_a_503_not_a_500(
     pg: Any, tmp_path: Path
 ) -> None:
