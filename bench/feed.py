@@ -48,7 +48,9 @@ def free_port() -> int:
 
 async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
                  stop: anyio.Event) -> None:
-    async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+    # the token goes in a header: the feed refuses one in its URL (README, HTTP API)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with aiohttp.ClientSession() as s, s.ws_connect(url, headers=headers) as ws:
         await ws.receive()                  # hello
         ready.set()
         while not stop.is_set():
@@ -79,8 +81,7 @@ async def latency(seconds: float) -> None:
                 except OSError:
                     await anyio.sleep(0.1)
             await anyio.sleep(1.0)          # the listener takes the lock
-            ws_url = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed?token={TOKEN}" \
-                     "&action=staged"
+            ws_url = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed?action=staged"
             received: list[list[tuple[int, float]]] = [[] for _ in range(10)]
             stop = anyio.Event()
             async with anyio.create_task_group() as tg:

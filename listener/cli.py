@@ -359,6 +359,8 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
     from aiohttp import web
 
     from listener.api import Tokens, create_app
+    from listener.api_server import ApiRunner
+    from listener.logs import add_secrets
     from listener.service import Listener, ListenerConfig
 
     configure_logs()
@@ -366,13 +368,15 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
     if not tokens.admin and not tokens.read:
         raise UserError("no API token is configured: set ATLAS_ORCH_ADMIN_TOKEN (and "
                         "ATLAS_ORCH_READ_TOKEN for read-only access)")
+    add_secrets(*tokens.all())          # masked in every log line, wherever they appear
     url = db.resolve_url(database_url)
 
     async def go() -> None:
         import signal
 
-        runner = web.AppRunner(create_app(url, tokens, listen_url=listen_url),
-                               access_log=None)
+        # ApiRunner: aiohttp's own parse-error answers in the API's envelope, without the
+        # request's bytes (listener/api_server.py); no access log (URLs may carry tickets)
+        runner = ApiRunner(create_app(url, tokens, listen_url=listen_url), access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         say(f"serving http://{host}:{port}/admin/data-health"
@@ -954,7 +958,8 @@ def main() -> None:
     except click.Abort:
         sys.exit(130)
     except UserError as exc:
-        print(f"atlas-orch: error: {exc}", file=sys.stderr)
+        # redacted: a message may quote a database URL or DSN with its password
+        print(f"atlas-orch: error: {db.redact(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

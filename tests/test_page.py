@@ -1,5 +1,6 @@
 """The data-health page in a real headless Chromium (Debian's): the health table, a new event
-live within 2 seconds of an ingest, a record's timeline, and a screenshot as an artifact."""
+live within 2 seconds of an ingest, a record's timeline, a feed URL without the token, and a
+screenshot as an artifact."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def test_the_page_shows_health_live_events_and_a_timeline(served: tuple[Server, 
                                     args=["--no-sandbox", "--disable-gpu"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            sockets: list[str] = []
+            page.on("websocket", lambda ws: sockets.append(ws.url))
             page.goto(server.base + "/admin/data-health")
             page.fill("#token", READER)
             page.click("#loginform button")
@@ -67,6 +70,9 @@ def test_the_page_shows_health_live_events_and_a_timeline(served: tuple[Server, 
                 "document.querySelector('#events').textContent.includes('pagetest/live')",
                 timeout=2_000)
             assert time.monotonic() - committed < 2.0
+            # the feed authenticated with a single-use ticket, not the token in its URL
+            assert sockets and all("ticket=" in u and READER not in u and "token" not in u
+                                   for u in sockets), sockets
             # a record's timeline
             page.fill("#rec", f"clinichq/owner_info/{record}")
             page.click("#search button")
@@ -77,3 +83,4 @@ def test_the_page_shows_health_live_events_and_a_timeline(served: tuple[Server, 
         finally:
             browser.close()
     assert (ARTIFACTS / "data-health.png").stat().st_size > 10_000
+    assert READER not in server.log()
