@@ -25,15 +25,26 @@ BEGIN
     RETURN sig;
 END $$;
 
--- expected_fields from a list of export headers: [{field, type, required}, ...]
+-- expected_fields from a list of export headers: [{field, type, required}, ...]; a required
+-- field must be among them (it was silently dropped before, so never checked: issue 15).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_fields(p_fields text[], p_required text[] DEFAULT '{}')
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object('field', f, 'type', 'text',
-                                                 'required', f = ANY (p_required))
-                              ORDER BY ord), '[]')
-    FROM unnest(p_fields) WITH ORDINALITY AS t (f, ord)
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v_unknown text[] := ARRAY(SELECT r FROM unnest(p_required) AS r
+                              WHERE r IS NULL OR NOT r = ANY (coalesce(p_fields, '{}')));
+BEGIN
+    IF cardinality(v_unknown) > 0 THEN
+        RAISE EXCEPTION 'required field(s) % are not among the expected fields',
+            array_to_string(v_unknown, ', ', '(null)')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'list every required field among the expected fields too';
+    END IF;
+    RETURN (SELECT coalesce(jsonb_agg(jsonb_build_object('field', f, 'type', 'text',
+                                                         'required', f = ANY (p_required))
+                                      ORDER BY ord), '[]')
+            FROM unnest(p_fields) WITH ORDINALITY AS t (f, ord));
+END $$;
 
 -- Register (or update) a source: an idempotent upsert.
 CREATE OR REPLACE FUNCTION trapper.register_source(

@@ -1,0 +1,26 @@
+-- A source is checked where its row is written, whoever writes it (the HTTP API, SQL, the
+-- CLI), as rules are (docs/ARCHITECTURE.md, contract 5): its processor must be registered, a
+-- row of trapper.data_engine_processors, or 'orchestrator_router' (functions/router.sql),
+-- which creates that row itself. Any text was stored before, and the source's jobs then
+-- dead-lettered with "no active processor". Rows written before the trigger existed are left
+-- as they are; an update that keeps the processor is not checked again.
+
+CREATE OR REPLACE FUNCTION trapper.orchestrator_check_source() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.processor_name IS NOT NULL
+       AND (TG_OP = 'INSERT' OR NEW.processor_name IS DISTINCT FROM OLD.processor_name)
+       AND NEW.processor_name <> 'orchestrator_router'
+       AND NOT EXISTS (SELECT 1 FROM trapper.data_engine_processors p
+                       WHERE p.processor_name = NEW.processor_name) THEN
+        RAISE EXCEPTION 'processor "%" is not registered (trapper.data_engine_processors)',
+            NEW.processor_name USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'name a registered processor, or orchestrator_router to route the source '
+                   'with its rules';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER orchestrator_sources_check
+    BEFORE INSERT OR UPDATE OF processor_name ON trapper.orchestrator_sources
+    FOR EACH ROW EXECUTE FUNCTION trapper.orchestrator_check_source();
