@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
@@ -966,7 +967,12 @@ def main() -> None:
     except Exception as exc:
         from listener import db_errors
 
-        if not db_errors.is_database_error(exc):
+        if os.environ.get("ATLAS_ORCH_DEBUG") == "1":
             raise
-        print(f"atlas-orch: error: {db_errors.describe(exc)}", file=sys.stderr)
+        if db_errors.is_database_error(exc):
+            line = db_errors.describe(exc)
+        else:
+            line = (f"internal error ({type(exc).__name__}: {exc}); this is a bug: run again "
+                    "with ATLAS_ORCH_DEBUG=1 for the traceback and report it")
+        print(f"atlas-orch: error: {db.redact(line)}", file=sys.stderr)
         sys.exit(1)
