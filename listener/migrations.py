@@ -62,9 +62,14 @@ _VIEW = re.compile(
 
 
 def sql_root() -> Path:
-    """Where the migration files are (``ATLAS_ORCH_SQL_DIR`` overrides, for packaging)."""
+    """Where the migration files are: ``ATLAS_ORCH_SQL_DIR`` when set, else the copy an
+    installed wheel carries (``listener/sql``), else the checkout's ``sql/``."""
     override = os.environ.get("ATLAS_ORCH_SQL_DIR", "").strip()
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "sql"
+    if override:
+        return Path(override)
+    package = Path(__file__).resolve().parent
+    packaged = package / "sql"
+    return packaged if (packaged / CORE).is_dir() else package.parent / "sql"
 
 
 def _kind_of(name: str) -> str:
