@@ -115,7 +115,8 @@ def test_bad_rows_are_kept_with_their_reason_and_the_rest_lands(
     assert "--encoding" in rejects["undecodable"]["reason"]
     assert b"\x00" in rejects["nul_character"]["raw"]
     assert "2,000-byte limit" in rejects["oversized"]["reason"]
-    assert rejects["missing_id"]["row_number"] == 4
+    assert rejects["missing_id"]["row_number"] == 5  # its line in the file (header = 1)
+    assert rejects["undecodable"]["row_number"] == 3
     # The same file read as cp1252 stages the café row.
     again = ingest(db_url, "test/people", f, extra=("--encoding", "cp1252",
                                                     "--max-row-bytes", "2000"))
