@@ -151,7 +151,11 @@ def verify(database_url: str | None, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS),
               help="File format (default: from the extension).")
 @click.option("--encoding", default="utf-8", show_default=True,
-              help="Text encoding of CSV files (for example cp1252).")
+              help="Text encoding of CSV, JSON and NDJSON files without a byte-order mark "
+                   "(for example cp1252).")
+@click.option("--records-key",
+              help="JSON: the key of the top-level object whose array holds the records "
+                   "(needed when it holds several arrays).")
 @click.option("--id-field", "id_fields", multiple=True,
               help="Payload field holding the source record id (repeatable; first found wins).")
 @click.option("--max-row-bytes", default=ingest_mod.DEFAULT_MAX_ROW_BYTES, show_default=True,
@@ -161,8 +165,8 @@ def verify(database_url: str | None, as_json: bool) -> None:
 @json_option
 def ingest(
     database_url: str | None, source: str | None, files: tuple[Path, ...],
-    manifest: Path | None, fmt: str | None, encoding: str, id_fields: tuple[str, ...],
-    max_row_bytes: int, progress: bool | None, as_json: bool,
+    manifest: Path | None, fmt: str | None, encoding: str, records_key: str | None,
+    id_fields: tuple[str, ...], max_row_bytes: int, progress: bool | None, as_json: bool,
 ) -> None:
     """Stage export files: atlas-orch ingest SOURCE_SYSTEM/SOURCE_TABLE FILE...
 
@@ -195,7 +199,8 @@ def ingest(
                 try:
                     res = await ingest_mod.ingest_file(
                         conn, path, system, table, fmt=file_fmt, encoding=encoding,
-                        id_fields=id_fields, max_row_bytes=max_row_bytes, progress=tick)
+                        records_key=records_key, id_fields=id_fields,
+                        max_row_bytes=max_row_bytes, progress=tick)
                 except UserError as exc:
                     refused.append(str(exc))
                     say(f"error: {exc}")

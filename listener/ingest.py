@@ -144,6 +144,7 @@ async def ingest_file(
     *,
     fmt: str | None = None,
     encoding: str = "utf-8",
+    records_key: str | None = None,
     id_fields: Sequence[str] = (),
     max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
     tool: str = "atlas-orch ingest",
@@ -164,7 +165,7 @@ async def ingest_file(
     )
     result.ingest_run_id = run_id
     try:
-        rows = read_rows(data, detect_format(path, fmt), encoding)
+        rows = read_rows(data, detect_format(path, fmt), encoding, records_key=records_key)
         if not id_fields:
             id_fields = await _registry_id_fields(conn, source_system, source_table)
         prepared = _prepare(rows, source_system, source_table, id_fields, max_row_bytes)

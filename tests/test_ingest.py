@@ -195,3 +195,13 @@ def test_manifest_and_cli_usage_errors_are_clear(db_url: str, tmp_path: Path) ->
     assert refused.returncode == 1 and "not a usable manifest" in refused.stderr
     workers = run_cli("process", "--workers", "0", env=env)
     assert workers.returncode == 2 and "at least 1" in workers.stderr
+
+
+def test_records_key_picks_the_array_of_a_json_object(db_url: str, tmp_path: Path) -> None:
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps({"animals": [{"id": "1"}], "people": [{"id": "p1"}, {"id": "p2"}]}))
+    refused = run_cli("ingest", "test/people", str(f), env={"DATABASE_URL": db_url})
+    assert refused.returncode == 1 and "--records-key" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    run = ingest(db_url, "test/people", f, extra=("--records-key", "people"))
+    assert (run["rows_read"], run["rows_new"]) == (2, 2)
