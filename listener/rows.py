@@ -49,9 +49,12 @@ class ReadLimits:
     max_sheet_columns: int = 1_024
     # Data rows x header columns of a sheet: each is a slot in a payload (~30 bytes).
     max_sheet_cells: int = 20_000_000
-    # Bytes any one part of a workbook may inflate to, and the text its rows may add up to
-    # (a decompression bomb, or one shared string repeated in a million cells).
+    # Bytes any one part of a workbook may inflate to (a decompression bomb).
     max_unzipped_bytes: int = 1 << 30
+    # Text a sheet's rows may add up to (each row keeps its raw text): one shared string
+    # repeated in a million cells is a bomb too. The atlas appointment export at 58 columns
+    # (317,941 rows) holds 31 MB.
+    max_text_bytes: int = 192 << 20
     # Nesting of a JSON record: {"a": {"b": 1}} is 2 deep. ShelterLuv's records are 3.
     max_json_depth: int = 64
 

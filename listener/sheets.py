@@ -252,10 +252,10 @@ class _SheetRows:
         or more rows x columns than payloads should hold)."""
         self._text_bytes += raw_bytes
         self._cells += width
-        if self._text_bytes > self.limits.max_unzipped_bytes:
+        if self._text_bytes > self.limits.max_text_bytes:
             raise FileRefused(
                 f"sheet {self.sheet!r}, row {number}: the rows add up to more than "
-                f"{self.limits.max_unzipped_bytes:,} bytes of text (the same long text "
+                f"{self.limits.max_text_bytes:,} bytes of text (the same long text "
                 "repeated in many cells?); split the export")
         if self._cells > self.limits.max_sheet_cells:
             raise FileRefused(
