@@ -97,6 +97,7 @@ class _Record:
     first: int
     last: int
     fields: list[str] | None
+    code: str = ""                  # the reject code when fields is None
     problem: str = ""
 
 
@@ -121,7 +122,7 @@ class _CsvRecords:
         self.lines = lines
         self.delimiter = delimiter
         self.width: int | None = None      # the header's number of fields, once read
-        self.reach = (-1, -1)              # (first, last) line of the last broken quote
+        self.reach = (-1, -1)              # (first, last) line of the broken quotes' reach
         self._rescanned = 0
 
     def __iter__(self) -> Iterator[_Record]:
@@ -135,7 +136,7 @@ class _CsvRecords:
                     first, last = done, start + reader.line_num - 1
                     done = last + 1
                     if last > first and self.width is not None and len(fields) != self.width:
-                        yield self._broken(first, last, (
+                        yield self._broken(first, last, "unbalanced_quote", (
                             f"the quoted field that opens on line {first + 1} runs to line "
                             f"{last + 1} and leaves {len(fields)} fields where the header "
                             f"has {self.width}"))
@@ -146,28 +147,33 @@ class _CsvRecords:
                     return
             except csv.Error as exc:
                 last = start + reader.line_num - 1
-                yield self._broken(done, max(done, last), self._quote_problem(done, last, exc))
+                yield self._broken(done, max(done, last), *self._quote_problem(done, last, exc))
                 start = done + 1
 
-    def _quote_problem(self, first: int, last: int, exc: csv.Error) -> str:
-        """What went wrong with the quote that opens on line ``first``."""
+    @staticmethod
+    def _quote_problem(first: int, last: int, exc: csv.Error) -> tuple[str, str]:
+        """(reject code, reason) for the record that opens on line ``first``; the csv module
+        says what went wrong only in its message."""
         if "end of data" in str(exc):
-            return f"a quote opens a field on line {first + 1} and the file ends inside it"
+            return "unbalanced_quote", (f"a quote opens a field on line {first + 1} and the "
+                                        "file ends inside it")
         if "expected after" in str(exc):
-            return (f"the quoted field that opens on line {first + 1} is closed on line "
-                    f"{last + 1} by a quote followed by other text (a stray or unescaped "
-                    "quote)")
-        return f"line {first + 1} is not readable as CSV ({exc})"
+            return "unbalanced_quote", (
+                f"the quoted field that opens on line {first + 1} is closed on line "
+                f"{last + 1} by a quote followed by other text (a stray or unescaped quote)")
+        return "malformed", f"line {first + 1} is not readable as CSV ({exc})"
 
-    def _broken(self, first: int, last: int, problem: str) -> _Record:
+    def _broken(self, first: int, last: int, code: str, problem: str) -> _Record:
         """The record of a broken quote; refuses a file that would be re-read without end."""
         self._rescanned += last - first + 1
         if self._rescanned > _RESCAN_LINES * len(self.lines) + 10_000:
             raise FileRefused(
                 f"line {first + 1}: too many broken quotes to read this file reliably "
                 f"({problem}); fix the quoting and export again")
-        self.reach = (first, last)
-        return _Record(first, last, None,
+        # A quote broken inside the reach of an earlier one extends that reach.
+        self.reach = ((self.reach[0], max(self.reach[1], last)) if first <= self.reach[1]
+                      else (first, last))
+        return _Record(first, last, None, code,
                        f"{problem}; the line is set aside and reading goes on at line "
                        f"{first + 2}")
 
@@ -249,9 +255,8 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str]
     """The row of one record after the header, or None for a blank one."""
     number = record.first + 1
     if record.fields is None:
-        code = "unbalanced_quote" if "quote" in record.problem else "malformed"
         return Row(number, doc.raw(_strip_eol(lines[record.first])),
-                   reject_code=code, reject_reason=record.problem)
+                   reject_code=record.code, reject_reason=record.problem)
     fields = record.fields
     if not any(f.strip() for f in fields):
         return None

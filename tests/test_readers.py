@@ -374,7 +374,8 @@ def json_case(draw: st.DrawFn) -> tuple[bytes, str, str | None, str, int, int | 
         shape = draw(st.sampled_from(["array", "wrapper", "airtable"]))
         doc: Any = elements if shape == "array" else {"success": 1, "animals": elements}
         if shape == "airtable":
-            doc = {"records": [{"id": f"rec{e['id']}", "fields": e} for e in elements]}
+            doc = {"records": [{"id": f"rec{i:05d}", "fields": e}  # one token per record
+                               for i, e in enumerate(elements)]}
         text = dump(doc, indent)
     codec, option, bom = draw(st.sampled_from(ENCODINGS[:5]))
     return bom + text.encode(codec, "surrogatepass"), fmt, option, codec, 0, spoiled
@@ -437,8 +438,8 @@ def test_corrupted_exports_lose_no_record(data: st.DataObject) -> None:
         assert spoiled is None, f"a valid document with one bad record was refused: {refused}"
         return
     check_rows(rows)
-    for row in rows:
-        assert len(TOKEN.findall(json.dumps(row.payload or {}))) <= 1, row
+    for row in rows:  # values only: a damaged header line may carry a token as a name
+        assert len(TOKEN.findall(json.dumps(list((row.payload or {}).values())))) <= 1, row
     if fmt == "xlsx":
         return
     if how[0] != "none" and how[1] <= header_end:
