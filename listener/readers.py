@@ -25,6 +25,7 @@ from listener.errors import UserError
 from listener.rows import (
     DEFAULT_LIMITS,
     NUL_REASON,
+    REJECT_CODES,
     SURROGATE,
     FileRefused,
     ReadLimits,
@@ -34,8 +35,8 @@ from listener.rows import (
 )
 from listener.text import Decoded, decode, refuse_binary
 
-__all__ = ["DEFAULT_LIMITS", "FORMATS", "FileRefused", "ReadLimits", "Row", "clean_headers",
-           "detect_format", "read_rows"]
+__all__ = ["DEFAULT_LIMITS", "FORMATS", "REJECT_CODES", "FileRefused", "ReadLimits", "Row",
+           "clean_headers", "detect_format", "read_rows"]
 
 FORMATS = ("csv", "xlsx", "xls", "json", "ndjson")
 
@@ -86,6 +87,7 @@ def read_rows(
 # A line ends at \n, \r\n or a lone \r (old Mac exports; files mixing them are read as-is).
 _LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 _DELIMITERS = (",", "\t", ";", "|")
+_SEP_HINT = re.compile(r"sep=([^\r\n])\s*")
 # Re-reading after broken quotes may cover each line a few times, never without bound.
 _RESCAN_LINES = 4
 
@@ -287,12 +289,16 @@ def read_csv(doc: Decoded) -> list[Row]:
     """Rows of a CSV (or TSV) text; the first non-blank record is the header."""
     text = doc.text[:-1] if doc.text.endswith("\x1a") else doc.text  # DOS end-of-file mark
     lines: list[str] = _LINES.findall(text)
-    first_line = next((line for line in lines if line.strip()), None)
-    if first_line is None:
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
         raise FileRefused("no header row: the file is empty")
+    delimiter = _delimiter(lines[first])
+    hint = _SEP_HINT.fullmatch(lines[first])
+    if hint:  # Excel's "sep=;" line names the delimiter; it is no header (nor a row)
+        delimiter, lines[first] = hint.group(1), "\n"
     # Fields are as large as the text they sit in, which is already in memory.
     csv.field_size_limit(sys.maxsize)
-    records = _CsvRecords(lines, _delimiter(first_line))
+    records = _CsvRecords(lines, delimiter)
     headers: list[str] | None = None
     rows: list[Row] = []
     for record in records:

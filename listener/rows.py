@@ -61,6 +61,11 @@ class ReadLimits:
 
 DEFAULT_LIMITS = ReadLimits()
 
+# Every reject code a reader gives (ingest adds oversized and missing_id); README "What the
+# readers accept and reject" says when each is given.
+REJECT_CODES = ("undecodable", "nul_character", "lone_surrogate", "too_deep",
+                "unbalanced_quote", "malformed", "not_an_object")
+
 NUL_REASON = "contains a NUL character, which PostgreSQL text and JSONB cannot hold"
 # Undecodable bytes are kept in the decoded text as U+DC00 + byte (listener.text).
 UNDECODABLE = re.compile("[\udc00-\udcff]")

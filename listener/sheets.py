@@ -538,6 +538,7 @@ class _SheetXml:
     def read(self) -> None:  # noqa: C901 - the handlers are one loop's body
         kinds: dict[str, int] = {}
         columns, shared, out = self.columns, self.shared, self.out
+        max_row, max_col = out.limits.max_sheet_rows, out.limits.max_sheet_columns
         row, row_text, col, numbered = 0, "0", -1, True
         cells: dict[int, str] = {}
         parts: list[str] = []
@@ -595,10 +596,13 @@ class _SheetXml:
                         else self._bad_shared(text, col, row)
                 elif ctype is None or ctype == "n":
                     value = self._number(text, style)
+                elif ctype == "inlineStr":
+                    value = _unescape(text) if "_x" in text else text
                 else:
                     value = self._typed(ctype, text)
                 if value:
-                    out.check_cell(row, col)
+                    if row > max_row or col >= max_col:
+                        out.check_cell(row, col)
                     if col in cells:
                         self.problem = f"cell {column_name(col)}{row} appears twice"
                     cells[col] = value

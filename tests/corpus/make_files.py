@@ -219,6 +219,7 @@ def text_files() -> dict[str, bytes]:
         "csv_nul_row.csv": b"ID,Name\n1,Ann\n2,B\x00b\n",
         "csv_mixed_line_endings.csv": b"ID,Name\r\n1,Ann\n2,Bob\r3,Cy\r\n4,Di",
         "csv_semicolon.csv": b"ID;Name;Email\n1;Ann;a@x.org\n2;Bob;b@x.org\n",
+        "csv_excel_sep_line.csv": b"sep=;\r\nID;Name;Note\r\n1;Ann;a, b\r\n",
         "csv_tab.csv": b"ID\tName\tNote\n1\tAnn\thas, commas\n",
         "csv_duplicate_headers.csv": b"ID,Fleas,Fleas,Fleas_1,\n1,Yes,No,Maybe,x\n",
         "csv_wider_row.csv": b"ID,Name\n1,Ann\n2,Bob,surplus\n3,Cy,,\n",
