@@ -162,10 +162,11 @@ def verify(database_url: str | None, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS),
               help="File format (default: from the extension).")
 @click.option("--encoding", default=None,
-              help="Text encoding of CSV files, for example cp1252 (default: a byte-order "
-                   "mark decides, else UTF-8).")
+              help="Text encoding of CSV, JSON and NDJSON files without a byte-order mark, "
+                   "for example cp1252 (default: a byte-order mark decides, else UTF-8).")
 @click.option("--records-key", metavar="KEY",
-              help="JSON: read the records from this key of the top-level object.")
+              help="JSON: the key of the top-level object whose array holds the records "
+                   "(needed when it holds several arrays).")
 @click.option("--max-sheet-rows", type=click.IntRange(1), metavar="N",
               help="XLSX/XLS: refuse a sheet with more rows (default: the readers' limit).")
 @click.option("--max-sheet-columns", type=click.IntRange(1), metavar="N",

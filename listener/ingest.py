@@ -16,6 +16,7 @@ marked abandoned later (``listener/ingest_runs.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -33,7 +34,7 @@ import asyncpg
 from listener import ingest_runs, queries
 from listener.errors import UserError
 from listener.logs import event
-from listener.readers import FileRefused, Row, detect_format, read_rows
+from listener.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, read_rows
 from listener.rowhash import row_hash
 from listener.source_profiles import merge_service_lines, profile_for, record_id
 
@@ -177,19 +178,13 @@ def read_file_rows(
     max_sheet_rows: int | None = None, max_sheet_columns: int | None = None,
     max_json_depth: int | None = None,
 ) -> list[Row]:
-    """The one call into the readers, so that only this function changes when they gain
-    ``read_rows(data, fmt, encoding, *, limits=ReadLimits(...), records_key=...)``.
-
-    ``encoding`` None means "a BOM decides, else strict UTF-8" there; the readers of this
-    build take UTF-8 (BOM stripped) for it. Options they cannot honour yet are refused, not
-    ignored: a limit asked for and not applied would be a silent one.
-    """
-    pending = {"--records-key": records_key, "--max-sheet-rows": max_sheet_rows,
-               "--max-sheet-columns": max_sheet_columns, "--max-json-depth": max_json_depth}
-    asked = [name for name, value in pending.items() if value is not None]
-    if asked:
-        raise UserError(f"{', '.join(asked)}: not supported by this build's file readers yet")
-    return read_rows(data, fmt, encoding or "utf-8")
+    """The one call into the readers: the limits given (``--max-…``) replace the readers'
+    defaults, the others stay."""
+    asked = {"max_sheet_rows": max_sheet_rows, "max_sheet_columns": max_sheet_columns,
+             "max_json_depth": max_json_depth}
+    limits = dataclasses.replace(DEFAULT_LIMITS,
+                                 **{k: v for k, v in asked.items() if v is not None})
+    return read_rows(data, fmt, encoding, limits=limits, records_key=records_key)
 
 
 async def ingest_file(

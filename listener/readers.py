@@ -1,42 +1,44 @@
 """Export files into rows: CSV, XLSX/XLS, JSON and NDJSON, with the real exports' quirks.
 
-A reader parses the whole file before anything is written, so a file that cannot be parsed
-at all is refused whole. Row-level trouble (undecodable bytes, NUL characters, a line that
-is not JSON, an element that is not an object) becomes a rejected row with its raw bytes;
-the rest of the file goes through.
+``read_rows`` parses a whole file before anything is written. It either returns one ``Row``
+per non-blank data row of the file (a payload, or a reject code and reason with the row's
+raw bytes) or raises ``FileRefused`` with one line naming where the file went wrong and what
+to do; it raises nothing else, whatever the bytes. Blank rows (every field empty or
+whitespace) are not rows: they are skipped and not counted. README "What the readers accept
+and reject" lists every reject code and refusal.
+
+This module holds the entry point and the CSV reader; ``listener.text`` decodes text,
+``listener.json_records`` reads JSON and NDJSON, ``listener.sheets`` reads workbooks.
 """
 
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import io
-import json
 import re
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from listener import json_records, sheets
 from listener.errors import UserError
+from listener.rows import (
+    DEFAULT_LIMITS,
+    NUL_REASON,
+    REJECT_CODES,
+    SURROGATE,
+    FileRefused,
+    ReadLimits,
+    Row,
+    clean_headers,
+    header_problem,
+)
+from listener.text import Decoded, decode, refuse_binary
+
+__all__ = ["DEFAULT_LIMITS", "FORMATS", "REJECT_CODES", "FileRefused", "ReadLimits", "Row",
+           "clean_headers", "detect_format", "read_rows"]
 
 FORMATS = ("csv", "xlsx", "xls", "json", "ndjson")
-
-
-class FileRefused(UserError):
-    """The file cannot be parsed at all; nothing from it is written."""
-
-
-@dataclass
-class Row:
-    """One data row of a file: its payload, or why it was rejected, and its raw bytes."""
-
-    row_number: int
-    raw: bytes
-    payload: dict[str, Any] | None = None
-    record_id: str | None = None          # an id the container carried (Airtable's rec…)
-    reject_code: str | None = None
-    reject_reason: str | None = None
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -53,225 +55,262 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     return fmt
 
 
-_SPACES = re.compile(r"\s+")
+def read_rows(
+    data: bytes,
+    fmt: str,
+    encoding: str | None = None,
+    *,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    records_key: str | None = None,
+) -> list[Row]:
+    """Every non-blank data row of a file, or ``FileRefused``; see the module docstring.
+
+    ``encoding`` applies to the text formats when the file has no byte-order mark (default
+    UTF-8); ``records_key`` names the member of a top-level JSON object that holds the
+    records; ``limits`` bound what a file may cost.
+    """
+    if fmt in ("xlsx", "xls"):
+        return sheets.read_spreadsheet(data, limits)
+    if fmt not in ("csv", "json", "ndjson"):
+        raise FileRefused(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    refuse_binary(data, fmt)
+    doc = decode(data, encoding)
+    if fmt == "csv":
+        return read_csv(doc)
+    if fmt == "json":
+        return json_records.read_json(doc, limits, records_key)
+    return json_records.read_ndjson(doc, limits)
 
 
-def clean_headers(headers: Sequence[Any]) -> list[str]:
-    """Trim and collapse whitespace (exports have trailing and doubled spaces), name blank
-    columns, and suffix repeated headers ``_1``, ``_2`` as ClinicHQ's exports need."""
-    out: list[str] = []
-    seen: dict[str, int] = {}
-    for i, h in enumerate(headers, start=1):
-        name = _SPACES.sub(" ", str(h if h is not None else "")).strip() or f"column_{i}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-            while name in seen:  # a literal "Fleas_1" already present
-                name += "_"
-        else:
-            seen[name] = 0
-        out.append(name)
-    return out
+# --- CSV ------------------------------------------------------------------------------------
+
+# A line ends at \n, \r\n or a lone \r (old Mac exports; files mixing them are read as-is).
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_DELIMITERS = (",", "\t", ";", "|")
+_SEP_HINT = re.compile(r"sep=([^\r\n])\s*")
+# Re-reading after broken quotes may cover each line a few times, never without bound.
+_RESCAN_LINES = 4
 
 
-_NUL_REASON = "contains a NUL character, which PostgreSQL text and JSONB cannot hold"
-_SURROGATE = re.compile("[\udc80-\udcff]")
+@dataclass
+class _Record:
+    """One CSV record: the lines it covers (0-based) and its fields, or why its quote broke."""
+
+    first: int
+    last: int
+    fields: list[str] | None
+    code: str = ""                  # the reject code when fields is None
+    problem: str = ""
 
 
-def _bad_byte_offset(fields: Sequence[str]) -> int | None:
-    """Where the first undecodable byte (kept as a surrogate escape) sits, if any."""
-    match = _SURROGATE.search("\x1f".join(fields))
-    return match.start() if match else None
+class _CsvRecords:
+    """The records of a CSV text under the quote rule.
+
+    A field that begins with a quote ends at a quote followed by the delimiter, a line end or
+    the end of the file (RFC 4180; a doubled quote inside is a literal quote), so a quoted
+    field may run over several lines, as Airtable's notes do. A quote breaks that rule when
+    the file ends inside it, when the quote that closes it is followed by other text, or when
+    the record it makes runs over several lines but has not the header's number of fields.
+    Then the quote is taken as a stray: the line it opened on is rejected
+    ``unbalanced_quote`` and reading starts again on the next line, so the lines it would
+    have swallowed are read as the rows they are. Lines read again this way that lie inside
+    the broken quote's reach and have not the header's number of fields are rejected too
+    (they are the rest of the broken field). Why: one stray quote must not hide the rest of
+    the file (issue 15 found "read 1" for a whole export), and rejecting every line it would
+    have swallowed would set aside good rows for one typo.
+    """
+
+    def __init__(self, lines: list[str], delimiter: str) -> None:
+        self.lines = lines
+        self.delimiter = delimiter
+        self.width: int | None = None      # the header's number of fields, once read
+        self.reach = (-1, -1)              # (first, last) line of the broken quotes' reach
+        self._rescanned = 0
+
+    def __iter__(self) -> Iterator[_Record]:
+        start, total = 0, len(self.lines)
+        while start < total:
+            reader = csv.reader(map(self.lines.__getitem__, range(start, total)),
+                                delimiter=self.delimiter, strict=True)
+            done = start                    # lines before the record being read
+            try:
+                for fields in reader:
+                    first, last = done, start + reader.line_num - 1
+                    done = last + 1
+                    if last > first and self.width is not None and len(fields) != self.width:
+                        yield self._broken(first, last, "unbalanced_quote", (
+                            f"the quoted field that opens on line {first + 1} runs to line "
+                            f"{last + 1} and leaves {len(fields)} fields where the header "
+                            f"has {self.width}"))
+                        start = first + 1
+                        break
+                    yield _Record(first, last, fields)
+                else:
+                    return
+            except csv.Error as exc:
+                last = start + reader.line_num - 1
+                yield self._broken(done, max(done, last), *self._quote_problem(done, last, exc))
+                start = done + 1
+
+    @staticmethod
+    def _quote_problem(first: int, last: int, exc: csv.Error) -> tuple[str, str]:
+        """(reject code, reason) for the record that opens on line ``first``; the csv module
+        says what went wrong only in its message."""
+        if "end of data" in str(exc):
+            return "unbalanced_quote", (f"a quote opens a field on line {first + 1} and the "
+                                        "file ends inside it")
+        if "expected after" in str(exc):
+            return "unbalanced_quote", (
+                f"the quoted field that opens on line {first + 1} is closed on line "
+                f"{last + 1} by a quote followed by other text (a stray or unescaped quote)")
+        return "malformed", f"line {first + 1} is not readable as CSV ({exc})"
+
+    def _broken(self, first: int, last: int, code: str, problem: str) -> _Record:
+        """The record of a broken quote; refuses a file that would be re-read without end."""
+        self._rescanned += last - first + 1
+        if self._rescanned > _RESCAN_LINES * len(self.lines) + 10_000:
+            raise FileRefused(
+                f"line {first + 1}: too many broken quotes to read this file reliably "
+                f"({problem}); fix the quoting and export again")
+        # A quote broken inside the reach of an earlier one extends that reach.
+        self.reach = ((self.reach[0], max(self.reach[1], last)) if first <= self.reach[1]
+                      else (first, last))
+        return _Record(first, last, None, code,
+                       f"{problem}; the line is set aside and reading goes on at line "
+                       f"{first + 2}")
+
+    def in_reach(self, record: _Record) -> bool:
+        """Whether ``record`` starts inside the reach of the last broken quote."""
+        return self.reach[0] < record.first <= self.reach[1]
 
 
-def _check_text(row: Row, fields: Sequence[str], encoding: str) -> bool:
-    bad = _bad_byte_offset(fields)
+def _strip_eol(text: str) -> str:
+    """``text`` without its one line ending."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith(("\n", "\r")):
+        return text[:-1]
+    return text
+
+
+def _delimiter(first_line: str) -> str:
+    """The delimiter the header line uses most: comma, tab, semicolon or pipe (comma on a
+    tie, or for a one-column file)."""
+    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _encoding_label(doc: Decoded) -> str:
+    return "UTF-8" if doc.encoding == "utf-8" else doc.encoding
+
+
+def _header(doc: Decoded, lines: list[str], record: _Record) -> list[str]:
+    """The header's column names, or a refusal naming the byte that makes it unreadable."""
+    if record.fields is None:
+        raise FileRefused(f"line {record.first + 1}: the header cannot be read: "
+                          f"{record.problem.split(';')[0]}; fix the quoting and export again")
+    text = "".join(lines[record.first:record.last + 1])
+    before = doc.bom + len(doc.raw("".join(lines[:record.first])))
+    bad = doc.bad_byte(text)
     if bad is not None:
+        raise FileRefused(
+            f"line {record.first + 1}, byte offset {before + bad[0]}: the header has a byte "
+            f"(0x{bad[1]:02X}) that is not valid {_encoding_label(doc)}; pass --encoding with "
+            "the file's encoding (for example cp1252) or export it as UTF-8")
+    problem = header_problem(record.fields)
+    if problem == "a NUL character":
+        offset = before + len(doc.raw(text[:text.index("\x00")]))
+        raise FileRefused(
+            f"line {record.first + 1}, byte offset {offset}: the header contains a NUL byte, "
+            "as UTF-16 text read as UTF-8 does; pass --encoding utf-16-le (or utf-16-be) or "
+            "export it as UTF-8")
+    if problem:
+        raise FileRefused(f"line {record.first + 1}: the header contains {problem}; export "
+                          "the file as UTF-8")
+    return clean_headers(record.fields)
+
+
+def _text_reject(doc: Decoded, row: Row, text: str) -> bool:
+    """Reject ``row`` when its text holds an undecodable byte, a NUL or a lone surrogate."""
+    match = SURROGATE.search(text)
+    if match is not None and "\udc00" <= match.group() <= "\udcff":
+        offset, value = doc.bad_byte(text) or (0, 0)
         row.reject_code = "undecodable"
         row.reject_reason = (
-            f"bytes that are not valid {encoding} near character {bad}; "
-            "re-export as UTF-8 or pass --encoding (for example cp1252)"
-        )
-        return False
-    if any("\x00" in f for f in fields):
-        row.reject_code = "nul_character"
-        row.reject_reason = _NUL_REASON
-        return False
-    return True
-
-
-def read_csv(data: bytes, encoding: str = "utf-8") -> Iterator[Row]:
-    """Rows of a CSV file; the first row is the header."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        text = data.decode(encoding, errors="surrogateescape")
-    except LookupError as exc:
-        raise FileRefused(f"unknown encoding {encoding!r}") from exc
-    csv.field_size_limit(64 * 1024 * 1024)
-    try:
-        sniff_sample = text[:4096]
-        dialect: Any = csv.excel_tab if sniff_sample.count("\t") > sniff_sample.count(",") \
-            else csv.excel
-        rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
-    except csv.Error as exc:
-        raise FileRefused(f"not a readable CSV file: {exc}") from exc
-    if not rows or not any(h.strip() for h in rows[0]):
-        raise FileRefused("no header row")
-    headers = clean_headers(rows[0])
-    for n, fields in enumerate(rows[1:], start=1):
-        if not any(f.strip() for f in fields):
-            continue
-        raw = ",".join(fields).encode(encoding, errors="surrogateescape")
-        row = Row(n, raw)
-        if not _check_text(row, fields, encoding):
-            yield row
-            continue
-        if len(fields) > len(headers) and any(f.strip() for f in fields[len(headers):]):
-            row.reject_code = "malformed"
-            row.reject_reason = f"row has {len(fields)} fields but the header has {len(headers)}"
-            yield row
-            continue
-        padded = list(fields[: len(headers)]) + [""] * (len(headers) - len(fields))
-        row.payload = dict(zip(headers, padded, strict=True))
-        yield row
-
-
-def _cell(value: Any) -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        # Spreadsheets store chip numbers and ids as floats: 9.8102e14 must stay digits.
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0):
-            return value.strftime("%m/%d/%Y")
-        return value.strftime("%m/%d/%Y %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.strftime("%m/%d/%Y")
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    return str(value)
-
-
-def read_spreadsheet(data: bytes) -> Iterator[Row]:
-    """Rows of the first sheet of an XLSX/XLS workbook; the first row is the header."""
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        cells = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
-    except Exception as exc:
-        raise FileRefused(f"not a readable spreadsheet: {exc}") from exc
-    if not cells or not any(str(c).strip() for c in cells[0]):
-        raise FileRefused("no header row in the first sheet")
-    headers = clean_headers(cells[0])
-    width = len(headers)
-    blank = [""] * width
-    for n, values in enumerate(cells[1:], start=1):
-        # The hot loop of a 300,000-line ClinicHQ export: keep it lean.
-        fields = [v if type(v) is str else _cell(v) for v in values]
-        joined = "\t".join(fields)
-        if not joined.strip():
-            continue
-        row = Row(n, joined.encode("utf-8", errors="surrogatepass"))
-        if "\x00" in joined:
-            row.reject_code = "nul_character"
-            row.reject_reason = _NUL_REASON
-            yield row
-            continue
-        if len(fields) < width:
-            fields += blank[len(fields):]
-        row.payload = dict(zip(headers, fields[:width], strict=True))
-        yield row
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+            f"byte 0x{value:02X} at byte {offset} of the row is not valid "
+            f"{_encoding_label(doc)}; export as UTF-8 or pass --encoding (for example cp1252)")
+        return True
+    if "\x00" in text:
+        row.reject_code, row.reject_reason = "nul_character", NUL_REASON
+        return True
+    if match is not None:
+        row.reject_code = "lone_surrogate"
+        row.reject_reason = (f"contains a lone surrogate (U+{ord(match.group()):04X}) that no "
+                             "UTF-8 text can hold")
+        return True
     return False
 
 
-def _object_row(n: int, element: Any, raw: bytes) -> Row:
-    row = Row(n, raw)
-    if not isinstance(element, dict):
-        row.reject_code = "not_an_object"
-        row.reject_reason = f"expected a JSON object, found {type(element).__name__}"
+def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str],
+             records: _CsvRecords) -> Row | None:
+    """The row of one record after the header, or None for a blank one."""
+    number = record.first + 1
+    if record.fields is None:
+        return Row(number, doc.raw(_strip_eol(lines[record.first])),
+                   reject_code=record.code, reject_reason=record.problem)
+    fields = record.fields
+    if not any(f.strip() for f in fields):
+        return None
+    text = _strip_eol(lines[record.first] if record.first == record.last
+                      else "".join(lines[record.first:record.last + 1]))
+    row = Row(number, doc.raw(text))
+    if _text_reject(doc, row, text):
         return row
-    if _has_nul(element):
-        row.reject_code = "nul_character"
-        row.reject_reason = "contains a NUL character (\\u0000), which JSONB cannot hold"
+    width = len(headers)
+    if len(fields) != width and records.in_reach(record):
+        row.reject_code = "unbalanced_quote"
+        row.reject_reason = (
+            f"line {number} lies inside the broken quote of line {records.reach[0] + 1} and "
+            f"has {len(fields)} fields where the header has {width}: probably the rest of "
+            "that field")
         return row
-    # Airtable's API wraps each record: {"id": "rec…", "createdTime": …, "fields": {…}}.
-    if isinstance(element.get("fields"), dict) and isinstance(element.get("id"), str):
-        row.payload = element["fields"]
-        row.record_id = element["id"]
-    else:
-        row.payload = element
+    if len(fields) > width and any(f.strip() for f in fields[width:]):
+        row.reject_code = "malformed"
+        row.reject_reason = f"row has {len(fields)} fields but the header has {width}"
+        return row
+    if len(fields) < width:  # exports drop trailing empty fields
+        fields = fields + [""] * (width - len(fields))
+    row.payload = dict(zip(headers, fields[:width], strict=True))
     return row
 
 
-def _records_of(doc: Any) -> list[Any]:
-    if isinstance(doc, list):
-        return doc
-    if isinstance(doc, dict):
-        for key in ("records", "data", "items", "results", "animals", "people", "events",
-                    "submissions", "entries"):
-            if isinstance(doc.get(key), list):
-                return list(doc[key])
-        lists = [v for v in doc.values() if isinstance(v, list)]
-        if len(lists) == 1:
-            return list(lists[0])
-        return [doc]
-    raise FileRefused("a JSON export must be an array of objects or an object holding one")
-
-
-def read_json(data: bytes) -> Iterator[Row]:
-    """Elements of a JSON array (or of the one array an API response object holds)."""
-    try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise FileRefused(f"not UTF-8 JSON: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise FileRefused(f"not valid JSON: {exc}") from exc
-    for n, element in enumerate(_records_of(doc), start=1):
-        raw = json.dumps(element, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
-        yield _object_row(n, element, raw)
-
-
-def read_ndjson(data: bytes) -> Iterator[Row]:
-    """One JSON object per line; a bad line is rejected, the others go through."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for n, line in enumerate(data.split(b"\n"), start=1):
-        if not line.strip():
+def read_csv(doc: Decoded) -> list[Row]:
+    """Rows of a CSV (or TSV) text; the first non-blank record is the header."""
+    text = doc.text[:-1] if doc.text.endswith("\x1a") else doc.text  # DOS end-of-file mark
+    lines: list[str] = _LINES.findall(text)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise FileRefused("no header row: the file is empty")
+    delimiter = _delimiter(lines[first])
+    hint = _SEP_HINT.fullmatch(lines[first])
+    if hint:  # Excel's "sep=;" line names the delimiter; it is no header (nor a row)
+        delimiter, lines[first] = hint.group(1), "\n"
+    # Fields are as large as the text they sit in, which is already in memory.
+    csv.field_size_limit(sys.maxsize)
+    records = _CsvRecords(lines, delimiter)
+    headers: list[str] | None = None
+    rows: list[Row] = []
+    for record in records:
+        if headers is None:
+            if record.fields is not None and not any(f.strip() for f in record.fields):
+                continue
+            headers = _header(doc, lines, record)
+            records.width = len(headers)
             continue
-        try:
-            element = json.loads(line.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            yield Row(n, line, reject_code="undecodable",
-                      reject_reason=f"line is not valid UTF-8 at byte {exc.start}")
-            continue
-        except json.JSONDecodeError as exc:
-            yield Row(n, line, reject_code="malformed", reject_reason=f"not JSON: {exc}")
-            continue
-        yield _object_row(n, element, line)
-
-
-def read_rows(data: bytes, fmt: str, encoding: str = "utf-8") -> list[Row]:
-    """Parse a whole file into rows (or refuse it) before anything is written."""
-    if fmt == "csv":
-        return list(read_csv(data, encoding))
-    if fmt in ("xlsx", "xls"):
-        return list(read_spreadsheet(data))
-    if fmt == "json":
-        return list(read_json(data))
-    if fmt == "ndjson":
-        return list(read_ndjson(data))
-    raise UserError(f"unknown format {fmt!r}")
+        row = _csv_row(doc, lines, record, headers, records)
+        if row is not None:
+            rows.append(row)
+    if headers is None:
+        raise FileRefused("no header row: the file has only blank lines")
+    return rows

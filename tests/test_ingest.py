@@ -118,7 +118,8 @@ def test_bad_rows_are_kept_with_their_reason_and_the_rest_lands(
     assert "--encoding" in rejects["undecodable"]["reason"]
     assert b"\x00" in rejects["nul_character"]["raw"]
     assert "2,000-byte limit" in rejects["oversized"]["reason"]
-    assert rejects["missing_id"]["row_number"] == 4
+    assert rejects["missing_id"]["row_number"] == 5  # its line in the file (header = 1)
+    assert rejects["undecodable"]["row_number"] == 3
     # The same file read as cp1252 stages the café row.
     again = ingest(db_url, "test/people", f, extra=("--encoding", "cp1252",
                                                     "--max-row-bytes", "2000"))
@@ -203,3 +204,13 @@ def test_manifest_and_cli_usage_errors_are_clear(db_url: str, tmp_path: Path) ->
     assert refused.returncode == 1 and "not a usable manifest" in refused.stderr
     workers = run_cli("process", "--workers", "0", env=env)
     assert workers.returncode == 2 and "at least 1" in workers.stderr
+
+
+def test_records_key_picks_the_array_of_a_json_object(db_url: str, tmp_path: Path) -> None:
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps({"animals": [{"id": "1"}], "people": [{"id": "p1"}, {"id": "p2"}]}))
+    refused = run_cli("ingest", "test/people", str(f), env={"DATABASE_URL": db_url})
+    assert refused.returncode == 1 and "--records-key" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    run = ingest(db_url, "test/people", f, extra=("--records-key", "people"))
+    assert (run["rows_read"], run["rows_new"]) == (2, 2)

@@ -130,18 +130,23 @@ def test_every_file_fine_exits_0_with_one_line_each(db_url: str, tmp_path: Path)
     assert result.stderr.strip().splitlines()[-1].endswith("2 files: 2 completed, 0 failed")
 
 
-def test_options_the_readers_do_not_have_yet_are_refused_not_ignored(
-    db_url: str, tmp_path: Path
-) -> None:
+def test_records_key_and_limits_reach_the_readers(db_url: str, tmp_path: Path) -> None:
     f = tmp_path / "a.json"
-    f.write_text('{"data": [{"id": "1"}]}')
-    result = run_cli("ingest", "test/people", str(f), "--records-key", "data",
-                     "--max-json-depth", "5", env={"DATABASE_URL": db_url})
-    assert result.returncode == 1
-    assert "--records-key, --max-json-depth" in result.stderr
-    assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 0
-    bad = run_cli("ingest", "test/people", str(f), "--max-sheet-rows", "0",
-                  env={"DATABASE_URL": db_url})
+    f.write_text('{"data": [{"id": "1", "n": {"a": {"b": 1}}}], "meta": [{"x": 1}]}')
+    env = {"DATABASE_URL": db_url}
+    # two arrays: refused naming the keys, unless --records-key names one
+    refused = run_cli("ingest", "test/people", str(f), env=env)
+    assert refused.returncode == 1 and "data" in refused.stderr and "meta" in refused.stderr
+    shallow = run_cli("ingest", "test/people", str(f), "--records-key", "data",
+                      "--max-json-depth", "2", "--json", env=env)
+    assert shallow.returncode == 0, shallow.stderr
+    run = json.loads(shallow.stdout)["runs"][0]
+    assert run["rows_rejected"] == 1 and run["rejects_by_reason"] == {"too_deep": 1}
+    deep_enough = run_cli("ingest", "test/people", str(f), "--records-key", "data",
+                          "--max-json-depth", "3", "--json", env=env)
+    assert deep_enough.returncode == 0, deep_enough.stderr
+    assert json.loads(deep_enough.stdout)["runs"][0]["rows_new"] == 1
+    bad = run_cli("ingest", "test/people", str(f), "--max-sheet-rows", "0", env=env)
     assert bad.returncode == 2
 
 
