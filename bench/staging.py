@@ -21,6 +21,7 @@ from _db import atlas_world, fresh_database, median
 
 from listener import ingest, ingest_runs
 from listener.readers import read_rows
+from listener.source_profiles import ServiceLineMerger, profile_for
 
 FILES = ("appointment_info", "cat_info", "owner_info")
 
@@ -32,9 +33,14 @@ async def main(rounds: int) -> None:
     for table in FILES:
         t = time.perf_counter()
         rows = read_rows((world / "clinichq" / f"{table}.xlsx").read_bytes(), "xlsx")
-        prepared[table] = ingest._prepare(rows, "clinichq", table, (), 1 << 20)
+        profile = profile_for("clinichq", table)
+        merger = ServiceLineMerger()
+        stream = merger(rows) if profile.merge_service_lines else iter(rows)
+        tally = ingest._Tally(read=len(rows))
+        batches = list(ingest._prepare(stream, profile, 1 << 20, tally))
+        prepared[table] = (batches, tally, merger.merged)
         parse_s += time.perf_counter() - t
-    total = sum(len(p.staged) for p in prepared.values())
+    total = sum(len(b.staged) for batches, _, _ in prepared.values() for b in batches)
     print(f"rows: {total:,} staged rows from {len(FILES)} ClinicHQ files; "
           f"parse + hash in Python: {parse_s:.2f}s ({total / parse_s:,.0f} rows/s)")
 
@@ -50,11 +56,11 @@ async def main(rounds: int) -> None:
 
         async def copy_bare(name: str) -> float:
             t = time.perf_counter()
-            for table, prep in prepared.items():
+            for table, (batches, _, _) in prepared.items():
                 await conn.copy_records_to_table(
                     name, columns=ingest.STAGED_COLUMNS,
                     records=[("clinichq", table, rid, f"{table}.xlsx", 1, h, text)
-                             for rid, h, text in prep.staged])
+                             for b in batches for rid, h, text in b.staged])
             return time.perf_counter() - t
 
         ours_t, base_t, keyed_t = [], [], []
@@ -65,17 +71,20 @@ async def main(rounds: int) -> None:
             keyed_t.append(await copy_bare("bare_keyed"))
 
             t = time.perf_counter()
-            for table, prep in prepared.items():
+            for table, (batches, tally, merged) in prepared.items():
                 result = ingest.IngestResult("clinichq", table, f"{table}.xlsx")
                 run_id = await ingest_runs.start(conn, "clinichq", table, f"{table}.xlsx", 0,
                                                  "", "bench/staging.py")
                 async with conn.transaction():
-                    new = await ingest._stage(conn, prep, result, run_id, None)
-                    await ingest._store_rejects(conn, prep, result, run_id)
+                    new = offered = rejected = 0
+                    for b in batches:
+                        new += await ingest._stage(conn, b.staged, result, run_id)
+                        await ingest._store_rejects(conn, b.rejects, result, run_id)
+                        offered += len(b.staged)
+                        rejected += len(b.rejects)
                     await ingest_runs.finish(
-                        conn, run_id, read=prep.read, new=new, rejected=len(prep.rejects),
-                        duplicate=prep.duplicates_in_file + len(prep.staged) - new,
-                        merged=prep.merged)
+                        conn, run_id, read=tally.read, new=new, rejected=rejected,
+                        duplicate=tally.duplicates_in_file + offered - new, merged=merged)
                     await conn.fetchval(ingest.queries.get("ingest", "enqueue"), "clinichq",
                                         table, str(run_id))
                 await ingest_runs.release(conn, run_id)

@@ -197,11 +197,11 @@ def ingest(
     url = db.resolve_url(database_url)
 
     async def one(conn: Any, item: PlannedFile) -> ingest_mod.IngestResult:
-        bar = Progress(f"{item.source_system}/{item.source_table} {item.path.name}", 1,
+        bar = Progress(f"{item.source_system}/{item.source_table} {item.path.name}", 0,
                        enabled=progress)
 
         def tick(done: int, total: int) -> None:
-            bar.total = max(total, 1)
+            bar.total = total          # 0: unknown, the file is read as it streams
             bar.update(done)
 
         try:

@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,14 @@ import asyncpg
 from listener import ingest_runs, queries
 from listener.errors import UserError
 from listener.logs import event
-from listener.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, read_rows
+from listener.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
 from listener.rowhash import row_hash
-from listener.source_profiles import merge_service_lines, profile_for, record_id
+from listener.source_profiles import (
+    ServiceLineMerger,
+    SourceProfile,
+    profile_for,
+    record_id,
+)
 
 DEFAULT_MAX_ROW_BYTES = 1024 * 1024
 COPY_CHUNK = 5000
@@ -112,58 +117,71 @@ def parse_source(spec: str) -> tuple[str, str]:
 
 
 @dataclass
-class _Prepared:
-    staged: list[tuple[Any, ...]]
-    rejects: list[Row]
-    reject_ids: dict[int, str | None]
-    read: int
-    merged: int
-    duplicates_in_file: int
+class _Tally:
+    """What one file's rows came to, counted as they stream by."""
+
+    read: int = 0
+    duplicates_in_file: int = 0
+    offered: int = 0            # unique within the file, offered to staging
+    new: int = 0                # of those, not staged before: COPYed
+    rejects: Counter[str] = field(default_factory=Counter)
 
 
-def _prepare(
-    rows: list[Row], system: str, table: str, id_fields: Sequence[str], max_row_bytes: int
-) -> _Prepared:
-    profile = profile_for(system, table, id_fields)
-    read = len(rows)
-    merged = 0
-    if profile.merge_service_lines:
-        rows, merged = merge_service_lines(rows)
-    staged: list[tuple[Any, ...]] = []
-    rejects: list[Row] = []
-    reject_ids: dict[int, str | None] = {}
+@dataclass
+class _Batch:
+    """Up to COPY_CHUNK rows to stage (record id, hash, payload JSON) and the rejects met
+    beside them (with the record id to store, where one is known)."""
+
+    staged: list[tuple[str, str, str]] = field(default_factory=list)
+    rejects: list[tuple[Row, str | None]] = field(default_factory=list)
+
+    def full(self) -> bool:
+        return len(self.staged) >= COPY_CHUNK or len(self.rejects) >= COPY_CHUNK
+
+
+def _counted(rows: Iterable[Row], tally: _Tally) -> Iterator[Row]:
+    for row in rows:
+        tally.read += 1
+        yield row
+
+
+def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
+             tally: _Tally) -> Iterator[_Batch]:
+    """The rows in batches: each row is staged, rejected with its reason, or a duplicate of
+    one earlier in the same file (only its 128-bit hash is kept to tell). Memory follows a
+    batch, not the file (docs/ingest.md, "Spreadsheets with bounded memory")."""
     seen: set[str] = set()
-    dups = 0
+    batch = _Batch()
     for row in rows:
         if row.payload is None:
-            rejects.append(row)
-            continue
-        rid = record_id(row, profile)
-        if rid is None:
+            batch.rejects.append((row, row.record_id))
+        elif (rid := record_id(row, profile)) is None:
             row.reject_code = "missing_id"
             row.reject_reason = (
                 f"no value in the id field ({' or '.join(profile.id_fields)}); "
                 "pass --id-field if this source names it differently"
             )
-            rejects.append(row)
-            continue
-        text = json.dumps(row.payload, ensure_ascii=False)
-        if len(text.encode("utf-8")) > max_row_bytes:
-            row.reject_code = "oversized"
-            row.reject_reason = (
-                f"payload is {len(text.encode('utf-8')):,} bytes, over the "
-                f"{max_row_bytes:,}-byte limit (--max-row-bytes)"
-            )
-            reject_ids[row.row_number] = rid
-            rejects.append(row)
-            continue
-        digest = row_hash(row.payload, rid)
-        if digest in seen:
-            dups += 1
-            continue
-        seen.add(digest)
-        staged.append((rid, digest, text))
-    return _Prepared(staged, rejects, reject_ids, read, merged, dups)
+            batch.rejects.append((row, row.record_id))
+        else:
+            text = json.dumps(row.payload, ensure_ascii=False)
+            size = len(text.encode("utf-8"))
+            if size > max_row_bytes:
+                row.reject_code = "oversized"
+                row.reject_reason = (f"payload is {size:,} bytes, over the {max_row_bytes:,}-byte "
+                                     "limit (--max-row-bytes)")
+                batch.rejects.append((row, rid))
+            else:
+                digest = row_hash(row.payload, rid)
+                if digest in seen:
+                    tally.duplicates_in_file += 1
+                else:
+                    seen.add(digest)
+                    batch.staged.append((rid, digest, text))
+        if batch.full():
+            yield batch
+            batch = _Batch()
+    if batch.staged or batch.rejects:
+        yield batch
 
 
 async def _registry_id_fields(conn: asyncpg.Connection, system: str, table: str) -> list[str]:
@@ -177,14 +195,14 @@ def read_file_rows(
     data: bytes, fmt: str, *, encoding: str | None = None, records_key: str | None = None,
     max_sheet_rows: int | None = None, max_sheet_columns: int | None = None,
     max_json_depth: int | None = None,
-) -> list[Row]:
-    """The one call into the readers: the limits given (``--max-…``) replace the readers'
-    defaults, the others stay."""
+) -> Iterator[Row]:
+    """The one call into the readers, streaming: the limits given (``--max-…``) replace the
+    readers' defaults, the others stay."""
     asked = {"max_sheet_rows": max_sheet_rows, "max_sheet_columns": max_sheet_columns,
              "max_json_depth": max_json_depth}
     limits = dataclasses.replace(DEFAULT_LIMITS,
                                  **{k: v for k, v in asked.items() if v is not None})
-    return read_rows(data, fmt, encoding, limits=limits, records_key=records_key)
+    return iter_rows(data, fmt, encoding, limits=limits, records_key=records_key)
 
 
 async def ingest_file(
@@ -228,9 +246,8 @@ async def ingest_file(
             max_json_depth=max_json_depth)
         if not id_fields:
             id_fields = await _registry_id_fields(conn, source_system, source_table)
-        prepared = _prepare(rows, source_system, source_table, id_fields, max_row_bytes)
-        result.parse_seconds = round(time.monotonic() - started, 3)
-        await _stage_and_complete(conn, prepared, result, progress)
+        await _stage_and_complete(conn, rows, profile_for(source_system, source_table, id_fields),
+                                  max_row_bytes, result, progress)
     except (FileRefused, UserError) as exc:
         await _failed(conn, result, str(exc), refused=True)
         raise IngestFailed(result) from exc
@@ -251,7 +268,7 @@ async def ingest_file(
             await ingest_runs.release(conn, run_id)
     result.status = "completed"
     result.seconds = round(time.monotonic() - started, 3)
-    result.stage_seconds = round(result.seconds - result.parse_seconds, 3)
+    result.parse_seconds = round(result.seconds - result.stage_seconds, 3)
     return result
 
 
@@ -280,84 +297,84 @@ async def _failed(conn: asyncpg.Connection, result: IngestResult, error: str, *,
 
 
 async def _stage_and_complete(
-    conn: asyncpg.Connection, prepared: _Prepared, result: IngestResult,
-    progress: ProgressFn | None,
+    conn: asyncpg.Connection, rows: Iterator[Row], profile: SourceProfile, max_row_bytes: int,
+    result: IngestResult, progress: ProgressFn | None,
 ) -> None:
-    """One transaction: new rows, rejects, the completed run with its counts, the job."""
+    """One transaction: the rows staged batch by batch as they are read, the rejects, the
+    completed run with its counts, the job. A refusal met half-way through the file rolls
+    all of it back, so a refused file still stages nothing."""
     run_id = result.ingest_run_id
     assert run_id is not None
+    tally = _Tally()
+    merger = ServiceLineMerger() if profile.merge_service_lines else None
+    counted = _counted(rows, tally)
+    stream = merger(counted) if merger else counted
+    staging = 0.0
     async with conn.transaction():
-        new = await _stage(conn, prepared, result, run_id, progress)
-        await _store_rejects(conn, prepared, result, run_id)
-        result.rows_read = prepared.read
-        result.rows_merged = prepared.merged
-        result.rows_new = new
-        result.rows_duplicate = prepared.duplicates_in_file + len(prepared.staged) - new
-        result.rows_rejected = len(prepared.rejects)
-        result.rejects_by_reason = dict(
-            Counter(r.reject_code or "unknown" for r in prepared.rejects))
+        for batch in _prepare(stream, profile, max_row_bytes, tally):
+            began = time.monotonic()
+            tally.new += await _stage(conn, batch.staged, result, run_id)
+            await _store_rejects(conn, batch.rejects, result, run_id)
+            staging += time.monotonic() - began
+            tally.offered += len(batch.staged)
+            tally.rejects.update(r.reject_code or "unknown" for r, _ in batch.rejects)
+            if progress:
+                progress(tally.read, 0)
+        result.rows_read = tally.read
+        result.rows_merged = merger.merged if merger else 0
+        result.rows_new = tally.new
+        result.rows_duplicate = tally.duplicates_in_file + tally.offered - tally.new
+        result.rows_rejected = sum(tally.rejects.values())
+        result.rejects_by_reason = dict(tally.rejects)
+        began = time.monotonic()
         await ingest_runs.finish(conn, run_id, read=result.rows_read, new=result.rows_new,
                                  duplicate=result.rows_duplicate,
                                  rejected=result.rows_rejected, merged=result.rows_merged)
-        if new:
+        if tally.new:
             job = await conn.fetchval(queries.get("ingest", "enqueue"), result.source_system,
                                       result.source_table, str(run_id))
             result.job_id = str(job)
+        result.stage_seconds = round(staging + time.monotonic() - began, 3)
 
 
-async def _stage(
-    conn: asyncpg.Connection, prepared: _Prepared, result: IngestResult, run_id: int,
-    progress: ProgressFn | None,
-) -> int:
-    """COPY the rows whose hash is new; returns how many were staged."""
+async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str]],
+                 result: IngestResult, run_id: int) -> int:
+    """COPY the rows of one batch whose hash is new; returns how many were staged."""
+    if not staged:
+        return 0
     q = queries.load("ingest")
     system, table, file = result.source_system, result.source_table, result.source_file
-    existing: set[str] = set()
-    hashes = [h for _, h, _ in prepared.staged]
-    for i in range(0, len(hashes), 20000):
-        found = await conn.fetch(q["existing_hashes"], system, table, hashes[i:i + 20000])
-        existing.update(r["row_hash"] for r in found)
-    todo = [s for s in prepared.staged if s[1] not in existing]
-    total = len(todo)
-    done = 0
+    found = await conn.fetch(q["existing_hashes"], system, table, [h for _, h, _ in staged])
+    existing = {r["row_hash"] for r in found}
+    todo = [s for s in staged if s[1] not in existing]
+    if not todo:
+        return 0
     try:
         async with conn.transaction():  # a savepoint: a lost race falls back below
-            for i in range(0, total, COPY_CHUNK):
-                chunk = todo[i:i + COPY_CHUNK]
-                await conn.copy_records_to_table(
-                    "staged_records", schema_name="trapper", columns=STAGED_COLUMNS,
-                    records=[(system, table, rid, file, run_id, h, text)
-                             for rid, h, text in chunk],
-                )
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
-        return total
+            await conn.copy_records_to_table(
+                "staged_records", schema_name="trapper", columns=STAGED_COLUMNS,
+                records=[(system, table, rid, file, run_id, h, text) for rid, h, text in todo],
+            )
+        return len(todo)
     except asyncpg.UniqueViolationError:
         # A concurrent ingest staged some of these rows between our check and our COPY.
-        staged = 0
-        for i in range(0, total, COPY_CHUNK):
-            chunk = todo[i:i + COPY_CHUNK]
-            rows = await conn.fetch(
-                q["insert_staged_on_conflict"], system, table, file, run_id,
-                [c[0] for c in chunk], [c[1] for c in chunk], [c[2] for c in chunk],
-            )
-            staged += len(rows)
-        return staged
+        rows = await conn.fetch(
+            q["insert_staged_on_conflict"], system, table, file, run_id,
+            [c[0] for c in todo], [c[1] for c in todo], [c[2] for c in todo],
+        )
+        return len(rows)
 
 
-async def _store_rejects(
-    conn: asyncpg.Connection, prepared: _Prepared, result: IngestResult, run_id: int
-) -> None:
-    if not prepared.rejects:
+async def _store_rejects(conn: asyncpg.Connection, rejects: list[tuple[Row, str | None]],
+                         result: IngestResult, run_id: int) -> None:
+    if not rejects:
         return
     await conn.copy_records_to_table(
         "ingest_rejects", schema_name="trapper", columns=REJECT_COLUMNS,
         records=[
             (run_id, result.source_system, result.source_table, result.source_file,
-             r.row_number, prepared.reject_ids.get(r.row_number, r.record_id),
-             r.reject_code, r.reject_reason, r.raw)
-            for r in prepared.rejects
+             r.row_number, rid, r.reject_code, r.reject_reason, r.raw)
+            for r, rid in rejects
         ],
     )
 

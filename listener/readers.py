@@ -1,7 +1,9 @@
 """Export files into rows: CSV, XLSX/XLS, JSON and NDJSON, with the real exports' quirks.
 
-``read_rows`` parses a whole file before anything is written. It either returns one ``Row``
-per non-blank data row of the file (a payload, or a reject code and reason with the row's
+``read_rows`` parses a whole file before anything is written (``iter_rows`` gives the same
+rows as they are read, for ingest, which stages a file in one transaction and so can drop
+what a late refusal invalidates). It either returns one ``Row`` per non-blank data row of
+the file (a payload, or a reject code and reason with the row's
 raw bytes) or raises ``FileRefused`` with one line naming where the file went wrong and what
 to do; it raises nothing else, whatever the bytes. Blank rows (every field empty or
 whitespace) are not rows: they are skipped and not counted. README "What the readers accept
@@ -36,7 +38,7 @@ from listener.rows import (
 from listener.text import Decoded, decode, refuse_binary
 
 __all__ = ["DEFAULT_LIMITS", "FORMATS", "REJECT_CODES", "FileRefused", "ReadLimits", "Row",
-           "clean_headers", "detect_format", "read_rows"]
+           "clean_headers", "detect_format", "iter_rows", "read_rows"]
 
 FORMATS = ("csv", "xlsx", "xls", "json", "ndjson")
 
@@ -69,6 +71,20 @@ def read_rows(
     UTF-8); ``records_key`` names the member of a top-level JSON object that holds the
     records; ``limits`` bound what a file may cost.
     """
+    return list(iter_rows(data, fmt, encoding, limits=limits, records_key=records_key))
+
+
+def iter_rows(
+    data: bytes,
+    fmt: str,
+    encoding: str | None = None,
+    *,
+    limits: ReadLimits = DEFAULT_LIMITS,
+    records_key: str | None = None,
+) -> Iterator[Row]:
+    """``read_rows``' rows as they are read. Workbooks stream (memory follows a chunk of
+    the sheet, not the sheet); a ``FileRefused`` may then come after some rows, and whoever
+    consumes them must drop those."""
     if fmt in ("xlsx", "xls"):
         return sheets.read_spreadsheet(data, limits)
     if fmt not in ("csv", "json", "ndjson"):
@@ -76,10 +92,10 @@ def read_rows(
     refuse_binary(data, fmt)
     doc = decode(data, encoding)
     if fmt == "csv":
-        return read_csv(doc)
+        return iter(read_csv(doc))
     if fmt == "json":
-        return json_records.read_json(doc, limits, records_key)
-    return json_records.read_ndjson(doc, limits)
+        return iter(json_records.read_json(doc, limits, records_key))
+    return iter(json_records.read_ndjson(doc, limits))
 
 
 # --- CSV ------------------------------------------------------------------------------------

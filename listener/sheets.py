@@ -46,9 +46,10 @@ _MAX_META_BYTES = 64 << 20
 _NOT_READABLE = "not a readable spreadsheet"
 
 
-def read_spreadsheet(data: bytes, limits: ReadLimits) -> list[Row]:
+def read_spreadsheet(data: bytes, limits: ReadLimits) -> Iterator[Row]:
     """Rows of the first sheet of a workbook, told apart by its first bytes (an .xls named
-    .xlsx is read as what it is)."""
+    .xlsx is read as what it is), as they are read: a refusal may come after some rows, and
+    the caller drops those (ingest stages a file in one transaction)."""
     if not data:
         raise FileRefused(f"{_NOT_READABLE}: the file is empty")
     if data.startswith(b"PK"):
@@ -180,6 +181,11 @@ class _SheetRows:
         self._text_bytes = 0
         self._cells = 0
 
+    def drain(self) -> Iterator[Row]:
+        """The rows made since the last drain, handed over and forgotten."""
+        rows, self.rows = self.rows, []
+        yield from rows
+
     def check_cell(self, row: int, col: int) -> None:
         """Refuse a value past the sheet limits, naming its cell."""
         if row > self.limits.max_sheet_rows or col >= self.limits.max_sheet_columns:
@@ -281,11 +287,13 @@ class _Xml:
         raise FileRefused(f"{self.part} declares a DTD (<!DOCTYPE> or entities), which no "
                           "workbook does; refused as possibly hostile (entity expansion)")
 
-    def feed(self, chunks: Iterator[bytes]) -> None:
-        """Parse the part's bytes to the end."""
+    def feed(self, chunks: Iterator[bytes]) -> Iterator[None]:
+        """Parse the part's bytes to the end, pausing after each chunk (the caller takes
+        what the handlers made so far: memory follows one chunk, not the sheet)."""
         try:
             for chunk in chunks:
                 self.parser.Parse(chunk, False)
+                yield
             self.parser.Parse(b"", True)
         except expat.ExpatError as exc:
             raise FileRefused(
@@ -343,7 +351,8 @@ class _Package:
         """Stream a part through ``start`` (called with the local name and attributes)."""
         xml = _Xml(name)
         xml.parser.StartElementHandler = lambda tag, attrs: start(_local(tag), attrs)
-        xml.feed(self.chunks(name, cap))
+        for _ in xml.feed(self.chunks(name, cap)):
+            pass
 
 
 def _relationships(pkg: _Package, rels: str, base: str) -> list[tuple[str, str, str]]:
@@ -439,7 +448,8 @@ class _Workbook:
         xml.parser.StartElementHandler = start
         xml.parser.EndElementHandler = end
         xml.parser.CharacterDataHandler = text
-        xml.feed(self.pkg.chunks(self.shared_part))
+        for _ in xml.feed(self.pkg.chunks(self.shared_part)):
+            pass
         return strings
 
     def date_styles(self) -> dict[str, str]:
@@ -498,7 +508,7 @@ def _refuse_other_sheets(book: _Workbook) -> None:
             "first is read, so save each sheet as its own file and ingest them one by one")
 
 
-def _read_xlsx(data: bytes, limits: ReadLimits) -> list[Row]:
+def _read_xlsx(data: bytes, limits: ReadLimits) -> Iterator[Row]:
     pkg = _Package(data, limits)
     book = _Workbook(pkg)
     if not book.sheets:
@@ -512,10 +522,9 @@ def _read_xlsx(data: bytes, limits: ReadLimits) -> list[Row]:
                           f"{part!r}, which the file does not hold")
     _refuse_other_sheets(book)
     out = _SheetRows(limits, name)
-    _SheetXml(pkg, part, out, book).read()
+    yield from _SheetXml(pkg, part, out, book).read()
     if out.headers is None:
         raise FileRefused(f"no header row in the first sheet ({name!r} holds no values)")
-    return out.rows
 
 
 _CELL, _VALUE, _TEXT, _ROW, _INLINE, _PHONETIC = range(1, 7)
@@ -535,7 +544,7 @@ class _SheetXml:
         self.columns: dict[str, int] = {}
         self.problem: str | None = None
 
-    def read(self) -> None:  # noqa: C901 - the handlers are one loop's body
+    def read(self) -> Iterator[Row]:  # noqa: C901 - the handlers are one loop's body
         kinds: dict[str, int] = {}
         columns, shared, out = self.columns, self.shared, self.out
         max_row, max_col = out.limits.max_sheet_rows, out.limits.max_sheet_columns
@@ -624,7 +633,9 @@ class _SheetXml:
         xml.parser.StartElementHandler = start
         xml.parser.EndElementHandler = end
         xml.parser.CharacterDataHandler = text
-        xml.feed(self.pkg.chunks(self.part))
+        for _ in xml.feed(self.pkg.chunks(self.part)):
+            yield from out.drain()
+        yield from out.drain()
 
     def _row_number(self, ref: str) -> int:
         if not (ref.isascii() and ref.isdigit()) or not 0 < int(ref) <= 1 << 20:
@@ -716,7 +727,7 @@ def _xls_cells(sheet: Sheet, rowx: int, datemode: Literal[0, 1]) -> dict[int, st
             and (text := _xls_value(ctype, values[colx], datemode))}
 
 
-def _read_xls(data: bytes, limits: ReadLimits) -> list[Row]:
+def _read_xls(data: bytes, limits: ReadLimits) -> Iterator[Row]:
     with _library("the XLS workbook is damaged"):
         try:
             book = xlrd.open_workbook(file_contents=data, on_demand=True, ragged_rows=True,
@@ -748,6 +759,6 @@ def _read_xls(data: bytes, limits: ReadLimits) -> list[Row]:
             for col in cells:
                 out.check_cell(rowx + 1, col)
             out.add(rowx + 1, cells)
+            yield from out.drain()
     if out.headers is None:
         raise FileRefused(f"no header row in the first sheet ({names[0]!r} holds no values)")
-    return out.rows

@@ -4,7 +4,7 @@ ClinicHQ service-line quirk. Unknown sources name their id field with ``--id-fie
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from listener.readers import Row
@@ -89,31 +89,37 @@ SERVICE_FIELD = "Service / Subsidy"
 ALL_SERVICES = "All Services"
 
 
-def merge_service_lines(rows: list[Row]) -> tuple[list[Row], int]:
-    """Fold ClinicHQ continuation rows (blank ``Number``) into the appointment above them.
+class ServiceLineMerger:
+    """Folds ClinicHQ continuation rows (blank ``Number``) into the appointment above them,
+    as the rows stream by: an appointment is handed on once the next one (or the end) shows
+    that no more of its lines follow. ``merged`` counts the rows folded in.
 
-    Returns the rows left and how many continuation rows were merged. A continuation row
-    with no appointment above it is left alone (it will be rejected for its missing id).
-    """
-    out: list[Row] = []
-    current: Row | None = None
-    merged = 0
-    for row in rows:
-        payload = row.payload
-        if payload is None:
-            out.append(row)
-            continue
-        number = str(payload.get("Number") or "").strip()
-        if number:
-            services = str(payload.get(SERVICE_FIELD) or "").strip()
-            payload[ALL_SERVICES] = [services] if services else []
-            current = row
-            out.append(row)
-        elif current is not None and current.payload is not None:
-            service = str(payload.get(SERVICE_FIELD) or "").strip()
-            if service:
-                current.payload[ALL_SERVICES].append(service)
-            merged += 1
-        else:
-            out.append(row)
-    return out, merged
+    A continuation row with no appointment above it is handed on as it is (it is rejected
+    later for its missing id)."""
+
+    def __init__(self) -> None:
+        self.merged = 0
+
+    def __call__(self, rows: Iterable[Row]) -> Iterator[Row]:
+        current: Row | None = None
+        for row in rows:
+            payload = row.payload
+            if payload is None:
+                yield row
+                continue
+            number = str(payload.get("Number") or "").strip()
+            if number:
+                if current is not None:
+                    yield current
+                services = str(payload.get(SERVICE_FIELD) or "").strip()
+                payload[ALL_SERVICES] = [services] if services else []
+                current = row
+            elif current is not None and current.payload is not None:
+                service = str(payload.get(SERVICE_FIELD) or "").strip()
+                if service:
+                    current.payload[ALL_SERVICES].append(service)
+                self.merged += 1
+            else:
+                yield row
+        if current is not None:
+            yield current

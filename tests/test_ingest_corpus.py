@@ -159,3 +159,31 @@ def test_corrupted_exports_are_accounted_for_in_the_database(
     assert run_id is not None
     fact = anyio.run(_run_facts, property_db)[run_id]
     _accounted(fact)
+
+
+def test_a_refusal_after_several_batches_stages_nothing(db_url: str, tmp_path: Path) -> None:
+    """Workbooks stream: ingest stages batch by batch as it reads, in one transaction, so a
+    sheet refused at its last row (a value past --max-sheet-rows) rolls back every batch
+    already written, and the run fails with the reason."""
+    from listener.ingest import COPY_CHUNK
+    from tests.corpus import make_files as mk
+
+    n = 2 * COPY_CHUNK + 10
+    rows = [["ID", "Name"]] + [[f"R{i:06d}", "x"] for i in range(n)]
+    far = n + 5
+    body = mk.rows_xml(rows) + f'<row r="{far}">' + mk.cell(f"A{far}", "stray") + "</row>"
+    path = tmp_path / "late_refusal.xlsx"
+    path.write_bytes(mk.xlsx([("Sheet1", mk.sheet(body))]))
+    env = {"DATABASE_URL": db_url}
+    refused = run_cli("ingest", "test/late", str(path), "--max-sheet-rows", str(n + 1),
+                      env=env)
+    assert refused.returncode == 1, refused.stderr
+    assert f"cell A{far}" in refused.stderr and "Traceback" not in refused.stderr
+    facts = anyio.run(_run_facts, db_url)
+    (fact,) = facts.values()
+    assert fact["run"]["status"] == "failed" and fact["staged"] == 0 and not fact["rejects"]
+    # the same file within the limit goes in whole
+    taken = run_cli("ingest", "test/late", str(path), env=env)
+    assert taken.returncode == 0, taken.stderr
+    staged = [f["staged"] for f in anyio.run(_run_facts, db_url).values()]
+    assert sorted(staged) == [0, n + 1]
