@@ -27,7 +27,7 @@ import asyncpg
 from _db import fresh_database
 from events import REPO, run_writers
 
-from listener import read
+from listener.admin import read
 
 TOKEN = "bench-token"
 FILL_LOG = """

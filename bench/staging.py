@@ -19,8 +19,9 @@ import anyio
 import asyncpg
 from _db import atlas_world, fresh_database, median
 
-from listener import ingest, ingest_runs
-from listener.readers import read_rows
+from listener.ingest import runs as ingest_runs
+from listener.ingest import staging as ingest
+from listener.ingest.readers import read_rows
 
 FILES = ("appointment_info", "cat_info", "owner_info")
 
@@ -76,7 +77,7 @@ async def main(rounds: int) -> None:
                         conn, run_id, read=prep.read, new=new, rejected=len(prep.rejects),
                         duplicate=prep.duplicates_in_file + len(prep.staged) - new,
                         merged=prep.merged)
-                    await conn.fetchval(ingest.queries.get("ingest", "enqueue"), "clinichq",
+                    await conn.fetchval(ingest._SQL["enqueue"], "clinichq",
                                         table, str(run_id))
                 await ingest_runs.release(conn, run_id)
             ours_t.append(time.perf_counter() - t)

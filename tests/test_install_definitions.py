@@ -16,8 +16,8 @@ import anyio
 import asyncpg
 import pytest
 
-from listener import migrations
-from listener.errors import MigrationError
+from listener.core.errors import MigrationError
+from listener.schema import migrations
 from tests.conftest import REPO, run_cli
 from tests.pg import Server, pg_dump_binary
 

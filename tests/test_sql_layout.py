@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from listener import migrations
-from listener.errors import MigrationError
+from listener.core.errors import MigrationError
+from listener.schema import migrations
 from tests.conftest import run_cli
 
 # Dollar-quoted bodies, quoted strings and comments, found left to right so that each hides

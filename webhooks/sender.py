@@ -22,10 +22,12 @@ import anyio
 import asyncpg
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from listener import queries
-from listener.logs import event
+from listener.core import sql
+from listener.core.logs import event
 from webhooks.config import Route, public_url
 from webhooks.slack import render
+
+_SQL = sql.beside(__file__, "outbox")
 
 log = logging.getLogger("atlas_orch.alerts")
 
@@ -71,7 +73,7 @@ class AlertSender:
         self.timeout_s = timeout_s
         self.min_interval_s = min_interval_s
         self.dashboard = public_url()
-        self._q = queries.load("alerts")
+        self._q = _SQL
         self._last_sent: dict[str, float] = {}      # per webhook URL (in memory only)
         self._blocked_until: dict[str, float] = {}
 
@@ -176,7 +178,7 @@ class AlertSender:
                   active: Callable[[], bool] = lambda: True) -> None:
         """Plan and deliver until ``stop`` is set; a database or network failure is logged,
         counted and retried on the next round, never fatal to the listener."""
-        from listener.db import connect
+        from listener.core.db import connect
 
         stats = SendStats()
         conn: asyncpg.Connection | None = None
