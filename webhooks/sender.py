@@ -24,7 +24,7 @@ from tenacity import RetryCallState, wait_exponential_jitter
 
 from listener.core import sql
 from listener.core.logs import event
-from webhooks.config import Route, public_url
+from webhooks.config import Route, load_routes, public_url
 from webhooks.slack import render
 
 _SQL = sql.beside(__file__, "outbox")
@@ -205,3 +205,15 @@ class AlertSender:
                     await stop.wait()
         if conn is not None and not conn.is_closed():
             await conn.close()
+
+
+async def run_configured(url: str, stop: anyio.Event, active: Callable[[], bool]) -> None:
+    """Send alerts until ``stop``, to the routes the environment configures, while ``active()``
+    (the listener hands this its leadership); with no route configured, say so and return."""
+    routes = load_routes()
+    if not routes:
+        event(log, "alerts_off", reason="no route configured (ATLAS_ORCH_SLACK_WEBHOOK_URL "
+                                        "or ATLAS_ORCH_ALERT_ROUTES)")
+        return
+    event(log, "alerts_on", routes=[f"{r.name} -> {r.host}" for r in routes])
+    await AlertSender(routes).run(url, stop, active=active)

@@ -1,5 +1,7 @@
-"""The read side: one function per question people ask. The CLI and the HTTP API both call
-these, so a command and its route always agree."""
+"""The questions people ask, one function each (sources, rules, health, why data is missing,
+anomalies, the decision log, provenance, timelines), and the registry's two changes (register
+a source, map a field). The CLI and the HTTP API both call these, so a command and its route
+always agree."""
 
 from __future__ import annotations
 
@@ -212,3 +214,8 @@ async def timeline(conn: Conn, system: str, table: str,
     items.sort(key=lambda i: (i["at"], order[i["type"]], i.get("log_seq", 0)))
     return {"source_system": system, "source_table": table, "source_record_id": record_id,
             "versions": len(versions), "entities": entities, "items": items}
+
+
+async def queue_remaining(conn: Conn) -> int:
+    """Jobs queued, waiting to retry or being processed."""
+    return int(await conn.fetchval(_q("queue_remaining")))

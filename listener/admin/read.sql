@@ -230,3 +230,8 @@ FROM trapper.processing_jobs j, unnest($3::timestamptz[]) AS t (processed_at)
 WHERE j.source_system = $1 AND j.source_table = $2
   AND j.started_at <= t.processed_at
   AND t.processed_at <= coalesce(j.completed_at, now());
+
+-- name: queue_remaining
+-- jobs not yet done: what Atlas's cron route reports after a budget of work
+SELECT count(*) FROM trapper.processing_jobs
+WHERE status IN ('queued', 'retry_pending', 'processing');

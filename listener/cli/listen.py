@@ -35,6 +35,7 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
     over within seconds. SIGTERM finishes the page in hand, stores the checkpoint, exits 0.
     """
     from listener.events.service import AnotherLeader, Listener, ListenerConfig
+    from webhooks.sender import run_configured
 
     if batch < 1 or poll_interval <= 0 or busy_interval <= 0:
         raise click.BadParameter("--batch, --poll-interval and --busy-interval must be positive")
@@ -43,7 +44,8 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
     listener = Listener(ListenerConfig(url=url, listen_url=listen_url, batch=batch,
                                        poll_interval=poll_interval,
                                        busy_interval=busy_interval, once=once,
-                                       once_wait=once_wait))
+                                       once_wait=once_wait),
+                        alerts=run_configured)
     try:
         stats = run(listener.run)
     except AnotherLeader as exc:

@@ -30,6 +30,7 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
     from listener.events.service import Listener, ListenerConfig
     from listener.web.app import Tokens, create_app
     from listener.web.server import ApiRunner
+    from webhooks.sender import run_configured
 
     configure_logs()
     tokens = Tokens.from_env()
@@ -51,7 +52,8 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
             + (" with the listener" if with_listener else ""))
         try:
             if with_listener:
-                await Listener(ListenerConfig(url=url, listen_url=listen_url)).run()
+                await Listener(ListenerConfig(url=url, listen_url=listen_url),
+                               alerts=run_configured).run()
             else:
                 with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                     async for _ in signals:

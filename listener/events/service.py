@@ -18,8 +18,9 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import asyncpg
@@ -39,6 +40,15 @@ log = logging.getLogger("atlas_orch.listener")
 LEADER_LOCK_KEY = 0x6174_6C61_736C_7374  # "atlaslst"
 EVENTS_CHANNEL = "orchestrator_events"
 QUEUE_ANOMALY_KEY = "orchestrator:notify_queue"
+
+
+class AlertLoop(Protocol):
+    """What sends alerts while the listener runs: called with the database URL, the event
+    that stops the listener, and a test for whether this process leads (only the leader
+    sends)."""
+
+    async def __call__(self, url: str, stop: anyio.Event,
+                       active: Callable[[], bool]) -> None: ...
 
 
 class ConnectionLost(Exception):
@@ -73,7 +83,7 @@ class ListenerConfig:
     once: bool = False
     once_wait: float = 0.0             # --once: seconds to wait for a running leader
     once_settle: float = 2.0           # --once: seconds to wait for open writers to finish
-    alerts: bool = True                # run the Slack sender (when routes are configured)
+    alerts: bool = True                # run the alert sender, when one is handed in
 
 
 @dataclass
@@ -155,8 +165,12 @@ class StepPace:
 class Listener:
     """One listener process: standby until it holds the consumer lock, then consume."""
 
-    def __init__(self, cfg: ListenerConfig) -> None:
+    def __init__(self, cfg: ListenerConfig, *, alerts: AlertLoop | None = None) -> None:
+        """``alerts``, when given, runs beside the consumer for as long as the listener runs
+        (whoever starts the listener hands in the Slack sender, webhooks.sender.run_configured);
+        without it the listener sends no alerts."""
         self.cfg = cfg
+        self._alerts = alerts
         self.stats = ListenerStats()
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self._q = _SQL
@@ -180,8 +194,8 @@ class Listener:
         failure: Exception | None = None
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch_signals)
-            if self.cfg.alerts and not self.cfg.once:
-                tg.start_soon(self._send_alerts)
+            if self._alerts is not None and self.cfg.alerts and not self.cfg.once:
+                tg.start_soon(self._alerts, self.cfg.url, self._stop, self.leading.is_set)
             try:
                 await self._run_with_reconnect()
             except Exception as exc:  # raised below, outside the group, not as a group
@@ -194,19 +208,6 @@ class Listener:
             raise failure
         event(log, "listener_stopped", **self.stats.as_dict())
         return self.stats
-
-    async def _send_alerts(self) -> None:
-        from webhooks.config import load_routes
-        from webhooks.sender import AlertSender
-
-        routes = load_routes()
-        if not routes:
-            event(log, "alerts_off", reason="no route configured (ATLAS_ORCH_SLACK_WEBHOOK_URL "
-                                            "or ATLAS_ORCH_ALERT_ROUTES)")
-            return
-        event(log, "alerts_on", routes=[f"{r.name} -> {r.host}" for r in routes])
-        await AlertSender(routes).run(self.cfg.url, self._stop,
-                                      active=lambda: self.leading.is_set())
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:

@@ -1,6 +1,7 @@
 """The HTTP API, the live feed and the data-health page (aiohttp).
 
-Every route reads through listener.read (the CLI's functions). Answers are an envelope:
+Every route calls listener.admin, as the CLI's commands do, so a command and its route agree;
+the routes themselves parse input and shape answers. Answers are an envelope:
 ``{"success": true, "data": …}`` or ``{"success": false, "error": {"code", "message"}}``;
 bad input is a 4xx in the API's own words, never a stack trace or a driver's message. The
 statuses: 400 malformed (headers, query, path, JSON), 401 no or unknown token, 403 a read token
@@ -38,18 +39,16 @@ from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel, ValidationError
 
 from listener.admin import alerts as outbox
+from listener.admin import feed as job_log
 from listener.admin import read, replay, routing
-from listener.core import sql
 from listener.core.db import CONNECT_TIMEOUT_S, ConnectFailed
 from listener.core.errors import UserError
 from listener.core.logs import event, scrub
 from listener.core.output import to_json
 from listener.web import models as m
-from listener.web.feed import PAGE, ROWS, FeedHub, Subscriber, matcher, row_json
+from listener.web.feed import FeedHub, Subscriber, matcher
 from listener.web.openapi import OBJECTS, Handler, Route, document
 from listener.web.server import envelope_error
-
-_SQL = sql.beside(__file__, "app")
 
 log = logging.getLogger("atlas_orch.api")
 
@@ -427,7 +426,7 @@ async def ingest_process(request: web.Request) -> Any:
             raise
         raise _first(unreachable) from group
     async with _connection(request) as conn:
-        remaining = await conn.fetchval(_SQL["queue_remaining"])
+        remaining = await read.queue_remaining(conn)
     return {"jobs_processed": stats.jobs_completed + stats.jobs_retrying
             + stats.jobs_dead_lettered,
             "duration_ms": round((time.monotonic() - started) * 1000),
@@ -674,7 +673,7 @@ async def _check_cursor(request: web.Request, after: int | None) -> None:
     if after is None or after <= request.app[HUB].watermark:
         return
     async with _connection(request) as conn:
-        newest = await conn.fetchval(_SQL["newest_log_seq"])
+        newest = await job_log.newest_log_seq(conn)
     if after > newest:
         raise ApiError(400, "bad_cursor", f"after={after} is ahead of the log (its newest "
                                           f"log_seq is {newest}); resume from a cursor the "
@@ -754,8 +753,8 @@ async def _send_range(request: web.Request, ws: web.WebSocketResponse, sub: Subs
     pos = lo
     while pos < hi:
         async with _connection(request) as conn:
-            rows = [row_json(r) for r in await conn.fetch(ROWS, pos, hi, PAGE)]
-        top = rows[-1]["log_seq"] if len(rows) == PAGE else hi
+            rows = await job_log.rows(conn, pos, hi)
+        top = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else hi
         await _send_rows(request, ws, keep, rows, top)
         pos = top
     return pos

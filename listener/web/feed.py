@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 
 import asyncpg
 
+from listener.admin import feed as job_log
 from listener.admin.read import Conn
 from listener.core.logs import event
 from listener.core.output import to_json
@@ -27,24 +27,6 @@ from listener.core.output import to_json
 log = logging.getLogger("atlas_orch.feed")
 
 LOG_CHANNEL = "orchestrator_job_log"
-WATERMARK_STEP = ("SELECT * FROM trapper.orchestrator_watermark_step("
-                  "'trapper.orchestrator_job_log', 'log_seq', $1, $2, $3)")
-PAGE = 500
-ROWS = """
-SELECT log_seq, logged_at, action, source_system, source_table, source_record_id,
-       staged_record_id, job_id, target_surface, target_entity_id, routing_rule_id,
-       rule_version, decision_reason, decision_details, event_id
-FROM trapper.orchestrator_job_log
-WHERE log_seq > $1 AND log_seq <= $2
-ORDER BY log_seq
-LIMIT $3"""
-
-
-def row_json(r: asyncpg.Record) -> dict[str, Any]:
-    d = dict(r)
-    if isinstance(d.get("decision_details"), str):
-        d["decision_details"] = json.loads(d["decision_details"])
-    return d
 
 
 @dataclass
@@ -102,12 +84,8 @@ class FeedHub:
         hand is kept here, per process). With ``wait``, step until no probe waits (startup)."""
         mark = self.watermark
         while True:
-            seq, vxids = self._probe if self._probe is not None else (None, None)
-            row = await conn.fetchrow(WATERMARK_STEP, mark, seq, vxids)
-            assert row is not None
-            mark = int(row["mark"])
-            self._probe = (None if row["probe_seq"] is None
-                           else (row["probe_seq"], list(row["probe_vxids"])))
+            step = await job_log.watermark_step(conn, mark, self._probe)
+            mark, self._probe = step.mark, step.probe
             if not wait or self._probe is None:
                 return mark
             await asyncio.sleep(0.05)
@@ -124,9 +102,8 @@ class FeedHub:
                 async with self.pool.acquire() as conn:
                     mark = await self._settle(conn)
                     while mark > self.watermark:
-                        rows = [row_json(r) for r in
-                                await conn.fetch(ROWS, self.watermark, mark, PAGE)]
-                        hi = rows[-1]["log_seq"] if len(rows) == PAGE else mark
+                        rows = await job_log.rows(conn, self.watermark, mark)
+                        hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
                         self._publish(Batch(self.watermark, hi, rows))
                         self.watermark = hi
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
