@@ -20,6 +20,7 @@ demo: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy listener webhooks
+	$(BIN)/lint-imports
 
 # chromium and pgbouncer from the system's packages (scripts/test-deps.sh says why)
 test-deps:

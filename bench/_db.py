@@ -19,7 +19,8 @@ _HERE = str(Path(__file__).resolve().parent)
 sys.path = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE] + [_HERE]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from listener import db, migrations  # noqa: E402
+from listener.core import db  # noqa: E402
+from listener.schema import migrations  # noqa: E402
 from synthetic.generate import generate  # noqa: E402
 
 WORLD_CACHE = Path(os.environ.get("ATLAS_ORCH_BENCH_WORLD", "/tmp/atlas-orch-bench-world"))

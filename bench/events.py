@@ -39,8 +39,9 @@ import anyio
 import asyncpg
 from _db import fresh_database, median
 
-from listener import ingest, queries
-from listener.worker import drain_queue
+from listener.ingest import staging as ingest
+from listener.queue import worker as worker_mod
+from listener.queue.worker import drain_queue
 from synthetic.generate import generate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -210,7 +211,7 @@ async def interleaved(world: Path, sides: dict[str, str], slice_s: float) -> dic
             busy = [k for k in busy if await conns[k].fetchval(QUEUE_OPEN)]
         for k in order:
             t = time.perf_counter()
-            await conns[k].fetchval(queries.get("worker", "run_linking"))
+            await conns[k].fetchval(worker_mod._SQL["run_linking"])
             spent[k] += time.perf_counter() - t
     finally:
         for c in conns.values():
@@ -268,7 +269,7 @@ async def setup(url: str, config: str) -> None:
         dbname = await c.fetchval("SELECT current_database()")
         await c.execute(f'ALTER DATABASE "{dbname}" SET atlas_orch.notify = \'off\'')
     if config == "shadow-poll":
-        # what the README recommends for many small concurrent writers: no trigger on
+        # what docs/events.md recommends for many small concurrent writers: no trigger on
         # staged_records at all; the listener finds new rows itself
         await c.fetchval("SELECT trapper.orchestrator_set_staged_capture('poll')")
     await c.close()

@@ -27,7 +27,7 @@ import asyncpg
 from _db import fresh_database
 from events import REPO, run_writers
 
-from listener import read
+from listener.admin import read
 
 TOKEN = "bench-token"
 FILL_LOG = """
@@ -48,7 +48,7 @@ def free_port() -> int:
 
 async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
                  stop: anyio.Event) -> None:
-    # the token goes in a header: the feed refuses one in its URL (README, HTTP API)
+    # the token goes in a header: the feed refuses one in its URL (docs/api.md)
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with aiohttp.ClientSession() as s, s.ws_connect(url, headers=headers) as ws:
         await ws.receive()                  # hello

@@ -20,8 +20,8 @@ import anyio
 import asyncpg
 from _db import atlas_world, fresh_database
 
-from listener import ingest
-from listener.worker import drain_queue
+from listener.ingest import staging as ingest
+from listener.queue.worker import drain_queue
 
 ENTITY_OF = {"people": "person", "places": "place", "cats": "cat"}
 CANONICAL = {

@@ -86,7 +86,7 @@ def _shared_strings_copy(src: Path, dst: Path) -> None:
 
 def _wide_copy(src: Path, dst: Path) -> None:
     """``src`` with every column twice: ~60 columns, the width of ClinicHQ's real exports."""
-    from listener.readers import read_rows
+    from listener.ingest.readers import read_rows
     from synthetic.xlsx import write_xlsx
 
     rows = read_rows(src.read_bytes(), "xlsx")
@@ -195,7 +195,7 @@ def child(reader: str, path: str) -> None:
     """Read one file and print what happened as JSON (runs in the child process)."""
     if reader == "before":  # calamine may try to allocate terabytes: let it fail, not swap
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_AS_LIMIT, CHILD_AS_LIMIT))
-    from listener.readers import FileRefused, read_rows
+    from listener.ingest.readers import FileRefused, read_rows
 
     data = Path(path).read_bytes() if path != "-" else b""
     started = time.perf_counter()
@@ -225,8 +225,8 @@ def _ingest(path: Path) -> int:
     import anyio
     import asyncpg
 
-    from listener.ingest import IngestFailed, ingest_file
-    from listener.readers import FileRefused
+    from listener.ingest.readers import FileRefused
+    from listener.ingest.staging import IngestFailed, ingest_file
 
     async def go() -> int:
         conn = await asyncpg.connect(os.environ["ATLAS_ORCH_BENCH_INGEST_URL"])

@@ -18,7 +18,7 @@ import anyio
 import asyncpg
 from _db import fresh_database, median  # also moves this folder off the front of sys.path
 
-from listener.worker import Worker
+from listener.queue.worker import Worker
 
 SETUP_JOBS = """
 INSERT INTO trapper.processing_jobs (source_system, source_table, trigger_type)

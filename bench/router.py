@@ -20,7 +20,7 @@ import anyio
 import asyncpg
 from _db import fresh_database
 
-from listener import ingest
+from listener.ingest import staging as ingest
 from synthetic.survey import write_survey
 
 ROUTE = "SELECT count(trapper.route_staged_record(id, NULL, $1)) FROM trapper.staged_records " \

@@ -19,9 +19,10 @@ import anyio
 import asyncpg
 from _db import atlas_world, fresh_database, median
 
-from listener import ingest, ingest_runs
-from listener.readers import read_rows
-from listener.source_profiles import ServiceLineMerger, profile_for
+from listener.ingest import runs as ingest_runs
+from listener.ingest import staging as ingest
+from listener.ingest.readers import read_rows
+from listener.ingest.source_profiles import ServiceLineMerger, profile_for
 
 FILES = ("appointment_info", "cat_info", "owner_info")
 
@@ -85,7 +86,7 @@ async def main(rounds: int) -> None:
                     await ingest_runs.finish(
                         conn, run_id, read=tally.read, new=new, rejected=rejected,
                         duplicate=tally.duplicates_in_file + offered - new, merged=merged)
-                    await conn.fetchval(ingest.queries.get("ingest", "enqueue"), "clinichq",
+                    await conn.fetchval(ingest._SQL["enqueue"], "clinichq",
                                         table, str(run_id))
                 await ingest_runs.release(conn, run_id)
             ours_t.append(time.perf_counter() - t)

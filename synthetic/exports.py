@@ -1,4 +1,5 @@
-"""Render the true world as each source's own export, with the traps of atlas-data.md §2,
+"""Render the true world as each source's own export, with the traps of
+docs/research/atlas-data.md §2,
 and write the ground truth: which source rows describe the same person, place and cat."""
 
 from __future__ import annotations

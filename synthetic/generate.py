@@ -12,7 +12,8 @@ from typing import Any
 from synthetic import exports, world
 
 # Processing order: ClinicHQ appointment → cat → owner (the order the processors need,
-# atlas-data.md §3), the other sources, and the geocoder last (it fills in coordinates of
+# docs/research/atlas-data.md §3), the other sources, and the geocoder last (it fills in
+# coordinates of
 # places the others created).
 MANIFEST = [
     ("clinichq/appointment_info.xlsx", "clinichq", "appointment_info", "xlsx"),

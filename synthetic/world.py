@@ -16,7 +16,7 @@ from synthetic import vocab
 
 @dataclass(frozen=True)
 class Scale:
-    """How big a world is. ``atlas`` matches the real platform (atlas-data.md §5)."""
+    """How big a world is. ``atlas`` matches the real platform (docs/research/atlas-data.md §5)."""
 
     name: str
     places: int

@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import asyncpg
 
-from listener.service import Listener, ListenerConfig, ListenerStats
+from listener.events.service import Listener, ListenerConfig, ListenerStats
 from tests.conftest import REPO
 from tests.helpers import sql, val
 

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 import anyio
 import asyncpg
 
-from listener import migrations
-from listener.config import database_url_from_env
+from listener.core.config import database_url_from_env
+from listener.schema import migrations
 
 
 def with_database(url: str, dbname: str) -> str:

@@ -299,7 +299,7 @@ def test_the_listener_detects_and_delivers(
 ])
 def test_a_bad_routes_file_is_refused_with_the_reason(tmp_path: Path, doc: str,
                                                       says: str) -> None:
-    from listener.errors import UserError
+    from listener.core.errors import UserError
 
     path = tmp_path / "routes.json"
     path.write_text(doc)

@@ -335,7 +335,7 @@ def test_feed_refuses_a_cursor_it_could_never_reach(server: Server, loaded: str)
 
 
 def test_expired_tickets_are_refused() -> None:
-    from listener.api import Tickets
+    from listener.web.app import Tickets
 
     tickets = Tickets(ttl_s=0.0)
     assert tickets.redeem(tickets.issue("read")) is None

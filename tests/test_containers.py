@@ -1,4 +1,5 @@
-"""The container files do what the README's "Containers" section says: one image built from
+"""The container files do what the docs/operations.md's "Containers" section says: one image
+built from
 the wheel by a multi-stage Dockerfile, run as a non-root user; compose runs the database, a
 one-shot schema install, the server and a worker, each with a healthcheck, and installs no
 package when a container starts. (No Docker engine runs here: these read the files, and

@@ -70,7 +70,7 @@ def test_the_data_folders_owner_can_stop_a_server_root_started(tmp_path: Path) -
     cannot enter, but its loaded modules and the venv's pg_ctl serve the child."""
     import pgserver._commands  # noqa: F401  (loaded here: the child cannot read /root)
 
-    from listener import embedded
+    from listener.core import embedded
 
     env = {"XDG_DATA_HOME": str(tmp_path)}
     tmp_path.chmod(0o755)

@@ -1,4 +1,5 @@
-"""Every trap of atlas-data.md §2 shows the right outcome; merges never chain; concurrent
+"""Every trap of docs/research/atlas-data.md §2 shows the right outcome; merges never chain;
+concurrent
 creators meet on one entity."""
 
 from __future__ import annotations

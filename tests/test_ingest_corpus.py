@@ -1,7 +1,7 @@
 """Ingest, end to end against PostgreSQL, on the bad-input corpus and on corrupted exports:
 every file is completed or failed (never a traceback), and every row is accounted for —
 rows read = staged new + duplicate + rejected + merged, each reject stored with its reason,
-position and raw bytes, and a refused file stages nothing (README, "Ingesting exports")."""
+position and raw bytes, and a refused file stages nothing (docs/ingest.md, "Ingesting exports")."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listener.ingest import IngestFailed, ingest_file
+from listener.ingest.staging import IngestFailed, ingest_file
 from tests.conftest import run_cli
 from tests.test_readers import corrupt, corruption, csv_case, json_case, xlsx_case
 
@@ -165,7 +165,7 @@ def test_a_refusal_after_several_batches_stages_nothing(db_url: str, tmp_path: P
     """Workbooks stream: ingest stages batch by batch as it reads, in one transaction, so a
     sheet refused at its last row (a value past --max-sheet-rows) rolls back every batch
     already written, and the run fails with the reason."""
-    from listener.ingest import COPY_CHUNK
+    from listener.ingest.staging import COPY_CHUNK
     from tests.corpus import make_files as mk
 
     n = 2 * COPY_CHUNK + 10

@@ -16,7 +16,7 @@ import anyio
 import asyncpg
 import pytest
 
-from listener.ingest_runs import mark_abandoned
+from listener.ingest.runs import mark_abandoned
 from tests.conftest import REPO, run_cli
 from tests.helpers import assert_accounted, execute, sql, val
 from tests.listening import listen_once

@@ -10,8 +10,8 @@ import anyio
 import asyncpg
 import pytest
 
-from listener import migrations
-from listener.errors import MigrationError
+from listener.core.errors import MigrationError
+from listener.schema import migrations
 from tests.conftest import run_cli
 from tests.pg import pg_dump_binary
 
@@ -154,7 +154,7 @@ async def test_shadow_install_onto_a_host_whose_ingest_runs_are_its_own(
         assert changes == {"silent:clinichq/cat_info", "ingest_failed:clinichq/cat_info"}
     finally:
         await conn.close()
-    from listener.service import Listener, ListenerConfig
+    from listener.events.service import Listener, ListenerConfig
 
     # the listener finds no marker of abandoned runs on this host, and goes on
     stats = await Listener(ListenerConfig(url=core_db_url, once=True)).run()

@@ -1,5 +1,5 @@
 """Definition files re-applied when they change, and upgrades from databases installed before
-the SQL had one definition per object (README, "Installing and uninstalling")."""
+the SQL had one definition per object (docs/operations.md, "Installing and uninstalling")."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import anyio
 import asyncpg
 import pytest
 
-from listener import migrations
-from listener.errors import MigrationError
+from listener.core.errors import MigrationError
+from listener.schema import migrations
 from tests.conftest import REPO, run_cli
 from tests.pg import Server, pg_dump_binary
 

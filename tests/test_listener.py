@@ -13,7 +13,7 @@ import anyio
 import asyncpg
 import pytest
 
-from listener.service import Listener, ListenerConfig
+from listener.events.service import Listener, ListenerConfig
 from tests.conftest import run_cli
 from tests.helpers import execute, sql, val
 from tests.listening import (

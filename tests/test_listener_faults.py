@@ -16,7 +16,7 @@ import anyio
 import asyncpg
 import pytest
 
-from listener import migrations
+from listener.schema import migrations
 from tests.helpers import sql
 from tests.listening import ListenerProcess, audit, wait_for
 

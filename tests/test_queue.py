@@ -13,7 +13,7 @@ import anyio
 import asyncpg
 import pytest
 
-from listener.worker import Worker
+from listener.queue.worker import Worker
 from tests.conftest import REPO
 from tests.helpers import execute, sql, val
 

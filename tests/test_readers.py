@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listener.readers import (
+from listener.ingest.readers import (
     DEFAULT_LIMITS,
     REJECT_CODES,
     FileRefused,
@@ -206,7 +206,7 @@ def test_the_far_corner_cell_neither_aborts_nor_allocates() -> None:
     # python-calamine aborted the process on this 1.6 kB file (issue 15); run it in a child
     # whose address space is capped, so a regression cannot take the test run down with it.
     code = ("import sys, resource; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30));"
-            "from listener.readers import read_rows, FileRefused\n"
+            "from listener.ingest.readers import read_rows, FileRefused\n"
             "try:\n read_rows(open(sys.argv[1], 'rb').read(), 'xlsx')\n"
             "except FileRefused as e:\n print(e)")
     done = subprocess.run([sys.executable, "-c", code,
@@ -257,7 +257,7 @@ def test_the_streaming_reader_agrees_with_calamine(name: str) -> None:
     # as "", the readers keep the error's text; test_sheet_values checks it.)
     from python_calamine import CalamineWorkbook
 
-    from listener.sheets import excel_date, number_text
+    from listener.ingest.sheets import excel_date, number_text
 
     sheet = CalamineWorkbook.from_filelike(io.BytesIO((FILES / name).read_bytes()))
     grid = sheet.get_sheet_by_index(0).to_python()
@@ -443,8 +443,13 @@ def test_corrupted_exports_lose_no_record(data: st.DataObject) -> None:
         assert spoiled is None, f"a valid document with one bad record was refused: {refused}"
         return
     check_rows(rows)
+    # A corruption that took a line break away (or put a quote where one was) joins two
+    # lines into one record for real: two tokens in it are then the file's, not the reader's.
+    newline = "\n".encode(codec)
+    joined = damaged.count(newline) < original.count(newline)
     for row in rows:  # values only: a damaged header line may carry a token as a name
-        assert len(TOKEN.findall(json.dumps(list((row.payload or {}).values())))) <= 1, row
+        if not joined:
+            assert len(TOKEN.findall(json.dumps(list((row.payload or {}).values())))) <= 1, row
     if fmt == "xlsx":
         return
     if how[0] != "none" and how[1] <= header_end:

@@ -1,4 +1,4 @@
-"""One redaction rule (listener.redact) for every message, log line and answer: passwords in
+"""One redaction rule (listener.core.redact) for every message, log line and answer: passwords in
 URLs and DSNs in any form, secret-named parameters, Authorization values, literal tokens."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import logging
 
 import pytest
 
-from listener.logs import JsonFormatter, add_secrets
-from listener.redact import redact
+from listener.core.logs import JsonFormatter, add_secrets
+from listener.core.redact import redact
 from tests.conftest import run_cli
 
 CASES = [

@@ -10,8 +10,8 @@ import anyio
 import asyncpg
 import pytest
 
-from listener import ingest
-from listener.worker import drain_queue
+from listener.ingest import staging as ingest
+from listener.queue.worker import drain_queue
 from synthetic.generate import generate
 from tests.helpers import sql
 

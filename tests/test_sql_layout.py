@@ -1,4 +1,5 @@
-"""The SQL layout (README, "Installing and uninstalling"): one definition per function, view
+"""The SQL layout (docs/operations.md, "Installing and uninstalling"): one definition per
+function, view
 and trigger, in a definition file that can be run again; numbered migrations hold the rest;
 each layer's order.txt names every file once. No server needed."""
 
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from listener import migrations
-from listener.errors import MigrationError
+from listener.core.errors import MigrationError
+from listener.schema import migrations
 from tests.conftest import run_cli
 
 # Dollar-quoted bodies, quoted strings and comments, found left to right so that each hides

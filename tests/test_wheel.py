@@ -1,5 +1,6 @@
 """The wheel carries everything: built from the checkout, installed into a fresh virtual
-environment outside it, it installs the schema on an empty database (README, "Installing")."""
+environment outside it, it installs the schema on an empty database (docs/operations.md,
+"Installing")."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def test_the_wheel_installs_the_schema_from_outside_the_checkout(
            if k not in ("PYTHONPATH", "ATLAS_ORCH_SQL_DIR", "ATLAS_ORCH_DATABASE_URL")}
     env["DATABASE_URL"] = empty_db_url
     where = _run(bin_dir / "python", "-c",
-                 "import listener, listener.migrations as m; print(listener.__file__); "
+                 "import listener, listener.schema.migrations as m; print(listener.__file__); "
                  "print(m.sql_root())", cwd=tmp_path, env=env)
     assert where.returncode == 0, where.stderr
     module, sql_root = where.stdout.split()
@@ -48,5 +49,5 @@ def test_the_wheel_installs_the_schema_from_outside_the_checkout(
     assert "applied" in result.stderr
     verified = _run(bin_dir / "atlas-orch", "verify", cwd=tmp_path, env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    page = Path(module).parent / "static" / "data-health.html"
+    page = Path(module).parent / "web" / "static" / "data-health.html"
     assert page.exists(), "the page is package data"

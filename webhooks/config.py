@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from listener.errors import UserError
+from listener.core.errors import UserError
 
 DEFAULT_ROUTE = "default"
 SEVERITIES = ("info", "warning", "critical")

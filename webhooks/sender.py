@@ -1,6 +1,6 @@
 """Deliver the alert outbox to Slack incoming webhooks.
 
-The outbox is the truth (DESIGN.md: "never lost because Slack was down"): a message is
+The outbox is the truth (docs/ARCHITECTURE.md: "never lost because Slack was down"): a message is
 claimed with a lease, sent, then marked delivered, retried later or dead-lettered, so a sender
 that dies mid-request leaves it to be sent again (with the same alert id, which shows the
 repeat). Retries wait by tenacity's exponential backoff with jitter, computed per attempt and
@@ -22,10 +22,12 @@ import anyio
 import asyncpg
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from listener import queries
-from listener.logs import event
-from webhooks.config import Route, public_url
+from listener.core import sql
+from listener.core.logs import event
+from webhooks.config import Route, load_routes, public_url
 from webhooks.slack import render
+
+_SQL = sql.beside(__file__, "outbox")
 
 log = logging.getLogger("atlas_orch.alerts")
 
@@ -71,7 +73,7 @@ class AlertSender:
         self.timeout_s = timeout_s
         self.min_interval_s = min_interval_s
         self.dashboard = public_url()
-        self._q = queries.load("alerts")
+        self._q = _SQL
         self._last_sent: dict[str, float] = {}      # per webhook URL (in memory only)
         self._blocked_until: dict[str, float] = {}
 
@@ -176,7 +178,7 @@ class AlertSender:
                   active: Callable[[], bool] = lambda: True) -> None:
         """Plan and deliver until ``stop`` is set; a database or network failure is logged,
         counted and retried on the next round, never fatal to the listener."""
-        from listener.db import connect
+        from listener.core.db import connect
 
         stats = SendStats()
         conn: asyncpg.Connection | None = None
@@ -203,3 +205,15 @@ class AlertSender:
                     await stop.wait()
         if conn is not None and not conn.is_closed():
             await conn.close()
+
+
+async def run_configured(url: str, stop: anyio.Event, active: Callable[[], bool]) -> None:
+    """Send alerts until ``stop``, to the routes the environment configures, while ``active()``
+    (the listener hands this its leadership); with no route configured, say so and return."""
+    routes = load_routes()
+    if not routes:
+        event(log, "alerts_off", reason="no route configured (ATLAS_ORCH_SLACK_WEBHOOK_URL "
+                                        "or ATLAS_ORCH_ALERT_ROUTES)")
+        return
+    event(log, "alerts_on", routes=[f"{r.name} -> {r.host}" for r in routes])
+    await AlertSender(routes).run(url, stop, active=active)

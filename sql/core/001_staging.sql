@@ -1,8 +1,8 @@
 -- Staging: immutable raw rows, one ingest run per batch, and the rejects kept raw.
--- Names follow the real system (atlas-data.md §1); the fixes it needed are noted inline.
+-- Names follow the real system (docs/research/atlas-data.md §1); the fixes it needed are noted inline.
 --
 -- Its functions, views and triggers live in triggers/staged_records_immutable.sql and
--- views/staged_record_versions.sql (re-applied when they change; README, "Installing and
+-- views/staged_record_versions.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE SCHEMA IF NOT EXISTS trapper;

@@ -1,11 +1,11 @@
 -- The job queue: one job per source table with work to do, claimed with SKIP LOCKED,
 -- worked in batches of records, kept alive by heartbeats, retried with backoff and
 -- dead-lettered when out of attempts. Fixes the real system's queue bugs
--- (atlas-data.md §1): no hard-coded CASE (the registry routes), exhausted jobs are never
+-- (docs/research/atlas-data.md §1): no hard-coded CASE (the registry routes), exhausted jobs are never
 -- claimed again, and jobs whose worker died are reclaimed instead of only listed.
 --
 -- Its functions, views and triggers live in functions/queue.sql, functions/job_work.sql and
--- triggers/processor_registry_check.sql (re-applied when they change; README, "Installing and
+-- triggers/processor_registry_check.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE TABLE trapper.processing_settings (

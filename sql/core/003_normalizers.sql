@@ -3,7 +3,7 @@
 -- tested against the Python libraries (tests/test_normalizers.py).
 --
 -- Its functions, views and triggers live in functions/normalizers.sql (re-applied when they
--- change; README, "Installing and uninstalling").
+-- change; docs/operations.md, "Installing and uninstalling").
 
 -- Given names that are the same person's (Robert/Bob). Data, so staff can add pairs.
 CREATE TABLE trapper.name_nicknames (

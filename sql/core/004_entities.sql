@@ -1,9 +1,9 @@
--- The canonical entities (atlas-data.md §1), their identifiers and relationships, and the
+-- The canonical entities (docs/research/atlas-data.md §1), their identifiers and relationships, and the
 -- trace from every source row to the entity it made or matched. Merges point at the
 -- canonical entity; a trigger resolves every merge target on write, so chains cannot form.
 --
 -- Its functions, views and triggers live in functions/canonical_ids.sql and
--- triggers/merge_flattening.sql (re-applied when they change; README, "Installing and
+-- triggers/merge_flattening.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE TABLE trapper.households (

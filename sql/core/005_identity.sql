@@ -1,10 +1,10 @@
 -- Identity resolution: the gate, exact identifier lookup guarded by names, shared
 -- identifiers demoted, never a match on name alone, Fellegi–Sunter log-odds scoring with
 -- its parameters and thresholds in tables, and every decision written down with its
--- evidence (atlas-data.md §1, closing section).
+-- evidence (docs/research/atlas-data.md §1, closing section).
 --
 -- Its functions, views and triggers live in functions/identity.sql (re-applied when they
--- change; README, "Installing and uninstalling").
+-- change; docs/operations.md, "Installing and uninstalling").
 
 CREATE TABLE trapper.fellegi_sunter_parameters (
     field        text PRIMARY KEY,

@@ -3,5 +3,5 @@
 --
 -- This migration only ever made functions, views or triggers; they live in
 -- functions/places.sql, functions/cats.sql, functions/requests.sql and
--- functions/relationships.sql (re-applied when they change; README, "Installing and
+-- functions/relationships.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling"). It stays, with nothing to run, because databases record it.

@@ -4,7 +4,7 @@
 -- data_engine_processors, so no source is left without a route.
 --
 -- Its functions, views and triggers live in functions/processor_helpers.sql and
--- functions/processors.sql (re-applied when they change; README, "Installing and
+-- functions/processors.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 -- The registry. Priority (lower first) follows the real registry; the ClinicHQ order is

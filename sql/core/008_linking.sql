@@ -5,7 +5,7 @@
 --
 -- Its functions, views and triggers live in functions/linking.sql,
 -- functions/place_contexts.sql, triggers/request_extraction.sql and
--- functions/planner_statistics.sql (re-applied when they change; README, "Installing and
+-- functions/planner_statistics.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE TABLE trapper.entity_linking_skipped (

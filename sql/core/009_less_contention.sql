@@ -15,7 +15,7 @@
 -- The functions it changed live in functions/queue.sql (enqueue_processing),
 -- functions/job_work.sql (work_jobs), functions/identity.sql (data_engine_resolve_identity)
 -- and functions/cats.sql (find_or_create_cat_by_microchip), re-applied when they change
--- (README, "Installing and uninstalling").
+-- (docs/operations.md, "Installing and uninstalling").
 
 -- only where nobody chose another value
 UPDATE trapper.processing_settings SET value = 100

@@ -3,5 +3,5 @@
 -- jobs; and the live entity counts a load ends with (merged entities not counted twice).
 --
 -- This migration only ever made functions, views or triggers; they live in
--- views/processing_dashboard.sql (re-applied when they change; README, "Installing and
+-- views/processing_dashboard.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling"). It stays, with nothing to run, because databases record it.

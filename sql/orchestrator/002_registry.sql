@@ -3,7 +3,7 @@
 -- its real export. Rules are data, never code: nothing from a table row is run as SQL.
 --
 -- Its functions, views and triggers live in functions/transforms.sql, functions/registry.sql
--- and triggers/routing_rules_check.sql (re-applied when they change; README, "Installing and
+-- and triggers/routing_rules_check.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE TABLE trapper.orchestrator_functions (

@@ -1,5 +1,5 @@
 -- Every source of the seed registered (plus the trappers table, the geocoder and the
--- client_survey example), with the fields of its real export (atlas-data.md §2) and the
+-- client_survey example), with the fields of its real export (docs/research/atlas-data.md §2) and the
 -- routing rules that document what its processor does, written against the verbatim keys.
 
 SELECT trapper.register_source('clinichq', 'appointment_info', 'ClinicHQ Appointments',

@@ -4,7 +4,7 @@
 -- row is ever run as SQL.
 --
 -- Its functions, views and triggers live in functions/router.sql and
--- triggers/router_processors.sql (re-applied when they change; README, "Installing and
+-- triggers/router_processors.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE TABLE trapper.orchestrator_settings_router (
@@ -15,7 +15,7 @@ CREATE TABLE trapper.orchestrator_settings_router (
 INSERT INTO trapper.orchestrator_settings_router VALUES
     ('decision_log', true, 'write a job-log row for every routing decision');
 
--- The client_survey example: a new source wired with INSERTs alone (see the README).
+-- The client_survey example: a new source wired with INSERTs alone (docs/orchestrator.md, "Adding a new source with SQL alone").
 SELECT trapper.register_source('client_survey', 'responses', 'Client Colony Survey',
     '{person,place,colony_estimate}', 'orchestrator_router', 'file_upload', 'on_demand',
     trapper.orchestrator_fields(ARRAY['response_id', 'survey_date', 'first_name', 'last_name',

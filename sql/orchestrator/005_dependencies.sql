@@ -4,7 +4,7 @@
 -- the worker uses when the orchestrator is installed: the host's queue is not altered.
 --
 -- Its functions, views and triggers live in triggers/dependency_cycles.sql and
--- functions/dependencies.sql (re-applied when they change; README, "Installing and
+-- functions/dependencies.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE TABLE trapper.orchestrator_source_dependencies (

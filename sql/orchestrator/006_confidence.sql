@@ -4,7 +4,7 @@
 -- engines' processors keep their own rules (fill what is empty, never overwrite).
 --
 -- Its functions, views and triggers live in functions/survivorship.sql and
--- views/colony_estimates.sql (re-applied when they change; README, "Installing and
+-- views/colony_estimates.sql (re-applied when they change; docs/operations.md, "Installing and
 -- uninstalling").
 
 CREATE TABLE trapper.orchestrator_source_confidence (

@@ -4,7 +4,7 @@
 -- staged_records.staged_at) and counted every failure ever as a "24h" failure.
 --
 -- Its functions, views and triggers live in functions/anomalies.sql, views/health.sql,
--- views/why_missing.sql and views/routing_anomalies.sql (re-applied when they change; README,
+-- views/why_missing.sql and views/routing_anomalies.sql (re-applied when they change; docs/operations.md,
 -- "Installing and uninstalling").
 
 CREATE TABLE trapper.orchestrator_health_windows (

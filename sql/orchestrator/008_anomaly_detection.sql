@@ -5,7 +5,7 @@
 -- by hand too.
 --
 -- Its functions, views and triggers live in functions/anomaly_detection.sql (re-applied when
--- they change; README, "Installing and uninstalling").
+-- they change; docs/operations.md, "Installing and uninstalling").
 
 CREATE TABLE trapper.orchestrator_anomaly_detectors (
     kind        TEXT PRIMARY KEY,

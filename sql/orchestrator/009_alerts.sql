@@ -6,7 +6,7 @@
 -- by name; webhook URLs never enter the database.
 --
 -- Its functions, views and triggers live in functions/alerts.sql (re-applied when they change;
--- README, "Installing and uninstalling").
+-- docs/operations.md, "Installing and uninstalling").
 
 INSERT INTO trapper.orchestrator_health_settings VALUES
     ('alert_group_wait_s', 30,

@@ -3,5 +3,5 @@
 -- back; `--apply` commits and logs a `replayed` row.
 --
 -- This migration only ever made functions, views or triggers; they live in functions/replay.sql
--- (re-applied when they change; README, "Installing and uninstalling"). It stays, with nothing
+-- (re-applied when they change; docs/operations.md, "Installing and uninstalling"). It stays, with nothing
 -- to run, because databases record it.

@@ -6,5 +6,5 @@
 --
 -- This migration only ever set jit = off on orchestrator_detect_anomalies(), which is now
 -- part of its definition in functions/anomaly_detection.sql (re-applied when it changes;
--- README, "Installing and uninstalling"). It stays, with nothing to run, because databases
+-- docs/operations.md, "Installing and uninstalling"). It stays, with nothing to run, because databases
 -- record it.

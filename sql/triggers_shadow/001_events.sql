@@ -1,8 +1,8 @@
 -- The durable event log the listener consumes. NOTIFY is only a wake-up carrying the
--- newest id; the truth is this table, read below the snapshot's xmin (DESIGN.md §3).
+-- newest id; the truth is this table, read below the snapshot's xmin (docs/ARCHITECTURE.md contract 3).
 --
 -- Its functions, views and triggers live in functions/wake.sql and triggers/staged_records.sql
--- (re-applied when they change; README, "Installing and uninstalling").
+-- (re-applied when they change; docs/operations.md, "Installing and uninstalling").
 
 CREATE TABLE trapper.orchestrator_events (
     event_id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -3,7 +3,7 @@
 -- statement-level with transition tables (a COPY of 40,000 staged rows is one event); status
 -- changes and merges are row-level with a WHEN clause, since the rows they watch are updated
 -- far more often than the watched column changes. A notifying transaction holds a cluster-wide lock through its
--- commit (research/events-and-notify.md §2), so one NOTIFY per transaction is the ceiling
+-- commit (docs/research/events-and-notify.md §2), so one NOTIFY per transaction is the ceiling
 -- and the `notify` setting can turn it off for hosts with many small concurrent writers.
 --
 -- Contract 2: nothing here may raise into the host's transaction. Each trigger body runs in
@@ -11,5 +11,5 @@
 -- that is possible) and raised as a WARNING, and the host's write commits.
 --
 -- This migration only ever made functions, views or triggers; they live in functions/wake.sql
--- and triggers/ (re-applied when they change; README, "Installing and uninstalling"). It stays,
+-- and triggers/ (re-applied when they change; docs/operations.md, "Installing and uninstalling"). It stays,
 -- with nothing to run, because databases record it.

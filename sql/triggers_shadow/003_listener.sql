@@ -5,12 +5,12 @@
 --    transactions visible in the pass's snapshot; the horizon only moves to that snapshot's
 --    xmin, below which no transaction can still commit. Transactions above the horizon that
 --    were already read are remembered in `done`, so a later pass neither skips a slow
---    transaction nor reads a fast one twice (DESIGN.md contract 3).
+--    transaction nor reads a fast one twice (docs/ARCHITECTURE.md contract 3).
 -- 2. orchestrator_tally_log: fold job-log rows into per-source counters and hourly buckets,
 --    exactly once, up to a log_seq below which no transaction can still add a row.
 --
 -- Its functions, views and triggers live in functions/watermarks.sql, functions/events.sql,
--- functions/tally.sql and functions/capture.sql (re-applied when they change; README,
+-- functions/tally.sql and functions/capture.sql (re-applied when they change; docs/operations.md,
 -- "Installing and uninstalling").
 
 INSERT INTO trapper.orchestrator_settings (key, value, description) VALUES

@@ -18,7 +18,7 @@
 -- the trigger or by the poll, never both and never neither.
 --
 -- Its functions, views and triggers live in functions/capture.sql (re-applied when they change;
--- README, "Installing and uninstalling").
+-- docs/operations.md, "Installing and uninstalling").
 
 INSERT INTO trapper.orchestrator_settings (key, value, description) VALUES
     ('capture_decisions', 'trigger',

@@ -3,7 +3,7 @@ another record does not."""
 
 from __future__ import annotations
 
-from listener.rowhash import canonical, row_hash
+from listener.ingest.rowhash import canonical, row_hash
 
 
 def test_a_re_export_hashes_the_same_whatever_its_order_spacing_and_empty_fields() -> None:

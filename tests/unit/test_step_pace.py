@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from listener.service import WATERMARK_RECHECK, ListenerConfig, StepPace
+from listener.events.service import WATERMARK_RECHECK, ListenerConfig, StepPace
 
 
 def _pace() -> StepPace:

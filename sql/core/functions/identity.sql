@@ -1,6 +1,6 @@
 -- Identity resolution: the gate, exact identifier lookup guarded by names, shared
 -- identifiers demoted, never a match on name alone, Fellegi–Sunter log-odds scoring, and
--- every decision written down with its evidence (atlas-data.md §1, closing section).
+-- every decision written down with its evidence (docs/research/atlas-data.md §1, closing section).
 -- Why lookups decide before they lock: 009_less_contention.sql.
 
 -- (Small helpers are PL/pgSQL, not SQL: a non-inlined SQL function is planned again on

@@ -1,5 +1,5 @@
 -- Ingest runs' lifecycle: begin a run holding its advisory lock, release it, and mark the
--- runs whose session is gone 'abandoned' (README, "Ingesting exports").
+-- runs whose session is gone 'abandoned' (docs/ingest.md, "Ingesting exports").
 
 -- The advisory lock of a run: the two-integer form, whose keys never meet the single bigint
 -- keys of the installer and the listener.

@@ -1,0 +1,221 @@
+"""The questions people ask, one function each (sources, rules, health, why data is missing,
+anomalies, the decision log, provenance, timelines), and the registry's two changes (register
+a source, map a field). The CLI and the HTTP API both call these, so a command and its route
+always agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from listener.core import sql
+from listener.core.errors import UserError
+
+_SQL = sql.beside(__file__, "read")
+
+# a plain connection or one borrowed from the API's pool
+Conn = asyncpg.Connection | PoolConnectionProxy
+ENTITY_TYPES = ("person", "place", "cat", "request")
+MAX_PAGE = 1000
+
+
+class NotFound(UserError):
+    """The thing asked about does not exist (HTTP 404)."""
+
+
+def _q(name: str) -> str:
+    return _SQL[name]
+
+
+def rows_of(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    """Records as dicts, their jsonb columns decoded."""
+    out = []
+    for r in records:
+        d = dict(r)
+        for k, v in d.items():
+            # jsonb arrives as text without a codec; hand it on as data
+            if k in ("expected_fields", "decision_details", "details") and isinstance(v, str):
+                d[k] = json.loads(v)
+        out.append(d)
+    return out
+
+
+def split_source(spec: str) -> tuple[str, str]:
+    """``system/table`` into its two parts, or a clear error."""
+    system, sep, table = spec.partition("/")
+    if not sep or not system or not table or "/" in table:
+        raise UserError(f"a source is SYSTEM/TABLE (like clinichq/owner_info), not {spec!r}")
+    return system, table
+
+
+def source_filter(spec: str | None) -> tuple[str | None, str | None]:
+    """A ``--source`` / ``?source=`` filter: nothing, ``SYSTEM`` or ``SYSTEM/TABLE``."""
+    if not spec:
+        return None, None
+    if "/" not in spec:
+        return spec, None
+    return split_source(spec)
+
+
+async def sources(conn: Conn, system: str | None = None,
+                  table: str | None = None) -> list[dict[str, Any]]:
+    return rows_of(await conn.fetch(_q("sources"), system, table))
+
+
+async def source(conn: Conn, system: str, table: str) -> dict[str, Any]:
+    rows = await sources(conn, system, table)
+    if not rows:
+        raise NotFound(f"no source {system}/{table} is registered")
+    return rows[0]
+
+
+async def register_source(conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
+    """Register or update a source (``trapper.register_source``, an idempotent upsert)."""
+    await conn.fetchval(
+        _q("register_source"), body["source_system"], body["source_table"],
+        body["display_name"], body.get("entity_types_produced"), body.get("processor_name"),
+        body.get("ingest_method", "file_upload"), body.get("ingest_frequency", "on_demand"),
+        body.get("expected_fields") or [], body.get("required_fields") or [],
+        body.get("id_field_candidates"), body.get("notes"))
+    return await source(conn, body["source_system"], body["source_table"])
+
+
+async def rules(conn: Conn, system: str | None = None,
+                table: str | None = None) -> list[dict[str, Any]]:
+    return rows_of(await conn.fetch(_q("rules"), system, table))
+
+
+async def map_field(conn: Conn, body: dict[str, Any]) -> dict[str, Any]:
+    """Map one source field to a target (``trapper.map_source_field``: checked against the
+    allowlist; a bad rule is refused with the database's explanation)."""
+    rule_id = await conn.fetchval(
+        _q("map_field"), body["source_system"], body["source_table"], body["source_field"],
+        body["target_surface"], body.get("target_field"), body.get("routing_type", "direct"),
+        body.get("target_function"), body.get("transform_expression"),
+        body.get("is_required", False), body.get("skip_if_empty", True))
+    rows = [r for r in await rules(conn, body["source_system"], body["source_table"])
+            if r["rule_id"] == rule_id]
+    return rows[0]
+
+
+async def health(conn: Conn) -> dict[str, Any]:
+    """Every source's health row, and its last 24 hours by the hour (for the sparklines)."""
+    rows = rows_of(await conn.fetch(_q("health")))
+    hourly: dict[str, list[dict[str, Any]]] = {}
+    for h in rows_of(await conn.fetch(_q("hourly"))):
+        hourly.setdefault(f"{h['source_system']}/{h['source_table']}", []).append(h)
+    for r in rows:
+        r["hourly"] = hourly.get(f"{r['source_system']}/{r['source_table']}", [])
+    return {"sources": rows}
+
+
+async def why_missing(conn: Conn, *, issue_type: str | None = None,
+                      system: str | None = None, table: str | None = None,
+                      limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    limit = max(1, min(limit, MAX_PAGE))
+    counts = {r["issue_type"]: r["n"] for r in await conn.fetch(_q("why_missing_counts"),
+                                                                 system, table)}
+    rows = rows_of(await conn.fetch(_q("why_missing"), issue_type, system, table, limit,
+                                  max(0, offset)))
+    total = counts.get(issue_type, 0) if issue_type else sum(counts.values())
+    return {"counts": counts, "total": total, "limit": limit, "offset": offset, "rows": rows}
+
+
+async def anomalies(conn: Conn, *, system: str | None = None,
+                    table: str | None = None, include_resolved: bool = False,
+                    limit: int = 200) -> list[dict[str, Any]]:
+    return rows_of(await conn.fetch(_q("anomalies"), system, table, include_resolved,
+                                  max(1, min(limit, MAX_PAGE))))
+
+
+async def log(conn: Conn, *, system: str | None = None, table: str | None = None,
+              record_id: str | None = None, staged_record_id: int | None = None,
+              entity_id: uuid.UUID | None = None, action: str | None = None,
+              since: dt.datetime | None = None, until: dt.datetime | None = None,
+              after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+    """Job-log rows, oldest first, by source record, staged record, entity, action, time;
+    ``after`` pages by log_seq."""
+    return rows_of(await conn.fetch(_q("log"), system, table, record_id, staged_record_id,
+                                  entity_id, action, since, until, after,
+                                  max(1, min(limit, MAX_PAGE))))
+
+
+async def provenance(conn: Conn, entity_type: str,
+                     entity_id: uuid.UUID) -> dict[str, Any]:
+    """Where an entity came from: every source record behind it (its own and those of the
+    entities merged into it) and every decision about it."""
+    if entity_type not in ENTITY_TYPES:
+        raise UserError(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
+    if not await conn.fetchval(_q("entity_exists"), entity_type, entity_id):
+        raise NotFound(f"no {entity_type} {entity_id}")
+    canonical = await conn.fetchval(_q("canonical"), entity_type, entity_id)
+    ids = await conn.fetchval(_q("merged_from"), entity_type, canonical) or [canonical]
+    return {
+        "entity_type": entity_type, "entity_id": entity_id, "canonical_id": canonical,
+        "merged_from": [i for i in ids if i != canonical],
+        "sources": rows_of(await conn.fetch(_q("entity_sources"), ids)),
+        "decisions": rows_of(await conn.fetch(_q("entity_log"), ids)),
+    }
+
+
+async def timeline(conn: Conn, system: str, table: str,
+                   record_id: str) -> dict[str, Any]:
+    """A source record's whole story in time order: each staged version, its jobs and their
+    states, every decision with its rule and reason, entities created or merged, the
+    anomalies of its source at the time, and the alerts they raised."""
+    versions = rows_of(await conn.fetch(_q("record_versions"), system, table, record_id))
+    if not versions:
+        raise NotFound(f"no staged record {record_id} of {system}/{table}")
+    staged_ids = [v["staged_record_id"] for v in versions]
+    decisions = rows_of(await conn.fetch(_q("record_log"), system, table, record_id, staged_ids))
+    entities = rows_of(await conn.fetch(_q("record_entities"), system, table, record_id))
+    entity_ids = [e["entity_id"] for e in entities]
+    merges = [d for d in rows_of(await conn.fetch(_q("entity_log"), entity_ids))
+              if d["action"] == "entity_merged"]
+    processed = [v["processed_at"] for v in versions if v["processed_at"]]
+    job_ids = sorted({d["job_id"] for d in decisions if d.get("job_id")}
+                     | {r["job_id"] for r in await conn.fetch(_q("record_jobs"), system, table,
+                                                              processed)}, key=str)
+    jobs = rows_of(await conn.fetch(_q("jobs"), job_ids))
+    anomaly_rows = rows_of(await conn.fetch(_q("record_anomalies"), system, table,
+                                          [v["created_at"] for v in versions]))
+    alert_rows = rows_of(await conn.fetch(_q("anomaly_alerts"),
+                                        [a["anomaly_key"] for a in anomaly_rows])) \
+        if anomaly_rows else []
+
+    items: list[dict[str, Any]] = []
+    for n, v in enumerate(versions, 1):
+        items.append({"at": v["created_at"], "type": "staged", "version": n, **v})
+        if v["processed_at"]:
+            items.append({"at": v["processed_at"], "type": "processed",
+                          "staged_record_id": v["staged_record_id"]})
+    for j in jobs:
+        for field, state in (("queued_at", "queued"), ("started_at", "started"),
+                             ("completed_at", j["status"])):
+            if j.get(field):
+                items.append({"at": j[field], "type": "job", "state": state,
+                              "job_id": j["job_id"], "last_error": j["last_error"]})
+    seen = set()
+    for d in decisions + merges:
+        if d["log_seq"] in seen:
+            continue
+        seen.add(d["log_seq"])
+        items.append({"at": d["logged_at"], "type": "decision", **d})
+    for a in anomaly_rows:
+        items.append({"at": a["first_seen"], "type": "anomaly", **a})
+    for al in alert_rows:
+        items.append({"at": al["created_at"], "type": "alert", **al})
+    order = {"staged": 0, "job": 1, "decision": 2, "processed": 3, "anomaly": 4, "alert": 5}
+    items.sort(key=lambda i: (i["at"], order[i["type"]], i.get("log_seq", 0)))
+    return {"source_system": system, "source_table": table, "source_record_id": record_id,
+            "versions": len(versions), "entities": entities, "items": items}
+
+
+async def queue_remaining(conn: Conn) -> int:
+    """Jobs queued, waiting to retry or being processed."""
+    return int(await conn.fetchval(_q("queue_remaining")))

@@ -1,0 +1,48 @@
+-- Queries of the orchestrator commands (listener/admin/routing.py).
+
+-- name: records_to_route
+-- The most recent staged records of a source, or one by its source id.
+SELECT id FROM trapper.staged_records
+WHERE source_system = $1 AND source_table = $2
+  AND ($3::text IS NULL OR source_row_id = $3)
+ORDER BY id DESC
+LIMIT $4;
+
+-- name: last_log_seq
+SELECT coalesce(max(log_seq), 0) FROM trapper.orchestrator_job_log;
+
+-- name: new_log_rows
+SELECT staged_record_id, action, target_surface, routing_rule_id, rule_version,
+       decision_reason
+FROM trapper.orchestrator_job_log
+WHERE log_seq > $1
+ORDER BY log_seq;
+
+-- name: logged_decisions
+-- What was decided before for these staged records (the last routing of each).
+SELECT staged_record_id, action, target_surface, routing_rule_id, rule_version,
+       decision_reason
+FROM trapper.orchestrator_job_log
+WHERE staged_record_id = ANY ($1::bigint[])
+  AND action IN ('routed', 'skipped', 'merged', 'rejected', 'anomaly_flagged', 'error')
+ORDER BY log_seq;
+
+-- name: rules_check
+-- Each active rule and how many of the last N staged rows of its source carry its field.
+WITH recent AS (
+    SELECT s.source_system, s.source_table, s.payload,
+           row_number() OVER (PARTITION BY s.source_system, s.source_table ORDER BY s.id DESC) AS rn
+    FROM trapper.staged_records s
+    WHERE EXISTS (SELECT 1 FROM trapper.orchestrator_routing_rules r
+                  WHERE r.source_system = s.source_system AND r.source_table = s.source_table)
+)
+SELECT r.rule_id, r.source_system, r.source_table, r.source_field, r.target_surface,
+       r.target_field, count(x.payload) AS rows_checked,
+       count(x.payload) FILTER (WHERE x.payload ? r.source_field) AS rows_with_field
+FROM trapper.orchestrator_routing_rules r
+LEFT JOIN recent x ON x.source_system = r.source_system AND x.source_table = r.source_table
+                  AND x.rn <= $1
+WHERE r.is_active
+GROUP BY r.rule_id, r.source_system, r.source_table, r.source_field, r.target_surface,
+         r.target_field
+ORDER BY r.source_system, r.source_table, r.source_field;

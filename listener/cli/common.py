@@ -1,0 +1,45 @@
+"""What every command shares: running its async body, the --database-url and --json
+options, and one connection for a command's reads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+import click
+
+from listener.core import db
+
+T = TypeVar("T")
+
+URL_ENVVARS = ["ATLAS_ORCH_DATABASE_URL", "DATABASE_URL"]
+
+
+def run(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run one async entry point to completion."""
+    return anyio.run(fn)
+
+
+def database_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The --database-url option (or its environment variables)."""
+    return click.option(
+        "--database-url",
+        envvar=URL_ENVVARS,
+        show_envvar=True,
+        help="PostgreSQL URL. Unset: a private embedded server in the user's data folder.",
+    )(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The --json flag: print JSON for scripts."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
+
+
+def with_connection(database_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn`` on one connection to the database and return what it returns."""
+    async def go() -> T:
+        async with db.connection(db.resolve_url(database_url)) as conn:
+            return await fn(conn)
+
+    return run(go)

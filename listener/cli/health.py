@@ -1,0 +1,64 @@
+"""`atlas-orch health`, `why-missing` and `anomalies`: the state of the data."""
+
+from __future__ import annotations
+
+import click
+
+from listener.admin import read
+from listener.cli.common import database_option, json_option, with_connection
+from listener.core.output import emit_json, emit_table
+
+
+@click.command("health")
+@database_option
+@json_option
+def health_cmd(database_url: str | None, as_json: bool) -> None:
+    """Each active source's health: status, last ingest, backlog, errors, open anomalies."""
+    doc = with_connection(database_url, read.health)
+    if as_json:
+        emit_json(doc)
+        return
+    emit_table(doc["sources"], ["source_system", "source_table", "health_status",
+                                "hours_since_last_ingest", "unprocessed_staged", "queued_count",
+                                "failed_24h", "dead_lettered", "errors_24h", "open_anomalies"])
+
+
+@click.command("why-missing")
+@database_option
+@click.option("--type", "issue_type", help="One kind of gap, e.g. person_no_identifiers.")
+@click.option("--source", help="SYSTEM or SYSTEM/TABLE.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, read.MAX_PAGE))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@json_option
+def why_missing_cmd(database_url: str | None, issue_type: str | None, source: str | None,
+                    limit: int, offset: int, as_json: bool) -> None:
+    """Why data is missing: counts by kind, then the rows with the fix for each."""
+    system, table = read.source_filter(source)
+    doc = with_connection(database_url, lambda c: read.why_missing(
+        c, issue_type=issue_type, system=system, table=table, limit=limit, offset=offset))
+    if as_json:
+        emit_json(doc)
+        return
+    emit_table([{"issue_type": k, "count": v} for k, v in doc["counts"].items()])
+    if issue_type:
+        click.echo()
+        emit_table(doc["rows"], ["entity_id", "entity_label", "source_system", "source_table",
+                                 "source_record_id", "explanation", "suggested_fix"])
+
+
+@click.command("anomalies")
+@database_option
+@click.option("--source", help="SYSTEM or SYSTEM/TABLE.")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved ones.")
+@json_option
+def anomalies_cmd(database_url: str | None, source: str | None, include_resolved: bool,
+                  as_json: bool) -> None:
+    """Open anomalies (with --all, resolved ones too), newest first."""
+    system, table = read.source_filter(source)
+    rows = with_connection(database_url, lambda c: read.anomalies(
+        c, system=system, table=table, include_resolved=include_resolved))
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(rows, ["anomaly_key", "severity", "summary", "first_seen", "last_seen",
+                      "resolved_at", "occurrences"])

@@ -1,0 +1,119 @@
+"""`atlas-orch ingest`: stage export files, one ingest run per file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from listener.cli.common import database_option, json_option, run
+from listener.core import db
+from listener.core.output import emit_json, say
+from listener.core.progress import Progress
+from listener.ingest import readers
+from listener.ingest import staging as ingest_mod
+from listener.ingest.batch import PlannedFile, ingest_files
+
+
+@click.command()
+@database_option
+@click.argument("source", required=False)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--manifest", type=click.Path(path_type=Path),
+              help="Ingest every file of a generated world's manifest.json, in its order.")
+@click.option("--format", "fmt", type=click.Choice(readers.FORMATS),
+              help="File format (default: from the extension).")
+@click.option("--encoding", default=None,
+              help="Text encoding of CSV, JSON and NDJSON files without a byte-order mark, "
+                   "for example cp1252 (default: a byte-order mark decides, else UTF-8).")
+@click.option("--records-key", metavar="KEY",
+              help="JSON: the key of the top-level object whose array holds the records "
+                   "(needed when it holds several arrays).")
+@click.option("--max-sheet-rows", type=click.IntRange(1), metavar="N",
+              help="XLSX/XLS: refuse a sheet with more rows (default: the readers' limit).")
+@click.option("--max-sheet-columns", type=click.IntRange(1), metavar="N",
+              help="XLSX/XLS: refuse a sheet with more columns (default: the readers' limit).")
+@click.option("--max-json-depth", type=click.IntRange(1), metavar="N",
+              help="JSON/NDJSON: reject a record nested deeper (default: the readers' limit).")
+@click.option("--id-field", "id_fields", multiple=True,
+              help="Payload field holding the source record id (repeatable; first found wins).")
+@click.option("--max-row-bytes", default=ingest_mod.DEFAULT_MAX_ROW_BYTES, show_default=True,
+              help="Rows whose JSON payload is larger are rejected as oversized.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@json_option
+def ingest(
+    database_url: str | None, source: str | None, files: tuple[Path, ...],
+    manifest: Path | None, fmt: str | None, encoding: str | None, records_key: str | None,
+    max_sheet_rows: int | None, max_sheet_columns: int | None, max_json_depth: int | None,
+    id_fields: tuple[str, ...], max_row_bytes: int, progress: bool | None, as_json: bool,
+) -> None:
+    """Stage export files: atlas-orch ingest SOURCE_SYSTEM/SOURCE_TABLE FILE...
+
+    One file, one ingest run: read = new + duplicate + rejected + merged. Duplicates are
+    counted, not re-staged; bad rows are kept in trapper.ingest_rejects with their reason; a
+    file that cannot be parsed is refused whole. Each file stands alone: the others still go
+    in, and the exit status is 1 if any file failed.
+    """
+    plan = _ingest_plan(source, files, manifest, fmt)
+    url = db.resolve_url(database_url)
+
+    async def one(conn: Any, item: PlannedFile) -> ingest_mod.IngestResult:
+        bar = Progress(f"{item.source_system}/{item.source_table} {item.path.name}", 0,
+                       enabled=progress)
+
+        def tick(done: int, total: int) -> None:
+            bar.total = total          # 0: unknown, the file is read as it streams
+            bar.update(done)
+
+        try:
+            return await ingest_mod.ingest_file(
+                conn, item.path, item.source_system, item.source_table, fmt=item.fmt,
+                encoding=encoding, records_key=records_key, max_sheet_rows=max_sheet_rows,
+                max_sheet_columns=max_sheet_columns, max_json_depth=max_json_depth,
+                id_fields=id_fields, max_row_bytes=max_row_bytes, progress=tick)
+        finally:
+            bar.close()
+
+    def tell(result: ingest_mod.IngestResult) -> None:
+        if result.status != "completed":
+            say(f"error: {result.describe_failure()}")
+        elif not as_json:
+            say(_ingest_summary(result))
+
+    report = run(lambda: ingest_files(url, plan, one, on_result=tell,
+                                      on_abandoned=lambda a: say(a.describe())))
+    if as_json:
+        emit_json(report.as_dict())
+    elif len(report.results) > 1:
+        say(f"{len(report.results)} files: {len(report.results) - len(report.failed)} "
+            f"completed, {len(report.failed)} failed")
+    if not report.ok:
+        sys.exit(1)
+
+
+def _ingest_plan(source: str | None, files: tuple[Path, ...], manifest: Path | None,
+                 fmt: str | None) -> list[PlannedFile]:
+    """The files to ingest, from SOURCE FILE... or from a manifest."""
+    if manifest:
+        if source or files:
+            raise click.UsageError("give either --manifest or SOURCE FILE..., not both")
+        return [PlannedFile(e.path, e.source_system, e.source_table, e.fmt)
+                for e in ingest_mod.read_manifest(manifest)]
+    if not source or not files:
+        raise click.UsageError("give SOURCE_SYSTEM/SOURCE_TABLE and at least one FILE")
+    system, table = ingest_mod.parse_source(source)
+    return [PlannedFile(f, system, table, fmt) for f in files]
+
+
+def _ingest_summary(r: ingest_mod.IngestResult) -> str:
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.rejects_by_reason.items()))
+    return (
+        f"{r.source_system}/{r.source_table} {r.source_file}: read {r.rows_read} = "
+        f"new {r.rows_new} + duplicate {r.rows_duplicate} + rejected {r.rows_rejected}"
+        + (f" ({reasons})" if reasons else "")
+        + (f" + merged {r.rows_merged} (service lines)" if r.rows_merged else "")
+        + f" [run {r.ingest_run_id}, {r.seconds}s]"
+    )

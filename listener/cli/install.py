@@ -1,0 +1,116 @@
+"""`atlas-orch install`, `verify` and `uninstall`: the schema installer's commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from listener.cli.common import database_option, json_option, run
+from listener.core import db
+from listener.core.output import emit_json, emit_table, say
+from listener.ingest import runs as ingest_runs
+from listener.schema import migrations
+
+
+@click.command()
+@database_option
+@click.option("--with-core", "mode", flag_value="with-core",
+              help="Standalone: the engines, the orchestrator and the shadow triggers.")
+@click.option("--core-only", "mode", flag_value="core-only",
+              help="The engines alone (what a host database has before the orchestrator).")
+@click.option("--list", "list_only", is_flag=True,
+              help="Show each SQL file's state (applied, pending, to re-apply, rewritten, "
+                   "edited); change nothing.")
+@click.option("--print-sql", is_flag=True, help="Print the SQL that would run; no connection.")
+@json_option
+def install(
+    database_url: str | None, mode: str | None, list_only: bool, print_sql: bool, as_json: bool
+) -> None:
+    """Install the orchestrator (shadow mode onto existing engines, unless --with-core)."""
+    layers: tuple[str, ...] = migrations.LAYERS
+    listing_everything = list_only and mode is None
+    mode = mode or "shadow"
+    if not listing_everything:
+        layers = migrations.layers_for(mode)
+    if print_sql:
+        sys.stdout.write(migrations.print_sql(mode))
+        return
+    url = db.resolve_url(database_url)
+
+    async def go() -> None:
+        async with db.connection(url) as conn:
+            if list_only:
+                _show_status(await migrations.status(conn, layers), as_json)
+                return
+            done = await migrations.install(conn, mode, progress=not as_json)
+            if as_json:
+                emit_json({"mode": mode, "applied": [m.label for m in done]})
+            elif done:
+                say(f"applied {len(done)} SQL file(s) ({mode})")
+            else:
+                say(f"nothing to do: every {mode} SQL file is already applied")
+
+    run(go)
+
+
+def _show_status(states: list[migrations.Status], as_json: bool) -> None:
+    rows = [
+        {"layer": s.layer, "migration": s.name, "kind": s.kind, "state": s.state,
+         "applied_at": s.applied_at}
+        for s in states
+    ]
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_table(rows)
+
+
+@click.command()
+@database_option
+@json_option
+def uninstall(database_url: str | None, as_json: bool) -> None:
+    """Drop exactly the orchestrator's objects; the engines and their data stay as they were."""
+    url = db.resolve_url(database_url)
+
+    async def go() -> None:
+        async with db.connection(url) as conn:
+            dropped = await migrations.uninstall(conn)
+        if as_json:
+            emit_json({"dropped": dropped})
+        elif dropped:
+            say(f"dropped {len(dropped)} orchestrator object(s)")
+        else:
+            say("the orchestrator is not installed here; nothing to drop")
+
+    run(go)
+
+
+@click.command()
+@database_option
+@json_option
+def verify(database_url: str | None, as_json: bool) -> None:
+    """Exit non-zero on any difference between the database and the migration files.
+
+    Also marks abandoned the ingest runs whose session is gone (reported, not a difference).
+    """
+    url = db.resolve_url(database_url)
+
+    async def go() -> tuple[list[str], list[ingest_runs.AbandonedRun]]:
+        async with db.connection(url) as conn:
+            problems = await migrations.verify(conn)
+            return problems, await ingest_runs.mark_abandoned(conn)
+
+    problems, abandoned = run(go)
+    if as_json:
+        emit_json({"ok": not problems, "problems": problems,
+                   "abandoned_runs": [a.as_dict() for a in abandoned]})
+    else:
+        for p in problems:
+            click.echo(p)
+        for a in abandoned:
+            say(a.describe())
+        if not problems:
+            say("database matches the migration files")
+    if problems:
+        sys.exit(1)

@@ -1,0 +1,88 @@
+"""The ``atlas-orch`` command line: the root group and the console entry point. Each command
+group is a module of this package; a command parses its input, calls listener.admin (or the
+program it starts), and formats the answer."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from listener.cli import (
+    alerts,
+    demo,
+    embedded,
+    health,
+    ingest,
+    install,
+    listen,
+    process,
+    records,
+    serve,
+    shadow,
+    sources,
+)
+from listener.core import db
+from listener.core.errors import UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="atlas-orchestrator")
+def cli() -> None:
+    """atlas-orch: coordination, decision log and live events over the Atlas pipeline."""
+
+
+cli.add_command(install.install)
+cli.add_command(install.uninstall)
+cli.add_command(install.verify)
+cli.add_command(ingest.ingest)
+cli.add_command(process.process)
+cli.add_command(process.worker_cmd)
+cli.add_command(process.jobs)
+cli.add_command(listen.listen)
+cli.add_command(serve.serve)
+cli.add_command(shadow.shadow)
+cli.add_command(health.health_cmd)
+cli.add_command(health.why_missing_cmd)
+cli.add_command(health.anomalies_cmd)
+cli.add_command(records.log_cmd)
+cli.add_command(records.provenance_cmd)
+cli.add_command(records.replay_cmd)
+cli.add_command(alerts.alerts)
+cli.add_command(sources.sources)
+cli.add_command(sources.route)
+cli.add_command(sources.rules)
+cli.add_command(demo.demo)
+cli.add_command(embedded.embedded)
+
+
+def main() -> None:
+    """Console entry point: user errors are one line and exit 1, usage errors exit 2."""
+    try:
+        cli.main(standalone_mode=False, prog_name="atlas-orch")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.exit(130)
+    except UserError as exc:
+        # redacted: a message may quote a database URL or DSN with its password
+        print(f"atlas-orch: error: {db.redact(str(exc))}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        from listener.core import db_errors
+
+        if os.environ.get("ATLAS_ORCH_DEBUG") == "1":
+            raise
+        if db_errors.is_database_error(exc):
+            line = db_errors.describe(exc)
+        else:
+            line = (f"internal error ({type(exc).__name__}: {exc}); this is a bug: run again "
+                    "with ATLAS_ORCH_DEBUG=1 for the traceback and report it")
+        print(f"atlas-orch: error: {db.redact(line)}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,119 @@
+"""`atlas-orch log`, `provenance` and `replay`: what happened to a record or an entity."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import click
+
+from listener.admin import read
+from listener.cli.common import database_option, json_option, with_connection
+from listener.core.output import emit_json, emit_table, say
+
+
+@click.command("log")
+@database_option
+@click.option("--source", help="SYSTEM or SYSTEM/TABLE.")
+@click.option("--record", "record_id", help="A source record id (with --source).")
+@click.option("--staged", "staged_record_id", type=int, help="A staged record id.")
+@click.option("--entity", "entity_id", type=click.UUID, help="A target entity id.")
+@click.option("--action", help="routed, skipped, rejected, error, anomaly_flagged, …")
+@click.option("--since", type=click.DateTime(), help="From this time (UTC).")
+@click.option("--until", type=click.DateTime(), help="Before this time (UTC).")
+@click.option("--after", default=0, show_default=True, type=click.IntRange(0),
+              help="Only rows after this log_seq (paging).")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, read.MAX_PAGE))
+@json_option
+def log_cmd(database_url: str | None, source: str | None, record_id: str | None,
+            staged_record_id: int | None, entity_id: uuid.UUID | None, action: str | None,
+            since: Any, until: Any, after: int, limit: int, as_json: bool) -> None:
+    """The decision log, filtered: what happened to a record, an entity, a source."""
+    import datetime as dt
+
+    system, table = read.source_filter(source)
+    utc = dt.UTC
+    rows = with_connection(database_url, lambda c: read.log(
+        c, system=system, table=table, record_id=record_id, staged_record_id=staged_record_id,
+        entity_id=entity_id, action=action,
+        since=since.replace(tzinfo=utc) if since else None,
+        until=until.replace(tzinfo=utc) if until else None, after=after, limit=limit))
+    if as_json:
+        emit_json(rows)
+        return
+    emit_table(rows, ["log_seq", "logged_at", "action", "source_system", "source_table",
+                      "source_record_id", "target_surface", "decision_reason"])
+
+
+@click.command("provenance")
+@database_option
+@click.argument("entity_type", type=click.Choice(read.ENTITY_TYPES))
+@click.argument("entity_id", type=click.UUID)
+@json_option
+def provenance_cmd(database_url: str | None, entity_type: str, entity_id: uuid.UUID,
+                   as_json: bool) -> None:
+    """Where an entity came from: its source records and every decision about it."""
+    doc = with_connection(database_url, lambda c: read.provenance(c, entity_type, entity_id))
+    if as_json:
+        emit_json(doc)
+        return
+    say(f"{entity_type} {entity_id} (canonical {doc['canonical_id']}, "
+        f"{len(doc['merged_from'])} merged into it)")
+    emit_table(doc["sources"], ["created_at", "source_system", "source_table",
+                                "source_record_id", "staged_record_id", "action"])
+    click.echo()
+    emit_table(doc["decisions"], ["log_seq", "logged_at", "action", "source_system",
+                                  "source_record_id", "decision_reason"])
+
+
+@click.command("replay")
+@database_option
+@click.argument("record")
+@click.option("--reprocess", "mode", flag_value="reprocess",
+              help="Run it through its processor again, rolled back: now against then.")
+@click.option("--apply", "mode", flag_value="apply",
+              help="Run it through its processor again for real (logged as a replay).")
+@click.option("--emit", "mode", flag_value="emit",
+              help="Re-publish its timeline to the live feed, marked as a replay.")
+@json_option
+def replay_cmd(database_url: str | None, record: str, mode: str | None, as_json: bool) -> None:
+    """A record's whole timeline (RECORD is SYSTEM/TABLE/RECORD_ID), in order."""
+    from listener.admin import replay as replay_mod
+
+    parts = record.split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise click.BadParameter(f"{record!r}: expected SYSTEM/TABLE/RECORD_ID",
+                                 param_hint="RECORD")
+    system, table, record_id = parts
+
+    async def go(conn: Any) -> dict[str, Any]:
+        if mode in ("reprocess", "apply"):
+            return await replay_mod.reprocess(conn, system, table, record_id,
+                                              apply=mode == "apply")
+        if mode == "emit":
+            return await replay_mod.emit(conn, system, table, record_id)
+        return await read.timeline(conn, system, table, record_id)
+
+    doc = with_connection(database_url, go)
+    if as_json:
+        emit_json(doc)
+        return
+    if mode in ("reprocess", "apply"):
+        say(f"{'applied' if doc['applied'] else 'rolled back'}: {doc['processor']} on staged "
+            f"record {doc['staged_record_id']}; "
+            + ("decisions changed" if doc["changed"] else "same decisions as before"))
+        for label, rows in (("only then", doc["only_then"]), ("only now", doc["only_now"])):
+            if rows:
+                click.echo(f"{label}:")
+                emit_table(rows)
+        return
+    if mode == "emit":
+        say(f"timeline of {record} ({doc['items']} items) re-published to the live feed")
+        return
+    rows = [{"at": i["at"], "type": i["type"],
+             "what": i.get("action") or i.get("state") or i.get("kind")
+             or (f"version {i['version']}" if i["type"] == "staged" else ""),
+             "detail": i.get("decision_reason") or i.get("summary") or i.get("last_error")
+             or i.get("processing_error") or ""}
+            for i in doc["items"]]
+    emit_table(rows, ["at", "type", "what", "detail"])

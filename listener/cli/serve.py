@@ -1,0 +1,64 @@
+"""`atlas-orch serve`: the HTTP API, the live feed and the page (and the listener)."""
+
+from __future__ import annotations
+
+import anyio
+import click
+
+from listener.cli.common import database_option, run
+from listener.core import db
+from listener.core.errors import UserError
+from listener.core.logs import configure as configure_logs
+from listener.core.output import say
+
+
+@click.command()
+@database_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="ATLAS_ORCH_HOST")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
+              envvar="ATLAS_ORCH_PORT")
+@click.option("--listen/--no-listen", "with_listener", default=True, show_default=True,
+              help="Run the event listener in the same process.")
+@click.option("--listen-url", envvar="ATLAS_ORCH_LISTEN_URL", show_envvar=True,
+              help="A direct (session) connection for LISTEN.")
+def serve(database_url: str | None, host: str, port: int, with_listener: bool,
+          listen_url: str | None) -> None:
+    """The HTTP API, the live feed and the /admin/data-health page (and the listener)."""
+    from aiohttp import web
+
+    from listener.core.logs import add_secrets
+    from listener.events.service import Listener, ListenerConfig
+    from listener.web.app import Tokens, create_app
+    from listener.web.server import ApiRunner
+    from webhooks.sender import run_configured
+
+    configure_logs()
+    tokens = Tokens.from_env()
+    if not tokens.admin and not tokens.read:
+        raise UserError("no API token is configured: set ATLAS_ORCH_ADMIN_TOKEN (and "
+                        "ATLAS_ORCH_READ_TOKEN for read-only access)")
+    add_secrets(*tokens.all())          # masked in every log line, wherever they appear
+    url = db.resolve_url(database_url)
+
+    async def go() -> None:
+        import signal
+
+        # ApiRunner: aiohttp's own parse-error answers in the API's envelope, without the
+        # request's bytes (listener/web/server.py); no access log (URLs may carry tickets)
+        runner = ApiRunner(create_app(url, tokens, listen_url=listen_url), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        say(f"serving http://{host}:{port}/admin/data-health"
+            + (" with the listener" if with_listener else ""))
+        try:
+            if with_listener:
+                await Listener(ListenerConfig(url=url, listen_url=listen_url),
+                               alerts=run_configured).run()
+            else:
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        break
+        finally:
+            await runner.cleanup()
+
+    run(go)

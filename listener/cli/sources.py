@@ -1,0 +1,85 @@
+"""`atlas-orch sources`, `route` and `rules check`: the registry and the routing rules."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from listener.admin import read, routing
+from listener.cli.common import database_option, json_option, run, with_connection
+from listener.core import db
+from listener.core.output import emit_json, emit_table, say
+from listener.ingest import staging as ingest_mod
+
+
+@click.command()
+@database_option
+@json_option
+def sources(database_url: str | None, as_json: bool) -> None:
+    """What sources feed Atlas? (the registry)"""
+    rows = with_connection(database_url, read.sources)
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_table(rows, ["source_system", "source_table", "display_name", "processor_name",
+                          "ingest_frequency", "is_active", "last_ingest_at"])
+
+
+@click.command()
+@database_option
+@click.argument("source")
+@click.option("--dry-run", is_flag=True, required=True,
+              help="Route inside a transaction that is rolled back (the only mode for now).")
+@click.option("--limit", default=20, show_default=True, help="Most recent records to route.")
+@click.option("--record", "record_id", help="Route one record, by its source record id.")
+@json_option
+def route(database_url: str | None, source: str, dry_run: bool, limit: int,
+          record_id: str | None, as_json: bool) -> None:
+    """Try the routing rules on staged records and show what would be decided, and what
+    differs from the decisions already logged. Nothing is written."""
+    system, table = ingest_mod.parse_source(source)
+    url = db.resolve_url(database_url)
+
+    async def go() -> routing.DryRun:
+        async with db.connection(url) as conn:
+            return await routing.dry_run(conn, system, table, limit=limit, record_id=record_id)
+
+    result = run(go)
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    emit_table(result.decisions, ["staged_record_id", "action", "target_surface",
+                                  "rule_version", "decision_reason"])
+    say(f"dry run of {result.records} record(s): {len(result.decisions)} decision(s), "
+        f"{len(result.changed)} record(s) decided differently from the log; nothing kept")
+
+
+@click.group()
+def rules() -> None:
+    """Routing rules."""
+
+
+@rules.command("check")
+@database_option
+@click.option("--last", "last_rows", default=1000, show_default=True,
+              help="Check against this many most recent staged rows per source.")
+@json_option
+def rules_check_cmd(database_url: str | None, last_rows: int, as_json: bool) -> None:
+    """Report rules whose field occurs in none of the recent staged rows of their source;
+    exits 1 when any rule matches nothing."""
+    url = db.resolve_url(database_url)
+
+    async def go() -> list[dict[str, Any]]:
+        async with db.connection(url) as conn:
+            return await routing.rules_check(conn, last_rows)
+
+    rows = run(go)
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_table(rows, ["source_system", "source_table", "source_field", "target_surface",
+                          "rows_checked", "rows_with_field", "status"])
+    if any(r["status"] == "matches nothing" for r in rows):
+        sys.exit(1)

@@ -1,0 +1,74 @@
+"""Connections: one place that turns a URL into an asyncpg connection or a clear error."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from listener.core.config import database_url_from_env
+from listener.core.errors import UserError
+from listener.core.redact import redact
+
+__all__ = ["ConnectFailed", "connect", "connection", "redact", "resolve_url"]
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+class ConnectFailed(UserError):
+    """No connection could be made (unreachable, refused, no such database): the user's to
+    fix on the command line, a 503 for an HTTP client."""
+
+
+def resolve_url(explicit: str | None = None, *, announce: bool = True) -> str:
+    """The database to use: explicit, then the environment, then the embedded server."""
+    url = explicit or database_url_from_env()
+    if url:
+        return url
+    from listener.core.embedded import ensure_embedded
+
+    return ensure_embedded(announce=announce)
+
+
+async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
+                  application_name: str | None = None) -> asyncpg.Connection:
+    """Open a connection, turning every way of failing into one readable ``UserError``.
+
+    ``application_name`` shows in ``pg_stat_activity``, so operators can tell our sessions
+    apart (the listener's two connections, say). Every message is redacted as a whole: the
+    driver's own text may quote the URL or a DSN with its password."""
+    where = redact(url)
+    settings = {"application_name": application_name} if application_name else None
+    try:
+        conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout,
+                                                         server_settings=settings)
+    except (OSError, socket.gaierror) as exc:
+        raise _refusal(f"cannot reach PostgreSQL at {where}: {exc.strerror or exc}") from exc
+    except TimeoutError as exc:
+        raise _refusal(f"cannot reach PostgreSQL at {where}: timed out after {timeout}s") from exc
+    except asyncpg.InvalidCatalogNameError as exc:
+        raise _refusal(f"database does not exist at {where}: {exc}") from exc
+    except asyncpg.InvalidAuthorizationSpecificationError as exc:
+        raise _refusal(f"PostgreSQL at {where} refused the login: {exc}") from exc
+    except asyncpg.PostgresError as exc:
+        raise _refusal(f"PostgreSQL at {where} refused the connection: {exc}") from exc
+    except ValueError as exc:
+        raise _refusal(f"not a usable database URL {where}: {exc}") from exc
+    return conn
+
+
+def _refusal(message: str) -> ConnectFailed:
+    """A connection failure as a user error whose text holds no password."""
+    return ConnectFailed(redact(message))
+
+
+@asynccontextmanager
+async def connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection closed on exit."""
+    conn = await connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()

@@ -1,0 +1,49 @@
+"""One line for a database error that reached the command line: its cause, then what to do.
+
+The CLI's promise (docs/operations.md, "Connecting") is that a person never sees a traceback;
+errors the commands do not turn into a ``UserError`` themselves end here.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+_ADVICE: list[tuple[type[BaseException], str]] = [
+    (asyncpg.UndefinedTableError,
+     "the database lacks an object this command reads; run `atlas-orch install` "
+     "(or `install --with-core` on an empty database), then `atlas-orch verify`"),
+    (asyncpg.UndefinedFunctionError,
+     "the database lacks a function this command calls; run `atlas-orch verify` to see "
+     "what is missing and `atlas-orch install` to apply it"),
+    (asyncpg.UndefinedColumnError,
+     "the database's tables differ from what this version expects; run `atlas-orch verify`"),
+    (asyncpg.InsufficientPrivilegeError,
+     "connect as a role that may read and write the trapper schema"),
+    (asyncpg.ReadOnlySQLTransactionError,
+     "this is a read-only server (a replica?); point DATABASE_URL at the primary"),
+    (asyncpg.QueryCanceledError,
+     "the statement was cancelled (statement_timeout or an operator); run it again, or "
+     "raise the timeout for this role"),
+    (asyncpg.DeadlockDetectedError, "another session held the same rows; run it again"),
+    (asyncpg.PostgresConnectionError,
+     "the connection to PostgreSQL broke; check the server is up and run the command again"),
+    (asyncpg.InterfaceError,
+     "the connection to PostgreSQL broke; check the server is up and run the command again"),
+    (ConnectionError,
+     "the connection to PostgreSQL broke; check the server is up and run the command again"),
+    (asyncpg.PostgresError, "run `atlas-orch verify`; if it is clean, report this message"),
+]
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """True for the errors :func:`describe` speaks for."""
+    return isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | ConnectionError)
+
+
+def describe(exc: BaseException) -> str:
+    """``cause; what to do`` on one line, the database's message first."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    for kind, advice in _ADVICE:
+        if isinstance(exc, kind):
+            return f"database error: {message[:300]} ({advice})"
+    return f"database error: {message[:300]}"

@@ -1,0 +1,59 @@
+-- Queries of ingest (listener/ingest/staging.py, listener/ingest/runs.py).
+
+-- name: start_run
+-- Creates the run and takes its session advisory lock in one statement (sql/core/011).
+SELECT trapper.ingest_begin_run($1, $2, $3, $4, $5, $6);
+
+-- name: release_run
+SELECT trapper.ingest_release_run($1);
+
+-- name: has_abandon_marker
+-- The engines' marker arrived with core 011; a host without it has no runs to judge.
+SELECT to_regprocedure('trapper.ingest_mark_abandoned()') IS NOT NULL;
+
+-- name: mark_abandoned
+SELECT ingest_run_id, source_system, source_table, source_file, started_at, backend_pid
+FROM trapper.ingest_mark_abandoned();
+
+-- name: existing_hashes
+-- A join, not "row_hash = ANY(array)": with 20,000 hashes the ANY form became a sequential
+-- scan testing every row against the whole array (15 s for one re-ingested file).
+SELECT s.row_hash
+FROM unnest($3::text[]) AS h (row_hash)
+JOIN trapper.staged_records s
+  ON s.source_system = $1 AND s.source_table = $2 AND s.row_hash = h.row_hash;
+
+-- name: insert_staged_on_conflict
+-- The path taken when a concurrent ingest of the same rows won the race for some of them.
+INSERT INTO trapper.staged_records
+    (source_system, source_table, source_row_id, source_file, ingest_run_id, row_hash, payload)
+SELECT $1, $2, r.source_row_id, $3, $4, r.row_hash, r.payload::jsonb
+FROM unnest($5::text[], $6::text[], $7::text[]) AS r (source_row_id, row_hash, payload)
+ON CONFLICT (source_system, source_table, row_hash) DO NOTHING
+RETURNING row_hash;
+
+-- name: finish_run
+-- In the staging transaction. The CHECK ingest_runs_accounting holds the equation; this also
+-- holds the stored rejects to the count, and refuses a run that is no longer running.
+-- No row back means the run must not complete.
+UPDATE trapper.ingest_runs
+SET rows_read = $2, rows_new = $3, rows_duplicate = $4, rows_rejected = $5, rows_merged = $6,
+    status = 'completed', finished_at = now()
+WHERE ingest_run_id = $1 AND status = 'running'
+  AND $5 = (SELECT count(*) FROM trapper.ingest_rejects WHERE ingest_run_id = $1)
+RETURNING ingest_run_id;
+
+-- name: fail_run
+-- A completed or abandoned run keeps its state.
+UPDATE trapper.ingest_runs
+SET status = 'failed', error = $2, finished_at = now()
+WHERE ingest_run_id = $1 AND status = 'running'
+RETURNING ingest_run_id;
+
+-- name: enqueue
+SELECT trapper.enqueue_processing($1, $2, 'ingest', $3::text);
+
+-- name: registry_id_fields
+-- The orchestrator's registry may name a source's id fields; absent when not installed.
+SELECT id_field_candidates FROM trapper.orchestrator_sources
+WHERE source_system = $1 AND source_table = $2;

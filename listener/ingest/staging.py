@@ -1,0 +1,406 @@
+"""Ingest: one file of one source table becomes one ingest run.
+
+Rows are hashed with the one recipe (``rowhash``), duplicates are counted and not staged,
+new rows are COPYed into ``trapper.staged_records``, bad rows are kept raw in
+``trapper.ingest_rejects`` with their reason, and the source table's job is enqueued, all in
+one transaction, which also completes the run. Every row read is accounted for:
+
+    rows_read = rows_new + rows_duplicate + rows_rejected + rows_merged
+
+(``rows_merged``: ClinicHQ continuation lines folded into their appointment), checked before
+commit and by the CHECK ``ingest_runs_accounting`` (sql/core/011). A file that cannot be
+parsed is refused whole, and any other failure ends the run too: it is marked failed with the
+reason, nothing of it is staged, and ``IngestFailed`` is raised. A run whose process dies is
+marked abandoned later (``listener/ingest/runs.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import asyncpg
+
+from listener.core import sql
+from listener.core.errors import UserError
+from listener.core.logs import event
+from listener.ingest import runs as ingest_runs
+from listener.ingest.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
+from listener.ingest.rowhash import row_hash
+from listener.ingest.source_profiles import (
+    ServiceLineMerger,
+    SourceProfile,
+    profile_for,
+    record_id,
+)
+
+DEFAULT_MAX_ROW_BYTES = 1024 * 1024
+COPY_CHUNK = 5000
+CLEANUP_SECONDS = 10.0   # marking a run failed or releasing its lock after a failure
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+STAGED_COLUMNS = ["source_system", "source_table", "source_row_id", "source_file",
+                  "ingest_run_id", "row_hash", "payload"]
+REJECT_COLUMNS = ["ingest_run_id", "source_system", "source_table", "source_file",
+                  "row_number", "source_row_id", "reason_code", "reason", "raw"]
+
+ProgressFn = Callable[[int, int], None]
+
+log = logging.getLogger("atlas_orch.ingest")
+_SQL = sql.beside(__file__, "ingest")
+
+
+@dataclass
+class IngestResult:
+    """What one ingest run did, as printed by ``atlas-orch ingest``."""
+
+    source_system: str
+    source_table: str
+    source_file: str
+    path: str | None = None
+    ingest_run_id: int | None = None
+    status: str = "running"        # then completed or failed
+    rows_read: int = 0
+    rows_new: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    rows_merged: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    job_id: str | None = None
+    error: str | None = None
+    refused: bool = False          # failed because the file itself cannot be read
+    parse_seconds: float = 0.0
+    stage_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def service_lines_merged(self) -> int:
+        """The name ``--json`` used before ``rows_merged``; kept for scripts."""
+        return self.rows_merged
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "service_lines_merged": self.rows_merged}
+
+    def describe_failure(self) -> str:
+        """One line: which file, what happened, which run."""
+        what = "refused" if self.refused else "failed"
+        run = f" [run {self.ingest_run_id}]" if self.ingest_run_id is not None else ""
+        return (f"{self.source_system}/{self.source_table} {self.path or self.source_file}: "
+                f"{what}, nothing staged: {self.error}{run}")
+
+
+class IngestFailed(UserError):
+    """A file did not go in: its run (if one began) is failed and nothing of it is staged."""
+
+    def __init__(self, result: IngestResult) -> None:
+        super().__init__(result.describe_failure())
+        self.result = result
+
+
+def parse_source(spec: str) -> tuple[str, str]:
+    """``SYSTEM/TABLE`` into its two names, refusing anything that is not a plain name."""
+    system, sep, table = spec.partition("/")
+    if not sep or not _NAME.match(system) or not _NAME.match(table):
+        raise UserError(
+            f"source {spec!r} must be SOURCE_SYSTEM/SOURCE_TABLE in lowercase letters, digits "
+            "and underscores (for example clinichq/appointment_info)"
+        )
+    return system, table
+
+
+@dataclass
+class _Tally:
+    """What one file's rows came to, counted as they stream by."""
+
+    read: int = 0
+    duplicates_in_file: int = 0
+    offered: int = 0            # unique within the file, offered to staging
+    new: int = 0                # of those, not staged before: COPYed
+    rejects: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Batch:
+    """Up to COPY_CHUNK rows to stage (record id, hash, payload JSON) and the rejects met
+    beside them (with the record id to store, where one is known)."""
+
+    staged: list[tuple[str, str, str]] = field(default_factory=list)
+    rejects: list[tuple[Row, str | None]] = field(default_factory=list)
+
+    def full(self) -> bool:
+        return len(self.staged) >= COPY_CHUNK or len(self.rejects) >= COPY_CHUNK
+
+
+def _counted(rows: Iterable[Row], tally: _Tally) -> Iterator[Row]:
+    for row in rows:
+        tally.read += 1
+        yield row
+
+
+def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
+             tally: _Tally) -> Iterator[_Batch]:
+    """The rows in batches: each row is staged, rejected with its reason, or a duplicate of
+    one earlier in the same file (only its 128-bit hash is kept to tell). Memory follows a
+    batch, not the file (docs/ingest.md, "Spreadsheets with bounded memory")."""
+    seen: set[str] = set()
+    batch = _Batch()
+    for row in rows:
+        if row.payload is None:
+            batch.rejects.append((row, row.record_id))
+        elif (rid := record_id(row, profile)) is None:
+            row.reject_code = "missing_id"
+            row.reject_reason = (
+                f"no value in the id field ({' or '.join(profile.id_fields)}); "
+                "pass --id-field if this source names it differently"
+            )
+            batch.rejects.append((row, row.record_id))
+        else:
+            text = json.dumps(row.payload, ensure_ascii=False)
+            size = len(text.encode("utf-8"))
+            if size > max_row_bytes:
+                row.reject_code = "oversized"
+                row.reject_reason = (f"payload is {size:,} bytes, over the {max_row_bytes:,}-byte "
+                                     "limit (--max-row-bytes)")
+                batch.rejects.append((row, rid))
+            else:
+                digest = row_hash(row.payload, rid)
+                if digest in seen:
+                    tally.duplicates_in_file += 1
+                else:
+                    seen.add(digest)
+                    batch.staged.append((rid, digest, text))
+        if batch.full():
+            yield batch
+            batch = _Batch()
+    if batch.staged or batch.rejects:
+        yield batch
+
+
+async def _registry_id_fields(conn: asyncpg.Connection, system: str, table: str) -> list[str]:
+    if not await conn.fetchval("SELECT to_regclass('trapper.orchestrator_sources') IS NOT NULL"):
+        return []
+    fields = await conn.fetchval(_SQL["registry_id_fields"], system, table)
+    return list(fields or [])
+
+
+def read_file_rows(
+    data: bytes, fmt: str, *, encoding: str | None = None, records_key: str | None = None,
+    max_sheet_rows: int | None = None, max_sheet_columns: int | None = None,
+    max_json_depth: int | None = None,
+) -> Iterator[Row]:
+    """The one call into the readers, streaming: the limits given (``--max-…``) replace the
+    readers' defaults, the others stay."""
+    asked = {"max_sheet_rows": max_sheet_rows, "max_sheet_columns": max_sheet_columns,
+             "max_json_depth": max_json_depth}
+    limits = dataclasses.replace(DEFAULT_LIMITS,
+                                 **{k: v for k, v in asked.items() if v is not None})
+    return iter_rows(data, fmt, encoding, limits=limits, records_key=records_key)
+
+
+async def ingest_file(
+    conn: asyncpg.Connection,
+    path: Path,
+    source_system: str,
+    source_table: str,
+    *,
+    fmt: str | None = None,
+    encoding: str | None = None,
+    records_key: str | None = None,
+    max_sheet_rows: int | None = None,
+    max_sheet_columns: int | None = None,
+    max_json_depth: int | None = None,
+    id_fields: Sequence[str] = (),
+    max_row_bytes: int = DEFAULT_MAX_ROW_BYTES,
+    tool: str = "atlas-orch ingest",
+    progress: ProgressFn | None = None,
+) -> IngestResult:
+    """Stage one file as one run and return what it did (see the module docstring).
+
+    Raises ``IngestFailed`` (a ``UserError``) when the file did not go in: unreadable,
+    refused, or any other failure, its run marked failed with the reason.
+    """
+    started = time.monotonic()
+    parse_source(f"{source_system}/{source_table}")
+    result = IngestResult(source_system, source_table, path.name, path=str(path))
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        result.status, result.refused = "failed", True
+        result.error = f"cannot read {path}: {exc.strerror or exc}"
+        raise IngestFailed(result) from exc
+    run_id = await ingest_runs.start(conn, source_system, source_table, path.name, len(data),
+                                     hashlib.sha256(data).hexdigest(), tool)
+    result.ingest_run_id = run_id
+    try:
+        rows = read_file_rows(
+            data, detect_format(path, fmt), encoding=encoding, records_key=records_key,
+            max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
+            max_json_depth=max_json_depth)
+        if not id_fields:
+            id_fields = await _registry_id_fields(conn, source_system, source_table)
+        await _stage_and_complete(conn, rows, profile_for(source_system, source_table, id_fields),
+                                  max_row_bytes, result, progress)
+    except (FileRefused, UserError) as exc:
+        await _failed(conn, result, str(exc), refused=True)
+        raise IngestFailed(result) from exc
+    except Exception as exc:   # anything else: this file fails, the caller goes on
+        await _failed(conn, result, describe_error(exc), refused=False)
+        event(log, "ingest_run_failed", result.describe_failure(), level=logging.ERROR,
+              ingest_run_id=run_id, source_system=source_system, source_table=source_table,
+              path=str(path), error_type=type(exc).__name__, error=result.error)
+        raise IngestFailed(result) from exc
+    except BaseException as exc:   # interrupted (Ctrl-C, cancelled): record it, then stop
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
+            await ingest_runs.fail(conn, run_id, f"interrupted ({type(exc).__name__})")
+        raise
+    finally:
+        # shielded, so a cancelled ingest still lets go; bounded, so a dead server cannot
+        # hold the command (its session's end frees the lock anyway)
+        with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
+            await ingest_runs.release(conn, run_id)
+    result.status = "completed"
+    result.seconds = round(time.monotonic() - started, 3)
+    result.parse_seconds = round(result.seconds - result.stage_seconds, 3)
+    return result
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of the error that began it: an error raised while cleaning up (the
+    rollback on a connection that is gone) would otherwise hide its cause."""
+    first = exc
+    for _ in range(5):
+        context = first.__context__
+        if context is None or first.__suppress_context__ or not isinstance(context, Exception):
+            break
+        first = context
+    text = f"{type(first).__name__}: {first}"
+    return text if first is exc else f"{text} (then {type(exc).__name__}: {exc})"
+
+
+async def _failed(conn: asyncpg.Connection, result: IngestResult, error: str, *,
+                  refused: bool) -> None:
+    """The run ends failed: nothing was staged, so the result counts nothing either."""
+    result.status, result.error, result.refused = "failed", error, refused
+    result.rows_read = result.rows_new = result.rows_duplicate = 0
+    result.rows_rejected = result.rows_merged = 0
+    result.rejects_by_reason, result.job_id = {}, None
+    assert result.ingest_run_id is not None
+    await ingest_runs.fail(conn, result.ingest_run_id, error)
+
+
+async def _stage_and_complete(
+    conn: asyncpg.Connection, rows: Iterator[Row], profile: SourceProfile, max_row_bytes: int,
+    result: IngestResult, progress: ProgressFn | None,
+) -> None:
+    """One transaction: the rows staged batch by batch as they are read, the rejects, the
+    completed run with its counts, the job. A refusal met half-way through the file rolls
+    all of it back, so a refused file still stages nothing."""
+    run_id = result.ingest_run_id
+    assert run_id is not None
+    tally = _Tally()
+    merger = ServiceLineMerger() if profile.merge_service_lines else None
+    counted = _counted(rows, tally)
+    stream = merger(counted) if merger else counted
+    staging = 0.0
+    async with conn.transaction():
+        for batch in _prepare(stream, profile, max_row_bytes, tally):
+            began = time.monotonic()
+            tally.new += await _stage(conn, batch.staged, result, run_id)
+            await _store_rejects(conn, batch.rejects, result, run_id)
+            staging += time.monotonic() - began
+            tally.offered += len(batch.staged)
+            tally.rejects.update(r.reject_code or "unknown" for r, _ in batch.rejects)
+            if progress:
+                progress(tally.read, 0)
+        result.rows_read = tally.read
+        result.rows_merged = merger.merged if merger else 0
+        result.rows_new = tally.new
+        result.rows_duplicate = tally.duplicates_in_file + tally.offered - tally.new
+        result.rows_rejected = sum(tally.rejects.values())
+        result.rejects_by_reason = dict(tally.rejects)
+        began = time.monotonic()
+        await ingest_runs.finish(conn, run_id, read=result.rows_read, new=result.rows_new,
+                                 duplicate=result.rows_duplicate,
+                                 rejected=result.rows_rejected, merged=result.rows_merged)
+        if tally.new:
+            job = await conn.fetchval(_SQL["enqueue"], result.source_system,
+                                      result.source_table, str(run_id))
+            result.job_id = str(job)
+        result.stage_seconds = round(staging + time.monotonic() - began, 3)
+
+
+async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str]],
+                 result: IngestResult, run_id: int) -> int:
+    """COPY the rows of one batch whose hash is new; returns how many were staged."""
+    if not staged:
+        return 0
+    q = _SQL
+    system, table, file = result.source_system, result.source_table, result.source_file
+    found = await conn.fetch(q["existing_hashes"], system, table, [h for _, h, _ in staged])
+    existing = {r["row_hash"] for r in found}
+    todo = [s for s in staged if s[1] not in existing]
+    if not todo:
+        return 0
+    try:
+        async with conn.transaction():  # a savepoint: a lost race falls back below
+            await conn.copy_records_to_table(
+                "staged_records", schema_name="trapper", columns=STAGED_COLUMNS,
+                records=[(system, table, rid, file, run_id, h, text) for rid, h, text in todo],
+            )
+        return len(todo)
+    except asyncpg.UniqueViolationError:
+        # A concurrent ingest staged some of these rows between our check and our COPY.
+        rows = await conn.fetch(
+            q["insert_staged_on_conflict"], system, table, file, run_id,
+            [c[0] for c in todo], [c[1] for c in todo], [c[2] for c in todo],
+        )
+        return len(rows)
+
+
+async def _store_rejects(conn: asyncpg.Connection, rejects: list[tuple[Row, str | None]],
+                         result: IngestResult, run_id: int) -> None:
+    if not rejects:
+        return
+    await conn.copy_records_to_table(
+        "ingest_rejects", schema_name="trapper", columns=REJECT_COLUMNS,
+        records=[
+            (run_id, result.source_system, result.source_table, result.source_file,
+             r.row_number, rid, r.reject_code, r.reject_reason, r.raw)
+            for r, rid in rejects
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: Path
+    source_system: str
+    source_table: str
+    fmt: str | None
+
+
+def read_manifest(path: Path) -> list[ManifestEntry]:
+    """The files of a generated world (``manifest.json``), in their processing order."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        files = doc["files"]
+        entries = [
+            ManifestEntry(path.parent / f["path"], f["source_system"], f["source_table"],
+                          f.get("format"))
+            for f in files
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path}: not a usable manifest ({exc})") from exc
+    for e in entries:
+        parse_source(f"{e.source_system}/{e.source_table}")
+    return entries

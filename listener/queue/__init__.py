@@ -1,0 +1,1 @@
+"""The processing queue: the worker that claims and works jobs, and why a job waits."""

@@ -1,0 +1,1 @@
+"""The installer: applies, lists, verifies and drops the SQL layers of sql/."""

@@ -1,0 +1,835 @@
+"""The HTTP API, the live feed and the data-health page (aiohttp).
+
+Every route calls listener.admin, as the CLI's commands do, so a command and its route agree;
+the routes themselves parse input and shape answers. Answers are an envelope:
+``{"success": true, "data": …}`` or ``{"success": false, "error": {"code", "message"}}``;
+bad input is a 4xx in the API's own words, never a stack trace or a driver's message. The
+statuses: 400 malformed (headers, query, path, JSON), 401 no or unknown token, 403 a read token
+on an admin route, 404 a path naming nothing, 405 (with Allow) a method the path does not have,
+409 valid input the database's state refuses, 413 too large, 415 not JSON, 422 JSON not of the
+schema, 500 with an incident id, 503 the database unreachable. Everything but the liveness
+route, the OpenAPI document and the page's static shell needs a bearer token: a read token or
+an admin token (register, map, replay, redeliver, process). Tokens are compared in constant
+time and never logged; error messages and log lines are redacted (listener.core.redact).
+
+The page's websocket does not carry the token in its URL (issue 15): it redeems a single-use
+ticket that lives a few seconds, got with its token from ``POST …/feed/tickets``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp import HttpVersion11, WSMsgType, web
+from asyncpg.pool import PoolConnectionProxy
+from pydantic import BaseModel, ValidationError
+
+from listener.admin import alerts as outbox
+from listener.admin import feed as job_log
+from listener.admin import read, replay, routing
+from listener.core.db import CONNECT_TIMEOUT_S, ConnectFailed
+from listener.core.errors import UserError
+from listener.core.logs import event, scrub
+from listener.core.output import to_json
+from listener.web import models as m
+from listener.web.feed import FeedHub, Subscriber, matcher
+from listener.web.openapi import OBJECTS, Handler, Route, document
+from listener.web.server import envelope_error
+
+log = logging.getLogger("atlas_orch.api")
+
+PREFIX = "/api/admin/orchestrator"
+MAX_BODY = 256 * 1024
+MAX_DEPTH = 32             # JSON nesting; our bodies are flat, so 32 is generous
+TICKET_TTL_S = 10.0
+MAX_TICKETS = 10_000
+STATIC = Path(__file__).parent / "static"
+# RFC 9110 token68-ish credentials: printable ASCII without spaces
+_CREDENTIALS = re.compile(r"[\x21-\x7e]+")
+
+# refusals and failures by code since the process started (each is also a log line)
+COUNTS: Counter[str] = Counter()
+
+
+@dataclass(frozen=True)
+class Tokens:
+    admin: tuple[str, ...]
+    read: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Tokens:
+        env = dict(os.environ) if env is None else env
+
+        def split(name: str) -> tuple[str, ...]:
+            return tuple(t.strip() for t in env.get(name, "").split(",") if t.strip())
+
+        return cls(split("ATLAS_ORCH_ADMIN_TOKEN"), split("ATLAS_ORCH_READ_TOKEN"))
+
+    def scope(self, presented: str | None) -> str | None:
+        """'admin', 'read' or None. Every token is compared, in constant time each, so the
+        time taken says nothing about which matched."""
+        if not presented:
+            return None
+        got = presented.encode("utf-8", "surrogateescape")
+        admin = any([hmac.compare_digest(got, t.encode()) for t in self.admin])
+        reader = any([hmac.compare_digest(got, t.encode()) for t in self.read])
+        return "admin" if admin else "read" if reader else None
+
+    def all(self) -> tuple[str, ...]:
+        return self.admin + self.read
+
+
+@dataclass
+class Tickets:
+    """Single-use feed tickets: a browser cannot set headers on a websocket, and a token in
+    the URL ends up in logs and histories. A ticket is worth one connection within
+    ``ttl_s`` seconds, with the scope of the token that asked for it."""
+
+    ttl_s: float = TICKET_TTL_S
+    cap: int = MAX_TICKETS
+    issued: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def issue(self, scope: str) -> str:
+        now = time.monotonic()
+        if len(self.issued) >= self.cap:
+            self.issued = {t: v for t, v in self.issued.items() if v[1] > now}
+            if len(self.issued) >= self.cap:
+                raise ApiError(429, "too_many_tickets",
+                               "too many unredeemed tickets; try again in a few seconds")
+        ticket = secrets.token_urlsafe(24)
+        self.issued[ticket] = (scope, now + self.ttl_s)
+        return ticket
+
+    def redeem(self, ticket: str) -> str | None:
+        """The ticket's scope if it is known and fresh; it is spent either way."""
+        scope, expires = self.issued.pop(ticket, (None, 0.0))
+        return scope if expires > time.monotonic() else None
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=to_json({"success": True, "data": data}), status=status,
+                        content_type="application/json")
+
+
+def fail(status: int, code: str, message: str,
+         headers: dict[str, str] | None = None) -> web.Response:
+    """An error answer; its message is redacted (it may quote input), counted, and logged at
+    debug level (refusals are the clients' business; the count is in every line)."""
+    COUNTS[code] += 1
+    event(log, "api_refused", level=logging.DEBUG, status=status, code=code,
+          count=COUNTS[code])
+    resp = envelope_error(status, code, scrub(message))
+    resp.headers.update(headers or {})
+    return resp
+
+
+# -- routes, declared once for the router and the OpenAPI document -------------------------
+
+ROUTES: list[Route] = []
+
+
+def route(method: str, path: str, summary: str, **options: Any) -> Callable[[Handler], Handler]:
+    """Declare a route (see listener.web.openapi.Route for the options)."""
+    def deco(fn: Handler) -> Handler:
+        ROUTES.append(Route(method, path, fn, summary, **options))
+        return fn
+    return deco
+
+
+def _query(request: web.Request, model: type[Any]) -> Any:
+    """The query string, validated by ``model``; a parameter given twice is refused."""
+    args: dict[str, str] = {}
+    for key, value in request.query.items():
+        if key in args:
+            raise ApiError(400, "bad_query", f"{key[:40]}: given more than once")
+        args[key] = value
+    if "token" in args:
+        raise ApiError(400, "bad_query", "a token does not belong in the URL (logs and "
+                                         "histories keep URLs): send it in the "
+                                         "Authorization header, or use a feed ticket")
+    try:
+        return model.model_validate(args)
+    except ValidationError as exc:
+        raise ApiError(400, "bad_query", _validation_message(exc)) from None
+
+
+def _path(request: web.Request, model: type[Any]) -> Any:
+    """The path parameters, validated by ``model``."""
+    try:
+        return model.model_validate(dict(request.match_info))
+    except ValidationError as exc:
+        raise ApiError(400, "bad_path", _validation_message(exc)) from None
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> Any:
+    """The JSON body, validated strictly by ``model``: 413 over 256 KiB (decompressed), 400
+    when unreadable (a Content-Encoding it does not match, broken framing), 415 when not JSON
+    in UTF-8, 400 when not JSON or nested over MAX_DEPTH, 422 when not of the schema. An empty
+    body is ``{}``."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ApiError(413, "too_large", f"the body is over {MAX_BODY} bytes") from None
+    except web.RequestPayloadError:
+        raise ApiError(400, "bad_body", "the body could not be read: it does not match its "
+                                        "Content-Encoding or Content-Length") from None
+    if not raw.strip():
+        raw = b"{}"
+    elif request.content_type != "application/json" or (
+            request.charset or "utf-8").lower() not in ("utf-8", "utf8"):
+        raise ApiError(415, "unsupported_media_type",
+                       "the body must be application/json in UTF-8")
+    if _depth(raw) > MAX_DEPTH:
+        raise ApiError(400, "bad_json", f"the JSON nests deeper than {MAX_DEPTH} levels")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ApiError(400, "bad_json", "the body is not valid JSON in UTF-8") from None
+        raise ApiError(422, "invalid", _validation_message(exc)) from None
+    except RecursionError:   # MAX_DEPTH should make this impossible; refuse, never 500
+        raise ApiError(400, "bad_json", "the JSON nests too deeply") from None
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def _depth(raw: bytes) -> int:
+    """How deep the JSON text nests, counted on its brackets outside strings, before any
+    parser recurses into it (issue 15: 50,000 levels gave a 500)."""
+    deepest = depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b"", raw)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
+                     f"{e['msg'].removeprefix('Value error, ')}"
+                     for e in exc.errors()[:10])
+
+
+def _pool(request: web.Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app[POOL]
+    return pool
+
+
+class DatabaseUnavailable(Exception):
+    """No connection could be had from the pool (the server is down, refuses connections,
+    or is out of them): a 503, not an internal error."""
+
+
+@contextlib.asynccontextmanager
+async def _connection(request: web.Request) -> AsyncIterator[PoolConnectionProxy]:
+    """A pooled connection; failing to get one is DatabaseUnavailable. Errors of the queries
+    run on it are not touched."""
+    pool = _pool(request)
+    try:
+        conn: PoolConnectionProxy = await pool.acquire(timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
+@route("GET", "/api/health/live", "Liveness: the process answers (no token).", scope=None,
+       database=False, returns={"type": "object", "required": ["status"],
+                                "properties": {"status": {"const": "ok"}}})
+async def live(request: web.Request) -> Any:
+    return {"status": "ok"}
+
+
+@route("GET", f"{PREFIX}/sources", "Registered sources with their health status.",
+       returns=OBJECTS)
+async def sources_list(request: web.Request) -> Any:
+    async with _connection(request) as conn:
+        return await read.sources(conn)
+
+
+@route("GET", f"{PREFIX}/sources/{{system}}/{{table}}", "One source.", params=m.SourcePath)
+async def sources_one(request: web.Request) -> Any:
+    p = _path(request, m.SourcePath)
+    async with _connection(request) as conn:
+        return await read.source(conn, p.system, p.table)
+
+
+@route("POST", f"{PREFIX}/sources", "Register or update a source. Its processor must be "
+       "registered and its required fields among its expected ones.", scope="admin",
+       body=m.RegisterSource, refusable=True)
+async def sources_register(request: web.Request) -> Any:
+    body = await _body(request, m.RegisterSource)
+    async with _connection(request) as conn:
+        return await read.register_source(conn, body.model_dump())
+
+
+@route("GET", f"{PREFIX}/rules", "Routing rules, optionally of one source.",
+       query=m.SourceQuery, returns=OBJECTS)
+async def rules_list(request: web.Request) -> Any:
+    q = _query(request, m.SourceQuery)
+    async with _connection(request) as conn:
+        return await read.rules(conn, *read.source_filter(q.source))
+
+
+@route("POST", f"{PREFIX}/rules", "Map a source field to a target (a routing rule).",
+       scope="admin", body=m.MapField, refusable=True)
+async def rules_map(request: web.Request) -> Any:
+    body = await _body(request, m.MapField)
+    async with _connection(request) as conn:
+        return await read.map_field(conn, body.model_dump())
+
+
+@route("POST", f"{PREFIX}/rules/dry-run",
+       "Route recent records with the current rules, rolled back: what would change.",
+       body=m.DryRun, refusable=True)
+async def rules_dry_run(request: web.Request) -> Any:
+    body = await _body(request, m.DryRun)
+    system, table = read.split_source(body.source)
+    async with _connection(request) as conn:
+        result = await routing.dry_run(conn, system, table, limit=body.limit,
+                                       record_id=body.record)
+    return result.as_dict()
+
+
+@route("GET", f"{PREFIX}/health", "Each active source's health and its last 24 hours.",
+       returns={"type": "object", "required": ["sources"],
+                "properties": {"sources": OBJECTS}})
+async def health(request: web.Request) -> Any:
+    async with _connection(request) as conn:
+        return await read.health(conn)
+
+
+@route("GET", f"{PREFIX}/why-missing", "Why data is missing: counts by kind and rows.",
+       query=m.WhyMissingQuery,
+       returns={"type": "object", "required": ["counts", "total", "limit", "offset", "rows"],
+                "properties": {"counts": {"type": "object",
+                                          "additionalProperties": {"type": "integer"}},
+                               "total": {"type": "integer"}, "limit": {"type": "integer"},
+                               "offset": {"type": "integer"}, "rows": OBJECTS}})
+async def why_missing(request: web.Request) -> Any:
+    q = _query(request, m.WhyMissingQuery)
+    system, table = read.source_filter(q.source)
+    async with _connection(request) as conn:
+        return await read.why_missing(conn, issue_type=q.type, system=system, table=table,
+                                      limit=q.limit, offset=q.offset)
+
+
+@route("GET", f"{PREFIX}/anomalies", "Open anomalies (all=true: resolved ones too).",
+       query=m.AnomaliesQuery, returns=OBJECTS)
+async def anomalies(request: web.Request) -> Any:
+    q = _query(request, m.AnomaliesQuery)
+    system, table = read.source_filter(q.source)
+    async with _connection(request) as conn:
+        return await read.anomalies(conn, system=system, table=table,
+                                    include_resolved=q.all, limit=q.limit)
+
+
+@route("GET", f"{PREFIX}/alerts", "The Slack alert outbox, newest first.", query=m.AlertsQuery,
+       returns=OBJECTS)
+async def alerts(request: web.Request) -> Any:
+    q = _query(request, m.AlertsQuery)
+    async with _connection(request) as conn:
+        return await outbox.alerts(conn, status=q.status, limit=q.limit)
+
+
+@route("POST", f"{PREFIX}/alerts/{{alert_id}}/redeliver", "Send an alert again.",
+       scope="admin", params=m.AlertPath)
+async def alerts_redeliver(request: web.Request) -> Any:
+    p = _path(request, m.AlertPath)
+    async with _connection(request) as conn:
+        return await outbox.redeliver(conn, p.alert_id)
+
+
+@route("GET", f"{PREFIX}/log", "The decision log by record, staged record, entity, action, "
+       "time; page with after=<log_seq>.", query=m.LogQuery, returns=OBJECTS)
+async def log_rows(request: web.Request) -> Any:
+    q = _query(request, m.LogQuery)
+    system, table = read.source_filter(q.source)
+    async with _connection(request) as conn:
+        return await read.log(conn, system=system, table=table, record_id=q.record,
+                              staged_record_id=q.staged, entity_id=q.entity, action=q.action,
+                              since=q.since, until=q.until, after=q.after, limit=q.limit)
+
+
+@route("GET", f"{PREFIX}/entities/{{entity_type}}/{{entity_id}}/provenance",
+       "Where an entity came from.", params=m.EntityPath)
+async def provenance(request: web.Request) -> Any:
+    p = _path(request, m.EntityPath)
+    async with _connection(request) as conn:
+        return await read.provenance(conn, p.entity_type, p.entity_id)
+
+
+@route("GET", f"{PREFIX}/records/{{system}}/{{table}}/{{record_id}}/timeline",
+       "A source record's whole timeline, in order.", params=m.RecordPath)
+async def timeline(request: web.Request) -> Any:
+    p = _path(request, m.RecordPath)
+    async with _connection(request) as conn:
+        return await read.timeline(conn, p.system, p.table, p.record_id)
+
+
+@route("POST", f"{PREFIX}/records/{{system}}/{{table}}/{{record_id}}/replay",
+       "Reprocess a record (rolled back), apply it, or re-publish its timeline.",
+       scope="admin", body=m.Replay, params=m.RecordPath, refusable=True)
+async def replay_record(request: web.Request) -> Any:
+    p = _path(request, m.RecordPath)
+    body = await _body(request, m.Replay)
+    async with _connection(request) as conn:
+        if body.mode == "timeline":
+            return await read.timeline(conn, p.system, p.table, p.record_id)
+        if body.mode == "emit":
+            return await replay.emit(conn, p.system, p.table, p.record_id)
+        return await replay.reprocess(conn, p.system, p.table, p.record_id,
+                                      apply=body.mode == "apply")
+
+
+@route("POST", "/api/ingest/process", "Work the queue for a time budget (Atlas's cron route).",
+       scope="admin", body=m.Process,
+       returns={"type": "object", "required": ["jobs_processed", "duration_ms", "results",
+                                               "queue_remaining"]})
+async def ingest_process(request: web.Request) -> Any:
+    from listener.queue.worker import drain_queue
+
+    body = await _body(request, m.Process)
+    started = time.monotonic()
+    try:
+        stats = await drain_queue(request.app[URL], workers=1, job_batch=body.job_batch,
+                                  budget_s=body.budget_s, signals=False)
+    except ExceptionGroup as group:
+        # the workers run in a task group: a database they could not reach is a 503 too
+        unreachable, other = group.split(ConnectFailed)
+        if unreachable is None or other is not None:
+            raise
+        raise _first(unreachable) from group
+    async with _connection(request) as conn:
+        remaining = await read.queue_remaining(conn)
+    return {"jobs_processed": stats.jobs_completed + stats.jobs_retrying
+            + stats.jobs_dead_lettered,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+            "results": stats.errors, "records_processed": stats.records_processed,
+            "queue_remaining": remaining}
+
+
+@route("GET", "/api/health/processing", "Processing health in Atlas's shape.",
+       returns={"type": "object", "required": ["status", "queue", "stuck_jobs",
+                                               "recent_failures", "data_integrity",
+                                               "recommendations"]})
+async def health_processing(request: web.Request) -> Any:
+    async with _connection(request) as conn:
+        h = (await read.health(conn))["sources"]
+        wm = await read.why_missing(conn, limit=1)
+    unprocessed = sum(r["unprocessed_staged"] for r in h)
+    queued = sum(r["queued_count"] for r in h)
+    failures = sum(r["failed_24h"] for r in h)
+
+    def metric(name: str, count: int, warn: int, crit: int) -> dict[str, Any]:
+        status = "critical" if count >= crit else "warning" if count >= warn else "ok"
+        return {"metric": name, "count": count, "threshold": warn, "status": status}
+
+    integrity = [
+        metric("unprocessed_staged_rows", unprocessed, 1000, 5000),
+        metric("people_without_identifiers", wm["counts"].get("person_no_identifiers", 0),
+               1000, 5000),
+        metric("cats_without_place", wm["counts"].get("cat_no_place", 0), 10, 50),
+    ]
+    worst = {s["status"] for s in integrity}
+    status = "unhealthy" if "critical" in worst or any(
+        r["health_status"] == "errors" for r in h) else \
+        "degraded" if "warning" in worst or any(r["health_status"] != "healthy"
+                                                 and r["health_status"] != "inactive"
+                                                 for r in h) else "healthy"
+    recs = [f"{r['source_system']}/{r['source_table']}: {r['health_status']}" for r in h
+            if r["health_status"] not in ("healthy", "inactive")]
+    return {"status": status,
+            "queue": {"totals": {"queued": queued, "unprocessed_staged": unprocessed},
+                      "by_source": {f"{r['source_system']}/{r['source_table']}":
+                                    {"queued": r["queued_count"],
+                                     "processing": r["processing_count"],
+                                     "unprocessed_staged": r["unprocessed_staged"]}
+                                    for r in h}},
+            "stuck_jobs": sum(r["processing_count"] for r in h
+                              if r["health_status"] == "processing_behind"),
+            "recent_failures": failures, "data_integrity": integrity,
+            "recommendations": recs}
+
+
+@route("POST", f"{PREFIX}/feed/tickets", "A single-use ticket for the live feed's websocket "
+       f"(…/feed?ticket=), valid for {TICKET_TTL_S:.0f} seconds: browsers cannot send a "
+       "header with a websocket, and a token in a URL is logged.", database=False,
+       extra={"429": "too many unredeemed tickets; try again in a few seconds"},
+       returns={"type": "object", "additionalProperties": False,
+                "required": ["ticket", "expires_in"],
+                "properties": {"ticket": {"type": "string"},
+                               "expires_in": {"type": "number"}}})
+async def feed_ticket(request: web.Request) -> Any:
+    scope = request[SCOPE]
+    return {"ticket": request.app[TICKETS].issue(scope), "expires_in": TICKET_TTL_S}
+
+
+@route("GET", "/api/openapi.json", "This document (raw, no token: it holds no data).",
+       scope=None, database=False, enveloped=False,
+       returns={"type": "object", "required": ["openapi", "info", "paths"]})
+async def openapi_doc(request: web.Request) -> Any:
+    return web.json_response(openapi(), headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _first(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first exception of a (possibly nested) exception group."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def openapi() -> dict[str, Any]:
+    """The OpenAPI 3.1 document, from the route table and the pydantic models."""
+    return document(ROUTES)
+
+
+# -- middleware: auth and the envelope -------------------------------------------------------
+
+POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+URL: web.AppKey[str] = web.AppKey("url", str)
+TOKENS: web.AppKey[Tokens] = web.AppKey("tokens", Tokens)
+TICKETS: web.AppKey[Tickets] = web.AppKey("tickets", Tickets)
+HUB: web.AppKey[FeedHub] = web.AppKey("hub", FeedHub)
+SCOPES: web.AppKey[dict[tuple[str, str], str | None]] = web.AppKey("scopes", dict)
+SCOPE = web.RequestKey("scope", str)
+
+
+def _presented(request: web.Request) -> str | None:
+    """The bearer token of the Authorization header, if any. A header that is not printable
+    ASCII (a NUL, a Latin-1 byte) is refused as malformed, and never quoted."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, credentials = header.strip().partition(" ")
+    credentials = credentials.strip()
+    if not header.isascii() or not _CREDENTIALS.fullmatch(scheme) or (
+            credentials and not _CREDENTIALS.fullmatch(credentials)):
+        raise ApiError(400, "bad_authorization", "the Authorization header must be "
+                                                 "'Bearer <token>' in printable ASCII")
+    return credentials if scheme.lower() == "bearer" and credentials else None
+
+
+def _canonical(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else request.path
+
+
+async def _authorize(request: web.Request) -> web.StreamResponse | None:
+    """A refusal if the route needs a token the request lacks; records the scope."""
+    needed = request.app[SCOPES].get((request.method, _canonical(request)), "read")
+    if needed is None or not request.path.startswith("/api/"):
+        return None
+    scope = request.app[TOKENS].scope(_presented(request))
+    if scope is None:
+        return fail(401, "unauthorized", "a bearer token is required",
+                    {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
+    if needed == "admin" and scope != "admin":
+        return fail(403, "forbidden", "this route needs the admin token")
+    request[SCOPE] = scope
+    return None
+
+
+def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
+    """aiohttp's own HTTP exceptions (no route, a method the path lacks) in the envelope; a
+    redirect as it is (it lost its Location before, so / did not lead to the page)."""
+    if exc.status < 400:
+        return web.Response(status=exc.status, headers=exc.headers)
+    if exc.status == 404:
+        return fail(404, "not_found", "no such route")
+    if exc.status == 405:
+        allow = exc.headers.get("Allow", "")
+        return fail(405, "method_not_allowed",
+                    f"{request.method[:20]} is not allowed here; allowed: {allow}",
+                    {"Allow": allow})
+    if exc.status == 413:
+        return fail(413, "too_large", f"the body is over {MAX_BODY} bytes")
+    if exc.status == 400 and request.path == f"{PREFIX}/feed":
+        # aiohttp's text quotes the request's headers; ours does not
+        return fail(400, "bad_handshake", "not a websocket handshake (version 13) for the feed")
+    return fail(exc.status, "http_error", exc.reason)
+
+
+def _database_refusal(request: web.Request, exc: Exception) -> web.Response:
+    """A refusal by PostgreSQL or the driver, in the API's words where the text is not ours."""
+    if isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError):
+        # the driver refused an argument ("invalid input for query argument $9"): a bound
+        # the request models should have had. Say it plainly and log it to be fixed.
+        event(log, "api_unchecked_value", level=logging.WARNING, path=_canonical(request),
+              error=str(exc)[:300], count=COUNTS["bad_value"] + 1)
+        return fail(400, "bad_value", "a value is out of range or of the wrong type")
+    if isinstance(exc, asyncpg.DataError) and not isinstance(exc, _OUR_REFUSALS):
+        event(log, "api_unchecked_value", level=logging.WARNING, path=_canonical(request),
+              error=str(exc)[:300], count=COUNTS["bad_value"] + 1)
+        return fail(400, "bad_value", "a value was refused by the database: "
+                                      + str(exc).splitlines()[0][:300])
+    # our own SQL's refusals (the allowlist, the processor registry, an unknown source)
+    return fail(409, "refused", str(exc).splitlines()[0][:500])
+
+
+# what our own SQL raises when it refuses (ERRCODE invalid_parameter_value is a data
+# exception too, so these are told apart from the driver's and PostgreSQL's DataErrors)
+_OUR_REFUSALS = (asyncpg.RaiseError, asyncpg.InvalidParameterValueError)
+_DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+            asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError)
+_DB_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
+               asyncpg.RaiseError, asyncpg.InvalidParameterValueError,
+               asyncpg.UndefinedFunctionError)
+
+
+@web.middleware
+async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        refused = await _authorize(request)
+        if refused is not None:
+            return refused
+        response = await handler(request)
+        if isinstance(response, web.StreamResponse):
+            return response
+        return ok(response)
+    except ApiError as exc:
+        return fail(exc.status, exc.code, exc.message, exc.headers)
+    except read.NotFound as exc:
+        return fail(404, "not_found", str(exc))
+    except (ConnectFailed, DatabaseUnavailable) as exc:
+        return _unavailable(exc)
+    except UserError as exc:      # valid input the data refuses ("no staged records of …")
+        return fail(409, "refused", str(exc))
+    except _DB_REFUSED as exc:
+        return _database_refusal(request, exc)
+    except asyncpg.InterfaceError as exc:
+        if isinstance(exc, ValueError):
+            return _database_refusal(request, exc)
+        return _internal(request, exc)
+    except _DB_DOWN as exc:
+        return _unavailable(exc)
+    except web.HTTPException as exc:
+        return _http_error(request, exc)
+    except Exception as exc:  # logged with an id; the client gets the id, never the trace
+        return _internal(request, exc)
+
+
+def _unavailable(exc: Exception) -> web.Response:
+    event(log, "api_database_unavailable", level=logging.WARNING, error=str(exc)[:300],
+          count=COUNTS["unavailable"] + 1)
+    return fail(503, "unavailable", "the database cannot be reached; try again",
+                {"Retry-After": "5"})
+
+
+def _internal(request: web.Request, exc: BaseException) -> web.Response:
+    incident = uuid.uuid4().hex[:12]
+    log.error("api_error", exc_info=exc, extra={"action": "api_error", "incident": incident,
+                                                "path": _canonical(request),
+                                                "count": COUNTS["internal"] + 1})
+    return fail(500, "internal", f"internal error (incident {incident}); see the log")
+
+
+async def _expect(request: web.Request) -> None:
+    """``Expect: 100-continue`` as aiohttp does; any other expectation is ignored, which RFC
+    9110 allows (aiohttp's own 417 quoted the header back in plain text)."""
+    if request.version != HttpVersion11 or \
+            request.headers.get("Expect", "").lower() != "100-continue":
+        return
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0          # the answer's own body has not started
+
+
+# -- the live feed ---------------------------------------------------------------------------
+
+async def _feed_scope(request: web.Request, q: m.FeedQuery) -> str | None:
+    """Who is watching: a ticket's scope, else the Authorization header's."""
+    if q.ticket is not None:
+        return request.app[TICKETS].redeem(q.ticket)
+    return request.app[TOKENS].scope(_presented(request))
+
+
+async def _check_cursor(request: web.Request, after: int | None) -> None:
+    """Refuse a cursor ahead of every log_seq ever drawn: no row could ever pass it, so the
+    feed would wait for ever without a word (issue 15)."""
+    if after is None or after <= request.app[HUB].watermark:
+        return
+    async with _connection(request) as conn:
+        newest = await job_log.newest_log_seq(conn)
+    if after > newest:
+        raise ApiError(400, "bad_cursor", f"after={after} is ahead of the log (its newest "
+                                          f"log_seq is {newest}); resume from a cursor the "
+                                          "feed sent")
+
+
+async def feed(request: web.Request) -> web.StreamResponse:
+    """The live feed (websocket): refusals are HTTP answers before the upgrade."""
+    try:
+        q = _query(request, m.FeedQuery)
+        if await _feed_scope(request, q) is None:
+            return fail(401, "unauthorized", "a bearer token or a fresh ticket is required",
+                        {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
+        await _check_cursor(request, q.after)
+    except ApiError as exc:
+        return fail(exc.status, exc.code, exc.message, exc.headers)
+    hub = request.app[HUB]
+    # compress=False: per-message deflate interleaved with heartbeat pings corrupted frames
+    # (the client saw "non-zero reserved bits"); the rows are small JSON anyway
+    ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=64 * 1024, compress=False)
+    await ws.prepare(request)
+    sub = hub.subscribe()
+    keep = matcher(q.source, q.action)
+    pos = hub.watermark if q.after is None else q.after
+    try:
+        await ws.send_str(to_json({"type": "hello", "cursor": pos,
+                                 "watermark": hub.watermark}))
+        reader = asyncio.create_task(_drain_client(ws))
+        pos = await _send_range(request, ws, sub, keep, pos, hub.watermark)
+        while not ws.closed:
+            getter = asyncio.create_task(sub.queue.get())
+            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                getter.cancel()
+                break
+            batch = getter.result()
+            if sub.lagged:
+                await ws.send_str(to_json({"type": "lagged", "cursor": pos,
+                                         "message": "too slow to keep up; reconnect with "
+                                                    f"after={pos}"}))
+                break
+            if batch.hi <= pos:
+                continue
+            if batch.lo > pos:        # joined between batches: fetch what lies between
+                pos = await _send_range(request, ws, sub, keep, pos, batch.lo)
+            fresh = [(r, t) for r, t in zip(batch.rows, batch.encoded, strict=True)
+                     if r["log_seq"] > pos]
+            await _send_rows(request, ws, keep, [r for r, _ in fresh], batch.hi,
+                             [t for _, t in fresh])
+            pos = batch.hi
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # the upgrade is done: no HTTP answer can follow, so say it on the socket and close
+        COUNTS["feed_database_error"] += 1
+        event(log, "feed_client_dropped", level=logging.WARNING, error=str(exc)[:300],
+              count=COUNTS["feed_database_error"])
+        with contextlib.suppress(ConnectionResetError):
+            await ws.send_str(to_json({"type": "error", "cursor": pos,
+                                     "message": "the database is unavailable; reconnect "
+                                                f"with after={pos}"}))
+    finally:
+        hub.unsubscribe(sub)
+        await ws.close()
+    return ws
+
+
+async def _drain_client(ws: web.WebSocketResponse) -> None:
+    async for msg in ws:
+        if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+            break
+
+
+async def _send_range(request: web.Request, ws: web.WebSocketResponse, sub: Subscriber,
+                      keep: Callable[[dict[str, Any]], bool], lo: int, hi: int) -> int:
+    """Send the durable rows (lo, hi] page by page; returns the new cursor."""
+    pos = lo
+    while pos < hi:
+        async with _connection(request) as conn:
+            rows = await job_log.rows(conn, pos, hi)
+        top = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else hi
+        await _send_rows(request, ws, keep, rows, top)
+        pos = top
+    return pos
+
+
+async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
+                     keep: Callable[[dict[str, Any]], bool], rows: list[dict[str, Any]],
+                     cursor: int, encoded: list[str] | None = None) -> None:
+    """Send the rows that pass the filter; ``encoded`` (the rows' JSON, made once per batch
+    for every client) saves encoding the same row for each of them."""
+    texts = encoded if encoded is not None else [to_json(r) for r in rows]
+    kept = [(r, t) for r, t in zip(rows, texts, strict=True) if keep(r)]
+    if kept:
+        await ws.send_str('{"type": "log", "rows": [' + ", ".join(t for _, t in kept)
+                          + f'], "cursor": {cursor}}}')
+    for r, _ in kept:
+        details = r.get("decision_details") or {}
+        if r["action"] == "replayed" and details.get("mode") == "emit":
+            async with _connection(request) as conn:
+                tl = await read.timeline(conn, r["source_system"], r["source_table"],
+                                         r["source_record_id"])
+            await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
+                                     "record": f"{r['source_system']}/{r['source_table']}/"
+                                               f"{r['source_record_id']}",
+                                     "items": tl["items"]}))
+
+
+# -- the page --------------------------------------------------------------------------------
+
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "data-health.html",
+                            headers={"Cache-Control": "no-store"})
+
+
+# -- the app ---------------------------------------------------------------------------------
+
+def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None) -> web.Application:
+    """The aiohttp application; its pool and feed start with it and stop with it."""
+    app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
+    app[URL] = url
+    app[TOKENS] = tokens
+    app[TICKETS] = Tickets()
+    app[SCOPES] = {}
+    for r in ROUTES:
+        app.router.add_route(r.method, r.path, r.handler, expect_handler=_expect)
+        app[SCOPES][(r.method, r.path)] = r.scope
+    app.router.add_get(f"{PREFIX}/feed", feed, allow_head=False)
+    app[SCOPES][("GET", f"{PREFIX}/feed")] = None      # checks its own (ticket or header)
+    app.router.add_get("/admin/data-health", page)
+    app[SCOPES][("GET", "/admin/data-health")] = None
+    app.router.add_get("/", lambda _r: _redirect())
+    app[SCOPES][("GET", "/")] = None
+
+    async def startup(app: web.Application) -> None:
+        from listener.core.db import connect
+
+        probe = await connect(url)          # one readable error for a bad URL
+        await probe.close()
+        app[POOL] = await asyncpg.create_pool(
+            url, min_size=1, max_size=8, server_settings={"application_name":
+                                                          "atlas-orch serve"})
+        # batches a client may have queued before it is cut off as too slow
+        max_queue = int(os.environ.get("ATLAS_ORCH_FEED_MAX_QUEUE", "200"))
+        app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, max_queue))
+        await app[HUB].start()
+        event(log, "api_started", routes=len(ROUTES))
+
+    async def cleanup(app: web.Application) -> None:
+        await app[HUB].stop()
+        await app[POOL].close()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    return app
+
+
+async def _redirect() -> web.StreamResponse:
+    raise web.HTTPFound("/admin/data-health")
