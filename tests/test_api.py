@@ -415,3 +415,11 @@ def test_cli_refusals_say_what_is_wrong(db_url: str) -> None:
     assert no_tokens.returncode == 1 and "ATLAS_ORCH_ADMIN_TOKEN" in no_tokens.stderr
     unknown = run_cli("provenance", "person", str(uuid.uuid4()), env=env)
     assert unknown.returncode == 1 and "no person" in unknown.stderr
+
+
+def test_a_bad_feed_queue_setting_is_a_usage_error_not_a_traceback() -> None:
+    result = run_cli("serve", env={"ATLAS_ORCH_ADMIN_TOKEN": "t" * 32,
+                                   "ATLAS_ORCH_FEED_MAX_QUEUE": "lots",
+                                   "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    assert result.returncode == 2, result.stderr
+    assert "ATLAS_ORCH_FEED_MAX_QUEUE" in result.stderr and "Traceback" not in result.stderr

@@ -791,8 +791,11 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 # -- the app ---------------------------------------------------------------------------------
 
-def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None) -> web.Application:
-    """The aiohttp application; its pool and feed start with it and stop with it."""
+def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
+               feed_max_queue: int = 200) -> web.Application:
+    """The aiohttp application; its pool and feed start with it and stop with it.
+    ``feed_max_queue``: batches a feed client may have queued before it is cut off as too
+    slow (`serve --feed-max-queue`)."""
     app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
     app[URL] = url
     app[TOKENS] = tokens
@@ -816,9 +819,7 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None) -> we
         app[POOL] = await asyncpg.create_pool(
             url, min_size=1, max_size=8, server_settings={"application_name":
                                                           "atlas-orch serve"})
-        # batches a client may have queued before it is cut off as too slow
-        max_queue = int(os.environ.get("ATLAS_ORCH_FEED_MAX_QUEUE", "200"))
-        app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, max_queue))
+        app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, feed_max_queue))
         await app[HUB].start()
         event(log, "api_started", routes=len(ROUTES))
 
