@@ -11,7 +11,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-.PHONY: install demo test test-deps test-fast test-slow test-scale lint bench clean
+.PHONY: install demo test test-deps test-unit test-fast test-slow test-scale lint bench clean
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -22,7 +22,12 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy listener webhooks
 	$(BIN)/lint-imports
 
-# chromium and pgbouncer from the system's packages (scripts/test-deps.sh says why)
+# The unit tier: pure modules (readers, row hash, redaction, Slack rendering, the listener's
+# pacing, the SQL layout, the docs), no PostgreSQL, a few seconds.
+test-unit: $(BIN)/.installed
+	$(BIN)/pytest -q tests/unit
+
+# chromium, pgbouncer and docker-compose from the system's packages (scripts/test-deps.sh)
 test-deps:
 	bash scripts/test-deps.sh
 

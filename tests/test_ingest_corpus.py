@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from listener.ingest.staging import IngestFailed, ingest_file
 from tests.conftest import run_cli
-from tests.test_readers import corrupt, corruption, csv_case, json_case, xlsx_case
+from tests.unit.test_readers import corrupt, corruption, csv_case, json_case, xlsx_case
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "files.toml").read_text())["file"]

@@ -31,7 +31,7 @@ from listener.ingest.readers import (
 )
 from tests.corpus import make_files as mk
 
-CORPUS = Path(__file__).resolve().parent / "corpus"
+CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 FILES = CORPUS / "files"
 CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "files.toml").read_text())["file"]
 

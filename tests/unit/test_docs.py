@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # the repository's own top-level names: a backticked path starting with one is checked
 TOP = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} | {".ci"}
