@@ -35,7 +35,8 @@ _WORKBOOK_RELS = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 </Relationships>"""  # noqa: E501
 
 
-def _col(n: int) -> str:
+def column_letters(n: int) -> str:
+    """Column letters of a 0-based index (0 -> A, 26 -> AA)."""
     name = ""
     n += 1
     while n:
@@ -47,7 +48,7 @@ def _col(n: int) -> str:
 def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]],
                sheet: str = "Sheet1") -> None:
     """Write ``header`` and ``rows`` (strings; empty cells are left out) to ``path``."""
-    cols = [_col(i) for i in range(len(header))]
+    cols = [column_letters(i) for i in range(len(header))]
     parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
              '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
              "<sheetData>"]

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from synthetic.xlsx import column_letters
+
 OUT = Path(__file__).resolve().parent / "files"
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -32,14 +34,7 @@ PEOPLE = b"ID,Name,Email\r\n1,Ann,a@x.org\r\n2,Bob,b@x.org\r\n3,Cy,c@x.org\r\n"
 
 # --- XLSX building blocks ---------------------------------------------------------------------
 
-def col(n: int) -> str:
-    """Column letters of a 0-based index."""
-    name = ""
-    n += 1
-    while n:
-        n, rem = divmod(n - 1, 26)
-        name = chr(65 + rem) + name
-    return name
+col = column_letters
 
 
 def cell(ref: str, value: str, kind: str = "inlineStr", style: int | None = None) -> str:
