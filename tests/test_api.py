@@ -237,8 +237,55 @@ def test_replay_shows_versions_merges_and_flags_and_reprocess_writes_nothing(
                               ADMIN, {"mode": "reprocess"})
     assert status == 200, got
     assert got["data"]["changed"] and got["data"]["only_then"]
-    assert any(r["target"] == "place_colony_estimates" for r in got["data"]["only_then"])
+    assert any(r["surface"] == "place_colony_estimates" for r in got["data"]["only_then"])
+    # R1's person was merged into an unrelated one above: compared by canonical id, the
+    # engine would now create a person again (a real difference), besides the estimate
+    surfaces = {d["surface"] for d in got["data"]["differences"]}
+    assert "place_colony_estimates" in surfaces and "places" not in surfaces
     assert val(loaded, "SELECT count(*) FROM trapper.orchestrator_job_log") == before
+
+
+def test_dry_run_and_reprocess_with_no_rule_change_change_nothing(
+    server: Server, loaded: str, tmp_path: Path
+) -> None:
+    """The dry run and replay's reprocess judge outcomes: with no rule change no record of
+    any source is reported changed, though every entity they made exists now; a rule
+    deactivated reports exactly the records it changes."""
+    env = {"DATABASE_URL": loaded}
+    survey = tmp_path / "survey.csv"
+    assert run_cli("demo", "survey", "--rows", "200", "--out", str(survey)).returncode == 0
+    assert run_cli("ingest", "client_survey/responses", str(survey), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    sources = [f"{a}/{b}" for a, b in sql(loaded, "SELECT DISTINCT source_system, "
+                                                  "source_table FROM trapper.staged_records")]
+    for source in sources:
+        status, got = server.call("POST", f"{P}/rules/dry-run", READER,
+                                  {"source": source, "limit": 1000})
+        assert status == 200, got
+        assert got["data"]["summary"]["changed"] == 0 and not got["data"]["changed"], source
+    # reprocess: the first records of every source come out as they did
+    for system, table, rid in sql(loaded, """
+            SELECT source_system, source_table, source_row_id FROM (
+                SELECT *, row_number() OVER (PARTITION BY source_system, source_table
+                                             ORDER BY id) AS n
+                FROM trapper.staged_records) s
+            WHERE n <= 3 AND source_system <> 'atlas_ui'"""):
+        status, got = server.call("POST", f"{P}/records/{system}/{table}/{rid}/replay",
+                                  ADMIN, {"mode": "reprocess"})
+        assert status == 200 and got["data"]["changed"] is False, (system, table, rid, got)
+    with_estimate = {r[0] for r in sql(
+        loaded, "SELECT staged_record_id FROM trapper.orchestrator_job_log "
+                "WHERE source_system = 'client_survey' AND action = 'routed' "
+                "AND target_surface = 'place_colony_estimates'")}
+    execute(loaded, "UPDATE trapper.orchestrator_routing_rules SET is_active = false "
+                    "WHERE source_system = 'client_survey' AND source_field = 'cat_count'")
+    status, got = server.call("POST", f"{P}/rules/dry-run", READER,
+                              {"source": "client_survey/responses", "limit": 1000})
+    assert status == 200, got
+    assert {c["staged_record_id"] for c in got["data"]["changed"]} == with_estimate
+    assert got["data"]["summary"]["changed"] == len(with_estimate) > 0
+    assert all(d["surface"] == "place_colony_estimates"
+               for c in got["data"]["changed"] for d in c["differences"])
 
 
 def _ws_url(server: Server, query: str) -> str:

@@ -160,8 +160,66 @@ def test_dry_run_shows_what_a_rule_change_would_do_and_keeps_nothing(
     assert dry["records"] == 2
     changed = {c["staged_record_id"]: c for c in dry["changed"]}
     a1 = val(db_url, "SELECT id FROM trapper.staged_records WHERE source_row_id = 'a1'")
-    assert [d[0] for d in changed[a1]["now"]] == ["rejected"]
+    assert [d["action"] for d in changed[a1]["now"]] == ["rejected"]
+    assert [d["surface"] for d in changed[a1]["differences"]] == [
+        "place_colony_estimates", "places", "sot_people"]
+    assert dry["summary"]["changed"] == 1 and dry["summary"]["unchanged"] == 1
     assert tuple(sql(db_url, counts)[0]) == before
+
+
+def _dry(env: dict[str, str], source: str) -> dict:
+    result = run_cli("route", source, "--dry-run", "--limit", "1000", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_dry_run_is_a_what_if_by_outcome(db_url: str, world: Path, tmp_path: Path) -> None:
+    """No rule change: no record changed, for every source, though the entities each record
+    created exist now (a label would say routed → merged). A changed rule: exactly the
+    records whose outcome it changes, each difference before → after."""
+    env = {"DATABASE_URL": db_url}
+    survey = tmp_path / "survey.csv"
+    assert run_cli("demo", "survey", "--rows", "300", "--seed", "4", "--out", str(survey),
+                   env=env).returncode == 0
+    assert run_cli("ingest", "--manifest", str(world / "manifest.json"),
+                   env=env).returncode == 0
+    assert run_cli("ingest", "client_survey/responses", str(survey), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    sources = [f"{a}/{b}" for a, b in sql(db_url, "SELECT DISTINCT source_system, "
+                                                  "source_table FROM trapper.staged_records")]
+    assert len(sources) == 16
+    for source in sources:
+        assert _dry(env, source)["summary"]["changed"] == 0, source
+    dry = _dry(env, "client_survey/responses")
+    assert dry["summary"] == {"records": 300, "compared": 300, "changed": 0, "unchanged": 300,
+                              "same_outcome_other_rules": 0, "not_routed_before": 0}
+    assert any(d["action"] == "merged" for d in dry["decisions"])
+    with_estimate = {r[0] for r in sql(
+        db_url, "SELECT staged_record_id FROM trapper.orchestrator_job_log "
+                "WHERE source_system = 'client_survey' AND action = 'routed' "
+                "AND target_surface = 'place_colony_estimates'")}
+    assert 0 < len(with_estimate) < 300
+    # a rule deactivated: exactly the records that had a colony estimate change
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET is_active = false "
+                    "WHERE source_system = 'client_survey' AND source_field = 'cat_count'")
+    dry = _dry(env, "client_survey/responses")
+    assert {c["staged_record_id"] for c in dry["changed"]} == with_estimate
+    assert dry["summary"]["changed"] == len(with_estimate)
+    for c in dry["changed"]:
+        assert [d["surface"] for d in c["differences"]] == ["place_colony_estimates"]
+        d = c["differences"][0]
+        assert [r["action"] for r in d["before"]] == ["routed"]
+        assert " → skipped" in d["summary"]
+    # its target field changed instead: the same records, now a new rule version
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET is_active = true, "
+                    "target_field = 'adult_count' WHERE source_system = 'client_survey' "
+                    "AND source_field = 'cat_count'")
+    dry = _dry(env, "client_survey/responses")
+    assert {c["staged_record_id"] for c in dry["changed"]} == with_estimate
+    assert dry["summary"]["same_outcome_other_rules"] > 0
+    out = run_cli("route", "client_survey/responses", "--dry-run", "--limit", "1000", env=env)
+    assert f"{len(with_estimate)} would end differently" in out.stderr + out.stdout
+    assert "place_colony_estimates: routed" in out.stdout
 
 
 def test_onboarding_a_new_source_with_sql_alone(db_url: str, tmp_path: Path) -> None:

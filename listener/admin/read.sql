@@ -186,36 +186,6 @@ SELECT (SELECT coalesce(max(log_seq), 0) FROM trapper.orchestrator_job_log) AS l
 -- name: run_processor
 SELECT trapper.orchestrator_run_processor($1);
 
--- name: decisions_then
-SELECT 'route' AS kind, action AS what, target_surface AS target,
-       routing_rule_id::text AS rule, rule_version, decision_reason AS reason
-FROM trapper.orchestrator_job_log
-WHERE staged_record_id = $1 AND action IN ('routed', 'skipped', 'merged', 'rejected', 'error')
-  AND log_seq <= $2
-UNION ALL
-SELECT 'identity', decision_type, 'sot_people', NULL, NULL, decision_reason
-FROM trapper.data_engine_match_decisions
-WHERE staged_record_id = $1 AND decision_id <= $3
-UNION ALL
-SELECT 'entity', action, entity_type, NULL, NULL, detail
-FROM trapper.entity_sources
-WHERE staged_record_id = $1 AND entity_source_id <= $4;
-
--- name: decisions_now
-SELECT 'route' AS kind, action AS what, target_surface AS target,
-       routing_rule_id::text AS rule, rule_version, decision_reason AS reason
-FROM trapper.orchestrator_job_log
-WHERE staged_record_id = $1 AND action IN ('routed', 'skipped', 'merged', 'rejected', 'error')
-  AND log_seq > $2
-UNION ALL
-SELECT 'identity', decision_type, 'sot_people', NULL, NULL, decision_reason
-FROM trapper.data_engine_match_decisions
-WHERE staged_record_id = $1 AND decision_id > $3
-UNION ALL
-SELECT 'entity', action, entity_type, NULL, NULL, detail
-FROM trapper.entity_sources
-WHERE staged_record_id = $1 AND entity_source_id > $4;
-
 -- name: log_replay
 INSERT INTO trapper.orchestrator_job_log
     (action, source_system, source_table, source_record_id, staged_record_id,

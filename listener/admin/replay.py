@@ -8,20 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from listener.admin import read
+from listener.admin import outcomes, read
 from listener.admin.read import Conn
 from listener.core import sql
 
 _SQL = sql.beside(__file__, "read")
-
-
-class _Rollback(Exception):
-    """Raised to roll the reprocessing transaction back."""
-
-
-def _key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["kind"], row["what"], row["target"], row["rule"], row["rule_version"],
-            row["reason"])
 
 
 async def _latest_version(conn: Conn, system: str, table: str,
@@ -37,17 +28,19 @@ async def reprocess(conn: Conn, system: str, table: str, record_id: str, *,
                     apply: bool = False) -> dict[str, Any]:
     """Run the newest staged version through its processor again. Without ``apply`` the
     transaction is rolled back and nothing is written; with it, the result stays and a
-    ``replayed`` job-log row says so."""
+    ``replayed`` job-log row says so. Then and now are compared by outcome
+    (listener.admin.outcomes): the last processing's decisions against the new ones, each
+    reduced to its surface, canonical entity and parameters."""
     q = _SQL
     staged_id = await _latest_version(conn, system, table, record_id)
     marks = await conn.fetchrow(q["replay_marks"])
     assert marks is not None
-    then = [dict(r) for r in await conn.fetch(q["decisions_then"], staged_id, *marks)]
+    then = await _decisions(conn, staged_id, 0, 0, 0)
     tr = conn.transaction()
     await tr.start()
     try:
         out = json.loads(await conn.fetchval(q["run_processor"], staged_id))
-        now = [dict(r) for r in await conn.fetch(q["decisions_now"], staged_id, *marks)]
+        now = await _decisions(conn, staged_id, *marks)
         if apply:
             await conn.fetchval(q["log_replay"], system, table, record_id, staged_id,
                                 f"replayed through {out['processor']}",
@@ -60,17 +53,24 @@ async def reprocess(conn: Conn, system: str, table: str, record_id: str, *,
         await tr.commit()
     else:
         await tr.rollback()
-    then_keys = sorted(map(_key, then), key=str)
-    now_keys = sorted(map(_key, now), key=str)
+    cmp = outcomes.compare(then, now)
     return {
         "source_system": system, "source_table": table, "source_record_id": record_id,
         "staged_record_id": staged_id, "processor": out["processor"], "applied": apply,
-        "then": then, "now": now, "changed": then_keys != now_keys,
-        "only_then": [dict(zip(("kind", "what", "target", "rule", "rule_version", "reason"),
-                               k, strict=True)) for k in then_keys if k not in now_keys],
-        "only_now": [dict(zip(("kind", "what", "target", "rule", "rule_version", "reason"),
-                              k, strict=True)) for k in now_keys if k not in then_keys],
+        "then": then, "now": now, "changed": cmp["changed"],
+        "differences": cmp["differences"], "rules_differ": cmp["rules_differ"],
+        "only_then": [r for d in cmp["differences"] for r in d["before"]],
+        "only_now": [r for d in cmp["differences"] for r in d["after"]],
     }
+
+
+async def _decisions(conn: Conn, staged_id: int, log_seq: int, decision_id: int,
+                     entity_source_id: int) -> list[dict[str, Any]]:
+    """One record's last processing after the marks: the router's decisions, identity
+    decisions and entity sources."""
+    routed = await outcomes.route_rows(conn, [staged_id], log_seq)
+    return routed.get(staged_id, []) + await outcomes.engine_rows(
+        conn, staged_id, decision_id, entity_source_id)
 
 
 async def emit(conn: Conn, system: str, table: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from listener.admin import outcomes
 from listener.admin.read import Conn
 from listener.core import sql
 from listener.core.errors import UserError
@@ -15,37 +16,33 @@ _SQL = sql.beside(__file__, "routing")
 
 @dataclass
 class DryRun:
-    """What routing would decide now, and how it differs from what was logged before."""
+    """What routing would decide now, and which records would end differently from how
+    their last routing ended (outcomes, not labels: listener.admin.outcomes)."""
 
     records: int = 0
     decisions: list[dict[str, Any]] = field(default_factory=list)
     changed: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"records": self.records, "decisions": self.decisions, "changed": self.changed}
-
-
-class _Rollback(Exception):
-    """Raised to roll the dry run's transaction back."""
-
-
-def _key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return (row["action"], row["target_surface"], str(row["routing_rule_id"]),
-            row["rule_version"], row["decision_reason"])
+        return {"records": self.records, "summary": self.summary,
+                "decisions": self.decisions, "changed": self.changed}
 
 
 async def dry_run(
     conn: Conn, source_system: str, source_table: str, *, limit: int = 20,
     record_id: str | None = None,
 ) -> DryRun:
-    """Route records inside a transaction that is rolled back; nothing is kept."""
+    """Route records inside a transaction that is rolled back; nothing is kept. Records
+    are routed oldest first, as they were processed, and each one routed before is compared
+    with its last routing by outcome (surface, canonical entity, parameters)."""
     q = _SQL
-    ids = [r["id"] for r in await conn.fetch(q["records_to_route"], source_system,
-                                             source_table, record_id, limit)]
+    ids = sorted(r["id"] for r in await conn.fetch(q["records_to_route"], source_system,
+                                                   source_table, record_id, limit))
     if not ids:
         what = f"record {record_id} of " if record_id else "staged records of "
         raise UserError(f"no {what}{source_system}/{source_table} to route")
-    before = [dict(r) for r in await conn.fetch(q["logged_decisions"], ids)]
+    then = await outcomes.route_rows(conn, ids)
     result = DryRun(records=len(ids))
     tr = conn.transaction()
     await tr.start()
@@ -53,20 +50,33 @@ async def dry_run(
         seq = await conn.fetchval(q["last_log_seq"])
         await conn.fetch("SELECT * FROM trapper.route_staged_records($1::bigint[])", ids)
         result.decisions = [dict(r) for r in await conn.fetch(q["new_log_rows"], seq)]
+        now = await outcomes.route_rows(conn, ids, seq)
     finally:
         await tr.rollback()
-    then: dict[int, list[tuple[Any, ...]]] = {}
-    for row in before:
-        then.setdefault(row["staged_record_id"], []).append(_key(row))
-    now: dict[int, list[tuple[Any, ...]]] = {}
-    for row in result.decisions:
-        now.setdefault(row["staged_record_id"], []).append(_key(row))
+    counts = {"records": len(ids), "compared": 0, "changed": 0, "unchanged": 0,
+              "same_outcome_other_rules": 0, "not_routed_before": 0}
     for sid in ids:
-        if sid in then and then[sid] != now.get(sid, []):
+        if sid not in then:
+            counts["not_routed_before"] += 1
+            continue
+        counts["compared"] += 1
+        cmp = outcomes.compare(then[sid], now.get(sid, []))
+        if cmp["changed"]:
+            counts["changed"] += 1
             result.changed.append({"staged_record_id": sid,
-                                   "then": [list(k) for k in then[sid]],
-                                   "now": [list(k) for k in now.get(sid, [])]})
+                                   "source_record_id": _source_id(result.decisions, sid),
+                                   "differences": cmp["differences"],
+                                   "then": then[sid], "now": now.get(sid, [])})
+        else:
+            counts["unchanged"] += 1
+            counts["same_outcome_other_rules"] += cmp["rules_differ"]
+    result.summary = counts
     return result
+
+
+def _source_id(decisions: list[dict[str, Any]], sid: int) -> str | None:
+    return next((d["source_record_id"] for d in decisions if d["staged_record_id"] == sid),
+                None)
 
 
 async def rules_check(conn: Conn, last_rows: int = 1000) -> list[dict[str, Any]]:

@@ -12,19 +12,10 @@ LIMIT $4;
 SELECT coalesce(max(log_seq), 0) FROM trapper.orchestrator_job_log;
 
 -- name: new_log_rows
-SELECT staged_record_id, action, target_surface, routing_rule_id, rule_version,
-       decision_reason
+SELECT staged_record_id, source_record_id, action, target_surface, target_entity_id,
+       routing_rule_id, rule_version, decision_reason
 FROM trapper.orchestrator_job_log
 WHERE log_seq > $1
-ORDER BY log_seq;
-
--- name: logged_decisions
--- What was decided before for these staged records (the last routing of each).
-SELECT staged_record_id, action, target_surface, routing_rule_id, rule_version,
-       decision_reason
-FROM trapper.orchestrator_job_log
-WHERE staged_record_id = ANY ($1::bigint[])
-  AND action IN ('routed', 'skipped', 'merged', 'rejected', 'anomaly_flagged', 'error')
 ORDER BY log_seq;
 
 -- name: rules_check

@@ -101,11 +101,11 @@ def replay_cmd(database_url: str | None, record: str, mode: str | None, as_json:
     if mode in ("reprocess", "apply"):
         say(f"{'applied' if doc['applied'] else 'rolled back'}: {doc['processor']} on staged "
             f"record {doc['staged_record_id']}; "
-            + ("decisions changed" if doc["changed"] else "same decisions as before"))
-        for label, rows in (("only then", doc["only_then"]), ("only now", doc["only_now"])):
-            if rows:
-                click.echo(f"{label}:")
-                emit_table(rows)
+            + ("the outcome changed (before → after):" if doc["changed"] else
+               "same outcome as before" + (" (under other rules or rule versions)"
+                                           if doc["rules_differ"] else "")))
+        for d in doc["differences"]:
+            click.echo(f"  {d['kind']} {d['summary']}")
         return
     if mode == "emit":
         say(f"timeline of {record} ({doc['items']} items) re-published to the live feed")

@@ -52,8 +52,16 @@ def route(database_url: str | None, source: str, dry_run: bool, limit: int,
         return
     emit_table(result.decisions, ["staged_record_id", "action", "target_surface",
                                   "rule_version", "decision_reason"])
-    say(f"dry run of {result.records} record(s): {len(result.decisions)} decision(s), "
-        f"{len(result.changed)} record(s) decided differently from the log; nothing kept")
+    if result.changed:
+        click.echo("\nchanged (before → after):")
+        for c in result.changed:
+            for d in c["differences"]:
+                click.echo(f"  {c['source_record_id'] or c['staged_record_id']}: {d['summary']}")
+    n = result.summary
+    say(f"dry run of {result.records} record(s): {len(result.decisions)} decision(s); "
+        f"of {n['compared']} routed before, {n['changed']} would end differently, "
+        f"{n['unchanged']} the same ({n['same_outcome_other_rules']} of them under other "
+        f"rules or rule versions), {n['not_routed_before']} not routed before; nothing kept")
 
 
 @click.group()
