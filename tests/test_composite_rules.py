@@ -263,3 +263,23 @@ def test_a_value_that_does_not_convert_is_rejected_not_a_failed_job(
                        "16 Oak St, Petaluma, CA, 94952": False}    # empty: no coordinates
     assert val(db_url, "SELECT count(*) FROM trapper.staged_records "
                        "WHERE processing_error IS NOT NULL") == 0
+
+
+def test_a_composite_rule_s_parts_are_no_schema_drift(db_url: str, tmp_path: Path) -> None:
+    execute(db_url, ONBOARD)
+    f = tmp_path / "visits.csv"
+    f.write_text(VISITS)
+    assert run_cli("ingest", "barn_cats/visits", str(f),
+                   env={"DATABASE_URL": db_url}).returncode == 0
+    # the staged event the listener logs for a run names its rows; drift samples them
+    execute(db_url, """
+        INSERT INTO trapper.orchestrator_job_log
+            (action, source_system, source_table, decision_details)
+        SELECT 'staged', 'barn_cats', 'visits',
+               jsonb_build_object('ingest_run_id', ingest_run_id, 'min_id', min(id),
+                                  'max_id', max(id))
+        FROM trapper.staged_records WHERE source_system = 'barn_cats'
+        GROUP BY ingest_run_id""")
+    drift = sql(db_url, "SELECT summary FROM trapper.orchestrator_detect_drift() "
+                        "WHERE source_system = 'barn_cats'")
+    assert [r["summary"] for r in drift] == []
