@@ -15,35 +15,12 @@ from tests.conftest import run_cli
 from tests.entities import stage
 from tests.helpers import execute, sql, val
 
-# What docs/orchestrator.md shows a user writing, verbatim: a source whose address comes in
-# four columns and whose given names in two.
-ONBOARD = """
-INSERT INTO trapper.orchestrator_sources
-    (source_system, source_table, display_name, entity_types_produced, processor_name,
-     ingest_method, ingest_frequency, expected_fields, id_field_candidates)
-VALUES ('barn_cats', 'visits', 'Barn Cat Visits', '{person,place}',
-        'orchestrator_router', 'file_upload', 'on_demand',
-        trapper.orchestrator_fields(ARRAY['Visit', 'First Name', 'Middle Name', 'Last Name',
-                                          'Email', 'Street', 'City', 'State', 'Zip'],
-                                    ARRAY['Visit']),
-        ARRAY['Visit']);
-INSERT INTO trapper.orchestrator_routing_rules
-    (source_system, source_table, source_fields, field_separator, target_surface,
-     target_field, routing_type, target_function, transform_expression, is_required)
-VALUES
-    ('barn_cats', 'visits', ARRAY['Street', 'City', 'State', 'Zip'], ', ', 'places',
-     'formatted_address', 'function_call', 'find_or_create_place_deduped', NULL, true),
-    ('barn_cats', 'visits', ARRAY['First Name', 'Middle Name'], ' ', 'sot_people',
-     'first_name', 'direct', 'find_or_create_person', NULL, false);
-INSERT INTO trapper.orchestrator_routing_rules
-    (source_system, source_table, source_field, target_surface, target_field, routing_type,
-     target_function, transform_expression)
-VALUES
-    ('barn_cats', 'visits', 'Last Name', 'sot_people', 'last_name', 'direct',
-     'find_or_create_person', NULL),
-    ('barn_cats', 'visits', 'Email', 'sot_people', 'email', 'transform',
-     'find_or_create_person', 'norm_email($1)');
-"""
+# What docs/orchestrator.md ("A source whose address comes in columns") shows a user writing,
+# read from the page so that the two cannot drift apart: a source whose address comes in four
+# columns and whose given names in two.
+_DOC = (Path(__file__).resolve().parents[1] / "docs" / "orchestrator.md").read_text()
+ONBOARD = _DOC.split("### A source whose address comes in columns", 1)[1] \
+    .split("```sql\n", 1)[1].split("```", 1)[0]
 
 VISITS = (
     "Visit,First Name,Middle Name,Last Name,Email,Street,City,State,Zip\n"
@@ -90,6 +67,8 @@ def test_onboarding_a_split_column_source_with_sql_alone(db_url: str, tmp_path: 
         db_url, "SELECT formatted_address, place_id FROM trapper.places")}
     assert set(places) == {"12 Oak St, Petaluma, CA, 94952", "12 Oak St, Santa Rosa, CA, 95404",
                            "7 Elm St, 94952"}     # empty parts leave no doubled separator
+    assert val(db_url, "SELECT address_key FROM trapper.places WHERE formatted_address = "
+                       "'12 Oak St, Petaluma, CA, 94952'") == "12|oak st||petaluma"
     v1, v2, v3 = (next(r for r in _log(db_url, v) if r["target_surface"] == "places")
                   for v in ("v1", "v2", "v3"))
     assert (v1["action"], v2["action"], v3["action"]) == ("routed", "routed", "merged")
