@@ -17,7 +17,8 @@ SELECT trapper.register_source($1, $2, $3, $4, $5, $6, $7,
                                trapper.orchestrator_fields($8, $9), $10, $11);
 
 -- name: rules
-SELECT rule_id, source_system, source_table, source_field, target_surface, target_field,
+SELECT rule_id, source_system, source_table, source_field, source_fields, field_separator,
+       target_surface, target_field,
        target_function, routing_type, transform_expression, is_required, skip_if_empty,
        rule_version, is_active, updated_at
 FROM trapper.orchestrator_routing_rules

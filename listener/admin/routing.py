@@ -81,10 +81,14 @@ def _source_id(decisions: list[dict[str, Any]], sid: int) -> str | None:
 
 async def rules_check(conn: Conn, last_rows: int = 1000) -> list[dict[str, Any]]:
     """Every active rule with the share of recent staged rows of its source that carry its
-    field; a rule whose field is in none of them matches nothing."""
+    field; a rule whose field is in none of them matches nothing. A composite rule (issue 17)
+    counts the rows that carry any of its parts and names each part none of them carries."""
     rows = [dict(r) for r in await conn.fetch(_SQL["rules_check"],
                                               last_rows)]
     for r in rows:
+        r["parts_missing"] = list(r["parts_missing"] or [])
         r["status"] = ("no data" if r["rows_checked"] == 0 else
-                       "matches nothing" if r["rows_with_field"] == 0 else "ok")
+                       "matches nothing" if r["rows_with_field"] == 0 else
+                       "part(s) missing: " + ", ".join(r["parts_missing"])
+                       if r["parts_missing"] else "ok")
     return rows

@@ -19,7 +19,9 @@ WHERE log_seq > $1
 ORDER BY log_seq;
 
 -- name: rules_check
--- Each active rule and how many of the last N staged rows of its source carry its field.
+-- Each active rule and how many of the last N staged rows of its source carry its field; a
+-- composite rule (issue 17) counts the rows that carry any of its parts, and names the
+-- parts no row carries.
 WITH recent AS (
     SELECT s.source_system, s.source_table, s.payload,
            row_number() OVER (PARTITION BY s.source_system, s.source_table ORDER BY s.id DESC) AS rn
@@ -27,13 +29,22 @@ WITH recent AS (
     WHERE EXISTS (SELECT 1 FROM trapper.orchestrator_routing_rules r
                   WHERE r.source_system = s.source_system AND r.source_table = s.source_table)
 )
-SELECT r.rule_id, r.source_system, r.source_table, r.source_field, r.target_surface,
-       r.target_field, count(x.payload) AS rows_checked,
-       count(x.payload) FILTER (WHERE x.payload ? r.source_field) AS rows_with_field
+SELECT r.rule_id, r.source_system, r.source_table, r.source_field, r.source_fields,
+       r.field_separator, r.target_surface, r.target_field, c.rows_checked, c.rows_with_field,
+       ARRAY(SELECT p FROM unnest(r.source_fields) WITH ORDINALITY AS t (p, o)
+             WHERE c.rows_checked > 0
+               AND NOT EXISTS (SELECT 1 FROM recent x
+                               WHERE x.source_system = r.source_system
+                                 AND x.source_table = r.source_table AND x.rn <= $1
+                                 AND x.payload ? p)
+             ORDER BY o) AS parts_missing
 FROM trapper.orchestrator_routing_rules r
-LEFT JOIN recent x ON x.source_system = r.source_system AND x.source_table = r.source_table
-                  AND x.rn <= $1
+CROSS JOIN LATERAL (
+    SELECT count(*) AS rows_checked,
+           count(*) FILTER (WHERE x.payload ?| coalesce(r.source_fields, ARRAY[r.source_field]))
+               AS rows_with_field
+    FROM recent x
+    WHERE x.source_system = r.source_system AND x.source_table = r.source_table AND x.rn <= $1
+) c
 WHERE r.is_active
-GROUP BY r.rule_id, r.source_system, r.source_table, r.source_field, r.target_surface,
-         r.target_field
 ORDER BY r.source_system, r.source_table, r.source_field;

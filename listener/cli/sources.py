@@ -75,8 +75,9 @@ def rules() -> None:
               help="Check against this many most recent staged rows per source.")
 @json_option
 def rules_check_cmd(database_url: str | None, last_rows: int, as_json: bool) -> None:
-    """Report rules whose field occurs in none of the recent staged rows of their source;
-    exits 1 when any rule matches nothing."""
+    """Report rules whose field occurs in none of the recent staged rows of their source (a
+    composite rule: none of its parts; the parts no row carries are named); exits 1 when any
+    rule matches nothing."""
     url = db.resolve_url(database_url)
 
     async def go() -> list[dict[str, Any]]:
@@ -88,6 +89,6 @@ def rules_check_cmd(database_url: str | None, last_rows: int, as_json: bool) -> 
         emit_json(rows)
     else:
         emit_table(rows, ["source_system", "source_table", "source_field", "target_surface",
-                          "rows_checked", "rows_with_field", "status"])
+                          "target_field", "rows_checked", "rows_with_field", "status"])
     if any(r["status"] == "matches nothing" for r in rows):
         sys.exit(1)

@@ -138,8 +138,20 @@ LANGUAGE sql STABLE AS $$
                coalesce((e ->> 'required')::boolean, false) AS required
         FROM runs r, jsonb_array_elements(r.expected_fields) e
         UNION
-        SELECT rr.source_system, rr.source_table, rr.source_field, rr.is_required
-        FROM trapper.orchestrator_routing_rules rr WHERE rr.is_active
+        -- a composite rule (issue 17) expects each of its parts, none of them required alone;
+        -- its columns are read through to_jsonb(): this file is made before 013 adds them
+        SELECT rr.source_system, rr.source_table, p.field, rr.is_required AND NOT p.part
+        FROM trapper.orchestrator_routing_rules rr
+        CROSS JOIN LATERAL (
+            SELECT f, true
+            FROM jsonb_array_elements_text(
+                CASE WHEN jsonb_typeof(to_jsonb(rr) -> 'source_fields') = 'array'
+                     THEN to_jsonb(rr) -> 'source_fields' ELSE '[]' END) AS f
+            UNION ALL
+            SELECT rr.source_field, false
+            WHERE jsonb_typeof(to_jsonb(rr) -> 'source_fields') IS DISTINCT FROM 'array'
+        ) AS p (field, part)
+        WHERE rr.is_active
     ),
     findings AS (
         SELECT r.source_system, r.source_table, r.runs[1] AS run,

@@ -138,3 +138,53 @@ BEGIN
     END IF;
     RETURN v_id;
 END $$;
+
+-- A type as rules and targets name it (issue 17): expected_fields may say "int", "float" or
+-- "string"; the checks compare the names below. NULL or empty is text.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_type_name(p_type text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE lower(btrim(coalesce(p_type, '')))
+               WHEN '' THEN 'text' WHEN 'string' THEN 'text' WHEN 'varchar' THEN 'text'
+               WHEN 'int' THEN 'integer' WHEN 'int4' THEN 'integer'
+               WHEN 'int8' THEN 'bigint'
+               WHEN 'number' THEN 'numeric' WHEN 'decimal' THEN 'numeric'
+               WHEN 'float' THEN 'double precision' WHEN 'float8' THEN 'double precision'
+               WHEN 'double' THEN 'double precision'
+               WHEN 'bool' THEN 'boolean'
+               ELSE lower(btrim(p_type)) END
+$$;
+
+-- Whether a value of type p_value can fill a target parameter of type p_param (issue 17):
+-- text takes anything, a decimal any number, an integer only an integer, a date a date.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_type_fits(p_value text, p_param text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT p_param IS NULL OR p_param = 'text'
+        OR trapper.orchestrator_type_name(p_value) = p_param
+        OR (p_param IN ('numeric', 'double precision')
+            AND trapper.orchestrator_type_name(p_value)
+                IN ('integer', 'bigint', 'numeric', 'double precision'))
+        OR (p_param = 'bigint' AND trapper.orchestrator_type_name(p_value) = 'integer')
+$$;
+
+-- Whether a text value converts to a target parameter's type, at run time: the router
+-- rejects the record naming the field and the value, where the cast failed its job. The
+-- type comes from the allowlist's CHECK-ed list; nothing is spliced into SQL.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_value_fits(p_value text, p_type text) RETURNS boolean
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    CASE p_type
+        WHEN 'integer' THEN PERFORM p_value::integer;
+        WHEN 'bigint' THEN PERFORM p_value::bigint;
+        WHEN 'numeric' THEN PERFORM p_value::numeric;
+        WHEN 'double precision' THEN
+            IF p_value::double precision IN ('NaN', 'Infinity', '-Infinity') THEN
+                RETURN false;
+            END IF;
+        WHEN 'date' THEN PERFORM p_value::date;
+        WHEN 'boolean' THEN PERFORM p_value::boolean;
+        ELSE NULL;
+    END CASE;
+    RETURN true;
+EXCEPTION WHEN data_exception THEN
+    RETURN false;
+END $$;

@@ -68,6 +68,15 @@ DECLARE
     v_surv jsonb;
     v_key text;
     v_logs jsonb := '[]';
+    v_parts jsonb;                -- a composite rule's parts: [{field, value}], in order
+    composed jsonb := '{}';       -- {rule id: {target_field, parts, separator, value}}
+    v_empty text;                 -- "field x is empty" / "fields a, b are all empty"
+    v_ptype text;
+    v_ptypes jsonb := (SELECT jsonb_object_agg(function_name, (
+                           SELECT jsonb_object_agg(p, t)
+                           FROM unnest(parameters, parameter_types) AS u (p, t)))
+                       FROM trapper.orchestrator_functions
+                       WHERE kind = 'target' AND parameter_types IS NOT NULL);
 BEGIN
     SELECT * INTO rec FROM trapper.staged_records WHERE id = p_staged_record_id;
     IF rec.id IS NULL THEN
@@ -91,12 +100,28 @@ BEGIN
                AND is_active
              ORDER BY is_required DESC, created_at, rule_id
     LOOP
-        raw := rec.payload ->> r.source_field;
+        IF r.source_fields IS NULL THEN
+            raw := rec.payload ->> r.source_field;
+            v_parts := NULL;
+            v_empty := format('field %s', r.source_field);
+        ELSE
+            -- a composite rule (issue 17): the non-empty parts, trimmed, in order, joined
+            SELECT string_agg(btrim(rec.payload ->> f), coalesce(r.field_separator, ', ')
+                              ORDER BY o) FILTER (WHERE btrim(rec.payload ->> f) <> ''),
+                   jsonb_agg(jsonb_build_object('field', f,
+                                                'value', nullif(btrim(rec.payload ->> f), ''))
+                             ORDER BY o)
+            INTO raw, v_parts
+            FROM unnest(r.source_fields) WITH ORDINALITY AS t (f, o);
+            v_empty := format('fields %s', array_to_string(r.source_fields, ', '));
+        END IF;
         IF raw IS NULL OR btrim(raw) = '' THEN
             IF r.is_required THEN
-                v_reason := format('rejected: required field %s missing', r.source_field);
+                v_reason := CASE WHEN v_parts IS NULL
+                                 THEN format('rejected: required field %s missing', r.source_field)
+                                 ELSE format('rejected: required %s all empty', v_empty) END;
                 IF v_log THEN
-                    v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field));
+                    v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'parts', v_parts)));
                 END IF;
                 PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
                 RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
@@ -104,11 +129,13 @@ BEGIN
                                        'rule_id', r.rule_id)));
             END IF;
             IF r.skip_if_empty THEN
-                v_reason := format('skipped: field %s is empty', r.source_field);
+                v_reason := CASE WHEN v_parts IS NULL
+                                 THEN format('skipped: field %s is empty', r.source_field)
+                                 ELSE format('skipped: %s all empty', v_empty) END;
                 decisions := decisions || jsonb_build_object('action', 'skipped',
                     'reason', v_reason, 'rule_id', r.rule_id);
                 IF v_log THEN
-                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field));
+                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'parts', v_parts)));
                 END IF;
                 CONTINUE;
             END IF;
@@ -137,6 +164,30 @@ BEGIN
                 v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, '{}');
             END IF;
             CONTINUE;
+        END IF;
+        -- typed rules (issue 17): a value that does not convert to its parameter's type
+        -- rejects the record, naming the field and the value, before anything is written
+        v_ptype := v_ptypes -> fn ->> coalesce(r.target_field, r.source_field);
+        IF v_ptype IS NOT NULL AND v_ptype <> 'text' THEN
+            IF btrim(v) = '' THEN
+                v := NULL;
+            ELSIF NOT trapper.orchestrator_value_fits(v, v_ptype) THEN
+                v_reason := format('rejected: field %s value %L is not a %s (%s.%s)',
+                                   r.source_field, v, v_ptype, r.target_surface,
+                                   coalesce(r.target_field, r.source_field));
+                IF v_log THEN
+                    v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'value', v, 'type', v_ptype, 'parameter', coalesce(r.target_field, r.source_field), 'parts', v_parts)));
+                END IF;
+                PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
+                RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
+                    jsonb_build_object('action', 'rejected', 'reason', v_reason,
+                                       'rule_id', r.rule_id)));
+            END IF;
+        END IF;
+        IF v_parts IS NOT NULL THEN
+            composed := composed || jsonb_build_object(r.rule_id, jsonb_build_object(
+                'target_field', coalesce(r.target_field, r.source_field), 'parts', v_parts,
+                'separator', coalesce(r.field_separator, ', '), 'value', raw));
         END IF;
         -- the rules of one record that feed one function are gathered into one call
         args := jsonb_set(args, ARRAY[fn], coalesce(args -> fn, '{}')
@@ -257,6 +308,27 @@ BEGIN
         IF v_log THEN
             v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'place_colony_estimates', v_place, (first_rule -> 'add_colony_estimate' ->> 'id')::uuid, (first_rule -> 'add_colony_estimate' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'add_colony_estimate', 'values', a));
         END IF;
+    END IF;
+
+    -- each decision a composite rule fed names its parts and the value they made (issue 17)
+    IF composed <> '{}' THEN
+        SELECT coalesce(jsonb_agg(CASE WHEN c.cs IS NULL THEN e ELSE
+                   e || jsonb_build_object(
+                       'decision_reason', (e ->> 'decision_reason') || ' [' || c.said || ']',
+                       'decision_details', (e -> 'decision_details') || jsonb_build_object('composed', c.cs))
+                   END ORDER BY n), '[]')
+        INTO v_logs
+        FROM jsonb_array_elements(v_logs) WITH ORDINALITY AS l (e, n)
+        LEFT JOIN LATERAL (
+            SELECT jsonb_agg(composed -> x.id ORDER BY x.o) AS cs,
+                   string_agg(format('%s from %s: %s', composed -> x.id ->> 'target_field',
+                                     (SELECT string_agg(p ->> 'field', ' + ')
+                                      FROM jsonb_array_elements(composed -> x.id -> 'parts') p),
+                                     composed -> x.id ->> 'value'), '; ' ORDER BY x.o) AS said
+            FROM jsonb_array_elements_text(e -> 'decision_details' -> 'rules')
+                 WITH ORDINALITY AS x (id, o)
+            WHERE composed ? x.id
+        ) c ON true;
     END IF;
 
     PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);

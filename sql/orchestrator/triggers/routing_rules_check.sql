@@ -1,16 +1,69 @@
 -- Routing rules are checked on every write, and their version moves when they change.
+--
+-- The columns of 013_composite_rules.sql (source_fields, field_separator, the targets'
+-- parameter_types) are read through to_jsonb(): this trigger checks the rules 003 and 004
+-- write, before 013 has added them (docs/operations.md, "Where a change goes").
 
 -- Rules are checked on every write, whoever writes them (map_source_field or an INSERT).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_check_rule() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     v_fn trapper.orchestrator_functions;
+    v_row jsonb := to_jsonb(NEW);
+    v_parts text[];
+    v_label text;
+    v_expected jsonb;
+    v_unknown text[];
+    v_param text;
+    v_param_type text;
+    v_value_type text;
 BEGIN
     IF NEW.transform_expression IS NOT NULL THEN
         PERFORM trapper.orchestrator_transform_signature(NEW.transform_expression);
     END IF;
     IF NEW.routing_type = 'transform' AND NEW.transform_expression IS NULL THEN
         RAISE EXCEPTION 'a transform rule needs a transform_expression such as norm_email($1)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT expected_fields INTO v_expected FROM trapper.orchestrator_sources
+    WHERE source_system = NEW.source_system AND source_table = NEW.source_table;
+    -- a composite rule (issue 17): its parts, in order, each an expected field of the source
+    IF jsonb_typeof(v_row -> 'source_fields') = 'array' THEN
+        v_parts := ARRAY(SELECT jsonb_array_elements_text(v_row -> 'source_fields'));
+        IF cardinality(v_parts) < 2 OR EXISTS (SELECT 1 FROM unnest(v_parts) p
+                                               WHERE p IS NULL OR btrim(p) = '')
+           OR (SELECT count(DISTINCT p) FROM unnest(v_parts) p) < cardinality(v_parts) THEN
+            RAISE EXCEPTION 'a composite rule names two or more distinct source_fields, got %',
+                coalesce(v_row ->> 'source_fields', '[]')
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'one field is a plain rule: set source_field and leave source_fields NULL';
+        END IF;
+        v_unknown := ARRAY(SELECT p FROM unnest(v_parts) WITH ORDINALITY AS t (p, o)
+                           WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(
+                                                 coalesce(v_expected, '[]')) f
+                                             WHERE f ->> 'field' = p)
+                           ORDER BY o);
+        IF cardinality(v_unknown) > 0 THEN
+            RAISE EXCEPTION 'composite rule of %/%: "%" % not among the expected fields of the source',
+                NEW.source_system, NEW.source_table, array_to_string(v_unknown, '", "'),
+                CASE WHEN cardinality(v_unknown) = 1 THEN 'is' ELSE 'are' END
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('its expected fields: %s; payload keys are the export '
+                                    'headers, verbatim',
+                                    coalesce((SELECT string_agg(f ->> 'field', ', ')
+                                              FROM jsonb_array_elements(v_expected) f),
+                                             'none'));
+        END IF;
+        v_label := array_to_string(v_parts, ' + ');
+        IF NEW.source_field IS NOT NULL AND NEW.source_field <> v_label THEN
+            RAISE EXCEPTION 'a composite rule''s source_field is its parts'' label "%", not "%"',
+                v_label, NEW.source_field USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'leave source_field out: it is written from source_fields';
+        END IF;
+        NEW.source_field := v_label;
+    ELSIF v_row ->> 'field_separator' IS NOT NULL THEN
+        RAISE EXCEPTION 'field_separator joins the parts of a composite rule; rule %/% % has no source_fields',
+            NEW.source_system, NEW.source_table, NEW.source_field
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NEW.target_function IS NOT NULL THEN
@@ -26,13 +79,50 @@ BEGIN
                 NEW.target_field, array_to_string(v_fn.parameters, ', ')
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+    ELSE
+        -- the router's choice when a rule names no function: the target of its surface
+        SELECT * INTO v_fn FROM trapper.orchestrator_functions
+        WHERE kind = 'target' AND target_surface = NEW.target_surface LIMIT 1;
+    END IF;
+    -- typed rules (issue 17): the value must fit the parameter's declared type
+    v_param := coalesce(NEW.target_field, NEW.source_field);
+    IF v_fn.function_name IS NOT NULL
+       AND jsonb_typeof(to_jsonb(v_fn) -> 'parameter_types') = 'array' THEN
+        v_param_type := (to_jsonb(v_fn) -> 'parameter_types')
+                        ->> (array_position(v_fn.parameters, v_param) - 1);
+        IF NEW.transform_expression IS NOT NULL THEN
+            SELECT returns INTO v_value_type FROM trapper.orchestrator_functions
+            WHERE signature = trapper.orchestrator_transform_signature(NEW.transform_expression);
+        ELSIF v_parts IS NOT NULL THEN
+            v_value_type := 'text';   -- parts joined by a separator
+        ELSE
+            v_value_type := trapper.orchestrator_type_name(
+                (SELECT f ->> 'type' FROM jsonb_array_elements(coalesce(v_expected, '[]')) f
+                 WHERE f ->> 'field' = NEW.source_field LIMIT 1));
+        END IF;
+        IF NOT trapper.orchestrator_type_fits(v_value_type, v_param_type) THEN
+            RAISE EXCEPTION '%.% is % but the rule gives it % (% of %/%)', NEW.target_surface,
+                v_param, v_param_type, v_value_type,
+                CASE WHEN NEW.transform_expression IS NOT NULL
+                     THEN NEW.transform_expression || ' of field "' || NEW.source_field || '"'
+                     WHEN v_parts IS NOT NULL THEN 'the composite "' || NEW.source_field || '"'
+                     ELSE 'field "' || NEW.source_field || '"' END,
+                NEW.source_system, NEW.source_table
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('convert it with an allowlisted transform (to_numeric($1), '
+                                    'to_integer($1), to_date($1)), or declare the field''s '
+                                    'type in expected_fields ({"field": ..., "type": "%s"})',
+                                    v_param_type);
+        END IF;
     END IF;
     IF TG_OP = 'UPDATE' AND (NEW.source_field, NEW.target_surface, NEW.target_field,
                              NEW.target_function, NEW.routing_type, NEW.transform_expression,
-                             NEW.is_required, NEW.skip_if_empty)
+                             NEW.is_required, NEW.skip_if_empty, v_row -> 'source_fields',
+                             v_row -> 'field_separator')
         IS DISTINCT FROM (OLD.source_field, OLD.target_surface, OLD.target_field,
                           OLD.target_function, OLD.routing_type, OLD.transform_expression,
-                          OLD.is_required, OLD.skip_if_empty) THEN
+                          OLD.is_required, OLD.skip_if_empty, to_jsonb(OLD) -> 'source_fields',
+                          to_jsonb(OLD) -> 'field_separator') THEN
         NEW.rule_version := OLD.rule_version + 1;
         NEW.updated_at := now();
     END IF;
