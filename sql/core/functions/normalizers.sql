@@ -271,7 +271,7 @@ BEGIN
 
     SELECT jsonb_object_agg(x.word, jsonb_strip_nulls(jsonb_build_object(
                's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
-               'ok', o.kind, 'u', u.needs_id)))
+               'ok', o.kind, 'u', u.needs_id, 'us', u.standard)))
     INTO voc
     FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(replace(v, ',', ' '), ' ') t) x
     LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
@@ -309,7 +309,7 @@ BEGIN
            AND NOT (split_part(m[1], ' ', -1) = ANY (route_words))
            AND NOT coalesce((voc -> split_part(m[1], ' ', -1)) ? 'u', false)
            AND EXISTS (SELECT 1 FROM unnest(string_to_array(m[2], ' ')) WITH ORDINALITY t(x, o)
-                       WHERE o > 2 AND (voc -> x ->> 'e')::boolean) THEN
+                       WHERE o > 2 AND (voc -> x) ? 's') THEN
             line_at := 1;
             line := m[2];
             landmark := m[1];
@@ -438,7 +438,7 @@ BEGIN
             unit := concat_ws(' ', unit, wr[k + 1]);
             k := k + 2;
         ELSIF un[k] = 2 THEN
-            unit := concat_ws(' ', unit, ws[k]);
+            unit := concat_ws(' ', unit, voc -> wr[k] ->> 'us');
             k := k + 1;
         ELSIF np = line_at THEN
             town := array_to_string(wr[k:], ' ');
@@ -451,10 +451,13 @@ BEGIN
     street := array_to_string(ws[1:street_end] || extra, ' ');
     -- the parts after the line: units ("Apt 5, Santa Rosa"), then the town
     FOR i IN line_at + 1..np LOOP
-        m := regexp_match(parts[i], '^(\S+) (\S+)(?: (.*))?$');
-        IF m IS NOT NULL AND (voc -> m[1] ->> 'u')::boolean AND town IS NULL THEN
-            unit := concat_ws(' ', unit, m[2]);
+        m := regexp_match(parts[i], '^(\S+)(?: (\S+))?(?: (.*))?$');
+        IF town IS NULL AND (voc -> m[1] ->> 'u')::boolean AND m[2] IS NOT NULL THEN
+            unit := concat_ws(' ', unit, m[2]);                          -- "Apt 5, …"
             town := nullif(m[3], '');
+        ELSIF town IS NULL AND NOT (voc -> m[1] ->> 'u')::boolean THEN
+            unit := concat_ws(' ', unit, voc -> m[1] ->> 'us');           -- "Rear, …"
+            town := nullif(concat_ws(' ', m[2], m[3]), '');
         ELSE
             town := concat_ws(' ', town, parts[i]);
         END IF;
