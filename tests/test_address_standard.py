@@ -6,13 +6,22 @@ place the engines make (trapper.find_or_create_place_deduped, the processors, th
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import REPO, run_cli
 from tests.entities import owner, process
 from tests.helpers import sql, val
+from tests.pg import Server
 
 
 def keys(url: str, addresses: list[str]) -> dict[str, str | None]:
@@ -278,3 +287,53 @@ def test_the_standard_is_data(db_url: str) -> None:
     assert keys(db_url, ["5 Oak Stret"])["5 Oak Stret"] == "5|oak st||"
     sql(db_url, "INSERT INTO trapper.address_street_suffixes VALUES ('avnue2', 'ave', 'avenue')")
     assert keys(db_url, ["5 Oak Avnue2"])["5 Oak Avnue2"] == "5|oak ave||"
+
+
+# main before the address standard: the SQL (and installer) existing databases were built with
+BEFORE_ADDRESS_STANDARD = "c56a18135ccbf6fd66e53c7f96b538cb6f2e8ca4"
+
+
+def test_an_upgraded_database_rekeys_its_places(tmp_path: Path, pg: Server) -> None:
+    if shutil.which("git") is None or subprocess.run(
+            ["git", "-C", REPO, "cat-file", "-e", f"{BEFORE_ADDRESS_STANDARD}^{{commit}}"],
+            capture_output=True, check=False).returncode != 0:
+        pytest.skip("the SQL before the address standard comes from the repository's history")
+    archive = subprocess.run(["git", "-C", REPO, "archive", "--format=tar",
+                              BEFORE_ADDRESS_STANDARD, "listener", "webhooks", "synthetic", "sql"],
+                             capture_output=True, check=True)
+    tree = tmp_path / "before"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(tree, filter="data")
+    name = pg.create()
+    url = pg.url(name)
+    try:
+        code = (f"import sys; sys.path.insert(0, {str(tree)!r}); "
+                "from listener.cli.main import main; main()")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ATLAS_ORCH_", "DATABASE_"))}
+        env.update(DATABASE_URL=url, ATLAS_ORCH_SQL_DIR=str(tree / "sql"))
+        done = subprocess.run([sys.executable, "-c", code, "install", "--with-core"],
+                              capture_output=True, text=True, env=env, cwd=tree, timeout=300)
+        assert done.returncode == 0, done.stderr
+        # the old key: two places for one address, and keys that change
+        old = {a: place(url, a) for a in ["1234 sunset blv., Santa Rosa",
+                                          "1234 Sunset Blvd., Santa Rosa",
+                                          "500 seventh ave.", "3130 piedmont rd. ne"]}
+        assert len(set(old.values())) == 4
+        assert run_cli("install", "--with-core", env={"DATABASE_URL": url}).returncode == 0
+        assert run_cli("verify", env={"DATABASE_URL": url}).returncode == 0
+        live = {r["address_key"]: str(r["place_id"]) for r in sql(
+            url, "SELECT address_key, place_id FROM trapper.places "
+                 "WHERE merged_into_place_id IS NULL")}
+        assert set(live) == {"1234|sunset blvd||santa rosa", "500|7th ave||",
+                             "3130|piedmont rd ne||"}
+        assert live["500|7th ave||"] == old["500 seventh ave."]
+        # the merged place resolves to the one that held the standard key
+        assert str(val(url, "SELECT trapper.get_canonical_place_id($1)",
+                       old["1234 sunset blv., Santa Rosa"])) \
+            == old["1234 Sunset Blvd., Santa Rosa"] == live["1234|sunset blvd||santa rosa"]
+        # and new records find them
+        assert place(url, "500 7th Avenue") == old["500 seventh ave."]
+        assert place(url, "3130 Piedmont Road") == old["3130 piedmont rd. ne"]
+    finally:
+        pg.drop(name)
