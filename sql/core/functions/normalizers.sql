@@ -167,85 +167,348 @@ BEGIN
     RETURN nullif(btrim(v, ' ,'), '');
 END $$;
 
--- The place key dedup uses: house number, street (with short suffix), unit id, and town
--- (or ZIP when no town is given): 'house|street|unit|town'. NULL when the text has no
--- house number and street (a PO box, an intersection, a bare town).
-CREATE OR REPLACE FUNCTION trapper.address_key(p_raw text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+-- An ordinal as a numeral: 1 → 1st, 12 → 12th, 23 → 23rd.
+CREATE OR REPLACE FUNCTION trapper.ordinal_numeral(p_n integer) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT p_n || CASE WHEN p_n % 100 BETWEEN 11 AND 13 THEN 'th' WHEN p_n % 10 = 1 THEN 'st'
+                       WHEN p_n % 10 = 2 THEN 'nd' WHEN p_n % 10 = 3 THEN 'rd' ELSE 'th' END
+$$;
+
+-- The parts of a US address under USPS Publication 28, whose tables are data
+-- (012_address_standard.sql: street suffixes, directionals, ordinal words, unit designators),
+-- as jsonb (docs/identity.md, "Places"):
+--   kind         'address' (a house number and a street), 'intersection' ("4th & Main",
+--                "corner of …"), 'landmark' (a place named on a street with no number: "4th
+--                St Mall"), 'po_box'; NULL when the text names none of them ("somewhere").
+--   house        the house number; of a range ("100-110 Main St") the first, and
+--   house_range  the range as written.
+--   street       standard words: suffixes abbreviated (Blv, Boulevard → blvd), directionals
+--                (North → n), ordinal words as numerals (Seventh → 7th); of an intersection
+--                both streets, sorted, joined by ' & '.
+--   unit         the unit's id ("Apt 5", "Unit 5", "#5" → 5; "Rear" → rear).
+--   town, zip    the town (after a comma, or after the street in a line with no commas), the ZIP.
+--   note         cross-street and landmark notes ("between 4th and 5th sts", "at 10th st",
+--                "(behind the Safeway)"), and a landmark written before the number.
+--   box          a PO box's number.
+-- One query per call reads the tables (the words of the text against all four at once).
+CREATE OR REPLACE FUNCTION trapper.address_parts(p_raw text) RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
-    v text := trapper.normalize_address(p_raw);
+    states constant text := 'al|ak|az|ar|ca|calif|california|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy';
+    route_words constant text[] := ARRAY['hwy', 'highway', 'route', 'rte', 'road', 'rd',
+        'county', 'us', 'sr', 'state', 'interstate', 'i', 'exit', 'mile', 'no', 'number',
+        'box', 'cr', 'ave', 'avenue', 'st', 'street'];
+    v text;
     m text[];
-    street_part text;
-    rest text;
+    notes text[] := '{}';
+    zip text;
+    parts text[];
+    np integer;
+    voc jsonb;
+    e jsonb;
+    i integer;
+    j integer;
+    k integer;
+    line_at integer;
+    line text;
+    landmark text;
+    house text;
+    house_range text;
+    words text[];
+    ws text[] := '{}';    -- each word's standard form
+    wr text[] := '{}';    -- as written
+    sx integer[] := '{}'; -- 2: a street-ending suffix, 1: a suffix often in names, 0: none
+    dr boolean[] := '{}'; -- a directional
+    un integer[] := '{}'; -- 1: a unit designator with an id to follow, 2: one without, 0
+    n integer;
+    street_end integer;
+    first_any integer;
+    has_end boolean;
     unit text;
     town text;
-    zip text;
-    words text[];
-    i integer;
-    suffix_at integer;
-    street_words constant text[] := ARRAY['st', 'ave', 'rd', 'dr', 'ln', 'ct', 'way', 'blvd',
-        'pl', 'cir', 'hwy', 'pkwy', 'ter', 'trl', 'pt', 'n', 's', 'e', 'w'];
+    street text;
+    extra text[] := '{}';
+    w text;
+    sides text[];
 BEGIN
-    IF v IS NULL THEN
+    IF p_raw IS NULL OR lower(btrim(p_raw)) IN ('', '-', '—', '–', 'n/a', 'none') THEN
         RETURN NULL;
     END IF;
-    m := regexp_match(v, '^(\d+[a-z]?)\s+(.*)$');
-    IF m IS NULL THEN
-        RETURN NULL;
-    END IF;
-    rest := m[2];
-    zip := (regexp_match(rest, '(\d{5})\s*$'))[1];
-    rest := regexp_replace(rest, ',?\s*(ca|california)?\s*\d{5}\s*$', '');
-    rest := regexp_replace(rest, ',?\s+(ca|california)\s*$', '');
-    IF position(',' IN rest) > 0 THEN
-        street_part := btrim(split_part(rest, ',', 1));
-        town := btrim(regexp_replace(substr(rest, position(',' IN rest) + 1), ',', ' ', 'g'));
-    ELSE
-        street_part := rest;
-        town := NULL;
-    END IF;
-    -- a unit inside the street part ("main st apt 5") or its own comma part ("apt 5, town")
-    m := regexp_match(street_part, '^(.*?)\s+apt\s*([a-z0-9-]+)$');
+    v := lower(p_raw);
+    FOR m IN SELECT regexp_matches(v, '\(([^)]*)\)?', 'g') LOOP    -- "(behind the Safeway)"
+        notes := notes || btrim(m[1]);
+    END LOOP;
+    v := regexp_replace(v, '\([^)]*\)?', ' ', 'g');
+    v := replace(v, '.', '');
+    v := regexp_replace(v, '([a-z])-([a-z])', '\1 \2', 'g');          -- twenty-first
+    v := regexp_replace(v, '\s*&\s*', ' & ', 'g');
+    v := regexp_replace(v, '\s*@\s*', ' at ', 'g');
+    v := regexp_replace(v, '\s*#\s*', ' # ', 'g');
+    v := regexp_replace(v, '\m(apt|unit|ste|suite|spc|space|lot|rm|room|bldg|fl)(\d+)\M',
+                        '\1 \2', 'g');                                    -- "apt5"
+    v := regexp_replace(v, '\s*,[\s,]*', ',', 'g');
+    v := btrim(regexp_replace(v, '\s+', ' ', 'g'), ' ,');
+    v := regexp_replace(v, '[ ,]*\m(usa|us|united states|united states of america)$', '');
+    m := regexp_match(v, '^(.*?)[ ,]+(\d{5})(?: ?- ?\d{4})?$');
     IF m IS NOT NULL THEN
-        street_part := m[1];
-        unit := m[2];
+        v := m[1];
+        zip := m[2];
     END IF;
-    IF town IS NOT NULL THEN
-        m := regexp_match(town, '^apt\s*([a-z0-9-]+)\s*(.*)$');
+    -- the state: after a comma, or before the ZIP; with neither, only one no street word is
+    IF v ~ (',\s?(' || states || ')$') THEN
+        v := regexp_replace(v, ',\s?(' || states || ')$', '');
+    ELSIF zip IS NOT NULL AND v ~ (' (' || states || ')$') THEN
+        v := regexp_replace(v, ' (' || states || ')$', '');
+    ELSE
+        v := regexp_replace(v, ' (ca|calif|california|ny|tx|ga)$', '');
+    END IF;
+    v := btrim(v, ' ,');
+    IF v = '' THEN
+        RETURN NULL;
+    END IF;
+    parts := string_to_array(v, ',');
+    np := array_length(parts, 1);
+
+    SELECT jsonb_object_agg(x.word, jsonb_strip_nulls(jsonb_build_object(
+               's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
+               'ok', o.kind, 'u', u.needs_id, 'us', u.standard)))
+    INTO voc
+    FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(replace(v, ',', ' '), ' ') t) x
+    LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
+    LEFT JOIN trapper.address_directionals d ON d.written = x.word
+    LEFT JOIN trapper.address_ordinals o ON o.written = x.word
+    LEFT JOIN trapper.address_unit_designators u ON u.written = x.word
+    WHERE coalesce(s.written, d.written, o.written, u.written) IS NOT NULL;
+    voc := coalesce(voc, '{}');
+
+    -- a PO box ("PO Box 12", "P O Box 12", "Post Office Box 12")
+    FOR i IN 1..np LOOP
+        m := regexp_match(parts[i],
+            '^(?:p ?o ?box|pob|p ?o b|post office box|postal box|box|po drawer|drawer) ?#? ?(\d+[a-z]?|[a-z]\d*)\M ?(.*)$');
         IF m IS NOT NULL THEN
-            unit := m[1];
-            town := nullif(btrim(m[2]), '');
+            RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'po_box', 'box', m[1],
+                'town', nullif(btrim(concat_ws(' ', nullif(m[2], ''),
+                                               array_to_string(parts[i + 1:], ' '))), ''),
+                'zip', zip));
+        END IF;
+    END LOOP;
+
+    -- the line with the house number: a part that starts with one, else a landmark then a
+    -- number inside the first part ("Safeway 1234 Main St")
+    FOR i IN 1..np LOOP
+        IF parts[i] ~ '^\d+[a-z]?(?: ?- ?(?:\d+[a-z]?|[a-z])\M)? [a-z0-9#]' THEN
+            line_at := i;
+            line := parts[i];
+            landmark := nullif(array_to_string(parts[1:i - 1], ', '), '');
+            EXIT;
+        END IF;
+    END LOOP;
+    IF line_at IS NULL THEN
+        m := regexp_match(parts[1], '^(.*[a-z].*?) (\d+[a-z]?(?: ?- ?\d+[a-z]?)? [a-z].*)$');
+        IF m IS NOT NULL
+           AND NOT (split_part(m[1], ' ', -1) = ANY (route_words))
+           AND NOT coalesce((voc -> split_part(m[1], ' ', -1)) ? 'u', false)
+           AND EXISTS (SELECT 1 FROM unnest(string_to_array(m[2], ' ')) WITH ORDINALITY t(x, o)
+                       WHERE o > 2 AND (voc -> x) ? 's') THEN
+            line_at := 1;
+            line := m[2];
+            landmark := m[1];
         END IF;
     END IF;
-    -- no commas: the street ends at its first suffix word, the town follows
-    IF town IS NULL THEN
-        words := regexp_split_to_array(street_part, ' ');
-        suffix_at := NULL;
-        -- "stony pt rd santa rosa": the street runs to the end of the first run of
-        -- suffix words, so "pt rd" both belong to it
-        FOR i IN 2..coalesce(array_length(words, 1), 0) LOOP
-            IF words[i] = ANY (street_words) THEN
-                suffix_at := i;
-            ELSIF suffix_at IS NOT NULL THEN
+
+    IF line_at IS NULL THEN
+        -- no house number: an intersection, a landmark on a street, or nothing
+        line := parts[1];
+        town := nullif(array_to_string(parts[2:], ' '), '');
+        IF line !~ '\m(between|betw|btwn|btw|b/t)\M' THEN
+            m := regexp_match(line, '^(?:(?:at|on) )?(?:the )?(?:(?:corner|cor|intersection|crnr) (?:of )?)?(.+?) (&|and|at) (.+)$');
+            IF m IS NOT NULL AND (m[2] <> 'at' OR coalesce((voc -> split_part(m[1], ' ', -1)) ? 's', false)) THEN
+                sides := ARRAY[trapper.address_words(m[1], voc), trapper.address_words(m[3], voc)];
+                IF sides[1] <> '' AND sides[2] <> '' THEN
+                    RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'intersection',
+                        'street', least(sides[1], sides[2]) || ' & ' || greatest(sides[1], sides[2]),
+                        'town', town, 'zip', zip,
+                        'note', nullif(array_to_string(notes, '; '), '')));
+                END IF;
+            END IF;
+        END IF;
+        words := string_to_array(line, ' ');
+        IF line ~ '\m(between|betw|btwn|btw|b/t)\M'
+           OR (SELECT count(*) FROM unnest(words) x WHERE NOT coalesce((voc -> x) ? 'd', false)) >= 3
+              AND EXISTS (SELECT 1 FROM unnest(words) WITH ORDINALITY t(x, o)
+                          WHERE o >= 2 AND (voc -> x ->> 'e')::boolean) THEN
+            RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'landmark',
+                'street', trapper.address_words(line, voc), 'town', town, 'zip', zip,
+                'note', nullif(array_to_string(notes, '; '), '')));
+        END IF;
+        RETURN NULL;
+    END IF;
+
+    m := regexp_match(line, '^(\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
+    house := m[1] || m[2];
+    IF m[3] ~ '^\d' THEN
+        house_range := m[1] || m[2] || '-' || m[3];
+    ELSIF m[3] IS NOT NULL THEN
+        house := m[1] || m[3];                                           -- "1234-B"
+    END IF;
+    line := m[4];
+    IF line ~ '^1/2 ' THEN
+        house := house || ' 1/2';
+        line := substr(line, 5);
+    END IF;
+    -- a cross-street or landmark note runs to the end of its part
+    m := regexp_match(line, '^(.+?) ((?:between|betw|btwn|btw|b/t|near|nr|off|behind|across|next to|by|at|&|corner of|cor of|on the corner of|in front of) .*)$');
+    IF m IS NOT NULL THEN
+        line := m[1];
+        notes := m[2] || notes;
+    END IF;
+
+    -- the words, standardised
+    words := string_to_array(line, ' ');
+    i := 1;
+    WHILE i <= coalesce(array_length(words, 1), 0) LOOP
+        w := words[i];
+        e := coalesce(voc -> w, '{}');
+        wr := wr || w;
+        IF e ->> 'ok' = 'tens' AND (voc -> words[i + 1] ->> 'ok') = 'ordinal'
+           AND (voc -> words[i + 1] ->> 'o')::integer < 10 THEN
+            ws := ws || trapper.ordinal_numeral((e ->> 'o')::integer
+                                                + (voc -> words[i + 1] ->> 'o')::integer);
+            i := i + 1;
+        ELSIF e ->> 'ok' = 'ordinal' THEN
+            ws := ws || trapper.ordinal_numeral((e ->> 'o')::integer);
+        ELSIF w ~ '^\d+(st|nd|rd|th|d)$' THEN                           -- "2d", "3th"
+            ws := ws || trapper.ordinal_numeral(substring(w FROM '^\d+')::integer);
+        ELSE
+            ws := ws || coalesce(e ->> 'd', e ->> 's', w);
+        END IF;
+        sx := sx || CASE WHEN e ? 's' THEN CASE WHEN (e ->> 'e')::boolean THEN 2 ELSE 1 END
+                         ELSE 0 END;
+        dr := dr || (e ? 'd');
+        un := un || CASE WHEN e ? 'u' THEN CASE WHEN (e ->> 'u')::boolean THEN 1 ELSE 2 END
+                         ELSE 0 END;
+        i := i + 1;
+    END LOOP;
+    n := coalesce(array_length(ws, 1), 0);
+    IF n = 0 THEN
+        RETURN NULL;
+    END IF;
+
+    -- where the street ends: the first run (from the second word on) of suffixes and
+    -- directionals that holds a street-ending suffix ("stony pt rd", "piedmont rd ne")
+    i := 2;
+    WHILE i <= n AND street_end IS NULL LOOP
+        IF sx[i] > 0 THEN
+            j := i;
+            has_end := false;
+            WHILE j <= n AND (NOT has_end AND (sx[j] > 0 OR dr[j])
+                              OR has_end AND (sx[j] = 2 OR dr[j])) LOOP
+                has_end := has_end OR sx[j] = 2;
+                j := j + 1;
+            END LOOP;
+            IF has_end THEN
+                street_end := j - 1;
+            ELSIF first_any IS NULL THEN
+                first_any := j - 1;
+            END IF;
+            i := j;
+        ELSE
+            i := i + 1;
+        END IF;
+    END LOOP;
+    IF street_end IS NULL AND np = line_at THEN
+        -- no commas after the street: any suffix ("stony pt santa rosa"), else a type
+        -- before its name ("ave a", "hwy 12")
+        street_end := coalesce(first_any, CASE WHEN sx[1] = 2 AND n >= 2 THEN 2 END);
+    END IF;
+    IF street_end IS NULL THEN
+        street_end := n;
+        FOR k IN 2..n LOOP
+            IF un[k] = 1 AND k < n OR un[k] = 2 AND k = n THEN
+                street_end := k - 1;
                 EXIT;
             END IF;
         END LOOP;
-        IF suffix_at IS NOT NULL AND suffix_at < array_length(words, 1) THEN
-            town := array_to_string(words[suffix_at + 1:], ' ');
-            street_part := array_to_string(words[1:suffix_at], ' ');
-            m := regexp_match(town, '^apt\s*([a-z0-9-]+)\s*(.*)$');
-            IF m IS NOT NULL THEN
-                unit := m[1];
-                town := nullif(btrim(m[2]), '');
-            END IF;
+    END IF;
+
+    -- after the street: units, then (with no commas) the town
+    k := street_end + 1;
+    WHILE k <= n LOOP
+        IF un[k] = 1 AND k < n THEN
+            unit := concat_ws(' ', unit, wr[k + 1]);
+            k := k + 2;
+        ELSIF un[k] = 2 THEN
+            unit := concat_ws(' ', unit, voc -> wr[k] ->> 'us');
+            k := k + 1;
+        ELSIF np = line_at THEN
+            town := array_to_string(wr[k:], ' ');
+            EXIT;
+        ELSE
+            extra := extra || ws[k];
+            k := k + 1;
         END IF;
-    END IF;
-    IF street_part IS NULL OR street_part = '' THEN
-        RETURN NULL;
-    END IF;
-    RETURN (regexp_match(v, '^(\d+[a-z]?)'))[1] || '|' || street_part || '|'
-        || coalesce(unit, '') || '|' || coalesce(nullif(town, ''), zip, '');
+    END LOOP;
+    street := array_to_string(ws[1:street_end] || extra, ' ');
+    -- the parts after the line: units ("Apt 5, Santa Rosa"), then the town
+    FOR i IN line_at + 1..np LOOP
+        m := regexp_match(parts[i], '^(\S+)(?: (\S+))?(?: (.*))?$');
+        IF town IS NULL AND (voc -> m[1] ->> 'u')::boolean AND m[2] IS NOT NULL THEN
+            unit := concat_ws(' ', unit, m[2]);                          -- "Apt 5, …"
+            town := nullif(m[3], '');
+        ELSIF town IS NULL AND NOT (voc -> m[1] ->> 'u')::boolean THEN
+            unit := concat_ws(' ', unit, voc -> m[1] ->> 'us');           -- "Rear, …"
+            town := nullif(concat_ws(' ', m[2], m[3]), '');
+        ELSE
+            town := concat_ws(' ', town, parts[i]);
+        END IF;
+    END LOOP;
+    RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'address', 'house', house,
+        'house_range', house_range, 'street', street, 'unit', unit,
+        'town', nullif(btrim(town), ''), 'zip', zip,
+        'note', nullif(array_to_string(notes, '; '), ''), 'landmark', landmark));
 END $$;
+
+-- Words in their standard forms (suffixes, directionals, ordinals), for the streets of an
+-- intersection and the name of a landmark. p_voc: address_parts' reading of the tables.
+CREATE OR REPLACE FUNCTION trapper.address_words(p_text text, p_voc jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(string_agg(CASE
+               WHEN p_voc -> w ->> 'ok' = 'ordinal'
+                   THEN trapper.ordinal_numeral((p_voc -> w ->> 'o')::integer)
+               WHEN w ~ '^\d+(st|nd|rd|th|d)$'
+                   THEN trapper.ordinal_numeral(substring(w FROM '^\d+')::integer)
+               ELSE coalesce(p_voc -> w ->> 'd', p_voc -> w ->> 's', w) END, ' ' ORDER BY o), '')
+    FROM unnest(string_to_array(btrim(p_text), ' ')) WITH ORDINALITY t(w, o)
+    WHERE w NOT IN ('', 'the')
+$$;
+
+-- The key of address_parts' result: 'house|street|unit|town' (the town, else the ZIP, else
+-- empty) for an address, '&|street & street||town' for an intersection and
+-- '@|name||town' for a landmark (never equal to a house address's key), NULL otherwise
+-- (a PO box, a bare town, nothing).
+CREATE OR REPLACE FUNCTION trapper.address_key_of(p jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE p ->> 'kind'
+               WHEN 'address' THEN p ->> 'house'
+               WHEN 'intersection' THEN '&'
+               WHEN 'landmark' THEN '@' END
+           || '|' || (p ->> 'street') || '|' || coalesce(p ->> 'unit', '') || '|'
+           || coalesce(p ->> 'town', p ->> 'zip', '')
+$$;
+
+-- The place key dedup uses (docs/identity.md, "Places").
+CREATE OR REPLACE FUNCTION trapper.address_key(p_raw text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT trapper.address_key_of(trapper.address_parts(p_raw))
+$$;
+
+-- A key's street without its pre- or post-directional, when words remain ("n main st",
+-- "piedmont rd ne" → "main st", "piedmont rd"; "n st" stays).
+CREATE OR REPLACE FUNCTION trapper.address_street_base(p_street text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT regexp_replace(regexp_replace(p_street,
+               '^(n|s|e|w|ne|nw|se|sw) (?=\S+ \S)', ''), '(\S \S+) (n|s|e|w|ne|nw|se|sw)$', '\1')
+$$;
 
 -- Two addresses may be merged only when their house numbers agree (A1 address_safe_to_merge).
 CREATE OR REPLACE FUNCTION trapper.address_safe_to_merge(p_key_a text, p_key_b text) RETURNS boolean

@@ -1,0 +1,339 @@
+"""The address key on USPS Publication 28 (issue 17, item 2; docs/identity.md, "Places").
+
+Each class of address that broke the old key has several members here, run against the
+real PostgreSQL: the key (trapper.address_key), the parts (trapper.address_parts) and the
+place the engines make (trapper.find_or_create_place_deduped, the processors, the router)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, run_cli
+from tests.entities import owner, process
+from tests.helpers import sql, val
+from tests.pg import Server
+
+
+def keys(url: str, addresses: list[str]) -> dict[str, str | None]:
+    return {r["a"]: r["k"] for r in sql(
+        url, "SELECT a, trapper.address_key(a) AS k FROM unnest($1::text[]) a", addresses)}
+
+
+def parts(url: str, address: str) -> dict[str, Any]:
+    raw = val(url, "SELECT trapper.address_parts($1)", address)
+    return dict(json.loads(raw)) if raw else {}
+
+
+def place(url: str, address: str, lat: float | None = None,
+          lng: float | None = None) -> str | None:
+    pid = val(url, "SELECT trapper.find_or_create_place_deduped($1, NULL, $2, $3)",
+              address, lat, lng)
+    return None if pid is None else str(pid)
+
+
+def one_key(url: str, forms: list[str]) -> str:
+    got = keys(url, forms)
+    assert len(set(got.values())) == 1, got
+    key = next(iter(got.values()))
+    assert key is not None, forms
+    return key
+
+
+# Each group: ways of writing one address. Groups of a class must stay apart from each other.
+SAME = {
+    "suffix spellings and misspellings (Pub 28 C1)": [
+        ["1234 sunset blv.", "1234 sunset blvd.", "1234 Sunset Boulevard", "1234 SUNSET BOUL",
+         "1234 sunset boulv"],
+        ["55 Oak Avenue", "55 oak av", "55 oak ave.", "55 Oak Avenu", "55 OAK AVN"],
+        ["9 Elm Street", "9 elm st", "9 elm str", "9 Elm Strt"],
+        ["7 Pine Court", "7 pine ct", "7 pine crt"],
+        ["3 Bay Parkway", "3 bay pkwy", "3 bay pky", "3 Bay Parkwy"],
+        ["12 Lake Circle", "12 lake cir", "12 lake circ", "12 Lake Crcl"],
+        ["40 Mill Valley Rd", "40 mill valley road", "40 Mill Vly Rd"],
+    ],
+    "directionals written out or abbreviated": [
+        ["3130 Piedmont Rd NE", "3130 piedmont rd. ne", "3130 Piedmont Road Northeast",
+         "3130 piedmont rd n.e."],
+        ["100 North Main St", "100 N Main St", "100 n. main street"],
+        ["100 South Main St", "100 S. Main Street"],
+        ["8 E Washington St", "8 East Washington Street"],
+    ],
+    "ordinal words and numerals, numbered avenues": [
+        ["500 seventh ave.", "500 7th ave.", "500 Seventh Avenue"],
+        ["12 First St", "12 1st st", "12 FIRST STREET"],
+        ["8 Twenty-First Ave", "8 21st ave", "8 twenty first avenue"],
+        ["40 W Third St", "40 w 3rd st", "40 W 3d St", "40 West Third Street"],
+        ["1 Twelfth St", "1 12th st"],
+        ["500 Avenue A", "500 ave. a", "500 Ave A"],
+        ["500 Avenue B", "500 ave b"],
+    ],
+    "secondary units kept apart from the street": [
+        ["1234 Main St Apt 5, Santa Rosa", "1234 Main St #5, Santa Rosa",
+         "1234 Main St, Unit 5, Santa Rosa", "1234 main st ste 5 santa rosa",
+         "1234 Main St Suite 5, Santa Rosa", "1234 Main St Apt5 Santa Rosa CA 95404"],
+        ["1234 Main St, Santa Rosa", "1234 Main Street, Santa Rosa, CA 95404"],
+        ["77 Oak St Rear, Petaluma", "77 oak street, rear, petaluma"],
+    ],
+    "cross-street and landmark notes out of the key": [
+        ["88 2nd ave. at 10th st.", "88 second ave.", "88 2nd Ave @ 10th St"],
+        ["310 broadway  between 4th and 5th sts.", "310 broadway", "310 Broadway btwn 4th & 5th"],
+        ["12 Oak St (behind the Safeway), Petaluma", "12 Oak St, Petaluma",
+         "12 Oak St near the creek, Petaluma"],
+        ["9 River Rd off Hwy 12", "9 river road", "9 River Rd (across from the school)"],
+    ],
+    "ranged house numbers: the first number": [
+        ["100-110 main st.", "100 main st", "100 - 110 Main Street"],
+        ["200-250 vesey st.", "200 Vesey Street"],
+    ],
+    "a landmark before the address": [
+        ["Safeway, 1234 Mendocino Ave, Santa Rosa", "1234 Mendocino Ave, Santa Rosa",
+         "Behind Safeway 1234 Mendocino Ave Santa Rosa", "1234 mendocino avenue santa rosa"],
+        ["Fred's Feed Store, 9 Oak St", "Feed store 9 Oak Street", "9 oak st"],
+        ["Coddingtown Mall 733 Coddingtown Ctr", "733 Coddingtown Center"],
+    ],
+    "intersections": [
+        ["4th & Main", "Main & 4th", "corner of 4th and main", "4th and Main",
+         "Corner of Fourth & Main"],
+        ["4th St & Main St, Santa Rosa", "corner of main st and 4th st, santa rosa",
+         "Fourth Street at Main Street, Santa Rosa"],
+    ],
+    "landmarks on a street": [
+        ["4th st. mall", "Fourth Street Mall", "4TH ST MALL"],
+        ["Behind the Safeway on Mendocino Ave", "behind the safeway on mendocino avenue"],
+    ],
+}
+
+
+@pytest.mark.parametrize("cls", list(SAME))
+def test_each_class_reads_its_members_as_one_key_and_its_groups_apart(
+        db_url: str, cls: str) -> None:
+    found = [one_key(db_url, group) for group in SAME[cls]]
+    assert len(set(found)) == len(found), found
+
+
+def test_what_the_parts_say(db_url: str) -> None:
+    assert parts(db_url, "100-110 main st., Santa Rosa, CA 95404") == {
+        "kind": "address", "house": "100", "house_range": "100-110", "street": "main st",
+        "town": "santa rosa", "zip": "95404"}
+    p = parts(db_url, "310 broadway  between 4th and 5th sts.")
+    assert p["note"] == "between 4th and 5th sts" and p["street"] == "broadway"
+    assert parts(db_url, "Safeway, 1234 Main St")["landmark"] == "safeway"
+    assert parts(db_url, "12 Oak St (behind the Safeway)")["note"] == "behind the safeway"
+    assert parts(db_url, "1234 Main St Apt 5")["unit"] == "5"
+    assert parts(db_url, "3130 Piedmont Rd NE, Atlanta, GA 30305")["street"] == "piedmont rd ne"
+    assert keys(db_url, ["4th & Main"])["4th & Main"] == "&|4th & main||"
+    assert keys(db_url, ["4th st. mall"])["4th st. mall"] == "@|4th st mall||"
+
+
+def test_po_boxes_are_recognised_and_make_no_place(db_url: str) -> None:
+    for box in ["PO Box 123", "P.O. Box 123, Santa Rosa, CA 95404", "Post Office Box 123",
+                "po box 9 santa rosa", "P O BOX 77"]:
+        assert parts(db_url, box)["kind"] == "po_box", box
+        assert keys(db_url, [box])[box] is None
+        assert place(db_url, box) is None
+    assert parts(db_url, "P.O. Box 123, Santa Rosa, CA 95404") == {
+        "kind": "po_box", "box": "123", "town": "santa rosa", "zip": "95404"}
+
+
+def test_town_and_zip_join_the_key(db_url: str) -> None:
+    got = keys(db_url, ["1234 Main St, Santa Rosa, CA 95404", "1234 Main St, Petaluma, CA",
+                        "1234 Main St 95404", "1234 Main St"])
+    assert got == {"1234 Main St, Santa Rosa, CA 95404": "1234|main st||santa rosa",
+                   "1234 Main St, Petaluma, CA": "1234|main st||petaluma",
+                   "1234 Main St 95404": "1234|main st||95404",
+                   "1234 Main St": "1234|main st||"}
+
+
+def test_different_addresses_stay_apart(db_url: str) -> None:
+    forms = ["100 N Main St", "100 S Main St", "100 Main St", "100 Main Ave", "102 Main St",
+             "100 Main St Apt 1", "100 Main St Apt 2", "100 E St", "100 W St", "100 1st St",
+             "100 2nd St", "100 Ave A", "100 Ave B", "4th & Main", "4 Main St"]
+    got = keys(db_url, forms)
+    assert len(set(got.values())) == len(forms), got
+    # names with suffix words in them keep their streets apart
+    got = keys(db_url, ["1 Stony Point Rd", "1 Stony Point Ct", "1 Bennett Valley Rd",
+                        "1 Brush Creek Rd", "1 Glen Ellen Way, Glen Ellen"])
+    assert len(set(got.values())) == 5, got
+
+
+def test_the_issues_pairs_are_one_place(db_url: str) -> None:
+    for a, b in [("1234 sunset blv.", "1234 sunset blvd."), ("500 seventh ave.", "500 7th ave."),
+                 ("88 2nd ave. at 10th st.", "88 second ave."),
+                 ("310 broadway  between 4th and 5th sts.", "310 broadway"),
+                 ("3130 piedmont rd. ne", "3130 piedmont road")]:
+        pa = place(db_url, a)
+        assert pa is not None and pa == place(db_url, b), (a, b)
+    assert val(db_url, "SELECT count(*) FROM trapper.places") == 5
+
+
+def test_notes_ranges_and_landmarks_stay_on_the_place(db_url: str) -> None:
+    pid = place(db_url, "100-110 main st., Santa Rosa")
+    row = sql(db_url, "SELECT house_number, address_kind, formatted_address "
+                      "FROM trapper.places WHERE place_id = $1", pid)[0]
+    assert dict(row) == {"house_number": "100-110", "address_kind": "address",
+                         "formatted_address": "100-110 main st., Santa Rosa"}
+    pid = place(db_url, "Safeway, 310 Broadway between 4th and 5th sts (behind the dumpster)")
+    assert val(db_url, "SELECT address_note FROM trapper.places WHERE place_id = $1", pid) \
+        == "safeway; between 4th and 5th sts; behind the dumpster"
+
+
+def test_a_directional_one_side_leaves_out(db_url: str) -> None:
+    bare = place(db_url, "3130 piedmont road, Atlanta")
+    ne = place(db_url, "3130 Piedmont Rd NE, Atlanta")
+    assert ne == bare
+    # the place now names its directional: another directional is another place
+    assert val(db_url, "SELECT address_key FROM trapper.places WHERE place_id = $1", bare) \
+        == "3130|piedmont rd ne||atlanta"
+    sw = place(db_url, "3130 Piedmont Rd SW, Atlanta")
+    assert sw != ne
+    # and once both exist, a mention without one is ambiguous: neither is taken
+    assert place(db_url, "3130 piedmont rd, Atlanta") not in (ne, sw)
+    # directional first, then the street without it (and no town)
+    n = place(db_url, "77 N Oak St, Cotati")
+    assert place(db_url, "77 oak street") == n
+    # N and S of one street never meet
+    assert place(db_url, "77 S Oak St, Cotati") != n
+
+
+def test_intersections_and_landmarks_never_match_a_house(db_url: str) -> None:
+    corner = place(db_url, "4th St & Main St, Santa Rosa", 38.44, -122.71)
+    house = place(db_url, "400 4th St, Santa Rosa", 38.44, -122.71)
+    assert corner is not None and house is not None and corner != house
+    mall = place(db_url, "4th st. mall, Santa Rosa", 38.44, -122.71)
+    assert mall not in (None, corner, house)
+    assert place(db_url, "Corner of Main and 4th St") != corner   # no town, other spelling
+    assert place(db_url, "corner of 4th st and main st, santa rosa") == corner
+    kinds = {r["address_kind"] for r in sql(db_url, "SELECT address_kind FROM trapper.places")}
+    assert kinds == {"intersection", "address", "landmark"}
+    assert val(db_url, "SELECT house_number FROM trapper.places WHERE place_id = $1",
+               corner) is None
+
+
+@pytest.mark.parametrize("address", ["4th st. mall, Petaluma", "100-110 main st., Petaluma",
+                                     "Safeway 1234 Main St Petaluma CA",
+                                     "corner of 4th and B st, Petaluma"])
+def test_the_router_makes_the_places_it_skipped(db_url: str, address: str) -> None:
+    rid = val(db_url, """
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                            row_hash, payload)
+        VALUES ('client_survey', 'responses', 'r1', 'h', jsonb_build_object(
+                'response_id', 'r1', 'first_name', 'Ann', 'last_name', 'Lee',
+                'email', 'ann@example.org', 'address', $1::text, 'cat_count', '3'))
+        RETURNING id""", address)
+    val(db_url, "SELECT trapper.route_staged_record($1)", rid)
+    log = sql(db_url, "SELECT action, decision_reason FROM trapper.orchestrator_job_log "
+                      "WHERE target_surface = 'places'")
+    assert [r["action"] for r in log] == ["routed"], log
+    assert val(db_url, "SELECT count(*) FROM trapper.places") == 1
+
+
+def test_a_processor_makes_the_places_it_skipped(db_url: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner(
+        "25-1", "Ann", "Lee", email="ann@example.org",
+        address="Safeway, 200-250 Vesey St., Santa Rosa, CA 95404"))
+    assert out["entity_type"] == "person"
+    assert val(db_url, "SELECT address_key FROM trapper.places") == "200|vesey st||santa rosa"
+
+
+def test_existing_places_are_rekeyed_and_their_duplicates_merged(db_url: str) -> None:
+    # places as the old key left them: one address under two keys, and a key that changes
+    sql(db_url, """
+        INSERT INTO trapper.places (place_id, address_key, normalized_address, formatted_address,
+                                    created_at)
+        VALUES ('00000000-0000-0000-0000-000000000001', '1234|sunset blv||', '1234 sunset blv',
+                '1234 sunset blv.', now() - interval '2 days'),
+               ('00000000-0000-0000-0000-000000000002', '1234|sunset blvd||', '1234 sunset blvd',
+                '1234 sunset blvd.', now() - interval '1 day'),
+               ('00000000-0000-0000-0000-000000000003', '500|seventh ave||', '500 seventh ave',
+                '500 seventh ave.', now()),
+               ('00000000-0000-0000-0000-000000000004', '9|elm st||', '9 elm st', '9 Elm St',
+                now())""")
+    out = sql(db_url, "SELECT * FROM trapper.rekey_places()")[0]
+    assert (out["rekeyed"], out["merged"]) == (1, 1)
+    rows = {str(r["place_id"])[-1]: (r["address_key"], r["merged_into_place_id"] is not None)
+            for r in sql(db_url, "SELECT * FROM trapper.places")}
+    # the place that already held the standard key survives
+    assert rows == {"1": ("1234|sunset blv||", True), "2": ("1234|sunset blvd||", False),
+                    "3": ("500|7th ave||", False), "4": ("9|elm st||", False)}
+    # and a second run changes nothing
+    out = sql(db_url, "SELECT * FROM trapper.rekey_places()")[0]
+    assert (out["rekeyed"], out["merged"]) == (0, 0)
+
+
+def test_the_standard_is_data(db_url: str) -> None:
+    counts = sql(db_url, """
+        SELECT (SELECT count(*) FROM trapper.address_street_suffixes) AS suffixes,
+               (SELECT count(DISTINCT primary_name) FROM trapper.address_street_suffixes) AS names,
+               (SELECT count(*) FROM trapper.address_directionals) AS directionals,
+               (SELECT count(*) FROM trapper.address_ordinals) AS ordinals,
+               (SELECT count(*) FROM trapper.address_unit_designators) AS units""")[0]
+    assert counts["names"] >= 200 and counts["suffixes"] >= 500
+    assert counts["directionals"] == 16 and counts["units"] >= 40
+    # every standard abbreviation is itself a written form
+    assert val(db_url, """SELECT count(*) FROM trapper.address_street_suffixes s
+                          WHERE NOT EXISTS (SELECT 1 FROM trapper.address_street_suffixes t
+                                            WHERE t.written = s.standard)""") == 0
+    # a row added is read at once (a local misspelling)
+    assert keys(db_url, ["5 Oak Stret"])["5 Oak Stret"] == "5|oak st||"
+    sql(db_url, "INSERT INTO trapper.address_street_suffixes VALUES ('avnue2', 'ave', 'avenue')")
+    assert keys(db_url, ["5 Oak Avnue2"])["5 Oak Avnue2"] == "5|oak ave||"
+
+
+# main before the address standard: the SQL (and installer) existing databases were built with
+BEFORE_ADDRESS_STANDARD = "c56a18135ccbf6fd66e53c7f96b538cb6f2e8ca4"
+
+
+def test_an_upgraded_database_rekeys_its_places(tmp_path: Path, pg: Server) -> None:
+    if shutil.which("git") is None or subprocess.run(
+            ["git", "-C", REPO, "cat-file", "-e", f"{BEFORE_ADDRESS_STANDARD}^{{commit}}"],
+            capture_output=True, check=False).returncode != 0:
+        pytest.skip("the SQL before the address standard comes from the repository's history")
+    archive = subprocess.run(["git", "-C", REPO, "archive", "--format=tar",
+                              BEFORE_ADDRESS_STANDARD, "listener", "webhooks", "synthetic", "sql"],
+                             capture_output=True, check=True)
+    tree = tmp_path / "before"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(tree, filter="data")
+    name = pg.create()
+    url = pg.url(name)
+    try:
+        code = (f"import sys; sys.path.insert(0, {str(tree)!r}); "
+                "from listener.cli.main import main; main()")
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("ATLAS_ORCH_", "DATABASE_"))}
+        env.update(DATABASE_URL=url, ATLAS_ORCH_SQL_DIR=str(tree / "sql"))
+        done = subprocess.run([sys.executable, "-c", code, "install", "--with-core"],
+                              capture_output=True, text=True, env=env, cwd=tree, timeout=300)
+        assert done.returncode == 0, done.stderr
+        # the old key: two places for one address, and keys that change
+        old = {a: place(url, a) for a in ["1234 sunset blv., Santa Rosa",
+                                          "1234 Sunset Blvd., Santa Rosa",
+                                          "500 seventh ave.", "3130 piedmont rd. ne"]}
+        assert len(set(old.values())) == 4
+        assert run_cli("install", "--with-core", env={"DATABASE_URL": url}).returncode == 0
+        assert run_cli("verify", env={"DATABASE_URL": url}).returncode == 0
+        live = {r["address_key"]: str(r["place_id"]) for r in sql(
+            url, "SELECT address_key, place_id FROM trapper.places "
+                 "WHERE merged_into_place_id IS NULL")}
+        assert set(live) == {"1234|sunset blvd||santa rosa", "500|7th ave||",
+                             "3130|piedmont rd ne||"}
+        assert live["500|7th ave||"] == old["500 seventh ave."]
+        # the merged place resolves to the one that held the standard key
+        assert str(val(url, "SELECT trapper.get_canonical_place_id($1)",
+                       old["1234 sunset blv., Santa Rosa"])) \
+            == old["1234 Sunset Blvd., Santa Rosa"] == live["1234|sunset blvd||santa rosa"]
+        # and new records find them
+        assert place(url, "500 7th Avenue") == old["500 seventh ave."]
+        assert place(url, "3130 Piedmont Road") == old["3130 piedmont rd. ne"]
+    finally:
+        pg.drop(name)
