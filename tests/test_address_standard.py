@@ -237,6 +237,25 @@ def test_the_router_makes_the_places_it_skipped(db_url: str, address: str) -> No
     assert val(db_url, "SELECT count(*) FROM trapper.places") == 1
 
 
+@pytest.mark.parametrize(("address", "reason"), [
+    ("PO Box 123, Santa Rosa, CA 95404", "is a PO box, a mailing address and no place"),
+    ("somewhere out past the barn", "names no street address")])
+def test_the_router_says_why_it_makes_no_place(db_url: str, address: str, reason: str) -> None:
+    rid = val(db_url, """
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                            row_hash, payload)
+        VALUES ('client_survey', 'responses', 'r1', 'h', jsonb_build_object(
+                'response_id', 'r1', 'first_name', 'Ann', 'last_name', 'Lee',
+                'email', 'ann@example.org', 'address', $1::text, 'cat_count', '3'))
+        RETURNING id""", address)
+    val(db_url, "SELECT trapper.route_staged_record($1)", rid)
+    log = sql(db_url, "SELECT action, decision_reason FROM trapper.orchestrator_job_log "
+                      "WHERE target_surface = 'places'")
+    assert [r["action"] for r in log] == ["skipped"], log
+    assert reason in log[0]["decision_reason"], log
+    assert val(db_url, "SELECT count(*) FROM trapper.places") == 0
+
+
 def test_a_processor_makes_the_places_it_skipped(db_url: str) -> None:
     out = process(db_url, "clinichq", "owner_info", owner(
         "25-1", "Ann", "Lee", email="ann@example.org",

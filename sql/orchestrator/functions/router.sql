@@ -211,7 +211,12 @@ BEGIN
             (a ->> 'lng')::double precision, rec.source_system, rec.id);
         IF v_place IS NULL THEN
             v_action := 'skipped';
-            v_reason := format('skipped: %L names no street address', a ->> 'formatted_address');
+            -- a PO box is a mailing address, no place: say so rather than "no address"
+            v_reason := CASE trapper.address_parts(a ->> 'formatted_address') ->> 'kind'
+                WHEN 'po_box' THEN format('skipped: %L is a PO box, a mailing address and no '
+                                          'place', a ->> 'formatted_address')
+                ELSE format('skipped: %L names no street address', a ->> 'formatted_address')
+            END;
         ELSIF v_existing IS NOT NULL THEN
             v_action := 'merged';
             v_reason := 'matched existing place by its address';
