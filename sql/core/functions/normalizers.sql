@@ -169,7 +169,8 @@ BEGIN
     fb := nullif(array_to_string(tb_f, ''), ''); lb := nullif(array_to_string(tb_l, ''), '');
     -- the same letters, spaces, hyphens and punctuation aside ("De La Cruz" / "Delacruz")
     IF fa IS NOT DISTINCT FROM fb AND la IS NOT DISTINCT FROM lb THEN
-        RETURN 'exact';
+        -- a suffix on one side only may be the father or the son: close, not exact
+        RETURN CASE WHEN sa = sb THEN 'exact' ELSE 'close' END;
     END IF;
     first_close := fa = fb
         OR (length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1)
