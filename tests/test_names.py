@@ -212,6 +212,11 @@ def test_an_address_with_a_comma_in_the_name_is_still_an_address(db_url: str) ->
     ("Acme Storage, Inc.", ""),
     ("Happy Paws Rescue", ""),
     ("Oak Ridge Apartments", "LLC"),
+    ("Jones Family Trust", ""),
+    ("Valley Oaks HOA", ""),
+    ("Bayside Veterinary", "Hospital"),
+    ("Sunny Acres Kennels", ""),
+    ("Redwood Realty", "Ltd."),
 ])
 def test_organisations_are_told_from_people(db_url: str, first: str, last: str) -> None:
     out = process(db_url, "clinichq", "owner_info", owner("26-11", first, last,
@@ -221,7 +226,8 @@ def test_organisations_are_told_from_people(db_url: str, first: str, last: str) 
 
 
 @pytest.mark.parametrize(("first", "last"), [
-    ("Joan", "Farmer"), ("Ana", "De La Cruz"), ("Lou", "Marina-Lopez"),
+    ("Joan", "Farmer"), ("Ana", "De La Cruz"), ("Lou", "Marina-Lopez"), ("Ed", "Trusty"),
+    ("Kim", "Kennelly"),
 ])
 def test_surnames_that_look_like_words_are_still_people(
     db_url: str, first: str, last: str,
