@@ -138,6 +138,12 @@ DECLARE
     first_close boolean;
     last_same boolean;
 BEGIN
+    -- the common case first, without the word work below (a third of the cost)
+    fa := trapper.norm_name_key(p_first_a); la := trapper.norm_name_key(p_last_a);
+    fb := trapper.norm_name_key(p_first_b); lb := trapper.norm_name_key(p_last_b);
+    IF fa IS NOT DISTINCT FROM fb AND la IS NOT DISTINCT FROM lb AND coalesce(fa, la) IS NOT NULL THEN
+        RETURN 'exact';
+    END IF;
     lf := trapper.name_last_first(p_first_a, p_last_a);
     IF lf.last_name IS NOT NULL THEN
         p_first_a := lf.first_name; p_last_a := lf.last_name;
