@@ -149,6 +149,12 @@ def test_an_initial_or_a_middle_name_matches_through_the_email(
     assert twice(db_url, a, b, email="smith.j@sonic.net") == ["new_entity", "auto_match"]
 
 
+def test_an_initial_with_no_surname_on_either_side_is_close(db_url: str) -> None:
+    assert compare(db_url, ("kimberly", ""), ("K", "")) == "close"
+    assert compare(db_url, ("kimberly", ""), ("Kim", "")) == "close"
+    assert compare(db_url, ("kimberly", ""), ("M", "")) == "different"
+
+
 @pytest.mark.parametrize(("a", "b"), [
     (("John", "Smith"), ("K.", "Smith")),          # another initial
     (("John Andrew", "Smith"), ("Mary Andrew", "Smith")),

@@ -190,7 +190,7 @@ BEGIN
                                                               WHERE nickname = tb_f[1])));
     -- one part of a compound surname ("Delgado" / "Delgado-Ruiz", "Cruz" / "de la Cruz"):
     -- every word of one inside the other, sharing a word that is not a particle
-    last_same := la = lb
+    last_same := la IS NOT DISTINCT FROM lb
         OR cardinality(ta_l) > 0 AND cardinality(tb_l) > 0 AND (ta_l <@ tb_l OR tb_l <@ ta_l)
            AND EXISTS (SELECT 1 FROM unnest(ta_l) x WHERE x = ANY (tb_l) AND NOT x = ANY (particles))
         -- the particles dropped on one side ("De La Cruz" / "Cruz")
