@@ -157,6 +157,13 @@ BEGIN
     SELECT s.source_system, s.source_table, s.source_row_id INTO v_src
     FROM trapper.staged_records s WHERE s.id = p_staged_record_id;
     v_gate := trapper.should_be_person(v_first, v_last);
+    -- "Delgado, Maria" in one field: a person stored as first and last name (after the gate,
+    -- which reads the text as typed)
+    IF v_gate.kind = 'person' THEN
+        SELECT coalesce(lf.first_name, v_first), coalesce(lf.last_name, v_last)
+        INTO v_first, v_last FROM trapper.name_last_first(v_first, v_last) lf;
+        v_name := btrim(coalesce(v_first, '') || ' ' || coalesce(v_last, ''));
+    END IF;
     -- Decide without locks: most records match someone already there, and matching needs
     -- no turn-taking. Only a decision that writes a new person takes the identifiers' locks
     -- (keys in a fixed order) and decides again, since a worker that held them may have

@@ -87,33 +87,118 @@ BEGIN
     RETURN prev[lb + 1];
 END $$;
 
--- How two people's names compare: exact, close (nickname, one typo, initial, first name
--- only on one side), different, or unknown (a side has no name).
+-- A name field as words: hyphens, commas, periods and slashes split words ("Delgado-Ruiz" →
+-- {delgado,ruiz}), then norm_name_key (accents off, lower case, apostrophes dropped).
+CREATE OR REPLACE FUNCTION trapper.name_tokens(p_raw text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN coalesce(string_to_array(
+        trapper.norm_name_key(regexp_replace(p_raw, '[-,./_]+', ' ', 'g')), ' '), '{}');
+END $$;
+
+-- "Delgado, Maria" typed into one field (the other empty) as first and last name; NULLs when
+-- the text is not of that form (no comma, a digit before it: an address, or an empty side).
+CREATE OR REPLACE FUNCTION trapper.name_last_first(
+    p_first text, p_last text, OUT first_name text, OUT last_name text
+)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    one text := coalesce(nullif(btrim(p_first), ''), nullif(btrim(p_last), ''));
+BEGIN
+    IF nullif(btrim(p_first), '') IS NOT NULL AND nullif(btrim(p_last), '') IS NOT NULL
+       OR one IS NULL OR position(',' IN one) = 0 THEN
+        RETURN;
+    END IF;
+    last_name := nullif(btrim(split_part(one, ',', 1)), '');
+    first_name := nullif(btrim(substr(one, position(',' IN one) + 1)), '');
+    IF last_name IS NULL OR first_name IS NULL OR last_name ~ '\d'
+       OR trapper.name_tokens(first_name) <@ ARRAY['jr', 'sr', 'ii', 'iii', 'iv', '2nd', '3rd'] THEN
+        first_name := NULL; last_name := NULL;
+    END IF;
+END $$;
+
+-- How two people's names compare: exact, close (nickname, one typo, initial, a middle name
+-- or initial on one side, first name only on one side, one part of a compound surname,
+-- particles written apart or together, a generational suffix on one side, first and last
+-- swapped), different (also: two different suffixes, Jr. and Sr.), or unknown (a side has no
+-- name). "Last, First" in one field is read as first and last. Called only on people who
+-- share an identifier: a name never matches alone.
 CREATE OR REPLACE FUNCTION trapper.name_compare(
     p_first_a text, p_last_a text, p_first_b text, p_last_b text
 ) RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
-    fa text := trapper.norm_name_key(p_first_a);
-    la text := trapper.norm_name_key(p_last_a);
-    fb text := trapper.norm_name_key(p_first_b);
-    lb text := trapper.norm_name_key(p_last_b);
+    sfx CONSTANT text[] := ARRAY['jr', 'sr', 'ii', 'iii', 'iv', '2nd', '3rd'];
+    particles CONSTANT text[] := ARRAY['de', 'del', 'della', 'la', 'le', 'los', 'las', 'van',
+        'von', 'der', 'den', 'ter', 'di', 'da', 'du', 'dos', 'das', 'st', 'y'];
+    lf record;
+    ta_f text[]; ta_l text[]; tb_f text[]; tb_l text[];
+    sa text[]; sb text[];
+    fa text; la text; fb text; lb text;
     first_close boolean;
+    last_same boolean;
 BEGIN
-    IF fa IS NULL AND la IS NULL OR fb IS NULL AND lb IS NULL THEN
+    -- the common case first, without the word work below (a third of the cost)
+    fa := trapper.norm_name_key(p_first_a); la := trapper.norm_name_key(p_last_a);
+    fb := trapper.norm_name_key(p_first_b); lb := trapper.norm_name_key(p_last_b);
+    IF fa IS NOT DISTINCT FROM fb AND la IS NOT DISTINCT FROM lb AND coalesce(fa, la) IS NOT NULL THEN
+        RETURN 'exact';
+    END IF;
+    lf := trapper.name_last_first(p_first_a, p_last_a);
+    IF lf.last_name IS NOT NULL THEN
+        p_first_a := lf.first_name; p_last_a := lf.last_name;
+    END IF;
+    lf := trapper.name_last_first(p_first_b, p_last_b);
+    IF lf.last_name IS NOT NULL THEN
+        p_first_b := lf.first_name; p_last_b := lf.last_name;
+    END IF;
+    ta_f := trapper.name_tokens(p_first_a); ta_l := trapper.name_tokens(p_last_a);
+    tb_f := trapper.name_tokens(p_first_b); tb_l := trapper.name_tokens(p_last_b);
+    IF cardinality(ta_f) + cardinality(ta_l) = 0 OR cardinality(tb_f) + cardinality(tb_l) = 0 THEN
         RETURN 'unknown';
     END IF;
+    -- generational suffixes, wherever they were typed: two different ones are two people
+    sa := ARRAY(SELECT DISTINCT x FROM unnest(ta_f || ta_l) x WHERE x = ANY (sfx) ORDER BY 1);
+    sb := ARRAY(SELECT DISTINCT x FROM unnest(tb_f || tb_l) x WHERE x = ANY (sfx) ORDER BY 1);
+    IF cardinality(sa) > 0 AND cardinality(sb) > 0 AND sa <> sb THEN
+        RETURN 'different';
+    END IF;
+    IF cardinality(ta_f) + cardinality(ta_l) > cardinality(sa) THEN
+        ta_f := array(SELECT x FROM unnest(ta_f) x WHERE NOT x = ANY (sfx));
+        ta_l := array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (sfx));
+    END IF;
+    IF cardinality(tb_f) + cardinality(tb_l) > cardinality(sb) THEN
+        tb_f := array(SELECT x FROM unnest(tb_f) x WHERE NOT x = ANY (sfx));
+        tb_l := array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (sfx));
+    END IF;
+    fa := nullif(array_to_string(ta_f, ''), ''); la := nullif(array_to_string(ta_l, ''), '');
+    fb := nullif(array_to_string(tb_f, ''), ''); lb := nullif(array_to_string(tb_l, ''), '');
+    -- the same letters, spaces, hyphens and punctuation aside ("De La Cruz" / "Delacruz")
     IF fa IS NOT DISTINCT FROM fb AND la IS NOT DISTINCT FROM lb THEN
-        RETURN 'exact';
+        -- a suffix on one side only may be the father or the son: close, not exact
+        RETURN CASE WHEN sa = sb THEN 'exact' ELSE 'close' END;
     END IF;
     first_close := fa = fb
         OR (length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1)
-        OR (length(fa) = 1 OR length(fb) = 1) AND left(fa, 1) = left(fb, 1)
+        OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
+        -- a middle name or initial on one side only ("John A." / "John")
+        OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f)
         OR EXISTS (SELECT 1 FROM trapper.name_nicknames n
-                   WHERE (n.name = fa AND n.nickname = fb) OR (n.name = fb AND n.nickname = fa)
-                      OR (n.nickname = fa AND n.name IN (SELECT name FROM trapper.name_nicknames
-                                                         WHERE nickname = fb)));
-    IF la IS NOT DISTINCT FROM lb AND first_close THEN
+                   WHERE (n.name = ta_f[1] AND n.nickname = tb_f[1])
+                      OR (n.name = tb_f[1] AND n.nickname = ta_f[1])
+                      OR (n.nickname = ta_f[1] AND n.name IN (SELECT name FROM trapper.name_nicknames
+                                                              WHERE nickname = tb_f[1])));
+    -- one part of a compound surname ("Delgado" / "Delgado-Ruiz", "Cruz" / "de la Cruz"):
+    -- every word of one inside the other, sharing a word that is not a particle
+    last_same := la IS NOT DISTINCT FROM lb
+        OR cardinality(ta_l) > 0 AND cardinality(tb_l) > 0 AND (ta_l <@ tb_l OR tb_l <@ ta_l)
+           AND EXISTS (SELECT 1 FROM unnest(ta_l) x WHERE x = ANY (tb_l) AND NOT x = ANY (particles))
+        -- the particles dropped on one side ("De La Cruz" / "Cruz")
+        OR array_to_string(array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (particles)), '')
+           = lb
+        OR array_to_string(array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (particles)), '')
+           = la;
+    IF last_same AND first_close THEN
         RETURN 'close';
     END IF;
     IF (la IS NULL OR lb IS NULL) AND fa = fb THEN
@@ -121,6 +206,9 @@ BEGIN
     END IF;
     IF fa = fb AND length(la) >= 4 AND trapper.osa_distance(la, lb, 1) <= 1 THEN
         RETURN 'close';
+    END IF;
+    IF fa = lb AND la = fb THEN
+        RETURN 'close';   -- first and last swapped between the fields
     END IF;
     RETURN 'different';
 END $$;

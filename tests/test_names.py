@@ -1,0 +1,242 @@
+"""Names as people write them (issue 17, item 3): compound and hyphenated surnames,
+particles, generational suffixes, initials, "Last, First" order, organisations. Each class
+matches only through a shared identifier, and each has its must-stay-apart cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.entities import owner, people, process
+from tests.helpers import sql, val
+
+ADDR = "12 Oak St, Santa Rosa, CA 95404"
+
+
+def kinds(url: str) -> list[str]:
+    return [r["decision_type"] for r in sql(
+        url, "SELECT decision_type FROM trapper.data_engine_match_decisions ORDER BY decision_id")]
+
+
+def compare(url: str, a: tuple[str, str], b: tuple[str, str]) -> str:
+    return str(val(url, "SELECT trapper.name_compare($1, $2, $3, $4)", *a, *b))
+
+
+def twice(url: str, a: tuple[str, str], b: tuple[str, str], **ids: str) -> list[str]:
+    """The same identifiers (and address) under two names; the two decisions."""
+    process(url, "clinichq", "owner_info", owner("26-1", *a, address=ADDR, **ids))
+    process(url, "clinichq", "owner_info", owner("26-2", *b, address=ADDR, **ids))
+    return kinds(url)
+
+
+# ---- compound and hyphenated surnames ----------------------------------------------------
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Maria", "Delgado"), ("Maria", "Delgado-Ruiz")),
+    (("Maria", "Delgado Ruiz"), ("Maria", "Delgado")),
+    (("Maria", "Ruiz"), ("Maria", "Delgado-Ruiz")),
+    (("Ana María", "García López"), ("Ana", "Garcia")),
+])
+def test_one_part_of_a_compound_surname_is_the_same_person(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert twice(db_url, a, b, email="maria.d@sonic.net") == ["new_entity", "auto_match"]
+    assert len(people(db_url)) == 1
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Maria", "Delgado"), ("Ana", "Delgado-Ruiz")),   # another first name: household
+    (("Maria", "Delgado-Ruiz"), ("Maria", "Ruiz-Torres")),   # shares a word, neither inside
+])
+def test_compound_surnames_stay_apart_when_the_names_differ(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert twice(db_url, a, b, email="delgado.family@gmail.com") == [
+        "new_entity", "household_member"]
+    assert len(people(db_url)) == 2
+
+
+def test_a_compound_surname_alone_never_matches(db_url: str) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-3", "Maria", "Delgado", address=ADDR,
+                                                    email="maria@a.net"))
+    process(db_url, "clinichq", "owner_info", owner("26-4", "Maria", "Delgado-Ruiz",
+                                                    address=ADDR, email="maria@b.net"))
+    assert len(people(db_url)) == 2
+    assert kinds(db_url) == ["new_entity", "new_entity"]
+
+
+# ---- particles ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("a", "b", "level"), [
+    (("Juan", "De La Cruz"), ("Juan", "Delacruz"), "exact"),
+    (("Juan", "de la Cruz"), ("Juan", "DeLaCruz"), "exact"),
+    (("Pieter", "van der Berg"), ("Pieter", "Vanderberg"), "exact"),
+    (("Juan", "De La Cruz"), ("Juan", "Cruz"), "close"),
+    (("Pieter", "van der Berg"), ("Pieter", "Berg"), "close"),
+    (("Luca", "D'Angelo"), ("Luca", "Dangelo"), "exact"),
+])
+def test_particles_written_apart_together_or_dropped(
+    db_url: str, a: tuple[str, str], b: tuple[str, str], level: str,
+) -> None:
+    assert compare(db_url, a, b) == level
+    assert twice(db_url, a, b, cell="707-527-0101") == ["new_entity", "auto_match"]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Juan", "De La Cruz"), ("Rosa", "Delacruz")),
+    (("Juan", "De La Cruz"), ("Juan", "De La Torre")),   # only the particles agree
+    (("Pieter", "van der Berg"), ("Pieter", "van Dijk")),
+])
+def test_particles_alone_do_not_make_a_surname_agree(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "different"
+    assert twice(db_url, a, b, cell="707-527-0102") == ["new_entity", "household_member"]
+
+
+# ---- generational suffixes ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("a", "b", "level"), [
+    (("John", "Smith Jr."), ("John", "Smith Jr"), "exact"),
+    (("John", "Smith, Jr."), ("John", "Smith"), "close"),
+    (("John", "Smith III"), ("John", "Smith"), "close"),
+    (("John Jr", "Smith"), ("John", "Smith, Jr."), "exact"),
+])
+def test_a_suffix_on_one_side_or_written_differently_is_the_same_person(
+    db_url: str, a: tuple[str, str], b: tuple[str, str], level: str,
+) -> None:
+    assert compare(db_url, a, b) == level
+    assert twice(db_url, a, b, email="jsmith@sonic.net") == ["new_entity", "auto_match"]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("John", "Smith Jr."), ("John", "Smith Sr.")),
+    (("John", "Smith II"), ("John", "Smith III")),
+    (("John Jr.", "Smith"), ("John", "Smith Sr")),
+])
+def test_junior_and_senior_are_two_people_even_on_one_line(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "different"
+    # the family's landline: a household, never one person
+    assert twice(db_url, a, b, phone="707-527-0103") == ["new_entity", "household_member"]
+    assert len(people(db_url)) == 2
+
+
+def test_junior_and_senior_at_one_address_with_no_shared_identifier_stay_apart(
+    db_url: str,
+) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-5", "John", "Smith Jr.", address=ADDR,
+                                                    email="john.jr@sonic.net"))
+    process(db_url, "clinichq", "owner_info", owner("26-6", "John", "Smith Sr.", address=ADDR,
+                                                    cell="707-527-0104"))
+    assert len(people(db_url)) == 2
+    assert kinds(db_url) == ["new_entity", "new_entity"]
+
+
+# ---- initials and middle names -----------------------------------------------------------
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("John", "Smith"), ("J.", "Smith")),
+    (("J", "Smith"), ("John", "Smith")),
+    (("John A.", "Smith"), ("John", "Smith")),
+    (("John", "Smith"), ("John Andrew", "Smith")),
+    (("J. A.", "Smith"), ("John", "Smith")),
+])
+def test_an_initial_or_a_middle_name_matches_through_the_email(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "close"
+    assert twice(db_url, a, b, email="smith.j@sonic.net") == ["new_entity", "auto_match"]
+
+
+def test_an_initial_with_no_surname_on_either_side_is_close(db_url: str) -> None:
+    assert compare(db_url, ("kimberly", ""), ("K", "")) == "close"
+    assert compare(db_url, ("kimberly", ""), ("Kim", "")) == "close"
+    assert compare(db_url, ("kimberly", ""), ("M", "")) == "different"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("John", "Smith"), ("K.", "Smith")),          # another initial
+    (("John Andrew", "Smith"), ("Mary Andrew", "Smith")),
+])
+def test_initials_that_disagree_stay_apart(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "different"
+    assert twice(db_url, a, b, email="smiths@gmail.com") == ["new_entity", "household_member"]
+
+
+def test_an_initial_alone_never_matches(db_url: str) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-7", "John", "Smith", address=ADDR,
+                                                    email="john@smith.net"))
+    process(db_url, "clinichq", "owner_info", owner("26-8", "J.", "Smith", address=ADDR,
+                                                    email="j@smith.net"))
+    assert len(people(db_url)) == 2
+
+
+# ---- "Last, First" -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Maria", "Delgado"), ("Delgado, Maria", "")),
+    (("Maria", "Delgado"), ("", "Delgado, Maria")),
+    (("Maria", "Delgado"), ("Delgado", "Maria")),      # swapped between the fields
+    (("Maria", "Delgado-Ruiz"), ("Delgado, Maria", "")),
+])
+def test_last_first_order_is_read(db_url: str, a: tuple[str, str], b: tuple[str, str]) -> None:
+    assert compare(db_url, a, b) in ("exact", "close")
+    assert twice(db_url, a, b, email="maria.d@sonic.net") == ["new_entity", "auto_match"]
+
+
+def test_a_last_first_name_is_stored_as_first_and_last(db_url: str) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-9", "Delgado, Maria", "",
+                                                    email="maria.d@sonic.net"))
+    (p,) = people(db_url)
+    assert (p["first_name"], p["last_name"]) == ("Maria", "Delgado")
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Maria", "Delgado"), ("Delgado, Ana", "")),
+    (("Maria", "Delgado"), ("Lopez, Maria", "")),
+])
+def test_last_first_with_another_name_stays_apart(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "different"
+    assert twice(db_url, a, b, email="delgados@gmail.com") == ["new_entity", "household_member"]
+
+
+def test_an_address_with_a_comma_in_the_name_is_still_an_address(db_url: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner(
+        "26-10", "5512 Old Stony Pt Rd, Santa Rosa", "", email="x@sonic.net"))
+    assert out["entity_type"] == "place"
+    assert people(db_url) == []
+
+
+# ---- organisations -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("Acme Storage, Inc.", ""),
+    ("Happy Paws Rescue", ""),
+    ("Oak Ridge Apartments", "LLC"),
+    ("Jones Family Trust", ""),
+    ("Valley Oaks HOA", ""),
+    ("Bayside Veterinary", "Hospital"),
+    ("Sunny Acres Kennels", ""),
+    ("Redwood Realty", "Ltd."),
+])
+def test_organisations_are_told_from_people(db_url: str, first: str, last: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner("26-11", first, last,
+                                                          cell="707-527-0105"))
+    assert out["entity_type"] == "clinic_account"
+    assert people(db_url) == []
+
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("Joan", "Farmer"), ("Ana", "De La Cruz"), ("Lou", "Marina-Lopez"), ("Ed", "Trusty"),
+    ("Kim", "Kennelly"),
+])
+def test_surnames_that_look_like_words_are_still_people(
+    db_url: str, first: str, last: str,
+) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-12", first, last, cell="707-527-0106"))
+    assert len(people(db_url)) == 1
