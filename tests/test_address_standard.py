@@ -219,10 +219,8 @@ def test_intersections_and_landmarks_never_match_a_house(db_url: str) -> None:
                corner) is None
 
 
-@pytest.mark.parametrize("address", ["4th st. mall, Petaluma", "100-110 main st., Petaluma",
-                                     "Safeway 1234 Main St Petaluma CA",
-                                     "corner of 4th and B st, Petaluma"])
-def test_the_router_makes_the_places_it_skipped(db_url: str, address: str) -> None:
+def route_survey_address(db_url: str, address: str) -> list[Any]:
+    """Stage one client_survey response with ``address`` and route it; the places decisions."""
     rid = val(db_url, """
         INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
                                             row_hash, payload)
@@ -231,8 +229,15 @@ def test_the_router_makes_the_places_it_skipped(db_url: str, address: str) -> No
                 'email', 'ann@example.org', 'address', $1::text, 'cat_count', '3'))
         RETURNING id""", address)
     val(db_url, "SELECT trapper.route_staged_record($1)", rid)
-    log = sql(db_url, "SELECT action, decision_reason FROM trapper.orchestrator_job_log "
-                      "WHERE target_surface = 'places'")
+    return sql(db_url, "SELECT action, decision_reason FROM trapper.orchestrator_job_log "
+                       "WHERE target_surface = 'places'")
+
+
+@pytest.mark.parametrize("address", ["4th st. mall, Petaluma", "100-110 main st., Petaluma",
+                                     "Safeway 1234 Main St Petaluma CA",
+                                     "corner of 4th and B st, Petaluma"])
+def test_the_router_makes_the_places_it_skipped(db_url: str, address: str) -> None:
+    log = route_survey_address(db_url, address)
     assert [r["action"] for r in log] == ["routed"], log
     assert val(db_url, "SELECT count(*) FROM trapper.places") == 1
 
@@ -241,16 +246,7 @@ def test_the_router_makes_the_places_it_skipped(db_url: str, address: str) -> No
     ("PO Box 123, Santa Rosa, CA 95404", "is a PO box, a mailing address and no place"),
     ("somewhere out past the barn", "names no street address")])
 def test_the_router_says_why_it_makes_no_place(db_url: str, address: str, reason: str) -> None:
-    rid = val(db_url, """
-        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
-                                            row_hash, payload)
-        VALUES ('client_survey', 'responses', 'r1', 'h', jsonb_build_object(
-                'response_id', 'r1', 'first_name', 'Ann', 'last_name', 'Lee',
-                'email', 'ann@example.org', 'address', $1::text, 'cat_count', '3'))
-        RETURNING id""", address)
-    val(db_url, "SELECT trapper.route_staged_record($1)", rid)
-    log = sql(db_url, "SELECT action, decision_reason FROM trapper.orchestrator_job_log "
-                      "WHERE target_surface = 'places'")
+    log = route_survey_address(db_url, address)
     assert [r["action"] for r in log] == ["skipped"], log
     assert reason in log[0]["decision_reason"], log
     assert val(db_url, "SELECT count(*) FROM trapper.places") == 0
