@@ -13,6 +13,7 @@ from listener.cli import (
     alerts,
     demo,
     embedded,
+    explain,
     health,
     ingest,
     install,
@@ -49,6 +50,7 @@ cli.add_command(health.anomalies_cmd)
 cli.add_command(records.log_cmd)
 cli.add_command(records.provenance_cmd)
 cli.add_command(records.replay_cmd)
+cli.add_command(explain.explain_cmd)
 cli.add_command(alerts.alerts)
 cli.add_command(sources.sources)
 cli.add_command(sources.route)
