@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tests.helpers import execute, val
+from tests.helpers import execute, sql, val
 from tests.listening import listen_once, wait_for
 from tests.serving import READER, Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(REPO) / "test-artifacts"
+P = "/api/admin/orchestrator"
 
 
 @pytest.fixture
@@ -84,3 +85,52 @@ def test_the_page_shows_health_live_events_and_a_timeline(served: tuple[Server, 
             browser.close()
     assert (ARTIFACTS / "data-health.png").stat().st_size > 10_000
     assert READER not in server.log()
+
+
+def test_a_timeline_row_links_to_its_entity_and_back(served: tuple[Server, str]) -> None:
+    """Provenance you can click (docs/identity.md, "Explaining a match"): a timeline row
+    opens the entity it names (its sources and decisions in order), whose source rows open
+    their record's timeline; the same answers as the explain routes."""
+    from playwright.sync_api import sync_playwright
+
+    server, db_url = served
+    row = sql(db_url, "SELECT l.source_record_id, l.target_entity_id "
+                      "FROM trapper.orchestrator_job_log l "
+                      "JOIN trapper.sot_people p ON p.person_id = l.target_entity_id "
+                      "WHERE l.source_table = 'owner_info' AND p.merged_into_person_id IS NULL "
+                      "ORDER BY l.log_seq LIMIT 1")[0]
+    person = str(row["target_entity_id"])
+    status, how = server.call("GET", f"{P}/explain/person/{person}", READER)
+    assert status == 200 and how["data"]["steps"], how
+    status, pair = server.call("GET", f"{P}/explain/person/{person}/{person}", READER)
+    assert status == 200 and pair["data"]["outcome"] == "same_entity"
+    assert server.call("GET", f"{P}/explain/dog/{person}", READER)[0] == 400
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server.base + "/admin/data-health")
+            page.fill("#token", READER)
+            page.click("#loginform button")
+            page.wait_for_selector("#health tbody tr", timeout=10_000)
+            page.fill("#rec", f"clinichq/owner_info/{row['source_record_id']}")
+            page.click("#search button")
+            link = page.locator(f"#timeline tr a.entity[data-id='{person}']").first
+            link.wait_for(timeout=10_000)
+            link.click()
+            page.wait_for_selector("#explain table.steps tr td", timeout=10_000)
+            assert person in page.inner_text("#explain")
+            assert "owner_info" in page.inner_text("#explain table.steps")
+            # a source row goes back to its record's timeline
+            page.locator("#explain a.record").first.click()
+            page.wait_for_function(
+                "document.querySelector('#timeline').textContent.includes('staged')",
+                timeout=10_000)
+            # why / why-not for the person against itself: one entity
+            page.fill("#xb", person)
+            page.click("#explainform button")
+            page.wait_for_selector("#explain .verdict", timeout=10_000)
+            assert "one entity" in page.inner_text("#explain .verdict")
+        finally:
+            browser.close()

@@ -39,8 +39,8 @@ from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel, ValidationError
 
 from listener.admin import alerts as outbox
+from listener.admin import explain, read, replay, routing
 from listener.admin import feed as job_log
-from listener.admin import read, replay, routing
 from listener.core.db import CONNECT_TIMEOUT_S, ConnectFailed
 from listener.core.errors import UserError
 from listener.core.logs import event, scrub
@@ -382,6 +382,26 @@ async def provenance(request: web.Request) -> Any:
     p = _path(request, m.EntityPath)
     async with _connection(request) as conn:
         return await read.provenance(conn, p.entity_type, p.entity_id)
+
+
+@route("GET", f"{PREFIX}/explain/{{entity_type}}/{{a}}",
+       "How an entity was built: each source record and the decision that attached it, and "
+       "every merge into it, in order (docs/identity.md, \"Explaining a match\").",
+       params=m.ExplainPath)
+async def explain_one(request: web.Request) -> Any:
+    p = _path(request, m.ExplainPath)
+    async with _connection(request) as conn:
+        return await explain.build(conn, p.entity_type, p.a)
+
+
+@route("GET", f"{PREFIX}/explain/{{entity_type}}/{{a}}/{{b}}",
+       "Why / why-not: would two entities be one now, by what margin and which gate, each "
+       "field's agreement and weight, what would change it, and the logged decisions.",
+       params=m.ExplainPairPath)
+async def explain_pair(request: web.Request) -> Any:
+    p = _path(request, m.ExplainPairPath)
+    async with _connection(request) as conn:
+        return await explain.pair(conn, p.entity_type, p.a, p.b)
 
 
 @route("GET", f"{PREFIX}/records/{{system}}/{{table}}/{{record_id}}/timeline",

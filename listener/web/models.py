@@ -242,5 +242,15 @@ class EntityPath(Query):
     entity_id: QUuid
 
 
+class ExplainPath(Query):
+    # listener.admin.explain.TYPES
+    entity_type: Literal["person", "place", "cat"]
+    a: QUuid
+
+
+class ExplainPairPath(ExplainPath):
+    b: QUuid
+
+
 class AlertPath(Query):
     alert_id: QUuid
