@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from synthetic import vocab
-from synthetic.world import Cat, Person, Place, World
+from synthetic.world import Cat, Person, Place, World, ordinal
 from synthetic.xlsx import write_xlsx
 
 ORG_EMAIL = "info@forgottenfelines.com"
@@ -70,27 +70,107 @@ def name_variant(rng: random.Random, first: str) -> str:
         return first[:i] + first[i + 1] + first[i] + first[i + 2:]   # a swapped-letter typo
     if roll < 0.12:
         return first.upper()
+    if roll < 0.135:
+        return f"{first[0]}."                                          # an initial
     return first
 
 
-def street_line(rng: random.Random, p: Place, *, style: int | None = None) -> str:
+def last_text(rng: random.Random, p: Person) -> str:
+    """The surname as a source writes it: a compound one whole, with a space, or one part;
+    particles as written, capitalised, run together or dropped; a suffix kept or not."""
+    last = p.last
+    roll = rng.random()
+    if "-" in last:
+        a, b = last.split("-", 1)
+        last = last if roll < 0.70 else f"{a} {b}" if roll < 0.80 else a if roll < 0.95 else b
+    elif " " in last:
+        words = last.split()
+        last = (last if roll < 0.60 else " ".join(w.capitalize() for w in words)
+                if roll < 0.80 else "".join(words).capitalize() if roll < 0.90 else words[-1])
+    if p.suffix:
+        roll = rng.random()
+        if roll < 0.50:
+            last = f"{last} {p.suffix}"
+        elif roll < 0.65:
+            last = f"{last}, {p.suffix}"
+    return last
+
+
+def full_name(rng: random.Random, p: Person) -> str:
+    """A name in one field; now and then "Last, First"."""
+    first, last = name_variant(rng, p.first), last_text(rng, p)
+    return f"{last}, {first}" if rng.random() < 0.05 else f"{first} {last}"
+
+
+def split_name(rng: random.Random, p: Person) -> tuple[str, str]:
+    """First and last fields; now and then "Last, First" typed into the first, the last empty."""
+    if rng.random() < 0.01 and not p.suffix:
+        return f"{last_text(rng, p)}, {p.first}", ""
+    return name_variant(rng, p.first), last_text(rng, p)
+
+
+def _street_name(rng: random.Random, p: Place, long_form: bool) -> str:
+    """The street without its house number: ordinals sometimes in words, the suffix
+    sometimes misspelled, the directional abbreviated, in words or left out."""
     long_sfx, short_sfx = p.suffix
+    name = p.street
+    if name[:-2].isdigit() and rng.random() < 0.30:
+        name = vocab.ORDINAL_WORDS[int(name[:-2]) - 1]
+    sfx = long_sfx if long_form else short_sfx
+    if rng.random() < 0.03:
+        sfx = rng.choice(vocab.SUFFIX_MISSPELLINGS[short_sfx])
+    text = f"{sfx} {name}" if p.suffix_first else f"{name} {sfx}"
+    if p.directional:
+        roll = rng.random()
+        d = p.directional[0] if roll < 0.6 else p.directional[1] if roll < 0.9 else ""
+        if d:
+            text = f"{text} {d}" if p.post_directional else f"{d} {text}"
+    return text
+
+
+def corner_line(rng: random.Random, p: Place) -> str:
+    """An intersection as people write it: `4th St & Main St`, `Main Street and 4th St`,
+    `corner of …`, either street first."""
+    assert p.cross is not None
+    a = f"{p.street} {rng.choice(p.suffix)}"
+    b = f"{p.cross[0]} {rng.choice(p.cross[1])}"
+    if rng.random() < 0.5:
+        a, b = b, a
+    roll = rng.random()
+    if roll < 0.55:
+        return f"{a} & {b}"
+    if roll < 0.80:
+        return f"{a} and {b}"
+    return f"corner of {a} and {b}"
+
+
+def street_line(rng: random.Random, p: Place, *, style: int | None = None,
+                plain: bool = False) -> str:
+    """The street line of a place as a person types it (``plain``: no notes or landmark)."""
+    if p.is_intersection:
+        return corner_line(rng, p)
     style = rng.randint(0, 5) if style is None else style
     unit = ""
     if p.unit:
-        unit = rng.choice((f" Apt {p.unit}", f" #{p.unit}", f" Unit {p.unit}", f" APT {p.unit}",
-                           f", Apt. {p.unit}"))
-    if style == 0:
-        return f"{p.house} {p.street} {short_sfx}{unit}"
-    if style == 1:
-        return f"{p.house} {p.street} {long_sfx}{unit}"
+        unit = " " + rng.choice(vocab.UNIT_FORMS).format(p.unit)
+        unit = unit[1:] if unit.startswith(" ,") else unit
+    house = f"{p.house}-{p.house_to}" if p.house_to and rng.random() < 0.5 else str(p.house)
+    street = _street_name(rng, p, long_form=style in (1, 4))
     if style == 2:
-        return f"{p.house} {p.street} {short_sfx}.{unit}"
+        street += "."
+    line = f"{house}  {street}{unit}" if style == 4 else f"{house} {street}{unit}"
     if style == 3:
-        return f"{p.house} {p.street.upper()} {short_sfx.upper()}{unit.upper()}"
-    if style == 4:
-        return f"{p.house}  {p.street} {long_sfx}{unit}"
-    return f"{p.house} {p.street} {short_sfx}{unit}"
+        line = line.upper()
+    if plain:
+        return line
+    roll = rng.random()
+    if roll < 0.03:
+        a = rng.randint(1, 19)
+        note = rng.choice(vocab.CROSS_NOTES).format(a=ordinal(a), b=ordinal(a + 1))
+        line = f"{line} {note}"
+    elif roll < 0.035:
+        line = f"{rng.choice(vocab.LANDMARKS)}, {line}"
+    return line
 
 
 def address_line(rng: random.Random, p: Place) -> str:
@@ -107,9 +187,30 @@ def address_line(rng: random.Random, p: Place) -> str:
     return f"{line}, {p.town}, CA"
 
 
-def canonical_address(p: Place) -> str:
+def canonical_street(p: Place) -> str:
+    """The street line as a geocoder or a clean-address field writes it."""
+    if p.cross is not None:
+        return f"{p.street} {p.suffix[1]} & {p.cross[0]} {p.cross[1][1]}"
+    street = f"{p.suffix[1]} {p.street}" if p.suffix_first else f"{p.street} {p.suffix[1]}"
+    if p.directional:
+        d = p.directional[0]
+        street = f"{street} {d}" if p.post_directional else f"{d} {street}"
     unit = f" Apt {p.unit}" if p.unit else ""
-    return f"{p.house} {p.street} {p.suffix[1]}{unit}, {p.town}, CA {p.zip}"
+    return f"{p.house} {street}{unit}"
+
+
+def canonical_address(p: Place) -> str:
+    return f"{canonical_street(p)}, {p.town}, CA {p.zip}"
+
+
+def home_street(rng: random.Random, p: Person) -> tuple[str, Place | None]:
+    """The street a mailing-address source sends for a person, and the place it names: now
+    and then a PO box, which is no place."""
+    if p.place is None:
+        return "", None
+    if p.po_box and rng.random() < 0.6:
+        return p.po_box, None
+    return street_line(rng, p.place), p.place
 
 
 def chip_text(rng: random.Random, chip: str) -> str:
@@ -205,8 +306,8 @@ def _account(rng: random.Random, places: list[Place]) -> Account:
         return Account(biz, biz, "", phone_text(rng, f"707{rng.randint(200, 999)}0{rng.randint(100, 999)}"))  # noqa: E501
     if kind < 0.85:
         return Account("SCAS", "", "", "707-565-7100")
-    place = rng.choice([p for p in places if not p.unit])
-    return Account(street_line(rng, place, style=0), "", place=place)
+    place = rng.choice([p for p in places if not p.unit and not p.is_intersection])
+    return Account(street_line(rng, place, style=0, plain=True), "", place=place)
 
 
 def render_clinichq(world: World, out: Path, truth: Truth) -> dict[str, int]:
@@ -263,8 +364,9 @@ def _owner_row(rng: random.Random, world: World, cat: Cat, d: str, rid: str, nam
         truth.place("clinichq", "owner_info", rid, acct.place)
         return [cat.clinic_number or "", d, acct.first, acct.last, acct.address, acct.phone,
                 "", acct.email, chip, name, "Community Cat (Feral)"]
-    first = name_variant(rng, owner.first)
-    last = "" if rng.random() < 0.015 and (owner.cell or owner.landline) else owner.last
+    first, last = split_name(rng, owner)
+    if rng.random() < 0.015 and (owner.cell or owner.landline):
+        first, last = name_variant(rng, owner.first), ""
     address = ""
     if owner.place is not None and (owner.id not in seen_address or rng.random() < 0.85):
         address = address_line(rng, owner.place)
@@ -299,13 +401,14 @@ def render_shelterluv(world: World, out: Path, truth: Truth, cursor: _Cursor) ->
     for i, p in enumerate(persons):
         iid = str(500000 + i)
         sl_person_id[p.id] = iid
-        place = p.place
+        street, place = home_street(rng, p)
+        first, last = split_name(rng, p)
         people_docs.append({
-            "Internal-ID": iid, "Firstname": name_variant(rng, p.first), "Lastname": p.last,
+            "Internal-ID": iid, "Firstname": first, "Lastname": last,
             "Email": email_text(rng, p.email), "Phone": phone_text(rng, p.cell or p.landline),
-            "Street": street_line(rng, place) if place else "",
-            "City": place.town if place else "", "State": "CA" if place else "",
-            "Zip": place.zip if place else "",
+            "Street": street,
+            "City": p.place.town if p.place else "", "State": "CA" if p.place else "",
+            "Zip": p.place.zip if p.place else "",
         })
         truth.person("shelterluv", "people", iid, p)
         truth.place("shelterluv", "people", iid, place)
@@ -348,7 +451,7 @@ def render_shelterluv(world: World, out: Path, truth: Truth, cursor: _Cursor) ->
         outcome_rows.append([
             cat.shelter_id or "", chip_text(rng, cat.chip) if cat.chip else "",
             rng.choice(("Adoption", "Foster", "Transfer", "ReturnToOwner", "ReturnToField")),
-            date.strftime("%m/%d/%Y"), f"{p.first} {p.last}", email_text(rng, p.email),
+            date.strftime("%m/%d/%Y"), full_name(rng, p), email_text(rng, p.email),
             phone_text(rng, p.cell or p.landline), street_line(rng, place) if place else "",
             place.town if place else "", "CA" if place else "", place.zip if place else "",
         ])
@@ -396,11 +499,12 @@ def render_petlink(world: World, out: Path, truth: Truth, cursor: _Cursor) -> di
     owner_rows = []
     for i, p in enumerate(owners):
         oid = f"PL{700000 + i}"
-        place = p.place
-        email = p.email or f"{p.first}.{p.last}{i}@petlink-owner.net".lower()
-        owner_rows.append([oid, email_text(rng, email), name_variant(rng, p.first), p.last,
-                           street_line(rng, place) if place else "",
-                           place.town if place else "", "CA", place.zip if place else ""])
+        street, place = home_street(rng, p)
+        email = p.email or f"{p.first}.{_letters(p.last)}{i}@petlink-owner.net".lower()
+        first, last = split_name(rng, p)
+        owner_rows.append([oid, email_text(rng, email), first, last, street,
+                           p.place.town if p.place else "", "CA",
+                           p.place.zip if p.place else ""])
         if not p.email:
             p.email = email
         truth.person("petlink", "owners", oid, p)
@@ -418,8 +522,9 @@ def render_petlink(world: World, out: Path, truth: Truth, cursor: _Cursor) -> di
         email = owner.email or ""
         if rng.random() < 0.03:
             # A made-up email (the real data has 1,252): a new low-confidence "person".
-            email = f"{owner.first[0]}{owner.last}@{owner.last.lower()}ln.com".lower()
-        pet_rows.append([chip_text(rng, cat.chip or ""), pid, cat.name, cat.breed, owner.last,
+            email = f"{owner.first[0]}{_letters(owner.last)}@{_letters(owner.last)}ln.com".lower()
+        pet_rows.append([chip_text(rng, cat.chip or ""), pid, cat.name, cat.breed,
+                         last_text(rng, owner),
                          owner.first, email, owner.place.town if owner.place else "", "CA",
                          owner.place.zip if owner.place else "", "Active"])
         truth.cat("petlink", "pets", pid, cat)
@@ -439,11 +544,12 @@ def render_volunteerhub(world: World, out: Path, truth: Truth,
     rows = []
     for i, p in enumerate(vols):
         uid = f"vh-{10000 + i}"
-        place = p.place
-        rows.append([name_variant(rng, p.first), p.last, email_text(rng, p.email),
+        street, place = home_street(rng, p)
+        first, last = split_name(rng, p)
+        rows.append([first, last, email_text(rng, p.email),
                      phone_text(rng, p.cell), phone_text(rng, p.landline),
-                     street_line(rng, place) if place else "", place.town if place else "",
-                     "CA" if place else "", place.zip if place else "", uid,
+                     street, p.place.town if p.place else "",
+                     "CA" if p.place else "", p.place.zip if p.place else "", uid,
                      rng.choice(("Approved Trappers", "Approved Foster Parent",
                                  "Approved Trappers;Approved Foster Parent", "Volunteers"))])
         truth.person("volunteerhub", "users", uid, p)
@@ -455,15 +561,16 @@ def render_volunteerhub(world: World, out: Path, truth: Truth,
 def render_airtable(world: World, out: Path, truth: Truth, cursor: _Cursor) -> dict[str, int]:
     rng = world.rng
     sc = world.scale
-    geocodable = [p for p in world.places if p.geocodable]
+    geocodable = [p for p in world.places if p.geocodable and not p.is_intersection]
+    corners = [p for p in world.places if p.is_intersection]
     trappers = cursor.take(sc.trappers)
     trapper_docs = []
     for i, p in enumerate(trappers):
         if not p.email:   # Airtable's trapper table carries no phone: the email identifies
-            p.email = f"{p.first}.{p.last}.trapper{i}@gmail.com".lower()
+            p.email = f"{p.first}.{_letters(p.last)}.trapper{i}@gmail.com".lower()
         rec = _rec_id(rng)
         trapper_docs.append({"id": rec, "createdTime": "2024-03-01T10:00:00.000Z", "fields": {
-            "Name": f"{p.first} {p.last}", "Email": p.email or "",
+            "Name": full_name(rng, p), "Email": p.email or "",
             "Address": address_line(rng, p.place) if p.place else "",
             "Approval Status": "Approved", "Preferred Regions": rng.choice(("North", "South"))}})
         truth.person("airtable", "trappers", rec, p)
@@ -473,14 +580,14 @@ def render_airtable(world: World, out: Path, truth: Truth, cursor: _Cursor) -> d
     req_docs = []
     for n, p in enumerate(requesters, start=1):
         rec = _rec_id(rng)
-        site = rng.choice(geocodable)
+        site = _site(rng, geocodable, corners)
         total = rng.randint(1, 25) if n % 137 else 150      # now and then an implausible one
         site.colony_size = max(site.colony_size, total)
         fields: dict[str, Any] = {
             "Case Number": f"TR-{2000 + n}", "Case Status": rng.choice(("Open", "Closed",
                                                                         "In Progress")),
             "Created": f"{rng.randint(2022, 2026)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
-            "Client Name": f"{p.first} {p.last}", "First Name": p.first, "Last Name": p.last,
+            "Client Name": full_name(rng, p), "First Name": p.first, "Last Name": p.last,
             "Clean Phone": phone_text(rng, p.cell or p.landline), "Clean Email": p.email or "",
             "Address": street_line(rng, site), "City": site.town, "Zip": site.zip,
             "Latitude": site.lat, "Longitude": site.lng,
@@ -498,7 +605,7 @@ def render_airtable(world: World, out: Path, truth: Truth, cursor: _Cursor) -> d
         rec = _rec_id(rng)
         home = p.place or rng.choice(geocodable)
         appt_docs.append({"id": rec, "createdTime": "2025-02-01T10:00:00.000Z", "fields": {
-            "Name": f"{p.first} {p.last}", "First Name": p.first, "Last Name": p.last,
+            "Name": full_name(rng, p), "First Name": p.first, "Last Name": last_text(rng, p),
             "Email": email_text(rng, p.email), "Best phone number to reach you":
                 phone_text(rng, p.cell or p.landline),
             "Your address": street_line(rng, home), "Your city": home.town,
@@ -514,17 +621,28 @@ def render_airtable(world: World, out: Path, truth: Truth, cursor: _Cursor) -> d
             "appointment_requests": len(appt_docs)}
 
 
+def _site(rng: random.Random, houses: list[Place], corners: list[Place]) -> Place:
+    """Where cats are reported: a house, or (8 %) a street corner."""
+    return rng.choice(corners) if corners and rng.random() < 0.08 else rng.choice(houses)
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text if c.isalnum())
+
+
 def render_web_intake(world: World, out: Path, truth: Truth, cursor: _Cursor) -> dict[str, int]:
     rng = world.rng
-    geocodable = [p for p in world.places if p.geocodable]
+    geocodable = [p for p in world.places if p.geocodable and not p.is_intersection]
+    corners = [p for p in world.places if p.is_intersection]
     docs = []
     for i, p in enumerate(cursor.take(world.scale.web_intake)):
         sid = f"wi-{40000 + i}"
-        site = rng.choice(geocodable)
+        site = _site(rng, geocodable, corners)
         count = rng.randint(1, 12)
         docs.append({
             "submission_id": sid, "submitted_at": f"2026-{rng.randint(1, 11):02d}-15T09:30:00Z",
-            "first_name": p.first, "last_name": p.last, "email": email_text(rng, p.email),
+            "first_name": p.first, "last_name": last_text(rng, p),
+            "email": email_text(rng, p.email),
             "phone": phone_text(rng, p.cell or p.landline),
             "requester_address": street_line(rng, p.place) if p.place else "",
             "requester_city": p.place.town if p.place else "",
@@ -582,3 +700,55 @@ def render_geocoder(world: World, out: Path, truth: Truth, referenced: set[str])
         truth.place("google_maps", "geocode_results", key, p)
     _write_ndjson(out / "geocode_results.ndjson", docs)
     return {"geocode_results": len(docs)}
+
+
+PARTNER_HEADER = ["ID", "Event", "First Name", "Last Name", "Email", "Phone", "Street", "City",
+                  "State", "Zip"]
+
+
+def render_partner_signups(world: World, out: Path, truth: Truth, cursor: _Cursor,
+                           referenced: set[str]) -> dict[str, int]:
+    """partner_events/signups: a partner's event sign-up sheet, its address in four columns
+    (street, city, state, ZIP) and its name in two, people the other sources know, at
+    places they name (``referenced``), so the world's counts hold with or without it."""
+    rng = world.rng
+    known = [p for p in cursor.used if p.place is not None and p.place.id in referenced
+             and (p.email or p.cell)]
+    count = min(len(known), max(25, world.scale.places // 11))
+    rows = []
+    for i, p in enumerate(rng.sample(known, count)):
+        rid = f"pe-{80000 + i}"
+        street, place = home_street(rng, p)
+        first, last = split_name(rng, p)
+        home = p.place
+        assert home is not None
+        rows.append([rid, rng.choice(("Spay Day 2025", "Adoption Fair", "Cat Café Night")),
+                     first, last, email_text(rng, p.email),
+                     phone_text(rng, p.cell) if rng.random() < 0.7 or not p.email else "",
+                     street, home.town if rng.random() < 0.95 else "", "CA",
+                     home.zip if rng.random() < 0.9 else ""])
+        truth.person("partner_events", "signups", rid, p)
+        truth.place("partner_events", "signups", rid, place)
+    _write_csv(out / "partner_signups.csv", PARTNER_HEADER, rows)
+    return {"signups": len(rows)}
+
+
+def shape_counts(world: World) -> dict[str, int]:
+    """How many places and people of the world carry each of issue 17's shapes (the rates
+    at which they are written each way are in docs/synthetic-world.md)."""
+    places = [p for p in world.places if not p.is_intersection]
+    people = [p for p in world.people if not p.name_only]
+    return {
+        "places_numbered_street": sum(p.street[:-2].isdigit() for p in places),
+        "places_lettered_avenue": sum(p.suffix_first for p in places),
+        "places_pre_directional": sum(bool(p.directional) and not p.post_directional
+                                      for p in places),
+        "places_post_directional": sum(p.post_directional for p in places),
+        "places_ranged_number": sum(p.house_to is not None for p in places),
+        "places_with_unit": sum(p.unit is not None for p in places),
+        "intersections": len(world.places) - len(places),
+        "people_compound_surname": sum("-" in p.last for p in people),
+        "people_particle_surname": sum(" " in p.last for p in people),
+        "people_name_suffix": sum(p.suffix is not None for p in people),
+        "people_po_box": sum(p.po_box is not None for p in people),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,19 @@ MANIFEST = [
     ("atlas_ui/manual_entry.ndjson", "atlas_ui", "manual_entry", "ndjson"),
     ("google_maps/geocode_results.ndjson", "google_maps", "geocode_results", "ndjson"),
 ]
+# A source no processor knows, wired by SQL INSERTs alone (its address in four columns, its
+# name in two: docs/orchestrator.md, "A source whose address comes in columns"). Listed apart
+# in the manifest under "onboard", with the SQL that registers it, so a plain
+# `ingest --manifest` is as before; bench/identity.py runs the SQL and loads it.
+ONBOARD = [("partners/partner_signups.csv", "partner_events", "signups", "csv",
+            "partners/onboard.sql")]
 
 
 def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any]:
     """Write a whole world to ``out``; returns the expected counts (also expected.json)."""
     started = time.monotonic()
     w = world.build(seed, scale)
-    for folder in {m[0].split("/")[0] for m in MANIFEST} | {"ground_truth"}:
+    for folder in {m[0].split("/")[0] for m in MANIFEST + ONBOARD} | {"ground_truth"}:
         (out / folder).mkdir(parents=True, exist_ok=True)
     truth = exports.Truth()
     cursor = exports._Cursor(w)
@@ -56,6 +63,11 @@ def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any
     referenced = {t[3] for t in truth.places}
     rows.update({f"google_maps/{k}": v for k, v in
                  exports.render_geocoder(w, out / "google_maps", truth, referenced).items()})
+    onboarded = exports.Truth()
+    onboard_rows = {f"partner_events/{k}": v for k, v in exports.render_partner_signups(
+        w, out / "partners", onboarded, cursor, referenced).items()}
+    shutil.copyfile(Path(__file__).with_name("partner_signups.sql"),
+                    out / "partners" / "onboard.sql")
 
     header = ["source_system", "source_table", "source_row_id", "true_id"]
     for name, table in (("people", truth.people), ("places", truth.places),
@@ -64,6 +76,10 @@ def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any
             writer = csv.writer(fh)
             writer.writerow(header)
             writer.writerows(table)
+        with (out / "ground_truth" / f"onboarded_{name}.csv").open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            writer.writerows(getattr(onboarded, name))
     people = {t[3] for t in truth.people}
     cats = {t[3] for t in truth.cats}
     by_id_person = {p.id: p for p in w.people}
@@ -77,11 +93,15 @@ def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any
         "places_without_coordinates": sum(not by_id_place[i].geocodable for i in referenced),
         "staged_rows": sum(rows.values()),
         "rows": rows,
+        "onboarded_rows": onboard_rows,
+        "shapes": exports.shape_counts(w),
     }
     (out / "ground_truth" / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
     manifest = {"seed": seed, "scale": scale, "files": [
         {"path": path, "source_system": s, "source_table": t, "format": f}
-        for path, s, t, f in MANIFEST]}
+        for path, s, t, f in MANIFEST], "onboard": [
+        {"path": path, "source_system": s, "source_table": t, "format": f, "sql": q}
+        for path, s, t, f, q in ONBOARD]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     expected["seconds"] = round(time.monotonic() - started, 2)
     return expected

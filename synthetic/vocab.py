@@ -98,3 +98,36 @@ COLORS = ("Black", "Brown Tabby", "Orange Tabby", "Gray", "White", "Calico", "To
 OWNERSHIP = ("Community Cat (Feral)", "Community Cat (Friendly)", "Owned", "Foster", "Shelter")
 SERVICES = ("Spay", "Neuter", "Rabies Vaccine", "FVRCP Vaccine", "Microchip", "Ear Tip",
             "Flea Treatment", "Dewormer", "FeLV/FIV Test", "Pain Medication")
+
+# ---- the real-world shapes of issue 17 (docs/synthetic-world.md, "Shapes") ---------------
+
+ORDINAL_WORDS = (
+    "First Second Third Fourth Fifth Sixth Seventh Eighth Ninth Tenth Eleventh Twelfth "
+    "Thirteenth Fourteenth Fifteenth Sixteenth Seventeenth Eighteenth Nineteenth Twentieth"
+).split()
+
+# Misspellings and long forms people type, each one a row of USPS Pub 28 appendix C1
+# (sql/core/012_address_standard.sql), keyed by the suffix's usual abbreviation.
+SUFFIX_MISSPELLINGS = {
+    "St": ("Stret", "Str", "Strt", "Steet"), "Ave": ("Av", "Aven", "Avenu", "Avn"),
+    "Rd": ("Raod",), "Dr": ("Drv", "Driv"), "Ln": ("Lane",), "Ct": ("Crt",), "Way": ("Wy",),
+    "Blvd": ("Blv", "Boul", "Boulv", "Blvrd"), "Pl": ("Plc",), "Cir": ("Circ", "Circl"),
+}
+
+# (abbreviation, word): pre-directionals (N Main St) and post-directionals (Piedmont Rd NE).
+PRE_DIRECTIONALS = (("N", "North"), ("S", "South"), ("E", "East"), ("W", "West"))
+POST_DIRECTIONALS = (("NE", "Northeast"), ("NW", "Northwest"), ("SE", "Southeast"),
+                     ("SW", "Southwest"), ("N", "North"), ("W", "West"))
+
+UNIT_FORMS = ("Apt {}", "#{}", "Unit {}", "APT {}", ", Apt. {}", "Ste {}", "Suite {}",
+              "# {}")
+
+# Notes people add after an address: cross streets and landmarks ({a}, {b}: ordinals).
+CROSS_NOTES = ("between {a} and {b} Sts.", "at {a} St.", "near the park", "(behind the market)",
+               "off {a} St", "across from the school", "(by the creek)")
+LANDMARKS = ("Safeway", "Behind Safeway", "Oliver's Market", "Next to the church")
+
+# Compound surnames are two LAST_NAMES joined by a hyphen; these carry particles.
+PARTICLE_SURNAMES = ("de la Cruz", "van der Berg", "de Leon", "del Rio", "van Dijk",
+                     "da Silva", "dos Santos", "de la Torre", "von Braun", "di Marco")
+NAME_SUFFIXES = ("Jr.", "Sr.", "III", "II")

@@ -82,6 +82,19 @@ class Place:
     lng: float
     geocodable: bool = True
     colony_size: int = 0
+    # Issue 17's shapes (docs/synthetic-world.md, "Shapes"): a directional before or after
+    # the street, (abbreviation, word); a ranged house number's last number; "Avenue A"
+    # (the suffix written first); an intersection's other street (then ``house`` is 0 and
+    # the place is a corner, never the same place as a house on either street).
+    directional: tuple[str, str] | None = None
+    post_directional: bool = False
+    house_to: int | None = None
+    suffix_first: bool = False
+    cross: tuple[str, tuple[str, str]] | None = None
+
+    @property
+    def is_intersection(self) -> bool:
+        return self.cross is not None
 
 
 @dataclass
@@ -94,6 +107,8 @@ class Person:
     landline: str | None = None      # shared by the household when set
     place: Place | None = None
     name_only: bool = False
+    suffix: str | None = None        # Jr., Sr., III
+    po_box: str | None = None        # a mailing address some sources send instead of the home
 
 
 @dataclass
@@ -120,6 +135,29 @@ class World:
     people: list[Person]
     cats: list[Cat]
     rng: random.Random
+
+
+def _surname(rng: random.Random) -> str:
+    """A surname: 3 % compound (Delgado-Ruiz), 1.5 % with particles (de la Cruz)."""
+    last = rng.choice(vocab.LAST_NAMES)
+    roll = rng.random()
+    if roll < 0.03:
+        return f"{last}-{rng.choice(vocab.LAST_NAMES)}"
+    if roll < 0.045:
+        return rng.choice(vocab.PARTICLE_SURNAMES)
+    return last
+
+
+def _suffix_and_box(rng: random.Random, person: Person) -> None:
+    """2 % of people write a suffix (Jr., III); 3 % of those at home have a PO box too."""
+    if rng.random() < 0.02:
+        person.suffix = rng.choice(vocab.NAME_SUFFIXES)
+    if person.place is not None and rng.random() < 0.03:
+        person.po_box = f"PO Box {rng.randint(10, 9999)}"
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text if c.isalnum())
 
 
 def _phone(rng: random.Random, used: set[str]) -> str:
@@ -152,14 +190,23 @@ def _places(rng: random.Random, scale: Scale) -> list[Place]:
     seen: set[tuple[int, str, str, str | None]] = set()
     while len(places) < scale.places:
         town, zip5, lat0, lng0 = rng.choice(vocab.TOWNS)
-        street = rng.choice(vocab.STREET_NAMES)
-        suffix = rng.choice(vocab.STREET_SUFFIXES)
+        street, suffix, suffix_first = _street(rng)
         house = rng.randint(1, 99) * 100 + rng.randint(0, 99)
         unit = str(rng.randint(1, 40)) if rng.random() < 0.08 else None
+        # The key ignores the directional: N Main and S Main are two places in the engines,
+        # but a record that leaves the directional out could then be either.
         key = (house, street, zip5, unit)
         if key in seen:
             continue
         seen.add(key)
+        directional, post = None, False
+        roll = rng.random()
+        if roll < 0.03:
+            directional = rng.choice(vocab.PRE_DIRECTIONALS)
+        elif roll < 0.06:
+            directional, post = rng.choice(vocab.POST_DIRECTIONALS), True
+        house_to = house + 2 * rng.randint(1, 5) if unit is None and rng.random() < 0.015 \
+            else None
         # Houses on one street lie along a line; 100 numbers ~ 150 m, so two houses are
         # always tens of metres apart (the 10 m place match cannot join them by accident).
         h = zlib.crc32(f"{street}|{zip5}".encode())
@@ -168,10 +215,49 @@ def _places(rng: random.Random, scale: Scale) -> list[Place]:
         lat = round(lat0 + along * math.sin(angle) + (h % 50) * 0.0003, 6)
         lng = round(lng0 + along * math.cos(angle) + (h % 53) * 0.0003, 6)
         places.append(Place(f"place-{len(places) + 1:05d}", house, street, suffix, unit,
-                            town, zip5, lat, lng))
+                            town, zip5, lat, lng, directional=directional,
+                            post_directional=post, house_to=house_to,
+                            suffix_first=suffix_first))
     for p in rng.sample(places, scale.ungeocodable_places):
         p.geocodable = False
     return places
+
+
+def _street(rng: random.Random) -> tuple[str, tuple[str, str], bool]:
+    """A street name and suffix: mostly named streets, 6 % numbered (7th St, 2nd Ave), 1 %
+    lettered avenues written suffix first (Avenue A)."""
+    roll = rng.random()
+    if roll < 0.06:
+        return ordinal(rng.randint(1, 20)), rng.choice(vocab.STREET_SUFFIXES[:2]), False
+    if roll < 0.07:
+        return rng.choice("ABCDEF"), vocab.STREET_SUFFIXES[1], True
+    return rng.choice(vocab.STREET_NAMES), rng.choice(vocab.STREET_SUFFIXES), False
+
+
+def ordinal(n: int) -> str:
+    """1 → 1st, 2 → 2nd, 11 → 11th."""
+    tail = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{tail}"
+
+
+def _intersections(rng: random.Random, places: list[Place], count: int) -> list[Place]:
+    """Street corners (colonies are often reported at one): places of their own, made of two
+    streets that houses of the world lie on, in the first one's town."""
+    out: list[Place] = []
+    seen: set[tuple[str, str, str]] = set()
+    while len(out) < count:
+        a, b = rng.sample(places, 2)
+        if a.street == b.street or a.suffix_first or b.suffix_first:
+            continue
+        one, two = sorted((f"{a.street} {a.suffix[1]}", f"{b.street} {b.suffix[1]}"))
+        key = (one, two, a.town)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Place(f"corner-{len(out) + 1:04d}", 0, a.street, a.suffix, None, a.town,
+                         a.zip, round(a.lat + 0.0007, 6), round(a.lng - 0.0009, 6),
+                         cross=(b.street, b.suffix)))
+    return out
 
 
 def build(seed: int, scale_name: str) -> World:
@@ -185,20 +271,21 @@ def build(seed: int, scale_name: str) -> World:
 
     def new_person(place: Place | None = None, *, name_only: bool = False) -> Person:
         first = rng.choice(vocab.FIRST_NAMES)
-        last = rng.choice(vocab.LAST_NAMES)
+        last = _surname(rng)
         pid = f"person-{len(people) + 1:06d}"
         if name_only:
             person = Person(pid, first, last, None, None, place=None, name_only=True)
         else:
             email = None
             if rng.random() < 0.78:
-                base = f"{first}.{last}{rng.randint(1, 9999)}".lower()
+                base = f"{first}.{_letters(last)}{rng.randint(1, 9999)}".lower()
                 email = f"{base}@{rng.choice(('gmail.com', 'yahoo.com', 'sonic.net', 'comcast.net', 'hotmail.com'))}"  # noqa: E501
                 while email in emails:
                     email = f"{base}{rng.randint(0, 9)}@gmail.com"
                 emails.add(email)
             cell = _phone(rng, phones) if (email is None or rng.random() < 0.8) else None
             person = Person(pid, first, last, email, cell, place=place)
+            _suffix_and_box(rng, person)
         people.append(person)
         return person
 
@@ -214,6 +301,9 @@ def build(seed: int, scale_name: str) -> World:
                     resident.cell = _phone(rng, phones)
     for _ in range(scale.name_only_people):
         new_person(name_only=True)
+
+    # Corners are added after the households: nobody lives at one.
+    places += _intersections(rng, places[: scale.places], max(4, scale.places // 70))
 
     identified = [p for p in people if not p.name_only]
     needed = (scale.clinic_owners + scale.shelter_people_new + scale.petlink_owners_new

@@ -105,7 +105,11 @@ SAME = {
         ["4th & Main", "Main & 4th", "corner of 4th and main", "4th and Main",
          "Corner of Fourth & Main"],
         ["4th St & Main St, Santa Rosa", "corner of main st and 4th st, santa rosa",
-         "Fourth Street at Main Street, Santa Rosa"],
+         "Fourth Street at Main Street, Santa Rosa",
+         # no commas: the town follows the second street (the synthetic world writes these)
+         "Main Street & 4th St Santa Rosa CA 95404", "corner of 4th St and Main St Santa Rosa CA",
+         "Main St and Fourth Street Santa Rosa"],
+        ["Oak Ave & 2nd St NW, Cotati", "2nd St NW and Oak Ave Cotati CA 94931"],
     ],
     "landmarks on a street": [
         ["4th st. mall", "Fourth Street Mall", "4TH ST MALL"],

@@ -411,6 +411,26 @@ BEGIN
         IF line !~ '\m(between|betw|btwn|btw|b/t)\M' THEN
             m := regexp_match(line, '^(?:(?:at|on) )?(?:the )?(?:(?:corner|cor|intersection|crnr) (?:of )?)?(.+?) (&|and|at) (.+)$');
             IF m IS NOT NULL AND (m[2] <> 'at' OR coalesce((voc -> split_part(m[1], ' ', -1)) ? 's', false)) THEN
+                IF np = 1 THEN
+                    -- no commas: the town follows the second street's suffix (and its
+                    -- directional), as after a house address's street ("Main St & 4th St
+                    -- Santa Rosa CA 95404")
+                    words := string_to_array(btrim(m[3]), ' ');
+                    n := coalesce(array_length(words, 1), 0);
+                    FOR k IN 2..n - 1 LOOP
+                        IF coalesce((voc -> words[k] ->> 'e')::boolean, false) THEN
+                            j := k;
+                            WHILE j < n AND coalesce((voc -> words[j + 1]) ? 'd', false) LOOP
+                                j := j + 1;
+                            END LOOP;
+                            IF j < n THEN
+                                town := array_to_string(words[j + 1:], ' ');
+                                m[3] := array_to_string(words[1:j], ' ');
+                            END IF;
+                            EXIT;
+                        END IF;
+                    END LOOP;
+                END IF;
                 sides := ARRAY[trapper.address_words(m[1], voc), trapper.address_words(m[3], voc)];
                 IF sides[1] <> '' AND sides[2] <> '' THEN
                     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'intersection',
