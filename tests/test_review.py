@@ -134,9 +134,26 @@ def test_keep_separate_is_remembered_and_the_pair_is_not_queued_again(db_url: st
     assert again["person_id"] == jon
     assert val(db_url, "SELECT count(*) FROM trapper.data_engine_match_decisions "
                        "WHERE review_status = 'pending'") == 0
-    # and a merge of the kept pair through another decision is refused
-    with pytest.raises(review.AlreadyReviewed):
-        _act(db_url, decision, "merge")
+    # the record again, now written as the candidate's exact name: the candidate scores best
+    # (in the review band), and the record still stays with the person kept for it
+    staged = val(db_url, "INSERT INTO trapper.staged_records (source_system, source_table, "
+                         "source_row_id, row_hash, payload) VALUES ('petlink', 'owners', 'p1', "
+                         "'v3', '{\"v\": 3}') RETURNING id")
+    third = dict(sql(db_url, "SELECT * FROM trapper.data_engine_resolve_identity(NULL, "
+                             "'7075230101', 'John', 'Smith', NULL, 'petlink', $1)", staged)[0])
+    assert third["person_id"] == jon and "kept apart" in third["decision_reason"], third
+    assert val(db_url, "SELECT top_candidate_id FROM trapper.data_engine_match_decisions "
+                       "WHERE decision_id = $1", third["decision_id"]) == john
+    # another pending decision on the same pair (crafted) cannot merge what was kept apart
+    other = val(db_url, "INSERT INTO trapper.data_engine_match_decisions (source_system, "
+                        "source_table, source_row_id, decision_type, decision_reason, "
+                        "resulting_person_id, top_candidate_id, review_status) VALUES "
+                        "('petlink', 'owners', 'p7', 'review_pending', 'crafted', $1, $2, "
+                        "'pending') RETURNING decision_id", jon, john)
+    with pytest.raises(review.AlreadyReviewed, match="kept separate by tester"):
+        _act(db_url, other, "merge")
+    assert val(db_url, "SELECT merged_into_person_id FROM trapper.sot_people "
+                       "WHERE person_id = $1", jon) is None
 
 
 def test_defer_keeps_it_pending_with_the_note_and_moves_it_last(db_url: str) -> None:
@@ -259,3 +276,56 @@ def test_the_world_queues_reviews_and_the_api_settles_them(db_url: str, world: P
         assert server.call("GET", "/api/admin/orchestrator/reviews/999999999", READER)[0] == 404
     finally:
         server.stop()
+
+
+def test_the_page_s_review_panel_shows_both_sides_and_acts(db_url: str,
+                                                           tmp_path: Path) -> None:
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "Debian's chromium is needed (.ci/run installs it)"
+    decision, _jon, john = _pending_pair(db_url)
+    server = Server(db_url, tmp_path)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            try:
+                for token in (READER, ADMIN):
+                    page = browser.new_context().new_page()
+                    page.goto(server.base + "/admin/data-health")
+                    page.fill("#token", token)
+                    page.click("#loginform button")
+                    page.wait_for_selector(f"#reviews a[data-review='{decision}']",
+                                           timeout=10_000)
+                    page.click(f"#reviews a[data-review='{decision}']")
+                    page.wait_for_selector("#reviewdetail .side", timeout=10_000)
+                    sides = page.locator("#reviewdetail .side").all_inner_texts()
+                    assert "J. Smith" in sides[0] and "petlink" in sides[0]
+                    assert "John Smith" in sides[1] and str(john) in sides[1]
+                    assert "7075230101" in sides[1]
+                    assert "name_close" in page.inner_text("#breakdown")
+                    page.fill("#reviewnote", "two people, per the clinic")
+                    if token == READER:     # a read token may look, not act
+                        page.click("#reviewactions button[data-act='merge']")
+                        page.wait_for_function(
+                            "document.querySelector('#reviewmsg').textContent"
+                            ".includes('admin token')", timeout=10_000)
+                        continue
+                    page.click("#reviewactions button[data-act='keep-separate']")
+                    page.wait_for_function(
+                        "document.querySelector('#reviewstatus').textContent"
+                        " === 'kept_separate'", timeout=10_000)
+                    page.wait_for_selector("#reviews tbody i", timeout=10_000)   # now empty
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    assert val(db_url, "SELECT review_status FROM trapper.data_engine_match_decisions "
+                       "WHERE decision_id = $1", decision) == "kept_separate"
+    assert val(db_url, "SELECT note FROM trapper.orchestrator_kept_separate") == \
+        "two people, per the clinic"
+    assert val(db_url, "SELECT reviewed_by FROM trapper.orchestrator_identity_reviews") == \
+        "admin token 1"
