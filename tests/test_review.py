@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from listener.admin import read, review
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.helpers import sql, val
 from tests.serving import ADMIN, READER, Server
 
@@ -274,6 +274,15 @@ def test_the_world_queues_reviews_and_the_api_settles_them(db_url: str, world: P
         assert server.call("POST", "/api/admin/orchestrator/reviews/1/explode", ADMIN,
                            {})[0] == 400
         assert server.call("GET", "/api/admin/orchestrator/reviews/999999999", READER)[0] == 404
+        # the OpenAPI document declares the routes as they answer
+        spec = server.call("GET", "/api/openapi.json")[1]
+        acts = spec["paths"]["/api/admin/orchestrator/reviews/{decision_id}/{action}"]["post"]
+        assert acts["security"] == [{"bearer": ["admin"]}]
+        assert {"403", "404", "409", "422"} <= set(acts["responses"])
+        kinds = {p["name"]: p["schema"] for p in acts["parameters"]}
+        assert kinds["action"]["enum"] == ["merge", "keep-separate", "defer"]
+        listing = spec["paths"]["/api/admin/orchestrator/reviews"]["get"]
+        assert listing["security"] == [{"bearer": ["read"]}]
     finally:
         server.stop()
 
@@ -314,6 +323,9 @@ def test_the_page_s_review_panel_shows_both_sides_and_acts(db_url: str,
                             "document.querySelector('#reviewmsg').textContent"
                             ".includes('admin token')", timeout=10_000)
                         continue
+                    (Path(REPO) / "test-artifacts").mkdir(exist_ok=True)
+                    page.screenshot(path=str(Path(REPO) / "test-artifacts" / "review-panel.png"),
+                                    full_page=True)
                     page.click("#reviewactions button[data-act='keep-separate']")
                     page.wait_for_function(
                         "document.querySelector('#reviewstatus').textContent"
