@@ -20,6 +20,7 @@ from listener.cli import (
     listen,
     process,
     records,
+    review,
     serve,
     shadow,
     sources,
@@ -51,6 +52,7 @@ cli.add_command(records.log_cmd)
 cli.add_command(records.provenance_cmd)
 cli.add_command(records.replay_cmd)
 cli.add_command(explain.explain_cmd)
+cli.add_command(review.review_group)
 cli.add_command(alerts.alerts)
 cli.add_command(sources.sources)
 cli.add_command(sources.route)

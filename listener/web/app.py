@@ -39,7 +39,7 @@ from asyncpg.pool import PoolConnectionProxy
 from pydantic import BaseModel, ValidationError
 
 from listener.admin import alerts as outbox
-from listener.admin import explain, read, replay, routing
+from listener.admin import explain, read, replay, review, routing
 from listener.admin import feed as job_log
 from listener.core.db import CONNECT_TIMEOUT_S, ConnectFailed
 from listener.core.errors import UserError
@@ -88,6 +88,16 @@ class Tokens:
         admin = any([hmac.compare_digest(got, t.encode()) for t in self.admin])
         reader = any([hmac.compare_digest(got, t.encode()) for t in self.read])
         return "admin" if admin else "read" if reader else None
+
+    def name(self, presented: str | None) -> str:
+        """A name for the token presented, for the decision log: its scope and its place in
+        the list (``admin token 2``), never the token itself."""
+        got = (presented or "").encode("utf-8", "surrogateescape")
+        for scope, tokens in (("admin", self.admin), ("read", self.read)):
+            for n, t in enumerate(tokens, 1):
+                if hmac.compare_digest(got, t.encode()):
+                    return f"{scope} token {n}"
+        return "api"
 
     def all(self) -> tuple[str, ...]:
         return self.admin + self.read
@@ -425,6 +435,36 @@ async def replay_record(request: web.Request) -> Any:
             return await replay.emit(conn, p.system, p.table, p.record_id)
         return await replay.reprocess(conn, p.system, p.table, p.record_id,
                                       apply=body.mode == "apply")
+
+
+@route("GET", f"{PREFIX}/reviews", "Identity decisions waiting for review (deferred last).",
+       query=m.ReviewQuery, returns=OBJECTS)
+async def reviews_list(request: web.Request) -> Any:
+    q = _query(request, m.ReviewQuery)
+    system, table = read.source_filter(q.source)
+    async with _connection(request) as conn:
+        return await review.pending(conn, system=system, table=table, limit=q.limit)
+
+
+@route("GET", f"{PREFIX}/reviews/{{decision_id}}", "One decision: the incoming record beside "
+       "its candidate, and the score breakdown with each field's weight.", params=m.ReviewPath)
+async def reviews_show(request: web.Request) -> Any:
+    p = _path(request, m.ReviewPath)
+    async with _connection(request) as conn:
+        return await review.show(conn, p.decision_id)
+
+
+@route("POST", f"{PREFIX}/reviews/{{decision_id}}/{{action}}", "Merge, keep separate or "
+       "defer a pending decision (409 when it is no longer pending: another reviewer acted "
+       "first).", scope="admin", body=m.ReviewAction, params=m.ReviewActionPath,
+       refusable=True)
+async def reviews_act(request: web.Request) -> Any:
+    p = _path(request, m.ReviewActionPath)
+    body = await _body(request, m.ReviewAction)
+    who = body.by or request.app[TOKENS].name(_presented(request))
+    async with _connection(request) as conn:
+        return await review.act(conn, p.decision_id, p.action.replace("-", "_"), by=who,
+                                note=body.note)
 
 
 @route("POST", "/api/ingest/process", "Work the queue for a time budget (Atlas's cron route).",

@@ -172,6 +172,11 @@ class Replay(Strict):
     mode: Literal["timeline", "reprocess", "apply", "emit"] = "reprocess"
 
 
+class ReviewAction(Strict):
+    by: Label | None = Field(default=None, description="who acts (default: the token's name)")
+    note: Text | None = None
+
+
 class Process(Strict):
     budget_s: float = Field(default=55.0, gt=0, le=300)
     job_batch: JInt = Field(default=10, ge=1, le=1000)
@@ -215,6 +220,11 @@ class LogQuery(Query):
     limit: Annotated[int, BeforeValidator(_whole_number)] = q_limit(100)
 
 
+class ReviewQuery(Query):
+    source: Source | None = None
+    limit: Annotated[int, BeforeValidator(_whole_number)] = q_limit(200)
+
+
 class FeedQuery(Query):
     source: Source | None = None
     action: Word | None = None
@@ -254,3 +264,11 @@ class ExplainPairPath(ExplainPath):
 
 class AlertPath(Query):
     alert_id: QUuid
+
+
+class ReviewPath(Query):
+    decision_id: Annotated[int, Field(ge=1, le=INT64_MAX), BeforeValidator(_whole_number)]
+
+
+class ReviewActionPath(ReviewPath):
+    action: Literal["merge", "keep-separate", "defer"]

@@ -95,6 +95,28 @@ BEGIN
         SET confidence = greatest(trapper.person_identifiers.confidence, EXCLUDED.confidence);
 END $$;
 
+-- This source record was seen before, queued for review and settled `kept_separate` (a
+-- person said its person is not the candidate): when the best candidate now is either side
+-- of that pair, the person kept for the record (canonical) and the one it was kept apart
+-- from; else no row. Reads the decisions' source index; only a pair in the review band asks.
+CREATE OR REPLACE FUNCTION trapper.review_kept_apart(
+    p_source_system text, p_source_table text, p_source_row_id text, p_candidate uuid,
+    OUT kept uuid, OUT apart_from uuid, OUT decision_id bigint
+)
+LANGUAGE sql STABLE AS $$
+    SELECT k.kept, k.apart_from, k.decision_id
+    FROM (SELECT trapper.get_canonical_person_id(d.resulting_person_id) AS kept,
+                 trapper.get_canonical_person_id(d.top_candidate_id) AS apart_from,
+                 d.decision_id
+          FROM trapper.data_engine_match_decisions d
+          WHERE p_source_row_id IS NOT NULL
+            AND d.source_system = p_source_system AND d.source_table = p_source_table
+            AND d.source_row_id = p_source_row_id AND d.review_status = 'kept_separate') k
+    WHERE p_candidate IN (k.kept, k.apart_from) AND k.kept <> k.apart_from
+    ORDER BY k.decision_id DESC
+    LIMIT 1
+$$;
+
 -- Resolve one incoming person record. Candidates come only from identifier lookups, so a
 -- name alone can never match. Each candidate is scored with Fellegi–Sunter weights (an
 -- identifier held by several people uses the weaker 'phone_shared' weight; a weight is
@@ -130,6 +152,7 @@ DECLARE
     v_last text := nullif(btrim(p_last), '');
     v_name text;
     v_locked boolean := false;
+    v_kept record;
 BEGIN
     v_phones := ARRAY(SELECT DISTINCT x FROM unnest(v_phones) x ORDER BY x);
     -- every weight, threshold and the source's confidence in one statement
@@ -270,9 +293,23 @@ BEGIN
                         CASE WHEN v_best.email_conf IS NOT NULL THEN 'an email' ELSE 'a phone' END,
                         coalesce(v_best.first_name, ''), coalesce(v_best.last_name, ''));
                 ELSIF v_best.score >= v_review THEN
-                    decision_type := 'review_pending';
-                    decision_reason := format('possible match (log-odds %s, below the %s auto-match threshold): new person, queued for review',
-                                              confidence_score, v_auto);
+                    -- A reviewer already settled this record against this candidate
+                    -- (`review keep-separate`, docs/identity.md "Reviewing"): the same pair
+                    -- is not queued again; the record stays with the person kept for it.
+                    SELECT k.kept, k.apart_from, k.decision_id INTO v_kept
+                    FROM trapper.review_kept_apart(v_src.source_system, v_src.source_table,
+                                                   v_src.source_row_id, v_best.pid) k;
+                    IF v_kept.kept IS NOT NULL THEN
+                        decision_type := 'auto_match';
+                        person_id := v_kept.kept;
+                        decision_reason := format('this record was kept apart from person %s by the review of decision %s: it stays with person %s, not queued again (best candidate %s, log-odds %s)',
+                                                  v_kept.apart_from, v_kept.decision_id,
+                                                  v_kept.kept, v_best.pid, confidence_score);
+                    ELSE
+                        decision_type := 'review_pending';
+                        decision_reason := format('possible match (log-odds %s, below the %s auto-match threshold): new person, queued for review',
+                                                  confidence_score, v_auto);
+                    END IF;
                 ELSE
                     decision_type := 'new_entity';
                     decision_reason := format('best candidate scored %s, below review', confidence_score);
