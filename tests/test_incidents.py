@@ -68,7 +68,7 @@ def run_at(url: str, system: str, table: str, rows: int, at: str) -> int:
 def detect(url: str, at: str) -> dict[str, str]:
     """The detectors' changes on the clock ``at`` (the runs below are dated, not recent)."""
     return {r["anomaly_key"]: r["change"] for r in sql(
-        url, "SELECT * FROM trapper.orchestrator_detect_anomalies($1::text::timestamptz)", at)}
+        url, "SELECT * FROM trapper.orchestrator_detect_anomalies_at($1::text::timestamptz)", at)}
 
 
 # -- incidents --------------------------------------------------------------------------------

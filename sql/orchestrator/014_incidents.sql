@@ -19,6 +19,13 @@ INSERT INTO trapper.orchestrator_health_settings VALUES
     ('volume_day_of_month_slack', 3,
      'day-of-month baselines compare batches within this many days of the same day');
 
+-- Public holidays: on these days a daily source's batch is compared with Sundays' (a sync on
+-- a day the office is closed brings a Sunday's volume). The operator lists them.
+CREATE TABLE trapper.orchestrator_holidays (
+    day   DATE PRIMARY KEY,
+    name  TEXT NOT NULL
+);
+
 -- Which kinds may share a cause: two anomalies of one source join the same incident when
 -- their kinds share a cause. A kind without a row joins only incidents of its own kind.
 CREATE TABLE trapper.orchestrator_incident_causes (

@@ -111,7 +111,7 @@ BEGIN
 END $$;
 
 -- The same as of p_now (bench/incidents.py replays history with it).
-CREATE OR REPLACE FUNCTION trapper.orchestrator_plan_alerts(p_routes jsonb, p_now timestamptz)
+CREATE OR REPLACE FUNCTION trapper.orchestrator_plan_alerts_at(p_routes jsonb, p_now timestamptz)
 RETURNS TABLE (alert_id uuid, route text, kind text, source_system text, source_table text,
                anomalies int)
 LANGUAGE plpgsql AS $$

@@ -2,8 +2,8 @@
 -- (each writes a job-log row, so anomalies sit in every timeline).
 
 -- The detectors' and the alert planner's "now": the transaction's time, unless the setting
--- atlas_orch.now holds another (orchestrator_detect_anomalies(p_now) and
--- orchestrator_plan_alerts(p_routes, p_now) set it for their transaction; bench/incidents.py
+-- atlas_orch.now holds another (orchestrator_detect_anomalies_at(p_now) and
+-- orchestrator_plan_alerts_at(p_routes, p_now) set it for their transaction; bench/incidents.py
 -- replays 90 days of history with it).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_now() RETURNS timestamptz
 LANGUAGE sql STABLE AS $$

@@ -26,6 +26,14 @@ LANGUAGE sql STABLE AS $$
       AND li.last_ingest_at < trapper.orchestrator_now() - w.stale_after
 $$;
 
+-- The weekday a batch is compared on: its ISO weekday, Sunday (7) on a listed holiday.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_volume_weekday(p_at timestamptz) RETURNS int
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM trapper.orchestrator_holidays h
+                             WHERE h.day = p_at::date)
+                THEN 7 ELSE extract(isodow FROM p_at)::int END
+$$;
+
 -- A batch whose size is far from its source's baseline (docs/health-and-alerts.md, "Volume
 -- baselines"): the trailing batches of the same weekday (daily sources), of about the same
 -- day of the month (monthly ones) or all of them (weekly ones), without the batches of past
@@ -81,8 +89,8 @@ LANGUAGE sql STABLE AS $$
               AND ir.started_at < l.started_at
               AND CASE l.seasonality
                       WHEN 'weekday'
-                          THEN extract(isodow FROM ir.started_at)
-                               = extract(isodow FROM l.started_at)
+                          THEN trapper.orchestrator_volume_weekday(ir.started_at)
+                               = trapper.orchestrator_volume_weekday(l.started_at)
                       WHEN 'day_of_month'
                           THEN abs(extract(day FROM ir.started_at)
                                    - extract(day FROM l.started_at))
@@ -412,7 +420,7 @@ $$;
 -- Run every active detector as of p_now (bench/incidents.py replays history with it): the
 -- detectors, raising and resolving read trapper.orchestrator_now(), set here for this
 -- transaction and put back after.
-CREATE OR REPLACE FUNCTION trapper.orchestrator_detect_anomalies(p_now timestamptz)
+CREATE OR REPLACE FUNCTION trapper.orchestrator_detect_anomalies_at(p_now timestamptz)
 RETURNS TABLE (anomaly_key text, kind text, change text)
 LANGUAGE plpgsql
 SET jit = off      -- as below
