@@ -320,6 +320,10 @@ async def main(interval_min: int, seed: int, as_json: bool) -> dict[str, Any]:
         "reminders": sum(i["reminders"] for i in incidents),
         "incidents_with_reminders": len(reminders),
         "longest_incident_h": round(max((float(i["hours"]) for i in incidents), default=0)),
+        "longest_incident": next((f"{i['source_system']}/{i['source_table']} {i['kinds']} "
+                                  f"opened {i['opened_at']:%m-%d %H:%M}"
+                                  for i in sorted(incidents, key=lambda x: -float(x["hours"]))),
+                                 ""),
         "replay_s": round(replay_s, 1),
         "replay_vs_one_pass": round(replay_s / max(one_pass, 1e-6)),
         "misses": [f"#{i.n} {i.kind} {i.source[0]}/{i.source[1]} at {i.at:%m-%d %H:%M}: "
@@ -342,9 +346,9 @@ async def main(interval_min: int, seed: int, as_json: bool) -> dict[str, Any]:
           f"{result['false_alarms_per_source_month_mean']}  (goal <= 1)")
     print(f"Slack messages per incident: max {result['messages_per_incident_max']}, mean "
           f"{result['messages_per_incident_mean']}  (goal <= 2: opened and resolved), plus "
-          f"{result['reminders']} still-open reminders (every {repeat_h:g} h) in "
-          f"{len(reminders)} incidents open longer than that (longest "
-          f"{result['longest_incident_h']} h)")
+          f"{result['reminders']} still-open reminders (the first after {repeat_h:g} h, then "
+          f"backing off) in {len(reminders)} incidents; the longest open "
+          f"{result['longest_incident_h']} h: {result['longest_incident']}")
     for line in result["misses"]:
         print("  missed or late: " + line)
     for line in result["false"]:

@@ -16,6 +16,9 @@ INSERT INTO trapper.orchestrator_health_settings VALUES
     ('volume_floor_rows', 50,
      'a batch closer than this many rows to its baseline never alerts (per source: '
      'orchestrator_sources.volume_floor)'),
+    ('alert_repeat_max_hours', 168,
+     'reminders of an unchanged open incident back off: alert_repeat_hours, then twice as '
+     'long each time, at most this long'),
     ('volume_day_of_month_slack', 3,
      'day-of-month baselines compare batches within this many days of the same day');
 
@@ -94,6 +97,7 @@ CREATE TABLE trapper.orchestrator_incident_alert_state (
     notified_version     INT NOT NULL,
     notified_at          TIMESTAMPTZ NOT NULL,
     resolved_notified_at TIMESTAMPTZ,
+    repeats              INT NOT NULL DEFAULT 0,   -- reminders since the last change
     PRIMARY KEY (incident_id, route)
 );
 

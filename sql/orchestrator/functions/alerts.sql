@@ -23,6 +23,9 @@ DECLARE
         trapper.orchestrator_health_setting('alert_group_wait_s')::double precision);
     v_repeat interval := make_interval(secs =>
         trapper.orchestrator_health_setting('alert_repeat_hours')::double precision * 3600);
+    v_repeat_max interval := make_interval(secs => coalesce(
+        trapper.orchestrator_health_setting('alert_repeat_max_hours'), 168)::double precision
+        * 3600);
     v_max int := trapper.orchestrator_health_setting('alert_max_anomalies')::int;
 BEGIN
     -- one planner at a time (a listener and `alerts send --once` may both try)
@@ -45,7 +48,10 @@ BEGIN
                         AND i.opened_at <= v_now - v_wait THEN 'firing'
                    WHEN i.resolved_at IS NULL AND st.notified_version < i.version
                        THEN 'update'
-                   WHEN i.resolved_at IS NULL AND st.notified_at < v_now - v_repeat
+                   -- reminders back off: the interval doubles each time, up to a cap
+                   WHEN i.resolved_at IS NULL
+                        AND st.notified_at < v_now - least(v_repeat * power(2, st.repeats),
+                                                           v_repeat_max)
                        THEN 'repeat'
                    WHEN i.resolved_at IS NOT NULL AND st.incident_id IS NOT NULL
                         AND st.resolved_notified_at IS NULL THEN 'resolved'
@@ -94,15 +100,18 @@ BEGIN
     ),
     marked AS (
         INSERT INTO trapper.orchestrator_incident_alert_state AS s
-            (incident_id, route, notified_version, notified_at, resolved_notified_at)
+            (incident_id, route, notified_version, notified_at, resolved_notified_at,
+             repeats)
         SELECT p.incident_id, p.route, p.incident_version, v_now,
-               CASE WHEN p.kind = 'resolved' THEN v_now END
+               CASE WHEN p.kind = 'resolved' THEN v_now END,
+               CASE WHEN p.kind = 'repeat' THEN 1 ELSE 0 END
         FROM planned p
         ON CONFLICT (incident_id, route) DO UPDATE SET
             notified_version = excluded.notified_version,
             notified_at = CASE WHEN excluded.resolved_notified_at IS NULL
                                THEN excluded.notified_at ELSE s.notified_at END,
-            resolved_notified_at = excluded.resolved_notified_at
+            resolved_notified_at = excluded.resolved_notified_at,
+            repeats = CASE WHEN excluded.repeats > 0 THEN s.repeats + 1 ELSE 0 END
         RETURNING 1
     )
     -- `marked` runs whether or not it is read (PostgreSQL runs every data-modifying CTE)

@@ -30,9 +30,12 @@ BEGIN
         SET last_seen = v_now, severity = p_severity, summary = p_summary,
             suggested_fix = p_fix, details = p_details
         WHERE anomaly_key = p_key;
-        -- a rising severity changes the incident (its message is updated)
+        -- a rising severity changes the incident (its message is updated); a newly named
+        -- ingest run joins the runs its incident keeps out of volume baselines
         IF trapper.orchestrator_severity_rank(p_severity)
-               > trapper.orchestrator_severity_rank(a.severity) THEN
+               > trapper.orchestrator_severity_rank(a.severity)
+           OR (p_details ->> 'ingest_run_id') IS DISTINCT FROM (a.details ->> 'ingest_run_id')
+        THEN
             PERFORM trapper.orchestrator_incident_attach(p_key);
         END IF;
         RETURN false;

@@ -46,7 +46,8 @@ BEGIN
         RETURNING * INTO i;
     ELSIF a.incident_id IS NULL OR i.resolved_at IS NOT NULL
           OR trapper.orchestrator_severity_rank(a.severity)
-             > trapper.orchestrator_severity_rank(i.severity) THEN
+             > trapper.orchestrator_severity_rank(i.severity)
+          OR NOT v_run = ANY (i.ingest_run_ids) THEN
         UPDATE trapper.orchestrator_incidents x SET
             -- the causes the members share: what a later anomaly must share to join
             causes = CASE WHEN x.causes && v_causes
