@@ -243,7 +243,7 @@ def test_a_killed_backfill_continues_and_never_doubles_the_listener(
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "listener", "backfill", "--batch", "1", "--database-url", url],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
