@@ -193,7 +193,8 @@ class ReadyLimits:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ReadyLimits:
-        """The limits from ``ATLAS_ORCH_READY_*``; a bad value is a one-line UserError."""
+        """The limits from ATLAS_ORCH_READY_LISTENER_LAG_S, ATLAS_ORCH_READY_STUCK_JOB_S and
+        ATLAS_ORCH_READY_IGNORE; a bad value is a one-line UserError."""
         env = os.environ if env is None else env
 
         def seconds(name: str) -> float | None:

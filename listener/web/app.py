@@ -956,7 +956,7 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
     """The aiohttp application; its pool and feed start with it and stop with it.
     ``feed_max_queue``: batches a feed client may have queued before it is cut off as too
     slow (`serve --feed-max-queue`); ``ready``: when /api/health/ready says 503 (default:
-    ``ATLAS_ORCH_READY_*``)."""
+    the ATLAS_ORCH_READY_LISTENER_LAG_S, …_STUCK_JOB_S and …_IGNORE variables)."""
     app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
     app[URL] = url
     app[TOKENS] = tokens
