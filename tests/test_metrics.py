@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import run_cli
 from tests.fake_slack import FakeSlack
 from tests.helpers import execute, val
-from tests.listening import listen_once
+from tests.listening import ListenerProcess, listen_once, wait_for
 from tests.serving import ADMIN, READER, Server
 from webhooks.config import Route
 from webhooks.sender import AlertSender
@@ -224,12 +224,20 @@ def test_every_family_has_values_after_a_small_world_is_loaded_and_routed(
         assert value(runs, status="completed") == val(
             loaded, "SELECT count(*) FROM trapper.ingest_runs WHERE status = 'completed'") > 0
         assert value(runs, status="failed") == 0
-        # listen --once consumes: behind goes to 0, and a listener holding the lead shows
-        listen_once(loaded)
-        fams = families(scrape(server)[2])
-        assert value(fams["atlas_orch_listener_events_behind"], consumer="listener") == 0
-        assert value(fams["atlas_orch_listener_lag_seconds"], consumer="listener") == 0
-        assert value(fams["atlas_orch_feed_clients"]) == 0
+        # a running listener leads and consumes: behind goes to 0; its leadership shows
+        listener = ListenerProcess(loaded, tmp_path, "listen")
+        try:
+            wait_for(lambda: listener.leads(loaded), 30, "the listener to lead")
+            wait_for(lambda: value(families(scrape(server)[2])[
+                "atlas_orch_listener_events_behind"], consumer="listener") == 0, 30,
+                "the listener to catch up")
+            fams = families(scrape(server)[2])
+            assert value(fams["atlas_orch_listener_leader"]) == 1
+            assert value(fams["atlas_orch_listener_lag_seconds"], consumer="listener") == 0
+            assert value(fams["atlas_orch_feed_clients"]) == 0
+        finally:
+            assert listener.stop() == 0, listener.log()
+        assert value(families(scrape(server)[2])["atlas_orch_listener_leader"]) == 0
     finally:
         assert server.stop() == 0, server.log()
 
