@@ -17,7 +17,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 @pytest.fixture(scope="module")
 def bench_modules():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(BENCH))
+    # appended, not first: bench/queue.py would shadow the standard library's queue
+    sys.path.append(str(BENCH))
     try:
         yield importlib.import_module("identity"), importlib.import_module("splink_peer")
     finally:
