@@ -18,6 +18,7 @@ from collections import Counter
 
 import anyio
 import asyncpg
+import splink_peer
 from _db import atlas_world, fresh_database
 
 from listener.ingest import staging as ingest
@@ -96,10 +97,11 @@ async def review_ceiling(conn: asyncpg.Connection, truth: dict[tuple[str, str, s
     return len(rows), precision, recall
 
 
-async def main(workers: int) -> None:
+async def main(workers: int, peer: bool = True) -> None:
     world = atlas_world()
     expected = json.loads((world / "ground_truth" / "expected.json").read_text())
     times: dict[str, float] = {}
+    people_truth: dict[tuple[str, str, str], str] = {}
     async with fresh_database("with-core") as url:
         conn = await asyncpg.connect(url)
         t = time.perf_counter()
@@ -132,6 +134,7 @@ async def main(workers: int) -> None:
             precision, recall, unmatched = pairwise(truth, pred)
             f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
             clusters = len({v for k, v in pred.items() if k in truth})
+            people_truth = truth if name == "people" else people_truth
             print(f"{name:7s} pairwise precision {precision:.4f} recall {recall:.4f} "
                   f"F1 {f1:.4f}; predicted entities {clusters:,} vs true "
                   f"{expected[name]:,}; rows without an entity {unmatched:,}")
@@ -154,6 +157,8 @@ async def main(workers: int) -> None:
               f"{gaps['cats_no_chip']} ({expected['cats_without_microchip']}), places "
               f"without coordinates {gaps['places_no_location']} "
               f"({expected['places_without_coordinates']})")
+        if peer:   # Splink 5 on the same person records, scored the same way (issue 17)
+            await splink_peer.report(conn, people_truth, pairwise, times)
         await conn.close()
     total = sum(times.values())
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
@@ -163,4 +168,6 @@ async def main(workers: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
-    anyio.run(main, ap.parse_args().workers)
+    ap.add_argument("--no-peer", action="store_true", help="skip the Splink peer")
+    args = ap.parse_args()
+    anyio.run(main, args.workers, not args.no_peer)
