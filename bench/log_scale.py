@@ -1,10 +1,12 @@
 """The decision log at scale, partitioned by month (orchestrator 018): fill N log rows spread
 over 36 months, then time the readers that filter by record or entity with no time bound, so
-they probe every month's index: "what happened to this record" (the API's log query by source
-record), "where did this entity come from" (provenance: entity_log) and the record timeline
-(record_log + entity_log), against the same rows in an unpartitioned copy of the seed's table
-with the seed's indexes, in the same process (the machine is shared and noisy: compare the
-ratio, not the absolute times).
+they probe every month's index: "what happened to this record" (the API's log query by
+source record, log_by_record), "where did this entity come from" (provenance: entity_log)
+and the record timeline (record_log + entity_log), against the same rows in an unpartitioned
+copy of the seed's table with the seed's indexes, in the same process (the machine is shared
+and noisy: compare the ratio, not the absolute times). Each runs as listener/admin/read.py
+runs it: with a generic plan (read.fetch_generic), since planning over every month costs
+more than the probes.
 
     .venv/bin/python bench/log_scale.py [--rows 3000000] [--months 36] [--no-baseline]
     .venv/bin/python bench/log_scale.py --rows 100000000 --no-baseline   # the issue's 100 M
@@ -26,6 +28,7 @@ import asyncpg
 from _db import fresh_database
 
 import listener.admin.read as read_module
+from listener.admin.read import fetch_generic
 from listener.core import sql
 
 READ = sql.beside(read_module.__file__, "read")
@@ -55,7 +58,8 @@ CREATE UNIQUE INDEX ON {FLAT} (log_seq);
 
 
 def _queries(table: str) -> dict[str, str]:
-    return {name: READ[name].replace(LOG, table) for name in ("log", "record_log", "entity_log")}
+    return {name: READ[name].replace(LOG, table)
+            for name in ("log_by_record", "record_log", "entity_log")}
 
 
 async def _time(conn: asyncpg.Connection, table: str, records: Sequence[int],
@@ -67,14 +71,15 @@ async def _time(conn: asyncpg.Connection, table: str, records: Sequence[int],
         for rec in records:
             rid, entity = f"r{rec}", await conn.fetchval("SELECT md5($1::text)::uuid", str(rec))
             t = time.perf_counter()
-            await conn.fetch(q["log"], "bench", "rows", rid, None, None, None, None, None, 0, 100)
+            await fetch_generic(conn, q["log_by_record"], "bench", "rows", rid, None, None, None,
+                                None, None, 0, 100)
             what = time.perf_counter() - t
             t = time.perf_counter()
-            await conn.fetch(q["entity_log"], [entity])
+            await fetch_generic(conn, q["entity_log"], [entity])
             where = time.perf_counter() - t
             t = time.perf_counter()
-            await conn.fetch(q["record_log"], "bench", "rows", rid, [rec])
-            await conn.fetch(q["entity_log"], [entity])
+            await fetch_generic(conn, q["record_log"], "bench", "rows", rid, [rec])
+            await fetch_generic(conn, q["entity_log"], [entity])
             timeline = time.perf_counter() - t
             if round_:  # the first round warms the caches
                 samples["what"].append(what * 1000)
