@@ -5,8 +5,8 @@ source record, log_by_record), "where did this entity come from" (provenance: en
 and the record timeline (record_log + entity_log), against the same rows in an unpartitioned
 copy of the seed's table with the seed's indexes, in the same process (the machine is shared
 and noisy: compare the ratio, not the absolute times). Each runs as listener/admin/read.py
-runs it: with a generic plan (read.fetch_generic), since planning over every month costs
-more than the probes.
+runs it: with a generic plan (trapper.orchestrator_record_log / _entity_log, and
+read.fetch_generic), since planning over every month costs more than the probes.
 
     .venv/bin/python bench/log_scale.py [--rows 3000000] [--months 36] [--no-baseline]
     .venv/bin/python bench/log_scale.py --rows 100000000 --no-baseline   # the issue's 100 M
@@ -57,9 +57,23 @@ CREATE UNIQUE INDEX ON {FLAT} (log_seq);
 """
 
 
+# The unpartitioned copy has no reader functions: the queries inside them, run as plain
+# statements (its custom plans cost little: one table's indexes).
+FLAT_READERS = {
+    "record_log": READ["record_log"].replace(
+        "trapper.orchestrator_record_log($1, $2, $3, $4::bigint[])",
+        f"{FLAT} WHERE (source_system = $1 AND source_table = $2 AND source_record_id = $3) "
+        "OR staged_record_id = ANY ($4::bigint[])"),
+    "entity_log": READ["entity_log"].replace(
+        "trapper.orchestrator_entity_log($1::uuid[])",
+        f"{FLAT} WHERE target_entity_id = ANY ($1::uuid[])"),
+}
+
+
 def _queries(table: str) -> dict[str, str]:
-    return {name: READ[name].replace(LOG, table)
-            for name in ("log_by_record", "record_log", "entity_log")}
+    if table == FLAT:
+        return {"log_by_record": READ["log_by_record"].replace(LOG, FLAT), **FLAT_READERS}
+    return {name: READ[name] for name in ("log_by_record", "record_log", "entity_log")}
 
 
 async def _time(conn: asyncpg.Connection, table: str, records: Sequence[int],
@@ -75,11 +89,11 @@ async def _time(conn: asyncpg.Connection, table: str, records: Sequence[int],
                                 None, None, 0, 100)
             what = time.perf_counter() - t
             t = time.perf_counter()
-            await fetch_generic(conn, q["entity_log"], [entity])
+            await conn.fetch(q["entity_log"], [entity])
             where = time.perf_counter() - t
             t = time.perf_counter()
-            await fetch_generic(conn, q["record_log"], "bench", "rows", rid, [rec])
-            await fetch_generic(conn, q["entity_log"], [entity])
+            await conn.fetch(q["record_log"], "bench", "rows", rid, [rec])
+            await conn.fetch(q["entity_log"], [entity])
             timeline = time.perf_counter() - t
             if round_:  # the first round warms the caches
                 samples["what"].append(what * 1000)

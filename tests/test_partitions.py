@@ -180,8 +180,10 @@ def previous_sql(tmp_path: Path) -> Iterator[Path]:
     shutil.copytree(Path(REPO) / "sql", root)
     (root / "orchestrator" / "018_partitioned_log.sql").unlink()
     (root / "orchestrator" / "functions" / "partitions.sql").unlink()
+    (root / "orchestrator" / "functions" / "log_readers.sql").unlink()
     (root / "triggers_shadow" / "006_partitioned_events.sql").unlink()
-    for layer, names in (("orchestrator", ("018_partitioned_log.sql", "functions/partitions.sql")),
+    for layer, names in (("orchestrator", ("018_partitioned_log.sql", "functions/partitions.sql",
+                                           "functions/log_readers.sql")),
                          ("triggers_shadow", ("006_partitioned_events.sql",))):
         order = root / layer / "order.txt"
         lines = [line for line in order.read_text().splitlines() if line.strip() not in names]

@@ -171,7 +171,7 @@ async def provenance(conn: Conn, entity_type: str,
         "entity_type": entity_type, "entity_id": entity_id, "canonical_id": canonical,
         "merged_from": [i for i in ids if i != canonical],
         "sources": rows_of(await conn.fetch(_q("entity_sources"), ids)),
-        "decisions": rows_of(await fetch_generic(conn, _q("entity_log"), ids)),
+        "decisions": rows_of(await conn.fetch(_q("entity_log"), ids)),
     }
 
 
@@ -184,11 +184,10 @@ async def timeline(conn: Conn, system: str, table: str,
     if not versions:
         raise NotFound(f"no staged record {record_id} of {system}/{table}")
     staged_ids = [v["staged_record_id"] for v in versions]
-    decisions = rows_of(await fetch_generic(conn, _q("record_log"), system, table, record_id,
-                                           staged_ids))
+    decisions = rows_of(await conn.fetch(_q("record_log"), system, table, record_id, staged_ids))
     entities = rows_of(await conn.fetch(_q("record_entities"), system, table, record_id))
     entity_ids = [e["entity_id"] for e in entities]
-    merges = [d for d in rows_of(await fetch_generic(conn, _q("entity_log"), entity_ids))
+    merges = [d for d in rows_of(await conn.fetch(_q("entity_log"), entity_ids))
               if d["action"] == "entity_merged"]
     processed = [v["processed_at"] for v in versions if v["processed_at"]]
     job_ids = sorted({d["job_id"] for d in decisions if d.get("job_id")}

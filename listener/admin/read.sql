@@ -148,8 +148,7 @@ LIMIT $10;
 SELECT log_seq, logged_at, action, source_system, source_table, source_record_id,
        staged_record_id, target_surface, target_entity_id, routing_rule_id, rule_version,
        decision_reason, decision_details
-FROM trapper.orchestrator_job_log
-WHERE target_entity_id = ANY ($1::uuid[])
+FROM trapper.orchestrator_entity_log($1::uuid[])
 ORDER BY log_seq;
 
 -- name: record_versions
@@ -163,9 +162,7 @@ ORDER BY id;
 SELECT log_seq, logged_at, job_id, action, target_surface, target_entity_id,
        routing_rule_id, rule_version, decision_reason, decision_details, event_id,
        staged_record_id
-FROM trapper.orchestrator_job_log
-WHERE (source_system = $1 AND source_table = $2 AND source_record_id = $3)
-   OR staged_record_id = ANY ($4::bigint[])
+FROM trapper.orchestrator_record_log($1, $2, $3, $4::bigint[])
 ORDER BY log_seq;
 
 -- name: record_entities
