@@ -457,6 +457,12 @@ class Listener:
                                      timeout=self.cfg.query_timeout)
         if pruned:
             event(log, "events_pruned", count=pruned)
+        parts = await work.fetchrow(self._q["partitions"], timeout=self.cfg.query_timeout)
+        assert parts is not None
+        if parts["made"]:
+            event(log, "partitions_made", count=parts["made"])
+        if parts["log_dropped"]:
+            event(log, "log_partitions_dropped", rows=parts["log_dropped"])
 
 
 async def _close(conn: asyncpg.Connection) -> None:
