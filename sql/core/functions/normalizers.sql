@@ -318,6 +318,7 @@ DECLARE
     extra text[] := '{}';
     w text;
     sides text[];
+    nt record;
 BEGIN
     IF p_raw IS NULL OR lower(btrim(p_raw)) IN ('', '-', '—', '–', 'n/a', 'none') THEN
         RETURN NULL;
@@ -468,7 +469,12 @@ BEGIN
     m := regexp_match(line, '^(.+?) ((?:between|betw|btwn|btw|b/t|near|nr|off|behind|across|next to|by|at|&|corner of|cor of|on the corner of|in front of) .*)$');
     IF m IS NOT NULL THEN
         line := m[1];
-        notes := m[2] || notes;
+        nt := trapper.address_note_split(m[2], voc);
+        notes := nt.note || notes;
+        IF nt.rest IS NOT NULL AND np = line_at THEN
+            parts := parts || nt.rest;   -- the town after a cross-street note, no commas
+            np := np + 1;
+        END IF;
     END IF;
 
     -- the words, standardised
@@ -563,6 +569,12 @@ BEGIN
         IF town IS NULL AND (voc -> m[1] ->> 'u')::boolean AND m[2] IS NOT NULL THEN
             unit := concat_ws(' ', unit, m[2]);                          -- "Apt 5, …"
             town := nullif(m[3], '');
+            IF town ~ '^(between|betw|btwn|btw|b/t|near|nr|off|behind|across|next to|by|at|&|corner of|cor of|on the corner of|in front of) ' THEN
+                -- a note after the unit ("Apt 5 at 7th St Healdsburg"): not the town
+                nt := trapper.address_note_split(town, voc);
+                notes := notes || nt.note;
+                town := nt.rest;
+            END IF;
         ELSIF town IS NULL AND NOT (voc -> m[1] ->> 'u')::boolean THEN
             unit := concat_ws(' ', unit, voc -> m[1] ->> 'us');           -- "Rear, …"
             town := nullif(concat_ws(' ', m[2], m[3]), '');
@@ -574,6 +586,42 @@ BEGIN
         'house_range', house_range, 'street', street, 'unit', unit,
         'town', nullif(btrim(town), ''), 'zip', zip,
         'note', nullif(array_to_string(notes, '; '), ''), 'landmark', landmark));
+END $$;
+
+-- A note that runs to the end of its part, split from the town that may follow it: a
+-- cross-street note ("at 7th st", "between 3rd and 4th sts", "off e cotati ave") ends after its
+-- street's suffix (and directional), and what follows is the town ("at 7th st healdsburg").
+-- Any other note ("near the park santa rosa") has no end to tell: all of it stays the note
+-- (find_or_create_place_deduped then reads the ZIP, docs/identity.md "Places").
+-- p_voc: address_parts' reading of the tables.
+CREATE OR REPLACE FUNCTION trapper.address_note_split(
+    p_note text, p_voc jsonb, OUT note text, OUT rest text
+)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    words text[] := string_to_array(btrim(p_note), ' ');
+    n integer := coalesce(array_length(words, 1), 0);
+    k integer;
+    j integer;
+BEGIN
+    note := btrim(p_note);
+    IF note !~ '^(between|betw|btwn|btw|b/t|at|off|&|corner of|cor of|on the corner of) ' THEN
+        RETURN;
+    END IF;
+    -- from the third word: a type before its name ("off hwy 12") is no end
+    FOR k IN 3..n - 1 LOOP
+        IF coalesce((p_voc -> words[k] ->> 'e')::boolean, false) THEN
+            j := k;
+            WHILE j < n AND coalesce((p_voc -> words[j + 1]) ? 'd', false) LOOP
+                j := j + 1;
+            END LOOP;
+            IF j < n THEN
+                note := array_to_string(words[1:j], ' ');
+                rest := array_to_string(words[j + 1:], ' ');
+            END IF;
+            RETURN;
+        END IF;
+    END LOOP;
 END $$;
 
 -- Words in their standard forms (suffixes, directionals, ordinals), for the streets of an
