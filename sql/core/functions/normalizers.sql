@@ -136,6 +136,7 @@ DECLARE
     sa text[]; sb text[];
     fa text; la text; fb text; lb text;
     first_close boolean;
+    first_typo boolean;
     last_same boolean;
 BEGIN
     -- the common case first, without the word work below (a third of the cost)
@@ -178,8 +179,16 @@ BEGIN
         -- a suffix on one side only may be the father or the son: close, not exact
         RETURN CASE WHEN sa = sb THEN 'exact' ELSE 'close' END;
     END IF;
+    -- a typo on either side or on both: one edit, or (each side's letters swapped) the same
+    -- letters in another order with the first letter kept ("Cheyrl" / "Chreyl")
+    first_typo := fa IS NOT NULL AND fb IS NOT NULL AND (
+        length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1
+        OR length(fa) >= 5 AND left(fa, 1) = left(fb, 1) AND length(fa) = length(fb)
+           AND trapper.osa_distance(fa, fb, 2) <= 2
+           AND array(SELECT x FROM regexp_split_to_table(fa, '') x ORDER BY 1)
+               = array(SELECT x FROM regexp_split_to_table(fb, '') x ORDER BY 1));
     first_close := fa = fb
-        OR (length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1)
+        OR first_typo
         OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
         -- a middle name or initial on one side only ("John A." / "John")
         OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f)
@@ -187,7 +196,13 @@ BEGIN
                    WHERE (n.name = ta_f[1] AND n.nickname = tb_f[1])
                       OR (n.name = tb_f[1] AND n.nickname = ta_f[1])
                       OR (n.nickname = ta_f[1] AND n.name IN (SELECT name FROM trapper.name_nicknames
-                                                              WHERE nickname = tb_f[1])));
+                                                              WHERE nickname = tb_f[1])))
+        -- a nickname against its name written with a typo ("Liz" / "Eilzabeth")
+        OR EXISTS (SELECT 1 FROM trapper.name_nicknames n
+                   WHERE (n.nickname = ta_f[1] AND length(n.name) >= 5
+                          AND trapper.osa_distance(n.name, tb_f[1], 1) <= 1)
+                      OR (n.nickname = tb_f[1] AND length(n.name) >= 5
+                          AND trapper.osa_distance(n.name, ta_f[1], 1) <= 1));
     -- one part of a compound surname ("Delgado" / "Delgado-Ruiz", "Cruz" / "de la Cruz"):
     -- every word of one inside the other, sharing a word that is not a particle
     last_same := la IS NOT DISTINCT FROM lb
@@ -197,14 +212,19 @@ BEGIN
         OR array_to_string(array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (particles)), '')
            = lb
         OR array_to_string(array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (particles)), '')
-           = la;
+           = la
+        -- the particles run together and dropped on the other side ("Dasilva" / "Silva")
+        OR length(lb) >= 3 AND length(la) > length(lb) AND right(la, length(lb)) = lb
+           AND left(la, length(la) - length(lb)) ~ ('^(' || array_to_string(particles, '|') || ')+$')
+        OR length(la) >= 3 AND length(lb) > length(la) AND right(lb, length(la)) = la
+           AND left(lb, length(lb) - length(la)) ~ ('^(' || array_to_string(particles, '|') || ')+$');
     IF last_same AND first_close THEN
         RETURN 'close';
     END IF;
-    IF (la IS NULL OR lb IS NULL) AND fa = fb THEN
-        RETURN 'close';   -- first-name-only on one side
+    IF (la IS NULL OR lb IS NULL) AND (fa = fb OR first_typo) THEN
+        RETURN 'close';   -- first-name-only on one side (as typed, or with a typo)
     END IF;
-    IF fa = fb AND length(la) >= 4 AND trapper.osa_distance(la, lb, 1) <= 1 THEN
+    IF fa = fb AND la IS NOT NULL AND lb IS NOT NULL AND length(la) >= 4 AND trapper.osa_distance(la, lb, 1) <= 1 THEN
         RETURN 'close';
     END IF;
     IF fa = lb AND la = fb THEN
