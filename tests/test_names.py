@@ -287,3 +287,17 @@ def test_a_typo_on_each_side_matches_through_the_email_only(db_url: str) -> None
 def test_a_missing_first_or_last_name_compares_without_error(db_url: str) -> None:
     assert compare(db_url, ("Roberta", ""), ("", "Fox")) == "different"
     assert compare(db_url, ("", "Fox"), ("Robert", "Fox")) == "different"
+
+
+def test_a_registry_email_and_a_close_name_are_one_person(db_url: str) -> None:
+    """PetLink's identifiers are trusted at 0.4: its email plus a close name still reaches the
+    auto-match threshold (015_name_close_weight.sql), its email plus another name does not."""
+    for rid, chip, first, last in [("1", "981020000000011", "Jordan", "van Dijk"),
+                                   ("2", "981020000000022", "Jodran", "van Dijk"),
+                                   ("3", "981020000000033", "Walter", "Rio")]:
+        process(db_url, "petlink", "pets", {"Microchip": chip, "ID": rid, "Name": "Tux",
+                                            "Owner": last, "First Name": first,
+                                            "Email": "jordan.vandijk@hotmail.com"},
+                row_id=rid)
+    assert kinds(db_url) == ["new_entity", "auto_match", "household_member"]
+    assert len(people(db_url)) == 2
