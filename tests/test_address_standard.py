@@ -76,6 +76,10 @@ SAME = {
         ["1 Twelfth St", "1 12th st"],
         ["500 Avenue A", "500 ave. a", "500 Ave A"],
         ["500 Avenue B", "500 ave b"],
+        # a lettered avenue in a line with no commas: the letter is the street's, not the town's
+        ["1749 W Ave D Santa Rosa CA 95403", "1749 West Avenue D, Santa Rosa, CA"],
+        ["1020 Avenue A Rohnert Park CA 94928", "1020 Ave. A, Rohnert Park"],
+        ["6126 Ave C W Petaluma CA 94952", "6126 Avenue C West, Petaluma, CA 94952"],
     ],
     "secondary units kept apart from the street": [
         ["1234 Main St Apt 5, Santa Rosa", "1234 Main St #5, Santa Rosa",

@@ -555,6 +555,19 @@ BEGIN
         -- before its name ("ave a", "hwy 12")
         street_end := coalesce(first_any, CASE WHEN sx[1] = 2 AND n >= 2 THEN 2 END);
     END IF;
+    IF np = line_at AND n >= 2 THEN
+        -- a lettered avenue ("W Ave D Santa Rosa", "Avenue A Rohnert Park"): the letter is
+        -- the street's name, then its directional; the town follows
+        k := CASE WHEN ws[1] = 'ave' AND wr[2] ~ '^[a-z]$' THEN 2
+                  WHEN street_end < n AND ws[street_end] = 'ave'
+                       AND wr[street_end + 1] ~ '^[a-z]$' THEN street_end + 1 END;
+        IF k IS NOT NULL THEN
+            street_end := k;
+            WHILE street_end < n AND dr[street_end + 1] LOOP
+                street_end := street_end + 1;
+            END LOOP;
+        END IF;
+    END IF;
     IF street_end IS NULL THEN
         street_end := n;
         FOR k IN 2..n LOOP
