@@ -196,10 +196,9 @@ BEGIN
                    WHERE (n.name = ta_f[1] AND n.nickname = tb_f[1])
                       OR (n.name = tb_f[1] AND n.nickname = ta_f[1])
                       OR (n.nickname = ta_f[1] AND n.name IN (SELECT name FROM trapper.name_nicknames
-                                                              WHERE nickname = tb_f[1])))
-        -- a nickname against its name written with a typo ("Liz" / "Eilzabeth")
-        OR EXISTS (SELECT 1 FROM trapper.name_nicknames n
-                   WHERE (n.nickname = ta_f[1] AND length(n.name) >= 5
+                                                              WHERE nickname = tb_f[1]))
+                      -- a nickname against its name written with a typo ("Liz" / "Eilzabeth")
+                      OR (n.nickname = ta_f[1] AND length(n.name) >= 5
                           AND trapper.osa_distance(n.name, tb_f[1], 1) <= 1)
                       OR (n.nickname = tb_f[1] AND length(n.name) >= 5
                           AND trapper.osa_distance(n.name, ta_f[1], 1) <= 1));
