@@ -216,6 +216,9 @@ def test_a_note_that_hides_the_town_meets_the_place_by_its_zip(db_url: str) -> N
     assert later != first
     assert str(val(db_url, "SELECT trapper.get_canonical_place_id($1)", first)) == later
     assert place(db_url, "18 Oak St (by the creek) near the barn Petaluma CA 94952") == later
+    # and a directional one side leaves out ("Lincoln Rd SW" / "Lincoln Rd")
+    sw = place(db_url, "5416 Lincoln Road Southwest, Santa Rosa, CA 95409")
+    assert place(db_url, "5416 Lincoln Rd near the park Santa Rosa CA 95409") == sw
     # two towns with that house and street: a ZIP-only mention takes neither
     a = place(db_url, "5 Elm St, Cotati, CA 94931")
     b = place(db_url, "5 Elm St, Penngrove, CA 94931")

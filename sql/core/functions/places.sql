@@ -61,7 +61,12 @@ BEGIN
         FROM trapper.places
         WHERE address_key LIKE (v_house || '|%') AND merged_into_place_id IS NULL
           AND split_part(address_key, '|', 3) = v_unit
-          AND (split_part(address_key, '|', 4) = v_town OR v_town = '')
+          AND (split_part(address_key, '|', 4) = v_town OR v_town = ''
+               -- or no town read, and the ZIP agrees or is unknown (the ZIP rule above)
+               OR v_parts ? 'zip' AND NOT v_parts ? 'town'
+                  AND coalesce(trapper.address_parts(coalesce(normalized_address,
+                                                              formatted_address)) ->> 'zip',
+                               v_parts ->> 'zip') = v_parts ->> 'zip')
           AND trapper.address_street_base(split_part(address_key, '|', 2)) = v_base
           AND (split_part(address_key, '|', 2) = v_base OR v_street = v_base)
         HAVING count(*) = 1;
