@@ -287,7 +287,7 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def wide(seconds: float, clients: int, rate: float) -> None:
+async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.8) -> None:
     """100 clients with mixed filters at 5,000 job-log rows/s, writers' NOTIFY off."""
     async with fresh_database() as url:
         port = free_port()
@@ -321,6 +321,7 @@ async def wide(seconds: float, clients: int, rate: float) -> None:
                 nonlocal stop_at
                 ctx = mp.get_context("spawn")
                 with ctx.Pool(CLIENT_PROCS) as cpool, ctx.Pool(5) as wpool:
+                    jobs: list[tuple[str, str, int, float, float, float, int]]
                     # every process up (spawned and its imports done) before the clock starts
                     cpool.map(abs, range(CLIENT_PROCS), chunksize=1)
                     wpool.map(abs, range(5), chunksize=1)
@@ -328,10 +329,12 @@ async def wide(seconds: float, clients: int, rate: float) -> None:
                     stop_at = start_at + seconds + 4.0
                     # 4 host writers at 4 rows per transaction carry 4/5 of the rate, 1 router
                     # writer at 10 rows per transaction the rest
-                    host_tx = rate * 0.8 / 4 / 4
-                    router_tx = rate * 0.2 / 10
-                    jobs = [(url, "host", k, start_at, seconds, host_tx, 4) for k in range(4)]
-                    jobs.append((url, "router", 4, start_at, seconds, router_tx, 10))
+                    host_tx = rate * host_share / 4 / 4
+                    router_tx = rate * (1 - host_share) / 10
+                    jobs = [(url, "host", k, start_at, seconds, host_tx, 4)
+                            for k in range(4) if host_tx > 0]
+                    if router_tx > 0:
+                        jobs.append((url, "router", 4, start_at, seconds, router_tx, 10))
                     cres = cpool.map_async(_wide_clients, [(base, g, start_at, stop_at)
                                                            for g in groups], chunksize=1)
                     wres = wpool.map(_wide_writer, jobs, chunksize=1)
@@ -473,13 +476,13 @@ def _timed(fn: Any) -> float:
 
 
 async def main(seconds: float, log_rows: int, parts: str, clients: int,
-               rate: float) -> None:
+               rate: float, host_share: float) -> None:
     if "1" in parts:
         await latency(seconds)
     if "2" in parts:
         await timeline(log_rows)
     if "3" in parts:
-        await wide(seconds, clients, rate)
+        await wide(seconds, clients, rate, host_share)
     if "4" in parts:
         fanout_cost(clients)
 
@@ -492,5 +495,8 @@ if __name__ == "__main__":
     ap.add_argument("--parts", default="12", help="1, 2, 3 (wide feed), 4 (its fan-out cost)")
     ap.add_argument("--clients", type=int, default=100, help="part 3's websocket clients")
     ap.add_argument("--rate", type=float, default=5000.0, help="part 3's job-log rows/s")
+    ap.add_argument("--host-share", type=float, default=0.8,
+                    help="part 3's share of rows from staged writers (through the listener); "
+                         "the rest are router rows written to the log")
     a = ap.parse_args()
-    anyio.run(main, a.seconds, a.log_rows, a.parts, a.clients, a.rate)
+    anyio.run(main, a.seconds, a.log_rows, a.parts, a.clients, a.rate, a.host_share)

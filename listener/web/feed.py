@@ -136,6 +136,11 @@ class FeedHub:
     pool: asyncpg.Pool
     listen_url: str
     poll_s: float = 0.2
+    # Rows that arrive with no NOTIFY (writers with atlas_orch.notify = off, docs/events.md)
+    # make the hub look again within busy_s for busy_linger_s, as the listener does (its
+    # StepPace): a flowing unannounced stream is followed closely, an idle hub costs nothing.
+    busy_s: float = 0.01
+    busy_linger_s: float = 0.25
     max_queue: int = 200
     watermark: int = 0
     subscribers: set[Subscriber] = field(default_factory=set)
@@ -174,7 +179,11 @@ class FeedHub:
 
     async def _run(self) -> None:
         listen: asyncpg.Connection | None = None
+        woken = False           # whether a NOTIFY (or stop) started this step
+        busy_until = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
+            published = False
             try:
                 if listen is None or listen.is_closed():
                     listen = await asyncpg.connect(
@@ -188,6 +197,7 @@ class FeedHub:
                         hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
                         self._publish(Batch(self.watermark, hi, rows))
                         self.watermark = hi
+                        published = True
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 event(log, "feed_error", level=logging.WARNING, error=str(exc))
                 if listen is not None:
@@ -197,9 +207,13 @@ class FeedHub:
             self._wake.clear()
             # the poll: NOTIFY is only a wake-up. While a probe waits for writers to finish,
             # look again soon: their commit is what lets the watermark move
-            wait = 0.005 if self._probe is not None else self.poll_s
+            if published and not woken:
+                busy_until = loop.time() + self.busy_linger_s
+            wait = (0.005 if self._probe is not None
+                    else self.busy_s if loop.time() < busy_until else self.poll_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+            woken = self._wake.is_set()
         if listen is not None and not listen.is_closed():
             await listen.close()
 
