@@ -35,7 +35,7 @@ from typing import Any
 import aiohttp
 import anyio
 import asyncpg
-from _db import fresh_database
+from _db import LOG_MONTHS, fresh_database
 from events import REPO, run_writers
 
 from listener.admin import read
@@ -124,6 +124,8 @@ async def timeline(log_rows: int) -> None:
             SELECT 'clinichq', 'owner_info', 'r' || g, md5(g::text), '{}'
             FROM generate_series(1, 200000) g""")
         step = 1_000_000
+        # the months the rows fall in, as the listener would have made them (orchestrator 018)
+        await conn.fetchval(LOG_MONTHS, float(log_rows))
         for start in range(1, log_rows + 1, step):
             await conn.execute(FILL_LOG, start, min(start + step - 1, log_rows))
         await conn.execute("VACUUM ANALYZE")

@@ -18,6 +18,7 @@ from collections import Counter
 
 import anyio
 import asyncpg
+import splink_peer
 from _db import atlas_world, fresh_database
 
 from listener.ingest import staging as ingest
@@ -63,10 +64,44 @@ async def predicted(conn: asyncpg.Connection, entity: str) -> dict[tuple[str, st
     return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
-async def main(workers: int) -> None:
+async def review_ceiling(conn: asyncpg.Connection, truth: dict[tuple[str, str, str], str],
+                         pred: dict[tuple[str, str, str], str]) -> tuple[int, float, float]:
+    """Issue 18 item 5: the review_pending decisions, and person precision and recall if a
+    reviewer resolved each by the ground truth: merge the new person into its candidate when
+    the record's true id is the candidate's (the most common true id of its rows), else keep
+    them separate."""
+    rows = await conn.fetch("""
+        SELECT source_system, source_table, source_row_id,
+               trapper.get_canonical_person_id(resulting_person_id)::text,
+               trapper.get_canonical_person_id(top_candidate_id)::text
+        FROM trapper.data_engine_match_decisions
+        WHERE decision_type = 'review_pending' AND top_candidate_id IS NOT NULL""")
+    true_of: dict[str, Counter[str]] = {}
+    for key, eid in pred.items():
+        if key in truth:
+            true_of.setdefault(eid, Counter())[truth[key]] += 1
+    into: dict[str, str] = {}
+
+    def find(e: str) -> str:
+        while e in into:
+            e = into[e]
+        return e
+
+    for system, table, row_id, new, cand in rows:
+        said = true_of.get(cand)
+        if said and truth.get((system, table, row_id)) == said.most_common(1)[0][0]:
+            a, b = find(new), find(cand)
+            if a != b:
+                into[a] = b
+    precision, recall, _ = pairwise(truth, {k: find(v) for k, v in pred.items()})
+    return len(rows), precision, recall
+
+
+async def main(workers: int, peer: bool = True) -> None:
     world = atlas_world()
     expected = json.loads((world / "ground_truth" / "expected.json").read_text())
     times: dict[str, float] = {}
+    people_truth: dict[tuple[str, str, str], str] = {}
     async with fresh_database("with-core") as url:
         conn = await asyncpg.connect(url)
         t = time.perf_counter()
@@ -99,9 +134,14 @@ async def main(workers: int) -> None:
             precision, recall, unmatched = pairwise(truth, pred)
             f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
             clusters = len({v for k, v in pred.items() if k in truth})
+            people_truth = truth if name == "people" else people_truth
             print(f"{name:7s} pairwise precision {precision:.4f} recall {recall:.4f} "
                   f"F1 {f1:.4f}; predicted entities {clusters:,} vs true "
                   f"{expected[name]:,}; rows without an entity {unmatched:,}")
+            if name == "people":
+                pending, r_precision, r_recall = await review_ceiling(conn, truth, pred)
+                print(f"people  review_pending {pending:,}; resolved by the truth: precision "
+                      f"{r_precision:.4f} recall {r_recall:.4f} (the ceiling of review)")
         gaps = await conn.fetchrow("""
             SELECT (SELECT count(*) FROM trapper.sot_people p WHERE merged_into_person_id IS NULL
                       AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers i
@@ -117,6 +157,8 @@ async def main(workers: int) -> None:
               f"{gaps['cats_no_chip']} ({expected['cats_without_microchip']}), places "
               f"without coordinates {gaps['places_no_location']} "
               f"({expected['places_without_coordinates']})")
+        if peer:   # Splink 5 on the same person records, scored the same way (issue 17)
+            await splink_peer.report(conn, people_truth, pairwise, times)
         await conn.close()
     total = sum(times.values())
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
@@ -126,4 +168,6 @@ async def main(workers: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
-    anyio.run(main, ap.parse_args().workers)
+    ap.add_argument("--no-peer", action="store_true", help="skip the Splink peer")
+    args = ap.parse_args()
+    anyio.run(main, args.workers, not args.no_peer)

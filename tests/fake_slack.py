@@ -91,3 +91,16 @@ class FakeSlack:
             ctx = r.body["blocks"][-1]["elements"][-1]["text"]
             out.append(ctx.split("`")[1])
         return out
+
+    def incidents(self, answered: int | str | None = 200) -> list[tuple[str, str]]:
+        """(incident id, header title) of each received message naming an incident, in
+        arrival order: an incident's updates are the messages that share its id."""
+        out = []
+        for r in self.received:
+            if answered is not None and r.answered != answered:
+                continue
+            for element in r.body["blocks"][-1]["elements"]:
+                if element["text"].startswith("incident `"):
+                    out.append((element["text"].split("`")[1],
+                                r.body["blocks"][0]["text"]["text"]))
+        return out

@@ -152,8 +152,10 @@ def test_anomalies_of_one_source_within_the_window_go_out_as_one_message(
     raise_anomaly(db_url, "d", system="airtable", table="trappers")
     # the default grouping window (30 s) has not passed: nothing goes out yet
     assert send(db_url, sender_for(slack)).planned == 0
-    execute(db_url, "UPDATE trapper.orchestrator_anomalies "
-                    "SET first_seen = first_seen - interval '31 seconds'")
+    # the window runs from the incident's opening: anomalies of one source with one likely
+    # cause are one incident (docs/health-and-alerts.md, "Incidents")
+    execute(db_url, "UPDATE trapper.orchestrator_incidents "
+                    "SET opened_at = opened_at - interval '31 seconds'")
     assert send(db_url, sender_for(slack)).delivered == 2
     by_source = {f"{r['source_system']}/{r['source_table']}": r for r in outbox(db_url)}
     assert by_source["petlink/owners"]["anomaly_keys"] == ["a", "b", "c"]
@@ -174,7 +176,8 @@ def test_repeat_interval_then_a_resolved_message(alerts_db: str, slack: FakeSlac
     val(alerts_db, "SELECT trapper.orchestrator_resolve_anomaly('k1', 'fixed')")
     assert send(alerts_db, sender_for(slack)).delivered == 1
     assert outbox(alerts_db)[-1]["kind"] == "resolved"
-    assert slack.received[-1].body["text"].startswith(":white_check_mark: Resolved")
+    assert slack.received[-1].body["text"].startswith(":white_check_mark: Incident #")
+    assert "Resolved" in slack.received[-1].body["text"]
     assert send(alerts_db, sender_for(slack)).planned == 0
 
 

@@ -34,11 +34,16 @@ def render(alert: Mapping[str, Any], dashboard: str | None = None) -> dict[str, 
     kind = alert["kind"]
     n = len(anomalies) + more
     noun = "anomaly" if n == 1 else "anomalies"
+    incident = alert.get("incident_id")
+    # one incident, one thread of messages: each names it (docs/health-and-alerts.md,
+    # "Incidents"); incoming webhooks cannot edit a message, so an update is a new one
+    prefix = f"Incident #{incident} · " if incident is not None else ""
+    kinds = ", ".join(dict.fromkeys(str(a["kind"]) for a in anomalies))
     if kind == "resolved":
-        title = f":white_check_mark: Resolved: {n} {noun} in {source}"
+        title = f":white_check_mark: {prefix}Resolved: {n} {noun} in {source}"
     else:
-        again = " (still open)" if kind == "repeat" else ""
-        title = f"{ICONS.get(alert['severity'], '')} {alert['severity'].upper()}: " \
+        again = {"repeat": " (still open)", "update": f" (updated: {kinds})"}.get(kind, "")
+        title = f"{ICONS.get(alert['severity'], '')} {prefix}{alert['severity'].upper()}: " \
                 f"{n} {noun} in {source}{again}"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150], "emoji": True}},
@@ -62,10 +67,11 @@ def render(alert: Mapping[str, Any], dashboard: str | None = None) -> dict[str, 
             f"`atlas-orch log --source {source} --action error`"]
     if dashboard:
         look.insert(0, f"<{dashboard}/admin/data-health?source={source}|data-health page>")
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": "Look closer: " + " · ".join(look)},
-        {"type": "mrkdwn", "text": f"alert `{alert['alert_id']}`"},
-    ]})
+    context = [{"type": "mrkdwn", "text": "Look closer: " + " · ".join(look)}]
+    if incident is not None:
+        context.append({"type": "mrkdwn", "text": f"incident `{incident}`"})
+    context.append({"type": "mrkdwn", "text": f"alert `{alert['alert_id']}`"})
+    blocks.append({"type": "context", "elements": context})
     text = f"{title} — " + "; ".join(a["summary"] for a in anomalies)[:1000] \
         + f" [alert {alert['alert_id']}]"
     return {"text": text, "blocks": blocks[:50]}

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from listener.admin import backfill as backfill_service
+from listener.cli.backfill import report as report_backfill
 from listener.cli.common import database_option, json_option, run
 from listener.core import db
 from listener.core.output import emit_json, emit_table, say
@@ -23,9 +25,13 @@ from listener.schema import migrations
               help="Show each SQL file's state (applied, pending, to re-apply, rewritten, "
                    "edited); change nothing.")
 @click.option("--print-sql", is_flag=True, help="Print the SQL that would run; no connection.")
+@click.option("--backfill", "then_backfill", is_flag=True,
+              help="Then write the decision log's history from the host's own tables "
+                   "(as `atlas-orch backfill`).")
 @json_option
 def install(
-    database_url: str | None, mode: str | None, list_only: bool, print_sql: bool, as_json: bool
+    database_url: str | None, mode: str | None, list_only: bool, print_sql: bool,
+    then_backfill: bool, as_json: bool,
 ) -> None:
     """Install the orchestrator (shadow mode onto existing engines, unless --with-core)."""
     layers: tuple[str, ...] = migrations.LAYERS
@@ -36,6 +42,9 @@ def install(
     if print_sql:
         sys.stdout.write(migrations.print_sql(mode))
         return
+    if then_backfill and (list_only or mode == "core-only"):
+        raise click.UsageError("--backfill needs the orchestrator installed: not with "
+                               "--list or --core-only")
     url = db.resolve_url(database_url)
 
     async def go() -> None:
@@ -44,12 +53,20 @@ def install(
                 _show_status(await migrations.status(conn, layers), as_json)
                 return
             done = await migrations.install(conn, mode, progress=not as_json)
+            filled = (await backfill_service.run(conn, progress=None if not as_json else False)
+                      if then_backfill else None)
             if as_json:
-                emit_json({"mode": mode, "applied": [m.label for m in done]})
-            elif done:
+                doc: dict[str, object] = {"mode": mode, "applied": [m.label for m in done]}
+                if filled is not None:
+                    doc["backfill"] = filled.as_dict()
+                emit_json(doc)
+                return
+            if done:
                 say(f"applied {len(done)} SQL file(s) ({mode})")
             else:
                 say(f"nothing to do: every {mode} SQL file is already applied")
+            if filled is not None:
+                report_backfill(filled, False)
 
     run(go)
 

@@ -11,6 +11,7 @@ import click
 
 from listener.cli import (
     alerts,
+    backfill,
     demo,
     embedded,
     explain,
@@ -38,6 +39,7 @@ def cli() -> None:
 cli.add_command(install.install)
 cli.add_command(install.uninstall)
 cli.add_command(install.verify)
+cli.add_command(backfill.backfill)
 cli.add_command(ingest.ingest)
 cli.add_command(process.process)
 cli.add_command(process.worker_cmd)

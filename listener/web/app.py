@@ -28,7 +28,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,10 +36,12 @@ from typing import Any
 import asyncpg
 from aiohttp import HttpVersion11, WSMsgType, web
 from asyncpg.pool import PoolConnectionProxy
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ValidationError
 
 from listener.admin import alerts as outbox
-from listener.admin import explain, read, replay, review, routing
+from listener.admin import explain, metrics, read, replay, review, routing
 from listener.admin import feed as job_log
 from listener.core.db import CONNECT_TIMEOUT_S, ConnectFailed
 from listener.core.errors import UserError
@@ -67,27 +69,42 @@ COUNTS: Counter[str] = Counter()
 
 @dataclass(frozen=True)
 class Tokens:
+    """The API's bearer tokens by scope. ``metrics`` tokens open ``/metrics`` only (a
+    Prometheus server's credentials should not read the decision log); read and admin
+    tokens may scrape too. ``metrics_open``: ``/metrics`` without a token, for a scraper on
+    a trusted network, only when ``ATLAS_ORCH_METRICS_OPEN=1`` says so."""
+
     admin: tuple[str, ...]
     read: tuple[str, ...]
+    metrics: tuple[str, ...] = ()
+    metrics_open: bool = False
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Tokens:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Tokens:
+        """The tokens of ``ATLAS_ORCH_{ADMIN,READ,METRICS}_TOKEN`` (comma-separated lists)
+        and ``ATLAS_ORCH_METRICS_OPEN``; a bad switch value is a one-line UserError."""
         env = dict(os.environ) if env is None else env
 
         def split(name: str) -> tuple[str, ...]:
             return tuple(t.strip() for t in env.get(name, "").split(",") if t.strip())
 
-        return cls(split("ATLAS_ORCH_ADMIN_TOKEN"), split("ATLAS_ORCH_READ_TOKEN"))
+        raw = env.get("ATLAS_ORCH_METRICS_OPEN", "").strip().lower()
+        if raw not in ("", "0", "1", "false", "true", "no", "yes"):
+            raise UserError(f"ATLAS_ORCH_METRICS_OPEN must be 1 or 0, not {raw[:20]!r}")
+        return cls(split("ATLAS_ORCH_ADMIN_TOKEN"), split("ATLAS_ORCH_READ_TOKEN"),
+                   split("ATLAS_ORCH_METRICS_TOKEN"), raw in ("1", "true", "yes"))
 
     def scope(self, presented: str | None) -> str | None:
-        """'admin', 'read' or None. Every token is compared, in constant time each, so the
-        time taken says nothing about which matched."""
+        """'admin', 'read', 'metrics' or None. Every token is compared, in constant time
+        each, so the time taken says nothing about which matched."""
         if not presented:
             return None
         got = presented.encode("utf-8", "surrogateescape")
         admin = any([hmac.compare_digest(got, t.encode()) for t in self.admin])
         reader = any([hmac.compare_digest(got, t.encode()) for t in self.read])
-        return "admin" if admin else "read" if reader else None
+        scraper = any([hmac.compare_digest(got, t.encode()) for t in self.metrics])
+        return ("admin" if admin else "read" if reader else "metrics" if scraper
+                else None)
 
     def name(self, presented: str | None) -> str:
         """A name for the token presented, for the decision log: its scope and its place in
@@ -100,7 +117,8 @@ class Tokens:
         return "api"
 
     def all(self) -> tuple[str, ...]:
-        return self.admin + self.read
+        """Every configured token (for the log's redaction)."""
+        return self.admin + self.read + self.metrics
 
 
 @dataclass
@@ -279,6 +297,82 @@ async def _connection(request: web.Request, *,
                                 "properties": {"status": {"const": "ok"}}})
 async def live(request: web.Request) -> Any:
     return {"status": "ok"}
+
+
+READY_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["status", "reasons"],
+    "properties": {
+        "status": {"enum": ["ready", "not_ready"]},
+        "reasons": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["code", "detail"],
+            "properties": {"code": {"enum": list(metrics.REASONS)},
+                           "detail": {"type": "string"}}}}}}
+# what failing to read the database looks like, from the pool or from a query on it
+_UNREADABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@route("GET", "/api/health/ready", "Readiness (no token): 503 with the reasons when the "
+       "database is unreachable, the listener lags, a job is stuck or an alert is "
+       "dead-lettered.", scope=None, database=False, enveloped=False, returns=READY_SCHEMA,
+       answers={"503": ("not ready: the reasons say why", READY_SCHEMA)})
+async def ready(request: web.Request) -> Any:
+    limits = request.app[READY]
+    try:
+        async with _connection(request) as conn:
+            reasons = await metrics.not_ready(conn, limits)
+    except (DatabaseUnavailable, *_UNREADABLE) as exc:
+        cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
+        reasons = [metrics.reason("database_unreachable", "the database cannot be read: "
+                                  + (scrub(str(cause).splitlines()[0])[:200] if str(cause)
+                                     else type(cause).__name__))]
+        reasons = [r for r in reasons if r["code"] not in limits.ignore]
+    if reasons:
+        COUNTS["not_ready"] += 1
+        event(log, "api_not_ready", level=logging.INFO,
+              reasons=",".join(r["code"] for r in reasons), count=COUNTS["not_ready"])
+    return web.json_response({"status": "not_ready" if reasons else "ready",
+                              "reasons": reasons}, status=503 if reasons else 200,
+                             headers={"Cache-Control": "no-store"})
+
+
+@route("GET", "/metrics", "Prometheus metrics (text format 0.0.4), read from the database "
+       "at scrape time: a metrics, read or admin token (or none, with "
+       "ATLAS_ORCH_METRICS_OPEN=1).", scope="metrics", database=False, enveloped=False,
+       media_type="text/plain", returns={"type": "string"})
+async def metrics_scrape(request: web.Request) -> Any:
+    snap: metrics.Snapshot | None = None
+    try:
+        async with _connection(request) as conn:
+            snap = await metrics.snapshot(conn)
+    except (DatabaseUnavailable, *_UNREADABLE) as exc:
+        # still a 200: atlas_orch_database_up 0 is the series to alert on, and the
+        # in-process families are still true
+        COUNTS["metrics_unreadable"] += 1
+        event(log, "metrics_database_unreadable", level=logging.WARNING,
+              error=scrub(str(exc))[:300], count=COUNTS["metrics_unreadable"])
+    return web.Response(body=metrics.exposition(snap, [FeedCollector(request.app)]),
+                        headers={"Content-Type": metrics.CONTENT_TYPE,
+                                 "Cache-Control": "no-store"})
+
+
+class FeedCollector(Collector):
+    """This process's live-feed clients: in-process, so not in the database."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        """Connected clients now, and clients cut off as too slow since start."""
+        hub = self.app.get(HUB)
+        clients = GaugeMetricFamily("atlas_orch_feed_clients",
+                                    "Websocket clients of this process's live feed")
+        clients.add_metric([], float(sum(1 for s in hub.subscribers if not s.lagged)
+                                     if hub else 0))
+        yield clients
+        lagged = CounterMetricFamily("atlas_orch_feed_clients_lagged", "Feed clients this "
+                                     "process cut off as too slow (sent 'lagged') since start")
+        lagged.add_metric([], float(hub.lagged_total if hub else 0))
+        yield lagged
 
 
 @route("GET", f"{PREFIX}/sources", "Registered sources with their health status.",
@@ -582,6 +676,7 @@ URL: web.AppKey[str] = web.AppKey("url", str)
 TOKENS: web.AppKey[Tokens] = web.AppKey("tokens", Tokens)
 TICKETS: web.AppKey[Tickets] = web.AppKey("tickets", Tickets)
 HUB: web.AppKey[FeedHub] = web.AppKey("hub", FeedHub)
+READY: web.AppKey[metrics.ReadyLimits] = web.AppKey("ready", metrics.ReadyLimits)
 SCOPES: web.AppKey[dict[tuple[str, str], str | None]] = web.AppKey("scopes", dict)
 SCOPE = web.RequestKey("scope", str)
 
@@ -609,12 +704,16 @@ def _canonical(request: web.Request) -> str:
 async def _authorize(request: web.Request) -> web.StreamResponse | None:
     """A refusal if the route needs a token the request lacks; records the scope."""
     needed = request.app[SCOPES].get((request.method, _canonical(request)), "read")
-    if needed is None or not request.path.startswith("/api/"):
+    if needed is None or not (request.path.startswith("/api/") or needed == "metrics"):
         return None
+    if needed == "metrics" and request.app[TOKENS].metrics_open:
+        return None         # ATLAS_ORCH_METRICS_OPEN=1: a scraper on a trusted network
     scope = request.app[TOKENS].scope(_presented(request))
     if scope is None:
         return fail(401, "unauthorized", "a bearer token is required",
                     {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
+    if needed != "metrics" and scope == "metrics":
+        return fail(403, "forbidden", "a metrics token opens /metrics only")
     if needed == "admin" and scope != "admin":
         return fail(403, "forbidden", "this route needs the admin token")
     request[SCOPE] = scope
@@ -751,7 +850,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     """The live feed (websocket): refusals are HTTP answers before the upgrade."""
     try:
         q = _query(request, m.FeedQuery)
-        if await _feed_scope(request, q) is None:
+        if await _feed_scope(request, q) not in ("read", "admin"):
             return fail(401, "unauthorized", "a bearer token or a fresh ticket is required",
                         {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
         await _check_cursor(request, q.after)
@@ -872,14 +971,18 @@ async def page(request: web.Request) -> web.StreamResponse:
 # -- the app ---------------------------------------------------------------------------------
 
 def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
-               read_url: str | None = None, feed_max_queue: int = 200) -> web.Application:
+               read_url: str | None = None, feed_max_queue: int = 200,
+               ready: metrics.ReadyLimits | None = None) -> web.Application:
     """The aiohttp application; its pools and feed start with it and stop with it.
     ``read_url``: a read replica for the GET routes' reads (`serve --read-url`,
     docs/SCALING.md); the primary when None. ``feed_max_queue``: batches a feed client may
-    have queued before it is cut off as too slow (`serve --feed-max-queue`)."""
+    have queued before it is cut off as too slow (`serve --feed-max-queue`); ``ready``: when
+    /api/health/ready says 503 (default: the ATLAS_ORCH_READY_LISTENER_LAG_S, …_STUCK_JOB_S
+    and …_IGNORE variables)."""
     app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
     app[URL] = url
     app[TOKENS] = tokens
+    app[READY] = ready if ready is not None else metrics.ReadyLimits.from_env()
     app[TICKETS] = Tickets()
     app[SCOPES] = {}
     for r in ROUTES:

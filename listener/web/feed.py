@@ -144,6 +144,7 @@ class FeedHub:
     max_queue: int = 200
     watermark: int = 0
     subscribers: set[Subscriber] = field(default_factory=set)
+    lagged_total: int = 0          # clients cut off as too slow since start (/metrics)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _probe: tuple[int, list[str]] | None = None
@@ -226,6 +227,7 @@ class FeedHub:
             except asyncio.QueueFull:
                 # a client too slow to keep up is cut off, not buffered without end
                 sub.lagged = True
+                self.lagged_total += 1
                 sub.queue = asyncio.Queue(1)
                 sub.queue.put_nowait(Batch(-1, -1, []))
 

@@ -278,7 +278,7 @@ $$;
 --   note         cross-street and landmark notes ("between 4th and 5th sts", "at 10th st",
 --                "(behind the Safeway)"), and a landmark written before the number.
 --   box          a PO box's number.
--- One query per call reads the tables (the words of the text against all four at once).
+-- The tables are read through trapper.address_vocabulary (014), one lookup per word.
 CREATE OR REPLACE FUNCTION trapper.address_parts(p_raw text) RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
@@ -318,15 +318,18 @@ DECLARE
     extra text[] := '{}';
     w text;
     sides text[];
+    seen text[] := '{}';  -- the words already looked up
 BEGIN
     IF p_raw IS NULL OR lower(btrim(p_raw)) IN ('', '-', '—', '–', 'n/a', 'none') THEN
         RETURN NULL;
     END IF;
     v := lower(p_raw);
-    FOR m IN SELECT regexp_matches(v, '\(([^)]*)\)?', 'g') LOOP    -- "(behind the Safeway)"
-        notes := notes || btrim(m[1]);
-    END LOOP;
-    v := regexp_replace(v, '\([^)]*\)?', ' ', 'g');
+    IF strpos(v, '(') > 0 THEN   -- a query per call otherwise, for the few with a note
+        FOR m IN SELECT regexp_matches(v, '\(([^)]*)\)?', 'g') LOOP   -- "(behind the Safeway)"
+            notes := notes || btrim(m[1]);
+        END LOOP;
+        v := regexp_replace(v, '\([^)]*\)?', ' ', 'g');
+    END IF;
     v := replace(v, '.', '');
     v := regexp_replace(v, '([a-z])-([a-z])', '\1 \2', 'g');          -- twenty-first
     v := regexp_replace(v, '\s*&\s*', ' & ', 'g');
@@ -357,16 +360,32 @@ BEGIN
     parts := string_to_array(v, ',');
     np := array_length(parts, 1);
 
-    SELECT jsonb_object_agg(x.word, jsonb_strip_nulls(jsonb_build_object(
-               's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
-               'ok', o.kind, 'u', u.needs_id, 'us', u.standard)))
-    INTO voc
-    FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(replace(v, ',', ' '), ' ') t) x
-    LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
-    LEFT JOIN trapper.address_directionals d ON d.written = x.word
-    LEFT JOIN trapper.address_ordinals o ON o.written = x.word
-    LEFT JOIN trapper.address_unit_designators u ON u.written = x.word
-    WHERE coalesce(s.written, d.written, o.written, u.written) IS NOT NULL;
+    -- Each word's entry, one primary-key lookup per distinct word that is not a number, in
+    -- trapper.address_vocabulary (014: the four tables as one, kept in step by the triggers
+    -- of triggers/address_vocabulary.sql). One join of the four tables per call cost half of
+    -- this function (hash joins over the suffix table every call; docs/benchmarks.md).
+    IF to_regclass('trapper.address_vocabulary') IS NULL THEN
+        -- an upgrade that re-keys places (012) before 014 has made the vocabulary
+        SELECT jsonb_object_agg(x.word, jsonb_strip_nulls(jsonb_build_object(
+                   's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
+                   'ok', o.kind, 'u', u.needs_id, 'us', u.standard)))
+        INTO voc
+        FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(replace(v, ',', ' '), ' ') t) x
+        LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
+        LEFT JOIN trapper.address_directionals d ON d.written = x.word
+        LEFT JOIN trapper.address_ordinals o ON o.written = x.word
+        LEFT JOIN trapper.address_unit_designators u ON u.written = x.word
+        WHERE coalesce(s.written, d.written, o.written, u.written) IS NOT NULL;
+    ELSE
+        FOREACH w IN ARRAY string_to_array(replace(v, ',', ' '), ' ') LOOP
+            CONTINUE WHEN translate(w, '0123456789', '') = '' OR w = ANY (seen);
+            seen := seen || w;
+            e := (SELECT a.entry FROM trapper.address_vocabulary a WHERE a.word = w);
+            IF e IS NOT NULL THEN
+                voc := coalesce(voc, '{}') || jsonb_build_object(w, e);
+            END IF;
+        END LOOP;
+    END IF;
     voc := coalesce(voc, '{}');
 
     -- a PO box ("PO Box 12", "P O Box 12", "Post Office Box 12")
@@ -574,6 +593,30 @@ BEGIN
         'house_range', house_range, 'street', street, 'unit', unit,
         'town', nullif(btrim(town), ''), 'zip', zip,
         'note', nullif(array_to_string(notes, '; '), ''), 'landmark', landmark));
+END $$;
+
+-- trapper.address_vocabulary (014) made again from the four tables of the standard
+-- (012_address_standard.sql): each written word with what address_parts reads of it, as
+-- jsonb (s: the suffix's standard form, e: ends a street, d: the directional, o and ok: the
+-- ordinal's number and kind, u and us: the unit designator's needs_id and standard form).
+-- Run by the triggers of triggers/address_vocabulary.sql after every change to the tables.
+-- (plpgsql: its body names a table made later, by 014)
+CREATE OR REPLACE FUNCTION trapper.address_vocabulary_refresh() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM trapper.address_vocabulary;
+    INSERT INTO trapper.address_vocabulary (word, entry)
+    SELECT x.word, jsonb_strip_nulls(jsonb_build_object(
+               's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
+               'ok', o.kind, 'u', u.needs_id, 'us', u.standard))
+    FROM (SELECT written AS word FROM trapper.address_street_suffixes
+          UNION SELECT written FROM trapper.address_directionals
+          UNION SELECT written FROM trapper.address_ordinals
+          UNION SELECT written FROM trapper.address_unit_designators) x
+    LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
+    LEFT JOIN trapper.address_directionals d ON d.written = x.word
+    LEFT JOIN trapper.address_ordinals o ON o.written = x.word
+    LEFT JOIN trapper.address_unit_designators u ON u.written = x.word;
 END $$;
 
 -- Words in their standard forms (suffixes, directionals, ordinals), for the streets of an

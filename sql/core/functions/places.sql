@@ -34,9 +34,14 @@ BEGIN
     END IF;
     SELECT place_id INTO v_id FROM trapper.places
     WHERE address_key = v_key AND merged_into_place_id IS NULL;
+    -- Keys that start with a prefix are a range of the key's index ('|' < '}' in the key's C
+    -- collation), not a LIKE: LIKE with a pattern made at run time has no index condition in
+    -- a generic plan, and PL/pgSQL then planned both statements afresh on every call (a
+    -- sequential scan of all places were it to keep the generic one).
     IF v_id IS NULL AND v_town = '' THEN
         SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places
-        WHERE address_key LIKE (v_house || '|' || v_street || '|' || v_unit || '|%')
+        WHERE address_key >= (v_house || '|' || v_street || '|' || v_unit || '|')
+          AND address_key < (v_house || '|' || v_street || '|' || v_unit || '}')
           AND merged_into_place_id IS NULL
         HAVING count(*) = 1;
         v_detail := 'same house, street and unit (no town given)';
@@ -45,7 +50,8 @@ BEGIN
         -- one side names a directional the other leaves out; the town agrees or is not given
         SELECT min(place_id::text)::uuid, min(address_key) INTO v_id, v_found_key
         FROM trapper.places
-        WHERE address_key LIKE (v_house || '|%') AND merged_into_place_id IS NULL
+        WHERE address_key >= (v_house || '|') AND address_key < (v_house || '}')
+          AND merged_into_place_id IS NULL
           AND split_part(address_key, '|', 3) = v_unit
           AND (split_part(address_key, '|', 4) = v_town OR v_town = '')
           AND trapper.address_street_base(split_part(address_key, '|', 2)) = v_base

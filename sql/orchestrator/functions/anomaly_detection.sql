@@ -13,7 +13,7 @@ LANGUAGE sql STABLE AS $$
     SELECT 'silent:' || os.source_system || '/' || os.source_table, 'source_silent',
                'warning', os.source_system, os.source_table,
                format('%s has sent nothing for %s (expected %s)', os.display_name,
-                      justify_interval(date_trunc('minute', now() - li.last_ingest_at)),
+                      justify_interval(date_trunc('minute', trapper.orchestrator_now() - li.last_ingest_at)),
                       os.ingest_frequency),
                format('Check the %s export or sync for %s; the last file was %s',
                       os.ingest_method, os.display_name, coalesce(li.source_file, 'unknown')),
@@ -23,52 +23,112 @@ LANGUAGE sql STABLE AS $$
     JOIN trapper.v_orchestrator_last_ingest li USING (source_system, source_table)
     JOIN trapper.orchestrator_health_windows w USING (ingest_frequency)
     WHERE os.is_active AND w.stale_after IS NOT NULL
-      AND li.last_ingest_at < now() - w.stale_after
+      AND li.last_ingest_at < trapper.orchestrator_now() - w.stale_after
 $$;
 
--- A batch whose size is far from the same weekday's trailing batches of that source.
+-- The weekday a batch is compared on: its ISO weekday, Sunday (7) on a listed holiday.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_volume_weekday(p_at timestamptz) RETURNS int
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM trapper.orchestrator_holidays h
+                             WHERE h.day = p_at::date)
+                THEN 7 ELSE extract(isodow FROM p_at)::int END
+$$;
+
+-- A batch whose size is far from its source's baseline (docs/health-and-alerts.md, "Volume
+-- baselines"): the trailing batches of the same weekday (daily sources), of about the same
+-- day of the month (monthly ones) or all of them (weekly ones), without the batches of past
+-- incidents, and never for a change smaller than the source's floor.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_detect_volume()
 RETURNS TABLE (anomaly_key text, kind text, severity text, source_system text,
                source_table text, summary text, suggested_fix text, details jsonb)
 LANGUAGE sql STABLE AS $$
     WITH latest AS (
-        SELECT DISTINCT ON (source_system, source_table)
-               source_system, source_table, ingest_run_id, started_at, rows_read
-        FROM trapper.ingest_runs
-        WHERE status = 'completed'
-        ORDER BY source_system, source_table, started_at DESC
+        SELECT DISTINCT ON (ir.source_system, ir.source_table)
+               ir.source_system, ir.source_table, ir.ingest_run_id, ir.started_at, ir.rows_read
+        FROM trapper.ingest_runs ir
+        WHERE ir.status = 'completed'
+        ORDER BY ir.source_system, ir.source_table, ir.started_at DESC
+    ),
+    cadence AS (
+        -- configured, else inferred from the median gap between the source's recent runs,
+        -- else its ingest_frequency
+        SELECT l.*, coalesce(os.volume_seasonality,
+                   CASE WHEN g.n >= 3 THEN
+                            CASE WHEN g.gap < interval '36 hours' THEN 'weekday'
+                                 WHEN g.gap >= interval '12 days' THEN 'day_of_month'
+                                 ELSE 'none' END
+                        WHEN os.ingest_frequency = 'daily' THEN 'weekday'
+                        WHEN os.ingest_frequency = 'monthly' THEN 'day_of_month'
+                        ELSE 'none' END) AS seasonality,
+               coalesce(os.volume_floor,
+                        trapper.orchestrator_health_setting('volume_floor_rows')) AS floor
+        FROM latest l
+        LEFT JOIN trapper.orchestrator_sources os USING (source_system, source_table)
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS n,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY r.gap) AS gap
+            FROM (SELECT ir.started_at - lag(ir.started_at) OVER (ORDER BY ir.started_at)
+                             AS gap
+                  FROM (SELECT started_at FROM trapper.ingest_runs x
+                        WHERE x.source_system = l.source_system
+                          AND x.source_table = l.source_table AND x.status = 'completed'
+                          AND x.started_at <= l.started_at
+                        ORDER BY x.started_at DESC LIMIT 9) ir) r
+            WHERE r.gap IS NOT NULL
+        ) g
     ),
     history AS (
-        SELECT l.source_system, l.source_table, l.ingest_run_id, l.rows_read,
-               count(h.rows_read) AS n, avg(h.rows_read) AS mean,
+        SELECT l.source_system, l.source_table, l.ingest_run_id, l.rows_read, l.seasonality,
+               l.floor, count(h.rows_read) AS n, avg(h.rows_read) AS mean,
                stddev_samp(h.rows_read) AS sd
-        FROM latest l
+        FROM cadence l
         LEFT JOIN LATERAL (
             SELECT ir.rows_read FROM trapper.ingest_runs ir
             WHERE ir.source_system = l.source_system AND ir.source_table = l.source_table
               AND ir.status = 'completed' AND ir.ingest_run_id <> l.ingest_run_id
               AND ir.started_at < l.started_at
-              AND extract(isodow FROM ir.started_at) = extract(isodow FROM l.started_at)
+              AND CASE l.seasonality
+                      WHEN 'weekday'
+                          THEN trapper.orchestrator_volume_weekday(ir.started_at)
+                               = trapper.orchestrator_volume_weekday(l.started_at)
+                      WHEN 'day_of_month'
+                          THEN abs(extract(day FROM ir.started_at)
+                                   - extract(day FROM l.started_at))
+                               <= trapper.orchestrator_health_setting(
+                                      'volume_day_of_month_slack')
+                      ELSE true END
+              -- past incidents stay out of the baseline: the runs their anomalies named and
+              -- the runs that came while they were open
+              AND NOT EXISTS (
+                  SELECT 1 FROM trapper.orchestrator_incidents i
+                  WHERE i.source_system = l.source_system AND i.source_table = l.source_table
+                    AND (ir.ingest_run_id = ANY (i.ingest_run_ids)
+                         OR (ir.started_at >= i.opened_at
+                             AND ir.started_at < coalesce(i.resolved_at, 'infinity'))))
             ORDER BY ir.started_at DESC
             LIMIT trapper.orchestrator_health_setting('volume_history')::int
         ) h ON true
-        GROUP BY 1, 2, 3, 4
+        GROUP BY 1, 2, 3, 4, 5, 6
     )
     SELECT 'volume:' || h.source_system || '/' || h.source_table, 'batch_volume', 'warning',
                h.source_system, h.source_table,
-               format('Batch of %s rows (ingest run %s) against a usual %s ± %s on this '
-                      'weekday', h.rows_read, h.ingest_run_id, round(h.mean),
-                      round(coalesce(h.sd, 0))),
+               format('Batch of %s rows (ingest run %s) against a usual %s ± %s (%s)',
+                      h.rows_read, h.ingest_run_id, round(h.mean), round(coalesce(h.sd, 0)),
+                      CASE h.seasonality WHEN 'weekday' THEN 'this weekday'
+                                         WHEN 'day_of_month' THEN 'this day of the month'
+                                         ELSE 'recent batches' END),
                'Open the file: a truncated or partial export, a filter changed at the source, '
                'or a real surge? Re-export if it is incomplete',
                jsonb_build_object('ingest_run_id', h.ingest_run_id, 'rows', h.rows_read,
                                   'mean', round(h.mean, 1), 'stddev', round(h.sd, 1),
-                                  'history', h.n,
+                                  'history', h.n, 'seasonality', h.seasonality,
+                                  'floor', h.floor,
                                   'z', CASE WHEN h.sd > 0
                                             THEN round((h.rows_read - h.mean) / h.sd, 2) END)
-              
     FROM history h
     WHERE h.n >= trapper.orchestrator_health_setting('volume_min_history')
+      -- below the floor nothing alerts: ten rows fewer is noise for a small source
+      AND abs(h.rows_read - h.mean) >= h.floor
       AND CASE WHEN coalesce(h.sd, 0) > 0
                THEN abs(h.rows_read - h.mean) / h.sd
                     > trapper.orchestrator_health_setting('volume_z')
@@ -224,7 +284,7 @@ LANGUAGE sql STABLE AS $$
                    || h.source_table || ' --action error; fix the rule or data, then replay',
                jsonb_build_object('errors', sum(h.errors))
     FROM trapper.orchestrator_source_hourly h
-    WHERE h.hour >= date_trunc('hour', now() - interval '1 hour')
+    WHERE h.hour >= date_trunc('hour', trapper.orchestrator_now() - interval '1 hour')
     GROUP BY h.source_system, h.source_table
     HAVING sum(h.errors) >= trapper.orchestrator_health_setting('error_burst_count')
 $$;
@@ -249,7 +309,7 @@ LANGUAGE sql STABLE AS $$
           AND NOT sr.is_processed AND sr.processing_error IS NULL
     ) u
     WHERE os.is_active AND u.n > trapper.orchestrator_health_setting('backlog_rows')
-      AND u.oldest < now() - make_interval(mins =>
+      AND u.oldest < trapper.orchestrator_now() - make_interval(mins =>
               trapper.orchestrator_health_setting('backlog_min_age_minutes')::int)
 $$;
 
@@ -267,7 +327,7 @@ LANGUAGE sql STABLE AS $$
                jsonb_build_object('jobs', jsonb_agg(j.job_id))
     FROM trapper.processing_jobs j
     WHERE j.status = 'processing'
-      AND coalesce(j.heartbeat_at, j.started_at) < now() - make_interval(mins =>
+      AND coalesce(j.heartbeat_at, j.started_at) < trapper.orchestrator_now() - make_interval(mins =>
               trapper.orchestrator_health_setting('stuck_job_minutes')::int)
     GROUP BY j.source_system, j.source_table
     UNION ALL
@@ -306,7 +366,7 @@ LANGUAGE sql STABLE AS $$
         LIMIT 1
     ) s ON true
     WHERE pce.total_cats > trapper.orchestrator_health_setting('implausible_colony_size')
-      AND pce.created_at > now() - make_interval(days =>
+      AND pce.created_at > trapper.orchestrator_now() - make_interval(days =>
               trapper.orchestrator_health_setting('implausible_window_days')::int)
     GROUP BY s.source_system, s.source_table
 $$;
@@ -356,6 +416,22 @@ LANGUAGE sql STABLE AS $$
     FROM bad b
     WHERE b.rn = 1
 $$;
+
+-- Run every active detector as of p_now (bench/incidents.py replays history with it): the
+-- detectors, raising and resolving read trapper.orchestrator_now(), set here for this
+-- transaction and put back after.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_detect_anomalies_at(p_now timestamptz)
+RETURNS TABLE (anomaly_key text, kind text, change text)
+LANGUAGE plpgsql
+SET jit = off      -- as below
+AS $$
+DECLARE
+    v_was text := current_setting('atlas_orch.now', true);
+BEGIN
+    PERFORM set_config('atlas_orch.now', p_now::text, true);
+    RETURN QUERY SELECT * FROM trapper.orchestrator_detect_anomalies();
+    PERFORM set_config('atlas_orch.now', coalesce(v_was, ''), true);
+END $$;
 
 -- Run every active detector; raise what holds, resolve what stopped holding. Returns the
 -- changes: one row per anomaly raised (new or reopened) or resolved.

@@ -1,0 +1,189 @@
+"""Incidents and volume baselines on real PostgreSQL (issue 19, items 3 and 4): anomalies of
+one source sharing a likely cause are one incident with one Slack message, updated as kinds
+join and resolved once; the volume baseline follows the source's cadence, leaves past
+incidents out and never alerts below its floor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.fake_slack import FakeSlack
+from tests.helpers import execute, sql, val
+from tests.test_alerts import outbox, send, sender_for
+from tests.test_health import open_anomalies
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    server = FakeSlack()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def alerts_db(db_url: str) -> str:
+    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 0 "
+                    "WHERE key = 'alert_group_wait_s'")
+    return db_url
+
+
+def raise_kind(url: str, kind: str, system: str = "petlink", table: str = "owners",
+               severity: str = "warning", details: dict[str, Any] | None = None) -> None:
+    val(url, "SELECT trapper.orchestrator_raise_anomaly($1, $2, $3, $4, $5, $6, $7, $8::jsonb)",
+        f"{kind}:{system}/{table}", kind, severity, system, table, f"{kind} summary",
+        f"fix {kind}", json.dumps(details or {}))
+
+
+def resolve_kind(url: str, kind: str, system: str = "petlink", table: str = "owners") -> None:
+    val(url, "SELECT trapper.orchestrator_resolve_anomaly($1, 'fixed')",
+        f"{kind}:{system}/{table}")
+
+
+def incidents(url: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in sql(url, "SELECT * FROM trapper.orchestrator_incidents "
+                                      "ORDER BY incident_id")]
+
+
+def incident_of(url: str, kind: str, system: str = "petlink", table: str = "owners") -> int:
+    return int(val(url, "SELECT incident_id FROM trapper.orchestrator_anomalies "
+                        "WHERE anomaly_key = $1", f"{kind}:{system}/{table}"))
+
+
+def run_at(url: str, system: str, table: str, rows: int, at: str) -> int:
+    return int(val(url, """
+        INSERT INTO trapper.ingest_runs (source_system, source_table, source_file, rows_read,
+                                         rows_new, status, started_at, finished_at)
+        VALUES ($1, $2, 'test.csv', $3, $3, 'completed', $4::text::timestamptz,
+                $4::text::timestamptz)
+        RETURNING ingest_run_id""", system, table, rows, at))
+
+
+def detect(url: str, at: str) -> dict[str, str]:
+    """The detectors' changes on the clock ``at`` (the runs below are dated, not recent)."""
+    return {r["anomaly_key"]: r["change"] for r in sql(
+        url, "SELECT * FROM trapper.orchestrator_detect_anomalies_at($1::text::timestamptz)", at)}
+
+
+# -- incidents --------------------------------------------------------------------------------
+
+def test_anomalies_sharing_a_cause_form_one_incident_that_resolves_with_the_last(
+    db_url: str
+) -> None:
+    raise_kind(db_url, "batch_volume")
+    raise_kind(db_url, "schema_drift", severity="critical")       # delivery, with the volume
+    raise_kind(db_url, "error_burst")                              # processing: not delivery
+    raise_kind(db_url, "batch_volume", system="airtable", table="trappers")  # another source
+    volume = incident_of(db_url, "batch_volume")
+    assert incident_of(db_url, "schema_drift") == volume
+    assert incident_of(db_url, "error_burst") != volume
+    assert incident_of(db_url, "batch_volume", "airtable", "trappers") != volume
+    [inc] = [i for i in incidents(db_url) if i["incident_id"] == volume]
+    assert inc["kinds"] == ["batch_volume", "schema_drift"] and inc["causes"] == ["delivery"]
+    assert inc["severity"] == "critical" and inc["version"] == 2 and inc["resolved_at"] is None
+    resolve_kind(db_url, "batch_volume")
+    assert incidents(db_url)[0]["resolved_at"] is None            # drift is still open
+    resolve_kind(db_url, "schema_drift")
+    assert incidents(db_url)[0]["resolved_at"] is not None
+
+
+def test_an_anomaly_past_the_window_opens_its_own_incident(db_url: str) -> None:
+    raise_kind(db_url, "batch_volume")
+    execute(db_url, "UPDATE trapper.orchestrator_incidents "
+                    "SET opened_at = opened_at - interval '121 minutes'")
+    raise_kind(db_url, "schema_drift")
+    assert incident_of(db_url, "schema_drift") != incident_of(db_url, "batch_volume")
+
+
+def test_one_message_updated_as_kinds_join_then_one_resolved_message(
+    alerts_db: str, slack: FakeSlack
+) -> None:
+    raise_kind(alerts_db, "batch_volume")
+    assert send(alerts_db, sender_for(slack)).delivered == 1
+    assert send(alerts_db, sender_for(slack)).planned == 0        # nothing changed
+    raise_kind(alerts_db, "schema_drift")                          # joins: the message updates
+    assert send(alerts_db, sender_for(slack)).delivered == 1
+    raise_kind(alerts_db, "batch_volume")                          # still open: no change
+    assert send(alerts_db, sender_for(slack)).planned == 0
+    resolve_kind(alerts_db, "batch_volume")
+    assert send(alerts_db, sender_for(slack)).planned == 0        # drift still open
+    resolve_kind(alerts_db, "schema_drift")
+    assert send(alerts_db, sender_for(slack)).delivered == 1
+    assert send(alerts_db, sender_for(slack)).planned == 0
+    assert [r["kind"] for r in outbox(alerts_db)] == ["firing", "update", "resolved"]
+    incident = str(incident_of(alerts_db, "batch_volume"))
+    received = slack.incidents()
+    assert [i for i, _ in received] == [incident] * 3             # one incident's messages
+    assert "updated: batch_volume, schema_drift" in received[1][1]
+    assert "Resolved: 2 anomalies" in received[2][1]
+
+
+def test_an_incident_that_clears_within_the_grouping_window_is_never_sent(
+    db_url: str, slack: FakeSlack
+) -> None:
+    raise_kind(db_url, "batch_volume")                             # default window: 30 s
+    assert send(db_url, sender_for(slack)).planned == 0
+    resolve_kind(db_url, "batch_volume")
+    execute(db_url, "UPDATE trapper.orchestrator_incidents "
+                    "SET opened_at = opened_at - interval '1 minute'")
+    assert send(db_url, sender_for(slack)).planned == 0
+    assert slack.received == []
+
+
+# -- baselines --------------------------------------------------------------------------------
+
+def test_a_monthly_source_is_compared_with_the_same_day_of_the_month(db_url: str) -> None:
+    # twice a month: a full export on the 1st, a small update on the 15th
+    for month in range(1, 7):
+        run_at(db_url, "petlink", "pets", 1000 + 10 * month, f"2026-{month:02}-01 06:00Z")
+        run_at(db_url, "petlink", "pets", 100 + month, f"2026-{month:02}-15 06:00Z")
+    run_at(db_url, "petlink", "pets", 104, "2026-07-15 06:00Z")   # a usual mid-month update
+    assert detect(db_url, "2026-07-15 07:00Z") == {}
+    run_at(db_url, "petlink", "pets", 500, "2026-08-01 06:00Z")   # half a full export
+    key = "volume:petlink/pets"
+    assert detect(db_url, "2026-08-01 07:00Z") == {key: "raised"}
+    details = open_anomalies(db_url)[key]["details"]
+    assert details["seasonality"] == "day_of_month" and details["history"] == 6
+    assert details["mean"] == 1035
+
+
+def test_a_past_incident_stays_out_of_the_history(db_url: str) -> None:
+    for day, rows in ((1, 1000), (8, 1040), (15, 980), (22, 1010), (29, 995)):
+        run_at(db_url, "petlink", "owners", rows, f"2026-06-{day:02} 06:00Z")
+    run_at(db_url, "petlink", "owners", 40, "2026-07-06 06:00Z")
+    key = "volume:petlink/owners"
+    assert detect(db_url, "2026-07-06 07:00Z") == {key: "raised"}
+    run_at(db_url, "petlink", "owners", 1000, "2026-07-13 06:00Z")
+    assert detect(db_url, "2026-07-13 07:00Z") == {key: "resolved"}
+    run_at(db_url, "petlink", "owners", 45, "2026-07-20 06:00Z")
+    # with the first drop in its history (mean 866, sd 360) the second would pass unseen
+    assert detect(db_url, "2026-07-20 07:00Z") == {key: "raised"}
+    details = open_anomalies(db_url)[key]["details"]
+    # out: the drop, and the batch that came while its incident was open (it resolved it)
+    assert details["history"] == 5 and details["mean"] == 1005
+    assert details["seasonality"] == "none"                        # weekly gaps
+
+
+def test_no_alert_below_the_floor_and_the_floor_is_per_source(db_url: str) -> None:
+    for day, rows in ((1, 20), (8, 22), (15, 19), (22, 21), (29, 20)):
+        run_at(db_url, "volunteerhub", "users", rows, f"2026-06-{day:02} 06:00Z")
+    run_at(db_url, "volunteerhub", "users", 4, "2026-07-06 06:00Z")  # z = -14, 16 rows fewer
+    assert detect(db_url, "2026-07-06 07:00Z") == {}               # default floor: 50 rows
+    execute(db_url, "UPDATE trapper.orchestrator_sources SET volume_floor = 10 "
+                    "WHERE source_system = 'volunteerhub' AND source_table = 'users'")
+    assert detect(db_url, "2026-07-06 07:00Z") == {"volume:volunteerhub/users": "raised"}
+    assert open_anomalies(db_url)["volume:volunteerhub/users"]["details"]["floor"] == 10
+
+
+def test_the_detectors_run_on_a_given_clock(db_url: str) -> None:
+    run_at(db_url, "clinichq", "cat_info", 100, "2026-06-01 06:00Z")   # weekly: 10 days
+    assert "silent:clinichq/cat_info" not in detect(db_url, "2026-06-05Z")
+    assert detect(db_url, "2026-06-12Z")["silent:clinichq/cat_info"] == "raised"
+    a = open_anomalies(db_url)["silent:clinichq/cat_info"]
+    assert a["first_seen"].isoformat().startswith("2026-06-12")
