@@ -21,12 +21,15 @@ from listener.core.output import say
               help="Run the event listener in the same process.")
 @click.option("--listen-url", envvar="ATLAS_ORCH_LISTEN_URL", show_envvar=True,
               help="A direct (session) connection for LISTEN.")
+@click.option("--read-url", envvar="ATLAS_ORCH_READ_URL", show_envvar=True,
+              help="A read replica for the API's and the page's reads (the listener, the "
+                   "feed and every write stay on the primary; docs/SCALING.md).")
 @click.option("--feed-max-queue", default=200, show_default=True, type=click.IntRange(1),
               envvar="ATLAS_ORCH_FEED_MAX_QUEUE", show_envvar=True,
               help="Batches a websocket client may have queued before it is cut off as too "
                    "slow.")
 def serve(database_url: str | None, host: str, port: int, with_listener: bool,
-          listen_url: str | None, feed_max_queue: int) -> None:
+          listen_url: str | None, read_url: str | None, feed_max_queue: int) -> None:
     """The HTTP API, the live feed and the /admin/data-health page (and the listener)."""
     from aiohttp import web
 
@@ -51,7 +54,7 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
 
         # ApiRunner: aiohttp's own parse-error answers in the API's envelope, without the
         # request's bytes (listener/web/server.py); no access log (URLs may carry tickets)
-        runner = ApiRunner(create_app(url, tokens, listen_url=listen_url,
+        runner = ApiRunner(create_app(url, tokens, listen_url=listen_url, read_url=read_url,
                                        feed_max_queue=feed_max_queue, ready=ready),
                            access_log=None)
         await runner.setup()

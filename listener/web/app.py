@@ -48,7 +48,7 @@ from listener.core.errors import UserError
 from listener.core.logs import event, scrub
 from listener.core.output import to_json
 from listener.web import models as m
-from listener.web.feed import FeedHub, Subscriber, matcher
+from listener.web.feed import FeedHub, Filter, Subscriber, is_replay, log_message
 from listener.web.openapi import OBJECTS, Handler, Route, document
 from listener.web.server import envelope_error
 
@@ -261,8 +261,12 @@ def _validation_message(exc: ValidationError) -> str:
                      for e in exc.errors()[:10])
 
 
-def _pool(request: web.Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app[POOL]
+def _pool(request: web.Request, *, primary: bool = False) -> asyncpg.Pool:
+    """The pool for this request: a GET's reads go to the read replica when one is set
+    (``ATLAS_ORCH_READ_URL``, docs/SCALING.md), everything else (writes, and the live feed,
+    whose watermark is the primary's) to the primary. Without a replica both are one pool."""
+    pool: asyncpg.Pool = (request.app[READ_POOL] if request.method == "GET" and not primary
+                          else request.app[POOL])
     return pool
 
 
@@ -272,10 +276,12 @@ class DatabaseUnavailable(Exception):
 
 
 @contextlib.asynccontextmanager
-async def _connection(request: web.Request) -> AsyncIterator[PoolConnectionProxy]:
-    """A pooled connection; failing to get one is DatabaseUnavailable. Errors of the queries
-    run on it are not touched."""
-    pool = _pool(request)
+async def _connection(request: web.Request, *,
+                      primary: bool = False) -> AsyncIterator[PoolConnectionProxy]:
+    """A pooled connection (from the replica for a GET unless ``primary``, see _pool);
+    failing to get one is DatabaseUnavailable. Errors of the queries run on it are not
+    touched."""
+    pool = _pool(request, primary=primary)
     try:
         conn: PoolConnectionProxy = await pool.acquire(timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -665,6 +671,7 @@ def openapi() -> dict[str, Any]:
 # -- middleware: auth and the envelope -------------------------------------------------------
 
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+READ_POOL: web.AppKey[asyncpg.Pool] = web.AppKey("read_pool", asyncpg.Pool)
 URL: web.AppKey[str] = web.AppKey("url", str)
 TOKENS: web.AppKey[Tokens] = web.AppKey("tokens", Tokens)
 TICKETS: web.AppKey[Tickets] = web.AppKey("tickets", Tickets)
@@ -831,7 +838,7 @@ async def _check_cursor(request: web.Request, after: int | None) -> None:
     feed would wait for ever without a word (issue 15)."""
     if after is None or after <= request.app[HUB].watermark:
         return
-    async with _connection(request) as conn:
+    async with _connection(request, primary=True) as conn:
         newest = await job_log.newest_log_seq(conn)
     if after > newest:
         raise ApiError(400, "bad_cursor", f"after={after} is ahead of the log (its newest "
@@ -855,20 +862,20 @@ async def feed(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
     sub = hub.subscribe()
-    keep = matcher(q.source, q.action)
+    wanted = Filter.of(q.source, q.action, q.record)
+    keep = wanted.keep
     pos = hub.watermark if q.after is None else q.after
     try:
         await ws.send_str(to_json({"type": "hello", "cursor": pos,
                                  "watermark": hub.watermark}))
         reader = asyncio.create_task(_drain_client(ws))
+        # the client going away wakes the loop below (no task per batch to watch for it)
+        reader.add_done_callback(lambda _t: sub.close())
         pos = await _send_range(request, ws, sub, keep, pos, hub.watermark)
-        while not ws.closed:
-            getter = asyncio.create_task(sub.queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                getter.cancel()
+        while not ws.closed and not reader.done():
+            batch = await sub.queue.get()
+            if batch.hi < 0 and not sub.lagged:     # the close marker
                 break
-            batch = getter.result()
             if sub.lagged:
                 await ws.send_str(to_json({"type": "lagged", "cursor": pos,
                                          "message": "too slow to keep up; reconnect with "
@@ -878,11 +885,21 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 continue
             if batch.lo > pos:        # joined between batches: fetch what lies between
                 pos = await _send_range(request, ws, sub, keep, pos, batch.lo)
-            fresh = [(r, t) for r, t in zip(batch.rows, batch.encoded, strict=True)
-                     if r["log_seq"] > pos]
-            await _send_rows(request, ws, keep, [r for r, _ in fresh], batch.hi,
-                             [t for _, t in fresh])
+            if batch.lo == pos:
+                # the common case: the whole batch is new to this client, and its message
+                # is built once for every client with the same filter (listener/web/feed.py)
+                text = batch.message(wanted)
+                if text is not None:
+                    await ws.send_str(text)
+                    await _send_replays(request, ws, [batch.rows[i] for i in batch.replays
+                                                      if keep(batch.rows[i])])
+            else:
+                fresh = [(r, t) for r, t in zip(batch.rows, batch.encoded, strict=True)
+                         if r["log_seq"] > pos]
+                await _send_rows(request, ws, keep, [r for r, _ in fresh], batch.hi,
+                                 [t for _, t in fresh])
             pos = batch.hi
+        reader.cancel()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -911,7 +928,7 @@ async def _send_range(request: web.Request, ws: web.WebSocketResponse, sub: Subs
     """Send the durable rows (lo, hi] page by page; returns the new cursor."""
     pos = lo
     while pos < hi:
-        async with _connection(request) as conn:
+        async with _connection(request, primary=True) as conn:
             rows = await job_log.rows(conn, pos, hi)
         top = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else hi
         await _send_rows(request, ws, keep, rows, top)
@@ -927,18 +944,21 @@ async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
     texts = encoded if encoded is not None else [to_json(r) for r in rows]
     kept = [(r, t) for r, t in zip(rows, texts, strict=True) if keep(r)]
     if kept:
-        await ws.send_str('{"type": "log", "rows": [' + ", ".join(t for _, t in kept)
-                          + f'], "cursor": {cursor}}}')
-    for r, _ in kept:
-        details = r.get("decision_details") or {}
-        if r["action"] == "replayed" and details.get("mode") == "emit":
-            async with _connection(request) as conn:
-                tl = await read.timeline(conn, r["source_system"], r["source_table"],
-                                         r["source_record_id"])
-            await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
-                                     "record": f"{r['source_system']}/{r['source_table']}/"
-                                               f"{r['source_record_id']}",
-                                     "items": tl["items"]}))
+        await ws.send_str(log_message([t for _, t in kept], cursor))
+    await _send_replays(request, ws, [r for r, _ in kept if is_replay(r)])
+
+
+async def _send_replays(request: web.Request, ws: web.WebSocketResponse,
+                        rows: list[dict[str, Any]]) -> None:
+    """For each ``replayed`` row of ``replay --emit``, the record's timeline."""
+    for r in rows:
+        async with _connection(request, primary=True) as conn:
+            tl = await read.timeline(conn, r["source_system"], r["source_table"],
+                                     r["source_record_id"])
+        await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
+                                 "record": f"{r['source_system']}/{r['source_table']}/"
+                                           f"{r['source_record_id']}",
+                                 "items": tl["items"]}))
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -951,12 +971,14 @@ async def page(request: web.Request) -> web.StreamResponse:
 # -- the app ---------------------------------------------------------------------------------
 
 def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
-               feed_max_queue: int = 200,
+               read_url: str | None = None, feed_max_queue: int = 200,
                ready: metrics.ReadyLimits | None = None) -> web.Application:
-    """The aiohttp application; its pool and feed start with it and stop with it.
-    ``feed_max_queue``: batches a feed client may have queued before it is cut off as too
-    slow (`serve --feed-max-queue`); ``ready``: when /api/health/ready says 503 (default:
-    the ATLAS_ORCH_READY_LISTENER_LAG_S, …_STUCK_JOB_S and …_IGNORE variables)."""
+    """The aiohttp application; its pools and feed start with it and stop with it.
+    ``read_url``: a read replica for the GET routes' reads (`serve --read-url`,
+    docs/SCALING.md); the primary when None. ``feed_max_queue``: batches a feed client may
+    have queued before it is cut off as too slow (`serve --feed-max-queue`); ``ready``: when
+    /api/health/ready says 503 (default: the ATLAS_ORCH_READY_LISTENER_LAG_S, …_STUCK_JOB_S
+    and …_IGNORE variables)."""
     app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
     app[URL] = url
     app[TOKENS] = tokens
@@ -981,12 +1003,21 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
         app[POOL] = await asyncpg.create_pool(
             url, min_size=1, max_size=8, server_settings={"application_name":
                                                           "atlas-orch serve"})
+        app[READ_POOL] = app[POOL]
+        if read_url:
+            probe = await connect(read_url)  # the same readable error for the replica's URL
+            await probe.close()
+            app[READ_POOL] = await asyncpg.create_pool(
+                read_url, min_size=1, max_size=8,
+                server_settings={"application_name": "atlas-orch serve (reads)"})
         app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, feed_max_queue))
         await app[HUB].start()
         event(log, "api_started", routes=len(ROUTES))
 
     async def cleanup(app: web.Application) -> None:
         await app[HUB].stop()
+        if app[READ_POOL] is not app[POOL]:
+            await app[READ_POOL].close()
         await app[POOL].close()
 
     app.on_startup.append(startup)
