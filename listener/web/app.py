@@ -318,7 +318,9 @@ _UNREADABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceEr
 async def ready(request: web.Request) -> Any:
     limits = request.app[READY]
     try:
-        async with _connection(request) as conn:
+        # the primary: readiness is about the database the listener and writes use, and a
+        # lagging replica would hide a lagging listener (docs/SCALING.md)
+        async with _connection(request, primary=True) as conn:
             reasons = await metrics.not_ready(conn, limits)
     except (DatabaseUnavailable, *_UNREADABLE) as exc:
         cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
@@ -342,7 +344,8 @@ async def ready(request: web.Request) -> Any:
 async def metrics_scrape(request: web.Request) -> Any:
     snap: metrics.Snapshot | None = None
     try:
-        async with _connection(request) as conn:
+        # the primary, for the same reason as readiness: lag and queue figures must be now's
+        async with _connection(request, primary=True) as conn:
             snap = await metrics.snapshot(conn)
     except (DatabaseUnavailable, *_UNREADABLE) as exc:
         # still a 200: atlas_orch_database_up 0 is the series to alert on, and the
