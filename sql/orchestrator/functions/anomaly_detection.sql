@@ -34,6 +34,29 @@ LANGUAGE sql STABLE AS $$
                 THEN 7 ELSE extract(isodow FROM p_at)::int END
 $$;
 
+-- How many of its history's standard deviations a batch must be from their mean to be
+-- anomalous: volume_z for a history whose spread is known; for one estimated from n batches
+-- (volume_small_sample on) the two-sided prediction interval at the same level, Student's t
+-- with n - 1 degrees of freedom times sqrt(1 + 1/n). The t quantile comes from the normal
+-- one by the Cornish-Fisher expansion (Abramowitz and Stegun 26.7.5; at z = 3 it gives
+-- 9.01 for 3 degrees of freedom where the exact quantile is 9.22, 6.58 for 4 (6.62), 4.53
+-- for 7 (4.53)):
+-- with 5 batches of history a batch must be 7.2 of their deviations away, with 8 of them
+-- 4.8, and the threshold nears volume_z as the history grows.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_volume_threshold(p_z numeric, p_n bigint)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_n < 2 THEN p_z
+                ELSE (p_z + (p_z ^ 3 + p_z) / (4 * v)
+                          + (5 * p_z ^ 5 + 16 * p_z ^ 3 + 3 * p_z) / (96 * v ^ 2)
+                          + (3 * p_z ^ 7 + 19 * p_z ^ 5 + 17 * p_z ^ 3 - 15 * p_z)
+                            / (384 * v ^ 3)
+                          + (79 * p_z ^ 9 + 776 * p_z ^ 7 + 1482 * p_z ^ 5 - 1920 * p_z ^ 3
+                             - 945 * p_z) / (92160 * v ^ 4))
+                     * sqrt(1 + 1.0 / p_n) END
+    FROM (SELECT (p_n - 1)::numeric AS v) d
+$$;
+
 -- A batch whose size is far from its source's baseline (docs/health-and-alerts.md, "Volume
 -- baselines"): the trailing batches of the same weekday (daily sources), of about the same
 -- day of the month (monthly ones) or all of them (weekly ones), without the batches of past
@@ -119,6 +142,11 @@ LANGUAGE sql STABLE AS $$
         -- the streak is every completed batch from it to this one: the anomaly stayed open
         -- across them, so each was flagged
         SELECT h.*, f.first_run,
+               CASE WHEN coalesce(trapper.orchestrator_health_setting('volume_small_sample'),
+                                  0) > 0
+                    THEN trapper.orchestrator_volume_threshold(
+                             trapper.orchestrator_health_setting('volume_z'), h.n)
+                    ELSE trapper.orchestrator_health_setting('volume_z') END AS threshold,
                (SELECT count(*) FROM trapper.ingest_runs x, trapper.ingest_runs fr
                 WHERE fr.ingest_run_id = f.first_run
                   AND x.source_system = h.source_system AND x.source_table = h.source_table
@@ -147,7 +175,7 @@ LANGUAGE sql STABLE AS $$
                                   'mean', round(h.mean, 1), 'stddev', round(h.sd, 1),
                                   'history', h.n, 'seasonality', h.seasonality,
                                   'floor', h.floor, 'first_ingest_run_id', h.first_run,
-                                  'streak', h.streak,
+                                  'streak', h.streak, 'threshold', round(h.threshold, 2),
                                   'z', CASE WHEN h.sd > 0
                                             THEN round((h.rows_read - h.mean) / h.sd, 2) END)
     FROM streak h
@@ -160,8 +188,7 @@ LANGUAGE sql STABLE AS $$
       -- below the floor nothing alerts: ten rows fewer is noise for a small source
       AND abs(h.rows_read - h.mean) >= h.floor
       AND CASE WHEN coalesce(h.sd, 0) > 0
-               THEN abs(h.rows_read - h.mean) / h.sd
-                    > trapper.orchestrator_health_setting('volume_z')
+               THEN abs(h.rows_read - h.mean) / h.sd > h.threshold
                -- a perfectly regular history: any change of more than half is far from it
                ELSE abs(h.rows_read - h.mean) > 0.5 * greatest(h.mean, 1) END
 $$;
