@@ -319,9 +319,7 @@ async def main(interval_min: int, seed: int, as_json: bool, per_pass: bool = Fal
             "        WHERE o.incident_id = i.incident_id AND o.kind = 'repeat') AS reminders, "
             "       extract(epoch FROM coalesce(i.resolved_at, $1) - i.opened_at) / 3600"
             "            AS hours, "
-            "       EXISTS (SELECT 1 FROM trapper.orchestrator_anomalies a "
-            "               WHERE a.incident_id = i.incident_id "
-            "                 AND a.details ->> 'resolution' = 'new normal') AS new_normal "
+            "       cardinality(i.accepted_run_ids) > 0 AS new_normal "
             "FROM trapper.orchestrator_incidents i ORDER BY opened_at", end)]
         repeat_h = float(await conn.fetchval(
             "SELECT trapper.orchestrator_health_setting('alert_repeat_hours')"))
