@@ -339,3 +339,20 @@ def test_without_the_new_normal_the_false_alarm_stays_open(db_url: str) -> None:
         weekly(db_url, [rows], first_week=week)
         assert detect_week(db_url, week) == {}                       # open all along
     assert open_anomalies(db_url)[key]["details"]["streak"] == 5
+
+
+def test_a_short_history_is_compared_with_its_prediction_interval(db_url: str) -> None:
+    def threshold(n: int) -> float:
+        return float(val(db_url, "SELECT trapper.orchestrator_volume_threshold(3, $1)", n))
+
+    # Student's t at the 3-sigma level times sqrt(1 + 1/n): wide for few batches, near 3 for many
+    assert round(threshold(5), 1) == 7.2 and round(threshold(8), 1) == 4.8
+    assert 3 < threshold(1000) < 3.01
+    key = "volume:petlink/owners"
+    weekly(db_url, [1000, 1040, 980, 1010, 995])                    # mean 1005, sd 22.4
+    weekly(db_url, [1130], first_week=5)                             # 5.6 sd above: < 7.2
+    assert detect_week(db_url, 5) == {}
+    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 0 "
+                    "WHERE key = 'volume_small_sample'")
+    assert detect_week(db_url, 5, hours=2) == {key: "raised"}        # the plain z-score
+    assert open_anomalies(db_url)[key]["details"]["threshold"] == 3
