@@ -5,6 +5,7 @@ incidents out and never alerts below its floor."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -187,3 +188,171 @@ def test_the_detectors_run_on_a_given_clock(db_url: str) -> None:
     assert detect(db_url, "2026-06-12Z")["silent:clinichq/cat_info"] == "raised"
     a = open_anomalies(db_url)["silent:clinichq/cat_info"]
     assert a["first_seen"].isoformat().startswith("2026-06-12")
+
+
+# -- holidays ---------------------------------------------------------------------------------
+
+MONDAY = dt.datetime(2026, 6, 1, 6, tzinfo=dt.UTC)
+
+
+def _at(days: float, hours: float = 0) -> str:
+    return (MONDAY + dt.timedelta(days=days, hours=hours)).isoformat()
+
+
+def test_a_holiday_is_compared_with_sundays(db_url: str) -> None:
+    # a daily source: ~1,000 rows on weekdays, ~300 on Sundays, five weeks of it
+    for day in range(35):
+        sunday = (MONDAY + dt.timedelta(days=day)).isoweekday() == 7
+        run_at(db_url, "airtable", "trappers", (300 if sunday else 1000) + (day % 3) * 10,
+               _at(day))
+    friday = 39                                                      # 2026-07-10
+    execute(db_url, f"INSERT INTO trapper.orchestrator_holidays VALUES "
+                    f"('{(MONDAY + dt.timedelta(days=friday)).date()}', 'a closed Friday')")
+    assert val(db_url, "SELECT trapper.orchestrator_volume_weekday($1::text::timestamptz)",
+               _at(friday)) == 7
+    assert val(db_url, "SELECT trapper.orchestrator_volume_weekday($1::text::timestamptz)",
+               _at(friday - 1)) == 4
+    for day in range(35, friday):
+        run_at(db_url, "airtable", "trappers", 1000 + (day % 3) * 10, _at(day))
+    run_at(db_url, "airtable", "trappers", 310, _at(friday))          # a Sunday's volume
+    assert "volume:airtable/trappers" not in detect(db_url, _at(friday, 1))
+    # the same batch on a Friday that is no holiday is far from the Fridays before it
+    execute(db_url, "DELETE FROM trapper.orchestrator_holidays")
+    assert detect(db_url, _at(friday, 2))["volume:airtable/trappers"] == "raised"
+    details = open_anomalies(db_url)["volume:airtable/trappers"]["details"]
+    assert details["seasonality"] == "weekday" and details["mean"] > 900
+
+
+def test_a_holiday_in_the_history_stays_out_of_its_weekday(db_url: str) -> None:
+    execute(db_url, "UPDATE trapper.orchestrator_sources SET volume_seasonality = 'weekday' "
+                    "WHERE source_system = 'airtable' AND source_table = 'trappers'")
+    for week in range(6):                                            # six Fridays
+        day = 4 + 7 * week
+        if week == 2:
+            execute(db_url, f"INSERT INTO trapper.orchestrator_holidays VALUES "
+                            f"('{(MONDAY + dt.timedelta(days=day)).date()}', 'closed')")
+        run_at(db_url, "airtable", "trappers", 300 if week == 2 else 1000 + week, _at(day))
+    # compared with the five working Fridays only (with the holiday's 300 among them, mean
+    # 884 and sd 285, a batch of 500 would pass unseen)
+    run_at(db_url, "airtable", "trappers", 500, _at(4 + 7 * 6))
+    assert detect(db_url, _at(4 + 7 * 6, 1)) == {"volume:airtable/trappers": "raised"}
+    details = open_anomalies(db_url)["volume:airtable/trappers"]["details"]
+    assert details["history"] == 5 and details["mean"] == 1002.6
+
+
+# -- reminders --------------------------------------------------------------------------------
+
+ROUTES = json.dumps([{"name": "default"}])
+
+
+def plan(url: str, hours: float) -> list[str]:
+    """The kinds of the messages the planner makes ``hours`` after the first incident
+    opened."""
+    return [r["kind"] for r in sql(
+        url, "SELECT * FROM trapper.orchestrator_plan_alerts_at($1::jsonb, (SELECT"
+             " min(opened_at) FROM trapper.orchestrator_incidents) + make_interval(secs => $2))",
+        ROUTES, hours * 3600)]
+
+
+def test_reminders_back_off_from_4_hours_doubling_up_to_the_cap(db_url: str) -> None:
+    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 20 "
+                    "WHERE key = 'alert_repeat_max_hours'")
+    raise_kind(db_url, "source_silent")
+    assert plan(db_url, 0.25) == ["firing"]
+    sent = 0.25
+    # 4 h, then twice as long each time (8, 16), then the cap (20 h, not 32)
+    for gap in (4, 8, 16, 20, 20):
+        assert plan(db_url, sent + gap - 0.1) == [], f"a reminder before {gap} h"
+        assert plan(db_url, sent + gap + 0.1) == ["repeat"], f"no reminder after {gap} h"
+        sent += gap + 0.1
+    assert val(db_url, "SELECT repeats FROM trapper.orchestrator_incident_alert_state") == 5
+    # a change (a kind joins; within the window of the real clock it was raised on) sends
+    # an update and starts the back-off again
+    raise_kind(db_url, "batch_volume")
+    assert incident_of(db_url, "batch_volume") == incident_of(db_url, "source_silent")
+    assert plan(db_url, sent + 0.5) == ["update"]
+    sent += 0.5
+    assert plan(db_url, sent + 3.9) == []
+    assert plan(db_url, sent + 4.1) == ["repeat"]
+    # resolved: one message, no reminders after it
+    resolve_kind(db_url, "source_silent")
+    resolve_kind(db_url, "batch_volume")
+    assert plan(db_url, sent + 4.2) == ["resolved"]
+    assert plan(db_url, sent + 200) == []
+
+
+# -- a new normal -----------------------------------------------------------------------------
+
+def weekly(url: str, rows: list[int], first_week: int = 0) -> list[int]:
+    """Weekly runs of petlink/owners (weeks after MONDAY); their ingest run ids."""
+    return [run_at(url, "petlink", "owners", n, _at(7 * (first_week + i)))
+            for i, n in enumerate(rows)]
+
+
+def detect_week(url: str, week: int, hours: float = 1) -> dict[str, str]:
+    return detect(url, _at(7 * week, hours))
+
+
+def test_a_level_flagged_on_consecutive_batches_becomes_the_new_normal(db_url: str) -> None:
+    key = "volume:petlink/owners"
+    # a tight history (sd 1.6): the source's real wobble is wider than five batches showed
+    weekly(db_url, [1000, 1002, 998, 1001, 999])
+    shifted = weekly(db_url, [1100], first_week=5)
+    assert detect_week(db_url, 5) == {key: "raised"}
+    shifted += weekly(db_url, [1105], first_week=6)
+    assert detect_week(db_url, 6) == {}                              # still open: streak 2
+    assert open_anomalies(db_url)[key]["details"]["streak"] == 2
+    shifted += weekly(db_url, [1098], first_week=7)
+    # the third batch in a row: accepted as the new normal, in the same pass
+    assert detect_week(db_url, 7) == {key: "resolved"}
+    a = sql(db_url, "SELECT * FROM trapper.orchestrator_anomalies WHERE anomaly_key = $1",
+            key)[0]
+    details = json.loads(a["details"]) if isinstance(a["details"], str) else a["details"]
+    assert a["resolved_at"] is not None and details["resolution"] == "new normal"
+    assert details["accepted_run_ids"] == shifted
+    assert "accepted as the new normal after 3 batches" in a["summary"]
+    [inc] = incidents(db_url)
+    assert inc["accepted_run_ids"] == shifted and inc["resolved_at"] is not None
+    reason = val(db_url, "SELECT decision_reason FROM trapper.orchestrator_job_log "
+                         "WHERE action = 'anomaly_resolved' ORDER BY log_seq DESC LIMIT 1")
+    assert reason.startswith("new normal: flagged on 3 consecutive batches")
+    # the next pass does not raise the accepted batch again
+    assert detect_week(db_url, 7, hours=2) == {}
+    # the next batch at the new level is compared with a history holding it: no alarm
+    weekly(db_url, [1102], first_week=8)
+    assert detect_week(db_url, 8) == {}
+    # and a real drop still alerts against the widened baseline
+    weekly(db_url, [300], first_week=9)
+    assert detect_week(db_url, 9) == {key: "raised"}
+    details = open_anomalies(db_url)[key]["details"]
+    assert details["history"] == 8 and details["streak"] == 1
+
+
+def test_without_the_new_normal_the_false_alarm_stays_open(db_url: str) -> None:
+    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 0 "
+                    "WHERE key = 'volume_accept_batches'")
+    key = "volume:petlink/owners"
+    weekly(db_url, [1000, 1002, 998, 1001, 999])
+    weekly(db_url, [1100], first_week=5)
+    assert detect_week(db_url, 5) == {key: "raised"}
+    for week, rows in enumerate((1105, 1098, 1102, 1101), start=6):
+        weekly(db_url, [rows], first_week=week)
+        assert detect_week(db_url, week) == {}                       # open all along
+    assert open_anomalies(db_url)[key]["details"]["streak"] == 5
+
+
+def test_a_short_history_is_compared_with_its_prediction_interval(db_url: str) -> None:
+    def threshold(n: int) -> float:
+        return float(val(db_url, "SELECT trapper.orchestrator_volume_threshold(3, $1)", n))
+
+    # Student's t at the 3-sigma level times sqrt(1 + 1/n): wide for few batches, near 3 for many
+    assert round(threshold(5), 1) == 7.2 and round(threshold(8), 1) == 4.8
+    assert 3 < threshold(1000) < 3.01
+    key = "volume:petlink/owners"
+    weekly(db_url, [1000, 1040, 980, 1010, 995])                    # mean 1005, sd 22.4
+    weekly(db_url, [1130], first_week=5)                             # 5.6 sd above: < 7.2
+    assert detect_week(db_url, 5) == {}
+    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 0 "
+                    "WHERE key = 'volume_small_sample'")
+    assert detect_week(db_url, 5, hours=2) == {key: "raised"}        # the plain z-score
+    assert open_anomalies(db_url)[key]["details"]["threshold"] == 3

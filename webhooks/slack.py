@@ -53,6 +53,10 @@ def render(alert: Mapping[str, Any], dashboard: str | None = None) -> dict[str, 
         since = f"since {_when(a.get('first_seen'))}"
         if kind == "resolved":
             since += f", resolved {_when(a.get('resolved_at'))}"
+            # a level accepted as the source's new normal says so (docs/health-and-alerts.md,
+            # "Volume baselines")
+            if (a.get("details") or {}).get("resolution"):
+                since += f" as the {a['details']['resolution']}"
         if int(a.get("occurrences") or 1) > 1:
             since += f", seen {a['occurrences']} times"
         lines.append(f"_{since}_")

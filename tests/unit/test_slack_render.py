@@ -41,3 +41,11 @@ def test_block_kit_limits_are_kept() -> None:
     assert all(len(b["text"]["text"]) <= SECTION_LIMIT for b in msg["blocks"]
                if b["type"] == "section")
     assert len(msg["blocks"][0]["text"]["text"]) <= 150
+
+
+def test_a_level_accepted_as_the_new_normal_says_so_when_resolved() -> None:
+    alert = _alert("resolved")
+    alert["anomalies"][0].update(kind="batch_volume", resolved_at="2026-11-30T06:00:00+00:00",
+                                 details={"resolution": "new normal"})
+    section = render(alert)["blocks"][1]["text"]["text"]
+    assert "resolved 2026-11-30 06:00 UTC as the new normal" in section

@@ -34,10 +34,35 @@ LANGUAGE sql STABLE AS $$
                 THEN 7 ELSE extract(isodow FROM p_at)::int END
 $$;
 
+-- How many of its history's standard deviations a batch must be from their mean to be
+-- anomalous: volume_z for a history whose spread is known; for one estimated from n batches
+-- (volume_small_sample on) the two-sided prediction interval at the same level, Student's t
+-- with n - 1 degrees of freedom times sqrt(1 + 1/n). The t quantile comes from the normal
+-- one by the Cornish-Fisher expansion (Abramowitz and Stegun 26.7.5; at z = 3 it gives
+-- 9.01 for 3 degrees of freedom where the exact quantile is 9.22, 6.58 for 4 (6.62), 4.53
+-- for 7 (4.53)):
+-- with 5 batches of history a batch must be 7.2 of their deviations away, with 8 of them
+-- 4.8, and the threshold nears volume_z as the history grows.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_volume_threshold(p_z numeric, p_n bigint)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_n < 2 THEN p_z
+                ELSE (p_z + (p_z ^ 3 + p_z) / (4 * v)
+                          + (5 * p_z ^ 5 + 16 * p_z ^ 3 + 3 * p_z) / (96 * v ^ 2)
+                          + (3 * p_z ^ 7 + 19 * p_z ^ 5 + 17 * p_z ^ 3 - 15 * p_z)
+                            / (384 * v ^ 3)
+                          + (79 * p_z ^ 9 + 776 * p_z ^ 7 + 1482 * p_z ^ 5 - 1920 * p_z ^ 3
+                             - 945 * p_z) / (92160 * v ^ 4))
+                     * sqrt(1 + 1.0 / p_n) END
+    FROM (SELECT (p_n - 1)::numeric AS v) d
+$$;
+
 -- A batch whose size is far from its source's baseline (docs/health-and-alerts.md, "Volume
 -- baselines"): the trailing batches of the same weekday (daily sources), of about the same
 -- day of the month (monthly ones) or all of them (weekly ones), without the batches of past
--- incidents, and never for a change smaller than the source's floor.
+-- incidents, and never for a change smaller than the source's floor. A batch accepted as a
+-- new normal (orchestrator_accept_volume_levels()) is never flagged again. The details carry
+-- the streak: how many consecutive batches the open anomaly has been flagged on.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_detect_volume()
 RETURNS TABLE (anomaly_key text, kind text, severity text, source_system text,
                source_table text, summary text, suggested_fix text, details jsonb)
@@ -79,7 +104,7 @@ LANGUAGE sql STABLE AS $$
     ),
     history AS (
         SELECT l.source_system, l.source_table, l.ingest_run_id, l.rows_read, l.seasonality,
-               l.floor, count(h.rows_read) AS n, avg(h.rows_read) AS mean,
+               l.floor, l.started_at, count(h.rows_read) AS n, avg(h.rows_read) AS mean,
                stddev_samp(h.rows_read) AS sd
         FROM cadence l
         LEFT JOIN LATERAL (
@@ -99,16 +124,43 @@ LANGUAGE sql STABLE AS $$
                       ELSE true END
               -- past incidents stay out of the baseline: the runs their anomalies named and
               -- the runs that came while they were open
+              -- (but not the runs accepted as a new normal: they are the source's level now)
               AND NOT EXISTS (
                   SELECT 1 FROM trapper.orchestrator_incidents i
                   WHERE i.source_system = l.source_system AND i.source_table = l.source_table
+                    AND NOT ir.ingest_run_id = ANY (i.accepted_run_ids)
                     AND (ir.ingest_run_id = ANY (i.ingest_run_ids)
                          OR (ir.started_at >= i.opened_at
                              AND ir.started_at < coalesce(i.resolved_at, 'infinity'))))
             ORDER BY ir.started_at DESC
             LIMIT trapper.orchestrator_health_setting('volume_history')::int
         ) h ON true
-        GROUP BY 1, 2, 3, 4, 5, 6
+        GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ),
+    streak AS (
+        -- the open anomaly's first flagged batch (carried in its details), else this one;
+        -- the streak is every completed batch from it to this one: the anomaly stayed open
+        -- across them, so each was flagged
+        SELECT h.*, f.first_run,
+               CASE WHEN coalesce(trapper.orchestrator_health_setting('volume_small_sample'),
+                                  0) > 0
+                    THEN trapper.orchestrator_volume_threshold(
+                             trapper.orchestrator_health_setting('volume_z'), h.n)
+                    ELSE trapper.orchestrator_health_setting('volume_z') END AS threshold,
+               (SELECT count(*) FROM trapper.ingest_runs x, trapper.ingest_runs fr
+                WHERE fr.ingest_run_id = f.first_run
+                  AND x.source_system = h.source_system AND x.source_table = h.source_table
+                  AND x.status = 'completed'
+                  AND x.started_at BETWEEN fr.started_at AND h.started_at) AS streak
+        FROM history h
+        CROSS JOIN LATERAL (
+            SELECT coalesce((SELECT (a.details ->> 'first_ingest_run_id')::bigint
+                             FROM trapper.orchestrator_anomalies a
+                             WHERE a.anomaly_key = 'volume:' || h.source_system || '/'
+                                                   || h.source_table
+                               AND a.resolved_at IS NULL),
+                            h.ingest_run_id) AS first_run
+        ) f
     )
     SELECT 'volume:' || h.source_system || '/' || h.source_table, 'batch_volume', 'warning',
                h.source_system, h.source_table,
@@ -122,16 +174,21 @@ LANGUAGE sql STABLE AS $$
                jsonb_build_object('ingest_run_id', h.ingest_run_id, 'rows', h.rows_read,
                                   'mean', round(h.mean, 1), 'stddev', round(h.sd, 1),
                                   'history', h.n, 'seasonality', h.seasonality,
-                                  'floor', h.floor,
+                                  'floor', h.floor, 'first_ingest_run_id', h.first_run,
+                                  'streak', h.streak, 'threshold', round(h.threshold, 2),
                                   'z', CASE WHEN h.sd > 0
                                             THEN round((h.rows_read - h.mean) / h.sd, 2) END)
-    FROM history h
+    FROM streak h
     WHERE h.n >= trapper.orchestrator_health_setting('volume_min_history')
+      -- a batch accepted as the new normal is the baseline now, not an anomaly
+      AND NOT EXISTS (SELECT 1 FROM trapper.orchestrator_incidents i
+                      WHERE i.source_system = h.source_system
+                        AND i.source_table = h.source_table
+                        AND h.ingest_run_id = ANY (i.accepted_run_ids))
       -- below the floor nothing alerts: ten rows fewer is noise for a small source
       AND abs(h.rows_read - h.mean) >= h.floor
       AND CASE WHEN coalesce(h.sd, 0) > 0
-               THEN abs(h.rows_read - h.mean) / h.sd
-                    > trapper.orchestrator_health_setting('volume_z')
+               THEN abs(h.rows_read - h.mean) / h.sd > h.threshold
                -- a perfectly regular history: any change of more than half is far from it
                ELSE abs(h.rows_read - h.mean) > 0.5 * greatest(h.mean, 1) END
 $$;
@@ -417,6 +474,60 @@ LANGUAGE sql STABLE AS $$
     WHERE b.rn = 1
 $$;
 
+-- A new normal (docs/health-and-alerts.md, "Volume baselines"): an open batch_volume
+-- anomaly flagged on volume_accept_batches consecutive batches resolves, with the reason in
+-- its details and the log, and those batches join its baseline (accepted_run_ids of its
+-- incident). Batches that arrive while an incident is open stay out of the history, so
+-- without this a baseline whose spread was underestimated could never widen and its false
+-- alarm never end; a real level change (a filter changed at the source, a new clinic) is
+-- told once and then becomes the level later batches are compared with. Returns the keys
+-- resolved.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_accept_volume_levels()
+RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+    a record;
+    v_n int := coalesce(trapper.orchestrator_health_setting('volume_accept_batches'), 0)::int;
+    v_runs bigint[];
+    v_reason text;
+BEGIN
+    IF v_n <= 0 THEN
+        RETURN;
+    END IF;
+    FOR a IN
+        SELECT x.anomaly_key, x.source_system, x.source_table, x.incident_id, x.details
+        FROM trapper.orchestrator_anomalies x
+        WHERE x.kind = 'batch_volume' AND x.resolved_at IS NULL
+          AND (x.details ->> 'streak')::int >= v_n
+          AND x.details ->> 'first_ingest_run_id' ~ '^[0-9]+$'
+          AND x.details ->> 'ingest_run_id' ~ '^[0-9]+$'
+        FOR UPDATE
+    LOOP
+        SELECT array_agg(r.ingest_run_id ORDER BY r.started_at) INTO v_runs
+        FROM trapper.ingest_runs r, trapper.ingest_runs f, trapper.ingest_runs l
+        WHERE f.ingest_run_id = (a.details ->> 'first_ingest_run_id')::bigint
+          AND l.ingest_run_id = (a.details ->> 'ingest_run_id')::bigint
+          AND r.source_system = a.source_system AND r.source_table = a.source_table
+          AND r.status = 'completed'
+          AND r.started_at BETWEEN f.started_at AND l.started_at;
+        v_reason := format('new normal: flagged on %s consecutive batches (ingest runs %s); '
+                           'they join the baseline', cardinality(v_runs),
+                           array_to_string(v_runs, ', '));
+        UPDATE trapper.orchestrator_incidents i
+        SET accepted_run_ids = ARRAY(SELECT DISTINCT unnest(i.accepted_run_ids || v_runs)
+                                     ORDER BY 1)
+        WHERE i.incident_id = a.incident_id;
+        UPDATE trapper.orchestrator_anomalies x
+        SET details = x.details || jsonb_build_object('resolution', 'new normal',
+                                                      'accepted_run_ids', to_jsonb(v_runs)),
+            summary = x.summary || format('; accepted as the new normal after %s batches',
+                                          cardinality(v_runs))
+        WHERE x.anomaly_key = a.anomaly_key;
+        PERFORM trapper.orchestrator_resolve_anomaly(a.anomaly_key, v_reason);
+        RETURN NEXT a.anomaly_key;
+    END LOOP;
+END $$;
+
 -- Run every active detector as of p_now (bench/incidents.py replays history with it): the
 -- detectors, raising and resolving read trapper.orchestrator_now(), set here for this
 -- transaction and put back after.
@@ -474,6 +585,14 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
+    -- a level flagged on enough consecutive batches is the new normal (above)
+    IF 'batch_volume' = ANY (v_kinds) THEN
+        FOR anomaly_key IN SELECT * FROM trapper.orchestrator_accept_volume_levels() LOOP
+            kind := 'batch_volume';
+            change := 'resolved';
+            RETURN NEXT;
+        END LOOP;
+    END IF;
     FOR anomaly_key, kind IN
         SELECT x.anomaly_key, x.kind FROM trapper.orchestrator_anomalies x
         WHERE x.resolved_at IS NULL AND x.kind = ANY (v_kinds)
