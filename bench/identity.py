@@ -1,11 +1,16 @@
 """The whole --scale atlas load, end to end, scored against the ground truth.
 
-    .venv/bin/python bench/identity.py [--workers 2]
+    .venv/bin/python bench/identity.py [--workers 2] [--scale atlas|atlas2|atlas3|atlas10]
 
 Ingests every file, processes until the queue is empty, links, then scores: person
 pairwise precision (goal >= 0.99) and recall (>= 0.95), place pairwise F1 (>= 0.98), cats
 exact on microchip, and the gap counts of expected.json. Prints the wall time of each phase
-(goal for the whole load <= 120 s on this machine).
+(goal for the whole load <= 120 s on this machine at --scale atlas).
+
+Issue 20: it also prints the per-row cost (whole load / staged rows) and keeps it in
+``<world cache>/identity-per-row.json``; once the atlas world and a larger one have both run,
+it prints the larger one's ratio to atlas's (goal for atlas10: <= 1.25). The two runs are
+minutes apart on a shared machine: the load average at each is printed and stored with it.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import time
 from collections import Counter
 
 import anyio
 import asyncpg
-from _db import atlas_world, fresh_database
+from _db import WORLD_CACHE, atlas_world, fresh_database
 
 from listener.ingest import staging as ingest
 from listener.queue.worker import drain_queue
@@ -96,8 +102,8 @@ async def review_ceiling(conn: asyncpg.Connection, truth: dict[tuple[str, str, s
     return len(rows), precision, recall
 
 
-async def main(workers: int) -> None:
-    world = atlas_world()
+async def main(workers: int, scale: str) -> None:
+    world = atlas_world(scale=scale)
     expected = json.loads((world / "ground_truth" / "expected.json").read_text())
     times: dict[str, float] = {}
     async with fresh_database("with-core") as url:
@@ -157,10 +163,39 @@ async def main(workers: int) -> None:
         await conn.close()
     total = sum(times.values())
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
-          + f"; whole load {total:.1f}s (goal <= 120 s)")
+          + f"; whole load {total:.1f}s (goal at atlas <= 120 s)")
+    per_row(scale, total, expected, times)
+
+
+def per_row(scale: str, total: float, expected: dict[str, object],
+            times: dict[str, float]) -> None:
+    """Print this run's per-row cost and, if the other scale has run, the ratio (issue 20)."""
+    rows = int(str(expected["staged_rows"])) + sum(
+        int(v) for v in dict(expected.get("onboarded_rows") or {}).values())
+    load = os.getloadavg()[0]
+    cost_ms = total / rows * 1000
+    print(f"per-row cost {cost_ms:.3f} ms over {rows:,} staged rows "
+          f"(load average {load:.1f} on {os.cpu_count()} cores: absolute times are noisy)")
+    store = WORLD_CACHE / "identity-per-row.json"
+    seen = json.loads(store.read_text()) if store.exists() else {}
+    seen[scale] = {"ms_per_row": cost_ms, "rows": rows, "seconds": round(total, 1),
+                   "phases": {k: round(v, 1) for k, v in times.items()},
+                   "loadavg": round(load, 1), "at": time.strftime("%Y-%m-%d %H:%M")}
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(seen, indent=1) + "\n")
+    base = seen.get("atlas")
+    if scale != "atlas" and base:
+        print(f"per-row cost {scale} / atlas: {cost_ms / base['ms_per_row']:.2f}x "
+              f"(atlas {base['ms_per_row']:.3f} ms/row at load {base['loadavg']}, "
+              f"{base['at']}; goal <= 1.25x)")
+    elif scale != "atlas":
+        print("run it with --scale atlas too for the ratio (goal <= 1.25x)")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
-    anyio.run(main, ap.parse_args().workers)
+    ap.add_argument("--scale", choices=("atlas", "atlas2", "atlas3", "atlas10"),
+                    default="atlas")
+    args = ap.parse_args()
+    anyio.run(main, args.workers, args.scale)
