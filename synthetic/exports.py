@@ -333,13 +333,25 @@ def _account(rng: random.Random, places: list[Place]) -> Account:
 def render_clinichq(world: World, out: Path, truth: Truth) -> dict[str, int]:
     rng = world.rng
     # The three sheets are written as the visits are drawn (XlsxWriter streams), so a 10×
-    # world's millions of service lines are never in memory at once.
-    appointments = XlsxWriter(out / "appointment_info.xlsx", APPOINTMENT_HEADER)
-    cat_rows = XlsxWriter(out / "cat_info.xlsx", CAT_HEADER)
-    owner_rows = XlsxWriter(out / "owner_info.xlsx", OWNER_HEADER)
+    # world's millions of service lines are never in memory at once; past PART_ROWS
+    # service lines the three start a next part together, as a clinic exports a period at
+    # a time (one atlas-sized file each; the readers' limits refuse a 3-million-row sheet).
+    part = 1
+
+    def sheets() -> tuple[XlsxWriter, XlsxWriter, XlsxWriter]:
+        return (XlsxWriter(out / part_name("appointment_info.xlsx", part), APPOINTMENT_HEADER),
+                XlsxWriter(out / part_name("cat_info.xlsx", part), CAT_HEADER),
+                XlsxWriter(out / part_name("owner_info.xlsx", part), OWNER_HEADER))
+
+    appointments, cat_rows, owner_rows = sheets()
     visits_written = 0
     seen_owner_address: set[str] = set()
     for cat in (c for c in world.cats if c.clinic_number):
+        if appointments.rows >= PART_ROWS:
+            for sheet in (appointments, cat_rows, owner_rows):
+                sheet.close()
+            part += 1
+            appointments, cat_rows, owner_rows = sheets()
         visits = 2 if rng.random() < world.scale.revisit_rate else 1
         for date in _visit_dates(rng, visits):
             d = date.strftime("%m/%d/%Y")
@@ -375,6 +387,19 @@ def render_clinichq(world: World, out: Path, truth: Truth) -> dict[str, int]:
         sheet.close()
     return {"appointment_info": visits_written, "cat_info": visits_written,
             "owner_info": visits_written}
+
+
+# Service lines per ClinicHQ export file: the atlas world's 317,941 fit in one.
+PART_ROWS = 400_000
+
+
+def part_name(name: str, part: int) -> str:
+    """The file of export part ``part``: ``appointment_info.xlsx``, then
+    ``appointment_info_part2.xlsx`` …"""
+    if part == 1:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}_part{part}{dot}{ext}"
 
 
 def _owner_row(rng: random.Random, world: World, cat: Cat, d: str, rid: str, name: str,

@@ -86,9 +86,15 @@ def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any
         "shapes": exports.shape_counts(w),
     }
     (out / "ground_truth" / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    manifest = {"seed": seed, "scale": scale, "files": [
-        {"path": path, "source_system": s, "source_table": t, "format": f}
-        for path, s, t, f in MANIFEST], "onboard": [
+    # A larger world's ClinicHQ exports come in parts (exports.part_name), each listed.
+    files = []
+    for path, s, t, f in MANIFEST:
+        part = 1
+        while part == 1 or (out / exports.part_name(path, part)).exists():
+            files.append({"path": exports.part_name(path, part), "source_system": s,
+                          "source_table": t, "format": f})
+            part += 1
+    manifest = {"seed": seed, "scale": scale, "files": files, "onboard": [
         {"path": path, "source_system": s, "source_table": t, "format": f, "sql": q}
         for path, s, t, f, q in ONBOARD]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
