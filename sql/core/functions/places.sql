@@ -36,7 +36,8 @@ BEGIN
     WHERE address_key = v_key AND merged_into_place_id IS NULL;
     IF v_id IS NULL AND v_town = '' THEN
         SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places
-        WHERE address_key LIKE (v_house || '|' || v_street || '|' || v_unit || '|%')
+        WHERE split_part(address_key, '|', 1) = v_house   -- places_house_idx (core 016)
+          AND address_key LIKE (v_house || '|' || v_street || '|' || v_unit || '|%')
           AND merged_into_place_id IS NULL
         HAVING count(*) = 1;
         v_detail := 'same house, street and unit (no town given)';
@@ -45,7 +46,8 @@ BEGIN
         -- one side names a directional the other leaves out; the town agrees or is not given
         SELECT min(place_id::text)::uuid, min(address_key) INTO v_id, v_found_key
         FROM trapper.places
-        WHERE address_key LIKE (v_house || '|%') AND merged_into_place_id IS NULL
+        WHERE split_part(address_key, '|', 1) = v_house   -- places_house_idx (core 016)
+          AND address_key LIKE (v_house || '|%') AND merged_into_place_id IS NULL
           AND split_part(address_key, '|', 3) = v_unit
           AND (split_part(address_key, '|', 4) = v_town OR v_town = '')
           AND trapper.address_street_base(split_part(address_key, '|', 2)) = v_base
