@@ -83,7 +83,7 @@ def times(base: Scale, factor: int, name: str) -> Scale:
 SCALES.update({f"atlas{k}": times(SCALES["atlas"], k, f"atlas{k}") for k in (2, 3, 10)})
 
 
-@dataclass
+@dataclass(slots=True)
 class Place:
     id: str
     house: int
@@ -111,7 +111,7 @@ class Place:
         return self.cross is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     id: str
     first: str
@@ -125,7 +125,7 @@ class Person:
     po_box: str | None = None        # a mailing address some sources send instead of the home
 
 
-@dataclass
+@dataclass(slots=True)
 class Cat:
     id: str
     name: str
@@ -141,7 +141,7 @@ class Cat:
     visits: list[str] = field(default_factory=list)   # MM/DD/YYYY
 
 
-@dataclass
+@dataclass(slots=True)
 class World:
     seed: int
     scale: Scale
