@@ -19,7 +19,9 @@ USER atlas
 WORKDIR /home/atlas
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8765
-# the liveness route answers without a token
-HEALTHCHECK --interval=10s --timeout=3s --retries=6 \
-    CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8765/api/health/live', timeout=2)"
+# readiness answers without a token: 503 (so urlopen raises and the check fails) while the
+# database is unreachable, the listener lags, a job is stuck or an alert is dead-lettered
+# (docs/health-and-alerts.md, "Readiness"); /api/health/live only says the process answers
+HEALTHCHECK --interval=10s --timeout=6s --start-period=60s --retries=6 \
+    CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8765/api/health/ready', timeout=5)"
 CMD ["atlas-orch", "serve", "--host", "0.0.0.0", "--port", "8765"]

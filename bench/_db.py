@@ -23,6 +23,11 @@ from listener.core import db  # noqa: E402
 from listener.schema import migrations  # noqa: E402
 from synthetic.generate import generate  # noqa: E402
 
+# The decision log's monthly partitions back to $1 seconds ago (orchestrator 018), for the
+# benchmarks that fill the log with rows from the past.
+LOG_MONTHS = ("SELECT trapper.orchestrator_ensure_partitions('trapper.orchestrator_job_log', "
+              "now() - make_interval(secs => $1))")
+
 WORLD_CACHE = Path(os.environ.get("ATLAS_ORCH_BENCH_WORLD", "/tmp/atlas-orch-bench-world"))
 
 

@@ -4,27 +4,38 @@
    at 500/s each, one row per transaction) with 10 clients on `atlas-orch serve` (listener in
    the same process): the writer's commit acknowledgement to the client receiving the job-log
    row of that row's event (goal p99 <= 50 ms);
-2. `atlas-orch replay`'s timeline query with 10 million job-log rows (goal <= 10 ms).
+2. `atlas-orch replay`'s timeline query with 10 million job-log rows (goal <= 10 ms);
+3. the wide feed (issue 20): 100 clients with mixed filters (none, by source system, by source
+   table, by kind, by record) at 5,000 job-log rows/s, every writer's session with
+   ``atlas_orch.notify = off``: commit -> client p50 / p99 (goal p99 <= 50 ms), every client's
+   rows counted against the log afterwards (goal: none missing, none twice, none unasked-for),
+   and the server's RSS and CPU sampled during the run;
+4. the fan-out's own CPU per committed row for those 100 filters, per client and row against
+   once per batch and distinct filter (a ratio measured in one process).
 
     .venv/bin/python bench/feed.py [--seconds 5] [--log-rows 10000000]
+    .venv/bin/python bench/feed.py --parts 34 --seconds 10 [--clients 100] [--rate 5000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
+import re
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 import aiohttp
 import anyio
 import asyncpg
-from _db import fresh_database
+from _db import LOG_MONTHS, fresh_database
 from events import REPO, run_writers
 
 from listener.admin import read
@@ -113,6 +124,8 @@ async def timeline(log_rows: int) -> None:
             SELECT 'clinichq', 'owner_info', 'r' || g, md5(g::text), '{}'
             FROM generate_series(1, 200000) g""")
         step = 1_000_000
+        # the months the rows fall in, as the listener would have made them (orchestrator 018)
+        await conn.fetchval(LOG_MONTHS, float(log_rows))
         for start in range(1, log_rows + 1, step):
             await conn.execute(FILL_LOG, start, min(start + step - 1, log_rows))
         await conn.execute("VACUUM ANALYZE")
@@ -132,11 +145,348 @@ async def timeline(log_rows: int) -> None:
           f"({statistics.median(items):.0f} items each)  (goal <= 10 ms)")
 
 
-async def main(seconds: float, log_rows: int, parts: str) -> None:
+# -- 3. the wide feed ----------------------------------------------------------------------
+
+SOURCES = [("clinichq", "owner_info"), ("clinichq", "appointment_info"),
+           ("shelterluv", "animals"), ("airtable", "trapping_requests")]
+ROUTER_SOURCE = ("clinichq", "owner_info")
+ROUTER_ACTIONS = ("routed", "identity_decision", "skipped")
+CLIENT_PROCS = 6                  # the clients' processes
+RECORDS = 25                      # the router's rows cycle over this many record ids
+STAGED_ONE = ("INSERT INTO trapper.staged_records (source_system, source_table, source_row_id, "
+              "row_hash, payload) VALUES ($1, $2, $3, md5($3), '{}')")
+ROUTER_LOG = """
+INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table, source_record_id,
+                                          decision_reason)
+SELECT ($1::text[])[1 + i % 3], $2, $3, 'rec-' || (($4::int + i) % $5), 'bench router row'
+FROM generate_series(0, $6 - 1) i
+RETURNING log_seq"""
+# the writers' own sessions turn NOTIFY off (docs/events.md: "the writers' own role or
+# session"); the listener's job-log NOTIFY stays on and wakes the feed
+QUIET_SETTINGS = {"atlas_orch.notify": "off"}
+LOG_SEQ = re.compile(r'\{"log_seq": (\d+)')
+MIN_ID = re.compile(r'"min_id": (\d+)')
+
+
+def _wide_writer(args: tuple[str, str, int, float, float, float, int]) -> dict[str, Any]:
+    """One writer process: ``host`` commits ``per_tx`` single-row staged inserts per
+    transaction (one staged event, so one job-log row, each); ``router`` commits ``per_tx``
+    job-log rows per transaction as the router does inside a processing transaction."""
+    url, kind, k, start_at, seconds, tx_rate, per_tx = args
+
+    async def go() -> dict[str, Any]:
+        conn = await asyncpg.connect(url, server_settings=QUIET_SETTINGS)
+        routed = await conn.prepare(ROUTER_LOG)
+        staged_acks: list[tuple[str, float]] = []
+        log_acks: list[tuple[int, float]] = []
+        while time.time() < start_at:
+            await anyio.sleep(0.001)
+        end, i = start_at + seconds, 0
+        while (now := time.time()) < end:
+            due = start_at + i / tx_rate
+            if due > now:
+                await anyio.sleep(due - now)
+            i += 1
+            if kind == "host":
+                # one statement per row (so one staged event, one job-log row, each), sent
+                # in one round trip: executemany pipelines them in one transaction
+                await conn.executemany(STAGED_ONE, [
+                    (*SOURCES[(k + i + j) % len(SOURCES)], f"w{k}-{i}-{j}")
+                    for j in range(per_tx)])
+                staged_acks.append((f"w{k}-{i}-", time.time()))
+            else:
+                ids = [r[0] for r in await routed.fetch(
+                    list(ROUTER_ACTIONS), *ROUTER_SOURCE, i * per_tx, RECORDS, per_tx)]
+                t = time.time()
+                log_acks.extend((x, t) for x in ids)
+        await conn.close()
+        return {"staged": staged_acks, "log": log_acks, "late_s": now - end}
+
+    out: dict[str, Any] = anyio.run(go)
+    return out
+
+
+def wide_filters(n: int) -> list[str]:
+    """Query strings for ``n`` clients: a fifth each unfiltered, by source system, by source
+    table, by kind (action), by record."""
+    out = []
+    for i in range(n):
+        system, table = SOURCES[(i // 5) % len(SOURCES)]
+        out.append(["", f"source={system}", f"source={system}/{table}",
+                    f"action={(*ROUTER_ACTIONS, 'staged')[(i // 5) % 4]}",
+                    f"source={'/'.join(ROUTER_SOURCE)}&record=rec-{(i // 5) % RECORDS}"][i % 5])
+    return out
+
+
+def _matches(query: str, row: dict[str, Any]) -> bool:
+    """The expected set: the filter as the feed documents it (docs/api.md), in the bench."""
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        if key == "action" and row["action"] != value:
+            return False
+        if key == "record" and row["source_record_id"] != value:
+            return False
+        if key == "source":
+            system, _, table = value.partition("/")
+            if row["source_system"] != system or (table and row["source_table"] != table):
+                return False
+    return True
+
+
+def _wide_clients(args: tuple[str, list[str], float, float]) -> list[dict[str, Any]]:
+    """One client process: a websocket per query string, from ``start_at`` until ``stop_at``;
+    what each received (log_seq, details' min_id, arrival time) and its hello cursor."""
+    base, queries, _start_at, stop_at = args
+
+    async def one(q: str, out: dict[str, Any]) -> None:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with aiohttp.ClientSession() as s, \
+                s.ws_connect(f"{base}?{q}" if q else base, headers=headers,
+                             max_msg_size=0) as ws:
+            hello = json.loads((await ws.receive()).data)
+            out["cursor"] = hello["cursor"]
+            while (left := stop_at - time.time()) > 0:
+                with anyio.move_on_after(left):
+                    msg = await ws.receive()
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        out["closed"] = str(msg.type)
+                        return
+                    now = time.time()
+                    text: str = msg.data
+                    if not text.startswith('{"type": "log"'):
+                        out.setdefault("other", []).append(json.loads(text)["type"])
+                        continue
+                    # the two numbers by regular expression, not a whole JSON parse: 100
+                    # clients parsing every row in Python are the bench's own bottleneck
+                    # (the rows are the server's to_json: `"key": value`, log_seq first)
+                    starts = [(m.start(), int(m.group(1))) for m in LOG_SEQ.finditer(text)]
+                    for k, (at, seq) in enumerate(starts):
+                        end = starts[k + 1][0] if k + 1 < len(starts) else len(text)
+                        mid = MIN_ID.search(text, at, end)
+                        out["got"].append((seq, int(mid.group(1)) if mid else None, now))
+
+    async def go() -> list[dict[str, Any]]:
+        outs = [{"query": q, "got": []} for q in queries]
+        async with anyio.create_task_group() as tg:
+            for q, o in zip(queries, outs, strict=True):
+                tg.start_soon(one, q, o)
+        return outs
+
+    return anyio.run(go)
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.8) -> None:
+    """100 clients with mixed filters at 5,000 job-log rows/s, writers' NOTIFY off."""
+    async with fresh_database() as url:
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
+               "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin"}
+        proc = subprocess.Popen([sys.executable, "-m", "listener", "serve", "--port",
+                                 str(port)], env=env, cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        break
+                except OSError:
+                    await anyio.sleep(0.1)
+            await anyio.sleep(1.0)          # the listener takes the lock
+            base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
+            queries = wide_filters(clients)
+            groups = [queries[g::CLIENT_PROCS] for g in range(CLIENT_PROCS)]
+            rss: list[int] = []
+            base_rss = _rss_kb(proc.pid)
+            cpu0, t0 = _cpu_s(proc.pid), time.time()
+            stop_at = time.time() + 3600.0
+
+            async def sample() -> None:
+                while time.time() < stop_at:
+                    rss.append(_rss_kb(proc.pid))
+                    await anyio.sleep(0.25)
+
+            def run_all() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                nonlocal stop_at
+                ctx = mp.get_context("spawn")
+                with ctx.Pool(CLIENT_PROCS) as cpool, ctx.Pool(5) as wpool:
+                    jobs: list[tuple[str, str, int, float, float, float, int]]
+                    # every process up (spawned and its imports done) before the clock starts
+                    cpool.map(abs, range(CLIENT_PROCS), chunksize=1)
+                    wpool.map(abs, range(5), chunksize=1)
+                    start_at = time.time() + 3.0    # the clients connect meanwhile
+                    stop_at = start_at + seconds + 4.0
+                    # 4 host writers at 4 rows per transaction carry 4/5 of the rate, 1 router
+                    # writer at 10 rows per transaction the rest
+                    host_tx = rate * host_share / 4 / 4
+                    router_tx = rate * (1 - host_share) / 10
+                    jobs = [(url, "host", k, start_at, seconds, host_tx, 4)
+                            for k in range(4) if host_tx > 0]
+                    if router_tx > 0:
+                        jobs.append((url, "router", 4, start_at, seconds, router_tx, 10))
+                    cres = cpool.map_async(_wide_clients, [(base, g, start_at, stop_at)
+                                                           for g in groups], chunksize=1)
+                    wres = wpool.map(_wide_writer, jobs, chunksize=1)
+                    return [o for r in cres.get() for o in r], wres
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(sample)
+                outs, writers = await anyio.to_thread.run_sync(run_all)
+            cpu, run_s = _cpu_s(proc.pid) - cpu0, time.time() - t0
+            conn = await asyncpg.connect(url)
+            log = [dict(r) for r in await conn.fetch(
+                "SELECT log_seq, action, source_system, source_table, source_record_id, "
+                "decision_details FROM trapper.orchestrator_job_log ORDER BY log_seq")]
+            staged_rows = await conn.fetch("SELECT id, source_row_id FROM "
+                                           "trapper.staged_records")
+            await conn.close()
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    tx_ack = dict(a for w in writers for a in w["staged"])
+    staged_ack = {r["id"]: tx_ack[r["source_row_id"].rpartition("-")[0] + "-"]
+                  for r in staged_rows}
+    log_ack = dict(a for w in writers for a in w["log"])
+    committed = len(staged_ack) + len(log_ack)
+    lat: list[float] = []
+    by_path: dict[str, list[float]] = {"staged (via the listener)": [],
+                                       "router rows (written to the log)": []}
+    wrong = dups = missing = extra = 0
+    rows_sent = 0
+    for o in outs:
+        if "cursor" not in o:
+            wrong += 1
+            continue
+        seen = Counter(s for s, _, _ in o["got"])
+        dups += sum(c - 1 for c in seen.values())
+        expected = {r["log_seq"] for r in log if r["log_seq"] > o["cursor"]
+                    and _matches(o["query"], r)}
+        missing += len(expected - seen.keys())
+        extra += len(seen.keys() - expected)
+        rows_sent += len(o["got"])
+        for s, min_id, t in o["got"]:
+            ack = log_ack.get(s) if min_id is None else staged_ack.get(int(min_id))
+            if ack is not None:
+                lat.append((t - ack) * 1000)
+                by_path["staged (via the listener)" if min_id is not None
+                        else "router rows (written to the log)"].append(lat[-1])
+        wrong += bool(o.get("closed") or o.get("other"))
+    lat.sort()
+    print(f"   (writers: {[len(w['staged']) + len(w['log']) for w in writers]} transactions/"
+          f"rows, ended {max(w['late_s'] for w in writers):.2f}s late; {len(log):,} log rows; "
+          f"clients without a hello {sum('cursor' not in o for o in outs)}, closed "
+          f"{sum(bool(o.get('closed')) for o in outs)}, other messages "
+          f"{Counter(t for o in outs for t in o.get('other', []))})", file=sys.stderr)
+    if not lat:
+        print("3. wide feed: nothing delivered")
+        return
+    print(f"3. wide feed: {clients} clients (mixed filters), {committed / seconds:,.0f} rows/s "
+          f"committed with the writers' NOTIFY off; commit -> client p50 "
+          f"{statistics.median(lat):.1f} ms, p99 {lat[int(len(lat) * 0.99) - 1]:.1f} ms, "
+          f"max {lat[-1]:.1f} ms over {len(lat):,} deliveries (goal p99 <= 50 ms)")
+    print(f"   exactly once: {rows_sent:,} rows delivered, {missing} missing, {dups} "
+          f"duplicated, {extra} unasked-for, {wrong} clients cut off or failed (goal 0 each)")
+    for path, xs in by_path.items():
+        xs.sort()
+        if xs:
+            print(f"   {path}: p50 {statistics.median(xs):.1f} ms, "
+                  f"p99 {xs[int(len(xs) * 0.99) - 1]:.1f} ms")
+    print(f"   server CPU: {cpu:.1f} s over the run's {run_s:.0f} s "
+          f"({cpu / run_s:.0%} of a core)")
+    print(f"   server RSS: {base_rss / 1024:.0f} MB before, max {max(rss) / 1024:.0f} MB, "
+          f"last {rss[-1] / 1024:.0f} MB during the run")
+
+
+# -- 4. the fan-out's own cost, in this process -----------------------------------------------
+
+def fanout_cost(clients: int = 100, batch_rows: int = 50, batches: int = 200) -> None:
+    """The server's work per batch for ``clients`` filtered clients: per client and row (the
+    way before issue 20: each client filtered and joined every row itself) against once per
+    batch and distinct filter (listener.web.feed.Batch.message). Same rows, same process, so
+    the ratio holds on a noisy machine."""
+    from listener.core.output import to_json
+    from listener.web.feed import Batch, Filter, log_message
+
+    queries = wide_filters(clients)
+    filters = []
+    for q in queries:
+        kw = dict(p.split("=", 1) for p in q.split("&") if p)
+        filters.append(Filter.of(kw.get("source"), kw.get("action"), kw.get("record")))
+    rows: list[list[dict[str, Any]]] = []
+    seq = 0
+    for b in range(batches):
+        batch = []
+        for j in range(batch_rows):
+            seq += 1
+            system, table = SOURCES[(b + j) % len(SOURCES)] if j % 5 else ROUTER_SOURCE
+            batch.append({"log_seq": seq, "logged_at": "2026-01-01T00:00:00Z",
+                          "action": "staged" if j % 5 else ROUTER_ACTIONS[j % 3],
+                          "source_system": system, "source_table": table,
+                          "source_record_id": None if j % 5 else f"rec-{j % RECORDS}",
+                          "decision_reason": "bench", "decision_details": {"min_id": seq}})
+        rows.append(batch)
+
+    def before() -> int:
+        sent = 0
+        for batch_rows_ in rows:
+            encoded = [to_json(r) for r in batch_rows_]
+            for f in filters:
+                fresh = [(r, t) for r, t in zip(batch_rows_, encoded, strict=True)
+                         if r["log_seq"] > 0]
+                kept = [(r, t) for r, t in fresh if f.keep(r)]
+                if kept:
+                    sent += len(log_message([t for _, t in kept], 0))
+        return sent
+
+    def after() -> int:
+        sent = 0
+        for batch_rows_ in rows:
+            batch = Batch(0, 0, batch_rows_)
+            for f in filters:
+                text = batch.message(f)
+                if text is not None:
+                    sent += len(text)
+        return sent
+
+    assert before() == after(), "the two fan-outs must send the same bytes"
+    t_before = min(_timed(before) for _ in range(3))
+    t_after = min(_timed(after) for _ in range(3))
+    n = batches * batch_rows
+    print(f"4. fan-out CPU per committed row for {clients} filtered clients: per client and "
+          f"row {t_before / n * 1e6:.0f} us, once per batch and filter "
+          f"{t_after / n * 1e6:.0f} us ({t_before / t_after:.1f}x less; batches of "
+          f"{batch_rows} rows; JSON encoding included in both)")
+
+
+def _timed(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+async def main(seconds: float, log_rows: int, parts: str, clients: int,
+               rate: float, host_share: float) -> None:
     if "1" in parts:
         await latency(seconds)
     if "2" in parts:
         await timeline(log_rows)
+    if "3" in parts:
+        await wide(seconds, clients, rate, host_share)
+    if "4" in parts:
+        fanout_cost(clients)
 
 
 if __name__ == "__main__":
@@ -144,6 +494,11 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--log-rows", type=int, default=10_000_000)
-    ap.add_argument("--parts", default="12")
+    ap.add_argument("--parts", default="12", help="1, 2, 3 (wide feed), 4 (its fan-out cost)")
+    ap.add_argument("--clients", type=int, default=100, help="part 3's websocket clients")
+    ap.add_argument("--rate", type=float, default=5000.0, help="part 3's job-log rows/s")
+    ap.add_argument("--host-share", type=float, default=0.8,
+                    help="part 3's share of rows from staged writers (through the listener); "
+                         "the rest are router rows written to the log")
     a = ap.parse_args()
-    anyio.run(main, a.seconds, a.log_rows, a.parts)
+    anyio.run(main, a.seconds, a.log_rows, a.parts, a.clients, a.rate, a.host_share)

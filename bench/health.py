@@ -17,7 +17,7 @@ import time
 
 import anyio
 import asyncpg
-from _db import fresh_database
+from _db import LOG_MONTHS, fresh_database
 
 ATLAS_STAGED = 172_313
 FILL_STAGED = """
@@ -82,6 +82,8 @@ async def main(scale: int, log_rows: int, reads: int) -> None:
         await conn.execute(FILL_RUNS, 10 * scale)
         await conn.execute(FILL_JOBS, 20 * scale)
         await conn.execute(FILL_HOURLY)
+        # the months the rows fall in, as the listener would have made them (orchestrator 018)
+        await conn.fetchval(LOG_MONTHS, float(log_rows))
         step = 1_000_000
         for start in range(1, log_rows + 1, step):
             await conn.execute(FILL_LOG, start, min(start + step - 1, log_rows))

@@ -30,6 +30,7 @@ from collections import Counter
 
 import anyio
 import asyncpg
+import splink_peer
 from _db import WORLD_CACHE, atlas_world, fresh_database
 
 from listener.ingest import staging as ingest
@@ -108,10 +109,11 @@ async def review_ceiling(conn: asyncpg.Connection, truth: dict[tuple[str, str, s
     return len(rows), precision, recall
 
 
-async def main(workers: int, scale: str, profile: bool) -> None:
+async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> None:
     world = atlas_world(scale=scale)
     expected = json.loads((world / "ground_truth" / "expected.json").read_text())
     times: dict[str, float] = {}
+    people_truth: dict[tuple[str, str, str], str] = {}
     async with fresh_database("with-core") as url:
         conn = await asyncpg.connect(url)
         if profile:
@@ -150,6 +152,7 @@ async def main(workers: int, scale: str, profile: bool) -> None:
             precision, recall, unmatched = pairwise(truth, pred)
             f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
             clusters = len({v for k, v in pred.items() if k in truth})
+            people_truth = truth if name == "people" else people_truth
             print(f"{name:7s} pairwise precision {precision:.4f} recall {recall:.4f} "
                   f"F1 {f1:.4f}; predicted entities {clusters:,} vs true "
                   f"{expected[name]:,}; rows without an entity {unmatched:,}")
@@ -173,6 +176,8 @@ async def main(workers: int, scale: str, profile: bool) -> None:
               f"without coordinates {gaps['places_no_location']} "
               f"({expected['places_without_coordinates']})")
         profiled = await profile_of(conn) if profile else None
+        if peer:   # Splink 5 on the same person records, scored the same way (issue 17)
+            await splink_peer.report(conn, people_truth, pairwise, times)
         await conn.close()
     total = sum(times.values())
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
@@ -253,5 +258,6 @@ if __name__ == "__main__":
                     default="atlas")
     ap.add_argument("--profile", action="store_true",
                     help="per-function self time and sequential reads per row (issue 20)")
+    ap.add_argument("--no-peer", action="store_true", help="skip the Splink peer")
     args = ap.parse_args()
-    anyio.run(main, args.workers, args.scale, args.profile)
+    anyio.run(main, args.workers, args.scale, args.profile, not args.no_peer)

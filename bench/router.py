@@ -18,7 +18,7 @@ from pathlib import Path
 
 import anyio
 import asyncpg
-from _db import fresh_database
+from _db import LOG_MONTHS, fresh_database
 
 from listener.ingest import staging as ingest
 from synthetic.survey import write_survey
@@ -89,6 +89,8 @@ async def main(rows: int, log_rows: int, rounds: int) -> None:
 async def latency(conn: asyncpg.Connection, log_rows: int) -> None:
     have = await conn.fetchval("SELECT count(*) FROM trapper.orchestrator_job_log")
     t = time.perf_counter()
+    # the months the rows fall in, as the listener would have made them (orchestrator 018)
+    await conn.fetchval(LOG_MONTHS, float(log_rows))
     step = 1_000_000
     for start in range(1, log_rows - have + 1, step):
         await conn.execute(FILL_LOG, start, min(start + step - 1, log_rows - have))

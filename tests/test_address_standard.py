@@ -76,6 +76,10 @@ SAME = {
         ["1 Twelfth St", "1 12th st"],
         ["500 Avenue A", "500 ave. a", "500 Ave A"],
         ["500 Avenue B", "500 ave b"],
+        # a lettered avenue in a line with no commas: the letter is the street's, not the town's
+        ["1749 W Ave D Santa Rosa CA 95403", "1749 West Avenue D, Santa Rosa, CA"],
+        ["1020 Avenue A Rohnert Park CA 94928", "1020 Ave. A, Rohnert Park"],
+        ["6126 Ave C W Petaluma CA 94952", "6126 Avenue C West, Petaluma, CA 94952"],
     ],
     "secondary units kept apart from the street": [
         ["1234 Main St Apt 5, Santa Rosa", "1234 Main St #5, Santa Rosa",
@@ -90,6 +94,12 @@ SAME = {
         ["12 Oak St (behind the Safeway), Petaluma", "12 Oak St, Petaluma",
          "12 Oak St near the creek, Petaluma"],
         ["9 River Rd off Hwy 12", "9 river road", "9 River Rd (across from the school)"],
+        # the town after a cross-street note in a line with no commas, or after a unit's comma
+        ["4951 Hoen Ln, Apt. 5 at 7th St. Healdsburg CA", "4951 Hoen Ln Apt 5, Healdsburg, CA",
+         "4951 Hoen Ln #5 between 6th and 7th Sts. Healdsburg CA 95448",
+         "4951 Hoen Ln, Apt 5 off 7th St, Healdsburg", "4951 HOEN LANE APT 5 AT 7TH ST HEALDSBURG"],
+        ["3226 Laguna Ave W at 7th St. Santa Rosa CA 95404", "3226 Laguna Ave W, Santa Rosa, CA",
+         "3226 Laguna Avenue West off 3rd St Santa Rosa CA 95404"],
     ],
     "ranged house numbers: the first number": [
         ["100-110 main st.", "100 main st", "100 - 110 Main Street"],
@@ -189,6 +199,30 @@ def test_notes_ranges_and_landmarks_stay_on_the_place(db_url: str) -> None:
     pid = place(db_url, "Safeway, 310 Broadway between 4th and 5th sts (behind the dumpster)")
     assert val(db_url, "SELECT address_note FROM trapper.places WHERE place_id = $1", pid) \
         == "safeway; between 4th and 5th sts; behind the dumpster"
+
+
+def test_a_note_that_hides_the_town_meets_the_place_by_its_zip(db_url: str) -> None:
+    # "near the park Santa Rosa": where the note ends is not known, so the town is not read
+    hidden = "3226 Laguna Ave W near the park Santa Rosa CA 95404"
+    assert "town" not in parts(db_url, hidden) and parts(db_url, hidden)["zip"] == "95404"
+    town = place(db_url, "3226 Laguna Ave W, Santa Rosa, CA 95404")
+    assert place(db_url, hidden) == town
+    # a ZIP that disagrees is another place; so is another unit
+    assert place(db_url, "3226 Laguna Ave W across from the school Cotati CA 94931") != town
+    assert place(db_url, "3226 Laguna Ave W Apt 2 near the park Santa Rosa CA 95404") != town
+    # the converse: the ZIP-only place first, then the town's place takes it in
+    first = place(db_url, "18 Oak St near the park Petaluma CA 94952")
+    later = place(db_url, "18 Oak St, Petaluma, CA 94952")
+    assert later != first
+    assert str(val(db_url, "SELECT trapper.get_canonical_place_id($1)", first)) == later
+    assert place(db_url, "18 Oak St (by the creek) near the barn Petaluma CA 94952") == later
+    # and a directional one side leaves out ("Lincoln Rd SW" / "Lincoln Rd")
+    sw = place(db_url, "5416 Lincoln Road Southwest, Santa Rosa, CA 95409")
+    assert place(db_url, "5416 Lincoln Rd near the park Santa Rosa CA 95409") == sw
+    # two towns with that house and street: a ZIP-only mention takes neither
+    a = place(db_url, "5 Elm St, Cotati, CA 94931")
+    b = place(db_url, "5 Elm St, Penngrove, CA 94931")
+    assert place(db_url, "5 Elm St near the park Cotati CA 94931") not in (a, b)
 
 
 def test_a_directional_one_side_leaves_out(db_url: str) -> None:

@@ -157,7 +157,7 @@ def test_openapi_is_served_raw_without_a_token_and_declares_the_contract(
     assert params["until"] == {"type": "string", "format": "date-time"}
     assert params["entity"]["format"] == "uuid"
     assert log["security"] == [{"bearer": ["read"]}]
-    assert set(log["responses"]) == {"200", "400", "401", "500", "503"}
+    assert set(log["responses"]) == {"200", "400", "401", "403", "500", "503"}
     assert log["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
     prov = spec["paths"][f"{P}/entities/{{entity_type}}/{{entity_id}}/provenance"]["get"]
@@ -342,6 +342,58 @@ def test_feed_resumes_from_a_cursor_across_backlog_and_live_without_gap_or_dupli
     expected = [r[0] for r in sql(loaded, "SELECT log_seq FROM trapper.orchestrator_job_log "
                                           "WHERE source_system = 'feed' ORDER BY 1")]
     assert seqs == expected
+
+
+def test_feed_clients_with_different_filters_each_get_exactly_their_rows(
+    server: Server, loaded: str
+) -> None:
+    # the live batches are filtered once per distinct filter and shared (listener/web/feed.py):
+    # two clients with the same filter, and filters by source, table, kind and record
+    start = val(loaded, "SELECT max(log_seq) FROM trapper.orchestrator_job_log")
+    insert = ("INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table, "
+              "source_record_id, decision_reason) "
+              "SELECT (ARRAY['routed', 'skipped'])[1 + g % 2], 'fx', "
+              "(ARRAY['a', 'b'])[1 + (g / 2) % 2], 'r' || (g % 7), 'row' "
+              "FROM generate_series($1::int, $1::int + 9) g")
+    sql(loaded, insert, 0)                                    # a backlog, then live rows
+    queries = ["source=fx", "source=fx/a", "source=fx/a", "action=skipped&source=fx",
+               "source=fx/b&record=r3", "source=fx&action=routed&record=r4"]
+
+    def keep(q: str, r: tuple[Any, ...]) -> bool:
+        args = dict(a.split("=") for a in q.split("&"))
+        system, _, table = args["source"].partition("/")
+        return (r[2] == system and (not table or r[3] == table)
+                and args.get("action", r[1]) == r[1] and args.get("record", r[4]) == r[4])
+
+    async def go() -> list[list[dict[str, Any]]]:
+        async def writers() -> None:
+            conn = await asyncpg.connect(loaded)
+            try:
+                for k in range(1, 30):
+                    await conn.execute(insert, k * 10)
+                    await anyio.sleep(0.01)
+            finally:
+                await conn.close()
+
+        got: list[list[dict[str, Any]]] = [[] for _ in queries]
+        rows = [(0, ("routed", "skipped")[g % 2], "fx", ("a", "b")[(g // 2) % 2], f"r{g % 7}")
+                for g in range(300)]                   # what the inserts below write
+        want = [sum(keep(q, r) for r in rows) for q in queries]
+
+        async def collect(i: int) -> None:
+            got[i] = await _collect(_ws_url(server, f"after={start}&{queries[i]}"), want[i])
+
+        async with anyio.create_task_group() as tg:
+            for i in range(len(queries)):
+                tg.start_soon(collect, i)
+            tg.start_soon(writers)
+        return got
+
+    got = anyio.run(go)
+    log = sql(loaded, "SELECT log_seq, action, source_system, source_table, source_record_id "
+                      "FROM trapper.orchestrator_job_log WHERE log_seq > $1 ORDER BY 1", start)
+    for q, rows in zip(queries, got, strict=True):
+        assert [r["log_seq"] for r in rows] == [r[0] for r in log if keep(q, r)], q
 
 
 def _handshake(server: Server, query: str, headers: dict[str, str] | None = None) -> int:

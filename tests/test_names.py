@@ -240,3 +240,64 @@ def test_surnames_that_look_like_words_are_still_people(
 ) -> None:
     process(db_url, "clinichq", "owner_info", owner("26-12", first, last, cell="707-527-0106"))
     assert len(people(db_url)) == 1
+
+
+# ---- typos on both sides, with a first name only, with a nickname; particles run together
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Cheyrl", "Fox"), ("Chreyl", "Fox")),          # each side swapped two letters
+    (("Joesph", "Sanders"), ("Jsoeph", "Sanders")),
+    (("Burce", "Ferguson"), ("Bruce", "")),          # a first name only, with a typo
+    (("Eljiah", ""), ("Elijah", "Harris")),
+    (("Liz", "Thomas"), ("Eilzabeth", "Thomas")),     # a nickname against a typo of its name
+    (("Jim", "Ramirez"), ("Jaems", "Ramirez")),
+    (("Janice", "Dasilva"), ("Janice", "Silva")),     # particles run together, then dropped
+    (("Maria", "Delrio"), ("Maria", "Rio")),
+])
+def test_typos_nicknames_and_run_together_particles_are_close(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "close"
+    assert compare(db_url, b, a) == "close"
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Carlos", "Diaz"), ("Carla", "Diaz")),          # another name, not a typo
+    (("Mary", "Lee"), ("Myra", "Lee")),               # the same letters, too short to tell
+    (("Janice", "Adelsilva"), ("Janice", "Silva")),  # not particles before the surname
+    (("Bruce", ""), ("Brenda", "Ferguson")),
+    (("Liz", "Thomas"), ("Eliza", "Thomas")),         # no nickname of a name one edit away
+])
+def test_names_near_those_stay_different(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "different"
+
+
+def test_a_typo_on_each_side_matches_through_the_email_only(db_url: str) -> None:
+    assert twice(db_url, ("Micehlle", "Tucker"), ("Michlele", "Tucker"),
+                 email="michelle.tucker@hotmail.com") == ["new_entity", "auto_match"]
+    assert len(people(db_url)) == 1
+    # the same names with nothing shared: two people (never a match on a name alone)
+    process(db_url, "clinichq", "owner_info", owner("26-9", "Micehlle", "Tucker",
+                                                    address=ADDR, email="m.t@sonic.net"))
+    assert len(people(db_url)) == 2
+
+
+def test_a_missing_first_or_last_name_compares_without_error(db_url: str) -> None:
+    assert compare(db_url, ("Roberta", ""), ("", "Fox")) == "different"
+    assert compare(db_url, ("", "Fox"), ("Robert", "Fox")) == "different"
+
+
+def test_a_registry_email_and_a_close_name_are_one_person(db_url: str) -> None:
+    """PetLink's identifiers are trusted at 0.4: its email plus a close name still reaches the
+    auto-match threshold (015_name_close_weight.sql), its email plus another name does not."""
+    for rid, chip, first, last in [("1", "981020000000011", "Jordan", "van Dijk"),
+                                   ("2", "981020000000022", "Jodran", "van Dijk"),
+                                   ("3", "981020000000033", "Walter", "Rio")]:
+        process(db_url, "petlink", "pets", {"Microchip": chip, "ID": rid, "Name": "Tux",
+                                            "Owner": last, "First Name": first,
+                                            "Email": "jordan.vandijk@hotmail.com"},
+                row_id=rid)
+    assert kinds(db_url) == ["new_entity", "auto_match", "household_member"]
+    assert len(people(db_url)) == 2

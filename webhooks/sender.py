@@ -132,6 +132,9 @@ class AlertSender:
                                     timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
                 status = resp.status
                 body = (await resp.text())[:200]
+                # Slack counts one message a second as it receives them: pacing from its answer,
+                # not from our send, keeps the spacing when a request is slow to arrive
+                self._last_sent[route.url] = time.monotonic()
                 if 200 <= status < 300:
                     await conn.execute(self._q["delivered"], alert_id, status)
                     stats.delivered += 1

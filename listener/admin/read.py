@@ -140,9 +140,21 @@ async def log(conn: Conn, *, system: str | None = None, table: str | None = None
               after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
     """Job-log rows, oldest first, by source record, staged record, entity, action, time;
     ``after`` pages by log_seq."""
-    return rows_of(await conn.fetch(_q("log"), system, table, record_id, staged_record_id,
-                                  entity_id, action, since, until, after,
-                                  max(1, min(limit, MAX_PAGE))))
+    args = (system, table, record_id, staged_record_id, entity_id, action, since, until, after,
+            max(1, min(limit, MAX_PAGE)))
+    if system and table and record_id:
+        return rows_of(await fetch_generic(conn, _q("log_by_record"), *args))
+    return rows_of(await conn.fetch(_q("log"), *args))
+
+
+async def fetch_generic(conn: Conn, query: str, *args: Any) -> list[asyncpg.Record]:
+    """Run a reader of the decision log that has no time bound with a generic plan: planning
+    it afresh would weigh every monthly partition's indexes each time, ten times the cost of
+    the index probes themselves (docs/operations.md, "Partitions and retention";
+    bench/log_scale.py measures it)."""
+    async with conn.transaction():
+        await conn.execute(_q("generic_plans"))
+        return list(await conn.fetch(query, *args))
 
 
 async def provenance(conn: Conn, entity_type: str,

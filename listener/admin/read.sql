@@ -120,12 +120,35 @@ WITH RECURSIVE tree AS (
 )
 SELECT array_agg(id) FROM tree;
 
+-- name: generic_plans
+-- For the readers below that find rows by record or entity with no time bound: a custom plan
+-- would be planned over every month of the partitioned log (orchestrator 018), which costs
+-- more than running it; the generic plan, the same index probes, is planned once per session.
+SET LOCAL plan_cache_mode = force_generic_plan;
+
+-- name: log_by_record
+-- The log query for one source record (the API's and the CLI's "what happened to this
+-- record"), in a shape whose generic plan probes each month's source index; the time bounds
+-- prune months when the plan starts.
+SELECT log_seq, logged_at, action, source_system, source_table, source_record_id,
+       staged_record_id, job_id, target_surface, target_entity_id, routing_rule_id,
+       rule_version, decision_reason, decision_details, event_id
+FROM trapper.orchestrator_job_log
+WHERE source_system = $1 AND source_table = $2 AND source_record_id = $3
+  AND ($4::bigint IS NULL OR staged_record_id = $4)
+  AND ($5::uuid IS NULL OR target_entity_id = $5)
+  AND ($6::text IS NULL OR action = $6)
+  AND logged_at >= coalesce($7::timestamptz, '-infinity')
+  AND logged_at < coalesce($8::timestamptz, 'infinity')
+  AND log_seq > $9
+ORDER BY log_seq
+LIMIT $10;
+
 -- name: entity_log
 SELECT log_seq, logged_at, action, source_system, source_table, source_record_id,
        staged_record_id, target_surface, target_entity_id, routing_rule_id, rule_version,
        decision_reason, decision_details
-FROM trapper.orchestrator_job_log
-WHERE target_entity_id = ANY ($1::uuid[])
+FROM trapper.orchestrator_entity_log($1::uuid[])
 ORDER BY log_seq;
 
 -- name: record_versions
@@ -139,9 +162,7 @@ ORDER BY id;
 SELECT log_seq, logged_at, job_id, action, target_surface, target_entity_id,
        routing_rule_id, rule_version, decision_reason, decision_details, event_id,
        staged_record_id
-FROM trapper.orchestrator_job_log
-WHERE (source_system = $1 AND source_table = $2 AND source_record_id = $3)
-   OR staged_record_id = ANY ($4::bigint[])
+FROM trapper.orchestrator_record_log($1, $2, $3, $4::bigint[])
 ORDER BY log_seq;
 
 -- name: record_entities

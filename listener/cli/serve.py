@@ -21,15 +21,19 @@ from listener.core.output import say
               help="Run the event listener in the same process.")
 @click.option("--listen-url", envvar="ATLAS_ORCH_LISTEN_URL", show_envvar=True,
               help="A direct (session) connection for LISTEN.")
+@click.option("--read-url", envvar="ATLAS_ORCH_READ_URL", show_envvar=True,
+              help="A read replica for the API's and the page's reads (the listener, the "
+                   "feed and every write stay on the primary; docs/SCALING.md).")
 @click.option("--feed-max-queue", default=200, show_default=True, type=click.IntRange(1),
               envvar="ATLAS_ORCH_FEED_MAX_QUEUE", show_envvar=True,
               help="Batches a websocket client may have queued before it is cut off as too "
                    "slow.")
 def serve(database_url: str | None, host: str, port: int, with_listener: bool,
-          listen_url: str | None, feed_max_queue: int) -> None:
+          listen_url: str | None, read_url: str | None, feed_max_queue: int) -> None:
     """The HTTP API, the live feed and the /admin/data-health page (and the listener)."""
     from aiohttp import web
 
+    from listener.admin.metrics import ReadyLimits
     from listener.core.logs import add_secrets
     from listener.events.service import Listener, ListenerConfig
     from listener.web.app import Tokens, create_app
@@ -42,6 +46,7 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
         raise UserError("no API token is configured: set ATLAS_ORCH_ADMIN_TOKEN (and "
                         "ATLAS_ORCH_READ_TOKEN for read-only access)")
     add_secrets(*tokens.all())          # masked in every log line, wherever they appear
+    ready = ReadyLimits.from_env()      # a bad threshold is refused before anything starts
     url = db.resolve_url(database_url)
 
     async def go() -> None:
@@ -49,8 +54,9 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
 
         # ApiRunner: aiohttp's own parse-error answers in the API's envelope, without the
         # request's bytes (listener/web/server.py); no access log (URLs may carry tickets)
-        runner = ApiRunner(create_app(url, tokens, listen_url=listen_url,
-                                       feed_max_queue=feed_max_queue), access_log=None)
+        runner = ApiRunner(create_app(url, tokens, listen_url=listen_url, read_url=read_url,
+                                       feed_max_queue=feed_max_queue, ready=ready),
+                           access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         say(f"serving http://{host}:{port}/admin/data-health"

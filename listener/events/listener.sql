@@ -28,6 +28,13 @@ SELECT events, pending FROM trapper.orchestrator_capture($1);
 -- name: prune
 SELECT trapper.orchestrator_prune_events($1);
 
+-- name: partitions
+-- The months ahead of the job log and the event table, and the log's retention
+-- (docs/operations.md, "Partitions and retention"); cheap when there is nothing to do.
+SELECT trapper.orchestrator_ensure_partitions('trapper.orchestrator_job_log')
+       + trapper.orchestrator_ensure_partitions('trapper.orchestrator_events') AS made,
+       trapper.orchestrator_prune_log() AS log_dropped;
+
 -- name: listening
 -- Is this session still listening? Through a transaction-mode pooler the answer comes from
 -- whichever server session ran the query, which is how the listener detects one.

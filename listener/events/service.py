@@ -26,7 +26,7 @@ import anyio
 import asyncpg
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from listener.core import sql
+from listener.core import locks, sql
 from listener.core.db import connect, redact
 from listener.core.errors import UserError
 from listener.core.logs import event
@@ -36,8 +36,9 @@ _SQL = sql.beside(__file__, "listener")
 
 log = logging.getLogger("atlas_orch.listener")
 
-# One consumer per database: the key is fixed so every listener build agrees on it.
-LEADER_LOCK_KEY = 0x6174_6C61_736C_7374  # "atlaslst"
+# One consumer per database: the key is fixed so every listener build agrees on it (and
+# the metrics read who holds it).
+LEADER_LOCK_KEY = locks.LISTENER_LEADER
 EVENTS_CHANNEL = "orchestrator_events"
 QUEUE_ANOMALY_KEY = "orchestrator:notify_queue"
 
@@ -456,6 +457,12 @@ class Listener:
                                      timeout=self.cfg.query_timeout)
         if pruned:
             event(log, "events_pruned", count=pruned)
+        parts = await work.fetchrow(self._q["partitions"], timeout=self.cfg.query_timeout)
+        assert parts is not None
+        if parts["made"]:
+            event(log, "partitions_made", count=parts["made"])
+        if parts["log_dropped"]:
+            event(log, "log_partitions_dropped", rows=parts["log_dropped"])
 
 
 async def _close(conn: asyncpg.Connection) -> None:

@@ -87,7 +87,10 @@ WITH sys AS (
        OR nspname LIKE 'pg\_temp\_%' OR nspname LIKE 'pg\_toast\_temp\_%'
 ),
 dependent AS (
-    SELECT classid, objid FROM pg_depend WHERE deptype IN ('a', 'i', 'e')
+    -- not a table's dependency on its own columns: a partitioned table has one on its
+    -- partition key (orchestrator 018), and is no less an object of its own
+    SELECT classid, objid FROM pg_depend
+    WHERE deptype IN ('a', 'i', 'e') AND NOT (classid = refclassid AND objid = refobjid)
 ),
 objs AS (
     SELECT 'pg_class'::regclass AS classid, c.oid AS objid,

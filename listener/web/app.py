@@ -28,7 +28,7 @@ import secrets
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,17 +36,19 @@ from typing import Any
 import asyncpg
 from aiohttp import HttpVersion11, WSMsgType, web
 from asyncpg.pool import PoolConnectionProxy
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ValidationError
 
 from listener.admin import alerts as outbox
-from listener.admin import explain, read, replay, review, routing
+from listener.admin import explain, metrics, read, replay, review, routing
 from listener.admin import feed as job_log
 from listener.core.db import CONNECT_TIMEOUT_S, ConnectFailed
 from listener.core.errors import UserError
 from listener.core.logs import event, scrub
 from listener.core.output import to_json
 from listener.web import models as m
-from listener.web.feed import FeedHub, Subscriber, matcher
+from listener.web.feed import FeedHub, Filter, Subscriber, is_replay, log_message
 from listener.web.openapi import OBJECTS, Handler, Route, document
 from listener.web.server import envelope_error
 
@@ -67,27 +69,42 @@ COUNTS: Counter[str] = Counter()
 
 @dataclass(frozen=True)
 class Tokens:
+    """The API's bearer tokens by scope. ``metrics`` tokens open ``/metrics`` only (a
+    Prometheus server's credentials should not read the decision log); read and admin
+    tokens may scrape too. ``metrics_open``: ``/metrics`` without a token, for a scraper on
+    a trusted network, only when ``ATLAS_ORCH_METRICS_OPEN=1`` says so."""
+
     admin: tuple[str, ...]
     read: tuple[str, ...]
+    metrics: tuple[str, ...] = ()
+    metrics_open: bool = False
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Tokens:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Tokens:
+        """The tokens of ``ATLAS_ORCH_{ADMIN,READ,METRICS}_TOKEN`` (comma-separated lists)
+        and ``ATLAS_ORCH_METRICS_OPEN``; a bad switch value is a one-line UserError."""
         env = dict(os.environ) if env is None else env
 
         def split(name: str) -> tuple[str, ...]:
             return tuple(t.strip() for t in env.get(name, "").split(",") if t.strip())
 
-        return cls(split("ATLAS_ORCH_ADMIN_TOKEN"), split("ATLAS_ORCH_READ_TOKEN"))
+        raw = env.get("ATLAS_ORCH_METRICS_OPEN", "").strip().lower()
+        if raw not in ("", "0", "1", "false", "true", "no", "yes"):
+            raise UserError(f"ATLAS_ORCH_METRICS_OPEN must be 1 or 0, not {raw[:20]!r}")
+        return cls(split("ATLAS_ORCH_ADMIN_TOKEN"), split("ATLAS_ORCH_READ_TOKEN"),
+                   split("ATLAS_ORCH_METRICS_TOKEN"), raw in ("1", "true", "yes"))
 
     def scope(self, presented: str | None) -> str | None:
-        """'admin', 'read' or None. Every token is compared, in constant time each, so the
-        time taken says nothing about which matched."""
+        """'admin', 'read', 'metrics' or None. Every token is compared, in constant time
+        each, so the time taken says nothing about which matched."""
         if not presented:
             return None
         got = presented.encode("utf-8", "surrogateescape")
         admin = any([hmac.compare_digest(got, t.encode()) for t in self.admin])
         reader = any([hmac.compare_digest(got, t.encode()) for t in self.read])
-        return "admin" if admin else "read" if reader else None
+        scraper = any([hmac.compare_digest(got, t.encode()) for t in self.metrics])
+        return ("admin" if admin else "read" if reader else "metrics" if scraper
+                else None)
 
     def name(self, presented: str | None) -> str:
         """A name for the token presented, for the decision log: its scope and its place in
@@ -100,7 +117,8 @@ class Tokens:
         return "api"
 
     def all(self) -> tuple[str, ...]:
-        return self.admin + self.read
+        """Every configured token (for the log's redaction)."""
+        return self.admin + self.read + self.metrics
 
 
 @dataclass
@@ -243,8 +261,12 @@ def _validation_message(exc: ValidationError) -> str:
                      for e in exc.errors()[:10])
 
 
-def _pool(request: web.Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app[POOL]
+def _pool(request: web.Request, *, primary: bool = False) -> asyncpg.Pool:
+    """The pool for this request: a GET's reads go to the read replica when one is set
+    (``ATLAS_ORCH_READ_URL``, docs/SCALING.md), everything else (writes, and the live feed,
+    whose watermark is the primary's) to the primary. Without a replica both are one pool."""
+    pool: asyncpg.Pool = (request.app[READ_POOL] if request.method == "GET" and not primary
+                          else request.app[POOL])
     return pool
 
 
@@ -254,10 +276,12 @@ class DatabaseUnavailable(Exception):
 
 
 @contextlib.asynccontextmanager
-async def _connection(request: web.Request) -> AsyncIterator[PoolConnectionProxy]:
-    """A pooled connection; failing to get one is DatabaseUnavailable. Errors of the queries
-    run on it are not touched."""
-    pool = _pool(request)
+async def _connection(request: web.Request, *,
+                      primary: bool = False) -> AsyncIterator[PoolConnectionProxy]:
+    """A pooled connection (from the replica for a GET unless ``primary``, see _pool);
+    failing to get one is DatabaseUnavailable. Errors of the queries run on it are not
+    touched."""
+    pool = _pool(request, primary=primary)
     try:
         conn: PoolConnectionProxy = await pool.acquire(timeout=CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -273,6 +297,85 @@ async def _connection(request: web.Request) -> AsyncIterator[PoolConnectionProxy
                                 "properties": {"status": {"const": "ok"}}})
 async def live(request: web.Request) -> Any:
     return {"status": "ok"}
+
+
+READY_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "required": ["status", "reasons"],
+    "properties": {
+        "status": {"enum": ["ready", "not_ready"]},
+        "reasons": {"type": "array", "items": {
+            "type": "object", "additionalProperties": False, "required": ["code", "detail"],
+            "properties": {"code": {"enum": list(metrics.REASONS)},
+                           "detail": {"type": "string"}}}}}}
+# what failing to read the database looks like, from the pool or from a query on it
+_UNREADABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@route("GET", "/api/health/ready", "Readiness (no token): 503 with the reasons when the "
+       "database is unreachable, the listener lags, a job is stuck or an alert is "
+       "dead-lettered.", scope=None, database=False, enveloped=False, returns=READY_SCHEMA,
+       answers={"503": ("not ready: the reasons say why", READY_SCHEMA)})
+async def ready(request: web.Request) -> Any:
+    limits = request.app[READY]
+    try:
+        # the primary: readiness is about the database the listener and writes use, and a
+        # lagging replica would hide a lagging listener (docs/SCALING.md)
+        async with _connection(request, primary=True) as conn:
+            reasons = await metrics.not_ready(conn, limits)
+    except (DatabaseUnavailable, *_UNREADABLE) as exc:
+        cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
+        reasons = [metrics.reason("database_unreachable", "the database cannot be read: "
+                                  + (scrub(str(cause).splitlines()[0])[:200] if str(cause)
+                                     else type(cause).__name__))]
+        reasons = [r for r in reasons if r["code"] not in limits.ignore]
+    if reasons:
+        COUNTS["not_ready"] += 1
+        event(log, "api_not_ready", level=logging.INFO,
+              reasons=",".join(r["code"] for r in reasons), count=COUNTS["not_ready"])
+    return web.json_response({"status": "not_ready" if reasons else "ready",
+                              "reasons": reasons}, status=503 if reasons else 200,
+                             headers={"Cache-Control": "no-store"})
+
+
+@route("GET", "/metrics", "Prometheus metrics (text format 0.0.4), read from the database "
+       "at scrape time: a metrics, read or admin token (or none, with "
+       "ATLAS_ORCH_METRICS_OPEN=1).", scope="metrics", database=False, enveloped=False,
+       media_type="text/plain", returns={"type": "string"})
+async def metrics_scrape(request: web.Request) -> Any:
+    snap: metrics.Snapshot | None = None
+    try:
+        # the primary, for the same reason as readiness: lag and queue figures must be now's
+        async with _connection(request, primary=True) as conn:
+            snap = await metrics.snapshot(conn)
+    except (DatabaseUnavailable, *_UNREADABLE) as exc:
+        # still a 200: atlas_orch_database_up 0 is the series to alert on, and the
+        # in-process families are still true
+        COUNTS["metrics_unreadable"] += 1
+        event(log, "metrics_database_unreadable", level=logging.WARNING,
+              error=scrub(str(exc))[:300], count=COUNTS["metrics_unreadable"])
+    return web.Response(body=metrics.exposition(snap, [FeedCollector(request.app)]),
+                        headers={"Content-Type": metrics.CONTENT_TYPE,
+                                 "Cache-Control": "no-store"})
+
+
+class FeedCollector(Collector):
+    """This process's live-feed clients: in-process, so not in the database."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Metric]:
+        """Connected clients now, and clients cut off as too slow since start."""
+        hub = self.app.get(HUB)
+        clients = GaugeMetricFamily("atlas_orch_feed_clients",
+                                    "Websocket clients of this process's live feed")
+        clients.add_metric([], float(sum(1 for s in hub.subscribers if not s.lagged)
+                                     if hub else 0))
+        yield clients
+        lagged = CounterMetricFamily("atlas_orch_feed_clients_lagged", "Feed clients this "
+                                     "process cut off as too slow (sent 'lagged') since start")
+        lagged.add_metric([], float(hub.lagged_total if hub else 0))
+        yield lagged
 
 
 @route("GET", f"{PREFIX}/sources", "Registered sources with their health status.",
@@ -571,10 +674,12 @@ def openapi() -> dict[str, Any]:
 # -- middleware: auth and the envelope -------------------------------------------------------
 
 POOL: web.AppKey[asyncpg.Pool] = web.AppKey("pool", asyncpg.Pool)
+READ_POOL: web.AppKey[asyncpg.Pool] = web.AppKey("read_pool", asyncpg.Pool)
 URL: web.AppKey[str] = web.AppKey("url", str)
 TOKENS: web.AppKey[Tokens] = web.AppKey("tokens", Tokens)
 TICKETS: web.AppKey[Tickets] = web.AppKey("tickets", Tickets)
 HUB: web.AppKey[FeedHub] = web.AppKey("hub", FeedHub)
+READY: web.AppKey[metrics.ReadyLimits] = web.AppKey("ready", metrics.ReadyLimits)
 SCOPES: web.AppKey[dict[tuple[str, str], str | None]] = web.AppKey("scopes", dict)
 SCOPE = web.RequestKey("scope", str)
 
@@ -602,12 +707,16 @@ def _canonical(request: web.Request) -> str:
 async def _authorize(request: web.Request) -> web.StreamResponse | None:
     """A refusal if the route needs a token the request lacks; records the scope."""
     needed = request.app[SCOPES].get((request.method, _canonical(request)), "read")
-    if needed is None or not request.path.startswith("/api/"):
+    if needed is None or not (request.path.startswith("/api/") or needed == "metrics"):
         return None
+    if needed == "metrics" and request.app[TOKENS].metrics_open:
+        return None         # ATLAS_ORCH_METRICS_OPEN=1: a scraper on a trusted network
     scope = request.app[TOKENS].scope(_presented(request))
     if scope is None:
         return fail(401, "unauthorized", "a bearer token is required",
                     {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
+    if needed != "metrics" and scope == "metrics":
+        return fail(403, "forbidden", "a metrics token opens /metrics only")
     if needed == "admin" and scope != "admin":
         return fail(403, "forbidden", "this route needs the admin token")
     request[SCOPE] = scope
@@ -732,7 +841,7 @@ async def _check_cursor(request: web.Request, after: int | None) -> None:
     feed would wait for ever without a word (issue 15)."""
     if after is None or after <= request.app[HUB].watermark:
         return
-    async with _connection(request) as conn:
+    async with _connection(request, primary=True) as conn:
         newest = await job_log.newest_log_seq(conn)
     if after > newest:
         raise ApiError(400, "bad_cursor", f"after={after} is ahead of the log (its newest "
@@ -744,7 +853,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     """The live feed (websocket): refusals are HTTP answers before the upgrade."""
     try:
         q = _query(request, m.FeedQuery)
-        if await _feed_scope(request, q) is None:
+        if await _feed_scope(request, q) not in ("read", "admin"):
             return fail(401, "unauthorized", "a bearer token or a fresh ticket is required",
                         {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
         await _check_cursor(request, q.after)
@@ -756,20 +865,20 @@ async def feed(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
     sub = hub.subscribe()
-    keep = matcher(q.source, q.action)
+    wanted = Filter.of(q.source, q.action, q.record)
+    keep = wanted.keep
     pos = hub.watermark if q.after is None else q.after
     try:
         await ws.send_str(to_json({"type": "hello", "cursor": pos,
                                  "watermark": hub.watermark}))
         reader = asyncio.create_task(_drain_client(ws))
+        # the client going away wakes the loop below (no task per batch to watch for it)
+        reader.add_done_callback(lambda _t: sub.close())
         pos = await _send_range(request, ws, sub, keep, pos, hub.watermark)
-        while not ws.closed:
-            getter = asyncio.create_task(sub.queue.get())
-            done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-            if reader in done:
-                getter.cancel()
+        while not ws.closed and not reader.done():
+            batch = await sub.queue.get()
+            if batch.hi < 0 and not sub.lagged:     # the close marker
                 break
-            batch = getter.result()
             if sub.lagged:
                 await ws.send_str(to_json({"type": "lagged", "cursor": pos,
                                          "message": "too slow to keep up; reconnect with "
@@ -779,11 +888,21 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 continue
             if batch.lo > pos:        # joined between batches: fetch what lies between
                 pos = await _send_range(request, ws, sub, keep, pos, batch.lo)
-            fresh = [(r, t) for r, t in zip(batch.rows, batch.encoded, strict=True)
-                     if r["log_seq"] > pos]
-            await _send_rows(request, ws, keep, [r for r, _ in fresh], batch.hi,
-                             [t for _, t in fresh])
+            if batch.lo == pos:
+                # the common case: the whole batch is new to this client, and its message
+                # is built once for every client with the same filter (listener/web/feed.py)
+                text = batch.message(wanted)
+                if text is not None:
+                    await ws.send_str(text)
+                    await _send_replays(request, ws, [batch.rows[i] for i in batch.replays
+                                                      if keep(batch.rows[i])])
+            else:
+                fresh = [(r, t) for r, t in zip(batch.rows, batch.encoded, strict=True)
+                         if r["log_seq"] > pos]
+                await _send_rows(request, ws, keep, [r for r, _ in fresh], batch.hi,
+                                 [t for _, t in fresh])
             pos = batch.hi
+        reader.cancel()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -812,7 +931,7 @@ async def _send_range(request: web.Request, ws: web.WebSocketResponse, sub: Subs
     """Send the durable rows (lo, hi] page by page; returns the new cursor."""
     pos = lo
     while pos < hi:
-        async with _connection(request) as conn:
+        async with _connection(request, primary=True) as conn:
             rows = await job_log.rows(conn, pos, hi)
         top = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else hi
         await _send_rows(request, ws, keep, rows, top)
@@ -828,18 +947,21 @@ async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
     texts = encoded if encoded is not None else [to_json(r) for r in rows]
     kept = [(r, t) for r, t in zip(rows, texts, strict=True) if keep(r)]
     if kept:
-        await ws.send_str('{"type": "log", "rows": [' + ", ".join(t for _, t in kept)
-                          + f'], "cursor": {cursor}}}')
-    for r, _ in kept:
-        details = r.get("decision_details") or {}
-        if r["action"] == "replayed" and details.get("mode") == "emit":
-            async with _connection(request) as conn:
-                tl = await read.timeline(conn, r["source_system"], r["source_table"],
-                                         r["source_record_id"])
-            await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
-                                     "record": f"{r['source_system']}/{r['source_table']}/"
-                                               f"{r['source_record_id']}",
-                                     "items": tl["items"]}))
+        await ws.send_str(log_message([t for _, t in kept], cursor))
+    await _send_replays(request, ws, [r for r, _ in kept if is_replay(r)])
+
+
+async def _send_replays(request: web.Request, ws: web.WebSocketResponse,
+                        rows: list[dict[str, Any]]) -> None:
+    """For each ``replayed`` row of ``replay --emit``, the record's timeline."""
+    for r in rows:
+        async with _connection(request, primary=True) as conn:
+            tl = await read.timeline(conn, r["source_system"], r["source_table"],
+                                     r["source_record_id"])
+        await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
+                                 "record": f"{r['source_system']}/{r['source_table']}/"
+                                           f"{r['source_record_id']}",
+                                 "items": tl["items"]}))
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -852,13 +974,18 @@ async def page(request: web.Request) -> web.StreamResponse:
 # -- the app ---------------------------------------------------------------------------------
 
 def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
-               feed_max_queue: int = 200) -> web.Application:
-    """The aiohttp application; its pool and feed start with it and stop with it.
-    ``feed_max_queue``: batches a feed client may have queued before it is cut off as too
-    slow (`serve --feed-max-queue`)."""
+               read_url: str | None = None, feed_max_queue: int = 200,
+               ready: metrics.ReadyLimits | None = None) -> web.Application:
+    """The aiohttp application; its pools and feed start with it and stop with it.
+    ``read_url``: a read replica for the GET routes' reads (`serve --read-url`,
+    docs/SCALING.md); the primary when None. ``feed_max_queue``: batches a feed client may
+    have queued before it is cut off as too slow (`serve --feed-max-queue`); ``ready``: when
+    /api/health/ready says 503 (default: the ATLAS_ORCH_READY_LISTENER_LAG_S, …_STUCK_JOB_S
+    and …_IGNORE variables)."""
     app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
     app[URL] = url
     app[TOKENS] = tokens
+    app[READY] = ready if ready is not None else metrics.ReadyLimits.from_env()
     app[TICKETS] = Tickets()
     app[SCOPES] = {}
     for r in ROUTES:
@@ -879,12 +1006,21 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
         app[POOL] = await asyncpg.create_pool(
             url, min_size=1, max_size=8, server_settings={"application_name":
                                                           "atlas-orch serve"})
+        app[READ_POOL] = app[POOL]
+        if read_url:
+            probe = await connect(read_url)  # the same readable error for the replica's URL
+            await probe.close()
+            app[READ_POOL] = await asyncpg.create_pool(
+                read_url, min_size=1, max_size=8,
+                server_settings={"application_name": "atlas-orch serve (reads)"})
         app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, feed_max_queue))
         await app[HUB].start()
         event(log, "api_started", routes=len(ROUTES))
 
     async def cleanup(app: web.Application) -> None:
         await app[HUB].stop()
+        if app[READ_POOL] is not app[POOL]:
+            await app[READ_POOL].close()
         await app[POOL].close()
 
     app.on_startup.append(startup)

@@ -29,22 +29,104 @@ log = logging.getLogger("atlas_orch.feed")
 LOG_CHANNEL = "orchestrator_job_log"
 
 
+@dataclass(frozen=True)
+class Filter:
+    """What a feed client asked for: a source (system, or system and table), a kind of row
+    (``action``), a source record. Hashable: clients with the same filter share the message
+    a batch builds for them."""
+
+    system: str | None = None
+    table: str | None = None
+    action: str | None = None
+    record: str | None = None
+
+    @classmethod
+    def of(cls, source: str | None, action: str | None, record: str | None = None) -> Filter:
+        """The filter for the feed's ``source`` (SYSTEM or SYSTEM/TABLE), ``action`` and
+        ``record`` parameters."""
+        system, _, table = (source or "").partition("/")
+        return cls(system or None, table or None, action or None, record or None)
+
+    def keep(self, row: dict[str, Any]) -> bool:
+        """Whether ``row`` passes."""
+        return ((self.system is None or row["source_system"] == self.system)
+                and (self.table is None or row["source_table"] == self.table)
+                and (self.action is None or row["action"] == self.action)
+                and (self.record is None or row["source_record_id"] == self.record))
+
+
 @dataclass
 class Batch:
     lo: int                        # rows with lo < log_seq <= hi, all of them
     hi: int
     rows: list[dict[str, Any]]
     encoded: list[str] = field(default_factory=list)   # each row's JSON, encoded once
+    # The fan-out's work is done once per batch and distinct filter, not once per client and
+    # row: an index of the rows by each field a filter names, and each filter's message.
+    _index: dict[tuple[str, Any], list[int]] | None = field(default=None, repr=False)
+    _messages: dict[Filter, str | None] = field(default_factory=dict, repr=False)
+
+    replays: list[int] = field(default_factory=list)    # rows that carry a timeline
 
     def __post_init__(self) -> None:
         if not self.encoded and self.rows:
             self.encoded = [to_json(r) for r in self.rows]
+        self.replays = [i for i, r in enumerate(self.rows) if is_replay(r)]
+
+    def _candidates(self, f: Filter) -> range | list[int]:
+        """Indexes of the rows that may pass ``f``: those of its most selective field."""
+        if f == ALL:
+            return range(len(self.rows))
+        if self._index is None:
+            index: dict[tuple[str, Any], list[int]] = {}
+            for i, r in enumerate(self.rows):
+                for key in (("record", r["source_record_id"]),
+                            ("table", (r["source_system"], r["source_table"])),
+                            ("system", r["source_system"]), ("action", r["action"])):
+                    index.setdefault(key, []).append(i)
+            self._index = index
+        key = (("record", f.record) if f.record is not None
+               else ("table", (f.system, f.table)) if f.table is not None
+               else ("system", f.system) if f.system is not None
+               else ("action", f.action))
+        return self._index.get(key, [])
+
+    def message(self, f: Filter) -> str | None:
+        """The ``log`` message of this batch's rows that pass ``f`` (None when none does),
+        built once for every client with the same filter."""
+        if f in self._messages:
+            return self._messages[f]
+        kept = [i for i in self._candidates(f) if f.keep(self.rows[i])]
+        text = (log_message([self.encoded[i] for i in kept], self.hi) if kept else None)
+        self._messages[f] = text
+        return text
+
+
+ALL = Filter()
+CLOSED = Batch(-1, -1, [])      # put in a subscriber's queue when its client has gone
+
+
+def is_replay(row: dict[str, Any]) -> bool:
+    """A row of ``replay --emit``: the feed follows it with the record's timeline."""
+    details = row.get("decision_details") or {}
+    return bool(row["action"] == "replayed" and details.get("mode") == "emit")
+
+
+def log_message(encoded: list[str], cursor: int) -> str:
+    """A ``log`` message from rows already encoded."""
+    return '{"type": "log", "rows": [' + ", ".join(encoded) + f'], "cursor": {cursor}}}'
 
 
 @dataclass(eq=False)   # held in a set, by identity
 class Subscriber:
     queue: asyncio.Queue[Batch]
     lagged: bool = False
+
+    def close(self) -> None:
+        """Wake whoever waits on the queue: the client has gone. A full queue needs no
+        marker: its reader is not waiting."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(CLOSED)
 
 
 @dataclass
@@ -54,9 +136,15 @@ class FeedHub:
     pool: asyncpg.Pool
     listen_url: str
     poll_s: float = 0.2
+    # Rows that arrive with no NOTIFY (writers with atlas_orch.notify = off, docs/events.md)
+    # make the hub look again within busy_s for busy_linger_s, as the listener does (its
+    # StepPace): a flowing unannounced stream is followed closely, an idle hub costs nothing.
+    busy_s: float = 0.01
+    busy_linger_s: float = 0.25
     max_queue: int = 200
     watermark: int = 0
     subscribers: set[Subscriber] = field(default_factory=set)
+    lagged_total: int = 0          # clients cut off as too slow since start (/metrics)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _probe: tuple[int, list[str]] | None = None
@@ -92,7 +180,11 @@ class FeedHub:
 
     async def _run(self) -> None:
         listen: asyncpg.Connection | None = None
+        woken = False           # whether a NOTIFY (or stop) started this step
+        busy_until = 0.0
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
+            published = False
             try:
                 if listen is None or listen.is_closed():
                     listen = await asyncpg.connect(
@@ -106,6 +198,7 @@ class FeedHub:
                         hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
                         self._publish(Batch(self.watermark, hi, rows))
                         self.watermark = hi
+                        published = True
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 event(log, "feed_error", level=logging.WARNING, error=str(exc))
                 if listen is not None:
@@ -115,9 +208,13 @@ class FeedHub:
             self._wake.clear()
             # the poll: NOTIFY is only a wake-up. While a probe waits for writers to finish,
             # look again soon: their commit is what lets the watermark move
-            wait = 0.005 if self._probe is not None else self.poll_s
+            if published and not woken:
+                busy_until = loop.time() + self.busy_linger_s
+            wait = (0.005 if self._probe is not None
+                    else self.busy_s if loop.time() < busy_until else self.poll_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
+            woken = self._wake.is_set()
         if listen is not None and not listen.is_closed():
             await listen.close()
 
@@ -130,19 +227,12 @@ class FeedHub:
             except asyncio.QueueFull:
                 # a client too slow to keep up is cut off, not buffered without end
                 sub.lagged = True
+                self.lagged_total += 1
                 sub.queue = asyncio.Queue(1)
                 sub.queue.put_nowait(Batch(-1, -1, []))
 
 
-def matcher(source: str | None, action: str | None) -> Callable[[dict[str, Any]], bool]:
-    """A row filter for ``source`` (SYSTEM or SYSTEM/TABLE) and ``action``."""
-    system, _, table = (source or "").partition("/")
-
-    def ok(row: dict[str, Any]) -> bool:
-        if system and row["source_system"] != system:
-            return False
-        if table and row["source_table"] != table:
-            return False
-        return not (action and row["action"] != action)
-
-    return ok
+def matcher(source: str | None, action: str | None,
+            record: str | None = None) -> Callable[[dict[str, Any]], bool]:
+    """A row filter for ``source`` (SYSTEM or SYSTEM/TABLE), ``action`` and ``record``."""
+    return Filter.of(source, action, record).keep

@@ -228,6 +228,8 @@ class ReviewQuery(Query):
 class FeedQuery(Query):
     source: Source | None = None
     action: Word | None = None
+    record: Plain | None = Field(default=None, description="only rows of this source record "
+                                 "id (with source=SYSTEM/TABLE, one record)")
     after: QInt64 | None = Field(default=None, description="resume after this log_seq")
     ticket: Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]{16,128}$")] | None = Field(
         default=None, description="a single-use ticket from POST …/feed/tickets")

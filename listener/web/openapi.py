@@ -41,6 +41,10 @@ class Route:
     refusable: bool = False                       # the database may refuse valid input (409)
     enveloped: bool = True                        # False: the answer is the data itself
     extra: dict[str, str] = field(default_factory=dict)   # more statuses it may answer
+    media_type: str = "application/json"          # of the 200 answer
+    # statuses answered with their own schema rather than the Error envelope:
+    # status -> (description, schema)
+    answers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -57,7 +61,8 @@ STATUS_TEXT = {
     "400": "malformed request: a header, the query, a path parameter or the body's JSON is "
            "not valid (the message says which)",
     "401": "no bearer token, or an unknown one",
-    "403": "a read token on an admin route",
+    "403": "a token of too narrow a scope: a read token on an admin route, a metrics token "
+           "on any route but /metrics",
     "404": "the path names nothing that exists",
     "409": "valid, but refused by the database's current state (an unregistered source or "
            "processor, a function outside the allowlist, nothing to route)",
@@ -117,14 +122,14 @@ def _operation(r: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     ok = r.returns if not r.enveloped else {
         "type": "object", "additionalProperties": False, "required": ["success", "data"],
         "properties": {"success": {"const": True}, "data": r.returns}}
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": _json(ok)}}
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": {
+        r.media_type: {"schema": ok}}}}
     statuses = ["400", "500"]
     op: dict[str, Any] = {"summary": r.summary, "operationId": r.handler.__name__}
     if r.scope:
         op["security"] = [{"bearer": [r.scope]}]
         statuses.append("401")
-        if r.scope == "admin":
-            statuses.append("403")
+        statuses.append("403")
     else:
         op["security"] = []
     params: list[dict[str, Any]] = []
@@ -151,6 +156,8 @@ def _operation(r: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     for status, text in r.extra.items():
         responses[status] = {"description": text,
                              "content": _json({"$ref": "#/components/schemas/Error"})}
+    for status, (text, schema) in r.answers.items():
+        responses[status] = {"description": text, "content": _json(schema)}
     op["responses"] = dict(sorted(responses.items()))
     return op
 
@@ -174,7 +181,9 @@ def document(routes: list[Route]) -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {"bearer": {
                 "type": "http", "scheme": "bearer",
-                "description": "ATLAS_ORCH_READ_TOKEN (scope read) or ATLAS_ORCH_ADMIN_TOKEN "
-                               "(scopes read and admin)"}},
+                "description": "ATLAS_ORCH_READ_TOKEN (scope read), ATLAS_ORCH_ADMIN_TOKEN "
+                               "(scopes read and admin) or ATLAS_ORCH_METRICS_TOKEN (scope "
+                               "metrics: /metrics only; read and admin tokens may scrape "
+                               "too)"}},
         },
     }

@@ -35,6 +35,8 @@ def test_the_image_is_built_from_the_wheel_in_two_stages_and_runs_as_a_user() ->
     user = re.findall(r"^USER\s+(\S+)", text, re.M)
     assert user and user[-1] not in ("root", "0")
     assert "HEALTHCHECK" in text
+    # readiness, not liveness: an image whose database is gone is not healthy
+    assert "/api/health/ready" in text.split("HEALTHCHECK", 1)[1]
     # the wheel needs these; a folder missing from the build context breaks the image
     for copied in re.findall(r"^COPY\s+(?!--)(\S+)", text, re.M):
         for name in copied.split():
@@ -47,6 +49,7 @@ def test_compose_runs_db_install_server_and_worker_with_healthchecks() -> None:
     for name in ("db", "server", "worker"):
         assert "healthcheck" in services[name], name
     assert services["server"]["command"][:2] == ["atlas-orch", "serve"]
+    assert any("/api/health/ready" in part for part in services["server"]["healthcheck"]["test"])
     assert services["worker"]["command"][:2] == ["atlas-orch", "worker"]
     for name in ("server", "worker"):
         needs = services[name]["depends_on"]

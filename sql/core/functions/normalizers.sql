@@ -136,6 +136,7 @@ DECLARE
     sa text[]; sb text[];
     fa text; la text; fb text; lb text;
     first_close boolean;
+    first_typo boolean;
     last_same boolean;
 BEGIN
     -- the common case first, without the word work below (a third of the cost)
@@ -178,8 +179,16 @@ BEGIN
         -- a suffix on one side only may be the father or the son: close, not exact
         RETURN CASE WHEN sa = sb THEN 'exact' ELSE 'close' END;
     END IF;
+    -- a typo on either side or on both: one edit, or (each side's letters swapped) the same
+    -- letters in another order with the first letter kept ("Cheyrl" / "Chreyl")
+    first_typo := fa IS NOT NULL AND fb IS NOT NULL AND (
+        length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1
+        OR length(fa) >= 5 AND left(fa, 1) = left(fb, 1) AND length(fa) = length(fb)
+           AND trapper.osa_distance(fa, fb, 2) <= 2
+           AND array(SELECT x FROM regexp_split_to_table(fa, '') x ORDER BY 1)
+               = array(SELECT x FROM regexp_split_to_table(fb, '') x ORDER BY 1));
     first_close := fa = fb
-        OR (length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1)
+        OR first_typo
         OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
         -- a middle name or initial on one side only ("John A." / "John")
         OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f)
@@ -187,7 +196,12 @@ BEGIN
                    WHERE (n.name = ta_f[1] AND n.nickname = tb_f[1])
                       OR (n.name = tb_f[1] AND n.nickname = ta_f[1])
                       OR (n.nickname = ta_f[1] AND n.name IN (SELECT name FROM trapper.name_nicknames
-                                                              WHERE nickname = tb_f[1])));
+                                                              WHERE nickname = tb_f[1]))
+                      -- a nickname against its name written with a typo ("Liz" / "Eilzabeth")
+                      OR (n.nickname = ta_f[1] AND length(n.name) >= 5
+                          AND trapper.osa_distance(n.name, tb_f[1], 1) <= 1)
+                      OR (n.nickname = tb_f[1] AND length(n.name) >= 5
+                          AND trapper.osa_distance(n.name, ta_f[1], 1) <= 1));
     -- one part of a compound surname ("Delgado" / "Delgado-Ruiz", "Cruz" / "de la Cruz"):
     -- every word of one inside the other, sharing a word that is not a particle
     last_same := la IS NOT DISTINCT FROM lb
@@ -197,14 +211,19 @@ BEGIN
         OR array_to_string(array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (particles)), '')
            = lb
         OR array_to_string(array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (particles)), '')
-           = la;
+           = la
+        -- the particles run together and dropped on the other side ("Dasilva" / "Silva")
+        OR length(lb) >= 3 AND length(la) > length(lb) AND right(la, length(lb)) = lb
+           AND left(la, length(la) - length(lb)) ~ ('^(' || array_to_string(particles, '|') || ')+$')
+        OR length(la) >= 3 AND length(lb) > length(la) AND right(lb, length(la)) = la
+           AND left(lb, length(lb) - length(la)) ~ ('^(' || array_to_string(particles, '|') || ')+$');
     IF last_same AND first_close THEN
         RETURN 'close';
     END IF;
-    IF (la IS NULL OR lb IS NULL) AND fa = fb THEN
-        RETURN 'close';   -- first-name-only on one side
+    IF (la IS NULL OR lb IS NULL) AND (fa = fb OR first_typo) THEN
+        RETURN 'close';   -- first-name-only on one side (as typed, or with a typo)
     END IF;
-    IF fa = fb AND length(la) >= 4 AND trapper.osa_distance(la, lb, 1) <= 1 THEN
+    IF fa = fb AND la IS NOT NULL AND lb IS NOT NULL AND length(la) >= 4 AND trapper.osa_distance(la, lb, 1) <= 1 THEN
         RETURN 'close';
     END IF;
     IF fa = lb AND la = fb THEN
@@ -278,7 +297,7 @@ $$;
 --   note         cross-street and landmark notes ("between 4th and 5th sts", "at 10th st",
 --                "(behind the Safeway)"), and a landmark written before the number.
 --   box          a PO box's number.
--- One query per call reads the tables (the words of the text against all four at once).
+-- The tables are read through trapper.address_vocabulary (014), one lookup per word.
 CREATE OR REPLACE FUNCTION trapper.address_parts(p_raw text) RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
@@ -318,15 +337,19 @@ DECLARE
     extra text[] := '{}';
     w text;
     sides text[];
+    seen text[] := '{}';  -- the words already looked up
+    nt record;
 BEGIN
     IF p_raw IS NULL OR lower(btrim(p_raw)) IN ('', '-', '—', '–', 'n/a', 'none') THEN
         RETURN NULL;
     END IF;
     v := lower(p_raw);
-    FOR m IN SELECT regexp_matches(v, '\(([^)]*)\)?', 'g') LOOP    -- "(behind the Safeway)"
-        notes := notes || btrim(m[1]);
-    END LOOP;
-    v := regexp_replace(v, '\([^)]*\)?', ' ', 'g');
+    IF strpos(v, '(') > 0 THEN   -- a query per call otherwise, for the few with a note
+        FOR m IN SELECT regexp_matches(v, '\(([^)]*)\)?', 'g') LOOP   -- "(behind the Safeway)"
+            notes := notes || btrim(m[1]);
+        END LOOP;
+        v := regexp_replace(v, '\([^)]*\)?', ' ', 'g');
+    END IF;
     v := replace(v, '.', '');
     v := regexp_replace(v, '([a-z])-([a-z])', '\1 \2', 'g');          -- twenty-first
     v := regexp_replace(v, '\s*&\s*', ' & ', 'g');
@@ -357,16 +380,32 @@ BEGIN
     parts := string_to_array(v, ',');
     np := array_length(parts, 1);
 
-    SELECT jsonb_object_agg(x.word, jsonb_strip_nulls(jsonb_build_object(
-               's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
-               'ok', o.kind, 'u', u.needs_id, 'us', u.standard)))
-    INTO voc
-    FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(replace(v, ',', ' '), ' ') t) x
-    LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
-    LEFT JOIN trapper.address_directionals d ON d.written = x.word
-    LEFT JOIN trapper.address_ordinals o ON o.written = x.word
-    LEFT JOIN trapper.address_unit_designators u ON u.written = x.word
-    WHERE coalesce(s.written, d.written, o.written, u.written) IS NOT NULL;
+    -- Each word's entry, one primary-key lookup per distinct word that is not a number, in
+    -- trapper.address_vocabulary (014: the four tables as one, kept in step by the triggers
+    -- of triggers/address_vocabulary.sql). One join of the four tables per call cost half of
+    -- this function (hash joins over the suffix table every call; docs/benchmarks.md).
+    IF to_regclass('trapper.address_vocabulary') IS NULL THEN
+        -- an upgrade that re-keys places (012) before 014 has made the vocabulary
+        SELECT jsonb_object_agg(x.word, jsonb_strip_nulls(jsonb_build_object(
+                   's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
+                   'ok', o.kind, 'u', u.needs_id, 'us', u.standard)))
+        INTO voc
+        FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(replace(v, ',', ' '), ' ') t) x
+        LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
+        LEFT JOIN trapper.address_directionals d ON d.written = x.word
+        LEFT JOIN trapper.address_ordinals o ON o.written = x.word
+        LEFT JOIN trapper.address_unit_designators u ON u.written = x.word
+        WHERE coalesce(s.written, d.written, o.written, u.written) IS NOT NULL;
+    ELSE
+        FOREACH w IN ARRAY string_to_array(replace(v, ',', ' '), ' ') LOOP
+            CONTINUE WHEN translate(w, '0123456789', '') = '' OR w = ANY (seen);
+            seen := seen || w;
+            e := (SELECT a.entry FROM trapper.address_vocabulary a WHERE a.word = w);
+            IF e IS NOT NULL THEN
+                voc := coalesce(voc, '{}') || jsonb_build_object(w, e);
+            END IF;
+        END LOOP;
+    END IF;
     voc := coalesce(voc, '{}');
 
     -- a PO box ("PO Box 12", "P O Box 12", "Post Office Box 12")
@@ -468,7 +507,12 @@ BEGIN
     m := regexp_match(line, '^(.+?) ((?:between|betw|btwn|btw|b/t|near|nr|off|behind|across|next to|by|at|&|corner of|cor of|on the corner of|in front of) .*)$');
     IF m IS NOT NULL THEN
         line := m[1];
-        notes := m[2] || notes;
+        nt := trapper.address_note_split(m[2], voc);
+        notes := nt.note || notes;
+        IF nt.rest IS NOT NULL AND np = line_at THEN
+            parts := parts || nt.rest;   -- the town after a cross-street note, no commas
+            np := np + 1;
+        END IF;
     END IF;
 
     -- the words, standardised
@@ -529,6 +573,19 @@ BEGIN
         -- before its name ("ave a", "hwy 12")
         street_end := coalesce(first_any, CASE WHEN sx[1] = 2 AND n >= 2 THEN 2 END);
     END IF;
+    IF np = line_at AND n >= 2 THEN
+        -- a lettered avenue ("W Ave D Santa Rosa", "Avenue A Rohnert Park"): the letter is
+        -- the street's name, then its directional; the town follows
+        k := CASE WHEN ws[1] = 'ave' AND wr[2] ~ '^[a-z]$' THEN 2
+                  WHEN street_end < n AND ws[street_end] = 'ave'
+                       AND wr[street_end + 1] ~ '^[a-z]$' THEN street_end + 1 END;
+        IF k IS NOT NULL THEN
+            street_end := k;
+            WHILE street_end < n AND dr[street_end + 1] LOOP
+                street_end := street_end + 1;
+            END LOOP;
+        END IF;
+    END IF;
     IF street_end IS NULL THEN
         street_end := n;
         FOR k IN 2..n LOOP
@@ -563,6 +620,12 @@ BEGIN
         IF town IS NULL AND (voc -> m[1] ->> 'u')::boolean AND m[2] IS NOT NULL THEN
             unit := concat_ws(' ', unit, m[2]);                          -- "Apt 5, …"
             town := nullif(m[3], '');
+            IF town ~ '^(between|betw|btwn|btw|b/t|near|nr|off|behind|across|next to|by|at|&|corner of|cor of|on the corner of|in front of) ' THEN
+                -- a note after the unit ("Apt 5 at 7th St Healdsburg"): not the town
+                nt := trapper.address_note_split(town, voc);
+                notes := notes || nt.note;
+                town := nt.rest;
+            END IF;
         ELSIF town IS NULL AND NOT (voc -> m[1] ->> 'u')::boolean THEN
             unit := concat_ws(' ', unit, voc -> m[1] ->> 'us');           -- "Rear, …"
             town := nullif(concat_ws(' ', m[2], m[3]), '');
@@ -574,6 +637,66 @@ BEGIN
         'house_range', house_range, 'street', street, 'unit', unit,
         'town', nullif(btrim(town), ''), 'zip', zip,
         'note', nullif(array_to_string(notes, '; '), ''), 'landmark', landmark));
+END $$;
+
+-- trapper.address_vocabulary (014) made again from the four tables of the standard
+-- (012_address_standard.sql): each written word with what address_parts reads of it, as
+-- jsonb (s: the suffix's standard form, e: ends a street, d: the directional, o and ok: the
+-- ordinal's number and kind, u and us: the unit designator's needs_id and standard form).
+-- Run by the triggers of triggers/address_vocabulary.sql after every change to the tables.
+-- (plpgsql: its body names a table made later, by 014)
+CREATE OR REPLACE FUNCTION trapper.address_vocabulary_refresh() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM trapper.address_vocabulary;
+    INSERT INTO trapper.address_vocabulary (word, entry)
+    SELECT x.word, jsonb_strip_nulls(jsonb_build_object(
+               's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
+               'ok', o.kind, 'u', u.needs_id, 'us', u.standard))
+    FROM (SELECT written AS word FROM trapper.address_street_suffixes
+          UNION SELECT written FROM trapper.address_directionals
+          UNION SELECT written FROM trapper.address_ordinals
+          UNION SELECT written FROM trapper.address_unit_designators) x
+    LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
+    LEFT JOIN trapper.address_directionals d ON d.written = x.word
+    LEFT JOIN trapper.address_ordinals o ON o.written = x.word
+    LEFT JOIN trapper.address_unit_designators u ON u.written = x.word;
+END $$;
+
+-- A note that runs to the end of its part, split from the town that may follow it: a
+-- cross-street note ("at 7th st", "between 3rd and 4th sts", "off e cotati ave") ends after its
+-- street's suffix (and directional), and what follows is the town ("at 7th st healdsburg").
+-- Any other note ("near the park santa rosa") has no end to tell: all of it stays the note
+-- (find_or_create_place_deduped then reads the ZIP, docs/identity.md "Places").
+-- p_voc: address_parts' reading of the tables.
+CREATE OR REPLACE FUNCTION trapper.address_note_split(
+    p_note text, p_voc jsonb, OUT note text, OUT rest text
+)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    words text[] := string_to_array(btrim(p_note), ' ');
+    n integer := coalesce(array_length(words, 1), 0);
+    k integer;
+    j integer;
+BEGIN
+    note := btrim(p_note);
+    IF note !~ '^(between|betw|btwn|btw|b/t|at|off|&|corner of|cor of|on the corner of) ' THEN
+        RETURN;
+    END IF;
+    -- from the third word: a type before its name ("off hwy 12") is no end
+    FOR k IN 3..n - 1 LOOP
+        IF coalesce((p_voc -> words[k] ->> 'e')::boolean, false) THEN
+            j := k;
+            WHILE j < n AND coalesce((p_voc -> words[j + 1]) ? 'd', false) LOOP
+                j := j + 1;
+            END LOOP;
+            IF j < n THEN
+                note := array_to_string(words[1:j], ' ');
+                rest := array_to_string(words[j + 1:], ' ');
+            END IF;
+            RETURN;
+        END IF;
+    END LOOP;
 END $$;
 
 -- Words in their standard forms (suffixes, directionals, ordinals), for the streets of an

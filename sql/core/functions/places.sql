@@ -2,7 +2,9 @@
 -- unique index + ON CONFLICT).
 
 -- A place for an address (docs/identity.md, "Places"): the same address key; else, with no
--- town in the key, the one live place with that house, street and unit; else the one live
+-- town in the key, the one live place with that house, street and unit; else, with a ZIP
+-- but no town read, the one live place with that house, street and unit whose ZIP agrees
+-- (a town-keyed place made later merges such a place in); else the one live
 -- place whose street differs only by a directional the other side leaves out ("3130
 -- Piedmont Rd NE" / "3130 Piedmont Road"); else (with coordinates) a live place within
 -- 10 m whose house number and unit agree; else a new place waiting for the geocoder.
@@ -34,22 +36,43 @@ BEGIN
     END IF;
     SELECT place_id INTO v_id FROM trapper.places
     WHERE address_key = v_key AND merged_into_place_id IS NULL;
+    -- Keys that start with a prefix are a range of the key's index ('|' < '}' in the key's C
+    -- collation), not a LIKE: LIKE with a pattern made at run time has no index condition in
+    -- a generic plan, and PL/pgSQL then planned both statements afresh on every call (a
+    -- sequential scan of all places were it to keep the generic one).
     IF v_id IS NULL AND v_town = '' THEN
         SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places
-        WHERE split_part(address_key, '|', 1) = v_house   -- places_house_idx (core 016)
-          AND address_key LIKE (v_house || '|' || v_street || '|' || v_unit || '|%')
+        WHERE address_key >= (v_house || '|' || v_street || '|' || v_unit || '|')
+          AND address_key < (v_house || '|' || v_street || '|' || v_unit || '}')
           AND merged_into_place_id IS NULL
         HAVING count(*) = 1;
         v_detail := 'same house, street and unit (no town given)';
+    END IF;
+    IF v_id IS NULL AND v_parts ? 'zip' AND NOT v_parts ? 'town' THEN
+        -- a ZIP but no town (a note ran into it: "… near the park Santa Rosa CA 95404"):
+        -- the one live place with that house, street and unit whose ZIP agrees or is unknown
+        SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places p
+        WHERE address_key LIKE (v_house || '|' || v_street || '|' || v_unit || '|%')
+          AND merged_into_place_id IS NULL
+          AND coalesce(trapper.address_parts(coalesce(p.normalized_address,
+                                                      p.formatted_address)) ->> 'zip',
+                       v_parts ->> 'zip') = v_parts ->> 'zip'
+        HAVING count(*) = 1;
+        v_detail := 'same house, street, unit and ZIP (no town read)';
     END IF;
     IF v_id IS NULL AND v_parts ->> 'kind' = 'address' THEN
         -- one side names a directional the other leaves out; the town agrees or is not given
         SELECT min(place_id::text)::uuid, min(address_key) INTO v_id, v_found_key
         FROM trapper.places
-        WHERE split_part(address_key, '|', 1) = v_house   -- places_house_idx (core 016)
-          AND address_key LIKE (v_house || '|%') AND merged_into_place_id IS NULL
+        WHERE address_key >= (v_house || '|') AND address_key < (v_house || '}')
+          AND merged_into_place_id IS NULL
           AND split_part(address_key, '|', 3) = v_unit
-          AND (split_part(address_key, '|', 4) = v_town OR v_town = '')
+          AND (split_part(address_key, '|', 4) = v_town OR v_town = ''
+               -- or no town read, and the ZIP agrees or is unknown (the ZIP rule above)
+               OR v_parts ? 'zip' AND NOT v_parts ? 'town'
+                  AND coalesce(trapper.address_parts(coalesce(normalized_address,
+                                                              formatted_address)) ->> 'zip',
+                               v_parts ->> 'zip') = v_parts ->> 'zip')
           AND trapper.address_street_base(split_part(address_key, '|', 2)) = v_base
           AND (split_part(address_key, '|', 2) = v_base OR v_street = v_base)
         HAVING count(*) = 1;
@@ -96,14 +119,17 @@ BEGIN
             v_action := 'created';
             v_detail := NULL;
             -- A place made earlier from the same house, street (or the street without its
-            -- directional) and unit with no town (an address typed as an owner's name) is
-            -- this one: merge it in.
+            -- directional) and unit with no town (an address typed as an owner's name), or
+            -- with only this ZIP where the town was not read, is this one: merge it in.
             IF v_town <> '' THEN
                 UPDATE trapper.places
                 SET merged_into_place_id = v_id, merged_at = now(),
                     merge_reason = 'same house, street and unit; the earlier address named no town'
                 WHERE address_key IN (v_house || '|' || v_street || '|' || v_unit || '|',
-                                      v_house || '|' || v_base || '|' || v_unit || '|')
+                                      v_house || '|' || v_base || '|' || v_unit || '|',
+                                      v_house || '|' || v_street || '|' || v_unit || '|'
+                                          || CASE WHEN v_parts ? 'town'
+                                                  THEN v_parts ->> 'zip' END)
                   AND merged_into_place_id IS NULL AND place_id <> v_id;
             END IF;
         END IF;

@@ -318,7 +318,6 @@ CREATE OR REPLACE FUNCTION trapper.process_google_maps_geocode(p_id bigint) RETU
 LANGUAGE plpgsql AS $$
 DECLARE
     p jsonb := (SELECT payload FROM trapper.staged_records WHERE id = p_id);
-    v_key text := trapper.address_key(p ->> 'query_address');
     v_place uuid;
 BEGIN
     -- The place may not exist yet (workers run tables side by side): the geocoder's

@@ -147,7 +147,12 @@ BEGIN
     RETURN QUERY SELECT v_n, v_rows, v_n < p_limit, c.horizon;
 END $$;
 
--- Delete consumed events past their retention, a bounded slice at a time.
+-- Remove consumed events past their retention (events_retention_days). The event table is
+-- partitioned by month (006_partitioned_events.sql): a month goes whole, detached and dropped,
+-- once it ended more than the retention ago and every event in it is enriched (all its
+-- transactions below the checkpoint's horizon); months go oldest first, and a month still
+-- holding an unread event keeps the later ones too. Rows that fell into the DEFAULT partition
+-- are deleted a bounded slice at a time, as before partitioning. Returns the events removed.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_prune_events(p_consumer text, p_limit int DEFAULT 10000)
 RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -155,19 +160,36 @@ DECLARE
     v_horizon xid8;
     v_days numeric := coalesce((SELECT value::numeric FROM trapper.orchestrator_settings
                                 WHERE key = 'events_retention_days'), 7);
-    v_n bigint;
+    v_before timestamptz;
+    v_unread boolean;
+    v_n bigint := 0;
+    v_rows bigint;
+    p record;
 BEGIN
     SELECT horizon INTO v_horizon FROM trapper.orchestrator_listener_checkpoint
     WHERE consumer = p_consumer;
     IF v_horizon IS NULL THEN
         RETURN 0;
     END IF;
-    DELETE FROM trapper.orchestrator_events
-    WHERE event_id IN (SELECT event_id FROM trapper.orchestrator_events
-                       WHERE xid < v_horizon
-                         AND created_at < now() - make_interval(secs => v_days * 86400)
-                       ORDER BY xid LIMIT p_limit);
-    GET DIAGNOSTICS v_n = ROW_COUNT;
+    v_before := now() - make_interval(secs => v_days * 86400);
+    FOR p IN SELECT * FROM trapper.orchestrator_partitions('trapper.orchestrator_events')
+             ORDER BY range_from NULLS FIRST LOOP
+        IF p.range_to IS NULL THEN
+            EXECUTE format('DELETE FROM %s WHERE (event_id, created_at) IN ('
+                           'SELECT event_id, created_at FROM %s WHERE xid < $1 '
+                           'AND created_at < $2 ORDER BY xid LIMIT $3)', p.partition, p.partition)
+                USING v_horizon, v_before, p_limit;
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            v_n := v_n + v_rows;
+            CONTINUE;
+        END IF;
+        EXIT WHEN p.range_to > v_before;
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE xid >= $1)', p.partition)
+            INTO v_unread USING v_horizon;
+        EXIT WHEN v_unread;
+        v_n := v_n + trapper.orchestrator_drop_partitions_before(
+            'trapper.orchestrator_events', p.range_to);
+    END LOOP;
     RETURN v_n;
 END $$;
 

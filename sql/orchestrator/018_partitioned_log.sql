@@ -1,0 +1,22 @@
+-- ORCH_018: the decision log becomes range-partitioned by month on logged_at (native
+-- partitioning, no extension), so that a year of it is dropped, not deleted row by row, and a
+-- reader's index probe stays one small index per month (docs/operations.md, "Partitions and
+-- retention"). functions/partitions.sql does the work generically: every column the earlier
+-- migrations (and any later one) gave the table is carried by LIKE ... INCLUDING, every row
+-- is copied with its log_id and log_seq, and the log_seq identity continues where it was.
+--
+-- Keys. PostgreSQL requires every unique index of a partitioned table to contain the
+-- partition key (docs "Table Partitioning", 5.11.2.3 Limitations), so the primary key becomes
+-- (log_id, logged_at), log_seq's unique key (log_seq, logged_at), and the listener's
+-- idempotency key idx_orchestrator_job_log_event
+-- (event_id, action, coalesce(target_entity_id::text, ''), logged_at). That last one stays
+-- exact: the listener writes logged_at = the event's created_at (functions/events.sql,
+-- orchestrator_consume_events), which never changes for a given event, so re-enriching an
+-- event yields the same key, lands in the same partition and ON CONFLICT DO NOTHING skips it
+-- as before (docs "INSERT", ON CONFLICT: on a partitioned table the arbiter is the
+-- partition's matching unique index). No other writer sets event_id.
+--
+-- Partitions: every month from the oldest row's to three months ahead, and a DEFAULT one;
+-- the listener keeps making them ahead on its housekeeping tick.
+
+SELECT trapper.orchestrator_partition_by_month('trapper.orchestrator_job_log', 'logged_at');
