@@ -31,12 +31,13 @@ LOG_MONTHS = ("SELECT trapper.orchestrator_ensure_partitions('trapper.orchestrat
 WORLD_CACHE = Path(os.environ.get("ATLAS_ORCH_BENCH_WORLD", "/tmp/atlas-orch-bench-world"))
 
 
-def atlas_world(seed: int = 1) -> Path:
-    """The --scale atlas world, generated once and reused."""
-    marker = WORLD_CACHE / f"seed-{seed}" / "manifest.json"
+def atlas_world(seed: int = 1, scale: str = "atlas") -> Path:
+    """The --scale ``scale`` world (atlas by default), generated once and reused."""
+    folder = f"seed-{seed}" if scale == "atlas" else f"{scale}-seed-{seed}"
+    marker = WORLD_CACHE / folder / "manifest.json"
     if not marker.exists():
-        print(f"generating the atlas world into {marker.parent} ...", file=sys.stderr)
-        generate(marker.parent, scale="atlas", seed=seed)
+        print(f"generating the {scale} world into {marker.parent} ...", file=sys.stderr)
+        generate(marker.parent, scale=scale, seed=seed)
     return marker.parent
 
 

@@ -1,11 +1,22 @@
 """The whole --scale atlas load, end to end, scored against the ground truth.
 
-    .venv/bin/python bench/identity.py [--workers 2]
+    .venv/bin/python bench/identity.py [--workers 2] [--scale atlas|atlas2|atlas3|atlas10]
 
 Ingests every file, processes until the queue is empty, links, then scores: person
 pairwise precision (goal >= 0.99) and recall (>= 0.95), place pairwise F1 (>= 0.98), cats
 exact on microchip, and the gap counts of expected.json. Prints the wall time of each phase
-(goal for the whole load <= 120 s on this machine).
+(goal for the whole load <= 120 s on this machine at --scale atlas).
+
+Issue 20: it also prints the per-row cost (whole load / staged rows) and keeps it in
+``<world cache>/identity-per-row.json``; once the atlas world and a larger one have both run,
+it prints the larger one's ratio to atlas's (goal for atlas10: <= 1.25). The two runs are
+minutes apart on a shared machine: the load average at each is printed and stored with it.
+
+``--profile`` (issue 20: what grows faster than the data) turns on track_functions for the
+load's database and prints, per staged row, the self time of the busiest functions and the
+rows read by sequential scans of the busiest tables; kept in the same JSON, so a 1× and a
+2×-3× run print each one's growth per row (1.0 = linear; a lookup without an index shows
+as a per-row figure that grows with the scale).
 """
 
 from __future__ import annotations
@@ -13,13 +24,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import time
 from collections import Counter
 
 import anyio
 import asyncpg
 import splink_peer
-from _db import atlas_world, fresh_database
+from _db import WORLD_CACHE, atlas_world, fresh_database
 
 from listener.ingest import staging as ingest
 from listener.queue.worker import drain_queue
@@ -97,13 +109,19 @@ async def review_ceiling(conn: asyncpg.Connection, truth: dict[tuple[str, str, s
     return len(rows), precision, recall
 
 
-async def main(workers: int, peer: bool = True) -> None:
-    world = atlas_world()
+async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> None:
+    world = atlas_world(scale=scale)
     expected = json.loads((world / "ground_truth" / "expected.json").read_text())
     times: dict[str, float] = {}
     people_truth: dict[tuple[str, str, str], str] = {}
     async with fresh_database("with-core") as url:
         conn = await asyncpg.connect(url)
+        if profile:
+            # Database-wide, so the workers' own connections count their functions too.
+            await conn.execute(f"ALTER DATABASE {url.rsplit('/', 1)[1]} "
+                               "SET track_functions = 'all'")
+            await conn.close()
+            conn = await asyncpg.connect(url)
         t = time.perf_counter()
         for e in ingest.read_manifest(world / "manifest.json"):
             await ingest.ingest_file(conn, e.path, e.source_system, e.source_table, fmt=e.fmt)
@@ -157,17 +175,89 @@ async def main(workers: int, peer: bool = True) -> None:
               f"{gaps['cats_no_chip']} ({expected['cats_without_microchip']}), places "
               f"without coordinates {gaps['places_no_location']} "
               f"({expected['places_without_coordinates']})")
+        profiled = await profile_of(conn) if profile else None
         if peer:   # Splink 5 on the same person records, scored the same way (issue 17)
             await splink_peer.report(conn, people_truth, pairwise, times)
         await conn.close()
     total = sum(times.values())
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
-          + f"; whole load {total:.1f}s (goal <= 120 s)")
+          + f"; whole load {total:.1f}s (goal at atlas <= 120 s)")
+    per_row(scale, total, expected, times, profiled)
+
+
+async def profile_of(conn: asyncpg.Connection) -> dict[str, dict[str, float]]:
+    """Self time (ms) of every function called and rows read by sequential scans of every
+    table, after the load (the workers have exited, so their statistics are flushed)."""
+    await conn.execute("SELECT pg_stat_clear_snapshot()")
+    funcs = await conn.fetch("""
+        SELECT schemaname || '.' || funcname AS name, sum(self_time) AS self_ms,
+               sum(calls) AS calls
+        FROM pg_stat_user_functions GROUP BY 1""")
+    tables = await conn.fetch("""
+        SELECT schemaname || '.' || relname AS name, seq_scan, seq_tup_read, idx_scan
+        FROM pg_stat_user_tables WHERE seq_tup_read > 0""")
+    return {"self_ms": {r["name"]: float(r["self_ms"]) for r in funcs},
+            "calls": {r["name"]: float(r["calls"]) for r in funcs},
+            "seq_tup_read": {r["name"]: float(r["seq_tup_read"]) for r in tables},
+            "seq_scan": {r["name"]: float(r["seq_scan"]) for r in tables}}
+
+
+def print_profile(scale: str, rows: int, prof: dict[str, dict[str, float]],
+                  base: dict[str, object] | None) -> None:
+    """The busiest functions and sequentially read tables, per row, and their growth."""
+    brows = int(str(base["rows"])) if base else 0
+    bprof: dict[str, dict[str, float]] = dict(base.get("profile") or {}) if base else {}
+    for key, unit, top in (("self_ms", "ms self time", 25), ("seq_tup_read", "rows seq-read",
+                                                               15)):
+        print(f"top {top} by {unit} per staged row ({scale}"
+              + (", growth per row vs atlas" if bprof else "") + "):")
+        items = sorted(prof[key].items(), key=lambda kv: -kv[1])[:top]
+        for name, value in items:
+            line = f"  {name:60s} {value / rows:10.5f}"
+            if key == "self_ms":
+                line += f"  calls/row {prof['calls'].get(name, 0) / rows:7.3f}"
+            if bprof and brows:
+                was = bprof.get(key, {}).get(name)
+                line += (f"  x{(value / rows) / (was / brows):5.2f}" if was else "  (new)")
+            print(line)
+
+
+def per_row(scale: str, total: float, expected: dict[str, object],
+            times: dict[str, float], profiled: dict[str, dict[str, float]] | None) -> None:
+    """Print this run's per-row cost and, if the other scale has run, the ratio (issue 20)."""
+    rows = int(str(expected["staged_rows"])) + sum(
+        int(v) for v in dict(expected.get("onboarded_rows") or {}).values())
+    load = os.getloadavg()[0]
+    cost_ms = total / rows * 1000
+    print(f"per-row cost {cost_ms:.3f} ms over {rows:,} staged rows "
+          f"(load average {load:.1f} on {os.cpu_count()} cores: absolute times are noisy)")
+    store = WORLD_CACHE / "identity-per-row.json"
+    seen = json.loads(store.read_text()) if store.exists() else {}
+    seen[scale] = {"ms_per_row": cost_ms, "rows": rows, "seconds": round(total, 1),
+                   "phases": {k: round(v, 1) for k, v in times.items()},
+                   "loadavg": round(load, 1), "at": time.strftime("%Y-%m-%d %H:%M")}
+    if profiled:
+        seen[scale]["profile"] = profiled
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(seen, indent=1) + "\n")
+    base = seen.get("atlas")
+    if scale != "atlas" and base:
+        print(f"per-row cost {scale} / atlas: {cost_ms / base['ms_per_row']:.2f}x "
+              f"(atlas {base['ms_per_row']:.3f} ms/row at load {base['loadavg']}, "
+              f"{base['at']}; goal <= 1.25x)")
+    elif scale != "atlas":
+        print("run it with --scale atlas too for the ratio (goal <= 1.25x)")
+    if profiled:
+        print_profile(scale, rows, profiled, base if scale != "atlas" else None)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scale", choices=("atlas", "atlas2", "atlas3", "atlas10"),
+                    default="atlas")
+    ap.add_argument("--profile", action="store_true",
+                    help="per-function self time and sequential reads per row (issue 20)")
     ap.add_argument("--no-peer", action="store_true", help="skip the Splink peer")
     args = ap.parse_args()
-    anyio.run(main, args.workers, not args.no_peer)
+    anyio.run(main, args.workers, args.scale, args.profile, not args.no_peer)

@@ -9,13 +9,13 @@ import datetime as dt
 import json
 import random
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from synthetic import vocab
 from synthetic.world import Cat, Person, Place, World, ordinal
-from synthetic.xlsx import write_xlsx
+from synthetic.xlsx import XlsxWriter, write_xlsx
 
 ORG_EMAIL = "info@forgottenfelines.com"
 ORG_LANDLINE = "707-576-7999"
@@ -23,21 +23,41 @@ FAKE_EMAILS = ("none", "noemail@noemail.com", "no@petestablished.com")
 EXPORT_CHANGE = dt.date(2026, 1, 12)   # services per appointment fell from ~13 to ~5
 
 
-@dataclass
 class Truth:
-    people: list[tuple[str, str, str, str]] = field(default_factory=list)
-    places: list[tuple[str, str, str, str]] = field(default_factory=list)
-    cats: list[tuple[str, str, str, str]] = field(default_factory=list)
+    """The ground truth, written as it is drawn: ``<prefix>people.csv``, ``places.csv`` and
+    ``cats.csv`` in ``folder`` (one row per source row naming a true entity), keeping only
+    the sets of true ids the expected counts need, so a 10× world's millions of truth rows
+    are never in memory (issue 20)."""
+
+    HEADER: ClassVar[list[str]] = ["source_system", "source_table", "source_row_id", "true_id"]
+
+    def __init__(self, folder: Path, prefix: str = "") -> None:
+        self._files = {kind: (folder / f"{prefix}{kind}.csv").open("w", newline="")
+                       for kind in ("people", "places", "cats")}
+        self._writers = {kind: csv.writer(fh) for kind, fh in self._files.items()}
+        for w in self._writers.values():
+            w.writerow(self.HEADER)
+        self.people: set[str] = set()
+        self.places: set[str] = set()
+        self.cats: set[str] = set()
 
     def person(self, system: str, table: str, rid: str, p: Person) -> None:
-        self.people.append((system, table, rid, p.id))
+        self._writers["people"].writerow((system, table, rid, p.id))
+        self.people.add(p.id)
 
     def place(self, system: str, table: str, rid: str, p: Place | None) -> None:
         if p is not None:
-            self.places.append((system, table, rid, p.id))
+            self._writers["places"].writerow((system, table, rid, p.id))
+            self.places.add(p.id)
 
     def cat(self, system: str, table: str, rid: str, c: Cat) -> None:
-        self.cats.append((system, table, rid, c.id))
+        self._writers["cats"].writerow((system, table, rid, c.id))
+        self.cats.add(c.id)
+
+    def close(self) -> None:
+        """Flush and close the three files."""
+        for fh in self._files.values():
+            fh.close()
 
 
 # ---- how people type things -------------------------------------------------------------
@@ -312,11 +332,26 @@ def _account(rng: random.Random, places: list[Place]) -> Account:
 
 def render_clinichq(world: World, out: Path, truth: Truth) -> dict[str, int]:
     rng = world.rng
-    appointments: list[list[str]] = []
-    cat_rows: list[list[str]] = []
-    owner_rows: list[list[str]] = []
+    # The three sheets are written as the visits are drawn (XlsxWriter streams), so a 10×
+    # world's millions of service lines are never in memory at once; past PART_ROWS
+    # service lines the three start a next part together, as a clinic exports a period at
+    # a time (one atlas-sized file each; the readers' limits refuse a 3-million-row sheet).
+    part = 1
+
+    def sheets() -> tuple[XlsxWriter, XlsxWriter, XlsxWriter]:
+        return (XlsxWriter(out / part_name("appointment_info.xlsx", part), APPOINTMENT_HEADER),
+                XlsxWriter(out / part_name("cat_info.xlsx", part), CAT_HEADER),
+                XlsxWriter(out / part_name("owner_info.xlsx", part), OWNER_HEADER))
+
+    appointments, cat_rows, owner_rows = sheets()
+    visits_written = 0
     seen_owner_address: set[str] = set()
     for cat in (c for c in world.cats if c.clinic_number):
+        if appointments.rows >= PART_ROWS:
+            for sheet in (appointments, cat_rows, owner_rows):
+                sheet.close()
+            part += 1
+            appointments, cat_rows, owner_rows = sheets()
         visits = 2 if rng.random() < world.scale.revisit_rate else 1
         for date in _visit_dates(rng, visits):
             d = date.strftime("%m/%d/%Y")
@@ -337,21 +372,34 @@ def render_clinichq(world: World, out: Path, truth: Truth) -> dict[str, int]:
                     "", "", f"{rng.randint(50, 180)}.00", rng.choice(("Negative", "", "")),
                     *[rng.choice(("", "", "", "Yes")) for _ in range(10)]]
             block = [appt] + [[""] * 10 + [s] + [""] * 18 for s in services[1:]]
-            appointments.extend(block)
-            if len(cat_rows) % 200 == 17:
-                appointments.extend(block)         # a re-exported appointment (0.5%)
+            for _ in range(2 if visits_written % 200 == 17 else 1):
+                for line in block:                 # 0.5 %: a re-exported appointment
+                    appointments.row(line)
             truth.cat("clinichq", "appointment_info", rid, cat)
-            cat_rows.append([cat.clinic_number or "", d, name, chip, cat.sex, cat.breed,
+            cat_rows.row([cat.clinic_number or "", d, name, chip, cat.sex, cat.breed,
                              cat.color, cat.color2, altered, f"{rng.uniform(4, 16):.1f}",
                              str(rng.randint(0, 12)), str(rng.randint(0, 11))])
             truth.cat("clinichq", "cat_info", rid, cat)
-            owner_rows.append(_owner_row(rng, world, cat, d, rid, name, chip, truth,
-                                         seen_owner_address))
-    write_xlsx(out / "appointment_info.xlsx", APPOINTMENT_HEADER, appointments)
-    write_xlsx(out / "cat_info.xlsx", CAT_HEADER, cat_rows)
-    write_xlsx(out / "owner_info.xlsx", OWNER_HEADER, owner_rows)
-    return {"appointment_info": len(cat_rows), "cat_info": len(cat_rows),
-            "owner_info": len(owner_rows)}
+            owner_rows.row(_owner_row(rng, world, cat, d, rid, name, chip, truth,
+                                      seen_owner_address))
+            visits_written += 1
+    for sheet in (appointments, cat_rows, owner_rows):
+        sheet.close()
+    return {"appointment_info": visits_written, "cat_info": visits_written,
+            "owner_info": visits_written}
+
+
+# Service lines per ClinicHQ export file: the atlas world's 317,941 fit in one.
+PART_ROWS = 400_000
+
+
+def part_name(name: str, part: int) -> str:
+    """The file of export part ``part``: ``appointment_info.xlsx``, then
+    ``appointment_info_part2.xlsx`` …"""
+    if part == 1:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}_part{part}{dot}{ext}"
 
 
 def _owner_row(rng: random.Random, world: World, cat: Cat, d: str, rid: str, name: str,

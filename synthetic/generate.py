@@ -3,7 +3,6 @@ the ground truth and the expected counts."""
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import time
@@ -47,7 +46,7 @@ def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any
     w = world.build(seed, scale)
     for folder in {m[0].split("/")[0] for m in MANIFEST + ONBOARD} | {"ground_truth"}:
         (out / folder).mkdir(parents=True, exist_ok=True)
-    truth = exports.Truth()
+    truth = exports.Truth(out / "ground_truth")
     cursor = exports._Cursor(w)
     rows: dict[str, int] = {}
     for system, counts in (
@@ -60,28 +59,18 @@ def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any
         ("atlas_ui", exports.render_manual(w, out / "atlas_ui", truth, cursor)),
     ):
         rows.update({f"{system}/{k}": v for k, v in counts.items()})
-    referenced = {t[3] for t in truth.places}
+    referenced = set(truth.places)
     rows.update({f"google_maps/{k}": v for k, v in
                  exports.render_geocoder(w, out / "google_maps", truth, referenced).items()})
-    onboarded = exports.Truth()
+    onboarded = exports.Truth(out / "ground_truth", prefix="onboarded_")
     onboard_rows = {f"partner_events/{k}": v for k, v in exports.render_partner_signups(
         w, out / "partners", onboarded, cursor, referenced).items()}
     shutil.copyfile(Path(__file__).with_name("partner_signups.sql"),
                     out / "partners" / "onboard.sql")
 
-    header = ["source_system", "source_table", "source_row_id", "true_id"]
-    for name, table in (("people", truth.people), ("places", truth.places),
-                        ("cats", truth.cats)):
-        with (out / "ground_truth" / f"{name}.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            writer.writerows(table)
-        with (out / "ground_truth" / f"onboarded_{name}.csv").open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            writer.writerows(getattr(onboarded, name))
-    people = {t[3] for t in truth.people}
-    cats = {t[3] for t in truth.cats}
+    truth.close()
+    onboarded.close()
+    people, cats = truth.people, truth.cats
     by_id_person = {p.id: p for p in w.people}
     by_id_cat = {c.id: c for c in w.cats}
     by_id_place = {p.id: p for p in w.places}
@@ -97,9 +86,15 @@ def generate(out: Path, *, scale: str = "small", seed: int = 1) -> dict[str, Any
         "shapes": exports.shape_counts(w),
     }
     (out / "ground_truth" / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    manifest = {"seed": seed, "scale": scale, "files": [
-        {"path": path, "source_system": s, "source_table": t, "format": f}
-        for path, s, t, f in MANIFEST], "onboard": [
+    # A larger world's ClinicHQ exports come in parts (exports.part_name), each listed.
+    files = []
+    for path, s, t, f in MANIFEST:
+        part = 1
+        while part == 1 or (out / exports.part_name(path, part)).exists():
+            files.append({"path": exports.part_name(path, part), "source_system": s,
+                          "source_table": t, "format": f})
+            part += 1
+    manifest = {"seed": seed, "scale": scale, "files": files, "onboard": [
         {"path": path, "source_system": s, "source_table": t, "format": f, "sql": q}
         for path, s, t, f, q in ONBOARD]}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

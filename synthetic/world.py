@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import random
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from synthetic import vocab
 
@@ -69,7 +69,21 @@ SCALES = {
 }
 
 
-@dataclass
+def times(base: Scale, factor: int, name: str) -> Scale:
+    """``base`` with every count multiplied by ``factor``; the rates (revisits, and every
+    trap's rate in ``exports``) stay the same, so a 10× world has the same traps, ten times
+    as often (issue 20, docs/synthetic-world.md "Larger worlds")."""
+    counts = {f.name: getattr(base, f.name) * factor for f in fields(base)
+              if f.type in (int, "int")}
+    return replace(base, name=name, **counts)
+
+
+# atlas2 and atlas3 are for measuring how the load's cost grows with the data (a 1× and a
+# 2×–3× world compared, docs/benchmarks.md); atlas10 is the county-wide organisation.
+SCALES.update({f"atlas{k}": times(SCALES["atlas"], k, f"atlas{k}") for k in (2, 3, 10)})
+
+
+@dataclass(slots=True)
 class Place:
     id: str
     house: int
@@ -97,7 +111,7 @@ class Place:
         return self.cross is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     id: str
     first: str
@@ -111,7 +125,7 @@ class Person:
     po_box: str | None = None        # a mailing address some sources send instead of the home
 
 
-@dataclass
+@dataclass(slots=True)
 class Cat:
     id: str
     name: str
@@ -127,7 +141,7 @@ class Cat:
     visits: list[str] = field(default_factory=list)   # MM/DD/YYYY
 
 
-@dataclass
+@dataclass(slots=True)
 class World:
     seed: int
     scale: Scale
@@ -260,9 +274,9 @@ def _intersections(rng: random.Random, places: list[Place], count: int) -> list[
     return out
 
 
-def build(seed: int, scale_name: str) -> World:
-    """Build the true world for ``seed`` at ``scale``."""
-    scale = SCALES[scale_name]
+def build(seed: int, scale_name: str | Scale) -> World:
+    """Build the true world for ``seed`` at ``scale`` (a name of SCALES, or a Scale)."""
+    scale = scale_name if isinstance(scale_name, Scale) else SCALES[scale_name]
     rng = random.Random(seed)
     places = _places(rng, scale)
     phones: set[str] = set()

@@ -45,32 +45,64 @@ def column_letters(n: int) -> str:
     return name
 
 
-def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]],
-               sheet: str = "Sheet1") -> None:
-    """Write ``header`` and ``rows`` (strings; empty cells are left out) to ``path``."""
-    cols = [column_letters(i) for i in range(len(header))]
-    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-             "<sheetData>"]
-    for r, values in enumerate([list(header), *rows], start=1):
+class XlsxWriter:
+    """One sheet written row by row into its zip member (issue 20: the 10× world's
+    appointment sheet is gigabytes of XML, never held in memory whole)."""
+
+    def __init__(self, path: Path, header: Sequence[str], sheet: str = "Sheet1") -> None:
+        self.cols = [column_letters(i) for i in range(len(header))]
+        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+        for name, text in (("[Content_Types].xml", _CONTENT_TYPES), ("_rels/.rels", _RELS),
+                           ("xl/workbook.xml", _WORKBOOK.format(name=escape(sheet))),
+                           ("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)):
+            self.zip.writestr(_info(name), text, compresslevel=1)
+        # force_zip64: the size is unknown until the end, and a sheet past 2 GiB needs it.
+        self.sheet = self.zip.open(_info("xl/worksheets/sheet1.xml"), "w", force_zip64=True)
+        self.rows = 0
+        self.buffer: list[str] = [
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            "<sheetData>"]
+        self.row(header)
+
+    def row(self, values: Sequence[str]) -> None:
+        """Append one row (strings; empty cells are left out)."""
+        self.rows += 1
+        r, cols = self.rows, self.cols
         cells = "".join(
             f'<c r="{cols[i]}{r}" t="inlineStr"><is><t xml:space="preserve">{escape(v)}'
             "</t></is></c>"
             for i, v in enumerate(values) if v != ""
         )
-        parts.append(f'<row r="{r}">{cells}</row>')
-    parts.append("</sheetData></worksheet>")
-    members = {
-        "[Content_Types].xml": _CONTENT_TYPES,
-        "_rels/.rels": _RELS,
-        "xl/workbook.xml": _WORKBOOK.format(name=escape(sheet)),
-        "xl/_rels/workbook.xml.rels": _WORKBOOK_RELS,
-        "xl/worksheets/sheet1.xml": "".join(parts),
-    }
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        for name, text in members.items():
-            # A fixed timestamp: writestr(name, …) stamps the current time, so the same seed
-            # gave different bytes whenever two runs straddled a two-second tick.
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, text, compresslevel=1)
+        self.buffer.append(f'<row r="{r}">{cells}</row>')
+        if len(self.buffer) >= 2000:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.sheet.write("".join(self.buffer).encode())
+        self.buffer.clear()
+
+    def close(self) -> None:
+        """Finish the sheet and the file."""
+        self.buffer.append("</sheetData></worksheet>")
+        self._flush()
+        self.sheet.close()
+        self.zip.close()
+
+
+def _info(name: str) -> zipfile.ZipInfo:
+    # A fixed timestamp: writestr(name, …) stamps the current time, so the same seed gave
+    # different bytes whenever two runs straddled a two-second tick.
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info._compresslevel = 1  # type: ignore[attr-defined]  # what open(…, "w") compresses at
+    return info
+
+
+def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]],
+               sheet: str = "Sheet1") -> None:
+    """Write ``header`` and ``rows`` (strings; empty cells are left out) to ``path``."""
+    writer = XlsxWriter(path, header, sheet)
+    for values in rows:
+        writer.row(values)
+    writer.close()

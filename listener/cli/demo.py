@@ -17,8 +17,11 @@ def demo() -> None:
 
 
 @demo.command("generate")
-@click.option("--scale", type=click.Choice(["small", "atlas"]), default="small",
-              show_default=True, help="small: ~3k rows; atlas: the real platform's volumes.")
+@click.option("--scale", type=click.Choice(["small", "atlas", "atlas2", "atlas3", "atlas10"]),
+              default="small", show_default=True,
+              help="small: ~3k rows; atlas: the real platform's volumes (~172k rows); "
+                   "atlas2/3/10: two, three, ten times that (atlas10: ~1.7M rows, a few "
+                   "minutes).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same world.")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Folder to write the exports, manifest.json and ground_truth/ into.")
