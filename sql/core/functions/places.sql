@@ -1,13 +1,34 @@
 -- Places: find-or-create with dedup that is safe under concurrency (the address key's
 -- unique index + ON CONFLICT).
 
+-- Whether a place, read into its address parts, may be the place of an address that gives
+-- ZIP p_zip but no town (docs/identity.md, "Places"): its ZIP agrees; or it has no ZIP and
+-- names a town that p_zip has never been written with another town (address_zip_towns,
+-- core 017: a ZIP two towns share joins neither); or it names neither.
+CREATE OR REPLACE FUNCTION trapper.place_fits_zip(p_parts jsonb, p_zip text) RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+BEGIN
+    IF p_parts ? 'zip' THEN
+        RETURN p_parts ->> 'zip' = p_zip;
+    ELSIF p_parts ? 'town' THEN
+        RETURN NOT EXISTS (SELECT 1 FROM trapper.address_zip_towns z
+                           WHERE z.zip = p_zip AND z.town <> p_parts ->> 'town');
+    END IF;
+    RETURN true;
+END $$;
+
 -- A place for an address (docs/identity.md, "Places"): the same address key; else, with no
 -- town in the key, the one live place with that house, street and unit; else, with a ZIP
--- but no town read, the one live place with that house, street and unit whose ZIP agrees
--- (a town-keyed place made later merges such a place in); else the one live
--- place whose street differs only by a directional the other side leaves out ("3130
--- Piedmont Rd NE" / "3130 Piedmont Road"); else (with coordinates) a live place within
--- 10 m whose house number and unit agree; else a new place waiting for the geocoder.
+-- but no town read, the one live place with that house, street and unit that fits the ZIP
+-- (trapper.place_fits_zip); else the one live place whose street differs only by a
+-- directional the other side leaves out ("3130 Piedmont Rd NE" / "3130 Piedmont Road");
+-- else (with coordinates) a live place within 10 m whose house number and unit agree; else
+-- a new place waiting for the geocoder, which takes in the places made earlier that these
+-- rules would have given it (a town-less one; a ZIP-only one whose ZIP it fits, when no
+-- other place fits that ZIP), so that the outcome does not depend on which came first.
+-- Deciding takes no lock; creating takes one per house, street without its directional and
+-- unit, and decides again, so that two workers making the ZIP-only and the town's place of
+-- one address at once meet (the one that waits sees the other's place).
 -- Intersections and landmarks have keys of their own ('&|…', '@|…') that never match a
 -- house address. A PO box, a bare town or nothing makes no place (NULL).
 CREATE OR REPLACE FUNCTION trapper.find_or_create_place_deduped(
@@ -24,80 +45,99 @@ DECLARE
     v_unit text := split_part(v_key, '|', 3);
     v_town text := split_part(v_key, '|', 4);
     v_base text := trapper.address_street_base(split_part(v_key, '|', 2));
+    v_zip_only boolean := v_parts ? 'zip' AND NOT v_parts ? 'town';
     v_id uuid;
     v_found_key text;
-    v_action text := 'matched';
-    v_detail text := 'same address key';
+    v_locked boolean := false;
+    v_action text;
+    v_detail text;
     v_pt point := CASE WHEN p_lat IS NOT NULL AND p_lng IS NOT NULL
                        THEN point(p_lng, p_lat) END;
 BEGIN
     IF v_key IS NULL THEN
         RETURN NULL;   -- nothing that names a place (a PO box, a bare town)
     END IF;
-    SELECT place_id INTO v_id FROM trapper.places
-    WHERE address_key = v_key AND merged_into_place_id IS NULL;
-    -- Keys that start with a prefix are a range of the key's index ('|' < '}' in the key's C
-    -- collation), not a LIKE: LIKE with a pattern made at run time has no index condition in
-    -- a generic plan, and PL/pgSQL then planned both statements afresh on every call (a
-    -- sequential scan of all places were it to keep the generic one).
-    IF v_id IS NULL AND v_town = '' THEN
-        SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places
-        WHERE address_key >= (v_house || '|' || v_street || '|' || v_unit || '|')
-          AND address_key < (v_house || '|' || v_street || '|' || v_unit || '}')
-          AND merged_into_place_id IS NULL
-        HAVING count(*) = 1;
-        v_detail := 'same house, street and unit (no town given)';
+    IF v_parts ? 'zip' AND v_parts ? 'town' AND NOT EXISTS (
+            SELECT 1 FROM trapper.address_zip_towns
+            WHERE zip = v_parts ->> 'zip' AND town = v_parts ->> 'town') THEN
+        -- the ZIP is written with this town (a SELECT first: most pairs are known)
+        INSERT INTO trapper.address_zip_towns (zip, town)
+        VALUES (v_parts ->> 'zip', v_parts ->> 'town') ON CONFLICT DO NOTHING;
     END IF;
-    IF v_id IS NULL AND v_parts ? 'zip' AND NOT v_parts ? 'town' THEN
-        -- a ZIP but no town (a note ran into it: "… near the park Santa Rosa CA 95404"):
-        -- the one live place with that house, street and unit whose ZIP agrees or is unknown
-        SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places p
-        WHERE address_key LIKE (v_house || '|' || v_street || '|' || v_unit || '|%')
-          AND merged_into_place_id IS NULL
-          AND coalesce(trapper.address_parts(coalesce(p.normalized_address,
-                                                      p.formatted_address)) ->> 'zip',
-                       v_parts ->> 'zip') = v_parts ->> 'zip'
-        HAVING count(*) = 1;
-        v_detail := 'same house, street, unit and ZIP (no town read)';
-    END IF;
-    IF v_id IS NULL AND v_parts ->> 'kind' = 'address' THEN
-        -- one side names a directional the other leaves out; the town agrees or is not given
-        SELECT min(place_id::text)::uuid, min(address_key) INTO v_id, v_found_key
-        FROM trapper.places
-        WHERE address_key >= (v_house || '|') AND address_key < (v_house || '}')
-          AND merged_into_place_id IS NULL
-          AND split_part(address_key, '|', 3) = v_unit
-          AND (split_part(address_key, '|', 4) = v_town OR v_town = ''
-               -- or no town read, and the ZIP agrees or is unknown (the ZIP rule above)
-               OR v_parts ? 'zip' AND NOT v_parts ? 'town'
-                  AND coalesce(trapper.address_parts(coalesce(normalized_address,
-                                                              formatted_address)) ->> 'zip',
-                               v_parts ->> 'zip') = v_parts ->> 'zip')
-          AND trapper.address_street_base(split_part(address_key, '|', 2)) = v_base
-          AND (split_part(address_key, '|', 2) = v_base OR v_street = v_base)
-        HAVING count(*) = 1;
-        v_detail := 'same house, street and unit; one names a directional the other leaves out';
-        IF v_id IS NOT NULL AND v_street <> v_base
-           AND split_part(v_found_key, '|', 4) = v_town THEN
-            -- the place learns its directional, so that a later "… SW" is not taken for it
-            BEGIN
-                UPDATE trapper.places SET address_key = v_key, updated_at = now()
-                WHERE place_id = v_id;
-            EXCEPTION WHEN unique_violation THEN
-                NULL;   -- a concurrent creator made the directional's place meanwhile
-            END;
-        END IF;
-    END IF;
-    IF v_id IS NULL AND v_pt IS NOT NULL THEN
-        -- within 10 m (1e-4 degrees of latitude is about 11 m) and the same house and unit
+    LOOP
+        v_action := 'matched';
+        v_detail := 'same address key';
         SELECT place_id INTO v_id FROM trapper.places
-        WHERE merged_into_place_id IS NULL
-          AND location <@ circle(v_pt, 0.0001)
-          AND trapper.address_safe_to_merge(address_key, v_key)
-        ORDER BY location <-> v_pt
-        LIMIT 1;
-        v_detail := 'within 10 m with the same house number';
-    END IF;
+        WHERE address_key = v_key AND merged_into_place_id IS NULL;
+        -- Keys that start with a prefix are a range of the key's index ('|' < '}' in the
+        -- key's C collation), not a LIKE: LIKE with a pattern made at run time has no index
+        -- condition in a generic plan, and PL/pgSQL then planned both statements afresh on
+        -- every call (a sequential scan of all places were it to keep the generic one).
+        IF v_id IS NULL AND v_town = '' THEN
+            SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places
+            WHERE address_key >= (v_house || '|' || v_street || '|' || v_unit || '|')
+              AND address_key < (v_house || '|' || v_street || '|' || v_unit || '}')
+              AND merged_into_place_id IS NULL
+            HAVING count(*) = 1;
+            v_detail := 'same house, street and unit (no town given)';
+        END IF;
+        IF v_id IS NULL AND v_zip_only THEN
+            -- a ZIP but no town (a note ran into it: "… near the park Santa Rosa CA 95404"):
+            -- the one live place with that house, street and unit that fits the ZIP
+            SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places p
+            WHERE address_key >= (v_house || '|' || v_street || '|' || v_unit || '|')
+              AND address_key < (v_house || '|' || v_street || '|' || v_unit || '}')
+              AND merged_into_place_id IS NULL
+              AND trapper.place_fits_zip(trapper.address_parts(
+                      coalesce(p.normalized_address, p.formatted_address)), v_parts ->> 'zip')
+            HAVING count(*) = 1;
+            v_detail := 'same house, street and unit; the place fits the ZIP (no town read)';
+        END IF;
+        IF v_id IS NULL AND v_parts ->> 'kind' = 'address' THEN
+            -- one side names a directional the other leaves out; the town agrees or is not
+            -- given, or no town was read and the place fits the ZIP (the rule above)
+            SELECT min(place_id::text)::uuid, min(address_key) INTO v_id, v_found_key
+            FROM trapper.places
+            WHERE address_key >= (v_house || '|') AND address_key < (v_house || '}')
+              AND merged_into_place_id IS NULL
+              AND split_part(address_key, '|', 3) = v_unit
+              AND (split_part(address_key, '|', 4) = v_town OR v_town = ''
+                   OR v_zip_only
+                      AND trapper.place_fits_zip(trapper.address_parts(
+                              coalesce(normalized_address, formatted_address)),
+                          v_parts ->> 'zip'))
+              AND trapper.address_street_base(split_part(address_key, '|', 2)) = v_base
+              AND (split_part(address_key, '|', 2) = v_base OR v_street = v_base)
+            HAVING count(*) = 1;
+            v_detail := 'same house, street and unit; one names a directional the other leaves out';
+            IF v_id IS NOT NULL AND v_street <> v_base
+               AND split_part(v_found_key, '|', 4) = v_town THEN
+                -- the place learns its directional, so that a later "… SW" is not taken for it
+                BEGIN
+                    UPDATE trapper.places SET address_key = v_key, updated_at = now()
+                    WHERE place_id = v_id;
+                EXCEPTION WHEN unique_violation THEN
+                    NULL;   -- a concurrent creator made the directional's place meanwhile
+                END;
+            END IF;
+        END IF;
+        IF v_id IS NULL AND v_pt IS NOT NULL THEN
+            -- within 10 m (1e-4 degrees of latitude is about 11 m) and the same house and unit
+            SELECT place_id INTO v_id FROM trapper.places
+            WHERE merged_into_place_id IS NULL
+              AND location <@ circle(v_pt, 0.0001)
+              AND trapper.address_safe_to_merge(address_key, v_key)
+            ORDER BY location <-> v_pt
+            LIMIT 1;
+            v_detail := 'within 10 m with the same house number';
+        END IF;
+        EXIT WHEN v_id IS NOT NULL OR v_locked;
+        -- About to create: take the lock of this house, street base and unit and decide
+        -- again (the pattern of trapper.find_or_create_person: deciding needs no turns)
+        PERFORM pg_advisory_xact_lock(hashtextextended(
+            'place:' || v_house || '|' || v_base || '|' || v_unit, 42));
+        v_locked := true;
+    END LOOP;
     IF v_id IS NULL THEN
         INSERT INTO trapper.places
             (display_name, formatted_address, normalized_address, address_key, house_number,
@@ -118,19 +158,59 @@ BEGIN
         ELSE
             v_action := 'created';
             v_detail := NULL;
-            -- A place made earlier from the same house, street (or the street without its
-            -- directional) and unit with no town (an address typed as an owner's name), or
-            -- with only this ZIP where the town was not read, is this one: merge it in.
             IF v_town <> '' THEN
+                -- A place made earlier from the same house, street (or the street without
+                -- its directional) and unit with no town (an address typed as an owner's
+                -- name) is this one: merge it in.
                 UPDATE trapper.places
                 SET merged_into_place_id = v_id, merged_at = now(),
                     merge_reason = 'same house, street and unit; the earlier address named no town'
                 WHERE address_key IN (v_house || '|' || v_street || '|' || v_unit || '|',
-                                      v_house || '|' || v_base || '|' || v_unit || '|',
-                                      v_house || '|' || v_street || '|' || v_unit || '|'
-                                          || CASE WHEN v_parts ? 'town'
-                                                  THEN v_parts ->> 'zip' END)
+                                      v_house || '|' || v_base || '|' || v_unit || '|')
                   AND merged_into_place_id IS NULL AND place_id <> v_id;
+            END IF;
+            IF v_parts ? 'town' THEN
+                -- So is a place made earlier from only a ZIP (the town not read) with the
+                -- same house and unit and the street or one side's directional left out,
+                -- when this place fits its ZIP (the same ZIP; or none here and the ZIP is
+                -- written with no other town) and no other live place with a town does:
+                -- what the ZIP rule above would have given it, had this place come first.
+                UPDATE trapper.places m
+                SET merged_into_place_id = v_id, merged_at = now(),
+                    merge_reason = 'same house, street and unit; the earlier address gave '
+                                   || 'only a ZIP, which fits this town'
+                FROM (
+                    SELECT z.place_id, split_part(z.address_key, '|', 2) AS street,
+                           split_part(z.address_key, '|', 4) AS zip
+                    FROM trapper.places z
+                    WHERE z.address_key >= (v_house || '|') AND z.address_key < (v_house || '}')
+                      AND z.merged_into_place_id IS NULL AND z.place_id <> v_id
+                      AND split_part(z.address_key, '|', 3) = v_unit
+                      AND trapper.address_street_base(split_part(z.address_key, '|', 2)) = v_base
+                      AND (split_part(z.address_key, '|', 2) IN (v_street, v_base)
+                           OR v_street = v_base)
+                ) c
+                WHERE m.place_id = c.place_id
+                  AND NOT trapper.address_parts(coalesce(m.normalized_address,
+                                                         m.formatted_address)) ? 'town'
+                  AND trapper.address_parts(coalesce(m.normalized_address,
+                                                     m.formatted_address)) ->> 'zip' = c.zip
+                  AND trapper.place_fits_zip(v_parts, c.zip)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM trapper.places o
+                      WHERE o.address_key >= (v_house || '|') AND o.address_key < (v_house || '}')
+                        AND o.merged_into_place_id IS NULL
+                        AND o.place_id NOT IN (v_id, c.place_id)
+                        AND split_part(o.address_key, '|', 3) = v_unit
+                        AND split_part(o.address_key, '|', 4) NOT IN ('', c.zip)
+                        AND trapper.address_street_base(split_part(o.address_key, '|', 2))
+                            = v_base
+                        AND (split_part(o.address_key, '|', 2) IN (c.street, v_base)
+                             OR c.street = v_base)
+                        AND trapper.address_parts(coalesce(o.normalized_address,
+                                                           o.formatted_address)) ? 'town'
+                        AND trapper.place_fits_zip(trapper.address_parts(
+                                coalesce(o.normalized_address, o.formatted_address)), c.zip));
             END IF;
         END IF;
     ELSIF v_pt IS NOT NULL THEN
