@@ -238,8 +238,10 @@ BEGIN
             ),
             weights AS (
                 -- each field's weight: identity_field_weights (identity_scoring.sql),
-                -- inlined by the planner
-                SELECT s.*, fw.*
+                -- inlined by the planner (email_disagree stays out of the row: an output
+                -- column would run its EXISTS a second time)
+                SELECT s.pid, s.first_name, s.last_name, s.hh, s.email_conf, s.phone_conf,
+                       s.holders, s.name_level, s.same_address, fw.*
                 FROM scored s
                 CROSS JOIN LATERAL trapper.identity_field_weights(
                     s.email_conf, s.email_disagree, s.phone_conf, s.holders, s.name_level,
