@@ -61,15 +61,19 @@ BEGIN
     v_email_disagree := v_email.value IS NULL
         AND EXISTS (SELECT 1 FROM trapper.person_identifiers WHERE person_id = a AND id_type = 'email')
         AND EXISTS (SELECT 1 FROM trapper.person_identifiers WHERE person_id = b AND id_type = 'email');
-    SELECT x.id_value_norm AS value, least(x.confidence, y.confidence) AS conf,
-           (SELECT count(DISTINCT o.person_id) FROM trapper.person_identifiers o
-            WHERE o.id_type = 'phone' AND o.id_value_norm = x.id_value_norm
-              AND trapper.get_canonical_person_id(o.person_id) <> b) AS holders
+    -- shared phones as the engine weighs them: the highest confidence of any, demoted when
+    -- any is held by shared_n people or more (its max(confidence), max(holders))
+    SELECT (array_agg(p.value ORDER BY p.holders DESC, p.conf DESC, p.value))[1] AS value,
+           max(p.conf) AS conf, max(p.holders) AS holders
     INTO v_phone
-    FROM trapper.person_identifiers x
-    JOIN trapper.person_identifiers y ON y.id_type = x.id_type AND y.id_value_norm = x.id_value_norm
-    WHERE x.person_id = a AND y.person_id = b AND x.id_type = 'phone'
-    ORDER BY 2 DESC, 3 LIMIT 1;
+    FROM (SELECT x.id_value_norm AS value, least(x.confidence, y.confidence) AS conf,
+                 (SELECT count(DISTINCT o.person_id) FROM trapper.person_identifiers o
+                  WHERE o.id_type = 'phone' AND o.id_value_norm = x.id_value_norm
+                    AND trapper.get_canonical_person_id(o.person_id) <> b) AS holders
+          FROM trapper.person_identifiers x
+          JOIN trapper.person_identifiers y
+            ON y.id_type = x.id_type AND y.id_value_norm = x.id_value_norm
+          WHERE x.person_id = a AND y.person_id = b AND x.id_type = 'phone') p;
     v_name_level := trapper.name_compare(pb.first_name, pb.last_name, pa.first_name, pa.last_name);
     SELECT bool_or(la.address_key = lb.address_key) INTO v_same_addr
     FROM trapper.person_place ppa JOIN trapper.places la ON la.place_id = ppa.place_id
