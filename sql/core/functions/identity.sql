@@ -153,25 +153,15 @@ DECLARE
     v_name text;
     v_locked boolean := false;
     v_kept record;
+    v_outcome text;
 BEGIN
     v_phones := ARRAY(SELECT DISTINCT x FROM unnest(v_phones) x ORDER BY x);
-    -- every weight, threshold and the source's confidence in one statement
-    SELECT max(w_agree) FILTER (WHERE field = 'email') AS email_agree,
-           max(w_disagree) FILTER (WHERE field = 'email') AS email_disagree,
-           max(w_agree) FILTER (WHERE field = 'phone') AS phone,
-           max(w_agree) FILTER (WHERE field = 'phone_shared') AS phone_shared,
-           max(w_agree) FILTER (WHERE field = 'name_exact') AS name_exact,
-           max(w_agree) FILTER (WHERE field = 'name_close') AS name_close,
-           max(w_agree) FILTER (WHERE field = 'name_different') AS name_different,
-           max(w_agree) FILTER (WHERE field = 'address') AS address,
-           max(w_agree) FILTER (WHERE field = 'address_different') AS address_different,
-           (SELECT value FROM trapper.identity_config WHERE key = 'auto_match_threshold') AS auto,
-           (SELECT value FROM trapper.identity_config WHERE key = 'review_threshold') AS review,
-           (SELECT value FROM trapper.identity_config WHERE key = 'shared_identifier_people')
-               AS shared_n,
+    -- every weight, threshold and the source's confidence in one statement (the weights
+    -- are identity_weights(), shared with `explain`: identity_scoring.sql)
+    SELECT w.*,
            coalesce((SELECT confidence FROM trapper.source_identity_confidence
                      WHERE source_system = p_source_system), 0.8) AS conf
-    INTO fsw FROM trapper.fellegi_sunter_parameters;
+    INTO fsw FROM trapper.identity_weights() w;
     v_conf := fsw.conf::numeric;
     v_auto := fsw.auto;
     v_review := fsw.review;
@@ -221,7 +211,10 @@ BEGIN
                 SELECT c.pid, sp.first_name, sp.last_name, sp.household_id AS hh,
                        em.conf AS email_conf, ph.conf AS phone_conf, ph.holders,
                        trapper.name_compare(v_first, v_last, sp.first_name, sp.last_name) AS name_level,
-                       addr.same_address
+                       addr.same_address,
+                       v_email IS NOT NULL AND em.conf IS NULL AND EXISTS (
+                           SELECT 1 FROM trapper.person_identifiers o
+                           WHERE o.person_id = c.pid AND o.id_type = 'email') AS email_disagree
                 FROM cand c
                 JOIN trapper.sot_people sp ON sp.person_id = c.pid
                 LEFT JOIN LATERAL (
@@ -244,25 +237,18 @@ BEGIN
                 ) addr ON true
             ),
             weights AS (
-                SELECT s.*,
-                    CASE WHEN s.email_conf IS NOT NULL
-                         THEN fsw.email_agree * least(s.email_conf, v_conf)
-                         WHEN v_email IS NOT NULL AND EXISTS (
-                             SELECT 1 FROM trapper.person_identifiers o
-                             WHERE o.person_id = s.pid AND o.id_type = 'email')
-                         THEN fsw.email_disagree ELSE 0 END AS w_email,
-                    CASE WHEN s.phone_conf IS NOT NULL THEN
-                             CASE WHEN s.holders >= v_shared_n THEN fsw.phone_shared ELSE fsw.phone END
-                             * least(s.phone_conf, v_conf)
-                         ELSE 0 END AS w_phone,
-                    CASE s.name_level WHEN 'exact' THEN fsw.name_exact
-                                      WHEN 'close' THEN fsw.name_close
-                                      WHEN 'different' THEN fsw.name_different
-                                      ELSE 0 END AS w_name,
-                    CASE WHEN s.same_address THEN fsw.address
-                         WHEN s.same_address = false THEN fsw.address_different
-                         ELSE 0 END AS w_address
+                -- each field's weight: identity_field_weights (identity_scoring.sql),
+                -- inlined by the planner (email_disagree stays out of the row: an output
+                -- column would run its EXISTS a second time)
+                SELECT s.pid, s.first_name, s.last_name, s.hh, s.email_conf, s.phone_conf,
+                       s.holders, s.name_level, s.same_address, fw.*
                 FROM scored s
+                CROSS JOIN LATERAL trapper.identity_field_weights(
+                    s.email_conf, s.email_disagree, s.phone_conf, s.holders, s.name_level,
+                    s.same_address, v_conf,
+                    fsw.email_agree, fsw.email_disagree, fsw.phone, fsw.phone_shared,
+                    v_shared_n, fsw.name_exact, fsw.name_close, fsw.name_different,
+                    fsw.address, fsw.address_different) fw
             )
             SELECT w.*, w.w_email + w.w_phone + w.w_name + w.w_address AS score
             INTO v_best
@@ -275,7 +261,11 @@ BEGIN
                 decision_reason := 'no person holds this email or phone';
             ELSE
                 confidence_score := round(v_best.score::numeric, 2);
-                IF v_best.score >= v_auto AND v_best.name_level IN ('exact', 'close', 'unknown') THEN
+                -- the ladder, shared with `explain`: identity_outcome (identity_scoring.sql)
+                v_outcome := trapper.identity_outcome(
+                    v_best.score, v_best.name_level,
+                    v_best.holders >= 1 OR v_best.email_conf IS NOT NULL, v_auto, v_review);
+                IF v_outcome = 'auto_match' THEN
                     decision_type := 'auto_match';
                     person_id := v_best.pid;
                     decision_reason := format('matched existing person via %s (log-odds %s, name %s)',
@@ -284,7 +274,7 @@ BEGIN
                                                CASE WHEN v_best.holders >= v_shared_n
                                                     THEN 'shared phone' ELSE 'phone' END END),
                         confidence_score, v_best.name_level);
-                ELSIF v_best.name_level = 'different' AND (v_best.holders >= 1 OR v_best.email_conf IS NOT NULL) THEN
+                ELSIF v_outcome = 'household_member' THEN
                     -- Same identifier, another name: a household member (shared landline,
                     -- shared family email), never the same person.
                     decision_type := 'household_member';
@@ -292,7 +282,7 @@ BEGIN
                     decision_reason := format('shares %s with %s %s but the names differ: a new person in the same household',
                         CASE WHEN v_best.email_conf IS NOT NULL THEN 'an email' ELSE 'a phone' END,
                         coalesce(v_best.first_name, ''), coalesce(v_best.last_name, ''));
-                ELSIF v_best.score >= v_review THEN
+                ELSIF v_outcome = 'review_pending' THEN
                     -- A reviewer already settled this record against this candidate
                     -- (`review keep-separate`, docs/identity.md "Reviewing"): the same pair
                     -- is not queued again; the record stays with the person kept for it.

@@ -1,12 +1,17 @@
 -- Why / why-not for two entities (docs/identity.md, "Explaining a match"): would the engines
 -- join them now, by what margin, each field's agreement and weight, and the gate that
--- decides. The scoring reads the engine's own tables and helpers (fellegi_sunter_parameters,
--- identity_config, source confidence as stored on each identifier, name_compare,
--- should_be_person, address_key) and follows data_engine_resolve_identity's order of gates
--- in sql/core/functions/identity.sql; tests/test_explain.py checks it agrees with the
--- engine's recorded scores. Read-only: nothing here writes.
+-- decides. People are scored by the engine's own functions (identity_weights,
+-- identity_field_weights and identity_outcome in sql/core/functions/identity_scoring.sql,
+-- which data_engine_resolve_identity decides with; name_compare, should_be_person,
+-- address_key) in data_engine_resolve_identity's order of gates; tests/test_explain.py checks
+-- the score against every decision the engine recorded for the small world. Read-only:
+-- nothing here writes.
 
--- People: B presented to the engine with A as the only candidate.
+-- People: B presented to the engine with A as the only candidate, as when B arrived: an
+-- identifier's holders are counted without B (the engine counts them before it creates the
+-- incoming person), and a shared identifier's confidence is the lesser of the two holdings
+-- (the engine takes the lesser of A's holding and the incoming source's confidence, which is
+-- what B's holding records unless a later source raised it).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_explain_person_pair(p_a uuid, p_b uuid)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
@@ -22,10 +27,7 @@ DECLARE
     v_email_disagree boolean;
     v_name_level text;
     v_same_addr boolean;
-    w_email double precision := 0;
-    w_phone double precision := 0;
-    w_name double precision := 0;
-    w_addr double precision := 0;
+    fw record;
     v_score double precision;
     v_outcome text;
     v_gate_name text;
@@ -37,20 +39,7 @@ BEGIN
     IF pa.person_id IS NULL OR pb.person_id IS NULL THEN
         RETURN NULL;
     END IF;
-    SELECT max(w_agree) FILTER (WHERE field = 'email') AS email_agree,
-           max(w_disagree) FILTER (WHERE field = 'email') AS email_disagree,
-           max(w_agree) FILTER (WHERE field = 'phone') AS phone,
-           max(w_agree) FILTER (WHERE field = 'phone_shared') AS phone_shared,
-           max(w_agree) FILTER (WHERE field = 'name_exact') AS name_exact,
-           max(w_agree) FILTER (WHERE field = 'name_close') AS name_close,
-           max(w_agree) FILTER (WHERE field = 'name_different') AS name_different,
-           max(w_agree) FILTER (WHERE field = 'address') AS address,
-           max(w_agree) FILTER (WHERE field = 'address_different') AS address_different,
-           (SELECT value FROM trapper.identity_config WHERE key = 'auto_match_threshold') AS auto,
-           (SELECT value FROM trapper.identity_config WHERE key = 'review_threshold') AS review,
-           (SELECT value FROM trapper.identity_config WHERE key = 'shared_identifier_people')
-               AS shared_n
-    INTO fsw FROM trapper.fellegi_sunter_parameters;
+    SELECT * INTO fsw FROM trapper.identity_weights();
 
     IF a = b THEN
         RETURN jsonb_build_object(
@@ -72,14 +61,19 @@ BEGIN
     v_email_disagree := v_email.value IS NULL
         AND EXISTS (SELECT 1 FROM trapper.person_identifiers WHERE person_id = a AND id_type = 'email')
         AND EXISTS (SELECT 1 FROM trapper.person_identifiers WHERE person_id = b AND id_type = 'email');
-    SELECT x.id_value_norm AS value, least(x.confidence, y.confidence) AS conf,
-           (SELECT count(DISTINCT o.person_id) FROM trapper.person_identifiers o
-            WHERE o.id_type = 'phone' AND o.id_value_norm = x.id_value_norm) AS holders
+    -- shared phones as the engine weighs them: the highest confidence of any, demoted when
+    -- any is held by shared_n people or more (its max(confidence), max(holders))
+    SELECT (array_agg(p.value ORDER BY p.holders DESC, p.conf DESC, p.value))[1] AS value,
+           max(p.conf) AS conf, max(p.holders) AS holders
     INTO v_phone
-    FROM trapper.person_identifiers x
-    JOIN trapper.person_identifiers y ON y.id_type = x.id_type AND y.id_value_norm = x.id_value_norm
-    WHERE x.person_id = a AND y.person_id = b AND x.id_type = 'phone'
-    ORDER BY 2 DESC, 3 LIMIT 1;
+    FROM (SELECT x.id_value_norm AS value, least(x.confidence, y.confidence) AS conf,
+                 (SELECT count(DISTINCT o.person_id) FROM trapper.person_identifiers o
+                  WHERE o.id_type = 'phone' AND o.id_value_norm = x.id_value_norm
+                    AND trapper.get_canonical_person_id(o.person_id) <> b) AS holders
+          FROM trapper.person_identifiers x
+          JOIN trapper.person_identifiers y
+            ON y.id_type = x.id_type AND y.id_value_norm = x.id_value_norm
+          WHERE x.person_id = a AND y.person_id = b AND x.id_type = 'phone') p;
     v_name_level := trapper.name_compare(pb.first_name, pb.last_name, pa.first_name, pa.last_name);
     SELECT bool_or(la.address_key = lb.address_key) INTO v_same_addr
     FROM trapper.person_place ppa JOIN trapper.places la ON la.place_id = ppa.place_id
@@ -87,18 +81,17 @@ BEGIN
     JOIN trapper.places lb ON lb.place_id = ppb.place_id
     WHERE ppa.person_id = a AND la.address_key IS NOT NULL AND lb.address_key IS NOT NULL;
 
-    w_email := CASE WHEN v_email.value IS NOT NULL THEN fsw.email_agree * v_email.conf
-                    WHEN v_email_disagree THEN fsw.email_disagree ELSE 0 END;
-    w_phone := CASE WHEN v_phone.value IS NULL THEN 0
-                    WHEN v_phone.holders >= fsw.shared_n THEN fsw.phone_shared * v_phone.conf
-                    ELSE fsw.phone * v_phone.conf END;
-    w_name := CASE v_name_level WHEN 'exact' THEN fsw.name_exact WHEN 'close' THEN fsw.name_close
-                                WHEN 'different' THEN fsw.name_different ELSE 0 END;
-    w_addr := CASE WHEN v_same_addr THEN fsw.address
-                   WHEN v_same_addr = false THEN fsw.address_different ELSE 0 END;
-    v_score := w_email + w_phone + w_name + w_addr;
+    SELECT * INTO fw FROM trapper.identity_field_weights(
+        v_email.conf, v_email_disagree, v_phone.conf, v_phone.holders, v_name_level,
+        v_same_addr, NULL, fsw.email_agree, fsw.email_disagree, fsw.phone, fsw.phone_shared,
+        fsw.shared_n, fsw.name_exact, fsw.name_close, fsw.name_different, fsw.address,
+        fsw.address_different);
+    v_score := fw.w_email + fw.w_phone + fw.w_name + fw.w_address;
+    v_outcome := trapper.identity_outcome(v_score, v_name_level,
+                                          v_email.value IS NOT NULL OR v_phone.value IS NOT NULL,
+                                          fsw.auto, fsw.review);
 
-    -- the engine's gates, in its order
+    -- the gates before the score (the engine's, in its order), then the shared ladder
     IF v_gate.kind <> 'person' THEN
         v_outcome := 'rejected'; v_gate_name := 'not a person';
         v_reason := 'not a person: ' || v_gate.reason;
@@ -109,23 +102,23 @@ BEGIN
         v_change := v_change || jsonb_build_object('evidence', 'a shared email',
             'weight', round(fsw.email_agree::numeric, 2),
             'effect', 'makes them candidates for each other');
-    ELSIF v_score >= fsw.auto AND v_name_level IN ('exact', 'close', 'unknown') THEN
-        v_outcome := 'auto_match'; v_gate_name := 'score at or above the auto-match threshold';
+    ELSIF v_outcome = 'auto_match' THEN
+        v_gate_name := 'score at or above the auto-match threshold';
         v_reason := format('log-odds %s >= %s with name %s', round(v_score::numeric, 2),
                            fsw.auto, v_name_level);
-    ELSIF v_name_level = 'different' THEN
-        v_outcome := 'household_member'; v_gate_name := 'household rule';
+    ELSIF v_outcome = 'household_member' THEN
+        v_gate_name := 'household rule';
         v_reason := format('they share %s but the names differ: the same household, never the '
                            'same person', CASE WHEN v_email.value IS NOT NULL THEN 'an email'
                                                ELSE 'a phone' END);
         v_change := v_change || jsonb_build_object('evidence', 'names that agree',
             'effect', 'lifts the household rule; only then does the score decide');
-    ELSIF v_score >= fsw.review THEN
-        v_outcome := 'review_pending'; v_gate_name := 'between review and auto-match';
+    ELSIF v_outcome = 'review_pending' THEN
+        v_gate_name := 'between review and auto-match';
         v_reason := format('log-odds %s: at or above review (%s), below auto-match (%s)',
                            round(v_score::numeric, 2), fsw.review, fsw.auto);
     ELSE
-        v_outcome := 'new_entity'; v_gate_name := 'score below review';
+        v_gate_name := 'score below review';
         v_reason := format('log-odds %s, below the review threshold %s',
                            round(v_score::numeric, 2), fsw.review);
     END IF;
@@ -136,7 +129,7 @@ BEGIN
     IF v_outcome IN ('review_pending', 'new_entity') THEN
         IF v_email.value IS NULL THEN
             v_change := v_change || jsonb_build_object('evidence', 'the same email',
-                'weight', round((fsw.email_agree - w_email)::numeric, 2));
+                'weight', round((fsw.email_agree - fw.w_email)::numeric, 2));
         END IF;
         IF v_phone.value IS NULL THEN
             v_change := v_change || jsonb_build_object('evidence', 'the same phone',
@@ -144,11 +137,11 @@ BEGIN
         END IF;
         IF v_same_addr IS NOT TRUE THEN
             v_change := v_change || jsonb_build_object('evidence', 'the same address',
-                'weight', round((fsw.address - w_addr)::numeric, 2));
+                'weight', round((fsw.address - fw.w_address)::numeric, 2));
         END IF;
         IF v_name_level <> 'exact' THEN
             v_change := v_change || jsonb_build_object('evidence', 'the exact same name',
-                'weight', round((fsw.name_exact - w_name)::numeric, 2));
+                'weight', round((fsw.name_exact - fw.w_name)::numeric, 2));
         END IF;
     ELSIF v_outcome = 'auto_match' THEN
         v_change := v_change || jsonb_build_object('evidence', 'names that differ',
@@ -168,21 +161,21 @@ BEGIN
                 'agreement', CASE WHEN v_email.value IS NOT NULL THEN 'agree'
                                   WHEN v_email_disagree THEN 'disagree' ELSE 'unknown' END,
                 'value', v_email.value, 'confidence', v_email.conf,
-                'weight', round(w_email::numeric, 2)),
+                'weight', round(fw.w_email::numeric, 2)),
             jsonb_build_object('field', 'phone',
                 'agreement', CASE WHEN v_phone.value IS NULL THEN 'unknown'
                                   WHEN v_phone.holders >= fsw.shared_n THEN 'agree (shared)'
                                   ELSE 'agree' END,
                 'value', v_phone.value, 'holders', v_phone.holders,
-                'confidence', v_phone.conf, 'weight', round(w_phone::numeric, 2)),
+                'confidence', v_phone.conf, 'weight', round(fw.w_phone::numeric, 2)),
             jsonb_build_object('field', 'name', 'agreement', v_name_level,
                 'a', concat_ws(' ', pa.first_name, pa.last_name),
                 'b', concat_ws(' ', pb.first_name, pb.last_name),
-                'weight', round(w_name::numeric, 2)),
+                'weight', round(fw.w_name::numeric, 2)),
             jsonb_build_object('field', 'address',
                 'agreement', CASE WHEN v_same_addr THEN 'agree'
                                   WHEN v_same_addr = false THEN 'disagree' ELSE 'unknown' END,
-                'weight', round(w_addr::numeric, 2))),
+                'weight', round(fw.w_address::numeric, 2))),
         'would_change', v_change);
 END $$;
 
