@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from listener.core import sql
 from listener.schema import migrations
 from tests.conftest import REPO
 
@@ -111,6 +112,35 @@ async def test_log_retention_drops_whole_old_partitions_and_only_them(db_url: st
         left = await conn.fetch("SELECT decision_reason FROM trapper.orchestrator_job_log "
                                 "WHERE decision_reason LIKE '%months ago' ORDER BY 1")
         assert [r[0] for r in left] == ["0 months ago", "1 months ago", "2 months ago"]
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "100000"])
+async def test_a_bad_retention_setting_keeps_everything_and_says_so(
+        db_url: str, value: str) -> None:
+    """log_retention_months = -1 (\"forever\" elsewhere) once dropped the current month's
+    log, and a typo stopped the listener with a cast error on every housekeeping tick."""
+    conn = await asyncpg.connect(db_url)
+    warnings: list[str] = []
+    conn.add_log_listener(lambda _c, msg: warnings.append(str(msg)))
+    try:
+        kept = [await _log_row(conn, m, f"{m} months ago") for m in (0, 1)]
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = $1 "
+                           "WHERE key = 'log_retention_months'", value)
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = $1 "
+                           "WHERE key = 'partitions_ahead_months'", value)
+        before = set(await _partitions(conn, LOG))
+        # the listener's own housekeeping query
+        made, dropped = await conn.fetchrow(
+            sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["partitions"])
+        assert dropped == 0 and made == 0
+        assert set(await _partitions(conn, LOG)) == before
+        assert await conn.fetchval(
+            "SELECT count(*) FROM trapper.orchestrator_job_log WHERE log_seq = ANY($1)",
+            kept) == 2
+        assert any("log_retention_months" in w and value.strip() in w for w in warnings)
+        assert any("partitions_ahead_months" in w for w in warnings)
     finally:
         await conn.close()
 
