@@ -186,6 +186,10 @@ def route(method: str, path: str, summary: str, **options: Any) -> Callable[[Han
     return deco
 
 
+TOKEN_IN_URL = ("a token does not belong in the URL (logs and histories keep URLs): send it "
+                "in the Authorization header, or use a feed ticket")
+
+
 def _query(request: web.Request, model: type[Any]) -> Any:
     """The query string, validated by ``model``; a parameter given twice is refused."""
     args: dict[str, str] = {}
@@ -194,9 +198,7 @@ def _query(request: web.Request, model: type[Any]) -> Any:
             raise ApiError(400, "bad_query", f"{key[:40]}: given more than once")
         args[key] = value
     if "token" in args:
-        raise ApiError(400, "bad_query", "a token does not belong in the URL (logs and "
-                                         "histories keep URLs): send it in the "
-                                         "Authorization header, or use a feed ticket")
+        raise ApiError(400, "bad_query", TOKEN_IN_URL)
     try:
         return model.model_validate(args)
     except ValidationError as exc:
@@ -773,6 +775,10 @@ _DB_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
 @web.middleware
 async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
+        if "token" in request.query:
+            # on every route, not only those with query parameters: /api/health/ready and
+            # /metrics answered 200 with ?token= (docs/api.md, "Tokens")
+            raise ApiError(400, "bad_query", TOKEN_IN_URL)
         refused = await _authorize(request)
         if refused is not None:
             return refused
