@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 
 from listener.schema import migrations
+from tests.conftest import run_cli
 from tests.serving import ADMIN, READER, Server
 
 PGBIN = Path(os.environ.get("ATLAS_ORCH_TEST_PGBIN", "/usr/lib/postgresql/15/bin"))
@@ -188,3 +189,15 @@ def test_get_routes_read_from_the_replica_while_writes_and_the_listener_use_the_
         assert "Traceback" not in server.log()
     finally:
         assert server.stop() == 0
+
+
+def test_a_read_url_without_the_orchestrator_is_refused_at_start(db_url: str,
+                                                                  empty_db_url: str) -> None:
+    """ATLAS_ORCH_READ_URL naming a database without the orchestrator (the wrong database,
+    a standby of another server) started, then answered every GET with a 500."""
+    out = run_cli("serve", "--no-listen", "--port", str(_free_port()), timeout=60,
+                  env={"DATABASE_URL": db_url, "ATLAS_ORCH_READ_URL": empty_db_url,
+                       "ATLAS_ORCH_ADMIN_TOKEN": ADMIN})
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "read replica" in out.stderr and "trapper.orchestrator_job_log" in out.stderr

@@ -1015,7 +1015,16 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
         app[READ_POOL] = app[POOL]
         if read_url:
             probe = await connect(read_url)  # the same readable error for the replica's URL
-            await probe.close()
+            try:
+                # a replica of another database, or an empty one, answered every GET with
+                # a 500 (relation does not exist): refuse to start instead
+                missing = await read.lacks_orchestrator(probe)
+            finally:
+                await probe.close()
+            if missing:
+                raise UserError(f"the read replica (--read-url / ATLAS_ORCH_READ_URL) lacks "
+                                f"{', '.join(missing)}: is it a standby of DATABASE_URL, with "
+                                f"the orchestrator installed there?")
             app[READ_POOL] = await asyncpg.create_pool(
                 read_url, min_size=1, max_size=8,
                 server_settings={"application_name": "atlas-orch serve (reads)"})
