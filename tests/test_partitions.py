@@ -174,6 +174,33 @@ async def test_events_go_a_month_at_a_time_once_consumed(db_url: str) -> None:
         await conn.close()
 
 
+async def test_a_bad_events_retention_is_seven_days_with_a_warning(db_url: str) -> None:
+    """events_retention_days = '7 days' stopped the listener with a cast error on every
+    housekeeping tick (the same query the listener runs)."""
+    conn = await asyncpg.connect(db_url)
+    warnings: list[str] = []
+    conn.add_log_listener(lambda _c, msg: warnings.append(str(msg)))
+    try:
+        await conn.execute(
+            "INSERT INTO trapper.orchestrator_events (kind, payload, created_at) "
+            "VALUES ('job_queued', '{}', now() - interval '3 days')")
+        while not await conn.fetchval(
+                "SELECT pass_complete FROM trapper.orchestrator_consume_events('w')"):
+            pass
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = '7 days' "
+                           "WHERE key = 'events_retention_days'")
+        prune = sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["prune"]
+        assert await conn.fetchval(prune, "w") == 0      # 3 days old: within the default 7
+        assert any("events_retention_days" in w and "7 days" in w for w in warnings)
+        warnings.clear()
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = '0.5' "
+                           "WHERE key = 'events_retention_days'")
+        await conn.fetchval(prune, "w")                  # a fraction of a day is a number
+        assert warnings == []
+    finally:
+        await conn.close()
+
+
 async def test_enriching_an_event_twice_adds_no_log_row(db_url: str) -> None:
     conn = await asyncpg.connect(db_url)
     try:
