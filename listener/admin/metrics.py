@@ -233,8 +233,9 @@ async def not_ready(conn: Conn, limits: ReadyLimits) -> list[dict[str, str]]:
     for r in await conn.fetch(_SQL["listener"], timeout=t):
         if r["lag_s"] > limits.listener_lag_s:
             reasons.append(reason("listener_lagging", (
-                f"listener {r['consumer']} has not consumed {int(r['behind'])} event(s), the "
-                f"oldest {r['lag_s']:.0f} s old (the limit is {limits.listener_lag_s:g} s): "
+                f"the listener ({r['consumer']!r}) has not consumed {int(r['behind'])} "
+                f"event(s), the oldest {r['lag_s']:.0f} s old (the limit is "
+                f"{limits.listener_lag_s:g} s): "
                 "is `atlas-orch listen` (or `serve` with its listener) running?")))
     stuck = await conn.fetchrow(_SQL["stuck"], limits.stuck_job_s, timeout=t)
     if stuck is not None and stuck["jobs"]:
