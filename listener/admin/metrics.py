@@ -225,6 +225,13 @@ def reason(code: str, detail: str) -> dict[str, str]:
     return {"code": code, "detail": detail}
 
 
+async def replica_readable(conn: Conn) -> bool:
+    """Whether the read replica answers and holds the orchestrator's log (readiness with
+    ``serve --read-url``: every GET route reads there)."""
+    readable: bool = await conn.fetchval(_SQL["replica_readable"], timeout=QUERY_TIMEOUT_S)
+    return readable
+
+
 async def not_ready(conn: Conn, limits: ReadyLimits) -> list[dict[str, str]]:
     """Why this deployment is not ready to serve (empty: it is). The database's own
     unreachability is the caller's to report: it holds the pool."""

@@ -313,6 +313,12 @@ READY_SCHEMA: dict[str, Any] = {
 _UNREADABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+def _cause(exc: BaseException) -> str:
+    """The first line of why a connection or a query failed, redacted."""
+    cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
+    return scrub(str(cause).splitlines()[0])[:200] if str(cause) else type(cause).__name__
+
+
 @route("GET", "/api/health/ready", "Readiness (no token): 503 with the reasons when the "
        "database is unreachable, the listener lags, a job is stuck or an alert is "
        "dead-lettered.", scope=None, database=False, enveloped=False, returns=READY_SCHEMA,
@@ -325,11 +331,24 @@ async def ready(request: web.Request) -> Any:
         async with _connection(request, primary=True) as conn:
             reasons = await metrics.not_ready(conn, limits)
     except (DatabaseUnavailable, *_UNREADABLE) as exc:
-        cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
-        reasons = [metrics.reason("database_unreachable", "the database cannot be read: "
-                                  + (scrub(str(cause).splitlines()[0])[:200] if str(cause)
-                                     else type(cause).__name__))]
+        reasons = [metrics.reason("database_unreachable",
+                                  "the database cannot be read: " + _cause(exc))]
         reasons = [r for r in reasons if r["code"] not in limits.ignore]
+    if request.app[READ_POOL] is not request.app[POOL] and \
+            "database_unreachable" not in limits.ignore and \
+            not any(r["code"] == "database_unreachable" for r in reasons):
+        # with a read replica every GET route reads there: a replica that is gone made each
+        # of them a 503 while this said ready (docs/SCALING.md)
+        problem = None
+        try:
+            async with _connection(request) as conn:
+                if not await metrics.replica_readable(conn):
+                    problem = "it lacks trapper.orchestrator_job_log"
+        except (DatabaseUnavailable, *_UNREADABLE) as exc:
+            problem = _cause(exc)
+        if problem is not None:
+            reasons.append(metrics.reason("database_unreachable", "the read replica "
+                                          "(ATLAS_ORCH_READ_URL) cannot be read: " + problem))
     if reasons:
         COUNTS["not_ready"] += 1
         event(log, "api_not_ready", level=logging.INFO,
