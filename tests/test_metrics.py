@@ -289,6 +289,7 @@ def test_ready_when_caught_up_then_each_reason_and_back(server: Server, loaded: 
     status, body = ready(server)
     assert status == 503 and codes(body) == ["listener_lagging"], body
     assert "the limit is 300 s" in body["reasons"][0]["detail"]
+    assert "listener listener" not in body["reasons"][0]["detail"]   # the consumer's name
     listen_once(loaded)
     assert ready(server)[0] == 200
     # a stuck job: processing, its heartbeat older than the queue's stale_after_s

@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from listener.core import sql
 from listener.schema import migrations
 from tests.conftest import REPO
 
@@ -115,6 +116,35 @@ async def test_log_retention_drops_whole_old_partitions_and_only_them(db_url: st
         await conn.close()
 
 
+@pytest.mark.parametrize("value", ["-1", "abc", "1.5", "100000"])
+async def test_a_bad_retention_setting_keeps_everything_and_says_so(
+        db_url: str, value: str) -> None:
+    """log_retention_months = -1 (\"forever\" elsewhere) once dropped the current month's
+    log, and a typo stopped the listener with a cast error on every housekeeping tick."""
+    conn = await asyncpg.connect(db_url)
+    warnings: list[str] = []
+    conn.add_log_listener(lambda _c, msg: warnings.append(str(msg)))
+    try:
+        kept = [await _log_row(conn, m, f"{m} months ago") for m in (0, 1)]
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = $1 "
+                           "WHERE key = 'log_retention_months'", value)
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = $1 "
+                           "WHERE key = 'partitions_ahead_months'", value)
+        before = set(await _partitions(conn, LOG))
+        # the listener's own housekeeping query
+        made, dropped = await conn.fetchrow(
+            sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["partitions"])
+        assert dropped == 0 and made == 0
+        assert set(await _partitions(conn, LOG)) == before
+        assert await conn.fetchval(
+            "SELECT count(*) FROM trapper.orchestrator_job_log WHERE log_seq = ANY($1)",
+            kept) == 2
+        assert any("log_retention_months" in w and value.strip() in w for w in warnings)
+        assert any("partitions_ahead_months" in w for w in warnings)
+    finally:
+        await conn.close()
+
+
 async def test_events_go_a_month_at_a_time_once_consumed(db_url: str) -> None:
     conn = await asyncpg.connect(db_url)
     try:
@@ -140,6 +170,33 @@ async def test_events_go_a_month_at_a_time_once_consumed(db_url: str) -> None:
         assert await conn.fetchval(
             "SELECT count(*) FROM trapper.orchestrator_events WHERE created_at > now() - "
             "interval '1 day' AND kind = 'job_queued'") == 1
+    finally:
+        await conn.close()
+
+
+async def test_a_bad_events_retention_is_seven_days_with_a_warning(db_url: str) -> None:
+    """events_retention_days = '7 days' stopped the listener with a cast error on every
+    housekeeping tick (the same query the listener runs)."""
+    conn = await asyncpg.connect(db_url)
+    warnings: list[str] = []
+    conn.add_log_listener(lambda _c, msg: warnings.append(str(msg)))
+    try:
+        await conn.execute(
+            "INSERT INTO trapper.orchestrator_events (kind, payload, created_at) "
+            "VALUES ('job_queued', '{}', now() - interval '3 days')")
+        while not await conn.fetchval(
+                "SELECT pass_complete FROM trapper.orchestrator_consume_events('w')"):
+            pass
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = '7 days' "
+                           "WHERE key = 'events_retention_days'")
+        prune = sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["prune"]
+        assert await conn.fetchval(prune, "w") == 0      # 3 days old: within the default 7
+        assert any("events_retention_days" in w and "7 days" in w for w in warnings)
+        warnings.clear()
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = '0.5' "
+                           "WHERE key = 'events_retention_days'")
+        await conn.fetchval(prune, "w")                  # a fraction of a day is a number
+        assert warnings == []
     finally:
         await conn.close()
 

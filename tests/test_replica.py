@@ -15,12 +15,14 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import asyncpg
 import pytest
 
 from listener.schema import migrations
+from tests.conftest import run_cli
 from tests.serving import ADMIN, READER, Server
 
 PGBIN = Path(os.environ.get("ATLAS_ORCH_TEST_PGBIN", "/usr/lib/postgresql/15/bin"))
@@ -188,3 +190,37 @@ def test_get_routes_read_from_the_replica_while_writes_and_the_listener_use_the_
         assert "Traceback" not in server.log()
     finally:
         assert server.stop() == 0
+
+
+def test_a_read_url_without_the_orchestrator_is_refused_at_start(db_url: str,
+                                                                  empty_db_url: str) -> None:
+    """ATLAS_ORCH_READ_URL naming a database without the orchestrator (the wrong database,
+    a standby of another server) started, then answered every GET with a 500."""
+    out = run_cli("serve", "--no-listen", "--port", str(_free_port()), timeout=60,
+                  env={"DATABASE_URL": db_url, "ATLAS_ORCH_READ_URL": empty_db_url,
+                       "ATLAS_ORCH_ADMIN_TOKEN": ADMIN})
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "read replica" in out.stderr and "trapper.orchestrator_job_log" in out.stderr
+
+
+def test_readiness_fails_when_the_read_replica_is_gone(pg: Any, tmp_path: Path) -> None:
+    """Every GET route reads the replica: with it gone they were all 503 while
+    /api/health/ready still said ready (it read only the primary)."""
+    primary, replica = pg.create("full"), pg.create("full")
+    server = Server(pg.url(primary), tmp_path, "--no-listen",
+                    env={"ATLAS_ORCH_READ_URL": pg.url(replica),
+                         "ATLAS_ORCH_READY_IGNORE": "listener_lagging"})
+    try:
+        assert server.call("GET", "/api/health/ready") == (200, {"status": "ready",
+                                                                 "reasons": []})
+        pg.drop(replica)
+        assert server.call("GET", f"{P}/sources", READER)[0] == 503
+        status, body = server.call("GET", "/api/health/ready")
+        assert status == 503, body
+        assert [r["code"] for r in body["reasons"]] == ["database_unreachable"]
+        assert "read replica" in body["reasons"][0]["detail"]
+    finally:
+        server.stop()
+        pg.drop(replica)
+        pg.drop(primary)

@@ -251,6 +251,31 @@ def test_the_cli_lists_shows_and_acts(db_url: str) -> None:
     assert missing.returncode == 1 and "no identity decision" in missing.stderr
 
 
+def test_an_id_past_bigint_is_a_usage_error_not_a_driver_message(db_url: str) -> None:
+    """`review show 99999999999999999999` printed asyncpg's "invalid input for query
+    argument $1" (docs/api.md: never a driver's message); `log --staged` and `--after` too."""
+    env = {"DATABASE_URL": db_url}
+    for args in (("review", "show", "9223372036854775808"),
+                 ("review", "merge", "99999999999999999999"),
+                 ("log", "--staged", "9223372036854775808"),
+                 ("log", "--after", "9223372036854775808")):
+        out = run_cli(*args, env=env)
+        assert out.returncode == 2, (args, out.stderr)
+        assert "query argument" not in out.stderr and "Traceback" not in out.stderr
+    at_the_bound = run_cli("review", "show", "9223372036854775807", env=env)
+    assert at_the_bound.returncode == 1
+    assert "no identity decision 9223372036854775807" in at_the_bound.stderr
+
+
+def test_acting_on_a_database_without_the_schema_says_install(empty_db_url: str) -> None:
+    """`review merge 1` on an empty database said "schema trapper does not exist (... report
+    this message)": a missing schema is a missing install, like a missing table."""
+    out = run_cli("review", "merge", "1", env={"DATABASE_URL": empty_db_url})
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "atlas-orch install" in out.stderr
+    assert "report this message" not in out.stderr
+
+
 def test_the_world_queues_reviews_and_the_api_settles_them(db_url: str, world: Path,
                                                             tmp_path: Path) -> None:
     env = {"DATABASE_URL": db_url}

@@ -225,6 +225,13 @@ def reason(code: str, detail: str) -> dict[str, str]:
     return {"code": code, "detail": detail}
 
 
+async def replica_readable(conn: Conn) -> bool:
+    """Whether the read replica answers and holds the orchestrator's log (readiness with
+    ``serve --read-url``: every GET route reads there)."""
+    readable: bool = await conn.fetchval(_SQL["replica_readable"], timeout=QUERY_TIMEOUT_S)
+    return readable
+
+
 async def not_ready(conn: Conn, limits: ReadyLimits) -> list[dict[str, str]]:
     """Why this deployment is not ready to serve (empty: it is). The database's own
     unreachability is the caller's to report: it holds the pool."""
@@ -233,8 +240,9 @@ async def not_ready(conn: Conn, limits: ReadyLimits) -> list[dict[str, str]]:
     for r in await conn.fetch(_SQL["listener"], timeout=t):
         if r["lag_s"] > limits.listener_lag_s:
             reasons.append(reason("listener_lagging", (
-                f"listener {r['consumer']} has not consumed {int(r['behind'])} event(s), the "
-                f"oldest {r['lag_s']:.0f} s old (the limit is {limits.listener_lag_s:g} s): "
+                f"the listener ({r['consumer']!r}) has not consumed {int(r['behind'])} "
+                f"event(s), the oldest {r['lag_s']:.0f} s old (the limit is "
+                f"{limits.listener_lag_s:g} s): "
                 "is `atlas-orch listen` (or `serve` with its listener) running?")))
     stuck = await conn.fetchrow(_SQL["stuck"], limits.stuck_job_s, timeout=t)
     if stuck is not None and stuck["jobs"]:

@@ -115,3 +115,8 @@ FROM unnest(ARRAY['running', 'completed', 'failed']) AS st(status)
 LEFT JOIN trapper.ingest_runs r ON r.status = st.status
 GROUP BY st.status
 ORDER BY st.status;
+
+-- name: replica_readable
+-- Readiness with a read replica (serve --read-url): the GET routes read through it, so it
+-- must answer, and hold the log they read.
+SELECT to_regclass('trapper.orchestrator_job_log') IS NOT NULL AS readable;

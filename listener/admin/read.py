@@ -67,6 +67,13 @@ async def sources(conn: Conn, system: str | None = None,
     return rows_of(await conn.fetch(_q("sources"), system, table))
 
 
+async def lacks_orchestrator(conn: Conn) -> list[str]:
+    """The orchestrator objects the read routes need that this database lacks (none: it
+    has them). ``serve --read-url`` asks its replica at start (docs/SCALING.md)."""
+    missing: list[str] = await conn.fetchval(_SQL["lacks_orchestrator"])
+    return missing
+
+
 async def source(conn: Conn, system: str, table: str) -> dict[str, Any]:
     rows = await sources(conn, system, table)
     if not rows:

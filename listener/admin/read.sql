@@ -1,5 +1,14 @@
 -- The read side: every question the CLI and the HTTP API answer (listener/admin/read.py).
 
+-- name: lacks_orchestrator
+-- What the read routes need that this database lacks (serve --read-url checks its replica at
+-- start): empty when the orchestrator's log and health view are there.
+SELECT array_remove(ARRAY[
+    CASE WHEN to_regclass('trapper.orchestrator_job_log') IS NULL
+         THEN 'trapper.orchestrator_job_log' END,
+    CASE WHEN to_regclass('trapper.v_orchestrator_health') IS NULL
+         THEN 'trapper.v_orchestrator_health' END], NULL) AS missing;
+
 -- name: sources
 SELECT os.source_system, os.source_table, os.display_name, os.processor_name,
        os.ingest_method, os.ingest_frequency, os.is_active, os.expected_fields,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from listener.admin import backfill as backfill_service
-from listener.cli.common import database_option, json_option, with_connection
+from listener.cli.common import BIGINT_MAX, database_option, json_option, with_connection
 from listener.core.output import emit_json, emit_table, say
 
 
@@ -26,7 +26,7 @@ def report(result: backfill_service.BackfillResult, as_json: bool) -> None:
 @click.command("backfill")
 @database_option
 @click.option("--batch", default=backfill_service.DEFAULT_BATCH, show_default=True,
-              type=click.IntRange(1), help="Source rows per transaction.")
+              type=click.IntRange(1, BIGINT_MAX), help="Source rows per transaction.")
 @click.option("--status", "show_status", is_flag=True,
               help="Show each stream's progress; write nothing.")
 @json_option

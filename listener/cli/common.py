@@ -15,6 +15,12 @@ T = TypeVar("T")
 
 URL_ENVVARS = ["ATLAS_ORCH_DATABASE_URL", "DATABASE_URL"]
 
+# Ids and cursors that reach PostgreSQL as bigint: bounded here, so 2^64 is a usage error
+# (exit 2) and not the driver's "invalid input for query argument $1" (the API's models
+# bound them the same way, listener/web/models.py)
+BIGINT_MAX = 2**63 - 1
+ROW_ID = click.IntRange(1, BIGINT_MAX)
+
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:
     """Run one async entry point to completion."""

@@ -72,7 +72,7 @@ def _print_build(doc: dict[str, Any]) -> None:
     ent = doc.get("entity") or {}
     say(f"{doc['entity_type']} {doc['canonical_id']} "
         f"({ent.get('display_name') or ent.get('formatted_address') or ''}), "
-        f"{len(doc['steps'])} steps, {len(doc['merged_from'])} merged into it")
+        f"{len(doc['steps'])} step(s), {len(doc['merged_from'])} merged into it")
     rows = [{"at": s["at"], "step": s["step"],
              "source": (f"{s['source_system']}/{s['source_table']}/{s['source_record_id']}"
                         if s["step"] == "source" else str(s["entity_id"])),

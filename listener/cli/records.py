@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from listener.admin import read
-from listener.cli.common import database_option, json_option, with_connection
+from listener.cli.common import BIGINT_MAX, ROW_ID, database_option, json_option, with_connection
 from listener.core.output import emit_json, emit_table, say
 
 
@@ -16,12 +16,12 @@ from listener.core.output import emit_json, emit_table, say
 @database_option
 @click.option("--source", help="SYSTEM or SYSTEM/TABLE.")
 @click.option("--record", "record_id", help="A source record id (with --source).")
-@click.option("--staged", "staged_record_id", type=int, help="A staged record id.")
+@click.option("--staged", "staged_record_id", type=ROW_ID, help="A staged record id.")
 @click.option("--entity", "entity_id", type=click.UUID, help="A target entity id.")
 @click.option("--action", help="routed, skipped, rejected, error, anomaly_flagged, …")
 @click.option("--since", type=click.DateTime(), help="From this time (UTC).")
 @click.option("--until", type=click.DateTime(), help="Before this time (UTC).")
-@click.option("--after", default=0, show_default=True, type=click.IntRange(0),
+@click.option("--after", default=0, show_default=True, type=click.IntRange(0, BIGINT_MAX),
               help="Only rows after this log_seq (paging).")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, read.MAX_PAGE))
 @json_option

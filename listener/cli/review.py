@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from listener.admin import read, review
-from listener.cli.common import database_option, json_option, with_connection
+from listener.cli.common import ROW_ID, database_option, json_option, with_connection
 from listener.core.output import emit_json, emit_table, say
 
 
@@ -68,7 +68,7 @@ def _side(label: str, p: dict[str, Any] | None) -> list[str]:
 
 @review_group.command("show")
 @database_option
-@click.argument("decision_id", type=click.IntRange(1))
+@click.argument("decision_id", type=ROW_ID)
 @json_option
 def review_show(database_url: str | None, decision_id: int, as_json: bool) -> None:
     """One decision: the incoming record beside its candidate, and the score's breakdown."""
@@ -100,7 +100,7 @@ def review_show(database_url: str | None, decision_id: int, as_json: bool) -> No
 
 def _action(verdict: str, done: str) -> Any:
     @database_option
-    @click.argument("decision_id", type=click.IntRange(1))
+    @click.argument("decision_id", type=ROW_ID)
     @click.option("--by", help="Who acts (default: the operating-system user).")
     @click.option("--note", help="Why: kept with the decision in the log.")
     @json_option

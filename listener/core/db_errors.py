@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncpg
 
+_NOT_INSTALLED = ("the database lacks an object this command reads; run `atlas-orch install` "
+                  "(or `install --with-core` on an empty database), then `atlas-orch verify`")
+
 _ADVICE: list[tuple[type[BaseException], str]] = [
-    (asyncpg.UndefinedTableError,
-     "the database lacks an object this command reads; run `atlas-orch install` "
-     "(or `install --with-core` on an empty database), then `atlas-orch verify`"),
+    (asyncpg.UndefinedTableError, _NOT_INSTALLED),
+    # no trapper schema at all: an empty database, where a write names its function first
+    (asyncpg.InvalidSchemaNameError, _NOT_INSTALLED),
     (asyncpg.UndefinedFunctionError,
      "the database lacks a function this command calls; run `atlas-orch verify` to see "
      "what is missing and `atlas-orch install` to apply it"),

@@ -186,6 +186,10 @@ def route(method: str, path: str, summary: str, **options: Any) -> Callable[[Han
     return deco
 
 
+TOKEN_IN_URL = ("a token does not belong in the URL (logs and histories keep URLs): send it "
+                "in the Authorization header, or use a feed ticket")
+
+
 def _query(request: web.Request, model: type[Any]) -> Any:
     """The query string, validated by ``model``; a parameter given twice is refused."""
     args: dict[str, str] = {}
@@ -194,9 +198,7 @@ def _query(request: web.Request, model: type[Any]) -> Any:
             raise ApiError(400, "bad_query", f"{key[:40]}: given more than once")
         args[key] = value
     if "token" in args:
-        raise ApiError(400, "bad_query", "a token does not belong in the URL (logs and "
-                                         "histories keep URLs): send it in the "
-                                         "Authorization header, or use a feed ticket")
+        raise ApiError(400, "bad_query", TOKEN_IN_URL)
     try:
         return model.model_validate(args)
     except ValidationError as exc:
@@ -311,6 +313,12 @@ READY_SCHEMA: dict[str, Any] = {
 _UNREADABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
+def _cause(exc: BaseException) -> str:
+    """The first line of why a connection or a query failed, redacted."""
+    cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
+    return scrub(str(cause).splitlines()[0])[:200] if str(cause) else type(cause).__name__
+
+
 @route("GET", "/api/health/ready", "Readiness (no token): 503 with the reasons when the "
        "database is unreachable, the listener lags, a job is stuck or an alert is "
        "dead-lettered.", scope=None, database=False, enveloped=False, returns=READY_SCHEMA,
@@ -323,11 +331,24 @@ async def ready(request: web.Request) -> Any:
         async with _connection(request, primary=True) as conn:
             reasons = await metrics.not_ready(conn, limits)
     except (DatabaseUnavailable, *_UNREADABLE) as exc:
-        cause = exc.__cause__ if isinstance(exc, DatabaseUnavailable) and exc.__cause__ else exc
-        reasons = [metrics.reason("database_unreachable", "the database cannot be read: "
-                                  + (scrub(str(cause).splitlines()[0])[:200] if str(cause)
-                                     else type(cause).__name__))]
+        reasons = [metrics.reason("database_unreachable",
+                                  "the database cannot be read: " + _cause(exc))]
         reasons = [r for r in reasons if r["code"] not in limits.ignore]
+    if request.app[READ_POOL] is not request.app[POOL] and \
+            "database_unreachable" not in limits.ignore and \
+            not any(r["code"] == "database_unreachable" for r in reasons):
+        # with a read replica every GET route reads there: a replica that is gone made each
+        # of them a 503 while this said ready (docs/SCALING.md)
+        problem = None
+        try:
+            async with _connection(request) as conn:
+                if not await metrics.replica_readable(conn):
+                    problem = "it lacks trapper.orchestrator_job_log"
+        except (DatabaseUnavailable, *_UNREADABLE) as exc:
+            problem = _cause(exc)
+        if problem is not None:
+            reasons.append(metrics.reason("database_unreachable", "the read replica "
+                                          "(ATLAS_ORCH_READ_URL) cannot be read: " + problem))
     if reasons:
         COUNTS["not_ready"] += 1
         event(log, "api_not_ready", level=logging.INFO,
@@ -773,6 +794,10 @@ _DB_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
 @web.middleware
 async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
+        if "token" in request.query:
+            # on every route, not only those with query parameters: /api/health/ready and
+            # /metrics answered 200 with ?token= (docs/api.md, "Tokens")
+            raise ApiError(400, "bad_query", TOKEN_IN_URL)
         refused = await _authorize(request)
         if refused is not None:
             return refused
@@ -1009,7 +1034,16 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
         app[READ_POOL] = app[POOL]
         if read_url:
             probe = await connect(read_url)  # the same readable error for the replica's URL
-            await probe.close()
+            try:
+                # a replica of another database, or an empty one, answered every GET with
+                # a 500 (relation does not exist): refuse to start instead
+                missing = await read.lacks_orchestrator(probe)
+            finally:
+                await probe.close()
+            if missing:
+                raise UserError(f"the read replica (--read-url / ATLAS_ORCH_READ_URL) lacks "
+                                f"{', '.join(missing)}: is it a standby of DATABASE_URL, with "
+                                f"the orchestrator installed there?")
             app[READ_POOL] = await asyncpg.create_pool(
                 read_url, min_size=1, max_size=8,
                 server_settings={"application_name": "atlas-orch serve (reads)"})

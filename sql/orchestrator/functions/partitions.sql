@@ -13,6 +13,29 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT date_trunc('month', p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 $$;
 
+-- A whole number of months from orchestrator_settings (key p_key), 0 to p_max. Empty or absent:
+-- p_default. Any other value (a typo, a negative number, "1.5", a number past p_max) is
+-- p_default too, with a WARNING naming the setting: these are read on the listener's
+-- housekeeping tick, so a bad value must neither stop the listener (a cast error did) nor
+-- be taken literally (log_retention_months = -1 dropped the current month's log).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_setting_months(
+    p_key text, p_default int, p_max int)
+RETURNS int
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_raw text := (SELECT btrim(value) FROM trapper.orchestrator_settings WHERE key = p_key);
+BEGIN
+    IF v_raw IS NULL OR v_raw = '' THEN
+        RETURN p_default;
+    END IF;
+    IF v_raw ~ '^[0-9]{1,6}$' AND v_raw::int <= p_max THEN
+        RETURN v_raw::int;
+    END IF;
+    RAISE WARNING 'orchestrator setting % must be empty or a whole number of months from 0 to %, not %; using %',
+        p_key, p_max, left(v_raw, 40), coalesce(p_default::text, 'empty');
+    RETURN p_default;
+END $$;
+
 -- How many months ahead of the current one are kept ready (setting partitions_ahead_months).
 -- plpgsql, not sql: the settings table is the shadow layer's (triggers_shadow 001), which a
 -- fresh install makes after this layer.
@@ -22,8 +45,7 @@ BEGIN
     IF to_regclass('trapper.orchestrator_settings') IS NULL THEN
         RETURN 3;
     END IF;
-    RETURN coalesce((SELECT nullif(btrim(value), '')::int FROM trapper.orchestrator_settings
-                     WHERE key = 'partitions_ahead_months'), 3);
+    RETURN trapper.orchestrator_setting_months('partitions_ahead_months', 3, 120);
 END $$;
 
 -- The partitions of a partitioned table with their bounds (the DEFAULT one has NULL bounds).
@@ -160,8 +182,8 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.orchestrator_prune_log() RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_months int := (SELECT nullif(btrim(value), '')::int FROM trapper.orchestrator_settings
-                     WHERE key = 'log_retention_months');
+    -- empty, absent or not a month count (a negative one included): keep everything
+    v_months int := trapper.orchestrator_setting_months('log_retention_months', NULL, 1200);
 BEGIN
     IF v_months IS NULL THEN
         RETURN 0;

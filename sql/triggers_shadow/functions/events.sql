@@ -158,14 +158,23 @@ RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     v_horizon xid8;
-    v_days numeric := coalesce((SELECT value::numeric FROM trapper.orchestrator_settings
-                                WHERE key = 'events_retention_days'), 7);
+    v_raw text := (SELECT btrim(value) FROM trapper.orchestrator_settings
+                   WHERE key = 'events_retention_days');
+    v_days numeric := 7;
     v_before timestamptz;
     v_unread boolean;
     v_n bigint := 0;
     v_rows bigint;
     p record;
 BEGIN
+    -- a number of days (fractions allowed); anything else ("7 days", a typo) is the default
+    -- with a WARNING: a cast error here stopped the listener on every housekeeping tick
+    IF v_raw ~ '^[0-9]{1,5}([.][0-9]+)?$' THEN
+        v_days := v_raw::numeric;
+    ELSIF coalesce(v_raw, '') <> '' THEN
+        RAISE WARNING 'orchestrator setting events_retention_days must be a number of days, not %; using 7',
+            left(v_raw, 40);
+    END IF;
     SELECT horizon INTO v_horizon FROM trapper.orchestrator_listener_checkpoint
     WHERE consumer = p_consumer;
     IF v_horizon IS NULL THEN
