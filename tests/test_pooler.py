@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,10 @@ unix_socket_dir =
 logfile = {work}/pgb.log
 """)
     cmd = [PGBOUNCER, str(work / "pgb.ini")]
+    if host.startswith("/"):
+        # the embedded test server's socket lives in a private temporary folder; PgBouncer,
+        # run as another user below, must be able to reach it (without DATABASE_URL)
+        os.chmod(host, os.stat(host).st_mode | 0o011)
     if os.geteuid() == 0:   # PgBouncer refuses to run as root
         user = "postgres" if _user_exists("postgres") else "nobody"
         shutil.chown(work, user)
@@ -95,3 +101,35 @@ def test_a_session_mode_pooler_carries_listen(db_url: str, session_pool: str) ->
     done = run_cli("listen", "--once", "--listen-url", session_pool,
                    env={"DATABASE_URL": db_url})
     assert done.returncode == 0, done.stderr
+
+
+def test_listen_once_gives_up_on_a_pooler_that_cannot_reach_the_server(db_url: str) -> None:
+    """--once is for cron and scripts: a listen URL that never answers is an error after a
+    few tries (listener/events/service.py, ONCE_ATTEMPTS), not a hang."""
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        port = srv.getsockname()[1]
+        stop = threading.Event()
+
+        def refuse() -> None:       # accept, then hang up: a pooler whose server is gone
+            srv.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    conn, _ = srv.accept()
+                    conn.close()
+                except OSError:
+                    continue
+
+        t = threading.Thread(target=refuse, daemon=True)
+        t.start()
+        try:
+            done = run_cli("listen", "--once", "--listen-url",
+                           f"postgresql://postgres@127.0.0.1:{port}/x",
+                           env={"DATABASE_URL": db_url}, timeout=90)
+        finally:
+            stop.set()
+            t.join(5)
+    assert done.returncode == 1
+    assert "error" in done.stderr.splitlines()[-1]
+    assert "Traceback" not in done.stderr

@@ -24,7 +24,14 @@ from typing import Any, Protocol
 
 import anyio
 import asyncpg
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_never,
+    wait_exponential_jitter,
+)
 
 from listener.core import locks, sql
 from listener.core.db import connect, redact
@@ -34,6 +41,8 @@ from listener.ingest import runs as ingest_runs
 
 _SQL = sql.beside(__file__, "listener")
 
+# --once: connection attempts before giving up (backoff 0.2 s doubling: ~13 s in all)
+ONCE_ATTEMPTS = 7
 log = logging.getLogger("atlas_orch.listener")
 
 # One consumer per database: the key is fixed so every listener build agrees on it (and
@@ -236,6 +245,9 @@ class Listener:
         retrying = AsyncRetrying(
             retry=retry_if_exception(retryable),
             wait=wait_exponential_jitter(multiplier=0.2, max=10.0, jitter=0.5),
+            # a service waits for the server to come back; --once (cron, a script) gives up
+            # after a few tries (~15 s) and says why, rather than hanging its caller
+            stop=stop_after_attempt(ONCE_ATTEMPTS) if self.cfg.once else stop_never,
             before_sleep=before_sleep,
             reraise=True,
         )
