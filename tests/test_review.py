@@ -124,6 +124,10 @@ def test_keep_separate_is_remembered_and_the_pair_is_not_queued_again(db_url: st
                                                                         "father and son")
     prov = _call(db_url, lambda c: read.provenance(c, "person", john))
     assert any("kept separate" in (d["decision_reason"] or "") for d in prov["decisions"])
+    # explain's verdict names the review, not the score's review band
+    why = val(db_url, "SELECT trapper.orchestrator_explain_person_pair($1, $2)", jon, john)
+    why = json.loads(why) if isinstance(why, str) else why
+    assert why["outcome"] == "kept_separate" and "tester kept them separate" in why["reason"]
     # the same record again (a new version of p1): no new review of the same pair
     staged = val(db_url, "INSERT INTO trapper.staged_records (source_system, source_table, "
                          "source_row_id, row_hash, payload) VALUES ('petlink', 'owners', 'p1', "

@@ -27,6 +27,7 @@ DECLARE
     v_email_disagree boolean;
     v_name_level text;
     v_same_addr boolean;
+    v_kept record;
     fw record;
     v_score double precision;
     v_outcome text;
@@ -121,6 +122,26 @@ BEGIN
         v_gate_name := 'score below review';
         v_reason := format('log-odds %s, below the review threshold %s',
                            round(v_score::numeric, 2), fsw.review);
+    END IF;
+    -- A reviewer said these are two people (`review keep-separate`, orchestrator 015): the
+    -- engine keeps such a record with its kept person and never queues the pair again, so
+    -- that decides, whatever the score says (docs/identity.md, "Reviewing").
+    SELECT k.decided_by, k.decision_id, k.note INTO v_kept
+    FROM trapper.orchestrator_kept_separate k
+    WHERE (trapper.get_canonical_person_id(k.person_a) = a
+           AND trapper.get_canonical_person_id(k.person_b) = b)
+       OR (trapper.get_canonical_person_id(k.person_a) = b
+           AND trapper.get_canonical_person_id(k.person_b) = a)
+    ORDER BY k.decided_at DESC
+    LIMIT 1;
+    IF v_kept.decided_by IS NOT NULL THEN
+        v_outcome := 'kept_separate'; v_gate_name := 'kept separate by a review';
+        v_reason := format('%s kept them separate in the review of decision %s%s',
+                           v_kept.decided_by, v_kept.decision_id,
+                           coalesce(' (' || v_kept.note || ')', ''));
+        v_change := jsonb_build_array(jsonb_build_object(
+            'evidence', 'a review that merges them', 'effect',
+            'only a person undoes a review: the engine never joins a kept-separate pair'));
     END IF;
     IF v_phone.value IS NOT NULL AND v_phone.holders >= fsw.shared_n THEN
         v_gate_name := v_gate_name || ' (shared phone demoted)';
