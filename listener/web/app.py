@@ -310,7 +310,10 @@ READY_SCHEMA: dict[str, Any] = {
             "properties": {"code": {"enum": list(metrics.REASONS)},
                            "detail": {"type": "string"}}}}}}
 # what failing to read the database looks like, from the pool or from a query on it
-_UNREADABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# InternalClientError: asyncpg's own state error on a pooled connection whose backend was
+# just terminated ("cannot switch to state 11"): the database going away, not our defect
+_UNREADABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+               asyncpg.InternalClientError)
 
 
 def _cause(exc: BaseException) -> str:
@@ -785,7 +788,8 @@ def _database_refusal(request: web.Request, exc: Exception) -> web.Response:
 # exception too, so these are told apart from the driver's and PostgreSQL's DataErrors)
 _OUR_REFUSALS = (asyncpg.RaiseError, asyncpg.InvalidParameterValueError)
 _DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-            asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError)
+            asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
+            asyncpg.InternalClientError)
 _DB_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
                asyncpg.RaiseError, asyncpg.InvalidParameterValueError,
                asyncpg.UndefinedFunctionError)
