@@ -31,10 +31,7 @@ from collections import Counter
 import anyio
 import asyncpg
 import splink_peer
-from _db import WORLD_CACHE, atlas_world, fresh_database
-
-from listener.ingest import staging as ingest
-from listener.queue.worker import drain_queue
+from _db import WORLD_CACHE, atlas_world, fresh_database, load_world
 
 ENTITY_OF = {"people": "person", "places": "place", "cats": "cat"}
 CANONICAL = {
@@ -112,7 +109,6 @@ async def review_ceiling(conn: asyncpg.Connection, truth: dict[tuple[str, str, s
 async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> None:
     world = atlas_world(scale=scale)
     expected = json.loads((world / "ground_truth" / "expected.json").read_text())
-    times: dict[str, float] = {}
     people_truth: dict[tuple[str, str, str], str] = {}
     async with fresh_database("with-core") as url:
         conn = await asyncpg.connect(url)
@@ -122,21 +118,7 @@ async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> No
                                "SET track_functions = 'all'")
             await conn.close()
             conn = await asyncpg.connect(url)
-        t = time.perf_counter()
-        for e in ingest.read_manifest(world / "manifest.json"):
-            await ingest.ingest_file(conn, e.path, e.source_system, e.source_table, fmt=e.fmt)
-        # The source wired by SQL INSERTs alone (split address and name columns).
-        for o in json.loads((world / "manifest.json").read_text()).get("onboard", []):
-            await conn.execute((world / o["sql"]).read_text())
-            await ingest.ingest_file(conn, world / o["path"], o["source_system"],
-                                     o["source_table"], fmt=o["format"])
-        times["ingest"] = time.perf_counter() - t
-        t = time.perf_counter()
-        stats = await drain_queue(url, workers=workers, job_batch=1)
-        times["process"] = time.perf_counter() - t
-        t = time.perf_counter()
-        await conn.fetch("SELECT * FROM trapper.run_all_entity_linking()")
-        times["link"] = time.perf_counter() - t
+        times, stats = await load_world(conn, url, world, workers)
         print(f"records processed {stats.records_processed:,}, failed {stats.records_failed:,}")
         for name in ("people", "places", "cats"):
             truth: dict[tuple[str, str, str], str] = {}

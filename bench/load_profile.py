@@ -14,15 +14,12 @@ after a change (docs/benchmarks.md, "Identity").
 from __future__ import annotations
 
 import argparse
-import time
 
 import anyio
 import asyncpg
-from _db import atlas_world, fresh_database
+from _db import atlas_world, fresh_database, load_world
 
 from listener.core import db
-from listener.ingest import staging as ingest
-from listener.queue.worker import drain_queue
 
 TOP_FUNCTIONS = """
 SELECT schemaname || '.' || funcname AS fn, calls, self_time, total_time
@@ -40,17 +37,7 @@ async def main(workers: int, top: int) -> None:
         await admin.execute(f"ALTER DATABASE {name} SET track_functions = 'all'")
         await admin.close()
         conn = await asyncpg.connect(url)
-        times: dict[str, float] = {}
-        t = time.perf_counter()
-        for e in ingest.read_manifest(world / "manifest.json"):
-            await ingest.ingest_file(conn, e.path, e.source_system, e.source_table, fmt=e.fmt)
-        times["ingest"] = time.perf_counter() - t
-        t = time.perf_counter()
-        stats = await drain_queue(url, workers=workers, job_batch=1)
-        times["process"] = time.perf_counter() - t
-        t = time.perf_counter()
-        await conn.fetch("SELECT * FROM trapper.run_all_entity_linking()")
-        times["link"] = time.perf_counter() - t
+        times, stats = await load_world(conn, url, world, workers)
         await conn.close()
         # the workers' sessions have ended; their counts reach the statistics shortly after
         await anyio.sleep(1.5)
