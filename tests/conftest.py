@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests.fake_slack import FakeSlack
+from tests.helpers import execute
 from tests.pg import Server, test_server
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,6 +71,25 @@ def core_db_url(pg: Server) -> Iterator[str]:
 def empty_db_url(pg: Server) -> Iterator[str]:
     """A fresh, empty database."""
     yield from _fresh(pg, None)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    """A fake Slack incoming webhook on 127.0.0.1 (tests/fake_slack.py), for the alert tests."""
+    server = FakeSlack()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def alerts_db(db_url: str) -> str:
+    """A fresh full database whose alerts go out without the grouping wait."""
+    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 0 "
+                    "WHERE key = 'alert_group_wait_s'")
+    return db_url
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,

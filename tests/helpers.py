@@ -56,3 +56,19 @@ def assert_accounted(url: str, run: dict[str, Any]) -> None:
         assert stored[column] == run[column], column
     assert stored["rejects_stored"] == run["rows_rejected"]
     assert stored["staged"] == run["rows_new"]
+
+
+async def flood_log(url: str) -> None:
+    """Write ~24 MB of job-log rows in 3 s: more than a feed client that does not read can be
+    sent before the server cuts it off as ``lagged`` (docs/api.md)."""
+    conn = await asyncpg.connect(url)
+    try:
+        for _ in range(60):
+            await conn.execute(
+                "INSERT INTO trapper.orchestrator_job_log (action, source_system, "
+                "source_table, decision_details) SELECT 'routed', 'slow', 'c', "
+                "jsonb_build_object('pad', repeat('x', 20000)) "
+                "FROM generate_series(1, 20)")
+            await anyio.sleep(0.05)
+    finally:
+        await conn.close()

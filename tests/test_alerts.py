@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,6 @@ from tests.helpers import execute, sql, val
 from tests.listening import ListenerProcess, wait_for
 from webhooks.config import Route, load_routes
 from webhooks.sender import AlertSender, SendStats
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    server = FakeSlack()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def alerts_db(db_url: str) -> str:
-    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 0 "
-                    "WHERE key = 'alert_group_wait_s'")
-    return db_url
 
 
 def raise_anomaly(url: str, key: str, system: str = "petlink", table: str = "owners",

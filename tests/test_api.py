@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tests.helpers import execute, sql, val
+from tests.helpers import execute, flood_log, sql, val
 from tests.listening import listen_once, wait_for
 from tests.serving import ADMIN, READER, Server
 
@@ -451,17 +451,7 @@ def test_a_slow_client_is_cut_off_with_lagged(loaded: str, tmp_path: Path) -> No
                     s.ws_connect(_ws_url(server, ""), headers=_bearer()) as ws:
                 hello = json.loads((await ws.receive()).data)
                 assert hello["type"] == "hello"
-                conn = await asyncpg.connect(loaded)
-                try:
-                    for _ in range(60):    # ~24 MB the client does not read
-                        await conn.execute(
-                            "INSERT INTO trapper.orchestrator_job_log (action, source_system, "
-                            "source_table, decision_details) SELECT 'routed', 'slow', 'c', "
-                            "jsonb_build_object('pad', repeat('x', 20000)) "
-                            "FROM generate_series(1, 20)")
-                        await anyio.sleep(0.05)
-                finally:
-                    await conn.close()
+                await flood_log(loaded)    # ~24 MB the client does not read
                 with anyio.fail_after(60):
                     while True:
                         msg = await ws.receive()

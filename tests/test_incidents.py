@@ -7,32 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from tests.fake_slack import FakeSlack
 from tests.helpers import execute, sql, val
 from tests.test_alerts import outbox, send, sender_for
 from tests.test_health import open_anomalies
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    server = FakeSlack()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def alerts_db(db_url: str) -> str:
-    execute(db_url, "UPDATE trapper.orchestrator_health_settings SET value = 0 "
-                    "WHERE key = 'alert_group_wait_s'")
-    return db_url
 
 
 def raise_kind(url: str, kind: str, system: str = "petlink", table: str = "owners",

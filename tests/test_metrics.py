@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import run_cli
 from tests.fake_slack import FakeSlack
-from tests.helpers import execute, val
+from tests.helpers import execute, flood_log, val
 from tests.listening import ListenerProcess, listen_once, wait_for
 from tests.serving import ADMIN, READER, Server
 from webhooks.config import Route
@@ -123,17 +123,7 @@ def lag_a_feed_client(server: Server, url: str) -> None:
             assert json.loads((await ws.receive()).data)["type"] == "hello"
             _, _, text = await anyio.to_thread.run_sync(scrape, server)
             assert value(families(text)["atlas_orch_feed_clients"]) == 1
-            conn = await asyncpg.connect(url)
-            try:
-                for _ in range(60):
-                    await conn.execute(
-                        "INSERT INTO trapper.orchestrator_job_log (action, source_system, "
-                        "source_table, decision_details) SELECT 'routed', 'slow', 'c', "
-                        "jsonb_build_object('pad', repeat('x', 20000)) "
-                        "FROM generate_series(1, 20)")
-                    await anyio.sleep(0.05)
-            finally:
-                await conn.close()
+            await flood_log(url)    # ~24 MB the client does not read
             with anyio.fail_after(60):
                 while True:
                     msg = await ws.receive()
