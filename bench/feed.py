@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -76,36 +78,43 @@ async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
                         got.append((int(r["decision_details"]["min_id"]), now))
 
 
+@contextlib.asynccontextmanager
+async def serving(url: str) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
+    """``atlas-orch serve`` (with its listener) on a free port of 127.0.0.1, up and leading,
+    stopped on exit: its port and process."""
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
+           "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin"}
+    proc = subprocess.Popen([sys.executable, "-m", "listener", "serve", "--port", str(port)],
+                            env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                await anyio.sleep(0.1)
+        await anyio.sleep(1.0)          # the listener takes the lock
+        yield port, proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 async def latency(seconds: float) -> None:
-    async with fresh_database() as url:
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
-               "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin"}
-        proc = subprocess.Popen([sys.executable, "-m", "listener", "serve", "--port",
-                                 str(port)], env=env, cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(200):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    await anyio.sleep(0.1)
-            await anyio.sleep(1.0)          # the listener takes the lock
-            ws_url = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed?action=staged"
-            received: list[list[tuple[int, float]]] = [[] for _ in range(10)]
-            stop = anyio.Event()
-            async with anyio.create_task_group() as tg:
-                for got in received:
-                    ready = anyio.Event()
-                    tg.start_soon(client, ws_url, got, ready, stop)
-                    await ready.wait()
-                _, acks = await anyio.to_thread.run_sync(run_writers, url, 4, seconds, 500.0)
-                await anyio.sleep(2.0)
-                stop.set()
-        finally:
-            proc.terminate()
-            proc.wait(30)
+    async with fresh_database() as url, serving(url) as (port, _proc):
+        ws_url = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed?action=staged"
+        received: list[list[tuple[int, float]]] = [[] for _ in range(10)]
+        stop = anyio.Event()
+        async with anyio.create_task_group() as tg:
+            for got in received:
+                ready = anyio.Event()
+                tg.start_soon(client, ws_url, got, ready, stop)
+                await ready.wait()
+            _, acks = await anyio.to_thread.run_sync(run_writers, url, 4, seconds, 500.0)
+            await anyio.sleep(2.0)
+            stop.set()
     ack = dict(acks)
     lat = sorted((t - ack[i]) * 1000 for got in received for i, t in got if i in ack)
     delivered = len(lat) / max(1, len(received))
@@ -291,71 +300,54 @@ def _cpu_s(pid: int) -> float:
 
 async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.8) -> None:
     """100 clients with mixed filters at 5,000 job-log rows/s, writers' NOTIFY off."""
-    async with fresh_database() as url:
-        port = free_port()
-        env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
-               "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin"}
-        proc = subprocess.Popen([sys.executable, "-m", "listener", "serve", "--port",
-                                 str(port)], env=env, cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(200):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                        break
-                except OSError:
-                    await anyio.sleep(0.1)
-            await anyio.sleep(1.0)          # the listener takes the lock
-            base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
-            queries = wide_filters(clients)
-            groups = [queries[g::CLIENT_PROCS] for g in range(CLIENT_PROCS)]
-            rss: list[int] = []
-            base_rss = _rss_kb(proc.pid)
-            cpu0, t0 = _cpu_s(proc.pid), time.time()
-            stop_at = time.time() + 3600.0
+    async with fresh_database() as url, serving(url) as (port, proc):
+        base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
+        queries = wide_filters(clients)
+        groups = [queries[g::CLIENT_PROCS] for g in range(CLIENT_PROCS)]
+        rss: list[int] = []
+        base_rss = _rss_kb(proc.pid)
+        cpu0, t0 = _cpu_s(proc.pid), time.time()
+        stop_at = time.time() + 3600.0
 
-            async def sample() -> None:
-                while time.time() < stop_at:
-                    rss.append(_rss_kb(proc.pid))
-                    await anyio.sleep(0.25)
+        async def sample() -> None:
+            while time.time() < stop_at:
+                rss.append(_rss_kb(proc.pid))
+                await anyio.sleep(0.25)
 
-            def run_all() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-                nonlocal stop_at
-                ctx = mp.get_context("spawn")
-                with ctx.Pool(CLIENT_PROCS) as cpool, ctx.Pool(5) as wpool:
-                    jobs: list[tuple[str, str, int, float, float, float, int]]
-                    # every process up (spawned and its imports done) before the clock starts
-                    cpool.map(abs, range(CLIENT_PROCS), chunksize=1)
-                    wpool.map(abs, range(5), chunksize=1)
-                    start_at = time.time() + 3.0    # the clients connect meanwhile
-                    stop_at = start_at + seconds + 4.0
-                    # 4 host writers at 4 rows per transaction carry 4/5 of the rate, 1 router
-                    # writer at 10 rows per transaction the rest
-                    host_tx = rate * host_share / 4 / 4
-                    router_tx = rate * (1 - host_share) / 10
-                    jobs = [(url, "host", k, start_at, seconds, host_tx, 4)
-                            for k in range(4) if host_tx > 0]
-                    if router_tx > 0:
-                        jobs.append((url, "router", 4, start_at, seconds, router_tx, 10))
-                    cres = cpool.map_async(_wide_clients, [(base, g, start_at, stop_at)
-                                                           for g in groups], chunksize=1)
-                    wres = wpool.map(_wide_writer, jobs, chunksize=1)
-                    return [o for r in cres.get() for o in r], wres
+        def run_all() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+            nonlocal stop_at
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(CLIENT_PROCS) as cpool, ctx.Pool(5) as wpool:
+                jobs: list[tuple[str, str, int, float, float, float, int]]
+                # every process up (spawned and its imports done) before the clock starts
+                cpool.map(abs, range(CLIENT_PROCS), chunksize=1)
+                wpool.map(abs, range(5), chunksize=1)
+                start_at = time.time() + 3.0    # the clients connect meanwhile
+                stop_at = start_at + seconds + 4.0
+                # 4 host writers at 4 rows per transaction carry 4/5 of the rate, 1 router
+                # writer at 10 rows per transaction the rest
+                host_tx = rate * host_share / 4 / 4
+                router_tx = rate * (1 - host_share) / 10
+                jobs = [(url, "host", k, start_at, seconds, host_tx, 4)
+                        for k in range(4) if host_tx > 0]
+                if router_tx > 0:
+                    jobs.append((url, "router", 4, start_at, seconds, router_tx, 10))
+                cres = cpool.map_async(_wide_clients, [(base, g, start_at, stop_at)
+                                                       for g in groups], chunksize=1)
+                wres = wpool.map(_wide_writer, jobs, chunksize=1)
+                return [o for r in cres.get() for o in r], wres
 
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(sample)
-                outs, writers = await anyio.to_thread.run_sync(run_all)
-            cpu, run_s = _cpu_s(proc.pid) - cpu0, time.time() - t0
-            conn = await asyncpg.connect(url)
-            log = [dict(r) for r in await conn.fetch(
-                "SELECT log_seq, action, source_system, source_table, source_record_id, "
-                "decision_details FROM trapper.orchestrator_job_log ORDER BY log_seq")]
-            staged_rows = await conn.fetch("SELECT id, source_row_id FROM "
-                                           "trapper.staged_records")
-            await conn.close()
-        finally:
-            proc.terminate()
-            proc.wait(30)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sample)
+            outs, writers = await anyio.to_thread.run_sync(run_all)
+        cpu, run_s = _cpu_s(proc.pid) - cpu0, time.time() - t0
+        conn = await asyncpg.connect(url)
+        log = [dict(r) for r in await conn.fetch(
+            "SELECT log_seq, action, source_system, source_table, source_record_id, "
+            "decision_details FROM trapper.orchestrator_job_log ORDER BY log_seq")]
+        staged_rows = await conn.fetch("SELECT id, source_row_id FROM "
+                                       "trapper.staged_records")
+        await conn.close()
     tx_ack = dict(a for w in writers for a in w["staged"])
     staged_ack = {r["id"]: tx_ack[r["source_row_id"].rpartition("-")[0] + "-"]
                   for r in staged_rows}
