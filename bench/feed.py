@@ -29,9 +29,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -79,13 +82,17 @@ async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
 
 
 @contextlib.asynccontextmanager
-async def serving(url: str) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
+async def serving(url: str, stamps: str | None = None
+                  ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
     """``atlas-orch serve`` (with its listener) on a free port of 127.0.0.1, up and leading,
-    stopped on exit: its port and process."""
+    stopped on exit: its port and process. With ``stamps`` (a file), through
+    bench/_stamped_serve.py: per-stage timestamps in the frames and in that file."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
-           "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin"}
-    proc = subprocess.Popen([sys.executable, "-m", "listener", "serve", "--port", str(port)],
+           "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin", "FEED_STAMPS": stamps or ""}
+    cmd = ([sys.executable, str(REPO / "bench" / "_stamped_serve.py")] if stamps
+           else [sys.executable, "-m", "listener"])
+    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)],
                             env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
@@ -172,9 +179,10 @@ FROM generate_series(0, $6 - 1) i
 RETURNING log_seq"""
 # the writers' own sessions turn NOTIFY off (docs/events.md: "the writers' own role or
 # session"); the listener's job-log NOTIFY stays on and wakes the feed
-QUIET_SETTINGS = {"atlas_orch.notify": "off"}
+QUIET_SETTINGS = {"atlas_orch.notify": "off", "application_name": "bench writer"}
 LOG_SEQ = re.compile(r'\{"log_seq": (\d+)')
 MIN_ID = re.compile(r'"min_id": (\d+)')
+STAMPS = re.compile(r'"read_at": ([\d.]+), "sent_at": ([\d.]+)\}$')
 
 
 def _wide_writer(args: tuple[str, str, int, float, float, float, int]) -> dict[str, Any]:
@@ -209,7 +217,8 @@ def _wide_writer(args: tuple[str, str, int, float, float, float, int]) -> dict[s
                 t = time.time()
                 log_acks.extend((x, t) for x in ids)
         await conn.close()
-        return {"staged": staged_acks, "log": log_acks, "late_s": now - end}
+        return {"staged": staged_acks, "log": log_acks, "late_s": now - end,
+                "cpu_s": time.process_time()}
 
     out: dict[str, Any] = anyio.run(go)
     return out
@@ -269,16 +278,23 @@ def _wide_clients(args: tuple[str, list[str], float, float]) -> list[dict[str, A
                     # clients parsing every row in Python are the bench's own bottleneck
                     # (the rows are the server's to_json: `"key": value`, log_seq first)
                     starts = [(m.start(), int(m.group(1))) for m in LOG_SEQ.finditer(text)]
+                    # the server's stamps (bench/_stamped_serve.py), at the frame's end
+                    tail = STAMPS.search(text, max(0, len(text) - 80))
+                    read_at, sent_at = ((float(tail.group(1)), float(tail.group(2)))
+                                        if tail else (None, None))
                     for k, (at, seq) in enumerate(starts):
                         end = starts[k + 1][0] if k + 1 < len(starts) else len(text)
                         mid = MIN_ID.search(text, at, end)
-                        out["got"].append((seq, int(mid.group(1)) if mid else None, now))
+                        out["got"].append((seq, int(mid.group(1)) if mid else None, now,
+                                           read_at, sent_at))
 
     async def go() -> list[dict[str, Any]]:
-        outs = [{"query": q, "got": []} for q in queries]
+        outs: list[dict[str, Any]] = [{"query": q, "got": []} for q in queries]
+        cpu = time.process_time()
         async with anyio.create_task_group() as tg:
             for q, o in zip(queries, outs, strict=True):
                 tg.start_soon(one, q, o)
+        outs[0]["proc_cpu_s"] = time.process_time() - cpu
         return outs
 
     return anyio.run(go)
@@ -298,9 +314,50 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class Stages:
+    """Where commit -> client time accrues, per delivered row (bench/_stamped_serve.py's
+    stamps): commit -> the listener's page committed the job-log row (staged rows only) ->
+    the feed hub read and published it -> the server sent the frame -> the client got it."""
+
+    NAMES = ("commit -> listener wrote the log row", "listener -> hub read it",
+             "commit -> hub read it", "hub read -> frame sent", "frame sent -> client got it")
+
+    def __init__(self, pages: list[list[float]]) -> None:
+        self.page_t = [p[0] for p in pages]
+        self.page_seq = [int(p[1]) for p in pages]
+        self.gaps: dict[bool, dict[str, list[float]]] = {
+            staged: {n: [] for n in self.NAMES} for staged in (True, False)}
+
+    def add(self, seq: int, staged: bool, ack: float, read_at: float, sent_at: float,
+            got: float) -> None:
+        """One delivery's stages (ms)."""
+        g = self.gaps[staged]
+        if staged:
+            k = bisect_left(self.page_seq, seq)
+            if k < len(self.page_seq):
+                g[self.NAMES[0]].append((self.page_t[k] - ack) * 1000)
+                g[self.NAMES[1]].append((read_at - self.page_t[k]) * 1000)
+        g[self.NAMES[2]].append((read_at - ack) * 1000)
+        g[self.NAMES[3]].append((sent_at - read_at) * 1000)
+        g[self.NAMES[4]].append((got - sent_at) * 1000)
+
+    def report(self) -> None:
+        """p50 / p99 of each stage, by path."""
+        for staged, g in self.gaps.items():
+            print(f"   stages, {'staged rows (via the listener)' if staged else 'router rows'}"
+                  ":")
+            for name, xs in g.items():
+                if xs:
+                    xs.sort()
+                    print(f"     {name:<38} p50 {statistics.median(xs):8.1f} ms, "
+                          f"p99 {xs[int(len(xs) * 0.99) - 1]:8.1f} ms")
+
+
 async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.8) -> None:
     """100 clients with mixed filters at 5,000 job-log rows/s, writers' NOTIFY off."""
-    async with fresh_database() as url, serving(url) as (port, proc):
+    fd, stamps_path = tempfile.mkstemp(prefix="feed-stamps-", suffix=".json")
+    os.close(fd)
+    async with fresh_database() as url, serving(url, stamps_path) as (port, proc):
         base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
         queries = wide_filters(clients)
         groups = [queries[g::CLIENT_PROCS] for g in range(CLIENT_PROCS)]
@@ -309,9 +366,22 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
         cpu0, t0 = _cpu_s(proc.pid), time.time()
         stop_at = time.time() + 3600.0
 
+        backend_cpu: dict[int, tuple[str, float, float]] = {}   # pid: (name, first, last)
+        watch = await asyncpg.connect(url)
+
         async def sample() -> None:
+            # the database's own CPU, by session (read from /proc: same machine): the
+            # listener's pages, the feed's reads and the writers all run in backends
             while time.time() < stop_at:
                 rss.append(_rss_kb(proc.pid))
+                for r in await watch.fetch(
+                        "SELECT pid, coalesce(nullif(application_name, ''), backend_type) "
+                        "FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND pid <> pg_backend_pid()"):
+                    with contextlib.suppress(OSError):
+                        c = _cpu_s(r[0])
+                        first = backend_cpu.get(r[0], (r[1], c, c))[1]
+                        backend_cpu[r[0]] = (r[1], first, c)
                 await anyio.sleep(0.25)
 
         def run_all() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -341,6 +411,7 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
             tg.start_soon(sample)
             outs, writers = await anyio.to_thread.run_sync(run_all)
         cpu, run_s = _cpu_s(proc.pid) - cpu0, time.time() - t0
+        await watch.close()
         conn = await asyncpg.connect(url)
         log = [dict(r) for r in await conn.fetch(
             "SELECT log_seq, action, source_system, source_table, source_record_id, "
@@ -358,23 +429,28 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
                                        "router rows (written to the log)": []}
     wrong = dups = missing = extra = 0
     rows_sent = 0
+    stamped = json.loads(Path(stamps_path).read_text() or '{"pages": [], "queries": {}}')
+    stages = Stages(stamped["pages"])
+    os.unlink(stamps_path)
     for o in outs:
         if "cursor" not in o:
             wrong += 1
             continue
-        seen = Counter(s for s, _, _ in o["got"])
+        seen = Counter(g[0] for g in o["got"])
         dups += sum(c - 1 for c in seen.values())
         expected = {r["log_seq"] for r in log if r["log_seq"] > o["cursor"]
                     and _matches(o["query"], r)}
         missing += len(expected - seen.keys())
         extra += len(seen.keys() - expected)
         rows_sent += len(o["got"])
-        for s, min_id, t in o["got"]:
+        for s, min_id, t, read_at, sent_at in o["got"]:
             ack = log_ack.get(s) if min_id is None else staged_ack.get(int(min_id))
             if ack is not None:
                 lat.append((t - ack) * 1000)
                 by_path["staged (via the listener)" if min_id is not None
                         else "router rows (written to the log)"].append(lat[-1])
+                if read_at is not None and sent_at is not None:
+                    stages.add(s, min_id is not None, ack, read_at, sent_at, t)
         wrong += bool(o.get("closed") or o.get("other"))
     lat.sort()
     print(f"   (writers: {[len(w['staged']) + len(w['log']) for w in writers]} transactions/"
@@ -396,8 +472,20 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
         if xs:
             print(f"   {path}: p50 {statistics.median(xs):.1f} ms, "
                   f"p99 {xs[int(len(xs) * 0.99) - 1]:.1f} ms")
+    stages.report()
+    print("   the server's queries (calls, mean, max ms): " + ", ".join(
+        f"{name} {n} {tot / n * 1000:.1f} {mx * 1000:.0f}"
+        for name, (n, tot, mx) in sorted(stamped["queries"].items(), key=lambda x: -x[1][1])))
     print(f"   server CPU: {cpu:.1f} s over the run's {run_s:.0f} s "
-          f"({cpu / run_s:.0%} of a core)")
+          f"({cpu / run_s:.0%} of a core); the clients' {CLIENT_PROCS} processes "
+          f"{sum(o.get('proc_cpu_s', 0.0) for o in outs):.1f} s, the writers' 5 "
+          f"{sum(w['cpu_s'] for w in writers):.1f} s")
+    by_name: dict[str, float] = {}
+    for name, first, last in backend_cpu.values():
+        by_name.setdefault(name, 0.0)
+        by_name[name] += last - first
+    print("   PostgreSQL backends' CPU (s): " + ", ".join(
+        f"{name} {c:.1f}" for name, c in sorted(by_name.items(), key=lambda x: -x[1])))
     print(f"   server RSS: {base_rss / 1024:.0f} MB before, max {max(rss) / 1024:.0f} MB, "
           f"last {rss[-1] / 1024:.0f} MB during the run")
 
