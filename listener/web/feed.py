@@ -185,6 +185,11 @@ class FeedHub:
         loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             published = False
+            # Cleared before the step, not after it: a NOTIFY that arrives while the step
+            # reads (for rows past the mark it took) must start the next step at once. Cleared
+            # after, it was lost, and those rows waited for the next poll (up to poll_s): at
+            # 5,000 rows/s most of the listener's pages arrived that way (bench/feed.py part 3).
+            self._wake.clear()
             try:
                 if listen is None or listen.is_closed():
                     listen = await asyncpg.connect(
@@ -205,7 +210,6 @@ class FeedHub:
                     listen.terminate()
                 listen = None
                 await asyncio.sleep(1.0)
-            self._wake.clear()
             # the poll: NOTIFY is only a wake-up. While a probe waits for writers to finish,
             # look again soon: their commit is what lets the watermark move
             if published and not woken:
