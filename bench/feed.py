@@ -10,11 +10,32 @@
    ``atlas_orch.notify = off``: commit -> client p50 / p99 (goal p99 <= 50 ms), every client's
    rows counted against the log afterwards (goal: none missing, none twice, none unasked-for),
    and the server's RSS and CPU sampled during the run;
+   where the time accrues, per delivered row (p50 / p99 of each stage): commit -> the
+   listener's page committed its job-log row (staged rows) -> the feed hub read it -> the
+   server sent the frame -> the client got it (stamps by bench/_stamped_serve.py, which
+   wraps `serve` without changing it: the listener's page times by log_seq, the hub's read
+   time and each frame's send time appended to the frames); the server's listener and hub
+   queries timed by name; CPU by party (`serve`, the clients' processes, the writers'
+   processes, and PostgreSQL's backends by session, read from /proc);
 4. the fan-out's own CPU per committed row for those 100 filters, per client and row against
    once per batch and distinct filter (a ratio measured in one process).
 
     .venv/bin/python bench/feed.py [--seconds 5] [--log-rows 10000000]
     .venv/bin/python bench/feed.py --parts 34 --seconds 10 [--clients 100] [--rate 5000]
+
+What runs where in part 3 (all on this machine, sharing its cores with PostgreSQL):
+- `serve` (one process: the API, the feed hub, and the listener), started through
+  bench/_stamped_serve.py;
+- the writers: 5 processes, one connection each, NOTIFY off in their sessions. 4 host
+  writers commit transactions of 4 single-row staged inserts (one call of a pg_temp
+  function: 4 statements, so 4 staged events and 4 job-log rows via the listener); 1 router
+  writer commits 10 job-log rows a transaction straight into the log. Their Python does one
+  call per transaction, so their CPU is the database's, not the bench's;
+- the clients: CLIENT_PROCS processes, the 100 websockets spread over them; a client reads
+  each frame's log_seqs and the stamps at its end by regular expression (no JSON parse),
+  and the rest of each row is looked up in the log after the run;
+- this process: samples the server's RSS and the backends' CPU, then checks exactly-once
+  (every client's log_seqs against the log and its filter) and computes the latencies.
 """
 
 from __future__ import annotations
@@ -264,50 +285,89 @@ def _matches(query: str, row: dict[str, Any]) -> bool:
     return True
 
 
-def _wide_clients(args: tuple[str, list[str], float, float]) -> list[dict[str, Any]]:
-    """One client process: a websocket per query string, from ``start_at`` until ``stop_at``;
-    what each received (log_seq, arrival time, the server's stamps) and its hello cursor."""
-    base, queries, _start_at, stop_at = args
+def _wide_clients(args: tuple[str, list[str], str]) -> list[dict[str, Any]]:
+    """One client process: a websocket per query string, until the time written in
+    ``stop_file`` (once the hub has published every row, plus a grace for the sends); what
+    each received (log_seq, arrival time, the server's stamps) and its hello cursor."""
+    base, queries, stop_file = args
 
-    async def one(q: str, out: dict[str, Any]) -> None:
+    async def one(q: str, out: dict[str, Any], stop: anyio.Event) -> None:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with aiohttp.ClientSession() as s, \
                 s.ws_connect(f"{base}?{q}" if q else base, headers=headers,
-                             max_msg_size=0) as ws:
+                             max_msg_size=0) as ws, anyio.create_task_group() as tg:
             hello = json.loads((await ws.receive()).data)
             out["cursor"] = hello["cursor"]
-            while (left := stop_at - time.time()) > 0:
-                with anyio.move_on_after(left):
-                    msg = await ws.receive()
-                    if msg.type != aiohttp.WSMsgType.TEXT:
+
+            async def closer() -> None:
+                # closing wakes the receive below (aiohttp feeds it a CLOSING message), so
+                # no receive is ever cancelled half-way
+                await stop.wait()
+                await ws.close()
+
+            tg.start_soon(closer)
+            while True:
+                msg = await ws.receive()
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    if not stop.is_set():
                         out["closed"] = str(msg.type)
-                        return
-                    now = time.time()
-                    text: str = msg.data
-                    if not text.startswith('{"type": "log"'):
-                        out.setdefault("other", []).append(json.loads(text)["type"])
-                        continue
-                    # only each row's log_seq, by regular expression, not a whole JSON
-                    # parse: 100 clients parsing every row in Python are the bench's own
-                    # bottleneck (the rows are the server's to_json, log_seq first); the
-                    # rest of a row is looked up in the log afterwards
-                    # the server's stamps (bench/_stamped_serve.py), at the frame's end
-                    tail = STAMPS.search(text, max(0, len(text) - 80))
-                    read_at, sent_at = ((float(tail.group(1)), float(tail.group(2)))
-                                        if tail else (None, None))
-                    out["got"].extend((int(seq), now, read_at, sent_at)
-                                      for seq in LOG_SEQ.findall(text))
+                    tg.cancel_scope.cancel()
+                    return
+                now = time.time()
+                text: str = msg.data
+                if not text.startswith('{"type": "log"'):
+                    out.setdefault("other", []).append(json.loads(text)["type"])
+                    continue
+                # only each row's log_seq, by regular expression, not a whole JSON
+                # parse: 100 clients parsing every row in Python are the bench's own
+                # bottleneck (the rows are the server's to_json, log_seq first); the
+                # rest of a row is looked up in the log afterwards
+                # the server's stamps (bench/_stamped_serve.py), at the frame's end
+                tail = STAMPS.search(text, max(0, len(text) - 80))
+                read_at, sent_at = ((float(tail.group(1)), float(tail.group(2)))
+                                    if tail else (None, None))
+                out["got"].extend((int(seq), now, read_at, sent_at)
+                                  for seq in LOG_SEQ.findall(text))
 
     async def go() -> list[dict[str, Any]]:
         outs: list[dict[str, Any]] = [{"query": q, "got": []} for q in queries]
         cpu = time.process_time()
+        stop = anyio.Event()
+
+        async def watch_stop() -> None:
+            while not os.path.getsize(stop_file):
+                await anyio.sleep(0.25)
+            await anyio.sleep(max(0.0, float(Path(stop_file).read_text()) - time.time()))
+            stop.set()
+
         async with anyio.create_task_group() as tg:
+            tg.start_soon(watch_stop)
             for q, o in zip(queries, outs, strict=True):
-                tg.start_soon(one, q, o)
+                tg.start_soon(one, q, o, stop)
         outs[0]["proc_cpu_s"] = time.process_time() - cpu
         return outs
 
     return anyio.run(go)
+
+
+async def _all_published(url: str, base: str) -> float:
+    """Wait (at most 5 minutes) until the listener has consumed every event and the hub
+    has published the newest job-log row; seconds waited."""
+    t = time.time()
+    conn = await asyncpg.connect(url)
+    try:
+        while await conn.fetchval("SELECT trapper.orchestrator_events_pending('listener')"):
+            await anyio.sleep(0.1)
+        last = await conn.fetchval("SELECT max(log_seq) FROM trapper.orchestrator_job_log")
+    finally:
+        await conn.close()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with anyio.fail_after(300):
+        async with aiohttp.ClientSession() as s, \
+                s.ws_connect(f"{base}?after={last - 1}", headers=headers) as ws:
+            while f'"log_seq": {last},' not in ((await ws.receive()).data or ""):
+                pass
+    return time.time() - t
 
 
 def _rss_kb(pid: int) -> int:
@@ -394,7 +454,10 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
                         backend_cpu[r[0]] = (r[1], first, c)
                 await anyio.sleep(0.25)
 
-        def run_all() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        fd, stop_path = tempfile.mkstemp(prefix="feed-stop-")
+        os.close(fd)
+
+        def run_all() -> tuple[list[dict[str, Any]], list[dict[str, Any]], float]:
             nonlocal stop_at
             ctx = mp.get_context("spawn")
             with ctx.Pool(CLIENT_PROCS) as cpool, ctx.Pool(5) as wpool:
@@ -403,7 +466,6 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
                 cpool.map(abs, range(CLIENT_PROCS), chunksize=1)
                 wpool.map(abs, range(5), chunksize=1)
                 start_at = time.time() + 3.0    # the clients connect meanwhile
-                stop_at = start_at + seconds + 4.0
                 # 4 host writers at 4 rows per transaction carry 4/5 of the rate, 1 router
                 # writer at 10 rows per transaction the rest
                 host_tx = rate * host_share / 4 / 4
@@ -412,14 +474,20 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
                         for k in range(4) if host_tx > 0]
                 if router_tx > 0:
                     jobs.append((url, "router", 4, start_at, seconds, router_tx, 10))
-                cres = cpool.map_async(_wide_clients, [(base, g, start_at, stop_at)
+                cres = cpool.map_async(_wide_clients, [(base, g, stop_path)
                                                        for g in groups], chunksize=1)
                 wres = wpool.map(_wide_writer, jobs, chunksize=1)
-                return [o for r in cres.get() for o in r], wres
+                # the clients stop once every row is out of the hub, plus a grace for the
+                # sends: a late row is counted late, not missing
+                published = anyio.from_thread.run(_all_published, url, base)
+                stop_at = time.time() + 3.0
+                Path(stop_path).write_text(repr(stop_at))
+                return [o for r in cres.get() for o in r], wres, published
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(sample)
-            outs, writers = await anyio.to_thread.run_sync(run_all)
+            outs, writers, published_s = await anyio.to_thread.run_sync(run_all)
+            os.unlink(stop_path)
         cpu, run_s = _cpu_s(proc.pid) - cpu0, time.time() - t0
         await watch.close()
         conn = await asyncpg.connect(url)
@@ -468,7 +536,8 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
         wrong += bool(o.get("closed") or o.get("other"))
     lat.sort()
     print(f"   (writers: {[len(w['staged']) + len(w['log']) for w in writers]} transactions/"
-          f"rows, ended {max(w['late_s'] for w in writers):.2f}s late; {len(log):,} log rows; "
+          f"rows, ended {max(w['late_s'] for w in writers):.2f}s late; {len(log):,} log rows, "
+          f"all published {published_s:.1f}s after the writers ended; "
           f"clients without a hello {sum('cursor' not in o for o in outs)}, closed "
           f"{sum(bool(o.get('closed')) for o in outs)}, other messages "
           f"{Counter(t for o in outs for t in o.get('other', []))})", file=sys.stderr)
