@@ -650,3 +650,35 @@ def test_listen_refuses_intervals_that_are_not_positive(db_url: str) -> None:
         assert bad.returncode == 2
         assert "--batch, --poll-interval and --busy-interval must be positive" in bad.stderr
     assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_listener_checkpoint") == 0
+
+
+def test_a_busy_listener_still_tallies_every_log_row_once(db_url: str) -> None:
+    """While steps keep finding events the tally is put off (tally_interval, an hour here);
+    a step that finds none tallies, so every row is counted, and counted once."""
+    async def go() -> tuple[int, int]:
+        listener = Listener(ListenerConfig(url=db_url, tally_interval=3600.0,
+                                           busy_interval=0.01, poll_interval=0.05,
+                                           alerts=False))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.run)
+            await listener.leading.wait()
+            conn = await asyncpg.connect(db_url, server_settings={"atlas_orch.notify": "off"})
+            try:
+                for i in range(30):         # one event each, no NOTIFY: busy steps
+                    await conn.execute(STAGE_ONE.replace("'x1', 'h1'", f"'b{i}', 'h{i}'"))
+                behind = 1                  # log rows not tallied yet
+                with anyio.fail_after(60):
+                    while listener.stats.events < 30 or behind:
+                        await anyio.sleep(0.05)
+                        behind = await conn.fetchval(
+                            "SELECT max(log_seq) - $1 FROM trapper.orchestrator_job_log",
+                            listener.stats.tallied_upto)
+            finally:
+                await conn.close()
+            listener.stop()
+        return listener.stats.events, listener.stats.tallied
+
+    events, tallied = anyio.run(go)
+    assert events == 30 and tallied == 30
+    assert val(db_url, "SELECT total_records_ingested FROM trapper.orchestrator_sources "
+                       "WHERE source_system = 'clinichq' AND source_table = 'owner_info'") == 30

@@ -84,6 +84,11 @@ class ListenerConfig:
     # events written with NOTIFY off the short steps go on for busy_linger seconds.
     busy_interval: float = 0.01
     busy_linger: float = 0.25
+    # While steps keep finding events, the job-log tally (counters only, nobody waits on it)
+    # runs at most this often: it was a third of each busy step, and every row that commits
+    # during it waits for it (bench/feed.py part 3). A step that finds no event, and --once,
+    # always tally.
+    tally_interval: float = 0.25
     probe_interval: float = 5.0        # timed query on the listen connection
     probe_timeout: float = 3.0
     standby_interval: float = 1.0      # how often a standby tries to take over
@@ -355,6 +360,8 @@ class Listener:
         settle_by = time.monotonic() + self.cfg.once_settle
         pace = StepPace(self.cfg)
         woken = False   # whether a NOTIFY started this step
+        next_tally = 0.0
+        log_settled = False     # what the last tally said
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
             consumed = self.stats.events
@@ -362,8 +369,12 @@ class Listener:
                                            timeout=self.cfg.query_timeout)
             assert captured is not None
             caught_up = await self._drain(work)
+            if (self.cfg.once or self.stats.events == consumed
+                    or time.monotonic() >= next_tally):
+                log_settled = await self._tally(work)
+                next_tally = time.monotonic() + self.cfg.tally_interval
             # rows still being written under a capture watermark are not settled either
-            tally_settled = await self._tally(work) and not captured["pending"]
+            tally_settled = log_settled and not captured["pending"]
             backoff = pace.after_step(
                 unannounced=not woken and self.stats.events - consumed > captured["events"],
                 captured=bool(captured["events"]), settled=tally_settled)
