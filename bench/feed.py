@@ -354,7 +354,7 @@ async def _all_published(url: str, base: str) -> float:
     """Wait (at most 5 minutes) until the listener has consumed every event and the hub
     has published the newest job-log row; seconds waited."""
     t = time.time()
-    conn = await asyncpg.connect(url)
+    conn = await asyncpg.connect(url, server_settings={"application_name": "bench"})
     try:
         # twice a second: the count scans the unconsumed events, on the listener's cores
         while await conn.fetchval("SELECT trapper.orchestrator_events_pending('listener')"):
@@ -398,6 +398,7 @@ class Stages:
         self.page_seq = [int(p[1]) for p in pages]
         self.gaps: dict[bool, dict[str, list[float]]] = {
             staged: {n: [] for n in self.NAMES} for staged in (True, False)}
+        self.after_next = [0, 0]     # staged rows the hub read after the next page, of all
 
     def add(self, seq: int, staged: bool, ack: float, read_at: float, sent_at: float,
             got: float) -> None:
@@ -408,12 +409,21 @@ class Stages:
             if k < len(self.page_seq):
                 g[self.NAMES[0]].append((self.page_t[k] - ack) * 1000)
                 g[self.NAMES[1]].append((read_at - self.page_t[k]) * 1000)
+                # the watermark waits for every transaction writing the log when it probes:
+                # a row read only after the listener's next page committed waited for it
+                if k + 1 < len(self.page_t):
+                    self.after_next[0] += read_at >= self.page_t[k + 1]
+                    self.after_next[1] += 1
         g[self.NAMES[2]].append((read_at - ack) * 1000)
         g[self.NAMES[3]].append((sent_at - read_at) * 1000)
         g[self.NAMES[4]].append((got - sent_at) * 1000)
 
     def report(self) -> None:
         """p50 / p99 of each stage, by path."""
+        if self.after_next[1]:
+            print(f"   staged rows the hub read only after the listener's next page had "
+                  f"committed: {self.after_next[0] / self.after_next[1]:.0%} "
+                  f"({len(self.page_t)} pages)")
         for staged, g in self.gaps.items():
             print(f"   stages, {'staged rows (via the listener)' if staged else 'router rows'}"
                   ":")
@@ -438,7 +448,7 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
         stop_at = time.time() + 3600.0
 
         backend_cpu: dict[int, tuple[str, float, float]] = {}   # pid: (name, first, last)
-        watch = await asyncpg.connect(url)
+        watch = await asyncpg.connect(url, server_settings={"application_name": "bench"})
 
         async def sample() -> None:
             # the database's own CPU, by session (read from /proc: same machine): the
