@@ -187,8 +187,8 @@ class FeedHub:
             published = False
             # Cleared before the step, not after it: a NOTIFY that arrives while the step
             # reads (for rows past the mark it took) must start the next step at once. Cleared
-            # after, it was lost, and those rows waited for the next poll (up to poll_s): at
-            # 5,000 rows/s most of the listener's pages arrived that way (bench/feed.py part 3).
+            # after, it was lost, and those rows waited for the next poll (up to poll_s; the
+            # listener's pages come with a NOTIFY, so with nothing pending the hub waits poll_s).
             self._wake.clear()
             try:
                 if listen is None or listen.is_closed():
