@@ -231,17 +231,18 @@ BEGIN
 END $$;
 
 -- The real system's entry point for places (the router's function_call rules name it):
--- place_of_address_parts for an address as written.
+-- place_of_address_parts for an address as written (read through the memo, core 019).
 CREATE OR REPLACE FUNCTION trapper.find_or_create_place_deduped(
     p_address text, p_display_name text DEFAULT NULL, p_lat double precision DEFAULT NULL,
     p_lng double precision DEFAULT NULL, p_source text DEFAULT NULL,
     p_staged_record_id bigint DEFAULT NULL
 ) RETURNS uuid
-LANGUAGE sql AS $$
-    SELECT trapper.place_of_address_parts(trapper.address_parts(p_address), p_address,
+LANGUAGE plpgsql AS $$   -- (plpgsql: the memo's function comes later, after 019)
+BEGIN
+    RETURN trapper.place_of_address_parts(trapper.address_parts_memoized(p_address), p_address,
                                           p_display_name, p_lat, p_lng, p_source,
-                                          p_staged_record_id)
-$$;
+                                          p_staged_record_id);
+END $$;
 
 -- Existing places under the current address key (run by 012_address_standard.sql; run it
 -- again after editing the address tables): each live place's key is computed again from the

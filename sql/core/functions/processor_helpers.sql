@@ -56,7 +56,7 @@ BEGIN
         RETURN;
     END IF;
     -- the address read once, for the place and for the person's address agreement
-    v_parts := trapper.address_parts(p_address);
+    v_parts := trapper.address_parts_memoized(p_address);
     place_id := trapper.place_of_address_parts(v_parts, p_address, NULL, p_lat, p_lng,
                                                p_source, p_staged);
     IF v_gate.kind <> 'person' THEN
