@@ -45,10 +45,6 @@ DECLARE
     v_detail text;
     v_fmt record;
     v_locked boolean := false;
-    v_ids text[];
-    v_chip_conf numeric;
-    c_types constant text[] := ARRAY['microchip', 'clinichq_animal_id', 'shelterluv_animal_id',
-                                     'petlink_pet_id'];
 BEGIN
     IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
         v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
@@ -60,29 +56,22 @@ BEGIN
     -- Look first, lock only to create: a cat seen before (most calls) needs no turn-taking.
     -- A miss takes the keys' locks and looks again, since a worker that held them may have
     -- just created this cat.
-    -- The four identifiers in their order of trust, looked up in one statement (a call of
-    -- cat_by_identifier each, four on every miss, cost more than the lookups themselves:
-    -- docs/benchmarks.md, "Identity").
-    v_ids := ARRAY[v_chip, nullif(btrim(p_clinichq_animal_id), ''),
-                   nullif(btrim(p_shelterluv_id), ''), nullif(btrim(p_petlink_id), '')];
     LOOP
-        -- (LIMIT 1 inside keeps each lookup a probe of the unique index: as a join, the
-        -- generic plan hashed the whole table)
-        SELECT trapper.get_canonical_cat_id(ci.cat_id) INTO v_id
-        FROM unnest(v_ids, c_types) WITH ORDINALITY AS x (value, id_type, trust)
-        CROSS JOIN LATERAL (
-            SELECT i.cat_id FROM trapper.cat_identifiers i
-            WHERE i.id_type = x.id_type AND i.id_value = x.value LIMIT 1) ci
-        WHERE x.value IS NOT NULL
-        ORDER BY x.trust
-        LIMIT 1;
+        v_id := coalesce(
+            trapper.cat_by_identifier('microchip', v_chip),
+            trapper.cat_by_identifier('clinichq_animal_id',
+                                      nullif(btrim(p_clinichq_animal_id), '')),
+            trapper.cat_by_identifier('shelterluv_animal_id', nullif(btrim(p_shelterluv_id), '')),
+            trapper.cat_by_identifier('petlink_pet_id', nullif(btrim(p_petlink_id), '')));
         EXIT WHEN v_id IS NOT NULL OR v_locked;
         PERFORM trapper.lock_identity_key('chip', v_chip);
         PERFORM trapper.lock_identity_key('clinichq', p_clinichq_animal_id);
         v_locked := true;
     END LOOP;
     IF v_id IS NULL THEN
-        IF array_remove(v_ids, NULL) = '{}' THEN
+        IF v_chip IS NULL AND nullif(btrim(p_clinichq_animal_id), '') IS NULL
+           AND nullif(btrim(p_shelterluv_id), '') IS NULL
+           AND nullif(btrim(p_petlink_id), '') IS NULL THEN
             RETURN NULL;   -- nothing identifies this cat
         END IF;
         INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status, primary_color,
@@ -117,19 +106,14 @@ BEGIN
     END IF;
     IF v_chip IS NOT NULL THEN
         v_fmt := trapper.microchip_format(v_chip);
-        v_chip_conf := v_fmt.confidence;
+        PERFORM trapper.add_cat_identifier(v_id, 'microchip', v_chip, p_source, v_fmt.confidence);
     END IF;
-    -- add_cat_identifier for each identifier the cat does not hold yet, in one statement
-    -- (a cat seen before usually holds them all: nothing is written)
-    INSERT INTO trapper.cat_identifiers (cat_id, id_type, id_value, source_system,
-                                         format_confidence)
-    SELECT v_id, x.id_type, x.value, p_source,
-           CASE WHEN x.id_type = 'microchip' THEN v_chip_conf ELSE 1.0 END
-    FROM unnest(v_ids, c_types) AS x (value, id_type)
-    WHERE x.value IS NOT NULL
-      AND (SELECT 1 FROM trapper.cat_identifiers ci
-           WHERE ci.id_type = x.id_type AND ci.id_value = x.value LIMIT 1) IS NULL
-    ON CONFLICT (id_type, id_value) DO NOTHING;
+    PERFORM trapper.add_cat_identifier(v_id, 'clinichq_animal_id',
+                                       nullif(btrim(p_clinichq_animal_id), ''), p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'shelterluv_animal_id',
+                                       nullif(btrim(p_shelterluv_id), ''), p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'petlink_pet_id', nullif(btrim(p_petlink_id), ''),
+                                       p_source);
     IF p_staged_record_id IS NOT NULL THEN
         PERFORM trapper.record_entity_source('cat', v_id, p_staged_record_id, v_action, v_detail);
     END IF;
