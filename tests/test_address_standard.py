@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import REPO, run_cli
 from tests.entities import owner, process
-from tests.helpers import sql, val
+from tests.helpers import execute, sql, val
 from tests.pg import Server
 
 
@@ -390,3 +390,32 @@ def test_an_upgraded_database_rekeys_its_places(tmp_path: Path, pg: Server) -> N
         assert place(url, "3130 Piedmont Road") == old["3130 piedmont rd. ne"]
     finally:
         pg.drop(name)
+
+
+def test_the_parts_memo_answers_for_the_parser_and_words_that_wrote_it(core_db_url: str) -> None:
+    url = core_db_url
+    raw = "1234 Sunset Blv., Santa Rosa, CA 95404"
+    fresh = val(url, "SELECT trapper.address_parts($1)::text", raw)
+    assert val(url, "SELECT trapper.address_parts_memoized($1)::text", raw) == fresh
+    assert val(url, "SELECT count(*) FROM trapper.address_parts_memo WHERE raw = $1", raw) == 1
+    # a remembered reading is what answers (planted: the memo is read, not the parser)
+    execute(url, """UPDATE trapper.address_parts_memo SET parts = '{"kind": "planted"}'""")
+    assert val(url, "SELECT trapper.address_parts_memoized($1) ->> 'kind'", raw) == "planted"
+    # the parser applied again (a new version of normalizers.sql): read afresh
+    execute(url, "ALTER FUNCTION trapper.address_parts(text) COST 101")
+    assert val(url, "SELECT trapper.address_parts_memoized($1)::text", raw) == fresh
+    # an edit of the address tables: the memo is emptied and the new word is read
+    execute(url, """UPDATE trapper.address_parts_memo SET parts = '{"kind": "planted"}'""")
+    execute(url, "INSERT INTO trapper.address_street_suffixes "
+                 "(written, standard, primary_name, ends_street) "
+                 "SELECT 'bulvrrd', standard, primary_name, ends_street "
+                 "FROM trapper.address_street_suffixes WHERE written = 'blvd'")
+    assert val(url, "SELECT count(*) FROM trapper.address_parts_memo") == 0
+    assert val(url, "SELECT trapper.address_parts_memoized('1234 Sunset Bulvrrd, Santa Rosa') "
+                    "->> 'street'") == val(url, "SELECT trapper.address_parts("
+                                                 "'1234 Sunset Blvd, Santa Rosa') ->> 'street'")
+    # an address too long for the memo's key is read, not remembered
+    long = "1 Main St " + "x" * 400
+    assert val(url, "SELECT trapper.address_parts_memoized($1)::text", long) == val(
+        url, "SELECT trapper.address_parts($1)::text", long)
+    assert val(url, "SELECT count(*) FROM trapper.address_parts_memo WHERE raw = $1", long) == 0

@@ -134,6 +134,18 @@ def test_explain_places_and_cats(db_url: str) -> None:
     town = _explain(url, "place", str(p1), str(p3))
     assert town["outcome"] == "separate" and "town" in town["reason"]
     assert town["keys"]["a"] != town["keys"]["b"]
+    # the ZIP rule (a ZIP but no town read: the place that fits it), as the engine has it;
+    # the two rows made directly, since the engine would have joined them on arrival
+    p5 = val(url, "SELECT trapper.find_or_create_place_deduped('20 Elm St, Petaluma, CA 94952')")
+    p6 = val(url, """INSERT INTO trapper.places (display_name, formatted_address, address_key)
+                     VALUES ('20 Elm St 94952', '20 Elm St 94952',
+                             trapper.address_key('20 Elm St 94952'))
+                     RETURNING place_id""")
+    zip_only = _explain(url, "place", str(p6), str(p5))
+    assert zip_only["outcome"] == "match" and "ZIP" in zip_only["reason"]
+    assert zip_only["keys"]["a"] != zip_only["keys"]["b"]
+    p7 = val(url, "SELECT trapper.find_or_create_place_deduped('20 Elm St, Sonoma, CA 95476')")
+    assert _explain(url, "place", str(p6), str(p7))["outcome"] == "separate"
 
     c1 = val(url, "SELECT trapper.find_or_create_cat_by_microchip('985112003456789', 'Tom')")
     c2 = val(url, "SELECT trapper.find_or_create_cat_by_microchip('985112003456780', 'Tom')")

@@ -157,6 +157,36 @@ def test_process_next_job_batches_and_requeues(qdb: str) -> None:
     assert json.loads(val(qdb, "SELECT trapper.process_next_job(5)")) == {"status": "no_jobs"}
 
 
+def test_a_batch_runs_its_records_once_each_in_id_order(qdb: str) -> None:
+    # run_processor_batch calls the processor for the whole batch in one statement
+    stage(qdb, 1, 30)
+    result = json.loads(val(qdb, "SELECT trapper.process_next_job(25)"))
+    assert result["result"]["records_processed"] == 25
+    called = [r["staged_id"] for r in sql(qdb, "SELECT staged_id FROM public.calls "
+                                               "ORDER BY at, staged_id")]
+    first = [r["id"] for r in sql(qdb, "SELECT id FROM trapper.staged_records "
+                                       "ORDER BY id LIMIT 25")]
+    assert called == first
+    assert val(qdb, "SELECT count(*) FROM trapper.staged_records WHERE is_processed") == 25
+
+
+def test_planner_statistics_are_refreshed_only_for_tables_that_changed(qdb: str) -> None:
+    stage(qdb, 1, 500)
+    counts = """SELECT relname, analyze_count FROM pg_stat_user_tables
+                WHERE schemaname = 'trapper' AND relname IN ('staged_records', 'sot_people')"""
+    before = {r["relname"]: r["analyze_count"] for r in sql(qdb, counts)}
+    execute(qdb, "SELECT trapper.refresh_planner_statistics()")
+    after = {r["relname"]: r["analyze_count"] for r in sql(qdb, counts)}
+    assert after["staged_records"] == before["staged_records"] + 1   # 500 new rows
+    assert after["sot_people"] == before["sot_people"]               # unchanged
+    assert val(qdb, "SELECT reltuples FROM pg_class "
+                    "WHERE oid = 'trapper.staged_records'::regclass") == 500
+    # the other worker reaching the same mark a moment later finds nothing new
+    execute(qdb, "SELECT trapper.refresh_planner_statistics()")
+    again = {r["relname"]: r["analyze_count"] for r in sql(qdb, counts)}
+    assert again == after
+
+
 def test_retries_back_off_then_dead_letter_is_never_claimed(qdb: str) -> None:
     stage(qdb, 1, 2, payload={"later": "yes"})
     execute(qdb, "UPDATE trapper.processing_settings SET value = 30 WHERE key = 'retry_base_s'")

@@ -121,10 +121,12 @@ $$;
 -- name alone can never match. Each candidate is scored with Fellegi–Sunter weights (an
 -- identifier held by several people uses the weaker 'phone_shared' weight; a weight is
 -- scaled by the sources' confidence); the decision and its breakdown are recorded.
+-- (p_address_key arrived with core 018, which dropped the signature without it.)
 CREATE OR REPLACE FUNCTION trapper.data_engine_resolve_identity(
     p_email text, p_phone text, p_first text, p_last text, p_address text,
     p_source_system text, p_staged_record_id bigint DEFAULT NULL,
     p_cell text DEFAULT NULL, p_allow_name_only boolean DEFAULT false,
+    p_address_key text DEFAULT NULL,
     OUT person_id uuid, OUT decision_type text, OUT confidence_score numeric,
     OUT household_id uuid, OUT decision_id bigint, OUT decision_reason text
 )
@@ -139,7 +141,9 @@ DECLARE
     v_email text := trapper.usable_email(p_email);
     v_phones text[] := array_remove(ARRAY[trapper.usable_phone(p_phone),
                                           trapper.usable_phone(p_cell)], NULL);
-    v_addr text := trapper.address_key(p_address);
+    -- p_address_key: trapper.address_key(p_address), from a caller that read the address
+    -- already for its place (process_person_fields), so that it is not read twice
+    v_addr text := coalesce(p_address_key, trapper.address_key(p_address));
     v_conf numeric;
     v_auto double precision;
     v_review double precision;

@@ -25,19 +25,30 @@ DECLARE
     v_id bigint;
     v_out jsonb;
     v_ids bigint[] := '{}';
+    v_all bigint[];
     v_outs jsonb[] := '{}';
     v_bad_ids bigint[] := '{}';
     v_errors text[] := '{}';
 BEGIN
-    FOR v_id IN
+    v_ids := ARRAY(
         SELECT id FROM trapper.staged_records
         WHERE source_system = p_source_system AND source_table = p_source_table
           AND NOT is_processed AND processing_error IS NULL
         ORDER BY id
         LIMIT p_limit
-        FOR UPDATE SKIP LOCKED
-    LOOP
-        IF p_isolate THEN
+        FOR UPDATE SKIP LOCKED);
+    IF NOT p_isolate THEN
+        -- One dynamic statement for the whole batch, in id order: a statement per record
+        -- was planned afresh each time (~30 us a record, docs/benchmarks.md "Identity").
+        -- A record that raises fails the batch, which work_jobs then redoes isolated.
+        EXECUTE format('SELECT coalesce(array_agg(coalesce(%s(u.id), ''{}''::jsonb) '
+                       'ORDER BY u.n), ''{}'') '
+                       'FROM unnest($1::bigint[]) WITH ORDINALITY AS u (id, n)', v_fn)
+            INTO v_outs USING v_ids;
+    ELSE
+        v_all := v_ids;
+        v_ids := '{}';
+        FOREACH v_id IN ARRAY v_all LOOP
             BEGIN
                 EXECUTE format('SELECT %s($1)', v_fn) INTO v_out USING v_id;
             EXCEPTION WHEN OTHERS THEN
@@ -48,12 +59,10 @@ BEGIN
                 v_errors := v_errors || SQLERRM;
                 CONTINUE;
             END;
-        ELSE
-            EXECUTE format('SELECT %s($1)', v_fn) INTO v_out USING v_id;
-        END IF;
-        v_ids := v_ids || v_id;
-        v_outs := v_outs || coalesce(v_out, '{}'::jsonb);
-    END LOOP;
+            v_ids := v_ids || v_id;
+            v_outs := v_outs || coalesce(v_out, '{}'::jsonb);
+        END LOOP;
+    END IF;
     -- One UPDATE per batch, not one per record.
     UPDATE trapper.staged_records s
     SET is_processed = true, processed_at = now(), processor_name = p_processor,

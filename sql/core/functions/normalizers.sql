@@ -661,6 +661,10 @@ BEGIN
     LEFT JOIN trapper.address_directionals d ON d.written = x.word
     LEFT JOIN trapper.address_ordinals o ON o.written = x.word
     LEFT JOIN trapper.address_unit_designators u ON u.written = x.word;
+    -- what the memo (019) remembers was read with the old words
+    IF to_regclass('trapper.address_parts_memo') IS NOT NULL THEN
+        DELETE FROM trapper.address_parts_memo;
+    END IF;
 END $$;
 
 -- A note that runs to the end of its part, split from the town that may follow it: a

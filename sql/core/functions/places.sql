@@ -31,14 +31,18 @@ END $$;
 -- one address at once meet (the one that waits sees the other's place).
 -- Intersections and landmarks have keys of their own ('&|…', '@|…') that never match a
 -- house address. A PO box, a bare town or nothing makes no place (NULL).
-CREATE OR REPLACE FUNCTION trapper.find_or_create_place_deduped(
-    p_address text, p_display_name text DEFAULT NULL, p_lat double precision DEFAULT NULL,
-    p_lng double precision DEFAULT NULL, p_source text DEFAULT NULL,
-    p_staged_record_id bigint DEFAULT NULL
+-- The address comes read into its parts (trapper.address_parts(p_address)), so that a
+-- processor that needs the address's key for the person too reads it once
+-- (process_person_fields: parsing was a tenth of the load's time, half of it reading the
+-- same address twice; docs/benchmarks.md, "Identity").
+CREATE OR REPLACE FUNCTION trapper.place_of_address_parts(
+    p_parts jsonb, p_address text, p_display_name text DEFAULT NULL,
+    p_lat double precision DEFAULT NULL, p_lng double precision DEFAULT NULL,
+    p_source text DEFAULT NULL, p_staged_record_id bigint DEFAULT NULL
 ) RETURNS uuid
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_parts jsonb := trapper.address_parts(p_address);
+    v_parts jsonb := p_parts;
     v_key text := trapper.address_key_of(v_parts);
     v_house text := split_part(v_key, '|', 1);
     v_street text := split_part(v_key, '|', 2);
@@ -224,6 +228,20 @@ BEGIN
                                              v_detail);
     END IF;
     RETURN v_id;
+END $$;
+
+-- The real system's entry point for places (the router's function_call rules name it):
+-- place_of_address_parts for an address as written (read through the memo, core 019).
+CREATE OR REPLACE FUNCTION trapper.find_or_create_place_deduped(
+    p_address text, p_display_name text DEFAULT NULL, p_lat double precision DEFAULT NULL,
+    p_lng double precision DEFAULT NULL, p_source text DEFAULT NULL,
+    p_staged_record_id bigint DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql AS $$   -- (plpgsql: the memo's function comes later, after 019)
+BEGIN
+    RETURN trapper.place_of_address_parts(trapper.address_parts_memoized(p_address), p_address,
+                                          p_display_name, p_lat, p_lng, p_source,
+                                          p_staged_record_id);
 END $$;
 
 -- Existing places under the current address key (run by 012_address_standard.sql; run it

@@ -46,6 +46,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_gate record := trapper.should_be_person(p_first, p_last);
     v_res record;
+    v_parts jsonb;
 BEGIN
     IF v_gate.kind = 'address' THEN
         -- "Old Stony Pt Rd" typed as the owner's name is a place, not a person
@@ -54,15 +55,18 @@ BEGIN
         decision := 'address_as_name';
         RETURN;
     END IF;
-    place_id := trapper.find_or_create_place_deduped(p_address, NULL, p_lat, p_lng, p_source,
-                                                     p_staged);
+    -- the address read once, for the place and for the person's address agreement
+    v_parts := trapper.address_parts_memoized(p_address);
+    place_id := trapper.place_of_address_parts(v_parts, p_address, NULL, p_lat, p_lng,
+                                               p_source, p_staged);
     IF v_gate.kind <> 'person' THEN
         account_id := trapper.find_or_create_clinic_account(
             btrim(coalesce(p_first, '') || ' ' || coalesce(p_last, '')), v_gate.kind, p_email,
             coalesce(p_phone, p_cell), p_staged);
     END IF;
     v_res := trapper.data_engine_resolve_identity(p_email, p_phone, p_first, p_last, p_address,
-                                                  p_source, p_staged, p_cell, p_allow_name_only);
+                                                  p_source, p_staged, p_cell, p_allow_name_only,
+                                                  trapper.address_key_of(v_parts));
     person_id := v_res.person_id;
     decision := v_res.decision_type;
     PERFORM trapper.link_person_place(person_id, place_id, p_role, p_source);

@@ -216,6 +216,7 @@ DECLARE
     i int;
     v_outcome text;
     v_reason text;
+    v_zip_fits boolean;
 BEGIN
     SELECT *, trapper.address_parts(coalesce(normalized_address, formatted_address)) AS parts
     INTO la FROM trapper.places WHERE place_id = a;
@@ -225,6 +226,12 @@ BEGIN
         RETURN NULL;
     END IF;
     ka := la.address_key; kb := lb.address_key;
+    -- the engine's ZIP rule, with its own test (trapper.place_fits_zip): one side gives a ZIP
+    -- but no town, and the other place fits that ZIP
+    v_zip_fits := (la.parts ? 'zip' AND NOT la.parts ? 'town'
+                   AND trapper.place_fits_zip(lb.parts, la.parts ->> 'zip'))
+               OR (lb.parts ? 'zip' AND NOT lb.parts ? 'town'
+                   AND trapper.place_fits_zip(la.parts, lb.parts ->> 'zip'));
     FOR i IN 1..4 LOOP
         v_parts := v_parts || jsonb_build_object('part', v_names[i],
             'a', split_part(ka, '|', i), 'b', split_part(kb, '|', i),
@@ -244,10 +251,15 @@ BEGIN
           AND (split_part(ka, '|', 4) = '' OR split_part(kb, '|', 4) = '') THEN
         v_outcome := 'match';
         v_reason := 'same house, street and unit; one names no town';
+    ELSIF split_part(ka, '|', 2) = split_part(kb, '|', 2) AND v_zip_fits THEN
+        v_outcome := 'match';
+        v_reason := 'same house, street and unit; one gives only a ZIP (no town read), which '
+                    'fits the other place (place_fits_zip)';
     ELSIF trapper.address_street_base(split_part(ka, '|', 2))
               = trapper.address_street_base(split_part(kb, '|', 2))
           AND (split_part(ka, '|', 4) = split_part(kb, '|', 4)
-               OR split_part(ka, '|', 4) = '' OR split_part(kb, '|', 4) = '') THEN
+               OR split_part(ka, '|', 4) = '' OR split_part(kb, '|', 4) = ''
+               OR v_zip_fits) THEN
         v_outcome := 'match';
         v_reason := 'same house, street and unit; one names a directional the other leaves out';
     ELSIF la.location IS NOT NULL AND lb.location IS NOT NULL
