@@ -41,22 +41,32 @@ DECLARE
     f text := trapper.norm_name_key(p_first);
     l text := trapper.norm_name_key(p_last);
     full_name text := btrim(coalesce(f, '') || ' ' || coalesce(l, ''));
+    words text[] := string_to_array(full_name, ' ');
+    spaced text := ' ' || full_name || ' ';
 BEGIN
     kind := 'person';
     IF full_name = '' THEN
         reason := 'no name given';   -- a person known by an identifier alone
-    ELSIF full_name ~ '(^| )(rebooking|placeholder|unknown|test|n a|none|tbd)( |$)' THEN
+    -- Whole words and phrases by string functions, not regular expressions: PostgreSQL keeps
+    -- 32 compiled a session, fewer than a record's normalizers used, so each was compiled
+    -- again on every call (docs/benchmarks.md, "Identity").
+    ELSIF words && ARRAY['rebooking', 'placeholder', 'unknown', 'test', 'none', 'tbd']
+          OR strpos(spaced, ' n a ') > 0 THEN
         kind := 'placeholder'; reason := format('placeholder name "%s"', full_name);
-    ELSIF full_name ~ '(^| )(scas|animal services|animal control)( |$)' THEN
+    ELSIF 'scas' = ANY (words) OR strpos(spaced, ' animal services ') > 0
+          OR strpos(spaced, ' animal control ') > 0 THEN
         kind := 'agency'; reason := format('animal services agency "%s"', full_name);
-    ELSIF full_name ~ 'forgotten felines' THEN
+    ELSIF strpos(full_name, 'forgotten felines') > 0 THEN
         kind := 'organization'; reason := 'the organisation''s own account';
-    ELSIF f ~ '^\d+[a-z]? ' OR (l IS NULL AND f ~ ' (rd|road|st|street|ave|avenue|ln|lane|dr|drive|ct|court|way|blvd|hwy|pt|pl|cir)$') THEN
+    ELSIF f ~ '^\d+[a-z]? '
+          OR (l IS NULL AND strpos(f, ' ') > 0
+              AND reverse(split_part(reverse(f), ' ', 1)) = ANY (ARRAY['rd', 'road', 'st',
+                  'street', 'ave', 'avenue', 'ln', 'lane', 'dr', 'drive', 'ct', 'court',
+                  'way', 'blvd', 'hwy', 'pt', 'pl', 'cir'])) THEN
         kind := 'address'; reason := format('an address typed as the name: "%s"', p_first);
     ELSIF f IS NOT NULL AND f = l AND position(' ' IN f) > 0 THEN
         kind := 'business'; reason := format('the same business name in both name fields: "%s"', p_first);
-    ELSIF string_to_array(full_name, ' ')
-          && ARRAY(SELECT k.keyword FROM trapper.organization_keywords k) THEN
+    ELSIF words && ARRAY(SELECT k.keyword FROM trapper.organization_keywords k) THEN
         -- whole-word overlap: one array test instead of a regex per keyword (which also
         -- flushed PostgreSQL's small cache of compiled regexes for every other function)
         kind := 'business'; reason := format('an organisation name: "%s"', full_name);

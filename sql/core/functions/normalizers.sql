@@ -17,7 +17,7 @@ BEGIN
     -- cut an extension ("x12", "ext. 2") and anything after the first letter run
     v := regexp_replace(lower(p_raw), '\s*(x|ext\.?|extension)\s*\d+\s*$', '');
     v := regexp_replace(v, '[a-z].*$', '');
-    v := regexp_replace(v, '\D', '', 'g');
+    v := translate(v, translate(v, '0123456789', ''), '');   -- the digits alone
     IF length(v) = 11 AND left(v, 1) = '1' THEN
         v := substr(v, 2);
     END IF;
@@ -34,7 +34,7 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.norm_email(p_raw text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN v ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
-                 AND v !~ '\.\.' AND v !~ '^\.' AND v !~ '\.@'
+                 AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
                 THEN v END
     FROM (SELECT lower(btrim(p_raw)) AS v) s
 $$;
@@ -42,11 +42,15 @@ $$;
 -- Accents off, lower case, punctuation dropped, spaces collapsed.
 CREATE OR REPLACE FUNCTION trapper.norm_name_key(p_raw text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT nullif(btrim(regexp_replace(regexp_replace(
-        translate(lower(p_raw),
-                  'áàâäãåāéèêëēíìîïīóòôöõøōúùûüūñçýÿ',
+    -- (the letters, digits and spaces kept by translate: one regular expression fewer in a
+    -- session's cache of 32, docs/benchmarks.md "Identity"; no FROM, so that it is inlined)
+    SELECT nullif(btrim(regexp_replace(translate(
+        translate(lower(p_raw), 'áàâäãåāéèêëēíìîïīóòôöõøōúùûüūñçýÿ',
                   'aaaaaaaeeeeeiiiiioooooooouuuuuncyy'),
-        '[^a-z0-9 ]', '', 'g'), '\s+', ' ', 'g')), '')
+        translate(translate(lower(p_raw), 'áàâäãåāéèêëēíìîïīóòôöõøōúùûüūñçýÿ',
+                            'aaaaaaaeeeeeiiiiioooooooouuuuuncyy'),
+                  'abcdefghijklmnopqrstuvwxyz0123456789 ', ''), ''),
+        '\s+', ' ', 'g')), '')
 $$;
 
 -- Optimal string alignment distance (Levenshtein plus adjacent transpositions), stopping
@@ -93,7 +97,7 @@ CREATE OR REPLACE FUNCTION trapper.name_tokens(p_raw text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
     RETURN coalesce(string_to_array(
-        trapper.norm_name_key(regexp_replace(p_raw, '[-,./_]+', ' ', 'g')), ' '), '{}');
+        trapper.norm_name_key(translate(p_raw, '-,./_', '     ')), ' '), '{}');
 END $$;
 
 -- "Delgado, Maria" typed into one field (the other empty) as first and last name; NULLs when
@@ -301,7 +305,7 @@ $$;
 CREATE OR REPLACE FUNCTION trapper.address_parts(p_raw text) RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
-    states constant text := 'al|ak|az|ar|ca|calif|california|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy';
+    states constant text[] := string_to_array('al|ak|az|ar|ca|calif|california|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy', '|');
     route_words constant text[] := ARRAY['hwy', 'highway', 'route', 'rte', 'road', 'rd',
         'county', 'us', 'sr', 'state', 'interstate', 'i', 'exit', 'mile', 'no', 'number',
         'box', 'cr', 'ave', 'avenue', 'st', 'street'];
@@ -352,9 +356,13 @@ BEGIN
     END IF;
     v := replace(v, '.', '');
     v := regexp_replace(v, '([a-z])-([a-z])', '\1 \2', 'g');          -- twenty-first
-    v := regexp_replace(v, '\s*&\s*', ' & ', 'g');
-    v := regexp_replace(v, '\s*@\s*', ' at ', 'g');
-    v := regexp_replace(v, '\s*#\s*', ' # ', 'g');
+    -- (string functions where they do: PostgreSQL keeps only 32 compiled regular
+    -- expressions a session, and a record's normalizers used more, so every one of them was
+    -- compiled again on every call: docs/benchmarks.md "Identity". The spaces left around
+    -- '&', '@' and '#' are folded below.)
+    v := replace(v, '&', ' & ');
+    v := replace(v, '@', ' at ');
+    v := replace(v, '#', ' # ');
     v := regexp_replace(v, '\m(apt|unit|ste|suite|spc|space|lot|rm|room|bldg|fl)(\d+)\M',
                         '\1 \2', 'g');                                    -- "apt5"
     v := regexp_replace(v, '\s*,[\s,]*', ',', 'g');
@@ -366,12 +374,17 @@ BEGIN
         zip := m[2];
     END IF;
     -- the state: after a comma, or before the ZIP; with neither, only one no street word is
-    IF v ~ (',\s?(' || states || ')$') THEN
-        v := regexp_replace(v, ',\s?(' || states || ')$', '');
-    ELSIF zip IS NOT NULL AND v ~ (' (' || states || ')$') THEN
-        v := regexp_replace(v, ' (' || states || ')$', '');
+    -- (v has no space beside a comma and none at either end by now)
+    w := reverse(split_part(reverse(v), ',', 1));                  -- after the last comma
+    IF strpos(v, ',') > 0 AND w = ANY (states) THEN
+        v := left(v, length(v) - length(w) - 1);
     ELSE
-        v := regexp_replace(v, ' (ca|calif|california|ny|tx|ga)$', '');
+        w := reverse(split_part(reverse(v), ' ', 1));              -- the last word
+        IF strpos(v, ' ') > 0
+           AND (zip IS NOT NULL AND w = ANY (states)
+                OR w = ANY (ARRAY['ca', 'calif', 'california', 'ny', 'tx', 'ga'])) THEN
+            v := left(v, length(v) - length(w) - 1);
+        END IF;
     END IF;
     v := btrim(v, ' ,');
     IF v = '' THEN
@@ -493,13 +506,13 @@ BEGIN
 
     m := regexp_match(line, '^(\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
     house := m[1] || m[2];
-    IF m[3] ~ '^\d' THEN
+    IF left(m[3], 1) IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
         house_range := m[1] || m[2] || '-' || m[3];
     ELSIF m[3] IS NOT NULL THEN
         house := m[1] || m[3];                                           -- "1234-B"
     END IF;
     line := m[4];
-    IF line ~ '^1/2 ' THEN
+    IF left(line, 4) = '1/2 ' THEN
         house := house || ' 1/2';
         line := substr(line, 5);
     END IF;
