@@ -14,6 +14,7 @@ to one lane, in the plan's order, so that a table's runs keep their order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import queue
@@ -255,25 +256,23 @@ def _lane_main(lane: int, url: str, work: list[tuple[int, PlannedFile]],
                     lambda i, n: out.put(("progress", i, n)))
 
     async def go() -> None:
-        async with anyio.create_task_group() as tg:
-            async def stop_on_sigterm() -> None:
-                with anyio.open_signal_receiver(signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        tg.cancel_scope.cancel()
-                        return
-
-            tg.start_soon(stop_on_sigterm)
-            try:
-                conn = await db.connect(url, application_name=APPLICATION_NAME)
-            except UserError as exc:
-                for index, item in work:
-                    out.put(("result", index, not_ingested(item, f"not ingested: {exc}")))
-            else:
-                await ingest_in_order(url, conn, work, options, hear)
-            tg.cancel_scope.cancel()
+        # SIGTERM cancels the lane's task once, as Ctrl-C cancels a one-lane ingest's
+        # (asyncio.Runner): an anyio cancel scope would cancel every await of the cleanup too
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            conn = await db.connect(url, application_name=APPLICATION_NAME)
+        except UserError as exc:
+            for index, item in work:
+                out.put(("result", index, not_ingested(item, f"not ingested: {exc}")))
+        else:
+            await ingest_in_order(url, conn, work, options, hear)
 
     try:
-        anyio.run(go)
+        asyncio.run(go())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        pass         # stopped: the run in hand is marked failed
     finally:
         out.put(("done", lane))
 
