@@ -216,11 +216,18 @@ def interrupt_ingest(url: str, how: str, *files: Path) -> Interrupted:
                  *map(str, files), "--no-progress"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
                 stdin=subprocess.DEVNULL)
-            pid = await _wait("""
-                SELECT r.backend_pid FROM trapper.ingest_runs r
-                JOIN pg_stat_activity a ON a.pid = r.backend_pid
-                WHERE r.status = 'running' AND a.wait_event_type = 'Lock'""", locker,
-                              "the ingest to wait at its COPY")
+            # watched from outside the locker's transaction: its first look at
+            # pg_stat_activity would stay its snapshot until it ends (a wait that began
+            # before the ingest connected never ended)
+            watcher = await asyncpg.connect(url)
+            try:
+                pid = await _wait("""
+                    SELECT r.backend_pid FROM trapper.ingest_runs r
+                    JOIN pg_stat_activity a ON a.pid = r.backend_pid
+                    WHERE r.status = 'running' AND a.wait_event_type = 'Lock'""", watcher,
+                                  "the ingest to wait at its COPY")
+            finally:
+                await watcher.close()
             run_id = await locker.fetchval("SELECT ingest_run_id FROM trapper.ingest_runs "
                                            "WHERE status = 'running'")
             # alive: its lock is held, so no marker touches it

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -14,7 +13,7 @@ from listener.core.output import emit_json, say
 from listener.core.progress import Progress
 from listener.ingest import readers
 from listener.ingest import staging as ingest_mod
-from listener.ingest.batch import PlannedFile, ingest_files
+from listener.ingest.batch import IngestOptions, PlannedFile, ingest_files
 
 
 @click.command()
@@ -41,6 +40,14 @@ from listener.ingest.batch import PlannedFile, ingest_files
               help="Payload field holding the source record id (repeatable; first found wins).")
 @click.option("--max-row-bytes", default=ingest_mod.DEFAULT_MAX_ROW_BYTES, show_default=True,
               help="Rows whose JSON payload is larger are rejected as oversized.")
+@click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
+              metavar="N",
+              help="Read up to N files at once, each lane a process of its own (reading is "
+                   "Python work that holds one core). Every file of one source table stays in "
+                   "one lane, in the given order; the largest tables start first. 1 by "
+                   "default: one core, files and their queued jobs in the given order, and "
+                   "the cores left to PostgreSQL and the listener; give 2 or more on a machine "
+                   "with cores to spare.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @json_option
@@ -48,43 +55,36 @@ def ingest(
     database_url: str | None, source: str | None, files: tuple[Path, ...],
     manifest: Path | None, fmt: str | None, encoding: str | None, records_key: str | None,
     max_sheet_rows: int | None, max_sheet_columns: int | None, max_json_depth: int | None,
-    id_fields: tuple[str, ...], max_row_bytes: int, progress: bool | None, as_json: bool,
+    id_fields: tuple[str, ...], max_row_bytes: int, jobs: int, progress: bool | None,
+    as_json: bool,
 ) -> None:
     """Stage export files: atlas-orch ingest SOURCE_SYSTEM/SOURCE_TABLE FILE...
 
     One file, one ingest run: read = new + duplicate + rejected + merged. Duplicates are
     counted, not re-staged; bad rows are kept in trapper.ingest_rejects with their reason; a
     file that cannot be parsed is refused whole. Each file stands alone: the others still go
-    in, and the exit status is 1 if any file failed.
+    in, and the exit status is 1 if any file failed. With --jobs N, N files are read at once
+    (docs/ingest.md, "Several files at once").
     """
     plan = _ingest_plan(source, files, manifest, fmt)
     url = db.resolve_url(database_url)
-
-    async def one(conn: Any, item: PlannedFile) -> ingest_mod.IngestResult:
-        bar = Progress(f"{item.source_system}/{item.source_table} {item.path.name}", 0,
-                       enabled=progress)
-
-        def tick(done: int, total: int) -> None:
-            bar.total = total          # 0: unknown, the file is read as it streams
-            bar.update(done)
-
-        try:
-            return await ingest_mod.ingest_file(
-                conn, item.path, item.source_system, item.source_table, fmt=item.fmt,
-                encoding=encoding, records_key=records_key, max_sheet_rows=max_sheet_rows,
-                max_sheet_columns=max_sheet_columns, max_json_depth=max_json_depth,
-                id_fields=id_fields, max_row_bytes=max_row_bytes, progress=tick)
-        finally:
-            bar.close()
+    options = IngestOptions(encoding=encoding, records_key=records_key,
+                            max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
+                            max_json_depth=max_json_depth, id_fields=id_fields,
+                            max_row_bytes=max_row_bytes)
+    bars = _Bars(plan, progress)
 
     def tell(result: ingest_mod.IngestResult) -> None:
+        bars.ended(result)
         if result.status != "completed":
             say(f"error: {result.describe_failure()}")
         elif not as_json:
             say(_ingest_summary(result))
 
-    report = run(lambda: ingest_files(url, plan, one, on_result=tell,
-                                      on_abandoned=lambda a: say(a.describe())))
+    report = run(lambda: ingest_files(url, plan, options, jobs=jobs, on_result=tell,
+                                      on_abandoned=lambda a: say(a.describe()),
+                                      on_progress=bars.update))
+    bars.close()
     if as_json:
         emit_json(report.as_dict())
     elif len(report.results) > 1:
@@ -92,6 +92,40 @@ def ingest(
             f"completed, {len(report.failed)} failed")
     if not report.ok:
         sys.exit(1)
+
+
+class _Bars:
+    """The progress line on stderr (a terminal): one file, as before, or the files being
+    read at once, each with its rows so far."""
+
+    def __init__(self, plan: list[PlannedFile], enabled: bool | None) -> None:
+        self.plan, self.enabled = plan, enabled
+        self.bar = Progress("", 0, enabled=enabled)
+        self.reading: dict[int, int] = {}
+        self.drawn = False
+
+    def update(self, index: int, done: int) -> None:
+        self.reading[index] = done
+        if len(self.reading) == 1:
+            item = self.plan[index]
+            self.bar.label = f"{item.source_system}/{item.source_table} {item.path.name}"
+        else:
+            self.bar.label = " | ".join(f"{self.plan[i].path.name} {n:,}"
+                                        for i, n in sorted(self.reading.items()))
+        self.bar.update(sum(self.reading.values()))
+        self.drawn = True
+
+    def ended(self, result: ingest_mod.IngestResult) -> None:
+        """A file ended: end the line before its summary is printed."""
+        self.reading = {i: n for i, n in self.reading.items()
+                        if str(self.plan[i].path) != result.path}
+        self.close()
+
+    def close(self) -> None:
+        if self.drawn:
+            self.bar.close()
+            self.drawn = False
+        self.bar = Progress("", 0, enabled=self.enabled)   # the next line counts afresh
 
 
 def _ingest_plan(source: str | None, files: tuple[Path, ...], manifest: Path | None,

@@ -19,14 +19,19 @@ def _clean(value: Any) -> Any:
     if isinstance(value, str):
         return value.strip()
     if isinstance(value, Mapping):
-        return {str(k).strip(): _clean(v) for k, v in value.items() if not _empty(v)}
+        # the common case (a string) inline: this runs for every field of every row read
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if isinstance(v, str):
+                v = v.strip()
+                if v:
+                    out[str(k).strip()] = v
+            elif v is not None:
+                out[str(k).strip()] = _clean(v)
+        return out
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
-
-
-def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def canonical(payload: Mapping[str, Any]) -> str:
