@@ -40,20 +40,26 @@ CURRVAL = ("SELECT currval(pg_get_serial_sequence('trapper.orchestrator_job_log'
            "'log_seq'))")
 
 
-_consume_page = service.Listener._consume_page
+async def _drain(self: service.Listener, work: asyncpg.Connection) -> bool:
+    """service.Listener._drain, plus a stamp per page that wrote log rows."""
+    while True:
+        row = await work.fetchrow(self._q["consume"], self.cfg.consumer, self.cfg.batch,
+                                  timeout=self.cfg.query_timeout)
+        assert row is not None
+        if row["log_rows"]:
+            t = time.time()
+            PAGES.append((t, int(await work.fetchval(CURRVAL))))
+        self.stats.pages += 1
+        self.stats.events += row["events"]
+        self.stats.log_rows += row["log_rows"]
+        self.stats.horizon = row["horizon"]
+        if row["pass_complete"]:
+            return True
+        if self._stop.is_set():
+            return False
 
 
-async def _stamped_page(self: service.Listener, work: asyncpg.Connection,
-                        limit: int) -> asyncpg.Record:
-    """service.Listener._consume_page, plus a stamp per page that wrote log rows."""
-    row = await _consume_page(self, work, limit)
-    if row["log_rows"]:
-        t = time.time()
-        PAGES.append((t, int(await work.fetchval(CURRVAL))))
-    return row
-
-
-service.Listener._consume_page = _stamped_page  # type: ignore[method-assign]
+service.Listener._drain = _drain  # type: ignore[method-assign]
 
 _publish = feed.FeedHub._publish
 

@@ -13,7 +13,7 @@ import anyio
 import asyncpg
 import pytest
 
-from listener.events.service import Listener, ListenerConfig, next_page_size
+from listener.events.service import Listener, ListenerConfig
 from tests.conftest import run_cli
 from tests.helpers import execute, sql, val
 from tests.listening import (
@@ -253,27 +253,6 @@ def test_pages_split_a_large_backlog_without_loss(db_url: str) -> None:
         stage_rows(db_url, "clinichq", "owner_info", 2, tag=f"b{i}")
     stats = listen_once(db_url, batch=7)
     assert stats.events == 25 and stats.pages >= 4
-    assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 25}
-
-
-def test_page_size_grows_while_pages_are_quick_and_shrinks_to_the_time_bound() -> None:
-    cfg = ListenerConfig(url="postgresql://unused", batch=1000, page_seconds=0.05, page_min=50)
-    assert next_page_size(cfg, 50, 50, 0.001) == 100          # full and quick: doubles
-    assert next_page_size(cfg, 800, 800, 0.01) == 1000        # up to batch
-    assert next_page_size(cfg, 1000, 1000, 0.5) == 100        # full and slow: what fits
-    assert next_page_size(cfg, 100, 100, 10.0) == 50          # never below page_min
-    assert next_page_size(cfg, 400, 12, 5.0) == 400           # not full: says nothing
-    assert next_page_size(cfg, 400, 0, 0.0) == 400
-    small = ListenerConfig(url="postgresql://unused", batch=7, page_min=50)
-    assert next_page_size(small, 7, 7, 9.0) == 7              # batch below page_min wins
-
-
-def test_time_bounded_pages_still_enrich_each_event_once(db_url: str) -> None:
-    for i in range(25):
-        stage_rows(db_url, "clinichq", "owner_info", 1, tag=f"t{i}")
-    # no page is ever quick enough to grow: every page holds page_min events
-    stats = listen_once(db_url, page_seconds=0.0, page_min=3)
-    assert stats.events == 25 and stats.pages >= 9
     assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 25}
 
 

@@ -78,13 +78,7 @@ class ListenerConfig:
     url: str
     listen_url: str | None = None      # a direct connection for LISTEN when url is pooled
     consumer: str = "listener"
-    batch: int = 1000                  # events per page (one transaction), at most
-    # A page holds the job log open for writing until it commits, and the feed's watermark
-    # waits for it (docs/events.md, "Pages"): pages start at page_min events and double
-    # while a full page takes less than page_seconds, and shrink to what fits in it when
-    # one takes longer, so behind a backlog a row waits a short page, not a long one.
-    page_seconds: float = 0.05
-    page_min: int = 50
+    batch: int = 1000                  # events per page (one transaction)
     poll_interval: float = 1.0         # catch-up poll when no NOTIFY arrives
     # Unannounced events (see StepPace) bring the next step within busy_interval; after
     # events written with NOTIFY off the short steps go on for busy_linger seconds.
@@ -149,20 +143,6 @@ def _keepalive(conn: asyncpg.Connection) -> None:
 WATERMARK_RECHECK = 0.1
 
 
-def next_page_size(cfg: ListenerConfig, limit: int, events: int, seconds: float) -> int:
-    """The next page's event limit after a page of ``limit`` that consumed ``events`` in
-    ``seconds``: a page that was not full says nothing about a full one and keeps the
-    limit; a full one faster than ``cfg.page_seconds`` doubles it (up to ``cfg.batch``), a
-    slower one sets it to what its rate fits in ``page_seconds`` (down to ``cfg.page_min``)."""
-    low = max(1, min(cfg.page_min, cfg.batch))
-    if events < limit or events <= 0:
-        return max(low, min(limit, cfg.batch))
-    fits = cfg.page_seconds * events / seconds if seconds > 0 else float("inf")
-    if fits >= limit:
-        return min(cfg.batch, limit * 2)
-    return max(low, int(fits))
-
-
 @dataclass
 class StepPace:
     """How long the consume loop waits for a NOTIFY before it steps anyway.
@@ -213,7 +193,6 @@ class Listener:
         self._wake = anyio.Event()
         self._lost: str | None = None
         self._ever_connected = False
-        self._page = max(1, min(cfg.page_min, cfg.batch))   # see next_page_size
         self.leading = anyio.Event()   # set while this process is the consumer (for tests)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -434,11 +413,9 @@ class Listener:
     async def _drain(self, work: asyncpg.Connection) -> bool:
         """Consume pages until a pass completes; False if stopped between pages."""
         while True:
-            limit = self._page
-            started = time.monotonic()
-            row = await self._consume_page(work, limit)
-            self._page = next_page_size(self.cfg, limit, row["events"],
-                                        time.monotonic() - started)
+            row = await work.fetchrow(self._q["consume"], self.cfg.consumer, self.cfg.batch,
+                                      timeout=self.cfg.query_timeout)
+            assert row is not None
             self.stats.pages += 1
             self.stats.events += row["events"]
             self.stats.log_rows += row["log_rows"]
@@ -450,13 +427,6 @@ class Listener:
                 return True
             if self._stop.is_set():
                 return False
-
-    async def _consume_page(self, work: asyncpg.Connection, limit: int) -> asyncpg.Record:
-        """One page of at most ``limit`` events, in its own transaction."""
-        row = await work.fetchrow(self._q["consume"], self.cfg.consumer, limit,
-                                  timeout=self.cfg.query_timeout)
-        assert row is not None
-        return row
 
     async def _tally(self, work: asyncpg.Connection) -> bool:
         """Fold new job-log rows into counters; True when nothing is left pending."""
