@@ -182,6 +182,51 @@ def test_transactions_committing_out_of_id_order_are_not_skipped(db_url: str) ->
     assert ids[0] > ids[1]   # the later id was enriched first: it committed first
 
 
+def test_while_a_long_transaction_holds_the_horizon_each_event_is_still_read_once(
+    db_url: str,
+) -> None:
+    """A pass reads only what the last completed pass's snapshot did not show (its
+    transactions then in progress, and those after its xmax), not every event since the
+    horizon (sql/triggers_shadow/007_last_snapshot.sql): held-open and late-committing
+    transactions, many passes, pages of two."""
+
+    async def go() -> None:
+        held = await asyncpg.connect(db_url)
+        middle = await asyncpg.connect(db_url)
+        writer = await asyncpg.connect(db_url)
+        try:
+            # two transactions in progress across passes; `held` keeps the horizon below it
+            await held.execute("BEGIN")
+            await held.execute(STAGE_ONE)
+            await middle.execute("BEGIN")
+            await middle.execute(STAGE_ONE.replace("'x1', 'h1'", "'m1', 'hm'"))
+            seen = 0
+            for r in range(5):
+                for k in range(3):
+                    await writer.execute(STAGE_ONE.replace("'x1', 'h1'", f"'r{r}k{k}', 'h{r}{k}'"))
+                if r == 2:
+                    await middle.execute("COMMIT")
+                got = await Listener(ListenerConfig(url=db_url, once=True, batch=2)).run()
+                seen += got.events
+            assert seen == 16
+            ck = await writer.fetchrow(
+                "SELECT cardinality(done) AS done, last_snapshot IS NOT NULL AS remembered "
+                "FROM trapper.orchestrator_listener_checkpoint")
+            assert ck["done"] >= 16 and ck["remembered"]
+            await held.execute("COMMIT")
+            last = await Listener(ListenerConfig(url=db_url, once=True, batch=2)).run()
+            assert last.events == 1
+            again = await Listener(ListenerConfig(url=db_url, once=True, batch=2)).run()
+            assert again.events == 0
+        finally:
+            await held.close()
+            await middle.close()
+            await writer.close()
+
+    anyio.run(go)
+    assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 17}
+
+
 def test_a_rolled_back_transaction_leaves_no_event_and_blocks_nothing(db_url: str) -> None:
     execute(db_url, f"BEGIN; {STAGE_ONE}; ROLLBACK")
     stage_rows(db_url, "clinichq", "owner_info", 3)
