@@ -103,19 +103,27 @@ async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
 
 
 @contextlib.asynccontextmanager
-async def serving(url: str, stamps: str | None = None
+async def serving(url: str, stamps: str | None = None, *, listener_process: bool = False
                   ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
     """``atlas-orch serve`` (with its listener) on a free port of 127.0.0.1, up and leading,
     stopped on exit: its port and process. With ``stamps`` (a file), through
-    bench/_stamped_serve.py: per-stage timestamps in the frames and in that file."""
+    bench/_stamped_serve.py: per-stage timestamps in the frames and in that file. With
+    ``listener_process``, ``serve --no-listen`` and ``atlas-orch listen`` as two processes
+    (docs/SCALING.md: the listener off the feed's event loop); the listener's stamps go to
+    ``stamps`` + ".listen"."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
            "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin", "FEED_STAMPS": stamps or ""}
     cmd = ([sys.executable, str(REPO / "bench" / "_stamped_serve.py")] if stamps
            else [sys.executable, "-m", "listener"])
-    proc = subprocess.Popen([*cmd, "serve", "--port", str(port)],
+    proc = subprocess.Popen([*cmd, "serve", "--port", str(port),
+                             *(["--no-listen"] if listener_process else [])],
                             env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    lproc = subprocess.Popen(
+        [*cmd, "listen"], env={**env, "FEED_STAMPS": (stamps + ".listen") if stamps else ""},
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) if listener_process else None
     try:
         for _ in range(200):
             try:
@@ -128,6 +136,9 @@ async def serving(url: str, stamps: str | None = None
     finally:
         proc.terminate()
         proc.wait(30)
+        if lproc is not None:
+            lproc.terminate()
+            lproc.wait(30)
 
 
 async def latency(seconds: float) -> None:
@@ -434,11 +445,31 @@ class Stages:
                           f"p99 {xs[int(len(xs) * 0.99) - 1]:8.1f} ms")
 
 
-async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.8) -> None:
+def _read_stamps(path: str) -> dict[str, Any]:
+    """The server's stamps file, with the listener's when it ran as its own process (its
+    pages and queries, in ``path`` + ".listen"); both files removed."""
+    empty = '{"pages": [], "queries": {}}'
+    stamped: dict[str, Any] = json.loads(Path(path).read_text() or empty)
+    os.unlink(path)
+    listen_path = Path(path + ".listen")
+    if listen_path.exists():
+        other = json.loads(listen_path.read_text() or empty)
+        stamped["pages"] += other["pages"]
+        stamped["queries"].update(other["queries"])
+        listen_path.unlink()
+    return stamped
+
+
+async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.8,
+               listener_process: bool = False) -> None:
     """100 clients with mixed filters at 5,000 job-log rows/s, writers' NOTIFY off."""
     fd, stamps_path = tempfile.mkstemp(prefix="feed-stamps-", suffix=".json")
     os.close(fd)
-    async with fresh_database() as url, serving(url, stamps_path) as (port, proc):
+    print("3. (serve --no-listen and atlas-orch listen, two processes)" if listener_process
+          else "3. (serve with its listener, one process)")
+    async with fresh_database() as url, serving(url, stamps_path,
+                                                listener_process=listener_process) as (port,
+                                                                                       proc):
         base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
         queries = wide_filters(clients)
         groups = [queries[g::CLIENT_PROCS] for g in range(CLIENT_PROCS)]
@@ -521,9 +552,8 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
     # a staged row's job-log row names it in its details (min_id = max_id: one row an event)
     min_ids = {r["log_seq"]: int(json.loads(r["decision_details"])["min_id"]) for r in log
                if r["action"] == "staged"}
-    stamped = json.loads(Path(stamps_path).read_text() or '{"pages": [], "queries": {}}')
+    stamped = _read_stamps(stamps_path)
     stages = Stages(stamped["pages"])
-    os.unlink(stamps_path)
     for o in outs:
         if "cursor" not in o:
             wrong += 1
@@ -652,13 +682,13 @@ def _timed(fn: Any) -> float:
 
 
 async def main(seconds: float, log_rows: int, parts: str, clients: int,
-               rate: float, host_share: float) -> None:
+               rate: float, host_share: float, listener_process: bool) -> None:
     if "1" in parts:
         await latency(seconds)
     if "2" in parts:
         await timeline(log_rows)
     if "3" in parts:
-        await wide(seconds, clients, rate, host_share)
+        await wide(seconds, clients, rate, host_share, listener_process)
     if "4" in parts:
         fanout_cost(clients)
 
@@ -674,5 +704,9 @@ if __name__ == "__main__":
     ap.add_argument("--host-share", type=float, default=0.8,
                     help="part 3's share of rows from staged writers (through the listener); "
                          "the rest are router rows written to the log")
+    ap.add_argument("--listener-process", action="store_true",
+                    help="part 3 with the listener in its own process (serve --no-listen "
+                         "beside atlas-orch listen) instead of inside serve")
     a = ap.parse_args()
-    anyio.run(main, a.seconds, a.log_rows, a.parts, a.clients, a.rate, a.host_share)
+    anyio.run(main, a.seconds, a.log_rows, a.parts, a.clients, a.rate, a.host_share,
+              a.listener_process)
