@@ -81,6 +81,16 @@ def ready(server: Server) -> tuple[int, dict[str, Any]]:
     return server.call("GET", "/api/health/ready")
 
 
+def head(server: Server, path: str) -> tuple[int, bytes]:
+    """A HEAD request (a load balancer's health check): its status and body."""
+    req = urllib.request.Request(server.base + path, method="HEAD")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
 def codes(body: dict[str, Any]) -> list[str]:
     return [r["code"] for r in body["reasons"]]
 
@@ -269,6 +279,9 @@ def test_metrics_have_their_own_token_and_an_explicit_open_mode(
 def test_ready_when_caught_up_then_each_reason_and_back(server: Server, loaded: str) -> None:
     status, body = ready(server)
     assert (status, body) == (200, {"status": "ready", "reasons": []})
+    # HEAD answers as GET does, without a body; a route that needs a token still does
+    assert head(server, "/api/health/ready") == (200, b"")
+    assert head(server, "/api/admin/orchestrator/sources")[0] == 401
     # the listener lags: an event an hour old that no listener consumed
     newest = val(loaded, "SELECT coalesce(max(event_id), 0) FROM trapper.orchestrator_events")
     execute(loaded, "INSERT INTO trapper.staged_records (source_system, source_table, "
@@ -278,6 +291,7 @@ def test_ready_when_caught_up_then_each_reason_and_back(server: Server, loaded: 
                     f"interval '1 hour' WHERE event_id > {newest}")
     status, body = ready(server)
     assert status == 503 and codes(body) == ["listener_lagging"], body
+    assert head(server, "/api/health/ready")[0] == 503
     assert "the limit is 300 s" in body["reasons"][0]["detail"]
     assert "listener listener" not in body["reasons"][0]["detail"]   # the consumer's name
     listen_once(loaded)

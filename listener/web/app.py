@@ -267,8 +267,8 @@ def _pool(request: web.Request, *, primary: bool = False) -> asyncpg.Pool:
     """The pool for this request: a GET's reads go to the read replica when one is set
     (``ATLAS_ORCH_READ_URL``, docs/SCALING.md), everything else (writes, and the live feed,
     whose watermark is the primary's) to the primary. Without a replica both are one pool."""
-    pool: asyncpg.Pool = (request.app[READ_POOL] if request.method == "GET" and not primary
-                          else request.app[POOL])
+    reads = request.method in ("GET", "HEAD") and not primary
+    pool: asyncpg.Pool = request.app[READ_POOL] if reads else request.app[POOL]
     return pool
 
 
@@ -1020,6 +1020,11 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
     for r in ROUTES:
         app.router.add_route(r.method, r.path, r.handler, expect_handler=_expect)
         app[SCOPES][(r.method, r.path)] = r.scope
+        if r.method == "GET":
+            # HEAD answers as GET does, without the body: uptime checkers and load
+            # balancers' health checks send it (docs/health-and-alerts.md)
+            app.router.add_route("HEAD", r.path, r.handler, expect_handler=_expect)
+            app[SCOPES][("HEAD", r.path)] = r.scope
     app.router.add_get(f"{PREFIX}/feed", feed, allow_head=False)
     app[SCOPES][("GET", f"{PREFIX}/feed")] = None      # checks its own (ticket or header)
     app.router.add_get("/admin/data-health", page)
