@@ -278,6 +278,14 @@ def test_backfill_before_install_is_one_clear_line(core_db_url: str) -> None:
     assert "atlas-orch install" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_install_backfill_with_print_sql_is_refused_in_one_line(core_db_url: str) -> None:
+    # the SQL is for a DBA to apply; a backfill then runs as its own command
+    done = run_cli("install", "--backfill", "--print-sql", env={"DATABASE_URL": core_db_url})
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "--print-sql" in done.stderr and "atlas-orch backfill" in done.stderr
+    assert done.stdout == ""
+
+
 def test_install_backfill_writes_the_history_in_one_command(core_db_url: str,
                                                            world: Path) -> None:
     _load(core_db_url, world, files=3)

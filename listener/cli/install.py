@@ -39,12 +39,15 @@ def install(
     mode = mode or "shadow"
     if not listing_everything:
         layers = migrations.layers_for(mode)
+    if then_backfill and (list_only or print_sql or mode == "core-only"):
+        # --print-sql writes the schema for a DBA to apply; the backfill reads the host's
+        # data, so it runs as its own command once the schema is in (docs/operations.md)
+        raise click.UsageError("--backfill needs the orchestrator installed: not with "
+                               "--list, --print-sql or --core-only (apply the SQL, then run "
+                               "`atlas-orch backfill`)")
     if print_sql:
         sys.stdout.write(migrations.print_sql(mode))
         return
-    if then_backfill and (list_only or mode == "core-only"):
-        raise click.UsageError("--backfill needs the orchestrator installed: not with "
-                               "--list or --core-only")
     url = db.resolve_url(database_url)
 
     async def go() -> None:
