@@ -272,6 +272,36 @@ def test_a_killed_backfill_continues_and_never_doubles_the_listener(
     assert set(_doubles(url).values()) == {0}
 
 
+def test_ctrl_c_stops_the_backfill_with_a_line_saying_to_run_it_again(
+    core_db_url: str, world: Path
+) -> None:
+    url = core_db_url
+    _load(url, world, files=3)
+    _install(url)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listener", "backfill", "--batch", "1", "--database-url", url],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if val(url, "SELECT coalesce(sum(rows_written), 0) FROM "
+                        "trapper.orchestrator_backfill") > 20:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "run `atlas-orch backfill` again" in err
+    written = val(url, "SELECT sum(rows_written) FROM trapper.orchestrator_backfill")
+    assert written > 0 and written == val(
+        url, "SELECT count(*) FROM trapper.orchestrator_job_log "
+             "WHERE decision_details ? 'backfilled'")
+
+
 def test_backfill_before_install_is_one_clear_line(core_db_url: str) -> None:
     done = run_cli("backfill", env={"DATABASE_URL": core_db_url})
     assert done.returncode == 1

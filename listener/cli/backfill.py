@@ -42,6 +42,12 @@ def backfill(database_url: str | None, batch: int, show_status: bool, as_json: b
             emit_table(rows, ["stream", "upto", "done_upto", "rows_written", "started_at",
                               "finished_at"])
         return
-    result = with_connection(database_url, lambda c: backfill_service.run(
-        c, batch=batch, progress=None if not as_json else False))
+    try:
+        result = with_connection(database_url, lambda c: backfill_service.run(
+            c, batch=batch, progress=None if not as_json else False))
+    except KeyboardInterrupt:
+        # each batch commits with its progress (orchestrator 016): nothing done is lost
+        say("backfill interrupted: the batches written are kept; run `atlas-orch backfill` "
+            "again to go on from there")
+        raise click.Abort() from None   # exit 130 (listener/cli/main.py)
     report(result, as_json)
