@@ -228,6 +228,32 @@ def test_a_backfilled_database_answers_like_one_with_the_listener_from_the_start
     assert _backfill(before)["total"] == 0
 
 
+def _interrupt_backfill(url: str, sig: signal.Signals, *, after_rows: int = 0,
+                        after_decisions: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """`atlas-orch backfill --batch 1` in a process, sent ``sig`` once it has written more
+    than ``after_rows`` log rows in all (``after_decisions`` of the decisions stream); the
+    process, ended, and what it wrote on stderr."""
+    progress = ("SELECT coalesce(sum(rows_written), 0) FROM trapper.orchestrator_backfill "
+                "WHERE stream = 'decisions' OR NOT $1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listener", "backfill", "--batch", "1", "--database-url", url],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if val(url, progress, after_decisions > 0) > max(after_rows, after_decisions):
+                break
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc, err
+
+
 def test_a_killed_backfill_continues_and_never_doubles_the_listener(
     core_db_url: str, world: Path
 ) -> None:
@@ -241,19 +267,7 @@ def test_a_killed_backfill_continues_and_never_doubles_the_listener(
     listened = val(url, "SELECT count(*) FROM trapper.orchestrator_job_log")
     assert listened > 0
 
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "listener", "backfill", "--batch", "1", "--database-url", url],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if val(url, "SELECT coalesce(sum(rows_written), 0) FROM "
-                        "trapper.orchestrator_backfill WHERE stream = 'decisions'") > 50:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait()
+    proc, _ = _interrupt_backfill(url, signal.SIGKILL, after_decisions=50)
     assert proc.returncode == -signal.SIGKILL
     halfway = {r["stream"]: r for r in sql(url, "SELECT * FROM trapper.orchestrator_backfill")}
     assert halfway["decisions"]["finished_at"] is None
@@ -278,22 +292,7 @@ def test_ctrl_c_stops_the_backfill_with_a_line_saying_to_run_it_again(
     url = core_db_url
     _load(url, world, files=3)
     _install(url)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "listener", "backfill", "--batch", "1", "--database-url", url],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-        text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if val(url, "SELECT coalesce(sum(rows_written), 0) FROM "
-                        "trapper.orchestrator_backfill") > 20:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, err = _interrupt_backfill(url, signal.SIGINT, after_rows=20)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "run `atlas-orch backfill` again" in err
     written = val(url, "SELECT sum(rows_written) FROM trapper.orchestrator_backfill")
