@@ -727,3 +727,45 @@ def test_a_busy_listener_still_tallies_every_log_row_once(db_url: str) -> None:
     assert events == 30 and tallied == 30
     assert val(db_url, "SELECT total_records_ingested FROM trapper.orchestrator_sources "
                        "WHERE source_system = 'clinichq' AND source_table = 'owner_info'") == 30
+
+
+def _step_footprint(url: str, query: str) -> tuple[str | None, bool]:
+    """Run one listener query inside a transaction and report whether the transaction got an
+    xid (it wrote something, so its commit waits for a WAL flush) and whether it holds the job
+    log's write lock (which the live feed's watermark waits on)."""
+    async def go() -> tuple[str | None, bool]:
+        conn = await asyncpg.connect(url)
+        try:
+            async with conn.transaction():
+                await conn.fetch(query)
+                xid = await conn.fetchval("SELECT pg_current_xact_id_if_assigned()::text")
+                locked = await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() "
+                    "AND locktype = 'relation' AND mode = 'RowExclusiveLock' "
+                    "AND relation = 'trapper.orchestrator_job_log'::regclass)")
+                return xid, bool(locked)
+        finally:
+            await conn.close()
+
+    return anyio.run(go)
+
+
+def test_an_idle_listener_step_writes_nothing_and_leaves_the_log_unlocked(db_url: str) -> None:
+    """Once caught up, the capture and tally steps find nothing to move: they write no row
+    (so their commits wait on no WAL flush) and no step of the listener's takes the job log's
+    write lock, which would hold the live feed's watermark back (docs/benchmarks.md)."""
+    stage_rows(db_url, "clinichq", "owner_info", 5)
+    listen_once(db_url)                      # caught up: every event read, every row tallied
+    for query in ("SELECT * FROM trapper.orchestrator_capture('listener')",
+                  "SELECT * FROM trapper.orchestrator_tally_log('listener')"):
+        assert _step_footprint(db_url, query) == (None, False), query
+    # an empty page moves the pass (a write) but still leaves the log alone
+    _, locked = _step_footprint(
+        db_url, "SELECT * FROM trapper.orchestrator_consume_events('listener', 1000)")
+    assert not locked
+    # a page with events does write the log, and its rows are all there
+    stage_rows(db_url, "clinichq", "owner_info", 3)
+    _, locked = _step_footprint(
+        db_url, "SELECT * FROM trapper.orchestrator_consume_events('listener', 1000)")
+    assert locked
+    assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 2}

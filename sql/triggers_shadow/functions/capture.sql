@@ -153,6 +153,20 @@ DECLARE
 BEGIN
     events := trapper.orchestrator_capture_staged(p_consumer);
     pending := false;
+    -- A stream nobody wrote to since its mark, with no probe pending, has nothing to capture.
+    -- When that holds for all of them, the step takes no row lock and writes nothing, so the
+    -- listener's step commits without waiting for a WAL flush (a few ms on every busy step,
+    -- where the live feed's rows wait: bench/feed.py part 3). A writer that starts after this
+    -- look draws values above the sequence's, and the next step sees them.
+    IF NOT EXISTS (
+        SELECT 1 FROM trapper.orchestrator_capture_marks k
+        WHERE k.polled_upto IS NOT NULL
+          AND (k.probe_seq IS NOT NULL
+               OR coalesce(pg_sequence_last_value(
+                      pg_get_serial_sequence(k.polled::text, k.id_column)::regclass), 0)
+                  > k.polled_upto)) THEN
+        RETURN;
+    END IF;
     FOR m IN SELECT * FROM trapper.orchestrator_capture_marks
              WHERE polled_upto IS NOT NULL ORDER BY stream FOR UPDATE LOOP
         SELECT * INTO w FROM trapper.orchestrator_watermark_step(
@@ -161,10 +175,13 @@ BEGIN
             events := events + trapper.orchestrator_capture_engine_range(
                 m.stream, m.polled_upto, w.mark);
         END IF;
-        UPDATE trapper.orchestrator_capture_marks
-        SET polled_upto = w.mark, probe_seq = w.probe_seq, probe_vxids = w.probe_vxids,
-            updated_at = now()
-        WHERE stream = m.stream;
+        IF (w.mark, w.probe_seq, w.probe_vxids)
+           IS DISTINCT FROM (m.polled_upto, m.probe_seq, m.probe_vxids) THEN
+            UPDATE trapper.orchestrator_capture_marks
+            SET polled_upto = w.mark, probe_seq = w.probe_seq, probe_vxids = w.probe_vxids,
+                updated_at = now()
+            WHERE stream = m.stream;
+        END IF;
         pending := pending OR w.probe_seq IS NOT NULL;
     END LOOP;
 END $$;

@@ -17,6 +17,19 @@ DECLARE
     v_fast boolean;
     v_retry xid8[] := '{}';
     v_from xid8;
+    -- the page's job-log rows, column by column, written by the function's last statement
+    a_job uuid[];
+    a_action text[];
+    a_system text[];
+    a_table text[];
+    a_record text[];
+    a_staged bigint[];
+    a_surface text[];
+    a_entity uuid[];
+    a_reason text[];
+    a_details jsonb[];
+    a_event bigint[];
+    a_at timestamptz[];
 BEGIN
     INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
     ON CONFLICT DO NOTHING;
@@ -73,7 +86,7 @@ BEGIN
         LIMIT p_limit
     ),
     enriched AS (
-        SELECT ev.event_id, ev.created_at, ev.kind AS action,
+        SELECT ev.xid, ev.event_id, ev.created_at, ev.kind AS action,
                coalesce(es.source_system, ev.source_system, 'atlas') AS source_system,
                coalesce(es.source_table, ev.source_table, 'unknown') AS source_table,
                CASE WHEN ev.kind = 'identity_decision' THEN coalesce(d.source_row_id,
@@ -134,27 +147,24 @@ BEGIN
             ORDER BY s.action <> 'created', s.entity_source_id
             LIMIT 1
         ) es ON true
-    ),
-    ins AS (
-        INSERT INTO trapper.orchestrator_job_log
-            (job_id, action, source_system, source_table, source_record_id, staged_record_id,
-             target_surface, target_entity_id, decision_reason, decision_details, event_id,
-             logged_at)
-        SELECT job_id, action, source_system, source_table, source_record_id,
-               staged_record_id, target_surface, target_entity_id, decision_reason,
-               decision_details, event_id, created_at
-        FROM enriched
-        ORDER BY event_id
-        ON CONFLICT DO NOTHING
-        RETURNING 1
     )
     SELECT count(*)::int,
-           (SELECT count(*)::int FROM ins),
-           (array_agg(ev.xid ORDER BY ev.xid DESC, ev.event_id DESC))[1],
-           (array_agg(ev.event_id ORDER BY ev.xid DESC, ev.event_id DESC))[1],
-           coalesce(array_agg(DISTINCT ev.xid) FILTER (WHERE ev.xid >= v_xmin), '{}')
-    INTO v_n, v_rows, v_last_xid, v_last_id, v_xids
-    FROM ev;
+           (array_agg(x.xid ORDER BY x.xid DESC, x.event_id DESC))[1],
+           (array_agg(x.event_id ORDER BY x.xid DESC, x.event_id DESC))[1],
+           coalesce(array_agg(DISTINCT x.xid) FILTER (WHERE x.xid >= v_xmin), '{}'),
+           array_agg(x.job_id ORDER BY x.event_id), array_agg(x.action ORDER BY x.event_id),
+           array_agg(x.source_system ORDER BY x.event_id),
+           array_agg(x.source_table ORDER BY x.event_id),
+           array_agg(x.source_record_id ORDER BY x.event_id),
+           array_agg(x.staged_record_id ORDER BY x.event_id),
+           array_agg(x.target_surface ORDER BY x.event_id),
+           array_agg(x.target_entity_id ORDER BY x.event_id),
+           array_agg(x.decision_reason ORDER BY x.event_id),
+           array_agg(x.decision_details ORDER BY x.event_id),
+           array_agg(x.event_id ORDER BY x.event_id), array_agg(x.created_at ORDER BY x.event_id)
+    INTO v_n, v_last_xid, v_last_id, v_xids, a_job, a_action, a_system, a_table, a_record,
+         a_staged, a_surface, a_entity, a_reason, a_details, a_event, a_at
+    FROM enriched x;
 
     IF v_n < p_limit THEN
         -- The pass read everything its snapshot shows: below its xmin nothing can still
@@ -179,6 +189,23 @@ BEGIN
         pass_xids = c.pass_xids, last_snapshot = c.last_snapshot, events_consumed = k.events_consumed + v_n,
         updated_at = now()
     WHERE k.consumer = p_consumer;
+
+    -- The job-log rows go in last. Their INSERT takes the log's write lock, and the live
+    -- feed's watermark (functions/watermarks.sql) waits for every transaction holding it: taken
+    -- while the page was still reading and enriching, it held the feed back for the whole page,
+    -- back to back under load (docs/benchmarks.md, "The wide feed").
+    -- An empty page takes no lock at all.
+    v_rows := 0;
+    IF v_n > 0 THEN
+        INSERT INTO trapper.orchestrator_job_log
+            (job_id, action, source_system, source_table, source_record_id, staged_record_id,
+             target_surface, target_entity_id, decision_reason, decision_details, event_id,
+             logged_at)
+        SELECT * FROM unnest(a_job, a_action, a_system, a_table, a_record, a_staged,
+                             a_surface, a_entity, a_reason, a_details, a_event, a_at)
+        ON CONFLICT DO NOTHING;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+    END IF;
 
     RETURN QUERY SELECT v_n, v_rows, v_n < p_limit, c.horizon;
 END $$;

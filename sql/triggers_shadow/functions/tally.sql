@@ -84,6 +84,20 @@ DECLARE
     w record;
     v_total bigint := 0;
 BEGIN
+    -- First a look without a lock: a step that moves nothing writes nothing, so the
+    -- listener's step commits without waiting for a WAL flush (as in orchestrator_capture).
+    SELECT * INTO c FROM trapper.orchestrator_listener_checkpoint WHERE consumer = p_consumer;
+    IF FOUND THEN
+        SELECT * INTO w FROM trapper.orchestrator_watermark_step(
+            'trapper.orchestrator_job_log', 'log_seq', c.log_tallied_upto, c.probe_seq,
+            c.probe_vxids);
+        IF (w.mark, w.probe_seq, w.probe_vxids)
+           IS NOT DISTINCT FROM (c.log_tallied_upto, c.probe_seq, c.probe_vxids) THEN
+            RETURN QUERY SELECT 0::bigint, w.mark,
+                                w.probe_seq IS NOT NULL OR c.staged_probe_seq IS NOT NULL;
+            RETURN;
+        END IF;
+    END IF;
     INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
     ON CONFLICT DO NOTHING;
     SELECT * INTO c FROM trapper.orchestrator_listener_checkpoint

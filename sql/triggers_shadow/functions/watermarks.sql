@@ -41,6 +41,11 @@ BEGIN
         probe_seq := NULL;
         probe_vxids := NULL;
     END IF;
+    -- nothing drawn past the mark: no writer to look for (pg_locks is the costly part)
+    IF probe_seq IS NULL AND coalesce(pg_sequence_last_value(
+           pg_get_serial_sequence(p_table::text, p_column)::regclass), 0) <= mark THEN
+        RETURN;
+    END IF;
     IF probe_seq IS NULL THEN
         SELECT * INTO v_probe FROM trapper.orchestrator_write_probe(
             p_table, pg_get_serial_sequence(p_table::text, p_column)::regclass);
