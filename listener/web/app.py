@@ -1002,6 +1002,19 @@ async def page(request: web.Request) -> web.StreamResponse:
 
 # -- the app ---------------------------------------------------------------------------------
 
+def _no_query(handler: Handler) -> Handler:
+    """A data route that takes no query parameters refuses any (400 bad_query) rather than
+    ignore it: ``GET /sources?system=clinichq`` answered with every source, and a script could
+    not tell its filter was never applied. The health, metrics and page routes are left
+    lenient: probes and scrapers may add parameters of their own."""
+    async def checked(request: web.Request) -> Any:
+        if request.query:
+            names = ", ".join(sorted({k[:40] for k in request.query}))[:200]
+            raise ApiError(400, "bad_query", f"this route takes no query parameters: {names}")
+        return await handler(request)
+    return checked
+
+
 def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
                read_url: str | None = None, feed_max_queue: int = 200,
                ready: metrics.ReadyLimits | None = None) -> web.Application:
@@ -1018,12 +1031,15 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
     app[TICKETS] = Tickets()
     app[SCOPES] = {}
     for r in ROUTES:
-        app.router.add_route(r.method, r.path, r.handler, expect_handler=_expect)
+        handler = r.handler
+        if r.query is None and r.path.startswith(PREFIX):
+            handler = _no_query(handler)
+        app.router.add_route(r.method, r.path, handler, expect_handler=_expect)
         app[SCOPES][(r.method, r.path)] = r.scope
         if r.method == "GET":
             # HEAD answers as GET does, without the body: uptime checkers and load
             # balancers' health checks send it (docs/health-and-alerts.md)
-            app.router.add_route("HEAD", r.path, r.handler, expect_handler=_expect)
+            app.router.add_route("HEAD", r.path, handler, expect_handler=_expect)
             app[SCOPES][("HEAD", r.path)] = r.scope
     app.router.add_get(f"{PREFIX}/feed", feed, allow_head=False)
     app[SCOPES][("GET", f"{PREFIX}/feed")] = None      # checks its own (ticket or header)
