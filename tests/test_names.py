@@ -301,3 +301,30 @@ def test_a_registry_email_and_a_close_name_are_one_person(db_url: str) -> None:
                 row_id=rid)
     assert kinds(db_url) == ["new_entity", "auto_match", "household_member"]
     assert len(people(db_url)) == 2
+
+
+# ---- accents and other Unicode: the same letters as plain ASCII --------------------------
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("José", "Núñez"), ("Jose", "Nunez")),
+    (("Ana", "Muñoz"), ("ANA", "MUNOZ")),
+    (("François", "Çelik"), ("Francois", "Celik")),
+    (("Zoë", "Ýñiguez"), ("Zoe", "Yniguez")),
+    (("Søren", "Łukasz"), ("Soren", "Lukasz")),
+    (("Ｊｏｈｎ", "Ｓｍｉｔｈ"), ("John", "Smith")),        # full-width letters
+    (("Ann\u00a0Marie", "Lee\u00a0"), ("Ann Marie", "Lee")),  # no-break spaces
+    (("Sean", "O\u2019Brien"), ("Sean", "O'Brien")),        # a curly apostrophe
+])
+def test_accented_and_wide_letters_are_their_plain_letters(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "exact"
+    assert twice(db_url, a, b, email="same.person@sonic.net") == ["new_entity", "auto_match"]
+
+
+def test_accents_that_differ_in_letters_stay_different(db_url: str) -> None:
+    # each accented letter to its own letter, not the next one's ("ú" was "o", "ñ" was "u")
+    assert val(db_url, "SELECT trapper.norm_name_key('áéíóúñçýÿ ÁÉÍÓÚÑÇÝ')") \
+        == "aeiouncyy aeiouncy"
+    assert compare(db_url, ("Maria", "Núñez"), ("Maria", "Nuuez")) == "close"   # one typo
+    assert compare(db_url, ("Inés", "Peña"), ("Ines", "Pena")) == "exact"

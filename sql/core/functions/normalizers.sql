@@ -39,16 +39,22 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM (SELECT lower(btrim(p_raw)) AS v) s
 $$;
 
--- Accents off, lower case, punctuation dropped, spaces collapsed.
+-- Accents off, lower case, punctuation dropped, spaces collapsed. Text with any non-ASCII
+-- character is first decomposed (NFKD: "ñ" → "n" and its accent, which the letters kept
+-- below drop; full-width "Ｊｏｈｎ" → "John"; a no-break space → a space); ASCII text, and
+-- any text in a database whose encoding is not UTF8 (where a character is one byte), skips
+-- it. The letters NFKD keeps whole are spelled out by hand.
 CREATE OR REPLACE FUNCTION trapper.norm_name_key(p_raw text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     -- (the letters, digits and spaces kept by translate: one regular expression fewer in a
     -- session's cache of 32, docs/benchmarks.md "Identity"; no FROM, so that it is inlined)
     SELECT nullif(btrim(regexp_replace(translate(
-        translate(lower(p_raw), 'áàâäãåāéèêëēíìîïīóòôöõøōúùûüūñçýÿ',
-                  'aaaaaaaeeeeeiiiiioooooooouuuuuncyy'),
-        translate(translate(lower(p_raw), 'áàâäãåāéèêëēíìîïīóòôöõøōúùûüūñçýÿ',
-                            'aaaaaaaeeeeeiiiiioooooooouuuuuncyy'),
+        replace(replace(replace(translate(lower(CASE WHEN octet_length(p_raw) = length(p_raw)
+            THEN p_raw ELSE normalize(p_raw, NFKD) END), E'øłđ\t\n\r', 'old   '),
+            'æ', 'ae'), 'œ', 'oe'), 'ß', 'ss'),
+        translate(replace(replace(replace(translate(lower(CASE WHEN octet_length(p_raw) = length(p_raw)
+            THEN p_raw ELSE normalize(p_raw, NFKD) END), E'øłđ\t\n\r', 'old   '),
+            'æ', 'ae'), 'œ', 'oe'), 'ß', 'ss'),
                   'abcdefghijklmnopqrstuvwxyz0123456789 ', ''), ''),
         '\s+', ' ', 'g')), '')
 $$;
