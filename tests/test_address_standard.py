@@ -121,6 +121,33 @@ SAME = {
          "Main St and Fourth Street Santa Rosa"],
         ["Oak Ave & 2nd St NW, Cotati", "2nd St NW and Oak Ave Cotati CA 94931"],
     ],
+    "numbered routes by any of their names": [
+        ["12345 State Route 128, Philo", "12345 Hwy 128 Philo CA 95466", "12345 SR 128, Philo",
+         "12345 CA-128, Philo", "12345 State Highway 128, Philo", "12345 Route 128 Philo"],
+        ["12345 Hwy 12, Philo", "12345 Highway 12 Philo CA"],
+        ["123 County Road 5", "123 County Rd 5", "123 CR 5", "123 Co Rd 5"],
+        ["123 US Highway 101", "123 US Hwy 101", "123 Hwy 101", "123 US-101"],
+        ["9 Highway 1 N, Bodega Bay", "9 Hwy 1 N Bodega Bay CA", "9 Hwy 1 North, Bodega Bay"],
+        ["9 Highway 1 S, Bodega Bay", "9 Hwy 1 South Bodega Bay CA"],
+        ["123 County Road 128", "123 Co Rd 128"],
+    ],
+    "units with a '#' after the designator, glued on, or as written locally": [
+        ["1234 Main St Apt #4B", "1234 Main St, Apt. #4B", "1234 Main St Unit # 4B",
+         "1234 Main St Apt4B", "1234 Main St Apt-4B", "1234 Main St #4B"],
+        ["1234 Main St Apt #4A", "1234 Main St #4A"],
+        ["1234 Main St Unit #4, Santa Rosa", "1234 Main St Apt 4, Santa Rosa"],
+        ["1234 Main St Sp 12", "1234 Main St Spc 12", "1234 Main St Space 12"],
+        ["1234 Main St Sp 13", "1234 Main St Spc. 13"],
+    ],
+    "Unicode, quotes and dashes as plain ASCII": [
+        ["123 Calle Niño, Santa Rosa", "123 Calle Nino, Santa Rosa",
+         "\uff11\uff12\uff13 Calle Nino, Santa Rosa",                  # full-width digits
+         "123\u00a0Calle\u00a0Niño, Santa Rosa\u00a0",
+         "123 \u201cCalle Nino\u201d, Santa Rosa \U0001f408", "\u00a0123 Calle Nino\u200b, Santa Rosa"],
+        ["12\u00bd O\u2019Farrell St", "12 1/2 O'Farrell St", "12 \u00bd OFarrell Street"],
+        ["12 O\u2019Farrell St", "12 OFarrell St"],
+        ["12 Main St - Santa Rosa", "12 Main St, Santa Rosa", "12 Main St \u2014 Santa Rosa"],
+    ],
     "landmarks on a street": [
         ["4th st. mall", "Fourth Street Mall", "4TH ST MALL"],
         ["Behind the Safeway on Mendocino Ave", "behind the safeway on mendocino avenue"],
