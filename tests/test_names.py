@@ -232,8 +232,41 @@ def test_organisations_are_told_from_people(db_url: str, first: str, last: str) 
 
 
 @pytest.mark.parametrize(("first", "last"), [
+    ("ABC Property Management", ""),
+    ("Sonoma State University", ""),
+    ("City of Santa Rosa", ""),
+    ("Santa Rosa Police", "Dept."),
+    ("Smith & Sons", "Plumbing"),
+    ("First Baptist", "Church"),
+    ("Wells Fargo Bank", ""),
+    ("St. Francis", "Church"),      # an organisation word that is also a surname, after two
+])
+def test_more_organisations_are_told_from_people(db_url: str, first: str, last: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner("26-11", first, last,
+                                                          cell="707-527-0105"))
+    assert out["entity_type"] == "clinic_account"
+    assert people(db_url) == []
+
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("N/A", ""), ("n/a", "n/a"), ("NA", ""), ("Owner", ""), ("Owner", "Owner"),
+    ("Community Cat", ""), ("Feral", "Cat"), ("Current Resident", ""), ("Not Provided", ""),
+    ("Mrs.", ""), ("Anonymous", ""), ("No Name", ""),
+])
+def test_a_name_of_placeholder_words_is_no_person(db_url: str, first: str, last: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner("26-13", first, last,
+                                                          email="someone@sonic.net"))
+    assert out["entity_type"] == "clinic_account"
+    assert people(db_url) == []
+
+
+@pytest.mark.parametrize(("first", "last"), [
     ("Joan", "Farmer"), ("Ana", "De La Cruz"), ("Lou", "Marina-Lopez"), ("Ed", "Trusty"),
     ("Kim", "Kennelly"),
+    # organisation words that are surnames, after one first name
+    ("Ann", "Church"), ("Lou", "Marina"), ("Ed", "Temple"), ("Mai", "Co"), ("Rosa", "Bank"),
+    # placeholder words beside a real one
+    ("Owen", "Owner"), ("Cat", "Stevens"), ("A.", "Nguyen"), ("Na", "Kim"),
 ])
 def test_surnames_that_look_like_words_are_still_people(
     db_url: str, first: str, last: str,
