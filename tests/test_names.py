@@ -180,6 +180,8 @@ def test_an_initial_alone_never_matches(db_url: str) -> None:
     (("Maria", "Delgado"), ("Delgado, Maria", "")),
     (("Maria", "Delgado"), ("", "Delgado, Maria")),
     (("Maria", "Delgado"), ("Delgado", "Maria")),      # swapped between the fields
+    (("Maria", "Delgado"), ("Maria Delgado", "")),     # the whole name in one field
+    (("Maria", "Delgado Jr."), ("", "Maria Delgado")),
     (("Maria", "Delgado-Ruiz"), ("Delgado, Maria", "")),
 ])
 def test_last_first_order_is_read(db_url: str, a: tuple[str, str], b: tuple[str, str]) -> None:

@@ -239,6 +239,9 @@ BEGIN
     IF fa = lb AND la = fb THEN
         RETURN 'close';   -- first and last swapped between the fields
     END IF;
+    IF array_to_string(ta_f || ta_l, '') = array_to_string(tb_f || tb_l, '') THEN
+        RETURN 'close';   -- the same words split otherwise ("John Smith" in one field)
+    END IF;
     RETURN 'different';
 END $$;
 
