@@ -180,6 +180,8 @@ def test_an_initial_alone_never_matches(db_url: str) -> None:
     (("Maria", "Delgado"), ("Delgado, Maria", "")),
     (("Maria", "Delgado"), ("", "Delgado, Maria")),
     (("Maria", "Delgado"), ("Delgado", "Maria")),      # swapped between the fields
+    (("Maria", "Delgado"), ("Maria Delgado", "")),     # the whole name in one field
+    (("Maria", "Delgado Jr."), ("", "Maria Delgado")),
     (("Maria", "Delgado-Ruiz"), ("Delgado, Maria", "")),
 ])
 def test_last_first_order_is_read(db_url: str, a: tuple[str, str], b: tuple[str, str]) -> None:
@@ -232,8 +234,41 @@ def test_organisations_are_told_from_people(db_url: str, first: str, last: str) 
 
 
 @pytest.mark.parametrize(("first", "last"), [
+    ("ABC Property Management", ""),
+    ("Sonoma State University", ""),
+    ("City of Santa Rosa", ""),
+    ("Santa Rosa Police", "Dept."),
+    ("Smith & Sons", "Plumbing"),
+    ("First Baptist", "Church"),
+    ("Wells Fargo Bank", ""),
+    ("St. Francis", "Church"),      # an organisation word that is also a surname, after two
+])
+def test_more_organisations_are_told_from_people(db_url: str, first: str, last: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner("26-11", first, last,
+                                                          cell="707-527-0105"))
+    assert out["entity_type"] == "clinic_account"
+    assert people(db_url) == []
+
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("N/A", ""), ("n/a", "n/a"), ("NA", ""), ("Owner", ""), ("Owner", "Owner"),
+    ("Community Cat", ""), ("Feral", "Cat"), ("Current Resident", ""), ("Not Provided", ""),
+    ("Mrs.", ""), ("Anonymous", ""), ("No Name", ""),
+])
+def test_a_name_of_placeholder_words_is_no_person(db_url: str, first: str, last: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner("26-13", first, last,
+                                                          email="someone@sonic.net"))
+    assert out["entity_type"] == "clinic_account"
+    assert people(db_url) == []
+
+
+@pytest.mark.parametrize(("first", "last"), [
     ("Joan", "Farmer"), ("Ana", "De La Cruz"), ("Lou", "Marina-Lopez"), ("Ed", "Trusty"),
     ("Kim", "Kennelly"),
+    # organisation words that are surnames, after one first name
+    ("Ann", "Church"), ("Lou", "Marina"), ("Ed", "Temple"), ("Mai", "Co"), ("Rosa", "Bank"),
+    # placeholder words beside a real one
+    ("Owen", "Owner"), ("Cat", "Stevens"), ("A.", "Nguyen"), ("Na", "Kim"),
 ])
 def test_surnames_that_look_like_words_are_still_people(
     db_url: str, first: str, last: str,
@@ -301,3 +336,30 @@ def test_a_registry_email_and_a_close_name_are_one_person(db_url: str) -> None:
                 row_id=rid)
     assert kinds(db_url) == ["new_entity", "auto_match", "household_member"]
     assert len(people(db_url)) == 2
+
+
+# ---- accents and other Unicode: the same letters as plain ASCII --------------------------
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("José", "Núñez"), ("Jose", "Nunez")),
+    (("Ana", "Muñoz"), ("ANA", "MUNOZ")),
+    (("François", "Çelik"), ("Francois", "Celik")),
+    (("Zoë", "Ýñiguez"), ("Zoe", "Yniguez")),
+    (("Søren", "Łukasz"), ("Soren", "Lukasz")),
+    (("Ｊｏｈｎ", "Ｓｍｉｔｈ"), ("John", "Smith")),        # full-width letters
+    (("Ann\u00a0Marie", "Lee\u00a0"), ("Ann Marie", "Lee")),  # no-break spaces
+    (("Sean", "O\u2019Brien"), ("Sean", "O'Brien")),        # a curly apostrophe
+])
+def test_accented_and_wide_letters_are_their_plain_letters(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "exact"
+    assert twice(db_url, a, b, email="same.person@sonic.net") == ["new_entity", "auto_match"]
+
+
+def test_accents_that_differ_in_letters_stay_different(db_url: str) -> None:
+    # each accented letter to its own letter, not the next one's ("ú" was "o", "ñ" was "u")
+    assert val(db_url, "SELECT trapper.norm_name_key('áéíóúñçýÿ ÁÉÍÓÚÑÇÝ')") \
+        == "aeiouncyy aeiouncy"
+    assert compare(db_url, ("Maria", "Núñez"), ("Maria", "Nuuez")) == "close"   # one typo
+    assert compare(db_url, ("Inés", "Peña"), ("Ines", "Pena")) == "exact"

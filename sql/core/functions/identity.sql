@@ -51,7 +51,9 @@ BEGIN
     -- 32 compiled a session, fewer than a record's normalizers used, so each was compiled
     -- again on every call (docs/benchmarks.md, "Identity").
     ELSIF words && ARRAY['rebooking', 'placeholder', 'unknown', 'test', 'none', 'tbd']
-          OR strpos(spaced, ' n a ') > 0 THEN
+          OR strpos(spaced, ' n a ') > 0
+          -- a name of nothing but such words ("N/A", "Owner", "Community Cat")
+          OR words <@ ARRAY(SELECT p.word FROM trapper.name_placeholder_words p) THEN
         kind := 'placeholder'; reason := format('placeholder name "%s"', full_name);
     ELSIF 'scas' = ANY (words) OR strpos(spaced, ' animal services ') > 0
           OR strpos(spaced, ' animal control ') > 0 THEN
@@ -66,7 +68,10 @@ BEGIN
         kind := 'address'; reason := format('an address typed as the name: "%s"', p_first);
     ELSIF f IS NOT NULL AND f = l AND position(' ' IN f) > 0 THEN
         kind := 'business'; reason := format('the same business name in both name fields: "%s"', p_first);
-    ELSIF words && ARRAY(SELECT k.keyword FROM trapper.organization_keywords k) THEN
+    ELSIF words && ARRAY(SELECT k.keyword FROM trapper.organization_keywords k
+                         -- "Ann Church": a surname, with one first name before it
+                         WHERE NOT (k.also_surname AND k.keyword = l
+                                    AND strpos(f, ' ') = 0 AND f <> l)) THEN
         -- whole-word overlap: one array test instead of a regex per keyword (which also
         -- flushed PostgreSQL's small cache of compiled regexes for every other function)
         kind := 'business'; reason := format('an organisation name: "%s"', full_name);

@@ -39,16 +39,22 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     FROM (SELECT lower(btrim(p_raw)) AS v) s
 $$;
 
--- Accents off, lower case, punctuation dropped, spaces collapsed.
+-- Accents off, lower case, punctuation dropped, spaces collapsed. Text with any non-ASCII
+-- character is first decomposed (NFKD: "ñ" → "n" and its accent, which the letters kept
+-- below drop; full-width "Ｊｏｈｎ" → "John"; a no-break space → a space); ASCII text, and
+-- any text in a database whose encoding is not UTF8 (where a character is one byte), skips
+-- it. The letters NFKD keeps whole are spelled out by hand.
 CREATE OR REPLACE FUNCTION trapper.norm_name_key(p_raw text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     -- (the letters, digits and spaces kept by translate: one regular expression fewer in a
     -- session's cache of 32, docs/benchmarks.md "Identity"; no FROM, so that it is inlined)
     SELECT nullif(btrim(regexp_replace(translate(
-        translate(lower(p_raw), 'áàâäãåāéèêëēíìîïīóòôöõøōúùûüūñçýÿ',
-                  'aaaaaaaeeeeeiiiiioooooooouuuuuncyy'),
-        translate(translate(lower(p_raw), 'áàâäãåāéèêëēíìîïīóòôöõøōúùûüūñçýÿ',
-                            'aaaaaaaeeeeeiiiiioooooooouuuuuncyy'),
+        replace(replace(replace(translate(lower(CASE WHEN octet_length(p_raw) = length(p_raw)
+            THEN p_raw ELSE normalize(p_raw, NFKD) END), E'øłđ\t\n\r', 'old   '),
+            'æ', 'ae'), 'œ', 'oe'), 'ß', 'ss'),
+        translate(replace(replace(replace(translate(lower(CASE WHEN octet_length(p_raw) = length(p_raw)
+            THEN p_raw ELSE normalize(p_raw, NFKD) END), E'øłđ\t\n\r', 'old   '),
+            'æ', 'ae'), 'œ', 'oe'), 'ß', 'ss'),
                   'abcdefghijklmnopqrstuvwxyz0123456789 ', ''), ''),
         '\s+', ' ', 'g')), '')
 $$;
@@ -233,6 +239,9 @@ BEGIN
     IF fa = lb AND la = fb THEN
         RETURN 'close';   -- first and last swapped between the fields
     END IF;
+    IF array_to_string(ta_f || ta_l, '') = array_to_string(tb_f || tb_l, '') THEN
+        RETURN 'close';   -- the same words split otherwise ("John Smith" in one field)
+    END IF;
     RETURN 'different';
 END $$;
 
@@ -348,6 +357,19 @@ BEGIN
         RETURN NULL;
     END IF;
     v := lower(p_raw);
+    IF octet_length(v) <> length(v) THEN
+        -- non-ASCII (only in UTF8, where a character can be more than a byte): full-width
+        -- digits and letters, no-break and other spaces as ASCII (NFKD), "½" as " 1/2",
+        -- curly quotes and long dashes as straight ones; accents and anything else (an
+        -- emoji) dropped. An address whose key would otherwise hold "niño", or "main st" and a
+        -- no-break space, is the address written in ASCII.
+        v := translate(normalize(replace(v, '½', ' 1/2 '), NFKD),
+                       E'\u2044\u2018\u2019\u201c\u201d\u2013\u2014\u2212\u00a0\u200b',
+                       '/''''""--- ');
+        v := regexp_replace(v, '[^\x01-\x7f]', '', 'g');
+    END IF;
+    -- apostrophes and quotes are no part of a street's name ("O'Farrell", "OFarrell")
+    v := translate(v, '''"', '');
     IF strpos(v, '(') > 0 THEN   -- a query per call otherwise, for the few with a note
         FOR m IN SELECT regexp_matches(v, '\(([^)]*)\)?', 'g') LOOP   -- "(behind the Safeway)"
             notes := notes || btrim(m[1]);
@@ -363,8 +385,9 @@ BEGIN
     v := replace(v, '&', ' & ');
     v := replace(v, '@', ' at ');
     v := replace(v, '#', ' # ');
-    v := regexp_replace(v, '\m(apt|unit|ste|suite|spc|space|lot|rm|room|bldg|fl)(\d+)\M',
-                        '\1 \2', 'g');                                    -- "apt5"
+    -- "apt5", "apt-5", "apt #5", "unit # 4b": the designator, then its id
+    v := regexp_replace(v, '\m(apt|unit|ste|suite|spc|space|sp|lot|rm|room|bldg|fl|trlr)[ #-]*(\d+[a-z]?)\M',
+                        '\1 \2', 'g');
     v := regexp_replace(v, '\s*,[\s,]*', ',', 'g');
     v := btrim(regexp_replace(v, '\s+', ' ', 'g'), ' ,');
     v := regexp_replace(v, '[ ,]*\m(usa|us|united states|united states of america)$', '');
@@ -533,6 +556,12 @@ BEGIN
     i := 1;
     WHILE i <= coalesce(array_length(words, 1), 0) LOOP
         w := words[i];
+        -- a dash or slash between the street and what follows ("12 Main St - Santa Rosa"),
+        -- is no word of the address
+        IF w IN ('-', '--', '/') THEN
+            i := i + 1;
+            CONTINUE;
+        END IF;
         e := coalesce(voc -> w, '{}');
         wr := wr || w;
         IF e ->> 'ok' = 'tens' AND (voc -> words[i + 1] ->> 'ok') = 'ordinal'
@@ -599,6 +628,18 @@ BEGIN
             END LOOP;
         END IF;
     END IF;
+    -- a numbered route: its number (and directional) is the street's, not the town's or a
+    -- unit's ("12345 State Route 128 N Philo", "123 County Road 5", "9 Hwy 1 N")
+    IF street_end < n AND left(wr[street_end + 1], 1) BETWEEN '0' AND '9'
+       AND (ws[street_end] IN ('hwy', 'rte', 'fwy', 'expy', 'tpke')
+            OR ws[street_end] = 'rd' AND street_end >= 2 AND wr[street_end - 1] IN ('county', 'co')) THEN
+        street_end := street_end + 1;
+    END IF;
+    IF street_end < n AND dr[street_end + 1] AND street_end >= 2
+       AND left(wr[street_end], 1) BETWEEN '0' AND '9'
+       AND ws[street_end - 1] IN ('hwy', 'rte', 'fwy', 'expy', 'tpke', 'rd') THEN
+        street_end := street_end + 1;
+    END IF;
     IF street_end IS NULL THEN
         street_end := n;
         FOR k IN 2..n LOOP
@@ -627,6 +668,16 @@ BEGIN
         END IF;
     END LOOP;
     street := array_to_string(ws[1:street_end] || extra, ' ');
+    IF translate(street, '0123456789', '') <> street THEN
+        -- a state or US route by any of its names is "hwy <number>" ("State Route 128",
+        -- "SR 128", "CA-128", "US Hwy 101"), a county road "co rd <number>" ("County Road
+        -- 5", "CR 5")
+        m := regexp_match(street, '^(?:(us|state|ca|calif|california|county|co) )?(hwy|rte|sr|ca|us|rd|cr)(?: |-)?(\d+[a-z]?)(\M.*)$');
+        IF m IS NOT NULL AND (m[2] <> 'rd' OR m[1] IN ('county', 'co')) THEN
+            street := CASE WHEN m[2] IN ('cr', 'rd') OR m[1] IN ('county', 'co') THEN 'co rd '
+                           ELSE 'hwy ' END || m[3] || m[4];
+        END IF;
+    END IF;
     -- the parts after the line: units ("Apt 5, Santa Rosa"), then the town
     FOR i IN line_at + 1..np LOOP
         m := regexp_match(parts[i], '^(\S+)(?: (\S+))?(?: (.*))?$');
@@ -648,7 +699,7 @@ BEGIN
     END LOOP;
     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'address', 'house', house,
         'house_range', house_range, 'street', street, 'unit', unit,
-        'town', nullif(btrim(town), ''), 'zip', zip,
+        'town', nullif(btrim(town, ' -/'), ''), 'zip', zip,
         'note', nullif(array_to_string(notes, '; '), ''), 'landmark', landmark));
 END $$;
 
