@@ -4,10 +4,12 @@ matches only through a shared identifier, and each has its must-stay-apart cases
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.entities import owner, people, process
-from tests.helpers import sql, val
+from tests.helpers import execute, sql, val
 
 ADDR = "12 Oak St, Santa Rosa, CA 95404"
 
@@ -363,3 +365,25 @@ def test_accents_that_differ_in_letters_stay_different(db_url: str) -> None:
         == "aeiouncyy aeiouncy"
     assert compare(db_url, ("Maria", "Núñez"), ("Maria", "Nuuez")) == "close"   # one typo
     assert compare(db_url, ("Inés", "Peña"), ("Ines", "Pena")) == "exact"
+
+
+def test_an_upgrade_rekeys_accounts_stored_under_the_old_accent_keys(db_url: str) -> None:
+    """Core 022: accounts keyed by the old norm_name_key (ñ read as u, ú as o) take their
+    corrected key, so the next record finds them; one whose corrected key is taken keeps
+    its own, and nothing is merged."""
+    execute(db_url, """
+        INSERT INTO trapper.clinic_accounts (account_key, account_name, account_type, created_at)
+        VALUES ('nuuoz ranch', 'Núñez Ranch', 'business', now() - interval '2 days'),
+               ('nuuoz  ranch', 'Núñez  Ranch', 'business', now() - interval '1 day'),
+               ('pena farms', 'Peña Farms', 'business', now()),
+               ('peua farms', 'Peña Farms', 'business', now())""")
+    migration = Path(__file__).parent.parent / "sql/core/022_rekey_clinic_accounts.sql"
+    execute(db_url, migration.read_text(encoding="utf-8"))
+    keys = {r["account_key"]: r["account_name"] for r in sql(
+        db_url, "SELECT account_key, account_name FROM trapper.clinic_accounts")}
+    assert val(db_url, "SELECT trapper.norm_name_key('Núñez Ranch')") == "nunez ranch"
+    # the older of the two that correct to one key takes it; the other keeps its own
+    assert keys["nunez ranch"] == "Núñez Ranch" and "nuuoz  ranch" in keys
+    # the corrected key was taken already: both stay, apart, as they were
+    assert {"pena farms", "peua farms"} <= keys.keys()
+    assert val(db_url, "SELECT count(*) FROM trapper.clinic_accounts") == 4
