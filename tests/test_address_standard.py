@@ -153,6 +153,65 @@ SAME = {
         ["4th st. mall", "Fourth Street Mall", "4TH ST MALL"],
         ["Behind the Safeway on Mendocino Ave", "behind the safeway on mendocino avenue"],
     ],
+    # the adversarial pass of issue 17: each class with members beyond its first example
+    "a landmark before a street with no suffix or a numbered one": [
+        ["Sonoma Valley High School 20000 Broadway", "20000 Broadway",
+         "Sonoma Valley High School, 20000 Broadway", "Behind the High School 20000 BROADWAY"],
+        ["Sonoma Valley High School 20000 Broadway, Sonoma", "20000 Broadway, Sonoma, CA 95476",
+         "Sonoma Valley HS 20000 Broadway, Sonoma CA"],
+        ["Safeway, 1234 Main St", "Behind Safeway 1234 Main St", "1234 Main Street"],
+        ["Lucky 1300 Main St", "1300 Main St"],
+        ["Joe's Market - 500 4th St", "Joes Market, 500 Fourth Street", "500 4th St",
+         "Joe's Market: 500 4th St"],
+        ["Oak Grove Apts 12 Elm Ave #3", "12 Elm Ave Apt 3", "Oak Grove Apartments 12 Elm Ave #3"],
+        ["Oak Grove Apts 12 Elm Ave #4", "12 Elm Ave Unit 4"],
+        ["Fire Station 2 Petaluma Blvd N", "2 Petaluma Blvd N"],
+    ],
+    "rural route and highway contract boxes (Pub 28 section 23)": [
+        ["RR 2 Box 5", "Rural Route 2 Box 5", "R.R. 2, Box 5", "RR2 Box 5", "Route 2 Box 5",
+         "RFD 2 Box 5", "Rural Route 2, Box #5", "Rt. 2 Bx 5"],
+        ["RR 2 Box 6", "Rural Route 2 Box 6"],
+        ["RR 3 Box 5", "R R 3 Box 5"],
+        ["HC 1 Box 3", "Highway Contract 1 Box 3", "HCR 1 Box 3", "Star Route 1 Box 3",
+         "H.C. 1, Box 3"],
+        ["Star Route Box 3", "HC Box 3", "Star Rte Box 3"],
+        ["RR 2 Box 5, Santa Rosa, CA 95404", "Rural Route 2 Box 5 Santa Rosa CA",
+         "R.R. 2, Box 5, Santa Rosa"],
+        ["RR 2 Box 5, Petaluma", "Rural Route 2 Box 5, Petaluma, CA 94952"],
+    ],
+    "intersections with a slash, 'x' or 'cnr'": [
+        ["4th/Main", "4th / Main", "cnr 4th and Main", "4th x Main", "4th & Main",
+         "Cnr of Fourth/Main"],
+        ["4th St / Main St", "Main St/4th St", "4th St x Main St", "Cnr 4th St & Main St"],
+        ["4th St / Main St, Santa Rosa", "4th St x Main St Santa Rosa CA 95404"],
+        ["Malcolm X Blvd & 5th St", "5th St and Malcolm X Blvd"],
+    ],
+    "ordinal words past 99": [
+        ["100 One Hundred Twenty-Fifth St", "100 125th St", "100 one hundred twenty fifth street"],
+        ["100 Hundredth St", "100 One Hundredth St", "100 100th St"],
+        ["5 One Hundred and First Ave", "5 101st Ave", "5 One Hundred First Avenue"],
+        ["5 Two Hundred Twelfth St", "5 212th St"],
+        ["5 One Hundred Oaks Dr", "5 one hundred oaks drive"],
+        ["One Hundred Twenty-Fifth St & Lenox Ave", "125th St and Lenox Avenue"],
+    ],
+    "directionals in two words": [
+        ["100 North East Elm St", "100 N E Elm St", "100 North-East Elm St", "100 NE Elm St",
+         "100 Northeast Elm Street", "100 N.E. Elm St"],
+        ["100 S W Elm St", "100 SW Elm St", "100 South West Elm Street"],
+        ["100 Elm St N E", "100 Elm St NE", "100 Elm Street North East"],
+        # a street named E with its directional N, apart from NE Street
+        ["100 N E St", "100 North E Street"],
+        ["100 NE St", "100 N.E. St"],
+        ["100 N E Park Ave", "100 NE Park Avenue"],
+    ],
+    "ZIP+4 with no hyphen, a county after the town": [
+        ["12 Main St, Santa Rosa, CA 954041234", "12 Main St, Santa Rosa, CA 95404-1234",
+         "12 Main St, Santa Rosa, Sonoma County, CA 95404", "12 Main St Santa Rosa CA 954041234",
+         "12 Main St, Santa Rosa, Sonoma Co., CA"],
+        ["12 Main St, Petaluma, Sonoma County, CA 94952", "12 Main St, Petaluma 949521234"],
+        ["12 Main St 954041234", "12 Main St 95404"],
+        ["12 Main St, Sonoma County, CA", "12 Main St"],
+    ],
 }
 
 
@@ -185,6 +244,72 @@ def test_po_boxes_are_recognised_and_make_no_place(db_url: str) -> None:
         assert place(db_url, box) is None
     assert parts(db_url, "P.O. Box 123, Santa Rosa, CA 95404") == {
         "kind": "po_box", "box": "123", "town": "santa rosa", "zip": "95404"}
+
+
+def test_what_the_new_classes_say(db_url: str) -> None:
+    assert parts(db_url, "Sonoma Valley High School 20000 Broadway") == {
+        "kind": "address", "house": "20000", "street": "broadway",
+        "landmark": "sonoma valley high school"}
+    assert parts(db_url, "Joe's Market - 500 4th St")["landmark"] == "joes market"
+    assert parts(db_url, "R.R. 2, Box 5, Santa Rosa, CA 954041234") == {
+        "kind": "rural_route", "street": "rr 2", "box": "5", "town": "santa rosa",
+        "zip": "95404"}
+    assert keys(db_url, ["RR 2 Box 5"])["RR 2 Box 5"] == "rr 2 box 5|rr 2||"
+    assert keys(db_url, ["Star Route Box 3"])["Star Route Box 3"] == "hc box 3|hc||"
+    assert keys(db_url, ["4th/Main"])["4th/Main"] == "&|4th & main||"
+    assert parts(db_url, "100 One Hundred Twenty-Fifth St")["street"] == "125th st"
+    assert parts(db_url, "100 N E Elm St")["street"] == "ne elm st"
+    assert parts(db_url, "100 N E St")["street"] == "n e st"
+    assert parts(db_url, "12 Main St, Santa Rosa, Sonoma County, CA 954041234") == {
+        "kind": "address", "house": "12", "street": "main st", "town": "santa rosa",
+        "zip": "95404"}
+
+
+@pytest.mark.parametrize("text", [
+    # a number that counts things or measures a way is no house number
+    "Colony of 5 cats behind the barn", "Valley Ford 2 miles north", "feeds 12 cats nightly",
+    "fed since 2019 feeding them",
+    # a slash or an x between words that are not both streets is no intersection
+    "Petaluma/Penngrove", "w/ 3 cats", "John X Smith",
+    # a bare street, with its ordinal in words, is no place
+    "One Hundred Twenty-Fifth St"])
+def test_what_still_names_no_place(db_url: str, text: str) -> None:
+    assert keys(db_url, [text])[text] is None, parts(db_url, text)
+
+
+def test_rural_route_boxes_are_places_that_never_match_a_house(db_url: str) -> None:
+    at = (38.44, -122.71)
+    box = place(db_url, "RR 2 Box 5, Santa Rosa", *at)
+    assert box is not None
+    assert place(db_url, "Rural Route 2, Box #5, Santa Rosa, CA 95404") == box
+    assert place(db_url, "R.R. 2 Box 5") == box              # no town: the one live place
+    # a house at the same spot, and the box's number as a house on a street: other places
+    house = place(db_url, "5 Main St, Santa Rosa", *at)
+    assert house not in (None, box)
+    assert place(db_url, "5 RR 2, Santa Rosa") not in (None, box)
+    # another box of the route, another route, another town, even within 10 m (a geocoder
+    # puts a rural route's boxes at its ZIP's centre)
+    others = [place(db_url, a, *at) for a in ["RR 2 Box 6, Santa Rosa", "RR 3 Box 5, Santa Rosa",
+                                              "HC 2 Box 5, Santa Rosa"]]
+    others.append(place(db_url, "RR 2 Box 5, Petaluma"))
+    assert len(set(others) | {box, house}) == 6
+    row = sql(db_url, "SELECT address_kind, house_number FROM trapper.places "
+                      "WHERE place_id = $1", box)[0]
+    assert dict(row) == {"address_kind": "rural_route", "house_number": None}
+    # and a PO box is still no place
+    assert place(db_url, "PO Box 5, Santa Rosa") is None
+
+
+def test_new_intersections_and_landmarks_first_stay_apart_from_houses(db_url: str) -> None:
+    at = (38.44, -122.71)
+    corner = place(db_url, "4th St / Main St, Santa Rosa", *at)
+    assert place(db_url, "4th St x Main St, Santa Rosa") == corner
+    house = place(db_url, "400 4th St, Santa Rosa", *at)
+    assert corner is not None and house not in (None, corner)
+    # two landmarks at two numbers are two places; one at its number is the house's place
+    school = place(db_url, "Sonoma Valley High School 20000 Broadway, Sonoma")
+    assert school is not None and place(db_url, "20000 Broadway, Sonoma") == school
+    assert place(db_url, "Safeway 20010 Broadway, Sonoma") not in (None, school)
 
 
 def test_town_and_zip_join_the_key(db_url: str) -> None:
@@ -301,7 +426,9 @@ def route_survey_address(db_url: str, address: str) -> list[Any]:
 
 @pytest.mark.parametrize("address", ["4th st. mall, Petaluma", "100-110 main st., Petaluma",
                                      "Safeway 1234 Main St Petaluma CA",
-                                     "corner of 4th and B st, Petaluma"])
+                                     "corner of 4th and B st, Petaluma",
+                                     "Sonoma Valley High School 20000 Broadway",
+                                     "RR 2 Box 5, Petaluma", "4th/Main, Petaluma"])
 def test_the_router_makes_the_places_it_skipped(db_url: str, address: str) -> None:
     log = route_survey_address(db_url, address)
     assert [r["action"] for r in log] == ["routed"], log
@@ -349,6 +476,32 @@ def test_existing_places_are_rekeyed_and_their_duplicates_merged(db_url: str) ->
     # and a second run changes nothing
     out = sql(db_url, "SELECT * FROM trapper.rekey_places()")[0]
     assert (out["rekeyed"], out["merged"]) == (0, 0)
+
+
+def test_places_the_old_parser_made_take_the_new_keys(db_url: str) -> None:
+    # keys and kinds as the parser before 023 left them (023 runs rekey_places)
+    old = [("Rural Route 2 Box 5", "@|rural rte 2 box 5||", "landmark"),
+           ("4th St / Main St", "@|4th st / main st||", "landmark"),
+           ("Joe's Market - 500 4th St", "@|joes market - 500 4th st||", "landmark"),
+           ("100 N E Elm St", "100|n e elm st||", "address"),
+           ("1 Main St Santa Rosa CA 954041234", "1|main st||santa rosa ca 954041234", "address"),
+           ("1 Main St, Santa Rosa", "1|main st||santa rosa", "address")]
+    for i, (address, key, kind) in enumerate(old):
+        sql(db_url, """
+            INSERT INTO trapper.places (address_key, formatted_address, normalized_address,
+                                        address_kind, created_at)
+            VALUES ($1, $2, trapper.normalize_address($2), $3,
+                    now() - make_interval(days => $4))""", key, address, kind, 10 - i)
+    out = sql(db_url, "SELECT * FROM trapper.rekey_places()")[0]
+    assert (out["rekeyed"], out["merged"]) == (4, 1)
+    live = {r["formatted_address"]: (r["address_key"], r["address_kind"]) for r in sql(
+        db_url, "SELECT * FROM trapper.places WHERE merged_into_place_id IS NULL")}
+    assert live == {
+        "Rural Route 2 Box 5": ("rr 2 box 5|rr 2||", "rural_route"),
+        "4th St / Main St": ("&|4th st & main st||", "intersection"),
+        "Joe's Market - 500 4th St": ("500|4th st||", "address"),
+        "100 N E Elm St": ("100|ne elm st||", "address"),
+        "1 Main St, Santa Rosa": ("1|main st||santa rosa", "address")}
 
 
 def test_the_standard_is_data(db_url: str) -> None:

@@ -294,22 +294,70 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                        WHEN p_n % 10 = 2 THEN 'nd' WHEN p_n % 10 = 3 THEN 'rd' ELSE 'th' END
 $$;
 
+-- Ordinal words past 99 as numerals, the rest of the text as it was: "one hundred twenty
+-- fifth" → 125th, "hundred and first" → 101st, "two hundredth" → 200th (the ordinal table holds
+-- 1 to 90; the hundreds are read here, by arithmetic). "One Hundred Oaks" stays: no ordinal
+-- follows. p_voc: address_parts' reading of the tables.
+CREATE OR REPLACE FUNCTION trapper.address_hundreds(p_text text, p_voc jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    units constant text[] := ARRAY['one', 'two', 'three', 'four', 'five', 'six', 'seven',
+                                   'eight', 'nine'];
+    w text[] := string_to_array(p_text, ' ');
+    n integer := coalesce(array_length(w, 1), 0);
+    out_words text[] := '{}';
+    i integer := 1;
+    j integer;
+    h integer;
+    o integer;
+BEGIN
+    WHILE i <= n LOOP
+        h := coalesce(array_position(units, w[i]), 1);
+        j := CASE WHEN w[i] IN ('hundred', 'hundredth') THEN i
+                  WHEN w[i + 1] IN ('hundred', 'hundredth') AND w[i] = ANY (units) THEN i + 1 END;
+        o := NULL;
+        IF j IS NOT NULL AND w[j] = 'hundredth' THEN
+            o := 0;
+        ELSIF j IS NOT NULL THEN
+            j := j + CASE WHEN w[j + 1] = 'and' THEN 2 ELSE 1 END;
+            IF p_voc -> w[j] ->> 'ok' = 'tens' AND p_voc -> w[j + 1] ->> 'ok' = 'ordinal'
+               AND (p_voc -> w[j + 1] ->> 'o')::integer < 10 THEN
+                o := (p_voc -> w[j] ->> 'o')::integer + (p_voc -> w[j + 1] ->> 'o')::integer;
+                j := j + 1;
+            ELSIF p_voc -> w[j] ->> 'ok' = 'ordinal' THEN
+                o := (p_voc -> w[j] ->> 'o')::integer;
+            END IF;
+        END IF;
+        IF o IS NULL THEN
+            out_words := out_words || w[i];
+            i := i + 1;
+        ELSE
+            out_words := out_words || trapper.ordinal_numeral(h * 100 + o);
+            i := j + 1;
+        END IF;
+    END LOOP;
+    RETURN array_to_string(out_words, ' ');
+END $$;
+
 -- The parts of a US address under USPS Publication 28, whose tables are data
 -- (012_address_standard.sql: street suffixes, directionals, ordinal words, unit designators),
 -- as jsonb (docs/identity.md, "Places"):
 --   kind         'address' (a house number and a street), 'intersection' ("4th & Main",
---                "corner of …"), 'landmark' (a place named on a street with no number: "4th
---                St Mall"), 'po_box'; NULL when the text names none of them ("somewhere").
+--                "corner of …", "4th/Main", "4th x Main"), 'landmark' (a place named on a
+--                street with no number: "4th St Mall"), 'rural_route' (a rural route or
+--                highway contract box: "RR 2 Box 5", "HC 1 Box 3"), 'po_box'; NULL when the
+--                text names none of them ("somewhere").
 --   house        the house number; of a range ("100-110 Main St") the first, and
 --   house_range  the range as written.
 --   street       standard words: suffixes abbreviated (Blv, Boulevard → blvd), directionals
 --                (North → n), ordinal words as numerals (Seventh → 7th); of an intersection
---                both streets, sorted, joined by ' & '.
+--                both streets, sorted, joined by ' & '; of a rural route box the route ("rr 2",
+--                "hc 1", "hc" for a Star Route with no number).
 --   unit         the unit's id ("Apt 5", "Unit 5", "#5" → 5; "Rear" → rear).
 --   town, zip    the town (after a comma, or after the street in a line with no commas), the ZIP.
 --   note         cross-street and landmark notes ("between 4th and 5th sts", "at 10th st",
 --                "(behind the Safeway)"), and a landmark written before the number.
---   box          a PO box's number.
+--   box          a PO box's or a rural route box's number.
 -- The tables are read through trapper.address_vocabulary (014), one lookup per word.
 CREATE OR REPLACE FUNCTION trapper.address_parts(p_raw text) RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
@@ -318,6 +366,19 @@ DECLARE
     route_words constant text[] := ARRAY['hwy', 'highway', 'route', 'rte', 'road', 'rd',
         'county', 'us', 'sr', 'state', 'interstate', 'i', 'exit', 'mile', 'no', 'number',
         'box', 'cr', 'ave', 'avenue', 'st', 'street'];
+    -- around a number that is no house number ("colony of 5 cats", "2 miles north"): a
+    -- landmark before a number reads as one only without these beside the number
+    count_before constant text[] := ARRAY['of', 'about', 'approx', 'approximately', 'over',
+        'under', 'after', 'before', 'until', 'than', 'to', 'from', 'for', 'with', 'has', 'have',
+        'had', 'feeds', 'feeding', 'feed', 'is', 'are', 'was', 'were', 'around', 'only', 'x',
+        'last', 'next', 'every', 'each', 'total', 'plus', 'call', 'since', 'in', 'year', 'age',
+        'aged', 'during', 'till', 'circa', 'by'];
+    count_after constant text[] := ARRAY['cats', 'cat', 'kittens', 'kitten', 'kitties',
+        'ferals', 'feral', 'adults', 'adult', 'miles', 'mile', 'mi', 'blocks', 'block', 'min',
+        'mins', 'minutes', 'hours', 'hrs', 'days', 'weeks', 'months', 'years', 'yrs', 'am',
+        'pm', 'ft', 'feet', 'yards', 'yds', 'acres', 'people', 'dogs', 'times', 'or', 'to',
+        'of', 'and', 'x', 'pets', 'animals', 'more', 'units', 'houses', 'homes', 'yr', 'yo',
+        'year', 'old', 'wks', 'lbs', 'pounds', 'feeding', 'fed'];
     v text;
     m text[];
     notes text[] := '{}';
@@ -391,7 +452,8 @@ BEGIN
     v := regexp_replace(v, '\s*,[\s,]*', ',', 'g');
     v := btrim(regexp_replace(v, '\s+', ' ', 'g'), ' ,');
     v := regexp_replace(v, '[ ,]*\m(usa|us|united states|united states of america)$', '');
-    m := regexp_match(v, '^(.*?)[ ,]+(\d{5})(?: ?- ?\d{4})?$');
+    -- the ZIP, and its +4 with a hyphen, a space or nothing between ("954041234")
+    m := regexp_match(v, '^(.*?)[ ,]+(\d{5})(?: ?-? ?\d{4})?$');
     IF m IS NOT NULL THEN
         v := m[1];
         zip := m[2];
@@ -410,6 +472,12 @@ BEGIN
         END IF;
     END IF;
     v := btrim(v, ' ,');
+    -- a county after a comma ("Santa Rosa, Sonoma County"; "12 Main St, Sonoma Co") is no
+    -- town: without it the town before stands, or none (the no-town rule finds the place)
+    w := reverse(split_part(reverse(v), ',', 1));
+    IF strpos(v, ',') > 0 AND (right(w, 7) = ' county' OR right(w, 3) = ' co') THEN
+        v := btrim(left(v, length(v) - length(w) - 1), ' ,');
+    END IF;
     IF v = '' THEN
         RETURN NULL;
     END IF;
@@ -426,14 +494,15 @@ BEGIN
                    's', s.standard, 'e', s.ends_street, 'd', d.standard, 'o', o.number,
                    'ok', o.kind, 'u', u.needs_id, 'us', u.standard)))
         INTO voc
-        FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(replace(v, ',', ' '), ' ') t) x
+        FROM (SELECT DISTINCT t AS word FROM regexp_split_to_table(translate(v, ',/', '  '), ' ') t) x
         LEFT JOIN trapper.address_street_suffixes s ON s.written = x.word
         LEFT JOIN trapper.address_directionals d ON d.written = x.word
         LEFT JOIN trapper.address_ordinals o ON o.written = x.word
         LEFT JOIN trapper.address_unit_designators u ON u.written = x.word
         WHERE coalesce(s.written, d.written, o.written, u.written) IS NOT NULL;
     ELSE
-        FOREACH w IN ARRAY string_to_array(replace(v, ',', ' '), ' ') LOOP
+        -- (the words either side of a slash too: "4th/Main")
+        FOREACH w IN ARRAY string_to_array(translate(v, ',/', '  '), ' ') LOOP
             CONTINUE WHEN translate(w, '0123456789', '') = '' OR w = ANY (seen);
             seen := seen || w;
             e := (SELECT a.entry FROM trapper.address_vocabulary a WHERE a.word = w);
@@ -443,6 +512,24 @@ BEGIN
         END LOOP;
     END IF;
     voc := coalesce(voc, '{}');
+    IF strpos(v, 'hundred') > 0 THEN
+        FOR i IN 1..np LOOP
+            parts[i] := trapper.address_hundreds(parts[i], voc);
+        END LOOP;
+    END IF;
+
+    -- a rural route or highway contract box (Pub 28 section 23: "RR 2 BOX 5", "HC 1 BOX 3";
+    -- Rural Route, RFD, Route and Rt are RR, Highway Contract, HCR and Star Route are HC): a
+    -- place of its own kind, whose key never equals a house address's ('rr 2 box 5|rr 2||')
+    IF strpos(v, 'box') > 0 OR strpos(v, 'bx') > 0 THEN
+        m := regexp_match(v, '^(rural free delivery|rural route|rural rte|rural rt|rural|rfd|rr|r r|route|rte|rt|highway contract route|highway contract|hwy contract route|hwy contract|hcr|hc|h c|star route|star rte|star rt) ?#? ?(\d+)?[ ,]*(?:box|bx) ?#? ?(\d+[a-z]?)\M[ ,]*(.*)$');
+        IF m IS NOT NULL THEN
+            RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'rural_route',
+                'street', concat_ws(' ', CASE WHEN left(m[1], 1) IN ('h', 's') THEN 'hc'
+                                              ELSE 'rr' END, m[2]),
+                'box', m[3], 'town', nullif(btrim(replace(m[4], ',', ' ')), ''), 'zip', zip));
+        END IF;
+    END IF;
 
     -- a PO box ("PO Box 12", "P O Box 12", "Post Office Box 12")
     FOR i IN 1..np LOOP
@@ -466,16 +553,22 @@ BEGIN
             EXIT;
         END IF;
     END LOOP;
+    -- (the street may be a numbered one, "Joe's Market - 500 4th St", or have no suffix,
+    -- "Sonoma Valley High School 20000 Broadway": then a short one, a word that counts
+    -- things neither before nor after the number)
     IF line_at IS NULL THEN
-        m := regexp_match(parts[1], '^(.*[a-z].*?) (\d+[a-z]?(?: ?- ?\d+[a-z]?)? [a-z].*)$');
+        m := regexp_match(parts[1], '^(.*[a-z].*?) (\d+[a-z]?(?: ?- ?\d+[a-z]?)? [a-z0-9].*)$');
         IF m IS NOT NULL
            AND NOT (split_part(m[1], ' ', -1) = ANY (route_words))
            AND NOT coalesce((voc -> split_part(m[1], ' ', -1)) ? 'u', false)
-           AND EXISTS (SELECT 1 FROM unnest(string_to_array(m[2], ' ')) WITH ORDINALITY t(x, o)
-                       WHERE o > 2 AND (voc -> x) ? 's') THEN
+           AND (EXISTS (SELECT 1 FROM unnest(string_to_array(m[2], ' ')) WITH ORDINALITY t(x, o)
+                        WHERE o > 2 AND (voc -> x) ? 's')
+                OR array_length(string_to_array(m[2], ' '), 1) <= 5
+                   AND NOT split_part(m[1], ' ', -1) = ANY (count_before)
+                   AND NOT split_part(m[2], ' ', 2) = ANY (count_after)) THEN
             line_at := 1;
             line := m[2];
-            landmark := m[1];
+            landmark := nullif(btrim(m[1], ' -/:'), '');
         END IF;
     END IF;
 
@@ -484,7 +577,25 @@ BEGIN
         line := parts[1];
         town := nullif(array_to_string(parts[2:], ' '), '');
         IF line !~ '\m(between|betw|btwn|btw|b/t)\M' THEN
-            m := regexp_match(line, '^(?:(?:at|on) )?(?:the )?(?:(?:corner|cor|intersection|crnr) (?:of )?)?(.+?) (&|and|at) (.+)$');
+            IF strpos(line, '/') > 0 THEN
+                line := btrim(replace(replace(line, '/', ' / '), '  ', ' '));   -- "4th/Main"
+            END IF;
+            m := regexp_match(line, '^(?:(?:at|on) )?(?:the )?(?:(?:corner|cor|cnr|intersection|crnr) (?:of )?)?(.+?) (&|and|at|/|x) (.+)$');
+            IF m[2] IN ('/', 'x') AND NOT (
+                    -- "4th / Main", "4th x Main": only when both sides read as streets (no
+                    -- initial, "John X Smith"; no name with the letter in it, "Malcolm X
+                    -- Blvd"; not two towns, "Petaluma/Penngrove"), one of them ending in a
+                    -- suffix or an ordinal
+                    length(m[1]) > 1 AND length(split_part(m[3], ' ', 1)) > 1
+                    AND NOT coalesce((voc -> split_part(m[3], ' ', 1)) ? 's', false)
+                    AND NOT coalesce((voc -> split_part(m[3], ' ', 1)) ? 'd', false)
+                    AND EXISTS (SELECT 1 FROM unnest(ARRAY[split_part(m[1], ' ', -1),
+                                                           split_part(m[3], ' ', -1)]) x
+                                WHERE (voc -> x) ? 's' OR voc -> x ->> 'ok' = 'ordinal'
+                                      OR x ~ '^\d+(st|nd|rd|th|d)$')) THEN
+                -- the other connectors, if any ("Malcolm X Blvd & 5th St")
+                m := regexp_match(line, '^(?:(?:at|on) )?(?:the )?(?:(?:corner|cor|cnr|intersection|crnr) (?:of )?)?(.+?) (&|and|at) (.+)$');
+            END IF;
             IF m IS NOT NULL AND (m[2] <> 'at' OR coalesce((voc -> split_part(m[1], ' ', -1)) ? 's', false)) THEN
                 IF np = 1 THEN
                     -- no commas: the town follows the second street's suffix (and its
@@ -563,6 +674,17 @@ BEGIN
             CONTINUE;
         END IF;
         e := coalesce(voc -> w, '{}');
+        IF e ->> 'd' IN ('n', 's') AND voc -> words[i + 1] ->> 'd' IN ('e', 'w')
+           AND (i = 1 AND words[i + 2] IS NOT NULL
+                      AND NOT coalesce((voc -> words[i + 2]) ? 'd', false)
+                      AND NOT coalesce((voc -> words[i + 2] ->> 'e')::boolean, false)
+                OR i > 1 AND sx[i - 1] = 2) THEN
+            -- a directional in two words ("North East Elm St", "N E Elm", "Elm St N E"): one,
+            -- before a name ("100 N E St" is a street named E) or after a street's suffix
+            e := jsonb_build_object('d', (e ->> 'd') || (voc -> words[i + 1] ->> 'd'));
+            w := w || ' ' || words[i + 1];
+            i := i + 1;
+        END IF;
         wr := wr || w;
         IF e ->> 'ok' = 'tens' AND (voc -> words[i + 1] ->> 'ok') = 'ordinal'
            AND (voc -> words[i + 1] ->> 'o')::integer < 10 THEN
@@ -782,15 +904,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- The key of address_parts' result: 'house|street|unit|town' (the town, else the ZIP, else
--- empty) for an address, '&|street & street||town' for an intersection and
--- '@|name||town' for a landmark (never equal to a house address's key), NULL otherwise
--- (a PO box, a bare town, nothing).
+-- empty) for an address, '&|street & street||town' for an intersection, '@|name||town' for a
+-- landmark and 'rr 2 box 5|rr 2||town' for a rural route box (never equal to a house address's
+-- key), NULL otherwise (a PO box, a bare town, nothing).
 CREATE OR REPLACE FUNCTION trapper.address_key_of(p jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE p ->> 'kind'
                WHEN 'address' THEN p ->> 'house'
                WHEN 'intersection' THEN '&'
-               WHEN 'landmark' THEN '@' END
+               WHEN 'landmark' THEN '@'
+               -- the whole Pub 28 line: the 10 m rule, which asks only that the first
+               -- fields agree, never joins two boxes a geocoder put at one ZIP's centre
+               WHEN 'rural_route' THEN (p ->> 'street') || ' box ' || (p ->> 'box') END
            || '|' || (p ->> 'street') || '|' || coalesce(p ->> 'unit', '') || '|'
            || coalesce(p ->> 'town', p ->> 'zip', '')
 $$;

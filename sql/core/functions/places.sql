@@ -29,8 +29,9 @@ END $$;
 -- Deciding takes no lock; creating takes one per house, street without its directional and
 -- unit, and decides again, so that two workers making the ZIP-only and the town's place of
 -- one address at once meet (the one that waits sees the other's place).
--- Intersections and landmarks have keys of their own ('&|…', '@|…') that never match a
--- house address. A PO box, a bare town or nothing makes no place (NULL).
+-- Intersections, landmarks and rural route boxes have keys of their own ('&|…', '@|…',
+-- 'rr 2 box 5|rr 2|…') that never match a house address. A PO box, a bare town or nothing makes
+-- no place (NULL).
 -- The address comes read into its parts (trapper.address_parts(p_address)), so that a
 -- processor that needs the address's key for the person too reads it once
 -- (process_person_fields: parsing was a tenth of the load's time, half of it reading the
@@ -279,7 +280,9 @@ BEGIN
     UPDATE trapper.places p
     SET address_key = r.new_key, updated_at = CASE WHEN r.new_key <> r.old_key THEN now()
                                                    ELSE p.updated_at END,
-        address_kind = coalesce(r.parts ->> 'kind', p.address_kind),
+        -- (the kind of a key read: an address the key no longer reads, a PO box, keeps its own)
+        address_kind = CASE WHEN trapper.address_key_of(r.parts) IS NOT NULL
+                            THEN r.parts ->> 'kind' ELSE p.address_kind END,
         address_note = coalesce(p.address_note, nullif(concat_ws('; ', r.parts ->> 'landmark',
                                                                 r.parts ->> 'note'), ''))
     FROM place_rekey r
