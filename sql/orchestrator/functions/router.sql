@@ -72,6 +72,7 @@ DECLARE
     composed jsonb := '{}';       -- {rule id: {target_field, parts, separator, value}}
     v_empty text;                 -- "field x is empty" / "fields a, b are all empty"
     v_ptype text;
+    v_typed text;
     v_ptypes jsonb := (SELECT jsonb_object_agg(function_name, (
                            SELECT jsonb_object_agg(p, t)
                            FROM unnest(parameters, parameter_types) AS u (p, t)))
@@ -169,11 +170,14 @@ BEGIN
         -- rejects the record, naming the field and the value, before anything is written
         v_ptype := v_ptypes -> fn ->> coalesce(r.target_field, r.source_field);
         IF v_ptype IS NOT NULL AND v_ptype <> 'text' THEN
+            v_typed := trapper.orchestrator_typed_value(v, v_ptype);
             IF btrim(v) = '' THEN
                 v := NULL;
-            ELSIF NOT trapper.orchestrator_value_fits(v, v_ptype) THEN
-                v_reason := format('rejected: field %s value %L is not a %s (%s.%s)',
-                                   r.source_field, v, v_ptype, r.target_surface,
+            ELSIF v_typed IS NULL THEN
+                v_reason := format('rejected: field %s value %L is not %s %s (%s.%s)',
+                                   r.source_field, v,
+                                   CASE WHEN v_ptype ~ '^[aeiou]' THEN 'an' ELSE 'a' END,
+                                   v_ptype, r.target_surface,
                                    coalesce(r.target_field, r.source_field));
                 IF v_log THEN
                     v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'value', v, 'type', v_ptype, 'parameter', coalesce(r.target_field, r.source_field), 'parts', v_parts)));
@@ -182,6 +186,8 @@ BEGIN
                 RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
                     jsonb_build_object('action', 'rejected', 'reason', v_reason,
                                        'rule_id', r.rule_id)));
+            ELSE
+                v := v_typed;   -- the value as its type writes it (3.0 → 3, 3/14/2025 → 2025-03-14)
             END IF;
         END IF;
         IF v_parts IS NOT NULL THEN

@@ -48,8 +48,9 @@ BEGIN
                 NEW.source_system, NEW.source_table, array_to_string(v_unknown, '", "'),
                 CASE WHEN cardinality(v_unknown) = 1 THEN 'is' ELSE 'are' END
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = format('its expected fields: %s; payload keys are the export '
-                                    'headers, verbatim',
+                      HINT = format('its expected fields: %s; payload keys are the export''s '
+                                    'headers, trimmed, inner spaces collapsed and a repeated '
+                                    'one suffixed _1 (JSON keys verbatim)',
                                     coalesce((SELECT string_agg(f ->> 'field', ', ')
                                               FROM jsonb_array_elements(v_expected) f),
                                              'none'));
