@@ -380,3 +380,35 @@ def test_to_date_reads_dates_as_exports_write_them(db_url: str, text: str,
                                                    date: str | None) -> None:
     assert val(db_url, "SELECT trapper.orchestrator_to_date($1)::text", text) == date
     assert val(db_url, "SELECT trapper.orchestrator_typed_value($1, 'date')", text) == date
+
+
+def test_a_json_object_is_no_value_and_an_absent_field_is_named(db_url: str) -> None:
+    execute(db_url, ONBOARD)
+    # a nested object in a part of a required composite: rejected, naming the part
+    sid = stage(db_url, "barn_cats", "visits", {
+        "Visit": "n1", "First Name": "Gus", "Email": "gus@gus.org",
+        "Street": {"line": "5 C St"}, "City": "Cotati"}, "n1")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    assert [(r["action"], r["decision_reason"]) for r in _log(db_url, "n1")] == [
+        ("rejected", 'rejected: field Street holds a JSON object ({"line": "5 C St"}), not '
+                     "a value a rule can pass")]
+    assert val(db_url, "SELECT count(*) FROM trapper.places") == 0
+    # an array in an optional field: that rule is skipped, the others route; a field the
+    # record does not have is said to be absent, not empty
+    sid = stage(db_url, "barn_cats", "visits", {
+        "Visit": "n2", "First Name": "Ivy", "Email": ["ivy@ivy.org"], "Last Name": None,
+        "Street": "9 Ash St", "City": "Cotati", "State": None, "Zip": 94931}, "n2")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    reasons = {r["decision_reason"] for r in _log(db_url, "n2")}
+    assert ('skipped: field Email holds a JSON array (["ivy@ivy.org"]), not a value a rule '
+            "can pass") in reasons
+    assert "skipped: field Last Name is empty" in reasons   # null: there, without a value
+    assert val(db_url, "SELECT formatted_address FROM trapper.places") == "9 Ash St, Cotati, 94931"
+    execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                    "source_table, source_field, target_surface, target_field, routing_type, "
+                    "target_function, transform_expression) VALUES ('barn_cats', 'visits', "
+                    "'Phone', 'sot_people', 'phone', 'transform', 'find_or_create_person', "
+                    "'norm_phone_us($1)')")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    assert "skipped: the record has no field Phone" in {
+        r["decision_reason"] for r in _log(db_url, "n2")}
