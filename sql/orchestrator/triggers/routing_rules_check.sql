@@ -75,15 +75,35 @@ BEGIN
                 NEW.target_function USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'see SELECT function_name FROM trapper.orchestrator_functions WHERE kind = ''target''';
         END IF;
-        IF NEW.target_field IS NOT NULL AND NOT NEW.target_field = ANY (v_fn.parameters) THEN
-            RAISE EXCEPTION '% takes no field "%" (it takes %)', NEW.target_function,
-                NEW.target_field, array_to_string(v_fn.parameters, ', ')
-                USING ERRCODE = 'invalid_parameter_value';
+        IF v_fn.target_surface IS DISTINCT FROM NEW.target_surface THEN
+            RAISE EXCEPTION '% writes %, not %', NEW.target_function, v_fn.target_surface,
+                NEW.target_surface USING ERRCODE = 'invalid_parameter_value',
+                HINT = format('set target_surface to %s, or leave target_function out to '
+                              'use the function of the surface', v_fn.target_surface);
         END IF;
     ELSE
         -- the router's choice when a rule names no function: the target of its surface
         SELECT * INTO v_fn FROM trapper.orchestrator_functions
         WHERE kind = 'target' AND target_surface = NEW.target_surface LIMIT 1;
+        -- a surface nothing writes was accepted, and every record then skipped
+        IF v_fn.function_name IS NULL AND NEW.target_surface IS NOT NULL THEN
+            RAISE EXCEPTION 'no target function writes surface "%"', NEW.target_surface
+                USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'the surfaces: ' || (SELECT string_agg(DISTINCT target_surface, ', ')
+                                            FROM trapper.orchestrator_functions
+                                            WHERE kind = 'target');
+        END IF;
+    END IF;
+    -- the parameter the value goes to: a name the function does not take was accepted, and
+    -- the value dropped without a word on every record (a rule with no target_field passes
+    -- its value under the source field's name)
+    IF v_fn.function_name IS NOT NULL
+       AND NOT coalesce(NEW.target_field, NEW.source_field) = ANY (v_fn.parameters) THEN
+        RAISE EXCEPTION '% takes no field "%" (it takes %)', v_fn.function_name,
+            coalesce(NEW.target_field, NEW.source_field), array_to_string(v_fn.parameters, ', ')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'target_field names the parameter the value feeds (a rule without '
+                         'one passes the value under its source field''s name)';
     END IF;
     -- typed rules (issue 17): the value must fit the parameter's declared type
     v_param := coalesce(NEW.target_field, NEW.source_field);
