@@ -254,6 +254,8 @@ def text_files() -> dict[str, bytes]:
         "json_scalar.json": b'"just a string"',
         "json_not_objects.json": b'[{"id": "1"}, "text", 5, null, [1]]',
         "json_trailing_comma.json": b'[{"id": "1"},]',
+        "json_records_one_level_deeper.json":
+            b'{"status": "ok", "result": {"count": 2, "items": [{"id": "1"}, {"id": "2"}]}}',
         "ndjson_mixed.ndjson": (b'{"id": "1"}\n'
                                 b'{"id": "2", "n": "\\udc00"}\n'
                                 b'\n'
