@@ -412,3 +412,15 @@ def test_a_json_object_is_no_value_and_an_absent_field_is_named(db_url: str) -> 
     val(db_url, "SELECT trapper.route_staged_record($1)", sid)
     assert "skipped: the record has no field Phone" in {
         r["decision_reason"] for r in _log(db_url, "n2")}
+
+
+def test_updating_a_composite_rule_s_parts_alone_rewrites_its_label(db_url: str) -> None:
+    execute(db_url, ONBOARD)
+    # what a user writes: the parts, not the label (it was refused, the hint saying to leave
+    # source_field out, which the UPDATE had done)
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET source_fields = "
+                    "ARRAY['Street', 'Zip'] WHERE source_system = 'barn_cats' "
+                    "AND target_field = 'formatted_address'")
+    row = sql(db_url, "SELECT source_field, rule_version FROM trapper.orchestrator_routing_rules "
+                      "WHERE source_system = 'barn_cats' AND target_field = 'formatted_address'")
+    assert tuple(row[0]) == ("Street + Zip", 2)

@@ -17,6 +17,7 @@ DECLARE
     v_param text;
     v_param_type text;
     v_value_type text;
+    v_other text;
 BEGIN
     IF NEW.transform_expression IS NOT NULL THEN
         PERFORM trapper.orchestrator_transform_signature(NEW.transform_expression);
@@ -56,6 +57,12 @@ BEGIN
                                              'none'));
         END IF;
         v_label := array_to_string(v_parts, ' + ');
+        -- an UPDATE of the parts alone keeps the old label in source_field: it is rewritten
+        -- (it was refused, with the hint to leave source_field out, which the UPDATE had done)
+        IF TG_OP = 'UPDATE' AND NEW.source_field IS NOT DISTINCT FROM OLD.source_field
+           AND to_jsonb(OLD) -> 'source_fields' IS DISTINCT FROM v_row -> 'source_fields' THEN
+            NEW.source_field := v_label;
+        END IF;
         IF NEW.source_field IS NOT NULL AND NEW.source_field <> v_label THEN
             RAISE EXCEPTION 'a composite rule''s source_field is its parts'' label "%", not "%"',
                 v_label, NEW.source_field USING ERRCODE = 'invalid_parameter_value',
@@ -134,6 +141,27 @@ BEGIN
                                     'to_integer($1), to_date($1)), or declare the field''s '
                                     'type in expected_fields ({"field": ..., "type": "%s"})',
                                     v_param_type);
+        END IF;
+    END IF;
+    -- one value per parameter: a second active rule feeding the same parameter of the same
+    -- function overwrote the first in the call, even with an empty value, on every record
+    IF NEW.is_active AND v_fn.function_name IS NOT NULL THEN
+        SELECT o.source_field INTO v_other FROM trapper.orchestrator_routing_rules o
+        WHERE o.source_system = NEW.source_system AND o.source_table = NEW.source_table
+          AND o.is_active AND o.rule_id <> NEW.rule_id
+          AND coalesce(o.target_field, o.source_field) = v_param
+          AND coalesce(o.target_function,
+                       (SELECT g.function_name FROM trapper.orchestrator_functions g
+                        WHERE g.kind = 'target' AND g.target_surface = o.target_surface
+                        LIMIT 1)) = v_fn.function_name
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION '%/%: the rule on "%" already feeds %.%', NEW.source_system,
+                NEW.source_table, v_other, v_fn.function_name, v_param
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'a parameter takes one value: join the fields with one composite '
+                             'rule (source_fields), or deactivate the other rule first '
+                             '(is_active = false)';
         END IF;
     END IF;
     IF TG_OP = 'UPDATE' AND (NEW.source_field, NEW.target_surface, NEW.target_field,
