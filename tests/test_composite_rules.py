@@ -262,3 +262,165 @@ def test_a_composite_rule_s_parts_are_no_schema_drift(db_url: str, tmp_path: Pat
     drift = sql(db_url, "SELECT summary FROM trapper.orchestrator_detect_drift() "
                         "WHERE source_system = 'barn_cats'")
     assert [r["summary"] for r in drift] == []
+
+
+# A source the project never saw, written as its export came: a header with padding, a
+# repeated header, accents and dots, the address in five columns, missing and null fields.
+UNSEEN = (
+    "Report No., Reporter First ,Réporter LAST,E-mail Address,Street Line 1,Street Line 2,"
+    "Ciudad,State,ZIP Code,Cat Count,Cat Count,Kittens,Seen On\n"
+    "R1,Ana,Núñez,ana@nunez.org,12 Oak St,Apt 3,Petaluma,CA,94952,4,5,2.0,03/04/2025\n"
+    "R2,Bob,Smith,bob@smith.org,7 Elm St,,Sebastopol, ,95472,3,,two,2025-03-05\n"
+    "R3,Cy,Jones,cy@jones.org,9 Ash St,,,,95401,2,,1,yesterday\n"
+    "R4,Di,Orr,di@orr.org,11 Fir St,,Cotati,CA,94931,many,,,March 3, 2025\n"
+)
+
+
+def test_an_unseen_source_onboarded_with_sql_alone(db_url: str, tmp_path: Path) -> None:
+    # a header listed twice is refused where the source is written, naming it
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="Cat Count are listed twice"):
+        val(db_url, "SELECT trapper.orchestrator_fields(ARRAY['Cat Count', 'Cat Count'])")
+    execute(db_url, """
+        INSERT INTO trapper.orchestrator_sources
+            (source_system, source_table, display_name, entity_types_produced, processor_name,
+             ingest_method, ingest_frequency, expected_fields, id_field_candidates)
+        VALUES ('rescue_net', 'reports', 'Rescue Net', '{person,place,colony_estimate}',
+                'orchestrator_router', 'file_upload', 'on_demand',
+                trapper.orchestrator_fields(ARRAY['Report No.', ' Reporter First ',
+                    'Réporter LAST', 'E-mail Address', 'Street Line 1', 'Street Line 2',
+                    'Ciudad', 'State', 'ZIP Code', 'Cat Count', 'Cat Count_1', 'Seen On'],
+                    ARRAY['Report No.'])
+                || '[{"field": "Kittens", "type": "integer"}]',
+                ARRAY['Report No.']);
+        INSERT INTO trapper.orchestrator_routing_rules
+            (source_system, source_table, source_fields, field_separator, target_surface,
+             target_field, routing_type, target_function, is_required)
+        VALUES ('rescue_net', 'reports', ARRAY['Street Line 1', 'Street Line 2', 'Ciudad',
+                'State', 'ZIP Code'], ', ', 'places', 'formatted_address', 'function_call',
+                'find_or_create_place_deduped', true);
+        INSERT INTO trapper.orchestrator_routing_rules
+            (source_system, source_table, source_field, target_surface, target_field,
+             routing_type, target_function, transform_expression)
+        VALUES ('rescue_net', 'reports', ' Reporter First ', 'sot_people', 'first_name',
+                'direct', 'find_or_create_person', NULL),
+               ('rescue_net', 'reports', 'Réporter LAST', 'sot_people', 'last_name', 'direct',
+                'find_or_create_person', NULL),
+               ('rescue_net', 'reports', 'E-mail Address', 'sot_people', 'email', 'transform',
+                'find_or_create_person', 'norm_email($1)'),
+               ('rescue_net', 'reports', 'Cat Count', 'place_colony_estimates', 'total_cats',
+                'transform', NULL, 'to_integer($1)'),
+               ('rescue_net', 'reports', 'Kittens', 'place_colony_estimates', 'kitten_count',
+                'direct', NULL, NULL),
+               ('rescue_net', 'reports', 'Seen On', 'place_colony_estimates',
+                'observation_date', 'transform', NULL, 'to_date($1)')""")
+    # text into a date is refused when the rule is written
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="is date but the rule"):
+        execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                        "source_table, source_field, target_surface, target_field) VALUES "
+                        "('rescue_net', 'reports', 'Seen On', 'place_colony_estimates', "
+                        "'observation_date')")
+    f = tmp_path / "reports.csv"
+    f.write_text(UNSEEN.replace("March 3, 2025", '"March 3, 2025"'))
+    env = {"DATABASE_URL": db_url}
+    assert run_cli("ingest", "rescue_net/reports", str(f), env=env).returncode == 0
+
+    # ingest trimmed " Reporter First ": rules check names the key the rows carry
+    check = run_cli("rules", "check", "--json", env=env)
+    row = next(r for r in json.loads(check.stdout) if r["source_system"] == "rescue_net"
+               and r["target_field"] == "first_name")
+    assert (row["status"], row["near_matches"]) == (
+        "matches nothing", {" Reporter First ": "Reporter First"})
+    assert "the rows have 'Reporter First', not ' Reporter First '" in row["hint"]
+    assert check.returncode == 1
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET source_field = "
+                    "'Reporter First' WHERE source_field = ' Reporter First '")
+
+    done = run_cli("process", "--json", env=env)
+    assert done.returncode == 0 and json.loads(done.stdout)["jobs_completed"] == 1, done.stderr
+
+    def decided(record: str) -> list[tuple[str, str]]:
+        return [(r["action"], r["decision_reason"]) for r in sql(
+            db_url, "SELECT action, decision_reason FROM trapper.orchestrator_job_log "
+                    "WHERE source_system = 'rescue_net' AND source_record_id = $1 "
+                    "AND target_surface = 'place_colony_estimates' ORDER BY log_seq", record)]
+
+    # 2.0 is the integer 2, 03/04/2025 the 4th of March; the values are logged as such
+    estimate = sql(db_url, "SELECT total_cats, kitten_count, observation_date::text AS d "
+                           "FROM trapper.place_colony_estimates ORDER BY total_cats DESC")
+    assert tuple(estimate[0]) == (4, 2, "2025-03-04")
+    # a declared integer that is no number, a date that is a word: rejected, named
+    assert decided("R2") == [("rejected", "rejected: field Kittens value 'two' is not an "
+                              "integer (place_colony_estimates.kitten_count)")]
+    # 'yesterday' was the day before the routing (another one on each replay)
+    assert ("skipped", "skipped: to_date($1) gave nothing for Seen On = 'yesterday'") \
+        in decided("R3")
+    assert ("skipped", "skipped: to_integer($1) gave nothing for Cat Count = 'many'") \
+        in decided("R4")
+    # empty parts are left out: no doubled separator, no "None"
+    assert val(db_url, "SELECT count(*) FROM trapper.places WHERE formatted_address = "
+                       "'9 Ash St, 95401'") == 1
+    assert val(db_url, "SELECT count(*) FROM trapper.places "
+                       "WHERE formatted_address ~ ', ,|None'") == 0
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records "
+                       "WHERE processing_error IS NOT NULL") == 0
+    # nothing changed since: the dry run finds no record that would end differently
+    dry = run_cli("route", "rescue_net/reports", "--dry-run", "--json", env=env)
+    summary = json.loads(dry.stdout)["summary"]
+    assert (summary["compared"], summary["changed"]) == (4, 0), summary
+
+
+@pytest.mark.parametrize(("text", "date"), [
+    ("2025-03-04", "2025-03-04"), ("2025-03-04T10:00:00Z", "2025-03-04"),
+    ("03/04/2025", "2025-03-04"), ("3/4/25", "2025-03-04"), ("03/04/2025 2:30 PM", "2025-03-04"),
+    ("March 3, 2025", "2025-03-03"), ("3 Mar 2025", "2025-03-03"), ("Sept 3, 2025", "2025-09-03"),
+    ("yesterday", None), ("today", None), ("epoch", None), ("infinity", None),
+    ("J2451187", None), ("2/30/2025", None), ("Marc 3, 2025", None), ("45000", None),
+])
+def test_to_date_reads_dates_as_exports_write_them(db_url: str, text: str,
+                                                   date: str | None) -> None:
+    assert val(db_url, "SELECT trapper.orchestrator_to_date($1)::text", text) == date
+    assert val(db_url, "SELECT trapper.orchestrator_typed_value($1, 'date')", text) == date
+
+
+def test_a_json_object_is_no_value_and_an_absent_field_is_named(db_url: str) -> None:
+    execute(db_url, ONBOARD)
+    # a nested object in a part of a required composite: rejected, naming the part
+    sid = stage(db_url, "barn_cats", "visits", {
+        "Visit": "n1", "First Name": "Gus", "Email": "gus@gus.org",
+        "Street": {"line": "5 C St"}, "City": "Cotati"}, "n1")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    assert [(r["action"], r["decision_reason"]) for r in _log(db_url, "n1")] == [
+        ("rejected", 'rejected: field Street holds a JSON object ({"line": "5 C St"}), not '
+                     "a value a rule can pass")]
+    assert val(db_url, "SELECT count(*) FROM trapper.places") == 0
+    # an array in an optional field: that rule is skipped, the others route; a field the
+    # record does not have is said to be absent, not empty
+    sid = stage(db_url, "barn_cats", "visits", {
+        "Visit": "n2", "First Name": "Ivy", "Email": ["ivy@ivy.org"], "Last Name": None,
+        "Street": "9 Ash St", "City": "Cotati", "State": None, "Zip": 94931}, "n2")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    reasons = {r["decision_reason"] for r in _log(db_url, "n2")}
+    assert ('skipped: field Email holds a JSON array (["ivy@ivy.org"]), not a value a rule '
+            "can pass") in reasons
+    assert "skipped: field Last Name is empty" in reasons   # null: there, without a value
+    assert val(db_url, "SELECT formatted_address FROM trapper.places") == "9 Ash St, Cotati, 94931"
+    execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                    "source_table, source_field, target_surface, target_field, routing_type, "
+                    "target_function, transform_expression) VALUES ('barn_cats', 'visits', "
+                    "'Phone', 'sot_people', 'phone', 'transform', 'find_or_create_person', "
+                    "'norm_phone_us($1)')")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    assert "skipped: the record has no field Phone" in {
+        r["decision_reason"] for r in _log(db_url, "n2")}
+
+
+def test_updating_a_composite_rule_s_parts_alone_rewrites_its_label(db_url: str) -> None:
+    execute(db_url, ONBOARD)
+    # what a user writes: the parts, not the label (it was refused, the hint saying to leave
+    # source_field out, which the UPDATE had done)
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET source_fields = "
+                    "ARRAY['Street', 'Zip'] WHERE source_system = 'barn_cats' "
+                    "AND target_field = 'formatted_address'")
+    row = sql(db_url, "SELECT source_field, rule_version FROM trapper.orchestrator_routing_rules "
+                      "WHERE source_system = 'barn_cats' AND target_field = 'formatted_address'")
+    assert tuple(row[0]) == ("Street + Zip", 2)

@@ -214,3 +214,29 @@ def test_records_key_picks_the_array_of_a_json_object(db_url: str, tmp_path: Pat
     assert "Traceback" not in refused.stderr
     run = ingest(db_url, "test/people", f, extra=("--records-key", "people"))
     assert (run["rows_read"], run["rows_new"]) == (2, 2)
+
+
+def test_the_summary_says_what_to_do_about_an_encoding_or_a_source_nobody_processes(
+    db_url: str, tmp_path: Path
+) -> None:
+    # an ASCII header over Windows-1252 rows: every accented row rejected, each naming only
+    # its byte; the summary says which option reads them, and reading them so adds them
+    f = tmp_path / "people.csv"
+    f.write_bytes("ID,Name\n1,José\n2,Bob\n3,Zoë\n".encode("cp1252"))
+    env = {"DATABASE_URL": db_url}
+    first = run_cli("ingest", "test/people", str(f), env=env)
+    assert first.returncode == 0, first.stderr
+    assert "note: 2 row(s) are not valid in the file's encoding" in first.stderr
+    assert "--encoding (for example cp1252" in first.stderr
+    # test/people is registered nowhere: its rows wait for a processor, and it is said so
+    assert "note: no processor handles test/people" in first.stderr
+    again = ingest(db_url, "test/people", f, extra=("--encoding", "cp1252"))
+    assert (again["rows_new"], again["rows_duplicate"], again["rows_rejected"]) == (2, 1, 0)
+    assert again["notes"][0].startswith("no processor handles test/people")
+    names = {r["n"] for r in sql(db_url, "SELECT payload ->> 'Name' AS n "
+                                         "FROM trapper.staged_records")}
+    assert names == {"José", "Bob", "Zoë"}
+    # a registered source has its processor: no note
+    s = tmp_path / "survey.csv"
+    s.write_text("response_id,first_name\nr1,Ann\n")
+    assert ingest(db_url, "client_survey/responses", s)["notes"] == []

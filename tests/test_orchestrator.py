@@ -50,8 +50,51 @@ def test_rules_refuse_a_field_the_source_never_sends(db_url: str) -> None:
     # a field seen in a staged payload is accepted even if it is not declared
     stage(db_url, "clinichq", "owner_info", {"Number": "1", "Owner Pronouns": "she"})
     rule = val(db_url, "SELECT trapper.map_source_field('clinichq', 'owner_info', "
-                       "'Owner Pronouns', 'sot_people', NULL, 'direct')")
+                       "'Owner Pronouns', 'sot_people', 'address', 'direct')")
     assert rule is not None
+
+
+def test_a_second_rule_feeding_one_parameter_is_refused(db_url: str) -> None:
+    # the survey maps email already: a second email overwrote it in the call on every
+    # record, even with an empty value
+    with pytest.raises(asyncpg.InvalidParameterValueError,
+                       match=r'the rule on "email" already feeds find_or_create_person\.email'):
+        execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                        "source_table, source_field, target_surface, target_field, "
+                        "routing_type, target_function, transform_expression) VALUES "
+                        "('client_survey', 'responses', 'phone', 'sot_people', 'email', "
+                        "'transform', 'find_or_create_person', 'norm_email($1)')")
+    # with the first deactivated, the second is accepted; the first cannot come back
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET is_active = false "
+                    "WHERE source_system = 'client_survey' AND source_field = 'email'")
+    execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                    "source_table, source_field, target_surface, target_field, routing_type, "
+                    "target_function, transform_expression) VALUES ('client_survey', "
+                    "'responses', 'phone', 'sot_people', 'email', 'transform', "
+                    "'find_or_create_person', 'norm_email($1)')")
+    with pytest.raises(asyncpg.InvalidParameterValueError, match="already feeds"):
+        execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET is_active = true "
+                        "WHERE source_system = 'client_survey' AND source_field = 'email'")
+
+
+@pytest.mark.parametrize(("values", "message"), [
+    # no target_field: the value went under the source field's name, which nothing takes
+    ("'Owner Pronouns', 'sot_people', NULL, 'find_or_create_person'",
+     'find_or_create_person takes no field "Owner Pronouns"'),
+    ("'Owner Email', 'place_colony_estimates', 'place_id', NULL",
+     'add_colony_estimate takes no field "place_id"'),
+    ("'Owner Email', 'sot_cats_typo', 'name', NULL",
+     'no target function writes surface "sot_cats_typo"'),
+    ("'Owner Email', 'places', 'email', 'find_or_create_person'",
+     "find_or_create_person writes sot_people, not places"),
+])
+def test_a_rule_whose_value_would_be_dropped_is_refused(db_url: str, values: str,
+                                                        message: str) -> None:
+    # each was accepted, and every record then skipped it or dropped its value unsaid
+    with pytest.raises(asyncpg.InvalidParameterValueError, match=message):
+        execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                        "source_table, source_field, target_surface, target_field, "
+                        f"target_function) VALUES ('clinichq', 'owner_info', {values})")
 
 
 def test_register_source_is_an_idempotent_upsert(db_url: str) -> None:
@@ -287,7 +330,7 @@ def test_every_rule_field_occurs_in_its_source_s_payloads(
     # a rule whose field no payload has is reported, and the command exits 1
     execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
                     "source_table, source_field, target_surface, target_field) VALUES "
-                    "('clinichq', 'owner_info', 'owner_email', 'sot_people', NULL)")
+                    "('clinichq', 'owner_info', 'owner_email', 'sot_people', 'address')")
     bad = run_cli("rules", "check", env=env)
     assert bad.returncode == 1 and "matches nothing" in bad.stdout
 

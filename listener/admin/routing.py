@@ -3,6 +3,7 @@ and check that every rule's field occurs in the data."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,13 +83,48 @@ def _source_id(decisions: list[dict[str, Any]], sid: int) -> str | None:
 async def rules_check(conn: Conn, last_rows: int = 1000) -> list[dict[str, Any]]:
     """Every active rule with the share of recent staged rows of its source that carry its
     field; a rule whose field is in none of them matches nothing. A composite rule (issue 17)
-    counts the rows that carry any of its parts and names each part none of them carries."""
+    counts the rows that carry any of its parts and names each part none of them carries.
+    A field no row carries gets a ``hint`` naming the key the rows do carry that differs
+    only in case, spaces, punctuation or accents (``" Reporter First "`` against ingest's
+    trimmed ``Reporter First``, ``Zip`` against ``ZIP Code`` does not count)."""
     rows = [dict(r) for r in await conn.fetch(_SQL["rules_check"],
                                               last_rows)]
+    keys: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         r["parts_missing"] = list(r["parts_missing"] or [])
         r["status"] = ("no data" if r["rows_checked"] == 0 else
                        "matches nothing" if r["rows_with_field"] == 0 else
                        "part(s) missing: " + ", ".join(r["parts_missing"])
                        if r["parts_missing"] else "ok")
+        missing = (r["parts_missing"] if r["source_fields"] else
+                   [r["source_field"]] if r["status"] == "matches nothing" else [])
+        r["near_matches"] = {}
+        if missing:
+            source = (r["source_system"], r["source_table"])
+            if source not in keys:
+                keys[source] = [k for (k,) in await conn.fetch(
+                    _SQL["recent_keys"], *source, last_rows)]
+            r["near_matches"] = near_matches(missing, keys[source])
+        r["hint"] = "; ".join(f"the rows have {key!r}, not {name!r}"
+                              for name, key in r["near_matches"].items())
     return rows
+
+
+def _loose(name: str) -> str:
+    """A field name without case, accents, spaces or punctuation."""
+    folded = unicodedata.normalize("NFKD", name).casefold()
+    return "".join(c for c in folded if c.isalnum())
+
+
+def near_matches(fields: list[str], keys: list[str]) -> dict[str, str]:
+    """For each field no row carries, the one payload key that is the same name but for
+    case, accents, spaces or punctuation, if there is exactly one."""
+    by_loose: dict[str, list[str]] = {}
+    for key in keys:
+        by_loose.setdefault(_loose(key), []).append(key)
+    out: dict[str, str] = {}
+    for name in fields:
+        found = [k for k in by_loose.get(_loose(name), []) if k != name]
+        if len(found) == 1:
+            out[name] = found[0]
+    return out

@@ -48,3 +48,13 @@ CROSS JOIN LATERAL (
 ) c
 WHERE r.is_active
 ORDER BY r.source_system, r.source_table, r.source_field;
+
+-- name: recent_keys
+-- The payload keys of the last N staged rows of one source: what a rule's field could have
+-- been meant to name.
+SELECT DISTINCT k
+FROM (SELECT payload FROM trapper.staged_records
+      WHERE source_system = $1 AND source_table = $2
+      ORDER BY id DESC LIMIT $3) s
+CROSS JOIN LATERAL jsonb_object_keys(CASE WHEN jsonb_typeof(s.payload) = 'object'
+                                          THEN s.payload ELSE '{}' END) AS k;

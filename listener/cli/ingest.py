@@ -80,6 +80,8 @@ def ingest(
             say(f"error: {result.describe_failure()}")
         elif not as_json:
             say(_ingest_summary(result))
+            for note in result.notes:
+                say(f"note: {note}")
 
     report = run(lambda: ingest_files(url, plan, options, jobs=jobs, on_result=tell,
                                       on_abandoned=lambda a: say(a.describe()),

@@ -89,6 +89,7 @@ def rules_check_cmd(database_url: str | None, last_rows: int, as_json: bool) -> 
         emit_json(rows)
     else:
         emit_table(rows, ["source_system", "source_table", "source_field", "target_surface",
-                          "target_field", "rows_checked", "rows_with_field", "status"])
+                          "target_field", "rows_checked", "rows_with_field", "status",
+                          *(["hint"] if any(r["hint"] for r in rows) else [])])
     if any(r["status"] == "matches nothing" for r in rows):
         sys.exit(1)

@@ -57,3 +57,9 @@ SELECT trapper.enqueue_processing($1, $2, 'ingest', $3::text);
 -- The orchestrator's registry may name a source's id fields; absent when not installed.
 SELECT id_field_candidates FROM trapper.orchestrator_sources
 WHERE source_system = $1 AND source_table = $2;
+
+-- name: has_processor
+-- Whether a processor will work the source table's job (a registered orchestrator_router
+-- source has its row here too); without one the job is dead-lettered.
+SELECT EXISTS (SELECT 1 FROM trapper.data_engine_processors
+               WHERE source_system = $1 AND source_table = $2 AND is_active);

@@ -158,6 +158,9 @@ class _Document:
         self.doc = doc
         self.text = doc.text
         self.limits = limits
+        # for each top-level key holding an object, the keys of its arrays (records one level
+        # deeper, as {"result": {"items": [...]}}, are named in the refusal)
+        self.inner_arrays: dict[str, list[str]] = {}
 
     def refuse(self, pos: int, what: str) -> FileRefused:
         """A refusal naming the position ``pos`` of the text."""
@@ -237,8 +240,12 @@ class _Document:
                 elements, end = self.array(pos)
                 members.append((str(key.value), elements))
             else:
-                end = self.value(pos).end
+                inner = self.value(pos)
+                end = inner.end
                 members.append((str(key.value), None))
+                if isinstance(inner.value, dict):
+                    self.inner_arrays[str(key.value)] = [
+                        k for k, v in inner.value.items() if isinstance(v, list)]
             found, pos = self.expect(end, ",}", "',' or '}' after a value")
             if found == "}":
                 return members, pos
@@ -250,7 +257,8 @@ def _keys_text(keys: list[str]) -> str:
 
 
 def _records_of(members: list[tuple[str, list[_Element] | None]],
-                records_key: str | None) -> list[_Element]:
+                records_key: str | None,
+                inner_arrays: dict[str, list[str]] | None = None) -> list[_Element]:
     """The elements of the one array a top-level object holds, or of ``records_key``."""
     keys = [k for k, _ in members]
     if len(set(keys)) != len(keys):
@@ -269,6 +277,13 @@ def _records_of(members: list[tuple[str, list[_Element] | None]],
     arrays = [(k, e) for k, e in members if e is not None]
     if len(arrays) == 1:
         return arrays[0][1]
+    deeper = [(k, a) for k, inner in (inner_arrays or {}).items() for a in inner]
+    if not arrays and len(deeper) == 1:
+        outer, inner = deeper[0]
+        raise FileRefused(
+            f"the records sit one level deeper, in {outer!r} → {inner!r}; save that array "
+            f"alone (jq '.[{json.dumps(outer)}][{json.dumps(inner)}]' file.json > records.json) "
+            "and ingest it")
     if not arrays:
         raise FileRefused(
             f"the top-level JSON object (keys {_keys_text(keys)}) holds no array of records; a "
@@ -301,7 +316,7 @@ def read_json(doc: Decoded, limits: ReadLimits, records_key: str | None = None) 
         raise walk.refuse(rest, "more data after the end of the JSON value; if the file holds "
                                 "one record per line, pass --format ndjson")
     if members is not None:
-        elements = _records_of(members, records_key)
+        elements = _records_of(members, records_key, walk.inner_arrays)
     rows: list[Row] = []
     for number, element in enumerate(elements, start=1):
         raw = doc.raw(text[element.start:element.end])

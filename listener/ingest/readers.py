@@ -16,6 +16,7 @@ This module holds the entry point and the CSV reader; ``listener.ingest.text`` d
 from __future__ import annotations
 
 import csv
+import itertools
 import re
 import sys
 from collections.abc import Iterator
@@ -29,11 +30,14 @@ from listener.ingest.rows import (
     NUL_REASON,
     REJECT_CODES,
     SURROGATE,
+    TITLE_LOOKAHEAD,
     FileRefused,
     ReadLimits,
     Row,
     clean_headers,
     header_problem,
+    mark_totals_row,
+    title_refusal,
 )
 from listener.ingest.text import Decoded, decode, refuse_binary
 
@@ -86,13 +90,13 @@ def iter_rows(
     the sheet, not the sheet); a ``FileRefused`` may then come after some rows, and whoever
     consumes them must drop those."""
     if fmt in ("xlsx", "xls"):
-        return sheets.read_spreadsheet(data, limits)
+        return mark_totals_row(sheets.read_spreadsheet(data, limits))
     if fmt not in ("csv", "json", "ndjson"):
         raise FileRefused(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     refuse_binary(data, fmt)
     doc = decode(data, encoding)
     if fmt == "csv":
-        return iter(read_csv(doc))
+        return mark_totals_row(iter(read_csv(doc)))
     if fmt == "json":
         return iter(json_records.read_json(doc, limits, records_key))
     return iter(json_records.read_ndjson(doc, limits))
@@ -301,6 +305,31 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str]
     return row
 
 
+def _nonempty_fields(line: str) -> list[str]:
+    """The non-empty fields of one line, split by its own most frequent delimiter."""
+    try:
+        fields = next(csv.reader([_strip_eol(line)], delimiter=_delimiter(line)), [])
+    except csv.Error:
+        return []
+    return [f for f in fields if f.strip()]
+
+
+def _refuse_title(lines: list[str], header: _Record) -> None:
+    """Refuse a header of one name above a table: two lines in a row of the next few that
+    hold two values or more are the real header and its first row. Each line is split by its
+    own delimiter, so a semicolon table below a title line without one is seen too."""
+    if header.fields is None or sum(1 for f in header.fields if f.strip()) != 1:
+        return
+    after = [(i, line) for i, line in enumerate(lines[header.last + 1:],
+                                                start=header.last + 1)
+             if line.strip()][:TITLE_LOOKAHEAD]
+    for (i, line), (_, below) in itertools.pairwise(after):
+        fields = _nonempty_fields(line)
+        if len(fields) >= 2 and len(_nonempty_fields(below)) >= 2:
+            title = next(f for f in header.fields if f.strip())
+            raise title_refusal(f"line {header.first + 1}", title, f"line {i + 1}", fields)
+
+
 def read_csv(doc: Decoded) -> list[Row]:
     """Rows of a CSV (or TSV) text; the first non-blank record is the header."""
     text = doc.text[:-1] if doc.text.endswith("\x1a") else doc.text  # DOS end-of-file mark
@@ -322,6 +351,7 @@ def read_csv(doc: Decoded) -> list[Row]:
             if record.fields is not None and not any(f.strip() for f in record.fields):
                 continue
             headers = _header(doc, lines, record)
+            _refuse_title(lines, record)
             records.width = len(headers)
             continue
         row = _csv_row(doc, lines, record, headers, records)

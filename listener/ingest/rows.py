@@ -6,7 +6,7 @@ whole file, within the ``ReadLimits``. The per-format readers live in
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,3 +118,51 @@ def header_problem(cells: Sequence[str]) -> str | None:
 def one_line(message: object) -> str:
     """A library's error message as one line, for a refusal or a reject reason."""
     return " ".join(str(message).split())
+
+
+# A title and a date above the table ("Rescue Net export" / "Generated 2025-03-01") made the
+# title the header: every row was then rejected `malformed`, or, padded with commas, staged
+# under the keys "Rescue Net export", "column_2" with the real header among the rows.
+TITLE_LOOKAHEAD = 10
+
+
+def title_refusal(title_where: str, title: str, table_where: str,
+                  table: Sequence[str]) -> FileRefused:
+    """The refusal of a file whose first non-blank row names one column while a later row
+    and the one after it hold two values or more: a title above the real header."""
+    names = ", ".join(repr(v.strip()) for v in table if v.strip())
+    return FileRefused(
+        f"{title_where} ({title.strip()!r}) names one column, but the table starts at "
+        f"{table_where} ({names}): delete the title lines above the header row (or save the "
+        "table alone) and ingest again")
+
+
+# A footer that sums the table is no record (Excel reports end with one).
+_TOTALS = re.compile(r"(?:grand\s+)?(?:totals?|sum|count)\s*:?", re.IGNORECASE)
+
+
+def is_totals_row(payload: dict[str, Any]) -> bool:
+    """Whether a row is a totals footer: its first cell says Total (Totals, Grand Total, Sum,
+    Count), and it is not the only non-empty cell of a one-column table."""
+    values = list(payload.values())
+    if len(values) < 2 or not isinstance(values[0], str):
+        return False
+    return bool(_TOTALS.fullmatch(values[0].strip()))
+
+
+def mark_totals_row(rows: Iterator[Row]) -> Iterator[Row]:
+    """``rows`` with the last one rejected when it is a totals footer (kept in
+    ingest_rejects as ``malformed``, so it is counted, not lost, and never staged)."""
+    held: Row | None = None
+    for row in rows:
+        if held is not None:
+            yield held
+        held = row
+    if held is not None:
+        if held.payload is not None and is_totals_row(held.payload):
+            first = next(iter(held.payload.values()))
+            held.payload = None
+            held.reject_code = "malformed"
+            held.reject_reason = (f"the last row starts with {first.strip()!r}: a totals "
+                                  "row, not a record")
+        yield held

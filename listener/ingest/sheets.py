@@ -30,6 +30,7 @@ from xlrd.sheet import Sheet
 from listener.ingest.rows import (
     NUL_REASON,
     SURROGATE,
+    TITLE_LOOKAHEAD,
     FileRefused,
     ReadLimits,
     Row,
@@ -37,6 +38,7 @@ from listener.ingest.rows import (
     header_problem,
     one_line,
     surrogate_reason,
+    title_refusal,
 )
 
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -180,6 +182,10 @@ class _SheetRows:
         self.last_row = 0
         self._text_bytes = 0
         self._cells = 0
+        # a one-name header: the next rows are watched for a table below a title
+        self._title: tuple[int, str] | None = None
+        self._watch = 0
+        self._wide_row: tuple[int, list[str]] | None = None
 
     def drain(self) -> Iterator[Row]:
         """The rows made since the last drain, handed over and forgotten."""
@@ -209,7 +215,23 @@ class _SheetRows:
         if self.headers is None:
             self._header(number, cells, problem)
             return
+        if self._watch:
+            self._watch_title(number, cells)
         self.rows.append(self._row(number, cells, problem))
+
+    def _watch_title(self, number: int, cells: dict[int, str]) -> None:
+        """Refuse when two rows in a row below a one-name header hold two values or more:
+        the header was a title above the table."""
+        self._watch -= 1
+        values = [cells[c] for c in sorted(cells) if cells[c].strip()]
+        if len(values) < 2:
+            self._wide_row = None
+            return
+        if self._wide_row is not None and self._title is not None:
+            row, names = self._wide_row
+            raise title_refusal(f"sheet {self.sheet!r}, row {self._title[0]}", self._title[1],
+                                f"row {row}", names)
+        self._wide_row = (number, values)
 
     def _header(self, number: int, cells: dict[int, str], problem: str | None) -> None:
         if problem is not None:
@@ -222,6 +244,9 @@ class _SheetRows:
             raise FileRefused(f"sheet {self.sheet!r}, cell {column_name(col)}{number}: the "
                               f"header contains {bad}; fix that header cell")
         self.headers = clean_headers(values)
+        named = [v for v in values if v.strip()]
+        if len(named) == 1:
+            self._title, self._watch = (number, named[0]), TITLE_LOOKAHEAD
 
     def _row(self, number: int, cells: dict[int, str], problem: str | None) -> Row:
         headers = self.headers or []
@@ -495,17 +520,27 @@ def _holds_values(pkg: _Package, part: str) -> bool:
     return False
 
 
-def _refuse_other_sheets(book: _Workbook) -> None:
-    """Only the first sheet is read: refuse a workbook whose other sheets hold values, which
-    would otherwise be lost without a word."""
-    with_values = [name for name, kind, part in book.sheets[1:]
-                   if kind == "worksheet" and book.pkg.has(part)
-                   and _holds_values(book.pkg, part)]
-    if with_values:
-        raise FileRefused(
-            f"the workbook has {1 + len(with_values)} sheets with data "
-            f"({', '.join(repr(n) for n in [book.sheets[0][0], *with_values])}); only the "
-            "first is read, so save each sheet as its own file and ingest them one by one")
+def _sheets_with_data(names: list[str]) -> FileRefused:
+    return FileRefused(
+        f"the workbook has {len(names)} sheets with data "
+        f"({', '.join(repr(n) for n in names)}); only one is read, so save each sheet as its "
+        "own file and ingest them one by one")
+
+
+def _sheet_to_read(book: _Workbook) -> tuple[str, str]:
+    """The sheet to read: the first, unless it is empty and exactly one other worksheet
+    holds values (a cover or instructions sheet left blank before the data). A workbook with
+    values on two sheets is refused, as the rows of the other would be lost without a word."""
+    name, _, part = book.sheets[0]
+    others = [(n, p) for n, kind, p in book.sheets[1:]
+              if kind == "worksheet" and book.pkg.has(p) and _holds_values(book.pkg, p)]
+    if _holds_values(book.pkg, part):
+        if others:
+            raise _sheets_with_data([name, *(n for n, _ in others)])
+        return name, part
+    if len(others) > 1:
+        raise _sheets_with_data([n for n, _ in others])
+    return others[0] if others else (name, part)
 
 
 def _read_xlsx(data: bytes, limits: ReadLimits) -> Iterator[Row]:
@@ -520,7 +555,7 @@ def _read_xlsx(data: bytes, limits: ReadLimits) -> Iterator[Row]:
     if not pkg.has(part):
         raise FileRefused(f"{_NOT_READABLE}: the first sheet, {name!r}, names the part "
                           f"{part!r}, which the file does not hold")
-    _refuse_other_sheets(book)
+    name, part = _sheet_to_read(book)
     out = _SheetRows(limits, name)
     yield from _SheetXml(pkg, part, out, book).read()
     if out.headers is None:
@@ -741,19 +776,18 @@ def _read_xls(data: bytes, limits: ReadLimits) -> Iterator[Row]:
         datemode: Literal[0, 1] = 1 if book.datemode == 1 else 0
         if not names:
             raise FileRefused(f"{_NOT_READABLE}: the workbook has no sheets")
-        others = []
-        for index in range(1, len(names)):
+        with_data = []
+        for index in range(len(names)):
             other = book.sheet_by_index(index)
             if any(_xls_cells(other, r, datemode) for r in range(other.nrows)):
-                others.append(names[index])
+                with_data.append(index)
             book.unload_sheet(index)
-        if others:
-            raise FileRefused(
-                f"the workbook has {1 + len(others)} sheets with data "
-                f"({', '.join(repr(n) for n in [names[0], *others])}); only the first is read, "
-                "so save each sheet as its own file and ingest them one by one")
-        sheet = book.sheet_by_index(0)
-        out = _SheetRows(limits, names[0])
+        if len(with_data) > 1:
+            raise _sheets_with_data([names[i] for i in with_data])
+        # the first sheet, or the one sheet with values after an empty first one
+        first = with_data[0] if with_data else 0
+        sheet = book.sheet_by_index(first)
+        out = _SheetRows(limits, names[first])
         for rowx in range(sheet.nrows):
             cells = _xls_cells(sheet, rowx, datemode)
             for col in cells:

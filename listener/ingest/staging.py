@@ -79,6 +79,7 @@ class IngestResult:
     job_id: str | None = None
     error: str | None = None
     refused: bool = False          # failed because the file itself cannot be read
+    notes: list[str] = field(default_factory=list)   # what to do about a completed run
     parse_seconds: float = 0.0
     stage_seconds: float = 0.0
     seconds: float = 0.0
@@ -337,6 +338,29 @@ async def _stage_and_complete(
                                       result.source_table, str(run_id))
             result.job_id = str(job)
         result.stage_seconds = round(staging + time.monotonic() - began, 3)
+        result.notes = await _notes(conn, result)
+
+
+async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
+    """What the summary line alone does not say: rows a wrong encoding rejected (a
+    Windows-1252 export read as UTF-8 lost every row with an accent, each reject naming only
+    its byte), and rows staged for a source nothing processes (a mistyped or unregistered
+    source: its job is dead-lettered)."""
+    notes: list[str] = []
+    undecodable = result.rejects_by_reason.get("undecodable", 0)
+    if undecodable:
+        notes.append(
+            f"{undecodable} row(s) are not valid in the file's encoding: if the file is not "
+            "UTF-8, ingest it again with --encoding (for example cp1252 for Windows Excel); "
+            "the rows already staged count as duplicates")
+    if result.rows_new and not await conn.fetchval(
+            _SQL["has_processor"], result.source_system, result.source_table):
+        notes.append(
+            f"no processor handles {result.source_system}/{result.source_table}: its rows are "
+            "staged, but its job will be dead-lettered until the source is registered "
+            "(atlas-orch sources lists those that are; docs/orchestrator.md, "
+            "\"Adding a new source with SQL alone\")")
+    return notes
 
 
 async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str]],

@@ -254,6 +254,8 @@ def text_files() -> dict[str, bytes]:
         "json_scalar.json": b'"just a string"',
         "json_not_objects.json": b'[{"id": "1"}, "text", 5, null, [1]]',
         "json_trailing_comma.json": b'[{"id": "1"},]',
+        "json_records_one_level_deeper.json":
+            b'{"status": "ok", "result": {"count": 2, "items": [{"id": "1"}, {"id": "2"}]}}',
         "ndjson_mixed.ndjson": (b'{"id": "1"}\n'
                                 b'{"id": "2", "n": "\\udc00"}\n'
                                 b'\n'
@@ -265,6 +267,13 @@ def text_files() -> dict[str, bytes]:
                                 b'\xff\xfe\n'
                                 b'   \n'
                                 b'{"id": "8"}\r\n'),
+        "csv_title_lines.csv":
+            b"Rescue Net export\nGenerated 2025-03-01\n\nid,Name,City\n1,Ann,Petaluma\n",
+        "csv_title_padded_semicolon.csv":
+            b"Rescue Net export;;\n;;\nid;Name;City\n1;Ann;Petaluma\n2;Bob;Cotati\n",
+        "csv_one_column.csv": b"Microchip\n981020000000001\n981020000000002,\n",
+        "csv_totals_footer.csv": b"ID,Name,Cats\n1,Ann,3\n2,Bob,4\nTotal,,7\n",
+        "csv_total_not_last.csv": b"ID,Name\nTotal,Ann\n2,Bob\n",
         "ndjson_utf16_bom.ndjson": codecs.BOM_UTF16_BE + '{"id": "1"}\n{"id": "2"}\n'
             .encode("utf-16-be"),
     }
@@ -374,6 +383,15 @@ def sheet_files() -> dict[str, bytes]:
                                              ("Owners", [["Owner ID"], ["9"]])]),
         "xls_garbage.xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600,
         "xlsx_unknown_magic.xlsx": b"%PDF-1.4 not a workbook",
+        "xlsx_first_sheet_empty.xlsx": xlsx([("Cover", sheet("")), ("Data", plain_sheet())]),
+        "xlsx_empty_then_two_with_data.xlsx": xlsx([
+            ("Cover", sheet("")), ("Appointments", plain_sheet()),
+            ("Notes", sheet(rows_xml([["note"]])))]),
+        "xlsx_title_and_totals.xlsx": xlsx([("Sheet1", sheet(rows_xml(
+            [["Rescue Net export"], [], ["ID", "Name"], ["1", "Ann"], ["Total", "1"]])))]),
+        "xlsx_totals_footer.xlsx": xlsx([("Sheet1", sheet(rows_xml(
+            [["ID", "Cats"], ["1", "3"], ["Grand Total:", "3"]])))]),
+        "xls_first_sheet_empty.xls": xls([("Cover", []), ("Pets", [["ID"], ["1"], ["2"]])]),
     }
     return files
 

@@ -33,7 +33,19 @@ LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     v_unknown text[] := ARRAY(SELECT r FROM unnest(p_required) AS r
                               WHERE r IS NULL OR NOT r = ANY (coalesce(p_fields, '{}')));
+    v_twice text[] := ARRAY(SELECT f FROM unnest(p_fields) AS f
+                            GROUP BY f HAVING count(*) > 1 ORDER BY min(f));
 BEGIN
+    -- a header written twice is staged as "Cat Count" and "Cat Count_1": a second expected
+    -- "Cat Count" named no column, and a rule on it read the first
+    IF cardinality(v_twice) > 0 OR EXISTS (SELECT 1 FROM unnest(p_fields) f
+                                           WHERE f IS NULL OR btrim(f) = '') THEN
+        RAISE EXCEPTION 'expected field(s) % are listed twice (or blank)',
+            coalesce(nullif(array_to_string(v_twice, ', ', '(null)'), ''), '(blank)')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'ingest names a repeated header "Name", "Name_1", "Name_2": list '
+                         'them so, and a blank header column_N (its position)';
+    END IF;
     IF cardinality(v_unknown) > 0 THEN
         RAISE EXCEPTION 'required field(s) % are not among the expected fields',
             array_to_string(v_unknown, ', ', '(null)')
@@ -169,22 +181,42 @@ $$;
 -- Whether a text value converts to a target parameter's type, at run time: the router
 -- rejects the record naming the field and the value, where the cast failed its job. The
 -- type comes from the allowlist's CHECK-ed list; nothing is spliced into SQL.
-CREATE OR REPLACE FUNCTION trapper.orchestrator_value_fits(p_value text, p_type text) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
+-- A value as its parameter's type, in the type's own text (3.0 for an integer is 3,
+-- 3/14/2025 for a date 2025-03-14), or NULL when it is not one. Numbers are written numbers
+-- (no NaN, Infinity, hex or thousands separators), dates orchestrator_to_date's forms: a
+-- cast took 'yesterday' and 'epoch' for dates and read 03/04 by the session's DateStyle.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_typed_value(p_value text, p_type text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := btrim(p_value);
+    number constant text := '^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$';
 BEGIN
     CASE p_type
-        WHEN 'integer' THEN PERFORM p_value::integer;
-        WHEN 'bigint' THEN PERFORM p_value::bigint;
-        WHEN 'numeric' THEN PERFORM p_value::numeric;
-        WHEN 'double precision' THEN
-            IF p_value::double precision IN ('NaN', 'Infinity', '-Infinity') THEN
-                RETURN false;
+        WHEN 'integer', 'bigint', 'smallint' THEN
+            IF v !~ '^[+-]?\d+(\.0*)?$' THEN
+                RETURN NULL;
             END IF;
-        WHEN 'date' THEN PERFORM p_value::date;
-        WHEN 'boolean' THEN PERFORM p_value::boolean;
-        ELSE NULL;
+            v := split_part(v, '.', 1);
+            RETURN CASE p_type WHEN 'integer' THEN v::integer::text
+                               WHEN 'smallint' THEN v::smallint::text
+                               ELSE v::bigint::text END;
+        WHEN 'numeric' THEN
+            RETURN CASE WHEN v ~ number THEN v::numeric::text END;
+        WHEN 'double precision', 'real' THEN
+            RETURN CASE WHEN v ~ number THEN v::double precision::text END;
+        WHEN 'date' THEN
+            RETURN trapper.orchestrator_to_date(v)::text;
+        WHEN 'boolean' THEN
+            RETURN v::boolean::text;
+        ELSE
+            RETURN p_value;
     END CASE;
-    RETURN true;
-EXCEPTION WHEN data_exception THEN
-    RETURN false;
+EXCEPTION WHEN data_exception THEN   -- out of range, or no boolean
+    RETURN NULL;
 END $$;
+
+CREATE OR REPLACE FUNCTION trapper.orchestrator_value_fits(p_value text, p_type text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT trapper.orchestrator_typed_value(p_value, p_type) IS NOT NULL
+$$;

@@ -72,6 +72,8 @@ DECLARE
     composed jsonb := '{}';       -- {rule id: {target_field, parts, separator, value}}
     v_empty text;                 -- "field x is empty" / "fields a, b are all empty"
     v_ptype text;
+    v_typed text;
+    v_nested text;               -- a field of the rule holding a JSON object or array
     v_ptypes jsonb := (SELECT jsonb_object_agg(function_name, (
                            SELECT jsonb_object_agg(p, t)
                            FROM unnest(parameters, parameter_types) AS u (p, t)))
@@ -104,6 +106,8 @@ BEGIN
             raw := rec.payload ->> r.source_field;
             v_parts := NULL;
             v_empty := format('field %s', r.source_field);
+            v_nested := CASE WHEN jsonb_typeof(rec.payload -> r.source_field)
+                                  IN ('object', 'array') THEN r.source_field END;
         ELSE
             -- a composite rule (issue 17): the non-empty parts, trimmed, in order, joined
             SELECT string_agg(btrim(rec.payload ->> f), coalesce(r.field_separator, ', ')
@@ -114,6 +118,30 @@ BEGIN
             INTO raw, v_parts
             FROM unnest(r.source_fields) WITH ORDINALITY AS t (f, o);
             v_empty := format('fields %s', array_to_string(r.source_fields, ', '));
+            v_nested := (SELECT f FROM unnest(r.source_fields) WITH ORDINALITY AS t (f, o)
+                         WHERE jsonb_typeof(rec.payload -> f) IN ('object', 'array')
+                         ORDER BY o LIMIT 1);
+        END IF;
+        -- A JSON object or array is no value: its text ('{"line": "5 C St"}') was passed on
+        -- as an address or a name. The rule is skipped (the record rejected when the rule is
+        -- required), naming the field; the staged record keeps it.
+        IF v_nested IS NOT NULL THEN
+            v_reason := format('%s: field %s holds a JSON %s (%s), not a value a rule can pass',
+                               CASE WHEN r.is_required THEN 'rejected' ELSE 'skipped' END,
+                               v_nested, jsonb_typeof(rec.payload -> v_nested),
+                               left((rec.payload -> v_nested)::text, 60));
+            IF v_log THEN
+                v_logs := v_logs || trapper.orchestrator_log_entry(CASE WHEN r.is_required THEN 'rejected' ELSE 'skipped' END, r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', v_nested, 'value', rec.payload -> v_nested));
+            END IF;
+            IF r.is_required THEN
+                PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
+                RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
+                    jsonb_build_object('action', 'rejected', 'reason', v_reason,
+                                       'rule_id', r.rule_id)));
+            END IF;
+            decisions := decisions || jsonb_build_object('action', 'skipped',
+                'reason', v_reason, 'rule_id', r.rule_id);
+            CONTINUE;
         END IF;
         IF raw IS NULL OR btrim(raw) = '' THEN
             IF r.is_required THEN
@@ -129,9 +157,14 @@ BEGIN
                                        'rule_id', r.rule_id)));
             END IF;
             IF r.skip_if_empty THEN
-                v_reason := CASE WHEN v_parts IS NULL
+                -- a field the record does not have at all is said so: "is empty" sent people
+                -- looking for blanks in a column the export does not hold (or names otherwise)
+                v_reason := CASE WHEN v_parts IS NOT NULL
+                                 THEN format('skipped: %s all empty', v_empty)
+                                 WHEN rec.payload ? r.source_field
                                  THEN format('skipped: field %s is empty', r.source_field)
-                                 ELSE format('skipped: %s all empty', v_empty) END;
+                                 ELSE format('skipped: the record has no field %s',
+                                             r.source_field) END;
                 decisions := decisions || jsonb_build_object('action', 'skipped',
                     'reason', v_reason, 'rule_id', r.rule_id);
                 IF v_log THEN
@@ -169,11 +202,14 @@ BEGIN
         -- rejects the record, naming the field and the value, before anything is written
         v_ptype := v_ptypes -> fn ->> coalesce(r.target_field, r.source_field);
         IF v_ptype IS NOT NULL AND v_ptype <> 'text' THEN
+            v_typed := trapper.orchestrator_typed_value(v, v_ptype);
             IF btrim(v) = '' THEN
                 v := NULL;
-            ELSIF NOT trapper.orchestrator_value_fits(v, v_ptype) THEN
-                v_reason := format('rejected: field %s value %L is not a %s (%s.%s)',
-                                   r.source_field, v, v_ptype, r.target_surface,
+            ELSIF v_typed IS NULL THEN
+                v_reason := format('rejected: field %s value %L is not %s %s (%s.%s)',
+                                   r.source_field, v,
+                                   CASE WHEN v_ptype ~ '^[aeiou]' THEN 'an' ELSE 'a' END,
+                                   v_ptype, r.target_surface,
                                    coalesce(r.target_field, r.source_field));
                 IF v_log THEN
                     v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'value', v, 'type', v_ptype, 'parameter', coalesce(r.target_field, r.source_field), 'parts', v_parts)));
@@ -182,6 +218,8 @@ BEGIN
                 RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
                     jsonb_build_object('action', 'rejected', 'reason', v_reason,
                                        'rule_id', r.rule_id)));
+            ELSE
+                v := v_typed;   -- the value as its type writes it (3.0 → 3, 3/14/2025 → 2025-03-14)
             END IF;
         END IF;
         IF v_parts IS NOT NULL THEN

@@ -17,6 +17,7 @@ DECLARE
     v_param text;
     v_param_type text;
     v_value_type text;
+    v_other text;
 BEGIN
     IF NEW.transform_expression IS NOT NULL THEN
         PERFORM trapper.orchestrator_transform_signature(NEW.transform_expression);
@@ -48,13 +49,20 @@ BEGIN
                 NEW.source_system, NEW.source_table, array_to_string(v_unknown, '", "'),
                 CASE WHEN cardinality(v_unknown) = 1 THEN 'is' ELSE 'are' END
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = format('its expected fields: %s; payload keys are the export '
-                                    'headers, verbatim',
+                      HINT = format('its expected fields: %s; payload keys are the export''s '
+                                    'headers, trimmed, inner spaces collapsed and a repeated '
+                                    'one suffixed _1 (JSON keys verbatim)',
                                     coalesce((SELECT string_agg(f ->> 'field', ', ')
                                               FROM jsonb_array_elements(v_expected) f),
                                              'none'));
         END IF;
         v_label := array_to_string(v_parts, ' + ');
+        -- an UPDATE of the parts alone keeps the old label in source_field: it is rewritten
+        -- (it was refused, with the hint to leave source_field out, which the UPDATE had done)
+        IF TG_OP = 'UPDATE' AND NEW.source_field IS NOT DISTINCT FROM OLD.source_field
+           AND to_jsonb(OLD) -> 'source_fields' IS DISTINCT FROM v_row -> 'source_fields' THEN
+            NEW.source_field := v_label;
+        END IF;
         IF NEW.source_field IS NOT NULL AND NEW.source_field <> v_label THEN
             RAISE EXCEPTION 'a composite rule''s source_field is its parts'' label "%", not "%"',
                 v_label, NEW.source_field USING ERRCODE = 'invalid_parameter_value',
@@ -74,15 +82,35 @@ BEGIN
                 NEW.target_function USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'see SELECT function_name FROM trapper.orchestrator_functions WHERE kind = ''target''';
         END IF;
-        IF NEW.target_field IS NOT NULL AND NOT NEW.target_field = ANY (v_fn.parameters) THEN
-            RAISE EXCEPTION '% takes no field "%" (it takes %)', NEW.target_function,
-                NEW.target_field, array_to_string(v_fn.parameters, ', ')
-                USING ERRCODE = 'invalid_parameter_value';
+        IF v_fn.target_surface IS DISTINCT FROM NEW.target_surface THEN
+            RAISE EXCEPTION '% writes %, not %', NEW.target_function, v_fn.target_surface,
+                NEW.target_surface USING ERRCODE = 'invalid_parameter_value',
+                HINT = format('set target_surface to %s, or leave target_function out to '
+                              'use the function of the surface', v_fn.target_surface);
         END IF;
     ELSE
         -- the router's choice when a rule names no function: the target of its surface
         SELECT * INTO v_fn FROM trapper.orchestrator_functions
         WHERE kind = 'target' AND target_surface = NEW.target_surface LIMIT 1;
+        -- a surface nothing writes was accepted, and every record then skipped
+        IF v_fn.function_name IS NULL AND NEW.target_surface IS NOT NULL THEN
+            RAISE EXCEPTION 'no target function writes surface "%"', NEW.target_surface
+                USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'the surfaces: ' || (SELECT string_agg(DISTINCT target_surface, ', ')
+                                            FROM trapper.orchestrator_functions
+                                            WHERE kind = 'target');
+        END IF;
+    END IF;
+    -- the parameter the value goes to: a name the function does not take was accepted, and
+    -- the value dropped without a word on every record (a rule with no target_field passes
+    -- its value under the source field's name)
+    IF v_fn.function_name IS NOT NULL
+       AND NOT coalesce(NEW.target_field, NEW.source_field) = ANY (v_fn.parameters) THEN
+        RAISE EXCEPTION '% takes no field "%" (it takes %)', v_fn.function_name,
+            coalesce(NEW.target_field, NEW.source_field), array_to_string(v_fn.parameters, ', ')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'target_field names the parameter the value feeds (a rule without '
+                         'one passes the value under its source field''s name)';
     END IF;
     -- typed rules (issue 17): the value must fit the parameter's declared type
     v_param := coalesce(NEW.target_field, NEW.source_field);
@@ -113,6 +141,27 @@ BEGIN
                                     'to_integer($1), to_date($1)), or declare the field''s '
                                     'type in expected_fields ({"field": ..., "type": "%s"})',
                                     v_param_type);
+        END IF;
+    END IF;
+    -- one value per parameter: a second active rule feeding the same parameter of the same
+    -- function overwrote the first in the call, even with an empty value, on every record
+    IF NEW.is_active AND v_fn.function_name IS NOT NULL THEN
+        SELECT o.source_field INTO v_other FROM trapper.orchestrator_routing_rules o
+        WHERE o.source_system = NEW.source_system AND o.source_table = NEW.source_table
+          AND o.is_active AND o.rule_id <> NEW.rule_id
+          AND coalesce(o.target_field, o.source_field) = v_param
+          AND coalesce(o.target_function,
+                       (SELECT g.function_name FROM trapper.orchestrator_functions g
+                        WHERE g.kind = 'target' AND g.target_surface = o.target_surface
+                        LIMIT 1)) = v_fn.function_name
+        LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION '%/%: the rule on "%" already feeds %.%', NEW.source_system,
+                NEW.source_table, v_other, v_fn.function_name, v_param
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'a parameter takes one value: join the fields with one composite '
+                             'rule (source_fields), or deactivate the other rule first '
+                             '(is_active = false)';
         END IF;
     END IF;
     IF TG_OP = 'UPDATE' AND (NEW.source_field, NEW.target_surface, NEW.target_field,
