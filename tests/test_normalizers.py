@@ -114,3 +114,22 @@ def test_validate_microchip_formats(db_url: str) -> None:
     rows = sql(db_url, "SELECT raw, trapper.validate_microchip(raw) AS chip "
                        "FROM unnest($1::text[]) raw", list(cases))
     assert {r["raw"]: r["chip"] for r in rows} == cases
+
+
+def test_parse_us_date_reads_only_dates_the_exports_write(db_url: str) -> None:
+    """ISO and US dates (two-digit years by PostgreSQL's and Excel's rule), with a time or
+    not; the words PostgreSQL's date input takes ('yesterday', 'epoch', 'infinity') and a text
+    whose first ten characters happen to parse ('March 3, 2025' was 2002-03-03) are no date:
+    a processed record must not take the day it was processed as its own."""
+    cases = {
+        "2025-03-14": "2025-03-14", "2025-03-14T10:00:00Z": "2025-03-14",
+        "3/14/2025": "2025-03-14", " 03/14/2025 10:22 ": "2025-03-14", "3/14/25": "2025-03-14",
+        "12/31/69": "2069-12-31", "1/1/70": "1970-01-01",
+        "yesterday": None, "today": None, "now": None, "epoch": None, "infinity": None,
+        "March 3, 2025": None, "2/30/2025": None, "13/1/2025": None, "3/14/2025x": None,
+        "20250314": None, "": None,
+    }
+    got = {r["raw"]: r["d"] for r in sql(
+        db_url, "SELECT raw, trapper.parse_us_date(raw)::text AS d FROM unnest($1::text[]) raw",
+        list(cases))}
+    assert got == cases

@@ -1,16 +1,35 @@
 -- What the processors share: payload parsing, their result, and a person with their place.
 
+-- A date as the exports write one: ISO (2025-03-14) or US (3/14/2025, 3/14/25), either with
+-- a time after it or not; anything else is no date. PostgreSQL's date input was used for
+-- the rest before, on the first ten characters: 'yesterday', 'today' and 'now' gave the day
+-- the record was processed (another on each replay), 'epoch' 1970-01-01, 'infinity'
+-- infinity, and 'March 3, 2025' cut to 'March 3, 2' was 2002-03-03. The orchestrator's
+-- transform (sql/orchestrator/functions/transforms.sql, orchestrator_to_date) reads the same
+-- forms and month names; it cannot call this one, which a shadow install's host may lack.
 CREATE OR REPLACE FUNCTION trapper.parse_us_date(p_raw text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    m text[];
+    y integer;
 BEGIN
     IF p_raw IS NULL OR btrim(p_raw) = '' THEN
         RETURN NULL;
     END IF;
-    IF p_raw ~ '^\d{1,2}/\d{1,2}/\d{4}' THEN
-        RETURN to_date(substr(p_raw, 1, 10), 'MM/DD/YYYY');
+    m := regexp_match(btrim(p_raw), '^(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[ T]\d)');
+    IF m IS NOT NULL THEN
+        RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
     END IF;
-    RETURN substr(p_raw, 1, 10)::date;
-EXCEPTION WHEN OTHERS THEN
+    m := regexp_match(btrim(p_raw), '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:$|[ T]\d)');
+    IF m IS NOT NULL THEN
+        y := m[3]::integer;
+        IF length(m[3]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
+            y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
+        END IF;
+        RETURN make_date(y, m[1]::integer, m[2]::integer);
+    END IF;
+    RETURN NULL;
+EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
     RETURN NULL;
 END $$;
 
