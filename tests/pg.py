@@ -87,6 +87,18 @@ class Prefetcher:
             self._drops.append((self._server.drop_sql(name), name, Future()))
             self._cond.notify_all()
 
+    def discard(self, template: str | None) -> None:
+        """Give up the copies of ``template`` made or queued ahead: no test will take one."""
+        with self._cond:
+            for fut in self._ready.pop(template, deque()):
+                if not fut.cancel():
+                    # running or made: drop it once it is there
+                    fut.add_done_callback(self._drop_made)
+
+    def _drop_made(self, fut: Future[str]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self.drop(fut.result())
+
     def pause(self) -> None:
         """Finish the pending drops, then hold the background work until ``resume``."""
         with self._cond:
@@ -227,6 +239,17 @@ class Server:
 
         anyio.run(install)
         self.templates[key] = name
+
+    def add_template(self, key: str, name: str) -> None:
+        """Make the database ``name`` (no one connected to it any more) a template: ``create(key)``
+        copies it. It is the caller's; ``drop_template`` gives it back."""
+        self.templates[key] = name
+
+    def drop_template(self, key: str) -> None:
+        """Drop the template ``key`` and the copies of it made ahead."""
+        if self._bg is not None:
+            self._bg.discard(key)
+        self.drop(self.templates.pop(key))
 
     def close(self) -> None:
         """Stop the background work and drop every database of this session's prefix: the
