@@ -37,6 +37,19 @@ def pg() -> Iterator[Server]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _quiet_server(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked ``quiet_server`` runs with no CREATE or DROP DATABASE of the session's
+    in flight: each holds a transaction id that is in every snapshot on the server, so one
+    running beside the test would keep the xmin horizon below the test's own transactions."""
+    if request.node.get_closest_marker("quiet_server") is None:
+        yield
+        return
+    pg: Server = request.getfixturevalue("pg")
+    with pg.quiet():
+        yield
+
+
 def _fresh(pg: Server, template: str | None) -> Iterator[str]:
     name = pg.create(template)
     try:
@@ -71,6 +84,32 @@ def core_db_url(pg: Server) -> Iterator[str]:
 def empty_db_url(pg: Server) -> Iterator[str]:
     """A fresh, empty database."""
     yield from _fresh(pg, None)
+
+
+@pytest.fixture(scope="module")
+def _loaded_template(pg: Server, world: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The small world ingested and processed with the CLI and listened to once, as a
+    template made once per module (5 to 7 s of load; a copy is a fraction of a second)."""
+    from tests.listening import listen_once  # it imports this module
+
+    name = pg.create("full")
+    url = pg.url(name)
+    env = {"DATABASE_URL": url}
+    assert run_cli("ingest", "--manifest", str(world / "manifest.json"), env=env).returncode == 0
+    assert run_cli("process", env=env, timeout=300).returncode == 0
+    listen_once(url)
+    key = f"loaded_{request.module.__name__}"
+    pg.add_template(key, name)
+    try:
+        yield key
+    finally:
+        pg.drop_template(key)
+
+
+@pytest.fixture
+def loaded(pg: Server, _loaded_template: str) -> Iterator[str]:
+    """A fresh full database holding the small world, loaded and listened to."""
+    yield from _fresh(pg, _loaded_template)
 
 
 @pytest.fixture

@@ -24,15 +24,6 @@ P = "/api/admin/orchestrator"
 
 
 @pytest.fixture
-def loaded(db_url: str, world: Path) -> str:
-    env = {"DATABASE_URL": db_url}
-    assert run_cli("ingest", "--manifest", str(world / "manifest.json"), env=env).returncode == 0
-    assert run_cli("process", env=env, timeout=300).returncode == 0
-    listen_once(db_url)
-    return db_url
-
-
-@pytest.fixture
 def server(loaded: str, tmp_path: Path) -> Iterator[Server]:
     s = Server(loaded, tmp_path, "--no-listen")
     try:

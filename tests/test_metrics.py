@@ -30,15 +30,6 @@ METRICS = "metrics-token-for-tests"
 P = "/api/admin/orchestrator"
 
 
-@pytest.fixture
-def loaded(db_url: str, world: Path) -> str:
-    env = {"DATABASE_URL": db_url}
-    assert run_cli("ingest", "--manifest", str(world / "manifest.json"), env=env).returncode == 0
-    assert run_cli("process", env=env, timeout=300).returncode == 0
-    listen_once(db_url)
-    return db_url
-
-
 def serve(url: str, tmp_path: Path, **env: str) -> Server:
     return Server(url, tmp_path, "--no-listen",
                   env={"ATLAS_ORCH_METRICS_TOKEN": METRICS, **env})

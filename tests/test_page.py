@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO
 from tests.helpers import execute, sql, val
-from tests.listening import listen_once, wait_for
+from tests.listening import wait_for
 from tests.serving import READER, Server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -23,15 +23,11 @@ P = "/api/admin/orchestrator"
 
 
 @pytest.fixture
-def served(db_url: str, world: Path, tmp_path: Path) -> Iterator[tuple[Server, str]]:
-    env = {"DATABASE_URL": db_url}
-    assert run_cli("ingest", "--manifest", str(world / "manifest.json"), env=env).returncode == 0
-    assert run_cli("process", env=env, timeout=300).returncode == 0
-    listen_once(db_url)
-    server = Server(db_url, tmp_path)
+def served(loaded: str, tmp_path: Path) -> Iterator[tuple[Server, str]]:
+    server = Server(loaded, tmp_path)
     try:
         wait_for(lambda: '"leader_acquired"' in server.log(), 20, "the listener to lead")
-        yield server, db_url
+        yield server, loaded
     finally:
         server.stop()
 

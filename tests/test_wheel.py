@@ -27,15 +27,17 @@ def test_the_wheel_installs_the_schema_from_outside_the_checkout(
     assert built.returncode == 0, built.stderr
     (wheel,) = (tmp_path / "dist").glob("atlas_orchestrator-*.whl")
 
+    # a user's environment: no checkout on the path, no SQL folder named. pip gets it too:
+    # with the checkout on PYTHONPATH, the build's in-tree egg-info reads as "already
+    # installed" and pip skips the wheel.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "ATLAS_ORCH_SQL_DIR", "ATLAS_ORCH_DATABASE_URL")}
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / "bin"
-    installed = _run(bin_dir / "pip", "install", "-q", wheel, cwd=tmp_path)
+    installed = _run(bin_dir / "pip", "install", "-q", wheel, cwd=tmp_path, env=env)
     assert installed.returncode == 0, installed.stderr
 
-    # a user's environment: no checkout on the path, no SQL folder named
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "ATLAS_ORCH_SQL_DIR", "ATLAS_ORCH_DATABASE_URL")}
     env["DATABASE_URL"] = empty_db_url
     where = _run(bin_dir / "python", "-c",
                  "import listener, listener.schema.migrations as m; print(listener.__file__); "
