@@ -103,14 +103,15 @@ async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
 
 
 @contextlib.asynccontextmanager
-async def serving(url: str, stamps: str | None = None, *, listener_process: bool = False
+async def serving(url: str, stamps: str | None = None, *, listener_process: bool = False,
+                  listen_poll: float | None = None
                   ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
     """``atlas-orch serve`` (with its listener) on a free port of 127.0.0.1, up and leading,
     stopped on exit: its port and process. With ``stamps`` (a file), through
     bench/_stamped_serve.py: per-stage timestamps in the frames and in that file. With
     ``listener_process``, ``serve --no-listen`` and ``atlas-orch listen`` as two processes
     (docs/SCALING.md: the listener off the feed's event loop); the listener's stamps go to
-    ``stamps`` + ".listen"."""
+    ``stamps`` + ".listen"; ``listen_poll``, that listener's ``--poll-interval``."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
            "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin", "FEED_STAMPS": stamps or ""}
@@ -120,8 +121,10 @@ async def serving(url: str, stamps: str | None = None, *, listener_process: bool
                              *(["--no-listen"] if listener_process else [])],
                             env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    poll = ["--poll-interval", str(listen_poll)] if listen_poll is not None else []
     lproc = subprocess.Popen(
-        [*cmd, "listen"], env={**env, "FEED_STAMPS": (stamps + ".listen") if stamps else ""},
+        [*cmd, "listen", *poll],
+        env={**env, "FEED_STAMPS": (stamps + ".listen") if stamps else ""},
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     ) if listener_process else None
     try:
@@ -200,6 +203,7 @@ SOURCES = [("clinichq", "owner_info"), ("clinichq", "appointment_info"),
 ROUTER_SOURCE = ("clinichq", "owner_info")
 ROUTER_ACTIONS = ("routed", "identity_decision", "skipped")
 CLIENT_PROCS = 6                  # the clients' processes
+WARMUP_S = 2.0                    # part 3: rows committed this early are the start transient
 RECORDS = 25                      # the router's rows cycle over this many record ids
 # A host transaction of single-row staged inserts, one statement each (so one staged event,
 # one job-log row, each, as a host that inserts row by row), in one round trip: a function of
@@ -460,15 +464,29 @@ def _read_stamps(path: str) -> dict[str, Any]:
     return stamped
 
 
+def _print_steady(lat: list[float], acks: list[float], start: float) -> None:
+    """The run's latencies without the rows committed in its first WARMUP_S. The first rows
+    after idle wait for the idle listener's next poll (--poll-interval, 1 s: NOTIFY-off
+    writers wake nothing, docs/events.md), so the whole run's p99 holds a start transient
+    whose size depends on where in that second the writers began."""
+    steady = sorted(x for x, ack in zip(lat, acks, strict=True) if ack >= start + WARMUP_S)
+    if steady:
+        print(f"   steady state (rows committed after the first {WARMUP_S:.0f} s): p50 "
+              f"{statistics.median(steady):.1f} ms, p99 "
+              f"{steady[int(len(steady) * 0.99) - 1]:.1f} ms, max {steady[-1]:.1f} ms over "
+              f"{len(steady):,} deliveries")
+
+
 async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.8,
-               listener_process: bool = False) -> None:
+               listener_process: bool = False, listen_poll: float | None = None) -> None:
     """100 clients with mixed filters at 5,000 job-log rows/s, writers' NOTIFY off."""
     fd, stamps_path = tempfile.mkstemp(prefix="feed-stamps-", suffix=".json")
     os.close(fd)
     print("3. (serve --no-listen and atlas-orch listen, two processes)" if listener_process
           else "3. (serve with its listener, one process)")
     async with fresh_database() as url, serving(url, stamps_path,
-                                                listener_process=listener_process) as (port,
+                                                listener_process=listener_process,
+                                                listen_poll=listen_poll) as (port,
                                                                                        proc):
         base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
         queries = wide_filters(clients)
@@ -545,6 +563,8 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
     log_ack = dict(a for w in writers for a in w["log"])
     committed = len(staged_ack) + len(log_ack)
     lat: list[float] = []
+    lat_all: list[float] = []       # lat in delivery order, beside each row's commit time
+    acks_all: list[float] = []
     by_path: dict[str, list[float]] = {"staged (via the listener)": [],
                                        "router rows (written to the log)": []}
     wrong = dups = missing = extra = 0
@@ -570,6 +590,8 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
             ack = log_ack.get(s) if min_id is None else staged_ack.get(min_id)
             if ack is not None:
                 lat.append((t - ack) * 1000)
+                lat_all.append(lat[-1])
+                acks_all.append(ack)
                 by_path["staged (via the listener)" if min_id is not None
                         else "router rows (written to the log)"].append(lat[-1])
                 if read_at is not None and sent_at is not None:
@@ -591,6 +613,7 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
           f"max {lat[-1]:.1f} ms over {len(lat):,} deliveries (goal p99 <= 50 ms)")
     print(f"   exactly once: {rows_sent:,} rows delivered, {missing} missing, {dups} "
           f"duplicated, {extra} unasked-for, {wrong} clients cut off or failed (goal 0 each)")
+    _print_steady(lat_all, acks_all, min([*staged_ack.values(), *log_ack.values()]))
     for path, xs in by_path.items():
         xs.sort()
         if xs:
@@ -682,13 +705,14 @@ def _timed(fn: Any) -> float:
 
 
 async def main(seconds: float, log_rows: int, parts: str, clients: int,
-               rate: float, host_share: float, listener_process: bool) -> None:
+               rate: float, host_share: float, listener_process: bool,
+               listen_poll: float | None) -> None:
     if "1" in parts:
         await latency(seconds)
     if "2" in parts:
         await timeline(log_rows)
     if "3" in parts:
-        await wide(seconds, clients, rate, host_share, listener_process)
+        await wide(seconds, clients, rate, host_share, listener_process, listen_poll)
     if "4" in parts:
         fanout_cost(clients)
 
@@ -707,6 +731,9 @@ if __name__ == "__main__":
     ap.add_argument("--listener-process", action="store_true",
                     help="part 3 with the listener in its own process (serve --no-listen "
                          "beside atlas-orch listen) instead of inside serve")
+    ap.add_argument("--listen-poll", type=float, default=None,
+                    help="with --listener-process: the listener's --poll-interval (how soon an "
+                         "idle listener sees the first NOTIFY-off rows; default 1 s)")
     a = ap.parse_args()
     anyio.run(main, a.seconds, a.log_rows, a.parts, a.clients, a.rate, a.host_share,
-              a.listener_process)
+              a.listener_process, a.listen_poll)
