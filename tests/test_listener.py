@@ -769,3 +769,30 @@ def test_an_idle_listener_step_writes_nothing_and_leaves_the_log_unlocked(db_url
         db_url, "SELECT * FROM trapper.orchestrator_consume_events('listener', 1000)")
     assert locked
     assert audit(db_url) == {"missing": 0, "doubled": 0, "events": 2}
+
+
+def test_an_idle_listener_sees_notify_off_rows_well_before_its_poll(db_url: str) -> None:
+    """With NOTIFY off nothing wakes an idle listener, so the first rows of a stream waited for
+    its poll (1 s by default; 30 s here). Its look at change_mark between waits finds them
+    within a fraction of that."""
+    async def go() -> float:
+        listener = Listener(ListenerConfig(url=db_url, poll_interval=30.0, probe_interval=60.0,
+                                           alerts=False))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listener.run)
+            await listener.leading.wait()
+            await anyio.sleep(2.0)               # idle: its wait has grown to the poll
+            conn = await asyncpg.connect(db_url, server_settings={"atlas_orch.notify": "off"})
+            try:
+                t = time.monotonic()
+                await conn.execute(STAGE_ONE)
+                with anyio.fail_after(40):
+                    while listener.stats.log_rows < 1:
+                        await anyio.sleep(0.01)
+                took = time.monotonic() - t
+            finally:
+                await conn.close()
+            listener.stop()
+        return took
+
+    assert anyio.run(go) < 5.0                # the poll alone takes up to 30 s

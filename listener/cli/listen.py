@@ -26,9 +26,14 @@ from listener.core.output import emit_json, say
 @click.option("--busy-interval", default=0.01, show_default=True,
               help="Seconds to the next step after events arrived with no NOTIFY (polled "
                    "streams, writers with NOTIFY off); doubles back to --poll-interval.")
+@click.option("--idle-check", default=0.1, show_default=True,
+              help="While waiting, seconds between looks at whether anything was written at "
+                   "all (one sequence read), so rows written with NOTIFY off wait no poll; "
+                   "0: off.")
 @json_option
 def listen(database_url: str | None, listen_url: str | None, once: bool, once_wait: float,
-           batch: int, poll_interval: float, busy_interval: float, as_json: bool) -> None:
+           batch: int, poll_interval: float, busy_interval: float, idle_check: float,
+           as_json: bool) -> None:
     """Consume shadow-trigger events into the job log and the per-source counters.
 
     One listener per database consumes (an advisory lock); others wait as standbys and take
@@ -39,11 +44,14 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
 
     if batch < 1 or poll_interval <= 0 or busy_interval <= 0:
         raise click.BadParameter("--batch, --poll-interval and --busy-interval must be positive")
+    if idle_check < 0:
+        raise click.BadParameter("--idle-check must be 0 (off) or positive")
     configure_logs()
     url = db.resolve_url(database_url)
     listener = Listener(ListenerConfig(url=url, listen_url=listen_url, batch=batch,
                                        poll_interval=poll_interval,
-                                       busy_interval=busy_interval, once=once,
+                                       busy_interval=busy_interval,
+                                       idle_check_interval=idle_check, once=once,
                                        once_wait=once_wait),
                         alerts=run_configured)
     try:

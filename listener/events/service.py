@@ -89,6 +89,10 @@ class ListenerConfig:
     # during it waits for it (bench/feed.py part 3). A step that finds no event, and --once,
     # always tally.
     tally_interval: float = 0.25
+    # While waiting for a NOTIFY, look this often whether anything was written at all (one
+    # sequence read, change_mark): with NOTIFY off nothing else wakes an idle listener before
+    # its poll, and the first rows of a stream waited for it (bench/feed.py part 3). 0: off.
+    idle_check_interval: float = 0.1
     probe_interval: float = 5.0        # timed query on the listen connection
     probe_timeout: float = 3.0
     standby_interval: float = 1.0      # how often a standby tries to take over
@@ -364,6 +368,9 @@ class Listener:
         log_settled = False     # what the last tally said
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
+            # read before the step, so a write during it counts as a change after it
+            mark = (await work.fetchval(self._q["change_mark"], timeout=self.cfg.query_timeout)
+                    if self.cfg.idle_check_interval > 0 else None)
             consumed = self.stats.events
             captured = await work.fetchrow(self._q["capture"], self.cfg.consumer,
                                            timeout=self.cfg.query_timeout)
@@ -401,14 +408,33 @@ class Listener:
             if not caught_up:
                 continue
             wait = min(backoff, next_probe - time.monotonic())
-            with anyio.move_on_after(max(0.0, wait)):
-                await self._wake.wait()
+            if await self._wait_for_change(work, max(0.0, wait), mark):
+                pace.found_at = time.monotonic()   # a write no NOTIFY announced: step closely
             woken = self._wake.is_set()
             if self._lost:
                 raise ConnectionLost(self._lost)
             if time.monotonic() >= next_probe:
                 await self._probe(listen)
                 next_probe = time.monotonic() + self.cfg.probe_interval
+
+    async def _wait_for_change(self, work: asyncpg.Connection, wait: float,
+                               mark: int | None) -> bool:
+        """Wait up to ``wait`` for a NOTIFY; in slices of idle_check_interval, end early when
+        change_mark has moved from ``mark``. True when it ended on a change no NOTIFY
+        announced."""
+        deadline = time.monotonic() + wait
+        slice_s = self.cfg.idle_check_interval
+        while True:
+            left = deadline - time.monotonic()
+            step = left if mark is None or slice_s <= 0 else min(left, slice_s)
+            with anyio.move_on_after(max(0.0, step)):
+                await self._wake.wait()
+            if self._wake.is_set() or left <= step:
+                return False
+            now_mark = await work.fetchval(self._q["change_mark"],
+                                           timeout=self.cfg.query_timeout)
+            if now_mark != mark:
+                return True
 
     async def _drain(self, work: asyncpg.Connection) -> bool:
         """Consume pages until a pass completes; False if stopped between pages."""
