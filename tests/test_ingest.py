@@ -316,3 +316,33 @@ def test_every_field_a_processor_reads_is_in_its_ingest_profile(core_db_url: str
         assert read - known - {"All Services"} == set(), key
         checked += 1
     assert checked == 12
+
+
+def test_clinichq_values_written_other_ways_make_the_same_links(
+    db_url: str, tmp_path: Path
+) -> None:
+    # the visit's Date as ISO in one file and as an Excel serial in another is one visit;
+    # Ownership in capitals is still a community cat; a float phone and a mailto email are
+    # the owner's identifiers
+    a = tmp_path / "appointment_info.xlsx"
+    write_xlsx(a, ["Number", "Date", "Animal Name", "Microchip Number", "Service / Subsidy"],
+               [["25-1139", "2025-03-14", "Tux", "981 020000 000001", "Spay"]])
+    o = tmp_path / "owner_info.xlsx"
+    write_xlsx(o, ["Number", "Date", "Owner First Name", "Owner Last Name", "Owner Phone",
+                   "Owner Email", "Owner Address", "Ownership"],
+               [["25-1139", "45730", "Ann", "Lee", "7075231234.0", "mailto:Ann@X.org",
+                 "12 Oak St, Santa Rosa, CA 95404", "COMMUNITY CAT (FERAL)"]])
+    ingest(db_url, "clinichq/appointment_info", a)
+    ingest(db_url, "clinichq/owner_info", o)
+    assert {r["source_row_id"] for r in sql(db_url, "SELECT source_row_id FROM "
+                                                    "trapper.staged_records")} == {
+        "25-1139_2025-03-14"}
+    assert run_cli("process", env={"DATABASE_URL": db_url}).returncode == 0
+    appt = sql(db_url, "SELECT person_id IS NOT NULL AS linked FROM trapper.sot_appointments")
+    assert [r["linked"] for r in appt] == [True]
+    assert val(db_url, "SELECT relationship FROM trapper.person_cat") == "caretaker"
+    ids = {(r["id_type"], r["id_value_norm"]) for r in sql(
+        db_url, "SELECT id_type, id_value_norm FROM trapper.person_identifiers")}
+    assert {("phone", "7075231234"), ("email", "ann@x.org")} <= ids
+    assert val(db_url, "SELECT id_value FROM trapper.cat_identifiers "
+                       "WHERE id_type = 'microchip'") == "981020000000001"

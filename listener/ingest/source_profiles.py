@@ -179,6 +179,10 @@ class HeaderMapper:
 
 def _iso_date(value: str) -> str:
     text = value.strip()
+    # an Excel date serial (a date column saved as a number), as trapper.parse_us_date reads it
+    serial = re.fullmatch(r"([2-7]\d{4})(?:\.0+)?", text)
+    if serial:
+        return (dt.date(1899, 12, 30) + dt.timedelta(days=int(serial[1]))).isoformat()
     for fmt in ("%m/%d/%Y", "%Y-%m-%d", "%m/%d/%y", "%m/%d/%Y %H:%M:%S"):
         try:
             return dt.datetime.strptime(text, fmt).date().isoformat()
