@@ -240,3 +240,109 @@ def test_the_summary_says_what_to_do_about_an_encoding_or_a_source_nobody_proces
     s = tmp_path / "survey.csv"
     s.write_text("response_id,first_name\nr1,Ann\n")
     assert ingest(db_url, "client_survey/responses", s)["notes"] == []
+
+
+def test_header_variants_are_staged_under_the_names_the_processor_reads(
+    db_url: str, tmp_path: Path
+) -> None:
+    # older ClinicHQ files say "Patient Name"; case, spacing, punctuation and order vary; an
+    # extra column is kept as it is; a missing column the processor reads is named
+    f = tmp_path / "cat_info.xlsx"
+    write_xlsx(f, ["Export Batch", "DATE", "number ", "PATIENT NAME", "Microchip  number",
+                   "Spay/Neuter Status", "sex", "Breed", "Primary Color"], [
+        ["B7", "03/14/2025", "25-1139", "Tux", "981020000000001", "Yes", "Male", "DSH", "Black"],
+    ])
+    run = ingest(db_url, "clinichq/cat_info", f)
+    assert run["rows_new"] == 1
+    payload = json.loads(val(db_url, "SELECT payload FROM trapper.staged_records"))
+    assert payload == {"Export Batch": "B7", "Date": "03/14/2025", "Number": "25-1139",
+                       "Animal Name": "Tux", "Microchip Number": "981020000000001",
+                       "Spay Neuter Status": "Yes", "Sex": "Male", "Breed": "DSH",
+                       "Primary Color": "Black"}
+    assert val(db_url, "SELECT source_row_id FROM trapper.staged_records") == "25-1139_2025-03-14"
+    renamed, missing = run["notes"]
+    assert "'PATIENT NAME' as 'Animal Name'" in renamed and "'sex' as 'Sex'" in renamed
+    assert missing.startswith("no column for 'Secondary Color': the processor reads it")
+    # the same record under its canonical headers is the same content: a duplicate
+    g = tmp_path / "cat_info_canonical.xlsx"
+    write_xlsx(g, ["Number", "Date", "Animal Name", "Microchip Number", "Sex", "Breed",
+                   "Primary Color", "Spay Neuter Status", "Export Batch"],
+               [["25-1139", "03/14/2025", "Tux", "981020000000001", "Male", "DSH", "Black",
+                 "Yes", "B7"]])
+    assert ingest(db_url, "clinichq/cat_info", g)["rows_duplicate"] == 1
+    assert run_cli("process", env={"DATABASE_URL": db_url}).returncode == 0
+    assert val(db_url, "SELECT display_name FROM trapper.sot_cats") == "Tux"
+    # VolunteerHub's doubled spaces and a "Zip Code" for its PostalCode
+    v = tmp_path / "users.xlsx"
+    write_xlsx(v, ["Name -  FirstName", "Name  -  LastName", "Email",
+                   "Street Address - Zip Code"], [["Ann", "Lee", "ann@x.org", "95404"]])
+    run = ingest(db_url, "volunteerhub/users", v)
+    payload = json.loads(val(db_url, "SELECT payload FROM trapper.staged_records "
+                                     "WHERE source_system = 'volunteerhub'"))
+    assert set(payload) == {"Name - FirstName", "Name - LastName", "Email",
+                            "Street Address - PostalCode"}
+
+
+def test_a_header_that_is_already_the_processors_name_is_never_shadowed(
+    db_url: str, tmp_path: Path
+) -> None:
+    # "Zip" and "ZIP" both present: neither hides the other
+    f = tmp_path / "people.csv"
+    f.write_text("Internal-ID,Firstname,Zip,ZIP\n1,Ann,95404,95405\n")
+    run = ingest(db_url, "shelterluv/people", f)
+    payload = json.loads(val(db_url, "SELECT payload FROM trapper.staged_records"))
+    assert (payload["Zip"], payload["ZIP"]) == ("95404", "95405")
+    assert not any(n.startswith("headers read") for n in run["notes"])
+
+
+def test_every_field_a_processor_reads_is_in_its_ingest_profile(core_db_url: str) -> None:
+    # the header mapping knows a field only if the profile lists it: a processor reading a
+    # field the profile lacks would see it only when the export spells it exactly so
+    import re
+
+    from listener.ingest.source_profiles import ALIASES, FIELDS
+
+    rows = sql(core_db_url, "SELECT source_system, source_table, "
+                            "pg_get_functiondef(processor_function::regproc) AS def "
+                            "FROM trapper.data_engine_processors "
+                            "WHERE processor_function LIKE 'trapper.process\\_%'")
+    checked = 0
+    for r in rows:
+        key = (r["source_system"], r["source_table"])
+        if key not in FIELDS:
+            continue   # JSON-only and internal sources (web intake, staff entry, geocoder)
+        read = set(re.findall(r"p\s*->>?\s*'([^']+)'", r["def"]))
+        known = set(FIELDS[key]) | set(ALIASES.get(key, {}))
+        assert read - known - {"All Services"} == set(), key
+        checked += 1
+    assert checked == 12
+
+
+def test_clinichq_values_written_other_ways_make_the_same_links(
+    db_url: str, tmp_path: Path
+) -> None:
+    # the visit's Date as ISO in one file and as an Excel serial in another is one visit;
+    # Ownership in capitals is still a community cat; a float phone and a mailto email are
+    # the owner's identifiers
+    a = tmp_path / "appointment_info.xlsx"
+    write_xlsx(a, ["Number", "Date", "Animal Name", "Microchip Number", "Service / Subsidy"],
+               [["25-1139", "2025-03-14", "Tux", "981 020000 000001", "Spay"]])
+    o = tmp_path / "owner_info.xlsx"
+    write_xlsx(o, ["Number", "Date", "Owner First Name", "Owner Last Name", "Owner Phone",
+                   "Owner Email", "Owner Address", "Ownership"],
+               [["25-1139", "45730", "Ann", "Lee", "7075231234.0", "mailto:Ann@X.org",
+                 "12 Oak St, Santa Rosa, CA 95404", "COMMUNITY CAT (FERAL)"]])
+    ingest(db_url, "clinichq/appointment_info", a)
+    ingest(db_url, "clinichq/owner_info", o)
+    assert {r["source_row_id"] for r in sql(db_url, "SELECT source_row_id FROM "
+                                                    "trapper.staged_records")} == {
+        "25-1139_2025-03-14"}
+    assert run_cli("process", env={"DATABASE_URL": db_url}).returncode == 0
+    appt = sql(db_url, "SELECT person_id IS NOT NULL AS linked FROM trapper.sot_appointments")
+    assert [r["linked"] for r in appt] == [True]
+    assert val(db_url, "SELECT relationship FROM trapper.person_cat") == "caretaker"
+    ids = {(r["id_type"], r["id_value_norm"]) for r in sql(
+        db_url, "SELECT id_type, id_value_norm FROM trapper.person_identifiers")}
+    assert {("phone", "7075231234"), ("email", "ann@x.org")} <= ids
+    assert val(db_url, "SELECT id_value FROM trapper.cat_identifiers "
+                       "WHERE id_type = 'microchip'") == "981020000000001"

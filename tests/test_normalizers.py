@@ -109,7 +109,7 @@ def test_validate_microchip_formats(db_url: str) -> None:
         "98102001234567": "98102001234567", "123456781": "123456781", "1A2B3C4D5E": "1A2B3C4D5E",
         "000000000000000": None, "111111111111111": None, "123456789": None, "A123456": None,
         "N/A": None, "9001234981020012345678": "981020012345678", "12345678901234567": None,
-        "12345": None,
+        "12345": None, "064*532*870": "064532870", "9.8102E+14": None,
     }
     rows = sql(db_url, "SELECT raw, trapper.validate_microchip(raw) AS chip "
                        "FROM unnest($1::text[]) raw", list(cases))
@@ -128,8 +128,38 @@ def test_parse_us_date_reads_only_dates_the_exports_write(db_url: str) -> None:
         "yesterday": None, "today": None, "now": None, "epoch": None, "infinity": None,
         "March 3, 2025": None, "2/30/2025": None, "13/1/2025": None, "3/14/2025x": None,
         "20250314": None, "": None,
+        # a date column saved as numbers: Excel's serial, only in 1954-2119
+        "45730": "2025-03-14", "45730.0": "2025-03-14", "12345": None, "99999": None,
     }
     got = {r["raw"]: r["d"] for r in sql(
         db_url, "SELECT raw, trapper.parse_us_date(raw)::text AS d FROM unnest($1::text[]) raw",
+        list(cases))}
+    assert got == cases
+
+
+def test_phones_and_emails_as_exports_write_them(db_url: str) -> None:
+    """A phone column read from a spreadsheet as a float, an extension, a +1; an email as a
+    mailto link, in capitals or padded: each is the same identifier as the plain form."""
+    phones = {"(707) 523-1234": "7075231234", "707.523.1234": "7075231234",
+              "+1 707 523 1234": "7075231234", "7075231234.0": "7075231234",
+              "17075231234.0": "7075231234", "707-523-1234 ext 5": "7075231234",
+              "7075231234.5": None, "707523123.0": None}
+    got = {r["raw"]: r["n"] for r in sql(
+        db_url, "SELECT raw, trapper.norm_phone_us(raw) AS n FROM unnest($1::text[]) raw",
+        list(phones))}
+    assert got == phones
+    emails = {"mailto:Ann@X.org": "ann@x.org", " MAILTO: ann@x.org ": "ann@x.org",
+              "ANN@X.ORG ": "ann@x.org", "none": None, "mailto:": None}
+    got = {r["raw"]: r["n"] for r in sql(
+        db_url, "SELECT raw, trapper.norm_email(raw) AS n FROM unnest($1::text[]) raw",
+        list(emails))}
+    assert got == emails
+
+
+def test_payload_int_reads_counts_as_people_type_them(db_url: str) -> None:
+    cases = {"5": 5, "5.0": 5, "~5": 5, "about 12": 12, "5+": 5, "10 cats": 10, "3-4": 4,
+             "3 to 4": 4, "a few": None, "lots": None, "-3": None, "": None, "3.5": None}
+    got = {r["raw"]: r["n"] for r in sql(
+        db_url, "SELECT raw, trapper.payload_int(raw) AS n FROM unnest($1::text[]) raw",
         list(cases))}
     assert got == cases

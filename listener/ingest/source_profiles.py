@@ -1,11 +1,13 @@
-"""What ingest knows about each source's export: which fields identify a record, and the
+"""What ingest knows about each source's export: which fields identify a record, the names
+its processor reads the fields by (and the other names real exports give them), and the
 ClinicHQ service-line quirk. Unknown sources name their id field with ``--id-field``."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from listener.ingest.readers import Row
 
@@ -20,14 +22,74 @@ class SourceProfile:
     # ClinicHQ appointment_info: one row per service line; continuation rows have a blank
     # Number and are merged into the appointment's "All Services".
     merge_service_lines: bool = False
+    # The names the source's processor reads (sql/core/functions/processors.sql); a header
+    # that is one of them written another way (case, spacing, punctuation) or one of its
+    # ``aliases`` is staged under that name (``HeaderMapper``).
+    fields: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
 
-_CHQ = SourceProfile(id_fields=("Number",), date_field="Date")
+# The header names each processor reads, and the other names real exports use for them
+# (docs/research/atlas-data.md §2). Data, not code: a new export's name for a field is one
+# more alias here.
+FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("clinichq", "appointment_info"): (
+        "Number", "Date", "Animal Name", "Microchip Number", "Sex", "Breed",
+        "Spay Neuter Status", "Primary Color", "Vet Name", "Service / Subsidy"),
+    ("clinichq", "cat_info"): (
+        "Number", "Date", "Animal Name", "Microchip Number", "Sex", "Breed",
+        "Spay Neuter Status", "Primary Color", "Secondary Color"),
+    ("clinichq", "owner_info"): (
+        "Number", "Date", "Owner First Name", "Owner Last Name", "Owner Email", "Owner Phone",
+        "Owner Cell Phone", "Owner Address", "Ownership"),
+    ("shelterluv", "people"): (
+        "Internal-ID", "Firstname", "Lastname", "Email", "Phone", "Street", "City", "State",
+        "Zip"),
+    ("shelterluv", "animals"): (
+        "Internal-ID", "ID", "Microchips", "Name", "Sex", "Breed", "Altered", "Color",
+        "AssociatedPerson"),
+    ("shelterluv", "outcomes"): (
+        "Animal ID", "Microchip Number", "Outcome Type", "Outcome Date",
+        "Outcome To Person Name", "Outcome To Person Email", "Outcome To Person Phone",
+        "Outcome To Person Street Address 1", "Outcome To Person City",
+        "Outcome To Person State", "Outcome To Person Zip"),
+    ("petlink", "owners"): (
+        "Owner ID", "First Name", "Last Name", "Email", "Address", "City", "State", "Zip Code"),
+    ("petlink", "pets"): ("ID", "Microchip", "Name", "Breed", "Email", "First Name", "Owner"),
+    ("volunteerhub", "users"): (
+        "UserUid", "Name - FirstName", "Name - LastName", "Email", "Home Phone",
+        "Mobile Phone", "Street Address - Address1", "Street Address - City",
+        "Street Address - State", "Street Address - PostalCode", "User Group Memberships"),
+    ("airtable", "trappers"): ("Name", "Email", "Address"),
+    ("airtable", "trapping_requests"): (
+        "Case Number", "Case Status", "Created", "First Name", "Last Name", "Clean Phone",
+        "Clean Email", "Client Email (LK)", "Address", "Cats Address", "Trapping Address",
+        "City", "Zip", "Latitude", "Longitude", "Total Cats to be trapped", "Adult Cats",
+        "Kittens Present?", "Trappers Assigned", "Case Info"),
+    ("airtable", "appointment_requests"): (
+        "First Name", "Last Name", "Email", "Best phone number to reach you", "Clean Address",
+        "Your address", "Your city", "Your Zip Code", "Submission Status"),
+}
+
+_ZIP = ("Zip", "ZIP", "Zip Code", "ZIP Code", "Postal Code", "Zipcode")
+ALIASES: dict[tuple[str, str], dict[str, str]] = {
+    # older ClinicHQ files name the animal "Patient Name"
+    ("clinichq", "appointment_info"): {"Patient Name": "Animal Name"},
+    ("clinichq", "cat_info"): {"Patient Name": "Animal Name"},
+    ("shelterluv", "people"): {z: "Zip" for z in _ZIP},
+    ("shelterluv", "outcomes"): {f"Outcome To Person {z}": "Outcome To Person Zip"
+                                 for z in _ZIP},
+    ("petlink", "owners"): {z: "Zip Code" for z in _ZIP},
+    ("volunteerhub", "users"): {f"Street Address - {z}": "Street Address - PostalCode"
+                                for z in _ZIP},
+    ("airtable", "trapping_requests"): {z: "Zip" for z in _ZIP},
+    ("airtable", "appointment_requests"): {f"Your {z}": "Your Zip Code" for z in _ZIP},
+}
 
 PROFILES: dict[tuple[str, str], SourceProfile] = {
     ("clinichq", "appointment_info"): SourceProfile(("Number",), "Date", True),
-    ("clinichq", "cat_info"): _CHQ,
-    ("clinichq", "owner_info"): _CHQ,
+    ("clinichq", "cat_info"): SourceProfile(("Number",), "Date"),
+    ("clinichq", "owner_info"): SourceProfile(("Number",), "Date"),
     ("airtable", "trapping_requests"): SourceProfile(("Record ID", "Case Number")),
     ("airtable", "appointment_requests"): SourceProfile(("Record ID",)),
     ("airtable", "trappers"): SourceProfile(("Record ID",)),
@@ -52,14 +114,75 @@ def profile_for(
 ) -> SourceProfile:
     """The profile of a source table; ``id_fields`` (from ``--id-field`` or the registry's
     ``id_field_candidates``) override the built-in ones."""
-    base = PROFILES.get((source_system, source_table), GENERIC)
-    if id_fields:
-        return SourceProfile(tuple(id_fields), base.date_field, base.merge_service_lines)
-    return base
+    key = (source_system, source_table)
+    base = PROFILES.get(key, GENERIC)
+    return SourceProfile(tuple(id_fields) or base.id_fields, base.date_field,
+                         base.merge_service_lines, FIELDS.get(key, ()), ALIASES.get(key, {}))
+
+
+def header_key(name: str) -> str:
+    """A header as a comparison key: case, spaces and punctuation ignored, so that
+    ``SPAY/NEUTER STATUS``, ``Spay Neuter Status`` and ``Name -  FirstName`` (VolunteerHub's
+    doubled space) each find the name their processor reads."""
+    return re.sub(r"[^0-9a-z]+", "", name.casefold())
+
+
+class HeaderMapper:
+    """Stages each field a processor reads under the name it reads it by.
+
+    A header is renamed when it is not already that name but its ``header_key`` is the key
+    of one of the profile's ``fields`` or ``aliases`` (``Patient Name`` → ``Animal Name``,
+    ``ZIP`` → ``Zip``), and no other header of the row has that name already (then both
+    stay as they are: no column hides another). Other headers are kept verbatim. ``renamed``
+    records what was renamed, for the run's notes; ``seen`` every header met."""
+
+    def __init__(self, profile: SourceProfile) -> None:
+        self._targets: dict[str, str] = {header_key(f): f for f in profile.fields}
+        for alias, name in profile.aliases.items():
+            self._targets.setdefault(header_key(alias), name)
+        self._fields = profile.fields
+        self._plans: dict[tuple[str, ...], dict[str, str]] = {}
+        self.renamed: dict[str, str] = {}
+        self.seen: set[str] = set()
+
+    def _plan(self, keys: tuple[str, ...]) -> dict[str, str]:
+        plan: dict[str, str] = {}
+        present = set(keys)
+        self.seen.update(keys)
+        for key in keys:
+            target = self._targets.get(header_key(key))
+            if target is None or target == key or target in present:
+                continue
+            if target in plan.values():   # two headers for one field: the first wins
+                continue
+            plan[key] = target
+        self.renamed.update(plan)
+        return plan
+
+    def __call__(self, rows: Iterable[Row]) -> Iterator[Row]:
+        for row in rows:
+            if row.payload is not None and self._targets:
+                keys = tuple(row.payload)
+                plan = self._plans.get(keys)
+                if plan is None:
+                    plan = self._plans[keys] = self._plan(keys)
+                if plan:
+                    row.payload = {plan.get(k, k): v for k, v in row.payload.items()}
+            yield row
+
+    def missing(self) -> list[str]:
+        """The processor's fields that no header of the file gave (for a tabular file, whose
+        header is its shape; a JSON export leaves empty fields out of its records)."""
+        given = {self.renamed.get(k, k) for k in self.seen}
+        return [f for f in self._fields if f not in given]
 
 
 def _iso_date(value: str) -> str:
     text = value.strip()
+    # an Excel date serial (a date column saved as a number), as trapper.parse_us_date reads it
+    serial = re.fullmatch(r"([2-7]\d{4})(?:\.0+)?", text)
+    if serial:
+        return (dt.date(1899, 12, 30) + dt.timedelta(days=int(serial[1]))).isoformat()
     for fmt in ("%m/%d/%Y", "%Y-%m-%d", "%m/%d/%y", "%m/%d/%Y %H:%M:%S"):
         try:
             return dt.datetime.strptime(text, fmt).date().isoformat()
@@ -73,8 +196,8 @@ def record_id(row: Row, profile: SourceProfile) -> str | None:
     if row.record_id:
         return row.record_id
     payload = row.payload or {}
-    for field in profile.id_fields:
-        value = payload.get(field)
+    for name in profile.id_fields:
+        value = payload.get(name)
         if value is not None and str(value).strip():
             rid = str(value).strip()
             if profile.date_field:

@@ -38,6 +38,7 @@ from listener.ingest import runs as ingest_runs
 from listener.ingest.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
 from listener.ingest.rowhash import row_hash
 from listener.ingest.source_profiles import (
+    HeaderMapper,
     ServiceLineMerger,
     SourceProfile,
     profile_for,
@@ -58,6 +59,8 @@ ProgressFn = Callable[[int, int], None]
 
 log = logging.getLogger("atlas_orch.ingest")
 _SQL = sql.beside(__file__, "ingest")
+# formats whose header row is the file's shape (a JSON record leaves empty fields out)
+TABULAR_FORMATS = frozenset({"csv", "xlsx", "xls"})
 
 
 @dataclass
@@ -243,14 +246,16 @@ async def ingest_file(
                                      hashlib.sha256(data).hexdigest(), tool)
     result.ingest_run_id = run_id
     try:
+        fmt = detect_format(path, fmt)
         rows = read_file_rows(
-            data, detect_format(path, fmt), encoding=encoding, records_key=records_key,
+            data, fmt, encoding=encoding, records_key=records_key,
             max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
             max_json_depth=max_json_depth)
         if not id_fields:
             id_fields = await _registry_id_fields(conn, source_system, source_table)
         await _stage_and_complete(conn, rows, profile_for(source_system, source_table, id_fields),
-                                  max_row_bytes, result, progress)
+                                  max_row_bytes, result, progress,
+                                  tabular=fmt in TABULAR_FORMATS)
     except (FileRefused, UserError) as exc:
         await _failed(conn, result, str(exc), refused=True)
         raise IngestFailed(result) from exc
@@ -301,7 +306,7 @@ async def _failed(conn: asyncpg.Connection, result: IngestResult, error: str, *,
 
 async def _stage_and_complete(
     conn: asyncpg.Connection, rows: Iterator[Row], profile: SourceProfile, max_row_bytes: int,
-    result: IngestResult, progress: ProgressFn | None,
+    result: IngestResult, progress: ProgressFn | None, *, tabular: bool = False,
 ) -> None:
     """One transaction: the rows staged batch by batch as they are read, the rejects, the
     completed run with its counts, the job. A refusal met half-way through the file rolls
@@ -310,7 +315,9 @@ async def _stage_and_complete(
     assert run_id is not None
     tally = _Tally()
     merger = ServiceLineMerger() if profile.merge_service_lines else None
-    counted = _counted(rows, tally)
+    # the headers renamed first: the merger and the record id read the processor's names
+    headers = HeaderMapper(profile)
+    counted = headers(_counted(rows, tally))
     stream = merger(counted) if merger else counted
     staging = 0.0
     async with conn.transaction():
@@ -339,6 +346,25 @@ async def _stage_and_complete(
             result.job_id = str(job)
         result.stage_seconds = round(staging + time.monotonic() - began, 3)
         result.notes = await _notes(conn, result)
+        result.notes[:0] = _header_notes(headers, tabular=tabular and tally.read > 0)
+
+
+def _header_notes(headers: HeaderMapper, *, tabular: bool) -> list[str]:
+    """The headers staged under another name, and (for a CSV or sheet, whose header row is
+    its shape) the fields the processor reads that the file has no column for: those stay
+    empty in every record, which the counts alone would not show."""
+    notes: list[str] = []
+    if headers.renamed:
+        pairs = [f"{old!r} as {new!r}" for old, new in sorted(headers.renamed.items())]
+        more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
+        notes.append("headers read as the processor's names: " + ", ".join(pairs[:6]) + more)
+    missing = headers.missing() if tabular else []
+    if missing:
+        notes.append("no column for " + ", ".join(repr(m) for m in missing)
+                     + ": the processor reads it, so it is empty in every record (an "
+                     "export with the column renamed: map the name in "
+                     "listener/ingest/source_profiles.py ALIASES)")
+    return notes
 
 
 async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:

@@ -14,8 +14,10 @@ BEGIN
     IF p_raw IS NULL THEN
         RETURN NULL;
     END IF;
+    -- a number Excel saved as a float ("7075231234.0") is its whole part
+    v := regexp_replace(lower(p_raw), '^(\s*\d+)\.0+\s*$', '\1');
     -- cut an extension ("x12", "ext. 2") and anything after the first letter run
-    v := regexp_replace(lower(p_raw), '\s*(x|ext\.?|extension)\s*\d+\s*$', '');
+    v := regexp_replace(v, '\s*(x|ext\.?|extension)\s*\d+\s*$', '');
     v := regexp_replace(v, '[a-z].*$', '');
     v := translate(v, translate(v, '0123456789', ''), '');   -- the digits alone
     IF length(v) = 11 AND left(v, 1) = '1' THEN
@@ -36,7 +38,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN v ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
                  AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
                 THEN v END
-    FROM (SELECT lower(btrim(p_raw)) AS v) s
+    -- a link copied from a web page or mail client ("mailto:ann@x.org") is its address
+    FROM (SELECT regexp_replace(lower(btrim(p_raw)), '^mailto:\s*', '') AS v) s
 $$;
 
 -- Accents off, lower case, punctuation dropped, spaces collapsed. Text with any non-ASCII
@@ -955,7 +958,8 @@ BEGIN
     IF p_raw IS NULL THEN
         RETURN NULL;
     END IF;
-    v := upper(regexp_replace(p_raw, '[\s.\-/]', '', 'g'));
+    -- AVID writes its 9-digit chips in threes with asterisks (064*532*870)
+    v := upper(regexp_replace(p_raw, '[\s.\-/*]', '', 'g'));
     IF v = '' OR v ~ '^A\d{5,7}$' THEN
         RETURN NULL;
     END IF;

@@ -20,6 +20,11 @@ BEGIN
     IF m IS NOT NULL THEN
         RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
     END IF;
+    -- an Excel date serial (a date column saved as a number: 45730 is 2025-03-14); only
+    -- five digits from 1954 to 2119, so that no other number passes for a date
+    IF btrim(p_raw) ~ '^[2-7]\d{4}(\.0+)?$' THEN
+        RETURN date '1899-12-30' + split_part(btrim(p_raw), '.', 1)::integer;
+    END IF;
     m := regexp_match(btrim(p_raw), '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:$|[ T]\d)');
     IF m IS NOT NULL THEN
         y := m[3]::integer;
@@ -33,9 +38,15 @@ EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
     RETURN NULL;
 END $$;
 
+-- A count as people type one: "5", "5.0", "~5", "about 5", "5+", "5 cats", and a range
+-- ("3-4", "3 to 4") as its upper end, the colony the trapper should plan for. Words alone
+-- ("a few", "lots") are no count: the field stays empty.
 CREATE OR REPLACE FUNCTION trapper.payload_int(p_raw text) RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN btrim(p_raw) ~ '^\d{1,6}(\.0+)?$' THEN split_part(btrim(p_raw), '.', 1)::integer END
+    SELECT CASE WHEN m IS NOT NULL THEN coalesce(m[2], m[1])::integer END
+    FROM (SELECT regexp_match(lower(btrim(p_raw)),
+              '^(?:~|about |approx\.? |approximately |around |maybe )?\s*(\d{1,6})(?:\.0+)?'
+              '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$') AS m) s
 $$;
 
 -- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":

@@ -53,8 +53,11 @@ BEGIN
         p ->> 'Owner Last Name', p ->> 'Owner Email', p ->> 'Owner Phone',
         p ->> 'Owner Cell Phone', p ->> 'Owner Address', 'resident');
     v_cat := trapper.cat_by_identifier('clinichq_animal_id', p ->> 'Number');
-    v_rel := CASE WHEN p ->> 'Ownership' LIKE 'Community Cat%' THEN 'caretaker'
-                  WHEN p ->> 'Ownership' = 'Foster' THEN 'foster' ELSE 'owner' END;
+    -- the export's values in any case (COMMUNITY CAT (FERAL), foster); a value it does not
+    -- write today (blank, Shelter, Stray) keeps the owner link, as Owned does
+    v_rel := CASE WHEN lower(btrim(p ->> 'Ownership')) LIKE 'community cat%' THEN 'caretaker'
+                  WHEN lower(btrim(p ->> 'Ownership')) = 'foster' THEN 'foster'
+                  ELSE 'owner' END;
     PERFORM trapper.link_person_cat(r.person_id, v_cat, v_rel, 'clinichq');
     PERFORM trapper.link_cat_place(v_cat, r.place_id, 'home', 'clinichq', 0.6);
     UPDATE trapper.sot_appointments a
