@@ -14,8 +14,12 @@ BEGIN
     IF p_raw IS NULL THEN
         RETURN NULL;
     END IF;
-    -- a number Excel saved as a float ("7075231234.0") is its whole part
-    v := regexp_replace(lower(p_raw), '^(\s*\d+)\.0+\s*$', '\1');
+    v := lower(p_raw);
+    -- a number Excel saved as a float ("7075231234.0") is its whole part (the expression
+    -- only where a ".0" is: each one a call costs the session's 32-entry regex cache)
+    IF strpos(v, '.0') > 0 THEN
+        v := regexp_replace(v, '^(\s*\d+)\.0+\s*$', '\1');
+    END IF;
     -- cut an extension ("x12", "ext. 2") and anything after the first letter run
     v := regexp_replace(v, '\s*(x|ext\.?|extension)\s*\d+\s*$', '');
     v := regexp_replace(v, '[a-z].*$', '');
@@ -39,7 +43,9 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
                 THEN v END
     -- a link copied from a web page or mail client ("mailto:ann@x.org") is its address
-    FROM (SELECT regexp_replace(lower(btrim(p_raw)), '^mailto:\s*', '') AS v) s
+    FROM (SELECT CASE WHEN left(lower(btrim(p_raw)), 7) = 'mailto:'
+                      THEN ltrim(substr(lower(btrim(p_raw)), 8))
+                      ELSE lower(btrim(p_raw)) END AS v) s
 $$;
 
 -- Accents off, lower case, punctuation dropped, spaces collapsed. Text with any non-ASCII

@@ -10,28 +10,33 @@
 CREATE OR REPLACE FUNCTION trapper.parse_us_date(p_raw text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
+    v text := btrim(p_raw);
     m text[];
     y integer;
 BEGIN
-    IF p_raw IS NULL OR btrim(p_raw) = '' THEN
+    IF v IS NULL OR v = '' THEN
         RETURN NULL;
     END IF;
-    m := regexp_match(btrim(p_raw), '^(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[ T]\d)');
-    IF m IS NOT NULL THEN
-        RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
-    END IF;
-    -- an Excel date serial (a date column saved as a number: 45730 is 2025-03-14); only
-    -- five digits from 1954 to 2119, so that no other number passes for a date
-    IF btrim(p_raw) ~ '^[2-7]\d{4}(\.0+)?$' THEN
-        RETURN date '1899-12-30' + split_part(btrim(p_raw), '.', 1)::integer;
-    END IF;
-    m := regexp_match(btrim(p_raw), '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:$|[ T]\d)');
-    IF m IS NOT NULL THEN
-        y := m[3]::integer;
-        IF length(m[3]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
-            y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
+    -- one regular expression a call, chosen by a separator: a session caches 32 compiled
+    -- expressions, and a record's normalizers are near that (docs/benchmarks.md)
+    IF strpos(v, '/') > 0 THEN
+        m := regexp_match(v, '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:$|[ T]\d)');
+        IF m IS NOT NULL THEN
+            y := m[3]::integer;
+            IF length(m[3]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
+                y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
+            END IF;
+            RETURN make_date(y, m[1]::integer, m[2]::integer);
         END IF;
-        RETURN make_date(y, m[1]::integer, m[2]::integer);
+    ELSIF strpos(v, '-') > 0 THEN
+        m := regexp_match(v, '^(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[ T]\d)');
+        IF m IS NOT NULL THEN
+            RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
+        END IF;
+    ELSIF v ~ '^[2-7]\d{4}(\.0+)?$' THEN
+        -- an Excel date serial (a date column saved as a number: 45730 is 2025-03-14); only
+        -- five digits from 1954 to 2119, so that no other number passes for a date
+        RETURN date '1899-12-30' + split_part(v, '.', 1)::integer;
     END IF;
     RETURN NULL;
 EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
