@@ -36,7 +36,13 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.should_be_person(
     p_first text, p_last text, OUT kind text, OUT reason text
 )
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE
+-- Its word-table queries take the name's words as parameters, and PL/pgSQL planned them
+-- afresh on every call (a custom plan is no better for a table of forty words): 61 µs a call
+-- against 30 µs before core 021's placeholder words, and 31–35 µs with generic plans
+-- (20,000 names alternated in one session, docs/benchmarks.md).
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
     f text := trapper.norm_name_key(p_first);
     l text := trapper.norm_name_key(p_last);
