@@ -50,9 +50,11 @@ def demo_run(database_url: str | None, port: int, seed: int) -> None:
     import secrets
 
     from listener.cli.main import cli
-    from listener.core.config import data_home
+    from listener.core.config import data_home, database_url_from_env
     from synthetic.generate import generate
 
+    # click fills database_url from the environment too: unset here means the embedded server
+    embedded = not (database_url or database_url_from_env())
     url = db.resolve_url(database_url)
     world = data_home() / f"demo-world-{seed}"
     if not (world / "manifest.json").exists():
@@ -67,11 +69,17 @@ def demo_run(database_url: str | None, port: int, seed: int) -> None:
     os.environ["ATLAS_ORCH_ADMIN_TOKEN"] = token
     click.echo(f"\n  open http://127.0.0.1:{port}/admin/data-health")
     click.echo(f"  token: {token}")
-    click.echo("  then, in a second terminal, ingest another file and watch it arrive:")
-    click.echo(f"  export DATABASE_URL={db.redact(url)}")
+    # No URL to copy: the embedded server is found again from the data folder, and a URL of
+    # the user's own would print with its password masked, a line that would not connect.
+    where = ("(no DATABASE_URL: it finds the same embedded server)" if embedded
+             else "(with the same DATABASE_URL)")
+    click.echo(f"  then, in a second terminal {where}, ingest another file and watch it arrive:")
     click.echo("  atlas-orch demo survey --rows 50 --seed $RANDOM --out /tmp/survey.csv")
     click.echo("  atlas-orch ingest client_survey/responses /tmp/survey.csv && "
-               "atlas-orch process\n")
+               "atlas-orch process")
+    if embedded:
+        click.echo("  the embedded PostgreSQL keeps running after Ctrl-C: atlas-orch embedded stop")
+    click.echo()
     cli.main(args=["serve", "--database-url", url, "--port", str(port)],
              prog_name="atlas-orch", standalone_mode=False)
 

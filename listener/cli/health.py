@@ -32,7 +32,7 @@ def health_cmd(database_url: str | None, as_json: bool) -> None:
 @json_option
 def why_missing_cmd(database_url: str | None, issue_type: str | None, source: str | None,
                     limit: int, offset: int, as_json: bool) -> None:
-    """Why data is missing: counts by kind, then the rows with the fix for each."""
+    """Why data is missing: counts by kind; with --type, that kind's rows and the fix for each."""
     system, table = read.source_filter(source)
     doc = with_connection(database_url, lambda c: read.why_missing(
         c, issue_type=issue_type, system=system, table=table, limit=limit, offset=offset))
