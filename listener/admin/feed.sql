@@ -18,5 +18,4 @@ LIMIT $3;
 -- name: newest_log_seq
 -- the newest log_seq ever drawn (committed or not): a feed cursor above it can never be
 -- reached, so the feed refuses it instead of waiting for ever
-SELECT coalesce(pg_sequence_last_value(
-           pg_get_serial_sequence('trapper.orchestrator_job_log', 'log_seq')::regclass), 0);
+SELECT trapper.orchestrator_drawn('trapper.orchestrator_job_log', 'log_seq');

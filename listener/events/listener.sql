@@ -59,12 +59,7 @@ SELECT anomaly_key, kind, change FROM trapper.orchestrator_detect_anomalies();
 -- what has been drawn from the sequences of the event table and of the tables poll capture
 -- reads (docs/events.md, "NOTIFY is only a wake-up"). A value drawn is seen before its
 -- transaction commits, so a change starts the listener's short steps, not one step.
-SELECT coalesce(pg_sequence_last_value(
-           pg_get_serial_sequence('trapper.orchestrator_events', 'event_id')::regclass), 0)
-     + coalesce(pg_sequence_last_value(
-           pg_get_serial_sequence('trapper.staged_records', 'id')::regclass), 0)
-     + coalesce(pg_sequence_last_value(
-           pg_get_serial_sequence('trapper.data_engine_match_decisions',
-                                  'decision_id')::regclass), 0)
-     + coalesce(pg_sequence_last_value(
-           pg_get_serial_sequence('trapper.entity_sources', 'entity_source_id')::regclass), 0);
+SELECT trapper.orchestrator_drawn('trapper.orchestrator_events', 'event_id')
+     + trapper.orchestrator_drawn('trapper.staged_records', 'id')
+     + trapper.orchestrator_drawn('trapper.data_engine_match_decisions', 'decision_id')
+     + trapper.orchestrator_drawn('trapper.entity_sources', 'entity_source_id');

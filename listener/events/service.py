@@ -426,7 +426,7 @@ class Listener:
         slice_s = self.cfg.idle_check_interval
         while True:
             left = deadline - time.monotonic()
-            step = left if mark is None or slice_s <= 0 else min(left, slice_s)
+            step = left if mark is None else min(left, slice_s)
             with anyio.move_on_after(max(0.0, step)):
                 await self._wake.wait()
             if self._wake.is_set() or left <= step:

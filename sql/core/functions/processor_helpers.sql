@@ -6,7 +6,8 @@
 -- the record was processed (another on each replay), 'epoch' 1970-01-01, 'infinity'
 -- infinity, and 'March 3, 2025' cut to 'March 3, 2' was 2002-03-03. The orchestrator's
 -- transform (sql/orchestrator/functions/transforms.sql, orchestrator_to_date) reads the same
--- forms and month names; it cannot call this one, which a shadow install's host may lack.
+-- forms and month names with its own code: in a shadow install this function is the host's,
+-- whose forms the orchestrator does not choose.
 CREATE OR REPLACE FUNCTION trapper.parse_us_date(p_raw text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE

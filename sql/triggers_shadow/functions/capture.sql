@@ -82,8 +82,7 @@ BEGIN
     ELSE
         ALTER TABLE trapper.staged_records ENABLE TRIGGER orchestrator_staged_insert;
     END IF;
-    v_last := coalesce(pg_sequence_last_value(
-        pg_get_serial_sequence('trapper.staged_records', 'id')::regclass), 0);
+    v_last := trapper.orchestrator_drawn('trapper.staged_records', 'id');
     INSERT INTO trapper.orchestrator_listener_checkpoint (consumer) VALUES (p_consumer)
     ON CONFLICT DO NOTHING;
     IF p_mode = 'poll' THEN
@@ -162,9 +161,7 @@ BEGIN
         SELECT 1 FROM trapper.orchestrator_capture_marks k
         WHERE k.polled_upto IS NOT NULL
           AND (k.probe_seq IS NOT NULL
-               OR coalesce(pg_sequence_last_value(
-                      pg_get_serial_sequence(k.polled::text, k.id_column)::regclass), 0)
-                  > k.polled_upto)) THEN
+               OR trapper.orchestrator_drawn(k.polled, k.id_column) > k.polled_upto)) THEN
         RETURN;
     END IF;
     FOR m IN SELECT * FROM trapper.orchestrator_capture_marks
@@ -218,8 +215,7 @@ BEGIN
             EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t.rel,
                            CASE p_mode WHEN 'poll' THEN 'DISABLE' ELSE 'ENABLE' END, t.tgname);
         END LOOP;
-        v_last := coalesce(pg_sequence_last_value(
-            pg_get_serial_sequence(m.polled::text, m.id_column)::regclass), 0);
+        v_last := trapper.orchestrator_drawn(m.polled, m.id_column);
         IF p_mode = 'poll' THEN
             IF m.polled_upto IS NULL THEN
                 UPDATE trapper.orchestrator_capture_marks

@@ -1,6 +1,16 @@
 -- Watermarks over a table's identity column: a value below which no writer can still commit
 -- a row. The job-log tally, poll capture and the live feed move theirs with these.
 
+-- What has been drawn from the sequence of a table's identity column (0 before its first
+-- value), committed or not: a watermark's upper bound, and how the listener and the feed see
+-- that a table was written at all without reading it.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_drawn(p_table regclass, p_column text)
+RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+    SELECT coalesce(pg_sequence_last_value(
+               pg_get_serial_sequence(p_table::text, p_column)::regclass), 0)
+$$;
+
 -- A sequence value below which every row of a table is final: the sequence's value, once every
 -- transaction that held the table open for writing when it was read has ended. A writer takes
 -- its table lock before it draws a value, so no later commit can fall below it. Used for the
@@ -42,8 +52,7 @@ BEGIN
         probe_vxids := NULL;
     END IF;
     -- nothing drawn past the mark: no writer to look for (pg_locks is the costly part)
-    IF probe_seq IS NULL AND coalesce(pg_sequence_last_value(
-           pg_get_serial_sequence(p_table::text, p_column)::regclass), 0) <= mark THEN
+    IF probe_seq IS NULL AND trapper.orchestrator_drawn(p_table, p_column) <= mark THEN
         RETURN;
     END IF;
     IF probe_seq IS NULL THEN
