@@ -694,6 +694,9 @@ def test_listen_refuses_intervals_that_are_not_positive(db_url: str) -> None:
         bad = run_cli("listen", "--once", option, "0", env={"DATABASE_URL": db_url})
         assert bad.returncode == 2
         assert "--batch, --poll-interval and --busy-interval must be positive" in bad.stderr
+    bad = run_cli("listen", "--once", "--idle-check", "-0.1", env={"DATABASE_URL": db_url})
+    assert bad.returncode == 2 and "--idle-check must be 0 (off) or positive" in bad.stderr
+    assert "Traceback" not in bad.stderr
     assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_listener_checkpoint") == 0
 
 
