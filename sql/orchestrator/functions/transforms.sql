@@ -65,3 +65,124 @@ END $$;
 
 CREATE OR REPLACE FUNCTION trapper.orchestrator_trim(p text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$ SELECT nullif(btrim(p), '') $$;
+
+-- Cells that list several addresses or numbers ("a@x.org; b@y.org", "707-523-1234 /
+-- 707-523-9876", "Ann <ann@x.org>"): forms and hand-kept sheets write them, and norm_email /
+-- norm_phone_us gave nothing for the whole cell, so the person lost every identifier. These
+-- give each valid value, in order, once; they are read only when the whole cell is no value
+-- (one regular expression each, and only then).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_emails(p text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(array_agg(e ORDER BY n), '{}')
+    FROM (SELECT e, min(n) AS n
+          FROM (SELECT trapper.norm_email(m[1]) AS e, n
+                FROM regexp_matches(coalesce(p, ''), '([^\s<>(),;:"\[\]/|]+@[^\s<>(),;:"\[\]/|]+)', 'g')
+                     WITH ORDINALITY AS t (m, n)) s
+          WHERE e IS NOT NULL GROUP BY e) u
+$$;
+
+CREATE OR REPLACE FUNCTION trapper.orchestrator_phones_us(p text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(array_agg(d ORDER BY n), '{}')
+    FROM (SELECT d, min(n) AS n
+          FROM (SELECT trapper.norm_phone_us(m[1]) AS d, n
+                FROM regexp_matches(coalesce(p, ''),
+                                    '((?:\+?1[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4})', 'g')
+                     WITH ORDINALITY AS t (m, n)) s
+          WHERE d IS NOT NULL GROUP BY d) u
+$$;
+
+-- The transforms rules name as norm_email($1) and norm_phone_us($1): the core normalisers,
+-- or, for a cell listing several, its first valid value (the router says which others the
+-- cell lists, and passes a phone cell's second number as the person's `cell`).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_norm_email(p text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN coalesce(trapper.norm_email(p), (trapper.orchestrator_emails(p))[1]);
+END $$;
+
+CREATE OR REPLACE FUNCTION trapper.orchestrator_norm_phone_us(p text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN coalesce(trapper.norm_phone_us(p), (trapper.orchestrator_phones_us(p))[1]);
+END $$;
+
+-- A whole name in one cell (a form's "Your name", Jotform's Name): first and last. "Doe,
+-- John" is read as the identity engine reads it (name_last_first); otherwise the last word
+-- is the surname, with a generational suffix ("Lee Jr.") and the particles before it ("van
+-- der Berg", "De La Cruz") kept with it, and a courtesy title ("Dr.", "Mrs") dropped. One
+-- word is a first name alone.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_split_name(
+    p text, OUT first_name text, OUT last_name text
+)
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := btrim(array_to_string(string_to_array(translate(coalesce(p, ''), E'\t\r\n', '   '), ' '), ' '));
+    w text[];
+    k integer;
+    particles constant text[] := ARRAY['de', 'del', 'della', 'di', 'da', 'das', 'dos', 'du',
+                                       'la', 'le', 'los', 'las', 'van', 'von', 'der', 'den',
+                                       'ter', 'st', 'st.', 'san', 'bin', 'ibn', 'al', 'el', 'y'];
+    suffixes constant text[] := ARRAY['jr', 'jr.', 'sr', 'sr.', 'ii', 'iii', 'iv', '2nd', '3rd'];
+    titles constant text[] := ARRAY['mr', 'mr.', 'mrs', 'mrs.', 'ms', 'ms.', 'miss', 'mx',
+                                    'mx.', 'dr', 'dr.'];
+BEGIN
+    IF v = '' THEN
+        RETURN;
+    END IF;
+    SELECT lf.first_name, lf.last_name INTO first_name, last_name
+    FROM trapper.name_last_first(v, NULL) lf;
+    IF first_name IS NOT NULL THEN
+        RETURN;
+    END IF;
+    w := array_remove(string_to_array(v, ' '), '');
+    WHILE cardinality(w) > 1 AND lower(w[1]) = ANY (titles) LOOP
+        w := w[2:];
+    END LOOP;
+    IF cardinality(w) = 1 THEN
+        first_name := w[1];
+        RETURN;
+    END IF;
+    k := cardinality(w);                       -- the surname starts at word k
+    IF k > 2 AND lower(rtrim(w[k], ',')) = ANY (suffixes) THEN
+        k := k - 1;
+    END IF;
+    WHILE k > 2 AND lower(w[k - 1]) = ANY (particles) LOOP
+        k := k - 1;
+    END LOOP;
+    first_name := rtrim(array_to_string(w[1:k - 1], ' '), ',');
+    last_name := array_to_string(w[k:], ' ');
+END $$;
+
+-- An address written on several lines in one cell (Jotform, Wufoo, a pasted label): one
+-- line, its lines joined with ", ", each stripped of a form's label ("City: Petaluma",
+-- "Postal / Zip Code: 94952"). It was stored with its line breaks, as the place's name too,
+-- and a labelled one read "city: petaluma state province: ca" as its town.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_address_lines(p text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    labels constant text[] := ARRAY['street address', 'street address line 1',
+        'street address line 2', 'address', 'address line 1', 'address line 2', 'address 1',
+        'address 2', 'street', 'city', 'town', 'state', 'state / province', 'province',
+        'zip', 'zip code', 'postal code', 'postal / zip code', 'zip / postal code', 'country'];
+BEGIN
+    IF p IS NULL OR (strpos(p, E'\n') = 0 AND strpos(p, E'\r') = 0) THEN
+        RETURN p;
+    END IF;
+    RETURN (SELECT string_agg(l, ', ' ORDER BY n)
+            FROM (SELECT n, btrim(CASE WHEN strpos(x, ':') > 0
+                                            AND lower(btrim(split_part(x, ':', 1))) = ANY (labels)
+                                       THEN substr(x, strpos(x, ':') + 1) ELSE x END,
+                                  E' \t,') AS l
+                  FROM unnest(string_to_array(replace(replace(p, E'\r\n', E'\n'), E'\r', E'\n'),
+                                              E'\n')) WITH ORDINALITY AS t (x, n)) s
+            WHERE l <> '');
+END $$;
+
+-- Whether an animal export's species names a cat. A shelter's export mixes dogs, rabbits
+-- and birds with its cats; a rule feeding `species` keeps them from becoming cats.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_is_cat_species(p text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT string_to_array(lower(translate(btrim(p), '-,/()_.;:', '         ')), ' ')
+           && ARRAY['cat', 'cats', 'kitten', 'kittens', 'feline', 'felines', 'felis']
+$$;

@@ -1,0 +1,29 @@
+-- Exports shaped unlike ours, onboarded with SQL alone (docs/orchestrator.md, "Exports shaped
+-- otherwise"): the allowlist learns what forms and shelter exports need.
+--
+-- - norm_email($1) and norm_phone_us($1) in a rule read a cell that lists several ("a@x.org;
+--   b@y.org", "707-523-1234 / 707-523-9876", "Ann <ann@x.org>") as its first valid value
+--   (functions/transforms.sql); they gave nothing before, and the person lost the identifier.
+--   A phone cell's second number goes to the person's `cell` when no rule feeds it.
+-- - find_or_create_person takes full_name: a whole name in one cell, split into first and
+--   last name by the router when no rule gives those.
+-- - find_or_create_cat_by_microchip takes species: a record whose species is not a cat
+--   makes no cat (a shelter's export lists its dogs and rabbits too).
+
+UPDATE trapper.orchestrator_functions
+SET signature = 'trapper.orchestrator_norm_email(text)',
+    description = 'lower-cased, trimmed email (the first valid one of a cell listing several), or NULL'
+WHERE function_name = 'norm_email';
+
+UPDATE trapper.orchestrator_functions
+SET signature = 'trapper.orchestrator_norm_phone_us(text)',
+    description = 'US phone to 10 digits (the first valid one of a cell listing several), or NULL'
+WHERE function_name = 'norm_phone_us';
+
+UPDATE trapper.orchestrator_functions
+SET parameters = parameters || ARRAY['full_name'], parameter_types = parameter_types || ARRAY['text']
+WHERE function_name = 'find_or_create_person' AND NOT 'full_name' = ANY (parameters);
+
+UPDATE trapper.orchestrator_functions
+SET parameters = parameters || ARRAY['species'], parameter_types = parameter_types || ARRAY['text']
+WHERE function_name = 'find_or_create_cat_by_microchip' AND NOT 'species' = ANY (parameters);

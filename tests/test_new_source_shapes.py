@@ -1,0 +1,207 @@
+"""Exports shaped unlike ours, onboarded with SQL alone as docs/orchestrator.md says ("Exports
+shaped otherwise"): a Google Form (a whole name in one cell, several emails or phones in one
+cell), a Jotform export (an address on several lines of one cell) and a shelter's animal
+export (dogs and rabbits beside the cats). Each test drives the CLI as a new user would."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.helpers import execute, sql, val
+
+FORM_SOURCE = """
+INSERT INTO trapper.orchestrator_sources
+    (source_system, source_table, display_name, entity_types_produced, processor_name,
+     ingest_method, ingest_frequency, expected_fields, id_field_candidates)
+VALUES ('tnr_form', 'intake', 'Google Form intake', '{person,place,colony_estimate}',
+        'orchestrator_router', 'file_upload', 'on_demand',
+        trapper.orchestrator_fields(ARRAY['Timestamp', 'Email Address',
+            'Your name (first and last)', 'What is the best phone number to reach you?',
+            'Address where the cats are located', 'How many cats?'], ARRAY['Timestamp']),
+        ARRAY['Timestamp']);
+INSERT INTO trapper.orchestrator_routing_rules
+    (source_system, source_table, source_field, target_surface, target_field, routing_type,
+     target_function, transform_expression, is_required)
+VALUES
+    ('tnr_form', 'intake', 'Address where the cats are located', 'places', 'formatted_address',
+     'function_call', 'find_or_create_place_deduped', NULL, true),
+    ('tnr_form', 'intake', 'Email Address', 'sot_people', 'email', 'transform',
+     'find_or_create_person', 'norm_email($1)', false),
+    ('tnr_form', 'intake', 'What is the best phone number to reach you?', 'sot_people', 'phone',
+     'transform', 'find_or_create_person', 'norm_phone_us($1)', false),
+    ('tnr_form', 'intake', 'Your name (first and last)', 'sot_people', 'full_name', 'direct',
+     'find_or_create_person', NULL, false),
+    ('tnr_form', 'intake', 'How many cats?', 'place_colony_estimates', 'total_cats', 'transform',
+     NULL, 'to_integer($1)', false);
+"""
+
+FORM_ROWS = [
+    ["Timestamp", "Email Address", "Your name (first and last)",
+     "What is the best phone number to reach you?", "Address where the cats are located",
+     "How many cats?"],
+    ["3/14/2025 9:02:11", "jane.doe@gmail.com", "Jane Doe", "(707) 523-1234",
+     "12 Oak St, Petaluma, CA 94952", "5"],
+    ["3/14/2025 10:15:43", "tom@yahoo.com; tom.work@acme.org", "Tom van der Berg",
+     "707-546-1111 / 707-546-2222", "3 Birch Ln, Cotati, CA 94931", "3"],
+    ["3/15/2025 18:20:05", "", "Doe, John", "+1 707 829 4321 (cell)",
+     "9 Pine Rd, Sebastopol CA 95472", "2"],
+    ["3/16/2025 9:30:00", "Sue O'Brien <SUE@gmail.com>", "Dr. Sue O'Brien",
+     "(707) 544-7777 ext. 12", "77 Maple Dr, Windsor, CA 95492", "1"],
+]
+
+
+def _write_csv(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def _people(url: str, system: str) -> dict[str, tuple[str, str, set[str]]]:
+    """The people a source's records routed to: record id → (first, last, identifiers)."""
+    rows = sql(url, """
+        SELECT l.source_record_id, p.first_name, p.last_name,
+               array(SELECT i.id_type || ':' || i.id_value_norm
+                     FROM trapper.person_identifiers i WHERE i.person_id = p.person_id) AS ids
+        FROM trapper.orchestrator_job_log l
+        JOIN trapper.sot_people p ON p.person_id = l.target_entity_id
+        WHERE l.source_system = $1 AND l.target_surface = 'sot_people'
+          AND l.action IN ('routed', 'merged')""", system)
+    return {r["source_record_id"]: (r["first_name"], r["last_name"], set(r["ids"]))
+            for r in rows}
+
+
+def test_a_google_form_with_names_and_lists_in_one_cell(db_url: str, tmp_path: Path) -> None:
+    execute(db_url, FORM_SOURCE)
+    env = {"DATABASE_URL": db_url}
+    f = _write_csv(tmp_path / "form.csv", FORM_ROWS)
+    ingested = run_cli("ingest", "tnr_form/intake", str(f), env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    dry = run_cli("route", "tnr_form/intake", "--dry-run", "--json", env=env)
+    assert dry.returncode == 0, dry.stderr
+    reasons = [d["decision_reason"] for d in json.loads(dry.stdout)["decisions"]]
+    # the cell's other values are said, not dropped unsaid
+    assert ("no person holds this email or phone [Email Address lists 2, the first passed: "
+            "tom@yahoo.com, tom.work@acme.org; What is the best phone number to reach you? lists "
+            "2, the first passed: 7075461111, 7075462222]") in reasons, reasons
+    processed = run_cli("process", env=env)
+    assert processed.returncode == 0, processed.stderr
+    people = _people(db_url, "tnr_form")
+    assert people["3/14/2025 9:02:11"] == ("Jane", "Doe",
+                                           {"email:jane.doe@gmail.com", "phone:7075231234"})
+    # both numbers of a listing cell: the first as phone, the second as cell
+    assert people["3/14/2025 10:15:43"] == (
+        "Tom", "van der Berg", {"email:tom@yahoo.com", "phone:7075461111", "phone:7075462222"})
+    assert people["3/15/2025 18:20:05"] == ("John", "Doe", {"phone:7078294321"})
+    assert people["3/16/2025 9:30:00"] == ("Sue", "O'Brien",
+                                           {"email:sue@gmail.com", "phone:7075447777"})
+    assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_job_log "
+                       "WHERE source_system = 'tnr_form' AND action = 'rejected'") == 0
+
+
+JOTFORM_SOURCE = """
+INSERT INTO trapper.orchestrator_sources
+    (source_system, source_table, display_name, entity_types_produced, processor_name,
+     ingest_method, ingest_frequency, expected_fields, id_field_candidates)
+VALUES ('jot', 'requests', 'Jotform requests', '{person,place}', 'orchestrator_router',
+        'file_upload', 'on_demand',
+        trapper.orchestrator_fields(ARRAY['Submission ID', 'Name', 'E-mail', 'Address'],
+                                    ARRAY['Submission ID']),
+        ARRAY['Submission ID']);
+INSERT INTO trapper.orchestrator_routing_rules
+    (source_system, source_table, source_field, target_surface, target_field, routing_type,
+     target_function, transform_expression, is_required)
+VALUES
+    ('jot', 'requests', 'Address', 'places', 'formatted_address', 'function_call',
+     'find_or_create_place_deduped', NULL, true),
+    ('jot', 'requests', 'E-mail', 'sot_people', 'email', 'transform', 'find_or_create_person',
+     'norm_email($1)', false),
+    ('jot', 'requests', 'Name', 'sot_people', 'full_name', 'direct', 'find_or_create_person',
+     NULL, false);
+"""
+
+
+def test_a_jotform_address_on_several_lines(db_url: str, tmp_path: Path) -> None:
+    execute(db_url, JOTFORM_SOURCE)
+    env = {"DATABASE_URL": db_url}
+    f = _write_csv(tmp_path / "jot.csv", [
+        ["Submission ID", "Name", "E-mail", "Address"],
+        ["591001", "Jane Doe", "jane@gmail.com", "123 Main St\nApt 4\nSanta Rosa, CA 95401"],
+        ["591002", "John Doe", "john@gmail.com", "123 Main St\r\nApt 4\r\nSanta Rosa, CA 95401"],
+        ["591003", "Ann Lee", "ann@gmail.com",
+         "Street Address: 5 Cedar Ct\nCity: Petaluma\nState / Province: CA\n"
+         "Postal / Zip Code: 94952"],
+    ])
+    assert run_cli("ingest", "jot/requests", str(f), env=env).returncode == 0
+    processed = run_cli("process", env=env)
+    assert processed.returncode == 0, processed.stderr
+    places = sql(db_url, "SELECT formatted_address, display_name, address_key "
+                         "FROM trapper.places ORDER BY formatted_address")
+    assert [tuple(p) for p in places] == [
+        ("123 Main St, Apt 4, Santa Rosa, CA 95401", "123 Main St, Apt 4, Santa Rosa, CA 95401",
+         "123|main st|4|santa rosa"),
+        ("5 Cedar Ct, Petaluma, CA, 94952", "5 Cedar Ct, Petaluma, CA, 94952",
+         "5|cedar ct||petaluma"),
+    ]
+
+
+ANIMALS_SOURCE = """
+INSERT INTO trapper.orchestrator_sources
+    (source_system, source_table, display_name, entity_types_produced, processor_name,
+     ingest_method, ingest_frequency, expected_fields, id_field_candidates)
+VALUES ('shelter', 'animals', 'Shelter animals', '{cat}', 'orchestrator_router',
+        'file_upload', 'on_demand',
+        trapper.orchestrator_fields(ARRAY['Animal ID', 'Animal Name', 'Species',
+                                          'Microchip Number'], ARRAY['Animal ID']),
+        ARRAY['Animal ID']);
+INSERT INTO trapper.orchestrator_routing_rules
+    (source_system, source_table, source_field, target_surface, target_field, routing_type,
+     target_function, transform_expression, is_required)
+VALUES
+    ('shelter', 'animals', 'Microchip Number', 'sot_cats', 'microchip', 'direct',
+     'find_or_create_cat_by_microchip', NULL, false),
+    ('shelter', 'animals', 'Animal Name', 'sot_cats', 'name', 'direct',
+     'find_or_create_cat_by_microchip', NULL, false),
+    ('shelter', 'animals', 'Species', 'sot_cats', 'species', 'direct',
+     'find_or_create_cat_by_microchip', NULL, false);
+"""
+
+
+@pytest.mark.parametrize("species, is_cat", [
+    ("Cat", True), ("Feline", True), ("cat - domestic", True), ("Kitten", True), ("", True),
+    ("Dog", False), ("Rabbit", False), ("Bobcat", False),
+])
+def test_species_keeps_other_animals_from_becoming_cats(db_url: str, species: str,
+                                                        is_cat: bool) -> None:
+    assert val(db_url, "SELECT trapper.orchestrator_is_cat_species($1) IS NOT FALSE",
+               species or None) is is_cat
+
+
+def test_a_shelter_export_with_dogs_makes_cats_of_its_cats_only(db_url: str,
+                                                                tmp_path: Path) -> None:
+    execute(db_url, ANIMALS_SOURCE)
+    env = {"DATABASE_URL": db_url}
+    f = _write_csv(tmp_path / "animals.csv", [
+        ["Animal ID", "Animal Name", "Species", "Microchip Number"],
+        ["A1", "Tigger", "Cat", "985112003456789"],
+        ["A2", "Rex", "Dog", "985112003456790"],
+        ["A3", "Bun", "Rabbit", "985112003456792"],
+        ["A4", "Shadow", "Feline", "985112003456793"],
+    ])
+    assert run_cli("ingest", "shelter/animals", str(f), env=env).returncode == 0
+    processed = run_cli("process", env=env)
+    assert processed.returncode == 0, processed.stderr
+    assert sorted(r[0] for r in sql(db_url, "SELECT display_name FROM trapper.sot_cats")) == [
+        "Shadow", "Tigger"]
+    skipped = sql(db_url, "SELECT source_record_id, decision_reason "
+                          "FROM trapper.orchestrator_job_log WHERE source_system = 'shelter' "
+                          "AND action = 'skipped' ORDER BY source_record_id")
+    assert [tuple(s) for s in skipped] == [("A2", "skipped: species 'Dog' is not a cat"),
+                                           ("A3", "skipped: species 'Rabbit' is not a cat")]
+    missing = run_cli("why-missing", "--type", "routing_skipped", "--json", env=env)
+    assert missing.returncode == 0, missing.stderr
+    assert "species 'Dog' is not a cat" in missing.stdout
