@@ -205,3 +205,39 @@ def test_a_shelter_export_with_dogs_makes_cats_of_its_cats_only(db_url: str,
     missing = run_cli("why-missing", "--type", "routing_skipped", "--json", env=env)
     assert missing.returncode == 0, missing.stderr
     assert "species 'Dog' is not a cat" in missing.stdout
+
+
+def test_ingest_says_what_a_new_source_s_file_lacks(db_url: str, tmp_path: Path) -> None:
+    """A registered source's headers are read as its expected fields (case, spacing and
+    punctuation aside), a missing expected column is named (a blank header cell too), and
+    rows rejected for want of an id say which column to name."""
+    execute(db_url, ANIMALS_SOURCE)
+    env = {"DATABASE_URL": db_url}
+    f = _write_csv(tmp_path / "animals.csv", [
+        ["ANIMAL ID", "", "species", "Microchip  Number"],
+        ["A1", "Tigger", "Cat", "985112003456789"],
+    ])
+    ingested = run_cli("ingest", "shelter/animals", str(f), "--json", env=env)
+    assert ingested.returncode == 0, ingested.stderr
+    run = json.loads(ingested.stdout)["runs"][0]
+    assert (run["rows_new"], run["rows_rejected"]) == (1, 0)
+    assert run["notes"] == [
+        "headers read as the source's expected fields: 'ANIMAL ID' as 'Animal ID', "
+        "'species' as 'Species'",
+        "no column for 'Animal Name': an expected field of shelter/animals, so the rules that "
+        "read it find nothing in this file (atlas-orch rules check); the header cell of "
+        "column_2 is blank (a merged or empty header cell in the file)",
+    ]
+    payload = val(db_url, "SELECT payload FROM trapper.staged_records")
+    assert json.loads(payload) == {"Animal ID": "A1", "column_2": "Tigger", "Species": "Cat",
+                                   "Microchip Number": "985112003456789"}
+
+    # a form registered without id_field_candidates: every row is rejected, and said why
+    execute(db_url, "UPDATE trapper.orchestrator_sources SET id_field_candidates = NULL "
+                    "WHERE source_system = 'shelter'")
+    g = _write_csv(tmp_path / "again.csv", [["Animal Name", "Species"], ["Rex", "Dog"]])
+    again = run_cli("ingest", "shelter/animals", str(g), env=env)
+    assert again.returncode == 0, again.stderr
+    assert ("note: 1 row(s) rejected missing_id: the file has no column 'id' or 'ID' or 'Id' or "
+            "'record_id' or 'Record ID'; name the column that identifies a row with --id-field "
+            "COLUMN") in again.stderr

@@ -53,9 +53,15 @@ RETURNING ingest_run_id;
 -- name: enqueue
 SELECT trapper.enqueue_processing($1, $2, 'ingest', $3::text);
 
--- name: registry_id_fields
--- The orchestrator's registry may name a source's id fields; absent when not installed.
-SELECT id_field_candidates FROM trapper.orchestrator_sources
+-- name: registry_fields
+-- The orchestrator's registry may name a source's id fields and the fields its export has;
+-- absent when not installed.
+SELECT id_field_candidates,
+       ARRAY(SELECT f ->> 'field' FROM jsonb_array_elements(
+                 CASE jsonb_typeof(expected_fields) WHEN 'array' THEN expected_fields
+                      ELSE '[]' END) f
+             WHERE f ->> 'field' IS NOT NULL) AS expected
+FROM trapper.orchestrator_sources
 WHERE source_system = $1 AND source_table = $2;
 
 -- name: has_processor

@@ -27,6 +27,9 @@ class SourceProfile:
     # ``aliases`` is staged under that name (``HeaderMapper``).
     fields: tuple[str, ...] = ()
     aliases: Mapping[str, str] = field(default_factory=dict)
+    # the fields are the registry's expected_fields (a source added with SQL alone), read by
+    # its routing rules rather than by a processor of its own
+    registry: bool = False
 
 
 # The header names each processor reads, and the other names real exports use for them
@@ -110,14 +113,22 @@ GENERIC = SourceProfile(("id", "ID", "Id", "record_id", "Record ID"))
 
 
 def profile_for(
-    source_system: str, source_table: str, id_fields: Sequence[str] = ()
+    source_system: str, source_table: str, id_fields: Sequence[str] = (),
+    registry_fields: Sequence[str] = (),
 ) -> SourceProfile:
     """The profile of a source table; ``id_fields`` (from ``--id-field`` or the registry's
-    ``id_field_candidates``) override the built-in ones."""
+    ``id_field_candidates``) override the built-in ones. ``registry_fields`` (the registry's
+    ``expected_fields``) are the names a source without a processor of its own is read by:
+    its headers are matched to them as a processor's are (``Email Address`` for
+    ``EMAIL ADDRESS``), since its routing rules name them verbatim."""
     key = (source_system, source_table)
     base = PROFILES.get(key, GENERIC)
+    # a field listed with padding (" Name ") names no header ingest makes (it trims them):
+    # `rules check` says so; renaming headers to it would stage the padding
+    registry_fields = [f for f in registry_fields if f == " ".join(f.split())]
     return SourceProfile(tuple(id_fields) or base.id_fields, base.date_field,
-                         base.merge_service_lines, FIELDS.get(key, ()), ALIASES.get(key, {}))
+                         base.merge_service_lines, FIELDS.get(key, tuple(registry_fields)),
+                         ALIASES.get(key, {}), registry=key not in FIELDS and bool(registry_fields))
 
 
 def header_key(name: str) -> str:

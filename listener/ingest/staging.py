@@ -190,11 +190,16 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
         yield batch
 
 
-async def _registry_id_fields(conn: asyncpg.Connection, system: str, table: str) -> list[str]:
+async def _registry_fields(conn: asyncpg.Connection, system: str,
+                          table: str) -> tuple[list[str], list[str]]:
+    """The registry's id field candidates and expected fields of a source (none when the
+    orchestrator is not installed or the source is not registered)."""
     if not await conn.fetchval("SELECT to_regclass('trapper.orchestrator_sources') IS NOT NULL"):
-        return []
-    fields = await conn.fetchval(_SQL["registry_id_fields"], system, table)
-    return list(fields or [])
+        return [], []
+    row = await conn.fetchrow(_SQL["registry_fields"], system, table)
+    if row is None:
+        return [], []
+    return list(row["id_field_candidates"] or []), list(row["expected"] or [])
 
 
 def read_file_rows(
@@ -251,9 +256,9 @@ async def ingest_file(
             data, fmt, encoding=encoding, records_key=records_key,
             max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
             max_json_depth=max_json_depth)
-        if not id_fields:
-            id_fields = await _registry_id_fields(conn, source_system, source_table)
-        await _stage_and_complete(conn, rows, profile_for(source_system, source_table, id_fields),
+        registry_ids, expected = await _registry_fields(conn, source_system, source_table)
+        profile = profile_for(source_system, source_table, id_fields or registry_ids, expected)
+        await _stage_and_complete(conn, rows, profile,
                                   max_row_bytes, result, progress,
                                   tabular=fmt in TABULAR_FORMATS)
     except (FileRefused, UserError) as exc:
@@ -346,24 +351,47 @@ async def _stage_and_complete(
             result.job_id = str(job)
         result.stage_seconds = round(staging + time.monotonic() - began, 3)
         result.notes = await _notes(conn, result)
-        result.notes[:0] = _header_notes(headers, tabular=tabular and tally.read > 0)
+        result.notes[:0] = _header_notes(headers, profile, result,
+                                         tabular=tabular and tally.read > 0)
 
 
-def _header_notes(headers: HeaderMapper, *, tabular: bool) -> list[str]:
-    """The headers staged under another name, and (for a CSV or sheet, whose header row is
-    its shape) the fields the processor reads that the file has no column for: those stay
-    empty in every record, which the counts alone would not show."""
+def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestResult, *,
+                  tabular: bool) -> list[str]:
+    """The headers staged under another name, (for a CSV or sheet, whose header row is its
+    shape) the fields the processor or the source's rules read that the file has no column
+    for: those stay empty in every record, which the counts alone would not show; and rows
+    with no record id, each rejected (a form export has no id column: every row was
+    rejected, the summary saying only ``missing_id``)."""
     notes: list[str] = []
+    reader = "the source's expected fields" if profile.registry else "the processor's names"
     if headers.renamed:
         pairs = [f"{old!r} as {new!r}" for old, new in sorted(headers.renamed.items())]
         more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
-        notes.append("headers read as the processor's names: " + ", ".join(pairs[:6]) + more)
+        notes.append(f"headers read as {reader}: " + ", ".join(pairs[:6]) + more)
     missing = headers.missing() if tabular else []
-    if missing:
+    if missing and profile.registry:
+        blank = sorted(k for k in headers.seen if re.fullmatch(r"column_\d+", k))
+        notes.append(
+            "no column for " + ", ".join(repr(m) for m in missing)
+            + f": an expected field of {result.source_system}/{result.source_table}, so the "
+            "rules that read it find nothing in this file (atlas-orch rules check)"
+            + (f"; the header cell of {', '.join(blank)} is blank (a merged or empty header "
+               "cell in the file)" if blank else ""))
+    elif missing:
         notes.append("no column for " + ", ".join(repr(m) for m in missing)
                      + ": the processor reads it, so it is empty in every record (an "
                      "export with the column renamed: map the name in "
                      "listener/ingest/source_profiles.py ALIASES)")
+    no_id = result.rejects_by_reason.get("missing_id", 0)
+    if no_id:
+        names = " or ".join(repr(f) for f in profile.id_fields)
+        absent = tabular and headers.seen and not set(profile.id_fields) & headers.seen
+        notes.append(
+            f"{no_id} row(s) rejected missing_id: "
+            + (f"the file has no column {names}" if absent else f"no value in {names}")
+            + "; name the column that identifies a row with --id-field COLUMN, or in the "
+            "source's id_field_candidates (a form export without an id: its Timestamp or "
+            "submission id column), and ingest the file again")
     return notes
 
 
