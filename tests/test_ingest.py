@@ -236,10 +236,14 @@ def test_the_summary_says_what_to_do_about_an_encoding_or_a_source_nobody_proces
     names = {r["n"] for r in sql(db_url, "SELECT payload ->> 'Name' AS n "
                                          "FROM trapper.staged_records")}
     assert names == {"José", "Bob", "Zoë"}
-    # a registered source has its processor: no note
+    # a registered source has its processor: no note of that; the expected fields the file
+    # has no column for are named (its rules find nothing there)
     s = tmp_path / "survey.csv"
     s.write_text("response_id,first_name\nr1,Ann\n")
-    assert ingest(db_url, "client_survey/responses", s)["notes"] == []
+    assert ingest(db_url, "client_survey/responses", s)["notes"] == [
+        "no column for 'survey_date', 'last_name', 'email', 'phone', 'address', 'cat_count', "
+        "'kittens_seen': an expected field of client_survey/responses, so the rules that read "
+        "it find nothing in this file (atlas-orch rules check)"]
 
 
 def test_header_variants_are_staged_under_the_names_the_processor_reads(

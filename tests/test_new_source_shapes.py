@@ -205,6 +205,11 @@ def test_a_shelter_export_with_dogs_makes_cats_of_its_cats_only(db_url: str,
     missing = run_cli("why-missing", "--type", "routing_skipped", "--json", env=env)
     assert missing.returncode == 0, missing.stderr
     assert "species 'Dog' is not a cat" in missing.stdout
+    # a mistyped kind is said, not shown as if --type had been left out
+    typo = run_cli("why-missing", "--type", "routing_skiped", env=env)
+    assert typo.returncode == 0, typo.stderr
+    assert "note: no gaps of kind 'routing_skiped' now (the kinds with gaps: " in typo.stderr
+    assert "routing_skipped" in typo.stderr
 
 
 def test_ingest_says_what_a_new_source_s_file_lacks(db_url: str, tmp_path: Path) -> None:

@@ -36,6 +36,10 @@ def why_missing_cmd(database_url: str | None, issue_type: str | None, source: st
     system, table = read.source_filter(source)
     doc = with_connection(database_url, lambda c: read.why_missing(
         c, issue_type=issue_type, system=system, table=table, limit=limit, offset=offset))
+    if issue_type and issue_type not in doc["counts"]:
+        # a mistyped kind showed the counts as if it had been left out, and exit status 0
+        click.echo(f"atlas-orch: note: no gaps of kind {issue_type!r} now (the kinds with "
+                   f"gaps: {', '.join(doc['counts']) or 'none'})", err=True)
     if as_json:
         emit_json(doc)
         return
