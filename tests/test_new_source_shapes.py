@@ -37,7 +37,7 @@ VALUES
     ('tnr_form', 'intake', 'Your name (first and last)', 'sot_people', 'full_name', 'direct',
      'find_or_create_person', NULL, false),
     ('tnr_form', 'intake', 'How many cats?', 'place_colony_estimates', 'total_cats', 'transform',
-     NULL, 'to_integer($1)', false);
+     NULL, 'to_count($1)', false);
 """
 
 FORM_ROWS = [
@@ -49,9 +49,9 @@ FORM_ROWS = [
     ["3/14/2025 10:15:43", "tom@yahoo.com; tom.work@acme.org", "Tom van der Berg",
      "707-546-1111 / 707-546-2222", "3 Birch Ln, Cotati, CA 94931", "3"],
     ["3/15/2025 18:20:05", "", "Doe, John", "+1 707 829 4321 (cell)",
-     "9 Pine Rd, Sebastopol CA 95472", "2"],
+     "9 Pine Rd, Sebastopol CA 95472", "about 2"],
     ["3/16/2025 9:30:00", "Sue O'Brien <SUE@gmail.com>", "Dr. Sue O'Brien",
-     "(707) 544-7777 ext. 12", "77 Maple Dr, Windsor, CA 95492", "1"],
+     "(707) 544-7777 ext. 12", "77 Maple Dr, Windsor, CA 95492", "5-6"],
 ]
 
 
@@ -101,6 +101,10 @@ def test_a_google_form_with_names_and_lists_in_one_cell(db_url: str, tmp_path: P
                                            {"email:sue@gmail.com", "phone:7075447777"})
     assert val(db_url, "SELECT count(*) FROM trapper.orchestrator_job_log "
                        "WHERE source_system = 'tnr_form' AND action = 'rejected'") == 0
+    counts = sql(db_url, "SELECT source_record_id, total_cats FROM trapper.place_colony_estimates "
+                         "ORDER BY source_record_id")
+    assert [tuple(c) for c in counts] == [("3/14/2025 10:15:43", 3), ("3/14/2025 9:02:11", 5),
+                                          ("3/15/2025 18:20:05", 2), ("3/16/2025 9:30:00", 6)]
 
 
 JOTFORM_SOURCE = """
@@ -171,14 +175,8 @@ VALUES
 """
 
 
-@pytest.mark.parametrize("species, is_cat", [
-    ("Cat", True), ("Feline", True), ("cat - domestic", True), ("Kitten", True), ("", True),
-    ("Dog", False), ("Rabbit", False), ("Bobcat", False),
-])
-def test_species_keeps_other_animals_from_becoming_cats(db_url: str, species: str,
-                                                        is_cat: bool) -> None:
-    assert val(db_url, "SELECT trapper.orchestrator_is_cat_species($1) IS NOT FALSE",
-               species or None) is is_cat
+SPECIES = [("Cat", True), ("Feline", True), ("cat - domestic", True), ("Kitten", True),
+           (None, True), ("Dog", False), ("Rabbit", False), ("Bobcat", False)]
 
 
 def test_a_shelter_export_with_dogs_makes_cats_of_its_cats_only(db_url: str,
@@ -246,3 +244,35 @@ def test_ingest_says_what_a_new_source_s_file_lacks(db_url: str, tmp_path: Path)
     assert ("note: 1 row(s) rejected missing_id: the file has no column 'id' or 'ID' or 'Id' or "
             "'record_id' or 'Record ID'; name the column that identifies a row with --id-field "
             "COLUMN") in again.stderr
+
+
+DATES = [
+    ("2025/03/14 9:02:11 AM GMT-7", "2025-03-14"),    # Google Forms' CSV download
+    ("3/14/2025 9:02:11", "2025-03-14"),              # its response sheet
+    ("3/14/2025 9:02:11 PM PDT", "2025-03-14"),
+    ("Friday, March 14, 2025", "2025-03-14"),
+    ("14-Mar-2025", "2025-03-14"),                    # shelter software, Excel's d-mmm-yyyy
+    ("3-14-2025", "2025-03-14"),
+    ("Mar 14, 2025, 9:02:11 AM", "2025-03-14"),
+    ("2025.03.14", "2025-03-14"),
+    ("14-03-2025", None), ("2025/3-14", None), ("yesterday", None), ("45730", None),
+]
+
+COUNTS = [
+    ("6", 6), ("about 6", 6), ("~6", 6), ("6 cats", 6), ("10+", 10), ("5-6", 6),
+    ("5 to 6", 6), ("3 or 4", 4), ("six", 6), ("about five cats", 5), ("0", 0),
+    ("2 adults, 3 kittens", None), ("lots", None), ("1,200", None),
+]
+
+
+def test_the_readers_of_species_dates_and_counts(db_url: str) -> None:
+    """What the species check, to_date($1) and to_count($1) make of what forms and shelter
+    exports write (one database for all the cases)."""
+    species = [(t, val(db_url, "SELECT trapper.orchestrator_is_cat_species($1) IS NOT FALSE", t))
+               for t, _ in SPECIES]
+    assert species == SPECIES
+    dates = [(t, val(db_url, "SELECT trapper.orchestrator_to_date($1)::text", t))
+             for t, _ in DATES]
+    assert dates == DATES
+    counts = [(t, val(db_url, "SELECT trapper.orchestrator_to_count($1)", t)) for t, _ in COUNTS]
+    assert counts == COUNTS

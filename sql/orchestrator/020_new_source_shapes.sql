@@ -5,6 +5,7 @@
 --   b@y.org", "707-523-1234 / 707-523-9876", "Ann <ann@x.org>") as its first valid value
 --   (functions/transforms.sql); they gave nothing before, and the person lost the identifier.
 --   A phone cell's second number goes to the person's `cell` when no rule feeds it.
+-- - to_count($1) reads a count as people answer "How many cats?" ("about 6", "5-6", "10+").
 -- - find_or_create_person takes full_name: a whole name in one cell, split into first and
 --   last name by the router when no rule gives those.
 -- - find_or_create_cat_by_microchip takes species: a record whose species is not a cat
@@ -19,6 +20,11 @@ UPDATE trapper.orchestrator_functions
 SET signature = 'trapper.orchestrator_norm_phone_us(text)',
     description = 'US phone to 10 digits (the first valid one of a cell listing several), or NULL'
 WHERE function_name = 'norm_phone_us';
+
+INSERT INTO trapper.orchestrator_functions
+    (function_name, signature, kind, arg_types, returns, target_surface, parameters, description)
+VALUES ('to_count', 'trapper.orchestrator_to_count(text)', 'transform', '{text}', 'integer',
+        NULL, NULL, 'a count as a form answers it: about 6, 5-6 (the upper), 10+, six; or NULL');
 
 UPDATE trapper.orchestrator_functions
 SET parameters = parameters || ARRAY['full_name'], parameter_types = parameter_types || ARRAY['text']

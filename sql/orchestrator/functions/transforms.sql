@@ -11,12 +11,14 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN btrim(p) ~ '^-?\d+(\.\d+)?$' THEN btrim(p)::numeric END
 $$;
 
--- A date as exports write one: ISO (2025-03-14, with a time or not), US (3/14/2025, 3/14/25,
--- with a time or not) or with the month's name (Mar 14, 2025; 14 March 2025); anything else
--- is no date. PostgreSQL's date input was used before: 'yesterday', 'today', 'now' gave the
--- day the record was routed (a different one on each replay), 'epoch' 1970-01-01,
--- 'infinity' infinity, 'J2451187' a Julian day, and 'March 3, 2025' cut to ten characters
--- 2002-03-03; MM/DD against DD/MM followed the session's DateStyle.
+-- A date as exports write one: ISO (2025-03-14, with a time or not; 2025/03/14 as Google
+-- Forms' CSV writes it, "2025/03/14 9:02:11 AM GMT-7"), US (3/14/2025, 3/14/25, 3-14-2025,
+-- with a time or not) or with the month's name (Mar 14, 2025; 14 March 2025; 14-Mar-2025;
+-- after a weekday, "Friday, March 14, 2025"); a time may end in a zone (Z, -07:00, GMT-7,
+-- PDT). Anything else is no date. PostgreSQL's date input was used before: 'yesterday',
+-- 'today', 'now' gave the day the record was routed (a different one on each replay),
+-- 'epoch' 1970-01-01, 'infinity' infinity, 'J2451187' a Julian day, and 'March 3, 2025'
+-- cut to ten characters 2002-03-03; MM/DD against DD/MM followed the session's DateStyle.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_to_date(p text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -27,27 +29,34 @@ DECLARE
     months constant text[] := ARRAY['january', 'february', 'march', 'april', 'may', 'june',
                                     'july', 'august', 'september', 'october', 'november',
                                     'december'];
-    clock constant text := '(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?'
-                           '(?:Z|[+-]\d{2}(?::?\d{2})?)?)?';
+    weekdays constant text[] := ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday',
+                                      'saturday', 'sunday', 'mon', 'tue', 'tues', 'wed',
+                                      'thu', 'thur', 'thurs', 'fri', 'sat', 'sun'];
+    clock constant text := '(?:(?:[ T]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?'
+                           '\s*(?:Z|(?:GMT|UTC)?\s*[+-]\d{1,2}(?::?\d{2})?|GMT|UTC|[A-Z][SD]T)?)?';
 BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
     END IF;
-    m := regexp_match(v, '^(\d{4})-(\d{1,2})-(\d{1,2})' || clock || '$');
-    IF m IS NOT NULL THEN
-        RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
+    -- "Friday, March 14, 2025": the weekday says nothing the date does not
+    IF strpos(v, ',') > 0 AND lower(btrim(split_part(v, ',', 1))) = ANY (weekdays) THEN
+        v := btrim(substr(v, strpos(v, ',') + 1));
     END IF;
-    m := regexp_match(v, '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})' || clock || '$');
+    m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock || '$');
     IF m IS NOT NULL THEN
-        y := m[3]::integer;
-        IF length(m[3]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
+        RETURN make_date(m[1]::integer, m[3]::integer, m[4]::integer);
+    END IF;
+    m := regexp_match(v, '^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})' || clock || '$');
+    IF m IS NOT NULL THEN
+        y := m[4]::integer;
+        IF length(m[4]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
             y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
         END IF;
-        RETURN make_date(y, m[1]::integer, m[2]::integer);
+        RETURN make_date(y, m[1]::integer, m[3]::integer);
     END IF;
-    m := regexp_match(v, '^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})$');
+    m := regexp_match(v, '^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})' || clock || '$');
     IF m IS NULL THEN
-        m := regexp_match(v, '^(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})$');
+        m := regexp_match(v, '^(\d{1,2})(?:\s+|-)([A-Za-z]{3,9})\.?,?(?:\s+|-)(\d{4})' || clock || '$');
         m := CASE WHEN m IS NULL THEN NULL ELSE ARRAY[m[2], m[1], m[3]] END;
     END IF;
     IF m IS NOT NULL THEN
@@ -186,3 +195,38 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT string_to_array(lower(translate(btrim(p), '-,/()_.;:', '         ')), ' ')
            && ARRAY['cat', 'cats', 'kitten', 'kittens', 'feline', 'felines', 'felis']
 $$;
+
+-- A count as people answer a form's "How many cats?": "6", "about 6", "~6", "6 cats",
+-- "10+", "5-6" and "5 to 6" (the upper bound: an estimate counts up to it), "six". Two
+-- numbers that are not a range ("2 adults, 3 kittens") and words alone ("lots") are no
+-- count: the rule is skipped naming the value, rather than a guess written as a fact.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_to_count(p text) RETURNS integer
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := lower(btrim(p));
+    nums integer[];
+    w text[];
+    m text[];
+    words constant text[] := ARRAY['one', 'two', 'three', 'four', 'five', 'six', 'seven',
+                                   'eight', 'nine', 'ten', 'eleven', 'twelve'];
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RETURN NULL;
+    END IF;
+    IF v ~ '^\d{1,6}$' THEN
+        RETURN v::integer;
+    END IF;
+    nums := ARRAY(SELECT x[1]::integer FROM regexp_matches(v, '(\d{1,6})', 'g') AS x);
+    IF cardinality(nums) = 1 THEN
+        RETURN nums[1];
+    ELSIF cardinality(nums) = 2 THEN
+        m := regexp_match(v, '^\D*?\d+\s*(-|–|to|or)\s*\d+\D*$');
+        RETURN CASE WHEN m IS NOT NULL THEN greatest(nums[1], nums[2]) END;
+    ELSIF cardinality(nums) = 0 THEN
+        w := ARRAY(SELECT i FROM unnest(string_to_array(translate(v, ',.~+!?', '      '), ' '))
+                   WITH ORDINALITY AS t (x, n), generate_subscripts(words, 1) i
+                   WHERE words[i] = x);
+        RETURN CASE WHEN cardinality(w) = 1 THEN w[1]::integer END;
+    END IF;
+    RETURN NULL;
+END $$;
