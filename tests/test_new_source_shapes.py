@@ -9,8 +9,6 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import run_cli
 from tests.helpers import execute, sql, val
 
