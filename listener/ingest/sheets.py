@@ -144,6 +144,44 @@ def format_kind(code: str) -> str | None:
     return "date" if "m" in section else None
 
 
+def zero_layout(code: str) -> str | None:
+    """The layout of a number format that pads with zeros — Excel's ZIP code ``00000``, ZIP+4
+    ``00000\\-0000``, an id shown as ``000123`` — as ``0`` placeholders and the literal text
+    between them (``00000-0000``); None for any other format. A ZIP of 01234 is stored as the
+    number 1234 under such a format, and read as ``1234`` it named another town."""
+    section = _BRACKETS.sub("", code.split(";")[0])
+    out: list[str] = []
+    i = 0
+    while i < len(section):
+        ch = section[i]
+        if ch == "0" or ch in "- ()/":   # (a bare "." would make it a decimal format)
+            out.append(ch)
+        elif ch == "\\" and i + 1 < len(section):
+            i += 1
+            out.append(section[i])
+        elif ch == '"':
+            end = section.find('"', i + 1)
+            if end < 0 or "0" in section[i + 1:end]:
+                return None
+            out.append(section[i + 1:end])
+            i = end
+        else:
+            return None
+        i += 1
+    layout = "".join(out)
+    return layout if layout.count("0") >= 2 and layout.startswith("0") else None
+
+
+def padded_number(value: float, layout: str) -> str | None:
+    """A whole number laid out by ``zero_layout``'s layout (1234 by ``00000`` is ``01234``);
+    None when it does not fit (a fraction, a negative, more digits than placeholders)."""
+    slots = layout.count("0")
+    if not value.is_integer() or value < 0 or len(str(int(value))) > slots:
+        return None
+    digits = iter(str(int(value)).zfill(slots))
+    return "".join(next(digits) if ch == "0" else ch for ch in layout)
+
+
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
@@ -478,7 +516,8 @@ class _Workbook:
         return strings
 
     def date_styles(self) -> dict[str, str]:
-        """Style index (as written in a cell's s attribute) -> date, time or duration."""
+        """Style index (as written in a cell's s attribute) -> date, time or duration, or
+        ``zeros:`` and the layout of a format that pads with zeros (``zero_layout``)."""
         if not self.styles_part or not self.pkg.has(self.styles_part):
             return {}
         formats: dict[int, str] = {}
@@ -502,6 +541,8 @@ class _Workbook:
         for index, fmt_id in enumerate(xf_formats):
             kind = (format_kind(formats[fmt_id]) if fmt_id in formats
                     else _BUILTIN_FORMATS.get(fmt_id))
+            if kind is None and fmt_id in formats and (layout := zero_layout(formats[fmt_id])):
+                kind = "zeros:" + layout
             if kind:
                 kinds[str(index)] = kind
         return kinds
@@ -706,6 +747,8 @@ class _SheetXml:
         except ValueError:
             return text
         kind = self.styles.get(style or "0")
+        if kind is not None and kind.startswith("zeros:"):
+            return padded_number(number, kind[6:]) or number_text(number)
         if kind is not None:
             return excel_date(number, self.date1904, kind) or number_text(number)
         return number_text(number)
