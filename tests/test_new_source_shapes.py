@@ -233,6 +233,13 @@ def test_ingest_says_what_a_new_source_s_file_lacks(db_url: str, tmp_path: Path)
     assert json.loads(payload) == {"Animal ID": "A1", "column_2": "Tigger", "Species": "Cat",
                                    "Microchip Number": "985112003456789"}
 
+    # a row the encoding cannot read shows nothing of the header: no column is said missing
+    h = tmp_path / "cp1252.csv"
+    h.write_bytes("Animal ID,Animal Name,Species,Microchip Number\nA9,Zoë,Cat,\n".encode("cp1252"))
+    notes = json.loads(run_cli("ingest", "shelter/animals", str(h), "--json",
+                               env=env).stdout)["runs"][0]["notes"]
+    assert len(notes) == 1 and notes[0].startswith("1 row(s) are not valid in the file's encoding")
+
     # a form registered without id_field_candidates: every row is rejected, and said why
     execute(db_url, "UPDATE trapper.orchestrator_sources SET id_field_candidates = NULL "
                     "WHERE source_system = 'shelter'")

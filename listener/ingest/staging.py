@@ -368,7 +368,8 @@ def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestR
         pairs = [f"{old!r} as {new!r}" for old, new in sorted(headers.renamed.items())]
         more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
         notes.append(f"headers read as {reader}: " + ", ".join(pairs[:6]) + more)
-    missing = headers.missing() if tabular else []
+    # (no row read: nothing is known of the header, every row rejected before it was seen)
+    missing = headers.missing() if tabular and headers.seen else []
     if missing and profile.registry:
         blank = sorted(k for k in headers.seen if re.fullmatch(r"column_\d+", k))
         notes.append(
