@@ -169,6 +169,8 @@ VALUES
     ('shelter', 'animals', 'Animal Name', 'sot_cats', 'name', 'direct',
      'find_or_create_cat_by_microchip', NULL, false),
     ('shelter', 'animals', 'Species', 'sot_cats', 'species', 'direct',
+     'find_or_create_cat_by_microchip', NULL, false),
+    ('shelter', 'animals', 'Animal ID', 'sot_cats', 'animal_id', 'direct',
      'find_or_create_cat_by_microchip', NULL, false);
 """
 
@@ -187,17 +189,37 @@ def test_a_shelter_export_with_dogs_makes_cats_of_its_cats_only(db_url: str,
         ["A2", "Rex", "Dog", "985112003456790"],
         ["A3", "Bun", "Rabbit", "985112003456792"],
         ["A4", "Shadow", "Feline", "985112003456793"],
+        ["A5", "Mittens", "Cat", ""],           # no microchip: known by its Animal ID
+        ["A6", "Spot", "Dog", ""],
     ])
     assert run_cli("ingest", "shelter/animals", str(f), env=env).returncode == 0
     processed = run_cli("process", env=env)
     assert processed.returncode == 0, processed.stderr
     assert sorted(r[0] for r in sql(db_url, "SELECT display_name FROM trapper.sot_cats")) == [
-        "Shadow", "Tigger"]
+        "Mittens", "Shadow", "Tigger"]
+    # the next export: Mittens again, now chipped, is the same cat, and has the chip
+    g = _write_csv(tmp_path / "animals2.csv", [
+        ["Animal ID", "Animal Name", "Species", "Microchip Number"],
+        ["A5", "Mittens", "Cat", "985112003456800"],
+    ])
+    assert run_cli("ingest", "shelter/animals", str(g), env=env).returncode == 0
+    assert run_cli("process", env=env).returncode == 0
+    mittens = sql(db_url, "SELECT c.cat_id, i.id_value FROM trapper.sot_cats c "
+                          "LEFT JOIN trapper.cat_identifiers i ON i.cat_id = c.cat_id "
+                          "WHERE c.display_name = 'Mittens'")
+    assert [m["id_value"] for m in mittens] == ["985112003456800"]
+    reasons = [r[0] for r in sql(db_url, "SELECT decision_reason FROM trapper.orchestrator_job_log "
+                                         "WHERE source_record_id = 'A5' AND action <> 'skipped' "
+                                         "ORDER BY log_seq")]
+    assert reasons == ["created cat (no microchip; known by its animal id A5)",
+                       "matched existing cat via its animal id A5"]
     skipped = sql(db_url, "SELECT source_record_id, decision_reason "
                           "FROM trapper.orchestrator_job_log WHERE source_system = 'shelter' "
-                          "AND action = 'skipped' ORDER BY source_record_id")
+                          "AND decision_reason LIKE 'skipped: species%' "
+                          "ORDER BY source_record_id")
     assert [tuple(s) for s in skipped] == [("A2", "skipped: species 'Dog' is not a cat"),
-                                           ("A3", "skipped: species 'Rabbit' is not a cat")]
+                                           ("A3", "skipped: species 'Rabbit' is not a cat"),
+                                           ("A6", "skipped: species 'Dog' is not a cat")]
     missing = run_cli("why-missing", "--type", "routing_skipped", "--json", env=env)
     assert missing.returncode == 0, missing.stderr
     assert "species 'Dog' is not a cat" in missing.stdout

@@ -77,6 +77,8 @@ DECLARE
     v_listed text[];             -- the values a cell lists when a rule passed one of them
     listed jsonb := '[]';        -- [{field, parameter, values}]: the person's decision says them
     v_split record;
+    v_chip text;
+    v_aid text;                  -- an animal export's own id of the cat (animal_id)
     v_ptypes jsonb := (SELECT jsonb_object_agg(function_name, (
                            SELECT jsonb_object_agg(p, t)
                            FROM unnest(parameters, parameter_types) AS u (p, t)))
@@ -338,7 +340,7 @@ BEGIN
             SELECT string_agg(format('%s lists %s, the first passed: %s', l ->> 'field',
                                      jsonb_array_length(l -> 'values'),
                                      (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(l -> 'values') x)),
-                              '; ')
+                              '; ' ORDER BY l ->> 'field')
             FROM jsonb_array_elements(listed) l) || ']', '');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_people',
             'entity_id', v_person, 'reason', v_reason,
@@ -372,16 +374,67 @@ BEGIN
         END IF;
     ELSIF args ? 'find_or_create_cat_by_microchip' THEN
         a := args -> 'find_or_create_cat_by_microchip';
-        v_existing := trapper.cat_by_identifier('microchip',
-                                                trapper.validate_microchip(a ->> 'microchip'));
-        v_cat := trapper.find_or_create_cat_by_microchip(a ->> 'microchip', a ->> 'name',
-            a ->> 'sex', a ->> 'breed', a ->> 'altered_status', a ->> 'primary_color',
-            rec.source_system, p_staged_record_id => rec.id);
-        v_action := CASE WHEN v_cat IS NULL THEN 'skipped'
-                         WHEN v_existing IS NOT NULL THEN 'merged' ELSE 'routed' END;
-        v_reason := CASE v_action WHEN 'skipped' THEN 'skipped: nothing identifies this cat'
-                                  WHEN 'merged' THEN 'matched existing cat via microchip'
-                                  ELSE 'created cat' END;
+        v_chip := trapper.validate_microchip(a ->> 'microchip');
+        v_existing := trapper.cat_by_identifier('microchip', v_chip);
+        -- an animal export's own id (PetPoint's Animal ID) is how its cats without a
+        -- microchip are known, and found again (orchestrator_cat_source_ids, 020); without it
+        -- such a cat was "nothing identifies this cat", on every record
+        v_aid := nullif(btrim(a ->> 'animal_id'), '');
+        v_cat := NULL;
+        v_action := NULL;
+        IF v_aid IS NOT NULL AND v_existing IS NULL THEN
+            SELECT trapper.get_canonical_cat_id(k.cat_id) INTO v_cat
+            FROM trapper.orchestrator_cat_source_ids k
+            WHERE k.source_system = rec.source_system AND k.animal_id = v_aid;
+            IF v_cat IS NULL AND v_chip IS NULL THEN
+                -- a new one: its creators take turns, and the second finds the first's
+                PERFORM trapper.lock_identity_key('animal', rec.source_system || ':' || v_aid);
+                SELECT trapper.get_canonical_cat_id(k.cat_id) INTO v_cat
+                FROM trapper.orchestrator_cat_source_ids k
+                WHERE k.source_system = rec.source_system AND k.animal_id = v_aid;
+                IF v_cat IS NULL THEN
+                    INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status,
+                                                  primary_color)
+                    VALUES (nullif(btrim(a ->> 'name'), ''), nullif(a ->> 'sex', ''),
+                            nullif(a ->> 'breed', ''), nullif(a ->> 'altered_status', ''),
+                            nullif(a ->> 'primary_color', ''))
+                    RETURNING cat_id INTO v_cat;
+                    PERFORM trapper.record_entity_source('cat', v_cat, rec.id, 'created',
+                                                         'no microchip: known by its animal id');
+                    v_existing := NULL;
+                    v_action := 'routed';
+                    v_reason := format('created cat (no microchip; known by its animal id %s)', v_aid);
+                END IF;
+            END IF;
+            IF v_cat IS NOT NULL AND v_action IS DISTINCT FROM 'routed' THEN
+                -- found by its animal id: a microchip it now has is added to it
+                IF v_chip IS NOT NULL THEN
+                    PERFORM trapper.add_cat_identifier(v_cat, 'microchip', v_chip,
+                        rec.source_system, (trapper.microchip_format(v_chip)).confidence);
+                END IF;
+                PERFORM trapper.record_entity_source('cat', v_cat, rec.id, 'matched',
+                                                     'by its animal id');
+                v_existing := v_cat;
+                v_action := 'merged';
+                v_reason := format('matched existing cat via its animal id %s', v_aid);
+            END IF;
+        END IF;
+        IF v_cat IS NULL THEN
+            v_cat := trapper.find_or_create_cat_by_microchip(a ->> 'microchip', a ->> 'name',
+                a ->> 'sex', a ->> 'breed', a ->> 'altered_status', a ->> 'primary_color',
+                rec.source_system, p_staged_record_id => rec.id);
+            v_action := CASE WHEN v_cat IS NULL THEN 'skipped'
+                             WHEN v_existing IS NOT NULL THEN 'merged' ELSE 'routed' END;
+            v_reason := CASE v_action WHEN 'skipped' THEN 'skipped: nothing identifies this cat'
+                                      WHEN 'merged' THEN 'matched existing cat via microchip'
+                                      ELSE 'created cat' END;
+        END IF;
+        IF v_cat IS NOT NULL AND v_aid IS NOT NULL THEN
+            INSERT INTO trapper.orchestrator_cat_source_ids (source_system, animal_id, cat_id,
+                                                             staged_record_id)
+            VALUES (rec.source_system, v_aid, v_cat, rec.id)
+            ON CONFLICT (source_system, animal_id) DO NOTHING;
+        END IF;
         v_surv := trapper.orchestrator_apply_survivorship(
             'cat', v_cat, rec.source_system, a, v_action = 'routed');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_cats',
