@@ -292,9 +292,20 @@ COUNTS = [
 ]
 
 
-def test_the_readers_of_species_dates_and_counts(db_url: str) -> None:
-    """What the species check, to_date($1) and to_count($1) make of what forms and shelter
-    exports write (one database for all the cases)."""
+NAMES = [
+    ("Jane Doe", "Jane", "Doe"), ("Ann Marie Lee", "Ann Marie", "Lee"),
+    ("Doe, John", "John", "Doe"), ("Lee, Bob", "Bob", "Lee"),
+    ("Bob Lee, Jr.", "Bob", "Lee Jr."), ("Bob Lee Jr.", "Bob", "Lee Jr."),
+    ("Mary van der Berg", "Mary", "van der Berg"), ("Maria De La Cruz", "Maria", "De La Cruz"),
+    ("Dr. Sue O'Brien", "Sue", "O'Brien"), ("  Sue   O'Brien ", "Sue", "O'Brien"),
+    ("Jean-Luc Picard", "Jean-Luc", "Picard"), ("Cher", "Cher", None), ("Doe,", "Doe", None),
+    (", John", "John", None), (",", None, None), ("", None, None),
+]
+
+
+def test_the_readers_of_species_dates_counts_and_names(db_url: str) -> None:
+    """What the species check, to_date($1), to_count($1) and the full_name split make of
+    what forms and shelter exports write (one database for all the cases)."""
     species = [(t, val(db_url, "SELECT trapper.orchestrator_is_cat_species($1) IS NOT FALSE", t))
                for t, _ in SPECIES]
     assert species == SPECIES
@@ -303,3 +314,6 @@ def test_the_readers_of_species_dates_and_counts(db_url: str) -> None:
     assert dates == DATES
     counts = [(t, val(db_url, "SELECT trapper.orchestrator_to_count($1)", t)) for t, _ in COUNTS]
     assert counts == COUNTS
+    names = [(t, *tuple(sql(db_url, "SELECT * FROM trapper.orchestrator_split_name($1)", t)[0]))
+             for t, _, _ in NAMES]
+    assert names == NAMES

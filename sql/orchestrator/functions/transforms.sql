@@ -136,6 +136,11 @@ DECLARE
     titles constant text[] := ARRAY['mr', 'mr.', 'mrs', 'mrs.', 'ms', 'ms.', 'miss', 'mx',
                                     'mx.', 'dr', 'dr.'];
 BEGIN
+    v := btrim(v, ' ,');
+    -- "Bob Lee, Jr.": the comma sets off the suffix, not a surname written first
+    IF strpos(v, ',') > 0 AND lower(btrim(substr(v, strpos(v, ',') + 1))) = ANY (suffixes) THEN
+        v := overlay(v placing '' from strpos(v, ',') for 1);
+    END IF;
     IF v = '' THEN
         RETURN;
     END IF;
