@@ -79,6 +79,16 @@ def test_a_google_form_with_names_and_lists_in_one_cell(db_url: str, tmp_path: P
     f = _write_csv(tmp_path / "form.csv", FORM_ROWS)
     ingested = run_cli("ingest", "tnr_form/intake", str(f), env=env)
     assert ingested.returncode == 0, ingested.stderr
+    # the rules of this source alone, each matching the rows
+    check = run_cli("rules", "check", "--source", "tnr_form/intake", "--json", env=env)
+    assert check.returncode == 0, check.stderr
+    assert sorted((r["source_field"], r["status"]) for r in json.loads(check.stdout)) == [
+        ("Address where the cats are located", "ok"), ("Email Address", "ok"),
+        ("How many cats?", "ok"), ("What is the best phone number to reach you?", "ok"),
+        ("Your name (first and last)", "ok")]
+    nothing = run_cli("rules", "check", "--source", "tnr_forms", env=env)
+    assert nothing.returncode == 1
+    assert "error: no active routing rules of tnr_forms" in nothing.stderr
     dry = run_cli("route", "tnr_form/intake", "--dry-run", "--json", env=env)
     assert dry.returncode == 0, dry.stderr
     reasons = [d["decision_reason"] for d in json.loads(dry.stdout)["decisions"]]

@@ -80,15 +80,16 @@ def _source_id(decisions: list[dict[str, Any]], sid: int) -> str | None:
                 None)
 
 
-async def rules_check(conn: Conn, last_rows: int = 1000) -> list[dict[str, Any]]:
+async def rules_check(conn: Conn, last_rows: int = 1000, *, system: str | None = None,
+                      table: str | None = None) -> list[dict[str, Any]]:
     """Every active rule with the share of recent staged rows of its source that carry its
     field; a rule whose field is in none of them matches nothing. A composite rule (issue 17)
     counts the rows that carry any of its parts and names each part none of them carries.
     A field no row carries gets a ``hint`` naming the key the rows do carry that differs
     only in case, spaces, punctuation or accents (``" Reporter First "`` against ingest's
-    trimmed ``Reporter First``, ``Zip`` against ``ZIP Code`` does not count)."""
-    rows = [dict(r) for r in await conn.fetch(_SQL["rules_check"],
-                                              last_rows)]
+    trimmed ``Reporter First``, ``Zip`` against ``ZIP Code`` does not count). ``system``
+    and ``table`` keep the rules of one source system or table."""
+    rows = [dict(r) for r in await conn.fetch(_SQL["rules_check"], last_rows, system, table)]
     keys: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         r["parts_missing"] = list(r["parts_missing"] or [])
