@@ -261,6 +261,11 @@ def test_ingest_says_what_a_new_source_s_file_lacks(db_url: str, tmp_path: Path)
         "read it find nothing in this file (atlas-orch rules check); the header cell of "
         "column_2 is blank (a merged or empty header cell in the file)",
     ]
+    check = run_cli("rules", "check", "--source", "shelter", "--json", env=env)
+    assert check.returncode == 1   # Animal Name matches nothing, and the hint says why
+    hint = next(r["hint"] for r in json.loads(check.stdout) if r["source_field"] == "Animal Name")
+    assert hint == ("the rows have a column with a blank header (column_2): a header cell "
+                    "merged or left empty in the file")
     payload = val(db_url, "SELECT payload FROM trapper.staged_records")
     assert json.loads(payload) == {"Animal ID": "A1", "column_2": "Tigger", "Species": "Cat",
                                    "Microchip Number": "985112003456789"}

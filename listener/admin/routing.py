@@ -3,6 +3,7 @@ and check that every rule's field occurs in the data."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,8 +107,16 @@ async def rules_check(conn: Conn, last_rows: int = 1000, *, system: str | None =
                 keys[source] = [k for (k,) in await conn.fetch(
                     _SQL["recent_keys"], *source, last_rows)]
             r["near_matches"] = near_matches(missing, keys[source])
-        r["hint"] = "; ".join(f"the rows have {key!r}, not {name!r}"
-                              for name, key in r["near_matches"].items())
+        hints = [f"the rows have {key!r}, not {name!r}"
+                 for name, key in r["near_matches"].items()]
+        # a header cell left blank (merged across two columns in a workbook) is staged as
+        # column_N: the field may be that column
+        blank = sorted(k for k in keys.get((r["source_system"], r["source_table"]), [])
+                       if re.fullmatch(r"column_\d+", k)) if missing else []
+        if blank and len(r["near_matches"]) < len(missing):
+            hints.append(f"the rows have a column with a blank header ({', '.join(blank)}): "
+                         "a header cell merged or left empty in the file")
+        r["hint"] = "; ".join(hints)
     return rows
 
 
