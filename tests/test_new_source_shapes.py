@@ -332,3 +332,26 @@ def test_the_readers_of_species_dates_counts_and_names(db_url: str) -> None:
     names = [(t, *tuple(sql(db_url, "SELECT * FROM trapper.orchestrator_split_name($1)", t)[0]))
              for t, _, _ in NAMES]
     assert names == NAMES
+
+
+def test_a_workbook_with_unsaved_formulas_says_so(db_url: str, tmp_path: Path) -> None:
+    import openpyxl
+
+    execute(db_url, ANIMALS_SOURCE)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["Animal ID", "Animal Name", "Species", "Microchip Number", "Days In Care"])
+    ws.append(["A1", "Tigger", "Cat", "985112003456789", "=TODAY()-DATE(2025,3,14)"])
+    ws.append(["A2", "Rex", "Dog", "985112003456790", "=TODAY()-DATE(2025,3,15)"])
+    f = tmp_path / "animals.xlsx"
+    wb.save(f)
+    done = run_cli("ingest", "shelter/animals", str(f), "--json", env={"DATABASE_URL": db_url})
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)["runs"][0]
+    assert run["rows_new"] == 2
+    assert run["notes"] == [
+        "formula cells with no saved value, read blank: 'Days In Care' (2); the workbook was "
+        "written by a program that does not calculate (openpyxl, pandas): open it in Excel or "
+        "LibreOffice, save it, and ingest it again (a row that gains a value is a new version "
+        "of its record)"]

@@ -18,7 +18,7 @@ import math
 import posixpath
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 from xml.parsers import expat
@@ -241,8 +241,10 @@ class _SheetRows:
                 f"{limit} limit; delete stray cells far from the data (Ctrl+End shows the "
                 "last one) or split the export")
 
-    def add(self, number: int, cells: dict[int, str], problem: str | None = None) -> None:
-        """One sheet row: its Excel row number and its non-empty cells by 0-based column."""
+    def add(self, number: int, cells: dict[int, str], problem: str | None = None,
+            unsaved: Sequence[int] = ()) -> None:
+        """One sheet row: its Excel row number, its non-empty cells by 0-based column, and the
+        columns of its formula cells that hold no saved value."""
         if problem is None and not any(v.strip() for v in cells.values()):
             return
         if number <= self.last_row:
@@ -255,7 +257,12 @@ class _SheetRows:
             return
         if self._watch:
             self._watch_title(number, cells)
-        self.rows.append(self._row(number, cells, problem))
+        row = self._row(number, cells, problem)
+        if unsaved:
+            headers = self.headers
+            row.unsaved_formulas = tuple(headers[c] if c < len(headers) else column_name(c)
+                                         for c in unsaved)
+        self.rows.append(row)
 
     def _watch_title(self, number: int, cells: dict[int, str]) -> None:
         """Refuse when two rows in a row below a one-name header hold two values or more:
@@ -603,8 +610,9 @@ def _read_xlsx(data: bytes, limits: ReadLimits) -> Iterator[Row]:
         raise FileRefused(f"no header row in the first sheet ({name!r} holds no values)")
 
 
-_CELL, _VALUE, _TEXT, _ROW, _INLINE, _PHONETIC = range(1, 7)
-_KINDS = {"c": _CELL, "v": _VALUE, "t": _TEXT, "row": _ROW, "is": _INLINE, "rPh": _PHONETIC}
+_CELL, _VALUE, _TEXT, _ROW, _INLINE, _PHONETIC, _FORMULA = range(1, 8)
+_KINDS = {"c": _CELL, "v": _VALUE, "t": _TEXT, "row": _ROW, "is": _INLINE, "rPh": _PHONETIC,
+          "f": _FORMULA}
 
 
 class _SheetXml:
@@ -629,18 +637,20 @@ class _SheetXml:
         parts: list[str] = []
         ctype: str | None = None
         style: str | None = None
-        collect = inline = False
+        collect = inline = formula = False
         phonetic = 0
+        unsaved: list[int] = []       # this row's formula cells with no saved value
 
         def start(name: str, attrs: dict[str, str]) -> None:
             nonlocal row, row_text, col, numbered, cells, ctype, style, collect, inline
-            nonlocal phonetic
+            nonlocal phonetic, formula, unsaved
             kind = kinds.get(name)
             if kind is None:
                 kind = kinds[name] = _KINDS.get(_local(name), 0)
             if kind == _CELL:
                 ctype, style = attrs.get("t"), attrs.get("s")
                 parts.clear()
+                formula = False
                 ref = attrs.get("r")
                 if ref is None:
                     col += 1
@@ -660,16 +670,22 @@ class _SheetXml:
                 row = row + 1 if ref is None else self._row_number(ref)
                 row_text, col, numbered, cells = str(row), -1, ref is not None, {}
                 self.problem = None
+                if unsaved:
+                    unsaved = []
             elif kind == _INLINE:
                 inline = True
             elif kind == _PHONETIC:
                 phonetic += 1
+            elif kind == _FORMULA:
+                formula = True
 
-        def end(name: str) -> None:
+        def end(name: str) -> None:  # noqa: C901 - the hot loop, kept in one function
             nonlocal collect, inline, phonetic
             kind = kinds.get(name)
             if kind == _CELL:
                 if not parts:
+                    if formula:
+                        unsaved.append(col)
                     return
                 text = "".join(parts)
                 if ctype == "s":
@@ -695,7 +711,7 @@ class _SheetXml:
                 collect = False
             elif kind == _ROW:
                 if cells or self.problem:
-                    out.add(row, cells, self.problem)
+                    out.add(row, cells, self.problem, unsaved)
             elif kind == _INLINE:
                 inline = False
             elif kind == _PHONETIC:

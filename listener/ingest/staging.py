@@ -131,6 +131,8 @@ class _Tally:
     offered: int = 0            # unique within the file, offered to staging
     new: int = 0                # of those, not staged before: COPYed
     rejects: Counter[str] = field(default_factory=Counter)
+    # sheet formula cells with no saved value, by header: read blank
+    unsaved_formulas: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -148,6 +150,8 @@ class _Batch:
 def _counted(rows: Iterable[Row], tally: _Tally) -> Iterator[Row]:
     for row in rows:
         tally.read += 1
+        if row.unsaved_formulas:
+            tally.unsaved_formulas.update(row.unsaved_formulas)
         yield row
 
 
@@ -353,6 +357,13 @@ async def _stage_and_complete(
         result.notes = await _notes(conn, result)
         result.notes[:0] = _header_notes(headers, profile, result,
                                          tabular=tabular and tally.read > 0)
+        if tally.unsaved_formulas:
+            cols = ", ".join(f"{name!r} ({n})" for name, n in tally.unsaved_formulas.items())
+            result.notes.append(
+                f"formula cells with no saved value, read blank: {cols}; the workbook was "
+                "written by a program that does not calculate (openpyxl, pandas): open it in "
+                "Excel or LibreOffice, save it, and ingest it again (a row that gains a value "
+                "is a new version of its record)")
 
 
 def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestResult, *,

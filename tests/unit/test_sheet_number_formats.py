@@ -1,6 +1,7 @@
 """Numbers a workbook shows padded with zeros (Excel's ZIP Code format ``00000``, ZIP+4
 ``00000-0000``, an id shown as ``000123``) are read as shown: a New England ZIP 01234 is
-stored as the number 1234, and read as ``1234`` it named another place."""
+stored as the number 1234, and read as ``1234`` it named another place. Formula cells with
+no saved value are read blank and named."""
 
 from __future__ import annotations
 
@@ -48,3 +49,22 @@ def test_a_sheet_reads_zip_codes_as_excel_shows_them() -> None:
         {"ID": "2", "Zip": "01234", "Zip4": "95401-1234", "Chip": "985112003456790",
          "Phone": "(707) 523-1234", "Seen": "3/14/2025", "Fee": "12"},
     ]
+
+
+def test_formula_cells_without_a_saved_value_are_named() -> None:
+    """A workbook written by openpyxl or pandas saves formulas without their values: the cell
+    is read blank, and the row says which columns were such cells (ingest's note)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["ID", "Intake", "Age (days)", "Total"])
+    ws.append(["1", dt.datetime(2025, 3, 14), '=TODAY()-B2', "=1+1"])
+    ws.append(["2", dt.datetime(2025, 3, 15), "", 7])
+    buf = io.BytesIO()
+    wb.save(buf)
+    rows = list(read_rows(buf.getvalue(), "xlsx"))
+    assert [r.payload for r in rows] == [
+        {"ID": "1", "Intake": "03/14/2025", "Age (days)": "", "Total": ""},
+        {"ID": "2", "Intake": "03/15/2025", "Age (days)": "", "Total": "7"},
+    ]
+    assert [r.unsaved_formulas for r in rows] == [("Age (days)", "Total"), ()]
