@@ -199,7 +199,10 @@ BEGIN
             END IF;
             IF v IS NULL THEN
                 v_reason := format('skipped: %s gave nothing for %s = %L',
-                                   r.transform_expression, r.source_field, raw);
+                                   r.transform_expression, r.source_field, raw)
+                            || CASE WHEN sig = 'trapper.orchestrator_norm_phone_us(text)'
+                                    THEN coalesce(' (' || trapper.orchestrator_phone_refusal(raw) || ')', '')
+                                    ELSE '' END;
                 decisions := decisions || jsonb_build_object('action', 'skipped',
                     'reason', v_reason, 'rule_id', r.rule_id);
                 IF v_log THEN

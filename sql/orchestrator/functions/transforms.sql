@@ -235,3 +235,28 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+
+-- Why norm_phone_us($1) gave nothing for a value, for the rule's skipped decision: "gave
+-- nothing for '(707) 555-1234'" looked like a defect when the number is fiction by design.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_phone_refusal(p text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := lower(coalesce(p, ''));
+BEGIN
+    v := split_part(split_part(v, 'ext', 1), 'x', 1);    -- an extension says nothing here
+    v := translate(v, translate(v, '0123456789', ''), '');
+    IF length(v) = 11 AND left(v, 1) = '1' THEN
+        v := substr(v, 2);
+    END IF;
+    RETURN CASE
+        WHEN v = '' THEN 'no digits'
+        WHEN length(v) < 10 THEN format('%s digits: a US number has 10 (an area code missing?)', length(v))
+        WHEN length(v) > 10 AND p ~ '\d{3}\)?[\s.-]*555[\s.-]*\d{4}'
+            THEN 'its numbers are 555 numbers: the exchange kept for fiction and placeholders'
+        WHEN length(v) > 10 THEN format('%s digits: more than one US number', length(v))
+        WHEN substr(v, 4, 3) = '555' THEN 'a 555 number: the exchange kept for fiction and placeholders'
+        WHEN substr(v, 1, 1) IN ('0', '1') OR substr(v, 2, 2) = '11'
+            THEN format('%s is no US area code', left(v, 3))
+        WHEN substr(v, 4, 1) IN ('0', '1') THEN format('no US exchange starts with %s', substr(v, 4, 1))
+    END;
+END $$;
