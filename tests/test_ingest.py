@@ -246,6 +246,23 @@ def test_the_summary_says_what_to_do_about_an_encoding_or_a_source_nobody_proces
         "it find nothing in this file (atlas-orch rules check)"]
 
 
+def test_a_mistyped_source_is_named_with_the_source_it_is_near(
+    db_url: str, tmp_path: Path
+) -> None:
+    # "owner_inf" for owner_info: the generic profile found no id, every row was rejected
+    # missing_id, and nothing said the source name was the mistake
+    f = tmp_path / "owners.csv"
+    f.write_text("Number,Owner First Name,Owner Email\n1,Ann,ann@lee.org\n")
+    run = ingest(db_url, "clinichq/owner_inf", f)
+    assert (run["rows_new"], run["rejects_by_reason"]) == (0, {"missing_id": 1})
+    assert run["notes"] == [
+        "no processor handles clinichq/owner_inf (did you mean clinichq/owner_info?): nothing "
+        "staged for it will be processed until the source is registered (atlas-orch sources "
+        "lists those that are; docs/orchestrator.md, \"Adding a new source with SQL alone\")"]
+    # a name near nothing gets no guess
+    assert "did you mean" not in ingest(db_url, "partner/visits", f)["notes"][0]
+
+
 def test_header_variants_are_staged_under_the_names_the_processor_reads(
     db_url: str, tmp_path: Path
 ) -> None:

@@ -4,7 +4,6 @@ and check that every rule's field occurs in the data."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +11,7 @@ from listener.admin import outcomes
 from listener.admin.read import Conn
 from listener.core import sql
 from listener.core.errors import UserError
+from listener.core.field_names import field_key
 
 _SQL = sql.beside(__file__, "routing")
 
@@ -120,21 +120,15 @@ async def rules_check(conn: Conn, last_rows: int = 1000, *, system: str | None =
     return rows
 
 
-def _loose(name: str) -> str:
-    """A field name without case, accents, spaces or punctuation."""
-    folded = unicodedata.normalize("NFKD", name).casefold()
-    return "".join(c for c in folded if c.isalnum())
-
-
 def near_matches(fields: list[str], keys: list[str]) -> dict[str, str]:
     """For each field no row carries, the one payload key that is the same name but for
     case, accents, spaces or punctuation, if there is exactly one."""
     by_loose: dict[str, list[str]] = {}
     for key in keys:
-        by_loose.setdefault(_loose(key), []).append(key)
+        by_loose.setdefault(field_key(key), []).append(key)
     out: dict[str, str] = {}
     for name in fields:
-        found = [k for k in by_loose.get(_loose(name), []) if k != name]
+        found = [k for k in by_loose.get(field_key(name), []) if k != name]
         if len(found) == 1:
             out[name] = found[0]
     return out

@@ -69,3 +69,9 @@ WHERE source_system = $1 AND source_table = $2;
 -- source has its row here too); without one the job is dead-lettered.
 SELECT EXISTS (SELECT 1 FROM trapper.data_engine_processors
                WHERE source_system = $1 AND source_table = $2 AND is_active);
+
+-- name: processed_sources
+-- Every source table a processor works, as system/table: the names a mistyped source is
+-- compared with.
+SELECT source_system || '/' || source_table FROM trapper.data_engine_processors
+WHERE is_active;

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from listener.core.field_names import field_key
 from listener.ingest.readers import Row
 
 
@@ -131,26 +132,20 @@ def profile_for(
                          ALIASES.get(key, {}), registry=key not in FIELDS and bool(registry_fields))
 
 
-def header_key(name: str) -> str:
-    """A header as a comparison key: case, spaces and punctuation ignored, so that
-    ``SPAY/NEUTER STATUS``, ``Spay Neuter Status`` and ``Name -  FirstName`` (VolunteerHub's
-    doubled space) each find the name their processor reads."""
-    return re.sub(r"[^0-9a-z]+", "", name.casefold())
-
-
 class HeaderMapper:
     """Stages each field a processor reads under the name it reads it by.
 
-    A header is renamed when it is not already that name but its ``header_key`` is the key
-    of one of the profile's ``fields`` or ``aliases`` (``Patient Name`` → ``Animal Name``,
-    ``ZIP`` → ``Zip``), and no other header of the row has that name already (then both
-    stay as they are: no column hides another). Other headers are kept verbatim. ``renamed``
-    records what was renamed, for the run's notes; ``seen`` every header met."""
+    A header is renamed when it is not already that name but its ``field_key``
+    (listener/core/field_names.py) is the key of one of the profile's ``fields`` or
+    ``aliases`` (``Patient Name`` → ``Animal Name``, ``ZIP`` → ``Zip``), and no other header
+    of the row has that name already (then both stay as they are: no column hides another).
+    Other headers are kept verbatim. ``renamed`` records what was renamed, for the run's
+    notes; ``seen`` every header met."""
 
     def __init__(self, profile: SourceProfile) -> None:
-        self._targets: dict[str, str] = {header_key(f): f for f in profile.fields}
+        self._targets: dict[str, str] = {field_key(f): f for f in profile.fields}
         for alias, name in profile.aliases.items():
-            self._targets.setdefault(header_key(alias), name)
+            self._targets.setdefault(field_key(alias), name)
         self._fields = profile.fields
         self._plans: dict[tuple[str, ...], dict[str, str]] = {}
         self.renamed: dict[str, str] = {}
@@ -161,7 +156,7 @@ class HeaderMapper:
         present = set(keys)
         self.seen.update(keys)
         for key in keys:
-            target = self._targets.get(header_key(key))
+            target = self._targets.get(field_key(key))
             if target is None or target == key or target in present:
                 continue
             if target in plan.values():   # two headers for one field: the first wins

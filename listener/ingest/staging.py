@@ -17,6 +17,7 @@ marked abandoned later (``listener/ingest/runs.py``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import logging
@@ -419,12 +420,20 @@ async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
             f"{undecodable} row(s) are not valid in the file's encoding: if the file is not "
             "UTF-8, ingest it again with --encoding (for example cp1252 for Windows Excel); "
             "the rows already staged count as duplicates")
-    if result.rows_new and not await conn.fetchval(
+    # Also when nothing was staged: a mistyped table name rejects every row missing_id (the
+    # generic profile's id fields), and that reason alone sent the user to the wrong fix.
+    if result.rows_read and not await conn.fetchval(
             _SQL["has_processor"], result.source_system, result.source_table):
+        name = f"{result.source_system}/{result.source_table}"
+        known = [r[0] for r in await conn.fetch(_SQL["processed_sources"])]
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
         notes.append(
-            f"no processor handles {result.source_system}/{result.source_table}: its rows are "
-            "staged, but its job will be dead-lettered until the source is registered "
-            "(atlas-orch sources lists those that are; docs/orchestrator.md, "
+            f"no processor handles {name}"
+            + (f" (did you mean {near[0]}?)" if near else "")
+            + (": its rows are staged, but its job will be dead-lettered until the source is "
+               "registered" if result.rows_new else
+               ": nothing staged for it will be processed until the source is registered")
+            + " (atlas-orch sources lists those that are; docs/orchestrator.md, "
             "\"Adding a new source with SQL alone\")")
     return notes
 

@@ -79,6 +79,7 @@ DECLARE
     v_split record;
     v_chip text;
     v_aid text;                  -- an animal export's own id of the cat (animal_id)
+    v_targets text[];            -- the target functions of a rule's surface
     v_ptypes jsonb := (SELECT jsonb_object_agg(function_name, (
                            SELECT jsonb_object_agg(p, t)
                            FROM unnest(parameters, parameter_types) AS u (p, t)))
@@ -211,11 +212,17 @@ BEGIN
                 CONTINUE;
             END IF;
         END IF;
-        fn := coalesce(r.target_function, (SELECT function_name FROM trapper.orchestrator_functions
-                                           WHERE kind = 'target'
-                                             AND target_surface = r.target_surface LIMIT 1));
+        fn := r.target_function;
         IF fn IS NULL THEN
-            v_reason := format('skipped: no target function writes surface %s', r.target_surface);
+            v_targets := trapper.orchestrator_surface_targets(r.target_surface);
+            fn := CASE WHEN cardinality(v_targets) = 1 THEN v_targets[1] END;
+        END IF;
+        IF fn IS NULL THEN
+            -- a second target registered for the surface after the rule was written
+            v_reason := CASE WHEN cardinality(v_targets) > 1
+                             THEN format('skipped: surface %s is written by %s and the rule names none of them in target_function',
+                                         r.target_surface, array_to_string(v_targets, ' and '))
+                             ELSE format('skipped: no target function writes surface %s', r.target_surface) END;
             IF v_log THEN
                 v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, '{}');
             END IF;
