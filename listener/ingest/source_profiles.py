@@ -113,6 +113,11 @@ PROFILES: dict[tuple[str, str], SourceProfile] = {
 GENERIC = SourceProfile(("id", "ID", "Id", "record_id", "Record ID"))
 
 
+def is_known_source(source_system: str, source_table: str) -> bool:
+    """Whether ingest knows the source without the registry (a built-in profile)."""
+    return (source_system, source_table) in PROFILES
+
+
 def profile_for(
     source_system: str, source_table: str, id_fields: Sequence[str] = (),
     registry_fields: Sequence[str] = (),

@@ -42,6 +42,7 @@ from listener.ingest.source_profiles import (
     HeaderMapper,
     ServiceLineMerger,
     SourceProfile,
+    is_known_source,
     profile_for,
     record_id,
 )
@@ -196,15 +197,15 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
 
 
 async def _registry_fields(conn: asyncpg.Connection, system: str,
-                          table: str) -> tuple[list[str], list[str]]:
-    """The registry's id field candidates and expected fields of a source (none when the
-    orchestrator is not installed or the source is not registered)."""
+                          table: str) -> tuple[list[str], list[str], bool]:
+    """The registry's id field candidates and expected fields of a source, and whether it is
+    registered (none, and no, when the orchestrator is not installed)."""
     if not await conn.fetchval("SELECT to_regclass('trapper.orchestrator_sources') IS NOT NULL"):
-        return [], []
+        return [], [], False
     row = await conn.fetchrow(_SQL["registry_fields"], system, table)
     if row is None:
-        return [], []
-    return list(row["id_field_candidates"] or []), list(row["expected"] or [])
+        return [], [], False
+    return list(row["id_field_candidates"] or []), list(row["expected"] or []), True
 
 
 def read_file_rows(
@@ -261,11 +262,14 @@ async def ingest_file(
             data, fmt, encoding=encoding, records_key=records_key,
             max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
             max_json_depth=max_json_depth)
-        registry_ids, expected = await _registry_fields(conn, source_system, source_table)
+        registry_ids, expected, registered = await _registry_fields(conn, source_system,
+                                                                    source_table)
         profile = profile_for(source_system, source_table, id_fields or registry_ids, expected)
         await _stage_and_complete(conn, rows, profile,
                                   max_row_bytes, result, progress,
-                                  tabular=fmt in TABULAR_FORMATS)
+                                  tabular=fmt in TABULAR_FORMATS,
+                                  known=registered or is_known_source(source_system,
+                                                                      source_table))
     except (FileRefused, UserError) as exc:
         await _failed(conn, result, str(exc), refused=True)
         raise IngestFailed(result) from exc
@@ -317,6 +321,7 @@ async def _failed(conn: asyncpg.Connection, result: IngestResult, error: str, *,
 async def _stage_and_complete(
     conn: asyncpg.Connection, rows: Iterator[Row], profile: SourceProfile, max_row_bytes: int,
     result: IngestResult, progress: ProgressFn | None, *, tabular: bool = False,
+    known: bool = True,
 ) -> None:
     """One transaction: the rows staged batch by batch as they are read, the rejects, the
     completed run with its counts, the job. A refusal met half-way through the file rolls
@@ -357,7 +362,7 @@ async def _stage_and_complete(
         result.stage_seconds = round(staging + time.monotonic() - began, 3)
         result.notes = await _notes(conn, result)
         result.notes[:0] = _header_notes(headers, profile, result,
-                                         tabular=tabular and tally.read > 0)
+                                         tabular=tabular and tally.read > 0, known=known)
         if tally.unsaved_formulas:
             cols = ", ".join(f"{name!r} ({n})" for name, n in tally.unsaved_formulas.items())
             result.notes.append(
@@ -368,7 +373,7 @@ async def _stage_and_complete(
 
 
 def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestResult, *,
-                  tabular: bool) -> list[str]:
+                  tabular: bool, known: bool = True) -> list[str]:
     """The headers staged under another name, (for a CSV or sheet, whose header row is its
     shape) the fields the processor or the source's rules read that the file has no column
     for: those stay empty in every record, which the counts alone would not show; and rows
@@ -395,7 +400,9 @@ def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestR
                      + ": the processor reads it, so it is empty in every record (an "
                      "export with the column renamed: map the name in "
                      "listener/ingest/source_profiles.py ALIASES)")
-    no_id = result.rejects_by_reason.get("missing_id", 0)
+    # (a source neither built in nor registered is most likely a mistyped name, which the
+    # note of _notes says: naming an id column would send the user to the wrong fix)
+    no_id = result.rejects_by_reason.get("missing_id", 0) if known else 0
     if no_id:
         names = " or ".join(repr(f) for f in profile.id_fields)
         absent = tabular and headers.seen and not set(profile.id_fields) & headers.seen
