@@ -50,7 +50,7 @@ FORM_ROWS = [
      "9 Pine Rd, Sebastopol CA 95472", "about 2"],
     ["3/16/2025 9:30:00", "Sue O'Brien <SUE@gmail.com>", "Dr. Sue O'Brien",
      "(707) 544-7777 ext. 12", "77 Maple Dr, Windsor, CA 95492", "5-6"],
-    ["3/17/2025 7:45:00", "", "Pat Kim", "707.555.1234 (cell)", "8 Ash Way, Napa, CA 94558",
+    ["3/17/2025 7:45:00", "", "Pat Kim", "707.555.0123 (cell)", "8 Ash Way, Napa, CA 94558",
      "lots"],
 ]
 
@@ -116,13 +116,12 @@ def test_a_google_form_with_names_and_lists_in_one_cell(db_url: str, tmp_path: P
                          "ORDER BY source_record_id")
     assert [tuple(c) for c in counts] == [("3/14/2025 10:15:43", 3), ("3/14/2025 9:02:11", 5),
                                           ("3/15/2025 18:20:05", 2), ("3/16/2025 9:30:00", 6)]
-    # a 555 number is fiction by design, and the decision says so; "lots" is no count
+    # a 555-01xx number is fiction by design, and the decision says so; "lots" is no count
     said = [r[0] for r in sql(db_url, "SELECT decision_reason FROM trapper.orchestrator_job_log "
                                       "WHERE source_record_id = '3/17/2025 7:45:00' "
                                       "AND action = 'skipped' ORDER BY log_seq")]
     assert ("skipped: norm_phone_us($1) gave nothing for What is the best phone number to reach "
-            "you? = '707.555.1234 (cell)' (a 555 number: the exchange kept for fiction and "
-            "placeholders)") in said
+            "you? = '707.555.0123 (cell)' (a 555-01xx number: the lines kept for fiction)") in said
     assert "skipped: to_count($1) gave nothing for How many cats? = 'lots'" in said
 
 

@@ -237,7 +237,7 @@ BEGIN
 END $$;
 
 -- Why norm_phone_us($1) gave nothing for a value, for the rule's skipped decision: "gave
--- nothing for '(707) 555-1234'" looked like a defect when the number is fiction by design.
+-- nothing for '(707) 555-0123'" looked like a defect when the number is fiction by design.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_phone_refusal(p text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -251,10 +251,9 @@ BEGIN
     RETURN CASE
         WHEN v = '' THEN 'no digits'
         WHEN length(v) < 10 THEN format('%s digits: a US number has 10 (an area code missing?)', length(v))
-        WHEN length(v) > 10 AND p ~ '\d{3}\)?[\s.-]*555[\s.-]*\d{4}'
-            THEN 'its numbers are 555 numbers: the exchange kept for fiction and placeholders'
         WHEN length(v) > 10 THEN format('%s digits: more than one US number', length(v))
-        WHEN substr(v, 4, 3) = '555' THEN 'a 555 number: the exchange kept for fiction and placeholders'
+        WHEN substr(v, 4, 5) = '55501' THEN 'a 555-01xx number: the lines kept for fiction'
+        WHEN substr(v, 4) = '5551212' THEN '555-1212 is directory assistance'
         WHEN substr(v, 1, 1) IN ('0', '1') OR substr(v, 2, 2) = '11'
             THEN format('%s is no US area code', left(v, 3))
         WHEN substr(v, 4, 1) IN ('0', '1') THEN format('no US exchange starts with %s', substr(v, 4, 1))
