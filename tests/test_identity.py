@@ -43,6 +43,24 @@ def test_the_org_landline_and_fake_emails_are_not_identifiers(db_url: str) -> No
     assert identifiers(db_url, ann["person_id"]) == {("phone", "7078234412")}
 
 
+def test_a_rejected_record_says_which_identifiers_were_refused_and_why(db_url: str) -> None:
+    # "no usable email or phone" alone hid an email that was there and refused
+    process(db_url, "clinichq", "owner_info", owner(
+        "25-5", "Lee", "Park", email="lee@noemail.com", phone="707-576-7999", cell="12345"))
+    process(db_url, "clinichq", "owner_info", owner("25-6", "Kim", "Ng", email="kim at home"))
+    (k1, r1), (k2, r2) = decisions(db_url)
+    assert (k1, k2) == ("rejected", "rejected")
+    assert r1 == ("no usable email or phone (never matched or created on a name alone): email "
+                  "lee@noemail.com is on the identity blocklist (fake domain); phone 7075767999 "
+                  "is on the identity blocklist (the organisation's own landline, used as a "
+                  "placeholder); phone '12345' is not a US number")
+    assert r2.endswith(": email 'kim at home' is not an email address")
+    # example.com is the domain examples are written with, not a fake one (core 026)
+    process(db_url, "clinichq", "owner_info", owner("25-7", "Ann", "Ray",
+                                                    email="ann.ray@example.com"))
+    assert [p["display_name"] for p in people(db_url)] == ["Ann Ray"]
+
+
 def test_a_shared_household_phone_does_not_merge_different_names(db_url: str) -> None:
     process(db_url, "clinichq", "owner_info", owner(
         "25-5", "Linda", "Nguyen", phone="707-544-1000", cell="707-544-2001"))

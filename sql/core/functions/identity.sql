@@ -31,6 +31,48 @@ BEGIN
     RETURN v;
 END $$;
 
+-- Why a record's email and phones were of no use, for its rejected decision: "no usable
+-- email or phone" alone did not say that an email was there and refused, nor why. Called on
+-- that path only.
+CREATE OR REPLACE FUNCTION trapper.identifiers_refused(p_email text, p_phones text[])
+RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    said text[] := '{}';
+    e text := trapper.norm_email(p_email);
+    why text;
+    raw text;
+    v text;
+BEGIN
+    IF nullif(btrim(p_email), '') IS NOT NULL THEN
+        IF e IS NULL THEN
+            said := said || format('email %L is not an email address', left(btrim(p_email), 80));
+        ELSE
+            SELECT b.reason INTO why FROM trapper.identity_blocklist b
+            WHERE (b.id_type = 'email_domain' AND b.value = split_part(e, '@', 2))
+               OR (b.id_type = 'email' AND b.value = e)
+            ORDER BY b.id_type LIMIT 1;
+            IF why IS NOT NULL THEN
+                said := said || format('email %s is on the identity blocklist (%s)', e, why);
+            END IF;
+        END IF;
+    END IF;
+    FOREACH raw IN ARRAY coalesce(p_phones, '{}') LOOP
+        CONTINUE WHEN nullif(btrim(raw), '') IS NULL;
+        v := trapper.norm_phone_us(raw);
+        IF v IS NULL THEN
+            said := said || format('phone %L is not a US number', left(btrim(raw), 40));
+        ELSE
+            SELECT b.reason INTO why FROM trapper.identity_blocklist b
+            WHERE b.id_type = 'phone' AND b.value = v;
+            IF why IS NOT NULL THEN
+                said := said || format('phone %s is on the identity blocklist (%s)', v, why);
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN nullif(array_to_string(said, '; '), '');
+END $$;
+
 -- The gate before matching: is this a person at all? Returns the kind of non-person
 -- ('organization', 'placeholder', 'business', 'agency', 'address') and why, or 'person'.
 CREATE OR REPLACE FUNCTION trapper.should_be_person(
@@ -220,7 +262,9 @@ BEGIN
             decision_reason := 'not a person: ' || v_gate.reason;
         ELSIF v_email IS NULL AND cardinality(v_phones) = 0 AND NOT p_allow_name_only THEN
             decision_type := 'rejected';
-            decision_reason := 'no usable email or phone (never matched or created on a name alone)';
+            decision_reason := 'no usable email or phone (never matched or created on a name alone)'
+                               || coalesce(': ' || trapper.identifiers_refused(
+                                      p_email, ARRAY[p_phone, p_cell]), '');
         ELSIF v_email IS NULL AND cardinality(v_phones) = 0 THEN
             decision_type := 'new_entity';
             decision_reason := 'name only, from a source allowed to create people without identifiers';
