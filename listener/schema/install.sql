@@ -128,7 +128,8 @@ objs AS (
     WHERE n.oid NOT IN (SELECT oid FROM sys) AND n.nspname NOT LIKE 'pg\_%'
       AND n.nspname <> 'public'
 )
-SELECT o.type AS object_type, o.identity AS object_identity, objs.fingerprint,
+SELECT o.type AS object_type, o.identity AS object_identity, o.schema AS object_schema,
+       objs.fingerprint,
        coalesce(objs.drop_override,
                 format('DROP %s IF EXISTS %s', upper(o.type), o.identity)) AS drop_sql
 FROM objs, LATERAL pg_identify_object(objs.classid, objs.objid, 0) o
