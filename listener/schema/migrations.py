@@ -577,9 +577,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _privilege_advice() -> str:
-    return ("the installing role lacks a right: install as the owner of the database, or of "
-            "the trapper schema and its tables (a member of that role will do); no superuser "
-            "is needed. Nothing was changed; docs/operations.md, \"Roles and rights\"")
+    return ("the installing role lacks a right: install as the role that owns the trapper "
+            "schema and the engines' tables, or a member of it (on a new database, its owner); "
+            "no superuser is needed. Nothing was changed; docs/operations.md, \"Roles and "
+            "rights\"")
 
 
 async def _install_layer(conn: asyncpg.Connection, walk: _Walk, layer: str) -> list[Migration]:
