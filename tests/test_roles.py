@@ -218,6 +218,19 @@ def test_the_documented_grants_are_enough_and_fewer_are_refused_clearly(
     assert "Traceback" not in server.log()
     assert "api_database_forbidden" in server.log()
 
+    # a role that may write but whose sessions are read-only: the same 403
+    execute(host.admin, f"ALTER ROLE {listener} SET default_transaction_read_only = on")
+    server = ApiServer(as_listener, tmp_path, "--no-listen")
+    try:
+        status, body = server.call("POST", PREFIX + "/sources", ADMIN, {
+            "source_system": "partners", "source_table": "new_sheet",
+            "display_name": "A new sheet"})
+        assert status == 403 and body["error"]["code"] == "database_forbidden", body
+        assert "read-only transaction" in body["error"]["message"]
+    finally:
+        server.stop()
+        execute(host.admin, f"ALTER ROLE {listener} RESET default_transaction_read_only")
+
     # fewer rights than documented: one line that names the object and where to look
     line = refused(as_api, "listen", "--once")
     assert "permission denied" in line and "Roles and rights" in line
