@@ -234,6 +234,14 @@ def test_the_documented_grants_are_enough_and_fewer_are_refused_clearly(
     # fewer rights than documented: one line that names the object and where to look
     line = refused(as_api, "listen", "--once")
     assert "permission denied" in line and "Roles and rights" in line
+    # verify reads: a read-only role (a healthcheck's) gets its answer, and a note
+    code, _, err = cli(as_api, "verify")
+    assert code == 0 and "not marking abandoned ingest runs" in err, err
+    # an up-to-date install is a no-op for any role; uninstall is the installer's
+    assert "nothing to do" in cli(as_listener, "install", "--with-core")[2]
+    line = refused(as_listener, "uninstall")
+    assert f"installed by {host.owner}" in line and "nothing was dropped" in line
+    ok(host.url, "verify")
 
 
 def test_a_right_revoked_while_the_listener_runs(host: Host, tmp_path: Path) -> None:

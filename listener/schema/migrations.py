@@ -508,8 +508,12 @@ async def install(
             return await _install_all(conn, layers, progress)
     except asyncpg.InsufficientPrivilegeError as exc:
         # outside a file: making the records, or reading the engines' record
-        raise MigrationError(f"install failed: {_first_line(exc)} ({_privilege_advice()})") \
-            from exc
+        raise MigrationError(f"install failed: {_first_line(exc)} ({_privilege_advice()}"
+                             f"{await _installer_named(conn)})") from exc
+    except MigrationError as exc:
+        if not isinstance(exc.__cause__, asyncpg.InsufficientPrivilegeError):
+            raise
+        raise MigrationError(f"{exc}{await _installer_named(conn)}") from exc.__cause__
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
 
@@ -521,7 +525,8 @@ async def _install_all(
     q = _SQL
     if CORE in layers:
         await _refuse_foreign_engines(conn)
-        await conn.execute(q["create_core_record"])
+        if not await conn.fetchval(q["core_record_exists"]):
+            await conn.execute(q["create_core_record"])
     else:
         missing = await missing_requirements(conn)
         if missing:
@@ -539,7 +544,8 @@ async def _install_all(
                 f"{'it' if len(taken) == 1 else 'them'}, then install again (nothing was "
                 "changed)"
             )
-        await conn.execute(q["create_orchestrator_record"])
+        if not await conn.fetchval(q["orchestrator_records_exist"]):
+            await conn.execute(q["create_orchestrator_record"])
     states = await status(conn, layers)
     bad = [s for s in states
            if s.state == EDITED or (s.state == MISSING_FILE and s.kind == NUMBERED)]
@@ -574,6 +580,20 @@ def _reserved_names_taken(catalog: dict[tuple[str, str], asyncpg.Record],
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+async def _installer_named(conn: asyncpg.Connection) -> str:
+    """Who installed the orchestrator here, when it is not this session's role: the role
+    (or a member of it) that install and uninstall are to run as."""
+    q = _SQL
+    if not await conn.fetchval(q["orchestrator_record_exists"]):
+        return ""
+    try:
+        by = await conn.fetchval(q["installed_by"])
+        me = await conn.fetchval("SELECT current_user")
+    except asyncpg.InsufficientPrivilegeError:
+        return ""
+    return f"; the orchestrator here was installed by {by}" if by and by != me else ""
 
 
 def _privilege_advice() -> str:
@@ -655,17 +675,25 @@ async def uninstall(conn: asyncpg.Connection) -> list[str]:
     try:
         if not await conn.fetchval(q["orchestrator_record_exists"]):
             return []
-        recorded = await _recorded(conn)
-        async with conn.transaction():
-            # Rows the orchestrator put into host tables (its router's processor entries)
-            # go first, while the function that removes them still exists.
-            if await conn.fetchval(
-                "SELECT to_regprocedure('trapper.orchestrator_before_uninstall()') IS NOT NULL"
-            ):
-                await conn.fetchval("SELECT trapper.orchestrator_before_uninstall()")
-            dropped = await _drop_recorded(conn, recorded)
-            await conn.execute("DROP TABLE trapper.orchestrator_objects")
-            await conn.execute("DROP TABLE trapper.orchestrator_migrations")
+        try:
+            recorded = await _recorded(conn)
+            async with conn.transaction():
+                # Rows the orchestrator put into host tables (its router's processor
+                # entries) go first, while the function that removes them still exists.
+                if await conn.fetchval(
+                    "SELECT to_regprocedure('trapper.orchestrator_before_uninstall()') "
+                    "IS NOT NULL"
+                ):
+                    await conn.fetchval("SELECT trapper.orchestrator_before_uninstall()")
+                dropped = await _drop_recorded(conn, recorded)
+                await conn.execute("DROP TABLE trapper.orchestrator_objects")
+                await conn.execute("DROP TABLE trapper.orchestrator_migrations")
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise MigrationError(
+                f"uninstall failed: {_first_line(exc)} (uninstall as the role that installed "
+                f"the orchestrator, or a member of it{await _installer_named(conn)}; nothing "
+                "was dropped; docs/operations.md, \"Roles and rights\")"
+            ) from exc
         return dropped
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
