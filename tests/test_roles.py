@@ -136,7 +136,8 @@ def _use(url: str, world: Path) -> None:
     ok(url, "process")
     ok(url, "listen", "--once")
     assert json.loads(ok(url, "why-missing", "--json"))["counts"] is not None
-    record = val(url, "SELECT source_row_id FROM trapper.staged_records LIMIT 1")
+    record = val(url, "SELECT source_row_id FROM trapper.staged_records "
+                      "WHERE source_table = 'appointment_info' LIMIT 1")
     timeline = ok(url, "replay", f"clinichq/appointment_info/{record}", "--json")
     assert "staged" in timeline
     ok(url, "verify")
@@ -310,9 +311,18 @@ def test_a_host_with_its_own_search_path_and_look_alike_names(
     ok(host.url, "install", "--core-only")
     reader = host.role("reader")
     execute(host.url, HOST_CUSTOMS.format(db=host.name, reader=reader))
+    writer = host.role("writer")
+    execute(host.url, f"GRANT USAGE ON SCHEMA trapper TO {writer}; GRANT SELECT, INSERT ON "
+                      f"trapper.staged_records TO {writer}")
     before = _full_snapshot(host)
 
     ok(host.url, "install")
+    # the host's own writer, with no right on the orchestrator's tables: its rows are still
+    # captured, and its write sees no warning (the shadow triggers run as the installer)
+    assert anyio.run(_write_as, as_role(host.admin, writer)) == []
+    assert val(host.url, "SELECT count(*) FROM trapper.orchestrator_events "
+                         "WHERE kind = 'staged'") == 1
+    assert val(host.url, "SELECT count(*) FROM trapper.orchestrator_shadow_failures") == 0
     _use(host.url, world)                          # verify included: the look-alikes are
     ok(host.url, "uninstall")                      # the host's business
     after = _full_snapshot(host)
@@ -327,6 +337,20 @@ def test_a_host_with_its_own_search_path_and_look_alike_names(
     line = refused(host.url, "install")
     assert "table trapper.orchestrator_settings" in line and "reserves" in line
     assert _full_snapshot(host) == taken
+
+
+async def _write_as(url: str) -> list[str]:
+    """Stage a row as the host's writer would; the notices it got."""
+    conn = await asyncpg.connect(url)
+    notices: list[str] = []
+    conn.add_log_listener(lambda _c, msg: notices.append(str(msg)))
+    try:
+        await conn.execute("INSERT INTO trapper.staged_records (source_system, source_table, "
+                           "source_row_id, row_hash, payload) VALUES ('clinichq', "
+                           "'cat_info', 'host-1', 'h-host-1', '{}')")
+    finally:
+        await conn.close()
+    return notices
 
 
 def test_an_install_that_lacks_a_right_changes_nothing(host: Host) -> None:
