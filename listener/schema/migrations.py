@@ -509,11 +509,12 @@ async def install(
     except asyncpg.InsufficientPrivilegeError as exc:
         # outside a file: making the records, or reading the engines' record
         raise MigrationError(f"install failed: {_first_line(exc)} ({_privilege_advice()}"
-                             f"{await _installer_named(conn)})") from exc
+                             f"{await _installer_named(conn)}); {UNCHANGED}") from exc
     except MigrationError as exc:
-        if not isinstance(exc.__cause__, asyncpg.InsufficientPrivilegeError):
-            raise
-        raise MigrationError(f"{exc}{await _installer_named(conn)}") from exc.__cause__
+        # the files that ran before this one said "applying": say that they are undone
+        named = (await _installer_named(conn)
+                 if isinstance(exc.__cause__, asyncpg.InsufficientPrivilegeError) else "")
+        raise MigrationError(f"{exc}{named}; {UNCHANGED}") from (exc.__cause__ or exc)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
 
@@ -541,8 +542,7 @@ async def _install_all(
                 f"the host's {'; '.join(taken)} "
                 f"{'takes a name' if len(taken) == 1 else 'take names'} the orchestrator "
                 f"reserves ({RESERVED_SCHEMA}.orchestrator_*); rename or move "
-                f"{'it' if len(taken) == 1 else 'them'}, then install again (nothing was "
-                "changed)"
+                f"{'it' if len(taken) == 1 else 'them'}, then install again"
             )
         if not await conn.fetchval(q["orchestrator_records_exist"]):
             await conn.execute(q["create_orchestrator_record"])
@@ -562,6 +562,8 @@ async def _install_all(
         done += await _install_layer(conn, walk, layer)
     return done
 
+
+UNCHANGED = "the install changed nothing"
 
 # The schema the orchestrator installs into; its objects there are all named orchestrator_*.
 RESERVED_SCHEMA = "trapper"
@@ -599,8 +601,7 @@ async def _installer_named(conn: asyncpg.Connection) -> str:
 def _privilege_advice() -> str:
     return ("the installing role lacks a right: install as the role that owns the trapper "
             "schema and the engines' tables, or a member of it (on a new database, its owner); "
-            "no superuser is needed. Nothing was changed; docs/operations.md, \"Roles and "
-            "rights\"")
+            "no superuser is needed; docs/operations.md, \"Roles and rights\"")
 
 
 async def _install_layer(conn: asyncpg.Connection, walk: _Walk, layer: str) -> list[Migration]:
