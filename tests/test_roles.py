@@ -244,6 +244,10 @@ def test_the_documented_grants_are_enough_and_fewer_are_refused_clearly(
     # fewer rights than documented: one line that names the object and where to look
     line = refused(as_api, "listen", "--once")
     assert "permission denied" in line and "Roles and rights" in line
+    code, _, err = cli(as_api, "ingest", "clinichq/cat_info",
+                       str(world / "clinichq/cat_info.xlsx"))
+    assert code == 1 and "Traceback" not in err, err
+    assert "permission denied for table ingest_runs" in err and "Roles and rights" in err
     # verify reads: a read-only role (a healthcheck's) gets its answer, and a note
     code, _, err = cli(as_api, "verify")
     assert code == 0 and "not marking abandoned ingest runs" in err, err
@@ -263,12 +267,13 @@ def test_a_right_revoked_while_the_listener_runs(host: Host, tmp_path: Path) -> 
 
     # the housekeeping refused (EXECUTE taken away): logged, counted, and consuming goes on
     execute(host.url, "REVOKE EXECUTE ON FUNCTION trapper.orchestrator_housekeep(text) "
-                      "FROM PUBLIC")
+                      f"FROM PUBLIC, {listener}")
     execute(host.url, "INSERT INTO trapper.orchestrator_events (kind, payload) "
                       "VALUES ('job_queued', '{}')")
     code, _, err = cli(as_listener, "listen", "--once")
     assert code == 0, err[-2000:]
-    refusal = [json.loads(ln) for ln in err.splitlines() if '"housekeeping_refused"' in ln]
+    refusal = [json.loads(ln) for ln in err.splitlines()
+               if '"action": "housekeeping_refused"' in ln]
     assert refusal and refusal[0]["count"] == 1 and "Roles and rights" in refusal[0]["fix"]
     stopped = [json.loads(ln) for ln in err.splitlines() if '"listener_stopped"' in ln]
     assert stopped[0]["events"] == 1 and stopped[0]["housekeeping_refused"] == 1
