@@ -134,8 +134,9 @@ async def test_a_bad_retention_setting_keeps_everything_and_says_so(
                            "WHERE key = 'partitions_ahead_months'", value)
         before = set(await _partitions(conn, LOG))
         # the listener's own housekeeping query
-        made, dropped = await conn.fetchrow(
-            sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["partitions"])
+        _, made, dropped = await conn.fetchrow(
+            sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["housekeep"],
+            "w")
         assert dropped == 0 and made == 0
         assert set(await _partitions(conn, LOG)) == before
         assert await conn.fetchval(
@@ -197,7 +198,7 @@ async def test_a_bad_events_retention_is_seven_days_with_a_warning(db_url: str) 
             pass
         await conn.execute("UPDATE trapper.orchestrator_settings SET value = '7 days' "
                            "WHERE key = 'events_retention_days'")
-        prune = sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["prune"]
+        prune = sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["housekeep"]
         assert await conn.fetchval(prune, "w") == 0      # 3 days old: within the default 7
         assert any("events_retention_days" in w and "7 days" in w for w in warnings)
         warnings.clear()

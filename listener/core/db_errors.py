@@ -21,7 +21,8 @@ _ADVICE: list[tuple[type[BaseException], str]] = [
     (asyncpg.UndefinedColumnError,
      "the database's tables differ from what this version expects; run `atlas-orch verify`"),
     (asyncpg.InsufficientPrivilegeError,
-     "connect as a role that may read and write the trapper schema"),
+     "the role this command connects as lacks that right: grant it as docs/operations.md "
+     "\"Roles and rights\" lists for this command, or connect as a role that has it"),
     (asyncpg.ReadOnlySQLTransactionError,
      "this is a read-only server (a replica?); point DATABASE_URL at the primary"),
     (asyncpg.QueryCanceledError,

@@ -25,15 +25,11 @@ SELECT tallied, upto, pending FROM trapper.orchestrator_tally_log($1);
 -- name: capture
 SELECT events, pending FROM trapper.orchestrator_capture($1);
 
--- name: prune
-SELECT trapper.orchestrator_prune_events($1);
-
--- name: partitions
--- The months ahead of the job log and the event table, and the log's retention
--- (docs/operations.md, "Partitions and retention"); cheap when there is nothing to do.
-SELECT trapper.orchestrator_ensure_partitions('trapper.orchestrator_job_log')
-       + trapper.orchestrator_ensure_partitions('trapper.orchestrator_events') AS made,
-       trapper.orchestrator_prune_log() AS log_dropped;
+-- name: housekeep
+-- The event table's retention, the months ahead of the job log and the event table, and the
+-- log's retention (docs/operations.md, "Partitions and retention"), as the orchestrator's
+-- owner; cheap when there is nothing to do.
+SELECT pruned, made, log_dropped FROM trapper.orchestrator_housekeep($1);
 
 -- name: listening
 -- Is this session still listening? Through a transaction-mode pooler the answer comes from

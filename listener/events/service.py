@@ -115,6 +115,7 @@ class ListenerStats:
     reconnects: int = 0
     anomalies_changed: int = 0
     ingest_runs_abandoned: int = 0
+    housekeeping_refused: int = 0   # ticks whose partition upkeep the database refused
     horizon: str | None = None
     tallied_upto: int = 0
     errors: list[str] = field(default_factory=list)
@@ -502,17 +503,27 @@ class Listener:
         else:
             await work.fetchval(self._q["resolve_anomaly"], QUEUE_ANOMALY_KEY,
                                 f"the NOTIFY queue is back to {usage:.1%}")
-        pruned = await work.fetchval(self._q["prune"], self.cfg.consumer,
-                                     timeout=self.cfg.query_timeout)
-        if pruned:
-            event(log, "events_pruned", count=pruned)
-        parts = await work.fetchrow(self._q["partitions"], timeout=self.cfg.query_timeout)
-        assert parts is not None
-        if parts["made"]:
-            event(log, "partitions_made", count=parts["made"])
-        if parts["log_dropped"]:
-            event(log, "log_partitions_dropped", rows=parts["log_dropped"])
-
+        try:
+            done = await work.fetchrow(self._q["housekeep"], self.cfg.consumer,
+                                       timeout=self.cfg.query_timeout)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            # the rows still land (the DEFAULT partition takes any month not made), so the
+            # listener keeps consuming; the line says what to fix, every tick until it is
+            self.stats.housekeeping_refused += 1
+            event(log, "housekeeping_refused", level=logging.WARNING,
+                  error=str(exc).splitlines()[0][:300], count=self.stats.housekeeping_refused,
+                  fix="trapper.orchestrator_housekeep runs as the role that installed the "
+                      "orchestrator: give this role EXECUTE on it, and that role back its "
+                      "ownership of the orchestrator's tables (docs/operations.md, \"Roles "
+                      "and rights\")")
+            return
+        assert done is not None
+        if done["pruned"]:
+            event(log, "events_pruned", count=done["pruned"])
+        if done["made"]:
+            event(log, "partitions_made", count=done["made"])
+        if done["log_dropped"]:
+            event(log, "log_partitions_dropped", rows=done["log_dropped"])
 
 async def _close(conn: asyncpg.Connection) -> None:
     if conn.is_closed():

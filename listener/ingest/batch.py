@@ -152,7 +152,7 @@ async def _one(conn: asyncpg.Connection, index: int, item: PlannedFile,
     except UserError as exc:
         return not_ingested(item, str(exc))
     except Exception as exc:   # before its run began (the database went away, say)
-        result = not_ingested(item, f"{type(exc).__name__}: {exc}")
+        result = not_ingested(item, staging.describe_error(exc))
         event(log, "ingest_file_failed", result.describe_failure(), level=logging.ERROR,
               path=str(item.path), error_type=type(exc).__name__, error=str(exc))
         return result

@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 import asyncpg
 
-from listener.core import sql
+from listener.core import db_errors, sql
 from listener.core.errors import UserError
 from listener.core.logs import event
 from listener.ingest import runs as ingest_runs
@@ -303,7 +303,11 @@ def describe_error(exc: BaseException) -> str:
         if context is None or first.__suppress_context__ or not isinstance(context, Exception):
             break
         first = context
-    text = f"{type(first).__name__}: {first}"
+    if isinstance(first, asyncpg.InsufficientPrivilegeError):
+        # the operator's to fix, not a defect: say which right and where the grants are
+        text = db_errors.describe(first)
+    else:
+        text = f"{type(first).__name__}: {first}"
     return text if first is exc else f"{text} (then {type(exc).__name__}: {exc})"
 
 

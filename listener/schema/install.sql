@@ -38,6 +38,17 @@ SELECT to_regclass('trapper.core_migrations') IS NOT NULL;
 -- name: orchestrator_record_exists
 SELECT to_regclass('trapper.orchestrator_migrations') IS NOT NULL;
 
+-- name: orchestrator_records_exist
+-- Both of the orchestrator's record tables: when they are there, an install that has nothing
+-- to do needs no CREATE on the schema (a deploy step run as a role that only uses it).
+SELECT to_regclass('trapper.orchestrator_migrations') IS NOT NULL
+       AND to_regclass('trapper.orchestrator_objects') IS NOT NULL;
+
+-- name: installed_by
+-- The role that last applied an orchestrator file: the one whose rights install and
+-- uninstall need (docs/operations.md, "Roles and rights").
+SELECT applied_by FROM trapper.orchestrator_migrations ORDER BY applied_at DESC LIMIT 1;
+
 -- name: applied_core
 SELECT 'core' AS layer, name, checksum, applied_at FROM trapper.core_migrations;
 
@@ -128,7 +139,8 @@ objs AS (
     WHERE n.oid NOT IN (SELECT oid FROM sys) AND n.nspname NOT LIKE 'pg\_%'
       AND n.nspname <> 'public'
 )
-SELECT o.type AS object_type, o.identity AS object_identity, objs.fingerprint,
+SELECT o.type AS object_type, o.identity AS object_identity, o.schema AS object_schema,
+       objs.fingerprint,
        coalesce(objs.drop_override,
                 format('DROP %s IF EXISTS %s', upper(o.type), o.identity)) AS drop_sql
 FROM objs, LATERAL pg_identify_object(objs.classid, objs.objid, 0) o

@@ -356,6 +356,8 @@ def _failed(m: Migration, exc: asyncpg.PostgresError) -> MigrationError:
     message = exc.args[0] if exc.args else str(exc)  # str() adds DETAIL and HINT lines
     extra = "".join(f" ({part})" for part in (getattr(exc, "detail", None),
                                                getattr(exc, "hint", None)) if part)
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        extra += f" ({_privilege_advice()})"
     return MigrationError(f"migration {m.label} failed: {message}{extra}")
 
 
@@ -492,43 +494,114 @@ async def install(
 
     Walks each layer's order once: a numbered migration runs if it never ran, a definition
     file if its text is new or changed; a numbered migration recorded under an earlier text
-    its layer's superseded.toml lists is re-recorded. Runs under a session advisory lock,
-    so a second installer waits and then finds nothing to do. Refuses an edited numbered
-    migration, and in shadow mode a host that lacks what the orchestrator reads.
+    its layer's superseded.toml lists is re-recorded. All of it is one transaction: a file
+    that fails (a right the role lacks, a host object in the way) leaves the database as it
+    was, and running the install again starts from the same place. Runs under a session
+    advisory lock, so a second installer waits and then finds nothing to do. Refuses an
+    edited numbered migration, in shadow mode a host that lacks what the orchestrator reads,
+    and a host object that takes a name the orchestrator reserves (``trapper.orchestrator_*``).
     """
-    q = _SQL
     layers = layers_for(mode)
     await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
     try:
-        if CORE in layers:
-            await _refuse_foreign_engines(conn)
-            await conn.execute(q["create_core_record"])
-        else:
-            missing = await missing_requirements(conn)
-            if missing:
-                raise MigrationError(
-                    "this database lacks what the orchestrator reads; install the engines "
-                    "first (or use --with-core). Missing: " + "; ".join(missing)
-                )
-        if any(layer in ORCHESTRATOR_LAYERS for layer in layers):
-            await conn.execute(q["create_orchestrator_record"])
-        states = await status(conn, layers)
-        bad = [s for s in states
-               if s.state == EDITED or (s.state == MISSING_FILE and s.kind == NUMBERED)]
-        if bad:
-            raise MigrationError(_describe_bad(bad))
-        walk = _Walk(
-            plan={layer: load_layer(layer) for layer in layers},
-            state={(s.layer, s.name): s.state for s in states},
-            own={(r["object_type"], r["object_identity"]) for r in await _recorded(conn)},
-            progress=progress,
-        )
-        done: list[Migration] = []
-        for layer in layers:
-            done += await _install_layer(conn, walk, layer)
-        return done
+        async with conn.transaction():
+            return await _install_all(conn, layers, progress)
+    except asyncpg.InsufficientPrivilegeError as exc:
+        # outside a file: making the records, or reading the engines' record
+        raise MigrationError(f"install failed: {_first_line(exc)} ({_privilege_advice()}"
+                             f"{await _installer_named(conn)}); {UNCHANGED}") from exc
+    except MigrationError as exc:
+        # the files that ran before this one said "applying": say that they are undone
+        named = (await _installer_named(conn)
+                 if isinstance(exc.__cause__, asyncpg.InsufficientPrivilegeError) else "")
+        raise MigrationError(f"{exc}{named}; {UNCHANGED}") from (exc.__cause__ or exc)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
+
+
+async def _install_all(
+    conn: asyncpg.Connection, layers: tuple[str, ...], progress: bool
+) -> list[Migration]:
+    """install's work, inside its transaction."""
+    q = _SQL
+    if CORE in layers:
+        await _refuse_foreign_engines(conn)
+        if not await conn.fetchval(q["core_record_exists"]):
+            await conn.execute(q["create_core_record"])
+    else:
+        missing = await missing_requirements(conn)
+        if missing:
+            raise MigrationError(
+                "this database lacks what the orchestrator reads; install the engines "
+                "first (or use --with-core). Missing: " + "; ".join(missing)
+            )
+    if any(layer in ORCHESTRATOR_LAYERS for layer in layers):
+        taken = _reserved_names_taken(await _catalog(conn), await _recorded(conn))
+        if taken:
+            raise MigrationError(
+                f"the host's {'; '.join(taken)} "
+                f"{'takes a name' if len(taken) == 1 else 'take names'} the orchestrator "
+                f"reserves ({RESERVED_SCHEMA}.orchestrator_*); rename or move "
+                f"{'it' if len(taken) == 1 else 'them'}, then install again"
+            )
+        if not await conn.fetchval(q["orchestrator_records_exist"]):
+            await conn.execute(q["create_orchestrator_record"])
+    states = await status(conn, layers)
+    bad = [s for s in states
+           if s.state == EDITED or (s.state == MISSING_FILE and s.kind == NUMBERED)]
+    if bad:
+        raise MigrationError(_describe_bad(bad))
+    walk = _Walk(
+        plan={layer: load_layer(layer) for layer in layers},
+        state={(s.layer, s.name): s.state for s in states},
+        own={(r["object_type"], r["object_identity"]) for r in await _recorded(conn)},
+        progress=progress,
+    )
+    done: list[Migration] = []
+    for layer in layers:
+        done += await _install_layer(conn, walk, layer)
+    return done
+
+
+UNCHANGED = "the install changed nothing"
+
+# The schema the orchestrator installs into; its objects there are all named orchestrator_*.
+RESERVED_SCHEMA = "trapper"
+
+
+def _reserved_names_taken(catalog: dict[tuple[str, str], asyncpg.Record],
+                          recorded: list[asyncpg.Record]) -> list[str]:
+    """The objects in the orchestrator's schema named like its own that its record does not
+    list: a host's, or left over by hand. Any of them could be the name a migration is
+    about to create (or a file's ``to_regclass`` probe would take it for the orchestrator's)."""
+    known = {(r["object_type"], r["object_identity"]) for r in recorded}
+    return [f"{kind} {ident}" for (kind, ident), rec in sorted(catalog.items())
+            if (kind, ident) not in known and rec["object_schema"] == RESERVED_SCHEMA
+            and _looks_orchestrator(ident)]
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+async def _installer_named(conn: asyncpg.Connection) -> str:
+    """Who installed the orchestrator here, when it is not this session's role: the role
+    (or a member of it) that install and uninstall are to run as."""
+    q = _SQL
+    if not await conn.fetchval(q["orchestrator_record_exists"]):
+        return ""
+    try:
+        by = await conn.fetchval(q["installed_by"])
+        me = await conn.fetchval("SELECT current_user")
+    except asyncpg.InsufficientPrivilegeError:
+        return ""
+    return f"; the orchestrator here was installed by {by}" if by and by != me else ""
+
+
+def _privilege_advice() -> str:
+    return ("the installing role lacks a right: install as the role that owns the trapper "
+            "schema and the engines' tables, or a member of it (on a new database, its owner); "
+            "no superuser is needed; docs/operations.md, \"Roles and rights\"")
 
 
 async def _install_layer(conn: asyncpg.Connection, walk: _Walk, layer: str) -> list[Migration]:
@@ -603,17 +676,25 @@ async def uninstall(conn: asyncpg.Connection) -> list[str]:
     try:
         if not await conn.fetchval(q["orchestrator_record_exists"]):
             return []
-        recorded = await _recorded(conn)
-        async with conn.transaction():
-            # Rows the orchestrator put into host tables (its router's processor entries)
-            # go first, while the function that removes them still exists.
-            if await conn.fetchval(
-                "SELECT to_regprocedure('trapper.orchestrator_before_uninstall()') IS NOT NULL"
-            ):
-                await conn.fetchval("SELECT trapper.orchestrator_before_uninstall()")
-            dropped = await _drop_recorded(conn, recorded)
-            await conn.execute("DROP TABLE trapper.orchestrator_objects")
-            await conn.execute("DROP TABLE trapper.orchestrator_migrations")
+        try:
+            recorded = await _recorded(conn)
+            async with conn.transaction():
+                # Rows the orchestrator put into host tables (its router's processor
+                # entries) go first, while the function that removes them still exists.
+                if await conn.fetchval(
+                    "SELECT to_regprocedure('trapper.orchestrator_before_uninstall()') "
+                    "IS NOT NULL"
+                ):
+                    await conn.fetchval("SELECT trapper.orchestrator_before_uninstall()")
+                dropped = await _drop_recorded(conn, recorded)
+                await conn.execute("DROP TABLE trapper.orchestrator_objects")
+                await conn.execute("DROP TABLE trapper.orchestrator_migrations")
+        except asyncpg.InsufficientPrivilegeError as exc:
+            raise MigrationError(
+                f"uninstall failed: {_first_line(exc)} (uninstall as the role that installed "
+                f"the orchestrator, or a member of it{await _installer_named(conn)}; nothing "
+                "was dropped; docs/operations.md, \"Roles and rights\")"
+            ) from exc
         return dropped
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
@@ -664,7 +745,6 @@ async def verify(conn: asyncpg.Connection) -> list[str]:
     if has_orchestrator:
         catalog = await _catalog(conn)
         recorded = await _recorded(conn)
-        known = {(r["object_type"], r["object_identity"]) for r in recorded}
         problems += [
             f"{r['object_type']} {r['object_identity']}: created by "
             f"{r['layer']}/{r['migration']} but no longer in the database"
@@ -672,15 +752,15 @@ async def verify(conn: asyncpg.Connection) -> list[str]:
             if (r["object_type"], r["object_identity"]) not in catalog
         ]
         problems += [
-            f"{kind} {ident}: named like the orchestrator's but not created by its migrations"
-            for kind, ident in sorted(catalog)
-            if (kind, ident) not in known and _looks_orchestrator(ident)
+            f"{name}: named like the orchestrator's but not created by its migrations"
+            for name in _reserved_names_taken(catalog, recorded)
         ]
     return problems
 
 
 def _looks_orchestrator(identity: str) -> bool:
-    name = identity.split(" on ")[0].rsplit(".", 1)[-1]
+    # a function's identity qualifies its argument types ("...(pg_catalog.date)")
+    name = identity.split(" on ")[0].split("(")[0].rsplit(".", 1)[-1]
     return name.startswith("orchestrator_") and name not in (
         "orchestrator_objects",
         "orchestrator_migrations",

@@ -819,6 +819,8 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
         return fail(409, "refused", str(exc))
     except _DB_REFUSED as exc:
         return _database_refusal(request, exc)
+    except _DB_FORBIDDEN as exc:
+        return _forbidden(request, exc)
     except asyncpg.InterfaceError as exc:
         if isinstance(exc, ValueError):
             return _database_refusal(request, exc)
@@ -829,6 +831,21 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
         return _http_error(request, exc)
     except Exception as exc:  # logged with an id; the client gets the id, never the trace
         return _internal(request, exc)
+
+
+# the server's database role may not do what the request needs: a read-only role behind a
+# write route (docs/operations.md, "Roles and rights"), or a read-only server
+_DB_FORBIDDEN = (asyncpg.InsufficientPrivilegeError, asyncpg.ReadOnlySQLTransactionError)
+
+
+def _forbidden(request: web.Request, exc: Exception) -> web.Response:
+    """A 403 that says which right is missing; the operator's to fix, so logged and counted."""
+    cause = str(exc).splitlines()[0][:300]
+    event(log, "api_database_forbidden", level=logging.WARNING, path=_canonical(request),
+          error=cause, count=COUNTS["database_forbidden"] + 1)
+    return fail(403, "database_forbidden",
+                f"this server's database role may not do this ({cause}); it serves what its "
+                "grants allow (docs/operations.md, \"Roles and rights\")")
 
 
 def _unavailable(exc: Exception) -> web.Response:

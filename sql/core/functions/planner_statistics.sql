@@ -9,9 +9,14 @@
 -- on (a table's size, how selective an equality on a key is): the 14 tables took 7.0 s at
 -- the default target at atlas scale (5-7% of the load), 0.9 s at 10 (docs/benchmarks.md,
 -- "Identity"); autovacuum's next ANALYZE of a table writes its full statistics again.
+-- ANALYZE is the table owner's: the function runs as the role that installed the engines
+-- (SECURITY DEFINER, a fixed search_path), so a worker whose role only reads and writes rows
+-- (docs/operations.md, "Roles and rights") still gets fresh plans; as itself it was skipped
+-- with a WARNING per table. It takes no argument: any caller can only do this.
 CREATE OR REPLACE FUNCTION trapper.refresh_planner_statistics() RETURNS void
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET default_statistics_target = 10
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t regclass;

@@ -1,12 +1,15 @@
 -- The shadow triggers on sot_people, places and sot_cats (the insert triggers are disabled
 -- while entities are polled: orchestrator_set_capture). Contract 2
 -- (002_shadow_triggers.sql): nothing here may raise into the host's transaction.
+-- They run as the role that installed the orchestrator (SECURITY DEFINER, with a fixed
+-- search_path): the host's own roles write these tables and hold no right on the
+-- orchestrator's, which is how it stays additive (docs/operations.md, "Roles and rights").
 
 -- Entities created: one statement-level trigger per table. One function serves the three
 -- tables; PL/pgSQL prepares a statement on first use, so each branch only ever meets its own
 -- table's transition rows and no column name is spliced into SQL.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_on_entity_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     BEGIN
         IF TG_TABLE_NAME = 'sot_people' THEN
@@ -43,7 +46,7 @@ END $$;
 -- a statement-level trigger would make every one of those updates pay for two transition
 -- tables; the WHEN clause is tested in C and costs almost nothing.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_on_entity_merge() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_id text;
     v_into text;

@@ -1,11 +1,14 @@
 -- The shadow triggers on processing_jobs. Contract 2 (002_shadow_triggers.sql): nothing here
 -- may raise into the host's transaction.
+-- They run as the role that installed the orchestrator (SECURITY DEFINER, with a fixed
+-- search_path): the host's own roles write these tables and hold no right on the
+-- orchestrator's, which is how it stays additive (docs/operations.md, "Roles and rights").
 
 -- Jobs: one event per job queued (statement level: enqueue can insert many) and per status
 -- change (row level with a WHEN clause: heartbeats and progress counters update jobs far more
 -- often than their status changes, and the WHEN test costs them almost nothing).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_on_job_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     BEGIN
         INSERT INTO trapper.orchestrator_events
@@ -26,7 +29,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION trapper.orchestrator_on_job_status() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     BEGIN
         INSERT INTO trapper.orchestrator_events

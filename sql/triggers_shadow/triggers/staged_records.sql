@@ -1,9 +1,12 @@
 -- The shadow trigger on staged_records. Contract 2 (002_shadow_triggers.sql): nothing here
 -- may raise into the host's transaction.
+-- They run as the role that installed the orchestrator (SECURITY DEFINER, with a fixed
+-- search_path): the host's own roles write these tables and hold no right on the
+-- orchestrator's, which is how it stays additive (docs/operations.md, "Roles and rights").
 
 -- Staged rows: one event per statement, however many rows it inserted.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_on_staged_insert() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     BEGIN
         INSERT INTO trapper.orchestrator_events
