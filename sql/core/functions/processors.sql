@@ -46,6 +46,7 @@ DECLARE
     r record;
     v_cat uuid;
     v_rel text;
+    v_own text;
 BEGIN
     -- Owner Phone before Owner Cell Phone: the real data's shared household cells
     -- mislinked appointments when the cell came first.
@@ -53,11 +54,18 @@ BEGIN
         p ->> 'Owner Last Name', p ->> 'Owner Email', p ->> 'Owner Phone',
         p ->> 'Owner Cell Phone', p ->> 'Owner Address', 'resident');
     v_cat := trapper.cat_by_identifier('clinichq_animal_id', p ->> 'Number');
-    -- the export's values in any case (COMMUNITY CAT (FERAL), foster); a value it does not
-    -- write today (blank, Shelter, Stray) keeps the owner link, as Owned does
-    v_rel := CASE WHEN lower(btrim(p ->> 'Ownership')) LIKE 'community cat%' THEN 'caretaker'
-                  WHEN lower(btrim(p ->> 'Ownership')) = 'foster' THEN 'foster'
+    -- the export's values in any case (COMMUNITY CAT (FERAL), foster); a feral or stray cat
+    -- is a community cat whoever typed it. Any other value keeps the owner link, as Owned
+    -- does, and is counted in trapper.unrecognised_values: a new word in the export (or a
+    -- typo) shows there rather than as owners nobody can tell apart.
+    v_own := lower(btrim(p ->> 'Ownership'));
+    v_rel := CASE WHEN v_own LIKE 'community%' OR v_own LIKE 'feral%' OR v_own LIKE 'stray%'
+                       OR v_own = 'tnr' THEN 'caretaker'
+                  WHEN v_own LIKE 'foster%' THEN 'foster'
                   ELSE 'owner' END;
+    IF v_rel = 'owner' AND v_own NOT IN ('', 'owned', 'owner', 'pet', 'shelter') THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'Ownership', p ->> 'Ownership', 'owner');
+    END IF;
     PERFORM trapper.link_person_cat(r.person_id, v_cat, v_rel, 'clinichq');
     PERFORM trapper.link_cat_place(v_cat, r.place_id, 'home', 'clinichq', 0.6);
     UPDATE trapper.sot_appointments a
