@@ -4,10 +4,13 @@ small known value space; a value read as nothing is counted, never taken as a gu
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import run_cli
 from tests.entities import owner, process
 from tests.helpers import sql, val
 
@@ -111,3 +114,98 @@ def test_ownership_values_make_their_link_and_unknown_ones_are_counted(
     seen = [tuple(r) for r in sql(db_url, "SELECT field, value, stored, records "
                                           "FROM trapper.v_unrecognised_values")]
     assert seen == ([("Ownership", ownership, "owner", 1)] if counted else [])
+
+
+DATES: dict[str, str | None] = {
+    "2025-03-14": "2025-03-14", "2025-3-4": "2025-03-04", "2025-03-14T10:00:00Z": "2025-03-14",
+    "2025-03-14 10:00:00.123+00": "2025-03-14", "2025-03-14T10:00:00-07:00": "2025-03-14",
+    "3/14/2025": "2025-03-14", " 03/14/2025 10:22 ": "2025-03-14", "3/14/25": "2025-03-14",
+    "03/14/2025 2:30 PM": "2025-03-14", "3/14/2025 10:00:00 AM": "2025-03-14",
+    "12/31/69": "2069-12-31", "1/1/70": "1970-01-01",
+    "March 3, 2025": "2025-03-03", "Mar 3 2025": "2025-03-03", "mar. 3, 2025": "2025-03-03",
+    "3 March 2025": "2025-03-03", "3 Mar 2025": "2025-03-03", "14-Mar-2025": "2025-03-14",
+    "14-Mar-25": "2025-03-14", "Sept 3, 2025": "2025-09-03", "September 3rd, 2025": "2025-09-03",
+    "Friday, March 14, 2025": "2025-03-14", "Mar 14, 2025 10:00 AM": "2025-03-14",
+    "45730": "2025-03-14", "45730.0": "2025-03-14", "45730.5": "2025-03-14",
+    "45000": "2023-03-15",
+    # no date: words PostgreSQL's input takes, impossible days, other numbers, half dates
+    "yesterday": None, "today": None, "now": None, "epoch": None, "infinity": None,
+    "J2451187": None, "2/30/2025": None, "13/1/2025": None, "3/14/2025x": None,
+    "3/14/2025 lunch": None, "Marc 3, 2025": None, "Ma 3, 2025": None, "Feb 30, 2025": None,
+    "20250314": None, "12345": None, "99999": None, "45730.5.1": None, "March 2025": None,
+    "14.03.2025": None, "2025-03": None, "": None, "   ": None,
+}
+
+
+def test_the_three_date_readers_read_the_same_dates(db_url: str) -> None:
+    """The processors' parse_us_date, the rules' to_date transform and the ingest's record
+    id read one class of dates; a form one of them learns the others learn too."""
+    from listener.ingest.source_profiles import parse_date
+
+    rows = sql(db_url, "SELECT raw, trapper.parse_us_date(raw)::text AS core, "
+                       "trapper.orchestrator_to_date(raw)::text AS orch, "
+                       "trapper.orchestrator_typed_value(raw, 'date') AS typed "
+                       "FROM unnest($1::text[]) raw", list(DATES))
+    for r in rows:
+        py = parse_date(r["raw"])
+        assert (r["core"], r["orch"], r["typed"], py and py.isoformat()) == (
+            DATES[r["raw"]],) * 4, r["raw"]
+
+
+def test_a_whole_number_id_is_one_record_id_however_written(
+    db_url: str, tmp_path: Path
+) -> None:
+    from listener.ingest.source_profiles import id_text
+
+    assert [id_text(v) for v in (2, 2.0, "2.0", " 2 ", "2.00", "+2", 985112000000101.0)] == [
+        "2", "2", "2", "2", "2", "2", "985112000000101"]
+    # the source's own text stays: leading zeros, letters, a real fraction
+    assert [id_text(v) for v in ("002", "A-2.0", "2.5", "rec2", " x ")] == [
+        "002", "A-2.0", "2.5", "rec2", "x"]
+    for n, value in enumerate((2.0, "2.0", " 2 ", 2)):
+        f = tmp_path / f"animals{n}.json"
+        f.write_text(json.dumps([{"Internal-ID": value, "Name": "Tux"}]))
+        result = run_cli("ingest", "shelterluv/animals", str(f), env={"DATABASE_URL": db_url})
+        assert result.returncode == 0, result.stderr
+    assert {r["source_row_id"] for r in sql(
+        db_url, "SELECT source_row_id FROM trapper.staged_records")} == {"2"}
+
+
+def test_a_whole_number_id_in_a_payload_is_one_identifier(db_url: str) -> None:
+    assert [r[0] for r in sql(db_url, "SELECT trapper.source_id(x) FROM unnest($1::text[]) x",
+                              ["2", "2.0", " 2 ", "+2.00", "002", "A-2.0", "2.5", "", None])
+            ] == ["2", "2", "2", "2", "002", "A-2.0", "2.5", None, None]
+    for animal_id in (2.0, "2", " 2 "):
+        process(db_url, "shelterluv", "animals", {
+            "ID": animal_id, "Internal-ID": animal_id, "Name": "Mia", "Sex": "F",
+            "Microchips": [], "AssociatedPerson": {"Internal-ID": 7.0}})
+    assert val(db_url, "SELECT count(*) FROM trapper.sot_cats") == 1
+    assert val(db_url, "SELECT id_value FROM trapper.cat_identifiers") == "2"
+
+
+CHIPS: dict[str, str | None] = {
+    "Chip: 985 112 000 000 101": "985112000000101", "Microchip #985112000000101": "985112000000101",
+    "985112000000101 (HomeAgain)": "985112000000101", "MC-985-112-000-000-101": "985112000000101",
+    "AVID*064*532*870": "064532870", "985112000000101.0": "985112000000101",
+    "064532870": "064532870", "0A1B2C3D4E": "0A1B2C3D4E", "1A2B3C4D5E": "1A2B3C4D5E",
+    "985 112 000 000 101": "985112000000101", "985112000000101": "985112000000101",
+    # no chip: too short, Excel's rounded float, a phone and an extension, junk
+    "Chip: 12345": None, "9.85112E+14": None, "707-523-1234 x12345": None, "none": None,
+    "AAAAAAAAAA": None, "000000000000000": None, "A123456": None,
+}
+
+
+def test_microchips_with_words_and_separators_are_their_digits(db_url: str) -> None:
+    rows = sql(db_url, "SELECT raw, trapper.validate_microchip(raw) AS chip "
+                       "FROM unnest($1::text[]) raw", list(CHIPS))
+    assert {r["raw"]: r["chip"] for r in rows} == CHIPS
+
+
+def test_a_chip_that_reads_as_none_is_counted(db_url: str) -> None:
+    process(db_url, "clinichq", "cat_info", _cat("25-3", "9.85112E+14", "M", "Y"))
+    process(db_url, "clinichq", "cat_info", _cat("25-4", "", "M", "Y"))
+    process(db_url, "clinichq", "cat_info", _cat("25-5", "Chip: 985 112 000 000 501", "M", "Y"))
+    assert [tuple(r) for r in sql(db_url, "SELECT field, value FROM trapper.unrecognised_values")
+            ] == [("microchip", "9.85112E+14")]
+    assert val(db_url, "SELECT count(*) FROM trapper.cat_identifiers "
+                       "WHERE id_value = '985112000000501'") == 1

@@ -141,6 +141,9 @@ DECLARE
     v_detail text;
     v_fmt record;
     v_locked boolean := false;
+    v_clinic text := trapper.source_id(p_clinichq_animal_id);
+    v_shelter text := trapper.source_id(p_shelterluv_id);
+    v_registry text := trapper.source_id(p_petlink_id);
     v_val record := trapper.cat_sex_altered(p_sex, p_altered_status);
     v_sex text := v_val.sex;
     v_altered text := v_val.altered;
@@ -158,26 +161,24 @@ BEGIN
     LOOP
         v_id := coalesce(
             trapper.cat_by_identifier('microchip', v_chip),
-            trapper.cat_by_identifier('clinichq_animal_id',
-                                      nullif(btrim(p_clinichq_animal_id), '')),
-            trapper.cat_by_identifier('shelterluv_animal_id', nullif(btrim(p_shelterluv_id), '')),
-            trapper.cat_by_identifier('petlink_pet_id', nullif(btrim(p_petlink_id), '')));
+            trapper.cat_by_identifier('clinichq_animal_id', v_clinic),
+            trapper.cat_by_identifier('shelterluv_animal_id', v_shelter),
+            trapper.cat_by_identifier('petlink_pet_id', v_registry));
         EXIT WHEN v_id IS NOT NULL OR v_locked;
         PERFORM trapper.lock_identity_key('chip', v_chip);
-        PERFORM trapper.lock_identity_key('clinichq', p_clinichq_animal_id);
+        PERFORM trapper.lock_identity_key('clinichq', v_clinic);
         v_locked := true;
     END LOOP;
     IF v_id IS NULL THEN
-        IF v_chip IS NULL AND nullif(btrim(p_clinichq_animal_id), '') IS NULL
-           AND nullif(btrim(p_shelterluv_id), '') IS NULL
-           AND nullif(btrim(p_petlink_id), '') IS NULL THEN
+        IF v_chip IS NULL AND v_clinic IS NULL AND v_shelter IS NULL
+           AND v_registry IS NULL THEN
             RETURN NULL;   -- nothing identifies this cat
         END IF;
         INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status, primary_color,
                                       secondary_color, ownership_type, clinichq_animal_id)
         VALUES (v_name, v_sex, nullif(p_breed, ''), v_altered,
                 nullif(p_color, ''), nullif(p_secondary_color, ''),
-                nullif(p_ownership_type, ''), nullif(btrim(p_clinichq_animal_id), ''))
+                nullif(p_ownership_type, ''), v_clinic)
         RETURNING cat_id INTO v_id;
         v_action := 'created';
     ELSE
@@ -188,8 +189,7 @@ BEGIN
             altered_status = coalesce(altered_status, v_altered),
             primary_color = coalesce(primary_color, nullif(p_color, '')),
             secondary_color = coalesce(secondary_color, nullif(p_secondary_color, '')),
-            clinichq_animal_id = coalesce(clinichq_animal_id,
-                                          nullif(btrim(p_clinichq_animal_id), '')),
+            clinichq_animal_id = coalesce(clinichq_animal_id, v_clinic),
             updated_at = now()
         WHERE cat_id = v_id
           -- only when something is missing: a no-op update still writes a row version and
@@ -200,21 +200,22 @@ BEGIN
                OR (altered_status IS NULL AND v_altered IS NOT NULL)
                OR (primary_color IS NULL AND nullif(p_color, '') IS NOT NULL)
                OR (secondary_color IS NULL AND nullif(p_secondary_color, '') IS NOT NULL)
-               OR (clinichq_animal_id IS NULL
-                   AND nullif(btrim(p_clinichq_animal_id), '') IS NOT NULL));
+               OR (clinichq_animal_id IS NULL AND v_clinic IS NOT NULL));
     END IF;
     IF v_chip IS NOT NULL THEN
         v_fmt := trapper.microchip_format(v_chip);
         PERFORM trapper.add_cat_identifier(v_id, 'microchip', v_chip, p_source, v_fmt.confidence);
     END IF;
-    PERFORM trapper.add_cat_identifier(v_id, 'clinichq_animal_id',
-                                       nullif(btrim(p_clinichq_animal_id), ''), p_source);
-    PERFORM trapper.add_cat_identifier(v_id, 'shelterluv_animal_id',
-                                       nullif(btrim(p_shelterluv_id), ''), p_source);
-    PERFORM trapper.add_cat_identifier(v_id, 'petlink_pet_id', nullif(btrim(p_petlink_id), ''),
-                                       p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'clinichq_animal_id', v_clinic, p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'shelterluv_animal_id', v_shelter, p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'petlink_pet_id', v_registry, p_source);
     IF p_staged_record_id IS NOT NULL THEN
         PERFORM trapper.record_entity_source('cat', v_id, p_staged_record_id, v_action, v_detail);
+        -- a chip with digits that reads as none (too short, all zeros, Excel's 9.85E+14)
+        IF v_chip IS NULL AND translate(p_microchip, '0123456789', '') <> p_microchip THEN
+            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'microchip',
+                                                    p_microchip);
+        END IF;
         IF 'sex' = ANY (v_val.unrecognised) THEN
             PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'sex', p_sex);
         END IF;

@@ -53,7 +53,7 @@ BEGIN
     r := trapper.process_person_fields(p_id, 'clinichq', p ->> 'Owner First Name',
         p ->> 'Owner Last Name', p ->> 'Owner Email', p ->> 'Owner Phone',
         p ->> 'Owner Cell Phone', p ->> 'Owner Address', 'resident');
-    v_cat := trapper.cat_by_identifier('clinichq_animal_id', p ->> 'Number');
+    v_cat := trapper.cat_by_identifier('clinichq_animal_id', trapper.source_id(p ->> 'Number'));
     -- the export's values in any case (COMMUNITY CAT (FERAL), foster); a feral or stray cat
     -- is a community cat whoever typed it. Any other value keeps the owner link, as Owned
     -- does, and is counted in trapper.unrecognised_values: a new word in the export (or a
@@ -92,7 +92,7 @@ BEGIN
         p ->> 'Email', p ->> 'Phone', NULL,
         trapper.join_address(p ->> 'Street', p ->> 'City', p ->> 'State', p ->> 'Zip'));
     PERFORM trapper.add_person_identifier(r.person_id, 'external_id',
-        'shelterluv:' || (p ->> 'Internal-ID'), p ->> 'Internal-ID', p_id, 1.0);
+        'shelterluv:' || trapper.source_id(p ->> 'Internal-ID'), p ->> 'Internal-ID', p_id, 1.0);
     RETURN trapper.processed('person', r.person_id, r.decision <> 'auto_match');
 END $$;
 
@@ -113,7 +113,8 @@ BEGIN
         'shelterluv', p_shelterluv_id => p ->> 'ID', p_staged_record_id => p_id);
     SELECT pi.person_id INTO v_person FROM trapper.person_identifiers pi
     WHERE pi.id_type = 'external_id'
-      AND pi.id_value_norm = 'shelterluv:' || (p -> 'AssociatedPerson' ->> 'Internal-ID');
+      AND pi.id_value_norm
+          = 'shelterluv:' || trapper.source_id(p -> 'AssociatedPerson' ->> 'Internal-ID');
     PERFORM trapper.link_person_cat(trapper.get_canonical_person_id(v_person), v_cat,
                                     'adopter', 'shelterluv');
     RETURN trapper.processed('cat', v_cat);
@@ -153,7 +154,7 @@ BEGIN
         trapper.join_address(p ->> 'Address', p ->> 'City',
                              p ->> 'State', p ->> 'Zip Code'));
     PERFORM trapper.add_person_identifier(r.person_id, 'external_id',
-        'petlink:' || (p ->> 'Owner ID'), p ->> 'Owner ID', p_id, 1.0);
+        'petlink:' || trapper.source_id(p ->> 'Owner ID'), p ->> 'Owner ID', p_id, 1.0);
     RETURN trapper.processed('person', r.person_id, r.decision <> 'auto_match');
 END $$;
 
@@ -187,7 +188,7 @@ BEGIN
         trapper.join_address(p ->> 'Street Address - Address1', p ->> 'Street Address - City',
                              p ->> 'Street Address - State', p ->> 'Street Address - PostalCode'));
     PERFORM trapper.add_person_identifier(r.person_id, 'external_id',
-        'volunteerhub:' || (p ->> 'UserUid'), p ->> 'UserUid', p_id, 1.0);
+        'volunteerhub:' || trapper.source_id(p ->> 'UserUid'), p ->> 'UserUid', p_id, 1.0);
     FOREACH g IN ARRAY string_to_array(coalesce(p ->> 'User Group Memberships', ''), ';') LOOP
         INSERT INTO trapper.person_roles (person_id, role, source_system)
         SELECT r.person_id, CASE WHEN g ILIKE '%trapper%' THEN 'trapper'

@@ -11,54 +11,76 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN btrim(p) ~ '^-?\d+(\.\d+)?$' THEN btrim(p)::numeric END
 $$;
 
--- A date as exports write one: ISO (2025-03-14, with a time or not), US (3/14/2025, 3/14/25,
--- with a time or not) or with the month's name (Mar 14, 2025; 14 March 2025); anything else
--- is no date. PostgreSQL's date input was used before: 'yesterday', 'today', 'now' gave the
--- day the record was routed (a different one on each replay), 'epoch' 1970-01-01,
--- 'infinity' infinity, 'J2451187' a Julian day, and 'March 3, 2025' cut to ten characters
--- 2002-03-03; MM/DD against DD/MM followed the session's DateStyle.
+-- A date as exports write one: ISO (2025-03-14), US (3/14/2025, 3/14/25), the month's name
+-- (Mar 14, 2025; 14 March 2025; 14-Mar-25), each with a time after it or not, or an Excel
+-- date serial (45730); anything else is no date. PostgreSQL's date input was used before:
+-- 'yesterday', 'today', 'now' gave the day the record was routed (a different one on each
+-- replay), 'epoch' 1970-01-01, 'infinity' infinity, 'J2451187' a Julian day, and 'March 3,
+-- 2025' cut to ten characters 2002-03-03; MM/DD against DD/MM followed the session's
+-- DateStyle. The same reading as the core's trapper.parse_us_date, which a shadow install
+-- does not own (tests/test_values.py keeps the two equal).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_to_date(p text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v text := btrim(p);
+    v text := lower(btrim(p));
     m text[];
     y integer;
     mon integer;
     months constant text[] := ARRAY['january', 'february', 'march', 'april', 'may', 'june',
                                     'july', 'august', 'september', 'october', 'november',
                                     'december'];
-    clock constant text := '(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?'
-                           '(?:Z|[+-]\d{2}(?::?\d{2})?)?)?';
+    clock constant text := '(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]m)?'
+                           '\s*(?:z|[+-]\d{2}(?::?\d{2})?|utc|gmt)?)?$';
 BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
     END IF;
-    m := regexp_match(v, '^(\d{4})-(\d{1,2})-(\d{1,2})' || clock || '$');
-    IF m IS NOT NULL THEN
-        RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
-    END IF;
-    m := regexp_match(v, '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})' || clock || '$');
-    IF m IS NOT NULL THEN
+    -- one regular expression a call, chosen by the form's look: a session caches 32
+    -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md)
+    IF strpos(v, '/') > 0 THEN
+        m := regexp_match(v, '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})' || clock);
+        IF m IS NULL THEN
+            RETURN NULL;
+        END IF;
         y := m[3]::integer;
-        IF length(m[3]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
-            y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
+        mon := m[1]::integer;
+        m[3] := m[2];
+    ELSIF substr(v, 5, 1) = '-' THEN
+        m := regexp_match(v, '^(\d{4})-(\d{1,2})-(\d{1,2})' || clock);
+        IF m IS NULL THEN
+            RETURN NULL;
         END IF;
-        RETURN make_date(y, m[1]::integer, m[2]::integer);
-    END IF;
-    m := regexp_match(v, '^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})$');
-    IF m IS NULL THEN
-        m := regexp_match(v, '^(\d{1,2})\s+([A-Za-z]{3,9})\.?,?\s+(\d{4})$');
-        m := CASE WHEN m IS NULL THEN NULL ELSE ARRAY[m[2], m[1], m[3]] END;
-    END IF;
-    IF m IS NOT NULL THEN
+        RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
+    ELSIF v <> upper(v) THEN
+        -- the month's name: Mar 14, 2025; March 14th 2025; 14 March 2025; 14-Mar-25 (Excel's
+        -- d-mmm-yy); a weekday before it
+        m := regexp_match(v, '^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?'
+                             '(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?'
+                             '|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)'
+                             '[\s-]+(\d{4}|\d{2})' || clock);
+        IF m IS NULL THEN
+            RETURN NULL;
+        END IF;
+        m[1] := coalesce(m[1], m[4]);
         SELECT i INTO mon FROM generate_subscripts(months, 1) i
-        WHERE months[i] LIKE lower(m[1]) || '%' AND length(m[1]) >= 3
-              AND (length(m[1]) = 3 OR months[i] = lower(m[1]) OR lower(m[1]) = 'sept');
-        IF mon IS NOT NULL THEN
-            RETURN make_date(m[3]::integer, mon, m[2]::integer);
+        WHERE months[i] LIKE m[1] || '%'
+              AND (length(m[1]) = 3 OR months[i] = m[1] OR m[1] = 'sept');
+        IF mon IS NULL THEN
+            RETURN NULL;
         END IF;
+        y := m[5]::integer;
+        m[3] := coalesce(m[2], m[3]);
+    ELSE
+        -- an Excel date serial (a date column saved as a number, perhaps with the time as its
+        -- fraction: 45730 is 2025-03-14); only five digits from 1954 to 2119, so that no
+        -- other number passes for a date
+        m := regexp_match(v, '^([2-7]\d{4})(?:\.\d+)?$');
+        RETURN date '1899-12-30' + m[1]::integer;
     END IF;
-    RETURN NULL;
+    IF y < 100 THEN   -- PostgreSQL's and Excel's rule for two-digit years
+        y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
+    END IF;
+    RETURN make_date(y, mon, m[3]::integer);
 EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
     RETURN NULL;
 END $$;
