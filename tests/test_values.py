@@ -209,3 +209,145 @@ def test_a_chip_that_reads_as_none_is_counted(db_url: str) -> None:
             ] == [("microchip", "9.85112E+14")]
     assert val(db_url, "SELECT count(*) FROM trapper.cat_identifiers "
                        "WHERE id_value = '985112000000501'") == 1
+
+
+BOOLS: dict[str | None, bool | None] = {
+    "Yes": True, "Y": True, "yes": True, "TRUE": True, "true": True, "1": True, "1.0": True,
+    "x": True, "X": True, "checked": True, "on": True, " y ": True,
+    "No": False, "N": False, "false": False, "0": False, "off": False, "unchecked": False,
+    "": None, None: None, "unknown": None, "?": None, "maybe": None, "yes please": None,
+}
+
+
+def test_yes_no_values_read_the_same_in_processors_and_rules(db_url: str) -> None:
+    rows = sql(db_url, "SELECT raw, (trapper.payload_bool(raw)).*, "
+                       "trapper.orchestrator_to_boolean(raw) AS orch, "
+                       "trapper.orchestrator_typed_value(raw, 'boolean') AS typed "
+                       "FROM unnest($1::text[]) raw", list(BOOLS))
+    for r in rows:
+        want = BOOLS[r["raw"]]
+        assert (r["value"], r["orch"]) == (want, want), r
+        assert r["typed"] == (None if want is None else str(want).lower()), r
+        assert r["known"] == (r["raw"] not in ("maybe", "yes please")), r
+
+
+NUMBERS: dict[str, str | None] = {
+    "5": "5", "5.0": "5.0", "-122.71": "-122.71", "+3": "3", "1,234": "1234",
+    "1,234,567.5": "1234567.5", "$12.50": "12.50", "$ 1,200": "1200", "-$3": "-3", ".5": "0.5",
+    "12.": "12", " 7 ": "7",
+    "12 lbs": None, "3.6kg": None, "1,2": None, "12,34": None, "n/a": None, "": None, ".": None,
+    "$": None, "1.2.3": None, "five": None,
+}
+
+
+def test_numbers_read_the_same_in_processors_and_rules(db_url: str) -> None:
+    rows = sql(db_url, "SELECT raw, trapper.payload_number(raw) AS core, "
+                       "trapper.orchestrator_to_numeric(raw) AS orch, "
+                       "trapper.orchestrator_to_integer(raw) AS int, "
+                       "trapper.orchestrator_typed_value(raw, 'numeric') AS typed "
+                       "FROM unnest($1::text[]) raw", list(NUMBERS))
+    from decimal import Decimal
+    for r in rows:
+        want = NUMBERS[r["raw"]]
+        dec = None if want is None else Decimal(want)
+        assert (r["core"], r["orch"]) == (dec, dec), r
+        assert r["typed"] is None if want is None else Decimal(r["typed"]) == dec, r
+        assert r["int"] == (int(dec) if dec is not None and dec == int(dec) else None), r
+
+
+def _request(status: str, kittens: Any, lat: str = "") -> dict[str, Any]:
+    return {"Case Number": "TR-1", "Case Status": status, "Created": "2025-03-14",
+            "First Name": "Ann", "Last Name": "Lee", "Clean Email": "ann@example.org",
+            "Address": "12 Oak St", "City": "Santa Rosa", "Zip": "95404",
+            "Total Cats to be trapped": "a few", "Kittens Present?": kittens,
+            "Latitude": lat, "Longitude": lat and "-122.7"}
+
+
+@pytest.mark.parametrize(("status", "kittens", "lat", "want", "counted"), [
+    ("Done", True, "", ("completed", True), {"Total Cats to be trapped"}),
+    ("CANCELLED", "yes", "38.44", ("cancelled", True), {"Total Cats to be trapped"}),
+    ("On Hold", "N", "", ("on_hold", False), {"Total Cats to be trapped"}),
+    ("in-progress", "", "", ("in_progress", None), {"Total Cats to be trapped"}),
+    ("Sorta open", "maybe", "n/a", ("new", None),
+     {"Total Cats to be trapped", "Case Status", "Kittens Present?", "Latitude/Longitude"}),
+])
+def test_trapping_request_values_as_typed(
+    db_url: str, status: str, kittens: Any, lat: str, want: tuple[str, bool | None],
+    counted: set[str]
+) -> None:
+    # "" for a coordinate, "Done" or a JSON true once failed the record or read as new/no
+    process(db_url, "airtable", "trapping_requests", _request(status, kittens, lat), "rec1")
+    assert tuple(sql(db_url, "SELECT status, has_kittens FROM trapper.sot_requests")[0]) == want
+    assert {r[0] for r in sql(db_url, "SELECT field FROM trapper.unrecognised_values")
+            } == counted
+    assert val(db_url, "SELECT count(*) FROM trapper.places WHERE location IS NOT NULL") == (
+        1 if lat == "38.44" else 0)
+
+
+def test_web_intake_yes_no_values_as_forms_send_them(db_url: str) -> None:
+    base = {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.org",
+            "phone": "", "requester_address": "12 Oak St", "requester_city": "Santa Rosa",
+            "requester_zip": "95404", "cats_address": "12 Oak St", "cats_city": "Santa Rosa",
+            "cats_zip": "95404", "cat_count_estimate": "3", "kitten_count": "",
+            "submitted_at": "2025-03-14T10:00:00Z", "situation_description": "cats"}
+    for sid, (kittens, emergency) in enumerate([("checked", ""), ("", "x"), ("Y", "perhaps")]):
+        process(db_url, "web_intake", "submissions",
+                base | {"has_kittens": kittens, "is_emergency": emergency}, f"s{sid}")
+    got = [tuple(r) for r in sql(db_url, "SELECT has_kittens, is_emergency FROM "
+                                         "trapper.web_intake_submissions ORDER BY submission_id")]
+    assert got == [(True, None), (None, True), (True, None)]
+    assert [tuple(r) for r in sql(db_url, "SELECT field, value FROM trapper.unrecognised_values")
+            ] == [("is_emergency", "perhaps")]
+
+
+def test_every_writer_of_a_cat_keeps_its_values_in_the_space(db_url: str) -> None:
+    """The rules router's survivorship writes the value a source offered, and staff write
+    by hand: the table holds them to the same values the processors store."""
+    cat = val(db_url, "SELECT trapper.find_or_create_cat_by_microchip('985112000000601', "
+                      "'Mia', p_source => 'clinichq')")
+    surv = "SELECT trapper.orchestrator_apply_survivorship('cat', $1, $2, $3::jsonb, $4)"
+    val(db_url, surv, cat, "clinichq", json.dumps({"sex": "f/s"}), True)
+    stored = "SELECT sex, altered_status FROM trapper.sot_cats"
+    assert tuple(sql(db_url, stored)[0]) == ("Female", "Yes")
+    # a value read as nothing, or as not known, keeps what the cat had
+    val(db_url, surv, cat, "atlas_ui", json.dumps({"sex": "Calico"}), False)
+    sql(db_url, "UPDATE trapper.sot_cats SET sex = 'Unknown', altered_status = 'maybe'")
+    assert tuple(sql(db_url, stored)[0]) == ("Female", "Yes")
+    sql(db_url, "UPDATE trapper.sot_cats SET sex = 'MI', altered_status = NULL")
+    assert tuple(sql(db_url, stored)[0]) == ("Male", "No")
+    assert {tuple(r) for r in sql(db_url, "SELECT field, value FROM trapper.unrecognised_values")
+            } == {("sot_cats.sex", "Calico"), ("sot_cats.altered_status", "maybe")}
+
+
+def _outcome(kind: str) -> dict[str, str]:
+    return {"Animal ID": "SL-31", "Microchip Number": "985112000000701", "Outcome Type": kind,
+            "Outcome Date": "03/14/2025", "Outcome To Person Name": "Ann Lee",
+            "Outcome To Person Email": "ann@example.org", "Outcome To Person Phone": "",
+            "Outcome To Person Street Address 1": "", "Outcome To Person City": "",
+            "Outcome To Person State": "", "Outcome To Person Zip": ""}
+
+
+@pytest.mark.parametrize(("kind", "link", "deceased", "counted"), [
+    ("Adoption", "adopter", False, False), ("Foster", "foster", False, False),
+    ("ReturnToOwner", "owner", False, False), ("Return to Owner", "owner", False, False),
+    ("RTF", "caretaker", False, False), ("Transfer", None, False, False),
+    ("Euthanasia", None, True, False), ("DOA", None, True, False),
+    ("Lost in kennel", "adopter", False, True),
+])
+def test_a_shelter_outcome_says_what_became_of_the_cat(
+    db_url: str, kind: str, link: str | None, deceased: bool, counted: bool
+) -> None:
+    process(db_url, "shelterluv", "outcomes", _outcome(kind))
+    assert val(db_url, "SELECT relationship FROM trapper.person_cat") == link
+    assert val(db_url, "SELECT is_deceased FROM trapper.sot_cats") is deceased
+    assert val(db_url, "SELECT count(*) FROM trapper.unrecognised_values "
+                       "WHERE field = 'Outcome Type'") == int(counted)
+
+
+def test_a_deceased_status_marks_the_cat(db_url: str) -> None:
+    for n, status in enumerate(("Healthy - In Custody", "Deceased")):
+        process(db_url, "shelterluv", "animals", {
+            "ID": f"SL-4{n}", "Internal-ID": f"4{n}", "Name": "Mia", "Status": status,
+            "Microchips": [{"Id": f"98511200000080{n}"}]})
+    assert [r[0] for r in sql(db_url, "SELECT is_deceased FROM trapper.sot_cats "
+                                      "ORDER BY display_name, created_at")] == [False, True]

@@ -88,6 +88,95 @@ LANGUAGE sql IMMUTABLE AS $$
               '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$') AS m) s
 $$;
 
+-- A number as people type one: "-122.71", "1,234.5" (thousands separators in threes),
+-- "$12.50", ".5", "12."; NULL for anything else ("12 lbs", "1,2", "n/a"), which PostgreSQL's
+-- cast failed the whole record on. One regular expression a call. The orchestrator's
+-- to_numeric reads the same forms (sql/orchestrator/functions/transforms.sql).
+CREATE OR REPLACE FUNCTION trapper.payload_number(p_raw text) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
+                THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric
+           END
+    FROM (SELECT regexp_match(btrim(p_raw),
+                              '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$') AS m) s
+$$;
+
+-- A request's status as the exports and their users write it, into sot_requests' values;
+-- blank is 'new'. Another word is 'new' too, with known false for the caller to count
+-- (trapper.note_unrecognised_value): "Done" or "Cancelled" was read as a new request,
+-- and nobody saw it. Words, not patterns: no regular expression.
+CREATE OR REPLACE FUNCTION trapper.request_status(p_raw text, OUT status text, OUT known boolean)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(st, 'new'), st IS NOT NULL
+    FROM (SELECT CASE
+            WHEN v IN ('', 'new', 'open', 'opened', 'received', 'submitted', 'pending')
+                THEN 'new'
+            WHEN v IN ('triaged', 'reviewed', 'screened') THEN 'triaged'
+            WHEN v IN ('scheduled', 'booked', 'appointment booked') THEN 'scheduled'
+            WHEN v IN ('in progress', 'inprogress', 'active', 'working', 'assigned', 'trapping',
+                       'ongoing') THEN 'in_progress'
+            WHEN v IN ('closed', 'complete', 'completed', 'done', 'resolved', 'finished')
+                THEN 'completed'
+            WHEN v IN ('cancelled', 'canceled', 'declined', 'withdrawn', 'rejected', 'void')
+                THEN 'cancelled'
+            WHEN v IN ('on hold', 'hold', 'paused', 'waiting', 'waitlist', 'wait list')
+                THEN 'on_hold'
+            WHEN v IN ('redirected', 'referred', 'referred out') THEN 'redirected'
+          END AS st
+          FROM (SELECT btrim(translate(lower(coalesce(p_raw, '')), '_-', '  ')) AS v) s) t
+$$;
+
+-- A shelter outcome as the exports write it ("Adoption", "ReturnToOwner", "Return to
+-- Owner", "RTF", "Euthanasia", "DOA"), as what it says of the cat: the link to the outcome's
+-- person ('adopter', 'foster', 'owner', 'caretaker', NULL for a transfer to another
+-- organisation or a death) and whether the cat died. Another word keeps the adopter link it
+-- always made, with known false for the caller to count. Every outcome but Foster was an
+-- adoption before: a cat returned to its owner made the owner its adopter, and a dead cat
+-- stayed alive. Words, not patterns: no regular expression.
+CREATE OR REPLACE FUNCTION trapper.shelter_outcome(
+    p_raw text, OUT relationship text, OUT deceased boolean, OUT known boolean
+)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v IN ('adoption', 'adopted', 'adopt') THEN 'adopter'
+                WHEN v IN ('foster', 'fostered', 'tofoster', 'fostercare') THEN 'foster'
+                WHEN v IN ('returntoowner', 'returnedtoowner', 'rto', 'reclaim', 'reclaimed',
+                           'ownerreclaim') THEN 'owner'
+                WHEN v IN ('returntofield', 'returnedtofield', 'rtf', 'tnr', 'release',
+                           'released', 'releasedtofield', 'communitycat') THEN 'caretaker'
+                WHEN v IN ('transfer', 'transferout', 'transferred', 'died', 'death', 'dead',
+                           'deceased', 'euthanasia', 'euthanized', 'euthanised', 'doa',
+                           'deadonarrival') THEN NULL
+                ELSE 'adopter' END,
+           v IN ('died', 'death', 'dead', 'deceased', 'euthanasia', 'euthanized', 'euthanised',
+                 'doa', 'deadonarrival'),
+           v IN ('adoption', 'adopted', 'adopt', 'foster', 'fostered', 'tofoster', 'fostercare',
+                 'returntoowner', 'returnedtoowner', 'rto', 'reclaim', 'reclaimed',
+                 'ownerreclaim', 'returntofield', 'returnedtofield', 'rtf', 'tnr', 'release',
+                 'released', 'releasedtofield', 'communitycat', 'transfer', 'transferout',
+                 'transferred', 'died', 'death', 'dead', 'deceased', 'euthanasia', 'euthanized',
+                 'euthanised', 'doa', 'deadonarrival')
+    FROM (SELECT translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '') AS v) s
+$$;
+
+-- A yes/no as people and forms write one: JSON true/false, Yes/No, Y/N, TRUE/FALSE, 1/0,
+-- an "x" or "checked" box, on/off; NULL when blank or not known ("unknown", "?"). Another
+-- word is no answer: NULL, and the caller counts it (trapper.note_unrecognised_value).
+-- PostgreSQL's boolean input failed the whole record on "", "x" or "checked", and comparing
+-- with 'Yes' read JSON's true, "yes" and "Y" as no. Words, not patterns: no regular
+-- expression. The orchestrator's typed values read the same words
+-- (sql/orchestrator/functions/registry.sql, orchestrator_to_boolean).
+CREATE OR REPLACE FUNCTION trapper.payload_bool(p_raw text, OUT value boolean, OUT known boolean)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
+                           '✔') THEN true
+                WHEN v IN ('no', 'n', 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none')
+                THEN false END,
+           v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓', '✔', 'no', 'n',
+                 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none', '', 'unknown', '?',
+                 'n/a', 'na') OR v IS NULL
+    FROM (SELECT lower(btrim(p_raw)) AS v) s
+$$;
+
 -- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":
 -- normalize_address folds the state and ZIP back together).
 CREATE OR REPLACE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text

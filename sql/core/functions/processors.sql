@@ -111,6 +111,11 @@ BEGIN
     v_cat := trapper.find_or_create_cat_by_microchip(
         v_chip, p ->> 'Name', p ->> 'Sex', p ->> 'Breed', p ->> 'Altered', p ->> 'Color',
         'shelterluv', p_shelterluv_id => p ->> 'ID', p_staged_record_id => p_id);
+    -- the API's Status ("Deceased", "Healthy - In Custody"): a dead cat is marked so
+    IF (trapper.shelter_outcome(split_part(p ->> 'Status', ' ', 1))).deceased THEN
+        UPDATE trapper.sot_cats SET is_deceased = true, updated_at = now()
+        WHERE cat_id = v_cat AND NOT is_deceased;
+    END IF;
     SELECT pi.person_id INTO v_person FROM trapper.person_identifiers pi
     WHERE pi.id_type = 'external_id'
       AND pi.id_value_norm
@@ -127,19 +132,29 @@ DECLARE
     v_cat uuid;
     r record;
     v_name text := btrim(coalesce(p ->> 'Outcome To Person Name', ''));
+    v_outcome record := trapper.shelter_outcome(p ->> 'Outcome Type');
 BEGIN
     v_cat := trapper.find_or_create_cat_by_microchip(
         p ->> 'Microchip Number', NULL, p_source => 'shelterluv',
         p_shelterluv_id => p ->> 'Animal ID', p_staged_record_id => p_id);
+    IF NOT v_outcome.known THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'Outcome Type', p ->> 'Outcome Type',
+                                                'adopter');
+    END IF;
+    IF v_outcome.deceased THEN
+        UPDATE trapper.sot_cats SET is_deceased = true, updated_at = now()
+        WHERE cat_id = v_cat AND NOT is_deceased;
+    END IF;
     r := trapper.process_person_fields(p_id, 'shelterluv',
         split_part(v_name, ' ', 1), nullif(substr(v_name, length(split_part(v_name, ' ', 1)) + 2), ''),
         p ->> 'Outcome To Person Email', p ->> 'Outcome To Person Phone', NULL,
         trapper.join_address(p ->> 'Outcome To Person Street Address 1',
                              p ->> 'Outcome To Person City',
                              p ->> 'Outcome To Person State', p ->> 'Outcome To Person Zip'));
-    PERFORM trapper.link_person_cat(r.person_id, v_cat,
-        CASE WHEN p ->> 'Outcome Type' = 'Foster' THEN 'foster' ELSE 'adopter' END,
-        'shelterluv');
+    IF v_outcome.relationship IS NOT NULL THEN
+        PERFORM trapper.link_person_cat(r.person_id, v_cat, v_outcome.relationship,
+                                        'shelterluv');
+    END IF;
     RETURN trapper.processed('cat', v_cat);
 END $$;
 
@@ -228,21 +243,41 @@ DECLARE
     v_site uuid;
     v_req uuid;
     v_total integer := trapper.payload_int(p ->> 'Total Cats to be trapped');
+    v_kittens record := trapper.payload_bool(p ->> 'Kittens Present?');
+    v_status record := trapper.request_status(p ->> 'Case Status');
+    v_lat numeric := trapper.payload_number(p ->> 'Latitude');
+    v_lng numeric := trapper.payload_number(p ->> 'Longitude');
 BEGIN
+    -- what the record says that nothing reads is counted, and the record still processed
+    IF NOT v_kittens.known THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'Kittens Present?',
+                                                p ->> 'Kittens Present?');
+    END IF;
+    IF NOT v_status.known THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'Case Status', p ->> 'Case Status', 'new');
+    END IF;
+    IF v_total IS NULL AND btrim(p ->> 'Total Cats to be trapped') <> '' THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'Total Cats to be trapped',
+                                                p ->> 'Total Cats to be trapped');
+    END IF;
+    IF (v_lat IS NULL AND btrim(p ->> 'Latitude') <> '')
+       OR (v_lng IS NULL AND btrim(p ->> 'Longitude') <> '') THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'Latitude/Longitude',
+            concat_ws(', ', p ->> 'Latitude', p ->> 'Longitude'));
+        v_lat := NULL;
+        v_lng := NULL;
+    END IF;
     v_site := trapper.find_or_create_place_deduped(
         trapper.join_address(coalesce(p ->> 'Address', p ->> 'Cats Address', p ->> 'Trapping Address'),
                              p ->> 'City', coalesce(p ->> 'Zip', p ->> 'ZIP')),
-        NULL, (p ->> 'Latitude')::double precision, (p ->> 'Longitude')::double precision,
-        'airtable', p_id);
+        NULL, v_lat::double precision, v_lng::double precision, 'airtable', p_id);
     r := trapper.process_person_fields(p_id, 'airtable', p ->> 'First Name', p ->> 'Last Name',
         coalesce(nullif(p ->> 'Clean Email', ''), p ->> 'Client Email (LK)'),
         p ->> 'Clean Phone', NULL, NULL, 'requester');
     PERFORM trapper.link_person_place(r.person_id, v_site, 'requester', 'airtable');
     v_req := trapper.find_or_create_request('airtable', s.source_row_id,
         trapper.parse_us_date(p ->> 'Created'), v_site, r.person_id, p ->> 'Case Info',
-        CASE lower(coalesce(p ->> 'Case Status', '')) WHEN 'closed' THEN 'completed'
-             WHEN 'in progress' THEN 'in_progress' ELSE 'new' END,
-        NULL, v_total, (p ->> 'Kittens Present?') = 'Yes',
+        v_status.status, NULL, v_total, v_kittens.value,
         ARRAY(SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(p -> 'Trappers Assigned') = 'array'
                                                     THEN p -> 'Trappers Assigned' ELSE '[]' END)),
         p_id);
@@ -259,7 +294,12 @@ DECLARE
     p jsonb := s.payload;
     r record;
     v_req uuid;
+    v_status record := trapper.request_status(p ->> 'Submission Status');
 BEGIN
+    IF NOT v_status.known THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'Submission Status',
+                                                p ->> 'Submission Status', 'new');
+    END IF;
     r := trapper.process_person_fields(p_id, 'airtable', p ->> 'First Name', p ->> 'Last Name',
         p ->> 'Email', p ->> 'Best phone number to reach you', NULL,
         coalesce(nullif(p ->> 'Clean Address', ''),
@@ -267,8 +307,7 @@ BEGIN
                                       p ->> 'Your Zip Code')), 'requester');
     v_req := trapper.find_or_create_request('airtable', s.source_row_id, NULL, r.place_id,
         r.person_id, 'appointment request',
-        CASE p ->> 'Submission Status' WHEN 'Booked' THEN 'scheduled'
-                                       WHEN 'Declined' THEN 'cancelled' ELSE 'new' END,
+        v_status.status,
         p_staged_record_id => p_id);
     RETURN trapper.processed('request', v_req, true);
 END $$;
@@ -282,7 +321,19 @@ DECLARE
     v_site uuid;
     v_req uuid;
     v_count integer := trapper.payload_int(p ->> 'cat_count_estimate');
+    v_kittens record := trapper.payload_bool(p ->> 'has_kittens');
+    v_emergency record := trapper.payload_bool(p ->> 'is_emergency');
 BEGIN
+    IF NOT v_kittens.known THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'has_kittens', p ->> 'has_kittens');
+    END IF;
+    IF NOT v_emergency.known THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'is_emergency', p ->> 'is_emergency');
+    END IF;
+    IF v_count IS NULL AND btrim(p ->> 'cat_count_estimate') <> '' THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'cat_count_estimate',
+                                                p ->> 'cat_count_estimate');
+    END IF;
     r := trapper.process_person_fields(p_id, 'web_intake', p ->> 'first_name', p ->> 'last_name',
         p ->> 'email', p ->> 'phone', NULL,
         trapper.join_address(p ->> 'requester_address', p ->> 'requester_city',
@@ -294,7 +345,7 @@ BEGIN
     v_req := trapper.find_or_create_request('web_intake', s.source_row_id,
         (p ->> 'submitted_at')::timestamptz, v_site, r.person_id,
         p ->> 'situation_description', 'new', NULL, v_count,
-        (p ->> 'has_kittens')::boolean, p_staged_record_id => p_id);
+        v_kittens.value, p_staged_record_id => p_id);
     PERFORM trapper.add_colony_estimate(v_site, v_count, NULL,
         trapper.payload_int(p ->> 'kitten_count'), 'intake_form',
         ((p ->> 'submitted_at')::timestamptz)::date, p_id);
@@ -306,7 +357,7 @@ BEGIN
     VALUES (s.source_row_id, (p ->> 'submitted_at')::timestamptz, p ->> 'first_name',
             p ->> 'last_name', p ->> 'email', p ->> 'phone', p ->> 'requester_address',
             p ->> 'cats_address', p ->> 'ownership_status', v_count, p ->> 'fixed_status',
-            (p ->> 'has_kittens')::boolean, (p ->> 'is_emergency')::boolean,
+            v_kittens.value, v_emergency.value,
             p ->> 'situation_description', 'request_created', r.person_id, v_site, v_req, p_id)
     ON CONFLICT (submission_id) DO NOTHING;
     RETURN trapper.processed('request', v_req, true);

@@ -1,14 +1,37 @@
 -- The casts a routing rule's transform may apply (ORCH_002).
 
 -- Casts a transform may apply, as functions (so a rule never carries SQL text).
-CREATE OR REPLACE FUNCTION trapper.orchestrator_to_integer(p text) RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN btrim(p) ~ '^-?\d{1,9}(\.0+)?$' THEN split_part(btrim(p), '.', 1)::integer END
-$$;
-
+-- A number as people type one: "-122.71", "1,234.5" (thousands separators in threes),
+-- "$12.50", ".5", "12."; NULL for anything else ("12 lbs", "1,2", "n/a"). The same reading
+-- as the core's trapper.payload_number, which a shadow install does not own
+-- (tests/test_values.py keeps the two equal).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_to_numeric(p text) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN btrim(p) ~ '^-?\d+(\.\d+)?$' THEN btrim(p)::numeric END
+    SELECT CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
+                THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric
+           END
+    FROM (SELECT regexp_match(btrim(p),
+                              '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$') AS m) s
+$$;
+
+-- A whole number: the numbers to_numeric reads, when whole ("5", "5.0", "1,234"); NULL for
+-- a fraction or beyond integer.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_to_integer(p text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN n = trunc(n) AND abs(n) <= 2147483647 THEN n::integer END
+    FROM (SELECT trapper.orchestrator_to_numeric(p) AS n) s
+$$;
+
+-- A yes/no: JSON true/false, Yes/No, Y/N, TRUE/FALSE, 1/0, an "x" or "checked" box, on/off;
+-- NULL for anything else (PostgreSQL's boolean input refused "x" and "checked"). The same
+-- words as the core's trapper.payload_bool (tests/test_values.py keeps the two equal).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_to_boolean(p text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
+                           '✔') THEN true
+                WHEN v IN ('no', 'n', 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none')
+                THEN false END
+    FROM (SELECT lower(btrim(p)) AS v) s
 $$;
 
 -- A date as exports write one: ISO (2025-03-14), US (3/14/2025, 3/14/25), the month's name
