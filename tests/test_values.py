@@ -290,14 +290,18 @@ def test_web_intake_yes_no_values_as_forms_send_them(db_url: str) -> None:
             "requester_zip": "95404", "cats_address": "12 Oak St", "cats_city": "Santa Rosa",
             "cats_zip": "95404", "cat_count_estimate": "3", "kitten_count": "",
             "submitted_at": "2025-03-14T10:00:00Z", "situation_description": "cats"}
-    for sid, (kittens, emergency) in enumerate([("checked", ""), ("", "x"), ("Y", "perhaps")]):
+    for sid, (kittens, emergency, at) in enumerate([
+            ("checked", "", "2025-03-14T10:00:00Z"), ("", "x", ""),
+            ("Y", "perhaps", "yesterday")]):
         process(db_url, "web_intake", "submissions",
-                base | {"has_kittens": kittens, "is_emergency": emergency}, f"s{sid}")
-    got = [tuple(r) for r in sql(db_url, "SELECT has_kittens, is_emergency FROM "
+                base | {"has_kittens": kittens, "is_emergency": emergency, "submitted_at": at},
+                f"s{sid}")
+    got = [tuple(r) for r in sql(db_url, "SELECT has_kittens, is_emergency, "
+                                         "submitted_at IS NOT NULL FROM "
                                          "trapper.web_intake_submissions ORDER BY submission_id")]
-    assert got == [(True, None), (None, True), (True, None)]
-    assert [tuple(r) for r in sql(db_url, "SELECT field, value FROM trapper.unrecognised_values")
-            ] == [("is_emergency", "perhaps")]
+    assert got == [(True, None, True), (None, True, False), (True, None, False)]
+    assert {tuple(r) for r in sql(db_url, "SELECT field, value FROM trapper.unrecognised_values")
+            } == {("is_emergency", "perhaps"), ("submitted_at", "yesterday")}
 
 
 def test_every_writer_of_a_cat_keeps_its_values_in_the_space(db_url: str) -> None:
@@ -351,3 +355,18 @@ def test_a_deceased_status_marks_the_cat(db_url: str) -> None:
             "Microchips": [{"Id": f"98511200000080{n}"}]})
     assert [r[0] for r in sql(db_url, "SELECT is_deceased FROM trapper.sot_cats "
                                       "ORDER BY display_name, created_at")] == [False, True]
+
+
+def test_a_moment_is_read_as_dates_are(db_url: str) -> None:
+    rows = sql(
+        db_url, "SELECT raw, to_char(trapper.payload_timestamp(raw) AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD HH24:MI') AS t FROM unnest($1::text[]) raw",
+        ["2025-03-14T10:00:00Z", "2025-03-14 10:00:00+00", "2025-03-14", "yesterday", "now",
+         "", "3/14/2025"])
+    got = {r["raw"]: r["t"] for r in rows}
+    assert {k: got[k] for k in ("2025-03-14T10:00:00Z", "2025-03-14 10:00:00+00",
+                                "yesterday", "now", "")} == {
+        "2025-03-14T10:00:00Z": "2025-03-14 10:00", "2025-03-14 10:00:00+00": "2025-03-14 10:00",
+        "yesterday": None, "now": None, "": None}
+    # a day with no time is the day's start where the server is
+    assert got["3/14/2025"] is not None and got["2025-03-14"] == got["3/14/2025"]

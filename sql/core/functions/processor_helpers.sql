@@ -77,6 +77,25 @@ EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
     RETURN NULL;
 END $$;
 
+-- A moment as the exports write one: a date parse_us_date reads, with its time when it is
+-- ISO (2025-03-14T10:00:00Z: the same under any DateStyle), else the day's start; NULL for
+-- anything else. PostgreSQL's timestamp input took 'yesterday' and 'now' for the time of
+-- processing and failed the record on a blank.
+CREATE OR REPLACE FUNCTION trapper.payload_timestamp(p_raw text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    d date := trapper.parse_us_date(p_raw);
+BEGIN
+    IF d IS NULL THEN
+        RETURN NULL;
+    ELSIF substr(btrim(p_raw), 5, 1) = '-' AND length(btrim(p_raw)) > 10 THEN
+        RETURN btrim(p_raw)::timestamptz;
+    END IF;
+    RETURN d::timestamptz;
+EXCEPTION WHEN data_exception THEN   -- a time PostgreSQL does not take: the day
+    RETURN d::timestamptz;
+END $$;
+
 -- A count as people type one: "5", "5.0", "~5", "about 5", "5+", "5 cats", and a range
 -- ("3-4", "3 to 4") as its upper end, the colony the trapper should plan for. Words alone
 -- ("a few", "lots") are no count: the field stays empty.

@@ -323,7 +323,11 @@ DECLARE
     v_count integer := trapper.payload_int(p ->> 'cat_count_estimate');
     v_kittens record := trapper.payload_bool(p ->> 'has_kittens');
     v_emergency record := trapper.payload_bool(p ->> 'is_emergency');
+    v_submitted timestamptz := trapper.payload_timestamp(p ->> 'submitted_at');
 BEGIN
+    IF v_submitted IS NULL AND btrim(p ->> 'submitted_at') <> '' THEN
+        PERFORM trapper.note_unrecognised_value(p_id, 'submitted_at', p ->> 'submitted_at');
+    END IF;
     IF NOT v_kittens.known THEN
         PERFORM trapper.note_unrecognised_value(p_id, 'has_kittens', p ->> 'has_kittens');
     END IF;
@@ -343,18 +347,18 @@ BEGIN
         NULL, NULL, NULL, 'web_intake', p_id);
     PERFORM trapper.link_person_place(r.person_id, v_site, 'requester', 'web_intake', 0.55);
     v_req := trapper.find_or_create_request('web_intake', s.source_row_id,
-        (p ->> 'submitted_at')::timestamptz, v_site, r.person_id,
+        v_submitted, v_site, r.person_id,
         p ->> 'situation_description', 'new', NULL, v_count,
         v_kittens.value, p_staged_record_id => p_id);
     PERFORM trapper.add_colony_estimate(v_site, v_count, NULL,
         trapper.payload_int(p ->> 'kitten_count'), 'intake_form',
-        ((p ->> 'submitted_at')::timestamptz)::date, p_id);
+        v_submitted::date, p_id);
     INSERT INTO trapper.web_intake_submissions
         (submission_id, submitted_at, first_name, last_name, email, phone, requester_address,
          cats_address, ownership_status, cat_count_estimate, fixed_status, has_kittens,
          is_emergency, situation_description, status, matched_person_id, matched_place_id,
          created_request_id, staged_record_id)
-    VALUES (s.source_row_id, (p ->> 'submitted_at')::timestamptz, p ->> 'first_name',
+    VALUES (s.source_row_id, v_submitted, p ->> 'first_name',
             p ->> 'last_name', p ->> 'email', p ->> 'phone', p ->> 'requester_address',
             p ->> 'cats_address', p ->> 'ownership_status', v_count, p ->> 'fixed_status',
             v_kittens.value, v_emergency.value,
