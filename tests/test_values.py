@@ -370,3 +370,53 @@ def test_a_moment_is_read_as_dates_are(db_url: str) -> None:
         "yesterday": None, "now": None, "": None}
     # a day with no time is the day's start where the server is
     assert got["3/14/2025"] is not None and got["2025-03-14"] == got["3/14/2025"]
+
+
+def test_an_appointment_without_a_readable_date_says_so(db_url: str) -> None:
+    appt = {"Number": "25-9", "Date": "sometime in March", "Animal Name": "Tux",
+            "Microchip Number": "985112000000901", "Sex": "M", "Breed": "DSH",
+            "Spay Neuter Status": "Yes", "Primary Color": "Black"}
+    with pytest.raises(Exception, match=r"appointment 25-9 has no date it can be read from: "
+                                        r"Date = 'sometime in March'"):
+        process(db_url, "clinichq", "appointment_info", appt)
+    process(db_url, "clinichq", "appointment_info", appt | {"Date": "Mar 14, 2025"})
+    assert str(val(db_url, "SELECT appointment_date FROM trapper.sot_appointments")) == \
+        "2025-03-14"
+
+
+@pytest.mark.parametrize("chips", [
+    [{"Id": "985112000001001"}], ["985112000001001"], "985112000001001",
+    "Chip: 985112000001001", "12345, 985 112 000 001 001", 985112000001001,
+])
+def test_a_shelter_cat_s_chips_as_written(db_url: str, chips: Any) -> None:
+    process(db_url, "shelterluv", "animals", {
+        "ID": "SL-10", "Internal-ID": "10", "Name": "Mia", "Microchips": chips})
+    assert val(db_url, "SELECT id_value FROM trapper.cat_identifiers "
+                       "WHERE id_type = 'microchip'") == "985112000001001"
+
+
+def test_volunteer_groups_joined_any_way(db_url: str) -> None:
+    process(db_url, "volunteerhub", "users", {
+        "UserUid": "u1", "Name - FirstName": "Ann", "Name - LastName": "Lee",
+        "Email": "ann@example.org", "User Group Memberships": "Trappers, Foster Parents|Events"})
+    assert {r[0] for r in sql(db_url, "SELECT role FROM trapper.person_roles")} == {
+        "trapper", "foster", "volunteer"}
+
+
+def test_migration_024_reads_the_cats_stored_before(db_url: str) -> None:
+    """Cats stored raw before core 024 take the value space's values; a value read as
+    nothing stays for someone to look at."""
+    text = (Path(__file__).resolve().parent.parent / "sql" / "core"
+            / "024_unrecognised_values.sql").read_text()
+    update = text[text.index("UPDATE trapper.sot_cats"):]
+    sql(db_url, "ALTER TABLE trapper.sot_cats DISABLE TRIGGER sot_cats_values")
+    sql(db_url, "INSERT INTO trapper.sot_cats (sex, altered_status) VALUES ('M', 'Unknown'), "
+                "('Neutered Male', NULL), ('FS', 'DidNotAsk'), ('Female', 'No'), "
+                "('Calico', 'Yes'), (NULL, 'spayed')")
+    sql(db_url, "ALTER TABLE trapper.sot_cats ENABLE TRIGGER sot_cats_values")
+    sql(db_url, update)
+    assert sorted(tuple(r) for r in sql(db_url, "SELECT coalesce(sex, '-'), "
+                                                "coalesce(altered_status, '-') "
+                                                "FROM trapper.sot_cats")) == sorted([
+        ("Male", "-"), ("Male", "Yes"), ("Female", "Yes"), ("Female", "No"),
+        ("Calico", "Yes"), ("-", "Yes")])

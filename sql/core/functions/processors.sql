@@ -11,6 +11,13 @@ DECLARE
     v_appt uuid;
     v_date date := trapper.parse_us_date(p ->> 'Date');
 BEGIN
+    IF v_date IS NULL THEN   -- an appointment is its number and its day
+        RAISE EXCEPTION 'appointment % has no date it can be read from: Date = %',
+            p ->> 'Number', coalesce(quote_literal(p ->> 'Date'), 'missing')
+            USING ERRCODE = 'invalid_datetime_format',
+                  HINT = 'dates are read as ISO, US (3/14/2025), month names or Excel '
+                         'serials (docs/processing.md, "Values as people type them")';
+    END IF;
     v_cat := trapper.find_or_create_cat_by_microchip(
         p ->> 'Microchip Number', p ->> 'Animal Name', p ->> 'Sex', p ->> 'Breed',
         p ->> 'Spay Neuter Status', p ->> 'Primary Color', 'clinichq', p ->> 'Number',
@@ -104,10 +111,15 @@ DECLARE
     v_person uuid;
     v_chip text;
 BEGIN
-    SELECT m ->> 'Id' INTO v_chip FROM jsonb_array_elements(
-        CASE WHEN jsonb_typeof(p -> 'Microchips') = 'array' THEN p -> 'Microchips'
+    -- the API's [{"Id": …}], and a list of chips or one chip as people write them
+    SELECT c INTO v_chip FROM jsonb_array_elements(
+        CASE jsonb_typeof(p -> 'Microchips') WHEN 'array' THEN p -> 'Microchips'
+             WHEN 'string' THEN to_jsonb(string_to_array(p ->> 'Microchips', ','))
+             WHEN 'number' THEN jsonb_build_array(p -> 'Microchips')
              ELSE '[]' END) m
-    WHERE trapper.validate_microchip(m ->> 'Id') IS NOT NULL LIMIT 1;
+    CROSS JOIN LATERAL (SELECT coalesce(m ->> 'Id', CASE WHEN jsonb_typeof(m) <> 'object'
+                                                         THEN m #>> '{}' END) AS c) x
+    WHERE trapper.validate_microchip(c) IS NOT NULL LIMIT 1;
     v_cat := trapper.find_or_create_cat_by_microchip(
         v_chip, p ->> 'Name', p ->> 'Sex', p ->> 'Breed', p ->> 'Altered', p ->> 'Color',
         'shelterluv', p_shelterluv_id => p ->> 'ID', p_staged_record_id => p_id);
@@ -204,7 +216,9 @@ BEGIN
                              p ->> 'Street Address - State', p ->> 'Street Address - PostalCode'));
     PERFORM trapper.add_person_identifier(r.person_id, 'external_id',
         'volunteerhub:' || trapper.source_id(p ->> 'UserUid'), p ->> 'UserUid', p_id, 1.0);
-    FOREACH g IN ARRAY string_to_array(coalesce(p ->> 'User Group Memberships', ''), ';') LOOP
+    -- groups as the export joins them (";"), or as people do (",", "|")
+    FOREACH g IN ARRAY string_to_array(translate(coalesce(p ->> 'User Group Memberships', ''),
+                                                 ',|', ';;'), ';') LOOP
         INSERT INTO trapper.person_roles (person_id, role, source_system)
         SELECT r.person_id, CASE WHEN g ILIKE '%trapper%' THEN 'trapper'
                                  WHEN g ILIKE '%foster%' THEN 'foster' ELSE 'volunteer' END,
