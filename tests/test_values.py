@@ -420,3 +420,12 @@ def test_migration_024_reads_the_cats_stored_before(db_url: str) -> None:
                                                 "FROM trapper.sot_cats")) == sorted([
         ("Male", "-"), ("Male", "Yes"), ("Female", "Yes"), ("Female", "No"),
         ("Calico", "Yes"), ("-", "Yes")])
+
+
+def test_a_zip_written_as_a_float_is_the_same_place(db_url: str) -> None:
+    assert [r[0] for r in sql(db_url, "SELECT trapper.join_address(s, 'Santa Rosa', 'CA', z) "
+                                      "FROM unnest($1::text[], $2::text[]) AS t(s, z)",
+                              ["12 Oak St", "12 Oak St", "12.5 Oak St", " "],
+                              ["95404.0", "95404", " 95404.00 ", ""])] == [
+        "12 Oak St, Santa Rosa, CA, 95404", "12 Oak St, Santa Rosa, CA, 95404",
+        "12.5 Oak St, Santa Rosa, CA, 95404", "Santa Rosa, CA"]

@@ -197,11 +197,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":
--- normalize_address folds the state and ZIP back together).
+-- normalize_address folds the state and ZIP back together). A part that is a whole number
+-- written as a float (a ZIP of 95404.0 from a JSON export, or a CSV column a spreadsheet
+-- tool saved as floats) is its digits: "95404.0" made another place than "95404".
 CREATE OR REPLACE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT nullif(array_to_string(array_remove(ARRAY(
-        SELECT nullif(btrim(x), '') FROM unnest(parts) x), NULL), ', '), '')
+        SELECT CASE WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '')
+               END
+        FROM unnest(parts) x), NULL), ', '), '')
 $$;
 
 CREATE OR REPLACE FUNCTION trapper.processed(p_type text, p_id uuid, p_created boolean DEFAULT NULL)
