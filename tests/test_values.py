@@ -429,3 +429,13 @@ def test_a_zip_written_as_a_float_is_the_same_place(db_url: str) -> None:
                               ["95404.0", "95404", " 95404.00 ", ""])] == [
         "12 Oak St, Santa Rosa, CA, 95404", "12 Oak St, Santa Rosa, CA, 95404",
         "12.5 Oak St, Santa Rosa, CA, 95404", "Santa Rosa, CA"]
+
+
+def test_a_geocode_with_blank_coordinates_is_no_location(db_url: str) -> None:
+    addr = "10 Oak St, Petaluma, CA 94952"
+    for n, (lat, lng) in enumerate([("", ""), ("38.23", "-122.63")]):
+        process(db_url, "google_maps", "geocode_results", {
+            "place_key": f"gm-{n}", "query_address": addr, "status": "OK",
+            "formatted_address": addr, "lat": lat, "lng": lng})
+        assert val(db_url, "SELECT location[1] FROM trapper.places") == (
+            38.23 if lat else None)

@@ -408,9 +408,12 @@ BEGIN
     IF v_place IS NULL THEN
         RAISE EXCEPTION 'geocode result for "%" names no street address', p ->> 'query_address';
     END IF;
-    IF p ->> 'status' = 'OK' AND p ->> 'lat' IS NOT NULL THEN
+    -- coordinates as numbers or as text; a result without both is no location
+    IF p ->> 'status' = 'OK' AND trapper.payload_number(p ->> 'lat') IS NOT NULL
+       AND trapper.payload_number(p ->> 'lng') IS NOT NULL THEN
         UPDATE trapper.places
-        SET location = point((p ->> 'lng')::double precision, (p ->> 'lat')::double precision),
+        SET location = point(trapper.payload_number(p ->> 'lng')::double precision,
+                             trapper.payload_number(p ->> 'lat')::double precision),
             formatted_address = coalesce(nullif(p ->> 'formatted_address', ''), formatted_address),
             geocode_status = 'ok', geocoded_at = now(), geocode_source = 'google_maps',
             updated_at = now()
