@@ -127,7 +127,7 @@ DATES: dict[str, str | None] = {
     "14-Mar-25": "2025-03-14", "Sept 3, 2025": "2025-09-03", "September 3rd, 2025": "2025-09-03",
     "Friday, March 14, 2025": "2025-03-14", "Mar 14, 2025 10:00 AM": "2025-03-14",
     "45730": "2025-03-14", "45730.0": "2025-03-14", "45730.5": "2025-03-14",
-    "45000": "2023-03-15",
+    "45000": "2023-03-15", "\t3/14/2025\r\n": "2025-03-14", "\u00a03/14/2025": "2025-03-14",
     # no date: words PostgreSQL's input takes, impossible days, other numbers, half dates
     "yesterday": None, "today": None, "now": None, "epoch": None, "infinity": None,
     "J2451187": None, "2/30/2025": None, "13/1/2025": None, "3/14/2025x": None,
@@ -313,10 +313,17 @@ def test_every_writer_of_a_cat_keeps_its_values_in_the_space(db_url: str) -> Non
     val(db_url, surv, cat, "clinichq", json.dumps({"sex": "f/s"}), True)
     stored = "SELECT sex, altered_status FROM trapper.sot_cats"
     assert tuple(sql(db_url, stored)[0]) == ("Female", "Yes")
-    # a value read as nothing, or as not known, keeps what the cat had
-    val(db_url, surv, cat, "atlas_ui", json.dumps({"sex": "Calico"}), False)
+    # a value read as nothing, or as not known, keeps what the cat had: survivorship says
+    # nothing was replaced, and the field's source stays the one that set it
+    assert json.loads(val(db_url, surv, cat, "atlas_ui", json.dumps({"sex": "Calico"}),
+                          False)) == []
+    assert val(db_url, "SELECT source_system || ':' || value FROM "
+                       "trapper.orchestrator_field_provenance WHERE field = 'sex'") == \
+        "clinichq:Female"
+    replaced = json.loads(val(db_url, surv, cat, "atlas_ui", json.dumps({"sex": "m"}), False))
+    assert [(r["from"], r["to"]) for r in replaced] == [("Female", "Male")]
     sql(db_url, "UPDATE trapper.sot_cats SET sex = 'Unknown', altered_status = 'maybe'")
-    assert tuple(sql(db_url, stored)[0]) == ("Female", "Yes")
+    assert tuple(sql(db_url, stored)[0]) == ("Male", "Yes")
     sql(db_url, "UPDATE trapper.sot_cats SET sex = 'MI', altered_status = NULL")
     assert tuple(sql(db_url, stored)[0]) == ("Male", "No")
     assert {tuple(r) for r in sql(db_url, "SELECT field, value FROM trapper.unrecognised_values")

@@ -179,13 +179,14 @@ class HeaderMapper:
 
 _CLOCK = (r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]m)?"
           r"\s*(?:z|[+-]\d{2}(?::?\d{2})?|utc|gmt)?)?")
-_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})" + _CLOCK)
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _CLOCK)
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})" + _CLOCK, re.ASCII)
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _CLOCK, re.ASCII)
 _NAMED_DATE = re.compile(r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
                          r"(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?"
                          r"|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)"
-                         r"[\s-]+(\d{4}|\d{2})" + _CLOCK)
-_SERIAL_DATE = re.compile(r"([2-7]\d{4})(?:\.\d+)?")
+                         r"[\s-]+(\d{4}|\d{2})" + _CLOCK, re.ASCII)
+_SERIAL_DATE = re.compile(r"([2-7]\d{4})(?:\.\d+)?", re.ASCII)
+_DATE_PADDING = " \t\r\n\xa0"   # what the SQL readers trim, no more
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
 
@@ -194,7 +195,7 @@ def parse_date(value: str) -> dt.date | None:
     """A date as the exports write one, read as trapper.parse_us_date reads it (ISO, US, the
     month's name, each with a time or not, or an Excel serial from 1954 to 2119); None for
     anything else. tests/test_values.py keeps the readers equal."""
-    text = value.strip().lower()
+    text = value.strip(_DATE_PADDING).lower()
     try:
         if "/" in text:
             m = _US_DATE.fullmatch(text)

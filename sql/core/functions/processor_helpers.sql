@@ -14,7 +14,7 @@
 CREATE OR REPLACE FUNCTION trapper.parse_us_date(p_raw text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v text := lower(btrim(p_raw));
+    v text := lower(btrim(p_raw, E' \t\r\n\u00a0'));
     m text[];
     y integer;
     mon integer;

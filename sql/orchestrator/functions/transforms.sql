@@ -45,7 +45,7 @@ $$;
 CREATE OR REPLACE FUNCTION trapper.orchestrator_to_date(p text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v text := lower(btrim(p));
+    v text := lower(btrim(p, E' \t\r\n\u00a0'));
     m text[];
     y integer;
     mon integer;
