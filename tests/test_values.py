@@ -35,12 +35,15 @@ SEX_ALTERED: list[tuple[str | None, str | None, str | None, str | None]] = [
     (None, "DidNotAsk", None, None), (None, "did not ask", None, None),
     # the altered field's own word wins over the sex field's
     ("Neutered Male", "No", "Male", "No"),
+    # only a female is spayed; a question mark is a value nobody knew
+    ("Spayed", None, "Female", "Yes"), ("Female?", "Yes?", None, None),
 ]
 
 # values read as nothing: stored empty and named as unrecognised
 UNREAD: list[tuple[str | None, str | None, list[str]]] = [
     ("Calico", None, ["sex"]), ("MF", None, ["sex"]), ("Male Female", None, ["sex"]),
-    ("neutered intact", None, ["sex"]), (None, "maybe", ["altered_status"]),
+    ("neutered intact", None, ["sex"]), ("Spayed Male", None, ["sex"]),
+    (None, "maybe", ["altered_status"]),
     (None, "Yes No", ["altered_status"]), ("Mle", "Yse", ["sex", "altered_status"]),
 ]
 
@@ -343,6 +346,8 @@ def _outcome(kind: str) -> dict[str, str]:
     ("ReturnToOwner", "owner", False, False), ("Return to Owner", "owner", False, False),
     ("RTF", "caretaker", False, False), ("Transfer", None, False, False),
     ("Euthanasia", None, True, False), ("DOA", None, True, False),
+    ("Adoption - Offsite", "adopter", False, False), ("Transfer Out", None, False, False),
+    ("Euthanasia Requested", None, True, False), ("", "adopter", False, False),
     ("Lost in kennel", "adopter", False, True),
 ])
 def test_a_shelter_outcome_says_what_became_of_the_cat(

@@ -28,11 +28,11 @@ END $$;
 -- A cat's sex and altered (spay/neuter) status as people type them, read into a small value
 -- space: sex 'Male' or 'Female', altered 'Yes' or 'No', NULL when not known. The sex field
 -- often carries the altered status too ("Neutered Male", "MN", "F/S", "Intact Female"); the
--- altered field's own word wins over it. A value given as not known ("Unknown", "?",
--- "DidNotAsk", blank) is NULL, so a later record may fill it in; any other value read as
--- nothing is named in `unrecognised` ('sex', 'altered_status') for the caller to count
--- (trapper.unrecognised_values), never taken as a guess. Words, not patterns: one regular
--- expression a field, folding case and punctuation.
+-- altered field's own word wins over it; "Spayed" alone is a female. A value given as not
+-- known ("Unknown", "?", "Female?", "DidNotAsk", blank) is NULL, so a later record may fill
+-- it in; any other value read as nothing is named in `unrecognised` ('sex',
+-- 'altered_status') for the caller to count (trapper.unrecognised_values), never taken as a
+-- guess. Words, not patterns: one regular expression a field, folding case and punctuation.
 CREATE OR REPLACE FUNCTION trapper.cat_sex_altered(
     p_sex text, p_altered text,
     OUT sex text, OUT altered text, OUT unrecognised text[]
@@ -44,6 +44,7 @@ DECLARE
     v_yes boolean := false;   -- the sex field's altered words
     v_no boolean := false;
     v_not boolean := false;
+    v_spay boolean := false;
     v_bad boolean := false;
     a_yes boolean := false;   -- the altered field's
     a_no boolean := false;
@@ -60,8 +61,9 @@ BEGIN
             WHEN w IN ('fs', 'sf') THEN v_sexes := v_sexes || 'Female'::text; v_yes := true;
             WHEN w IN ('mi', 'im') THEN v_sexes := v_sexes || 'Male'::text; v_no := true;
             WHEN w IN ('fi', 'if') THEN v_sexes := v_sexes || 'Female'::text; v_no := true;
-            WHEN w IN ('n', 's', 'neutered', 'neuter', 'spayed', 'spay', 'fixed', 'altered',
-                       'castrated', 'sterilized', 'sterilised', 'desexed') THEN v_yes := true;
+            WHEN w IN ('spayed', 'spay') THEN v_yes := true; v_spay := true;
+            WHEN w IN ('n', 's', 'neutered', 'neuter', 'fixed', 'altered', 'castrated',
+                       'sterilized', 'sterilised', 'desexed') THEN v_yes := true;
             WHEN w IN ('i', 'intact', 'unaltered', 'unfixed', 'entire', 'whole') THEN v_no := true;
             WHEN w = 'not' THEN v_not := true;
             WHEN w IN ('unknown', 'unk', 'u', '?', '??', 'na', 'unsure', 'didnotask') THEN NULL;
@@ -71,8 +73,14 @@ BEGIN
     IF v_not THEN
         v_no := v_no OR v_yes;
         v_yes := false;
+        v_spay := false;
     END IF;
-    IF v_bad OR (v_yes AND v_no) OR ('Male' = ANY (v_sexes) AND 'Female' = ANY (v_sexes)) THEN
+    IF v_spay THEN   -- only a female is spayed
+        v_sexes := v_sexes || 'Female'::text;
+    END IF;
+    IF strpos(p_sex, '?') > 0 THEN
+        NULL;   -- "Female?": the one who typed it did not know; not a value, not unread
+    ELSIF v_bad OR (v_yes AND v_no) OR ('Male' = ANY (v_sexes) AND 'Female' = ANY (v_sexes)) THEN
         unrecognised := unrecognised || 'sex'::text;
     ELSE
         sex := v_sexes[1];
@@ -101,7 +109,9 @@ BEGIN
         a_no := a_no OR a_yes;
         a_yes := false;
     END IF;
-    IF a_bad OR (a_yes AND a_no) THEN
+    IF strpos(p_altered, '?') > 0 THEN
+        NULL;   -- "Yes?": not known
+    ELSIF a_bad OR (a_yes AND a_no) THEN
         unrecognised := unrecognised || 'altered_status'::text;
     ELSIF a_yes OR a_no THEN
         altered := CASE WHEN a_yes THEN 'Yes' ELSE 'No' END;
@@ -116,7 +126,7 @@ CREATE OR REPLACE FUNCTION trapper.note_unrecognised_value(
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO trapper.unrecognised_values (staged_record_id, field, value, stored)
-    VALUES (p_staged_record_id, p_field, p_value, p_stored)
+    VALUES (p_staged_record_id, p_field, coalesce(p_value, ''), p_stored)
     ON CONFLICT (staged_record_id, field) DO NOTHING;
 END $$;
 

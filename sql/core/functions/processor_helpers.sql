@@ -148,33 +148,30 @@ $$;
 -- A shelter outcome as the exports write it ("Adoption", "ReturnToOwner", "Return to
 -- Owner", "RTF", "Euthanasia", "DOA"), as what it says of the cat: the link to the outcome's
 -- person ('adopter', 'foster', 'owner', 'caretaker', NULL for a transfer to another
--- organisation or a death) and whether the cat died. Another word keeps the adopter link it
--- always made, with known false for the caller to count. Every outcome but Foster was an
+-- organisation or a death) and whether the cat died. A blank, and another word, keep the
+-- adopter link it always made; another word has known false for the caller to count. Every outcome but Foster was an
 -- adoption before: a cat returned to its owner made the owner its adopter, and a dead cat
 -- stayed alive. Words, not patterns: no regular expression.
 CREATE OR REPLACE FUNCTION trapper.shelter_outcome(
     p_raw text, OUT relationship text, OUT deceased boolean, OUT known boolean
 )
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN v IN ('adoption', 'adopted', 'adopt') THEN 'adopter'
-                WHEN v IN ('foster', 'fostered', 'tofoster', 'fostercare') THEN 'foster'
-                WHEN v IN ('returntoowner', 'returnedtoowner', 'rto', 'reclaim', 'reclaimed',
-                           'ownerreclaim') THEN 'owner'
-                WHEN v IN ('returntofield', 'returnedtofield', 'rtf', 'tnr', 'release',
-                           'released', 'releasedtofield', 'communitycat') THEN 'caretaker'
-                WHEN v IN ('transfer', 'transferout', 'transferred', 'died', 'death', 'dead',
-                           'deceased', 'euthanasia', 'euthanized', 'euthanised', 'doa',
-                           'deadonarrival') THEN NULL
-                ELSE 'adopter' END,
-           v IN ('died', 'death', 'dead', 'deceased', 'euthanasia', 'euthanized', 'euthanised',
-                 'doa', 'deadonarrival'),
-           v IN ('adoption', 'adopted', 'adopt', 'foster', 'fostered', 'tofoster', 'fostercare',
-                 'returntoowner', 'returnedtoowner', 'rto', 'reclaim', 'reclaimed',
-                 'ownerreclaim', 'returntofield', 'returnedtofield', 'rtf', 'tnr', 'release',
-                 'released', 'releasedtofield', 'communitycat', 'transfer', 'transferout',
-                 'transferred', 'died', 'death', 'dead', 'deceased', 'euthanasia', 'euthanized',
-                 'euthanised', 'doa', 'deadonarrival')
-    FROM (SELECT translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '') AS v) s
+    SELECT CASE WHEN k IN ('adopter', 'foster', 'owner', 'caretaker') THEN k
+                WHEN k IS NULL THEN 'adopter' END,
+           coalesce(k = 'deceased', false), k IS NOT NULL
+    FROM (SELECT CASE
+            -- by the word's start: "Adoption - Offsite", "Transfer Out", "Euthanasia Requested"
+            WHEN v = '' OR v LIKE 'adopt%' THEN 'adopter'
+            WHEN v LIKE 'foster%' OR v LIKE 'tofoster%' THEN 'foster'
+            WHEN v LIKE 'returntoowner%' OR v LIKE 'returnedtoowner%' OR v IN ('rto', 'rtos')
+                 OR v LIKE 'reclaim%' OR v LIKE 'ownerreclaim%' THEN 'owner'
+            WHEN v LIKE 'returntofield%' OR v LIKE 'returnedtofield%' OR v IN ('rtf', 'tnr')
+                 OR v LIKE 'release%' OR v LIKE 'communitycat%' THEN 'caretaker'
+            WHEN v LIKE 'transfer%' THEN 'transfer'
+            WHEN v LIKE 'died%' OR v LIKE 'death%' OR v LIKE 'dead%' OR v LIKE 'deceased%'
+                 OR v LIKE 'euthan%' OR v = 'doa' OR v LIKE 'doa%' THEN 'deceased'
+          END AS k
+          FROM (SELECT translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '') AS v) s) t
 $$;
 
 -- A yes/no as people and forms write one: JSON true/false, Yes/No, Y/N, TRUE/FALSE, 1/0,
