@@ -47,7 +47,7 @@ FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
         "Zip"),
     ("shelterluv", "animals"): (
         "Internal-ID", "ID", "Microchips", "Name", "Sex", "Breed", "Altered", "Color",
-        "AssociatedPerson"),
+        "AssociatedPerson", "Status"),
     ("shelterluv", "outcomes"): (
         "Animal ID", "Microchip Number", "Outcome Type", "Outcome Date",
         "Outcome To Person Name", "Outcome To Person Email", "Outcome To Person Phone",
