@@ -98,10 +98,11 @@ def median(values: list[float]) -> float:
 
 
 async def ingest_world(conn: asyncpg.Connection, url: str, world: Path,
-                       lanes: int = INGEST_LANES) -> None:
+                       lanes: int = INGEST_LANES,
+                       tables: set[tuple[str, str]] | None = None) -> None:
     """Every file of the manifest, and the source wired by SQL INSERTs alone (its SQL first),
     in ``lanes`` lanes (``ingest_files``, as ``atlas-orch ingest --jobs``); raises when a
-    file did not go in."""
+    file did not go in. ``tables``: only the files of these (system, table) pairs."""
     manifest = json.loads((world / "manifest.json").read_text())
     plan = [PlannedFile(e.path, e.source_system, e.source_table, e.fmt)
             for e in ingest.read_manifest(world / "manifest.json")]
@@ -109,6 +110,8 @@ async def ingest_world(conn: asyncpg.Connection, url: str, world: Path,
         await conn.execute((world / o["sql"]).read_text())
         plan.append(PlannedFile(world / o["path"], o["source_system"], o["source_table"],
                                 o["format"]))
+    if tables is not None:
+        plan = [f for f in plan if (f.source_system, f.source_table) in tables]
     report = await ingest_files(url, plan, jobs=lanes)
     if not report.ok:
         raise RuntimeError("; ".join(r.describe_failure() for r in report.failed))

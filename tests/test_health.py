@@ -355,6 +355,11 @@ def test_why_missing_shows_a_failed_run_until_its_file_goes_in(
     row = rows[0]
     assert (row["source_system"], row["source_table"]) == ("petlink", "owners")
     assert "owners.csv" in row["entity_label"] and "no header row" in row["explanation"]
+    # a mistyped kind had looked like a kind without gaps
+    typo = run_cli("why-missing", "--type", "ingest_faild", env={"DATABASE_URL": db_url})
+    assert typo.returncode == 0 and "ingest_failed" in typo.stdout
+    assert "no gaps of kind 'ingest_faild' now; the kinds with gaps are those counted above" \
+        in typo.stderr
     assert "none of its rows were staged" in row["explanation"] and row["suggested_fix"]
     other = tmp_path / "other.csv"
     other.write_text("Owner ID,Name\no2,Bob\n")

@@ -236,10 +236,31 @@ def test_the_summary_says_what_to_do_about_an_encoding_or_a_source_nobody_proces
     names = {r["n"] for r in sql(db_url, "SELECT payload ->> 'Name' AS n "
                                          "FROM trapper.staged_records")}
     assert names == {"José", "Bob", "Zoë"}
-    # a registered source has its processor: no note
+    # a registered source has its processor: no note of that; the expected fields the file
+    # has no column for are named (its rules find nothing there)
     s = tmp_path / "survey.csv"
     s.write_text("response_id,first_name\nr1,Ann\n")
-    assert ingest(db_url, "client_survey/responses", s)["notes"] == []
+    assert ingest(db_url, "client_survey/responses", s)["notes"] == [
+        "no column for 'survey_date', 'last_name', 'email', 'phone', 'address', 'cat_count', "
+        "'kittens_seen': an expected field of client_survey/responses, so the rules that read "
+        "it find nothing in this file (atlas-orch rules check)"]
+
+
+def test_a_mistyped_source_is_named_with_the_source_it_is_near(
+    db_url: str, tmp_path: Path
+) -> None:
+    # "owner_inf" for owner_info: the generic profile found no id, every row was rejected
+    # missing_id, and nothing said the source name was the mistake
+    f = tmp_path / "owners.csv"
+    f.write_text("Number,Owner First Name,Owner Email\n1,Ann,ann@lee.org\n")
+    run = ingest(db_url, "clinichq/owner_inf", f)
+    assert (run["rows_new"], run["rejects_by_reason"]) == (0, {"missing_id": 1})
+    assert run["notes"] == [
+        "no processor handles clinichq/owner_inf (did you mean clinichq/owner_info?): nothing "
+        "staged for it will be processed until the source is registered (atlas-orch sources "
+        "lists those that are; docs/orchestrator.md, \"Adding a new source with SQL alone\")"]
+    # a name near nothing gets no guess
+    assert "did you mean" not in ingest(db_url, "partner/visits", f)["notes"][0]
 
 
 def test_header_variants_are_staged_under_the_names_the_processor_reads(

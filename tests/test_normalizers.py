@@ -50,8 +50,9 @@ def test_norm_phone_us_agrees_with_phonenumbers(db_url: str) -> None:
         if lib == mine:
             continue
         digits = mine or lib or ""
-        if mine is None and lib is not None and digits[3:6] == "555":
-            kind = "555 fiction block refused by us"       # deliberate: placeholders
+        if mine is None and lib is not None and (digits[3:8] == "55501"
+                                                 or digits[3:] == "5551212"):
+            kind = "555 fiction lines refused by us"       # deliberate: not a person's
         elif mine is not None and lib is None and digits[:3] in ("999", "212"):
             kind = "area code phonenumbers has no metadata for"  # structural check only
         elif mine is not None and lib is None:
@@ -62,6 +63,17 @@ def test_norm_phone_us_agrees_with_phonenumbers(db_url: str) -> None:
     assert "unexplained" not in disagreements, disagreements.get("unexplained", [])[:10]
     # the known classes stay small: most of the corpus agrees
     assert sum(map(len, disagreements.values())) < len(corpus) * 0.25
+
+
+def test_a_555_number_is_a_number_but_the_fiction_lines(db_url: str) -> None:
+    """The whole 555 exchange was refused, so a person known by "707-555-1234" alone was
+    rejected; only 555-0100 to 555-0199 (kept for fiction) and 555-1212 are no one's."""
+    got = dict(sql(db_url, "SELECT raw, trapper.norm_phone_us(raw) FROM unnest($1::text[]) raw",
+                   ["707-555-1234", "(415) 555-9876", "707-555-0100", "707.555.0199",
+                    "707-555-1212", "707-555-0200"]))
+    assert got == {"707-555-1234": "7075551234", "(415) 555-9876": "4155559876",
+                   "707-555-0100": None, "707.555.0199": None, "707-555-1212": None,
+                   "707-555-0200": "7075550200"}
 
 
 def _email_corpus() -> list[str]:

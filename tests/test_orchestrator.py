@@ -97,6 +97,34 @@ def test_a_rule_whose_value_would_be_dropped_is_refused(db_url: str, values: str
                         f"target_function) VALUES ('clinichq', 'owner_info', {values})")
 
 
+def test_a_surface_two_targets_write_needs_the_rule_to_name_one(db_url: str) -> None:
+    # the surface's function was the first row a LIMIT 1 met: with two, either could run
+    kittens = ("INSERT INTO trapper.orchestrator_routing_rules (source_system, source_table, "
+               "source_field, target_surface, target_field, routing_type, "
+               "transform_expression) VALUES ('client_survey', 'responses', 'kittens_seen', "
+               "'place_colony_estimates', 'kitten_count', 'transform', 'to_integer($1)')")
+    execute(db_url, kittens)     # one target writes the surface: it is the rule's
+    execute(db_url, "INSERT INTO trapper.orchestrator_functions (function_name, signature, "
+                    "kind, arg_types, returns, target_surface, parameters, parameter_types, "
+                    "description) SELECT 'add_colony_estimate_v2', signature, kind, "
+                    "arg_types, returns, target_surface, parameters, parameter_types, 'v2' "
+                    "FROM trapper.orchestrator_functions "
+                    "WHERE function_name = 'add_colony_estimate'")
+    with pytest.raises(asyncpg.InvalidParameterValueError,
+                       match='surface "place_colony_estimates" is written by '
+                             'add_colony_estimate and add_colony_estimate_v2'):
+        execute(db_url, kittens.replace("'kittens_seen', ", "'cat_count', ")
+                .replace("'kitten_count'", "'adult_count'"))
+    # the rule written before the second target is skipped, saying why, not routed at random
+    _, log = _route(db_url, _survey(kittens_seen="2"))
+    skipped = [r["decision_reason"] for r in log if r["action"] == "skipped"]
+    assert skipped == ["skipped: surface place_colony_estimates is written by "
+                       "add_colony_estimate and add_colony_estimate_v2 and the rule names "
+                       "none of them in target_function"]
+    assert ("routed", "place_colony_estimates") in {(r["action"], r["target_surface"])
+                                                   for r in log}
+
+
 def test_register_source_is_an_idempotent_upsert(db_url: str) -> None:
     first = val(db_url, "SELECT trapper.register_source('vet', 'visits', 'Vet visits')")
     again = val(db_url, "SELECT trapper.register_source('vet', 'visits', 'Vet Visits v2', "

@@ -6,6 +6,7 @@ the API."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -269,6 +270,18 @@ def test_an_id_past_bigint_is_a_usage_error_not_a_driver_message(db_url: str) ->
     at_the_bound = run_cli("review", "show", "9223372036854775807", env=env)
     assert at_the_bound.returncode == 1
     assert "no identity decision 9223372036854775807" in at_the_bound.stderr
+
+
+def test_a_log_action_is_one_the_log_writes(db_url: str) -> None:
+    """`log --action routd` answered "(no rows)" for ever; the CLI's and the API's list of
+    actions is the table's CHECK (orchestrator 001), word for word."""
+    check = val(db_url, "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c "
+                        "WHERE c.conrelid = 'trapper.orchestrator_job_log'::regclass "
+                        "AND pg_get_constraintdef(c.oid) LIKE '%action%'")
+    assert sorted(re.findall(r"'(\w+)'::text", check)) == sorted(read.LOG_ACTIONS)
+    out = run_cli("log", "--action", "routd", env={"DATABASE_URL": db_url})
+    assert out.returncode == 2 and "'routd' is not one of 'routed'" in out.stderr
+    assert run_cli("log", "--action", "routed", env={"DATABASE_URL": db_url}).returncode == 0
 
 
 def test_acting_on_a_database_without_the_schema_says_install(empty_db_url: str) -> None:

@@ -22,6 +22,13 @@ _SQL = sql.beside(__file__, "read")
 Conn = asyncpg.Connection | PoolConnectionProxy
 ENTITY_TYPES = ("person", "place", "cat", "request")
 MAX_PAGE = 1000
+# The decision log's actions: orchestrator 001's CHECK on orchestrator_job_log.action, which
+# tests/test_api.py compares with this. A filter on another word matched nothing, and the
+# feed's client waited for rows that could never come.
+LOG_ACTIONS = ("routed", "skipped", "merged", "rejected", "anomaly_flagged", "error", "staged",
+               "job_queued", "job_started", "job_completed", "job_failed",
+               "identity_decision", "entity_created", "entity_merged", "replayed",
+               "anomaly_resolved")
 
 
 class NotFound(UserError):

@@ -3,7 +3,7 @@ and check that every rule's field occurs in the data."""
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +11,7 @@ from listener.admin import outcomes
 from listener.admin.read import Conn
 from listener.core import sql
 from listener.core.errors import UserError
+from listener.core.field_names import field_key
 
 _SQL = sql.beside(__file__, "routing")
 
@@ -80,15 +81,16 @@ def _source_id(decisions: list[dict[str, Any]], sid: int) -> str | None:
                 None)
 
 
-async def rules_check(conn: Conn, last_rows: int = 1000) -> list[dict[str, Any]]:
+async def rules_check(conn: Conn, last_rows: int = 1000, *, system: str | None = None,
+                      table: str | None = None) -> list[dict[str, Any]]:
     """Every active rule with the share of recent staged rows of its source that carry its
     field; a rule whose field is in none of them matches nothing. A composite rule (issue 17)
     counts the rows that carry any of its parts and names each part none of them carries.
     A field no row carries gets a ``hint`` naming the key the rows do carry that differs
     only in case, spaces, punctuation or accents (``" Reporter First "`` against ingest's
-    trimmed ``Reporter First``, ``Zip`` against ``ZIP Code`` does not count)."""
-    rows = [dict(r) for r in await conn.fetch(_SQL["rules_check"],
-                                              last_rows)]
+    trimmed ``Reporter First``, ``Zip`` against ``ZIP Code`` does not count). ``system``
+    and ``table`` keep the rules of one source system or table."""
+    rows = [dict(r) for r in await conn.fetch(_SQL["rules_check"], last_rows, system, table)]
     keys: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         r["parts_missing"] = list(r["parts_missing"] or [])
@@ -105,15 +107,17 @@ async def rules_check(conn: Conn, last_rows: int = 1000) -> list[dict[str, Any]]
                 keys[source] = [k for (k,) in await conn.fetch(
                     _SQL["recent_keys"], *source, last_rows)]
             r["near_matches"] = near_matches(missing, keys[source])
-        r["hint"] = "; ".join(f"the rows have {key!r}, not {name!r}"
-                              for name, key in r["near_matches"].items())
+        hints = [f"the rows have {key!r}, not {name!r}"
+                 for name, key in r["near_matches"].items()]
+        # a header cell left blank (merged across two columns in a workbook) is staged as
+        # column_N: the field may be that column
+        blank = sorted(k for k in keys.get((r["source_system"], r["source_table"]), [])
+                       if re.fullmatch(r"column_\d+", k)) if missing else []
+        if blank and len(r["near_matches"]) < len(missing):
+            hints.append(f"the rows have a column with a blank header ({', '.join(blank)}): "
+                         "a header cell merged or left empty in the file")
+        r["hint"] = "; ".join(hints)
     return rows
-
-
-def _loose(name: str) -> str:
-    """A field name without case, accents, spaces or punctuation."""
-    folded = unicodedata.normalize("NFKD", name).casefold()
-    return "".join(c for c in folded if c.isalnum())
 
 
 def near_matches(fields: list[str], keys: list[str]) -> dict[str, str]:
@@ -121,10 +125,10 @@ def near_matches(fields: list[str], keys: list[str]) -> dict[str, str]:
     case, accents, spaces or punctuation, if there is exactly one."""
     by_loose: dict[str, list[str]] = {}
     for key in keys:
-        by_loose.setdefault(_loose(key), []).append(key)
+        by_loose.setdefault(field_key(key), []).append(key)
     out: dict[str, str] = {}
     for name in fields:
-        found = [k for k in by_loose.get(_loose(name), []) if k != name]
+        found = [k for k in by_loose.get(field_key(name), []) if k != name]
         if len(found) == 1:
             out[name] = found[0]
     return out

@@ -21,13 +21,14 @@ ORDER BY log_seq;
 -- name: rules_check
 -- Each active rule and how many of the last N staged rows of its source carry its field; a
 -- composite rule (issue 17) counts the rows that carry any of its parts, and names the
--- parts no row carries.
+-- parts no row carries. $2, $3: one source system or table (NULL: all).
 WITH recent AS (
     SELECT s.source_system, s.source_table, s.payload,
            row_number() OVER (PARTITION BY s.source_system, s.source_table ORDER BY s.id DESC) AS rn
     FROM trapper.staged_records s
     WHERE EXISTS (SELECT 1 FROM trapper.orchestrator_routing_rules r
                   WHERE r.source_system = s.source_system AND r.source_table = s.source_table)
+      AND ($2::text IS NULL OR s.source_system = $2) AND ($3::text IS NULL OR s.source_table = $3)
 )
 SELECT r.rule_id, r.source_system, r.source_table, r.source_field, r.source_fields,
        r.field_separator, r.target_surface, r.target_field, c.rows_checked, c.rows_with_field,
@@ -47,6 +48,7 @@ CROSS JOIN LATERAL (
     WHERE x.source_system = r.source_system AND x.source_table = r.source_table AND x.rn <= $1
 ) c
 WHERE r.is_active
+  AND ($2::text IS NULL OR r.source_system = $2) AND ($3::text IS NULL OR r.source_table = $3)
 ORDER BY r.source_system, r.source_table, r.source_field;
 
 -- name: recent_keys

@@ -6,7 +6,7 @@ import click
 
 from listener.admin import read
 from listener.cli.common import database_option, json_option, with_connection
-from listener.core.output import emit_json, emit_table
+from listener.core.output import emit_json, emit_table, say
 
 
 @click.command("health")
@@ -40,7 +40,11 @@ def why_missing_cmd(database_url: str | None, issue_type: str | None, source: st
         emit_json(doc)
         return
     emit_table([{"issue_type": k, "count": v} for k, v in doc["counts"].items()])
-    if issue_type:
+    if issue_type and issue_type not in doc["counts"]:
+        # a mistyped kind looked like a kind with no gaps: say which kinds have rows
+        say(f"no gaps of kind {issue_type!r} now; the kinds with gaps are those counted above"
+            if doc["counts"] else f"no gaps of kind {issue_type!r} now: there are none at all")
+    elif issue_type:
         click.echo()
         emit_table(doc["rows"], ["entity_id", "entity_label", "source_system", "source_table",
                                  "source_record_id", "explanation", "suggested_fix"])

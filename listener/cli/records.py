@@ -18,7 +18,8 @@ from listener.core.output import emit_json, emit_table, say
 @click.option("--record", "record_id", help="A source record id (with --source).")
 @click.option("--staged", "staged_record_id", type=ROW_ID, help="A staged record id.")
 @click.option("--entity", "entity_id", type=click.UUID, help="A target entity id.")
-@click.option("--action", help="routed, skipped, rejected, error, anomaly_flagged, …")
+@click.option("--action", type=click.Choice(read.LOG_ACTIONS), metavar="ACTION",
+              help="routed, skipped, rejected, error, anomaly_flagged, … (one of the log's).")
 @click.option("--since", type=click.DateTime(), help="From this time (UTC).")
 @click.option("--until", type=click.DateTime(), help="Before this time (UTC).")
 @click.option("--after", default=0, show_default=True, type=click.IntRange(0, BIGINT_MAX),

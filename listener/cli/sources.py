@@ -10,6 +10,7 @@ import click
 from listener.admin import read, routing
 from listener.cli.common import database_option, json_option, run, with_connection
 from listener.core import db
+from listener.core.errors import UserError
 from listener.core.output import emit_json, emit_table, say
 from listener.ingest import staging as ingest_mod
 
@@ -71,20 +72,26 @@ def rules() -> None:
 
 @rules.command("check")
 @database_option
-@click.option("--last", "last_rows", default=1000, show_default=True,
+@click.option("--last", "last_rows", default=1000, show_default=True, type=click.IntRange(1),
               help="Check against this many most recent staged rows per source.")
+@click.option("--source", help="Only the rules of SYSTEM or SYSTEM/TABLE.")
 @json_option
-def rules_check_cmd(database_url: str | None, last_rows: int, as_json: bool) -> None:
+def rules_check_cmd(database_url: str | None, last_rows: int, source: str | None,
+                    as_json: bool) -> None:
     """Report rules whose field occurs in none of the recent staged rows of their source (a
     composite rule: none of its parts; the parts no row carries are named); exits 1 when any
     rule matches nothing."""
     url = db.resolve_url(database_url)
+    system, table = read.source_filter(source)
 
     async def go() -> list[dict[str, Any]]:
         async with db.connection(url) as conn:
-            return await routing.rules_check(conn, last_rows)
+            return await routing.rules_check(conn, last_rows, system=system, table=table)
 
     rows = run(go)
+    if source and not rows:
+        raise UserError(f"no active routing rules of {source} (atlas-orch sources lists the "
+                        "registered sources)")
     if as_json:
         emit_json(rows)
     else:

@@ -53,9 +53,15 @@ RETURNING ingest_run_id;
 -- name: enqueue
 SELECT trapper.enqueue_processing($1, $2, 'ingest', $3::text);
 
--- name: registry_id_fields
--- The orchestrator's registry may name a source's id fields; absent when not installed.
-SELECT id_field_candidates FROM trapper.orchestrator_sources
+-- name: registry_fields
+-- The orchestrator's registry may name a source's id fields and the fields its export has;
+-- absent when not installed.
+SELECT id_field_candidates,
+       ARRAY(SELECT f ->> 'field' FROM jsonb_array_elements(
+                 CASE jsonb_typeof(expected_fields) WHEN 'array' THEN expected_fields
+                      ELSE '[]' END) f
+             WHERE f ->> 'field' IS NOT NULL) AS expected
+FROM trapper.orchestrator_sources
 WHERE source_system = $1 AND source_table = $2;
 
 -- name: has_processor
@@ -63,3 +69,9 @@ WHERE source_system = $1 AND source_table = $2;
 -- source has its row here too); without one the job is dead-lettered.
 SELECT EXISTS (SELECT 1 FROM trapper.data_engine_processors
                WHERE source_system = $1 AND source_table = $2 AND is_active);
+
+-- name: processed_sources
+-- Every source table a processor works, as system/table: the names a mistyped source is
+-- compared with.
+SELECT source_system || '/' || source_table FROM trapper.data_engine_processors
+WHERE is_active;

@@ -32,6 +32,9 @@ class Row:
     record_id: str | None = None          # an id the container carried (Airtable's rec…)
     reject_code: str | None = None
     reject_reason: str | None = None
+    # the headers of a sheet row's formula cells that hold no saved value (read blank): a
+    # workbook written by a program that does not calculate (openpyxl, pandas)
+    unsaved_formulas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

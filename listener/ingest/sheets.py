@@ -18,7 +18,7 @@ import math
 import posixpath
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal
 from xml.parsers import expat
@@ -144,6 +144,44 @@ def format_kind(code: str) -> str | None:
     return "date" if "m" in section else None
 
 
+def zero_layout(code: str) -> str | None:
+    """The layout of a number format that pads with zeros — Excel's ZIP code ``00000``, ZIP+4
+    ``00000\\-0000``, an id shown as ``000123`` — as ``0`` placeholders and the literal text
+    between them (``00000-0000``); None for any other format. A ZIP of 01234 is stored as the
+    number 1234 under such a format, and read as ``1234`` it named another town."""
+    section = _BRACKETS.sub("", code.split(";")[0])
+    out: list[str] = []
+    i = 0
+    while i < len(section):
+        ch = section[i]
+        if ch == "0" or ch in "- ()/":   # (a bare "." would make it a decimal format)
+            out.append(ch)
+        elif ch == "\\" and i + 1 < len(section):
+            i += 1
+            out.append(section[i])
+        elif ch == '"':
+            end = section.find('"', i + 1)
+            if end < 0 or "0" in section[i + 1:end]:
+                return None
+            out.append(section[i + 1:end])
+            i = end
+        else:
+            return None
+        i += 1
+    layout = "".join(out)
+    return layout if layout.count("0") >= 2 and layout.startswith("0") else None
+
+
+def padded_number(value: float, layout: str) -> str | None:
+    """A whole number laid out by ``zero_layout``'s layout (1234 by ``00000`` is ``01234``);
+    None when it does not fit (a fraction, a negative, more digits than placeholders)."""
+    slots = layout.count("0")
+    if not value.is_integer() or value < 0 or len(str(int(value))) > slots:
+        return None
+    digits = iter(str(int(value)).zfill(slots))
+    return "".join(next(digits) if ch == "0" else ch for ch in layout)
+
+
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
@@ -203,8 +241,10 @@ class _SheetRows:
                 f"{limit} limit; delete stray cells far from the data (Ctrl+End shows the "
                 "last one) or split the export")
 
-    def add(self, number: int, cells: dict[int, str], problem: str | None = None) -> None:
-        """One sheet row: its Excel row number and its non-empty cells by 0-based column."""
+    def add(self, number: int, cells: dict[int, str], problem: str | None = None,
+            unsaved: Sequence[int] = ()) -> None:
+        """One sheet row: its Excel row number, its non-empty cells by 0-based column, and the
+        columns of its formula cells that hold no saved value."""
         if problem is None and not any(v.strip() for v in cells.values()):
             return
         if number <= self.last_row:
@@ -217,7 +257,12 @@ class _SheetRows:
             return
         if self._watch:
             self._watch_title(number, cells)
-        self.rows.append(self._row(number, cells, problem))
+        row = self._row(number, cells, problem)
+        if unsaved:
+            headers = self.headers
+            row.unsaved_formulas = tuple(headers[c] if c < len(headers) else column_name(c)
+                                         for c in unsaved)
+        self.rows.append(row)
 
     def _watch_title(self, number: int, cells: dict[int, str]) -> None:
         """Refuse when two rows in a row below a one-name header hold two values or more:
@@ -478,7 +523,8 @@ class _Workbook:
         return strings
 
     def date_styles(self) -> dict[str, str]:
-        """Style index (as written in a cell's s attribute) -> date, time or duration."""
+        """Style index (as written in a cell's s attribute) -> date, time or duration, or
+        ``zeros:`` and the layout of a format that pads with zeros (``zero_layout``)."""
         if not self.styles_part or not self.pkg.has(self.styles_part):
             return {}
         formats: dict[int, str] = {}
@@ -502,6 +548,8 @@ class _Workbook:
         for index, fmt_id in enumerate(xf_formats):
             kind = (format_kind(formats[fmt_id]) if fmt_id in formats
                     else _BUILTIN_FORMATS.get(fmt_id))
+            if kind is None and fmt_id in formats and (layout := zero_layout(formats[fmt_id])):
+                kind = "zeros:" + layout
             if kind:
                 kinds[str(index)] = kind
         return kinds
@@ -562,8 +610,9 @@ def _read_xlsx(data: bytes, limits: ReadLimits) -> Iterator[Row]:
         raise FileRefused(f"no header row in the first sheet ({name!r} holds no values)")
 
 
-_CELL, _VALUE, _TEXT, _ROW, _INLINE, _PHONETIC = range(1, 7)
-_KINDS = {"c": _CELL, "v": _VALUE, "t": _TEXT, "row": _ROW, "is": _INLINE, "rPh": _PHONETIC}
+_CELL, _VALUE, _TEXT, _ROW, _INLINE, _PHONETIC, _FORMULA = range(1, 8)
+_KINDS = {"c": _CELL, "v": _VALUE, "t": _TEXT, "row": _ROW, "is": _INLINE, "rPh": _PHONETIC,
+          "f": _FORMULA}
 
 
 class _SheetXml:
@@ -588,18 +637,20 @@ class _SheetXml:
         parts: list[str] = []
         ctype: str | None = None
         style: str | None = None
-        collect = inline = False
+        collect = inline = formula = False
         phonetic = 0
+        unsaved: list[int] = []       # this row's formula cells with no saved value
 
         def start(name: str, attrs: dict[str, str]) -> None:
             nonlocal row, row_text, col, numbered, cells, ctype, style, collect, inline
-            nonlocal phonetic
+            nonlocal phonetic, formula, unsaved
             kind = kinds.get(name)
             if kind is None:
                 kind = kinds[name] = _KINDS.get(_local(name), 0)
             if kind == _CELL:
                 ctype, style = attrs.get("t"), attrs.get("s")
                 parts.clear()
+                formula = False
                 ref = attrs.get("r")
                 if ref is None:
                     col += 1
@@ -619,16 +670,22 @@ class _SheetXml:
                 row = row + 1 if ref is None else self._row_number(ref)
                 row_text, col, numbered, cells = str(row), -1, ref is not None, {}
                 self.problem = None
+                if unsaved:
+                    unsaved = []
             elif kind == _INLINE:
                 inline = True
             elif kind == _PHONETIC:
                 phonetic += 1
+            elif kind == _FORMULA:
+                formula = True
 
-        def end(name: str) -> None:
+        def end(name: str) -> None:  # noqa: C901 - the hot loop, kept in one function
             nonlocal collect, inline, phonetic
             kind = kinds.get(name)
             if kind == _CELL:
                 if not parts:
+                    if formula:
+                        unsaved.append(col)
                     return
                 text = "".join(parts)
                 if ctype == "s":
@@ -654,7 +711,7 @@ class _SheetXml:
                 collect = False
             elif kind == _ROW:
                 if cells or self.problem:
-                    out.add(row, cells, self.problem)
+                    out.add(row, cells, self.problem, unsaved)
             elif kind == _INLINE:
                 inline = False
             elif kind == _PHONETIC:
@@ -706,6 +763,8 @@ class _SheetXml:
         except ValueError:
             return text
         kind = self.styles.get(style or "0")
+        if kind is not None and kind.startswith("zeros:"):
+            return padded_number(number, kind[6:]) or number_text(number)
         if kind is not None:
             return excel_date(number, self.date1904, kind) or number_text(number)
         return number_text(number)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from listener.core.field_names import field_key
 from listener.ingest.readers import Row
 
 
@@ -27,6 +28,9 @@ class SourceProfile:
     # ``aliases`` is staged under that name (``HeaderMapper``).
     fields: tuple[str, ...] = ()
     aliases: Mapping[str, str] = field(default_factory=dict)
+    # the fields are the registry's expected_fields (a source added with SQL alone), read by
+    # its routing rules rather than by a processor of its own
+    registry: bool = False
 
 
 # The header names each processor reads, and the other names real exports use for them
@@ -109,37 +113,44 @@ PROFILES: dict[tuple[str, str], SourceProfile] = {
 GENERIC = SourceProfile(("id", "ID", "Id", "record_id", "Record ID"))
 
 
+def is_known_source(source_system: str, source_table: str) -> bool:
+    """Whether ingest knows the source without the registry (a built-in profile)."""
+    return (source_system, source_table) in PROFILES
+
+
 def profile_for(
-    source_system: str, source_table: str, id_fields: Sequence[str] = ()
+    source_system: str, source_table: str, id_fields: Sequence[str] = (),
+    registry_fields: Sequence[str] = (),
 ) -> SourceProfile:
     """The profile of a source table; ``id_fields`` (from ``--id-field`` or the registry's
-    ``id_field_candidates``) override the built-in ones."""
+    ``id_field_candidates``) override the built-in ones. ``registry_fields`` (the registry's
+    ``expected_fields``) are the names a source without a processor of its own is read by:
+    its headers are matched to them as a processor's are (``Email Address`` for
+    ``EMAIL ADDRESS``), since its routing rules name them verbatim."""
     key = (source_system, source_table)
     base = PROFILES.get(key, GENERIC)
+    # a field listed with padding (" Name ") names no header ingest makes (it trims them):
+    # `rules check` says so; renaming headers to it would stage the padding
+    registry_fields = [f for f in registry_fields if f == " ".join(f.split())]
     return SourceProfile(tuple(id_fields) or base.id_fields, base.date_field,
-                         base.merge_service_lines, FIELDS.get(key, ()), ALIASES.get(key, {}))
-
-
-def header_key(name: str) -> str:
-    """A header as a comparison key: case, spaces and punctuation ignored, so that
-    ``SPAY/NEUTER STATUS``, ``Spay Neuter Status`` and ``Name -  FirstName`` (VolunteerHub's
-    doubled space) each find the name their processor reads."""
-    return re.sub(r"[^0-9a-z]+", "", name.casefold())
+                         base.merge_service_lines, FIELDS.get(key, tuple(registry_fields)),
+                         ALIASES.get(key, {}), registry=key not in FIELDS and bool(registry_fields))
 
 
 class HeaderMapper:
     """Stages each field a processor reads under the name it reads it by.
 
-    A header is renamed when it is not already that name but its ``header_key`` is the key
-    of one of the profile's ``fields`` or ``aliases`` (``Patient Name`` → ``Animal Name``,
-    ``ZIP`` → ``Zip``), and no other header of the row has that name already (then both
-    stay as they are: no column hides another). Other headers are kept verbatim. ``renamed``
-    records what was renamed, for the run's notes; ``seen`` every header met."""
+    A header is renamed when it is not already that name but its ``field_key``
+    (listener/core/field_names.py) is the key of one of the profile's ``fields`` or
+    ``aliases`` (``Patient Name`` → ``Animal Name``, ``ZIP`` → ``Zip``), and no other header
+    of the row has that name already (then both stay as they are: no column hides another).
+    Other headers are kept verbatim. ``renamed`` records what was renamed, for the run's
+    notes; ``seen`` every header met."""
 
     def __init__(self, profile: SourceProfile) -> None:
-        self._targets: dict[str, str] = {header_key(f): f for f in profile.fields}
+        self._targets: dict[str, str] = {field_key(f): f for f in profile.fields}
         for alias, name in profile.aliases.items():
-            self._targets.setdefault(header_key(alias), name)
+            self._targets.setdefault(field_key(alias), name)
         self._fields = profile.fields
         self._plans: dict[tuple[str, ...], dict[str, str]] = {}
         self.renamed: dict[str, str] = {}
@@ -150,7 +161,7 @@ class HeaderMapper:
         present = set(keys)
         self.seen.update(keys)
         for key in keys:
-            target = self._targets.get(header_key(key))
+            target = self._targets.get(field_key(key))
             if target is None or target == key or target in present:
                 continue
             if target in plan.values():   # two headers for one field: the first wins
@@ -177,10 +188,10 @@ class HeaderMapper:
         return [f for f in self._fields if f not in given]
 
 
-_CLOCK = (r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]m)?"
-          r"\s*(?:z|[+-]\d{2}(?::?\d{2})?|utc|gmt)?)?")
-_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})" + _CLOCK, re.ASCII)
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _CLOCK, re.ASCII)
+_CLOCK = (r"(?:(?:[ t]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?"
+          r"\s*(?:z|(?:gmt|utc)?\s*[+-]\d{1,2}(?::?\d{2})?|gmt|utc|[a-z][sd]t)?)?")
+_YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})" + _CLOCK, re.ASCII)
+_US_DATE = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})" + _CLOCK, re.ASCII)
 _NAMED_DATE = re.compile(r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
                          r"(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?"
                          r"|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)"
@@ -189,29 +200,39 @@ _SERIAL_DATE = re.compile(r"([2-7]\d{4})(?:\.\d+)?", re.ASCII)
 _DATE_PADDING = " \t\r\n\xa0"   # what the SQL readers trim, no more
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+             "mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun")
+_DIGITS = str.maketrans("", "", "0123456789")
+_DIGITS_AND_SEPARATORS = str.maketrans("", "", "0123456789/-")
 
 
 def parse_date(value: str) -> dt.date | None:
-    """A date as the exports write one, read as trapper.parse_us_date reads it (ISO, US, the
-    month's name, each with a time or not, or an Excel serial from 1954 to 2119); None for
-    anything else. tests/test_values.py keeps the readers equal."""
+    """A date as the exports write one, read as trapper.parse_us_date reads it (the year
+    first, US, the month's name, each with a time or not, or an Excel serial from 1954 to
+    2119); None for anything else. tests/test_values.py keeps the readers equal."""
     text = value.strip(_DATE_PADDING).lower()
+    if "," in text and text.split(",", 1)[0].strip(" ") in _WEEKDAYS:
+        text = text.split(",", 1)[1].strip(" ")
+    word = text.split(" ", 1)[0].split(",", 1)[0]
     try:
-        if "/" in text:
+        if text[4:5] in ("-", "/", ".") and text[:4].translate(_DIGITS) == "" \
+                and len(text) >= 5:
+            m = _YEAR_FIRST.fullmatch(text)
+            if not m:
+                return None
+            year, month, day = int(m[1]), int(m[3]), int(m[4])
+        elif word.translate(_DIGITS_AND_SEPARATORS) == "" and word.translate(_DIGITS) != "":
             m = _US_DATE.fullmatch(text)
             if not m:
                 return None
-            year, month, day = int(m[3]), int(m[1]), int(m[2])
-        elif text[4:5] == "-":
-            m = _ISO_DATE.fullmatch(text)
-            return dt.date(int(m[1]), int(m[2]), int(m[3])) if m else None
+            year, month, day = int(m[4]), int(m[1]), int(m[3])
         elif text != text.upper():
             m = _NAMED_DATE.fullmatch(text)
             if not m:
                 return None
-            word = m[1] or m[4]
-            found = [i for i, name in enumerate(_MONTHS, 1) if name.startswith(word)
-                     and (len(word) == 3 or name == word or word == "sept")]
+            name = m[1] or m[4]
+            found = [i for i, full in enumerate(_MONTHS, 1) if full.startswith(name)
+                     and (len(name) == 3 or full == name or name == "sept")]
             if not found:
                 return None
             year, month, day = int(m[5]), found[0], int(m[2] or m[3])

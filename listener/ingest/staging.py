@@ -17,6 +17,7 @@ marked abandoned later (``listener/ingest/runs.py``).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import logging
@@ -41,6 +42,7 @@ from listener.ingest.source_profiles import (
     HeaderMapper,
     ServiceLineMerger,
     SourceProfile,
+    is_known_source,
     profile_for,
     record_id,
 )
@@ -131,6 +133,8 @@ class _Tally:
     offered: int = 0            # unique within the file, offered to staging
     new: int = 0                # of those, not staged before: COPYed
     rejects: Counter[str] = field(default_factory=Counter)
+    # sheet formula cells with no saved value, by header: read blank
+    unsaved_formulas: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -148,6 +152,8 @@ class _Batch:
 def _counted(rows: Iterable[Row], tally: _Tally) -> Iterator[Row]:
     for row in rows:
         tally.read += 1
+        if row.unsaved_formulas:
+            tally.unsaved_formulas.update(row.unsaved_formulas)
         yield row
 
 
@@ -190,11 +196,16 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
         yield batch
 
 
-async def _registry_id_fields(conn: asyncpg.Connection, system: str, table: str) -> list[str]:
+async def _registry_fields(conn: asyncpg.Connection, system: str,
+                          table: str) -> tuple[list[str], list[str], bool]:
+    """The registry's id field candidates and expected fields of a source, and whether it is
+    registered (none, and no, when the orchestrator is not installed)."""
     if not await conn.fetchval("SELECT to_regclass('trapper.orchestrator_sources') IS NOT NULL"):
-        return []
-    fields = await conn.fetchval(_SQL["registry_id_fields"], system, table)
-    return list(fields or [])
+        return [], [], False
+    row = await conn.fetchrow(_SQL["registry_fields"], system, table)
+    if row is None:
+        return [], [], False
+    return list(row["id_field_candidates"] or []), list(row["expected"] or []), True
 
 
 def read_file_rows(
@@ -251,11 +262,14 @@ async def ingest_file(
             data, fmt, encoding=encoding, records_key=records_key,
             max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
             max_json_depth=max_json_depth)
-        if not id_fields:
-            id_fields = await _registry_id_fields(conn, source_system, source_table)
-        await _stage_and_complete(conn, rows, profile_for(source_system, source_table, id_fields),
+        registry_ids, expected, registered = await _registry_fields(conn, source_system,
+                                                                    source_table)
+        profile = profile_for(source_system, source_table, id_fields or registry_ids, expected)
+        await _stage_and_complete(conn, rows, profile,
                                   max_row_bytes, result, progress,
-                                  tabular=fmt in TABULAR_FORMATS)
+                                  tabular=fmt in TABULAR_FORMATS,
+                                  known=registered or is_known_source(source_system,
+                                                                      source_table))
     except (FileRefused, UserError) as exc:
         await _failed(conn, result, str(exc), refused=True)
         raise IngestFailed(result) from exc
@@ -307,6 +321,7 @@ async def _failed(conn: asyncpg.Connection, result: IngestResult, error: str, *,
 async def _stage_and_complete(
     conn: asyncpg.Connection, rows: Iterator[Row], profile: SourceProfile, max_row_bytes: int,
     result: IngestResult, progress: ProgressFn | None, *, tabular: bool = False,
+    known: bool = True,
 ) -> None:
     """One transaction: the rows staged batch by batch as they are read, the rejects, the
     completed run with its counts, the job. A refusal met half-way through the file rolls
@@ -346,24 +361,57 @@ async def _stage_and_complete(
             result.job_id = str(job)
         result.stage_seconds = round(staging + time.monotonic() - began, 3)
         result.notes = await _notes(conn, result)
-        result.notes[:0] = _header_notes(headers, tabular=tabular and tally.read > 0)
+        result.notes[:0] = _header_notes(headers, profile, result,
+                                         tabular=tabular and tally.read > 0, known=known)
+        if tally.unsaved_formulas:
+            cols = ", ".join(f"{name!r} ({n})" for name, n in tally.unsaved_formulas.items())
+            result.notes.append(
+                f"formula cells with no saved value, read blank: {cols}; the workbook was "
+                "written by a program that does not calculate (openpyxl, pandas): open it in "
+                "Excel or LibreOffice, save it, and ingest it again (a row that gains a value "
+                "is a new version of its record)")
 
 
-def _header_notes(headers: HeaderMapper, *, tabular: bool) -> list[str]:
-    """The headers staged under another name, and (for a CSV or sheet, whose header row is
-    its shape) the fields the processor reads that the file has no column for: those stay
-    empty in every record, which the counts alone would not show."""
+def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestResult, *,
+                  tabular: bool, known: bool = True) -> list[str]:
+    """The headers staged under another name, (for a CSV or sheet, whose header row is its
+    shape) the fields the processor or the source's rules read that the file has no column
+    for: those stay empty in every record, which the counts alone would not show; and rows
+    with no record id, each rejected (a form export has no id column: every row was
+    rejected, the summary saying only ``missing_id``)."""
     notes: list[str] = []
+    reader = "the source's expected fields" if profile.registry else "the processor's names"
     if headers.renamed:
         pairs = [f"{old!r} as {new!r}" for old, new in sorted(headers.renamed.items())]
         more = f" and {len(pairs) - 6} more" if len(pairs) > 6 else ""
-        notes.append("headers read as the processor's names: " + ", ".join(pairs[:6]) + more)
-    missing = headers.missing() if tabular else []
-    if missing:
+        notes.append(f"headers read as {reader}: " + ", ".join(pairs[:6]) + more)
+    # (no row read: nothing is known of the header, every row rejected before it was seen)
+    missing = headers.missing() if tabular and headers.seen else []
+    if missing and profile.registry:
+        blank = sorted(k for k in headers.seen if re.fullmatch(r"column_\d+", k))
+        notes.append(
+            "no column for " + ", ".join(repr(m) for m in missing)
+            + f": an expected field of {result.source_system}/{result.source_table}, so the "
+            "rules that read it find nothing in this file (atlas-orch rules check)"
+            + (f"; the header cell of {', '.join(blank)} is blank (a merged or empty header "
+               "cell in the file)" if blank else ""))
+    elif missing:
         notes.append("no column for " + ", ".join(repr(m) for m in missing)
                      + ": the processor reads it, so it is empty in every record (an "
                      "export with the column renamed: map the name in "
                      "listener/ingest/source_profiles.py ALIASES)")
+    # (a source neither built in nor registered is most likely a mistyped name, which the
+    # note of _notes says: naming an id column would send the user to the wrong fix)
+    no_id = result.rejects_by_reason.get("missing_id", 0) if known else 0
+    if no_id:
+        names = " or ".join(repr(f) for f in profile.id_fields)
+        absent = tabular and headers.seen and not set(profile.id_fields) & headers.seen
+        notes.append(
+            f"{no_id} row(s) rejected missing_id: "
+            + (f"the file has no column {names}" if absent else f"no value in {names}")
+            + "; name the column that identifies a row with --id-field COLUMN, or in the "
+            "source's id_field_candidates (a form export without an id: its Timestamp or "
+            "submission id column), and ingest the file again")
     return notes
 
 
@@ -379,12 +427,20 @@ async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
             f"{undecodable} row(s) are not valid in the file's encoding: if the file is not "
             "UTF-8, ingest it again with --encoding (for example cp1252 for Windows Excel); "
             "the rows already staged count as duplicates")
-    if result.rows_new and not await conn.fetchval(
+    # Also when nothing was staged: a mistyped table name rejects every row missing_id (the
+    # generic profile's id fields), and that reason alone sent the user to the wrong fix.
+    if result.rows_read and not await conn.fetchval(
             _SQL["has_processor"], result.source_system, result.source_table):
+        name = f"{result.source_system}/{result.source_table}"
+        known = [r[0] for r in await conn.fetch(_SQL["processed_sources"])]
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
         notes.append(
-            f"no processor handles {result.source_system}/{result.source_table}: its rows are "
-            "staged, but its job will be dead-lettered until the source is registered "
-            "(atlas-orch sources lists those that are; docs/orchestrator.md, "
+            f"no processor handles {name}"
+            + (f" (did you mean {near[0]}?)" if near else "")
+            + (": its rows are staged, but its job will be dead-lettered until the source is "
+               "registered" if result.rows_new else
+               ": nothing staged for it will be processed until the source is registered")
+            + " (atlas-orch sources lists those that are; docs/orchestrator.md, "
             "\"Adding a new source with SQL alone\")")
     return notes
 

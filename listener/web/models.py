@@ -25,6 +25,8 @@ from pydantic import (
     Field,
 )
 
+from listener.admin.read import LOG_ACTIONS
+
 INT64_MAX = 2**63 - 1
 
 # Patterns are JSON Schema (ECMA 262) and Rust-regex compatible alike.
@@ -96,6 +98,16 @@ QTime = Annotated[dt.datetime, BeforeValidator(_time)]
 QUuid = Annotated[uuid.UUID, BeforeValidator(_uuid)]
 Source = Annotated[str, Field(pattern=SOURCE, max_length=130)]
 Word = Annotated[str, Field(pattern=NAME, max_length=64)]
+
+
+def _log_action(value: str) -> str:
+    if value not in LOG_ACTIONS:
+        raise ValueError("not an action of the decision log; one of " + ", ".join(LOG_ACTIONS))
+    return value
+
+
+LogAction = Annotated[str, Field(max_length=64, json_schema_extra={"enum": list(LOG_ACTIONS)}),
+                      AfterValidator(_log_action)]
 Plain = Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN),
                   AfterValidator(_utf8)]
 
@@ -213,7 +225,7 @@ class LogQuery(Query):
     staged: Annotated[int, Field(ge=1, le=INT64_MAX),
                       BeforeValidator(_whole_number)] | None = None
     entity: QUuid | None = None
-    action: Word | None = None
+    action: LogAction | None = None
     since: QTime | None = None
     until: QTime | None = None
     after: QInt64 = Field(default=0, description="page on: the last log_seq you have")
@@ -227,7 +239,7 @@ class ReviewQuery(Query):
 
 class FeedQuery(Query):
     source: Source | None = None
-    action: Word | None = None
+    action: LogAction | None = None
     record: Plain | None = Field(default=None, description="only rows of this source record "
                                  "id (with source=SYSTEM/TABLE, one record)")
     after: QInt64 | None = Field(default=None, description="resume after this log_seq")

@@ -16,7 +16,11 @@ $$;
 -- Digits of a US number: words such as "cell" and extensions are dropped first (the
 -- library turns letters into keypad digits), a leading 1 of 11 digits is dropped, and the
 -- rest must be a structurally valid NANP number (area and exchange not starting 0/1,
--- no N11 area code, not the 555 fiction block) or NULL.
+-- no N11 area code, not 555-0100 to 555-0199, the lines the plan keeps for fiction, nor
+-- 555-1212, directory assistance) or NULL. The rest of the 555 exchange is a number: it had
+-- been refused whole, and a person known by "707-555-1234" alone was rejected; a number typed
+-- as a placeholder for many people is demoted as any shared identifier is
+-- (docs/identity.md).
 CREATE OR REPLACE FUNCTION trapper.norm_phone_us(p_raw text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -40,7 +44,8 @@ BEGIN
     END IF;
     IF length(v) <> 10
        OR substr(v, 1, 1) IN ('0', '1') OR substr(v, 4, 1) IN ('0', '1')
-       OR substr(v, 2, 2) = '11' OR substr(v, 4, 3) = '555' THEN
+       OR substr(v, 2, 2) = '11'
+       OR (substr(v, 4, 3) = '555' AND (substr(v, 7, 2) = '01' OR substr(v, 7) = '1212')) THEN
         RETURN NULL;
     END IF;
     RETURN v;

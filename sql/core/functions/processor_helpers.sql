@@ -1,67 +1,72 @@
 -- What the processors share: payload parsing, their result, and a person with their place.
 
--- A date as the exports write one: ISO (2025-03-14), US (3/14/2025, 3/14/25), the month's
--- name (Mar 14, 2025; 14 March 2025; 14-Mar-25), each with a time after it or not, or an
--- Excel date serial (45730); anything else is no date. PostgreSQL's date input was used for
--- the rest before, on the first ten characters: 'yesterday', 'today' and 'now' gave the day
--- the record was processed (another on each replay), 'epoch' 1970-01-01, 'infinity'
--- infinity, and 'March 3, 2025' cut to 'March 3, 2' was 2002-03-03. The orchestrator's
--- transform (sql/orchestrator/functions/transforms.sql, orchestrator_to_date) and the
--- ingest's record ids (listener/ingest/source_profiles.py, parse_date) read the same forms
--- with their own copy, kept equal by tests/test_values.py: in a shadow install this
--- function is the host's, whose forms the orchestrator does not choose, and the orchestrator
--- is no part of a core-only install.
+-- A date as the exports write one: the year first (2025-03-14; 2025/03/14 as Google Forms'
+-- CSV writes it; 2025.03.14), US (3/14/2025, 3/14/25, 3-14-2025), the month's name (Mar 14,
+-- 2025; 14 March 2025; 14-Mar-25; after a weekday, "Friday, March 14, 2025"), each with a
+-- time after it or not (a zone after the time: Z, -07:00, GMT-7, PDT), or an Excel date
+-- serial (45730); anything else is no date. PostgreSQL's date input was used for the rest
+-- before, on the first ten characters: 'yesterday', 'today' and 'now' gave the day the
+-- record was processed (another on each replay), 'epoch' 1970-01-01, 'infinity' infinity,
+-- and 'March 3, 2025' cut to 'March 3, 2' was 2002-03-03. The orchestrator's transform
+-- (sql/orchestrator/functions/transforms.sql, orchestrator_to_date) and the ingest's record
+-- ids (listener/ingest/source_profiles.py, parse_date) read the same forms with their own
+-- copy, kept equal by tests/test_values.py: in a shadow install this function is the
+-- host's, whose forms the orchestrator does not choose, and the orchestrator is no part of
+-- a core-only install.
 CREATE OR REPLACE FUNCTION trapper.parse_us_date(p_raw text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     v text := lower(btrim(p_raw, E' \t\r\n\u00a0'));
+    w text;
     m text[];
     y integer;
     mon integer;
+    d integer;
     months constant text[] := ARRAY['january', 'february', 'march', 'april', 'may', 'june',
                                     'july', 'august', 'september', 'october', 'november',
                                     'december'];
-    clock constant text := '(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]m)?'
-                           '\s*(?:z|[+-]\d{2}(?::?\d{2})?|utc|gmt)?)?$';
+    weekdays constant text[] := ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday',
+                                      'saturday', 'sunday', 'mon', 'tue', 'tues', 'wed',
+                                      'thu', 'thur', 'thurs', 'fri', 'sat', 'sun'];
+    -- a time after the date, perhaps after a comma, perhaps with a zone (z, -07:00, gmt-7, pdt)
+    clock constant text := '(?:(?:[ t]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?'
+                           '\s*(?:z|(?:gmt|utc)?\s*[+-]\d{1,2}(?::?\d{2})?|gmt|utc|[a-z][sd]t)?)?$';
 BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
     END IF;
+    -- "Friday, March 14, 2025": the weekday says nothing the date does not
+    IF strpos(v, ',') > 0 AND btrim(split_part(v, ',', 1)) = ANY (weekdays) THEN
+        v := btrim(substr(v, strpos(v, ',') + 1));
+    END IF;
+    w := split_part(split_part(v, ' ', 1), ',', 1);
     -- one regular expression a call, chosen by the form's look: a session caches 32
     -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md)
-    IF strpos(v, '/') > 0 THEN
-        m := regexp_match(v, '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})' || clock);
-        IF m IS NULL THEN
-            RETURN NULL;
-        END IF;
-        y := m[3]::integer;
+    IF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
+        -- the year first: 2025-03-14, 2025/03/14 (Google Forms' CSV), 2025.03.14
+        m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock);
+        y := m[1]::integer;
+        mon := m[3]::integer;
+        d := m[4]::integer;
+    ELSIF translate(w, '0123456789/-', '') = '' AND translate(w, '0123456789', '') <> '' THEN
+        -- US: 3/14/2025, 3/14/25, 3-14-2025
+        m := regexp_match(v, '^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})' || clock);
+        y := m[4]::integer;
         mon := m[1]::integer;
-        m[3] := m[2];
-    ELSIF substr(v, 5, 1) = '-' THEN
-        m := regexp_match(v, '^(\d{4})-(\d{1,2})-(\d{1,2})' || clock);
-        IF m IS NULL THEN
-            RETURN NULL;
-        END IF;
-        RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
+        d := m[3]::integer;
     ELSIF v <> upper(v) THEN
-        -- the month's name: Mar 14, 2025; March 14th 2025; 14 March 2025; 14-Mar-25 (Excel's
-        -- d-mmm-yy); a weekday before it
+        -- the month's name: Mar 14, 2025; March 14th 2025; 14 March 2025; 14-Mar-2025 and
+        -- 14-Mar-25 (Excel's d-mmm-yy); a weekday before it
         m := regexp_match(v, '^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?'
                              '(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?'
                              '|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)'
                              '[\s-]+(\d{4}|\d{2})' || clock);
-        IF m IS NULL THEN
-            RETURN NULL;
-        END IF;
-        m[1] := coalesce(m[1], m[4]);
         SELECT i INTO mon FROM generate_subscripts(months, 1) i
-        WHERE months[i] LIKE m[1] || '%'
-              AND (length(m[1]) = 3 OR months[i] = m[1] OR m[1] = 'sept');
-        IF mon IS NULL THEN
-            RETURN NULL;
-        END IF;
+        WHERE months[i] LIKE coalesce(m[1], m[4]) || '%'
+              AND (length(coalesce(m[1], m[4])) = 3 OR months[i] = coalesce(m[1], m[4])
+                   OR coalesce(m[1], m[4]) = 'sept');
         y := m[5]::integer;
-        m[3] := coalesce(m[2], m[3]);
+        d := coalesce(m[2], m[3])::integer;
     ELSE
         -- an Excel date serial (a date column saved as a number, perhaps with the time as its
         -- fraction: 45730 is 2025-03-14); only five digits from 1954 to 2119, so that no
@@ -69,10 +74,12 @@ BEGIN
         m := regexp_match(v, '^([2-7]\d{4})(?:\.\d+)?$');
         RETURN date '1899-12-30' + m[1]::integer;
     END IF;
-    IF y < 100 THEN   -- PostgreSQL's and Excel's rule for two-digit years
+    IF y IS NULL OR mon IS NULL THEN
+        RETURN NULL;
+    ELSIF y < 100 THEN   -- PostgreSQL's and Excel's rule for two-digit years
         y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
     END IF;
-    RETURN make_date(y, mon, m[3]::integer);
+    RETURN make_date(y, mon, d);
 EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
     RETURN NULL;
 END $$;

@@ -151,6 +151,17 @@ BEGIN
     RETURN v_id;
 END $$;
 
+-- The target functions that write a surface, by name: a rule that names no target_function
+-- uses the surface's one (the router, the rules check). With two, the choice had been
+-- whichever row came first; now such a rule is refused when written and skipped, saying so,
+-- by the router.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_surface_targets(p_surface text) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(array_agg(function_name ORDER BY function_name), '{}')
+    FROM trapper.orchestrator_functions
+    WHERE kind = 'target' AND target_surface = p_surface
+$$;
+
 -- A type as rules and targets name it (issue 17): expected_fields may say "int", "float" or
 -- "string"; the checks compare the names below. NULL or empty is text.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_type_name(p_type text) RETURNS text

@@ -74,6 +74,12 @@ DECLARE
     v_ptype text;
     v_typed text;
     v_nested text;               -- a field of the rule holding a JSON object or array
+    v_listed text[];             -- the values a cell lists when a rule passed one of them
+    listed jsonb := '[]';        -- [{field, parameter, values}]: the person's decision says them
+    v_split record;
+    v_chip text;
+    v_aid text;                  -- an animal export's own id of the cat (animal_id)
+    v_targets text[];            -- the target functions of a rule's surface
     v_ptypes jsonb := (SELECT jsonb_object_agg(function_name, (
                            SELECT jsonb_object_agg(p, t)
                            FROM unnest(parameters, parameter_types) AS u (p, t)))
@@ -177,9 +183,27 @@ BEGIN
         IF r.transform_expression IS NOT NULL AND raw IS NOT NULL THEN
             sig := trapper.orchestrator_transform_signature(r.transform_expression);
             EXECUTE format('SELECT %s($1)::text', sig::regprocedure::regproc) INTO v USING raw;
+            -- a cell listing several emails or numbers passes its first: the others are
+            -- said in the decision (the staged record keeps them all)
+            IF v IS NOT NULL AND sig IN ('trapper.orchestrator_norm_email(text)',
+                                         'trapper.orchestrator_norm_phone_us(text)') THEN
+                v_listed := CASE WHEN sig = 'trapper.orchestrator_norm_email(text)'
+                                 THEN CASE WHEN trapper.norm_email(raw) IS NULL
+                                           THEN trapper.orchestrator_emails(raw) END
+                                 WHEN trapper.norm_phone_us(raw) IS NULL
+                                 THEN trapper.orchestrator_phones_us(raw) END;
+                IF cardinality(v_listed) > 1 THEN
+                    listed := listed || jsonb_build_array(jsonb_build_object(
+                        'field', r.source_field, 'parameter', coalesce(r.target_field, r.source_field),
+                        'values', to_jsonb(v_listed)));
+                END IF;
+            END IF;
             IF v IS NULL THEN
                 v_reason := format('skipped: %s gave nothing for %s = %L',
-                                   r.transform_expression, r.source_field, raw);
+                                   r.transform_expression, r.source_field, raw)
+                            || CASE WHEN sig = 'trapper.orchestrator_norm_phone_us(text)'
+                                    THEN coalesce(' (' || trapper.orchestrator_phone_refusal(raw) || ')', '')
+                                    ELSE '' END;
                 decisions := decisions || jsonb_build_object('action', 'skipped',
                     'reason', v_reason, 'rule_id', r.rule_id);
                 IF v_log THEN
@@ -188,11 +212,17 @@ BEGIN
                 CONTINUE;
             END IF;
         END IF;
-        fn := coalesce(r.target_function, (SELECT function_name FROM trapper.orchestrator_functions
-                                           WHERE kind = 'target'
-                                             AND target_surface = r.target_surface LIMIT 1));
+        fn := r.target_function;
         IF fn IS NULL THEN
-            v_reason := format('skipped: no target function writes surface %s', r.target_surface);
+            v_targets := trapper.orchestrator_surface_targets(r.target_surface);
+            fn := CASE WHEN cardinality(v_targets) = 1 THEN v_targets[1] END;
+        END IF;
+        IF fn IS NULL THEN
+            -- a second target registered for the surface after the rule was written
+            v_reason := CASE WHEN cardinality(v_targets) > 1
+                             THEN format('skipped: surface %s is written by %s and the rule names none of them in target_function',
+                                         r.target_surface, array_to_string(v_targets, ' and '))
+                             ELSE format('skipped: no target function writes surface %s', r.target_surface) END;
             IF v_log THEN
                 v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, '{}');
             END IF;
@@ -240,6 +270,14 @@ BEGIN
     -- places first (people and colony estimates hang on them), then people, then cats
     IF args ? 'find_or_create_place_deduped' THEN
         a := args -> 'find_or_create_place_deduped';
+        -- an address on several lines of one cell (a form's) is one line: "123 Main St, Apt
+        -- 4, Santa Rosa, CA 95401" (functions/transforms.sql)
+        IF a ->> 'formatted_address' ~ '[\r\n]' OR a ->> 'display_name' ~ '[\r\n]' THEN
+            a := jsonb_strip_nulls(a || jsonb_build_object(
+                'formatted_address', trapper.orchestrator_address_lines(a ->> 'formatted_address'),
+                'display_name', trapper.orchestrator_address_lines(a ->> 'display_name')));
+            args := jsonb_set(args, '{find_or_create_place_deduped}', a);
+        END IF;
         -- the key into a variable first: inline, the call was evaluated once per place row
         v_key := trapper.address_key(a ->> 'formatted_address');
         SELECT place_id INTO v_existing FROM trapper.places
@@ -276,6 +314,28 @@ BEGIN
 
     IF args ? 'find_or_create_person' THEN
         a := args -> 'find_or_create_person';
+        -- a phone cell listing two numbers: its second is the person's cell, when no rule
+        -- gives one (the first went to the rule's own parameter)
+        IF nullif(a ->> 'cell', '') IS NULL THEN
+            a := a || coalesce((SELECT jsonb_build_object('cell', l -> 'values' ->> 1) FROM jsonb_array_elements(listed) l
+                                WHERE l ->> 'parameter' = 'phone' AND l -> 'values' ->> 0 = a ->> 'phone'
+                                  AND l -> 'values' ->> 1 IS NOT NULL LIMIT 1), '{}');
+        END IF;
+        -- a whole name in one cell: full_name, split when no rule gives first or last name;
+        -- "Doe, John" in first_name alone is read as the identity engine reads it, so that
+        -- the name survivorship writes is the one identity compared
+        IF nullif(btrim(a ->> 'first_name'), '') IS NULL AND nullif(btrim(a ->> 'last_name'), '') IS NULL
+           AND nullif(btrim(a ->> 'full_name'), '') IS NOT NULL THEN
+            SELECT * INTO v_split FROM trapper.orchestrator_split_name(a ->> 'full_name');
+            a := a || jsonb_strip_nulls(jsonb_build_object('first_name', v_split.first_name,
+                                                           'last_name', v_split.last_name));
+        ELSIF (nullif(btrim(a ->> 'first_name'), '') IS NULL) <> (nullif(btrim(a ->> 'last_name'), '') IS NULL) THEN
+            SELECT * INTO v_split FROM trapper.name_last_first(a ->> 'first_name', a ->> 'last_name');
+            IF v_split.first_name IS NOT NULL THEN
+                a := a || jsonb_build_object('first_name', v_split.first_name,
+                                             'last_name', v_split.last_name);
+            END IF;
+        END IF;
         v_res := trapper.data_engine_resolve_identity(a ->> 'email', a ->> 'phone',
             a ->> 'first_name', a ->> 'last_name',
             args -> 'find_or_create_place_deduped' ->> 'formatted_address', rec.source_system,
@@ -286,11 +346,17 @@ BEGIN
         -- ORCH_006 (006_confidence.sql): which source wins each name field of the person
         v_surv := trapper.orchestrator_apply_survivorship(
             'person', v_person, rec.source_system, a, v_res.decision_type <> 'auto_match');
+        v_reason := v_res.decision_reason || coalesce(' [' || (
+            SELECT string_agg(format('%s lists %s, the first passed: %s', l ->> 'field',
+                                     jsonb_array_length(l -> 'values'),
+                                     (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(l -> 'values') x)),
+                              '; ' ORDER BY l ->> 'field')
+            FROM jsonb_array_elements(listed) l) || ']', '');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_people',
-            'entity_id', v_person, 'reason', v_res.decision_reason,
+            'entity_id', v_person, 'reason', v_reason,
             'decision', v_res.decision_type);
         IF v_log THEN
-            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'sot_people', v_person, (first_rule -> 'find_or_create_person' ->> 'id')::uuid, (first_rule -> 'find_or_create_person' ->> 'version')::integer, v_res.decision_reason, jsonb_build_object('rules', rules -> 'find_or_create_person', 'values', a,
+            v_logs := v_logs || trapper.orchestrator_log_entry(v_action, 'sot_people', v_person, (first_rule -> 'find_or_create_person' ->> 'id')::uuid, (first_rule -> 'find_or_create_person' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'find_or_create_person', 'values', a,
                                    'decision_type', v_res.decision_type,
                                    'decision_id', v_res.decision_id,
                                    'match_score', v_res.confidence_score,
@@ -304,18 +370,81 @@ BEGIN
         END IF;
     END IF;
 
-    IF args ? 'find_or_create_cat_by_microchip' THEN
+    IF args ? 'find_or_create_cat_by_microchip'
+       AND NOT coalesce(trapper.orchestrator_is_cat_species(
+                            args -> 'find_or_create_cat_by_microchip' ->> 'species'), true) THEN
+        -- a shelter's export lists its dogs and rabbits too: a species that is not a cat
+        -- makes no cat (a record without one is taken for a cat, as before)
         a := args -> 'find_or_create_cat_by_microchip';
-        v_existing := trapper.cat_by_identifier('microchip',
-                                                trapper.validate_microchip(a ->> 'microchip'));
-        v_cat := trapper.find_or_create_cat_by_microchip(a ->> 'microchip', a ->> 'name',
-            a ->> 'sex', a ->> 'breed', a ->> 'altered_status', a ->> 'primary_color',
-            rec.source_system, p_staged_record_id => rec.id);
-        v_action := CASE WHEN v_cat IS NULL THEN 'skipped'
-                         WHEN v_existing IS NOT NULL THEN 'merged' ELSE 'routed' END;
-        v_reason := CASE v_action WHEN 'skipped' THEN 'skipped: nothing identifies this cat'
-                                  WHEN 'merged' THEN 'matched existing cat via microchip'
-                                  ELSE 'created cat' END;
+        v_reason := format('skipped: species %L is not a cat', a ->> 'species');
+        decisions := decisions || jsonb_build_object('action', 'skipped', 'surface', 'sot_cats',
+            'reason', v_reason);
+        IF v_log THEN
+            v_logs := v_logs || trapper.orchestrator_log_entry('skipped', 'sot_cats', NULL, (first_rule -> 'find_or_create_cat_by_microchip' ->> 'id')::uuid, (first_rule -> 'find_or_create_cat_by_microchip' ->> 'version')::integer, v_reason, jsonb_build_object('rules', rules -> 'find_or_create_cat_by_microchip', 'values', a));
+        END IF;
+    ELSIF args ? 'find_or_create_cat_by_microchip' THEN
+        a := args -> 'find_or_create_cat_by_microchip';
+        v_chip := trapper.validate_microchip(a ->> 'microchip');
+        v_existing := trapper.cat_by_identifier('microchip', v_chip);
+        -- an animal export's own id (PetPoint's Animal ID) is how its cats without a
+        -- microchip are known, and found again (orchestrator_cat_source_ids, 020); without it
+        -- such a cat was "nothing identifies this cat", on every record
+        v_aid := nullif(btrim(a ->> 'animal_id'), '');
+        v_cat := NULL;
+        v_action := NULL;
+        IF v_aid IS NOT NULL AND v_existing IS NULL THEN
+            SELECT trapper.get_canonical_cat_id(k.cat_id) INTO v_cat
+            FROM trapper.orchestrator_cat_source_ids k
+            WHERE k.source_system = rec.source_system AND k.animal_id = v_aid;
+            IF v_cat IS NULL AND v_chip IS NULL THEN
+                -- a new one: its creators take turns, and the second finds the first's
+                PERFORM trapper.lock_identity_key('animal', rec.source_system || ':' || v_aid);
+                SELECT trapper.get_canonical_cat_id(k.cat_id) INTO v_cat
+                FROM trapper.orchestrator_cat_source_ids k
+                WHERE k.source_system = rec.source_system AND k.animal_id = v_aid;
+                IF v_cat IS NULL THEN
+                    INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status,
+                                                  primary_color)
+                    VALUES (nullif(btrim(a ->> 'name'), ''), nullif(a ->> 'sex', ''),
+                            nullif(a ->> 'breed', ''), nullif(a ->> 'altered_status', ''),
+                            nullif(a ->> 'primary_color', ''))
+                    RETURNING cat_id INTO v_cat;
+                    PERFORM trapper.record_entity_source('cat', v_cat, rec.id, 'created',
+                                                         'no microchip: known by its animal id');
+                    v_existing := NULL;
+                    v_action := 'routed';
+                    v_reason := format('created cat (no microchip; known by its animal id %s)', v_aid);
+                END IF;
+            END IF;
+            IF v_cat IS NOT NULL AND v_action IS DISTINCT FROM 'routed' THEN
+                -- found by its animal id: a microchip it now has is added to it
+                IF v_chip IS NOT NULL THEN
+                    PERFORM trapper.add_cat_identifier(v_cat, 'microchip', v_chip,
+                        rec.source_system, (trapper.microchip_format(v_chip)).confidence);
+                END IF;
+                PERFORM trapper.record_entity_source('cat', v_cat, rec.id, 'matched',
+                                                     'by its animal id');
+                v_existing := v_cat;
+                v_action := 'merged';
+                v_reason := format('matched existing cat via its animal id %s', v_aid);
+            END IF;
+        END IF;
+        IF v_cat IS NULL THEN
+            v_cat := trapper.find_or_create_cat_by_microchip(a ->> 'microchip', a ->> 'name',
+                a ->> 'sex', a ->> 'breed', a ->> 'altered_status', a ->> 'primary_color',
+                rec.source_system, p_staged_record_id => rec.id);
+            v_action := CASE WHEN v_cat IS NULL THEN 'skipped'
+                             WHEN v_existing IS NOT NULL THEN 'merged' ELSE 'routed' END;
+            v_reason := CASE v_action WHEN 'skipped' THEN 'skipped: nothing identifies this cat'
+                                      WHEN 'merged' THEN 'matched existing cat via microchip'
+                                      ELSE 'created cat' END;
+        END IF;
+        IF v_cat IS NOT NULL AND v_aid IS NOT NULL THEN
+            INSERT INTO trapper.orchestrator_cat_source_ids (source_system, animal_id, cat_id,
+                                                             staged_record_id)
+            VALUES (rec.source_system, v_aid, v_cat, rec.id)
+            ON CONFLICT (source_system, animal_id) DO NOTHING;
+        END IF;
         v_surv := trapper.orchestrator_apply_survivorship(
             'cat', v_cat, rec.source_system, a, v_action = 'routed');
         decisions := decisions || jsonb_build_object('action', v_action, 'surface', 'sot_cats',

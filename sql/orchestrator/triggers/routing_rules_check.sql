@@ -18,6 +18,7 @@ DECLARE
     v_param_type text;
     v_value_type text;
     v_other text;
+    v_targets text[];
 BEGIN
     IF NEW.transform_expression IS NOT NULL THEN
         PERFORM trapper.orchestrator_transform_signature(NEW.transform_expression);
@@ -90,16 +91,21 @@ BEGIN
         END IF;
     ELSE
         -- the router's choice when a rule names no function: the target of its surface
-        SELECT * INTO v_fn FROM trapper.orchestrator_functions
-        WHERE kind = 'target' AND target_surface = NEW.target_surface LIMIT 1;
+        v_targets := trapper.orchestrator_surface_targets(NEW.target_surface);
         -- a surface nothing writes was accepted, and every record then skipped
-        IF v_fn.function_name IS NULL AND NEW.target_surface IS NOT NULL THEN
+        IF cardinality(v_targets) = 0 AND NEW.target_surface IS NOT NULL THEN
             RAISE EXCEPTION 'no target function writes surface "%"', NEW.target_surface
                 USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'the surfaces: ' || (SELECT string_agg(DISTINCT target_surface, ', ')
                                             FROM trapper.orchestrator_functions
                                             WHERE kind = 'target');
+        ELSIF cardinality(v_targets) > 1 THEN
+            RAISE EXCEPTION 'surface "%" is written by %: the rule must say which in target_function',
+                NEW.target_surface, array_to_string(v_targets, ' and ')
+                USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        SELECT * INTO v_fn FROM trapper.orchestrator_functions
+        WHERE function_name = v_targets[1];
     END IF;
     -- the parameter the value goes to: a name the function does not take was accepted, and
     -- the value dropped without a word on every record (a rule with no target_field passes
@@ -151,9 +157,8 @@ BEGIN
           AND o.is_active AND o.rule_id <> NEW.rule_id
           AND coalesce(o.target_field, o.source_field) = v_param
           AND coalesce(o.target_function,
-                       (SELECT g.function_name FROM trapper.orchestrator_functions g
-                        WHERE g.kind = 'target' AND g.target_surface = o.target_surface
-                        LIMIT 1)) = v_fn.function_name
+                       (trapper.orchestrator_surface_targets(o.target_surface))[1])
+              = v_fn.function_name
         LIMIT 1;
         IF FOUND THEN
             RAISE EXCEPTION '%/%: the rule on "%" already feeds %.%', NEW.source_system,
