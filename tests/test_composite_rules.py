@@ -374,7 +374,8 @@ def test_an_unseen_source_onboarded_with_sql_alone(db_url: str, tmp_path: Path) 
     ("03/04/2025", "2025-03-04"), ("3/4/25", "2025-03-04"), ("03/04/2025 2:30 PM", "2025-03-04"),
     ("March 3, 2025", "2025-03-03"), ("3 Mar 2025", "2025-03-03"), ("Sept 3, 2025", "2025-09-03"),
     ("yesterday", None), ("today", None), ("epoch", None), ("infinity", None),
-    ("J2451187", None), ("2/30/2025", None), ("Marc 3, 2025", None), ("45000", None),
+    ("J2451187", None), ("2/30/2025", None), ("Marc 3, 2025", None), ("45000", "2023-03-15"),
+    ("12345", None),
 ])
 def test_to_date_reads_dates_as_exports_write_them(db_url: str, text: str,
                                                    date: str | None) -> None:

@@ -131,14 +131,16 @@ def test_validate_microchip_formats(db_url: str) -> None:
 def test_parse_us_date_reads_only_dates_the_exports_write(db_url: str) -> None:
     """ISO and US dates (two-digit years by PostgreSQL's and Excel's rule), with a time or
     not; the words PostgreSQL's date input takes ('yesterday', 'epoch', 'infinity') and a text
-    whose first ten characters happen to parse ('March 3, 2025' was 2002-03-03) are no date:
+    whose first ten characters happen to parse ('March 3, 2025' was 2002-03-03) are no date
+    (a month's name is read whole, tests/test_values.py):
     a processed record must not take the day it was processed as its own."""
     cases = {
         "2025-03-14": "2025-03-14", "2025-03-14T10:00:00Z": "2025-03-14",
         "3/14/2025": "2025-03-14", " 03/14/2025 10:22 ": "2025-03-14", "3/14/25": "2025-03-14",
         "12/31/69": "2069-12-31", "1/1/70": "1970-01-01",
         "yesterday": None, "today": None, "now": None, "epoch": None, "infinity": None,
-        "March 3, 2025": None, "2/30/2025": None, "13/1/2025": None, "3/14/2025x": None,
+        "March 3, 2025": "2025-03-03", "2/30/2025": None, "13/1/2025": None,
+        "3/14/2025x": None,
         "20250314": None, "": None,
         # a date column saved as numbers: Excel's serial, only in 1954-2119
         "45730": "2025-03-14", "45730.0": "2025-03-14", "12345": None, "99999": None,

@@ -25,9 +25,115 @@ BEGIN
     RETURN CASE WHEN v IS NULL THEN NULL ELSE trapper.get_canonical_cat_id(v) END;
 END $$;
 
+-- A cat's sex and altered (spay/neuter) status as people type them, read into a small value
+-- space: sex 'Male' or 'Female', altered 'Yes' or 'No', NULL when not known. The sex field
+-- often carries the altered status too ("Neutered Male", "MN", "F/S", "Intact Female"); the
+-- altered field's own word wins over it; "Spayed" alone is a female. A value given as not
+-- known ("Unknown", "?", "Female?", "DidNotAsk", blank) is NULL, so a later record may fill
+-- it in; any other value read as nothing is named in `unrecognised` ('sex',
+-- 'altered_status') for the caller to count (trapper.unrecognised_values), never taken as a
+-- guess. Words, not patterns: one regular expression a field, folding case and punctuation.
+CREATE OR REPLACE FUNCTION trapper.cat_sex_altered(
+    p_sex text, p_altered text,
+    OUT sex text, OUT altered text, OUT unrecognised text[]
+)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    w text;
+    v_sexes text[] := '{}';
+    v_yes boolean := false;   -- the sex field's altered words
+    v_no boolean := false;
+    v_not boolean := false;
+    v_spay boolean := false;
+    v_bad boolean := false;
+    a_yes boolean := false;   -- the altered field's
+    a_no boolean := false;
+    a_not boolean := false;
+    a_bad boolean := false;
+BEGIN
+    unrecognised := '{}';
+    FOREACH w IN ARRAY string_to_array(
+            btrim(regexp_replace(lower(coalesce(p_sex, '')), '[^a-z0-9?]+', ' ', 'g')), ' ') LOOP
+        CASE
+            WHEN w IN ('m', 'male', 'tom', 'boy') THEN v_sexes := v_sexes || 'Male'::text;
+            WHEN w IN ('f', 'female', 'fem', 'queen', 'girl') THEN v_sexes := v_sexes || 'Female'::text;
+            WHEN w IN ('nm', 'mn') THEN v_sexes := v_sexes || 'Male'::text; v_yes := true;
+            WHEN w IN ('fs', 'sf') THEN v_sexes := v_sexes || 'Female'::text; v_yes := true;
+            WHEN w IN ('mi', 'im') THEN v_sexes := v_sexes || 'Male'::text; v_no := true;
+            WHEN w IN ('fi', 'if') THEN v_sexes := v_sexes || 'Female'::text; v_no := true;
+            WHEN w IN ('spayed', 'spay') THEN v_yes := true; v_spay := true;
+            WHEN w IN ('n', 's', 'neutered', 'neuter', 'fixed', 'altered', 'castrated',
+                       'sterilized', 'sterilised', 'desexed') THEN v_yes := true;
+            WHEN w IN ('i', 'intact', 'unaltered', 'unfixed', 'entire', 'whole') THEN v_no := true;
+            WHEN w = 'not' THEN v_not := true;
+            WHEN w IN ('unknown', 'unk', 'u', '?', '??', 'na', 'unsure', 'didnotask') THEN NULL;
+            ELSE v_bad := true;
+        END CASE;
+    END LOOP;
+    IF v_not THEN
+        v_no := v_no OR v_yes;
+        v_yes := false;
+        v_spay := false;
+    END IF;
+    IF v_spay THEN   -- only a female is spayed
+        v_sexes := v_sexes || 'Female'::text;
+    END IF;
+    IF strpos(p_sex, '?') > 0 THEN
+        NULL;   -- "Female?": the one who typed it did not know; not a value, not unread
+    ELSIF v_bad OR (v_yes AND v_no) OR ('Male' = ANY (v_sexes) AND 'Female' = ANY (v_sexes)) THEN
+        unrecognised := unrecognised || 'sex'::text;
+    ELSE
+        sex := v_sexes[1];
+        altered := CASE WHEN v_yes THEN 'Yes' WHEN v_no THEN 'No' END;
+    END IF;
+    FOREACH w IN ARRAY string_to_array(
+            btrim(regexp_replace(lower(coalesce(p_altered, '')), '[^a-z0-9?]+', ' ', 'g')),
+            ' ') LOOP
+        CASE
+            WHEN w IN ('yes', 'y', 'true', 't', '1', 'x', 'checked', 'on', 'spayed', 'spay',
+                       'neutered', 'neuter', 'fixed', 'altered', 'eartipped', 'eartip',
+                       'tipped', 'castrated', 'sterilized', 'sterilised', 'desexed', 'sn',
+                       'done') THEN a_yes := true;
+            WHEN w IN ('no', 'n', 'false', 'f', '0', 'off', 'intact', 'unaltered', 'unfixed',
+                       'entire', 'whole') THEN a_no := true;
+            WHEN w = 'not' THEN a_not := true;
+            -- the words around the status: "already fixed", "ear tipped", "was spayed"
+            WHEN w IN ('already', 'ear', 'previously', 'was', 'is', 'has', 'been', 'prior')
+                THEN NULL;
+            WHEN w IN ('unknown', 'unk', 'u', '?', '??', 'na', 'unsure', 'didnotask', 'did',
+                       'ask', 'asked') THEN NULL;
+            ELSE a_bad := true;
+        END CASE;
+    END LOOP;
+    IF a_not THEN
+        a_no := a_no OR a_yes;
+        a_yes := false;
+    END IF;
+    IF strpos(p_altered, '?') > 0 THEN
+        NULL;   -- "Yes?": not known
+    ELSIF a_bad OR (a_yes AND a_no) THEN
+        unrecognised := unrecognised || 'altered_status'::text;
+    ELSIF a_yes OR a_no THEN
+        altered := CASE WHEN a_yes THEN 'Yes' ELSE 'No' END;
+    END IF;
+END $$;
+
+-- Count a value the processors could not read (trapper.unrecognised_values, core 024):
+-- once per staged record and field, so a replay does not count it again.
+CREATE OR REPLACE FUNCTION trapper.note_unrecognised_value(
+    p_staged_record_id bigint, p_field text, p_value text, p_stored text DEFAULT NULL
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO trapper.unrecognised_values (staged_record_id, field, value, stored)
+    VALUES (p_staged_record_id, p_field, coalesce(p_value, ''), p_stored)
+    ON CONFLICT (staged_record_id, field) DO NOTHING;
+END $$;
+
 -- A cat by microchip, falling back to the clinic's animal id, then the shelter's and the
 -- registry's ids. A chip typed into the name field is found there. Junk chips (all zeros,
--- 123456789…) identify nothing, so two chipless cats never merge through them.
+-- 123456789…) identify nothing, so two chipless cats never merge through them. Sex and
+-- altered status are stored as cat_sex_altered reads them.
 CREATE OR REPLACE FUNCTION trapper.find_or_create_cat_by_microchip(
     p_microchip text, p_name text DEFAULT NULL, p_sex text DEFAULT NULL,
     p_breed text DEFAULT NULL, p_altered_status text DEFAULT NULL,
@@ -45,6 +151,12 @@ DECLARE
     v_detail text;
     v_fmt record;
     v_locked boolean := false;
+    v_clinic text := trapper.source_id(p_clinichq_animal_id);
+    v_shelter text := trapper.source_id(p_shelterluv_id);
+    v_registry text := trapper.source_id(p_petlink_id);
+    v_val record := trapper.cat_sex_altered(p_sex, p_altered_status);
+    v_sex text := v_val.sex;
+    v_altered text := v_val.altered;
 BEGIN
     IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
         v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
@@ -59,63 +171,68 @@ BEGIN
     LOOP
         v_id := coalesce(
             trapper.cat_by_identifier('microchip', v_chip),
-            trapper.cat_by_identifier('clinichq_animal_id',
-                                      nullif(btrim(p_clinichq_animal_id), '')),
-            trapper.cat_by_identifier('shelterluv_animal_id', nullif(btrim(p_shelterluv_id), '')),
-            trapper.cat_by_identifier('petlink_pet_id', nullif(btrim(p_petlink_id), '')));
+            trapper.cat_by_identifier('clinichq_animal_id', v_clinic),
+            trapper.cat_by_identifier('shelterluv_animal_id', v_shelter),
+            trapper.cat_by_identifier('petlink_pet_id', v_registry));
         EXIT WHEN v_id IS NOT NULL OR v_locked;
         PERFORM trapper.lock_identity_key('chip', v_chip);
-        PERFORM trapper.lock_identity_key('clinichq', p_clinichq_animal_id);
+        PERFORM trapper.lock_identity_key('clinichq', v_clinic);
         v_locked := true;
     END LOOP;
     IF v_id IS NULL THEN
-        IF v_chip IS NULL AND nullif(btrim(p_clinichq_animal_id), '') IS NULL
-           AND nullif(btrim(p_shelterluv_id), '') IS NULL
-           AND nullif(btrim(p_petlink_id), '') IS NULL THEN
+        IF v_chip IS NULL AND v_clinic IS NULL AND v_shelter IS NULL
+           AND v_registry IS NULL THEN
             RETURN NULL;   -- nothing identifies this cat
         END IF;
         INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status, primary_color,
                                       secondary_color, ownership_type, clinichq_animal_id)
-        VALUES (v_name, nullif(p_sex, ''), nullif(p_breed, ''), nullif(p_altered_status, ''),
+        VALUES (v_name, v_sex, nullif(p_breed, ''), v_altered,
                 nullif(p_color, ''), nullif(p_secondary_color, ''),
-                nullif(p_ownership_type, ''), nullif(btrim(p_clinichq_animal_id), ''))
+                nullif(p_ownership_type, ''), v_clinic)
         RETURNING cat_id INTO v_id;
         v_action := 'created';
     ELSE
         -- fill what the cat does not have yet; never overwrite
         UPDATE trapper.sot_cats SET
             display_name = coalesce(display_name, CASE WHEN v_name <> 'Unknown' THEN v_name END),
-            sex = coalesce(sex, nullif(p_sex, '')), breed = coalesce(breed, nullif(p_breed, '')),
-            altered_status = coalesce(altered_status, nullif(p_altered_status, '')),
+            sex = coalesce(sex, v_sex), breed = coalesce(breed, nullif(p_breed, '')),
+            altered_status = coalesce(altered_status, v_altered),
             primary_color = coalesce(primary_color, nullif(p_color, '')),
             secondary_color = coalesce(secondary_color, nullif(p_secondary_color, '')),
-            clinichq_animal_id = coalesce(clinichq_animal_id,
-                                          nullif(btrim(p_clinichq_animal_id), '')),
+            clinichq_animal_id = coalesce(clinichq_animal_id, v_clinic),
             updated_at = now()
         WHERE cat_id = v_id
           -- only when something is missing: a no-op update still writes a row version and
           -- waits on any worker holding the row
           AND ((display_name IS NULL AND v_name <> 'Unknown')
-               OR (sex IS NULL AND nullif(p_sex, '') IS NOT NULL)
+               OR (sex IS NULL AND v_sex IS NOT NULL)
                OR (breed IS NULL AND nullif(p_breed, '') IS NOT NULL)
-               OR (altered_status IS NULL AND nullif(p_altered_status, '') IS NOT NULL)
+               OR (altered_status IS NULL AND v_altered IS NOT NULL)
                OR (primary_color IS NULL AND nullif(p_color, '') IS NOT NULL)
                OR (secondary_color IS NULL AND nullif(p_secondary_color, '') IS NOT NULL)
-               OR (clinichq_animal_id IS NULL
-                   AND nullif(btrim(p_clinichq_animal_id), '') IS NOT NULL));
+               OR (clinichq_animal_id IS NULL AND v_clinic IS NOT NULL));
     END IF;
     IF v_chip IS NOT NULL THEN
         v_fmt := trapper.microchip_format(v_chip);
         PERFORM trapper.add_cat_identifier(v_id, 'microchip', v_chip, p_source, v_fmt.confidence);
     END IF;
-    PERFORM trapper.add_cat_identifier(v_id, 'clinichq_animal_id',
-                                       nullif(btrim(p_clinichq_animal_id), ''), p_source);
-    PERFORM trapper.add_cat_identifier(v_id, 'shelterluv_animal_id',
-                                       nullif(btrim(p_shelterluv_id), ''), p_source);
-    PERFORM trapper.add_cat_identifier(v_id, 'petlink_pet_id', nullif(btrim(p_petlink_id), ''),
-                                       p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'clinichq_animal_id', v_clinic, p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'shelterluv_animal_id', v_shelter, p_source);
+    PERFORM trapper.add_cat_identifier(v_id, 'petlink_pet_id', v_registry, p_source);
     IF p_staged_record_id IS NOT NULL THEN
         PERFORM trapper.record_entity_source('cat', v_id, p_staged_record_id, v_action, v_detail);
+        -- a chip with digits that reads as none (too short, all zeros, Excel's 9.85E+14)
+        IF v_chip IS NULL AND translate(p_microchip, '0123456789', '') <> p_microchip THEN
+            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'microchip',
+                                                    p_microchip);
+        END IF;
+        IF 'sex' = ANY (v_val.unrecognised) THEN
+            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'sex', p_sex);
+        END IF;
+        IF 'altered_status' = ANY (v_val.unrecognised) THEN
+            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'altered_status',
+                                                    p_altered_status);
+        END IF;
     END IF;
     RETURN v_id;
 END $$;

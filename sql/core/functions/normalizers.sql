@@ -2,6 +2,17 @@
 -- embedded server has no pg_trgm, fuzzystrmatch or unaccent, so these stand alone and are
 -- tested against the Python libraries (tests/test_normalizers.py).
 
+-- A source's record id as text: a whole number is its digits however the export wrote it
+-- (2, 2.0, " 2 "; a JSON export's float ids), so one record keeps one id across exports; any
+-- other id is its text, trimmed; blank is NULL. The ingest reads record ids the same way
+-- (listener/ingest/source_profiles.py, id_text).
+CREATE OR REPLACE FUNCTION trapper.source_id(p_raw text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v ~ '^[+-]?\d+(\.0*)?$' THEN ltrim(split_part(v, '.', 1), '+')
+                ELSE nullif(v, '') END
+    FROM (SELECT btrim(p_raw) AS v) s
+$$;
+
 -- Digits of a US number: words such as "cell" and extensions are dropped first (the
 -- library turns letters into keypad digits), a leading 1 of 11 digits is dropped, and the
 -- rest must be a structurally valid NANP number (area and exchange not starting 0/1,
@@ -955,26 +966,39 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
        AND split_part(p_key_a, '|', 3) = split_part(p_key_b, '|', 3)
 $$;
 
--- A microchip as stored, or NULL (A1/MIG_553, 910): separators stripped; 15-digit ISO;
--- 14 digits with a known prefix (truncated); 9-digit AVID; 10 digits; 10-character hex;
--- an embedded chip pulled out of a longer run of digits (a ShelterLuv id glued on). All
--- zeros, one repeated digit and 123456789-style values are refused; 'A' + 5-7 digits is a
--- shelter id, not a chip.
+-- A microchip as stored, or NULL (A1/MIG_553, 910): separators and punctuation stripped;
+-- 15-digit ISO; 14 digits with a known prefix (truncated); 9-digit AVID; 10 digits;
+-- 10-character hex; an embedded chip pulled out of a longer run of digits (a ShelterLuv id
+-- glued on); the digits of a chip written with words around them ("Chip: 985 112 …",
+-- "AVID*064*532*870", "985112… (HomeAgain)"). All zeros, one repeated digit and
+-- 123456789-style values are refused; 'A' + 5-7 digits is a shelter id, not a chip.
 CREATE OR REPLACE FUNCTION trapper.validate_microchip(p_raw text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     v text;
     m text[];
+    v_digits boolean;
 BEGIN
     IF p_raw IS NULL THEN
         RETURN NULL;
     END IF;
     -- AVID writes its 9-digit chips in threes with asterisks (064*532*870)
-    v := upper(regexp_replace(p_raw, '[\s.\-/*]', '', 'g'));
+    v := upper(regexp_replace(p_raw, '[^0-9A-Za-z]', '', 'g'));
     IF v = '' OR v ~ '^A\d{5,7}$' THEN
         RETURN NULL;
     END IF;
-    IF v ~ '^\d+$' THEN
+    -- digits, or ten hex characters, told apart without a regular expression (a session
+    -- caches 32 compiled ones: docs/benchmarks.md)
+    v_digits := translate(v, '0123456789', '') = '';
+    IF NOT v_digits AND (length(v) <> 10 OR translate(v, '0123456789ABCDEF', '') <> '') THEN
+        -- words around the digits: the chip is the digits, when they are one run
+        v := (regexp_match(v, '^[A-Z]*(\d{9,})[A-Z]*$'))[1];
+        IF v IS NULL THEN
+            RETURN NULL;
+        END IF;
+        v_digits := true;
+    END IF;
+    IF v_digits THEN
         IF length(v) > 15 THEN
             m := regexp_match(v, '(98[1256]\d{12}|900\d{12}|94[01]\d{12}|956\d{12}|97[78]\d{12})$');
             IF m IS NULL THEN
@@ -992,10 +1016,7 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    IF v ~ '^[0-9A-F]{10}$' AND v !~ '^(.)\1*$' THEN
-        RETURN v;
-    END IF;
-    RETURN NULL;
+    RETURN CASE WHEN v <> repeat(left(v, 1), 10) THEN v END;   -- ten hex characters
 END $$;
 
 -- What kind of chip a valid value is, and how far to trust it.

@@ -1,47 +1,106 @@
 -- What the processors share: payload parsing, their result, and a person with their place.
 
--- A date as the exports write one: ISO (2025-03-14) or US (3/14/2025, 3/14/25), either with
--- a time after it or not; anything else is no date. PostgreSQL's date input was used for
--- the rest before, on the first ten characters: 'yesterday', 'today' and 'now' gave the day
--- the record was processed (another on each replay), 'epoch' 1970-01-01, 'infinity'
--- infinity, and 'March 3, 2025' cut to 'March 3, 2' was 2002-03-03. The orchestrator's
--- transform (sql/orchestrator/functions/transforms.sql, orchestrator_to_date) reads the same
--- forms and month names with its own code: in a shadow install this function is the host's,
--- whose forms the orchestrator does not choose.
+-- A date as the exports write one: the year first (2025-03-14; 2025/03/14 as Google Forms'
+-- CSV writes it; 2025.03.14), US (3/14/2025, 3/14/25, 3-14-2025), the month's name (Mar 14,
+-- 2025; 14 March 2025; 14-Mar-25; after a weekday, "Friday, March 14, 2025"), each with a
+-- time after it or not (a zone after the time: Z, -07:00, GMT-7, PDT), or an Excel date
+-- serial (45730); anything else is no date. PostgreSQL's date input was used for the rest
+-- before, on the first ten characters: 'yesterday', 'today' and 'now' gave the day the
+-- record was processed (another on each replay), 'epoch' 1970-01-01, 'infinity' infinity,
+-- and 'March 3, 2025' cut to 'March 3, 2' was 2002-03-03. The orchestrator's transform
+-- (sql/orchestrator/functions/transforms.sql, orchestrator_to_date) and the ingest's record
+-- ids (listener/ingest/source_profiles.py, parse_date) read the same forms with their own
+-- copy, kept equal by tests/test_values.py: in a shadow install this function is the
+-- host's, whose forms the orchestrator does not choose, and the orchestrator is no part of
+-- a core-only install.
 CREATE OR REPLACE FUNCTION trapper.parse_us_date(p_raw text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v text := btrim(p_raw);
+    v text := lower(btrim(p_raw, E' \t\r\n\u00a0'));
+    w text;
     m text[];
     y integer;
+    mon integer;
+    d integer;
+    months constant text[] := ARRAY['january', 'february', 'march', 'april', 'may', 'june',
+                                    'july', 'august', 'september', 'october', 'november',
+                                    'december'];
+    weekdays constant text[] := ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday',
+                                      'saturday', 'sunday', 'mon', 'tue', 'tues', 'wed',
+                                      'thu', 'thur', 'thurs', 'fri', 'sat', 'sun'];
+    -- a time after the date, perhaps after a comma, perhaps with a zone (z, -07:00, gmt-7, pdt)
+    clock constant text := '(?:(?:[ t]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?'
+                           '\s*(?:z|(?:gmt|utc)?\s*[+-]\d{1,2}(?::?\d{2})?|gmt|utc|[a-z][sd]t)?)?$';
 BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
     END IF;
-    -- one regular expression a call, chosen by a separator: a session caches 32 compiled
-    -- expressions, and a record's normalizers are near that (docs/benchmarks.md)
-    IF strpos(v, '/') > 0 THEN
-        m := regexp_match(v, '^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:$|[ T]\d)');
-        IF m IS NOT NULL THEN
-            y := m[3]::integer;
-            IF length(m[3]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
-                y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
-            END IF;
-            RETURN make_date(y, m[1]::integer, m[2]::integer);
-        END IF;
-    ELSIF strpos(v, '-') > 0 THEN
-        m := regexp_match(v, '^(\d{4})-(\d{1,2})-(\d{1,2})(?:$|[ T]\d)');
-        IF m IS NOT NULL THEN
-            RETURN make_date(m[1]::integer, m[2]::integer, m[3]::integer);
-        END IF;
-    ELSIF v ~ '^[2-7]\d{4}(\.0+)?$' THEN
-        -- an Excel date serial (a date column saved as a number: 45730 is 2025-03-14); only
-        -- five digits from 1954 to 2119, so that no other number passes for a date
-        RETURN date '1899-12-30' + split_part(v, '.', 1)::integer;
+    -- "Friday, March 14, 2025": the weekday says nothing the date does not
+    IF strpos(v, ',') > 0 AND btrim(split_part(v, ',', 1)) = ANY (weekdays) THEN
+        v := btrim(substr(v, strpos(v, ',') + 1));
     END IF;
-    RETURN NULL;
+    w := split_part(split_part(v, ' ', 1), ',', 1);
+    -- one regular expression a call, chosen by the form's look: a session caches 32
+    -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md)
+    IF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
+        -- the year first: 2025-03-14, 2025/03/14 (Google Forms' CSV), 2025.03.14
+        m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock);
+        y := m[1]::integer;
+        mon := m[3]::integer;
+        d := m[4]::integer;
+    ELSIF translate(w, '0123456789/-', '') = '' AND translate(w, '0123456789', '') <> '' THEN
+        -- US: 3/14/2025, 3/14/25, 3-14-2025
+        m := regexp_match(v, '^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})' || clock);
+        y := m[4]::integer;
+        mon := m[1]::integer;
+        d := m[3]::integer;
+    ELSIF v <> upper(v) THEN
+        -- the month's name: Mar 14, 2025; March 14th 2025; 14 March 2025; 14-Mar-2025 and
+        -- 14-Mar-25 (Excel's d-mmm-yy); a weekday before it
+        m := regexp_match(v, '^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?'
+                             '(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?'
+                             '|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)'
+                             '[\s-]+(\d{4}|\d{2})' || clock);
+        SELECT i INTO mon FROM generate_subscripts(months, 1) i
+        WHERE months[i] LIKE coalesce(m[1], m[4]) || '%'
+              AND (length(coalesce(m[1], m[4])) = 3 OR months[i] = coalesce(m[1], m[4])
+                   OR coalesce(m[1], m[4]) = 'sept');
+        y := m[5]::integer;
+        d := coalesce(m[2], m[3])::integer;
+    ELSE
+        -- an Excel date serial (a date column saved as a number, perhaps with the time as its
+        -- fraction: 45730 is 2025-03-14); only five digits from 1954 to 2119, so that no
+        -- other number passes for a date
+        m := regexp_match(v, '^([2-7]\d{4})(?:\.\d+)?$');
+        RETURN date '1899-12-30' + m[1]::integer;
+    END IF;
+    IF y IS NULL OR mon IS NULL THEN
+        RETURN NULL;
+    ELSIF y < 100 THEN   -- PostgreSQL's and Excel's rule for two-digit years
+        y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
+    END IF;
+    RETURN make_date(y, mon, d);
 EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
     RETURN NULL;
+END $$;
+
+-- A moment as the exports write one: a date parse_us_date reads, with its time when it is
+-- ISO (2025-03-14T10:00:00Z: the same under any DateStyle), else the day's start; NULL for
+-- anything else. PostgreSQL's timestamp input took 'yesterday' and 'now' for the time of
+-- processing and failed the record on a blank.
+CREATE OR REPLACE FUNCTION trapper.payload_timestamp(p_raw text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    d date := trapper.parse_us_date(p_raw);
+BEGIN
+    IF d IS NULL THEN
+        RETURN NULL;
+    ELSIF substr(btrim(p_raw), 5, 1) = '-' AND length(btrim(p_raw)) > 10 THEN
+        RETURN btrim(p_raw)::timestamptz;
+    END IF;
+    RETURN d::timestamptz;
+EXCEPTION WHEN data_exception THEN   -- a time PostgreSQL does not take: the day
+    RETURN d::timestamptz;
 END $$;
 
 -- A count as people type one: "5", "5.0", "~5", "about 5", "5+", "5 cats", and a range
@@ -55,12 +114,102 @@ LANGUAGE sql IMMUTABLE AS $$
               '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$') AS m) s
 $$;
 
+-- A number as people type one: "-122.71", "1,234.5" (thousands separators in threes),
+-- "$12.50", ".5", "12."; NULL for anything else ("12 lbs", "1,2", "n/a"), which PostgreSQL's
+-- cast failed the whole record on. One regular expression a call. The orchestrator's
+-- to_numeric reads the same forms (sql/orchestrator/functions/transforms.sql).
+CREATE OR REPLACE FUNCTION trapper.payload_number(p_raw text) RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
+                THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric
+           END
+    FROM (SELECT regexp_match(btrim(p_raw),
+                              '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$') AS m) s
+$$;
+
+-- A request's status as the exports and their users write it, into sot_requests' values;
+-- blank is 'new'. Another word is 'new' too, with known false for the caller to count
+-- (trapper.note_unrecognised_value): "Done" or "Cancelled" was read as a new request,
+-- and nobody saw it. Words, not patterns: no regular expression.
+CREATE OR REPLACE FUNCTION trapper.request_status(p_raw text, OUT status text, OUT known boolean)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(st, 'new'), st IS NOT NULL
+    FROM (SELECT CASE
+            WHEN v IN ('', 'new', 'open', 'opened', 'received', 'submitted', 'pending')
+                THEN 'new'
+            WHEN v IN ('triaged', 'reviewed', 'screened') THEN 'triaged'
+            WHEN v IN ('scheduled', 'booked', 'appointment booked') THEN 'scheduled'
+            WHEN v IN ('in progress', 'inprogress', 'active', 'working', 'assigned', 'trapping',
+                       'ongoing') THEN 'in_progress'
+            WHEN v IN ('closed', 'complete', 'completed', 'done', 'resolved', 'finished')
+                THEN 'completed'
+            WHEN v IN ('cancelled', 'canceled', 'declined', 'withdrawn', 'rejected', 'void')
+                THEN 'cancelled'
+            WHEN v IN ('on hold', 'hold', 'paused', 'waiting', 'waitlist', 'wait list')
+                THEN 'on_hold'
+            WHEN v IN ('redirected', 'referred', 'referred out') THEN 'redirected'
+          END AS st
+          FROM (SELECT btrim(translate(lower(coalesce(p_raw, '')), '_-', '  ')) AS v) s) t
+$$;
+
+-- A shelter outcome as the exports write it ("Adoption", "ReturnToOwner", "Return to
+-- Owner", "RTF", "Euthanasia", "DOA"), as what it says of the cat: the link to the outcome's
+-- person ('adopter', 'foster', 'owner', 'caretaker', NULL for a transfer to another
+-- organisation or a death) and whether the cat died. A blank, and another word, keep the
+-- adopter link it always made; another word has known false for the caller to count. Every outcome but Foster was an
+-- adoption before: a cat returned to its owner made the owner its adopter, and a dead cat
+-- stayed alive. Words, not patterns: no regular expression.
+CREATE OR REPLACE FUNCTION trapper.shelter_outcome(
+    p_raw text, OUT relationship text, OUT deceased boolean, OUT known boolean
+)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN k IN ('adopter', 'foster', 'owner', 'caretaker') THEN k
+                WHEN k IS NULL THEN 'adopter' END,
+           coalesce(k = 'deceased', false), k IS NOT NULL
+    FROM (SELECT CASE
+            -- by the word's start: "Adoption - Offsite", "Transfer Out", "Euthanasia Requested"
+            WHEN v = '' OR v LIKE 'adopt%' THEN 'adopter'
+            WHEN v LIKE 'foster%' OR v LIKE 'tofoster%' THEN 'foster'
+            WHEN v LIKE 'returntoowner%' OR v LIKE 'returnedtoowner%' OR v IN ('rto', 'rtos')
+                 OR v LIKE 'reclaim%' OR v LIKE 'ownerreclaim%' THEN 'owner'
+            WHEN v LIKE 'returntofield%' OR v LIKE 'returnedtofield%' OR v IN ('rtf', 'tnr')
+                 OR v LIKE 'release%' OR v LIKE 'communitycat%' THEN 'caretaker'
+            WHEN v LIKE 'transfer%' THEN 'transfer'
+            WHEN v LIKE 'died%' OR v LIKE 'death%' OR v LIKE 'dead%' OR v LIKE 'deceased%'
+                 OR v LIKE 'euthan%' OR v = 'doa' OR v LIKE 'doa%' THEN 'deceased'
+          END AS k
+          FROM (SELECT translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '') AS v) s) t
+$$;
+
+-- A yes/no as people and forms write one: JSON true/false, Yes/No, Y/N, TRUE/FALSE, 1/0,
+-- an "x" or "checked" box, on/off; NULL when blank or not known ("unknown", "?"). Another
+-- word is no answer: NULL, and the caller counts it (trapper.note_unrecognised_value).
+-- PostgreSQL's boolean input failed the whole record on "", "x" or "checked", and comparing
+-- with 'Yes' read JSON's true, "yes" and "Y" as no. Words, not patterns: no regular
+-- expression. The orchestrator's typed values read the same words
+-- (sql/orchestrator/functions/registry.sql, orchestrator_to_boolean).
+CREATE OR REPLACE FUNCTION trapper.payload_bool(p_raw text, OUT value boolean, OUT known boolean)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
+                           '✔') THEN true
+                WHEN v IN ('no', 'n', 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none')
+                THEN false END,
+           v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓', '✔', 'no', 'n',
+                 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none', '', 'unknown', '?',
+                 'n/a', 'na') OR v IS NULL
+    FROM (SELECT lower(btrim(p_raw)) AS v) s
+$$;
+
 -- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":
--- normalize_address folds the state and ZIP back together).
+-- normalize_address folds the state and ZIP back together). A part that is a whole number
+-- written as a float (a ZIP of 95404.0 from a JSON export, or a CSV column a spreadsheet
+-- tool saved as floats) is its digits: "95404.0" made another place than "95404".
 CREATE OR REPLACE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT nullif(array_to_string(array_remove(ARRAY(
-        SELECT nullif(btrim(x), '') FROM unnest(parts) x), NULL), ', '), '')
+        SELECT CASE WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '')
+               END
+        FROM unnest(parts) x), NULL), ', '), '')
 $$;
 
 CREATE OR REPLACE FUNCTION trapper.processed(p_type text, p_id uuid, p_created boolean DEFAULT NULL)

@@ -194,8 +194,10 @@ $$;
 -- type comes from the allowlist's CHECK-ed list; nothing is spliced into SQL.
 -- A value as its parameter's type, in the type's own text (3.0 for an integer is 3,
 -- 3/14/2025 for a date 2025-03-14), or NULL when it is not one. Numbers are written numbers
--- (no NaN, Infinity, hex or thousands separators), dates orchestrator_to_date's forms: a
--- cast took 'yesterday' and 'epoch' for dates and read 03/04 by the session's DateStyle.
+-- (no NaN, Infinity or hex) or as people type them (orchestrator_to_numeric: "1,234",
+-- "$12.50"), dates orchestrator_to_date's forms, yes/no orchestrator_to_boolean's words: a
+-- cast took 'yesterday' and 'epoch' for dates, read 03/04 by the session's DateStyle, and
+-- refused an "x" or "checked" box.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_typed_value(p_value text, p_type text)
 RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -206,20 +208,26 @@ BEGIN
     CASE p_type
         WHEN 'integer', 'bigint', 'smallint' THEN
             IF v !~ '^[+-]?\d+(\.0*)?$' THEN
-                RETURN NULL;
+                -- "1,234", "$5": a number people type, when whole
+                v := trapper.orchestrator_to_numeric(v)::text;
+                IF v IS NULL OR v !~ '^[+-]?\d+(\.0*)?$' THEN
+                    RETURN NULL;
+                END IF;
             END IF;
             v := split_part(v, '.', 1);
             RETURN CASE p_type WHEN 'integer' THEN v::integer::text
                                WHEN 'smallint' THEN v::smallint::text
                                ELSE v::bigint::text END;
         WHEN 'numeric' THEN
-            RETURN CASE WHEN v ~ number THEN v::numeric::text END;
+            RETURN CASE WHEN v ~ number THEN v::numeric
+                        ELSE trapper.orchestrator_to_numeric(v) END::text;
         WHEN 'double precision', 'real' THEN
-            RETURN CASE WHEN v ~ number THEN v::double precision::text END;
+            RETURN CASE WHEN v ~ number THEN v::double precision
+                        ELSE trapper.orchestrator_to_numeric(v)::double precision END::text;
         WHEN 'date' THEN
             RETURN trapper.orchestrator_to_date(v)::text;
         WHEN 'boolean' THEN
-            RETURN v::boolean::text;
+            RETURN trapper.orchestrator_to_boolean(v)::text;
         ELSE
             RETURN p_value;
     END CASE;

@@ -99,7 +99,12 @@ BEGIN
                    < trapper.orchestrator_field_rank(p_entity, f, cur_source)) THEN
             IF v IS DISTINCT FROM cur.value THEN
                 PERFORM trapper.orchestrator_set_field(p_entity, p_id, f, v);
+                -- what the table stored is what was set: a host may hold a field to its
+                -- values (the core's sot_cats reads "M" as Male, and keeps what it cannot
+                -- read), so the offer may have changed nothing
+                v := (trapper.orchestrator_current_field(p_entity, p_id, f)).value;
                 IF NOT p_created THEN
+                    CONTINUE WHEN v IS NOT DISTINCT FROM cur.value;
                     out := out || jsonb_build_object('field', f, 'decision', 'replaced',
                         'from', cur.value, 'from_source', cur_source, 'to', v,
                         'to_source', p_source);

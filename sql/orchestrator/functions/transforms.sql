@@ -1,73 +1,116 @@
 -- The casts a routing rule's transform may apply (ORCH_002).
 
 -- Casts a transform may apply, as functions (so a rule never carries SQL text).
-CREATE OR REPLACE FUNCTION trapper.orchestrator_to_integer(p text) RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN btrim(p) ~ '^-?\d{1,9}(\.0+)?$' THEN split_part(btrim(p), '.', 1)::integer END
-$$;
-
+-- A number as people type one: "-122.71", "1,234.5" (thousands separators in threes),
+-- "$12.50", ".5", "12."; NULL for anything else ("12 lbs", "1,2", "n/a"). The same reading
+-- as the core's trapper.payload_number, which a shadow install does not own
+-- (tests/test_values.py keeps the two equal).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_to_numeric(p text) RETURNS numeric
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN btrim(p) ~ '^-?\d+(\.\d+)?$' THEN btrim(p)::numeric END
+    SELECT CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
+                THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric
+           END
+    FROM (SELECT regexp_match(btrim(p),
+                              '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$') AS m) s
 $$;
 
--- A date as exports write one: ISO (2025-03-14, with a time or not; 2025/03/14 as Google
--- Forms' CSV writes it, "2025/03/14 9:02:11 AM GMT-7"), US (3/14/2025, 3/14/25, 3-14-2025,
--- with a time or not) or with the month's name (Mar 14, 2025; 14 March 2025; 14-Mar-2025;
--- after a weekday, "Friday, March 14, 2025"); a time may end in a zone (Z, -07:00, GMT-7,
--- PDT). Anything else is no date. PostgreSQL's date input was used before: 'yesterday',
--- 'today', 'now' gave the day the record was routed (a different one on each replay),
--- 'epoch' 1970-01-01, 'infinity' infinity, 'J2451187' a Julian day, and 'March 3, 2025'
--- cut to ten characters 2002-03-03; MM/DD against DD/MM followed the session's DateStyle.
+-- A whole number: the numbers to_numeric reads, when whole ("5", "5.0", "1,234"); NULL for
+-- a fraction or beyond integer.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_to_integer(p text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN n = trunc(n) AND abs(n) <= 2147483647 THEN n::integer END
+    FROM (SELECT trapper.orchestrator_to_numeric(p) AS n) s
+$$;
+
+-- A yes/no: JSON true/false, Yes/No, Y/N, TRUE/FALSE, 1/0, an "x" or "checked" box, on/off;
+-- NULL for anything else (PostgreSQL's boolean input refused "x" and "checked"). The same
+-- words as the core's trapper.payload_bool (tests/test_values.py keeps the two equal).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_to_boolean(p text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
+                           '✔') THEN true
+                WHEN v IN ('no', 'n', 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none')
+                THEN false END
+    FROM (SELECT lower(btrim(p)) AS v) s
+$$;
+
+-- A date as exports write one: the year first (2025-03-14; 2025/03/14 as Google Forms' CSV
+-- writes it, "2025/03/14 9:02:11 AM GMT-7"; 2025.03.14), US (3/14/2025, 3/14/25, 3-14-2025),
+-- the month's name (Mar 14, 2025; 14 March 2025; 14-Mar-2025; after a weekday, "Friday,
+-- March 14, 2025"), each with a time or not (a zone after the time: Z, -07:00, GMT-7, PDT),
+-- or an Excel date serial (45730). Anything else is no date. PostgreSQL's date input was used
+-- before: 'yesterday', 'today', 'now' gave the day the record was routed (a different one on
+-- each replay), 'epoch' 1970-01-01, 'infinity' infinity, 'J2451187' a Julian day, and
+-- 'March 3, 2025' cut to ten characters 2002-03-03; MM/DD against DD/MM followed the
+-- session's DateStyle. The same reading as the core's trapper.parse_us_date, which a shadow
+-- install does not own (tests/test_values.py keeps the two equal).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_to_date(p text) RETURNS date
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v text := btrim(p);
+    v text := lower(btrim(p, E' \t\r\n\u00a0'));
+    w text;
     m text[];
     y integer;
     mon integer;
+    d integer;
     months constant text[] := ARRAY['january', 'february', 'march', 'april', 'may', 'june',
                                     'july', 'august', 'september', 'october', 'november',
                                     'december'];
     weekdays constant text[] := ARRAY['monday', 'tuesday', 'wednesday', 'thursday', 'friday',
                                       'saturday', 'sunday', 'mon', 'tue', 'tues', 'wed',
                                       'thu', 'thur', 'thurs', 'fri', 'sat', 'sun'];
-    clock constant text := '(?:(?:[ T]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?'
-                           '\s*(?:Z|(?:GMT|UTC)?\s*[+-]\d{1,2}(?::?\d{2})?|GMT|UTC|[A-Z][SD]T)?)?';
+    -- a time after the date, perhaps after a comma, perhaps with a zone (z, -07:00, gmt-7, pdt)
+    clock constant text := '(?:(?:[ t]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?'
+                           '\s*(?:z|(?:gmt|utc)?\s*[+-]\d{1,2}(?::?\d{2})?|gmt|utc|[a-z][sd]t)?)?$';
 BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
     END IF;
     -- "Friday, March 14, 2025": the weekday says nothing the date does not
-    IF strpos(v, ',') > 0 AND lower(btrim(split_part(v, ',', 1))) = ANY (weekdays) THEN
+    IF strpos(v, ',') > 0 AND btrim(split_part(v, ',', 1)) = ANY (weekdays) THEN
         v := btrim(substr(v, strpos(v, ',') + 1));
     END IF;
-    m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock || '$');
-    IF m IS NOT NULL THEN
-        RETURN make_date(m[1]::integer, m[3]::integer, m[4]::integer);
-    END IF;
-    m := regexp_match(v, '^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})' || clock || '$');
-    IF m IS NOT NULL THEN
+    w := split_part(split_part(v, ' ', 1), ',', 1);
+    -- one regular expression a call, chosen by the form's look: a session caches 32
+    -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md)
+    IF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
+        -- the year first: 2025-03-14, 2025/03/14 (Google Forms' CSV), 2025.03.14
+        m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock);
+        y := m[1]::integer;
+        mon := m[3]::integer;
+        d := m[4]::integer;
+    ELSIF translate(w, '0123456789/-', '') = '' AND translate(w, '0123456789', '') <> '' THEN
+        -- US: 3/14/2025, 3/14/25, 3-14-2025
+        m := regexp_match(v, '^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})' || clock);
         y := m[4]::integer;
-        IF length(m[4]) = 2 THEN   -- PostgreSQL's and Excel's rule for two-digit years
-            y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
-        END IF;
-        RETURN make_date(y, m[1]::integer, m[3]::integer);
-    END IF;
-    m := regexp_match(v, '^([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})' || clock || '$');
-    IF m IS NULL THEN
-        m := regexp_match(v, '^(\d{1,2})(?:\s+|-)([A-Za-z]{3,9})\.?,?(?:\s+|-)(\d{4})' || clock || '$');
-        m := CASE WHEN m IS NULL THEN NULL ELSE ARRAY[m[2], m[1], m[3]] END;
-    END IF;
-    IF m IS NOT NULL THEN
+        mon := m[1]::integer;
+        d := m[3]::integer;
+    ELSIF v <> upper(v) THEN
+        -- the month's name: Mar 14, 2025; March 14th 2025; 14 March 2025; 14-Mar-2025 and
+        -- 14-Mar-25 (Excel's d-mmm-yy); a weekday before it
+        m := regexp_match(v, '^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?'
+                             '(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?'
+                             '|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)'
+                             '[\s-]+(\d{4}|\d{2})' || clock);
         SELECT i INTO mon FROM generate_subscripts(months, 1) i
-        WHERE months[i] LIKE lower(m[1]) || '%' AND length(m[1]) >= 3
-              AND (length(m[1]) = 3 OR months[i] = lower(m[1]) OR lower(m[1]) = 'sept');
-        IF mon IS NOT NULL THEN
-            RETURN make_date(m[3]::integer, mon, m[2]::integer);
-        END IF;
+        WHERE months[i] LIKE coalesce(m[1], m[4]) || '%'
+              AND (length(coalesce(m[1], m[4])) = 3 OR months[i] = coalesce(m[1], m[4])
+                   OR coalesce(m[1], m[4]) = 'sept');
+        y := m[5]::integer;
+        d := coalesce(m[2], m[3])::integer;
+    ELSE
+        -- an Excel date serial (a date column saved as a number, perhaps with the time as its
+        -- fraction: 45730 is 2025-03-14); only five digits from 1954 to 2119, so that no
+        -- other number passes for a date
+        m := regexp_match(v, '^([2-7]\d{4})(?:\.\d+)?$');
+        RETURN date '1899-12-30' + m[1]::integer;
     END IF;
-    RETURN NULL;
+    IF y IS NULL OR mon IS NULL THEN
+        RETURN NULL;
+    ELSIF y < 100 THEN   -- PostgreSQL's and Excel's rule for two-digit years
+        y := y + CASE WHEN y < 70 THEN 2000 ELSE 1900 END;
+    END IF;
+    RETURN make_date(y, mon, d);
 EXCEPTION WHEN data_exception THEN   -- 2/30/2025, month 13
     RETURN NULL;
 END $$;
