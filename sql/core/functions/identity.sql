@@ -81,6 +81,14 @@ BEGIN
         -- whole-word overlap: one array test instead of a regex per keyword (which also
         -- flushed PostgreSQL's small cache of compiled regexes for every other function)
         kind := 'business'; reason := format('an organisation name: "%s"', full_name);
+    ELSIF EXISTS (SELECT 1 FROM trapper.name_brands b
+                  WHERE b.first_word = ANY (words) AND strpos(spaced, ' ' || b.phrase || ' ') > 0
+                    -- "Joan Target": a surname after a first name
+                    AND NOT (b.also_surname AND l IS NOT NULL AND f IS NOT NULL AND b.phrase = l
+                             AND f <> l)) THEN
+        -- a chain store or brand ("Safeway #1234", "Home Depot"): core 025's phrases, as
+        -- whole words, found by their first word (an index lookup per word of the name)
+        kind := 'business'; reason := format('a business name: "%s"', full_name);
     END IF;
 END $$;
 
