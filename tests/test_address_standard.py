@@ -242,6 +242,12 @@ SAME = {
         ["4th & Main Santa Rosa", "Main & 4th, Santa Rosa", "Main and Fourth Santa Rosa CA 95404",
          "corner of 4th and main santa rosa"],
         ["4th Ave & Main St", "Main Street and 4th Avenue"],
+        ["3rd St W & Main St", "Main Street and 3rd Street West"],
+    ],
+    "a PO box beside a street address: the street's place": [
+        ["123 Main St, PO Box 12, Santa Rosa CA 95401", "PO Box 12, 123 Main St, Santa Rosa",
+         "123 Main St PO Box 12 Santa Rosa", "123 Main St, Santa Rosa"],
+        ["123 Main St, P.O. Box 12", "123 Main St"],
     ],
     "a unit before the house number": [
         ["123 Main St Apt 4", "Apt 4, 123 Main St", "Apt 4 123 Main St", "#4 123 Main St",
@@ -268,8 +274,8 @@ SAME = {
     ],
     "St. as Saint in a street and a town": [
         ["123 St. Helena Ave", "123 Saint Helena Avenue", "123 St Helena Ave"],
-        ["12 Oak St, St. Helena, CA", "12 Oak St St Helena CA", "12 Oak Street Saint Helena CA 94574",
-         "12 Oak St, Saint Helena"],
+        ["12 Oak St, St. Helena, CA", "12 Oak St St Helena CA",
+         "12 Oak Street Saint Helena CA 94574", "12 Oak St, Saint Helena"],
         ["5 Pine St Mt Shasta CA", "5 Pine St, Mount Shasta, CA"],
         ["5 Pine St, Fort Bragg", "5 Pine St Ft Bragg CA"],
         ["St Francis & Main", "Saint Francis and Main"],

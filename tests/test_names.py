@@ -422,7 +422,8 @@ def test_surnames_that_are_brands_or_their_words_are_still_people(
 
 @pytest.mark.parametrize("a", [
     ("Smith J", ""), ("Smith, J.", ""), ("J. Smith", ""), ("John Smith", ""),
-    ("SMITH, JOHN A", ""), ("SMITH JOHN", ""), ("", "Smith J"), ("Smith", "J"),
+    ("SMITH, JOHN A", ""), ("SMITH JOHN", ""), ("", "Smith J"), ("Smith", "J"), ("Smith J A", ""),
+    ("SMITH JOHN A", ""),
 ])
 def test_a_name_in_one_field_in_either_order_with_initials_is_close(
     db_url: str, a: tuple[str, str],

@@ -278,16 +278,17 @@ BEGIN
     fwb := ARRAY(SELECT x FROM unnest(wb) x WHERE length(x) > 1);
     iwa := ARRAY(SELECT x FROM unnest(wa) x WHERE length(x) = 1);
     iwb := ARRAY(SELECT x FROM unnest(wb) x WHERE length(x) = 1);
+    -- (the first initial, as written, stands for the first word the other side has beyond
+    -- the shared ones: "Smith J A" ~ "John Smith", "Smith J" ~ "John Andrew Smith", not
+    -- "Smith K" ~ "John Smith")
     IF cardinality(fwa) > 0 AND fwa <@ fwb AND cardinality(iwa) > 0
-       AND NOT EXISTS (SELECT 1 FROM unnest(iwa) i
-                       WHERE NOT EXISTS (SELECT 1 FROM unnest(fwb) y
-                                         WHERE NOT y = ANY (fwa) AND left(y, 1) = i)) THEN
+       AND left((SELECT y FROM unnest(wb) WITH ORDINALITY t(y, o)
+                 WHERE length(y) > 1 AND NOT y = ANY (fwa) ORDER BY o LIMIT 1), 1) = iwa[1] THEN
         RETURN 'close';
     END IF;
     IF cardinality(fwb) > 0 AND fwb <@ fwa AND cardinality(iwb) > 0
-       AND NOT EXISTS (SELECT 1 FROM unnest(iwb) i
-                       WHERE NOT EXISTS (SELECT 1 FROM unnest(fwa) y
-                                         WHERE NOT y = ANY (fwb) AND left(y, 1) = i)) THEN
+       AND left((SELECT y FROM unnest(wa) WITH ORDINALITY t(y, o)
+                 WHERE length(y) > 1 AND NOT y = ANY (fwb) ORDER BY o LIMIT 1), 1) = iwb[1] THEN
         RETURN 'close';
     END IF;
     IF cardinality(fwa) >= 2 AND fwa <@ fwb AND fwb <@ fwa AND (iwa <@ iwb OR iwb <@ iwa) THEN
@@ -668,7 +669,17 @@ BEGIN
     FOR i IN 1..np LOOP
         m := regexp_match(parts[i],
             '^(?:p ?o ?box|pob|p ?o b|post office box|postal box|box|po drawer|drawer) ?#? ?(\d+[a-z]?|[a-z]\d*)\M ?(.*)$');
-        IF m IS NOT NULL THEN
+        IF m IS NOT NULL AND EXISTS (
+                SELECT 1 FROM unnest(parts) WITH ORDINALITY t(x, o)
+                WHERE o <> i AND left(x, 1) BETWEEN '0' AND '9' AND strpos(x, ' ') > 0) THEN
+            -- a street address beside it ("123 Main St, PO Box 12, Santa Rosa") is the place;
+            -- the box is a note, what follows its number in its part (a town) stays
+            notes := notes || ('po box ' || m[1]);
+            parts := parts[1:i - 1] || CASE WHEN m[2] <> '' THEN ARRAY[m[2]] ELSE '{}' END
+                     || parts[i + 1:];
+            np := array_length(parts, 1);
+            EXIT;
+        ELSIF m IS NOT NULL THEN
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'po_box', 'box', m[1],
                 'town', nullif(btrim(concat_ws(' ', nullif(m[2], ''),
                                                array_to_string(parts[i + 1:], ' '))), ''),
@@ -805,6 +816,12 @@ BEGIN
                     ELSIF coalesce((voc -> w ->> 'e')::boolean, false) THEN
                         sfx[i] := voc -> w ->> 's';
                         sides[i] := trapper.address_words(array_to_string(words[1:n - 1], ' '), voc);
+                    ELSIF n >= 3 AND (voc -> w) ? 'd'
+                          AND coalesce((voc -> words[n - 1] ->> 'e')::boolean, false) THEN
+                        -- the suffix before a directional ("3rd St W"): the name keeps the latter
+                        sfx[i] := voc -> words[n - 1] ->> 's';
+                        sides[i] := trapper.address_words(
+                            array_to_string(words[1:n - 2] || w, ' '), voc);
                     ELSE
                         sides[i] := trapper.address_words(m[2 * i - 1], voc);
                     END IF;
@@ -1039,6 +1056,14 @@ BEGIN
             town := concat_ws(' ', town, parts[i]);
         END IF;
     END LOOP;
+    IF strpos(town, 'box') > 0 THEN
+        -- a PO box after the street with no comma ("123 Main St PO Box 12 Santa Rosa"): a note
+        m := regexp_match(town, '^(p ?o ?box|pob|post office box) ?#? ?(\d+)\M ?(.*)$');
+        IF m IS NOT NULL THEN
+            notes := notes || ('po box ' || m[2]);
+            town := m[3];
+        END IF;
+    END IF;
     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'address', 'house', house,
         'house_range', house_range, 'street', street, 'unit', unit,
         'town', trapper.address_town(town), 'zip', zip,
