@@ -472,3 +472,13 @@ def test_an_initial_in_one_field_never_matches_alone(db_url: str) -> None:
     process(db_url, "clinichq", "owner_info", owner("26-33", "Smith K", "",
                                                     email="john@smith.net"))
     assert kinds(db_url) == ["new_entity", "new_entity", "household_member"]
+
+
+def test_a_brand_added_is_read_at_once(db_url: str) -> None:
+    gate = "SELECT (trapper.should_be_person($1, '')).kind"
+    assert val(db_url, gate, "Oliver's Market #3") == "person"
+    execute(db_url, "INSERT INTO trapper.name_brands (phrase, first_word) "
+                    "VALUES ('olivers market', 'olivers')")
+    assert val(db_url, gate, "Oliver's Market #3") == "business"
+    execute(db_url, "DELETE FROM trapper.name_brands WHERE phrase = 'olivers market'")
+    assert val(db_url, gate, "Oliver's Market #3") == "person"

@@ -15,6 +15,14 @@ CREATE TABLE trapper.name_brands (
 );
 CREATE INDEX name_brands_first_word ON trapper.name_brands (first_word);
 
+-- The brands' first words as one row (derived: made by trapper.name_brand_words_refresh() and
+-- kept in step with name_brands by triggers/name_brands.sql; edit name_brands, never this).
+-- One lookup a name: a scan of name_brands for every name doubled should_be_person's cost.
+CREATE TABLE trapper.name_brand_words (
+    one   boolean PRIMARY KEY DEFAULT true CHECK (one),
+    first_words jsonb NOT NULL
+);
+
 INSERT INTO trapper.name_brands (phrase, first_word, also_surname)
 SELECT b.phrase, split_part(b.phrase, ' ', 1), b.also_surname
 FROM (VALUES
@@ -70,6 +78,8 @@ FROM (VALUES
     ('bank of america', false), ('chase bank', false)
 ) AS b(phrase, also_surname)
 ON CONFLICT (phrase) DO NOTHING;
+
+SELECT trapper.name_brand_words_refresh();
 
 -- Towns as the key now holds them (trapper.address_town: Saint, Mount, Fort as St, Mt, Ft):
 -- the ZIPs' towns written the new way, so that "Saint Helena" and "St Helena" are one town

@@ -430,20 +430,10 @@ DECLARE
         || 'alabama|alaska|arizona|arkansas|colorado|connecticut|delaware|florida|georgia|hawaii|idaho|illinois|indiana|iowa|kansas|kentucky|louisiana|maine|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|nevada|new hampshire|new jersey|new mexico|north carolina|north dakota|ohio|oklahoma|oregon|pennsylvania|rhode island|south carolina|south dakota|tennessee|texas|utah|vermont|virginia|west virginia|wisconsin|wyoming', '|');
     -- with no ZIP and no comma, only those that end no town's or street's name (not "ct",
     -- "ky", "wy" and "fl", which are Court, Key, Way and Floor too)
-    states_alone constant text[] := string_to_array('ak|az|ar|ca|calif|california|dc|ga|ia|ks|md|mi|mn|ms|nv|nh|nj|nm|ny|nc|nd|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|'
-        || 'alabama|alaska|arizona|arkansas|colorado|connecticut|florida|georgia|hawaii|illinois|kentucky|louisiana|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|oklahoma|oregon|pennsylvania|tennessee|texas|utah|vermont|wisconsin', '|');
     -- words that begin a county's name of more than one word
     -- (not "St", a street's suffix too, nor a directional or a unit word)
-    county_first constant text[] := ARRAY['san', 'santa', 'los', 'las', 'el', 'del', 'de', 'la',
-        'le', 'new', 'fort', 'du', 'des', 'prince', 'queen', 'king', 'contra', 'luis', 'salt',
-        'twin', 'cape', 'anne', 'rio', 'eau', 'fond', 'van', 'grand', 'red', 'big', 'little',
-        'green', 'hot', 'deaf', 'jim', 'jeff', 'palm', 'charles', 'baton', 'yellow', 'pend',
-        'walla', 'grays', 'bon', 'lac', 'miami', 'palo', 'indian', 'dona'];
     -- Spanish street types, written before the street's name ("Calle del Sol", "Camino
     -- Alto"): with no suffix and no comma the name is the next word, after any article
-    type_first constant text[] := ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo',
-        'vereda', 'callejon', 'sendero', 'carretera', 'circulo', 'via'];
-    articles constant text[] := ARRAY['de', 'del', 'la', 'las', 'los', 'el', 'lo'];
     had_state boolean := false;
     route_words constant text[] := ARRAY['hwy', 'highway', 'route', 'rte', 'road', 'rd',
         'county', 'us', 'sr', 'state', 'interstate', 'i', 'exit', 'mile', 'no', 'number',
@@ -495,8 +485,6 @@ DECLARE
     sides text[];
     sfx text[] := ARRAY[NULL, NULL]::text[];
     -- a plural suffix after two streets ("4th and Main Sts"): each street's
-    plurals constant jsonb := '{"sts": "st", "streets": "st", "aves": "ave", "avenues": "ave",
-        "avs": "ave", "rds": "rd", "roads": "rd", "blvds": "blvd", "drs": "dr", "drives": "dr"}';
     seen text[] := '{}';  -- the words already looked up
     nt record;
 BEGIN
@@ -557,7 +545,8 @@ BEGIN
         -- (with no ZIP, only the codes that end no town's or street's name: not "in", "or",
         -- "me", "oh", "hi", "ok", "de", "la", "co", "id", "ne", "al", "ma", "mt", "pa")
         IF strpos(v, ' ') > 0
-           AND (zip IS NOT NULL AND w = ANY (states) OR w = ANY (states_alone)) THEN
+           AND (zip IS NOT NULL AND w = ANY (states) OR w = ANY (string_to_array('ak|az|ar|ca|calif|california|dc|ga|ia|ks|md|mi|mn|ms|nv|nh|nj|nm|ny|nc|nd|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|'
+            || 'alabama|alaska|arizona|arkansas|colorado|connecticut|florida|georgia|hawaii|illinois|kentucky|louisiana|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|oklahoma|oregon|pennsylvania|tennessee|texas|utah|vermont|wisconsin', '|'))) THEN
             v := left(v, length(v) - length(w) - 1);
             had_state := true;
         END IF;
@@ -574,7 +563,11 @@ BEGIN
        OR right(w, 3) = ' co' AND (strpos(v, ',') > 0 OR had_state OR zip IS NOT NULL) THEN
         words := string_to_array(w, ' ');
         k := array_length(words, 1) - 1;                  -- the county's name
-        WHILE k > 1 AND words[k - 1] = ANY (county_first) LOOP
+        WHILE k > 1 AND words[k - 1] = ANY (ARRAY['san', 'santa', 'los', 'las', 'el', 'del', 'de', 'la',
+        'le', 'new', 'fort', 'du', 'des', 'prince', 'queen', 'king', 'contra', 'luis', 'salt',
+        'twin', 'cape', 'anne', 'rio', 'eau', 'fond', 'van', 'grand', 'red', 'big', 'little',
+        'green', 'hot', 'deaf', 'jim', 'jeff', 'palm', 'charles', 'baton', 'yellow', 'pend',
+        'walla', 'grays', 'bon', 'lac', 'miami', 'palo', 'indian', 'dona']) LOOP
             k := k - 1;
         END LOOP;
         IF k > 1 AND translate(words[k], '0123456789', '') = words[k] THEN
@@ -669,17 +662,18 @@ BEGIN
     FOR i IN 1..np LOOP
         m := regexp_match(parts[i],
             '^(?:p ?o ?box|pob|p ?o b|post office box|postal box|box|po drawer|drawer) ?#? ?(\d+[a-z]?|[a-z]\d*)\M ?(.*)$');
-        IF m IS NOT NULL AND EXISTS (
-                SELECT 1 FROM unnest(parts) WITH ORDINALITY t(x, o)
-                WHERE o <> i AND left(x, 1) BETWEEN '0' AND '9' AND strpos(x, ' ') > 0) THEN
-            -- a street address beside it ("123 Main St, PO Box 12, Santa Rosa") is the place;
-            -- the box is a note, what follows its number in its part (a town) stays
-            notes := notes || ('po box ' || m[1]);
-            parts := parts[1:i - 1] || CASE WHEN m[2] <> '' THEN ARRAY[m[2]] ELSE '{}' END
-                     || parts[i + 1:];
-            np := array_length(parts, 1);
-            EXIT;
-        ELSIF m IS NOT NULL THEN
+        -- (m first, alone: a condition with a subquery is a query of its own, every call)
+        IF m IS NOT NULL THEN
+            IF EXISTS (SELECT 1 FROM unnest(parts) WITH ORDINALITY t(x, o)
+                       WHERE o <> i AND left(x, 1) BETWEEN '0' AND '9' AND strpos(x, ' ') > 0) THEN
+                -- a street address beside it ("123 Main St, PO Box 12, Santa Rosa") is the
+                -- place; the box is a note, what follows its number in its part (a town) stays
+                notes := notes || ('po box ' || m[1]);
+                parts := parts[1:i - 1] || CASE WHEN m[2] <> '' THEN ARRAY[m[2]] ELSE '{}' END
+                         || parts[i + 1:];
+                np := array_length(parts, 1);
+                EXIT;
+            END IF;
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'po_box', 'box', m[1],
                 'town', nullif(btrim(concat_ws(' ', nullif(m[2], ''),
                                                array_to_string(parts[i + 1:], ' '))), ''),
@@ -807,8 +801,10 @@ BEGIN
                     words := string_to_array(btrim(m[2 * i - 1]), ' ');
                     n := coalesce(array_length(words, 1), 0);
                     w := CASE WHEN n >= 2 THEN words[n] END;
-                    IF i = 2 AND plurals ? w THEN
-                        sfx[2] := plurals ->> w;
+                    IF i = 2 AND ('{"sts": "st", "streets": "st", "aves": "ave", "avenues": "ave",
+        "avs": "ave", "rds": "rd", "roads": "rd", "blvds": "blvd", "drs": "dr", "drives": "dr"}') ? w THEN
+                        sfx[2] := ('{"sts": "st", "streets": "st", "aves": "ave", "avenues": "ave",
+        "avs": "ave", "rds": "rd", "roads": "rd", "blvds": "blvd", "drs": "dr", "drives": "dr"}') ->> w;
                         IF sfx[1] IS NULL THEN
                             sfx[1] := sfx[2];
                         END IF;
@@ -956,10 +952,11 @@ BEGIN
         -- no commas after the street: any suffix ("stony pt santa rosa"), else a type
         -- before its name ("ave a", "hwy 12")
         street_end := first_any;
-        IF n >= 2 AND (wr[1] = ANY (type_first) OR street_end IS NULL AND sx[1] = 2) THEN
+        IF n >= 2 AND (wr[1] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo',
+        'vereda', 'callejon', 'sendero', 'carretera', 'circulo', 'via']) OR street_end IS NULL AND sx[1] = 2) THEN
             -- the type's name follows it, after any article ("calle del sol santa rosa")
             street_end := 2;
-            WHILE street_end < n AND wr[street_end] = ANY (articles) LOOP
+            WHILE street_end < n AND wr[street_end] = ANY (ARRAY['de', 'del', 'la', 'las', 'los', 'el', 'lo']) LOOP
                 street_end := street_end + 1;
             END LOOP;
         END IF;
