@@ -476,9 +476,9 @@ def test_an_initial_in_one_field_never_matches_alone(db_url: str) -> None:
 
 def test_a_brand_added_is_read_at_once(db_url: str) -> None:
     gate = "SELECT (trapper.should_be_person($1, '')).kind"
-    assert val(db_url, gate, "Oliver's Market #3") == "person"
+    assert val(db_url, gate, "Pongo Lanes #3") == "person"
     execute(db_url, "INSERT INTO trapper.name_brands (phrase, first_word) "
-                    "VALUES ('olivers market', 'olivers')")
-    assert val(db_url, gate, "Oliver's Market #3") == "business"
-    execute(db_url, "DELETE FROM trapper.name_brands WHERE phrase = 'olivers market'")
-    assert val(db_url, gate, "Oliver's Market #3") == "person"
+                    "VALUES ('pongo lanes', 'pongo')")
+    assert val(db_url, gate, "Pongo Lanes #3") == "business"
+    execute(db_url, "DELETE FROM trapper.name_brands WHERE phrase = 'pongo lanes'")
+    assert val(db_url, gate, "Pongo Lanes #3") == "person"
