@@ -116,8 +116,8 @@ BEGIN
 END $$;
 
 -- "Delgado, Maria" typed into one field (the other empty) as first and last name, and "Smith
--- J" (a surname and an initial, no comma); NULLs when the text is not of that form (no comma,
--- a digit before it: an address, or an empty side).
+-- J" in the last-name field (a surname and an initial, no comma); NULLs when the text is not
+-- of that form (no comma, a digit before it: an address, or an empty side).
 CREATE OR REPLACE FUNCTION trapper.name_last_first(
     p_first text, p_last text, OUT first_name text, OUT last_name text
 )
@@ -131,10 +131,12 @@ BEGIN
         RETURN;
     END IF;
     IF position(',' IN one) = 0 THEN
-        -- "Smith J": a surname, then an initial, with no comma (as lists sorted by surname
-        -- write them); any other text with no comma is no "Last, First"
+        -- "Smith J" in the last-name field: a surname, then an initial, with no comma (as lists
+        -- sorted by surname write them). In the first-name field it may as well be a first name
+        -- and a surname's initial ("Mary K"): kept as typed. Any other text with no comma is
+        -- no "Last, First".
         tok := trapper.name_tokens(one);
-        IF cardinality(tok) = 2 AND length(tok[2]) = 1 AND length(tok[1]) > 1
+        IF nullif(btrim(p_first), '') IS NULL AND cardinality(tok) = 2 AND length(tok[2]) = 1 AND length(tok[1]) > 1
            AND NOT tok[1] = ANY (ARRAY['jr', 'sr', 'ii', 'iii', 'iv'])
            AND translate(tok[1], '0123456789', '') = tok[1] THEN
             last_name := split_part(btrim(one), ' ', 1);
@@ -484,7 +486,7 @@ DECLARE
     w text;
     sides text[];
     sfx text[] := ARRAY[NULL, NULL]::text[];
-    -- a plural suffix after two streets ("4th and Main Sts"): each street's
+    pl text;
     seen text[] := '{}';  -- the words already looked up
     nt record;
 BEGIN
@@ -801,10 +803,13 @@ BEGIN
                     words := string_to_array(btrim(m[2 * i - 1]), ' ');
                     n := coalesce(array_length(words, 1), 0);
                     w := CASE WHEN n >= 2 THEN words[n] END;
-                    IF i = 2 AND ('{"sts": "st", "streets": "st", "aves": "ave", "avenues": "ave",
-        "avs": "ave", "rds": "rd", "roads": "rd", "blvds": "blvd", "drs": "dr", "drives": "dr"}') ? w THEN
-                        sfx[2] := ('{"sts": "st", "streets": "st", "aves": "ave", "avenues": "ave",
-        "avs": "ave", "rds": "rd", "roads": "rd", "blvds": "blvd", "drs": "dr", "drives": "dr"}') ->> w;
+                    -- a plural suffix after the second street ("4th and Main Sts"): both's
+                    pl := CASE WHEN i = 2 THEN CASE w WHEN 'sts' THEN 'st' WHEN 'streets' THEN 'st'
+                              WHEN 'aves' THEN 'ave' WHEN 'avenues' THEN 'ave' WHEN 'avs' THEN 'ave'
+                              WHEN 'rds' THEN 'rd' WHEN 'roads' THEN 'rd' WHEN 'blvds' THEN 'blvd'
+                              WHEN 'drs' THEN 'dr' WHEN 'drives' THEN 'dr' END END;
+                    IF pl IS NOT NULL THEN
+                        sfx[2] := pl;
                         IF sfx[1] IS NULL THEN
                             sfx[1] := sfx[2];
                         END IF;
