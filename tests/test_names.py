@@ -387,3 +387,101 @@ def test_an_upgrade_rekeys_accounts_stored_under_the_old_accent_keys(db_url: str
     # the corrected key was taken already: both stay, apart, as they were
     assert {"pena farms", "peua farms"} <= keys.keys()
     assert val(db_url, "SELECT count(*) FROM trapper.clinic_accounts") == 4
+
+
+# ---- chain stores and brands typed as the owner's name -----------------------------------
+
+@pytest.mark.parametrize(("first", "last"), [
+    ("Starbucks", ""), ("Safeway #1234", ""), ("Safeway", "#1234"), ("Home Depot", ""),
+    ("The Home", "Depot"), ("Dollar General", ""), ("Grocery Outlet", ""),
+    ("Walmart Supercenter", ""), ("WAL-MART", ""), ("Target", ""), ("Target Store", "T-1234"),
+    ("Trader Joe's", ""), ("McDonald's", ""), ("CVS Pharmacy", ""), ("7-Eleven", ""),
+    ("Ann", "Safeway"),                       # a contact at a brand that is no surname
+])
+def test_chain_stores_and_brands_are_no_people(db_url: str, first: str, last: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner("26-14", first, last,
+                                                          cell="707-527-0107"))
+    assert out["entity_type"] == "clinic_account"
+    assert people(db_url) == []
+
+
+@pytest.mark.parametrize(("first", "last"), [
+    # brands that are surnames, after a first name; words of brands' names as surnames
+    ("Joan", "Target"), ("Ann", "Kroger"), ("Tom", "Sears"), ("Grace", "Staples"),
+    ("Mary Ann", "Goodwill"), ("Bob", "General"), ("Rosa", "Outlet"), ("Lee", "Home"),
+    ("Tom", "Depot"), ("Dana", "Dollar"), ("Lucky", "Nguyen"), ("Lucky", ""),
+])
+def test_surnames_that_are_brands_or_their_words_are_still_people(
+    db_url: str, first: str, last: str,
+) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-15", first, last, cell="707-527-0108"))
+    assert len(people(db_url)) == 1
+
+
+# ---- "Last First" order and initials in one field ----------------------------------------
+
+@pytest.mark.parametrize("a", [
+    ("Smith J", ""), ("Smith, J.", ""), ("J. Smith", ""), ("John Smith", ""),
+    ("SMITH, JOHN A", ""), ("SMITH JOHN", ""), ("", "Smith J"), ("Smith", "J"), ("Smith J A", ""),
+    ("SMITH JOHN A", ""),
+])
+def test_a_name_in_one_field_in_either_order_with_initials_is_close(
+    db_url: str, a: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, ("John", "Smith")) in ("exact", "close")
+    assert compare(db_url, ("John", "Smith"), a) in ("exact", "close")
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (("Smith K", ""), ("John", "Smith")),          # another initial
+    (("K. Smith", ""), ("John", "Smith")),
+    (("SMITH JOHN B", ""), ("John A.", "Smith")),    # two middle initials
+    (("Smith J", ""), ("Jones", "J")),               # another surname
+    (("J", ""), ("John", "Smith")),                  # an initial alone
+])
+def test_initials_and_order_that_disagree_stay_different(
+    db_url: str, a: tuple[str, str], b: tuple[str, str],
+) -> None:
+    assert compare(db_url, a, b) == "different"
+
+
+def test_every_way_of_writing_one_name_with_one_email_is_one_person(db_url: str) -> None:
+    names = [("John", "Smith"), ("Smith J", ""), ("Smith, J.", ""), ("J. Smith", ""),
+             ("SMITH, JOHN A", ""), ("SMITH JOHN", ""), ("John Smith", "")]
+    for i, (first, last) in enumerate(names):
+        process(db_url, "clinichq", "owner_info", owner(f"26-2{i}", first, last,
+                                                        email="jsmith@sonic.net"))
+    assert kinds(db_url) == ["new_entity"] + ["auto_match"] * (len(names) - 1)
+    assert len(people(db_url)) == 1
+
+
+def test_a_surname_and_an_initial_is_stored_last_first(db_url: str) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-30", "", "Smith J",
+                                                    email="jsmith@sonic.net"))
+    # in the first-name field it may be a first name and an initial: kept as typed
+    process(db_url, "clinichq", "owner_info", owner("26-34", "Mary K", "",
+                                                    email="mary.k@sonic.net"))
+    got = {(p["first_name"], p["last_name"]) for p in people(db_url)}
+    assert got == {("J", "Smith"), ("Mary K", None)}
+
+
+def test_an_initial_in_one_field_never_matches_alone(db_url: str) -> None:
+    process(db_url, "clinichq", "owner_info", owner("26-31", "John", "Smith", address=ADDR,
+                                                    email="john@smith.net"))
+    process(db_url, "clinichq", "owner_info", owner("26-32", "Smith J", "", address=ADDR,
+                                                    email="j@smith.net"))
+    assert len(people(db_url)) == 2
+    # another initial with the family's email: a household member, not the same person
+    process(db_url, "clinichq", "owner_info", owner("26-33", "Smith K", "",
+                                                    email="john@smith.net"))
+    assert kinds(db_url) == ["new_entity", "new_entity", "household_member"]
+
+
+def test_a_brand_added_is_read_at_once(db_url: str) -> None:
+    gate = "SELECT (trapper.should_be_person($1, '')).kind"
+    assert val(db_url, gate, "Pongo Lanes #3") == "person"
+    execute(db_url, "INSERT INTO trapper.name_brands (phrase, first_word) "
+                    "VALUES ('pongo lanes', 'pongo')")
+    assert val(db_url, gate, "Pongo Lanes #3") == "business"
+    execute(db_url, "DELETE FROM trapper.name_brands WHERE phrase = 'pongo lanes'")
+    assert val(db_url, gate, "Pongo Lanes #3") == "person"

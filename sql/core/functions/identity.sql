@@ -123,7 +123,31 @@ BEGIN
         -- whole-word overlap: one array test instead of a regex per keyword (which also
         -- flushed PostgreSQL's small cache of compiled regexes for every other function)
         kind := 'business'; reason := format('an organisation name: "%s"', full_name);
+    -- A chain store or brand ("Safeway #1234", "Home Depot"; core 025): the brands' first
+    -- words are one row (trapper.name_brand_words), so the common name costs one small
+    -- lookup; only a name that holds one of them reads the phrases, as whole words.
+    ELSIF (SELECT x.first_words ?| words FROM trapper.name_brand_words x)
+          AND EXISTS (SELECT 1 FROM trapper.name_brands b
+                      WHERE b.first_word = ANY (words)
+                        AND strpos(spaced, ' ' || b.phrase || ' ') > 0
+                        -- "Joan Target": a surname after a first name
+                        AND NOT (b.also_surname AND l IS NOT NULL AND f IS NOT NULL
+                                 AND b.phrase = l AND f <> l)) THEN
+        kind := 'business'; reason := format('a business name: "%s"', full_name);
     END IF;
+END $$;
+
+-- trapper.name_brand_words (core 025) made again from trapper.name_brands: the brands' first
+-- words as the keys of one jsonb object, which should_be_person reads to tell in one lookup
+-- whether a name may hold a brand. Run by triggers/name_brands.sql after every change to
+-- name_brands. (plpgsql: its body names tables made later, by 025)
+CREATE OR REPLACE FUNCTION trapper.name_brand_words_refresh() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM trapper.name_brand_words;
+    INSERT INTO trapper.name_brand_words (first_words)
+    SELECT coalesce(jsonb_object_agg(w.first_word, true), '{}')
+    FROM (SELECT DISTINCT first_word FROM trapper.name_brands) w;
 END $$;
 
 -- Record that a source row made, matched or updated an entity.

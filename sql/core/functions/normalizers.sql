@@ -131,17 +131,33 @@ BEGIN
         trapper.norm_name_key(translate(p_raw, '-,./_', '     ')), ' '), '{}');
 END $$;
 
--- "Delgado, Maria" typed into one field (the other empty) as first and last name; NULLs when
--- the text is not of that form (no comma, a digit before it: an address, or an empty side).
+-- "Delgado, Maria" typed into one field (the other empty) as first and last name, and "Smith
+-- J" in the last-name field (a surname and an initial, no comma); NULLs when the text is not
+-- of that form (no comma, a digit before it: an address, or an empty side).
 CREATE OR REPLACE FUNCTION trapper.name_last_first(
     p_first text, p_last text, OUT first_name text, OUT last_name text
 )
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
     one text := coalesce(nullif(btrim(p_first), ''), nullif(btrim(p_last), ''));
+    tok text[];
 BEGIN
     IF nullif(btrim(p_first), '') IS NOT NULL AND nullif(btrim(p_last), '') IS NOT NULL
-       OR one IS NULL OR position(',' IN one) = 0 THEN
+       OR one IS NULL THEN
+        RETURN;
+    END IF;
+    IF position(',' IN one) = 0 THEN
+        -- "Smith J" in the last-name field: a surname, then an initial, with no comma (as lists
+        -- sorted by surname write them). In the first-name field it may as well be a first name
+        -- and a surname's initial ("Mary K"): kept as typed. Any other text with no comma is
+        -- no "Last, First".
+        tok := trapper.name_tokens(one);
+        IF nullif(btrim(p_first), '') IS NULL AND cardinality(tok) = 2 AND length(tok[2]) = 1 AND length(tok[1]) > 1
+           AND NOT tok[1] = ANY (ARRAY['jr', 'sr', 'ii', 'iii', 'iv'])
+           AND translate(tok[1], '0123456789', '') = tok[1] THEN
+            last_name := split_part(btrim(one), ' ', 1);
+            first_name := btrim(substr(btrim(one), length(last_name) + 1));
+        END IF;
         RETURN;
     END IF;
     last_name := nullif(btrim(split_part(one, ',', 1)), '');
@@ -173,6 +189,7 @@ DECLARE
     first_close boolean;
     first_typo boolean;
     last_same boolean;
+    wa text[]; wb text[]; fwa text[]; fwb text[]; iwa text[]; iwb text[];
 BEGIN
     -- the common case first, without the word work below (a third of the cost)
     fa := trapper.norm_name_key(p_first_a); la := trapper.norm_name_key(p_last_a);
@@ -267,6 +284,34 @@ BEGIN
     IF array_to_string(ta_f || ta_l, '') = array_to_string(tb_f || tb_l, '') THEN
         RETURN 'close';   -- the same words split otherwise ("John Smith" in one field)
     END IF;
+    -- The words of both sides whatever the fields, full words and initials apart: the same
+    -- words in another order ("SMITH JOHN" / "John Smith"); one side's full words among the
+    -- other's, its initials standing for the other's remaining words ("Smith J", "J. Smith" /
+    -- "John Smith"); the same full words, a middle initial on one side ("SMITH JOHN A").
+    wa := ta_f || ta_l; wb := tb_f || tb_l;
+    IF ARRAY(SELECT x FROM unnest(wa) x ORDER BY x) = ARRAY(SELECT x FROM unnest(wb) x ORDER BY x) THEN
+        RETURN 'close';
+    END IF;
+    fwa := ARRAY(SELECT x FROM unnest(wa) x WHERE length(x) > 1);
+    fwb := ARRAY(SELECT x FROM unnest(wb) x WHERE length(x) > 1);
+    iwa := ARRAY(SELECT x FROM unnest(wa) x WHERE length(x) = 1);
+    iwb := ARRAY(SELECT x FROM unnest(wb) x WHERE length(x) = 1);
+    -- (the first initial, as written, stands for the first word the other side has beyond
+    -- the shared ones: "Smith J A" ~ "John Smith", "Smith J" ~ "John Andrew Smith", not
+    -- "Smith K" ~ "John Smith")
+    IF cardinality(fwa) > 0 AND fwa <@ fwb AND cardinality(iwa) > 0
+       AND left((SELECT y FROM unnest(wb) WITH ORDINALITY t(y, o)
+                 WHERE length(y) > 1 AND NOT y = ANY (fwa) ORDER BY o LIMIT 1), 1) = iwa[1] THEN
+        RETURN 'close';
+    END IF;
+    IF cardinality(fwb) > 0 AND fwb <@ fwa AND cardinality(iwb) > 0
+       AND left((SELECT y FROM unnest(wa) WITH ORDINALITY t(y, o)
+                 WHERE length(y) > 1 AND NOT y = ANY (fwb) ORDER BY o LIMIT 1), 1) = iwb[1] THEN
+        RETURN 'close';
+    END IF;
+    IF cardinality(fwa) >= 2 AND fwa <@ fwb AND fwb <@ fwa AND (iwa <@ iwb OR iwb <@ iwa) THEN
+        RETURN 'close';
+    END IF;
     RETURN 'different';
 END $$;
 
@@ -298,6 +343,9 @@ BEGIN
     v := regexp_replace(v, ',?\s*(usa|united states)\s*$', '');
     v := regexp_replace(v, ',\s*([a-z]{2}),\s*(\d{5})', ', \1 \2');
     v := regexp_replace(v, '(\d{5})-\d{4}', '\1');
+    IF strpos(v, E'\n') > 0 OR strpos(v, E'\r') > 0 THEN
+        v := regexp_replace(v, '\s*[\r\n]+\s*', ', ', 'g');   -- a line break ends a part
+    END IF;
     v := replace(v, '.', '');
     v := regexp_replace(v, '#\s*', ' apt ', 'g');
     v := regexp_replace(v, '\s*,\s*', ', ', 'g');
@@ -364,6 +412,14 @@ BEGIN
     RETURN array_to_string(out_words, ' ');
 END $$;
 
+-- A town as the key holds it: Saint, Mount and Fort as St, Mt and Ft ("Saint Helena", "St.
+-- Helena"; "Mount Shasta", "Mt Shasta"), no dash or slash at either end; NULL when empty.
+CREATE OR REPLACE FUNCTION trapper.address_town(p_town text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT nullif(btrim(replace(replace(replace(' ' || p_town || ' ', ' saint ', ' st '),
+                                        ' mount ', ' mt '), ' fort ', ' ft '), ' -/'), '')
+$$;
+
 -- The parts of a US address under USPS Publication 28, whose tables are data
 -- (012_address_standard.sql: street suffixes, directionals, ordinal words, unit designators),
 -- as jsonb (docs/identity.md, "Places"):
@@ -387,7 +443,16 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.address_parts(p_raw text) RETURNS jsonb
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
-    states constant text[] := string_to_array('al|ak|az|ar|ca|calif|california|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy', '|');
+    -- (the states by code and by name; not "New York" or "Washington", which are towns too)
+    states constant text[] := string_to_array('al|ak|az|ar|ca|calif|california|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy|'
+        || 'alabama|alaska|arizona|arkansas|colorado|connecticut|delaware|florida|georgia|hawaii|idaho|illinois|indiana|iowa|kansas|kentucky|louisiana|maine|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|nevada|new hampshire|new jersey|new mexico|north carolina|north dakota|ohio|oklahoma|oregon|pennsylvania|rhode island|south carolina|south dakota|tennessee|texas|utah|vermont|virginia|west virginia|wisconsin|wyoming', '|');
+    -- with no ZIP and no comma, only those that end no town's or street's name (not "ct",
+    -- "ky", "wy" and "fl", which are Court, Key, Way and Floor too)
+    -- words that begin a county's name of more than one word
+    -- (not "St", a street's suffix too, nor a directional or a unit word)
+    -- Spanish street types, written before the street's name ("Calle del Sol", "Camino
+    -- Alto"): with no suffix and no comma the name is the next word, after any article
+    had_state boolean := false;
     route_words constant text[] := ARRAY['hwy', 'highway', 'route', 'rte', 'road', 'rd',
         'county', 'us', 'sr', 'state', 'interstate', 'i', 'exit', 'mile', 'no', 'number',
         'box', 'cr', 'ave', 'avenue', 'st', 'street'];
@@ -436,13 +501,17 @@ DECLARE
     extra text[] := '{}';
     w text;
     sides text[];
+    sfx text[] := ARRAY[NULL, NULL]::text[];
+    pl text;
     seen text[] := '{}';  -- the words already looked up
     nt record;
 BEGIN
     IF p_raw IS NULL OR lower(btrim(p_raw)) IN ('', '-', '—', '–', 'n/a', 'none') THEN
         RETURN NULL;
     END IF;
-    v := lower(p_raw);
+    -- a line break (an address copied from a letter or a spreadsheet cell) ends a part, as a
+    -- comma does
+    v := translate(lower(p_raw), E'\r\n', ',,');
     IF octet_length(v) <> length(v) THEN
         -- non-ASCII (only in UTF8, where a character can be more than a byte): full-width
         -- digits and letters, no-break and other spaces as ASCII (NFKD), "½" as " 1/2",
@@ -488,23 +557,51 @@ BEGIN
     w := reverse(split_part(reverse(v), ',', 1));                  -- after the last comma
     IF strpos(v, ',') > 0 AND w = ANY (states) THEN
         v := left(v, length(v) - length(w) - 1);
+        had_state := true;
     ELSE
         w := reverse(split_part(reverse(v), ' ', 1));              -- the last word
+        -- (with no ZIP, only the codes that end no town's or street's name: not "in", "or",
+        -- "me", "oh", "hi", "ok", "de", "la", "co", "id", "ne", "al", "ma", "mt", "pa")
         IF strpos(v, ' ') > 0
-           AND (zip IS NOT NULL AND w = ANY (states)
-                OR w = ANY (ARRAY['ca', 'calif', 'california', 'ny', 'tx', 'ga'])) THEN
+           AND (zip IS NOT NULL AND w = ANY (states) OR w = ANY (string_to_array('ak|az|ar|ca|calif|california|dc|ga|ia|ks|md|mi|mn|ms|nv|nh|nj|nm|ny|nc|nd|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|'
+            || 'alabama|alaska|arizona|arkansas|colorado|connecticut|florida|georgia|hawaii|illinois|kentucky|louisiana|maryland|massachusetts|michigan|minnesota|mississippi|missouri|montana|nebraska|oklahoma|oregon|pennsylvania|tennessee|texas|utah|vermont|wisconsin', '|'))) THEN
             v := left(v, length(v) - length(w) - 1);
+            had_state := true;
         END IF;
     END IF;
     v := btrim(v, ' ,');
-    -- a county after a comma ("Santa Rosa, Sonoma County"; "12 Main St, Sonoma Co") is no
-    -- town: without it the town before stands, or none (the no-town rule finds the place)
+    -- a county is no town ("Santa Rosa, Sonoma County"; "12 Main St, Sonoma Co"; "Santa Rosa
+    -- Sonoma County CA"): after a comma the whole part goes, and without it the town before
+    -- stands, or none (the no-town rule finds the place); with no comma before it, its name
+    -- (one word, or more with the words that begin counties' names: "Santa Clara", "Contra
+    -- Costa", "San Luis Obispo") goes and the town before stays. "Co" is the county only
+    -- before a state or a ZIP ("Denver CO" is a state).
     w := reverse(split_part(reverse(v), ',', 1));
-    IF strpos(v, ',') > 0 AND (right(w, 7) = ' county' OR right(w, 3) = ' co') THEN
-        v := btrim(left(v, length(v) - length(w) - 1), ' ,');
+    IF right(w, 7) = ' county' OR right(w, 5) = ' cnty'
+       OR right(w, 3) = ' co' AND (strpos(v, ',') > 0 OR had_state OR zip IS NOT NULL) THEN
+        words := string_to_array(w, ' ');
+        k := array_length(words, 1) - 1;                  -- the county's name
+        WHILE k > 1 AND words[k - 1] = ANY (ARRAY['san', 'santa', 'los', 'las', 'el', 'del', 'de', 'la',
+        'le', 'new', 'fort', 'du', 'des', 'prince', 'queen', 'king', 'contra', 'luis', 'salt',
+        'twin', 'cape', 'anne', 'rio', 'eau', 'fond', 'van', 'grand', 'red', 'big', 'little',
+        'green', 'hot', 'deaf', 'jim', 'jeff', 'palm', 'charles', 'baton', 'yellow', 'pend',
+        'walla', 'grays', 'bon', 'lac', 'miami', 'palo', 'indian', 'dona']) LOOP
+            k := k - 1;
+        END LOOP;
+        IF k > 1 AND translate(words[k], '0123456789', '') = words[k] THEN
+            v := btrim(left(v, length(v) - length(w))
+                       || array_to_string(words[1:k - 1], ' '), ' ,');
+        ELSIF strpos(v, ',') > 0 THEN
+            v := btrim(left(v, length(v) - length(w) - 1), ' ,');
+        END IF;
+        words := NULL;
     END IF;
     IF v = '' THEN
         RETURN NULL;
+    END IF;
+    IF left(v, 1) IN ('n', 's', 'e', 'w') AND substr(v, 2, 1) BETWEEN '0' AND '9' THEN
+        -- a Wisconsin grid house number ("N123W456 Main St", "N123 W456 Main St") as one word
+        v := regexp_replace(v, '^([nsew])(\d+) ?([nsew])(\d+)\M', '\1\2\3\4');
     END IF;
     parts := string_to_array(v, ',');
     np := array_length(parts, 1);
@@ -546,13 +643,36 @@ BEGIN
     -- a rural route or highway contract box (Pub 28 section 23: "RR 2 BOX 5", "HC 1 BOX 3";
     -- Rural Route, RFD, Route and Rt are RR, Highway Contract, HCR and Star Route are HC): a
     -- place of its own kind, whose key never equals a house address's ('rr 2 box 5|rr 2||')
+    -- A military mail address (Pub 28 section 237: "PSC 1234 Box 5678, APO AE 09001", "Unit
+    -- 2050 Box 4190, APO AP", "USS Ship FPO AE") and general delivery ("General Delivery,
+    -- Santa Rosa CA") are mail collected at a post office or a base, no place, as a PO box is
+    IF strpos(v, 'po') > 0 AND (strpos(v, 'apo') > 0 OR strpos(v, 'fpo') > 0 OR strpos(v, 'dpo') > 0) THEN
+        m := regexp_match(v, '^(.*?)[ ,]*\m(apo|fpo|dpo)(?: (aa|ae|ap))?$');
+        IF m IS NOT NULL THEN
+            RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'po_box',
+                'box', substring(m[1] FROM '\mbox ?#? ?(\d+)'),
+                'town', concat_ws(' ', m[2], m[3]), 'zip', zip));
+        END IF;
+    END IF;
+    IF strpos(v, 'general delivery') > 0 THEN
+        RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'general_delivery',
+            'town', nullif(btrim(translate(replace(v, 'general delivery', ''), ',', ' ')), ''),
+            'zip', zip));
+    END IF;
+    IF left(v, 3) = 'box' OR left(v, 2) = 'bx' THEN
+        -- the box before its route ("Box 5, RR 2", "BOX 12 HC 68 Santa Rosa"): as "RR 2 Box 5"
+        m := regexp_match(v, '^(?:box|bx) ?#? ?(\d+[a-z]?)[ ,]+(rural free delivery|rural route|rural rte|rural rt|rural|rfd|rr|r r|route|rte|rt|highway contract route|highway contract|hwy contract route|hwy contract|hcr|hc|h c|star route|star rte|star rt) ?#? ?(\d+)?\M[ ,]*(.*)$');
+        IF m IS NOT NULL THEN
+            v := m[2] || ' ' || coalesce(m[3], '') || ' box ' || m[1] || ',' || m[4];
+        END IF;
+    END IF;
     IF strpos(v, 'box') > 0 OR strpos(v, 'bx') > 0 THEN
         m := regexp_match(v, '^(rural free delivery|rural route|rural rte|rural rt|rural|rfd|rr|r r|route|rte|rt|highway contract route|highway contract|hwy contract route|hwy contract|hcr|hc|h c|star route|star rte|star rt) ?#? ?(\d+)?[ ,]*(?:box|bx) ?#? ?(\d+[a-z]?)\M[ ,]*(.*)$');
         IF m IS NOT NULL THEN
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'rural_route',
                 'street', concat_ws(' ', CASE WHEN left(m[1], 1) IN ('h', 's') THEN 'hc'
                                               ELSE 'rr' END, m[2]),
-                'box', m[3], 'town', nullif(btrim(replace(m[4], ',', ' ')), ''), 'zip', zip));
+                'box', m[3], 'town', trapper.address_town(replace(m[4], ',', ' ')), 'zip', zip));
         END IF;
     END IF;
 
@@ -560,7 +680,18 @@ BEGIN
     FOR i IN 1..np LOOP
         m := regexp_match(parts[i],
             '^(?:p ?o ?box|pob|p ?o b|post office box|postal box|box|po drawer|drawer) ?#? ?(\d+[a-z]?|[a-z]\d*)\M ?(.*)$');
+        -- (m first, alone: a condition with a subquery is a query of its own, every call)
         IF m IS NOT NULL THEN
+            IF EXISTS (SELECT 1 FROM unnest(parts) WITH ORDINALITY t(x, o)
+                       WHERE o <> i AND left(x, 1) BETWEEN '0' AND '9' AND strpos(x, ' ') > 0) THEN
+                -- a street address beside it ("123 Main St, PO Box 12, Santa Rosa") is the
+                -- place; the box is a note, what follows its number in its part (a town) stays
+                notes := notes || ('po box ' || m[1]);
+                parts := parts[1:i - 1] || CASE WHEN m[2] <> '' THEN ARRAY[m[2]] ELSE '{}' END
+                         || parts[i + 1:];
+                np := array_length(parts, 1);
+                EXIT;
+            END IF;
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'po_box', 'box', m[1],
                 'town', nullif(btrim(concat_ws(' ', nullif(m[2], ''),
                                                array_to_string(parts[i + 1:], ' '))), ''),
@@ -568,10 +699,26 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- a unit written before the house number ("Apt 4, 123 Main St", "#4 123 Main St", "Unit
+    -- B - 123 Main St") is the address's unit, not a landmark
+    IF coalesce((voc -> split_part(parts[1], ' ', 1) ->> 'u')::boolean, false) THEN
+        w := ltrim(substr(parts[1], length(split_part(parts[1], ' ', 1))
+                                    + length(split_part(parts[1], ' ', 2)) + 3), ' -:');
+        IF w = '' AND np > 1 AND left(parts[2], 1) BETWEEN '0' AND '9'
+           AND split_part(parts[1], ' ', 2) <> '' THEN
+            unit := split_part(parts[1], ' ', 2);
+            parts := parts[2:];
+            np := np - 1;
+        ELSIF left(w, 1) BETWEEN '0' AND '9' THEN
+            unit := split_part(parts[1], ' ', 2);
+            parts[1] := w;
+        END IF;
+    END IF;
+
     -- the line with the house number: a part that starts with one, else a landmark then a
     -- number inside the first part ("Safeway 1234 Main St")
     FOR i IN 1..np LOOP
-        IF parts[i] ~ '^\d+[a-z]?(?: ?- ?(?:\d+[a-z]?|[a-z])\M)? [a-z0-9#]' THEN
+        IF parts[i] ~ '^(?:[nsew]\d+[nsew])?\d+[a-z]?(?: ?- ?(?:\d+[a-z]?|[a-z])\M)? [a-z0-9#]' THEN
             line_at := i;
             line := parts[i];
             landmark := nullif(array_to_string(parts[1:i - 1], ', '), '');
@@ -638,15 +785,72 @@ BEGIN
                                 town := array_to_string(words[j + 1:], ' ');
                                 m[3] := array_to_string(words[1:j], ' ');
                             END IF;
+                            j := -1;
                             EXIT;
                         END IF;
                     END LOOP;
+                    k := array_length(string_to_array(btrim(m[1]), ' '), 1);
+                    IF coalesce((voc -> split_part(btrim(m[1]), ' ', -1) ->> 'e')::boolean, false) THEN
+                        k := k - 1;                      -- the first side's name, its suffix off
+                    END IF;
+                    IF j IS DISTINCT FROM -1 AND n >= 2 AND k = 1
+                       AND NOT coalesce((voc -> words[n] ->> 'e')::boolean, false) THEN
+                        -- neither side names an ending suffix and the first is one word ("4th
+                        -- & Main Santa Rosa", "Main & 4th Santa Rosa CA"): so is the second
+                        -- (with its directional, or after its type: "Hwy 12"), the town follows
+                        j := CASE WHEN coalesce((voc -> words[1] ->> 'e')::boolean, false) THEN 2
+                                  ELSE 1 END;
+                        IF j < n AND coalesce((voc -> words[j + 1]) ? 'd', false) THEN
+                            j := j + 1;
+                        END IF;
+                        IF j < n THEN
+                            town := array_to_string(words[j + 1:], ' ');
+                            m[3] := array_to_string(words[1:j], ' ');
+                        END IF;
+                    END IF;
                 END IF;
-                sides := ARRAY[trapper.address_words(m[1], voc), trapper.address_words(m[3], voc)];
+                -- Each street's name and its suffix apart: the key holds the names, sorted,
+                -- where the street goes and the suffixes (in the same order) where the unit
+                -- goes ('&|4th & main|st & st|santa rosa'), so that "4th & Main" can meet the
+                -- one "4th St & Main St" of its town (place_of_address_parts) without
+                -- "4th Ave & Main St" being taken for it. "4th and Main Sts": both are Sts.
+                k := NULL;
+                FOR i IN 1..2 LOOP
+                    words := string_to_array(btrim(m[2 * i - 1]), ' ');
+                    n := coalesce(array_length(words, 1), 0);
+                    w := CASE WHEN n >= 2 THEN words[n] END;
+                    -- a plural suffix after the second street ("4th and Main Sts"): both's
+                    pl := CASE WHEN i = 2 THEN CASE w WHEN 'sts' THEN 'st' WHEN 'streets' THEN 'st'
+                              WHEN 'aves' THEN 'ave' WHEN 'avenues' THEN 'ave' WHEN 'avs' THEN 'ave'
+                              WHEN 'rds' THEN 'rd' WHEN 'roads' THEN 'rd' WHEN 'blvds' THEN 'blvd'
+                              WHEN 'drs' THEN 'dr' WHEN 'drives' THEN 'dr' END END;
+                    IF pl IS NOT NULL THEN
+                        sfx[2] := pl;
+                        IF sfx[1] IS NULL THEN
+                            sfx[1] := sfx[2];
+                        END IF;
+                        sides[2] := trapper.address_words(array_to_string(words[1:n - 1], ' '), voc);
+                    ELSIF coalesce((voc -> w ->> 'e')::boolean, false) THEN
+                        sfx[i] := voc -> w ->> 's';
+                        sides[i] := trapper.address_words(array_to_string(words[1:n - 1], ' '), voc);
+                    ELSIF n >= 3 AND (voc -> w) ? 'd'
+                          AND coalesce((voc -> words[n - 1] ->> 'e')::boolean, false) THEN
+                        -- the suffix before a directional ("3rd St W"): the name keeps the latter
+                        sfx[i] := voc -> words[n - 1] ->> 's';
+                        sides[i] := trapper.address_words(
+                            array_to_string(words[1:n - 2] || w, ' '), voc);
+                    ELSE
+                        sides[i] := trapper.address_words(m[2 * i - 1], voc);
+                    END IF;
+                END LOOP;
                 IF sides[1] <> '' AND sides[2] <> '' THEN
+                    i := CASE WHEN (sides[1], coalesce(sfx[1], '')) <= (sides[2], coalesce(sfx[2], ''))
+                              THEN 1 ELSE 2 END;
                     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'intersection',
-                        'street', least(sides[1], sides[2]) || ' & ' || greatest(sides[1], sides[2]),
-                        'town', town, 'zip', zip,
+                        'street', sides[i] || ' & ' || sides[3 - i],
+                        'suffixes', CASE WHEN coalesce(sfx[1], sfx[2]) IS NOT NULL
+                                         THEN coalesce(sfx[i], '') || ' & ' || coalesce(sfx[3 - i], '') END,
+                        'town', trapper.address_town(town), 'zip', zip,
                         'note', nullif(array_to_string(notes, '; '), '')));
                 END IF;
             END IF;
@@ -657,13 +861,14 @@ BEGIN
               AND EXISTS (SELECT 1 FROM unnest(words) WITH ORDINALITY t(x, o)
                           WHERE o >= 2 AND (voc -> x ->> 'e')::boolean) THEN
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'landmark',
-                'street', trapper.address_words(line, voc), 'town', town, 'zip', zip,
+                'street', trapper.address_words(line, voc), 'town', trapper.address_town(town),
+                'zip', zip,
                 'note', nullif(array_to_string(notes, '; '), '')));
         END IF;
         RETURN NULL;
     END IF;
 
-    m := regexp_match(line, '^(\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
+    m := regexp_match(line, '^((?:[nsew]\d+[nsew])?\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
     house := m[1] || m[2];
     IF left(m[3], 1) IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
         house_range := m[1] || m[2] || '-' || m[3];
@@ -699,6 +904,9 @@ BEGIN
             CONTINUE;
         END IF;
         e := coalesce(voc -> w, '{}');
+        IF w = 'saint' THEN
+            e := '{"s": "st", "e": true}';     -- "Saint Helena Ave" is "St Helena Ave"
+        END IF;
         IF e ->> 'd' IN ('n', 's') AND voc -> words[i + 1] ->> 'd' IN ('e', 'w')
            AND (i = 1 AND words[i + 2] IS NOT NULL
                       AND NOT coalesce((voc -> words[i + 2]) ? 'd', false)
@@ -742,8 +950,12 @@ BEGIN
         IF sx[i] > 0 THEN
             j := i;
             has_end := false;
+            -- (after the suffix, "St" before a name is the town's Saint: "Oak St St Helena")
             WHILE j <= n AND (NOT has_end AND (sx[j] > 0 OR dr[j])
-                              OR has_end AND (sx[j] = 2 OR dr[j])) LOOP
+                              OR has_end AND (sx[j] = 2 AND NOT (ws[j] = 'st' AND j < n
+                                                                 AND sx[j + 1] = 0
+                                                                 AND NOT dr[j + 1])
+                                              OR dr[j])) LOOP
                 has_end := has_end OR sx[j] = 2;
                 j := j + 1;
             END LOOP;
@@ -760,7 +972,15 @@ BEGIN
     IF street_end IS NULL AND np = line_at THEN
         -- no commas after the street: any suffix ("stony pt santa rosa"), else a type
         -- before its name ("ave a", "hwy 12")
-        street_end := coalesce(first_any, CASE WHEN sx[1] = 2 AND n >= 2 THEN 2 END);
+        street_end := first_any;
+        IF n >= 2 AND (wr[1] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo',
+        'vereda', 'callejon', 'sendero', 'carretera', 'circulo', 'via']) OR street_end IS NULL AND sx[1] = 2) THEN
+            -- the type's name follows it, after any article ("calle del sol santa rosa")
+            street_end := 2;
+            WHILE street_end < n AND wr[street_end] = ANY (ARRAY['de', 'del', 'la', 'las', 'los', 'el', 'lo']) LOOP
+                street_end := street_end + 1;
+            END LOOP;
+        END IF;
     END IF;
     IF np = line_at AND n >= 2 THEN
         -- a lettered avenue ("W Ave D Santa Rosa", "Avenue A Rohnert Park"): the letter is
@@ -806,6 +1026,9 @@ BEGIN
         ELSIF un[k] = 2 THEN
             unit := concat_ws(' ', unit, voc -> wr[k] ->> 'us');
             k := k + 1;
+        ELSIF k < n AND voc -> wr[k + 1] ->> 'us' = 'fl' AND left(ws[k], 1) BETWEEN '0' AND '9' THEN
+            unit := concat_ws(' ', unit, rtrim(ws[k], 'stndrh'));            -- "2nd Floor"
+            k := k + 2;
         ELSIF np = line_at THEN
             town := array_to_string(wr[k:], ' ');
             EXIT;
@@ -828,7 +1051,14 @@ BEGIN
     -- the parts after the line: units ("Apt 5, Santa Rosa"), then the town
     FOR i IN line_at + 1..np LOOP
         m := regexp_match(parts[i], '^(\S+)(?: (\S+))?(?: (.*))?$');
-        IF town IS NULL AND (voc -> m[1] ->> 'u')::boolean AND m[2] IS NOT NULL THEN
+        -- (a floor by its ordinal: ", 2nd Floor", ", Second Floor")
+        w := CASE WHEN voc -> m[1] ->> 'ok' = 'ordinal' THEN voc -> m[1] ->> 'o'
+                  ELSE rtrim(m[1], 'stndrh') END;
+        IF town IS NULL AND voc -> m[2] ->> 'us' = 'fl' AND w <> ''
+           AND translate(w, '0123456789', '') = '' THEN
+            unit := concat_ws(' ', unit, w);
+            town := nullif(m[3], '');
+        ELSIF town IS NULL AND (voc -> m[1] ->> 'u')::boolean AND m[2] IS NOT NULL THEN
             unit := concat_ws(' ', unit, m[2]);                          -- "Apt 5, …"
             town := nullif(m[3], '');
             IF town ~ '^(between|betw|btwn|btw|b/t|near|nr|off|behind|across|next to|by|at|&|corner of|cor of|on the corner of|in front of) ' THEN
@@ -844,9 +1074,17 @@ BEGIN
             town := concat_ws(' ', town, parts[i]);
         END IF;
     END LOOP;
+    IF strpos(town, 'box') > 0 THEN
+        -- a PO box after the street with no comma ("123 Main St PO Box 12 Santa Rosa"): a note
+        m := regexp_match(town, '^(p ?o ?box|pob|post office box) ?#? ?(\d+)\M ?(.*)$');
+        IF m IS NOT NULL THEN
+            notes := notes || ('po box ' || m[2]);
+            town := m[3];
+        END IF;
+    END IF;
     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'address', 'house', house,
         'house_range', house_range, 'street', street, 'unit', unit,
-        'town', nullif(btrim(town, ' -/'), ''), 'zip', zip,
+        'town', trapper.address_town(town), 'zip', zip,
         'note', nullif(array_to_string(notes, '; '), ''), 'landmark', landmark));
 END $$;
 
@@ -923,15 +1161,18 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                    THEN trapper.ordinal_numeral((p_voc -> w ->> 'o')::integer)
                WHEN w ~ '^\d+(st|nd|rd|th|d)$'
                    THEN trapper.ordinal_numeral(substring(w FROM '^\d+')::integer)
+               WHEN w = 'saint' THEN 'st'
                ELSE coalesce(p_voc -> w ->> 'd', p_voc -> w ->> 's', w) END, ' ' ORDER BY o), '')
     FROM unnest(string_to_array(btrim(p_text), ' ')) WITH ORDINALITY t(w, o)
     WHERE w NOT IN ('', 'the')
 $$;
 
 -- The key of address_parts' result: 'house|street|unit|town' (the town, else the ZIP, else
--- empty) for an address, '&|street & street||town' for an intersection, '@|name||town' for a
--- landmark and 'rr 2 box 5|rr 2||town' for a rural route box (never equal to a house address's
--- key), NULL otherwise (a PO box, a bare town, nothing).
+-- empty) for an address, '&|name & name|suffix & suffix|town' for an intersection (the
+-- streets' names sorted, their suffixes in the same order, empty where none was written:
+-- '&|4th & main|st & st|', '&|4th & main||'), '@|name||town' for a landmark and 'rr 2 box
+-- 5|rr 2||town' for a rural route box (never equal to a house address's key), NULL otherwise
+-- (a PO box, general delivery, a bare town, nothing).
 CREATE OR REPLACE FUNCTION trapper.address_key_of(p jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE p ->> 'kind'
@@ -941,7 +1182,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                -- the whole Pub 28 line: the 10 m rule, which asks only that the first
                -- fields agree, never joins two boxes a geocoder put at one ZIP's centre
                WHEN 'rural_route' THEN (p ->> 'street') || ' box ' || (p ->> 'box') END
-           || '|' || (p ->> 'street') || '|' || coalesce(p ->> 'unit', '') || '|'
+           || '|' || (p ->> 'street') || '|' || coalesce(p ->> 'unit', p ->> 'suffixes', '') || '|'
            || coalesce(p ->> 'town', p ->> 'zip', '')
 $$;
 

@@ -17,11 +17,33 @@ BEGIN
     RETURN true;
 END $$;
 
+-- Whether two intersections' suffixes (the third field of their keys, 'st & st', ' & st',
+-- '') may be one intersection's: each street's suffixes agree or one side wrote none ("4th &
+-- Main" and "4th St & Main St"; not "4th Ave & Main St" and "4th St & Main St").
+CREATE OR REPLACE FUNCTION trapper.intersection_suffixes_fit(p_a text, p_b text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (split_part(p_a, ' & ', 1) IN ('', split_part(p_b, ' & ', 1))
+            OR split_part(p_b, ' & ', 1) = '')
+       AND (split_part(p_a, ' & ', 2) IN ('', split_part(p_b, ' & ', 2))
+            OR split_part(p_b, ' & ', 2) = '')
+$$;
+
+-- Two intersections' suffixes as one: each street's, from whichever side wrote it.
+CREATE OR REPLACE FUNCTION trapper.intersection_suffixes_union(p_a text, p_b text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN x || y = '' THEN '' ELSE x || ' & ' || y END
+    FROM (SELECT coalesce(nullif(split_part(p_a, ' & ', 1), ''), split_part(p_b, ' & ', 1)) AS x,
+                 coalesce(nullif(split_part(p_a, ' & ', 2), ''), split_part(p_b, ' & ', 2)) AS y) s
+$$;
+
 -- A place for an address (docs/identity.md, "Places"): the same address key; else, with no
 -- town in the key, the one live place with that house, street and unit; else, with a ZIP
 -- but no town read, the one live place with that house, street and unit that fits the ZIP
 -- (trapper.place_fits_zip); else the one live place whose street differs only by a
 -- directional the other side leaves out ("3130 Piedmont Rd NE" / "3130 Piedmont Road");
+-- else, for an intersection, the one live intersection of those streets in the town (or,
+-- with no town given, anywhere) whose suffixes fit (trapper.intersection_suffixes_fit: "4th &
+-- Main" / "4th St & Main St"), which learns the suffixes it lacked;
 -- else (with coordinates) a live place within 10 m whose house number and unit agree; else
 -- a new place waiting for the geocoder, which takes in the places made earlier that these
 -- rules would have given it (a town-less one; a ZIP-only one whose ZIP it fits, when no
@@ -51,6 +73,8 @@ DECLARE
     v_town text := split_part(v_key, '|', 4);
     v_base text := trapper.address_street_base(split_part(v_key, '|', 2));
     v_zip_only boolean := v_parts ? 'zip' AND NOT v_parts ? 'town';
+    -- (an intersection's third field is its suffixes, no unit: its lock is the streets')
+    v_lock_unit text := CASE WHEN v_parts ->> 'kind' = 'intersection' THEN '' ELSE v_unit END;
     v_id uuid;
     v_found_key text;
     v_locked boolean := false;
@@ -126,6 +150,32 @@ BEGIN
                 END;
             END IF;
         END IF;
+        IF v_id IS NULL AND v_parts ->> 'kind' = 'intersection' THEN
+            SELECT min(place_id::text)::uuid, min(address_key) INTO v_id, v_found_key
+            FROM trapper.places
+            WHERE address_key >= ('&|' || v_street || '|') AND address_key < ('&|' || v_street || '}')
+              AND merged_into_place_id IS NULL
+              AND (split_part(address_key, '|', 4) = v_town OR v_town = '')
+              AND trapper.intersection_suffixes_fit(split_part(address_key, '|', 3), v_unit)
+            HAVING count(*) = 1;
+            v_detail := 'the same streets; one names a suffix the other leaves out';
+            IF v_id IS NOT NULL AND split_part(v_found_key, '|', 4) = v_town
+               AND trapper.intersection_suffixes_union(split_part(v_found_key, '|', 3), v_unit)
+                   <> split_part(v_found_key, '|', 3) THEN
+                -- the place learns the suffixes, so that a later "4th Ave & Main" is not
+                -- taken for "4th St & Main"
+                BEGIN
+                    UPDATE trapper.places
+                    SET address_key = '&|' || v_street || '|'
+                            || trapper.intersection_suffixes_union(split_part(v_found_key, '|', 3), v_unit)
+                            || '|' || v_town,
+                        updated_at = now()
+                    WHERE place_id = v_id;
+                EXCEPTION WHEN unique_violation THEN
+                    NULL;   -- a concurrent creator made that intersection's place meanwhile
+                END;
+            END IF;
+        END IF;
         IF v_id IS NULL AND v_pt IS NOT NULL THEN
             -- within 10 m (1e-4 degrees of latitude is about 11 m) and the same house and unit
             SELECT place_id INTO v_id FROM trapper.places
@@ -140,7 +190,7 @@ BEGIN
         -- About to create: take the lock of this house, street base and unit and decide
         -- again (the pattern of trapper.find_or_create_person: deciding needs no turns)
         PERFORM pg_advisory_xact_lock(hashtextextended(
-            'place:' || v_house || '|' || v_base || '|' || v_unit, 42));
+            'place:' || v_house || '|' || v_base || '|' || v_lock_unit, 42));
         v_locked := true;
     END LOOP;
     IF v_id IS NULL THEN
@@ -151,7 +201,7 @@ BEGIN
                 trapper.normalize_address(p_address), v_key,
                 CASE WHEN v_parts ->> 'kind' = 'address'
                      THEN coalesce(v_parts ->> 'house_range', v_house) END,
-                nullif(v_unit, ''), v_pt,
+                CASE WHEN v_parts ->> 'kind' = 'address' THEN nullif(v_unit, '') END, v_pt,
                 CASE WHEN v_pt IS NULL THEN 'pending' ELSE 'source' END,
                 CASE WHEN v_pt IS NOT NULL THEN p_source END, v_parts ->> 'kind',
                 nullif(concat_ws('; ', v_parts ->> 'landmark', v_parts ->> 'note'), ''))
@@ -250,8 +300,12 @@ END $$;
 -- address it was made from (normalized_address, else formatted_address); a place whose key
 -- changes takes the new one, and live places that now share a key are merged into the one
 -- that already holds it, else the oldest. An address the key no longer reads keeps its key.
+-- An intersection with no suffixes is then merged into the one of its streets and town that
+-- names them, when there is one.
 CREATE OR REPLACE FUNCTION trapper.rekey_places(OUT rekeyed integer, OUT merged integer)
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_bare integer;
 BEGIN
     DROP TABLE IF EXISTS pg_temp.place_rekey;
     CREATE TEMP TABLE place_rekey ON COMMIT DROP AS
@@ -290,4 +344,31 @@ BEGIN
     SELECT count(*) INTO rekeyed FROM place_rekey
     WHERE place_id = survivor AND new_key <> old_key;
     DROP TABLE pg_temp.place_rekey;
+    -- An intersection whose suffixes were left out ('&|4th & main||santa rosa') is the one
+    -- live intersection of those streets in its town that names them, when there is one:
+    -- what place_of_address_parts finds for it.
+    WITH bare AS (
+        SELECT p.place_id, split_part(p.address_key, '|', 2) AS streets,
+               split_part(p.address_key, '|', 4) AS town
+        FROM trapper.places p
+        WHERE p.merged_into_place_id IS NULL AND p.address_key >= '&|' AND p.address_key < '&}'
+          AND split_part(p.address_key, '|', 3) = ''
+    ),
+    named AS (
+        SELECT b.place_id, min(q.place_id::text)::uuid AS into_id
+        FROM bare b
+        JOIN trapper.places q ON q.merged_into_place_id IS NULL
+            AND q.address_key >= ('&|' || b.streets || '|') AND q.address_key < ('&|' || b.streets || '}')
+            AND split_part(q.address_key, '|', 4) = b.town
+            AND split_part(q.address_key, '|', 3) <> ''
+        GROUP BY b.place_id
+        HAVING count(*) = 1
+    )
+    UPDATE trapper.places p
+    SET merged_into_place_id = n.into_id, merged_at = now(),
+        merge_reason = 'the same intersection, its suffixes left out'
+    FROM named n
+    WHERE p.place_id = n.place_id;
+    GET DIAGNOSTICS v_bare = ROW_COUNT;
+    merged := merged + v_bare;
 END $$;

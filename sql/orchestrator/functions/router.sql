@@ -291,6 +291,9 @@ BEGIN
             v_reason := CASE trapper.address_parts(a ->> 'formatted_address') ->> 'kind'
                 WHEN 'po_box' THEN format('skipped: %L is a PO box, a mailing address and no '
                                           'place', a ->> 'formatted_address')
+                WHEN 'general_delivery' THEN format('skipped: %L is general delivery, a mailing '
+                                                    'address and no place',
+                                                    a ->> 'formatted_address')
                 ELSE format('skipped: %L names no street address', a ->> 'formatted_address')
             END;
         ELSIF v_existing IS NOT NULL THEN
