@@ -61,20 +61,6 @@ def qdb(db_url: str) -> str:
     return db_url
 
 
-def test_a_load_refreshes_the_planner_statistics_early_then_further_apart(qdb: str) -> None:
-    """A load that began on empty tables ran its first analyze_every_records (20,000) records
-    on plans made for empty tables: the atlas world's people alone took twice the whole load.
-    The first refresh now comes at 1,000 records (FIRST_ANALYZE), then at 2,000, 4,000, …"""
-    stage(qdb, 1, 2500)
-    anyio.run(lambda: Worker(qdb, job_batch=1, record_budget=500).run(until_empty=True,
-                                                                      signals=False))
-    assert val(qdb, "SELECT count(*) FROM public.calls") == 2500
-    execute(qdb, "SELECT pg_stat_clear_snapshot()")
-    # the worker's ANALYZE (a manual one: autovacuum's count apart) at 1,000 and 2,000
-    assert val(qdb, "SELECT analyze_count FROM pg_stat_user_tables "
-                    "WHERE relid = 'trapper.staged_records'::regclass") >= 1
-
-
 def test_enqueue_returns_the_queued_job_for_a_table(qdb: str) -> None:
     stage(qdb, 1, 3)
     first = val(qdb, "SELECT job_id FROM trapper.processing_jobs")

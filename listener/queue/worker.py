@@ -23,11 +23,6 @@ _SQL = sql.beside(__file__, "worker")
 log = logging.getLogger("atlas_orch.worker")
 
 
-# Records after which a worker first refreshes the planner's statistics (then at twice
-# each mark, up to processing_settings.analyze_every_records).
-FIRST_ANALYZE = 1000
-
-
 @dataclass
 class WorkerStats:
     """What a worker run did."""
@@ -150,12 +145,7 @@ class Worker:
         if self._analyze_every <= 0:
             return
         done = self.stats.records_processed + self.stats.records_failed
-        # The first refreshes come early, then twice as far apart, up to the setting: a load
-        # that began on empty tables ran its first 20,000 records on plans made for empty
-        # tables (places read by sequential scan on every record: the people of the atlas
-        # world alone took twice as long as the whole load, docs/benchmarks.md).
-        step = min(self._analyze_every, max(FIRST_ANALYZE, self._analyzed_at))
-        if done - self._analyzed_at >= step:
+        if done - self._analyzed_at >= self._analyze_every:
             self._analyzed_at = done
             started = time.monotonic()
             await conn.fetchval(_SQL["refresh_statistics"])
