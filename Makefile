@@ -31,8 +31,11 @@ test-unit: $(BIN)/.installed
 test-deps:
 	bash scripts/test-deps.sh
 
+# Two pytest-xdist workers, one per core of the machines it is measured on (docs/testing.md);
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test-fast: $(BIN)/.installed test-deps
-	$(BIN)/pytest -m "not slow and not scale"
+	$(BIN)/pytest -m "not slow and not scale" -n $(TEST_WORKERS)
 
 # pytest exits 5 when a selection holds no test; that is not a failure here.
 test-slow: $(BIN)/.installed test-deps

@@ -5,6 +5,7 @@ dropped after by a background thread (Prefetcher)."""
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import os
 import shutil
@@ -26,6 +27,33 @@ import asyncpg
 from listener.core.config import database_url_from_env
 from listener.schema import migrations
 
+_holding_exclusive = False
+
+
+@contextmanager
+def _server_lock(exclusive: bool) -> Iterator[None]:
+    """A lock shared by the pytest-xdist workers of one run (none without xdist): every CREATE
+    and DROP DATABASE of a worker holds it shared, a ``quiet_server`` test holds it exclusive,
+    so no other worker's copy or drop holds the xmin horizon back while that test runs."""
+    global _holding_exclusive
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    # the quiet test's own copy, made while it holds the lock exclusive, must not wait for it
+    if not run or _holding_exclusive:
+        yield
+        return
+    path = Path(tempfile.gettempdir()) / f"atlas-orch-test-{run}.lock"
+    # a descriptor of its own each time: flock conflicts between descriptors of one process too
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if exclusive:
+            _holding_exclusive = True
+        try:
+            yield
+        finally:
+            if exclusive:
+                _holding_exclusive = False
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
 
 def with_database(url: str, dbname: str) -> str:
     """The same server URL pointing at another database (query string kept: socket hosts)."""
@@ -35,6 +63,10 @@ def with_database(url: str, dbname: str) -> str:
 
 # Copies kept ready per template: two let a long test bank one for the short ones after it.
 PREFETCH_DEPTH = 2
+# Finished databases dropped together (~13 MB each on disk meanwhile): see Prefetcher.
+DROP_BATCH = 16
+
+Job = tuple[str, str, "Future[str]"]
 
 
 class Prefetcher:
@@ -42,21 +74,25 @@ class Prefetcher:
     finished databases after it, so a test's setup takes a copy made during the test before.
 
     CREATE and DROP DATABASE are fsync-bound (IO wait, not CPU): a third of a second or more
-    per test when they ran in its setup and teardown. Either one holds a transaction id while
-    it runs, and that id is in every snapshot on the server, so a test that needs the xmin
-    horizon to pass its own transactions is marked ``quiet_server``: ``pause`` finishes the
-    pending drops and holds the copies until ``resume``."""
+    per test when they ran in its setup and teardown. A DROP DATABASE on PostgreSQL 15 also
+    forces a checkpoint, which writes every dirty page on the server (another session's load
+    too: one drop took seconds beside a benchmark); so finished databases are dropped
+    ``DROP_BATCH`` at a time, one after another, and only the first of a batch finds much to
+    write. Either statement holds a transaction id while it runs, and that id is in every
+    snapshot on the server, so a test that needs the xmin horizon to pass its own transactions
+    is marked ``quiet_server``: ``pause`` waits for the statement in flight and holds the rest
+    until ``resume``."""
 
     def __init__(self, server: Server, depth: int = PREFETCH_DEPTH) -> None:
         self._server = server
         self._depth = depth
         self._cond = threading.Condition()
         # copies first: a test may be waiting for one; drops only free disk
-        self._creates: deque[tuple[str, str, Future[str]]] = deque()
-        self._drops: deque[tuple[str, str, Future[str]]] = deque()
+        self._creates: deque[Job] = deque()
+        self._drops: deque[Job] = deque()
         self._ready: dict[str | None, deque[Future[str]]] = {}
         self._paused = 0
-        self._draining = False
+        self._dropping = False
         self._busy = False
         self._closed = False
         self._thread = threading.Thread(target=self._work, name="atlas-test-prefetch",
@@ -100,14 +136,12 @@ class Prefetcher:
             self.drop(fut.result())
 
     def pause(self) -> None:
-        """Finish the pending drops, then hold the background work until ``resume``."""
+        """Wait for the statement in flight, then hold the background work until ``resume``."""
         with self._cond:
             self._paused += 1
-            self._draining = True
             self._cond.notify_all()
-            while self._drops or self._busy:
+            while self._busy:
                 self._cond.wait()
-            self._draining = False
 
     def resume(self) -> None:
         with self._cond:
@@ -126,14 +160,21 @@ class Prefetcher:
             self._cond.notify_all()
         self._thread.join(timeout=300)
 
-    def _next(self) -> tuple[str, str, Future[str]] | None:
+    def _next(self) -> Job | None:
+        """The next statement to run: a copy first (a test may be waiting for it), else a drop
+        once ``DROP_BATCH`` have gathered, and the rest of them after it (all of them at close)."""
         with self._cond:
             while True:
-                if not self._paused and self._creates:
+                if self._paused:
+                    self._cond.wait()
+                    continue
+                if self._creates:
                     job = self._creates.popleft()
-                elif (not self._paused or self._draining) and self._drops:
+                elif self._drops and (self._closed or self._dropping
+                                      or len(self._drops) >= DROP_BATCH):
                     job = self._drops.popleft()
-                elif self._closed and not self._drops:
+                    self._dropping = bool(self._drops)
+                elif self._closed:
                     return None
                 else:
                     self._cond.wait()
@@ -174,12 +215,14 @@ class Server:
         return with_database(self.admin_url, dbname)
 
     async def admin(self, sql: str) -> None:
-        """Run ``sql`` on the server's admin database."""
-        conn = await asyncpg.connect(self.admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
+        """Run ``sql`` on the server's admin database (a CREATE or DROP DATABASE: under the
+        workers' shared lock, see ``_server_lock``)."""
+        with _server_lock(exclusive=False):
+            conn = await asyncpg.connect(self.admin_url)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
 
     def new_name(self) -> str:
         return f"{self.prefix}_{next(self._counter)}"
@@ -207,23 +250,29 @@ class Server:
         return self._bg.take(template)
 
     def drop(self, name: str) -> None:
-        """Drop ``name``: in the background once the prefetcher runs."""
+        """Drop ``name``: in the background once the prefetcher runs, some time later."""
         if self._bg is None:
-            anyio.run(self.admin, self.drop_sql(name))
+            self.drop_now(name)
         else:
             self._bg.drop(name)
 
+    def drop_now(self, name: str) -> None:
+        """Drop ``name`` before returning: for a test that needs the database gone."""
+        anyio.run(self.admin, self.drop_sql(name))
+
     @contextmanager
     def quiet(self) -> Iterator[None]:
-        """No CREATE or DROP DATABASE of the session's runs on the server meanwhile."""
-        if self._bg is None:
-            yield
-            return
-        self._bg.pause()
+        """No CREATE or DROP DATABASE of the session's, nor of another xdist worker's, runs on
+        the server meanwhile."""
+        if self._bg is not None:
+            self._bg.pause()
         try:
-            yield
+            # after the pause: this worker's prefetcher holds no shared lock now
+            with _server_lock(exclusive=True):
+                yield
         finally:
-            self._bg.resume()
+            if self._bg is not None:
+                self._bg.resume()
 
     def build_template(self, key: str, mode: str) -> None:
         name = f"{self.prefix}_tpl_{key}"
@@ -266,9 +315,10 @@ class Server:
         pattern = self.prefix.replace("_", r"\_") + r"\_%"
         conn = await asyncpg.connect(self.admin_url)
         try:
-            for row in await conn.fetch(
-                    "SELECT datname FROM pg_database WHERE datname LIKE $1", pattern):
-                await conn.execute(self.drop_sql(row["datname"]))
+            with _server_lock(exclusive=False):
+                for row in await conn.fetch(
+                        "SELECT datname FROM pg_database WHERE datname LIKE $1", pattern):
+                    await conn.execute(self.drop_sql(row["datname"]))
         finally:
             await conn.close()
 

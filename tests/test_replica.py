@@ -214,7 +214,7 @@ def test_readiness_fails_when_the_read_replica_is_gone(pg: Any, tmp_path: Path) 
     try:
         assert server.call("GET", "/api/health/ready") == (200, {"status": "ready",
                                                                  "reasons": []})
-        pg.drop(replica)
+        pg.drop_now(replica)
         assert server.call("GET", f"{P}/sources", READER)[0] == 503
         status, body = server.call("GET", "/api/health/ready")
         assert status == 503, body
