@@ -90,6 +90,20 @@ def test_cat_processor_stores_read_values_and_counts_the_rest(db_url: str) -> No
     assert seen == {("cat_info", "sex", "Calico", 1), ("cat_info", "altered_status", "maybe", 1)}
 
 
+def test_a_cat_fixed_later_is_altered_whatever_order_its_records_come_in(db_url: str) -> None:
+    """An intact cat trapped and then spayed: the clinic's later Yes turns the stored No into
+    Yes (it was kept as No for good); a No processed after a Yes (an older record, a replay)
+    leaves Yes. Sex, filled once, is still never overwritten."""
+    process(db_url, "clinichq", "cat_info", _cat("26-1", "985112000000301", "F", "No"))
+    process(db_url, "clinichq", "cat_info", _cat("26-1", "985112000000301", "M", "Yes"))
+    process(db_url, "clinichq", "cat_info", _cat("26-2", "985112000000302", "Intact Male", ""))
+    process(db_url, "clinichq", "cat_info", _cat("26-2", "985112000000302", "", "neutered"))
+    process(db_url, "clinichq", "cat_info", _cat("26-2", "985112000000302", "", "intact"))
+    cats = {r["clinichq_animal_id"]: (r["sex"], r["altered_status"]) for r in sql(
+        db_url, "SELECT clinichq_animal_id, sex, altered_status FROM trapper.sot_cats")}
+    assert cats == {"26-1": ("Female", "Yes"), "26-2": ("Male", "Yes")}
+
+
 def test_shelterluv_and_router_cats_take_the_same_values(db_url: str) -> None:
     process(db_url, "shelterluv", "animals", {
         "ID": "SL-9", "Internal-ID": "9", "Name": "Mia", "Sex": "Female (Spayed)",

@@ -192,11 +192,16 @@ BEGIN
         RETURNING cat_id INTO v_id;
         v_action := 'created';
     ELSE
-        -- fill what the cat does not have yet; never overwrite
+        -- fill what the cat does not have yet; never overwrite, but for the altered status:
+        -- a cat is fixed once and stays so, so a record that says Yes turns a No into Yes
+        -- (the intact cat trapped, then spayed at the clinic), and a No after a Yes, a
+        -- record older than the surgery processed later, changes nothing
+        -- (docs/processing.md, "A cat's sex and altered status")
         UPDATE trapper.sot_cats SET
             display_name = coalesce(display_name, CASE WHEN v_name <> 'Unknown' THEN v_name END),
             sex = coalesce(sex, v_sex), breed = coalesce(breed, nullif(p_breed, '')),
-            altered_status = coalesce(altered_status, v_altered),
+            altered_status = CASE WHEN v_altered = 'Yes' THEN 'Yes'
+                                  ELSE coalesce(altered_status, v_altered) END,
             primary_color = coalesce(primary_color, nullif(p_color, '')),
             secondary_color = coalesce(secondary_color, nullif(p_secondary_color, '')),
             clinichq_animal_id = coalesce(clinichq_animal_id, v_clinic),
@@ -208,6 +213,7 @@ BEGIN
                OR (sex IS NULL AND v_sex IS NOT NULL)
                OR (breed IS NULL AND nullif(p_breed, '') IS NOT NULL)
                OR (altered_status IS NULL AND v_altered IS NOT NULL)
+               OR (altered_status = 'No' AND v_altered = 'Yes')
                OR (primary_color IS NULL AND nullif(p_color, '') IS NOT NULL)
                OR (secondary_color IS NULL AND nullif(p_secondary_color, '') IS NOT NULL)
                OR (clinichq_animal_id IS NULL AND v_clinic IS NOT NULL));
