@@ -104,6 +104,18 @@ SAME = {
     "ranged house numbers: the first number": [
         ["100-110 main st.", "100 main st", "100 - 110 Main Street"],
         ["200-250 vesey st.", "200 Vesey Street"],
+        ["5-7 Elm St, Petaluma", "5 Elm Street, Petaluma"],
+    ],
+    # Queens, NY: the cross street, a hyphen, the house (two digits): one number, never a
+    # range, so two houses of one block stay two places
+    "Queens house numbers: one number, kept whole": [
+        ["45-67 Main St, Queens, NY", "45-67 Main Street, Queens NY 11375",
+         "45 - 67 main st, queens"],
+        ["45-89 Main St, Queens, NY"],
+        ["45 Main St, Queens, NY"],
+        ["118-35 Queens Blvd, Forest Hills, NY", "118-35 QUEENS BOULEVARD, Forest Hills"],
+        ["118-37 Queens Blvd, Forest Hills, NY"],
+        ["37-06 80th St, Jackson Heights", "37-06 Eightieth Street, Jackson Heights"],
     ],
     "a landmark before the address": [
         ["Safeway, 1234 Mendocino Ave, Santa Rosa", "1234 Mendocino Ave, Santa Rosa",
@@ -301,6 +313,10 @@ def test_what_the_parts_say(db_url: str) -> None:
     assert parts(db_url, "100-110 main st., Santa Rosa, CA 95404") == {
         "kind": "address", "house": "100", "house_range": "100-110", "street": "main st",
         "town": "santa rosa", "zip": "95404"}
+    # a Queens number is one house, no range
+    assert parts(db_url, "45-67 Main St, Queens, NY 11375") == {
+        "kind": "address", "house": "45-67", "street": "main st", "town": "queens",
+        "zip": "11375"}
     p = parts(db_url, "310 broadway  between 4th and 5th sts.")
     assert p["note"] == "between 4th and 5th sts" and p["street"] == "broadway"
     assert parts(db_url, "Safeway, 1234 Main St")["landmark"] == "safeway"

@@ -429,7 +429,8 @@ $$;
 --                highway contract box: "RR 2 Box 5", "HC 1 Box 3"), 'po_box'; NULL when the
 --                text names none of them ("somewhere").
 --   house        the house number; of a range ("100-110 Main St") the first, and
---   house_range  the range as written.
+--   house_range  the range as written. A Queens number ("45-67 Main St": a hyphen, then
+--                exactly two digits) is one house, kept whole ("45-67"), no range.
 --   street       standard words: suffixes abbreviated (Blv, Boulevard → blvd), directionals
 --                (North → n), ordinal words as numerals (Seventh → 7th); of an intersection
 --                both streets, sorted, joined by ' & '; of a rural route box the route ("rr 2",
@@ -870,7 +871,13 @@ BEGIN
 
     m := regexp_match(line, '^((?:[nsew]\d+[nsew])?\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
     house := m[1] || m[2];
-    IF left(m[3], 1) IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
+    IF m[3] ~ '^\d\d$' THEN
+        -- a Queens house number ("45-67 Main St": the cross street, then the house): one
+        -- number, kept whole, so 45-67 and 45-89 stay two places. A range's end of exactly
+        -- two digits ("12-14") reads the same and is kept whole too: the key then misses
+        -- "12 Main St" rather than join two houses (docs/identity.md, "Places")
+        house := m[1] || m[2] || '-' || m[3];
+    ELSIF left(m[3], 1) IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
         house_range := m[1] || m[2] || '-' || m[3];
     ELSIF m[3] IS NOT NULL THEN
         house := m[1] || m[3];                                           -- "1234-B"
