@@ -104,6 +104,36 @@ SAME = {
     "ranged house numbers: the first number": [
         ["100-110 main st.", "100 main st", "100 - 110 Main Street"],
         ["200-250 vesey st.", "200 Vesey Street"],
+        ["5-7 Elm St, Petaluma", "5 Elm Street, Petaluma"],
+    ],
+    # Queens, NY: the cross street, a hyphen, the house (two digits): one number, never a
+    # range, so two houses of one block stay two places
+    "Queens house numbers: one number, kept whole": [
+        ["45-67 Main St, Queens, NY", "45-67 Main Street, Queens NY 11375",
+         "45 - 67 main st, queens"],
+        ["45-89 Main St, Queens, NY"],
+        ["45 Main St, Queens, NY"],
+        ["118-35 Queens Blvd, Forest Hills, NY", "118-35 QUEENS BOULEVARD, Forest Hills"],
+        ["118-37 Queens Blvd, Forest Hills, NY"],
+        ["37-06 80th St, Jackson Heights", "37-06 Eightieth Street, Jackson Heights"],
+    ],
+    "a route by any of its names, its directional before or after its number": [
+        ["500 N Highway 12, Sonoma", "500 Highway 12 N, Sonoma", "500 North Hwy 12, Sonoma",
+         "500 N State Route 12, Sonoma", "500 SR 12 North, Sonoma"],
+        ["500 S Highway 12, Sonoma", "500 Hwy 12 S, Sonoma"],
+        ["500 Hwy 12, Sonoma", "500 State Route 12, Sonoma", "500 SR 12, Sonoma",
+         "500 CA-12, Sonoma"],
+        ["500 US-101, Petaluma", "500 US Highway 101, Petaluma", "500 Hwy 101, Petaluma"],
+        ["500 County Road 5, Petaluma", "500 CR 5, Petaluma", "500 Co Rd 5, Petaluma"],
+        ["500 N Main St, Petaluma", "500 North Main Street, Petaluma"],
+        ["500 Main St N, Petaluma"],
+    ],
+    "an article before a Spanish street type, with no comma before the town": [
+        ["123 El Camino Real Santa Rosa CA", "123 El Camino Real, Santa Rosa, CA",
+         "123 EL CAMINO REAL SANTA ROSA CA 95404"],
+        ["123 Camino Real Santa Rosa", "123 Camino Real, Santa Rosa"],
+        ["123 El Camino Real, Petaluma", "123 El Camino Real Petaluma"],
+        ["55 La Calle del Sol Petaluma", "55 La Calle del Sol, Petaluma"],
     ],
     "a landmark before the address": [
         ["Safeway, 1234 Mendocino Ave, Santa Rosa", "1234 Mendocino Ave, Santa Rosa",
@@ -301,6 +331,10 @@ def test_what_the_parts_say(db_url: str) -> None:
     assert parts(db_url, "100-110 main st., Santa Rosa, CA 95404") == {
         "kind": "address", "house": "100", "house_range": "100-110", "street": "main st",
         "town": "santa rosa", "zip": "95404"}
+    # a Queens number is one house, no range
+    assert parts(db_url, "45-67 Main St, Queens, NY 11375") == {
+        "kind": "address", "house": "45-67", "street": "main st", "town": "queens",
+        "zip": "11375"}
     p = parts(db_url, "310 broadway  between 4th and 5th sts.")
     assert p["note"] == "between 4th and 5th sts" and p["street"] == "broadway"
     assert parts(db_url, "Safeway, 1234 Main St")["landmark"] == "safeway"

@@ -54,9 +54,16 @@ def test_onboarding_a_split_column_source_with_sql_alone(db_url: str, tmp_path: 
     # the dry run shows the parts and the value they make, and keeps nothing
     dry = run_cli("route", "barn_cats/visits", "--dry-run", "--json", env=env)
     assert dry.returncode == 0, dry.stderr
-    reasons = [d["decision_reason"] for d in json.loads(dry.stdout)["decisions"]]
+    decisions = json.loads(dry.stdout)["decisions"]
+    reasons = [d["decision_reason"] for d in decisions]
     assert ("created place 7 Elm St, 94952 [formatted_address from Street + City + State + "
             "Zip: 7 Elm St, 94952]") in reasons
+    # the JSON carries the decision's details too, as a logged decision does (the text's
+    # reason is their summary): the parts and the value they made
+    place = next(d for d in decisions if d["decision_reason"].startswith("created place 7 Elm"))
+    composed = place["decision_details"]["composed"]
+    assert [c["value"] for c in composed] == ["7 Elm St, 94952"]
+    assert [p["field"] for p in composed[0]["parts"]] == ["Street", "City", "State", "Zip"]
     assert val(db_url, "SELECT count(*) FROM trapper.places") == 0
 
     done = run_cli("process", "--json", env=env)

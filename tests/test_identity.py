@@ -383,3 +383,44 @@ def test_a_town_less_address_joins_the_place_that_names_its_town(db_url: str) ->
                        "WHERE merged_into_place_id IS NULL") == 1
     # and later town-less mentions find it directly
     assert place(db_url, "5512 OAK RD") == full
+
+
+def test_what_is_dropped_and_what_the_rejection_says_agree(db_url: str) -> None:
+    """usable_email / usable_phone (the values matched on) and identifiers_refused (the
+    rejection's reason) share one blocklist lookup, trapper.identifier_blocked: over many
+    values, a value is dropped exactly when the reason names it, with the blocklist's own
+    reason when it is blocklisted."""
+    sql(db_url, "INSERT INTO trapper.identity_blocklist VALUES "
+                "('email', 'front.desk@clinic.org', 'the clinic''s front desk'), "
+                "('email', 'x@noemail.com', 'listed twice: as itself and by its domain')")
+    emails = [f"{user}@{domain}" for user in ("ann", "Front.Desk", "X", "bo+cats")
+              for domain in ("gmail.com", "NoEmail.com", "clinic.org", "example.com",
+                             "forgottenfelines.com", "none.co", "", "sub.none.com")]
+    emails += ["", "   ", "not an email", "ann@@gmail.com", "@gmail.com", "front.desk@clinic.org"]
+    phones = [f"{area}{line}" for area in ("707", "(707) ", "+1 707-", "415")
+              for line in ("5767999", "565-7100", "555-0123", "823-1000", "555-1212", "12")]
+    phones += ["", "n/a", "7075767999 ext 2", "17075657100"]
+    rows = sql(db_url, """
+        SELECT v AS value, 'email' AS kind, trapper.usable_email(v) IS NULL AS dropped,
+               trapper.identifiers_refused(v, '{}') AS said,
+               trapper.identifier_blocked('email', trapper.norm_email(v)) AS why
+        FROM unnest($1::text[]) v
+        UNION ALL
+        SELECT v, 'phone', trapper.usable_phone(v) IS NULL,
+               trapper.identifiers_refused(NULL, ARRAY[v]),
+               trapper.identifier_blocked('phone', trapper.norm_phone_us(v))
+        FROM unnest($2::text[]) v""", emails, phones)
+    assert len(rows) == len(emails) + len(phones) > 60
+    blank = [r for r in rows if not r["value"].strip()]
+    assert all(r["dropped"] and r["said"] is None for r in blank)
+    for r in rows:
+        if not r["value"].strip():
+            continue
+        assert r["dropped"] == (r["said"] is not None), dict(r)
+        if r["why"] is not None:
+            assert r["dropped"] and f"on the identity blocklist ({r['why']})" in r["said"]
+    blocked = {r["value"] for r in rows if r["why"] is not None}
+    assert {"Front.Desk@clinic.org", "ann@NoEmail.com", "ann@forgottenfelines.com",
+            "7075767999", "(707) 565-7100", "X@NoEmail.com"} <= blocked
+    assert next(r["why"] for r in rows if r["value"] == "X@NoEmail.com") \
+        == "listed twice: as itself and by its domain"   # the address before its domain

@@ -601,9 +601,9 @@ def test_engine_poll_capture_waits_for_an_open_writer_and_hands_back(db_url: str
     bad = run_cli("shadow", "set", "--capture-engine", "sometimes", env=env)
     assert bad.returncode == 2
     for stream, mode, message in (
-            ("engine", "sometimes", "capture mode must be trigger or poll, not sometimes"),
-            ("cats", "poll", "capture stream must be staged, decisions, entities or engine, "
-                             "not cats")):
+            ("engine", "sometimes", "capture mode 'sometimes': not one of trigger, poll"),
+            ("cats", "poll", "capture stream 'cats': not one of staged, decisions, entities, "
+                             "engine")):
         with pytest.raises(asyncpg.InvalidParameterValueError, match=message):
             sql(db_url, "SELECT trapper.orchestrator_set_capture($1, $2)", stream, mode)
     assert val(db_url, "SELECT value FROM trapper.orchestrator_settings "

@@ -258,6 +258,37 @@ def test_the_documented_grants_are_enough_and_fewer_are_refused_clearly(
     ok(host.url, "verify")
 
 
+def test_a_host_without_temp_installs_works_and_rekeys_places(host: Host, world: Path) -> None:
+    """A hardened host revokes TEMP on the database (from PUBLIC, and here from its owner
+    too): installing (whose migrations rekey the places), ingesting, processing, listening
+    and rekeying the places by hand (docs/identity.md) all work without a TEMP table."""
+    execute(host.admin, f"REVOKE TEMP ON DATABASE {host.name} FROM PUBLIC, {host.owner}")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        execute(host.url, "CREATE TEMP TABLE t (x int)")
+    ok(host.url, "install", "--with-core")
+    listener = host.role("listener")
+    for sql in _documented_grants({"atlas_listener": listener, "atlas_api": listener},
+                                  host.name).values():
+        execute(host.url, sql)
+    as_listener = as_role(host.admin, listener)
+    _use(as_listener, world)
+    execute(host.url, "INSERT INTO trapper.places (display_name, formatted_address, "
+                      "address_key) VALUES ('x', '98765 Quail Street, Petaluma, CA', 'old')")
+    rekeyed, merged = anyio.run(_fetchrow, as_listener, "SELECT * FROM trapper.rekey_places()")
+    assert rekeyed >= 1 and merged >= 0
+    assert val(host.url, "SELECT address_key FROM trapper.places WHERE display_name = 'x'") \
+        == "98765|quail st||petaluma"
+
+
+async def _fetchrow(url: str, query: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(query)
+        return row[0], row[1]
+    finally:
+        await conn.close()
+
+
 def test_a_right_revoked_while_the_listener_runs(host: Host, tmp_path: Path) -> None:
     ok(host.url, "install", "--with-core")
     listener = host.role("listener")

@@ -90,6 +90,66 @@ def test_cat_processor_stores_read_values_and_counts_the_rest(db_url: str) -> No
     assert seen == {("cat_info", "sex", "Calico", 1), ("cat_info", "altered_status", "maybe", 1)}
 
 
+def test_a_cat_fixed_later_is_altered_whatever_order_its_records_come_in(db_url: str) -> None:
+    """An intact cat trapped and then spayed: the clinic's later Yes turns the stored No into
+    Yes (it was kept as No for good); a No processed after a Yes (an older record, a replay)
+    leaves Yes. Sex, filled once, is still never overwritten."""
+    process(db_url, "clinichq", "cat_info", _cat("26-1", "985112000000301", "F", "No"))
+    process(db_url, "clinichq", "cat_info", _cat("26-1", "985112000000301", "M", "Yes"))
+    process(db_url, "clinichq", "cat_info", _cat("26-2", "985112000000302", "Intact Male", ""))
+    process(db_url, "clinichq", "cat_info", _cat("26-2", "985112000000302", "", "neutered"))
+    process(db_url, "clinichq", "cat_info", _cat("26-2", "985112000000302", "", "intact"))
+    cats = {r["clinichq_animal_id"]: (r["sex"], r["altered_status"]) for r in sql(
+        db_url, "SELECT clinichq_animal_id, sex, altered_status FROM trapper.sot_cats")}
+    assert cats == {"26-1": ("Female", "Yes"), "26-2": ("Male", "Yes")}
+
+
+def test_a_visit_s_weight_and_age_are_kept(db_url: str) -> None:
+    """ClinicHQ's cat_info gives Weight, Age Years and Age Months on each visit: each visit
+    is one observation (a kitten grows), read into pounds and months, with the birth date
+    the age gives; what reads as nothing is kept as typed and counted."""
+    def visit(number: str, date: str, weight: str, years: str, months: str) -> dict[str, Any]:
+        return {**_cat("27-1", "985112000000401", "F", "Yes"), "Number": number,
+                "Date": date, "Weight": weight, "Age Years": years, "Age Months": months}
+
+    process(db_url, "clinichq", "cat_info", visit("27-1", "03/14/2025", "2.5 lbs", "0", "3"))
+    process(db_url, "clinichq", "cat_info", visit("27-1", "09/14/2025", "3.4 kg", "0", "9"))
+    process(db_url, "clinichq", "cat_info", visit("27-1", "10/01/2025", "heavy", "a few", ""))
+    process(db_url, "clinichq", "cat_info", visit("27-1", "11/01/2025", "", "", ""))
+    rows = [tuple(r) for r in sql(db_url, """
+        SELECT observed_on::text, weight_lbs::text, age_months, birth_date_estimate::text,
+               as_typed ->> 'weight'
+        FROM trapper.cat_observations ORDER BY observed_on""")]
+    assert rows == [("2025-03-14", "2.50", 3, "2024-12-14", "2.5 lbs"),
+                    ("2025-09-14", "7.50", 9, "2024-12-14", "3.4 kg"),
+                    ("2025-10-01", None, None, None, "heavy")]   # a blank visit adds none
+    assert val(db_url, "SELECT count(DISTINCT cat_id) FROM trapper.cat_observations") == 1
+    seen = {(r["field"], r["value"]) for r in sql(
+        db_url, "SELECT field, value FROM trapper.v_unrecognised_values")}
+    assert seen == {("weight", "heavy"), ("age", "a few")}
+
+
+def test_colours_are_kept_as_typed_and_read_into_a_small_space(db_url: str) -> None:
+    same = [["Brown Tabby", "tabby - brown", "BRN TAB", "brown tabby cat"],
+            ["Black/White", "Tuxedo", "white & black", "Blk/Wht"],
+            ["Tortie", "Tortoiseshell", "TORT"], ["Gray", "Grey", "Blue"],
+            ["Orange Tabby", "ginger tabby", "Red Tabby"]]
+    rows = {r["v"]: r["c"] for r in sql(
+        db_url, "SELECT v, trapper.cat_color(v) AS c FROM unnest($1::text[]) v",
+        [v for group in same for v in group] + ["Unknown", "?", "", "pretty"])}
+    keys = [{rows[v] for v in group} for group in same]
+    assert all(len(k) == 1 for k in keys) and len({next(iter(k)) for k in keys}) == len(same)
+    assert keys[0] == {"brown tabby"} and keys[1] == {"black white"}
+    assert rows["Unknown"] is rows["?"] is rows[""] is rows["pretty"] is None
+    # stored as typed, with the value read beside it, for every writer
+    process(db_url, "clinichq", "cat_info",
+            {**_cat("27-2", "985112000000402", "M", "No"), "Primary Color": "BRN TAB",
+             "Secondary Color": "Wht"})
+    assert tuple(sql(db_url, "SELECT primary_color, primary_color_std, secondary_color, "
+                             "secondary_color_std FROM trapper.sot_cats")[0]) \
+        == ("BRN TAB", "brown tabby", "Wht", "white")
+
+
 def test_shelterluv_and_router_cats_take_the_same_values(db_url: str) -> None:
     process(db_url, "shelterluv", "animals", {
         "ID": "SL-9", "Internal-ID": "9", "Name": "Mia", "Sex": "Female (Spayed)",

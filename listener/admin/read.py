@@ -137,7 +137,15 @@ async def why_missing(conn: Conn, *, issue_type: str | None = None,
     rows = rows_of(await conn.fetch(_q("why_missing"), issue_type, system, table, limit,
                                   max(0, offset)))
     total = counts.get(issue_type, 0) if issue_type else sum(counts.values())
-    return {"counts": counts, "total": total, "limit": limit, "offset": offset, "rows": rows}
+    # a mistyped kind looks like a kind with no gaps: the note says which kinds have rows,
+    # in the JSON (CLI and API) as in the CLI's text
+    note = None
+    if issue_type and issue_type not in counts:
+        note = (f"no gaps of kind {issue_type!r} now; the kinds with gaps are "
+                + ", ".join(counts) if counts
+                else f"no gaps of kind {issue_type!r} now: there are none at all")
+    return {"counts": counts, "total": total, "limit": limit, "offset": offset, "rows": rows,
+            "note": note}
 
 
 async def anomalies(conn: Conn, *, system: str | None = None,

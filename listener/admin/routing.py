@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from listener.admin import outcomes
+from listener.admin import outcomes, read
 from listener.admin.read import Conn
 from listener.core import sql
 from listener.core.errors import UserError
@@ -51,7 +51,7 @@ async def dry_run(
     try:
         seq = await conn.fetchval(q["last_log_seq"])
         await conn.fetch("SELECT * FROM trapper.route_staged_records($1::bigint[])", ids)
-        result.decisions = [dict(r) for r in await conn.fetch(q["new_log_rows"], seq)]
+        result.decisions = read.rows_of(await conn.fetch(q["new_log_rows"], seq))
         now = await outcomes.route_rows(conn, ids, seq)
     finally:
         await tr.rollback()

@@ -12,8 +12,10 @@ LIMIT $4;
 SELECT coalesce(max(log_seq), 0) FROM trapper.orchestrator_job_log;
 
 -- name: new_log_rows
+-- The decisions as the log keeps them: the dry run's JSON carries their details (composed
+-- parts, values passed, refusals) as a logged decision's does, not the reason's text alone
 SELECT staged_record_id, source_record_id, action, target_surface, target_entity_id,
-       routing_rule_id, rule_version, decision_reason
+       routing_rule_id, rule_version, decision_reason, decision_details
 FROM trapper.orchestrator_job_log
 WHERE log_seq > $1
 ORDER BY log_seq;

@@ -40,10 +40,8 @@ def why_missing_cmd(database_url: str | None, issue_type: str | None, source: st
         emit_json(doc)
         return
     emit_table([{"issue_type": k, "count": v} for k, v in doc["counts"].items()])
-    if issue_type and issue_type not in doc["counts"]:
-        # a mistyped kind looked like a kind with no gaps: say which kinds have rows
-        say(f"no gaps of kind {issue_type!r} now; the kinds with gaps are those counted above"
-            if doc["counts"] else f"no gaps of kind {issue_type!r} now: there are none at all")
+    if doc["note"]:
+        say(doc["note"])
     elif issue_type:
         click.echo()
         emit_table(doc["rows"], ["entity_id", "entity_label", "source_system", "source_table",

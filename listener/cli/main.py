@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -28,6 +29,7 @@ from listener.cli import (
 )
 from listener.core import db
 from listener.core.errors import UserError
+from listener.core.output import emit_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,20 +66,22 @@ cli.add_command(embedded.embedded)
 
 
 def main() -> None:
-    """Console entry point: user errors are one line and exit 1, usage errors exit 2."""
+    """Console entry point: user errors are one line and exit 1, usage errors (a bad option,
+    or an argument our SQL refuses as invalid) exit 2. With ``--json`` the error is also a
+    JSON document on stdout, in the API's envelope (docs/api.md), for scripts."""
     try:
         cli.main(standalone_mode=False, prog_name="atlas-orch")
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
+        _json_error("usage" if exc.exit_code == 2 else "refused", exc.format_message())
         sys.exit(exc.exit_code)
     except click.Abort:
         sys.exit(130)
     except UserError as exc:
         # redacted: a message may quote a database URL or DSN with its password
-        print(f"atlas-orch: error: {db.redact(str(exc))}", file=sys.stderr)
-        sys.exit(1)
+        _fail("refused", db.redact(str(exc)), 1)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:
@@ -85,10 +89,23 @@ def main() -> None:
 
         if os.environ.get("ATLAS_ORCH_DEBUG") == "1":
             raise
+        refusal = db_errors.refusal(exc)
+        if refusal is not None:
+            _fail("bad_argument", db.redact(refusal), 2)
         if db_errors.is_database_error(exc):
-            line = db_errors.describe(exc)
-        else:
-            line = (f"internal error ({type(exc).__name__}: {exc}); this is a bug: run again "
-                    "with ATLAS_ORCH_DEBUG=1 for the traceback and report it")
-        print(f"atlas-orch: error: {db.redact(line)}", file=sys.stderr)
-        sys.exit(1)
+            _fail("database", db.redact(db_errors.describe(exc)), 1)
+        _fail("internal", db.redact(
+            f"internal error ({type(exc).__name__}: {exc}); this is a bug: run again with "
+            "ATLAS_ORCH_DEBUG=1 for the traceback and report it"), 1)
+
+
+def _fail(code: str, line: str, status: int) -> NoReturn:
+    print(f"atlas-orch: error: {line}", file=sys.stderr)
+    _json_error(code, line)
+    sys.exit(status)
+
+
+def _json_error(code: str, message: str) -> None:
+    """The error as JSON on stdout when the command was asked for JSON (``--json``)."""
+    if "--json" in sys.argv[1:]:
+        emit_json({"success": False, "error": {"code": code, "message": message}})

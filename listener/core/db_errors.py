@@ -39,6 +39,18 @@ _ADVICE: list[tuple[type[BaseException], str]] = [
 ]
 
 
+def refusal(exc: BaseException) -> str | None:
+    """Our own SQL's refusal of an argument (SQLSTATE 22023, invalid_parameter_value: a
+    value outside the allowed ones, sql/orchestrator/functions/arguments.sql) as one line,
+    its hint after it; None for any other error. The CLI treats it as a usage error."""
+    if not isinstance(exc, asyncpg.InvalidParameterValueError):
+        return None
+    # the message alone: str() of asyncpg's error appends the HINT itself
+    message = " ".join(str(getattr(exc, "message", "") or exc).split())[:300]
+    hint = " ".join(str(getattr(exc, "hint", "") or "").split())[:300]
+    return f"{message} ({hint})" if hint else message
+
+
 def is_database_error(exc: BaseException) -> bool:
     """True for the errors :func:`describe` speaks for."""
     return isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | ConnectionError)

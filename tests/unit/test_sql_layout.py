@@ -152,3 +152,17 @@ def test_a_badly_named_definition_file_is_refused(
     (sql_dir / "core" / "procedures" / "x.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match=r"\.sql in functions/, views/, triggers/"):
         migrations.load_layer("core")
+
+
+def test_no_function_makes_a_temp_table() -> None:
+    """A production role may lack TEMP on the database (a hardening: REVOKE TEMP ... FROM
+    PUBLIC; docs/operations.md, "Roles and rights"): the functions, views and triggers, which
+    the worker, the listener and the API run as their own roles, make none (rekey_places
+    keeps its keys in arrays); tests/test_roles.py runs them on such a host."""
+    temp = re.compile(r"\bCREATE\s+(GLOBAL\s+|LOCAL\s+)?(TEMP|TEMPORARY)\b|\bINTO\s+TEMP",
+                      re.IGNORECASE)
+    found = [m.label for m in _all_files()
+             if m.kind == migrations.DEFINITION
+             and temp.search(_OPAQUE.sub(lambda x: x.group(0) if x.group(0).startswith("$")
+                                         else "", m.sql))]
+    assert not found

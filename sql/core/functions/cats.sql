@@ -192,11 +192,16 @@ BEGIN
         RETURNING cat_id INTO v_id;
         v_action := 'created';
     ELSE
-        -- fill what the cat does not have yet; never overwrite
+        -- fill what the cat does not have yet; never overwrite, but for the altered status:
+        -- a cat is fixed once and stays so, so a record that says Yes turns a No into Yes
+        -- (the intact cat trapped, then spayed at the clinic), and a No after a Yes, a
+        -- record older than the surgery processed later, changes nothing
+        -- (docs/processing.md, "A cat's sex and altered status")
         UPDATE trapper.sot_cats SET
             display_name = coalesce(display_name, CASE WHEN v_name <> 'Unknown' THEN v_name END),
             sex = coalesce(sex, v_sex), breed = coalesce(breed, nullif(p_breed, '')),
-            altered_status = coalesce(altered_status, v_altered),
+            altered_status = CASE WHEN v_altered = 'Yes' THEN 'Yes'
+                                  ELSE coalesce(altered_status, v_altered) END,
             primary_color = coalesce(primary_color, nullif(p_color, '')),
             secondary_color = coalesce(secondary_color, nullif(p_secondary_color, '')),
             clinichq_animal_id = coalesce(clinichq_animal_id, v_clinic),
@@ -208,6 +213,7 @@ BEGIN
                OR (sex IS NULL AND v_sex IS NOT NULL)
                OR (breed IS NULL AND nullif(p_breed, '') IS NOT NULL)
                OR (altered_status IS NULL AND v_altered IS NOT NULL)
+               OR (altered_status = 'No' AND v_altered = 'Yes')
                OR (primary_color IS NULL AND nullif(p_color, '') IS NOT NULL)
                OR (secondary_color IS NULL AND nullif(p_secondary_color, '') IS NOT NULL)
                OR (clinichq_animal_id IS NULL AND v_clinic IS NOT NULL));
@@ -235,6 +241,124 @@ BEGIN
         END IF;
     END IF;
     RETURN v_id;
+END $$;
+
+-- A cat's colour as people type it, in a small value space (docs/processing.md, "A cat's
+-- colour"): the colour words standardised ("Blk" black, "Grey" and "Blue" gray, "Ginger",
+-- "Red" and "Org" orange, "Tortie" tortoiseshell, "Tux" black white), sorted, then the
+-- pattern words (tabby, point, dilute), so "Brown Tabby", "tabby - brown" and "BRN TAB" are
+-- one value: "brown tabby". NULL when no word is a colour ("Unknown", "?", "pretty"). The
+-- colour as typed stays in primary_color / secondary_color; this reads it into the
+-- generated columns primary_color_std / secondary_color_std (032_cat_colors.sql).
+CREATE OR REPLACE FUNCTION trapper.cat_color(p_raw text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    w text;
+    c text;
+    colours text[] := '{}';
+    patterns text[] := '{}';
+BEGIN
+    FOREACH w IN ARRAY regexp_split_to_array(
+            lower(btrim(regexp_replace(coalesce(p_raw, ''), '[^A-Za-z]+', ' ', 'g'))), ' ') LOOP
+        c := CASE
+            WHEN w IN ('black', 'blk', 'blck', 'ebony') THEN 'black'
+            WHEN w IN ('white', 'wht', 'wh', 'wte') THEN 'white'
+            WHEN w IN ('gray', 'grey', 'gry', 'blue', 'silver', 'slv') THEN 'gray'
+            WHEN w IN ('orange', 'org', 'orng', 'ginger', 'red', 'marmalade', 'flame') THEN 'orange'
+            WHEN w IN ('cream', 'crm') THEN 'cream'
+            WHEN w IN ('buff', 'fawn', 'tan') THEN 'buff'
+            WHEN w IN ('brown', 'brn', 'chocolate', 'choc', 'seal', 'sable') THEN 'brown'
+            WHEN w IN ('calico', 'cali', 'callico', 'calco') THEN 'calico'
+            WHEN w IN ('tortoiseshell', 'tortie', 'torti', 'tort', 'tortoise', 'torbie')
+                THEN 'tortoiseshell'
+            WHEN w IN ('tuxedo', 'tux') THEN 'tuxedo'
+        END;
+        IF c = 'tuxedo' THEN
+            colours := colours || '{black,white}'::text[];
+        ELSIF c IS NOT NULL THEN
+            colours := colours || c;
+        ELSE
+            c := CASE
+                WHEN w IN ('tabby', 'tab', 'tabbie', 'striped', 'mackerel', 'classic', 'lynx')
+                    THEN 'tabby'
+                WHEN w IN ('point', 'pt', 'siamese', 'colorpoint', 'pointed') THEN 'point'
+                WHEN w IN ('dilute', 'dil') THEN 'dilute'
+            END;
+            IF c IS NOT NULL THEN
+                patterns := patterns || c;
+            END IF;
+        END IF;
+    END LOOP;
+    IF cardinality(colours) + cardinality(patterns) = 0 THEN
+        RETURN NULL;
+    END IF;
+    RETURN array_to_string(ARRAY(SELECT DISTINCT x FROM unnest(colours) x ORDER BY x)
+                           || ARRAY(SELECT DISTINCT x FROM unnest(patterns) x ORDER BY x), ' ');
+END $$;
+
+-- A cat's weight as a clinic types it, in pounds: "8.2", "8.2 lbs", "8 lb", "3.7 kg",
+-- "12 oz", "8#"; NULL for anything else (a blank, "n/a", "heavy") and for what no cat
+-- weighs (over 60 lb). A bare number is pounds: ClinicHQ is a US clinic's system.
+CREATE OR REPLACE FUNCTION trapper.cat_weight_lbs(p_raw text) RETURNS numeric
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    m text[] := regexp_match(lower(btrim(coalesce(p_raw, ''))),
+                             '^(\d{1,3}(?:\.\d+)?|\.\d+) ?(lbs?|pounds?|#|kgs?|kilos?|oz|ounces?)?\.?$');
+    v numeric;
+BEGIN
+    IF m IS NULL THEN
+        RETURN NULL;
+    END IF;
+    v := m[1]::numeric * CASE WHEN m[2] LIKE 'k%' THEN 2.20462
+                              WHEN m[2] LIKE 'o%' THEN 0.0625 ELSE 1 END;
+    RETURN CASE WHEN v > 0 AND v <= 60 THEN round(v, 2) END;
+END $$;
+
+-- One visit's weight and age of a cat (031_cat_observations.sql): nothing when the record
+-- gives neither; a value that reads as nothing is kept as typed and counted
+-- (trapper.unrecognised_values, fields weight and age). Age is whole years and months
+-- (payload_int's reading: "3", "3.0", "~3"); the birth date is the visit's day less it.
+CREATE OR REPLACE FUNCTION trapper.record_cat_observation(
+    p_cat_id uuid, p_staged_record_id bigint, p_observed_on date, p_weight text,
+    p_age_years text, p_age_months text
+) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_weight numeric := trapper.cat_weight_lbs(p_weight);
+    v_years integer := trapper.payload_int(p_age_years);
+    v_months integer := trapper.payload_int(p_age_months);
+    v_age integer;
+    v_typed jsonb := jsonb_strip_nulls(jsonb_build_object(
+        'weight', nullif(btrim(p_weight), ''), 'age_years', nullif(btrim(p_age_years), ''),
+        'age_months', nullif(btrim(p_age_months), '')));
+BEGIN
+    IF p_cat_id IS NULL OR v_typed = '{}' THEN
+        RETURN;
+    END IF;
+    IF v_years IS NOT NULL OR v_months IS NOT NULL THEN
+        v_age := coalesce(v_years, 0) * 12 + coalesce(v_months, 0);
+        IF v_age < 0 OR v_age > 12 * 30 THEN
+            v_age := NULL;
+        END IF;
+    END IF;
+    INSERT INTO trapper.cat_observations (cat_id, staged_record_id, observed_on, weight_lbs,
+                                          age_months, birth_date_estimate, as_typed)
+    VALUES (p_cat_id, p_staged_record_id, p_observed_on, v_weight, v_age,
+            (p_observed_on - make_interval(months => v_age))::date, v_typed)
+    ON CONFLICT (staged_record_id) DO UPDATE
+        SET cat_id = EXCLUDED.cat_id, observed_on = EXCLUDED.observed_on,
+            weight_lbs = EXCLUDED.weight_lbs, age_months = EXCLUDED.age_months,
+            birth_date_estimate = EXCLUDED.birth_date_estimate, as_typed = EXCLUDED.as_typed;
+    IF p_staged_record_id IS NOT NULL THEN
+        IF v_weight IS NULL AND v_typed ? 'weight' THEN
+            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'weight', p_weight);
+        END IF;
+        IF v_age IS NULL AND (v_typed ? 'age_years' OR v_typed ? 'age_months') THEN
+            PERFORM trapper.note_unrecognised_value(
+                p_staged_record_id, 'age',
+                concat_ws(' / ', v_typed ->> 'age_years', v_typed ->> 'age_months'));
+        END IF;
+    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION trapper.find_or_create_cat_by_clinichq_id(

@@ -429,7 +429,8 @@ $$;
 --                highway contract box: "RR 2 Box 5", "HC 1 Box 3"), 'po_box'; NULL when the
 --                text names none of them ("somewhere").
 --   house        the house number; of a range ("100-110 Main St") the first, and
---   house_range  the range as written.
+--   house_range  the range as written. A Queens number ("45-67 Main St": a hyphen, then
+--                exactly two digits) is one house, kept whole ("45-67"), no range.
 --   street       standard words: suffixes abbreviated (Blv, Boulevard → blvd), directionals
 --                (North → n), ordinal words as numerals (Seventh → 7th); of an intersection
 --                both streets, sorted, joined by ' & '; of a rural route box the route ("rr 2",
@@ -870,7 +871,13 @@ BEGIN
 
     m := regexp_match(line, '^((?:[nsew]\d+[nsew])?\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
     house := m[1] || m[2];
-    IF left(m[3], 1) IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
+    IF m[3] ~ '^\d\d$' THEN
+        -- a Queens house number ("45-67 Main St": the cross street, then the house): one
+        -- number, kept whole, so 45-67 and 45-89 stay two places. A range's end of exactly
+        -- two digits ("12-14") reads the same and is kept whole too: the key then misses
+        -- "12 Main St" rather than join two houses (docs/identity.md, "Places")
+        house := m[1] || m[2] || '-' || m[3];
+    ELSIF left(m[3], 1) IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
         house_range := m[1] || m[2] || '-' || m[3];
     ELSIF m[3] IS NOT NULL THEN
         house := m[1] || m[3];                                           -- "1234-B"
@@ -973,10 +980,16 @@ BEGIN
         -- no commas after the street: any suffix ("stony pt santa rosa"), else a type
         -- before its name ("ave a", "hwy 12")
         street_end := first_any;
-        IF n >= 2 AND (wr[1] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo',
+        -- an article before the type ("el camino real santa rosa") is the street's too
+        k := CASE WHEN n >= 3 AND wr[1] IN ('el', 'la', 'los', 'las')
+                       AND wr[2] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida',
+                                              'paseo', 'vereda', 'callejon', 'sendero',
+                                              'carretera', 'circulo', 'via'])
+                  THEN 1 ELSE 0 END;
+        IF n >= 2 + k AND (wr[1 + k] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo',
         'vereda', 'callejon', 'sendero', 'carretera', 'circulo', 'via']) OR street_end IS NULL AND sx[1] = 2) THEN
             -- the type's name follows it, after any article ("calle del sol santa rosa")
-            street_end := 2;
+            street_end := 2 + k;
             WHILE street_end < n AND wr[street_end] = ANY (ARRAY['de', 'del', 'la', 'las', 'los', 'el', 'lo']) LOOP
                 street_end := street_end + 1;
             END LOOP;
@@ -1041,11 +1054,12 @@ BEGIN
     IF translate(street, '0123456789', '') <> street THEN
         -- a state or US route by any of its names is "hwy <number>" ("State Route 128",
         -- "SR 128", "CA-128", "US Hwy 101"), a county road "co rd <number>" ("County Road
-        -- 5", "CR 5")
-        m := regexp_match(street, '^(?:(us|state|ca|calif|california|county|co) )?(hwy|rte|sr|ca|us|rd|cr)(?: |-)?(\d+[a-z]?)(\M.*)$');
-        IF m IS NOT NULL AND (m[2] <> 'rd' OR m[1] IN ('county', 'co')) THEN
-            street := CASE WHEN m[2] IN ('cr', 'rd') OR m[1] IN ('county', 'co') THEN 'co rd '
-                           ELSE 'hwy ' END || m[3] || m[4];
+        -- 5", "CR 5"); a directional before it is the one after it ("N Highway 12" is
+        -- "Highway 12 N": a route's name is its number)
+        m := regexp_match(street, '^(?:(n|s|e|w|ne|nw|se|sw) )?(?:(us|state|ca|calif|california|county|co) )?(hwy|rte|sr|ca|us|rd|cr)(?: |-)?(\d+[a-z]?)(\M.*)$');
+        IF m IS NOT NULL AND (m[3] <> 'rd' OR m[2] IN ('county', 'co')) THEN
+            street := CASE WHEN m[3] IN ('cr', 'rd') OR m[2] IN ('county', 'co') THEN 'co rd '
+                           ELSE 'hwy ' END || m[4] || m[5] || coalesce(' ' || m[1], '');
         END IF;
     END IF;
     -- the parts after the line: units ("Apt 5, Santa Rosa"), then the town

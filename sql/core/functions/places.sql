@@ -306,9 +306,14 @@ CREATE OR REPLACE FUNCTION trapper.rekey_places(OUT rekeyed integer, OUT merged 
 LANGUAGE plpgsql AS $$
 DECLARE
     v_bare integer;
+    -- the keys of every live place, in arrays and not a TEMP table: a production role may
+    -- lack TEMP on the database (docs/operations.md, "Roles and rights")
+    v_ids uuid[];
+    v_old text[];
+    v_new text[];
+    v_parts jsonb[];
+    v_survivor uuid[];
 BEGIN
-    DROP TABLE IF EXISTS pg_temp.place_rekey;
-    CREATE TEMP TABLE place_rekey ON COMMIT DROP AS
     WITH k AS (
         SELECT p.place_id, p.address_key AS old_key, p.created_at, x.parts,
                coalesce(trapper.address_key_of(x.parts), p.address_key) AS new_key
@@ -316,20 +321,26 @@ BEGIN
         CROSS JOIN LATERAL (SELECT trapper.address_parts(
             coalesce(p.normalized_address, p.formatted_address)) AS parts) x
         WHERE p.merged_into_place_id IS NULL AND p.address_key IS NOT NULL
+    ), r AS (
+        SELECT k.*, first_value(place_id) OVER (
+                   PARTITION BY new_key ORDER BY old_key = new_key DESC, created_at, place_id)
+                   AS survivor
+        FROM k
     )
-    SELECT k.*, first_value(place_id) OVER (
-               PARTITION BY new_key ORDER BY old_key = new_key DESC, created_at, place_id)
-               AS survivor
-    FROM k;
+    SELECT coalesce(array_agg(place_id), '{}'), coalesce(array_agg(old_key), '{}'),
+           coalesce(array_agg(new_key), '{}'), coalesce(array_agg(parts), '{}'),
+           coalesce(array_agg(survivor), '{}')
+    INTO v_ids, v_old, v_new, v_parts, v_survivor
+    FROM r;
     UPDATE trapper.places p
     SET merged_into_place_id = r.survivor, merged_at = now(),
         merge_reason = 'the same address under the USPS standard (012_address_standard)'
-    FROM place_rekey r
+    FROM unnest(v_ids, v_survivor) AS r (place_id, survivor)
     WHERE p.place_id = r.place_id AND r.place_id <> r.survivor;
     GET DIAGNOSTICS merged = ROW_COUNT;
     -- keys may move between places: clear the changing ones first
     UPDATE trapper.places p SET address_key = NULL
-    FROM place_rekey r
+    FROM unnest(v_ids, v_old, v_new, v_survivor) AS r (place_id, old_key, new_key, survivor)
     WHERE p.place_id = r.place_id AND r.place_id = r.survivor AND r.new_key <> r.old_key;
     UPDATE trapper.places p
     SET address_key = r.new_key, updated_at = CASE WHEN r.new_key <> r.old_key THEN now()
@@ -339,11 +350,12 @@ BEGIN
                             THEN r.parts ->> 'kind' ELSE p.address_kind END,
         address_note = coalesce(p.address_note, nullif(concat_ws('; ', r.parts ->> 'landmark',
                                                                 r.parts ->> 'note'), ''))
-    FROM place_rekey r
+    FROM unnest(v_ids, v_old, v_new, v_parts, v_survivor)
+         AS r (place_id, old_key, new_key, parts, survivor)
     WHERE p.place_id = r.place_id AND r.place_id = r.survivor;
-    SELECT count(*) INTO rekeyed FROM place_rekey
+    SELECT count(*) INTO rekeyed
+    FROM unnest(v_ids, v_old, v_new, v_survivor) AS r (place_id, old_key, new_key, survivor)
     WHERE place_id = survivor AND new_key <> old_key;
-    DROP TABLE pg_temp.place_rekey;
     -- An intersection whose suffixes were left out ('&|4th & main||santa rosa') is the one
     -- live intersection of those streets in its town that names them, when there is one:
     -- what place_of_address_parts finds for it.

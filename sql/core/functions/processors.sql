@@ -43,6 +43,10 @@ BEGIN
         p ->> 'Microchip Number', coalesce(p ->> 'Animal Name', p ->> 'Patient Name'),
         p ->> 'Sex', p ->> 'Breed', p ->> 'Spay Neuter Status', p ->> 'Primary Color',
         'clinichq', p ->> 'Number', NULL, p ->> 'Secondary Color', p_staged_record_id => p_id);
+    -- the visit's weight and age (031_cat_observations.sql)
+    PERFORM trapper.record_cat_observation(v_cat, p_id, trapper.parse_us_date(p ->> 'Date'),
+                                           p ->> 'Weight', p ->> 'Age Years',
+                                           p ->> 'Age Months');
     RETURN trapper.processed('cat', v_cat);
 END $$;
 

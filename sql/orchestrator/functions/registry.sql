@@ -70,10 +70,18 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_id uuid;
 BEGIN
-    IF p_source_system !~ '^[a-z][a-z0-9_]*$' OR p_source_table !~ '^[a-z][a-z0-9_]*$' THEN
-        RAISE EXCEPTION 'source names are lowercase letters, digits and underscores: %/%',
-            p_source_system, p_source_table USING ERRCODE = 'invalid_parameter_value';
+    IF p_source_system IS NULL OR p_source_system !~ '^[a-z][a-z0-9_]*$'
+       OR p_source_table IS NULL OR p_source_table !~ '^[a-z][a-z0-9_]*$' THEN
+        RAISE EXCEPTION 'source_system/source_table %/%: source names are lowercase letters, digits and underscores',
+            coalesce(quote_literal(p_source_system), 'NULL'),
+            coalesce(quote_literal(p_source_table), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'start with a letter, for example register_source(''vet_clinic'', ''visits'', ''Vet visits'')';
     END IF;
+    PERFORM trapper.orchestrator_require_text('display_name', p_display_name,
+                                              'the name people see in listings');
+    -- ingest_method and ingest_frequency are refused by the sources' trigger
+    -- (triggers/source_check.sql), which a plain INSERT meets too
     INSERT INTO trapper.orchestrator_sources
         (source_system, source_table, display_name, entity_types_produced, processor_name,
          ingest_method, ingest_frequency, expected_fields, id_field_candidates, notes)

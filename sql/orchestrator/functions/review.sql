@@ -35,13 +35,10 @@ DECLARE
     v_note text := nullif(btrim(p_note), '');
     v_by text := nullif(btrim(p_by), '');
 BEGIN
-    IF p_verdict IS NULL OR p_verdict NOT IN ('merge', 'keep_separate', 'defer') THEN
-        RAISE EXCEPTION 'a review is merge, keep_separate or defer, not %', coalesce(p_verdict, 'nothing')
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF v_by IS NULL THEN
-        RAISE EXCEPTION 'a review needs who made it' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM trapper.orchestrator_require_one_of('verdict', p_verdict,
+                                                '{merge,keep_separate,defer}');
+    PERFORM trapper.orchestrator_require_text('reviewed by', v_by,
+                                              'a review needs who made it');
     SELECT * INTO d FROM trapper.data_engine_match_decisions
     WHERE decision_id = p_decision_id FOR UPDATE;
     IF NOT FOUND THEN

@@ -20,6 +20,14 @@ DECLARE
     v_other text;
     v_targets text[];
 BEGIN
+    -- before the table's CHECK and NOT NULLs, which quote the whole row and not what is allowed
+    PERFORM trapper.orchestrator_require_one_of(
+        'routing_type', NEW.routing_type,
+        trapper.orchestrator_check_values('trapper.orchestrator_routing_rules', 'routing_type'));
+    PERFORM trapper.orchestrator_require_text(
+        'target_surface', NEW.target_surface,
+        'the surfaces: ' || (SELECT string_agg(DISTINCT target_surface, ', ')
+                             FROM trapper.orchestrator_functions WHERE kind = 'target'));
     IF NEW.transform_expression IS NOT NULL THEN
         PERFORM trapper.orchestrator_transform_signature(NEW.transform_expression);
     END IF;
@@ -75,6 +83,10 @@ BEGIN
             NEW.source_system, NEW.source_table, NEW.source_field
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    PERFORM trapper.orchestrator_require_text(
+        'source_field', NEW.source_field,
+        'the payload key (the export''s header) the rule reads, or source_fields for a '
+        'composite rule');
     IF NEW.target_function IS NOT NULL THEN
         SELECT * INTO v_fn FROM trapper.orchestrator_functions
         WHERE function_name = NEW.target_function AND kind = 'target';

@@ -1,7 +1,8 @@
 -- A source is checked where its row is written, whoever writes it (the HTTP API, SQL, the
 -- CLI), as rules are (docs/ARCHITECTURE.md, contract 5): its processor must be registered, a
 -- row of trapper.data_engine_processors, or 'orchestrator_router' (functions/router.sql),
--- which creates that row itself. Any text was stored before, and the source's jobs then
+-- which creates that row itself; its ingest_method and ingest_frequency are refused naming the
+-- values allowed (functions/arguments.sql). Any text was stored before, and the source's jobs then
 -- dead-lettered with "no active processor". Rows written before the trigger existed are left
 -- as they are; an update that keeps the processor is not checked again.
 
@@ -18,9 +19,20 @@ BEGIN
             HINT = 'name a registered processor, or orchestrator_router to route the source '
                    'with its rules';
     END IF;
+    -- before the table's CHECKs, which quote the whole row and not the values allowed
+    PERFORM trapper.orchestrator_require_one_of(
+        'ingest_method', NEW.ingest_method,
+        trapper.orchestrator_check_values('trapper.orchestrator_sources', 'ingest_method'));
+    IF NEW.ingest_frequency IS NOT NULL THEN   -- none: never stale, like on_demand
+        PERFORM trapper.orchestrator_require_one_of(
+            'ingest_frequency', NEW.ingest_frequency,
+            trapper.orchestrator_check_values('trapper.orchestrator_sources',
+                                              'ingest_frequency'));
+    END IF;
     RETURN NEW;
 END $$;
 
 CREATE OR REPLACE TRIGGER orchestrator_sources_check
-    BEFORE INSERT OR UPDATE OF processor_name ON trapper.orchestrator_sources
+    BEFORE INSERT OR UPDATE OF processor_name, ingest_method, ingest_frequency
+    ON trapper.orchestrator_sources
     FOR EACH ROW EXECUTE FUNCTION trapper.orchestrator_check_source();

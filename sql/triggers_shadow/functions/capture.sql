@@ -73,10 +73,7 @@ DECLARE
     v_last bigint;
     v_from bigint;
 BEGIN
-    IF p_mode NOT IN ('trigger', 'poll') THEN
-        RAISE EXCEPTION 'capture mode must be trigger or poll, not %', p_mode
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM trapper.orchestrator_require_one_of('capture mode', p_mode, '{trigger,poll}');
     IF p_mode = 'poll' THEN
         ALTER TABLE trapper.staged_records DISABLE TRIGGER orchestrator_staged_insert;
     ELSE
@@ -197,16 +194,12 @@ DECLARE
     v_last bigint;
     t record;
 BEGIN
-    IF p_mode NOT IN ('trigger', 'poll') THEN
-        RAISE EXCEPTION 'capture mode must be trigger or poll, not %', p_mode
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM trapper.orchestrator_require_one_of('capture mode', p_mode, '{trigger,poll}');
+    PERFORM trapper.orchestrator_require_one_of('capture stream', p_stream,
+                                                '{staged,decisions,entities,engine}',
+                                                'engine is decisions and entities together');
     IF p_stream = 'staged' THEN
         RETURN trapper.orchestrator_set_staged_capture(p_mode, p_consumer);
-    END IF;
-    IF p_stream NOT IN ('decisions', 'entities', 'engine') THEN
-        RAISE EXCEPTION 'capture stream must be staged, decisions, entities or engine, not %',
-                        p_stream USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR m IN SELECT * FROM trapper.orchestrator_capture_marks
              WHERE p_stream IN (stream, 'engine') ORDER BY stream FOR UPDATE LOOP

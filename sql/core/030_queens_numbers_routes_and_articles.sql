@@ -1,0 +1,11 @@
+-- Addresses the parser reads anew with this migration (docs/identity.md, "Places").
+-- A hyphenated house number whose second part is exactly two digits ("45-67 Main St", as
+-- Queens, NY numbers its houses) is one house number, kept whole in the key
+-- (functions/normalizers.sql; docs/identity.md, "Places"): it had been read as a range and
+-- keyed by its first number, so 45-67 and 45-89 Main St were one place. The places already
+-- made take their keys again (with the other two readings of this migration: a route's
+-- directional before its number is the one after it, "N Highway 12" is "Highway 12 N";
+-- an article before a Spanish street type is the street's, so "123 El Camino Real Santa
+-- Rosa" with no comma has its town); places that were joined that way stay joined (their records
+-- say which addresses they came from: trapper.entity_sources).
+SELECT trapper.rekey_places();
