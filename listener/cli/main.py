@@ -131,11 +131,16 @@ def describe_failure(exc: BaseException) -> tuple[str, str, int]:
             continue
         if isinstance(first, UserError):
             code = ("usage" if first.exit_status == 2
-                    else "database_unreachable" if isinstance(first, ConnectFailed)
+                    else "cannot_connect" if isinstance(first, ConnectFailed)
                     else "error")
             return code, db.redact(str(first)), first.exit_status
         if db_errors.is_database_error(first):
             return "database_error", db.redact(db_errors.describe(first)), 1
+        if isinstance(first, OSError) and first.filename is not None:
+            # a path the user gave that cannot be written or read (no such folder, a file
+            # where a folder is wanted, no permission, a full disk): theirs to fix, not a bug
+            return ("file_error",
+                    db.redact(f"cannot use {first.filename}: {first.strerror or first}"), 1)
         return ("internal",
                 db.redact(f"internal error ({type(first).__name__}: {first}); this is a bug: "
                           "run again with ATLAS_ORCH_DEBUG=1 for the traceback and report it"),

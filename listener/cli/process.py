@@ -8,11 +8,12 @@ from typing import Any
 
 import click
 
+from listener.admin import read
 from listener.cli.common import database_option, json_option, run
 from listener.core import db
 from listener.core.logs import configure as configure_logs
 from listener.core.output import emit_json, emit_table, say
-from listener.queue.worker import Worker, drain_queue
+from listener.queue.worker import Worker, WorkerStats, drain_queue
 
 
 @click.command()
@@ -33,15 +34,26 @@ def process(
 ) -> None:
     """Process queued jobs until the queue is empty or the time budget ends (the cron's job)."""
     url = db.resolve_url(database_url)
-    stats = run(lambda: drain_queue(url, workers=workers, job_batch=job_batch,
-                                    record_budget=record_batch, budget_s=budget_s))
+    async def go() -> tuple[WorkerStats, int]:
+        stats = await drain_queue(url, workers=workers, job_batch=job_batch,
+                                  record_budget=record_batch, budget_s=budget_s)
+        async with db.connection(url) as conn:
+            return stats, await read.queue_remaining(conn)
+
+    stats, remaining = run(go)
     if as_json:
-        emit_json(stats.as_dict())
+        emit_json({**stats.as_dict(), "queue_remaining": remaining})
     else:
         say(f"completed {stats.jobs_completed} job(s), {stats.records_processed} record(s) "
             f"processed, {stats.records_failed} record(s) failed, "
             f"{stats.jobs_retrying} retrying, {stats.jobs_dead_lettered} dead-lettered "
             f"in {stats.seconds}s")
+        if remaining and not stats.interrupted:
+            # "completed 0 job(s)" read as an empty queue when another `process` held the
+            # jobs or the budget ran out: say what is left (the cron's answer, docs/processing.md)
+            say(f"{remaining} job(s) not done yet: the time budget ran out, or another "
+                "worker holds them or they wait for a retry (`atlas-orch jobs explain ID`); "
+                "run `atlas-orch process` again")
     if stats.interrupted:
         # the batch in hand was finished and committed; the jobs not done went back to the
         # queue with no attempt counted (docs/processing.md): not a success, so not exit 0
