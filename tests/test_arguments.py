@@ -123,7 +123,7 @@ def test_the_allowed_values_are_the_checks_and_the_api_models_own(db_url: str) -
 
 def test_the_cli_prints_a_refused_argument_as_a_usage_error(db_url: str) -> None:
     """A refusal of our SQL reaching the CLI is one line with its hint, exit 2; --json adds
-    the envelope on stdout."""
+    the error document on stdout (docs/operations.md, "Exit status")."""
     # the CLI's own choices keep bad values from our SQL; a refusal is staged here with a
     # trigger of the test's that refuses the write as a helper would
     env = {"DATABASE_URL": db_url}
@@ -138,9 +138,10 @@ def test_the_cli_prints_a_refused_argument_as_a_usage_error(db_url: str) -> None
     assert "notify 'maybe': not one of on, off (notify is one of: on, off)" in out.stderr
     out = run_cli("shadow", "set", "--notify", "off", "--json", env=env)
     assert out.returncode == 2
-    assert json.loads(out.stdout) == {"success": False, "error": {
+    assert json.loads(out.stdout) == {"ok": False, "error": {
         "code": "bad_argument",
-        "message": "notify 'maybe': not one of on, off (notify is one of: on, off)"}}
+        "message": "notify 'maybe': not one of on, off (notify is one of: on, off)",
+        "exit_status": 2}}
 
 
 def test_every_cli_error_is_json_with_json(db_url: str) -> None:
@@ -149,7 +150,8 @@ def test_every_cli_error_is_json_with_json(db_url: str) -> None:
     assert usage.returncode == 2 and json.loads(usage.stdout)["error"]["code"] == "usage"
     refused = run_cli("route", "nobody/nothing", "--dry-run", "--json", env=env)
     assert refused.returncode == 1
-    assert json.loads(refused.stdout) == {"success": False, "error": {
-        "code": "refused", "message": "no staged records of nobody/nothing to route"}}
+    assert json.loads(refused.stdout) == {"ok": False, "error": {
+        "code": "error", "message": "no staged records of nobody/nothing to route",
+        "exit_status": 1}}
     plain = run_cli("route", "nobody/nothing", "--dry-run", env=env)
     assert plain.stdout == "" and plain.stderr.startswith("atlas-orch: error: no staged")

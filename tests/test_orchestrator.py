@@ -428,7 +428,7 @@ def test_a_job_waits_for_its_dependencies_and_explains_why(db_url: str) -> None:
 def test_jobs_explain_refuses_bad_and_unknown_ids(db_url: str) -> None:
     env = {"DATABASE_URL": db_url}
     bad = run_cli("jobs", "explain", "not-a-uuid", env=env)
-    assert bad.returncode == 1 and "is not a job id" in bad.stderr
+    assert bad.returncode == 2 and "is not a job id" in bad.stderr
     unknown = run_cli("jobs", "explain", "00000000-0000-0000-0000-000000000000", env=env)
     assert unknown.returncode == 1 and "no job" in unknown.stderr
 

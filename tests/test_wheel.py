@@ -5,6 +5,7 @@ environment outside the checkout, runs the README's tour on an empty database
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,6 +102,19 @@ def test_the_wheel_installs_the_schema_from_outside_the_checkout(
         return result
 
     assert "0.1" in cli("--version").stdout
+    # every command's --help from the wheel: each imports its modules and the named queries
+    # beside them (a module or .sql file left out of the package fails here, not at a user's)
+    listed = _run(bin_dir / "python", "-c", _LIST_COMMANDS, cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    commands = [line.split() for line in listed.stdout.splitlines()]
+    assert ["demo", "run"] in commands and len(commands) > 30, commands
+    for command in commands:
+        assert "Usage: atlas-orch" in cli(*command, "--help").stdout
+    # a failure from the wheel: one line, and JSON on stdout with --json
+    refused_db = _run(bin_dir / "atlas-orch", "health", "--json", cwd=tmp_path,
+                      env={**env, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/x"})
+    assert refused_db.returncode == 1 and "Traceback" not in refused_db.stderr
+    assert json.loads(refused_db.stdout)["error"]["code"] == "cannot_connect"
     assert "applied" in cli("install", "--with-core").stderr
     cli("verify")
     # the README's tour: the named queries beside each module are package data too
@@ -114,3 +128,17 @@ def test_the_wheel_installs_the_schema_from_outside_the_checkout(
     assert refused.returncode == 1 and "ATLAS_ORCH_ADMIN_TOKEN" in refused.stderr, refused
     assert "Traceback" not in refused.stderr
     assert "dropped" in cli("uninstall").stderr
+
+
+# every command's path (``review merge``), one a line, from the installed package
+_LIST_COMMANDS = """
+import click
+from listener.cli.main import cli
+def walk(cmd, path):
+    if isinstance(cmd, click.Group):
+        for name, sub in sorted(cmd.commands.items()):
+            walk(sub, [*path, name])
+    else:
+        print(" ".join(path))
+walk(cli, [])
+"""

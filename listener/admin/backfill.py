@@ -16,7 +16,7 @@ from typing import Any
 
 from listener.admin.read import Conn
 from listener.core import sql
-from listener.core.errors import UserError
+from listener.core.errors import UsageError, UserError
 from listener.core.progress import Progress
 
 _SQL = sql.beside(__file__, "backfill")
@@ -90,7 +90,7 @@ async def run(conn: Conn, *, batch: int = DEFAULT_BATCH,
     """Backfill every stream not yet finished; ``progress`` draws a bar on stderr (None:
     when stderr is a terminal)."""
     if batch < 1:
-        raise UserError("--batch must be at least 1")
+        raise UsageError("--batch must be at least 1")
     await _require(conn)
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", BACKFILL_LOCK_KEY):
         raise BackfillBusy("another `atlas-orch backfill` is running on this database; "

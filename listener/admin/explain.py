@@ -11,7 +11,7 @@ from typing import Any
 
 from listener.admin.read import Conn, NotFound, rows_of
 from listener.core import sql
-from listener.core.errors import UserError
+from listener.core.errors import UsageError
 
 _SQL = sql.beside(__file__, "explain")
 
@@ -31,7 +31,7 @@ def _rows(records: list[Any]) -> list[dict[str, Any]]:
 
 def _check(entity_type: str) -> None:
     if entity_type not in TYPES:
-        raise UserError(f"explain takes one of {', '.join(TYPES)}, not {entity_type!r}")
+        raise UsageError(f"explain takes one of {', '.join(TYPES)}, not {entity_type!r}")
 
 
 async def _tree(conn: Conn, entity_type: str, entity_id: uuid.UUID) -> tuple[uuid.UUID,

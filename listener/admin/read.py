@@ -14,7 +14,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from listener.core import sql
-from listener.core.errors import UserError
+from listener.core.errors import UsageError, UserError
 
 _SQL = sql.beside(__file__, "read")
 
@@ -56,8 +56,18 @@ def split_source(spec: str) -> tuple[str, str]:
     """``system/table`` into its two parts, or a clear error."""
     system, sep, table = spec.partition("/")
     if not sep or not system or not table or "/" in table:
-        raise UserError(f"a source is SYSTEM/TABLE (like clinichq/owner_info), not {spec!r}")
+        raise UsageError(f"a source is SYSTEM/TABLE (like clinichq/owner_info), not {spec!r}")
     return system, table
+
+
+async def require_source(conn: Conn, system: str | None, table: str | None) -> None:
+    """Refuse a ``--source`` that names no source: a typo listed nothing and exited 0, the
+    same answer as a source with nothing to show."""
+    if system is None or await conn.fetchval(_q("source_known"), system, table):
+        return
+    spec = f"{system}/{table}" if table else system
+    raise UsageError(f"no source {spec!r}: neither registered nor staged (`atlas-orch sources` "
+                     "lists the registered ones)")
 
 
 def source_filter(spec: str | None) -> tuple[str | None, str | None]:
@@ -184,7 +194,7 @@ async def provenance(conn: Conn, entity_type: str,
     """Where an entity came from: every source record behind it (its own and those of the
     entities merged into it) and every decision about it."""
     if entity_type not in ENTITY_TYPES:
-        raise UserError(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
+        raise UsageError(f"entity type must be one of {', '.join(ENTITY_TYPES)}")
     if not await conn.fetchval(_q("entity_exists"), entity_type, entity_id):
         raise NotFound(f"no {entity_type} {entity_id}")
     canonical = await conn.fetchval(_q("canonical"), entity_type, entity_id)

@@ -21,6 +21,14 @@ WHERE ($1::text IS NULL OR os.source_system = $1)
   AND ($2::text IS NULL OR os.source_table = $2)
 ORDER BY os.source_system, os.source_table;
 
+-- name: source_known
+-- A --source filter names a source the registry lists or the staged records hold (a source
+-- staged before it was registered, docs/orchestrator.md); $2 NULL: any table of the system.
+SELECT EXISTS (SELECT 1 FROM trapper.orchestrator_sources
+               WHERE source_system = $1 AND ($2::text IS NULL OR source_table = $2))
+    OR EXISTS (SELECT 1 FROM trapper.staged_records
+               WHERE source_system = $1 AND ($2::text IS NULL OR source_table = $2));
+
 -- name: register_source
 SELECT trapper.register_source($1, $2, $3, $4, $5, $6, $7,
                                trapper.orchestrator_fields($8, $9), $10, $11);

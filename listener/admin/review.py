@@ -20,7 +20,7 @@ import asyncpg
 
 from listener.admin.read import Conn, NotFound, rows_of
 from listener.core import sql
-from listener.core.errors import UserError
+from listener.core.errors import UsageError, UserError
 
 _SQL = sql.beside(__file__, "review")
 VERDICTS = ("merge", "keep_separate", "defer")
@@ -109,9 +109,9 @@ async def act(conn: Conn, decision_id: int, verdict: str, *, by: str,
     Raises :class:`NotFound` for no such decision and :class:`AlreadyReviewed` when it is
     not pending (someone else acted first) or the two people's state refuses it."""
     if verdict not in VERDICTS:
-        raise UserError(f"a review is one of {', '.join(VERDICTS)}, not {verdict!r}")
+        raise UsageError(f"a review is one of {', '.join(VERDICTS)}, not {verdict!r}")
     if not by.strip():
-        raise UserError("a review needs who made it (--by)")
+        raise UsageError("a review needs who made it (--by)")
     try:
         out = await conn.fetchval(_SQL["act"], decision_id, verdict, by.strip()[:200],
                                   (note or None) and note[:2000])

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import anyio
 import click
 
+from listener.admin import read
 from listener.core import db
 
 T = TypeVar("T")
@@ -42,10 +43,14 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
 
 
-def with_connection(database_url: str | None, fn: Callable[[Any], Awaitable[T]]) -> T:
-    """Run ``fn`` on one connection to the database and return what it returns."""
+def with_connection(database_url: str | None, fn: Callable[[Any], Awaitable[T]], *,
+                    source: tuple[str | None, str | None] = (None, None)) -> T:
+    """Run ``fn`` on one connection to the database and return what it returns; with
+    ``source`` (a --source filter's system and table), first refuse one that names no source
+    (exit 2)."""
     async def go() -> T:
         async with db.connection(db.resolve_url(database_url)) as conn:
+            await read.require_source(conn, *source)
             return await fn(conn)
 
     return run(go)

@@ -85,13 +85,18 @@ def demo_run(database_url: str | None, port: int, seed: int) -> None:
 
 
 @demo.command("survey")
-@click.option("--rows", type=int, default=1000, show_default=True)
+@click.option("--rows", type=click.IntRange(1), default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV file to write.")
-def demo_survey(rows: int, seed: int, out: Path) -> None:
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="CSV file to write.")
+@json_option
+def demo_survey(rows: int, seed: int, out: Path, as_json: bool) -> None:
     """Write client_survey responses (the example of a source wired by SQL alone)."""
     from synthetic.survey import write_survey
 
     write_survey(out, rows, seed=seed)
+    if as_json:
+        emit_json({"rows": rows, "seed": seed, "out": str(out)})
+        return
     say(f"wrote {rows:,} survey responses to {out}; ingest with: "
         f"atlas-orch ingest client_survey/responses {out}")

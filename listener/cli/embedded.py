@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from listener.core.output import say
+from listener.cli.common import json_option
+from listener.core.output import emit_json, say
 
 
 @click.group()
@@ -13,25 +14,39 @@ def embedded() -> None:
 
 
 @embedded.command("url")
-def embedded_url() -> None:
+@json_option
+def embedded_url(as_json: bool) -> None:
     """Start the embedded server if needed and print its URL."""
-    from listener.core.embedded import ensure_embedded
+    from listener.core.embedded import ensure_embedded, pgdata_dir
 
-    click.echo(ensure_embedded())
+    url = ensure_embedded(announce=not as_json)
+    if as_json:
+        emit_json({"url": url, "data_dir": str(pgdata_dir())})
+    else:
+        click.echo(url)
 
 
 @embedded.command("start")
-def embedded_start() -> None:
+@json_option
+def embedded_start(as_json: bool) -> None:
     """Start the embedded server (or find it running); it runs until `embedded stop`."""
-    from listener.core.embedded import ensure_embedded
+    from listener.core.embedded import ensure_embedded, pgdata_dir
 
     ensure_embedded(announce=False)
-    say("embedded server running; `atlas-orch embedded url` prints its URL")
+    if as_json:
+        emit_json({"running": True, "data_dir": str(pgdata_dir())})
+    else:
+        say("embedded server running; `atlas-orch embedded url` prints its URL")
 
 
 @embedded.command("stop")
-def embedded_stop() -> None:
+@json_option
+def embedded_stop(as_json: bool) -> None:
     """Stop the embedded server."""
-    from listener.core.embedded import stop_embedded
+    from listener.core.embedded import pgdata_dir, stop_embedded
 
-    say("embedded server stopped" if stop_embedded() else "embedded server was not running")
+    stopped = stop_embedded()
+    if as_json:
+        emit_json({"stopped": stopped, "data_dir": str(pgdata_dir())})
+    else:
+        say("embedded server stopped" if stopped else "embedded server was not running")

@@ -35,7 +35,8 @@ def why_missing_cmd(database_url: str | None, issue_type: str | None, source: st
     """Why data is missing: counts by kind; with --type, that kind's rows and the fix for each."""
     system, table = read.source_filter(source)
     doc = with_connection(database_url, lambda c: read.why_missing(
-        c, issue_type=issue_type, system=system, table=table, limit=limit, offset=offset))
+        c, issue_type=issue_type, system=system, table=table, limit=limit, offset=offset),
+        source=(system, table))
     if as_json:
         emit_json(doc)
         return
@@ -58,7 +59,8 @@ def anomalies_cmd(database_url: str | None, source: str | None, include_resolved
     """Open anomalies (with --all, resolved ones too), newest first."""
     system, table = read.source_filter(source)
     rows = with_connection(database_url, lambda c: read.anomalies(
-        c, system=system, table=table, include_resolved=include_resolved))
+        c, system=system, table=table, include_resolved=include_resolved),
+        source=(system, table))
     if as_json:
         emit_json(rows)
         return

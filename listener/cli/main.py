@@ -4,6 +4,8 @@ program it starts), and formats the answer."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import sys
 from typing import NoReturn
@@ -29,7 +31,6 @@ from listener.cli import (
 )
 from listener.core import db
 from listener.core.errors import UserError
-from listener.core.output import emit_json
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,46 +67,98 @@ cli.add_command(embedded.embedded)
 
 
 def main() -> None:
-    """Console entry point: user errors are one line and exit 1, usage errors (a bad option,
-    or an argument our SQL refuses as invalid) exit 2. With ``--json`` the error is also a
-    JSON document on stdout, in the API's envelope (docs/api.md), for scripts."""
+    """Console entry point: every failure is one line on stderr (with ``--json``, also an
+    ``{"ok": false, "error": {...}}`` document on stdout) and an exit status: 1 for work that
+    failed, 2 for a command line that is wrong, 130 for Ctrl-C (docs/operations.md, "Exit
+    status")."""
+    as_json = wants_json(sys.argv[1:])
     try:
         cli.main(standalone_mode=False, prog_name="atlas-orch")
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        _json_error("usage" if exc.exit_code == 2 else "refused", exc.format_message())
+        code = "usage" if isinstance(exc, click.UsageError) else "error"
+        _json_error(as_json, code, exc.format_message(), exc.exit_code)
         sys.exit(exc.exit_code)
-    except click.Abort:
-        sys.exit(130)
-    except UserError as exc:
-        # redacted: a message may quote a database URL or DSN with its password
-        _fail("refused", db.redact(str(exc)), 1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except (click.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C into Abort; what the command committed stays, the rest rolled back
+        _fail(as_json, "interrupted", INTERRUPTED, 130)
     except Exception as exc:
-        from listener.core import db_errors
-
-        if os.environ.get("ATLAS_ORCH_DEBUG") == "1":
+        code, line, status = describe_failure(exc)
+        if code == "internal" and os.environ.get("ATLAS_ORCH_DEBUG") == "1":
             raise
-        refusal = db_errors.refusal(exc)
-        if refusal is not None:
-            _fail("bad_argument", db.redact(refusal), 2)
-        if db_errors.is_database_error(exc):
-            _fail("database", db.redact(db_errors.describe(exc)), 1)
-        _fail("internal", db.redact(
-            f"internal error ({type(exc).__name__}: {exc}); this is a bug: run again with "
-            "ATLAS_ORCH_DEBUG=1 for the traceback and report it"), 1)
+        _fail(as_json, code, line, status)
 
 
-def _fail(code: str, line: str, status: int) -> NoReturn:
+INTERRUPTED = ("interrupted; what was committed is kept and the rest rolled back (an ingest "
+               "run in progress is marked failed, a job in progress goes back to the queue): "
+               "run the command again")
+
+
+def wants_json(args: list[str]) -> bool:
+    """``--json`` among the options (before a ``--``): errors are JSON on stdout too."""
+    for arg in args:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside an exception group (a task group's failure), or the one given."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaves(inner)]
+    return [exc]
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str, int]:
+    """(code, one redacted line, exit status) for an exception that reached the command line.
+
+    A task group (the workers of `process`, the lanes of `ingest --jobs`) raises its tasks'
+    errors as a group: the line speaks for the one that matters, not for the group."""
+    from listener.core import db_errors
+    from listener.core.db import ConnectFailed
+
+    found = leaves(exc)
+    if any(isinstance(e, KeyboardInterrupt) for e in found):
+        return "interrupted", INTERRUPTED, 130
+    for kind in (UserError, BaseException):
+        first = next((e for e in found if isinstance(e, kind)
+                      and not isinstance(e, asyncio.CancelledError)), None)
+        if first is None:
+            continue
+        if isinstance(first, UserError):
+            code = ("usage" if first.exit_status == 2
+                    else "cannot_connect" if isinstance(first, ConnectFailed)
+                    else "error")
+            return code, db.redact(str(first)), first.exit_status
+        refused = db_errors.refusal(first)
+        if refused is not None:
+            # our SQL refused an argument as invalid (SQLSTATE 22023): the command line's to fix
+            return "bad_argument", db.redact(refused), 2
+        if db_errors.is_database_error(first):
+            return "database_error", db.redact(db_errors.describe(first)), 1
+        if isinstance(first, OSError) and first.filename is not None:
+            # a path the user gave that cannot be written or read (no such folder, a file
+            # where a folder is wanted, no permission, a full disk): theirs to fix, not a bug
+            return ("file_error",
+                    db.redact(f"cannot use {first.filename}: {first.strerror or first}"), 1)
+        return ("internal",
+                db.redact(f"internal error ({type(first).__name__}: {first}); this is a bug: "
+                          "run again with ATLAS_ORCH_DEBUG=1 for the traceback and report it"),
+                1)
+    return "internal", db.redact(f"internal error ({type(exc).__name__})"), 1
+
+
+def _json_error(as_json: bool, code: str, message: str, status: int) -> None:
+    if as_json:
+        print(json.dumps({"ok": False, "error": {"code": code, "message": message,
+                                                 "exit_status": status}}, indent=2))
+
+
+def _fail(as_json: bool, code: str, line: str, status: int) -> NoReturn:
     print(f"atlas-orch: error: {line}", file=sys.stderr)
-    _json_error(code, line)
+    _json_error(as_json, code, line, status)
     sys.exit(status)
-
-
-def _json_error(code: str, message: str) -> None:
-    """The error as JSON on stdout when the command was asked for JSON (``--json``)."""
-    if "--json" in sys.argv[1:]:
-        emit_json({"success": False, "error": {"code": code, "message": message}})

@@ -38,7 +38,8 @@ def log_cmd(database_url: str | None, source: str | None, record_id: str | None,
         c, system=system, table=table, record_id=record_id, staged_record_id=staged_record_id,
         entity_id=entity_id, action=action,
         since=since.replace(tzinfo=utc) if since else None,
-        until=until.replace(tzinfo=utc) if until else None, after=after, limit=limit))
+        until=until.replace(tzinfo=utc) if until else None, after=after, limit=limit),
+        source=(system, table))
     if as_json:
         emit_json(rows)
         return

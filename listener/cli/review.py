@@ -39,7 +39,8 @@ def review_list(database_url: str | None, source: str | None, limit: int,
     """Decisions waiting for review (deferred ones last)."""
     system, table = read.source_filter(source)
     rows = with_connection(database_url, lambda c: review.pending(
-        c, system=system, table=table, limit=limit))
+        c, system=system, table=table, limit=limit),
+        source=(system, table))
     if as_json:
         emit_json(rows)
         return

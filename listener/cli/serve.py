@@ -11,6 +11,10 @@ from listener.core.errors import UserError
 from listener.core.logs import configure as configure_logs
 from listener.core.output import say
 
+# How long a SIGTERM or Ctrl-C waits for requests in flight before they are cancelled
+# (aiohttp's default is 60 s; an operator who sees no exit sends kill -9, which loses more).
+SHUTDOWN_TIMEOUT_S = 5.0
+
 
 @click.command()
 @database_option
@@ -56,7 +60,7 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
         # request's bytes (listener/web/server.py); no access log (URLs may carry tickets)
         runner = ApiRunner(create_app(url, tokens, listen_url=listen_url, read_url=read_url,
                                        feed_max_queue=feed_max_queue, ready=ready),
-                           access_log=None)
+                           access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         say(f"serving http://{host}:{port}/admin/data-health"

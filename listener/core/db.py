@@ -54,7 +54,8 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
         raise _refusal(f"PostgreSQL at {where} refused the login: {exc}") from exc
     except asyncpg.PostgresError as exc:
         raise _refusal(f"PostgreSQL at {where} refused the connection: {exc}") from exc
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: a port past 65535 (the driver's parser lets it through to connect())
         raise _refusal(f"not a usable database URL {where}: {exc}") from exc
     return conn
 

@@ -33,7 +33,7 @@ import anyio
 import asyncpg
 
 from listener.core import db_errors, sql
-from listener.core.errors import UserError
+from listener.core.errors import UsageError, UserError
 from listener.core.logs import event
 from listener.ingest import runs as ingest_runs
 from listener.ingest.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
@@ -117,7 +117,7 @@ def parse_source(spec: str) -> tuple[str, str]:
     """``SYSTEM/TABLE`` into its two names, refusing anything that is not a plain name."""
     system, sep, table = spec.partition("/")
     if not sep or not _NAME.match(system) or not _NAME.match(table):
-        raise UserError(
+        raise UsageError(
             f"source {spec!r} must be SOURCE_SYSTEM/SOURCE_TABLE in lowercase letters, digits "
             "and underscores (for example clinichq/appointment_info)"
         )

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from listener.core import sql
-from listener.core.errors import UserError
+from listener.core.errors import UsageError, UserError
 
 _SQL = sql.beside(__file__, "worker")
 
@@ -19,7 +19,7 @@ async def explain(conn: asyncpg.Connection, job_id: str) -> dict[str, Any]:
     try:
         jid = uuid.UUID(job_id)
     except ValueError as exc:
-        raise UserError(f"{job_id!r} is not a job id (a UUID)") from exc
+        raise UsageError(f"{job_id!r} is not a job id (a UUID)") from exc
     row = await conn.fetchrow(q["explain_job"], jid)
     if row is None:
         raise UserError(f"no job {job_id}")

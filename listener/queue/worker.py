@@ -36,6 +36,8 @@ class WorkerStats:
     transactions: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    # the signal that stopped the run before the queue was empty (SIGINT, SIGTERM), if one did
+    interrupted: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -202,11 +204,23 @@ class Worker:
                     event(log, "heartbeat_failed", level=logging.WARNING, error=str(exc))
 
     async def _watch_signals(self) -> None:
-        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            async for signum in signals:
-                event(log, "worker_stopping", signal=signal.Signals(signum).name)
-                self.stop()
-                return
+        await watch_signals([self])
+
+
+async def watch_signals(workers: list[Worker]) -> None:
+    """Stop every worker on the first SIGTERM or SIGINT (each finishes the batch in hand),
+    once: a second one finds Python's own handlers again and ends the process at once.
+
+    One watcher for all the workers of a process: a receiver per worker would each replace
+    the last one's handler, and only one worker would hear the signal."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            for w in workers:
+                event(log, "worker_stopping", worker_id=w.worker_id, signal=name)
+                w.stats.interrupted = name
+                w.stop()
+            return
 
 
 async def drain_queue(
@@ -218,16 +232,22 @@ async def drain_queue(
     pool = [Worker(url, job_batch=job_batch, record_budget=record_budget)
             for _ in range(workers)]
     async def one(w: Worker) -> None:
-        await w.run(until_empty=True, budget_s=budget_s, signals=signals)
+        await w.run(until_empty=True, budget_s=budget_s, signals=False)
 
-    async with anyio.create_task_group() as tg:
-        for w in pool:
-            tg.start_soon(one, w)
+    async with anyio.create_task_group() as outer:
+        if signals:
+            outer.start_soon(watch_signals, pool)
+        async with anyio.create_task_group() as tg:
+            for w in pool:
+                tg.start_soon(one, w)
+        outer.cancel_scope.cancel()
     total = WorkerStats()
     for w in pool:
         for key, value in w.stats.as_dict().items():
             if key in ("errors",):
                 total.errors += value
+            elif key == "interrupted":
+                total.interrupted = total.interrupted or value
             elif key != "seconds":
                 setattr(total, key, getattr(total, key) + value)
     total.seconds = round(time.monotonic() - started, 3)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiohttp import HttpVersion11, WSMsgType, web
+from aiohttp import HttpVersion11, WSCloseCode, WSMsgType, web
 from asyncpg.pool import PoolConnectionProxy
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -921,7 +921,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
         # the client going away wakes the loop below (no task per batch to watch for it)
         reader.add_done_callback(lambda _t: sub.close())
         pos = await _send_range(request, ws, sub, keep, pos, hub.watermark)
-        while not ws.closed and not reader.done():
+        while not ws.closed and not reader.done() and not hub.closing:
             batch = await sub.queue.get()
             if batch.hi < 0 and not sub.lagged:     # the close marker
                 break
@@ -962,7 +962,10 @@ async def feed(request: web.Request) -> web.StreamResponse:
                                                 f"with after={pos}"}))
     finally:
         hub.unsubscribe(sub)
-        await ws.close()
+        if hub.closing:       # 1001: the client should reconnect (to the next server)
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+        else:
+            await ws.close()
     return ws
 
 
@@ -1099,7 +1102,13 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
             await app[READ_POOL].close()
         await app[POOL].close()
 
+    async def shutdown(app: web.Application) -> None:
+        # before aiohttp waits for the open handlers: the feed's would wait for their clients
+        if HUB in app:
+            app[HUB].close_subscribers()
+
     app.on_startup.append(startup)
+    app.on_shutdown.append(shutdown)
     app.on_cleanup.append(cleanup)
     return app
 

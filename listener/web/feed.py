@@ -145,6 +145,7 @@ class FeedHub:
     watermark: int = 0
     subscribers: set[Subscriber] = field(default_factory=set)
     lagged_total: int = 0          # clients cut off as too slow since start (/metrics)
+    closing: bool = False          # the server is shutting down: every client is let go
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _probe: tuple[int, list[str]] | None = None
@@ -163,6 +164,15 @@ class FeedHub:
         sub = Subscriber(asyncio.Queue(self.max_queue))
         self.subscribers.add(sub)
         return sub
+
+    def close_subscribers(self) -> None:
+        """The server is shutting down: wake every client's handler so that it closes its
+        websocket. aiohttp's shutdown waits for open handlers, and a feed handler otherwise
+        waits for the next batch for as long as its client stays: a SIGTERM to `serve` (or
+        `demo run`) with the page open took tens of seconds to exit."""
+        self.closing = True
+        for sub in list(self.subscribers):
+            sub.close()
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
