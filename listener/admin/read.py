@@ -46,7 +46,7 @@ def rows_of(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
         d = dict(r)
         for k, v in d.items():
             # jsonb arrives as text without a codec; hand it on as data
-            if k in ("expected_fields", "decision_details", "details") and isinstance(v, str):
+            if k in ("expected_fields", "decision_details", "details", "changed") and isinstance(v, str):
                 d[k] = json.loads(v)
         out.append(d)
     return out

@@ -169,11 +169,22 @@ FROM trapper.orchestrator_entity_log($1::uuid[])
 ORDER BY log_seq;
 
 -- name: record_versions
-SELECT id AS staged_record_id, row_hash, ingest_run_id, source_file, created_at,
-       is_processed, processed_at, processing_error
-FROM trapper.staged_records
-WHERE source_system = $1 AND source_table = $2 AND source_row_id = $3
-ORDER BY id;
+-- Each version with the fields that differ from the version before (`changed`: field, before,
+-- after; a key absent on one side is null there): an edited row and a renamed column are
+-- told apart from "version 2" alone (docs/api.md, "Replay").
+SELECT v.id AS staged_record_id, v.row_hash, v.ingest_run_id, v.source_file, v.created_at,
+       v.is_processed, v.processed_at, v.processing_error,
+       CASE WHEN v.prev IS NOT NULL THEN (
+           SELECT coalesce(jsonb_agg(jsonb_build_object('field', k, 'before', v.prev -> k,
+                                                        'after', v.payload -> k) ORDER BY k),
+                           '[]')
+           FROM (SELECT jsonb_object_keys(v.payload) UNION SELECT jsonb_object_keys(v.prev))
+                AS keys (k)
+           WHERE v.prev -> k IS DISTINCT FROM v.payload -> k) END AS changed
+FROM (SELECT s.*, lag(s.payload) OVER (ORDER BY s.id) AS prev
+      FROM trapper.staged_records s
+      WHERE s.source_system = $1 AND s.source_table = $2 AND s.source_row_id = $3) v
+ORDER BY v.id;
 
 -- name: record_log
 SELECT log_seq, logged_at, job_id, action, target_surface, target_entity_id,

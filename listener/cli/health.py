@@ -45,8 +45,10 @@ def why_missing_cmd(database_url: str | None, issue_type: str | None, source: st
         say(doc["note"])
     elif issue_type:
         click.echo()
+        # the file and the record's id in it: the way from a gap to the row to correct
         emit_table(doc["rows"], ["entity_id", "entity_label", "source_system", "source_table",
-                                 "source_record_id", "explanation", "suggested_fix"])
+                                 "source_file", "source_record_id", "explanation",
+                                 "suggested_fix"])
 
 
 @click.command("anomalies")

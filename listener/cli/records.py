@@ -112,10 +112,47 @@ def replay_cmd(database_url: str | None, record: str, mode: str | None, as_json:
     if mode == "emit":
         say(f"timeline of {record} ({doc['items']} items) re-published to the live feed")
         return
-    rows = [{"at": i["at"], "type": i["type"],
-             "what": i.get("action") or i.get("state") or i.get("kind")
-             or (f"version {i['version']}" if i["type"] == "staged" else ""),
-             "detail": i.get("decision_reason") or i.get("summary") or i.get("last_error")
-             or i.get("processing_error") or ""}
+    rows = [{"at": i["at"], "type": i["type"], "what": _what(i), "detail": _detail(i)}
             for i in doc["items"]]
     emit_table(rows, ["at", "type", "what", "detail"])
+
+
+_NOUNS = {"sot_people": "person", "places": "place", "sot_cats": "cat",
+          "place_colony_estimates": "colony estimate", "sot_requests": "request"}
+
+
+def _what(item: dict[str, Any]) -> str:
+    """A timeline item's kind: a decision with the surface it is about (``rejected person``:
+    a record's person can be rejected while its cat is made)."""
+    if item["type"] == "staged":
+        return f"version {item['version']}"
+    what = str(item.get("action") or item.get("state") or item.get("kind") or "")
+    surface = item.get("target_surface")
+    if item["type"] == "decision" and surface:
+        what += f" {_NOUNS.get(surface, surface)}"
+    return what
+
+
+def _detail(item: dict[str, Any]) -> str:
+    """A timeline item's detail: for a version, the file it came from and what changed
+    since the version before; for a decision, its reason and the entity it landed on (the id
+    ``provenance`` and ``explain`` take)."""
+    if item["type"] == "staged":
+        where = f"{item.get('source_file') or 'no file'} (ingest run {item.get('ingest_run_id')})"
+        changed = item.get("changed")
+        if not changed:
+            return where
+        return where + "; changed: " + ", ".join(_change(c) for c in changed)
+    text = str(item.get("decision_reason") or item.get("summary") or item.get("last_error")
+               or item.get("processing_error") or "")
+    if item["type"] == "decision" and item.get("target_entity_id"):
+        text += f" → {item['target_entity_id']}"
+    return text
+
+
+def _change(c: dict[str, Any]) -> str:
+    if c.get("before") is None:
+        return f"{c['field']} added ({c.get('after')!r})"
+    if c.get("after") is None:
+        return f"{c['field']} gone (was {c.get('before')!r})"
+    return f"{c['field']} {c['before']!r} → {c['after']!r}"

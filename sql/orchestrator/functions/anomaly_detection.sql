@@ -282,6 +282,20 @@ LANGUAGE sql STABLE AS $$
                                          AND c.source_table = r.source_table
                                          AND c.field = x.field)
                      ORDER BY 1) AS missing,
+               -- an expected field, not required, that the batch before had and this one
+               -- lacks: a renamed column ("Phone" now "Mobile Phone") whose rules now read
+               -- nothing; only "new field(s): Mobile Phone" was said, never what it replaced
+               ARRAY(SELECT DISTINCT p.field FROM prev p
+                     WHERE p.source_system = r.source_system AND p.source_table = r.source_table
+                       AND EXISTS (SELECT 1 FROM expected x
+                                   WHERE x.source_system = p.source_system
+                                     AND x.source_table = p.source_table
+                                     AND x.field = p.field AND NOT x.required)
+                       AND NOT EXISTS (SELECT 1 FROM cur c
+                                       WHERE c.source_system = p.source_system
+                                         AND c.source_table = p.source_table
+                                         AND c.field = p.field)
+                     ORDER BY 1) AS gone,
                ARRAY(SELECT DISTINCT c.field FROM cur c
                      WHERE c.source_system = r.source_system AND c.source_table = r.source_table
                        AND NOT EXISTS (SELECT 1 FROM expected x
@@ -314,6 +328,9 @@ LANGUAGE sql STABLE AS $$
                concat_ws('; ',
                    CASE WHEN cardinality(f.missing) > 0
                         THEN 'required field(s) missing: ' || array_to_string(f.missing, ', ') END,
+                   CASE WHEN cardinality(f.gone) > 0
+                        THEN 'field(s) gone since the batch before: '
+                             || array_to_string(f.gone, ', ') END,
                    CASE WHEN cardinality(f.unknown) > 0
                         THEN 'new field(s): ' || array_to_string(f.unknown, ', ') END,
                    CASE WHEN cardinality(f.retyped) > 0
@@ -323,10 +340,11 @@ LANGUAGE sql STABLE AS $$
                'new fields (trapper.map_source_field) and the expected fields '
                '(trapper.register_source)',
                jsonb_build_object('ingest_run_id', f.run, 'missing', f.missing,
-                                  'unknown', f.unknown, 'retyped', f.retyped)
+                                  'gone', f.gone, 'unknown', f.unknown, 'retyped', f.retyped)
               
     FROM findings f
-    WHERE cardinality(f.missing) + cardinality(f.unknown) + cardinality(f.retyped) > 0
+    WHERE cardinality(f.missing) + cardinality(f.gone) + cardinality(f.unknown)
+          + cardinality(f.retyped) > 0
 $$;
 
 -- Errors and failed jobs in the last hour (from the hourly buckets).

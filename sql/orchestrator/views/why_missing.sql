@@ -69,7 +69,8 @@ WITH gaps AS (
 SELECT g.issue_type, g.entity_type, g.entity_id::text AS entity_id, g.entity_label,
        es.source_system, es.source_table, es.source_row_id AS source_record_id,
        es.staged_record_id, g.explanation, g.suggested_fix,
-       d.routing_rule_id AS decision_rule_id, d.decision_reason, d.logged_at AS decided_at
+       d.routing_rule_id AS decision_rule_id, d.decision_reason, d.logged_at AS decided_at,
+       esr.source_file
 FROM gaps g
 LEFT JOIN LATERAL (
     SELECT s.source_system, s.source_table, s.source_row_id, s.staged_record_id
@@ -78,14 +79,23 @@ LEFT JOIN LATERAL (
     ORDER BY s.action <> 'created', s.entity_source_id
     LIMIT 1
 ) es ON true
+-- the decision behind the gap is one about the gap's own surface: a place with no
+-- coordinates was shown its record's skipped phone ("norm_phone_us($1) gave nothing for
+-- Phone = '000-000-0000'"), a decision that says nothing about the place
 LEFT JOIN LATERAL (
     SELECT l.routing_rule_id, l.decision_reason, l.logged_at
     FROM trapper.orchestrator_job_log l
     WHERE l.staged_record_id = es.staged_record_id
       AND l.action IN ('skipped', 'rejected', 'error')
+      AND l.target_surface = CASE g.issue_type
+              WHEN 'cat_no_place' THEN 'places'
+              WHEN 'person_no_identifiers' THEN 'sot_people'
+              ELSE CASE g.entity_type WHEN 'person' THEN 'sot_people' WHEN 'cat' THEN 'sot_cats'
+                                      WHEN 'place' THEN 'places' END END
     ORDER BY l.log_seq
     LIMIT 1
 ) d ON es.staged_record_id IS NOT NULL
+LEFT JOIN trapper.staged_records esr ON esr.id = es.staged_record_id
 UNION ALL
 -- records that never became data: waiting too long, failed, rejected at ingest, or stopped by
 -- the router
@@ -94,7 +104,7 @@ SELECT 'staged_unprocessed', 'staged_record', sr.id::text,
        sr.source_system, sr.source_table, sr.source_row_id, sr.id,
        format('Staged %s and not processed yet', to_char(sr.created_at, 'YYYY-MM-DD HH24:MI')),
        'Run atlas-orch process (or check that a worker is running and the source has an '
-       'active processor)', NULL, NULL, NULL
+       'active processor)', NULL, NULL, NULL, sr.source_file
 FROM trapper.staged_records sr
 WHERE NOT sr.is_processed AND sr.processing_error IS NULL
   AND sr.created_at < now() - make_interval(hours =>
@@ -104,7 +114,8 @@ SELECT 'staged_failed', 'staged_record', sr.id::text,
        sr.source_system || '/' || sr.source_table || ' ' || coalesce(sr.source_row_id, ''),
        sr.source_system, sr.source_table, sr.source_row_id, sr.id,
        'Processing failed: ' || sr.processing_error,
-       'Fix the cause (see atlas-orch replay), then requeue the record', NULL, NULL, NULL
+       'Fix the cause (see atlas-orch replay), then requeue the record', NULL, NULL, NULL,
+       sr.source_file
 FROM trapper.staged_records sr
 WHERE NOT sr.is_processed AND sr.processing_error IS NOT NULL
 UNION ALL
@@ -113,20 +124,48 @@ SELECT 'ingest_rejected', 'ingest_reject', ir.reject_id::text,
        ir.source_system, ir.source_table, ir.source_row_id, NULL,
        format('Rejected at ingest (%s): %s', ir.reason_code, ir.reason),
        'Correct the row in the source export and ingest it again; the raw bytes are in '
-       'trapper.ingest_rejects.raw', NULL, NULL, ir.created_at
+       'trapper.ingest_rejects.raw', NULL, NULL, ir.created_at, ir.source_file
 FROM trapper.ingest_rejects ir
 UNION ALL
-SELECT 'routing_' || l.action, 'staged_record', coalesce(l.staged_record_id::text, ''),
+SELECT CASE WHEN l.action = 'skipped' AND coalesce(l.decision_details ? 'field', false)
+            THEN 'value_unread' ELSE 'routing_' || l.action END,
+       'staged_record', coalesce(l.staged_record_id::text, ''),
        l.source_system || '/' || l.source_table || ' ' || coalesce(l.source_record_id, ''),
        l.source_system, l.source_table, l.source_record_id, l.staged_record_id,
-       'The router ' || l.action || ' it: ' || coalesce(l.decision_reason, ''),
-       CASE l.action WHEN 'error' THEN 'Read the error, fix the rule or the data, replay it'
-                     ELSE 'Check the rule (atlas-orch rules check) or the source data' END,
-       l.routing_rule_id, l.decision_reason, l.logged_at
+       CASE WHEN l.action = 'skipped' AND coalesce(l.decision_details ? 'field', false)
+            THEN format('The value of %s in the file could not be read, so its %s went '
+                        'without it: %s', l.decision_details ->> 'field',
+                        trapper.orchestrator_surface_noun(l.target_surface), l.decision_reason)
+            WHEN l.target_surface IS NULL OR l.decision_reason LIKE 'rejected: required %'
+            THEN 'The router ' || l.action || ' the record: '
+                 || coalesce(l.decision_reason, '')
+            ELSE format('The router %s its %s (the record''s other decisions stand: atlas-orch '
+                        'replay %s/%s/%s): %s', l.action,
+                        trapper.orchestrator_surface_noun(l.target_surface), l.source_system,
+                        l.source_table, l.source_record_id, coalesce(l.decision_reason, ''))
+       END,
+       trapper.orchestrator_gap_fix(l.action, l.target_surface, l.decision_reason,
+                                    l.decision_details, l.source_system, l.source_table,
+                                    sr.payload),
+       l.routing_rule_id, l.decision_reason, l.logged_at, sr.source_file
 FROM trapper.orchestrator_job_log l
-WHERE l.action IN ('rejected', 'error')
-   OR (l.action = 'skipped' AND NOT coalesce(l.decision_details ? 'field', false)
-       AND l.event_id IS NULL)
+LEFT JOIN trapper.staged_records sr ON sr.id = l.staged_record_id
+WHERE (l.action IN ('rejected', 'error')
+       OR (l.action = 'skipped' AND l.event_id IS NULL
+           AND (NOT coalesce(l.decision_details ? 'field', false)
+                -- a value the file holds that a transform could not read (a date of
+                -- 2025-02-30, a count of "lots"): lost data, unlike an empty field
+                OR nullif(btrim(l.decision_details ->> 'value'), '') IS NOT NULL)))
+  -- what stands now: a gap of a version since replaced by an edited row, or of a routing
+  -- since run again (replay --apply), was fixed and is no longer listed
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.staged_records nv
+      WHERE nv.source_system = sr.source_system AND nv.source_table = sr.source_table
+        AND nv.source_row_id = sr.source_row_id AND nv.id > sr.id AND nv.is_processed)
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.orchestrator_job_log again
+      WHERE again.staged_record_id = l.staged_record_id AND again.logged_at > l.logged_at
+        AND again.action IN ('routed', 'merged', 'skipped', 'rejected', 'error'))
 UNION ALL
 SELECT 'ingest_failed', 'ingest_run', ir.ingest_run_id::text,
        coalesce(ir.source_file, '?') || ' (ingest run ' || ir.ingest_run_id || ')',
@@ -137,7 +176,7 @@ SELECT 'ingest_failed', 'ingest_run', ir.ingest_run_id::text,
               coalesce(ir.error, 'no reason recorded')),
        'Fix the file or the cause and ingest it again (atlas-orch ingest ' || ir.source_system
            || '/' || ir.source_table || ' FILE); a completed run of the same file clears this',
-       NULL, ir.error, ir.started_at
+       NULL, ir.error, ir.started_at, ir.source_file
 FROM trapper.ingest_runs ir
 WHERE ir.status IN ('failed', 'abandoned')
   AND NOT EXISTS (
