@@ -39,6 +39,9 @@ def _q(name: str) -> str:
     return _SQL[name]
 
 
+_JSONB = ("expected_fields", "decision_details", "details", "changed")
+
+
 def rows_of(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
     """Records as dicts, their jsonb columns decoded."""
     out = []
@@ -46,7 +49,7 @@ def rows_of(records: list[asyncpg.Record]) -> list[dict[str, Any]]:
         d = dict(r)
         for k, v in d.items():
             # jsonb arrives as text without a codec; hand it on as data
-            if k in ("expected_fields", "decision_details", "details", "changed") and isinstance(v, str):
+            if k in _JSONB and isinstance(v, str):
                 d[k] = json.loads(v)
         out.append(d)
     return out
