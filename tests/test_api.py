@@ -488,7 +488,8 @@ def test_cli_refusals_say_what_is_wrong(db_url: str) -> None:
     missing = run_cli("replay", "clinichq/owner_info/nope", env=env)
     assert missing.returncode == 1 and "no staged record nope" in missing.stderr
     bad_source = run_cli("why-missing", "--source", "a/b/c", env=env)
-    assert bad_source.returncode == 1 and "SYSTEM/TABLE" in bad_source.stderr
+    # a malformed SYSTEM/TABLE is a wrong command line (docs/operations.md, "Exit status")
+    assert bad_source.returncode == 2 and "SYSTEM/TABLE" in bad_source.stderr
     assert run_cli("listen", "--once", "--batch", "0", env=env).returncode == 2
     no_tokens = run_cli("serve", "--port", "1", env={**env, "ATLAS_ORCH_ADMIN_TOKEN": "",
                                                       "ATLAS_ORCH_READ_TOKEN": ""})

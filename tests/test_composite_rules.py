@@ -110,7 +110,8 @@ def test_onboarding_a_split_column_source_with_sql_alone(db_url: str, tmp_path: 
     why = sql(db_url, "SELECT explanation FROM trapper.v_data_why_missing "
                       "WHERE source_system = 'barn_cats' AND source_record_id = 'v4'")
     assert [r["explanation"] for r in why] == [
-        "The router rejected the record: rejected: required fields Street, City, State, Zip all empty"]
+        "The router rejected the record: rejected: required fields Street, City, State, Zip "
+        "all empty"]
 
     # replay's timeline carries the decision's parts
     tl = run_cli("replay", "barn_cats/visits/v1", "--json", env=env)
