@@ -118,23 +118,29 @@ $$;
 -- "$12.50", ".5", "12."; NULL for anything else ("12 lbs", "1,2", "n/a"), which PostgreSQL's
 -- cast failed the whole record on. One regular expression a call. The orchestrator's
 -- to_numeric reads the same forms (sql/orchestrator/functions/transforms.sql).
+-- (PL/pgSQL, as the helpers below: a SQL function that cannot be inlined is planned again
+-- on every call from a statement, 60-250 us, more than its work; docs/benchmarks.md)
 CREATE OR REPLACE FUNCTION trapper.payload_number(p_raw text) RETURNS numeric
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    m text[] := regexp_match(btrim(p_raw), '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$');
+BEGIN
+    RETURN CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
                 THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric
-           END
-    FROM (SELECT regexp_match(btrim(p_raw),
-                              '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$') AS m) s
-$$;
+           END;
+END $$;
 
 -- A request's status as the exports and their users write it, into sot_requests' values;
 -- blank is 'new'. Another word is 'new' too, with known false for the caller to count
 -- (trapper.note_unrecognised_value): "Done" or "Cancelled" was read as a new request,
 -- and nobody saw it. Words, not patterns: no regular expression.
 CREATE OR REPLACE FUNCTION trapper.request_status(p_raw text, OUT status text, OUT known boolean)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(st, 'new'), st IS NOT NULL
-    FROM (SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := btrim(translate(lower(coalesce(p_raw, '')), '_-', '  '));
+    st text;
+BEGIN
+    st := CASE
             WHEN v IN ('', 'new', 'open', 'opened', 'received', 'submitted', 'pending')
                 THEN 'new'
             WHEN v IN ('triaged', 'reviewed', 'screened') THEN 'triaged'
@@ -148,9 +154,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             WHEN v IN ('on hold', 'hold', 'paused', 'waiting', 'waitlist', 'wait list')
                 THEN 'on_hold'
             WHEN v IN ('redirected', 'referred', 'referred out') THEN 'redirected'
-          END AS st
-          FROM (SELECT btrim(translate(lower(coalesce(p_raw, '')), '_-', '  ')) AS v) s) t
-$$;
+          END;
+    status := coalesce(st, 'new');
+    known := st IS NOT NULL;
+END $$;
 
 -- A shelter outcome as the exports write it ("Adoption", "ReturnToOwner", "Return to
 -- Owner", "RTF", "Euthanasia", "DOA"), as what it says of the cat: the link to the outcome's
@@ -162,11 +169,12 @@ $$;
 CREATE OR REPLACE FUNCTION trapper.shelter_outcome(
     p_raw text, OUT relationship text, OUT deceased boolean, OUT known boolean
 )
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN k IN ('adopter', 'foster', 'owner', 'caretaker') THEN k
-                WHEN k IS NULL THEN 'adopter' END,
-           coalesce(k = 'deceased', false), k IS NOT NULL
-    FROM (SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '');
+    k text;
+BEGIN
+    k := CASE
             -- by the word's start: "Adoption - Offsite", "Transfer Out", "Euthanasia Requested"
             WHEN v = '' OR v LIKE 'adopt%' THEN 'adopter'
             WHEN v LIKE 'foster%' OR v LIKE 'tofoster%' THEN 'foster'
@@ -177,9 +185,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             WHEN v LIKE 'transfer%' THEN 'transfer'
             WHEN v LIKE 'died%' OR v LIKE 'death%' OR v LIKE 'dead%' OR v LIKE 'deceased%'
                  OR v LIKE 'euthan%' OR v = 'doa' OR v LIKE 'doa%' THEN 'deceased'
-          END AS k
-          FROM (SELECT translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '') AS v) s) t
-$$;
+          END;
+    relationship := CASE WHEN k IN ('adopter', 'foster', 'owner', 'caretaker') THEN k
+                         WHEN k IS NULL THEN 'adopter' END;
+    deceased := coalesce(k = 'deceased', false);
+    known := k IS NOT NULL;
+END $$;
 
 -- A yes/no as people and forms write one: JSON true/false, Yes/No, Y/N, TRUE/FALSE, 1/0,
 -- an "x" or "checked" box, on/off; NULL when blank or not known ("unknown", "?"). Another
@@ -189,32 +200,44 @@ $$;
 -- expression. The orchestrator's typed values read the same words
 -- (sql/orchestrator/functions/registry.sql, orchestrator_to_boolean).
 CREATE OR REPLACE FUNCTION trapper.payload_bool(p_raw text, OUT value boolean, OUT known boolean)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := lower(btrim(p_raw));
+BEGIN
+    value := CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
                            '✔') THEN true
                 WHEN v IN ('no', 'n', 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none')
-                THEN false END,
-           v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓', '✔', 'no', 'n',
-                 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none', '', 'unknown', '?',
-                 'n/a', 'na') OR v IS NULL
-    FROM (SELECT lower(btrim(p_raw)) AS v) s
-$$;
+                THEN false END;
+    known := v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓', '✔', 'no', 'n',
+                   'false', 'f', '0', '0.0', 'off', 'unchecked', 'none', '', 'unknown', '?',
+                   'n/a', 'na') OR v IS NULL;
+END $$;
 
 -- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":
 -- normalize_address folds the state and ZIP back together). A part that is a whole number
 -- written as a float (a ZIP of 95404.0 from a JSON export, or a CSV column a spreadsheet
 -- tool saved as floats) is its digits: "95404.0" made another place than "95404".
 CREATE OR REPLACE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT nullif(array_to_string(array_remove(ARRAY(
-        SELECT CASE WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '')
-               END
-        FROM unnest(parts) x), NULL), ', '), '')
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    x text;
+    v text;
+    kept text[] := '{}';
+BEGIN
+    FOREACH x IN ARRAY coalesce(parts, '{}') LOOP
+        v := CASE WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '') END;
+        IF v IS NOT NULL THEN
+            kept := kept || v;
+        END IF;
+    END LOOP;
+    RETURN nullif(array_to_string(kept, ', '), '');
+END $$;
 
+-- (STABLE, as jsonb_build_object is: declared IMMUTABLE it was never inlined, and ran as a
+-- function of its own for every record, 172,000 calls in the atlas load)
 CREATE OR REPLACE FUNCTION trapper.processed(p_type text, p_id uuid, p_created boolean DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object('entity_type', p_type, 'entity_id', p_id,
                                                 'created', p_created))
 $$;
