@@ -41,8 +41,20 @@ BEGIN
     END IF;
     w := split_part(split_part(v, ' ', 1), ',', 1);
     -- one regular expression a call, chosen by the form's look: a session caches 32
-    -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md)
-    IF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
+    -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md);
+    -- none for the two forms nearly every export writes (03/14/2025, 2025-03-14), read by
+    -- position as the expressions below would read them
+    IF length(v) = 10 AND substr(v, 3, 1) = '/' AND substr(v, 6, 1) = '/'
+       AND translate(v, '0123456789', '') = '//' THEN
+        y := substr(v, 7, 4)::integer;
+        mon := substr(v, 1, 2)::integer;
+        d := substr(v, 4, 2)::integer;
+    ELSIF length(v) = 10 AND substr(v, 5, 1) = '-' AND substr(v, 8, 1) = '-'
+          AND translate(v, '0123456789', '') = '--' THEN
+        y := substr(v, 1, 4)::integer;
+        mon := substr(v, 6, 2)::integer;
+        d := substr(v, 9, 2)::integer;
+    ELSIF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
         -- the year first: 2025-03-14, 2025/03/14 (Google Forms' CSV), 2025.03.14
         m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock);
         y := m[1]::integer;
