@@ -118,13 +118,16 @@ END $$;
 -- A count as people type one: "5", "5.0", "~5", "about 5", "5+", "5 cats", and a range
 -- ("3-4", "3 to 4") as its upper end, the colony the trapper should plan for. Words alone
 -- ("a few", "lots") are no count: the field stays empty.
+-- (PL/pgSQL, as payload_number below: docs/benchmarks.md)
 CREATE OR REPLACE FUNCTION trapper.payload_int(p_raw text) RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN m IS NOT NULL THEN coalesce(m[2], m[1])::integer END
-    FROM (SELECT regexp_match(lower(btrim(p_raw)),
-              '^(?:~|about |approx\.? |approximately |around |maybe )?\s*(\d{1,6})(?:\.0+)?'
-              '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$') AS m) s
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    m text[] := regexp_match(lower(btrim(p_raw)),
+        '^(?:~|about |approx\.? |approximately |around |maybe )?\s*(\d{1,6})(?:\.0+)?'
+        '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$');
+BEGIN
+    RETURN CASE WHEN m IS NOT NULL THEN coalesce(m[2], m[1])::integer END;
+END $$;
 
 -- A number as people type one: "-122.71", "1,234.5" (thousands separators in threes),
 -- "$12.50", ".5", "12."; NULL for anything else ("12 lbs", "1,2", "n/a"), which PostgreSQL's
