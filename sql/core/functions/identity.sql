@@ -337,9 +337,14 @@ BEGIN
                     WHERE pi.person_id = c.pid AND pi.id_type = 'phone'
                       AND pi.id_value_norm = ANY (v_phones)
                 ) ph ON true
+                -- (each place by its key, a subquery per row: as a join, the generic plan
+                -- made while places was empty hashed the person's rows and read every place,
+                -- and a load that began with people kept that plan for its first 20,000
+                -- records; docs/benchmarks.md, "Like for like with Splink")
                 LEFT JOIN LATERAL (
-                    SELECT bool_or(pl.address_key = v_addr) AS same_address
-                    FROM trapper.person_place pp JOIN trapper.places pl ON pl.place_id = pp.place_id
+                    SELECT bool_or((SELECT pl.address_key FROM trapper.places pl
+                                    WHERE pl.place_id = pp.place_id) = v_addr) AS same_address
+                    FROM trapper.person_place pp
                     WHERE pp.person_id = c.pid AND v_addr IS NOT NULL
                 ) addr ON true
             ),

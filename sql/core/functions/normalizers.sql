@@ -5,12 +5,15 @@
 -- A source's record id as text: a whole number is its digits however the export wrote it
 -- (2, 2.0, " 2 "; a JSON export's float ids), so one record keeps one id across exports; any
 -- other id is its text, trimmed; blank is NULL. The ingest reads record ids the same way
--- (listener/ingest/source_profiles.py, id_text).
+-- (listener/ingest/source_profiles.py, id_text). One expression with no FROM, so that the
+-- planner inlines it into its caller: as a function of its own it was planned again whenever
+-- a statement (not a PL/pgSQL expression) called it, once a record in three processors, and
+-- it is called 380,000 times in the atlas load (docs/benchmarks.md, "Identity").
 CREATE OR REPLACE FUNCTION trapper.source_id(p_raw text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN v ~ '^[+-]?\d+(\.0*)?$' THEN ltrim(split_part(v, '.', 1), '+')
-                ELSE nullif(v, '') END
-    FROM (SELECT btrim(p_raw) AS v) s
+    SELECT CASE WHEN btrim(p_raw) ~ '^[+-]?\d+(\.0*)?$'
+                THEN ltrim(split_part(btrim(p_raw), '.', 1), '+')
+                ELSE nullif(btrim(p_raw), '') END
 $$;
 
 -- Digits of a US number: words such as "cell" and extensions are dropped first (the
@@ -53,16 +56,20 @@ END $$;
 
 -- Lower-case and trim (the real system's V2 rule: no Gmail dot or +tag folding, which
 -- merges people who are not the same); NULL unless it looks like local@domain.tld.
+-- (PL/pgSQL: as a SQL function with a FROM it was never inlined, and ran its query through
+-- the executor on every call, 24-39 us of the atlas load's 75,000; docs/benchmarks.md)
 CREATE OR REPLACE FUNCTION trapper.norm_email(p_raw text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN v ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
-                 AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
-                THEN v END
-    -- a link copied from a web page or mail client ("mailto:ann@x.org") is its address
-    FROM (SELECT CASE WHEN left(lower(btrim(p_raw)), 7) = 'mailto:'
-                      THEN ltrim(substr(lower(btrim(p_raw)), 8))
-                      ELSE lower(btrim(p_raw)) END AS v) s
-$$;
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := lower(btrim(p_raw));
+BEGIN
+    IF left(v, 7) = 'mailto:' THEN
+        v := ltrim(substr(v, 8));   -- a link copied from a web page or mail client
+    END IF;
+    RETURN CASE WHEN v ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
+                     AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
+                THEN v END;
+END $$;
 
 -- Accents off, lower case, punctuation dropped, spaces collapsed. Text with any non-ASCII
 -- character is first decomposed (NFKD: "ñ" → "n" and its accent, which the letters kept
@@ -190,7 +197,13 @@ DECLARE
     first_typo boolean;
     last_same boolean;
     wa text[]; wb text[]; fwa text[]; fwb text[]; iwa text[]; iwb text[];
+    w text;
+    beyond text;
 BEGIN
+    -- (A condition holding a subquery is a query of its own, run through the executor on
+    -- every call, 5-20 us each: most pairs compared are two different people of one household,
+    -- who reach the end. So each such test sits behind a plain one it needs, and the word
+    -- lists are made by loops; the answers are those of the subqueries alone.)
     -- the common case first, without the word work below (a third of the cost)
     fa := trapper.norm_name_key(p_first_a); la := trapper.norm_name_key(p_last_a);
     fb := trapper.norm_name_key(p_first_b); lb := trapper.norm_name_key(p_last_b);
@@ -211,16 +224,23 @@ BEGIN
         RETURN 'unknown';
     END IF;
     -- generational suffixes, wherever they were typed: two different ones are two people
-    sa := ARRAY(SELECT DISTINCT x FROM unnest(ta_f || ta_l) x WHERE x = ANY (sfx) ORDER BY 1);
-    sb := ARRAY(SELECT DISTINCT x FROM unnest(tb_f || tb_l) x WHERE x = ANY (sfx) ORDER BY 1);
+    sa := '{}';
+    sb := '{}';
+    IF (ta_f || ta_l) && sfx THEN
+        sa := ARRAY(SELECT DISTINCT x FROM unnest(ta_f || ta_l) x WHERE x = ANY (sfx) ORDER BY 1);
+    END IF;
+    IF (tb_f || tb_l) && sfx THEN
+        sb := ARRAY(SELECT DISTINCT x FROM unnest(tb_f || tb_l) x WHERE x = ANY (sfx) ORDER BY 1);
+    END IF;
     IF cardinality(sa) > 0 AND cardinality(sb) > 0 AND sa <> sb THEN
         RETURN 'different';
     END IF;
-    IF cardinality(ta_f) + cardinality(ta_l) > cardinality(sa) THEN
+    -- (with no suffix, nothing to take out)
+    IF cardinality(sa) > 0 AND cardinality(ta_f) + cardinality(ta_l) > cardinality(sa) THEN
         ta_f := array(SELECT x FROM unnest(ta_f) x WHERE NOT x = ANY (sfx));
         ta_l := array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (sfx));
     END IF;
-    IF cardinality(tb_f) + cardinality(tb_l) > cardinality(sb) THEN
+    IF cardinality(sb) > 0 AND cardinality(tb_f) + cardinality(tb_l) > cardinality(sb) THEN
         tb_f := array(SELECT x FROM unnest(tb_f) x WHERE NOT x = ANY (sfx));
         tb_l := array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (sfx));
     END IF;
@@ -233,44 +253,63 @@ BEGIN
     END IF;
     -- a typo on either side or on both: one edit, or (each side's letters swapped) the same
     -- letters in another order with the first letter kept ("Cheyrl" / "Chreyl")
-    first_typo := fa IS NOT NULL AND fb IS NOT NULL AND (
-        length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1
-        OR length(fa) >= 5 AND left(fa, 1) = left(fb, 1) AND length(fa) = length(fb)
-           AND trapper.osa_distance(fa, fb, 2) <= 2
-           AND array(SELECT x FROM regexp_split_to_table(fa, '') x ORDER BY 1)
-               = array(SELECT x FROM regexp_split_to_table(fb, '') x ORDER BY 1));
-    first_close := fa = fb
-        OR first_typo
-        OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
-        -- a middle name or initial on one side only ("John A." / "John")
-        OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f)
-        OR EXISTS (SELECT 1 FROM trapper.name_nicknames n
-                   WHERE (n.name = ta_f[1] AND n.nickname = tb_f[1])
-                      OR (n.name = tb_f[1] AND n.nickname = ta_f[1])
-                      OR (n.nickname = ta_f[1] AND n.name IN (SELECT name FROM trapper.name_nicknames
-                                                              WHERE nickname = tb_f[1]))
-                      -- a nickname against its name written with a typo ("Liz" / "Eilzabeth")
-                      OR (n.nickname = ta_f[1] AND length(n.name) >= 5
-                          AND trapper.osa_distance(n.name, tb_f[1], 1) <= 1)
-                      OR (n.nickname = tb_f[1] AND length(n.name) >= 5
-                          AND trapper.osa_distance(n.name, ta_f[1], 1) <= 1));
+    first_typo := false;
+    IF fa IS NOT NULL AND fb IS NOT NULL THEN
+        IF length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1 THEN
+            first_typo := true;
+        ELSIF length(fa) >= 5 AND left(fa, 1) = left(fb, 1) AND length(fa) = length(fb)
+              AND trapper.osa_distance(fa, fb, 2) <= 2 THEN
+            first_typo := array(SELECT x FROM regexp_split_to_table(fa, '') x ORDER BY 1)
+                          = array(SELECT x FROM regexp_split_to_table(fb, '') x ORDER BY 1);
+        END IF;
+    END IF;
     -- one part of a compound surname ("Delgado" / "Delgado-Ruiz", "Cruz" / "de la Cruz"):
-    -- every word of one inside the other, sharing a word that is not a particle
-    last_same := la IS NOT DISTINCT FROM lb
-        OR cardinality(ta_l) > 0 AND cardinality(tb_l) > 0 AND (ta_l <@ tb_l OR tb_l <@ ta_l)
-           AND EXISTS (SELECT 1 FROM unnest(ta_l) x WHERE x = ANY (tb_l) AND NOT x = ANY (particles))
-        -- the particles dropped on one side ("De La Cruz" / "Cruz")
-        OR array_to_string(array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (particles)), '')
-           = lb
-        OR array_to_string(array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (particles)), '')
-           = la
-        -- the particles run together and dropped on the other side ("Dasilva" / "Silva")
-        OR length(lb) >= 3 AND length(la) > length(lb) AND right(la, length(lb)) = lb
-           AND left(la, length(la) - length(lb)) ~ ('^(' || array_to_string(particles, '|') || ')+$')
-        OR length(la) >= 3 AND length(lb) > length(la) AND right(lb, length(la)) = la
-           AND left(lb, length(lb) - length(la)) ~ ('^(' || array_to_string(particles, '|') || ')+$');
-    IF last_same AND first_close THEN
-        RETURN 'close';
+    -- every word of one inside the other, sharing a word that is not a particle; the
+    -- particles dropped on one side ("De La Cruz" / "Cruz"); the particles run together and
+    -- dropped on the other side ("Dasilva" / "Silva"). Only when one of those can hold (the
+    -- same last names, one side's words inside the other's, a particle, or one name ending
+    -- the other) is the whole test run; it alone decides then.
+    last_same := false;
+    IF la IS NOT DISTINCT FROM lb THEN
+        last_same := true;
+    ELSIF (ta_l <@ tb_l OR tb_l <@ ta_l) OR ta_l && particles OR tb_l && particles
+          OR right(la, length(lb)) = lb OR right(lb, length(la)) = la THEN
+        last_same := cardinality(ta_l) > 0 AND cardinality(tb_l) > 0 AND (ta_l <@ tb_l OR tb_l <@ ta_l)
+               AND EXISTS (SELECT 1 FROM unnest(ta_l) x WHERE x = ANY (tb_l) AND NOT x = ANY (particles))
+            OR array_to_string(array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (particles)), '')
+               = lb
+            OR array_to_string(array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (particles)), '')
+               = la
+            OR length(lb) >= 3 AND length(la) > length(lb) AND right(la, length(lb)) = lb
+               AND left(la, length(la) - length(lb)) ~ ('^(' || array_to_string(particles, '|') || ')+$')
+            OR length(la) >= 3 AND length(lb) > length(la) AND right(lb, length(la)) = la
+               AND left(lb, length(lb) - length(la)) ~ ('^(' || array_to_string(particles, '|') || ')+$');
+    END IF;
+    -- the first names only matter beside the same last name
+    IF last_same THEN
+        IF fa = fb OR first_typo
+           OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
+           OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f) THEN
+            RETURN 'close';   -- (the test below without its query)
+        END IF;
+        first_close := fa = fb
+            OR first_typo
+            OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
+            -- a middle name or initial on one side only ("John A." / "John")
+            OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f)
+            OR EXISTS (SELECT 1 FROM trapper.name_nicknames n
+                       WHERE (n.name = ta_f[1] AND n.nickname = tb_f[1])
+                          OR (n.name = tb_f[1] AND n.nickname = ta_f[1])
+                          OR (n.nickname = ta_f[1] AND n.name IN (SELECT name FROM trapper.name_nicknames
+                                                                  WHERE nickname = tb_f[1]))
+                          -- a nickname against its name written with a typo ("Liz" / "Eilzabeth")
+                          OR (n.nickname = ta_f[1] AND length(n.name) >= 5
+                              AND trapper.osa_distance(n.name, tb_f[1], 1) <= 1)
+                          OR (n.nickname = tb_f[1] AND length(n.name) >= 5
+                              AND trapper.osa_distance(n.name, ta_f[1], 1) <= 1));
+        IF first_close THEN
+            RETURN 'close';
+        END IF;
     END IF;
     IF (la IS NULL OR lb IS NULL) AND (fa = fb OR first_typo) THEN
         RETURN 'close';   -- first-name-only on one side (as typed, or with a typo)
@@ -289,25 +328,45 @@ BEGIN
     -- other's, its initials standing for the other's remaining words ("Smith J", "J. Smith" /
     -- "John Smith"); the same full words, a middle initial on one side ("SMITH JOHN A").
     wa := ta_f || ta_l; wb := tb_f || tb_l;
-    IF ARRAY(SELECT x FROM unnest(wa) x ORDER BY x) = ARRAY(SELECT x FROM unnest(wb) x ORDER BY x) THEN
-        RETURN 'close';
+    -- (the same words, sorted: only words each side holds all of, as many)
+    IF cardinality(wa) = cardinality(wb) AND wa <@ wb AND wb <@ wa THEN
+        IF ARRAY(SELECT x FROM unnest(wa) x ORDER BY x) = ARRAY(SELECT x FROM unnest(wb) x ORDER BY x) THEN
+            RETURN 'close';
+        END IF;
     END IF;
-    fwa := ARRAY(SELECT x FROM unnest(wa) x WHERE length(x) > 1);
-    fwb := ARRAY(SELECT x FROM unnest(wb) x WHERE length(x) > 1);
-    iwa := ARRAY(SELECT x FROM unnest(wa) x WHERE length(x) = 1);
-    iwb := ARRAY(SELECT x FROM unnest(wb) x WHERE length(x) = 1);
+    fwa := '{}'; fwb := '{}'; iwa := '{}'; iwb := '{}';
+    FOREACH w IN ARRAY wa LOOP
+        IF length(w) > 1 THEN fwa := fwa || w; ELSIF length(w) = 1 THEN iwa := iwa || w; END IF;
+    END LOOP;
+    FOREACH w IN ARRAY wb LOOP
+        IF length(w) > 1 THEN fwb := fwb || w; ELSIF length(w) = 1 THEN iwb := iwb || w; END IF;
+    END LOOP;
     -- (the first initial, as written, stands for the first word the other side has beyond
     -- the shared ones: "Smith J A" ~ "John Smith", "Smith J" ~ "John Andrew Smith", not
     -- "Smith K" ~ "John Smith")
-    IF cardinality(fwa) > 0 AND fwa <@ fwb AND cardinality(iwa) > 0
-       AND left((SELECT y FROM unnest(wb) WITH ORDINALITY t(y, o)
-                 WHERE length(y) > 1 AND NOT y = ANY (fwa) ORDER BY o LIMIT 1), 1) = iwa[1] THEN
-        RETURN 'close';
+    IF cardinality(fwa) > 0 AND fwa <@ fwb AND cardinality(iwa) > 0 THEN
+        beyond := NULL;
+        FOREACH w IN ARRAY wb LOOP
+            IF length(w) > 1 AND NOT w = ANY (fwa) THEN
+                beyond := w;
+                EXIT;
+            END IF;
+        END LOOP;
+        IF left(beyond, 1) = iwa[1] THEN
+            RETURN 'close';
+        END IF;
     END IF;
-    IF cardinality(fwb) > 0 AND fwb <@ fwa AND cardinality(iwb) > 0
-       AND left((SELECT y FROM unnest(wa) WITH ORDINALITY t(y, o)
-                 WHERE length(y) > 1 AND NOT y = ANY (fwb) ORDER BY o LIMIT 1), 1) = iwb[1] THEN
-        RETURN 'close';
+    IF cardinality(fwb) > 0 AND fwb <@ fwa AND cardinality(iwb) > 0 THEN
+        beyond := NULL;
+        FOREACH w IN ARRAY wa LOOP
+            IF length(w) > 1 AND NOT w = ANY (fwb) THEN
+                beyond := w;
+                EXIT;
+            END IF;
+        END LOOP;
+        IF left(beyond, 1) = iwb[1] THEN
+            RETURN 'close';
+        END IF;
     END IF;
     IF cardinality(fwa) >= 2 AND fwa <@ fwb AND fwb <@ fwa AND (iwa <@ iwb OR iwb <@ iwa) THEN
         RETURN 'close';

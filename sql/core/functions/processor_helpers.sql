@@ -41,8 +41,20 @@ BEGIN
     END IF;
     w := split_part(split_part(v, ' ', 1), ',', 1);
     -- one regular expression a call, chosen by the form's look: a session caches 32
-    -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md)
-    IF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
+    -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md);
+    -- none for the two forms nearly every export writes (03/14/2025, 2025-03-14), read by
+    -- position as the expressions below would read them
+    IF length(v) = 10 AND substr(v, 3, 1) = '/' AND substr(v, 6, 1) = '/'
+       AND translate(v, '0123456789', '') = '//' THEN
+        y := substr(v, 7, 4)::integer;
+        mon := substr(v, 1, 2)::integer;
+        d := substr(v, 4, 2)::integer;
+    ELSIF length(v) = 10 AND substr(v, 5, 1) = '-' AND substr(v, 8, 1) = '-'
+          AND translate(v, '0123456789', '') = '--' THEN
+        y := substr(v, 1, 4)::integer;
+        mon := substr(v, 6, 2)::integer;
+        d := substr(v, 9, 2)::integer;
+    ELSIF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
         -- the year first: 2025-03-14, 2025/03/14 (Google Forms' CSV), 2025.03.14
         m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock);
         y := m[1]::integer;
@@ -106,35 +118,44 @@ END $$;
 -- A count as people type one: "5", "5.0", "~5", "about 5", "5+", "5 cats", and a range
 -- ("3-4", "3 to 4") as its upper end, the colony the trapper should plan for. Words alone
 -- ("a few", "lots") are no count: the field stays empty.
+-- (PL/pgSQL, as payload_number below: docs/benchmarks.md)
 CREATE OR REPLACE FUNCTION trapper.payload_int(p_raw text) RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN m IS NOT NULL THEN coalesce(m[2], m[1])::integer END
-    FROM (SELECT regexp_match(lower(btrim(p_raw)),
-              '^(?:~|about |approx\.? |approximately |around |maybe )?\s*(\d{1,6})(?:\.0+)?'
-              '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$') AS m) s
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    m text[] := regexp_match(lower(btrim(p_raw)),
+        '^(?:~|about |approx\.? |approximately |around |maybe )?\s*(\d{1,6})(?:\.0+)?'
+        '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$');
+BEGIN
+    RETURN CASE WHEN m IS NOT NULL THEN coalesce(m[2], m[1])::integer END;
+END $$;
 
 -- A number as people type one: "-122.71", "1,234.5" (thousands separators in threes),
 -- "$12.50", ".5", "12."; NULL for anything else ("12 lbs", "1,2", "n/a"), which PostgreSQL's
 -- cast failed the whole record on. One regular expression a call. The orchestrator's
 -- to_numeric reads the same forms (sql/orchestrator/functions/transforms.sql).
+-- (PL/pgSQL, as the helpers below: a SQL function that cannot be inlined is planned again
+-- on every call from a statement, 60-250 us, more than its work; docs/benchmarks.md)
 CREATE OR REPLACE FUNCTION trapper.payload_number(p_raw text) RETURNS numeric
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    m text[] := regexp_match(btrim(p_raw), '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$');
+BEGIN
+    RETURN CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
                 THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric
-           END
-    FROM (SELECT regexp_match(btrim(p_raw),
-                              '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$') AS m) s
-$$;
+           END;
+END $$;
 
 -- A request's status as the exports and their users write it, into sot_requests' values;
 -- blank is 'new'. Another word is 'new' too, with known false for the caller to count
 -- (trapper.note_unrecognised_value): "Done" or "Cancelled" was read as a new request,
 -- and nobody saw it. Words, not patterns: no regular expression.
 CREATE OR REPLACE FUNCTION trapper.request_status(p_raw text, OUT status text, OUT known boolean)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(st, 'new'), st IS NOT NULL
-    FROM (SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := btrim(translate(lower(coalesce(p_raw, '')), '_-', '  '));
+    st text;
+BEGIN
+    st := CASE
             WHEN v IN ('', 'new', 'open', 'opened', 'received', 'submitted', 'pending')
                 THEN 'new'
             WHEN v IN ('triaged', 'reviewed', 'screened') THEN 'triaged'
@@ -148,9 +169,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             WHEN v IN ('on hold', 'hold', 'paused', 'waiting', 'waitlist', 'wait list')
                 THEN 'on_hold'
             WHEN v IN ('redirected', 'referred', 'referred out') THEN 'redirected'
-          END AS st
-          FROM (SELECT btrim(translate(lower(coalesce(p_raw, '')), '_-', '  ')) AS v) s) t
-$$;
+          END;
+    status := coalesce(st, 'new');
+    known := st IS NOT NULL;
+END $$;
 
 -- A shelter outcome as the exports write it ("Adoption", "ReturnToOwner", "Return to
 -- Owner", "RTF", "Euthanasia", "DOA"), as what it says of the cat: the link to the outcome's
@@ -162,11 +184,12 @@ $$;
 CREATE OR REPLACE FUNCTION trapper.shelter_outcome(
     p_raw text, OUT relationship text, OUT deceased boolean, OUT known boolean
 )
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN k IN ('adopter', 'foster', 'owner', 'caretaker') THEN k
-                WHEN k IS NULL THEN 'adopter' END,
-           coalesce(k = 'deceased', false), k IS NOT NULL
-    FROM (SELECT CASE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '');
+    k text;
+BEGIN
+    k := CASE
             -- by the word's start: "Adoption - Offsite", "Transfer Out", "Euthanasia Requested"
             WHEN v = '' OR v LIKE 'adopt%' THEN 'adopter'
             WHEN v LIKE 'foster%' OR v LIKE 'tofoster%' THEN 'foster'
@@ -177,9 +200,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             WHEN v LIKE 'transfer%' THEN 'transfer'
             WHEN v LIKE 'died%' OR v LIKE 'death%' OR v LIKE 'dead%' OR v LIKE 'deceased%'
                  OR v LIKE 'euthan%' OR v = 'doa' OR v LIKE 'doa%' THEN 'deceased'
-          END AS k
-          FROM (SELECT translate(lower(btrim(coalesce(p_raw, ''))), ' _-/.', '') AS v) s) t
-$$;
+          END;
+    relationship := CASE WHEN k IN ('adopter', 'foster', 'owner', 'caretaker') THEN k
+                         WHEN k IS NULL THEN 'adopter' END;
+    deceased := coalesce(k = 'deceased', false);
+    known := k IS NOT NULL;
+END $$;
 
 -- A yes/no as people and forms write one: JSON true/false, Yes/No, Y/N, TRUE/FALSE, 1/0,
 -- an "x" or "checked" box, on/off; NULL when blank or not known ("unknown", "?"). Another
@@ -189,32 +215,44 @@ $$;
 -- expression. The orchestrator's typed values read the same words
 -- (sql/orchestrator/functions/registry.sql, orchestrator_to_boolean).
 CREATE OR REPLACE FUNCTION trapper.payload_bool(p_raw text, OUT value boolean, OUT known boolean)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := lower(btrim(p_raw));
+BEGIN
+    value := CASE WHEN v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓',
                            '✔') THEN true
                 WHEN v IN ('no', 'n', 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none')
-                THEN false END,
-           v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓', '✔', 'no', 'n',
-                 'false', 'f', '0', '0.0', 'off', 'unchecked', 'none', '', 'unknown', '?',
-                 'n/a', 'na') OR v IS NULL
-    FROM (SELECT lower(btrim(p_raw)) AS v) s
-$$;
+                THEN false END;
+    known := v IN ('yes', 'y', 'true', 't', '1', '1.0', 'x', 'checked', 'on', '✓', '✔', 'no', 'n',
+                   'false', 'f', '0', '0.0', 'off', 'unchecked', 'none', '', 'unknown', '?',
+                   'n/a', 'na') OR v IS NULL;
+END $$;
 
 -- Address parts joined with commas, empty parts left out ("street, town, CA, 95404":
 -- normalize_address folds the state and ZIP back together). A part that is a whole number
 -- written as a float (a ZIP of 95404.0 from a JSON export, or a CSV column a spreadsheet
 -- tool saved as floats) is its digits: "95404.0" made another place than "95404".
 CREATE OR REPLACE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT nullif(array_to_string(array_remove(ARRAY(
-        SELECT CASE WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '')
-               END
-        FROM unnest(parts) x), NULL), ', '), '')
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    x text;
+    v text;
+    kept text[] := '{}';
+BEGIN
+    FOREACH x IN ARRAY coalesce(parts, '{}') LOOP
+        v := CASE WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '') END;
+        IF v IS NOT NULL THEN
+            kept := kept || v;
+        END IF;
+    END LOOP;
+    RETURN nullif(array_to_string(kept, ', '), '');
+END $$;
 
+-- (STABLE, as jsonb_build_object is: declared IMMUTABLE it was never inlined, and ran as a
+-- function of its own for every record, 172,000 calls in the atlas load)
 CREATE OR REPLACE FUNCTION trapper.processed(p_type text, p_id uuid, p_created boolean DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql STABLE AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object('entity_type', p_type, 'entity_id', p_id,
                                                 'created', p_created))
 $$;
