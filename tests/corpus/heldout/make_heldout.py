@@ -409,15 +409,18 @@ def different_people_classes() -> None:
 def address_classes() -> None:
     """One person each, with the same place typed the ways the research lists."""
     variants = [
-        ("pl-a-seventh", [("700 Seventh St", "Lakeport", "95453"), ("700 7th Street", "Lakeport", ""),
-                          ("700 7th St.", "", "95453")]),
-        ("pl-a-blv", [("1234 Lakeport Blvd", "Lakeport", "95453"), ("1234 Lakeport Blv.", "Lakeport", ""),
+        ("pl-a-seventh", [("700 Seventh St", "Lakeport", "95453"),
+                          ("700 7th Street", "Lakeport", ""), ("700 7th St.", "", "95453")]),
+        ("pl-a-blv", [("1234 Lakeport Blvd", "Lakeport", "95453"),
+                      ("1234 Lakeport Blv.", "Lakeport", ""),
                       ("1234 Lakeport Boulevard", "Lakeport", "95453")]),
         ("pl-a-unit", [("45 Park Pl Apt 3", "Ukiah", "95482"), ("45 Park Place #3", "Ukiah", ""),
                        ("45 Park Pl, Unit 3", "Ukiah", "95482")]),
-        ("pl-a-dir", [("1600 N State St", "Ukiah", "95482"), ("1600 North State Street", "Ukiah", ""),
+        ("pl-a-dir", [("1600 N State St", "Ukiah", "95482"),
+                      ("1600 North State Street", "Ukiah", ""),
                       ("1600 N. State St.", "Ukiah", "95482")]),
-        ("pl-a-hwy", [("24500 Hwy 20", "Willits", "95490"), ("24500 State Route 20", "Willits", ""),
+        ("pl-a-hwy", [("24500 Hwy 20", "Willits", "95490"),
+                      ("24500 State Route 20", "Willits", ""),
                       ("24500 CA-20", "Willits", "95490")]),
         ("pl-a-note", [("300 Orchard Ave (behind the feed store)", "Ukiah", "95482"),
                        ("300 Orchard Ave", "Ukiah", "95482"),
@@ -426,13 +429,15 @@ def address_classes() -> None:
                        ("88 pomo ln", "ukiah", "")]),
         ("pl-a-rr", [("RR 2 Box 15", "Covelo", "95428"), ("Rural Route 2, Box 15", "Covelo", ""),
                      ("R.R. 2 Bx 15", "Covelo", "95428")]),
-        ("pl-a-range", [("100-110 Perkins St", "Ukiah", "95482"), ("100 Perkins St", "Ukiah", "95482")]),
-        ("pl-a-ordinal-co", [("5 County Road 301", "Willits", "95490"), ("5 CR 301", "Willits", "95490")]),
+        ("pl-a-range", [("100-110 Perkins St", "Ukiah", "95482"),
+                        ("100 Perkins St", "Ukiah", "95482")]),
+        ("pl-a-ordinal-co", [("5 County Road 301", "Willits", "95490"),
+                             ("5 CR 301", "Willits", "95490")]),
     ]
     names = [("Ruth", "Ellison"), ("Omar", "Sadiq"), ("Beatriz", "Lujan"), ("Carl", "Wegner"),
              ("Dolly", "Fenn"), ("Ian", "McAuliffe"), ("June", "Okafor"), ("Hal", "Sutter"),
              ("Vera", "Quist"), ("Lou", "Baptiste")]
-    for i, ((pl, forms), (first, last)) in enumerate(zip(variants, names)):
+    for i, ((pl, forms), (first, last)) in enumerate(zip(variants, names, strict=True)):
         pid = f"p-addr{i}"
         phone = f"707-555-28{i:02d}"
         for j, (street, city, zip_) in enumerate(forms):
