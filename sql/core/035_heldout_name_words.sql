@@ -20,7 +20,7 @@ INSERT INTO trapper.name_nicknames (name, nickname) VALUES
     ('stanley', 'stan'), ('randall', 'randy'), ('ronald', 'ronnie'), ('donald', 'donnie'),
     ('russell', 'russ'), ('franklin', 'frank'), ('francis', 'frank'), ('ernest', 'ernie'),
     ('herbert', 'herb'), ('wesley', 'wes'), ('bradley', 'brad'), ('elizabeth', 'lizzie'),
-    ('elizabeth', 'eliza'), ('elizabeth', 'betsy'), ('elizabeth', 'libby'),
+    ('elizabeth', 'betsy'), ('elizabeth', 'libby'),
     ('margaret', 'meg'), ('margaret', 'marge'), ('katherine', 'katie'),
     ('kathleen', 'kathy'), ('kathleen', 'kate'), ('christine', 'chris'),
     ('christina', 'chris'), ('christina', 'tina'), ('susan', 'suzy'), ('susan', 'susie'),

@@ -160,7 +160,8 @@ BEGIN
     IF v_phone.value IS NOT NULL AND v_phone.holders >= fsw.shared_n THEN
         v_gate_name := v_gate_name || ' (shared phone demoted)';
     END IF;
-    IF v_email.value IS NOT NULL AND v_email.shared THEN
+    IF v_email.value IS NOT NULL AND v_email.shared
+       AND v_outcome IN ('auto_match', 'review_pending', 'new_entity', 'household_member') THEN
         v_gate_name := v_gate_name || ' (shared email demoted)';
     END IF;
     -- what would change it: the agreements they lack, with the weight each would add
