@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,15 +116,15 @@ def truth_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def load(url: str, run: object) -> None:
+def load(url: str, run: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     """Register the two sources, ingest both files and process the queue, through the CLI
     (``run`` is tests.conftest.run_cli or a twin)."""
     execute(url, SOURCES)
     env = {"DATABASE_URL": url}
     for table, name in (("clinic", "clinic.csv"), ("requests", "requests.csv")):
-        done = run("ingest", f"{SYSTEM}/{table}", str(HERE / name), env=env)  # type: ignore[operator]
+        done = run("ingest", f"{SYSTEM}/{table}", str(HERE / name), env=env)
         assert done.returncode == 0, done.stderr
-    done = run("process", env=env)  # type: ignore[operator]
+    done = run("process", env=env)
     assert done.returncode == 0, done.stderr
 
 

@@ -102,9 +102,9 @@ def test_an_email_people_of_other_names_hold_never_matches_a_name_alone(db_url: 
             owner("35-9", "Maria", "Garcia", email=shelter,
                   address="95 Bevins St, Lakeport, CA 95453"))
     assert len(people(db_url)) == 3
-    last = sql(db_url, "SELECT decision_type, score_breakdown FROM "
-                       "trapper.data_engine_match_decisions ORDER BY decision_id DESC LIMIT 1")[0]
-    assert last[0] == "review_pending"
+    decided = val(db_url, "SELECT decision_type FROM trapper.data_engine_match_decisions "
+                          "ORDER BY decision_id DESC LIMIT 1")
+    assert decided == "review_pending"
     # explain weighs the pair as the engine did
     a, b = [r[0] for r in sql(db_url, "SELECT person_id FROM trapper.sot_people "
                                       "WHERE first_name = 'Maria' ORDER BY created_at")]
