@@ -70,6 +70,8 @@ LANGUAGE sql IMMUTABLE AS $$
            CASE p_name_level WHEN 'exact' THEN p_name_exact
                              WHEN 'close' THEN p_name_close
                              WHEN 'different' THEN p_name_different
+                             -- the given name's agreement with the surname's disagreement
+                             WHEN 'first_only' THEN p_name_close + p_name_different
                              ELSE 0 END,
            CASE WHEN p_same_address THEN p_address
                 WHEN p_same_address = false THEN p_address_different
@@ -79,7 +81,9 @@ $$;
 -- The outcome ladder for the best candidate: the same person only at or above auto-match
 -- with names that agree (or are unknown); names that differ on a shared identifier are a
 -- household member, never the same person; at or above review, a pair for a person to
--- look at; else a new person. (The engine then lets a settled review keep a review pair
+-- look at (the same given name with another surname, first_only, at best: a surname
+-- changed, or a relative); else a new person (first_only on a shared identifier: a
+-- household member). (The engine then lets a settled review keep a review pair
 -- apart: identity.sql.)
 CREATE OR REPLACE FUNCTION trapper.identity_outcome(
     p_score double precision, p_name_level text, p_shares_identifier boolean,
@@ -91,5 +95,7 @@ LANGUAGE sql IMMUTABLE AS $$
                 WHEN p_name_level = 'different' AND p_shares_identifier
                 THEN 'household_member'
                 WHEN p_score >= p_review THEN 'review_pending'
+                WHEN p_name_level = 'first_only' AND p_shares_identifier
+                THEN 'household_member'
                 ELSE 'new_entity' END
 $$;

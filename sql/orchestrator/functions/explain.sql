@@ -54,11 +54,25 @@ BEGIN
     v_gate := trapper.should_be_person(pb.first_name, pb.last_name);
     -- shared email: the weaker confidence of the two holdings (the engine scales a weight by
     -- the least of the held identifier's and the incoming source's confidence)
-    SELECT x.id_value_norm AS value, least(x.confidence, y.confidence) AS conf INTO v_email
-    FROM trapper.person_identifiers x
-    JOIN trapper.person_identifiers y ON y.id_type = x.id_type AND y.id_value_norm = x.id_value_norm
-    WHERE x.person_id = a AND y.person_id = b AND x.id_type = 'email'
-    ORDER BY 2 DESC LIMIT 1;
+    -- (an email that someone besides B holds under a name other than B's weighs as a shared
+    -- phone does: the engine scales its confidence so, identity.sql)
+    SELECT e.value, e.conf * CASE WHEN e.shared THEN fsw.phone_shared / fsw.email_agree
+                                  ELSE 1 END AS conf,
+           e.shared
+    INTO v_email
+    FROM (SELECT x.id_value_norm AS value, least(x.confidence, y.confidence) AS conf,
+                 EXISTS (SELECT 1 FROM trapper.person_identifiers o
+                         JOIN trapper.sot_people op
+                           ON op.person_id = trapper.get_canonical_person_id(o.person_id)
+                         WHERE o.id_type = 'email' AND o.id_value_norm = x.id_value_norm
+                           AND op.person_id <> b
+                           AND trapper.name_compare(pb.first_name, pb.last_name,
+                                                    op.first_name, op.last_name) = 'different')
+                     AS shared
+          FROM trapper.person_identifiers x
+          JOIN trapper.person_identifiers y ON y.id_type = x.id_type AND y.id_value_norm = x.id_value_norm
+          WHERE x.person_id = a AND y.person_id = b AND x.id_type = 'email'
+          ORDER BY 2 DESC LIMIT 1) e;
     v_email_disagree := v_email.value IS NULL
         AND EXISTS (SELECT 1 FROM trapper.person_identifiers WHERE person_id = a AND id_type = 'email')
         AND EXISTS (SELECT 1 FROM trapper.person_identifiers WHERE person_id = b AND id_type = 'email');
@@ -145,6 +159,10 @@ BEGIN
     END IF;
     IF v_phone.value IS NOT NULL AND v_phone.holders >= fsw.shared_n THEN
         v_gate_name := v_gate_name || ' (shared phone demoted)';
+    END IF;
+    IF v_email.value IS NOT NULL AND v_email.shared
+       AND v_outcome IN ('auto_match', 'review_pending', 'new_entity', 'household_member') THEN
+        v_gate_name := v_gate_name || ' (shared email demoted)';
     END IF;
     -- what would change it: the agreements they lack, with the weight each would add
     IF v_outcome IN ('review_pending', 'new_entity') THEN
