@@ -76,6 +76,24 @@ def test_a_555_number_is_a_number_but_the_fiction_lines(db_url: str) -> None:
                    "707-555-0200": "7075550200"}
 
 
+def test_a_local_number_of_one_digit_repeated_is_a_placeholder(db_url: str) -> None:
+    """555-555-5555 typed for two people of one surname made one a household member of the
+    other (the steward's file, tests/test_steward.py): a number whose seven local digits are
+    one digit repeated is refused, with its reason; a number with the digit once fewer is not."""
+    values = ["555-555-5555", "(707) 555-5555", "707-222-2222", "+1 415 999 9999",
+              "999-999-9999", "707-555-5556", "707-222-2223", "707-522-2222"]
+    rows = {r["raw"]: r for r in sql(db_url, """
+        SELECT raw, trapper.usable_phone(raw) AS usable,
+               trapper.identifiers_refused(NULL, ARRAY[raw]) AS said
+        FROM unnest($1::text[]) raw""", values)}
+    refused = {raw for raw, r in rows.items() if r["usable"] is None}
+    assert refused == {"555-555-5555", "(707) 555-5555", "707-222-2222", "+1 415 999 9999",
+                       "999-999-9999"}
+    assert rows["(707) 555-5555"]["said"] == (
+        "phone 7075555555 is on the identity blocklist (a placeholder: one digit repeated)")
+    assert all(r["said"] is None for raw, r in rows.items() if raw not in refused)
+
+
 def _email_corpus() -> list[str]:
     rng = random.Random(5)
     locals_ = ["ann", "Ann.Lee", "a+tag", "x_y", "o'brien", "dots..dots", ".lead", "trail.",

@@ -287,13 +287,16 @@ BEGIN
             OR length(la) >= 3 AND length(lb) > length(la) AND right(lb, length(la)) = la
                AND left(lb, length(lb) - length(la)) ~ ('^(' || array_to_string(particles, '|') || ')+$');
     END IF;
-    -- the first names only matter beside the same last name
-    IF last_same THEN
-        IF fa = fb OR first_typo
+    -- the first names matter beside the same last name, and (first_only, at the end) beside
+    -- two different ones
+    IF last_same AND (fa = fb OR first_typo
            OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
-           OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f) THEN
-            RETURN 'close';   -- (the test below without its query)
-        END IF;
+           OR cardinality(ta_f) > 0 AND cardinality(tb_f) > 0 AND (ta_f <@ tb_f OR tb_f <@ ta_f)) THEN
+        RETURN 'close';   -- (the test below without its query)
+    END IF;
+    first_close := false;
+    IF last_same OR la IS NOT NULL AND lb IS NOT NULL
+                    AND length(ta_f[1]) > 1 AND length(tb_f[1]) > 1 THEN
         first_close := fa = fb
             OR first_typo
             OR (length(ta_f[1]) = 1 OR length(tb_f[1]) = 1) AND left(ta_f[1], 1) = left(tb_f[1], 1)
@@ -309,7 +312,7 @@ BEGIN
                               AND trapper.osa_distance(n.name, tb_f[1], 1) <= 1)
                           OR (n.nickname = tb_f[1] AND length(n.name) >= 5
                               AND trapper.osa_distance(n.name, ta_f[1], 1) <= 1));
-        IF first_close THEN
+        IF last_same AND first_close THEN
             RETURN 'close';
         END IF;
     END IF;
