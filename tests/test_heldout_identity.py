@@ -71,7 +71,10 @@ def test_emails_held_before_take_their_mailbox_key(core_db_url: str) -> None:
                ('{p["person_id"]}', 'email', 'kw@gmial.com', 0.5);""")
     migration = (Path(__file__).resolve().parents[1] / "sql" / "core"
                  / "034_email_mailboxes.sql").read_text()
-    execute(core_db_url, "DO $$" + migration.split("DO $$", 1)[1])
+    # its rewrite, the statements after the tables it fills
+    rewrite = "UPDATE trapper.person_identifiers h" + migration.split(
+        "UPDATE trapper.person_identifiers h", 1)[1]
+    execute(core_db_url, rewrite)
     held = sql(core_db_url, "SELECT id_value_norm, confidence FROM trapper.person_identifiers "
                             "WHERE id_type = 'email' ORDER BY 1")
     assert [(r[0], float(r[1])) for r in held] == [("kw@gmail.com", 0.5),

@@ -283,7 +283,8 @@ def test_header_variants_are_staged_under_the_names_the_processor_reads(
     assert val(db_url, "SELECT source_row_id FROM trapper.staged_records") == "25-1139_2025-03-14"
     renamed, missing = run["notes"]
     assert "'PATIENT NAME' as 'Animal Name'" in renamed and "'sex' as 'Sex'" in renamed
-    assert missing.startswith("no column for 'Secondary Color': the processor reads it")
+    assert missing.startswith("no column for 'Secondary Color', 'Weight', 'Age Years', "
+                              "'Age Months': the processor reads it")
     # the same record under its canonical headers is the same content: a duplicate
     g = tmp_path / "cat_info_canonical.xlsx"
     write_xlsx(g, ["Number", "Date", "Animal Name", "Microchip Number", "Sex", "Breed",

@@ -118,6 +118,18 @@ async def test_log_retention_drops_whole_old_partitions_and_only_them(db_url: st
         await conn.close()
 
 
+async def _past_the_check(conn: asyncpg.Connection, key: str, value: str) -> None:
+    """A setting as one written before settings_check.sql refused such values (an older
+    install's row): the readers must still take it with a warning and their default."""
+    async with conn.transaction():
+        await conn.execute("ALTER TABLE trapper.orchestrator_settings "
+                           "DISABLE TRIGGER orchestrator_settings_check")
+        await conn.execute("UPDATE trapper.orchestrator_settings SET value = $2 WHERE key = $1",
+                           key, value)
+        await conn.execute("ALTER TABLE trapper.orchestrator_settings "
+                           "ENABLE TRIGGER orchestrator_settings_check")
+
+
 @pytest.mark.parametrize("value", ["-1", "abc", "1.5", "100000"])
 async def test_a_bad_retention_setting_keeps_everything_and_says_so(
         db_url: str, value: str) -> None:
@@ -128,10 +140,13 @@ async def test_a_bad_retention_setting_keeps_everything_and_says_so(
     conn.add_log_listener(lambda _c, msg: warnings.append(str(msg)))
     try:
         kept = [await _log_row(conn, m, f"{m} months ago") for m in (0, 1)]
-        await conn.execute("UPDATE trapper.orchestrator_settings SET value = $1 "
-                           "WHERE key = 'log_retention_months'", value)
-        await conn.execute("UPDATE trapper.orchestrator_settings SET value = $1 "
-                           "WHERE key = 'partitions_ahead_months'", value)
+        # written today, the value is refused, naming the key
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="log_retention_months"):
+            await conn.execute("UPDATE trapper.orchestrator_settings SET value = $1 "
+                               "WHERE key = 'log_retention_months'", value)
+        # one written before the check (settings_check.sql) still keeps everything
+        await _past_the_check(conn, "log_retention_months", value)
+        await _past_the_check(conn, "partitions_ahead_months", value)
         before = set(await _partitions(conn, LOG))
         # the listener's own housekeeping query
         _, made, dropped = await conn.fetchrow(
@@ -196,8 +211,10 @@ async def test_a_bad_events_retention_is_seven_days_with_a_warning(db_url: str) 
         while not await conn.fetchval(
                 "SELECT pass_complete FROM trapper.orchestrator_consume_events('w')"):
             pass
-        await conn.execute("UPDATE trapper.orchestrator_settings SET value = '7 days' "
-                           "WHERE key = 'events_retention_days'")
+        with pytest.raises(asyncpg.InvalidParameterValueError, match="events_retention_days"):
+            await conn.execute("UPDATE trapper.orchestrator_settings SET value = '7 days' "
+                               "WHERE key = 'events_retention_days'")
+        await _past_the_check(conn, "events_retention_days", "7 days")
         prune = sql.beside(str(Path(REPO) / "listener/events/service.py"), "listener")["housekeep"]
         assert await conn.fetchval(prune, "w") == 0      # 3 days old: within the default 7
         assert any("events_retention_days" in w and "7 days" in w for w in warnings)

@@ -42,7 +42,8 @@ FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
         "Spay Neuter Status", "Primary Color", "Vet Name", "Service / Subsidy"),
     ("clinichq", "cat_info"): (
         "Number", "Date", "Animal Name", "Microchip Number", "Sex", "Breed",
-        "Spay Neuter Status", "Primary Color", "Secondary Color"),
+        "Spay Neuter Status", "Primary Color", "Secondary Color", "Weight", "Age Years",
+        "Age Months"),
     ("clinichq", "owner_info"): (
         "Number", "Date", "Owner First Name", "Owner Last Name", "Owner Email", "Owner Phone",
         "Owner Cell Phone", "Owner Address", "Ownership"),
