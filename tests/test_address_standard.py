@@ -117,6 +117,22 @@ SAME = {
         ["118-37 Queens Blvd, Forest Hills, NY"],
         ["37-06 80th St, Jackson Heights", "37-06 Eightieth Street, Jackson Heights"],
     ],
+    # A hyphenated number is a range (keyed by its first number) only when its end is as
+    # long as its start and past it; any other is one number, so each of these is its own
+    # place: none meets another, nor the house its first number names
+    "hyphenated numbers that are no range: one number each": [
+        ["45-6 Oak St, Queens", "45 - 6 Oak Street, Queens"],
+        ["45-7 Oak St, Queens"],
+        ["45-67A Oak St, Queens"],
+        ["45-89A Oak St, Queens"],
+        ["94-1234 Kamehameha Hwy, Waipahu", "94-1234 KAMEHAMEHA HIGHWAY, Waipahu"],
+        ["94-1000 Kamehameha Hwy, Waipahu"],
+        ["4-5A Oak St, Queens"],
+        ["4-5B Oak St, Queens"],
+        ["45 Oak St, Queens"],
+        ["4 Oak St, Queens"],
+        ["94 Kamehameha Hwy, Waipahu"],
+    ],
     "a route by any of its names, its directional before or after its number": [
         ["500 N Highway 12, Sonoma", "500 Highway 12 N, Sonoma", "500 North Hwy 12, Sonoma",
          "500 N State Route 12, Sonoma", "500 SR 12 North, Sonoma"],

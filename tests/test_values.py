@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.entities import owner, process
-from tests.helpers import sql, val
+from tests.helpers import execute, sql, val
 
 # (sex as typed, altered as typed) -> (sex, altered) stored
 SEX_ALTERED: list[tuple[str | None, str | None, str | None, str | None]] = [
@@ -516,3 +516,38 @@ def test_a_geocode_with_blank_coordinates_is_no_location(db_url: str) -> None:
             "formatted_address": addr, "lat": lat, "lng": lng})
         assert val(db_url, "SELECT location[1] FROM trapper.places") == (
             38.23 if lat else None)
+
+
+def test_visits_processed_before_031_get_their_observations(db_url: str) -> None:
+    """A database upgraded with data: the cat_info visits processed before 031 carried
+    weights and ages nothing read; core 038 reads them, for the cat each visit was matched
+    to (the survivor when that cat was merged since), once."""
+    visit = {**_cat("28-1", "985112000000501", "F", "Yes"), "Date": "03/14/2025",
+             "Weight": "8.2", "Age Years": "2", "Age Months": "1"}
+    process(db_url, "clinichq", "cat_info", visit)
+    process(db_url, "clinichq", "cat_info", {**visit, "Date": "05/01/2025", "Weight": "9 lbs"})
+    cat = val(db_url, "SELECT cat_id FROM trapper.sot_cats")
+    execute(db_url, "DELETE FROM trapper.cat_observations")   # as before 031
+    migration = (Path(REPO) / "sql/core/038_hyphenated_numbers_and_past_visits.sql").read_text()
+    execute(db_url, migration)
+    execute(db_url, migration)
+    rows = [tuple(r) for r in sql(db_url, """
+        SELECT cat_id, observed_on::text, weight_lbs::text, age_months
+        FROM trapper.cat_observations ORDER BY observed_on""")]
+    assert rows == [(cat, "2025-03-14", "8.20", 25), (cat, "2025-05-01", "9.00", 25)]
+
+
+def test_a_merge_keeps_a_cat_fixed(db_url: str) -> None:
+    """Two records of one cat made two cats, one intact and one spayed: merged (by staff,
+    either way round), the survivor is altered; a No merged into a Yes changes nothing."""
+    process(db_url, "clinichq", "cat_info", _cat("29-1", "985112000000601", "F", "No"))
+    process(db_url, "clinichq", "cat_info", _cat("29-2", "985112000000602", "F", "Yes"))
+    process(db_url, "clinichq", "cat_info", _cat("29-3", "985112000000603", "F", "No"))
+    ids = {r["clinichq_animal_id"]: r["cat_id"] for r in sql(
+        db_url, "SELECT clinichq_animal_id, cat_id FROM trapper.sot_cats")}
+    sql(db_url, "UPDATE trapper.sot_cats SET merged_into_cat_id = $1 WHERE cat_id = $2",
+            ids["29-1"], ids["29-2"])
+    sql(db_url, "UPDATE trapper.sot_cats SET merged_into_cat_id = $1 WHERE cat_id = $2",
+            ids["29-1"], ids["29-3"])
+    assert val(db_url, "SELECT altered_status FROM trapper.sot_cats WHERE cat_id = $1",
+               ids["29-1"]) == "Yes"

@@ -943,13 +943,18 @@ BEGIN
 
     m := regexp_match(line, '^((?:[nsew]\d+[nsew])?\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
     house := m[1] || m[2];
-    IF m[3] ~ '^\d\d$' THEN
-        -- a Queens house number ("45-67 Main St": the cross street, then the house): one
-        -- number, kept whole, so 45-67 and 45-89 stay two places. A range's end of exactly
-        -- two digits ("12-14") reads the same and is kept whole too: the key then misses
+    IF m[3] ~ '^\d' AND NOT (m[1] ~ '^\d+$' AND m[2] = '' AND m[3] ~ '^\d+$'
+                             AND length(m[3]) <> 2 AND length(m[3]) = length(m[1])
+                             AND m[3] > m[1]) THEN
+        -- a hyphenated number that is no range is one number, kept whole: a Queens house
+        -- ("45-67 Main St": the cross street, then the house), a Hawaii one ("94-1234": the
+        -- zone, then the lot), one whose end is below its start ("45-6") or carries a letter
+        -- ("45-67A", "4-5A"), so 45-67 and 45-89 stay two places. A range's end of exactly
+        -- two digits ("12-14") reads as Queens and is kept whole too: the key then misses
         -- "12 Main St" rather than join two houses (docs/identity.md, "Places")
         house := m[1] || m[2] || '-' || m[3];
-    ELSIF left(m[3], 1) IN ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9') THEN
+    ELSIF m[3] ~ '^\d' THEN
+        -- a range ("100-110", "5-7": its end as long as its start, and past it)
         house_range := m[1] || m[2] || '-' || m[3];
     ELSIF m[3] IS NOT NULL THEN
         house := m[1] || m[3];                                           -- "1234-B"

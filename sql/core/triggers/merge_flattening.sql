@@ -55,6 +55,12 @@ BEGIN
         NEW.merged_at := coalesce(NEW.merged_at, now());
         UPDATE trapper.sot_cats SET merged_into_cat_id = NEW.merged_into_cat_id
         WHERE merged_into_cat_id = NEW.cat_id;
+        -- a cat is fixed once and stays so: a merged cat's Yes is the survivor's
+        -- (docs/processing.md, "A cat's sex and altered status")
+        IF NEW.altered_status = 'Yes' THEN
+            UPDATE trapper.sot_cats SET altered_status = 'Yes', updated_at = now()
+            WHERE cat_id = NEW.merged_into_cat_id AND altered_status IS DISTINCT FROM 'Yes';
+        END IF;
     END IF;
     RETURN NEW;
 END $$;
