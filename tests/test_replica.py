@@ -103,7 +103,10 @@ async def _caught_up(primary: str, standby: str) -> None:
     p = await asyncpg.connect(primary)
     s = await asyncpg.connect(standby)
     try:
-        lsn = await p.fetchval("SELECT pg_current_wal_lsn()")
+        # The insert position, not pg_current_wal_lsn(): the primary runs with
+        # synchronous_commit = off, so a commit just returned may not be written out yet and
+        # the write position can stand before it (the CI flake of stop 26).
+        lsn = await p.fetchval("SELECT pg_current_wal_insert_lsn()")
         for _ in range(600):
             if await s.fetchval("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", lsn):
                 return
