@@ -35,6 +35,7 @@ import splink_peer
 from _db import WORLD_CACHE, atlas_world, fresh_database, ingest_world, load_world
 
 from listener.queue.worker import drain_queue
+from synthetic.scoring import pairwise
 
 ENTITY_OF = {"people": "person", "places": "place", "cats": "cat"}
 CANONICAL = {
@@ -42,29 +43,6 @@ CANONICAL = {
     "place": "trapper.get_canonical_place_id(entity_id)",
     "cat": "trapper.get_canonical_cat_id(entity_id)",
 }
-
-
-def pairs(n: int) -> int:
-    return n * (n - 1) // 2
-
-
-def pairwise(truth: dict[tuple[str, str, str], str],
-             predicted: dict[tuple[str, str, str], str]) -> tuple[float, float, int]:
-    """Pairwise precision and recall over the rows of the truth; a row with no predicted
-    entity is a singleton of its own."""
-    cells: Counter[tuple[str, str]] = Counter()
-    pred_sizes: Counter[str] = Counter()
-    true_sizes: Counter[str] = Counter()
-    for key, true_id in truth.items():
-        pred = predicted.get(key) or f"none:{key}"
-        cells[(pred, true_id)] += 1
-        pred_sizes[pred] += 1
-        true_sizes[true_id] += 1
-    tp = sum(pairs(n) for n in cells.values())
-    pp = sum(pairs(n) for n in pred_sizes.values())
-    tpairs = sum(pairs(n) for n in true_sizes.values())
-    unmatched = sum(1 for k in truth if k not in predicted)
-    return (tp / pp if pp else 1.0), (tp / tpairs if tpairs else 1.0), unmatched
 
 
 async def predicted(conn: asyncpg.Connection, entity: str) -> dict[tuple[str, str, str], str]:

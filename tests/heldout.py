@@ -14,11 +14,12 @@ import csv
 import os
 import subprocess
 import sys
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synthetic.scoring import pairwise
 from tests.helpers import execute, sql
 
 HERE = Path(__file__).resolve().parent / "corpus" / "heldout"
@@ -79,27 +80,6 @@ VALUES
 Key = tuple[str, str]   # (source table, source row id)
 
 
-def pairs(n: int) -> int:
-    return n * (n - 1) // 2
-
-
-def pairwise(truth: dict[Key, str], predicted: dict[Key, str]) -> tuple[float, float]:
-    """Pairwise precision and recall over the truth's rows, as bench/identity.py measures
-    the atlas world: a row with no predicted entity is a singleton of its own."""
-    cells: Counter[tuple[str, str]] = Counter()
-    pred_sizes: Counter[str] = Counter()
-    true_sizes: Counter[str] = Counter()
-    for key, true_id in truth.items():
-        pred = predicted.get(key) or f"none:{key}"
-        cells[(pred, true_id)] += 1
-        pred_sizes[pred] += 1
-        true_sizes[true_id] += 1
-    tp = sum(pairs(n) for n in cells.values())
-    pp = sum(pairs(n) for n in pred_sizes.values())
-    tpairs = sum(pairs(n) for n in true_sizes.values())
-    return (tp / pp if pp else 1.0), (tp / tpairs if tpairs else 1.0)
-
-
 @dataclass
 class Scores:
     """What the load made of the set, against the truth."""
@@ -150,8 +130,8 @@ def score(url: str) -> Scores:
     made = [(r["source_table"], r["source_row_id"]) for r in rows
             if not r["person"].startswith("p-")
             and (r["source_table"], r["source_row_id"]) in people]
-    s = Scores(pairwise(person_truth, people), pairwise(place_truth, places),
-               pairwise(cat_truth, cats), made)
+    s = Scores(pairwise(person_truth, people)[:2], pairwise(place_truth, places)[:2],
+               pairwise(cat_truth, cats)[:2], made)
     cls = {(r["source_table"], r["source_row_id"]): r["class"] for r in rows}
     by_pred: dict[str, set[str]] = defaultdict(set)
     by_true: dict[str, set[str]] = defaultdict(set)
