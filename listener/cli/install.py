@@ -21,7 +21,8 @@ from listener.schema import migrations
 @click.option("--with-core", "mode", flag_value="with-core",
               help="Standalone: the engines, the orchestrator and the shadow triggers.")
 @click.option("--core-only", "mode", flag_value="core-only",
-              help="The engines alone (what a host database has before the orchestrator).")
+              help="The engines alone (what a host database has before the orchestrator); "
+                   "refused where the orchestrator is installed.")
 @click.option("--list", "list_only", is_flag=True,
               help="Show each SQL file's state (applied, pending, to re-apply, rewritten, "
                    "edited); change nothing.")
