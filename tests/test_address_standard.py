@@ -151,6 +151,20 @@ SAME = {
         ["123 El Camino Real, Petaluma", "123 El Camino Real Petaluma"],
         ["55 La Calle del Sol Petaluma", "55 La Calle del Sol, Petaluma"],
     ],
+    "an article and a Spanish street type as the whole street, the town after with no comma": [
+        ["100 El Camino Santa Rosa", "100 El Camino, Santa Rosa",
+         "100 EL CAMINO SANTA ROSA CA 95404"],
+        ["100 El Camino Real Santa Rosa", "100 El Camino Real, Santa Rosa"],
+        ["100 El Camino San Rafael", "100 El Camino, San Rafael"],
+        ["100 La Calle St Helena", "100 La Calle Saint Helena CA", "100 La Calle, St. Helena"],
+        ["100 El Camino Mt Shasta", "100 El Camino Mount Shasta CA", "100 El Camino, Mt Shasta"],
+        ["100 El Camino Ft Bragg", "100 El Camino, Fort Bragg"],
+        ["100 El Camino Apt 5 Santa Rosa", "100 El Camino, Apt 5, Santa Rosa"],
+        ["100 El Camino Real"],
+        ["100 El Camino"],
+        # a street's suffix further on ends the street: no town in it
+        ["100 El Camino Santa Rosa Ave"],
+    ],
     "a landmark before the address": [
         ["Safeway, 1234 Mendocino Ave, Santa Rosa", "1234 Mendocino Ave, Santa Rosa",
          "Behind Safeway 1234 Mendocino Ave Santa Rosa", "1234 mendocino avenue santa rosa"],
@@ -412,6 +426,53 @@ def test_what_the_second_pass_classes_say(db_url: str) -> None:
     assert keys(db_url, ["Main St & 4th Ave, Santa Rosa"])["Main St & 4th Ave, Santa Rosa"] \
         == "&|4th & main|ave & st|santa rosa"
     assert keys(db_url, ["Main & 4th St"])["Main & 4th St"] == "&|4th & main|st & |"
+
+
+def test_the_town_after_an_article_and_a_street_type(db_url: str) -> None:
+    assert parts(db_url, "100 El Camino Santa Rosa") == {
+        "kind": "address", "house": "100", "street": "el camino", "town": "santa rosa"}
+    assert parts(db_url, "100 El Camino Real") == {
+        "kind": "address", "house": "100", "street": "el camino real"}
+    assert parts(db_url, "100 El Camino Real Santa Rosa")["street"] == "el camino real"
+    assert parts(db_url, "100 El Camino St Helena")["town"] == "st helena"
+    assert parts(db_url, "100 El Camino St Santa Rosa") == {
+        "kind": "address", "house": "100", "street": "el camino st", "town": "santa rosa"}
+    assert parts(db_url, "100 El Camino Santa")["street"] == "el camino santa"
+    # a town an address with a ZIP named (address_zip_towns, 017), in one word or more
+    for town in ("Mill Valley, CA 94941", "Petaluma, CA 94952"):
+        assert place(db_url, f"1 Main St, {town}") is not None
+    assert parts(db_url, "100 El Camino Mill Valley") == {
+        "kind": "address", "house": "100", "street": "el camino", "town": "mill valley"}
+    assert parts(db_url, "100 La Calle Petaluma CA") == {
+        "kind": "address", "house": "100", "street": "la calle", "town": "petaluma"}
+    # the words that begin a town are data: one added is read at once
+    assert parts(db_url, "100 El Camino Rio Vista")["street"] == "el camino rio"
+    execute(db_url, "INSERT INTO trapper.address_town_starts VALUES ('rio')")
+    assert parts(db_url, "100 El Camino Rio Vista") == {
+        "kind": "address", "house": "100", "street": "el camino", "town": "rio vista"}
+    assert val(db_url, "SELECT trapper.address_parts_memoized('100 El Camino Rio Vista') "
+                       "->> 'town'") == "rio vista"
+
+
+def test_places_keyed_before_039_take_the_town_after_an_article_street(db_url: str) -> None:
+    # the keys the parser before 039 gave (039 runs rekey_places)
+    old = [("100 El Camino Santa Rosa", "100|el camino santa||rosa"),
+           ("100 El Camino, Santa Rosa", "100|el camino||santa rosa"),
+           ("100 La Calle St Helena", "100|la calle st||helena"),
+           ("100 El Camino Real Santa Rosa", "100|el camino real||santa rosa")]
+    for i, (address, key) in enumerate(old):
+        sql(db_url, """
+            INSERT INTO trapper.places (address_key, formatted_address, normalized_address,
+                                        address_kind, created_at)
+            VALUES ($1, $2, trapper.normalize_address($2), 'address',
+                    now() - make_interval(days => $3))""", key, address, 10 - i)
+    out = sql(db_url, "SELECT * FROM trapper.rekey_places()")[0]
+    # La Calle takes its new key; El Camino's old key meets the one written with a comma
+    assert (out["rekeyed"], out["merged"]) == (1, 1)
+    live = {r["address_key"] for r in sql(
+        db_url, "SELECT address_key FROM trapper.places WHERE merged_into_place_id IS NULL")}
+    assert live == {"100|el camino||santa rosa", "100|la calle||st helena",
+                    "100|el camino real||santa rosa"}
 
 
 @pytest.mark.parametrize(("text", "kind"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from listener.core.errors import MigrationError
 from listener.schema import migrations
 from tests.conftest import run_cli
+from tests.helpers import execute
 from tests.pg import pg_dump_binary
 
 pytestmark = pytest.mark.anyio
@@ -300,8 +302,6 @@ async def test_verify_reports_a_dropped_trigger(db_url: str) -> None:
 def test_install_list_shows_applied_and_pending(core_db_url: str) -> None:
     result = run_cli("install", "--list", "--json", env={"DATABASE_URL": core_db_url})
     assert result.returncode == 0, result.stderr
-    import json
-
     states = {(r["layer"], r["migration"]): r["state"] for r in json.loads(result.stdout)}
     assert states[("core", "001_staging.sql")] == "applied"
     assert states[("orchestrator", "001_backbone.sql")] == "pending"
@@ -336,3 +336,111 @@ def test_embedded_default_installs_and_lists(tmp_path: Path) -> None:
         assert (tmp_path / "atlas-orchestrator" / "pgdata" / "PG_VERSION").exists()
     finally:
         run_cli("embedded", "stop", env=env)
+
+
+# A later release's migrations, for the upgrade tests: number 099, which no real migration
+# takes, in each layer.
+FUTURE = {"core": "CREATE TABLE trapper.future_core_099 (id int);",
+          "orchestrator": "CREATE TABLE trapper.orchestrator_future_099 (id int);"}
+
+
+def _next_release(tmp_path: Path) -> dict[str, str]:
+    """A copy of the SQL with a new numbered migration in the core and orchestrator layers;
+    the environment that installs from it."""
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(migrations.sql_root(), sql_dir)
+    for layer, text in FUTURE.items():
+        (sql_dir / layer / "099_future.sql").write_text(text + "\n")
+        with (sql_dir / layer / "order.txt").open("a") as order:
+            order.write("\n099_future.sql\n")
+    return {"ATLAS_ORCH_SQL_DIR": str(sql_dir)}
+
+
+def _exists(url: str, table: str) -> bool:
+    async def read() -> bool:
+        conn = await asyncpg.connect(url)
+        try:
+            return bool(await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table))
+        finally:
+            await conn.close()
+
+    return anyio.run(read)
+
+
+def test_an_upgrade_given_no_mode_keeps_with_core(db_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": db_url, **_next_release(tmp_path)}
+    done = run_cli("install", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    # the engines' new migration too, not only the orchestrator's (shadow would skip it)
+    assert doc["mode"] == "with-core"
+    assert doc["applied"] == ["core/099_future.sql", "orchestrator/099_future.sql"]
+    assert _exists(db_url, "trapper.future_core_099")
+    said = run_cli("install", env=env)
+    assert said.returncode == 0, said.stderr
+    assert "no mode given: with-core, the mode installed here" in said.stderr
+    assert run_cli("verify", env=env).returncode == 0
+
+
+def test_an_upgrade_given_no_mode_keeps_shadow(core_db_url: str, tmp_path: Path) -> None:
+    # a host's own engines: there, atlas-orch keeps no record of the core
+    execute(core_db_url, "DROP TABLE trapper.core_migrations")
+    env = {"DATABASE_URL": core_db_url}
+    assert run_cli("install", env=env).returncode == 0          # a shadow install
+    env.update(_next_release(tmp_path))
+    done = run_cli("install", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["mode"] == "shadow"
+    assert doc["applied"] == ["orchestrator/099_future.sql"]
+    assert not _exists(core_db_url, "trapper.future_core_099")  # the host's engines untouched
+
+
+def test_engines_installed_alone_take_the_orchestrator_and_their_upgrade(
+        core_db_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": core_db_url, **_next_release(tmp_path)}
+    done = run_cli("install", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["mode"] == "with-core"
+    assert doc["applied"][0] == "core/099_future.sql"
+    assert "orchestrator/001_backbone.sql" in doc["applied"]
+    assert run_cli("verify", env=env).returncode == 0
+
+
+def test_core_only_is_refused_where_the_orchestrator_is_installed(
+        db_url: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": db_url, **_next_release(tmp_path)}
+    refused = run_cli("install", "--core-only", "--json", env=env)
+    assert refused.returncode == 2, refused.stderr
+    error = json.loads(refused.stdout)["error"]
+    assert error["code"] == "usage" and error["exit_status"] == 2
+    assert "--core-only would upgrade the engines and leave the orchestrator behind" \
+        in error["message"]
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("atlas-orch: error: the orchestrator is "
+                                                   "installed here (with-core mode)")
+    assert not _exists(db_url, "trapper.future_core_099")       # nothing ran
+    # the engines alone, where the orchestrator is not, still upgrade with --core-only
+    assert run_cli("uninstall", env=env).returncode == 0
+    again = run_cli("install", "--core-only", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["applied"] == ["core/099_future.sql"]
+
+
+def test_a_new_database_given_no_mode_is_installed_in_shadow_mode(
+        empty_db_url: str) -> None:
+    conn_mode = anyio.run(_installed_mode, empty_db_url)
+    assert conn_mode is None
+    done = run_cli("install", "--json", env={"DATABASE_URL": empty_db_url})
+    assert done.returncode == 1                          # shadow: the engines are missing
+    assert "install the engines first (or use --with-core)" in json.loads(
+        done.stdout)["error"]["message"]
+
+
+async def _installed_mode(url: str) -> str | None:
+    conn = await asyncpg.connect(url)
+    try:
+        return await migrations.installed_mode(conn)
+    finally:
+        await conn.close()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tests.entities import owner, process
+from tests.entities import owner, process, stage
 from tests.helpers import execute, sql, val
 
 # (sex as typed, altered as typed) -> (sex, altered) stored
@@ -551,3 +551,64 @@ def test_a_merge_keeps_a_cat_fixed(db_url: str) -> None:
             ids["29-1"], ids["29-3"])
     assert val(db_url, "SELECT altered_status FROM trapper.sot_cats WHERE cat_id = $1",
                ids["29-1"]) == "Yes"
+
+
+# A rescue's animal export, routed by rules (docs/orchestrator.md): its cats without a
+# microchip are known by its own Animal ID.
+RESCUE_SOURCE = """
+INSERT INTO trapper.orchestrator_sources
+    (source_system, source_table, display_name, entity_types_produced, processor_name,
+     ingest_method, ingest_frequency, expected_fields, id_field_candidates)
+VALUES ('rescue', 'animals', 'Rescue animals', '{cat}', 'orchestrator_router',
+        'file_upload', 'on_demand',
+        trapper.orchestrator_fields(ARRAY['Animal ID', 'Name', 'Sex', 'Altered',
+                                          'Microchip'], ARRAY['Animal ID']),
+        ARRAY['Animal ID']);
+INSERT INTO trapper.orchestrator_routing_rules
+    (source_system, source_table, source_field, target_surface, target_field, routing_type,
+     target_function, transform_expression, is_required)
+SELECT 'rescue', 'animals', f, 'sot_cats', t, 'direct', 'find_or_create_cat_by_microchip',
+       NULL, false
+FROM (VALUES ('Animal ID', 'animal_id'), ('Name', 'name'), ('Sex', 'sex'),
+             ('Altered', 'altered_status'), ('Microchip', 'microchip')) r (f, t);
+"""
+
+# one cat's records in the order they come (sex, altered as typed) -> (sex, altered) stored
+CHIPLESS: list[tuple[list[tuple[str, str]], tuple[str | None, str | None]]] = [
+    ([("F", "No"), ("F", "Yes")], ("Female", "Yes")),            # trapped intact, then spayed
+    ([("Intact Male", ""), ("", "neutered"), ("", "intact")], ("Male", "Yes")),
+    ([("", ""), ("MN", "")], ("Male", "Yes")),                   # filled when first known
+    ([("Neutered Male", "No")], ("Male", "No")),                 # the altered field's word wins
+    ([("Spayed", "")], ("Female", "Yes")),
+    ([("M", "maybe")], ("Male", None)),                          # unread: counted, not guessed
+]
+
+
+def test_a_chipless_cat_routed_takes_the_altered_status_the_processors_give(
+        db_url: str) -> None:
+    """The router's cat known by an export's own id and the clinic processor's cat known by
+    its animal number go through one core function (trapper.cat_fill): the same records give
+    the same sex and altered status, and the same values counted as unread."""
+    execute(db_url, RESCUE_SOURCE)
+    for i, (records, _) in enumerate(CHIPLESS):
+        for sex, altered in records:
+            process(db_url, "clinichq", "cat_info", _cat(f"30-{i}", "", sex, altered))
+            record = stage(db_url, "rescue", "animals", {
+                "Animal ID": f"R{i}", "Name": "Tux", "Sex": sex, "Altered": altered,
+                "Microchip": ""})
+            val(db_url, "SELECT trapper.orchestrator_router($1)", record)
+    core = {r["clinichq_animal_id"]: (r["sex"], r["altered_status"]) for r in sql(
+        db_url, "SELECT clinichq_animal_id, sex, altered_status FROM trapper.sot_cats "
+                "WHERE clinichq_animal_id IS NOT NULL")}
+    routed = {r["animal_id"]: (r["sex"], r["altered_status"]) for r in sql(
+        db_url, "SELECT k.animal_id, c.sex, c.altered_status "
+                "FROM trapper.orchestrator_cat_source_ids k "
+                "JOIN trapper.sot_cats c ON c.cat_id = k.cat_id")}
+    for i, (_, want) in enumerate(CHIPLESS):
+        assert (core[f"30-{i}"], routed[f"R{i}"]) == (want, want), CHIPLESS[i]
+    assert val(db_url, "SELECT count(*) FROM trapper.sot_cats") == 2 * len(CHIPLESS)
+    unread = sql(db_url, "SELECT s.source_system, u.field, u.value "
+                         "FROM trapper.unrecognised_values u "
+                         "JOIN trapper.staged_records s ON s.id = u.staged_record_id")
+    assert sorted(tuple(r) for r in unread) == [("clinichq", "altered_status", "maybe"),
+                                                ("rescue", "altered_status", "maybe")]

@@ -21,7 +21,8 @@ from listener.schema import migrations
 @click.option("--with-core", "mode", flag_value="with-core",
               help="Standalone: the engines, the orchestrator and the shadow triggers.")
 @click.option("--core-only", "mode", flag_value="core-only",
-              help="The engines alone (what a host database has before the orchestrator).")
+              help="The engines alone (what a host database has before the orchestrator); "
+                   "refused where the orchestrator is installed.")
 @click.option("--list", "list_only", is_flag=True,
               help="Show each SQL file's state (applied, pending, to re-apply, rewritten, "
                    "edited); change nothing.")
@@ -34,9 +35,12 @@ def install(
     database_url: str | None, mode: str | None, list_only: bool, print_sql: bool,
     then_backfill: bool, as_json: bool,
 ) -> None:
-    """Install the orchestrator (shadow mode onto existing engines, unless --with-core)."""
+    """Install or upgrade. Given no mode: the mode already installed here (with-core where
+    atlas-orch installed the engines, else shadow), on a new database shadow mode onto
+    existing engines."""
     layers: tuple[str, ...] = migrations.LAYERS
     listing_everything = list_only and mode is None
+    given = mode
     mode = mode or "shadow"
     if not listing_everything:
         layers = migrations.layers_for(mode)
@@ -56,19 +60,23 @@ def install(
             if list_only:
                 _show_status(await migrations.status(conn, layers), as_json)
                 return
-            done = await migrations.install(conn, mode, progress=not as_json)
+            installed = None if given else await migrations.installed_mode(conn)
+            chosen = given or installed or mode
+            if installed and not as_json:
+                say(f"no mode given: {installed}, the mode installed here")
+            done = await migrations.install(conn, chosen, progress=not as_json)
             filled = (await backfill_service.run(conn, progress=None if not as_json else False)
                       if then_backfill else None)
             if as_json:
-                doc: dict[str, object] = {"mode": mode, "applied": [m.label for m in done]}
+                doc: dict[str, object] = {"mode": chosen, "applied": [m.label for m in done]}
                 if filled is not None:
                     doc["backfill"] = filled.as_dict()
                 emit_json(doc)
                 return
             if done:
-                say(f"applied {len(done)} SQL file(s) ({mode})")
+                say(f"applied {len(done)} SQL file(s) ({chosen})")
             else:
-                say(f"nothing to do: every {mode} SQL file is already applied")
+                say(f"nothing to do: every {chosen} SQL file is already applied")
             if filled is not None:
                 report_backfill(filled, False)
 

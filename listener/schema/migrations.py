@@ -25,7 +25,7 @@ from pathlib import Path
 import asyncpg
 
 from listener.core import sql
-from listener.core.errors import MigrationError
+from listener.core.errors import MigrationError, UsageError
 
 _SQL = sql.beside(__file__, "install")
 
@@ -233,6 +233,19 @@ def layers_for(mode: str) -> tuple[str, ...]:
         "core-only": (CORE,),
         "shadow": ORCHESTRATOR_LAYERS,
     }[mode]
+
+
+async def installed_mode(conn: asyncpg.Connection) -> str | None:
+    """The mode installed here, which an install given no mode keeps: ``with-core`` where
+    atlas-orch installed the engines (their record, ``trapper.core_migrations``, exists),
+    ``shadow`` where only the orchestrator's record does (it was laid onto a host's own
+    engines), ``None`` on a database where atlas-orch installed nothing."""
+    q = _SQL
+    if await conn.fetchval(q["core_record_exists"]):
+        return "with-core"
+    if await conn.fetchval(q["orchestrator_record_exists"]):
+        return "shadow"
+    return None
 
 
 def print_sql(mode: str) -> str:
@@ -499,11 +512,14 @@ async def install(
     was, and running the install again starts from the same place. Runs under a session
     advisory lock, so a second installer waits and then finds nothing to do. Refuses an
     edited numbered migration, in shadow mode a host that lacks what the orchestrator reads,
-    and a host object that takes a name the orchestrator reserves (``trapper.orchestrator_*``).
+    a host object that takes a name the orchestrator reserves (``trapper.orchestrator_*``),
+    and core-only where the orchestrator is installed (``UsageError``).
     """
     layers = layers_for(mode)
     await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
     try:
+        if mode == "core-only":
+            await _refuse_core_only_under_orchestrator(conn)
         async with conn.transaction():
             return await _install_all(conn, layers, progress)
     except asyncpg.InsufficientPrivilegeError as exc:
@@ -517,6 +533,19 @@ async def install(
         raise MigrationError(f"{exc}{named}; {UNCHANGED}") from (exc.__cause__ or exc)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
+
+
+async def _refuse_core_only_under_orchestrator(conn: asyncpg.Connection) -> None:
+    """core-only where the orchestrator is installed would bring the engines to new files
+    and leave the orchestrator on the old ones, which may read what the engines no longer
+    have: a wrong command line (exit 2), refused before anything runs."""
+    if await conn.fetchval(_SQL["orchestrator_record_exists"]):
+        mode = await installed_mode(conn)
+        raise UsageError(
+            f"the orchestrator is installed here ({mode} mode): --core-only would upgrade "
+            "the engines and leave the orchestrator behind; run `atlas-orch install` with "
+            f"no mode option, which keeps the mode installed ({mode}); nothing was changed"
+        )
 
 
 async def _install_all(

@@ -138,10 +138,74 @@ BEGIN
     ON CONFLICT (staged_record_id, field) DO NOTHING;
 END $$;
 
+-- What a record says of a cat, onto the cat: with p_cat NULL a new cat with it (its id
+-- returned), else what the cat does not have yet (p_cat returned). Sex and altered status
+-- are stored as cat_sex_altered reads them, and a value it cannot read is counted for the
+-- record (trapper.unrecognised_values). Nothing is overwritten, but for the altered status:
+-- a cat is fixed once and stays so, so a record that says Yes turns a No into Yes (the intact
+-- cat trapped, then spayed at the clinic), and a No after a Yes, a record older than the
+-- surgery processed later, changes nothing (docs/processing.md, "A cat's sex and altered
+-- status"). The one definition of it: the processors (find_or_create_cat_by_microchip) and
+-- the orchestrator's router (a cat known by an export's own animal id) both call it.
+-- p_clinichq_animal_id is the id as trapper.source_id reads it.
+CREATE OR REPLACE FUNCTION trapper.cat_fill(
+    p_cat uuid, p_name text, p_sex text, p_breed text, p_altered_status text,
+    p_color text, p_secondary_color text DEFAULT NULL, p_ownership_type text DEFAULT NULL,
+    p_clinichq_animal_id text DEFAULT NULL, p_staged_record_id bigint DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_name text := nullif(btrim(p_name), '');
+    v_val record := trapper.cat_sex_altered(p_sex, p_altered_status);
+    v_sex text := v_val.sex;
+    v_altered text := v_val.altered;
+    v_id uuid := p_cat;
+BEGIN
+    IF v_id IS NULL THEN
+        INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status, primary_color,
+                                      secondary_color, ownership_type, clinichq_animal_id)
+        VALUES (v_name, v_sex, nullif(p_breed, ''), v_altered,
+                nullif(p_color, ''), nullif(p_secondary_color, ''),
+                nullif(p_ownership_type, ''), p_clinichq_animal_id)
+        RETURNING cat_id INTO v_id;
+    ELSE
+        UPDATE trapper.sot_cats SET
+            display_name = coalesce(display_name, CASE WHEN v_name <> 'Unknown' THEN v_name END),
+            sex = coalesce(sex, v_sex), breed = coalesce(breed, nullif(p_breed, '')),
+            altered_status = CASE WHEN v_altered = 'Yes' THEN 'Yes'
+                                  ELSE coalesce(altered_status, v_altered) END,
+            primary_color = coalesce(primary_color, nullif(p_color, '')),
+            secondary_color = coalesce(secondary_color, nullif(p_secondary_color, '')),
+            clinichq_animal_id = coalesce(clinichq_animal_id, p_clinichq_animal_id),
+            updated_at = now()
+        WHERE cat_id = v_id
+          -- only when something is missing: a no-op update still writes a row version and
+          -- waits on any worker holding the row
+          AND ((display_name IS NULL AND v_name <> 'Unknown')
+               OR (sex IS NULL AND v_sex IS NOT NULL)
+               OR (breed IS NULL AND nullif(p_breed, '') IS NOT NULL)
+               OR (altered_status IS NULL AND v_altered IS NOT NULL)
+               OR (altered_status = 'No' AND v_altered = 'Yes')
+               OR (primary_color IS NULL AND nullif(p_color, '') IS NOT NULL)
+               OR (secondary_color IS NULL AND nullif(p_secondary_color, '') IS NOT NULL)
+               OR (clinichq_animal_id IS NULL AND p_clinichq_animal_id IS NOT NULL));
+    END IF;
+    IF p_staged_record_id IS NOT NULL THEN
+        IF 'sex' = ANY (v_val.unrecognised) THEN
+            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'sex', p_sex);
+        END IF;
+        IF 'altered_status' = ANY (v_val.unrecognised) THEN
+            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'altered_status',
+                                                    p_altered_status);
+        END IF;
+    END IF;
+    RETURN v_id;
+END $$;
+
 -- A cat by microchip, falling back to the clinic's animal id, then the shelter's and the
 -- registry's ids. A chip typed into the name field is found there. Junk chips (all zeros,
--- 123456789…) identify nothing, so two chipless cats never merge through them. Sex and
--- altered status are stored as cat_sex_altered reads them.
+-- 123456789…) identify nothing, so two chipless cats never merge through them. What the
+-- record says of the cat goes onto it through trapper.cat_fill.
 CREATE OR REPLACE FUNCTION trapper.find_or_create_cat_by_microchip(
     p_microchip text, p_name text DEFAULT NULL, p_sex text DEFAULT NULL,
     p_breed text DEFAULT NULL, p_altered_status text DEFAULT NULL,
@@ -162,9 +226,6 @@ DECLARE
     v_clinic text := trapper.source_id(p_clinichq_animal_id);
     v_shelter text := trapper.source_id(p_shelterluv_id);
     v_registry text := trapper.source_id(p_petlink_id);
-    v_val record := trapper.cat_sex_altered(p_sex, p_altered_status);
-    v_sex text := v_val.sex;
-    v_altered text := v_val.altered;
 BEGIN
     IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
         v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
@@ -192,39 +253,14 @@ BEGIN
            AND v_registry IS NULL THEN
             RETURN NULL;   -- nothing identifies this cat
         END IF;
-        INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status, primary_color,
-                                      secondary_color, ownership_type, clinichq_animal_id)
-        VALUES (v_name, v_sex, nullif(p_breed, ''), v_altered,
-                nullif(p_color, ''), nullif(p_secondary_color, ''),
-                nullif(p_ownership_type, ''), v_clinic)
-        RETURNING cat_id INTO v_id;
+        v_id := trapper.cat_fill(NULL, v_name, p_sex, p_breed, p_altered_status, p_color,
+                                 p_secondary_color, p_ownership_type, v_clinic,
+                                 p_staged_record_id);
         v_action := 'created';
     ELSE
-        -- fill what the cat does not have yet; never overwrite, but for the altered status:
-        -- a cat is fixed once and stays so, so a record that says Yes turns a No into Yes
-        -- (the intact cat trapped, then spayed at the clinic), and a No after a Yes, a
-        -- record older than the surgery processed later, changes nothing
-        -- (docs/processing.md, "A cat's sex and altered status")
-        UPDATE trapper.sot_cats SET
-            display_name = coalesce(display_name, CASE WHEN v_name <> 'Unknown' THEN v_name END),
-            sex = coalesce(sex, v_sex), breed = coalesce(breed, nullif(p_breed, '')),
-            altered_status = CASE WHEN v_altered = 'Yes' THEN 'Yes'
-                                  ELSE coalesce(altered_status, v_altered) END,
-            primary_color = coalesce(primary_color, nullif(p_color, '')),
-            secondary_color = coalesce(secondary_color, nullif(p_secondary_color, '')),
-            clinichq_animal_id = coalesce(clinichq_animal_id, v_clinic),
-            updated_at = now()
-        WHERE cat_id = v_id
-          -- only when something is missing: a no-op update still writes a row version and
-          -- waits on any worker holding the row
-          AND ((display_name IS NULL AND v_name <> 'Unknown')
-               OR (sex IS NULL AND v_sex IS NOT NULL)
-               OR (breed IS NULL AND nullif(p_breed, '') IS NOT NULL)
-               OR (altered_status IS NULL AND v_altered IS NOT NULL)
-               OR (altered_status = 'No' AND v_altered = 'Yes')
-               OR (primary_color IS NULL AND nullif(p_color, '') IS NOT NULL)
-               OR (secondary_color IS NULL AND nullif(p_secondary_color, '') IS NOT NULL)
-               OR (clinichq_animal_id IS NULL AND v_clinic IS NOT NULL));
+        PERFORM trapper.cat_fill(v_id, v_name, p_sex, p_breed, p_altered_status, p_color,
+                                 p_secondary_color, p_ownership_type, v_clinic,
+                                 p_staged_record_id);
     END IF;
     IF v_chip IS NOT NULL THEN
         v_fmt := trapper.microchip_format(v_chip);
@@ -239,13 +275,6 @@ BEGIN
         IF v_chip IS NULL AND translate(p_microchip, '0123456789', '') <> p_microchip THEN
             PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'microchip',
                                                     p_microchip);
-        END IF;
-        IF 'sex' = ANY (v_val.unrecognised) THEN
-            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'sex', p_sex);
-        END IF;
-        IF 'altered_status' = ANY (v_val.unrecognised) THEN
-            PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'altered_status',
-                                                    p_altered_status);
         END IF;
     END IF;
     RETURN v_id;

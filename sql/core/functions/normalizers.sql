@@ -566,6 +566,7 @@ DECLARE
     un integer[] := '{}'; -- 1: a unit designator with an id to follow, 2: one without, 0
     n integer;
     street_end integer;
+    art integer;          -- 1: the line starts with an article and a Spanish street type
     first_any integer;
     has_end boolean;
     unit text;
@@ -1053,16 +1054,37 @@ BEGIN
             i := i + 1;
         END IF;
     END LOOP;
+    IF np = line_at AND n >= 3 AND wr[1] IN ('el', 'la', 'los', 'las')
+       AND wr[2] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo', 'vereda',
+                              'callejon', 'sendero', 'carretera', 'circulo', 'via']) THEN
+        -- an article before a Spanish street type, with no comma after the street: the
+        -- article is the street's ("el camino real santa rosa"), and the two may be its
+        -- whole name ("el camino", "la calle"): then the town begins at a word that begins
+        -- a town's name (address_town_starts, 039: "santa rosa", "st helena", "mt shasta";
+        -- a word follows it, and no street's suffix), or is all that follows when an
+        -- address with a ZIP named that town (address_zip_towns, 017: "mill valley"), and
+        -- a unit at its designator ("el camino apt 5 santa rosa"). Not when a street's
+        -- suffix further on ends the street ("el camino santa rosa ave")
+        art := 1;
+        IF coalesce(street_end, 3) = 3 THEN
+            IF un[3] = 1 AND n >= 4
+               OR coalesce((voc -> wr[3] ->> 't')::boolean, false) AND n >= 4 AND sx[4] < 2
+                  AND NOT dr[4] AND NOT coalesce((voc -> wr[4] ->> 't')::boolean, false) THEN
+                street_end := 2;
+            ELSIF to_regclass('trapper.address_zip_towns') IS NOT NULL THEN
+                -- (a statement of its own: before 017 there is no such table to plan)
+                IF EXISTS (SELECT 1 FROM trapper.address_zip_towns z
+                           WHERE z.town = trapper.address_town(array_to_string(wr[3:n], ' '))) THEN
+                    street_end := 2;
+                END IF;
+            END IF;
+        END IF;
+    END IF;
     IF street_end IS NULL AND np = line_at THEN
         -- no commas after the street: any suffix ("stony pt santa rosa"), else a type
-        -- before its name ("ave a", "hwy 12")
+        -- before its name ("ave a", "hwy 12"), after any article (above)
         street_end := first_any;
-        -- an article before the type ("el camino real santa rosa") is the street's too
-        k := CASE WHEN n >= 3 AND wr[1] IN ('el', 'la', 'los', 'las')
-                       AND wr[2] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida',
-                                              'paseo', 'vereda', 'callejon', 'sendero',
-                                              'carretera', 'circulo', 'via'])
-                  THEN 1 ELSE 0 END;
+        k := coalesce(art, 0);
         IF n >= 2 + k AND (wr[1 + k] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo',
         'vereda', 'callejon', 'sendero', 'carretera', 'circulo', 'via']) OR street_end IS NULL AND sx[1] = 2) THEN
             -- the type's name follows it, after any article ("calle del sol santa rosa")
@@ -1180,10 +1202,12 @@ BEGIN
 END $$;
 
 -- trapper.address_vocabulary (014) made again from the four tables of the standard
--- (012_address_standard.sql): each written word with what address_parts reads of it, as
--- jsonb (s: the suffix's standard form, e: ends a street, d: the directional, o and ok: the
--- ordinal's number and kind, u and us: the unit designator's needs_id and standard form).
--- Run by the triggers of triggers/address_vocabulary.sql after every change to the tables.
+-- (012_address_standard.sql) and the words that begin a town's name (039): each written word
+-- with what address_parts reads of it, as jsonb (s: the suffix's standard form, e: ends a
+-- street, d: the directional, o and ok: the ordinal's number and kind, u and us: the unit
+-- designator's needs_id and standard form, t: begins a town's name). Run by the triggers of
+-- triggers/address_vocabulary.sql and triggers/address_town_starts.sql after every change
+-- to the tables.
 -- (plpgsql: its body names a table made later, by 014)
 CREATE OR REPLACE FUNCTION trapper.address_vocabulary_refresh() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -1201,6 +1225,12 @@ BEGIN
     LEFT JOIN trapper.address_directionals d ON d.written = x.word
     LEFT JOIN trapper.address_ordinals o ON o.written = x.word
     LEFT JOIN trapper.address_unit_designators u ON u.written = x.word;
+    -- t: the word begins a town's name (039; not there yet while 014 to 038 run)
+    IF to_regclass('trapper.address_town_starts') IS NOT NULL THEN
+        INSERT INTO trapper.address_vocabulary AS v (word, entry)
+        SELECT written, '{"t": true}' FROM trapper.address_town_starts
+        ON CONFLICT (word) DO UPDATE SET entry = v.entry || EXCLUDED.entry;
+    END IF;
     -- what the memo (019) remembers was read with the old words
     IF to_regclass('trapper.address_parts_memo') IS NOT NULL THEN
         DELETE FROM trapper.address_parts_memo;

@@ -406,12 +406,11 @@ BEGIN
                 FROM trapper.orchestrator_cat_source_ids k
                 WHERE k.source_system = rec.source_system AND k.animal_id = v_aid;
                 IF v_cat IS NULL THEN
-                    INSERT INTO trapper.sot_cats (display_name, sex, breed, altered_status,
-                                                  primary_color)
-                    VALUES (nullif(btrim(a ->> 'name'), ''), nullif(a ->> 'sex', ''),
-                            nullif(a ->> 'breed', ''), nullif(a ->> 'altered_status', ''),
-                            nullif(a ->> 'primary_color', ''))
-                    RETURNING cat_id INTO v_cat;
+                    -- the core's own reading of what the record says of a cat (its sex and
+                    -- altered status as the processors store them)
+                    v_cat := trapper.cat_fill(NULL, a ->> 'name', a ->> 'sex', a ->> 'breed',
+                        a ->> 'altered_status', a ->> 'primary_color',
+                        p_staged_record_id => rec.id);
                     PERFORM trapper.record_entity_source('cat', v_cat, rec.id, 'created',
                                                          'no microchip: known by its animal id');
                     v_existing := NULL;
@@ -420,7 +419,11 @@ BEGIN
                 END IF;
             END IF;
             IF v_cat IS NOT NULL AND v_action IS DISTINCT FROM 'routed' THEN
-                -- found by its animal id: a microchip it now has is added to it
+                -- found by its animal id: what it lacks is filled and an altered Yes taken,
+                -- as the processors do for a cat they find (the clinic's record that it
+                -- was spayed); a microchip it now has is added to it
+                PERFORM trapper.cat_fill(v_cat, a ->> 'name', a ->> 'sex', a ->> 'breed',
+                    a ->> 'altered_status', a ->> 'primary_color', p_staged_record_id => rec.id);
                 IF v_chip IS NOT NULL THEN
                     PERFORM trapper.add_cat_identifier(v_cat, 'microchip', v_chip,
                         rec.source_system, (trapper.microchip_format(v_chip)).confidence);
