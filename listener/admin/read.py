@@ -22,6 +22,10 @@ _SQL = sql.beside(__file__, "read")
 Conn = asyncpg.Connection | PoolConnectionProxy
 ENTITY_TYPES = ("person", "place", "cat", "request")
 MAX_PAGE = 1000
+# v_orchestrator_health's statuses (sql/orchestrator/views/health.sql), the most pressing
+# first: the metric atlas_orch_source_health lists every one for every source
+HEALTH_STATUSES = ("stale", "errors", "backlogged", "processing_behind", "attention",
+                   "inactive", "healthy")
 # The decision log's actions: orchestrator 001's CHECK on orchestrator_job_log.action, which
 # tests/test_api.py compares with this. A filter on another word matched nothing, and the
 # feed's client waited for rows that could never come.

@@ -13,14 +13,19 @@ from listener.core.output import emit_json, emit_table, say
 @database_option
 @json_option
 def health_cmd(database_url: str | None, as_json: bool) -> None:
-    """Each active source's health: status, last ingest, backlog, errors, open anomalies."""
+    """Each active source's health: status, last ingest, backlog, errors, open anomalies and
+    the worst of them (a source with an open warning or critical one needs attention)."""
     doc = with_connection(database_url, read.health)
     if as_json:
         emit_json(doc)
         return
-    emit_table(doc["sources"], ["source_system", "source_table", "health_status",
-                                "hours_since_last_ingest", "unprocessed_staged", "queued_count",
-                                "failed_24h", "dead_lettered", "errors_24h", "open_anomalies"])
+    # one column for the worst anomaly in text, "schema_drift (warning)"; two in the JSON
+    rows = [{**r, "worst_anomaly": f"{r['worst_anomaly']} ({r['worst_anomaly_severity']})"
+             if r["worst_anomaly"] else None} for r in doc["sources"]]
+    emit_table(rows, ["source_system", "source_table", "health_status",
+                      "hours_since_last_ingest", "unprocessed_staged", "queued_count",
+                      "failed_24h", "dead_lettered", "errors_24h", "open_anomalies",
+                      "worst_anomaly"])
 
 
 @click.command("why-missing")
