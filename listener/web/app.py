@@ -549,6 +549,21 @@ async def timeline(request: web.Request) -> Any:
         return await read.timeline(conn, p.system, p.table, p.record_id)
 
 
+@route("GET", f"{PREFIX}/records/{{system}}/{{table}}/{{record_id}}/why-missing",
+       "Why one source record is missing, or what stands of it now: its rejects at ingest "
+       "(open, or corrected by a later run), its newest version and its gaps.",
+       params=m.RecordPath,
+       returns={"type": "object", "required": ["source_system", "source_table",
+                                               "source_record_id", "missing", "answer",
+                                               "stands", "rejects", "gaps"],
+                "properties": {"missing": {"type": "boolean"}, "answer": {"type": "string"},
+                               "rejects": OBJECTS, "gaps": OBJECTS}})
+async def why_missing_record(request: web.Request) -> Any:
+    p = _path(request, m.RecordPath)
+    async with _connection(request) as conn:
+        return await read.why_missing_record(conn, p.system, p.table, p.record_id)
+
+
 @route("POST", f"{PREFIX}/records/{{system}}/{{table}}/{{record_id}}/replay",
        "Reprocess a record (rolled back), apply it, or re-publish its timeline.",
        scope="admin", body=m.Replay, params=m.RecordPath, refusable=True)
