@@ -1,6 +1,7 @@
 """v_orchestrator_health at 10x the Atlas volumes: 1.72 million staged rows over the 15
 sources (a few thousand still unprocessed), 10x the ingest runs and jobs, a 10-million-row
-job log and a month of hourly buckets; prints the view's median and worst latency over
+job log, a month of hourly buckets and 10,000 resolved anomalies per source beside three
+open ones (the worst of which each row names); prints the view's median and worst latency over
 repeated reads, against a plain `SELECT count(*)` of the sources table as the baseline.
 
     .venv/bin/python bench/health.py [--scale 10] [--log-rows 10000000]
@@ -50,6 +51,18 @@ SELECT source_system, source_table, date_trunc('hour', now()) - (h || ' hours'):
        100, 90, h % 3
 FROM trapper.orchestrator_sources, generate_series(0, 24 * 30) h
 """
+# The anomalies' history: many resolved ones (one row per key, reopened in place) and a few
+# open per source, of each severity, that v_orchestrator_health ranks for worst_anomaly
+FILL_ANOMALIES = """
+INSERT INTO trapper.orchestrator_anomalies (anomaly_key, kind, severity, source_system,
+    source_table, summary, first_seen, last_seen, resolved_at)
+SELECT 'bench:' || source_system || '/' || source_table || ':' || a,
+       (ARRAY['batch_volume', 'schema_drift', 'implausible_value'])[1 + a % 3],
+       (ARRAY['info', 'warning', 'critical'])[1 + a % 3], source_system, source_table,
+       'bench anomaly', now() - (a || ' hours')::interval, now() - (a || ' hours')::interval,
+       CASE WHEN a > 3 THEN now() - (a || ' hours')::interval END
+FROM trapper.orchestrator_sources, generate_series(1, $1) a
+"""
 FILL_LOG = """
 INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table,
     source_record_id, decision_reason, logged_at)
@@ -82,6 +95,7 @@ async def main(scale: int, log_rows: int, reads: int) -> None:
         await conn.execute(FILL_RUNS, 10 * scale)
         await conn.execute(FILL_JOBS, 20 * scale)
         await conn.execute(FILL_HOURLY)
+        await conn.execute(FILL_ANOMALIES, 1000 * scale)
         # the months the rows fall in, as the listener would have made them (orchestrator 018)
         await conn.fetchval(LOG_MONTHS, float(log_rows))
         step = 1_000_000

@@ -44,6 +44,7 @@ def test_every_read_route_answers_in_the_envelope(server: Server, loaded: str) -
         f"{P}/alerts", f"{P}/log?source=clinichq/owner_info&record={owner}",
         f"{P}/log?action=staged&limit=3", f"{P}/entities/person/{person}/provenance",
         f"{P}/records/clinichq/owner_info/{owner}/timeline", "/api/health/processing",
+        f"{P}/records/clinichq/owner_info/{owner}/why-missing",
     ]
     for path in paths:
         status, body = server.call("GET", path, READER)
@@ -56,6 +57,12 @@ def test_every_read_route_answers_in_the_envelope(server: Server, loaded: str) -
     assert prov["data"]["sources"] and prov["data"]["decisions"]
     _, tl = server.call("GET", f"{P}/records/clinichq/owner_info/{owner}/timeline", READER)
     assert tl["data"]["items"][0]["type"] == "staged"
+    _, why_one = server.call("GET", f"{P}/records/clinichq/owner_info/{owner}/why-missing",
+                             READER)
+    assert why_one["data"]["missing"] is False and why_one["data"]["rejects"] == []
+    assert why_one["data"]["answer"].startswith("stands now: version 1 from ")
+    assert server.call("GET", f"{P}/records/clinichq/ownr_info/{owner}/why-missing",
+                       READER)[0] == 404
     _, proc = server.call("GET", "/api/health/processing", READER)
     assert proc["data"]["status"] in ("healthy", "degraded", "unhealthy")
     assert {"queue", "stuck_jobs", "recent_failures", "data_integrity",

@@ -4,14 +4,18 @@ and resolved when the data recovers."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from listener.admin.read import HEALTH_STATUSES
 from tests.conftest import run_cli
 from tests.helpers import execute, sql, val
 from tests.listening import listen_once, stage_rows
+from tests.serving import READER, Server
 
 
 def detect(url: str) -> dict[str, str]:
@@ -124,6 +128,101 @@ def test_health_statuses_come_from_real_columns_and_thresholds(db_url: str) -> N
     row = sql(db_url, "SELECT * FROM trapper.v_orchestrator_health "
                       "WHERE source_system = 'petlink' AND source_table = 'pets'")[0]
     assert row["unprocessed_staged"] == 6 and row["hours_since_last_ingest"] is not None
+
+
+def _metric(server: Server, system: str, table: str) -> dict[str, float]:
+    """atlas_orch_source_health of one source from a scrape: {status: 0 or 1}."""
+    req = urllib.request.Request(server.base + "/metrics")
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        text = resp.read().decode()
+    [family] = [f for f in text_string_to_metric_families(text)
+                if f.name == "atlas_orch_source_health"]
+    return {s.labels["status"]: s.value for s in family.samples
+            if (s.labels["source_system"], s.labels["source_table"]) == (system, table)}
+
+
+def test_an_open_warning_anomaly_needs_attention_until_it_is_resolved(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A source can no longer be healthy while a warning about it is open: the view, the
+    CLI (text and JSON), both API routes and the metric say attention and name the anomaly;
+    resolving it gives the source its status back."""
+    add_run(db_url, "clinichq", "owner_info", 10, "1 hour")          # healthy
+    add_run(db_url, "clinichq", "cat_info", 10, "30 days")           # weekly: stale
+    add_run(db_url, "petlink", "owners", 10, "1 hour")               # healthy
+    raise_ = ("SELECT trapper.orchestrator_raise_anomaly($1, $2, $3, $4, $5, 'summary', "
+              "'fix')")
+    val(db_url, raise_, "drift:owner_info", "schema_drift", "warning", "clinichq", "owner_info")
+    val(db_url, raise_, "note:owner_info", "implausible_value", "info", "clinichq",
+        "owner_info")
+    val(db_url, raise_, "info:owners", "implausible_value", "info", "petlink", "owners")
+    val(db_url, raise_, "silent:cat_info", "source_silent", "warning", "clinichq", "cat_info")
+    # a source that never completed an ingest, its first file failed (critical)
+    val(db_url, raise_, "failed:trappers", "ingest_failed", "critical", "airtable", "trappers")
+    env = {"DATABASE_URL": db_url}
+
+    def cli() -> dict[str, dict[str, Any]]:
+        done = run_cli("health", "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        return {f"{r['source_system']}/{r['source_table']}": r
+                for r in json.loads(done.stdout)["sources"]}
+
+    h = cli()
+    assert (h["clinichq/owner_info"]["health_status"], h["clinichq/owner_info"]["worst_anomaly"],
+            h["clinichq/owner_info"]["worst_anomaly_severity"],
+            h["clinichq/owner_info"]["open_anomalies"]) == (
+        "attention", "schema_drift", "warning", 2)
+    # an info anomaly is named, and leaves the source healthy
+    assert (h["petlink/owners"]["health_status"], h["petlink/owners"]["worst_anomaly"]) == (
+        "healthy", "implausible_value")
+    # a status that already says what is wrong keeps saying it; the anomaly is named beside
+    assert (h["clinichq/cat_info"]["health_status"], h["clinichq/cat_info"]["worst_anomaly"]) \
+        == ("stale", "source_silent")
+    assert (h["airtable/trappers"]["health_status"],
+            h["airtable/trappers"]["worst_anomaly_severity"]) == ("attention", "critical")
+    assert h["petlink/pets"]["health_status"] == "inactive"
+    assert h["petlink/pets"]["worst_anomaly"] is None
+    text = run_cli("health", env=env).stdout
+    [line] = [ln for ln in text.splitlines() if ln.split()[:2] == ["clinichq", "owner_info"]]
+    assert "attention" in line and line.endswith("schema_drift (warning)")
+
+    server = Server(db_url, tmp_path, "--no-listen", env={"ATLAS_ORCH_METRICS_OPEN": "1"})
+    try:
+        status, body = server.call("GET", "/api/admin/orchestrator/health", READER)
+        assert status == 200, body
+        [api] = [r for r in body["data"]["sources"]
+                 if (r["source_system"], r["source_table"]) == ("clinichq", "owner_info")]
+        assert (api["health_status"], api["worst_anomaly"]) == ("attention", "schema_drift")
+        status, body = server.call("GET", "/api/health/processing", READER)
+        assert status == 200, body
+        processing = body["data"]
+        assert processing["sources"]["clinichq/owner_info"] == {
+            "status": "attention", "worst_anomaly": "schema_drift",
+            "worst_anomaly_severity": "warning"}
+        assert "clinichq/owner_info: attention (schema_drift, warning)" \
+            in processing["recommendations"]
+        # a critical anomaly that needs attention makes the whole unhealthy
+        assert processing["status"] == "unhealthy"
+        metric = _metric(server, "clinichq", "owner_info")
+        assert metric["attention"] == 1 and metric["healthy"] == 0
+        assert sum(metric.values()) == 1 and set(metric) == set(HEALTH_STATUSES)
+        assert _metric(server, "clinichq", "cat_info")["stale"] == 1
+
+        # resolved: each source has its former status again, everywhere
+        for key in ("drift:owner_info", "failed:trappers"):
+            assert val(db_url, "SELECT trapper.orchestrator_resolve_anomaly($1, 'test')", key)
+        h = cli()
+        assert (h["clinichq/owner_info"]["health_status"],
+                h["clinichq/owner_info"]["worst_anomaly"]) == ("healthy", "implausible_value")
+        assert h["airtable/trappers"]["health_status"] == "inactive"
+        assert h["airtable/trappers"]["worst_anomaly"] is None
+        status, body = server.call("GET", "/api/health/processing", READER)
+        assert body["data"]["sources"]["clinichq/owner_info"]["status"] == "healthy"
+        assert not [r for r in body["data"]["recommendations"] if "owner_info" in r]
+        metric = _metric(server, "clinichq", "owner_info")
+        assert (metric["attention"], metric["healthy"]) == (0, 1)
+    finally:
+        assert server.stop() == 0, server.log()
 
 
 # -- every anomaly kind, raised and resolved ------------------------------------------------

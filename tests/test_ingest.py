@@ -124,6 +124,12 @@ def test_bad_rows_are_kept_with_their_reason_and_the_rest_lands(
     again = ingest(db_url, "test/people", f, extra=("--encoding", "cp1252",
                                                     "--max-row-bytes", "2000"))
     assert again["rows_new"] == 1 and "undecodable" not in again["rejects_by_reason"]
+    # its reject in the first run is corrected by the second (known by its bytes); the rows
+    # the second run rejects again stay open
+    assert again["rejects_corrected"] == {str(run["ingest_run_id"]): 1}
+    assert [(r["reason_code"], r["corrected_by_run"]) for r in sql(
+        db_url, "SELECT reason_code, corrected_by_run FROM trapper.ingest_rejects "
+                "WHERE corrected_at IS NOT NULL")] == [("undecodable", again["ingest_run_id"])]
 
 
 def test_json_and_ndjson_bad_elements(db_url: str, tmp_path: Path) -> None:
@@ -233,6 +239,7 @@ def test_the_summary_says_what_to_do_about_an_encoding_or_a_source_nobody_proces
     again = ingest(db_url, "test/people", f, extra=("--encoding", "cp1252"))
     assert (again["rows_new"], again["rows_duplicate"], again["rows_rejected"]) == (2, 1, 0)
     assert again["notes"][0].startswith("no processor handles test/people")
+    assert again["notes"][1].startswith("2 row(s) that earlier runs rejected (run ")
     names = {r["n"] for r in sql(db_url, "SELECT payload ->> 'Name' AS n "
                                          "FROM trapper.staged_records")}
     assert names == {"José", "Bob", "Zoë"}

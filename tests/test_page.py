@@ -39,6 +39,13 @@ def test_the_page_shows_health_live_events_and_a_timeline(served: tuple[Server, 
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (.ci/run installs it)"
     record = val(db_url, "SELECT source_row_id FROM trapper.staged_records "
                          "WHERE source_table = 'owner_info' LIMIT 1")
+    # a healthy source with an open warning needs attention, its anomaly named beside
+    drifting = sql(db_url, "SELECT source_system, source_table FROM "
+                           "trapper.v_orchestrator_health WHERE health_status = 'healthy' "
+                           "ORDER BY 1, 2 LIMIT 1")[0]
+    val(db_url, "SELECT trapper.orchestrator_raise_anomaly('drift:page', 'schema_drift', "
+                "'warning', $1, $2, 'a column renamed', 'map it')",
+        drifting["source_system"], drifting["source_table"])
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM,
                                     args=["--no-sandbox", "--disable-gpu"])
@@ -52,6 +59,13 @@ def test_the_page_shows_health_live_events_and_a_timeline(served: tuple[Server, 
             page.wait_for_selector("#health tbody tr", timeout=10_000)
             assert page.locator("#health tbody tr").count() >= 15
             assert page.locator("#health .status.healthy").count() > 0
+            row = page.locator("#health tbody tr", has=page.locator(".status.attention"))
+            assert row.count() == 1
+            cells = row.locator("td")
+            assert cells.nth(0).inner_text() == (f"{drifting['source_system']}/"
+                                                 f"{drifting['source_table']}")
+            assert cells.nth(1).inner_text().split() == ["attention", "schema_drift"]
+            assert row.locator(".worst.warning").count() == 1
             page.wait_for_selector("#why tbody tr", timeout=10_000)
             page.wait_for_function(
                 "document.querySelector('#feedstate').textContent === 'feed: live'",

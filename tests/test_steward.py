@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from tests.conftest import run_cli
-from tests.helpers import execute
+from tests.helpers import execute, sql, val
 
 ONBOARD = (Path(__file__).parent / "corpus" / "steward_onboard.sql").read_text()
 
@@ -154,6 +155,10 @@ def test_a_stewards_own_files_get_true_answers(db_url: str, tmp_path: Path) -> N
                                               "Address")
     text = _ok("why-missing", "--type", "value_unread", env=env)
     assert "source_file" in text and "vet_visits_2025-03.xlsx" in text
+    # Jo Smith's row has no id: rejected at ingest, listed with its file and line
+    [jo] = [r for r in gaps if r["issue_type"] == "ingest_rejected"]
+    assert (jo["source_file"], jo["entity_label"]) == ("fosters_2025-03-09.csv",
+                                                       "fosters_2025-03-09.csv row 11")
 
     # the re-export: Phone renamed, F-101 edited, F-106 gone
     _ok("ingest", "paws/fosters", str(_csv(tmp_path / "fosters_2025-03-16.csv", _week2())),
@@ -181,3 +186,152 @@ def test_a_stewards_own_files_get_true_answers(db_url: str, tmp_path: Path) -> N
     gaps = _gaps(env)
     assert _gap(gaps, "routing_rejected", "F-104") == []
     assert [r for r in gaps if r["issue_type"] == "cat_no_microchip"] == []
+    # Jo Smith's row, rejected for its missing id in both earlier files (the second under
+    # the renamed header), has its id now: both rejects are corrected, none is listed
+    assert [r for r in gaps if r["issue_type"] == "ingest_rejected"] == []
+    jo = json.loads(_ok("why-missing", "paws/fosters/F-107", "--json", env=env))
+    assert [(r["source_file"], r["status"]) for r in jo["rejects"]] == [
+        ("fosters_2025-03-09.csv", "corrected"), ("fosters_2025-03-16.csv", "corrected")]
+    assert jo["stands"]["source_file"] == "fosters_2025-03-23.csv" and not jo["missing"]
+    assert jo["answer"].startswith(
+        "rejected at ingest (missing_id) in fosters_2025-03-09.csv row 11 (ingest run 1), "
+        "corrected by ingest run 4 (fosters_2025-03-23.csv); rejected at ingest (missing_id) "
+        "in fosters_2025-03-16.csv row 8 (ingest run 3), corrected by ingest run 4 "
+        "(fosters_2025-03-23.csv); stands now: version 1 from fosters_2025-03-23.csv (ingest "
+        "run 4), processed, made or matched ")
+
+
+def _why(env: dict[str, str], record: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(_ok("why-missing", record, "--json", env=env))
+    return doc
+
+
+def test_a_reject_a_later_file_corrects_is_no_longer_missing(db_url: str,
+                                                             tmp_path: Path) -> None:
+    """Rows rejected at ingest, then carried correctly by the next export (sql/core/040): a
+    row with no id given one, a row too big trimmed (known by its id), a row in the wrong
+    encoding read with the right one (known by its bytes). Each reject is marked corrected
+    by the later run, why-missing stops listing it, and asked about the record it tells the
+    reject as corrected and what stands now. A row never corrected is listed as before."""
+    execute(db_url, ONBOARD)
+    env = {"DATABASE_URL": db_url}
+    limit = ("--max-row-bytes", "400")
+    row = ["F-301", "Ann Lee", "ann.lee@gmail.com", "707-555-0101", "7 Oak St", "Petaluma",
+           "94952", "Tux", "985112003450001", "M", "3/2/2025"]
+    no_id = ["", "Bea Diaz", "bea.diaz@gmail.com", "707-555-0102", "8 Elm St", "Petaluma",
+             "94952", "Mochi", "985112003450002", "F", "3/3/2025"]
+    big = ["F-303", "Cy Moss", "cy@moss.org", "707-555-0103", "9 Ash St " + "x" * 400,
+           "Cotati", "94931", "Pip", "985112003450003", "M", "3/4/2025"]
+    lost = ["", "Di Fox", "", "", "", "", "", "Ghost", "", "F", "3/5/2025"]   # never fixed
+    accented = b"F-305,Jos\xe9 Ruiz,jose@ruiz.org,707-555-0105,10 Fir St,Sonoma,95476,Nube," \
+               b"985112003450005,F,3/6/2025"
+
+    def export(path: Path, rows: list[list[str]]) -> Path:
+        # the accented row as Windows Excel writes it: one byte UTF-8 cannot read
+        _csv(path, [HEADER, *rows])
+        path.write_bytes(path.read_bytes() + accented + b"\r\n")
+        return path
+
+    first = export(tmp_path / "fosters_2025-03-09.csv", [row, no_id, big, lost])
+    done = json.loads(_ok("ingest", "paws/fosters", str(first), *limit, "--json", env=env))
+    [run1] = done["runs"]
+    assert run1["rejects_by_reason"] == {"missing_id": 2, "oversized": 1, "undecodable": 1}
+    assert _why(env, "paws/fosters/F-303")["answer"].startswith(
+        "missing: rejected at ingest (oversized) in fosters_2025-03-09.csv row 4 "
+        f"(ingest run {run1['ingest_run_id']}): payload is")
+    assert _why(env, "paws/fosters/F-303")["missing"] is True
+    keys = {r["row_number"]: r["content_key"] for r in sql(
+        db_url, "SELECT row_number, content_key FROM trapper.ingest_rejects")}
+    assert keys[4] == "id:F-303" and keys[3].startswith("values:")
+    assert keys[6].startswith("raw:") and keys[5].startswith("values:") and keys[5] != keys[3]
+
+    # the next export: Bea given an id, Cy's street trimmed, the same bytes read as cp1252;
+    # Di still has no id
+    fixed = [row, ["F-302", *no_id[1:]], [*big[:4], "9 Ash St", *big[5:]], lost]
+    second = export(tmp_path / "fosters_2025-03-16.csv", fixed)
+    out = run_cli("ingest", "paws/fosters", str(second), *limit, "--encoding", "cp1252",
+                  env=env)
+    assert out.returncode == 0, out.stderr
+    run1_id = run1["ingest_run_id"]
+    run2_id = val(db_url, "SELECT max(ingest_run_id) FROM trapper.ingest_runs")
+    assert (f"note: 3 row(s) that earlier runs rejected (run {run1_id}: 3) are in this file "
+            "correctly") in out.stderr
+    corrected = {r["row_number"]: r for r in sql(
+        db_url, "SELECT row_number, corrected_by_run, corrected_record_id, corrected_at "
+                "FROM trapper.ingest_rejects WHERE ingest_run_id = $1", run1_id)}
+    assert {n: (r["corrected_by_run"], r["corrected_record_id"])
+            for n, r in corrected.items()} == {
+        3: (run2_id, "F-302"), 4: (run2_id, "F-303"), 5: (None, None), 6: (run2_id, "F-305")}
+    _ok("process", env=env)
+
+    # why-missing lists only the rejects still open: Di's, of both files
+    listed = [r for r in _gaps(env) if r["issue_type"] == "ingest_rejected"]
+    assert sorted((r["source_file"], r["entity_label"]) for r in listed) == [
+        ("fosters_2025-03-09.csv", "fosters_2025-03-09.csv row 5"),
+        ("fosters_2025-03-16.csv", "fosters_2025-03-16.csv row 5")]
+    # asked about a corrected record: the reject, corrected by run 2, and what stands now
+    bea = _why(env, "paws/fosters/F-302")
+    assert bea["missing"] is False
+    [reject] = bea["rejects"]
+    assert (reject["status"], reject["reason_code"], reject["ingest_run_id"],
+            reject["corrected_by_run"], reject["corrected_by_file"]) == (
+        "corrected", "missing_id", run1_id, run2_id, "fosters_2025-03-16.csv")
+    assert (bea["stands"]["ingest_run_id"], bea["stands"]["source_file"],
+            bea["stands"]["is_processed"]) == (run2_id, "fosters_2025-03-16.csv", True)
+    assert {e["entity_type"] for e in bea["stands"]["entities"]} >= {"person", "cat"}
+    assert bea["answer"].startswith(
+        f"rejected at ingest (missing_id) in fosters_2025-03-09.csv row 3 (ingest run "
+        f"{run1_id}), corrected by ingest run {run2_id} (fosters_2025-03-16.csv); stands now: "
+        f"version 1 from fosters_2025-03-16.csv (ingest run {run2_id}), processed, made or "
+        "matched ")
+    assert not bea["answer"].startswith("missing")
+    for record in ("F-303", "F-305"):
+        doc = _why(env, f"paws/fosters/{record}")
+        assert doc["missing"] is False and [r["status"] for r in doc["rejects"]] == [
+            "corrected"]
+    text = _ok("why-missing", "paws/fosters/F-303", env=env)
+    assert text.startswith("paws/fosters/F-303: rejected at ingest (oversized)")
+    assert f"run {run2_id} (fosters_2025-03-16.csv)" in text and "corrected" in text
+    # a record no file carried
+    nobody = _why(env, "paws/fosters/F-399")
+    assert nobody["missing"] is True and nobody["answer"].startswith(
+        "missing: no ingested file carried it")
+    # a source that is nowhere is an error, not an answer
+    unknown = run_cli("why-missing", "paws/fostres/F-302", env=env)
+    assert unknown.returncode == 1 and "no source paws/fostres" in unknown.stderr
+    both = run_cli("why-missing", "paws/fosters/F-302", "--type", "ingest_rejected", env=env)
+    assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_the_migration_keys_and_corrects_the_rejects_kept_before_it(db_url: str) -> None:
+    """Core 040 on a database with rejects kept before it: a key where the reject kept what
+    makes one (its id, or the bytes of a row the reader could not read; a missing_id row
+    kept only bytes whose columns its file's header named), and a reject whose record a
+    later run staged under its id corrected by that run. Run twice, it changes nothing more."""
+    runs = [val(db_url, "INSERT INTO trapper.ingest_runs (source_system, source_table, "
+                        "source_file, status) VALUES ('paws', 'fosters', $1, 'running') "
+                        "RETURNING ingest_run_id", f) for f in ("a.csv", "b.csv")]
+    execute(db_url, f"""
+        INSERT INTO trapper.ingest_rejects (ingest_run_id, source_system, source_table,
+            source_file, row_number, source_row_id, reason_code, reason, raw)
+        VALUES ({runs[0]}, 'paws', 'fosters', 'a.csv', 2, 'F-1', 'oversized', 'big', 'x'),
+               ({runs[0]}, 'paws', 'fosters', 'a.csv', 3, 'F-2', 'oversized', 'big', 'y'),
+               ({runs[0]}, 'paws', 'fosters', 'a.csv', 4, NULL, 'undecodable', 'byte',
+                '\\xe9'::bytea),
+               ({runs[0]}, 'paws', 'fosters', 'a.csv', 5, NULL, 'missing_id', 'no id', ',x');
+        INSERT INTO trapper.staged_records (source_system, source_table, source_row_id,
+                                            source_file, ingest_run_id, row_hash, payload)
+        VALUES ('paws', 'fosters', 'F-1', 'b.csv', {runs[1]}, 'h1', '{{}}');""")
+    migration = (Path(__file__).parent.parent
+                 / "sql/core/040_ingest_reject_corrections.sql").read_text()
+    execute(db_url, "UPDATE trapper.ingest_rejects SET content_key = NULL")   # as before 040
+    for _ in range(2):
+        execute(db_url, migration)
+        rows = {r["row_number"]: (r["content_key"], r["corrected_by_run"],
+                                  r["corrected_record_id"]) for r in sql(
+            db_url, "SELECT * FROM trapper.ingest_rejects")}
+        assert rows == {
+            2: ("id:F-1", runs[1], "F-1"), 3: ("id:F-2", None, None),
+            # sha256 of the byte 0xe9, as listener/ingest/corrections.py raw_key says
+            4: ("raw:" + hashlib.sha256(b"\xe9").hexdigest()[:32], None, None),
+            5: (None, None, None)}

@@ -24,7 +24,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from listener.admin.read import Conn
+from listener.admin.read import HEALTH_STATUSES, Conn
 from listener.core import locks, sql
 from listener.core.errors import UserError
 
@@ -58,6 +58,7 @@ class Snapshot:
     delivery_sum: float = 0.0
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     ingest_runs: dict[str, float] = field(default_factory=dict)
+    health: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def snapshot(conn: Conn) -> Snapshot:
@@ -84,6 +85,7 @@ async def snapshot(conn: Conn) -> Snapshot:
         if total is not None:
             snap.delivery_count, snap.delivery_sum = total["alerts"], total["seconds"]
         snap.ingest_runs = {r["status"]: r["runs"] for r in await rows("ingest_runs")}
+        snap.health = await rows("source_health")
     return snap
 
 
@@ -149,6 +151,18 @@ class DatabaseCollector(Collector):
             anomalies.add_metric([r["kind"], r["severity"]], r["open"])
         yield anomalies
         yield _by("atlas_orch_ingest_runs", "Ingest runs by status", "status", s.ingest_runs)
+        # one series per source and status, 1 for the status it has and 0 for the others
+        # (a state set): a status that clears goes to 0 rather than vanishing, and
+        # `atlas_orch_source_health{status="attention"} == 1` is the alert
+        health = GaugeMetricFamily(
+            "atlas_orch_source_health", "1 for each active source's health status "
+            "(v_orchestrator_health), 0 for its other statuses",
+            labels=["source_system", "source_table", "status"])
+        for r in s.health:
+            for status in HEALTH_STATUSES:
+                health.add_metric([r["source_system"], r["source_table"], status],
+                                  1.0 if r["health_status"] == status else 0.0)
+        yield health
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

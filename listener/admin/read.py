@@ -22,6 +22,10 @@ _SQL = sql.beside(__file__, "read")
 Conn = asyncpg.Connection | PoolConnectionProxy
 ENTITY_TYPES = ("person", "place", "cat", "request")
 MAX_PAGE = 1000
+# v_orchestrator_health's statuses (sql/orchestrator/views/health.sql), the most pressing
+# first: the metric atlas_orch_source_health lists every one for every source
+HEALTH_STATUSES = ("stale", "errors", "backlogged", "processing_behind", "attention",
+                   "inactive", "healthy")
 # The decision log's actions: orchestrator 001's CHECK on orchestrator_job_log.action, which
 # tests/test_api.py compares with this. A filter on another word matched nothing, and the
 # feed's client waited for rows that could never come.
@@ -159,6 +163,74 @@ async def why_missing(conn: Conn, *, issue_type: str | None = None,
                 else f"no gaps of kind {issue_type!r} now: there are none at all")
     return {"counts": counts, "total": total, "limit": limit, "offset": offset, "rows": rows,
             "note": note}
+
+
+async def why_missing_record(conn: Conn, system: str, table: str,
+                             record_id: str) -> dict[str, Any]:
+    """Why one source record is missing, or that it is not: the rows of ingested files
+    rejected as it (each ``open``, or ``corrected`` by a later run, sql/core/040), what
+    stands now (its newest staged version, processed or not, and the entities it made) and
+    its gaps in ``v_data_why_missing``; ``answer`` says it in one line."""
+    args = (system, table, record_id)
+    rejects = rows_of(await conn.fetch(_q("record_rejects"), *args))
+    newest = await conn.fetchrow(_q("record_stands"), *args)
+    if newest is None and not rejects and not await conn.fetchval(
+            _q("source_known"), system, table):
+        raise NotFound(f"no source {system}/{table}: neither registered nor staged "
+                       "(`atlas-orch sources` lists the registered ones)")
+    stands = None
+    if newest is not None:
+        stands = {**dict(newest), "entities": rows_of(await conn.fetch(
+            _q("record_entities"), *args))}
+    gaps = rows_of(await conn.fetch(_q("record_gaps"), *args))
+    return {"source_system": system, "source_table": table, "source_record_id": record_id,
+            "missing": stands is None, "answer": _record_answer(rejects, stands, gaps),
+            "stands": stands, "rejects": rejects, "gaps": gaps}
+
+
+def _where(file: str | None, row: int | None, run: int | None) -> str:
+    """Where a row was: ``file.csv row 11 (ingest run 1)``."""
+    return (f"{file or 'an unnamed file'}" + (f" row {row}" if row is not None else "")
+            + (f" (ingest run {run})" if run is not None else ""))
+
+
+def _record_answer(rejects: list[dict[str, Any]], stands: dict[str, Any] | None,
+                   gaps: list[dict[str, Any]]) -> str:
+    """The one-line answer of ``why_missing_record``."""
+    still = [r for r in rejects if r["status"] == "open"]
+    fixed = [r for r in rejects if r["status"] == "corrected"]
+    parts = []
+    if stands is None and still:
+        r = still[-1]
+        parts.append(f"missing: rejected at ingest ({r['reason_code']}) in "
+                     f"{_where(r['source_file'], r['row_number'], r['ingest_run_id'])}: "
+                     f"{r['reason']}; correct the row in the export and ingest it again")
+    elif stands is None:
+        parts.append("missing: no ingested file carried it, neither staged nor rejected "
+                     "under this id (is the id right? was its file ingested?)")
+    for r in fixed:
+        parts.append(f"rejected at ingest ({r['reason_code']}) in "
+                     f"{_where(r['source_file'], r['row_number'], r['ingest_run_id'])}, "
+                     f"corrected by ingest run {r['corrected_by_run']}"
+                     + (f" ({r['corrected_by_file']})" if r["corrected_by_file"] else ""))
+    if stands is not None:
+        made = ", ".join(f"{e['entity_type']} {e['entity_id']}" for e in stands["entities"])
+        state = ("processing failed: " + stands["processing_error"]
+                 if stands["processing_error"] else
+                 "processed" + (f", made or matched {made}" if made else "")
+                 if stands["is_processed"] else "not processed yet")
+        parts.append(f"stands now: version {stands['versions']} from "
+                     f"{_where(stands['source_file'], None, stands['ingest_run_id'])}, "
+                     f"{state}")
+        # a row of a later file rejected while an earlier version stands
+        parts += [f"its row in {_where(r['source_file'], r['row_number'], r['ingest_run_id'])} "
+                  f"was rejected ({r['reason_code']}) and is not in yet" for r in still]
+    # (its open rejects are told above)
+    other = [g for g in gaps if g["issue_type"] != "ingest_rejected"]
+    if other:
+        kinds = sorted({g["issue_type"] for g in other})
+        parts.append(f"{len(other)} gap(s): {', '.join(kinds)}")
+    return "; ".join(parts)
 
 
 async def anomalies(conn: Conn, *, system: str | None = None,

@@ -71,6 +71,34 @@ WHERE ($1::text IS NULL OR source_system = $1)
   AND ($2::text IS NULL OR source_table = $2)
 GROUP BY issue_type ORDER BY issue_type;
 
+-- name: record_rejects
+-- The rows of ingested files rejected as this record: under its id, or with no id and
+-- corrected since by a row staged under it (core 040), each with the run that corrected it.
+SELECT ir.reject_id, ir.ingest_run_id, ir.source_file, ir.row_number, ir.source_row_id,
+       ir.reason_code, ir.reason, ir.created_at AS rejected_at,
+       CASE WHEN ir.corrected_at IS NULL THEN 'open' ELSE 'corrected' END AS status,
+       ir.corrected_at, ir.corrected_by_run, cr.source_file AS corrected_by_file,
+       ir.corrected_record_id
+FROM trapper.ingest_rejects ir
+LEFT JOIN trapper.ingest_runs cr ON cr.ingest_run_id = ir.corrected_by_run
+WHERE ir.source_system = $1 AND ir.source_table = $2
+  AND (ir.source_row_id = $3 OR ir.corrected_record_id = $3)
+ORDER BY ir.reject_id;
+
+-- name: record_stands
+-- What stands now of a record: its newest staged version, and how many it has.
+SELECT s.id AS staged_record_id, s.ingest_run_id, s.source_file, s.created_at AS staged_at,
+       s.is_processed, s.processed_at, s.processing_error, count(*) OVER () AS versions
+FROM trapper.staged_records s
+WHERE s.source_system = $1 AND s.source_table = $2 AND s.source_row_id = $3
+ORDER BY s.id DESC
+LIMIT 1;
+
+-- name: record_gaps
+SELECT * FROM trapper.v_data_why_missing
+WHERE source_system = $1 AND source_table = $2 AND source_record_id = $3
+ORDER BY issue_type, entity_id;
+
 -- name: anomalies
 SELECT anomaly_key, kind, severity, source_system, source_table, summary, suggested_fix,
        details, first_seen, last_seen, resolved_at, occurrences

@@ -13,26 +13,41 @@ from listener.core.output import emit_json, emit_table, say
 @database_option
 @json_option
 def health_cmd(database_url: str | None, as_json: bool) -> None:
-    """Each active source's health: status, last ingest, backlog, errors, open anomalies."""
+    """Each active source's health: status, last ingest, backlog, errors, open anomalies and
+    the worst of them (a source with an open warning or critical one needs attention)."""
     doc = with_connection(database_url, read.health)
     if as_json:
         emit_json(doc)
         return
-    emit_table(doc["sources"], ["source_system", "source_table", "health_status",
-                                "hours_since_last_ingest", "unprocessed_staged", "queued_count",
-                                "failed_24h", "dead_lettered", "errors_24h", "open_anomalies"])
+    # one column for the worst anomaly in text, "schema_drift (warning)"; two in the JSON
+    rows = [{**r, "worst_anomaly": f"{r['worst_anomaly']} ({r['worst_anomaly_severity']})"
+             if r["worst_anomaly"] else None} for r in doc["sources"]]
+    emit_table(rows, ["source_system", "source_table", "health_status",
+                      "hours_since_last_ingest", "unprocessed_staged", "queued_count",
+                      "failed_24h", "dead_lettered", "errors_24h", "open_anomalies",
+                      "worst_anomaly"])
 
 
 @click.command("why-missing")
 @database_option
+@click.argument("record", required=False)
 @click.option("--type", "issue_type", help="One kind of gap, e.g. person_no_identifiers.")
 @click.option("--source", help="SYSTEM or SYSTEM/TABLE.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, read.MAX_PAGE))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
 @json_option
-def why_missing_cmd(database_url: str | None, issue_type: str | None, source: str | None,
-                    limit: int, offset: int, as_json: bool) -> None:
-    """Why data is missing: counts by kind; with --type, that kind's rows and the fix for each."""
+def why_missing_cmd(database_url: str | None, record: str | None, issue_type: str | None,
+                    source: str | None, limit: int, offset: int, as_json: bool) -> None:
+    """Why data is missing: counts by kind; with --type, that kind's rows and the fix for each.
+
+    With RECORD (SYSTEM/TABLE/RECORD_ID): why that record is missing, or what stands of it
+    now; a row rejected at ingest and carried correctly by a later file is told as corrected.
+    """
+    if record is not None:
+        if issue_type or source:
+            raise click.UsageError("give RECORD, or --type / --source, not both")
+        _why_missing_record(database_url, record, as_json)
+        return
     system, table = read.source_filter(source)
     doc = with_connection(database_url, lambda c: read.why_missing(
         c, issue_type=issue_type, system=system, table=table, limit=limit, offset=offset),
@@ -48,6 +63,33 @@ def why_missing_cmd(database_url: str | None, issue_type: str | None, source: st
         # the file and the record's id in it: the way from a gap to the row to correct
         emit_table(doc["rows"], ["entity_id", "entity_label", "source_system", "source_table",
                                  "source_file", "source_record_id", "explanation",
+                                 "suggested_fix"])
+
+
+def _why_missing_record(database_url: str | None, record: str, as_json: bool) -> None:
+    parts = record.split("/", 2)
+    if len(parts) != 3 or not all(parts):
+        raise click.BadParameter(f"{record!r}: expected SYSTEM/TABLE/RECORD_ID",
+                                 param_hint="RECORD")
+    system, table, record_id = parts
+    doc = with_connection(database_url, lambda c: read.why_missing_record(
+        c, system, table, record_id))
+    if as_json:
+        emit_json(doc)
+        return
+    click.echo(f"{record}: {doc['answer']}")
+    if doc["rejects"]:
+        click.echo()
+        emit_table([{**r, "rejected": f"{r['source_file']} row {r['row_number']} "
+                                      f"(run {r['ingest_run_id']})",
+                     "corrected_by": f"run {r['corrected_by_run']} ({r['corrected_by_file']})"
+                     if r["corrected_by_run"] is not None else None}
+                    for r in doc["rejects"]],
+                   ["reject_id", "rejected", "reason_code", "status", "corrected_by",
+                    "corrected_at"])
+    if doc["gaps"]:
+        click.echo()
+        emit_table(doc["gaps"], ["issue_type", "entity_id", "entity_label", "explanation",
                                  "suggested_fix"])
 
 

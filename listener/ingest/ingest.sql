@@ -23,6 +23,23 @@ FROM unnest($3::text[]) AS h (row_hash)
 JOIN trapper.staged_records s
   ON s.source_system = $1 AND s.source_table = $2 AND s.row_hash = h.row_hash;
 
+-- name: open_reject_keys
+-- The content keys of the source's rejects no later run has corrected yet (sql/core/040), read
+-- before a run stages anything: a row of the run with one of them corrects that reject.
+SELECT DISTINCT content_key FROM trapper.ingest_rejects
+WHERE source_system = $1 AND source_table = $2 AND corrected_at IS NULL
+  AND content_key IS NOT NULL;
+
+-- name: mark_corrected
+-- The open rejects of earlier runs whose rows this run ($3) carries correctly ($4 content
+-- keys, $5 the record id each is staged under): corrected by it, in its transaction.
+UPDATE trapper.ingest_rejects ir
+SET corrected_at = now(), corrected_by_run = $3, corrected_record_id = k.record_id
+FROM unnest($4::text[], $5::text[]) AS k (content_key, record_id)
+WHERE ir.source_system = $1 AND ir.source_table = $2 AND ir.content_key = k.content_key
+  AND ir.corrected_at IS NULL AND ir.ingest_run_id < $3
+RETURNING ir.reject_id, ir.ingest_run_id;
+
 -- name: insert_staged_on_conflict
 -- The path taken when a concurrent ingest of the same rows won the race for some of them.
 INSERT INTO trapper.staged_records

@@ -36,6 +36,7 @@ from listener.core import db_errors, sql
 from listener.core.errors import UsageError, UserError
 from listener.core.logs import event
 from listener.ingest import runs as ingest_runs
+from listener.ingest.corrections import Corrections, reject_key
 from listener.ingest.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
 from listener.ingest.rowhash import row_hash
 from listener.ingest.source_profiles import (
@@ -55,7 +56,8 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 STAGED_COLUMNS = ["source_system", "source_table", "source_row_id", "source_file",
                   "ingest_run_id", "row_hash", "payload"]
 REJECT_COLUMNS = ["ingest_run_id", "source_system", "source_table", "source_file",
-                  "row_number", "source_row_id", "reason_code", "reason", "raw"]
+                  "row_number", "source_row_id", "reason_code", "reason", "raw",
+                  "content_key"]
 
 ProgressFn = Callable[[int, int], None]
 
@@ -81,6 +83,9 @@ class IngestResult:
     rows_rejected: int = 0
     rows_merged: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    # rows earlier runs rejected that this file carries correctly, by the run that rejected
+    # them (sql/core/040: marked corrected by this run)
+    rejects_corrected: dict[str, int] = field(default_factory=dict)
     job_id: str | None = None
     error: str | None = None
     refused: bool = False          # failed because the file itself cannot be read
@@ -140,10 +145,10 @@ class _Tally:
 @dataclass
 class _Batch:
     """Up to COPY_CHUNK rows to stage (record id, hash, payload JSON) and the rejects met
-    beside them (with the record id to store, where one is known)."""
+    beside them (with the record id to store, where one is known, and the content key)."""
 
     staged: list[tuple[str, str, str]] = field(default_factory=list)
-    rejects: list[tuple[Row, str | None]] = field(default_factory=list)
+    rejects: list[tuple[Row, str | None, str]] = field(default_factory=list)
 
     def full(self) -> bool:
         return len(self.staged) >= COPY_CHUNK or len(self.rejects) >= COPY_CHUNK
@@ -158,22 +163,27 @@ def _counted(rows: Iterable[Row], tally: _Tally) -> Iterator[Row]:
 
 
 def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
-             tally: _Tally) -> Iterator[_Batch]:
+             tally: _Tally, corrections: Corrections) -> Iterator[_Batch]:
     """The rows in batches: each row is staged, rejected with its reason, or a duplicate of
     one earlier in the same file (only its 128-bit hash is kept to tell). Memory follows a
-    batch, not the file (docs/ingest.md, "Spreadsheets with bounded memory")."""
+    batch, not the file (docs/ingest.md, "Spreadsheets with bounded memory"). A row that
+    goes in is shown to ``corrections``: it may be one an earlier run rejected."""
     seen: set[str] = set()
     batch = _Batch()
+
+    def reject(row: Row, rid: str | None) -> None:
+        batch.rejects.append((row, rid, reject_key(row, rid, profile.id_fields)))
+
     for row in rows:
         if row.payload is None:
-            batch.rejects.append((row, row.record_id))
+            reject(row, row.record_id)
         elif (rid := record_id(row, profile)) is None:
             row.reject_code = "missing_id"
             row.reject_reason = (
                 f"no value in the id field ({' or '.join(profile.id_fields)}); "
                 "pass --id-field if this source names it differently"
             )
-            batch.rejects.append((row, row.record_id))
+            reject(row, row.record_id)
         else:
             text = json.dumps(row.payload, ensure_ascii=False)
             size = len(text.encode("utf-8"))
@@ -181,7 +191,7 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
                 row.reject_code = "oversized"
                 row.reject_reason = (f"payload is {size:,} bytes, over the {max_row_bytes:,}-byte "
                                      "limit (--max-row-bytes)")
-                batch.rejects.append((row, rid))
+                reject(row, rid)
             else:
                 digest = row_hash(row.payload, rid)
                 if digest in seen:
@@ -189,6 +199,7 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
                 else:
                     seen.add(digest)
                     batch.staged.append((rid, digest, text))
+                    corrections.see(row, rid, row.payload)
         if batch.full():
             yield batch
             batch = _Batch()
@@ -340,13 +351,17 @@ async def _stage_and_complete(
     stream = merger(counted) if merger else counted
     staging = 0.0
     async with conn.transaction():
-        for batch in _prepare(stream, profile, max_row_bytes, tally):
+        corrections = Corrections(
+            frozenset(r[0] for r in await conn.fetch(
+                _SQL["open_reject_keys"], result.source_system, result.source_table)),
+            tuple(profile.id_fields))
+        for batch in _prepare(stream, profile, max_row_bytes, tally, corrections):
             began = time.monotonic()
             tally.new += await _stage(conn, batch.staged, result, run_id)
             await _store_rejects(conn, batch.rejects, result, run_id)
             staging += time.monotonic() - began
             tally.offered += len(batch.staged)
-            tally.rejects.update(r.reject_code or "unknown" for r, _ in batch.rejects)
+            tally.rejects.update(r.reject_code or "unknown" for r, _, _ in batch.rejects)
             if progress:
                 progress(tally.read, 0)
         result.rows_read = tally.read
@@ -356,6 +371,8 @@ async def _stage_and_complete(
         result.rows_rejected = sum(tally.rejects.values())
         result.rejects_by_reason = dict(tally.rejects)
         began = time.monotonic()
+        if corrections.found:
+            result.rejects_corrected = await _mark_corrected(conn, corrections, result, run_id)
         await ingest_runs.finish(conn, run_id, read=result.rows_read, new=result.rows_new,
                                  duplicate=result.rows_duplicate,
                                  rejected=result.rows_rejected, merged=result.rows_merged)
@@ -422,8 +439,9 @@ def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestR
 async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
     """What the summary line alone does not say: rows a wrong encoding rejected (a
     Windows-1252 export read as UTF-8 lost every row with an accent, each reject naming only
-    its byte), and rows staged for a source nothing processes (a mistyped or unregistered
-    source: its job is dead-lettered)."""
+    its byte), rows staged for a source nothing processes (a mistyped or unregistered
+    source: its job is dead-lettered), and rows earlier runs rejected that this file
+    carries correctly."""
     notes: list[str] = []
     undecodable = result.rejects_by_reason.get("undecodable", 0)
     if undecodable:
@@ -446,6 +464,14 @@ async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
                ": nothing staged for it will be processed until the source is registered")
             + " (atlas-orch sources lists those that are; docs/orchestrator.md, "
             "\"Adding a new source with SQL alone\")")
+    corrected = sum(result.rejects_corrected.values())
+    if corrected:
+        runs = ", ".join(f"run {run}: {n}" for run, n in sorted(
+            result.rejects_corrected.items(), key=lambda item: int(item[0])))
+        notes.append(
+            f"{corrected} row(s) that earlier runs rejected ({runs}) are in this file "
+            "correctly: marked corrected, no longer missing (atlas-orch why-missing "
+            f"{result.source_system}/{result.source_table}/RECORD_ID tells one record's story)")
     return notes
 
 
@@ -477,7 +503,8 @@ async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str]],
         return len(rows)
 
 
-async def _store_rejects(conn: asyncpg.Connection, rejects: list[tuple[Row, str | None]],
+async def _store_rejects(conn: asyncpg.Connection,
+                         rejects: list[tuple[Row, str | None, str]],
                          result: IngestResult, run_id: int) -> None:
     if not rejects:
         return
@@ -485,10 +512,20 @@ async def _store_rejects(conn: asyncpg.Connection, rejects: list[tuple[Row, str 
         "ingest_rejects", schema_name="trapper", columns=REJECT_COLUMNS,
         records=[
             (run_id, result.source_system, result.source_table, result.source_file,
-             r.row_number, rid, r.reject_code, r.reject_reason, r.raw)
-            for r, rid in rejects
+             r.row_number, rid, r.reject_code, r.reject_reason, r.raw, key)
+            for r, rid, key in rejects
         ],
     )
+
+
+async def _mark_corrected(conn: asyncpg.Connection, corrections: Corrections,
+                          result: IngestResult, run_id: int) -> dict[str, int]:
+    """Mark the earlier runs' rejects this run's rows carry correctly as corrected by this
+    run, in its transaction; returns how many, by the run that rejected them."""
+    keys = list(corrections.found)
+    rows = await conn.fetch(_SQL["mark_corrected"], result.source_system, result.source_table,
+                            run_id, keys, [corrections.found[k] for k in keys])
+    return dict(Counter(str(r["ingest_run_id"]) for r in rows))
 
 
 @dataclass(frozen=True)

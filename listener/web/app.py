@@ -549,6 +549,21 @@ async def timeline(request: web.Request) -> Any:
         return await read.timeline(conn, p.system, p.table, p.record_id)
 
 
+@route("GET", f"{PREFIX}/records/{{system}}/{{table}}/{{record_id}}/why-missing",
+       "Why one source record is missing, or what stands of it now: its rejects at ingest "
+       "(open, or corrected by a later run), its newest version and its gaps.",
+       params=m.RecordPath,
+       returns={"type": "object", "required": ["source_system", "source_table",
+                                               "source_record_id", "missing", "answer",
+                                               "stands", "rejects", "gaps"],
+                "properties": {"missing": {"type": "boolean"}, "answer": {"type": "string"},
+                               "rejects": OBJECTS, "gaps": OBJECTS}})
+async def why_missing_record(request: web.Request) -> Any:
+    p = _path(request, m.RecordPath)
+    async with _connection(request) as conn:
+        return await read.why_missing_record(conn, p.system, p.table, p.record_id)
+
+
 @route("POST", f"{PREFIX}/records/{{system}}/{{table}}/{{record_id}}/replay",
        "Reprocess a record (rolled back), apply it, or re-publish its timeline.",
        scope="admin", body=m.Replay, params=m.RecordPath, refusable=True)
@@ -621,10 +636,11 @@ async def ingest_process(request: web.Request) -> Any:
             "queue_remaining": remaining}
 
 
-@route("GET", "/api/health/processing", "Processing health in Atlas's shape.",
+@route("GET", "/api/health/processing", "Processing health in Atlas's shape, with each "
+       "source's status and its worst open anomaly (sources).",
        returns={"type": "object", "required": ["status", "queue", "stuck_jobs",
                                                "recent_failures", "data_integrity",
-                                               "recommendations"]})
+                                               "recommendations", "sources"]})
 async def health_processing(request: web.Request) -> Any:
     async with _connection(request) as conn:
         h = (await read.health(conn))["sources"]
@@ -644,14 +660,26 @@ async def health_processing(request: web.Request) -> Any:
         metric("cats_without_place", wm["counts"].get("cat_no_place", 0), 10, 50),
     ]
     worst = {s["status"] for s in integrity}
+    # a source with errors, or one that needs attention for a critical anomaly, is unhealthy
     status = "unhealthy" if "critical" in worst or any(
-        r["health_status"] == "errors" for r in h) else \
+        r["health_status"] == "errors" or (r["health_status"] == "attention"
+                                           and r["worst_anomaly_severity"] == "critical")
+        for r in h) else \
         "degraded" if "warning" in worst or any(r["health_status"] != "healthy"
                                                  and r["health_status"] != "inactive"
                                                  for r in h) else "healthy"
-    recs = [f"{r['source_system']}/{r['source_table']}: {r['health_status']}" for r in h
-            if r["health_status"] not in ("healthy", "inactive")]
+
+    def source_status(r: dict[str, Any]) -> str:
+        # the worst open anomaly beside the status: what to look at ("atlas-orch anomalies")
+        anomaly = (f" ({r['worst_anomaly']}, {r['worst_anomaly_severity']})"
+                   if r["worst_anomaly"] else "")
+        return f"{r['source_system']}/{r['source_table']}: {r['health_status']}{anomaly}"
+
+    recs = [source_status(r) for r in h if r["health_status"] not in ("healthy", "inactive")]
     return {"status": status,
+            "sources": {f"{r['source_system']}/{r['source_table']}":
+                        {"status": r["health_status"], "worst_anomaly": r["worst_anomaly"],
+                         "worst_anomaly_severity": r["worst_anomaly_severity"]} for r in h},
             "queue": {"totals": {"queued": queued, "unprocessed_staged": unprocessed},
                       "by_source": {f"{r['source_system']}/{r['source_table']}":
                                     {"queued": r["queued_count"],

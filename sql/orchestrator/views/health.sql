@@ -1,4 +1,5 @@
--- ORCH_003, data health per source: the newest ingest, jobs, backlog, errors and a status.
+-- ORCH_003, data health per source: the newest ingest, jobs, backlog, errors, the worst open
+-- anomaly and a status.
 
 -- The newest completed ingest per source, from ingest_runs (so health does not depend on the
 -- listener having run) and from the counters the listener keeps. A failed or abandoned run is
@@ -54,9 +55,7 @@ base AS (
            u.unprocessed_staged, u.oldest_unprocessed_at,
            coalesce(h.staged_24h, 0) AS staged_24h, coalesce(h.routed_24h, 0) AS routed_24h,
            coalesce(h.errors_24h, 0) AS errors_24h,
-           (SELECT count(*) FROM trapper.orchestrator_anomalies a
-            WHERE a.source_system = os.source_system AND a.source_table = os.source_table
-              AND a.resolved_at IS NULL) AS open_anomalies,
+           oa.open_anomalies, oa.worst_anomaly, oa.worst_anomaly_severity,
            w.stale_after
     FROM trapper.orchestrator_sources os
     JOIN trapper.v_orchestrator_last_ingest li USING (source_system, source_table)
@@ -69,6 +68,22 @@ base AS (
         WHERE sr.source_system = os.source_system AND sr.source_table = os.source_table
           AND NOT sr.is_processed AND sr.processing_error IS NULL
     ) u
+    -- the source's open anomalies, their count and the most severe (the newest of equals):
+    -- one probe of the partial index orchestrator_anomalies_open_idx per source, however
+    -- long the resolved history
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS open_anomalies,
+               (array_agg(a.kind ORDER BY r.rank DESC, a.last_seen DESC))[1] AS worst_anomaly,
+               (array_agg(a.severity ORDER BY r.rank DESC, a.last_seen DESC))[1]
+                   AS worst_anomaly_severity
+        FROM trapper.orchestrator_anomalies a
+        -- the rank of functions/alerts.sql's orchestrator_severity_rank(), which is made
+        -- after this view (order.txt)
+        CROSS JOIN LATERAL (SELECT CASE a.severity WHEN 'critical' THEN 3
+                                                   WHEN 'warning' THEN 2 ELSE 1 END AS rank) r
+        WHERE a.source_system = os.source_system AND a.source_table = os.source_table
+          AND a.resolved_at IS NULL
+    ) oa
     WHERE os.is_active
 )
 SELECT b.source_system, b.source_table, b.display_name, b.ingest_method, b.ingest_frequency,
@@ -78,6 +93,10 @@ SELECT b.source_system, b.source_table, b.display_name, b.ingest_method, b.inges
        b.unprocessed_staged, b.oldest_unprocessed_at, b.staged_24h, b.routed_24h,
        b.errors_24h, b.open_anomalies,
        CASE
+           -- a source that never completed an ingest, with an open warning about it (its
+           -- only run failed, say): that is news, where inactive alone says "nothing yet"
+           WHEN b.last_ingest_at IS NULL AND b.worst_anomaly_severity IN ('warning', 'critical')
+               THEN 'attention'
            WHEN b.last_ingest_at IS NULL THEN 'inactive'
            WHEN b.stale_after IS NOT NULL AND b.last_ingest_at < now() - b.stale_after
                THEN 'stale'
@@ -87,6 +106,12 @@ SELECT b.source_system, b.source_table, b.display_name, b.ingest_method, b.inges
            WHEN b.oldest_unprocessed_at < now() - make_interval(hours =>
                     trapper.orchestrator_health_setting('processing_behind_hours')::int)
                THEN 'processing_behind'
+           -- an open warning or critical anomaly the statuses above do not already say
+           -- (schema drift, a batch far from its volume, an implausible value, ...): the
+           -- source is not healthy while it stands; worst_anomaly names it
+           WHEN b.worst_anomaly_severity IN ('warning', 'critical') THEN 'attention'
            ELSE 'healthy'
-       END AS health_status
+       END AS health_status,
+       -- after health_status: CREATE OR REPLACE VIEW only adds columns at the end
+       b.worst_anomaly, b.worst_anomaly_severity
 FROM base b;

@@ -126,6 +126,9 @@ SELECT 'ingest_rejected', 'ingest_reject', ir.reject_id::text,
        'Correct the row in the source export and ingest it again; the raw bytes are in '
        'trapper.ingest_rejects.raw', NULL, NULL, ir.created_at, ir.source_file
 FROM trapper.ingest_rejects ir
+-- a reject a later run carried correctly is no longer missing (core 040): `why-missing
+-- SYSTEM/TABLE/ID` tells it as corrected, with what stands now
+WHERE ir.corrected_at IS NULL
 UNION ALL
 SELECT CASE WHEN l.action = 'skipped' AND coalesce(l.decision_details ? 'field', false)
             THEN 'value_unread' ELSE 'routing_' || l.action END,
