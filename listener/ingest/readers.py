@@ -31,12 +31,17 @@ from listener.ingest.rows import (
     REJECT_CODES,
     SURROGATE,
     TITLE_LOOKAHEAD,
+    TITLE_MAX_NAMES,
     FileRefused,
+    HeaderEcho,
     ReadLimits,
     Row,
     clean_headers,
     header_problem,
+    junk_finder,
     mark_totals_row,
+    text_needs_tidy,
+    tidy_fields,
     title_refusal,
 )
 from listener.ingest.text import Decoded, decode, refuse_binary
@@ -272,7 +277,18 @@ def _text_reject(doc: Decoded, row: Row, text: str) -> bool:
     return False
 
 
-def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str],
+@dataclass
+class _Table:
+    """What the rows of a CSV are read against: the header's names, the pattern that finds a
+    row to tidy, and the header's echo."""
+
+    headers: list[str]
+    junk: re.Pattern[str] | None    # None: the file holds nothing to tidy
+    echo: HeaderEcho
+    header_line: int
+
+
+def _csv_row(doc: Decoded, lines: list[str], record: _Record, table: _Table,
              records: _CsvRecords) -> Row | None:
     """The row of one record after the header, or None for a blank one."""
     number = record.first + 1
@@ -287,7 +303,7 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str]
     row = Row(number, doc.raw(text))
     if _text_reject(doc, row, text):
         return row
-    width = len(headers)
+    width = len(table.headers)
     if len(fields) != width and records.in_reach(record):
         row.reject_code = "unbalanced_quote"
         row.reject_reason = (
@@ -299,35 +315,53 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str]
         row.reject_code = "malformed"
         row.reject_reason = f"row has {len(fields)} fields but the header has {width}"
         return row
+    # (a record over several lines has a line break in a field, perhaps at its end)
+    if record.last > record.first or (table.junk is not None and table.junk.search(text)):
+        fields = tidy_fields(fields)
+        if not any(fields):        # nothing but characters that print as nothing
+            return None
     if len(fields) < width:  # exports drop trailing empty fields
         fields = fields + [""] * (width - len(fields))
-    row.payload = dict(zip(headers, fields[:width], strict=True))
+    if table.echo.may_repeat(fields):
+        echo = table.echo.check(fields, f"line {number}", f"line {table.header_line}")
+        if echo is not None:
+            row.reject_code, row.reject_reason = "malformed", echo
+            return row
+    row.payload = dict(zip(table.headers, fields[:width], strict=True))
     return row
 
 
-def _nonempty_fields(line: str) -> list[str]:
-    """The non-empty fields of one line, split by its own most frequent delimiter."""
+def _fields(line: str) -> list[str]:
+    """The fields of one line, split by its own most frequent delimiter."""
     try:
-        fields = next(csv.reader([_strip_eol(line)], delimiter=_delimiter(line)), [])
+        return next(csv.reader([_strip_eol(line)], delimiter=_delimiter(line)), [])
     except csv.Error:
         return []
-    return [f for f in fields if f.strip()]
 
 
 def _refuse_title(lines: list[str], header: _Record) -> None:
-    """Refuse a header of one name above a table: two lines in a row of the next few that
-    hold two values or more are the real header and its first row. Each line is split by its
-    own delimiter, so a semicolon table below a title line without one is seen too."""
-    if header.fields is None or sum(1 for f in header.fields if f.strip()) != 1:
+    """Refuse a header of one or two names above a table: a title (``title_refusal``). The
+    table is two lines in a row of the next few that hold values past the header's last
+    field, with as many fields as each other (the real header and its first row); or, for a
+    header of one name padded with delimiters as wide as the table, two lines in a row that
+    hold two values or more. Each line is split by its own delimiter, so a semicolon table
+    below a title line without one is seen too."""
+    if header.fields is None:
         return
-    after = [(i, line) for i, line in enumerate(lines[header.last + 1:],
-                                                start=header.last + 1)
+    named = [f for f in header.fields if f.strip()]
+    if not named or len(named) > TITLE_MAX_NAMES:
+        return
+    width = len(header.fields)
+    after = [(i, _fields(line)) for i, line in enumerate(lines[header.last + 1:],
+                                                         start=header.last + 1)
              if line.strip()][:TITLE_LOOKAHEAD]
-    for (i, line), (_, below) in itertools.pairwise(after):
-        fields = _nonempty_fields(line)
-        if len(fields) >= 2 and len(_nonempty_fields(below)) >= 2:
-            title = next(f for f in header.fields if f.strip())
-            raise title_refusal(f"line {header.first + 1}", title, f"line {i + 1}", fields)
+    for (i, fields), (_, below) in itertools.pairwise(after):
+        wider = (len(fields) == len(below) and any(f.strip() for f in fields[width:])
+                 and any(f.strip() for f in below[width:]))
+        padded = (len(named) == 1 and sum(1 for f in fields if f.strip()) >= 2
+                  and sum(1 for f in below if f.strip()) >= 2)
+        if wider or padded:
+            raise title_refusal(f"line {header.first + 1}", named, f"line {i + 1}", fields)
 
 
 def read_csv(doc: Decoded) -> list[Row]:
@@ -344,19 +378,25 @@ def read_csv(doc: Decoded) -> list[Row]:
     # Fields are as large as the text they sit in, which is already in memory.
     csv.field_size_limit(sys.maxsize)
     records = _CsvRecords(lines, delimiter)
-    headers: list[str] | None = None
+    table: _Table | None = None
     rows: list[Row] = []
     for record in records:
-        if headers is None:
+        if table is None:
             if record.fields is not None and not any(f.strip() for f in record.fields):
                 continue
             headers = _header(doc, lines, record)
             _refuse_title(lines, record)
             records.width = len(headers)
+            assert record.fields is not None   # _header refuses a broken one
+            # looked for in the whole text once (line ends left out): most files hold
+            # nothing to tidy, and their rows are then not searched one by one
+            ends = delimiter + "\r\n"
+            table = _Table(headers, junk_finder(ends) if text_needs_tidy(text, ends) else None,
+                           HeaderEcho(record.fields), record.first + 1)
             continue
-        row = _csv_row(doc, lines, record, headers, records)
+        row = _csv_row(doc, lines, record, table, records)
         if row is not None:
             rows.append(row)
-    if headers is None:
+    if table is None:
         raise FileRefused("no header row: the file has only blank lines")
     return rows
