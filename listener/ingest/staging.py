@@ -36,6 +36,7 @@ from listener.core import db_errors, sql
 from listener.core.errors import UsageError, UserError
 from listener.core.logs import event
 from listener.ingest import runs as ingest_runs
+from listener.ingest.packed import Unpacked, unpack
 from listener.ingest.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
 from listener.ingest.rowhash import row_hash
 from listener.ingest.source_profiles import (
@@ -257,9 +258,10 @@ async def ingest_file(
                                      hashlib.sha256(data).hexdigest(), tool)
     result.ingest_run_id = run_id
     try:
-        fmt = detect_format(path, fmt)
+        inner = unpack(data, path.name, DEFAULT_LIMITS.max_unzipped_bytes)
+        fmt = _format_of(path, inner, fmt)
         rows = read_file_rows(
-            data, fmt, encoding=encoding, records_key=records_key,
+            inner.data, fmt, encoding=encoding, records_key=records_key,
             max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
             max_json_depth=max_json_depth)
         registry_ids, expected, registered = await _registry_fields(conn, source_system,
@@ -288,10 +290,24 @@ async def ingest_file(
         # hold the command (its session's end frees the lock anyway)
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
             await ingest_runs.release(conn, run_id)
+    if inner.what is not None:
+        result.notes.insert(0, f"read {inner.what} ({fmt.upper()})")
     result.status = "completed"
     result.seconds = round(time.monotonic() - started, 3)
     result.parse_seconds = round(result.seconds - result.stage_seconds, 3)
     return result
+
+
+def _format_of(path: Path, inner: Unpacked, explicit: str | None) -> str:
+    """The format of what is read: ``--format``, else the extension of the file's name, or
+    of the name of what a packed file holds (``people.csv.gz``, a ZIP's ``people.csv``)."""
+    if inner.what is None or explicit:
+        return detect_format(path, explicit)
+    try:
+        return detect_format(Path(inner.name))
+    except UserError:
+        raise FileRefused(f"{path.name} is {inner.what}, and the name of what it holds "
+                          f"({inner.name!r}) does not tell its format; pass --format") from None
 
 
 def describe_error(exc: BaseException) -> str:
@@ -367,6 +383,10 @@ async def _stage_and_complete(
         result.notes = await _notes(conn, result)
         result.notes[:0] = _header_notes(headers, profile, result,
                                          tabular=tabular and tally.read > 0, known=known)
+        if not tally.read:
+            result.notes.append(
+                "no rows: the file holds no record below its header (or an empty list of "
+                "records); an export filtered down to nothing, or cut short?")
         if tally.unsaved_formulas:
             cols = ", ".join(f"{name!r} ({n})" for name, n in tally.unsaved_formulas.items())
             result.notes.append(
