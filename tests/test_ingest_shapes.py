@@ -138,3 +138,19 @@ def test_a_header_and_nothing_else_says_so(db_url: str, tmp_path: Path) -> None:
     result = run_cli("ingest", "shelterluv/people", str(f), env={"DATABASE_URL": db_url})
     assert result.returncode == 0
     assert "read 0 = new 0" in result.stderr and "note: no rows:" in result.stderr
+
+
+def test_a_file_named_for_another_format_is_read_as_what_it_holds(
+        db_url: str, tmp_path: Path) -> None:
+    """An "Export to Excel" that writes tab-separated text named .xls, a workbook saved as
+    .csv, JSON named .csv: read as what they are, and the run says so; --format is obeyed."""
+    (tmp_path / "export.xls").write_text(PEOPLE.replace(",", "\t"))
+    (tmp_path / "people.csv").write_text(json.dumps([{"Internal-ID": "3", "Email": "c@x.org"}]))
+    report = ingest(db_url, "shelterluv/people", tmp_path / "export.xls",
+                    tmp_path / "people.csv")
+    assert [(r["rows_new"], r["notes"][0]) for r in report["runs"]] == [
+        (2, "read as CSV text, which the file is, not an XLS workbook (export.xls)"),
+        (1, "read as JSON, which the file is, not CSV (people.csv)")]
+    told = ingest(db_url, "shelterluv/people", tmp_path / "export.xls",
+                  extra=("--format", "xls"), status=1)
+    assert "neither an XLSX workbook" in told["runs"][0]["error"]

@@ -47,7 +47,7 @@ from listener.ingest.rows import (
 from listener.ingest.text import Decoded, decode, refuse_binary
 
 __all__ = ["DEFAULT_LIMITS", "FORMATS", "REJECT_CODES", "FileRefused", "ReadLimits", "Row",
-           "clean_headers", "detect_format", "iter_rows", "read_rows"]
+           "clean_headers", "detect_format", "iter_rows", "read_rows", "sniff_format"]
 
 FORMATS = ("csv", "xlsx", "xls", "json", "ndjson")
 
@@ -64,6 +64,50 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     if fmt not in FORMATS:
         raise UserError(f"{path}: cannot tell the format from '.{suffix}'; pass --format")
     return fmt
+
+
+_WORKBOOK_MAGIC = ((b"PK", "xlsx"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"))
+_SNIFF_BYTES = 1 << 16
+# control bytes no text export holds (tab, line ends, form feed and a DOS end mark aside)
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
+
+
+def _is_text(data: bytes) -> bool:
+    """Whether a file is text: a byte-order mark, or no control byte in its first 64 KiB."""
+    return data.startswith(_TEXT_BOMS) or _BINARY.search(data, 0, _SNIFF_BYTES) is None
+
+
+_TEXT_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def sniff_format(data: bytes, fmt: str) -> tuple[str, str | None]:
+    """The format of a file whose name said ``fmt``, by what it holds, and a note when that
+    is another: a workbook named .csv, a CSV or TSV named .xls (many systems' "Export to
+    Excel" writes one), JSON named .csv or .txt. Only when the content leaves no doubt;
+    anything else keeps the name's format (and its reader says what is wrong). ``--format``
+    is never second-guessed: the caller does not ask then."""
+    for magic, kind in _WORKBOOK_MAGIC:
+        if data.startswith(magic):
+            if fmt in ("xlsx", "xls"):
+                return fmt, None    # the workbook reader tells the two kinds apart itself
+            return kind, f"read as an {kind.upper()} workbook, which the file is"
+    if fmt not in ("xlsx", "xls", "csv") or not data or not _is_text(data):
+        return fmt, None
+    start = data[:_SNIFF_BYTES]
+    for bom in _TEXT_BOMS:
+        if start.startswith(bom):
+            start = start[len(bom):].decode("utf-16" if len(bom) == 2 else "utf-8",
+                                            "ignore").encode()
+            break
+    lead = start.lstrip()[:1]
+    if lead in (b"[", b"{"):
+        return "json", f"read as JSON, which the file is, not {fmt.upper()}"
+    first_line = start.lstrip().split(b"\n", 1)[0]
+    if fmt == "csv" or lead == b"<" or not any(d.encode() in first_line for d in _DELIMITERS):
+        # a web page or an XML spreadsheet (the workbook reader names it), or text with no
+        # table in it (a PDF's first line): the name's format, and its reader's refusal
+        return fmt, None
+    return "csv", f"read as CSV text, which the file is, not an {fmt.upper()} workbook"
 
 
 def read_rows(
@@ -371,6 +415,11 @@ def read_csv(doc: Decoded) -> list[Row]:
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise FileRefused("no header row: the file is empty")
+    if lines[first].lstrip().startswith(("{", "[{", "[\n", "[\r")) or lines[first].strip() == "[":
+        # a header names columns; this opens a JSON document (read as CSV, it was one
+        # header of many odd names and no row: "read 0")
+        raise FileRefused(f"line {first + 1}: the file holds JSON, not CSV; pass --format json "
+                          "(or ndjson for one record a line)")
     delimiter = _delimiter(lines[first])
     hint = _SEP_HINT.fullmatch(lines[first])
     if hint:  # Excel's "sep=;" line names the delimiter; it is no header (nor a row)

@@ -72,6 +72,15 @@ def read_spreadsheet(data: bytes, limits: ReadLimits) -> Iterator[Row]:
                 "the workbook is password-protected (encrypted); open it in Excel, remove the "
                 "password (File > Info > Protect Workbook) and save it again")
         return _read_xls(data, limits)
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in data[:4096]:
+        raise FileRefused("the file is an Excel 2003 XML Spreadsheet, which is not read; open "
+                          "it in Excel or LibreOffice and save it as .xlsx (or CSV)")
+    if head.startswith((b"<html", b"<!doctype html", b"<table", b"<meta", b"<head")) or (
+            head.startswith(b"<") and b"<table" in head):
+        raise FileRefused("the file is a web page (an HTML table), as some systems' \"Export to "
+                          "Excel\" write one: open it in Excel or LibreOffice and save it as "
+                          ".xlsx (or CSV)")
     raise FileRefused(f"{_NOT_READABLE}: neither an XLSX workbook (a ZIP file) nor an XLS "
                       f"workbook (OLE2); it starts with {data[:8]!r}")
 

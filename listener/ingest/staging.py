@@ -37,7 +37,14 @@ from listener.core.errors import UsageError, UserError
 from listener.core.logs import event
 from listener.ingest import runs as ingest_runs
 from listener.ingest.packed import Unpacked, unpack
-from listener.ingest.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
+from listener.ingest.readers import (
+    DEFAULT_LIMITS,
+    FileRefused,
+    Row,
+    detect_format,
+    iter_rows,
+    sniff_format,
+)
 from listener.ingest.rowhash import row_hash
 from listener.ingest.source_profiles import (
     HeaderMapper,
@@ -259,7 +266,7 @@ async def ingest_file(
     result.ingest_run_id = run_id
     try:
         inner = unpack(data, path.name, DEFAULT_LIMITS.max_unzipped_bytes)
-        fmt = _format_of(path, inner, fmt)
+        fmt, sniffed = _format_of(path, inner, fmt)
         rows = read_file_rows(
             inner.data, fmt, encoding=encoding, records_key=records_key,
             max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
@@ -290,6 +297,8 @@ async def ingest_file(
         # hold the command (its session's end frees the lock anyway)
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
             await ingest_runs.release(conn, run_id)
+    if sniffed is not None:
+        result.notes.insert(0, f"{sniffed} ({path.name})")
     if inner.what is not None:
         result.notes.insert(0, f"read {inner.what} ({fmt.upper()})")
     result.status = "completed"
@@ -298,16 +307,21 @@ async def ingest_file(
     return result
 
 
-def _format_of(path: Path, inner: Unpacked, explicit: str | None) -> str:
-    """The format of what is read: ``--format``, else the extension of the file's name, or
-    of the name of what a packed file holds (``people.csv.gz``, a ZIP's ``people.csv``)."""
-    if inner.what is None or explicit:
-        return detect_format(path, explicit)
+def _format_of(path: Path, inner: Unpacked, explicit: str | None) -> tuple[str, str | None]:
+    """The format of what is read, and a note when it is not what the name says:
+    ``--format``, else the extension of the file's name (or of the name of what a packed
+    file holds: ``people.csv.gz``, a ZIP's ``people.csv``) unless the content leaves no
+    doubt it is another (``readers.sniff_format``: an XLSX named .csv)."""
+    if explicit:
+        return detect_format(path, explicit), None
+    if inner.what is None:
+        return sniff_format(inner.data, detect_format(path))
     try:
-        return detect_format(Path(inner.name))
+        named = detect_format(Path(inner.name))
     except UserError:
         raise FileRefused(f"{path.name} is {inner.what}, and the name of what it holds "
                           f"({inner.name!r}) does not tell its format; pass --format") from None
+    return sniff_format(inner.data, named)
 
 
 def describe_error(exc: BaseException) -> str:

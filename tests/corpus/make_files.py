@@ -408,6 +408,16 @@ def sheet_files() -> dict[str, bytes]:
         "xlsx_totals_footer.xlsx": xlsx([("Sheet1", sheet(rows_xml(
             [["ID", "Cats"], ["1", "3"], ["Grand Total:", "3"]])))]),
         "xls_first_sheet_empty.xls": xls([("Cover", []), ("Pets", [["ID"], ["1"], ["2"]])]),
+        "xls_html_table.xls": b"<html><head><meta charset=utf-8></head><body><table><tr>"
+            b"<th>ID</th><th>Name</th></tr><tr><td>1</td><td>Ann</td></tr></table></body></html>",
+        "xls_xml_spreadsheet_2003.xls": b'<?xml version="1.0"?>\n<?mso-application progid='
+            b'"Excel.Sheet"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">'
+            b"<Worksheet><Table><Row><Cell><Data>ID</Data></Cell></Row></Table></Worksheet>"
+            b"</Workbook>",
+        "xls_really_tsv.xls": codecs.BOM_UTF16_LE + PEOPLE.decode().replace(",", "\t")
+            .encode("utf-16-le"),
+        "csv_really_xlsx.csv": xlsx([("Sheet1", plain_sheet())]),
+        "csv_really_json.csv": b'[{"ID": "1", "Name": "Ann"}, {"ID": "2", "Name": "Bob"}]\n',
         "xlsx_title_two_cells.xlsx": xlsx([("Sheet1", sheet(rows_xml(
             [["People report", "Generated 2024-01-02"], [], ["ID", "Name", "Email"],
              ["1", "Ann", "a@x.org"], ["2", "Bob", "b@x.org"]])))]),
