@@ -8,6 +8,7 @@ import bz2
 import gzip
 import json
 import lzma
+import os
 import zipfile
 from pathlib import Path
 
@@ -154,3 +155,14 @@ def test_a_file_named_for_another_format_is_read_as_what_it_holds(
     told = ingest(db_url, "shelterluv/people", tmp_path / "export.xls",
                   extra=("--format", "xls"), status=1)
     assert "neither an XLSX workbook" in told["runs"][0]["error"]
+
+
+def test_a_file_name_that_is_not_utf8_is_ingested_under_a_readable_name(
+        db_url: str, tmp_path: Path) -> None:
+    """A name from a Windows ZIP or an old disk (b"caf\\xe9.csv") failed the run with a
+    DataError: the name could not be stored."""
+    f = tmp_path / os.fsdecode(b"caf\xe9.csv")
+    f.write_text(PEOPLE)
+    run = ingest(db_url, "shelterluv/people", f)["runs"][0]
+    assert (run["source_file"], run["rows_new"]) == ("café.csv", 2)
+    assert val(db_url, "SELECT source_file FROM trapper.ingest_runs") == "café.csv"

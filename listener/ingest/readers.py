@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -47,9 +48,21 @@ from listener.ingest.rows import (
 from listener.ingest.text import Decoded, decode, refuse_binary
 
 __all__ = ["DEFAULT_LIMITS", "FORMATS", "REJECT_CODES", "FileRefused", "ReadLimits", "Row",
-           "clean_headers", "detect_format", "iter_rows", "read_rows", "sniff_format"]
+           "clean_headers", "detect_format", "iter_rows", "read_rows", "shown", "sniff_format"]
 
 FORMATS = ("csv", "xlsx", "xls", "json", "ndjson")
+
+
+def shown(path: Path | str) -> str:
+    """A path as text that PostgreSQL and JSON can hold: a file name that is not UTF-8 (a
+    ZIP made on Windows, an old Mac disk: Python keeps its bytes as lone surrogates, which
+    failed the run with a DataError) is read as Windows-1252, as such names mostly are."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("cp1252", "replace")
+    return text
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -62,7 +75,7 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     aliases = {"jsonl": "ndjson", "txt": "csv", "tsv": "csv"}
     fmt = aliases.get(suffix, suffix)
     if fmt not in FORMATS:
-        raise UserError(f"{path}: cannot tell the format from '.{suffix}'; pass --format")
+        raise UserError(f"{shown(path)}: cannot tell the format from '.{suffix}'; pass --format")
     return fmt
 
 

@@ -43,6 +43,7 @@ from listener.ingest.readers import (
     Row,
     detect_format,
     iter_rows,
+    shown,
     sniff_format,
 )
 from listener.ingest.rowhash import row_hash
@@ -254,14 +255,15 @@ async def ingest_file(
     """
     started = time.monotonic()
     parse_source(f"{source_system}/{source_table}")
-    result = IngestResult(source_system, source_table, path.name, path=str(path))
+    name = shown(path.name)
+    result = IngestResult(source_system, source_table, name, path=shown(path))
     try:
         data = path.read_bytes()
     except OSError as exc:
         result.status, result.refused = "failed", True
-        result.error = f"cannot read {path}: {exc.strerror or exc}"
+        result.error = f"cannot read {shown(path)}: {exc.strerror or exc}"
         raise IngestFailed(result) from exc
-    run_id = await ingest_runs.start(conn, source_system, source_table, path.name, len(data),
+    run_id = await ingest_runs.start(conn, source_system, source_table, name, len(data),
                                      hashlib.sha256(data).hexdigest(), tool)
     result.ingest_run_id = run_id
     try:
@@ -286,7 +288,7 @@ async def ingest_file(
         await _failed(conn, result, describe_error(exc), refused=False)
         event(log, "ingest_run_failed", result.describe_failure(), level=logging.ERROR,
               ingest_run_id=run_id, source_system=source_system, source_table=source_table,
-              path=str(path), error_type=type(exc).__name__, error=result.error)
+              path=shown(path), error_type=type(exc).__name__, error=result.error)
         raise IngestFailed(result) from exc
     except BaseException as exc:   # interrupted (Ctrl-C, cancelled): record it, then stop
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
@@ -298,7 +300,7 @@ async def ingest_file(
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
             await ingest_runs.release(conn, run_id)
     if sniffed is not None:
-        result.notes.insert(0, f"{sniffed} ({path.name})")
+        result.notes.insert(0, f"{sniffed} ({name})")
     if inner.what is not None:
         result.notes.insert(0, f"read {inner.what} ({fmt.upper()})")
     result.status = "completed"
@@ -319,8 +321,9 @@ def _format_of(path: Path, inner: Unpacked, explicit: str | None) -> tuple[str, 
     try:
         named = detect_format(Path(inner.name))
     except UserError:
-        raise FileRefused(f"{path.name} is {inner.what}, and the name of what it holds "
-                          f"({inner.name!r}) does not tell its format; pass --format") from None
+        raise FileRefused(f"{shown(path.name)} is {inner.what}, and the name of what it "
+                          f"holds ({inner.name!r}) does not tell its format; pass --format"
+                          ) from None
     return sniff_format(inner.data, named)
 
 
