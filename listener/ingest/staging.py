@@ -539,7 +539,8 @@ class ManifestEntry:
 def read_manifest(path: Path) -> list[ManifestEntry]:
     """The files of a generated world (``manifest.json``), in their processing order."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        # (utf-8-sig: a manifest edited in Notepad begins with a byte-order mark)
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
         files = doc["files"]
         entries = [
             ManifestEntry(path.parent / f["path"], f["source_system"], f["source_table"],
@@ -547,7 +548,7 @@ def read_manifest(path: Path) -> list[ManifestEntry]:
             for f in files
         ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: not a usable manifest ({exc})") from exc
+        raise UserError(f"{shown(path)}: not a usable manifest ({exc})") from exc
     for e in entries:
         parse_source(f"{e.source_system}/{e.source_table}")
     return entries
