@@ -212,8 +212,11 @@ class _CsvRecords:
     def __iter__(self) -> Iterator[_Record]:
         start, total = 0, len(self.lines)
         while start < total:
+            # skipinitialspace: a quoted field after ", " (a file typed or written by hand,
+            # "1, "Lee, Ann", a@x.org") is the quoted field; it was split at its comma and
+            # the row rejected malformed
             reader = csv.reader(map(self.lines.__getitem__, range(start, total)),
-                                delimiter=self.delimiter, strict=True)
+                                delimiter=self.delimiter, strict=True, skipinitialspace=True)
             done = start                    # lines before the record being read
             try:
                 for fields in reader:
@@ -275,10 +278,15 @@ def _strip_eol(text: str) -> str:
     return text
 
 
+_QUOTED = re.compile(r'"[^"]*"')
+
+
 def _delimiter(first_line: str) -> str:
-    """The delimiter the header line uses most: comma, tab, semicolon or pipe (comma on a
-    tie, or for a one-column file)."""
-    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    """The delimiter the header line uses most outside its quoted names: comma, tab,
+    semicolon or pipe (comma on a tie, or for a one-column file). (Counted inside them too,
+    a semicolon file whose names hold commas, "Name (Last, First)", was split at the commas.)"""
+    line = _QUOTED.sub("", first_line) if '"' in first_line else first_line
+    counts = {d: line.count(d) for d in _DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
@@ -391,7 +399,8 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, table: _Table,
 def _fields(line: str) -> list[str]:
     """The fields of one line, split by its own most frequent delimiter."""
     try:
-        return next(csv.reader([_strip_eol(line)], delimiter=_delimiter(line)), [])
+        return next(csv.reader([_strip_eol(line)], delimiter=_delimiter(line),
+                               skipinitialspace=True), [])
     except csv.Error:
         return []
 

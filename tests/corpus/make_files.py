@@ -286,6 +286,10 @@ def text_files() -> dict[str, bytes]:
             b"2,Bob,b@x.org\n",
         "csv_header_other_order.csv": b"ID,Name,Email\n1,Ann,a@x.org\nName,ID,Email\n"
             b"Bob,2,b@x.org\n",
+        "csv_semicolon_commas_in_names.csv": b'"ID";"Name (Last, First)";"Address (Street, '
+            b'City, Zip)"\r\n1;"Lee, Ann";"1 Main St, Napa, 94558"\r\n2;Ray;\r\n',
+        "csv_spaces_after_commas.csv": b'ID, Name, Email\n1, "Lee, Ann", a@x.org\n2, Bob, '
+            b'b@x.org\n',
         "csv_invisible_characters.csv": (
             'ID,Name,Email,Phone,Zip\r\n'
             '1,\u00a0Ann\u00a0,ann@x.org\u00a0,"(707) 555-1234\n",="01234"\r\n'

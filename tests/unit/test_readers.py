@@ -147,6 +147,15 @@ def test_delimiters_and_line_ends() -> None:
         (2, "Ann"), (3, "Bob"), (4, "Cy"), (5, "Di")]
 
 
+def test_delimiters_inside_quoted_names_and_spaces_after_them() -> None:
+    rows = read("csv_semicolon_commas_in_names.csv")
+    assert rows[0].payload == {"ID": "1", "Name (Last, First)": "Lee, Ann",
+                               "Address (Street, City, Zip)": "1 Main St, Napa, 94558"}
+    assert [r.payload for r in read("csv_spaces_after_commas.csv")] == [
+        {"ID": "1", "Name": "Lee, Ann", "Email": "a@x.org"},
+        {"ID": "2", "Name": "Bob", "Email": "b@x.org"}]
+
+
 def test_repeated_headers_never_hide_a_column() -> None:
     assert read("csv_duplicate_headers.csv")[0].payload == {
         "ID": "1", "Fleas": "Yes", "Fleas_1": "No", "Fleas_1_1": "Maybe", "column_5": "x"}
