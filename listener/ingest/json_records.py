@@ -352,7 +352,8 @@ def _line_row(doc: Decoded, number: int, line: str, limits: ReadLimits) -> Row:
         return Row(number, raw, reject_code="undecodable", reject_reason=(
             f"byte 0x{bad[1]:02X} at byte {bad[0]} of the line is not valid {doc.encoding}; "
             "export as UTF-8 or pass --encoding"))
-    text = line.rstrip("\r")
+    # (a byte-order mark opening a line: NDJSON files joined with `cat`, each with its own)
+    text = line.rstrip("\r").lstrip("\ufeff")
     start = _WS.match(text)
     pos = start.end() if start else 0
     try:

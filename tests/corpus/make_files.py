@@ -290,6 +290,8 @@ def text_files() -> dict[str, bytes]:
             b'City, Zip)"\r\n1;"Lee, Ann";"1 Main St, Napa, 94558"\r\n2;Ray;\r\n',
         "csv_spaces_after_commas.csv": b'ID, Name, Email\n1, "Lee, Ann", a@x.org\n2, Bob, '
             b'b@x.org\n',
+        "ndjson_joined_with_boms.ndjson": codecs.BOM_UTF8 + b'{"id": "1"}\n{"id": "2"}\n'
+            + codecs.BOM_UTF8 + b'{"id": "3"}\n',
         "csv_invisible_characters.csv": (
             'ID,Name,Email,Phone,Zip\r\n'
             '1,\u00a0Ann\u00a0,ann@x.org\u00a0,"(707) 555-1234\n",="01234"\r\n'
