@@ -174,6 +174,8 @@ def test_values_as_web_pages_and_excel_leave_them_are_tidied() -> None:
          "Zip": "01234"},
         {"ID": "3", "Name": "O'Neil", "Email": "cy@x.org", "Phone": "'5'10", "Zip": ""}]
     assert rows[1].raw.startswith("\u200b2,Bob".encode())   # the file's bytes, as they were
+    twice = read_rows(codecs.BOM_UTF8 * 2 + "ID,Na\u200bme\n1,Ann\n".encode(), "csv")
+    assert twice[0].payload == {"ID": "1", "Name": "Ann"}   # a second mark, in the header
     sheet = read("xlsx_header_repeated.xlsx")
     assert sheet[-1].payload == {"ID": "2", "Name": "Bob"}
     doc = json.dumps([{"id": " 7\u00a0", "Internal Notes ": "\u200bnote\n",
