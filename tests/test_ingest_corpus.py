@@ -85,6 +85,8 @@ def test_every_corpus_file_in_one_command(db_url: str) -> None:
         case = PLAIN.get(path.name)
         if case is None:
             continue
+        if "ingest" in case:   # the command reads it otherwise than the readers alone
+            case = {k: v for k, v in case.items() if k != "refused"} | case["ingest"]
         if "refused" in case:
             assert fact["run"]["status"] == "failed", path.name
             assert case["refused"] in fact["run"]["error"], (path.name, fact["run"]["error"])
@@ -100,7 +102,7 @@ def test_every_corpus_file_in_one_command(db_url: str) -> None:
 
 
 def test_a_refused_file_is_one_line_and_exit_1(db_url: str) -> None:
-    refused = [c["name"] for c in PLAIN.values() if "refused" in c]
+    refused = [c["name"] for c in PLAIN.values() if "refused" in c and "ingest" not in c]
     assert len(refused) >= 10
     for name in refused[:: max(1, len(refused) // 5)]:
         result = run_cli("ingest", "test/corpus", str(CORPUS / "files" / name),

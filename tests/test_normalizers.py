@@ -181,7 +181,12 @@ def test_phones_and_emails_as_exports_write_them(db_url: str) -> None:
         list(phones))}
     assert got == phones
     emails = {"mailto:Ann@X.org": "ann@x.org", " MAILTO: ann@x.org ": "ann@x.org",
-              "ANN@X.ORG ": "ann@x.org", "none": None, "mailto:": None}
+              "ANN@X.ORG ": "ann@x.org", "none": None, "mailto:": None,
+              # pasted from a web page or a cell: a no-break space, a zero-width space, a
+              # line break (staged so before ingest tidied them, or by another writer)
+              "ann@x.org\u00a0": "ann@x.org", "\u200bAnn@x.org": "ann@x.org",
+              "ann@x.org\r\n": "ann@x.org", "\tann@x\u200b.org\ufeff": "ann@x.org",
+              "ann\u00a0@x.org": None}
     got = {r["raw"]: r["n"] for r in sql(
         db_url, "SELECT raw, trapper.norm_email(raw) AS n FROM unnest($1::text[]) raw",
         list(emails))}

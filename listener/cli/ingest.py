@@ -120,7 +120,7 @@ class _Bars:
     def ended(self, result: ingest_mod.IngestResult) -> None:
         """A file ended: end the line before its summary is printed."""
         self.reading = {i: n for i, n in self.reading.items()
-                        if str(self.plan[i].path) != result.path}
+                        if readers.shown(self.plan[i].path) != result.path}
         self.close()
 
     def close(self) -> None:

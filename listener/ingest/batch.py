@@ -31,8 +31,8 @@ import asyncpg
 from listener.core import db, logs
 from listener.core.errors import UserError
 from listener.core.logs import JsonFormatter, event
+from listener.ingest import readers, staging
 from listener.ingest import runs as ingest_runs
-from listener.ingest import staging
 from listener.ingest.runs import AbandonedRun
 from listener.ingest.staging import IngestFailed, IngestResult
 
@@ -111,8 +111,8 @@ class Listener:
 
 def not_ingested(item: PlannedFile, error: str) -> IngestResult:
     """A failed entry for a file that never got a run of its own."""
-    return IngestResult(item.source_system, item.source_table, item.path.name,
-                        path=str(item.path), status="failed", error=error)
+    return IngestResult(item.source_system, item.source_table, readers.shown(item.path.name),
+                        path=readers.shown(item.path), status="failed", error=error)
 
 
 async def ingest_planned(conn: asyncpg.Connection, item: PlannedFile, options: IngestOptions,
@@ -154,7 +154,7 @@ async def _one(conn: asyncpg.Connection, index: int, item: PlannedFile,
     except Exception as exc:   # before its run began (the database went away, say)
         result = not_ingested(item, staging.describe_error(exc))
         event(log, "ingest_file_failed", result.describe_failure(), level=logging.ERROR,
-              path=str(item.path), error_type=type(exc).__name__, error=str(exc))
+              path=readers.shown(item.path), error_type=type(exc).__name__, error=str(exc))
         return result
 
 

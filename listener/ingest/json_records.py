@@ -17,7 +17,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from listener.ingest.rows import UNDECODABLE, FileRefused, ReadLimits, Row, surrogate_reason
+from listener.ingest.rows import (
+    UNDECODABLE,
+    FileRefused,
+    ReadLimits,
+    Row,
+    surrogate_reason,
+    tidy_record,
+)
 from listener.ingest.text import Decoded
 
 JSON_NUL_REASON = "contains a NUL character (\\u0000), which JSONB cannot hold"
@@ -128,11 +135,15 @@ def _record_row(number: int, raw: bytes, value: Any, limits: ReadLimits) -> Row:
         row.reject_code, row.reject_reason = problem
         return row
     # Airtable's API wraps each record: {"id": "rec…", "createdTime": …, "fields": {…}}.
-    if isinstance(value.get("fields"), dict) and isinstance(value.get("id"), str):
-        row.payload = value["fields"]
+    record = value["fields"] if (isinstance(value.get("fields"), dict)
+                                 and isinstance(value.get("id"), str)) else value
+    if record is not value:
         row.record_id = value["id"]
-    else:
-        row.payload = value
+    # what tidy_value changes is non-ASCII, an escape (a control character in a string is
+    # one), or an apostrophe in front of a number: a record written without any of them
+    # (most) is not walked. (Whitespace between the document's tokens is its layout.)
+    row.payload = (tidy_record(record) if not raw.isascii() or b"\\" in raw or b"'" in raw
+                   else record)
     return row
 
 
@@ -341,7 +352,8 @@ def _line_row(doc: Decoded, number: int, line: str, limits: ReadLimits) -> Row:
         return Row(number, raw, reject_code="undecodable", reject_reason=(
             f"byte 0x{bad[1]:02X} at byte {bad[0]} of the line is not valid {doc.encoding}; "
             "export as UTF-8 or pass --encoding"))
-    text = line.rstrip("\r")
+    # (a byte-order mark opening a line: NDJSON files joined with `cat`, each with its own)
+    text = line.rstrip("\r").lstrip("\ufeff")
     start = _WS.match(text)
     pos = start.end() if start else 0
     try:

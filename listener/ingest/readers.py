@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -31,20 +32,37 @@ from listener.ingest.rows import (
     REJECT_CODES,
     SURROGATE,
     TITLE_LOOKAHEAD,
+    TITLE_MAX_NAMES,
     FileRefused,
+    HeaderEcho,
     ReadLimits,
     Row,
     clean_headers,
     header_problem,
+    junk_finder,
     mark_totals_row,
+    text_needs_tidy,
+    tidy_fields,
     title_refusal,
 )
 from listener.ingest.text import Decoded, decode, refuse_binary
 
 __all__ = ["DEFAULT_LIMITS", "FORMATS", "REJECT_CODES", "FileRefused", "ReadLimits", "Row",
-           "clean_headers", "detect_format", "iter_rows", "read_rows"]
+           "clean_headers", "detect_format", "iter_rows", "read_rows", "shown", "sniff_format"]
 
 FORMATS = ("csv", "xlsx", "xls", "json", "ndjson")
+
+
+def shown(path: Path | str) -> str:
+    """A path as text that PostgreSQL and JSON can hold: a file name that is not UTF-8 (a
+    ZIP made on Windows, an old Mac disk: Python keeps its bytes as lone surrogates, which
+    failed the run with a DataError) is read as Windows-1252, as such names mostly are."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("cp1252", "replace")
+    return text
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -57,8 +75,52 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
     aliases = {"jsonl": "ndjson", "txt": "csv", "tsv": "csv"}
     fmt = aliases.get(suffix, suffix)
     if fmt not in FORMATS:
-        raise UserError(f"{path}: cannot tell the format from '.{suffix}'; pass --format")
+        raise UserError(f"{shown(path)}: cannot tell the format from '.{suffix}'; pass --format")
     return fmt
+
+
+_WORKBOOK_MAGIC = ((b"PK", "xlsx"), (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "xls"))
+_SNIFF_BYTES = 1 << 16
+# control bytes no text export holds (tab, line ends, form feed and a DOS end mark aside)
+_BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
+
+
+def _is_text(data: bytes) -> bool:
+    """Whether a file is text: a byte-order mark, or no control byte in its first 64 KiB."""
+    return data.startswith(_TEXT_BOMS) or _BINARY.search(data, 0, _SNIFF_BYTES) is None
+
+
+_TEXT_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+
+
+def sniff_format(data: bytes, fmt: str) -> tuple[str, str | None]:
+    """The format of a file whose name said ``fmt``, by what it holds, and a note when that
+    is another: a workbook named .csv, a CSV or TSV named .xls (many systems' "Export to
+    Excel" writes one), JSON named .csv or .txt. Only when the content leaves no doubt;
+    anything else keeps the name's format (and its reader says what is wrong). ``--format``
+    is never second-guessed: the caller does not ask then."""
+    for magic, kind in _WORKBOOK_MAGIC:
+        if data.startswith(magic):
+            if fmt in ("xlsx", "xls"):
+                return fmt, None    # the workbook reader tells the two kinds apart itself
+            return kind, f"read as an {kind.upper()} workbook, which the file is"
+    if fmt not in ("xlsx", "xls", "csv") or not data or not _is_text(data):
+        return fmt, None
+    start = data[:_SNIFF_BYTES]
+    for bom in _TEXT_BOMS:
+        if start.startswith(bom):
+            start = start[len(bom):].decode("utf-16" if len(bom) == 2 else "utf-8",
+                                            "ignore").encode()
+            break
+    lead = start.lstrip()[:1]
+    if lead in (b"[", b"{"):
+        return "json", f"read as JSON, which the file is, not {fmt.upper()}"
+    first_line = start.lstrip().split(b"\n", 1)[0]
+    if fmt == "csv" or lead == b"<" or not any(d.encode() in first_line for d in _DELIMITERS):
+        # a web page or an XML spreadsheet (the workbook reader names it), or text with no
+        # table in it (a PDF's first line): the name's format, and its reader's refusal
+        return fmt, None
+    return "csv", f"read as CSV text, which the file is, not an {fmt.upper()} workbook"
 
 
 def read_rows(
@@ -150,8 +212,11 @@ class _CsvRecords:
     def __iter__(self) -> Iterator[_Record]:
         start, total = 0, len(self.lines)
         while start < total:
+            # skipinitialspace: a quoted field after ", " (a file typed or written by hand,
+            # "1, "Lee, Ann", a@x.org") is the quoted field; it was split at its comma and
+            # the row rejected malformed
             reader = csv.reader(map(self.lines.__getitem__, range(start, total)),
-                                delimiter=self.delimiter, strict=True)
+                                delimiter=self.delimiter, strict=True, skipinitialspace=True)
             done = start                    # lines before the record being read
             try:
                 for fields in reader:
@@ -213,10 +278,15 @@ def _strip_eol(text: str) -> str:
     return text
 
 
+_QUOTED = re.compile(r'"[^"]*"')
+
+
 def _delimiter(first_line: str) -> str:
-    """The delimiter the header line uses most: comma, tab, semicolon or pipe (comma on a
-    tie, or for a one-column file)."""
-    counts = {d: first_line.count(d) for d in _DELIMITERS}
+    """The delimiter the header line uses most outside its quoted names: comma, tab,
+    semicolon or pipe (comma on a tie, or for a one-column file). (Counted inside them too,
+    a semicolon file whose names hold commas, "Name (Last, First)", was split at the commas.)"""
+    line = _QUOTED.sub("", first_line) if '"' in first_line else first_line
+    counts = {d: line.count(d) for d in _DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
@@ -272,7 +342,18 @@ def _text_reject(doc: Decoded, row: Row, text: str) -> bool:
     return False
 
 
-def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str],
+@dataclass
+class _Table:
+    """What the rows of a CSV are read against: the header's names, the pattern that finds a
+    row to tidy, and the header's echo."""
+
+    headers: list[str]
+    junk: re.Pattern[str] | None    # None: the file holds nothing to tidy
+    echo: HeaderEcho
+    header_line: int
+
+
+def _csv_row(doc: Decoded, lines: list[str], record: _Record, table: _Table,
              records: _CsvRecords) -> Row | None:
     """The row of one record after the header, or None for a blank one."""
     number = record.first + 1
@@ -287,7 +368,7 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str]
     row = Row(number, doc.raw(text))
     if _text_reject(doc, row, text):
         return row
-    width = len(headers)
+    width = len(table.headers)
     if len(fields) != width and records.in_reach(record):
         row.reject_code = "unbalanced_quote"
         row.reject_reason = (
@@ -299,35 +380,54 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, headers: list[str]
         row.reject_code = "malformed"
         row.reject_reason = f"row has {len(fields)} fields but the header has {width}"
         return row
+    # (a record over several lines has a line break in a field, perhaps at its end)
+    if record.last > record.first or (table.junk is not None and table.junk.search(text)):
+        fields = tidy_fields(fields)
+        if not any(fields):        # nothing but characters that print as nothing
+            return None
     if len(fields) < width:  # exports drop trailing empty fields
         fields = fields + [""] * (width - len(fields))
-    row.payload = dict(zip(headers, fields[:width], strict=True))
+    if table.echo.may_repeat(fields):
+        echo = table.echo.check(fields, f"line {number}", f"line {table.header_line}")
+        if echo is not None:
+            row.reject_code, row.reject_reason = "malformed", echo
+            return row
+    row.payload = dict(zip(table.headers, fields[:width], strict=True))
     return row
 
 
-def _nonempty_fields(line: str) -> list[str]:
-    """The non-empty fields of one line, split by its own most frequent delimiter."""
+def _fields(line: str) -> list[str]:
+    """The fields of one line, split by its own most frequent delimiter."""
     try:
-        fields = next(csv.reader([_strip_eol(line)], delimiter=_delimiter(line)), [])
+        return next(csv.reader([_strip_eol(line)], delimiter=_delimiter(line),
+                               skipinitialspace=True), [])
     except csv.Error:
         return []
-    return [f for f in fields if f.strip()]
 
 
 def _refuse_title(lines: list[str], header: _Record) -> None:
-    """Refuse a header of one name above a table: two lines in a row of the next few that
-    hold two values or more are the real header and its first row. Each line is split by its
-    own delimiter, so a semicolon table below a title line without one is seen too."""
-    if header.fields is None or sum(1 for f in header.fields if f.strip()) != 1:
+    """Refuse a header of one or two names above a table: a title (``title_refusal``). The
+    table is two lines in a row of the next few that hold values past the header's last
+    field, with as many fields as each other (the real header and its first row); or, for a
+    header of one name padded with delimiters as wide as the table, two lines in a row that
+    hold two values or more. Each line is split by its own delimiter, so a semicolon table
+    below a title line without one is seen too."""
+    if header.fields is None:
         return
-    after = [(i, line) for i, line in enumerate(lines[header.last + 1:],
-                                                start=header.last + 1)
+    named = [f for f in header.fields if f.strip()]
+    if not named or len(named) > TITLE_MAX_NAMES:
+        return
+    width = len(header.fields)
+    after = [(i, _fields(line)) for i, line in enumerate(lines[header.last + 1:],
+                                                         start=header.last + 1)
              if line.strip()][:TITLE_LOOKAHEAD]
-    for (i, line), (_, below) in itertools.pairwise(after):
-        fields = _nonempty_fields(line)
-        if len(fields) >= 2 and len(_nonempty_fields(below)) >= 2:
-            title = next(f for f in header.fields if f.strip())
-            raise title_refusal(f"line {header.first + 1}", title, f"line {i + 1}", fields)
+    for (i, fields), (_, below) in itertools.pairwise(after):
+        wider = (len(fields) == len(below) and any(f.strip() for f in fields[width:])
+                 and any(f.strip() for f in below[width:]))
+        padded = (len(named) == 1 and sum(1 for f in fields if f.strip()) >= 2
+                  and sum(1 for f in below if f.strip()) >= 2)
+        if wider or padded:
+            raise title_refusal(f"line {header.first + 1}", named, f"line {i + 1}", fields)
 
 
 def read_csv(doc: Decoded) -> list[Row]:
@@ -337,6 +437,11 @@ def read_csv(doc: Decoded) -> list[Row]:
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:
         raise FileRefused("no header row: the file is empty")
+    if lines[first].lstrip().startswith(("{", "[{", "[\n", "[\r")) or lines[first].strip() == "[":
+        # a header names columns; this opens a JSON document (read as CSV, it was one
+        # header of many odd names and no row: "read 0")
+        raise FileRefused(f"line {first + 1}: the file holds JSON, not CSV; pass --format json "
+                          "(or ndjson for one record a line)")
     delimiter = _delimiter(lines[first])
     hint = _SEP_HINT.fullmatch(lines[first])
     if hint:  # Excel's "sep=;" line names the delimiter; it is no header (nor a row)
@@ -344,19 +449,25 @@ def read_csv(doc: Decoded) -> list[Row]:
     # Fields are as large as the text they sit in, which is already in memory.
     csv.field_size_limit(sys.maxsize)
     records = _CsvRecords(lines, delimiter)
-    headers: list[str] | None = None
+    table: _Table | None = None
     rows: list[Row] = []
     for record in records:
-        if headers is None:
+        if table is None:
             if record.fields is not None and not any(f.strip() for f in record.fields):
                 continue
             headers = _header(doc, lines, record)
             _refuse_title(lines, record)
             records.width = len(headers)
+            assert record.fields is not None   # _header refuses a broken one
+            # looked for in the whole text once (line ends left out): most files hold
+            # nothing to tidy, and their rows are then not searched one by one
+            ends = delimiter + "\r\n"
+            table = _Table(headers, junk_finder(ends) if text_needs_tidy(text, ends) else None,
+                           HeaderEcho(record.fields), record.first + 1)
             continue
-        row = _csv_row(doc, lines, record, headers, records)
+        row = _csv_row(doc, lines, record, table, records)
         if row is not None:
             rows.append(row)
-    if headers is None:
+    if table is None:
         raise FileRefused("no header row: the file has only blank lines")
     return rows

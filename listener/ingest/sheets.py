@@ -31,15 +31,25 @@ from listener.ingest.rows import (
     NUL_REASON,
     SURROGATE,
     TITLE_LOOKAHEAD,
+    TITLE_MAX_NAMES,
     FileRefused,
+    HeaderEcho,
     ReadLimits,
     Row,
     clean_headers,
     header_problem,
+    needs_tidy,
     one_line,
     surrogate_reason,
+    tidy_value,
     title_refusal,
 )
+
+
+def _tidy(text: str) -> str:
+    """A text cell tidied (rows.tidy_value): once per shared string, not per cell that
+    shows it; each inline string."""
+    return tidy_value(text) if needs_tidy(text) else text
 
 _CFB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHUNK = 1 << 20
@@ -62,6 +72,15 @@ def read_spreadsheet(data: bytes, limits: ReadLimits) -> Iterator[Row]:
                 "the workbook is password-protected (encrypted); open it in Excel, remove the "
                 "password (File > Info > Protect Workbook) and save it again")
         return _read_xls(data, limits)
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in data[:4096]:
+        raise FileRefused("the file is an Excel 2003 XML Spreadsheet, which is not read; open "
+                          "it in Excel or LibreOffice and save it as .xlsx (or CSV)")
+    if head.startswith((b"<html", b"<!doctype html", b"<table", b"<meta", b"<head")) or (
+            head.startswith(b"<") and b"<table" in head):
+        raise FileRefused("the file is a web page (an HTML table), as some systems' \"Export to "
+                          "Excel\" write one: open it in Excel or LibreOffice and save it as "
+                          ".xlsx (or CSV)")
     raise FileRefused(f"{_NOT_READABLE}: neither an XLSX workbook (a ZIP file) nor an XLS "
                       f"workbook (OLE2); it starts with {data[:8]!r}")
 
@@ -220,10 +239,12 @@ class _SheetRows:
         self.last_row = 0
         self._text_bytes = 0
         self._cells = 0
-        # a one-name header: the next rows are watched for a table below a title
-        self._title: tuple[int, str] | None = None
+        # a header of one or two names: the next rows are watched for a table below a title
+        self._title: tuple[int, list[str]] | None = None
         self._watch = 0
-        self._wide_row: tuple[int, list[str]] | None = None
+        self._wide_row: tuple[int, list[str], int, bool] | None = None
+        self._echo: HeaderEcho | None = None
+        self._header_row = 0
 
     def drain(self) -> Iterator[Row]:
         """The rows made since the last drain, handed over and forgotten."""
@@ -265,18 +286,26 @@ class _SheetRows:
         self.rows.append(row)
 
     def _watch_title(self, number: int, cells: dict[int, str]) -> None:
-        """Refuse when two rows in a row below a one-name header hold two values or more:
-        the header was a title above the table."""
+        """Refuse when two rows in a row below a header of one or two names hold values
+        past the header's last column (the real header and its first row), or, below a
+        header of one name, two values or more: the header was a title above the table
+        (rows.title_refusal)."""
         self._watch -= 1
-        values = [cells[c] for c in sorted(cells) if cells[c].strip()]
-        if len(values) < 2:
+        assert self._title is not None and self.headers is not None
+        held = sorted(c for c in cells if cells[c].strip())
+        values = [cells[c] for c in held]
+        width, named = len(self.headers), len(self._title[1])
+        last = held[-1] if held else -1
+        padded = named == 1 and len(values) >= 2
+        if not (padded or last >= width):
             self._wide_row = None
             return
-        if self._wide_row is not None and self._title is not None:
-            row, names = self._wide_row
-            raise title_refusal(f"sheet {self.sheet!r}, row {self._title[0]}", self._title[1],
-                                f"row {row}", names)
-        self._wide_row = (number, values)
+        if self._wide_row is not None:
+            row, names, before, was_padded = self._wide_row
+            if (last >= width and before >= width) or (padded and was_padded):
+                raise title_refusal(f"sheet {self.sheet!r}, row {self._title[0]}",
+                                    self._title[1], f"row {row}", names)
+        self._wide_row = (number, values, last, padded)
 
     def _header(self, number: int, cells: dict[int, str], problem: str | None) -> None:
         if problem is not None:
@@ -289,9 +318,10 @@ class _SheetRows:
             raise FileRefused(f"sheet {self.sheet!r}, cell {column_name(col)}{number}: the "
                               f"header contains {bad}; fix that header cell")
         self.headers = clean_headers(values)
+        self._echo, self._header_row = HeaderEcho(values), number
         named = [v for v in values if v.strip()]
-        if len(named) == 1:
-            self._title, self._watch = (number, named[0]), TITLE_LOOKAHEAD
+        if len(named) <= TITLE_MAX_NAMES:
+            self._title, self._watch = (number, named), TITLE_LOOKAHEAD
 
     def _row(self, number: int, cells: dict[int, str], problem: str | None) -> Row:
         headers = self.headers or []
@@ -320,7 +350,13 @@ class _SheetRows:
             row.reject_reason = (f"cell {column_name(beyond[0])}{number} holds a value but the "
                                  f"header has {width} columns")
         else:
-            row.payload = dict(zip(headers, fields, strict=True))
+            echo = (self._echo.check(fields, f"sheet {self.sheet!r}, row {number}",
+                                     f"row {self._header_row}")
+                    if self._echo is not None and self._echo.may_repeat(fields) else None)
+            if echo is not None:
+                row.reject_code, row.reject_reason = "malformed", echo
+            else:
+                row.payload = dict(zip(headers, fields, strict=True))
         return row
 
     def _count(self, number: int, raw_bytes: int, width: int) -> None:
@@ -509,7 +545,7 @@ class _Workbook:
             elif tag == "rPh":
                 state["phonetic"] -= 1
             elif tag == "si":
-                strings.append(_unescape("".join(parts)))
+                strings.append(_tidy(_unescape("".join(parts))))
 
         def text(data: str) -> None:
             if state["text"]:
@@ -699,6 +735,10 @@ class _SheetXml:
                     value = self._number(text, style)
                 elif ctype == "inlineStr":
                     value = _unescape(text) if "_x" in text else text
+                    # (rows.needs_tidy's test for plain ASCII inline: once per cell)
+                    if not (value.isascii() and value.isprintable()
+                            and value[0] not in "'= "):
+                        value = _tidy(value)
                 else:
                     value = self._typed(ctype, text)
                 if value:
@@ -772,7 +812,7 @@ class _SheetXml:
     @staticmethod
     def _typed(ctype: str, text: str) -> str:
         if ctype in ("inlineStr", "str"):
-            return _unescape(text)
+            return _tidy(_unescape(text))
         if ctype == "b":
             return {"1": "true", "0": "false"}.get(text.strip(), text)
         if ctype == "d":
@@ -796,7 +836,7 @@ def _iso_date(text: str) -> str:
 def _xls_value(ctype: int, value: Any, datemode: Literal[0, 1]) -> str:
     """One xlrd cell as text, the same way as an XLSX cell's."""
     if ctype == xlrd.XL_CELL_TEXT:
-        return str(value)
+        return _tidy(str(value))
     if ctype == xlrd.XL_CELL_NUMBER:
         return number_text(float(value))
     if ctype == xlrd.XL_CELL_DATE:

@@ -37,7 +37,16 @@ from listener.core.errors import UsageError, UserError
 from listener.core.logs import event
 from listener.ingest import runs as ingest_runs
 from listener.ingest.corrections import Corrections, reject_key
-from listener.ingest.readers import DEFAULT_LIMITS, FileRefused, Row, detect_format, iter_rows
+from listener.ingest.packed import Unpacked, unpack
+from listener.ingest.readers import (
+    DEFAULT_LIMITS,
+    FileRefused,
+    Row,
+    detect_format,
+    iter_rows,
+    shown,
+    sniff_format,
+)
 from listener.ingest.rowhash import row_hash
 from listener.ingest.source_profiles import (
     HeaderMapper,
@@ -257,20 +266,22 @@ async def ingest_file(
     """
     started = time.monotonic()
     parse_source(f"{source_system}/{source_table}")
-    result = IngestResult(source_system, source_table, path.name, path=str(path))
+    name = shown(path.name)
+    result = IngestResult(source_system, source_table, name, path=shown(path))
     try:
         data = path.read_bytes()
     except OSError as exc:
         result.status, result.refused = "failed", True
-        result.error = f"cannot read {path}: {exc.strerror or exc}"
+        result.error = f"cannot read {shown(path)}: {exc.strerror or exc}"
         raise IngestFailed(result) from exc
-    run_id = await ingest_runs.start(conn, source_system, source_table, path.name, len(data),
+    run_id = await ingest_runs.start(conn, source_system, source_table, name, len(data),
                                      hashlib.sha256(data).hexdigest(), tool)
     result.ingest_run_id = run_id
     try:
-        fmt = detect_format(path, fmt)
+        inner = unpack(data, path.name, DEFAULT_LIMITS.max_unzipped_bytes)
+        fmt, sniffed = _format_of(path, inner, fmt)
         rows = read_file_rows(
-            data, fmt, encoding=encoding, records_key=records_key,
+            inner.data, fmt, encoding=encoding, records_key=records_key,
             max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
             max_json_depth=max_json_depth)
         registry_ids, expected, registered = await _registry_fields(conn, source_system,
@@ -288,7 +299,7 @@ async def ingest_file(
         await _failed(conn, result, describe_error(exc), refused=False)
         event(log, "ingest_run_failed", result.describe_failure(), level=logging.ERROR,
               ingest_run_id=run_id, source_system=source_system, source_table=source_table,
-              path=str(path), error_type=type(exc).__name__, error=result.error)
+              path=shown(path), error_type=type(exc).__name__, error=result.error)
         raise IngestFailed(result) from exc
     except BaseException as exc:   # interrupted (Ctrl-C, cancelled): record it, then stop
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
@@ -299,10 +310,32 @@ async def ingest_file(
         # hold the command (its session's end frees the lock anyway)
         with anyio.move_on_after(CLEANUP_SECONDS, shield=True):
             await ingest_runs.release(conn, run_id)
+    if sniffed is not None:
+        result.notes.insert(0, f"{sniffed} ({name})")
+    if inner.what is not None:
+        result.notes.insert(0, f"read {inner.what} ({fmt.upper()})")
     result.status = "completed"
     result.seconds = round(time.monotonic() - started, 3)
     result.parse_seconds = round(result.seconds - result.stage_seconds, 3)
     return result
+
+
+def _format_of(path: Path, inner: Unpacked, explicit: str | None) -> tuple[str, str | None]:
+    """The format of what is read, and a note when it is not what the name says:
+    ``--format``, else the extension of the file's name (or of the name of what a packed
+    file holds: ``people.csv.gz``, a ZIP's ``people.csv``) unless the content leaves no
+    doubt it is another (``readers.sniff_format``: an XLSX named .csv)."""
+    if explicit:
+        return detect_format(path, explicit), None
+    if inner.what is None:
+        return sniff_format(inner.data, detect_format(path))
+    try:
+        named = detect_format(Path(inner.name))
+    except UserError:
+        raise FileRefused(f"{shown(path.name)} is {inner.what}, and the name of what it "
+                          f"holds ({inner.name!r}) does not tell its format; pass --format"
+                          ) from None
+    return sniff_format(inner.data, named)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -384,6 +417,10 @@ async def _stage_and_complete(
         result.notes = await _notes(conn, result)
         result.notes[:0] = _header_notes(headers, profile, result,
                                          tabular=tabular and tally.read > 0, known=known)
+        if not tally.read:
+            result.notes.append(
+                "no rows: the file holds no record below its header (or an empty list of "
+                "records); an export filtered down to nothing, or cut short?")
         if tally.unsaved_formulas:
             cols = ", ".join(f"{name!r} ({n})" for name, n in tally.unsaved_formulas.items())
             result.notes.append(
@@ -539,7 +576,8 @@ class ManifestEntry:
 def read_manifest(path: Path) -> list[ManifestEntry]:
     """The files of a generated world (``manifest.json``), in their processing order."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        # (utf-8-sig: a manifest edited in Notepad begins with a byte-order mark)
+        doc = json.loads(path.read_text(encoding="utf-8-sig"))
         files = doc["files"]
         entries = [
             ManifestEntry(path.parent / f["path"], f["source_system"], f["source_table"],
@@ -547,7 +585,7 @@ def read_manifest(path: Path) -> list[ManifestEntry]:
             for f in files
         ]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: not a usable manifest ({exc})") from exc
+        raise UserError(f"{shown(path)}: not a usable manifest ({exc})") from exc
     for e in entries:
         parse_source(f"{e.source_system}/{e.source_table}")
     return entries

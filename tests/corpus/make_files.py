@@ -276,6 +276,28 @@ def text_files() -> dict[str, bytes]:
         "csv_total_not_last.csv": b"ID,Name\nTotal,Ann\n2,Bob\n",
         "ndjson_utf16_bom.ndjson": codecs.BOM_UTF16_BE + '{"id": "1"}\n{"id": "2"}\n'
             .encode("utf-16-be"),
+        # files people send that this project never made (the `files` pass)
+        "csv_title_with_comma.csv":
+            b"Exported from ShelterLuv on Jan 2, 2024\r\nID,Name,Email\r\n1,Ann,a@x.org\r\n"
+            b"2,Bob,b@x.org\r\n",
+        "csv_two_exports_joined.csv": codecs.BOM_UTF8 + PEOPLE + codecs.BOM_UTF8
+            + b"ID,Name,Email\r\n4,Di,d@x.org\r\n",
+        "csv_header_every_page.csv": b"ID,Name,Email\n1,Ann,a@x.org\n\nid , NAME,email\n"
+            b"2,Bob,b@x.org\n",
+        "csv_header_other_order.csv": b"ID,Name,Email\n1,Ann,a@x.org\nName,ID,Email\n"
+            b"Bob,2,b@x.org\n",
+        "csv_semicolon_commas_in_names.csv": b'"ID";"Name (Last, First)";"Address (Street, '
+            b'City, Zip)"\r\n1;"Lee, Ann";"1 Main St, Napa, 94558"\r\n2;Ray;\r\n',
+        "csv_spaces_after_commas.csv": b'ID, Name, Email\n1, "Lee, Ann", a@x.org\n2, Bob, '
+            b'b@x.org\n',
+        "ndjson_joined_with_boms.ndjson": codecs.BOM_UTF8 + b'{"id": "1"}\n{"id": "2"}\n'
+            + codecs.BOM_UTF8 + b'{"id": "3"}\n',
+        "csv_invisible_characters.csv": (
+            'ID,Name,Email,Phone,Zip\r\n'
+            '1,\u00a0Ann\u00a0,ann@x.org\u00a0,"(707) 555-1234\n",="01234"\r\n'
+            '\u200b2,Bob\u200b,\u200bbob@x.org,\'7075551234,\'01234\r\n'
+            '\u200b,\u00a0,\u2060,,\r\n'
+            "3,O'Neil,\u202fcy@x.org\t,'5'10,=\"\"\r\n").encode(),
     }
     return files
 
@@ -392,6 +414,22 @@ def sheet_files() -> dict[str, bytes]:
         "xlsx_totals_footer.xlsx": xlsx([("Sheet1", sheet(rows_xml(
             [["ID", "Cats"], ["1", "3"], ["Grand Total:", "3"]])))]),
         "xls_first_sheet_empty.xls": xls([("Cover", []), ("Pets", [["ID"], ["1"], ["2"]])]),
+        "xls_html_table.xls": b"<html><head><meta charset=utf-8></head><body><table><tr>"
+            b"<th>ID</th><th>Name</th></tr><tr><td>1</td><td>Ann</td></tr></table></body></html>",
+        "xls_xml_spreadsheet_2003.xls": b'<?xml version="1.0"?>\n<?mso-application progid='
+            b'"Excel.Sheet"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">'
+            b"<Worksheet><Table><Row><Cell><Data>ID</Data></Cell></Row></Table></Worksheet>"
+            b"</Workbook>",
+        "xls_really_tsv.xls": codecs.BOM_UTF16_LE + PEOPLE.decode().replace(",", "\t")
+            .encode("utf-16-le"),
+        "csv_really_xlsx.csv": xlsx([("Sheet1", plain_sheet())]),
+        "csv_really_json.csv": b'[{"ID": "1", "Name": "Ann"}, {"ID": "2", "Name": "Bob"}]\n',
+        "xlsx_title_two_cells.xlsx": xlsx([("Sheet1", sheet(rows_xml(
+            [["People report", "Generated 2024-01-02"], [], ["ID", "Name", "Email"],
+             ["1", "Ann", "a@x.org"], ["2", "Bob", "b@x.org"]])))]),
+        "xlsx_header_repeated.xlsx": xlsx([("Sheet1", sheet(rows_xml(
+            [["ID", "Name"], ["1", "Ann"], ["ID", "Name"], ["2", "Bob\u00a0\u200b"]])))],
+            shared=[]),
     }
     return files
 

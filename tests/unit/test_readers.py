@@ -147,9 +147,67 @@ def test_delimiters_and_line_ends() -> None:
         (2, "Ann"), (3, "Bob"), (4, "Cy"), (5, "Di")]
 
 
+def test_delimiters_inside_quoted_names_and_spaces_after_them() -> None:
+    rows = read("csv_semicolon_commas_in_names.csv")
+    assert rows[0].payload == {"ID": "1", "Name (Last, First)": "Lee, Ann",
+                               "Address (Street, City, Zip)": "1 Main St, Napa, 94558"}
+    assert [r.payload for r in read("csv_spaces_after_commas.csv")] == [
+        {"ID": "1", "Name": "Lee, Ann", "Email": "a@x.org"},
+        {"ID": "2", "Name": "Bob", "Email": "b@x.org"}]
+
+
 def test_repeated_headers_never_hide_a_column() -> None:
     assert read("csv_duplicate_headers.csv")[0].payload == {
         "ID": "1", "Fleas": "Yes", "Fleas_1": "No", "Fleas_1_1": "Maybe", "column_5": "x"}
+
+
+def test_values_as_web_pages_and_excel_leave_them_are_tidied() -> None:
+    """No-break and zero-width spaces, a line break at a cell's end, and numbers written
+    for Excel as text (="01234", '01234) are what a person reads: an email with a no-break
+    space after it was no email to PostgreSQL, an id after a zero-width space another id."""
+    rows = read("csv_invisible_characters.csv")
+    assert [r.row_number for r in rows] == [2, 4, 6]   # line 5: nothing but invisibles
+    assert [r.payload for r in rows] == [
+        {"ID": "1", "Name": "Ann", "Email": "ann@x.org", "Phone": "(707) 555-1234",
+         "Zip": "01234"},
+        {"ID": "2", "Name": "Bob", "Email": "bob@x.org", "Phone": "7075551234",
+         "Zip": "01234"},
+        {"ID": "3", "Name": "O'Neil", "Email": "cy@x.org", "Phone": "'5'10", "Zip": ""}]
+    assert rows[1].raw.startswith("\u200b2,Bob".encode())   # the file's bytes, as they were
+    twice = read_rows(codecs.BOM_UTF8 * 2 + "ID,Na\u200bme\n1,Ann\n".encode(), "csv")
+    assert twice[0].payload == {"ID": "1", "Name": "Ann"}   # a second mark, in the header
+    sheet = read("xlsx_header_repeated.xlsx")
+    assert sheet[-1].payload == {"ID": "2", "Name": "Bob"}
+    doc = json.dumps([{"id": " 7\u00a0", "Internal Notes ": "\u200bnote\n",
+                       "Microchips": [{"Id": "\ufeff985112000000101"}], "n": 1.5}])
+    assert read_rows(doc.encode(), "json")[0].payload == {
+        "id": "7", "Internal Notes ": "note", "Microchips": [{"Id": "985112000000101"}],
+        "n": 1.5}
+
+
+def test_a_repeated_header_is_told_from_rows_that_hold_a_header_name() -> None:
+    """Only a row made of the header's names (half of them at least) repeats it."""
+    rows = read_rows(b"Name,Status,Note\nStatus,Open,x\nAnn,Name,\nName,Status,\n", "csv")
+    assert [r.reject_code for r in rows] == [None, None, "malformed"]
+    assert "repeats the header row (line 1)" in (rows[2].reject_reason or "")
+    one_column = read_rows(b"Name\nName\nAnn\n", "csv")
+    assert [r.payload for r in one_column] == [{"Name": "Name"}, {"Name": "Ann"}]
+    with pytest.raises(FileRefused, match="line 3 holds the header's column names in another"):
+        read("csv_header_other_order.csv")
+
+
+def test_a_header_of_two_names_is_no_title_when_the_rows_fit_it() -> None:
+    """A title names one or two columns while the rows below it hold more; a table of two
+    columns, or with unnamed columns the header is padded to, is read as it is."""
+    two = read_rows(b"Name,Email\nAnn,a@x.org\nBob,b@x.org\n", "csv")
+    assert [r.payload for r in two] == [{"Name": "Ann", "Email": "a@x.org"},
+                                        {"Name": "Bob", "Email": "b@x.org"}]
+    padded = read_rows(b"Name,Email,,\nAnn,a@x.org,n1,n2\nBob,b@x.org,n3,n4\n", "csv")
+    assert padded[0].payload == {"Name": "Ann", "Email": "a@x.org", "column_3": "n1",
+                                 "column_4": "n2"}
+    with pytest.raises(FileRefused, match=r"row 1 \('People report', 'Generated 2024-01-02'\)"
+                                          r" names 2 columns, but the table starts at row 3"):
+        read("xlsx_title_two_cells.xlsx")
 
 
 def test_json_records_with_bad_text_are_rejected_alone() -> None:

@@ -58,13 +58,23 @@ END $$;
 
 -- Lower-case and trim (the real system's V2 rule: no Gmail dot or +tag folding, which
 -- merges people who are not the same); NULL unless it looks like local@domain.tld.
+-- Trimmed of a tab, a line break or a no-break space too, and rid of the characters that
+-- print as nothing (zero-width space, byte-order mark, word joiner, direction marks, soft
+-- hyphen): pasted from a web page they made "ann@x.org" no email, or another one. (Ingest
+-- tidies the files it reads the same way, listener/ingest/rows.py; this reads what other
+-- writers and rows staged before it bring.)
 -- (PL/pgSQL: as a SQL function with a FROM it was never inlined, and ran its query through
 -- the executor on every call, 24-39 us of the atlas load's 75,000; docs/benchmarks.md)
 CREATE OR REPLACE FUNCTION trapper.norm_email(p_raw text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-    v text := lower(btrim(p_raw));
+    v text := lower(btrim(p_raw, E' \t\r\n'));
 BEGIN
+    IF octet_length(v) <> length(v) THEN   -- non-ASCII, in a UTF8 database: rare
+        -- no-break spaces are spaces (trimmed, or no email inside one); the rest, nothing
+        v := btrim(translate(v, E'\u00a0\u202f\u200b\u200e\u200f\u2060\ufeff\u00ad', '  '),
+                   E' \t\r\n');
+    END IF;
     IF left(v, 7) = 'mailto:' THEN
         v := ltrim(substr(v, 8));   -- a link copied from a web page or mail client
     END IF;
