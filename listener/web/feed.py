@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -27,6 +28,9 @@ from listener.core.output import to_json
 log = logging.getLogger("atlas_orch.feed")
 
 LOG_CHANNEL = "orchestrator_job_log"
+# Bytes a live client's socket may hold unsent before its batches go back through its queue
+# and handler (which waits for the socket): asyncio's own high-water mark for a transport.
+LIVE_BUFFER = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Batch:
     # row: an index of the rows by each field a filter names, and each filter's message.
     _index: dict[tuple[str, Any], list[int]] | None = field(default=None, repr=False)
     _messages: dict[Filter, str | None] = field(default_factory=dict, repr=False)
+    _frames: dict[Filter, bytes | None] = field(default_factory=dict, repr=False)
 
     replays: list[int] = field(default_factory=list)    # rows that carry a timeline
 
@@ -101,6 +106,21 @@ class Batch:
         self._messages[f] = text
         return text
 
+    def frame(self, f: Filter) -> bytes | None:
+        """``message(f)`` as a whole websocket frame, encoded once for every live client
+        with the same filter (FeedHub writes it to each client's socket as it is)."""
+        if f in self._frames:
+            return self._frames[f]
+        text = self.message(f)
+        out = None if text is None else text_frame(text)
+        self._frames[f] = out
+        return out
+
+    def wants_replay(self, f: Filter) -> bool:
+        """Whether a row of ``replay --emit`` passes ``f``: its timeline follows it, which
+        takes a query, so such a batch goes through the client's handler."""
+        return any(f.keep(self.rows[i]) for i in self.replays)
+
 
 ALL = Filter()
 CLOSED = Batch(-1, -1, [])      # put in a subscriber's queue when its client has gone
@@ -117,16 +137,85 @@ def log_message(encoded: list[str], cursor: int) -> str:
     return '{"type": "log", "rows": [' + ", ".join(encoded) + f'], "cursor": {cursor}}}'
 
 
+def text_frame(text: str) -> bytes:
+    """``text`` as one websocket text frame (RFC 6455 5.2: final, unmasked as a server's
+    frames are, no extension): header and payload in one piece, so that a client gets it in
+    one write, not the header alone first (aiohttp writes a frame over 16 KiB in two)."""
+    data = text.encode()
+    n = len(data)
+    head = (struct.pack("!BB", 0x81, n) if n < 126
+            else struct.pack("!BBH", 0x81, 126, n) if n < 1 << 16
+            else struct.pack("!BBQ", 0x81, 127, n))
+    return head + data
+
+
+class Socket(Protocol):
+    """What the hub needs of a live client's websocket: whether it has closed (a frame
+    written after the close frame would break the protocol)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+
+class Transport(Protocol):
+    """What the hub needs of the connection under a live client's websocket."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+
 @dataclass(eq=False)   # held in a set, by identity
 class Subscriber:
+    """One feed client. Its handler sends what precedes live rows (the rows from its cursor,
+    timelines) and whatever the hub hands it through ``queue``; while the client keeps up
+    (``live``), the hub writes each batch's frame to its socket itself, in ``publish``:
+    no task to wake per client and batch, no encoding per client."""
+
     queue: asyncio.Queue[Batch]
+    wanted: Filter = ALL
     lagged: bool = False
+    pos: int = 0        # the client's cursor: every row up to here sent, or not wanted
+    live: tuple[Socket, Transport] | None = None
 
     def close(self) -> None:
         """Wake whoever waits on the queue: the client has gone. A full queue needs no
         marker: its reader is not waiting."""
+        self.live = None
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(CLOSED)
+
+    def go_live(self, ws: Socket, transport: Transport | None, watermark: int) -> bool:
+        """Let the hub write to this client from now on, if its handler has nothing left to
+        send: its queue empty, its cursor at the hub's ``watermark``, its socket not backed
+        up. The check and the switch happen with no await between them, so no batch falls
+        between the handler's sends and the hub's."""
+        if (self.lagged or not self.queue.empty() or self.pos != watermark or ws.closed
+                or transport is None or transport.is_closing()
+                or transport.get_write_buffer_size() > LIVE_BUFFER):
+            return False
+        self.live = (ws, transport)
+        return True
+
+    def write_live(self, batch: Batch) -> bool:
+        """Write ``batch`` straight to the live client's socket; False (and no longer live)
+        when the handler must take it instead: the socket closed or backed up (the handler
+        waits for it, and the queue's bound cuts the client off if it never drains), a
+        timeline to send after a row, or a batch that does not follow the cursor."""
+        assert self.live is not None
+        ws, transport = self.live
+        if (ws.closed or transport.is_closing() or batch.lo != self.pos
+                or transport.get_write_buffer_size() > LIVE_BUFFER
+                or (batch.replays and batch.wants_replay(self.wanted))):
+            self.live = None
+            return False
+        frame = batch.frame(self.wanted)
+        if frame is not None:
+            transport.write(frame)
+        self.pos = batch.hi
+        return True
 
 
 @dataclass
@@ -160,8 +249,9 @@ class FeedHub:
         self._wake.set()
         await self._task
 
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber(asyncio.Queue(self.max_queue))
+    def subscribe(self, wanted: Filter | None = None) -> Subscriber:
+        """A new client of the feed, for the rows that pass ``wanted`` (every row: None)."""
+        sub = Subscriber(asyncio.Queue(self.max_queue), wanted or ALL)
         self.subscribers.add(sub)
         return sub
 
@@ -236,11 +326,14 @@ class FeedHub:
         for sub in list(self.subscribers):
             if sub.lagged:
                 continue
+            if sub.live is not None and sub.write_live(batch):
+                continue
             try:
                 sub.queue.put_nowait(batch)
             except asyncio.QueueFull:
                 # a client too slow to keep up is cut off, not buffered without end
                 sub.lagged = True
+                sub.live = None
                 self.lagged_total += 1
                 sub.queue = asyncio.Queue(1)
                 sub.queue.put_nowait(Batch(-1, -1, []))
