@@ -184,11 +184,6 @@ def _dump() -> None:
                                           "spans": SPANS}))
 
 
-if os.environ.get("EXP_ONEWRITE"):   # scratch experiment, not to commit
-    import aiohttp._websocket.writer as _w
-    _w.MSG_SIZE = 1 << 30  # type: ignore[misc]
-
-
 if __name__ == "__main__":
     from listener.cli.main import main
 
