@@ -126,8 +126,9 @@ web.WebSocketResponse.send_str = _stamped_send_str  # type: ignore[method-assign
 _NAMES = {service._SQL[n]: f"listener {n}" for n in service._SQL.names()}
 _NAMES.update({feed.job_log._SQL[n]: f"hub {n}" for n in feed.job_log._SQL.names()})
 QUERIES: dict[str, list[float]] = {}       # name: [calls, total s, max s]
-# with FEED_SPANS set: each timed query's (name, wall start, seconds), and the event loop's
-# lag (a 5 ms sleep's overshoot, when over 2 ms): what a stalled row was waiting behind
+# with FEED_SPANS set: each timed query's (name, wall start, seconds), the event loop's lag
+# (a 5 ms sleep's overshoot, when over 2 ms) and each garbage collection: what a stalled row
+# was waiting behind
 SPANS: list[tuple[str, float, float]] = []
 KEEP_SPANS = bool(os.environ.get("FEED_SPANS"))
 
@@ -165,7 +166,20 @@ async def _loop_lag() -> None:
             SPANS.append(("loop lag", time.time() - late, late))
 
 
+_gc_start: list[float] = [0.0]
+
+
+def _gc_timed(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_start[0] = time.perf_counter()
+    elif _gc_start[0]:
+        d = time.perf_counter() - _gc_start[0]
+        SPANS.append((f"{sys.argv[1]} gc gen{info['generation']}", time.time() - d, d))
+
+
 if KEEP_SPANS:
+    import gc
+    gc.callbacks.append(_gc_timed)
     _start = feed.FeedHub.start
 
     async def _start_with_lag(self: feed.FeedHub) -> None:
