@@ -1098,7 +1098,7 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
             app[READ_POOL] = await asyncpg.create_pool(
                 read_url, min_size=1, max_size=8,
                 server_settings={"application_name": "atlas-orch serve (reads)"})
-        app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, feed_max_queue))
+        app[HUB] = FeedHub(listen_url or url, max_queue=max(1, feed_max_queue))
         await app[HUB].start()
         event(log, "api_started", routes=len(ROUTES))
 

@@ -222,7 +222,6 @@ class Subscriber:
 class FeedHub:
     """One per server process: advances the watermark and fans batches out."""
 
-    pool: asyncpg.Pool
     listen_url: str
     poll_s: float = 0.2
     # Rows that arrive with no NOTIFY (writers with atlas_orch.notify = off, docs/events.md)
@@ -238,16 +237,27 @@ class FeedHub:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _probe: tuple[int, list[str]] | None = None
+    _conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        async with self.pool.acquire() as conn:
-            self.watermark = await self._settle(conn, wait=True)
+        self._conn = await self._connect()
+        self.watermark = await self._settle(self._conn, wait=True)
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         self._stop.set()
         self._wake.set()
         await self._task
+
+    async def _connect(self) -> asyncpg.Connection:
+        """The hub's one connection, to the primary: it LISTENs on the job log's channel and
+        runs the hub's reads. A step is then its queries and nothing else; a pooled
+        connection was reset with a round trip of its own at every release, a step or more
+        between a row and its clients (bench/feed.py part 3)."""
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.listen_url, server_settings={"application_name": "atlas-orch serve (feed)"})
+        await conn.add_listener(LOG_CHANNEL, lambda *_: self._wake.set())
+        return conn
 
     def subscribe(self, wanted: Filter | None = None) -> Subscriber:
         """A new client of the feed, for the rows that pass ``wanted`` (every row: None)."""
@@ -279,7 +289,7 @@ class FeedHub:
             await asyncio.sleep(0.05)
 
     async def _run(self) -> None:
-        listen: asyncpg.Connection | None = None
+        conn = self._conn
         woken = False           # whether a NOTIFY (or stop) started this step
         busy_until = 0.0
         loop = asyncio.get_running_loop()
@@ -291,24 +301,20 @@ class FeedHub:
             # listener's pages come with a NOTIFY, so with nothing pending the hub waits poll_s).
             self._wake.clear()
             try:
-                if listen is None or listen.is_closed():
-                    listen = await asyncpg.connect(
-                        self.listen_url, server_settings={"application_name":
-                                                          "atlas-orch serve (feed)"})
-                    await listen.add_listener(LOG_CHANNEL, lambda *_: self._wake.set())
-                async with self.pool.acquire() as conn:
-                    mark = await self._settle(conn)
-                    while mark > self.watermark:
-                        rows = await job_log.rows(conn, self.watermark, mark)
-                        hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
-                        self._publish(Batch(self.watermark, hi, rows))
-                        self.watermark = hi
-                        published = True
+                if conn is None or conn.is_closed():
+                    conn = self._conn = await self._connect()
+                mark = await self._settle(conn)
+                while mark > self.watermark:
+                    rows = await job_log.rows(conn, self.watermark, mark)
+                    hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
+                    self._publish(Batch(self.watermark, hi, rows))
+                    self.watermark = hi
+                    published = True
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 event(log, "feed_error", level=logging.WARNING, error=str(exc))
-                if listen is not None:
-                    listen.terminate()
-                listen = None
+                if conn is not None:
+                    conn.terminate()
+                conn = None
                 await asyncio.sleep(1.0)
             # the poll: NOTIFY is only a wake-up. While a probe waits for writers to finish,
             # look again soon: their commit is what lets the watermark move
@@ -319,8 +325,8 @@ class FeedHub:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             woken = self._wake.is_set()
-        if listen is not None and not listen.is_closed():
-            await listen.close()
+        if conn is not None and not conn.is_closed():
+            await conn.close()
 
     def _publish(self, batch: Batch) -> None:
         for sub in list(self.subscribers):
