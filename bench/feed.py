@@ -105,10 +105,12 @@ async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
 @contextlib.asynccontextmanager
 async def serving(url: str, stamps: str | None = None, *, listener_process: bool = False,
                   listen_poll: float | None = None
-                  ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
+                  ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes],
+                                           subprocess.Popen[bytes] | None]]:
     """``atlas-orch serve`` (with its listener) on a free port of 127.0.0.1, up and leading,
-    stopped on exit: its port and process. With ``stamps`` (a file), through
-    bench/_stamped_serve.py: per-stage timestamps in the frames and in that file. With
+    stopped on exit: its port and process, and the listener's process if it has its own.
+    With ``stamps`` (a file), through bench/_stamped_serve.py: per-stage timestamps in the
+    frames and in that file. With
     ``listener_process``, ``serve --no-listen`` and ``atlas-orch listen`` as two processes
     (docs/SCALING.md: the listener off the feed's event loop); the listener's stamps go to
     ``stamps`` + ".listen"; ``listen_poll``, that listener's ``--poll-interval``."""
@@ -136,7 +138,7 @@ async def serving(url: str, stamps: str | None = None, *, listener_process: bool
             except OSError:
                 await anyio.sleep(0.1)
         await anyio.sleep(1.0)          # the listener takes the lock
-        yield port, proc
+        yield port, proc, lproc
     finally:
         proc.terminate()
         proc.wait(30)
@@ -146,7 +148,7 @@ async def serving(url: str, stamps: str | None = None, *, listener_process: bool
 
 
 async def latency(seconds: float) -> None:
-    async with fresh_database() as url, serving(url) as (port, _proc):
+    async with fresh_database() as url, serving(url) as (port, _proc, _lproc):
         ws_url = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed?action=staged"
         received: list[list[tuple[int, float]]] = [[] for _ in range(10)]
         stop = anyio.Event()
@@ -519,14 +521,15 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
           else "3. (serve with its listener, one process)")
     async with fresh_database() as url, serving(url, stamps_path,
                                                 listener_process=listener_process,
-                                                listen_poll=listen_poll) as (port,
-                                                                                       proc):
+                                                listen_poll=listen_poll) as (port, proc,
+                                                                             lproc):
         base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
         queries = wide_filters(clients)
         groups = [queries[g::CLIENT_PROCS] for g in range(CLIENT_PROCS)]
         rss: list[int] = []
         base_rss = _rss_kb(proc.pid)
         cpu0, t0 = _cpu_s(proc.pid), time.time()
+        lcpu0 = _cpu_s(lproc.pid) if lproc else 0.0
         stop_at = time.time() + 3600.0
 
         backend_cpu: dict[int, tuple[str, float, float]] = {}   # pid: (name, first, last)
@@ -582,6 +585,7 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
             outs, writers, published_s = await anyio.to_thread.run_sync(run_all)
             os.unlink(stop_path)
         cpu, run_s = _cpu_s(proc.pid) - cpu0, time.time() - t0
+        lcpu = _cpu_s(lproc.pid) - lcpu0 if lproc else None
         await watch.close()
         conn = await asyncpg.connect(url)
         log = [dict(r) for r in await conn.fetch(
@@ -658,7 +662,8 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
     print(f"   server CPU: {cpu:.1f} s over the run's {run_s:.0f} s "
           f"({cpu / run_s:.0%} of a core); the clients' {CLIENT_PROCS} processes "
           f"{sum(o.get('proc_cpu_s', 0.0) for o in outs):.1f} s, the writers' 5 "
-          f"{sum(w['cpu_s'] for w in writers):.1f} s")
+          f"{sum(w['cpu_s'] for w in writers):.1f} s"
+          + (f", the listener's process {lcpu:.1f} s" if lcpu is not None else ""))
     by_name: dict[str, float] = {}
     for name, first, last in backend_cpu.values():
         by_name.setdefault(name, 0.0)
