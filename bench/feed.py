@@ -490,7 +490,8 @@ def _dump(path: str | None, outs: list[dict[str, Any]], stamped: dict[str, Any],
 def _print_queries(queries: dict[str, list[float]]) -> None:
     """The server's timed queries, and how many batches (x clients) the hub wrote to a
     client's socket itself and how many it handed to the client's handler."""
-    counted = {k: v for k, v in queries.items() if k.startswith("hub batches")}
+    counted = {k: v for k, v in queries.items()
+               if k.startswith("hub batches") or k.startswith("hub steps")}
     print("   the server's queries (calls, mean, max ms): " + ", ".join(
         f"{name} {n} {tot / n * 1000:.1f} {mx * 1000:.0f}"
         for name, (n, tot, mx) in sorted(queries.items(), key=lambda x: -x[1][1])

@@ -2,10 +2,10 @@
 duplicate, whether a client resumes from a cursor or watches live.
 
 A log_seq is drawn before its transaction commits, so rows become visible out of order. The
-hub therefore only publishes up to a watermark below which every row is final: the sequence's
-value once every transaction that was writing to the job log when it was read has ended
-(trapper.orchestrator_watermark_step). Each process serves its own clients from its own LISTEN on
-``orchestrator_job_log``, with a short poll as the safety net.
+hub therefore only publishes up to a watermark below which every row is final (Watermark:
+from looks at the transactions writing the log, trapper.orchestrator_writers, and the
+NOTIFYs of the ones that committed). Each process serves its own clients from its own LISTEN
+on ``orchestrator_job_log``, with a short poll as the safety net.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any, Protocol
 import asyncpg
 
 from listener.admin import feed as job_log
-from listener.admin.read import Conn
 from listener.core.logs import event
 from listener.core.output import to_json
 
@@ -167,6 +166,66 @@ class Transport(Protocol):
     def get_write_buffer_size(self) -> int: ...
 
 
+MAX_HEARD = 10_000      # backends remembered by Watermark.hear before it forgets them all
+
+
+@dataclass
+class Watermark:
+    """A log_seq below which every job-log row is final, moved without waiting for the
+    transactions writing the log to finish.
+
+    A writer takes the log's lock before it draws a log_seq, so a transaction that was not
+    writing at one look at the writers (listener.admin.feed.writers) holds only values above
+    the sequence's value at that look: each writer carries that bound from the look before
+    the one that first saw it, and the mark is the least bound among the writers still there,
+    or the sequence's value at the look when there are none. A NOTIFY on the log's channel
+    says that a backend's transaction committed rows up to its payload, and that backend's
+    next transaction draws above them: a writer from a backend heard from is bounded by what
+    was heard too. So the listener's next page, writing while the hub reads the one it just
+    announced, no longer holds that one back; before, the mark waited for every transaction
+    writing at a look to end, and a page's rows waited for the next page's commit
+    (docs/SCALING.md)."""
+
+    mark: int = 0
+    seq: int = 0                # the sequence's value at the last look
+    bounds: dict[str, int] = field(default_factory=dict)   # writer (vxid): its rows are above
+    heard: dict[int, int] = field(default_factory=dict)    # pid: the newest log_seq announced
+
+    def hear(self, pid: int, payload: str) -> None:
+        """A NOTIFY on the log's channel from backend ``pid``: its transaction has committed,
+        its rows up to ``payload`` (trapper.orchestrator_notify_once) among them."""
+        try:
+            seq = int(payload)
+        except ValueError:      # not ours: no bound from it
+            return
+        if len(self.heard) >= MAX_HEARD:
+            self.heard.clear()      # forgetting costs a wait, never a row
+        if seq > self.heard.get(pid, 0):
+            self.heard[pid] = seq
+
+    def advance(self, found: job_log.Writers) -> int:
+        """The mark after a look at the writers (never lower than before)."""
+        if not found.looked:
+            # nothing drawn past the mark: no writer holds a value left to wait for, and
+            # whatever one draws from now on lies above found.seq
+            self.bounds, self.seq = {}, found.seq
+            return self.mark
+        bounds = {}
+        for vxid, pid in found.writers:
+            bound = self.bounds.get(vxid, self.seq)
+            if pid is not None:
+                bound = max(bound, self.heard.get(pid, bound))
+            bounds[vxid] = bound
+        self.bounds, self.seq = bounds, found.seq
+        self.mark = max(self.mark, min([found.seq, *bounds.values()]))
+        return self.mark
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a writer holds the mark below the sequence (the hub looks again soon)."""
+        return self.mark < self.seq
+
+
 @dataclass(eq=False)   # held in a set, by identity
 class Subscriber:
     """One feed client. Its handler sends what precedes live rows (the rows from its cursor,
@@ -234,14 +293,23 @@ class FeedHub:
     subscribers: set[Subscriber] = field(default_factory=set)
     lagged_total: int = 0          # clients cut off as too slow since start (/metrics)
     closing: bool = False          # the server is shutting down: every client is let go
+    final: Watermark = field(default_factory=Watermark)    # rows up to here are final
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _probe: tuple[int, list[str]] | None = None
     _conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
+        """Connect, and start from the log as it is: once every transaction writing it at the
+        first look has ended, the feed publishes what commits from there on."""
         self._conn = await self._connect()
-        self.watermark = await self._settle(self._conn, wait=True)
+        first = None
+        while True:
+            found = await job_log.writers(self._conn, self.final.mark)
+            first = found.seq if first is None else first
+            if self.final.advance(found) >= first:
+                break
+            await asyncio.sleep(0.05)
+        self.watermark = self.final.mark
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -256,8 +324,12 @@ class FeedHub:
         between a row and its clients (bench/feed.py part 3)."""
         conn: asyncpg.Connection = await asyncpg.connect(
             self.listen_url, server_settings={"application_name": "atlas-orch serve (feed)"})
-        await conn.add_listener(LOG_CHANNEL, lambda *_: self._wake.set())
+        await conn.add_listener(LOG_CHANNEL, self._notified)
         return conn
+
+    def _notified(self, _conn: object, pid: int, _channel: str, payload: object) -> None:
+        self.final.hear(pid, str(payload))
+        self._wake.set()
 
     def subscribe(self, wanted: Filter | None = None) -> Subscriber:
         """A new client of the feed, for the rows that pass ``wanted`` (every row: None)."""
@@ -277,17 +349,6 @@ class FeedHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
-    async def _settle(self, conn: Conn, *, wait: bool = False) -> int:
-        """The watermark now, one step of trapper.orchestrator_watermark_step (the probe in
-        hand is kept here, per process). With ``wait``, step until no probe waits (startup)."""
-        mark = self.watermark
-        while True:
-            step = await job_log.watermark_step(conn, mark, self._probe)
-            mark, self._probe = step.mark, step.probe
-            if not wait or self._probe is None:
-                return mark
-            await asyncio.sleep(0.05)
-
     async def _run(self) -> None:
         conn = self._conn
         woken = False           # whether a NOTIFY (or stop) started this step
@@ -303,7 +364,7 @@ class FeedHub:
             try:
                 if conn is None or conn.is_closed():
                     conn = self._conn = await self._connect()
-                mark = await self._settle(conn)
+                mark = self.final.advance(await job_log.writers(conn, self.final.mark))
                 while mark > self.watermark:
                     rows = await job_log.rows(conn, self.watermark, mark)
                     hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
@@ -316,11 +377,11 @@ class FeedHub:
                     conn.terminate()
                 conn = None
                 await asyncio.sleep(1.0)
-            # the poll: NOTIFY is only a wake-up. While a probe waits for writers to finish,
-            # look again soon: their commit is what lets the watermark move
+            # the poll: NOTIFY is only a wake-up. While a writer holds the mark back, look
+            # again soon: its commit is what lets the watermark move
             if published and not woken:
                 busy_until = loop.time() + self.busy_linger_s
-            wait = (0.005 if self._probe is not None
+            wait = (0.005 if self.final.waiting
                     else self.busy_s if loop.time() < busy_until else self.poll_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
