@@ -152,19 +152,21 @@ def _timed(method: Any) -> Any:
     return run
 
 
-_advance = feed.Watermark.advance
+_advance = getattr(getattr(feed, "Watermark", None), "advance", None)   # absent before it
 
 
-def _counted_advance(self: feed.Watermark, found: Any) -> int:
+def _counted_advance(self: Any, found: Any) -> int:
     """feed.Watermark.advance, counting the hub's looks that leave a writer holding the mark
     below the sequence (the hub then looks again shortly)."""
-    mark = _advance(self, found)
+    assert _advance is not None
+    mark: int = _advance(self, found)
     name = "hub steps leaving the mark held back" if self.waiting else "hub steps settled"
     QUERIES.setdefault(name, [0, 0.0, 0.0])[0] += 1
     return mark
 
 
-feed.Watermark.advance = _counted_advance  # type: ignore[method-assign]
+if _advance is not None:
+    feed.Watermark.advance = _counted_advance  # type: ignore[method-assign]
 
 for _m in ("fetch", "fetchrow", "fetchval", "execute"):
     setattr(asyncpg.Connection, _m, _timed(getattr(asyncpg.Connection, _m)))
