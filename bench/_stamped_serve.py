@@ -8,7 +8,8 @@ the product; this launcher wraps three of its functions before the CLI starts):
 - the feed hub: each batch's publish time (right after it read the rows), appended to the
   batch's ``log`` messages as ``"read_at"`` (once per batch and filter, as the message is);
 - the websocket: each ``log`` frame's send time, appended as ``"sent_at"`` (one string copy
-  per frame).
+  per frame; on the live path, where the hub writes one frame per batch and filter to every
+  client's socket, the frame is built per client here, with its stamp).
 
 Run as ``python bench/_stamped_serve.py serve --port N`` (the CLI's own arguments).
 """
@@ -83,6 +84,31 @@ def _stamped_message(self: feed.Batch, f: feed.Filter) -> str | None:
 
 
 feed.Batch.message = _stamped_message  # type: ignore[method-assign]
+
+
+def _stamped_frame(self: feed.Batch, f: feed.Filter) -> bytes | None:
+    """The live path's frame (the hub writes it to the client's socket as it is), with its
+    send time: built per client here, where the product builds it once per filter."""
+    text = self.message(f)
+    return None if text is None else feed.text_frame(
+        text[:-1] + f', "sent_at": {time.time():.6f}}}')
+
+
+_write_live = getattr(feed.Subscriber, "write_live", None)   # absent before the live path
+
+
+def _counted_write_live(self: feed.Subscriber, batch: feed.Batch) -> bool:
+    assert _write_live is not None
+    done: bool = _write_live(self, batch)
+    q = QUERIES.setdefault("hub batches written live" if done else "hub batches handed back",
+                           [0, 0.0, 0.0])
+    q[0] += 1
+    return done
+
+
+if _write_live is not None:
+    feed.Batch.frame = _stamped_frame  # type: ignore[method-assign]
+    feed.Subscriber.write_live = _counted_write_live  # type: ignore[method-assign]
 _send_str = web.WebSocketResponse.send_str
 
 
@@ -100,6 +126,11 @@ web.WebSocketResponse.send_str = _stamped_send_str  # type: ignore[method-assign
 _NAMES = {service._SQL[n]: f"listener {n}" for n in service._SQL.names()}
 _NAMES.update({feed.job_log._SQL[n]: f"hub {n}" for n in feed.job_log._SQL.names()})
 QUERIES: dict[str, list[float]] = {}       # name: [calls, total s, max s]
+# with FEED_SPANS set: each timed query's (name, wall start, seconds), the event loop's lag
+# (a 5 ms sleep's overshoot, when over 2 ms) and each garbage collection: what a stalled row
+# was waiting behind
+SPANS: list[tuple[str, float, float]] = []
+KEEP_SPANS = bool(os.environ.get("FEED_SPANS"))
 
 
 def _timed(method: Any) -> Any:
@@ -116,18 +147,71 @@ def _timed(method: Any) -> Any:
             q[0] += 1
             q[1] += d
             q[2] = max(q[2], d)
+            if KEEP_SPANS:
+                SPANS.append((name, time.time() - d, d))
     return run
 
 
+_advance = getattr(getattr(feed, "Watermark", None), "advance", None)   # absent before it
+
+
+def _counted_advance(self: Any, found: Any) -> int:
+    """feed.Watermark.advance, counting the hub's looks that leave a writer holding the mark
+    below the sequence (the hub then looks again shortly)."""
+    assert _advance is not None
+    mark: int = _advance(self, found)
+    name = "hub steps leaving the mark held back" if self.waiting else "hub steps settled"
+    QUERIES.setdefault(name, [0, 0.0, 0.0])[0] += 1
+    return mark
+
+
+if _advance is not None:
+    feed.Watermark.advance = _counted_advance  # type: ignore[method-assign]
+
 for _m in ("fetch", "fetchrow", "fetchval", "execute"):
     setattr(asyncpg.Connection, _m, _timed(getattr(asyncpg.Connection, _m)))
+
+
+async def _loop_lag() -> None:
+    import asyncio
+    while True:
+        t = time.perf_counter()
+        await asyncio.sleep(0.005)
+        late = time.perf_counter() - t - 0.005
+        if late > 0.002:
+            SPANS.append(("loop lag", time.time() - late, late))
+
+
+_gc_start: list[float] = [0.0]
+
+
+def _gc_timed(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_start[0] = time.perf_counter()
+    elif _gc_start[0]:
+        d = time.perf_counter() - _gc_start[0]
+        SPANS.append((f"{sys.argv[1]} gc gen{info['generation']}", time.time() - d, d))
+
+
+if KEEP_SPANS:
+    import gc
+    gc.callbacks.append(_gc_timed)
+    _start = feed.FeedHub.start
+
+    async def _start_with_lag(self: feed.FeedHub) -> None:
+        import asyncio
+        await _start(self)
+        self._lag_task = asyncio.create_task(_loop_lag())  # type: ignore[attr-defined]
+
+    feed.FeedHub.start = _start_with_lag  # type: ignore[method-assign]
 
 
 @atexit.register
 def _dump() -> None:
     path = os.environ.get("FEED_STAMPS")
     if path:
-        Path(path).write_text(json.dumps({"pages": PAGES, "queries": QUERIES}))
+        Path(path).write_text(json.dumps({"pages": PAGES, "queries": QUERIES,
+                                          "spans": SPANS}))
 
 
 if __name__ == "__main__":

@@ -105,16 +105,19 @@ async def client(url: str, got: list[tuple[int, float]], ready: anyio.Event,
 @contextlib.asynccontextmanager
 async def serving(url: str, stamps: str | None = None, *, listener_process: bool = False,
                   listen_poll: float | None = None
-                  ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes]]]:
+                  ) -> AsyncIterator[tuple[int, subprocess.Popen[bytes],
+                                           subprocess.Popen[bytes] | None]]:
     """``atlas-orch serve`` (with its listener) on a free port of 127.0.0.1, up and leading,
-    stopped on exit: its port and process. With ``stamps`` (a file), through
-    bench/_stamped_serve.py: per-stage timestamps in the frames and in that file. With
+    stopped on exit: its port and process, and the listener's process if it has its own.
+    With ``stamps`` (a file), through bench/_stamped_serve.py: per-stage timestamps in the
+    frames and in that file. With
     ``listener_process``, ``serve --no-listen`` and ``atlas-orch listen`` as two processes
     (docs/SCALING.md: the listener off the feed's event loop); the listener's stamps go to
     ``stamps`` + ".listen"; ``listen_poll``, that listener's ``--poll-interval``."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "ATLAS_ORCH_READ_TOKEN": TOKEN,
-           "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin", "FEED_STAMPS": stamps or ""}
+           "ATLAS_ORCH_ADMIN_TOKEN": TOKEN + "-admin", "FEED_STAMPS": stamps or "",
+           "FEED_SPANS": "1" if os.environ.get("FEED_DUMP") else ""}
     cmd = ([sys.executable, str(REPO / "bench" / "_stamped_serve.py")] if stamps
            else [sys.executable, "-m", "listener"])
     proc = subprocess.Popen([*cmd, "serve", "--port", str(port),
@@ -135,7 +138,7 @@ async def serving(url: str, stamps: str | None = None, *, listener_process: bool
             except OSError:
                 await anyio.sleep(0.1)
         await anyio.sleep(1.0)          # the listener takes the lock
-        yield port, proc
+        yield port, proc, lproc
     finally:
         proc.terminate()
         proc.wait(30)
@@ -145,7 +148,7 @@ async def serving(url: str, stamps: str | None = None, *, listener_process: bool
 
 
 async def latency(seconds: float) -> None:
-    async with fresh_database() as url, serving(url) as (port, _proc):
+    async with fresh_database() as url, serving(url) as (port, _proc, _lproc):
         ws_url = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed?action=staged"
         received: list[list[tuple[int, float]]] = [[] for _ in range(10)]
         stop = anyio.Event()
@@ -460,8 +463,41 @@ def _read_stamps(path: str) -> dict[str, Any]:
         other = json.loads(listen_path.read_text() or empty)
         stamped["pages"] += other["pages"]
         stamped["queries"].update(other["queries"])
+        stamped.setdefault("spans", []).extend(other.get("spans", []))
         listen_path.unlink()
     return stamped
+
+
+def _dump(path: str | None, outs: list[dict[str, Any]], stamped: dict[str, Any],
+          min_ids: dict[int, int], staged_ack: dict[int, float],
+          log_ack: dict[int, float]) -> None:
+    """With FEED_DUMP=PATH: every delivery (client, log_seq, staged, commit, hub read, sent,
+    received), the listener's pages, the server's spans (its timed queries and event-loop
+    lags) and the clients' filters, as JSON, for a closer look than the percentiles."""
+    if not path:
+        return
+    rows = []
+    for ci, o in enumerate(outs):
+        for s, t, read_at, sent_at in o.get("got", []):
+            min_id = min_ids.get(s)
+            ack = log_ack.get(s) if min_id is None else staged_ack.get(min_id)
+            rows.append((ci, s, min_id is not None, ack, read_at, sent_at, t))
+    Path(path).write_text(json.dumps({
+        "deliveries": rows, "pages": stamped["pages"], "spans": stamped.get("spans", []),
+        "queries": [o["query"] for o in outs]}))
+
+
+def _print_queries(queries: dict[str, list[float]]) -> None:
+    """The server's timed queries, and how many batches (x clients) the hub wrote to a
+    client's socket itself and how many it handed to the client's handler."""
+    counted = {k: v for k, v in queries.items()
+               if k.startswith("hub batches") or k.startswith("hub steps")}
+    print("   the server's queries (calls, mean, max ms): " + ", ".join(
+        f"{name} {n} {tot / n * 1000:.1f} {mx * 1000:.0f}"
+        for name, (n, tot, mx) in sorted(queries.items(), key=lambda x: -x[1][1])
+        if name not in counted))
+    if counted:
+        print("   " + ", ".join(f"{name} {v[0]:,.0f}" for name, v in sorted(counted.items())))
 
 
 def _print_steady(lat: list[float], acks: list[float], start: float) -> None:
@@ -486,14 +522,15 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
           else "3. (serve with its listener, one process)")
     async with fresh_database() as url, serving(url, stamps_path,
                                                 listener_process=listener_process,
-                                                listen_poll=listen_poll) as (port,
-                                                                                       proc):
+                                                listen_poll=listen_poll) as (port, proc,
+                                                                             lproc):
         base = f"ws://127.0.0.1:{port}/api/admin/orchestrator/feed"
         queries = wide_filters(clients)
         groups = [queries[g::CLIENT_PROCS] for g in range(CLIENT_PROCS)]
         rss: list[int] = []
         base_rss = _rss_kb(proc.pid)
         cpu0, t0 = _cpu_s(proc.pid), time.time()
+        lcpu0 = _cpu_s(lproc.pid) if lproc else 0.0
         stop_at = time.time() + 3600.0
 
         backend_cpu: dict[int, tuple[str, float, float]] = {}   # pid: (name, first, last)
@@ -549,6 +586,7 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
             outs, writers, published_s = await anyio.to_thread.run_sync(run_all)
             os.unlink(stop_path)
         cpu, run_s = _cpu_s(proc.pid) - cpu0, time.time() - t0
+        lcpu = _cpu_s(lproc.pid) - lcpu0 if lproc else None
         await watch.close()
         conn = await asyncpg.connect(url)
         log = [dict(r) for r in await conn.fetch(
@@ -597,6 +635,7 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
                 if read_at is not None and sent_at is not None:
                     stages.add(s, min_id is not None, ack, read_at, sent_at, t)
         wrong += bool(o.get("closed") or o.get("other"))
+    _dump(os.environ.get("FEED_DUMP"), outs, stamped, min_ids, staged_ack, log_ack)
     lat.sort()
     print(f"   (writers: {[len(w['staged']) + len(w['log']) for w in writers]} transactions/"
           f"rows, ended {max(w['late_s'] for w in writers):.2f}s late; {len(log):,} log rows, "
@@ -620,13 +659,12 @@ async def wide(seconds: float, clients: int, rate: float, host_share: float = 0.
             print(f"   {path}: p50 {statistics.median(xs):.1f} ms, "
                   f"p99 {xs[int(len(xs) * 0.99) - 1]:.1f} ms")
     stages.report()
-    print("   the server's queries (calls, mean, max ms): " + ", ".join(
-        f"{name} {n} {tot / n * 1000:.1f} {mx * 1000:.0f}"
-        for name, (n, tot, mx) in sorted(stamped["queries"].items(), key=lambda x: -x[1][1])))
+    _print_queries(stamped["queries"])
     print(f"   server CPU: {cpu:.1f} s over the run's {run_s:.0f} s "
           f"({cpu / run_s:.0%} of a core); the clients' {CLIENT_PROCS} processes "
           f"{sum(o.get('proc_cpu_s', 0.0) for o in outs):.1f} s, the writers' 5 "
-          f"{sum(w['cpu_s'] for w in writers):.1f} s")
+          f"{sum(w['cpu_s'] for w in writers):.1f} s"
+          + (f", the listener's process {lcpu:.1f} s" if lcpu is not None else ""))
     by_name: dict[str, float] = {}
     for name, first, last in backend_cpu.values():
         by_name.setdefault(name, 0.0)

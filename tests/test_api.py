@@ -409,6 +409,50 @@ def _handshake(server: Server, query: str, headers: dict[str, str] | None = None
     return anyio.run(go)
 
 
+def test_a_live_client_gets_an_emitted_timeline_right_after_its_row_then_the_next_rows(
+    server: Server, loaded: str
+) -> None:
+    # a client that keeps up is written to by the hub itself (listener/web/feed.py); a row
+    # of replay --emit goes through its handler, which sends the timeline after it, and the
+    # rows that follow still come, in order, once it is live again
+    record = val(loaded, "SELECT source_row_id FROM trapper.staged_records "
+                         "WHERE source_table = 'owner_info' LIMIT 1")
+    insert = ("INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table, "
+              "source_record_id, decision_reason) VALUES ('routed', 'clinichq', 'owner_info', "
+              "$1, 'live') RETURNING log_seq")
+
+    async def go() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        url = _ws_url(server, f"source=clinichq/owner_info&record={record}")
+        async with aiohttp.ClientSession() as s, s.ws_connect(url, headers=_bearer()) as ws:
+            assert json.loads((await ws.receive()).data)["type"] == "hello"
+
+            async def until(pred: Any) -> None:
+                with anyio.fail_after(30):
+                    while not got or not pred(got[-1]):
+                        got.append(json.loads((await ws.receive()).data))
+
+            first = await anyio.to_thread.run_sync(val, loaded, insert, record)
+            await until(lambda m: m["type"] == "log" and m["rows"][-1]["log_seq"] == first)
+            status, done = server.call("POST", f"{P}/records/clinichq/owner_info/{record}/"
+                                               "replay", ADMIN, {"mode": "emit"})
+            assert status == 200, done
+            await until(lambda m: m["type"] == "replay")
+            last = [await anyio.to_thread.run_sync(val, loaded, insert, record)
+                    for _ in range(3)][-1]
+            await until(lambda m: m["type"] == "log" and m["rows"][-1]["log_seq"] == last)
+        return got
+
+    got = anyio.run(go)
+    kinds = [(m["type"], m["rows"][-1]["action"] if m["type"] == "log" else None) for m in got]
+    emitted = kinds.index(("log", "replayed"))
+    assert kinds[emitted + 1] == ("replay", None), kinds
+    assert got[emitted + 1]["record"] == f"clinichq/owner_info/{record}"
+    assert got[emitted + 1]["items"] and got[emitted + 1]["replay"] is True
+    seqs = [r["log_seq"] for m in got if m["type"] == "log" for r in m["rows"]]
+    assert seqs == sorted(set(seqs)) and len(seqs) == 5, seqs
+
+
 def test_feed_needs_a_token_or_a_ticket_and_never_takes_one_in_its_url(server: Server) -> None:
     assert _handshake(server, "after=0") == 401
     assert _handshake(server, f"token={READER}") == 400

@@ -31,9 +31,8 @@ async def _published(hub: FeedHub, queue: asyncio.Queue[Batch], upto: int) -> li
 def test_a_notify_during_the_hubs_read_is_not_lost(db_url: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     async def go() -> None:
-        pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
         writer = await asyncpg.connect(db_url)
-        hub = FeedHub(pool, db_url, poll_s=HOUR, busy_s=HOUR, busy_linger_s=0.0)
+        hub = FeedHub(db_url, poll_s=HOUR, busy_s=HOUR, busy_linger_s=0.0)
         await hub.start()
         sub = hub.subscribe()
         second: list[int] = []
@@ -55,7 +54,6 @@ def test_a_notify_during_the_hubs_read_is_not_lost(db_url: str,
         finally:
             await hub.stop()
             await writer.close()
-            await pool.close()
 
     asyncio.run(go())
 
@@ -63,9 +61,8 @@ def test_a_notify_during_the_hubs_read_is_not_lost(db_url: str,
 def test_rows_written_with_notify_off_are_found_by_the_poll(db_url: str) -> None:
     """The safety net the wake-up fix must keep: with no NOTIFY at all, the poll finds them."""
     async def go() -> None:
-        pool = await asyncpg.create_pool(db_url, min_size=1, max_size=2)
         writer = await asyncpg.connect(db_url, server_settings={"atlas_orch.notify": "off"})
-        hub = FeedHub(pool, db_url, poll_s=0.05)
+        hub = FeedHub(db_url, poll_s=0.05)
         await hub.start()
         sub = hub.subscribe()
         try:
@@ -74,6 +71,5 @@ def test_rows_written_with_notify_off_are_found_by_the_poll(db_url: str) -> None
         finally:
             await hub.stop()
             await writer.close()
-            await pool.close()
 
     asyncio.run(go())

@@ -1,5 +1,5 @@
-"""The job log as the live feed reads it: rows between two cursors, one step of the
-watermark, and the newest log_seq ever drawn (listener.web.feed serves them)."""
+"""The job log as the live feed reads it: rows between two cursors, the log's writers (for
+the feed's watermark), and the newest log_seq ever drawn (listener.web.feed serves them)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ PAGE = 500          # log rows per query
 
 
 @dataclass(frozen=True)
-class WatermarkStep:
-    """Where trapper.orchestrator_watermark_step left the watermark, and the probe (a
-    sequence value and the transactions it waits for) to hand to the next step."""
+class Writers:
+    """The log_seq sequence's value and, read after it, the transactions writing the log
+    (virtual transaction id, backend pid: None for a prepared transaction), none when the
+    sequence was not past the mark asked with (``looked`` False)."""
 
-    mark: int
-    probe: tuple[int, list[str]] | None
+    seq: int
+    writers: list[tuple[str, int | None]]
+    looked: bool
 
 
 def row_json(r: asyncpg.Record) -> dict[str, Any]:
@@ -39,14 +41,13 @@ async def rows(conn: Conn, after: int, upto: int, limit: int = PAGE) -> list[dic
     return [row_json(r) for r in await conn.fetch(_SQL["rows"], after, upto, limit)]
 
 
-async def watermark_step(conn: Conn, mark: int,
-                         probe: tuple[int, list[str]] | None) -> WatermarkStep:
-    """One step of the watermark from ``mark`` with the probe in hand."""
-    seq, vxids = probe if probe is not None else (None, None)
-    row = await conn.fetchrow(_SQL["watermark_step"], mark, seq, vxids)
+async def writers(conn: Conn, mark: int) -> Writers:
+    """The sequence's value and the log's writers now (trapper.orchestrator_writers); pg_locks
+    is only read when the sequence is past ``mark``."""
+    row = await conn.fetchrow(_SQL["writers"], mark)
     assert row is not None
-    return WatermarkStep(int(row["mark"]), None if row["probe_seq"] is None
-                         else (row["probe_seq"], list(row["probe_vxids"])))
+    seq = int(row["seq"])
+    return Writers(seq, list(zip(row["vxids"], row["pids"], strict=True)), seq > mark)
 
 
 async def newest_log_seq(conn: Conn) -> int:

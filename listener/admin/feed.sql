@@ -1,10 +1,14 @@
 -- The job log as the live feed reads it (listener/admin/feed.py; the feed itself is
 -- listener/web/feed.py).
 
--- name: watermark_step
--- one step of the watermark below which every log row is final (sql/orchestrator functions)
-SELECT * FROM trapper.orchestrator_watermark_step('trapper.orchestrator_job_log', 'log_seq',
-                                                  $1, $2, $3);
+-- name: writers
+-- the log_seq sequence's value, then the transactions writing the log and their backends
+-- (none looked for when the sequence is not past $1): the feed's watermark moves with these
+-- (listener/web/feed.py, Watermark; sql/triggers_shadow/functions/watermarks.sql)
+SELECT seq, vxids, pids
+FROM trapper.orchestrator_writers(
+    'trapper.orchestrator_job_log',
+    pg_get_serial_sequence('trapper.orchestrator_job_log', 'log_seq')::regclass, $1);
 
 -- name: rows
 SELECT log_seq, logged_at, action, source_system, source_table, source_record_id,

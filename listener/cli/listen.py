@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from listener.cli.common import database_option, json_option, run
+from listener.cli.common import database_option, json_option, run, settle_heap
 from listener.core import db
 from listener.core.logs import configure as configure_logs
 from listener.core.output import emit_json, say
@@ -54,6 +54,8 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
                                        idle_check_interval=idle_check, once=once,
                                        once_wait=once_wait),
                         alerts=run_configured)
+    if not once:
+        settle_heap()
     try:
         stats = run(listener.run)
     except AnotherLeader as exc:

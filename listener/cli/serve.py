@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import click
 
-from listener.cli.common import database_option, run
+from listener.cli.common import database_option, run, settle_heap
 from listener.core import db
 from listener.core.errors import UserError
 from listener.core.logs import configure as configure_logs
@@ -63,6 +63,7 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
                            access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
+        settle_heap()
         say(f"serving http://{host}:{port}/admin/data-health"
             + (" with the listener" if with_listener else ""))
         try:

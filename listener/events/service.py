@@ -181,6 +181,10 @@ class StepPace:
                             self.cfg.poll_interval if settled else WATERMARK_RECHECK)
         return self.wait
 
+    def next_wait_at_most(self) -> float:
+        """The longest wait the next ``after_step`` can return."""
+        return max(self.cfg.busy_interval, self.wait * 2)
+
 
 class Listener:
     """One listener process: standby until it holds the consumer lock, then consume."""
@@ -369,9 +373,15 @@ class Listener:
         log_settled = False     # what the last tally said
         while True:
             self._wake = anyio.Event()   # a NOTIFY during the drain wakes the next round
-            # read before the step, so a write during it counts as a change after it
+            step_at = time.monotonic()
+            # read before the step, so a write during it counts as a change after it; only
+            # when the wait after it can be long enough to look (_wait_for_change): a busy
+            # step's wait is shorter than one look, and a read per step was a round trip
+            # more on the path of every row (bench/feed.py part 3)
             mark = (await work.fetchval(self._q["change_mark"], timeout=self.cfg.query_timeout)
-                    if self.cfg.idle_check_interval > 0 else None)
+                    if (self.cfg.idle_check_interval > 0 and not self.cfg.once
+                        and pace.next_wait_at_most() > self.cfg.idle_check_interval)
+                    else None)
             consumed = self.stats.events
             captured = await work.fetchrow(self._q["capture"], self.cfg.consumer,
                                            timeout=self.cfg.query_timeout)
@@ -408,7 +418,11 @@ class Listener:
                 continue
             if not caught_up:
                 continue
-            wait = min(backoff, next_probe - time.monotonic())
+            # the pace counts from the step's start: while events flow, a step begins every
+            # busy_interval (or right after the last, when it took longer), not a
+            # busy_interval after it ended
+            now = time.monotonic()
+            wait = min(backoff - (now - step_at), next_probe - now)
             if await self._wait_for_change(work, max(0.0, wait), mark):
                 pace.found_at = time.monotonic()   # a write no NOTIFY announced: step closely
             woken = self._wake.is_set()

@@ -935,36 +935,41 @@ async def feed(request: web.Request) -> web.StreamResponse:
         return fail(exc.status, exc.code, exc.message, exc.headers)
     hub = request.app[HUB]
     # compress=False: per-message deflate interleaved with heartbeat pings corrupted frames
-    # (the client saw "non-zero reserved bits"); the rows are small JSON anyway
+    # (the client saw "non-zero reserved bits"); the rows are small JSON anyway. The hub
+    # writes a live client's frames itself (listener/web/feed.py), uncompressed too.
     ws = web.WebSocketResponse(heartbeat=15.0, max_msg_size=64 * 1024, compress=False)
     await ws.prepare(request)
-    sub = hub.subscribe()
     wanted = Filter.of(q.source, q.action, q.record)
+    sub = hub.subscribe(wanted)
     keep = wanted.keep
-    pos = hub.watermark if q.after is None else q.after
+    sub.pos = hub.watermark if q.after is None else q.after
     try:
-        await ws.send_str(to_json({"type": "hello", "cursor": pos,
+        await ws.send_str(to_json({"type": "hello", "cursor": sub.pos,
                                  "watermark": hub.watermark}))
         reader = asyncio.create_task(_drain_client(ws))
         # the client going away wakes the loop below (no task per batch to watch for it)
         reader.add_done_callback(lambda _t: sub.close())
-        pos = await _send_range(request, ws, sub, keep, pos, hub.watermark)
+        sub.pos = await _send_range(request, ws, sub, keep, sub.pos, hub.watermark)
         while not ws.closed and not reader.done() and not hub.closing:
+            # caught up: the hub writes the next batches to the socket itself, and hands
+            # this loop a batch again only when the client falls behind or a timeline
+            # must follow a row
+            sub.go_live(ws, request.transport, hub.watermark)
             batch = await sub.queue.get()
             if batch.hi < 0 and not sub.lagged:     # the close marker
                 break
             if sub.lagged:
-                await ws.send_str(to_json({"type": "lagged", "cursor": pos,
+                await ws.send_str(to_json({"type": "lagged", "cursor": sub.pos,
                                          "message": "too slow to keep up; reconnect with "
-                                                    f"after={pos}"}))
+                                                    f"after={sub.pos}"}))
                 break
-            if batch.hi <= pos:
+            if batch.hi <= sub.pos:
                 continue
-            if batch.lo > pos:        # joined between batches: fetch what lies between
-                pos = await _send_range(request, ws, sub, keep, pos, batch.lo)
-            if batch.lo == pos:
-                # the common case: the whole batch is new to this client, and its message
-                # is built once for every client with the same filter (listener/web/feed.py)
+            if batch.lo > sub.pos:        # joined between batches: fetch what lies between
+                sub.pos = await _send_range(request, ws, sub, keep, sub.pos, batch.lo)
+            if batch.lo == sub.pos:
+                # the whole batch is new to this client, and its message is built once for
+                # every client with the same filter (listener/web/feed.py)
                 text = batch.message(wanted)
                 if text is not None:
                     await ws.send_str(text)
@@ -972,10 +977,10 @@ async def feed(request: web.Request) -> web.StreamResponse:
                                                       if keep(batch.rows[i])])
             else:
                 fresh = [(r, t) for r, t in zip(batch.rows, batch.encoded, strict=True)
-                         if r["log_seq"] > pos]
+                         if r["log_seq"] > sub.pos]
                 await _send_rows(request, ws, keep, [r for r, _ in fresh], batch.hi,
                                  [t for _, t in fresh])
-            pos = batch.hi
+            sub.pos = batch.hi
         reader.cancel()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
@@ -985,10 +990,11 @@ async def feed(request: web.Request) -> web.StreamResponse:
         event(log, "feed_client_dropped", level=logging.WARNING, error=str(exc)[:300],
               count=COUNTS["feed_database_error"])
         with contextlib.suppress(ConnectionResetError):
-            await ws.send_str(to_json({"type": "error", "cursor": pos,
+            await ws.send_str(to_json({"type": "error", "cursor": sub.pos,
                                      "message": "the database is unavailable; reconnect "
-                                                f"with after={pos}"}))
+                                                f"with after={sub.pos}"}))
     finally:
+        sub.live = None
         hub.unsubscribe(sub)
         if hub.closing:       # 1001: the client should reconnect (to the next server)
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
@@ -1120,7 +1126,7 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
             app[READ_POOL] = await asyncpg.create_pool(
                 read_url, min_size=1, max_size=8,
                 server_settings={"application_name": "atlas-orch serve (reads)"})
-        app[HUB] = FeedHub(app[POOL], listen_url or url, max_queue=max(1, feed_max_queue))
+        app[HUB] = FeedHub(listen_url or url, max_queue=max(1, feed_max_queue))
         await app[HUB].start()
         event(log, "api_started", routes=len(ROUTES))
 

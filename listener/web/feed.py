@@ -2,10 +2,10 @@
 duplicate, whether a client resumes from a cursor or watches live.
 
 A log_seq is drawn before its transaction commits, so rows become visible out of order. The
-hub therefore only publishes up to a watermark below which every row is final: the sequence's
-value once every transaction that was writing to the job log when it was read has ended
-(trapper.orchestrator_watermark_step). Each process serves its own clients from its own LISTEN on
-``orchestrator_job_log``, with a short poll as the safety net.
+hub therefore only publishes up to a watermark below which every row is final (Watermark:
+from looks at the transactions writing the log, trapper.orchestrator_writers, and the
+NOTIFYs of the ones that committed). Each process serves its own clients from its own LISTEN
+on ``orchestrator_job_log``, with a short poll as the safety net.
 """
 
 from __future__ import annotations
@@ -13,20 +13,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from listener.admin import feed as job_log
-from listener.admin.read import Conn
 from listener.core.logs import event
 from listener.core.output import to_json
 
 log = logging.getLogger("atlas_orch.feed")
 
 LOG_CHANNEL = "orchestrator_job_log"
+# Bytes a live client's socket may hold unsent before its batches go back through its queue
+# and handler (which waits for the socket): asyncio's own high-water mark for a transport.
+LIVE_BUFFER = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Batch:
     # row: an index of the rows by each field a filter names, and each filter's message.
     _index: dict[tuple[str, Any], list[int]] | None = field(default=None, repr=False)
     _messages: dict[Filter, str | None] = field(default_factory=dict, repr=False)
+    _frames: dict[Filter, bytes | None] = field(default_factory=dict, repr=False)
 
     replays: list[int] = field(default_factory=list)    # rows that carry a timeline
 
@@ -101,6 +105,21 @@ class Batch:
         self._messages[f] = text
         return text
 
+    def frame(self, f: Filter) -> bytes | None:
+        """``message(f)`` as a whole websocket frame, encoded once for every live client
+        with the same filter (FeedHub writes it to each client's socket as it is)."""
+        if f in self._frames:
+            return self._frames[f]
+        text = self.message(f)
+        out = None if text is None else text_frame(text)
+        self._frames[f] = out
+        return out
+
+    def wants_replay(self, f: Filter) -> bool:
+        """Whether a row of ``replay --emit`` passes ``f``: its timeline follows it, which
+        takes a query, so such a batch goes through the client's handler."""
+        return any(f.keep(self.rows[i]) for i in self.replays)
+
 
 ALL = Filter()
 CLOSED = Batch(-1, -1, [])      # put in a subscriber's queue when its client has gone
@@ -117,23 +136,151 @@ def log_message(encoded: list[str], cursor: int) -> str:
     return '{"type": "log", "rows": [' + ", ".join(encoded) + f'], "cursor": {cursor}}}'
 
 
+def text_frame(text: str) -> bytes:
+    """``text`` as one websocket text frame (RFC 6455 5.2: final, unmasked as a server's
+    frames are, no extension): header and payload in one piece, so that a client gets it in
+    one write, not the header alone first (aiohttp writes a frame over 16 KiB in two)."""
+    data = text.encode()
+    n = len(data)
+    head = (struct.pack("!BB", 0x81, n) if n < 126
+            else struct.pack("!BBH", 0x81, 126, n) if n < 1 << 16
+            else struct.pack("!BBQ", 0x81, 127, n))
+    return head + data
+
+
+class Socket(Protocol):
+    """What the hub needs of a live client's websocket: whether it has closed (a frame
+    written after the close frame would break the protocol)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+
+class Transport(Protocol):
+    """What the hub needs of the connection under a live client's websocket."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+    def get_write_buffer_size(self) -> int: ...
+
+
+MAX_HEARD = 10_000      # backends remembered by Watermark.hear before it forgets them all
+
+
+@dataclass
+class Watermark:
+    """A log_seq below which every job-log row is final, moved without waiting for the
+    transactions writing the log to finish.
+
+    A writer takes the log's lock before it draws a log_seq, so a transaction that was not
+    writing at one look at the writers (listener.admin.feed.writers) holds only values above
+    the sequence's value at that look: each writer carries that bound from the look before
+    the one that first saw it, and the mark is the least bound among the writers still there,
+    or the sequence's value at the look when there are none. A NOTIFY on the log's channel
+    says that a backend's transaction committed rows up to its payload, and that backend's
+    next transaction draws above them: a writer from a backend heard from is bounded by what
+    was heard too. So the listener's next page, writing while the hub reads the one it just
+    announced, no longer holds that one back; before, the mark waited for every transaction
+    writing at a look to end, and a page's rows waited for the next page's commit
+    (docs/SCALING.md)."""
+
+    mark: int = 0
+    seq: int = 0                # the sequence's value at the last look
+    bounds: dict[str, int] = field(default_factory=dict)   # writer (vxid): its rows are above
+    heard: dict[int, int] = field(default_factory=dict)    # pid: the newest log_seq announced
+
+    def hear(self, pid: int, payload: str) -> None:
+        """A NOTIFY on the log's channel from backend ``pid``: its transaction has committed,
+        its rows up to ``payload`` (trapper.orchestrator_notify_once) among them."""
+        try:
+            seq = int(payload)
+        except ValueError:      # not ours: no bound from it
+            return
+        if len(self.heard) >= MAX_HEARD:
+            self.heard.clear()      # forgetting costs a wait, never a row
+        if seq > self.heard.get(pid, 0):
+            self.heard[pid] = seq
+
+    def advance(self, found: job_log.Writers) -> int:
+        """The mark after a look at the writers (never lower than before)."""
+        if not found.looked:
+            # nothing drawn past the mark: no writer holds a value left to wait for, and
+            # whatever one draws from now on lies above found.seq
+            self.bounds, self.seq = {}, found.seq
+            return self.mark
+        bounds = {}
+        for vxid, pid in found.writers:
+            bound = self.bounds.get(vxid, self.seq)
+            if pid is not None:
+                bound = max(bound, self.heard.get(pid, bound))
+            bounds[vxid] = bound
+        self.bounds, self.seq = bounds, found.seq
+        self.mark = max(self.mark, min([found.seq, *bounds.values()]))
+        return self.mark
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a writer holds the mark below the sequence (the hub looks again soon)."""
+        return self.mark < self.seq
+
+
 @dataclass(eq=False)   # held in a set, by identity
 class Subscriber:
+    """One feed client. Its handler sends what precedes live rows (the rows from its cursor,
+    timelines) and whatever the hub hands it through ``queue``; while the client keeps up
+    (``live``), the hub writes each batch's frame to its socket itself, in ``publish``:
+    no task to wake per client and batch, no encoding per client."""
+
     queue: asyncio.Queue[Batch]
+    wanted: Filter = ALL
     lagged: bool = False
+    pos: int = 0        # the client's cursor: every row up to here sent, or not wanted
+    live: tuple[Socket, Transport] | None = None
 
     def close(self) -> None:
         """Wake whoever waits on the queue: the client has gone. A full queue needs no
         marker: its reader is not waiting."""
+        self.live = None
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(CLOSED)
+
+    def go_live(self, ws: Socket, transport: Transport | None, watermark: int) -> bool:
+        """Let the hub write to this client from now on, if its handler has nothing left to
+        send: its queue empty, its cursor at the hub's ``watermark``, its socket not backed
+        up. The check and the switch happen with no await between them, so no batch falls
+        between the handler's sends and the hub's."""
+        if (self.lagged or not self.queue.empty() or self.pos != watermark or ws.closed
+                or transport is None or transport.is_closing()
+                or transport.get_write_buffer_size() > LIVE_BUFFER):
+            return False
+        self.live = (ws, transport)
+        return True
+
+    def write_live(self, batch: Batch) -> bool:
+        """Write ``batch`` straight to the live client's socket; False (and no longer live)
+        when the handler must take it instead: the socket closed or backed up (the handler
+        waits for it, and the queue's bound cuts the client off if it never drains), a
+        timeline to send after a row, or a batch that does not follow the cursor."""
+        assert self.live is not None
+        ws, transport = self.live
+        if (ws.closed or transport.is_closing() or batch.lo != self.pos
+                or transport.get_write_buffer_size() > LIVE_BUFFER
+                or (batch.replays and batch.wants_replay(self.wanted))):
+            self.live = None
+            return False
+        frame = batch.frame(self.wanted)
+        if frame is not None:
+            transport.write(frame)
+        self.pos = batch.hi
+        return True
 
 
 @dataclass
 class FeedHub:
     """One per server process: advances the watermark and fans batches out."""
 
-    pool: asyncpg.Pool
     listen_url: str
     poll_s: float = 0.2
     # Rows that arrive with no NOTIFY (writers with atlas_orch.notify = off, docs/events.md)
@@ -146,13 +293,23 @@ class FeedHub:
     subscribers: set[Subscriber] = field(default_factory=set)
     lagged_total: int = 0          # clients cut off as too slow since start (/metrics)
     closing: bool = False          # the server is shutting down: every client is let go
+    final: Watermark = field(default_factory=Watermark)    # rows up to here are final
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _probe: tuple[int, list[str]] | None = None
+    _conn: asyncpg.Connection | None = None
 
     async def start(self) -> None:
-        async with self.pool.acquire() as conn:
-            self.watermark = await self._settle(conn, wait=True)
+        """Connect, and start from the log as it is: once every transaction writing it at the
+        first look has ended, the feed publishes what commits from there on."""
+        self._conn = await self._connect()
+        first = None
+        while True:
+            found = await job_log.writers(self._conn, self.final.mark)
+            first = found.seq if first is None else first
+            if self.final.advance(found) >= first:
+                break
+            await asyncio.sleep(0.05)
+        self.watermark = self.final.mark
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -160,8 +317,23 @@ class FeedHub:
         self._wake.set()
         await self._task
 
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber(asyncio.Queue(self.max_queue))
+    async def _connect(self) -> asyncpg.Connection:
+        """The hub's one connection, to the primary: it LISTENs on the job log's channel and
+        runs the hub's reads. A step is then its queries and nothing else; a pooled
+        connection was reset with a round trip of its own at every release, a step or more
+        between a row and its clients (bench/feed.py part 3)."""
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.listen_url, server_settings={"application_name": "atlas-orch serve (feed)"})
+        await conn.add_listener(LOG_CHANNEL, self._notified)
+        return conn
+
+    def _notified(self, _conn: object, pid: int, _channel: str, payload: object) -> None:
+        self.final.hear(pid, str(payload))
+        self._wake.set()
+
+    def subscribe(self, wanted: Filter | None = None) -> Subscriber:
+        """A new client of the feed, for the rows that pass ``wanted`` (every row: None)."""
+        sub = Subscriber(asyncio.Queue(self.max_queue), wanted or ALL)
         self.subscribers.add(sub)
         return sub
 
@@ -177,19 +349,8 @@ class FeedHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         self.subscribers.discard(sub)
 
-    async def _settle(self, conn: Conn, *, wait: bool = False) -> int:
-        """The watermark now, one step of trapper.orchestrator_watermark_step (the probe in
-        hand is kept here, per process). With ``wait``, step until no probe waits (startup)."""
-        mark = self.watermark
-        while True:
-            step = await job_log.watermark_step(conn, mark, self._probe)
-            mark, self._probe = step.mark, step.probe
-            if not wait or self._probe is None:
-                return mark
-            await asyncio.sleep(0.05)
-
     async def _run(self) -> None:
-        listen: asyncpg.Connection | None = None
+        conn = self._conn
         woken = False           # whether a NOTIFY (or stop) started this step
         busy_until = 0.0
         loop = asyncio.get_running_loop()
@@ -201,46 +362,45 @@ class FeedHub:
             # listener's pages come with a NOTIFY, so with nothing pending the hub waits poll_s).
             self._wake.clear()
             try:
-                if listen is None or listen.is_closed():
-                    listen = await asyncpg.connect(
-                        self.listen_url, server_settings={"application_name":
-                                                          "atlas-orch serve (feed)"})
-                    await listen.add_listener(LOG_CHANNEL, lambda *_: self._wake.set())
-                async with self.pool.acquire() as conn:
-                    mark = await self._settle(conn)
-                    while mark > self.watermark:
-                        rows = await job_log.rows(conn, self.watermark, mark)
-                        hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
-                        self._publish(Batch(self.watermark, hi, rows))
-                        self.watermark = hi
-                        published = True
+                if conn is None or conn.is_closed():
+                    conn = self._conn = await self._connect()
+                mark = self.final.advance(await job_log.writers(conn, self.final.mark))
+                while mark > self.watermark:
+                    rows = await job_log.rows(conn, self.watermark, mark)
+                    hi = rows[-1]["log_seq"] if len(rows) == job_log.PAGE else mark
+                    self._publish(Batch(self.watermark, hi, rows))
+                    self.watermark = hi
+                    published = True
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 event(log, "feed_error", level=logging.WARNING, error=str(exc))
-                if listen is not None:
-                    listen.terminate()
-                listen = None
+                if conn is not None:
+                    conn.terminate()
+                conn = None
                 await asyncio.sleep(1.0)
-            # the poll: NOTIFY is only a wake-up. While a probe waits for writers to finish,
-            # look again soon: their commit is what lets the watermark move
+            # the poll: NOTIFY is only a wake-up. While a writer holds the mark back, look
+            # again soon: its commit is what lets the watermark move
             if published and not woken:
                 busy_until = loop.time() + self.busy_linger_s
-            wait = (0.005 if self._probe is not None
+            wait = (0.005 if self.final.waiting
                     else self.busy_s if loop.time() < busy_until else self.poll_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
             woken = self._wake.is_set()
-        if listen is not None and not listen.is_closed():
-            await listen.close()
+        if conn is not None and not conn.is_closed():
+            await conn.close()
 
     def _publish(self, batch: Batch) -> None:
         for sub in list(self.subscribers):
             if sub.lagged:
+                continue
+            if sub.live is not None and sub.write_live(batch):
                 continue
             try:
                 sub.queue.put_nowait(batch)
             except asyncio.QueueFull:
                 # a client too slow to keep up is cut off, not buffered without end
                 sub.lagged = True
+                sub.live = None
                 self.lagged_total += 1
                 sub.queue = asyncio.Queue(1)
                 sub.queue.put_nowait(Batch(-1, -1, []))

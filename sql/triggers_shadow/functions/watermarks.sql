@@ -11,18 +11,41 @@ LANGUAGE sql VOLATILE AS $$
                pg_get_serial_sequence(p_table::text, p_column)::regclass), 0)
 $$;
 
+-- The sequence's value, then the transactions writing the table (holding its RowExclusiveLock)
+-- and their backends' pids, in that order: a writer takes its table lock before it draws a
+-- value, so one not listed draws above `seq`. With p_mark, a sequence not past it needs no look
+-- at pg_locks (the costly part): nothing has been drawn that a writer could still commit.
+-- The live feed keeps the pids (listener/web/feed.py, Watermark): a backend whose transaction
+-- it has heard commit by NOTIFY writes above what that transaction wrote from then on.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_writers(p_table regclass, p_seq regclass,
+                                                        p_mark bigint DEFAULT NULL,
+                                                        OUT seq bigint, OUT vxids text[],
+                                                        OUT pids int[])
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    seq := coalesce(pg_sequence_last_value(p_seq), 0);
+    vxids := '{}';
+    pids := '{}';
+    IF seq <= p_mark THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(array_agg(w.vxid ORDER BY w.vxid), '{}'),
+           coalesce(array_agg(w.pid ORDER BY w.vxid), '{}')
+    INTO vxids, pids
+    FROM (SELECT DISTINCT l.virtualtransaction AS vxid, l.pid FROM pg_locks l
+          WHERE l.locktype = 'relation' AND l.relation = p_table
+            AND l.mode = 'RowExclusiveLock'
+            AND l.pid IS DISTINCT FROM pg_backend_pid()) w;
+END $$;
+
 -- A sequence value below which every row of a table is final: the sequence's value, once every
--- transaction that held the table open for writing when it was read has ended. A writer takes
--- its table lock before it draws a value, so no later commit can fall below it. Used for the
--- job log (log_seq) and, in poll capture, for staged_records (id).
+-- transaction that held the table open for writing when it was read has ended (no later
+-- commit can fall below it: orchestrator_writers). Used for the job log's tally (log_seq)
+-- and, in poll capture, for staged_records (id).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_write_probe(p_table regclass, p_seq regclass,
                                                   OUT seq bigint, OUT vxids text[])
 LANGUAGE sql VOLATILE AS $$
-    SELECT coalesce(pg_sequence_last_value(p_seq), 0),
-           ARRAY(SELECT DISTINCT l.virtualtransaction FROM pg_locks l
-                 WHERE l.locktype = 'relation' AND l.relation = p_table
-                   AND l.mode = 'RowExclusiveLock'
-                   AND l.pid IS DISTINCT FROM pg_backend_pid())
+    SELECT w.seq, w.vxids FROM trapper.orchestrator_writers(p_table, p_seq) w
 $$;
 
 CREATE OR REPLACE FUNCTION trapper.orchestrator_vxids_alive(p_vxids text[]) RETURNS boolean
@@ -33,8 +56,9 @@ $$;
 
 -- One step of a watermark over a table's identity column: settle the pending probe if its
 -- writers are gone (the watermark moves to it), then take a new probe; a probe nobody is
--- writing under settles at once. The job-log tally, poll capture of staged rows and the live
--- feed all move their watermarks with this one function.
+-- writing under settles at once. The job-log tally and poll capture of staged rows move their
+-- watermarks with this one function (the live feed, whose rows wait on its watermark, keeps a
+-- finer one from orchestrator_writers: listener/web/feed.py).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_watermark_step(
     p_table regclass, p_column text, p_mark bigint, p_probe_seq bigint, p_probe_vxids text[],
     OUT mark bigint, OUT probe_seq bigint, OUT probe_vxids text[]
