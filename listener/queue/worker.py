@@ -83,7 +83,7 @@ class Worker:
         started = time.monotonic()
         async with db.connection(self.url) as conn, db.connection(self.url) as beat_conn:
             settings = {r["key"]: float(r["value"]) for r in await conn.fetch(q["settings"])}
-            budget = self.record_budget or int(settings.get("record_batch", 100))
+            budget = self.record_budget or int(settings.get("record_batch", 50))
             self._analyze_every = int(settings.get("analyze_every_records", 0))
             interval = settings.get("heartbeat_interval_s", 10.0)
             linking = bool(await conn.fetchval(q["has_linking"]))
