@@ -25,12 +25,18 @@ CREATE INDEX places_location_idx ON trapper.places USING gist (location)
 CREATE INDEX IF NOT EXISTS places_merged_idx ON trapper.places (merged_into_place_id)
     WHERE merged_into_place_id IS NOT NULL;
 
--- Records worked per transaction: 50, not 100, where nobody chose another value. A worker
--- that must create a person, place or cat takes that key's lock until its transaction ends
--- (trapper.data_engine_resolve_identity, place_of_address_parts), and the other worker,
--- meeting the same key in another table, waits out the rest of that transaction: in the
--- person tables alone a fifth to a quarter of the workers' time went to those waits. Half
--- the transaction, half the wait; the extra commits cost no measurable work
--- (docs/benchmarks.md, "Identity").
-UPDATE trapper.processing_settings SET value = 50
-WHERE key = 'record_batch' AND value = 100;
+-- A transaction's records by time as well as by count: the worker sizes each transaction to
+-- about transaction_target_ms of work at the pace of its last one (listener/queue/worker.py,
+-- next_record_budget), at most record_batch. A worker that must create a person, place or
+-- cat takes that key's lock until its transaction ends (data_engine_resolve_identity,
+-- place_of_address_parts), and the other worker, meeting the same person in another table,
+-- waits out the rest of that transaction: in the person tables alone a fifth to a quarter of
+-- the workers' time went to those waits at 100 records a transaction. 50 a transaction
+-- halved them but cost the cat and appointment tables, whose records are quick, their
+-- longer batches (more commits and batch statements: the whole load 15% slower); by time,
+-- person records run ~50 a transaction and the quick ones keep 100 (docs/benchmarks.md,
+-- "Identity"). 0 turns it off: record_batch records every time.
+INSERT INTO trapper.processing_settings (key, value, description) VALUES
+    ('transaction_target_ms', 25,
+     'a worker sizes each transaction to about this much work, at most record_batch records (0: record_batch always)')
+ON CONFLICT (key) DO NOTHING;
