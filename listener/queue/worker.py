@@ -43,6 +43,28 @@ class WorkerStats:
         return dict(self.__dict__)
 
 
+# The fewest records a transaction aims at, however slow its records (next_record_budget):
+# each transaction costs its own commit and batch statements, ~2-4 ms.
+MIN_RECORD_BUDGET = 20
+
+
+def next_record_budget(previous: int, cap: int, target_s: float, records: int,
+                       seconds: float) -> int:
+    """The records for a worker's next transaction: as many as would have taken about
+    ``target_s`` at the pace of the one just worked (``records`` in ``seconds``), from
+    MIN_RECORD_BUDGET (or ``cap``, if smaller) to ``cap``; ``cap`` when there is no target,
+    ``previous`` when nothing was worked. A record that must create a person, place or cat
+    holds that key's lock until its transaction commits, and the other worker, meeting the
+    key in another table, waits for the rest of it: slow records (people) make shorter
+    transactions, fast ones (cats, appointments) keep ``cap`` and its fewer commits
+    (docs/processing.md)."""
+    if target_s <= 0:
+        return cap
+    if records <= 0 or seconds <= 0:
+        return previous
+    return max(min(MIN_RECORD_BUDGET, cap), min(cap, round(target_s * records / seconds)))
+
+
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -84,6 +106,9 @@ class Worker:
         async with db.connection(self.url) as conn, db.connection(self.url) as beat_conn:
             settings = {r["key"]: float(r["value"]) for r in await conn.fetch(q["settings"])}
             budget = self.record_budget or int(settings.get("record_batch", 100))
+            # a budget given by the caller (--record-batch) is kept as given
+            target_s = 0.0 if self.record_budget else float(
+                settings.get("transaction_target_ms", 0)) / 1000
             self._analyze_every = int(settings.get("analyze_every_records", 0))
             interval = settings.get("heartbeat_interval_s", 10.0)
             linking = bool(await conn.fetchval(q["has_linking"]))
@@ -96,7 +121,8 @@ class Worker:
                 if signals:   # not inside a server: its own handlers must stay in place
                     tg.start_soon(self._watch_signals)
                 try:
-                    await self._loop(conn, budget, linking, until_empty, budget_s, started)
+                    await self._loop(conn, budget, target_s, linking, until_empty, budget_s,
+                                     started)
                 finally:
                     if self._held:
                         await conn.fetchval(q["release"], self.worker_id, list(self._held))
@@ -111,10 +137,11 @@ class Worker:
         return budget_s is not None and time.monotonic() - started >= budget_s
 
     async def _loop(
-        self, conn: asyncpg.Connection, budget: int, linking: bool, until_empty: bool,
-        budget_s: float | None, started: float,
+        self, conn: asyncpg.Connection, budget: int, target_s: float, linking: bool,
+        until_empty: bool, budget_s: float | None, started: float,
     ) -> None:
         q = _SQL
+        records = budget   # this transaction's records: next_record_budget
         while not self.stopping.is_set() and not self._out_of_time(budget_s, started):
             jobs = await conn.fetch(self._claim, self.worker_id, self.job_batch)
             self.stats.transactions += 1
@@ -133,7 +160,12 @@ class Worker:
                   sources=sorted({f"{j['source_system']}/{j['source_table']}" for j in jobs}))
             while self._held and not self.stopping.is_set():
                 order = [j["job_id"] for j in jobs if j["job_id"] in self._held]
-                rows = await conn.fetch(q["work"], order, self.worker_id, budget)
+                t0 = time.monotonic()
+                rows = await conn.fetch(q["work"], order, self.worker_id, records)
+                records = next_record_budget(
+                    records, budget, target_s,
+                    sum((r["processed"] or 0) + (r["failed"] or 0) for r in rows),
+                    time.monotonic() - t0)
                 self.stats.transactions += 1
                 self._unlinked |= self._account(rows)
                 await self._maybe_analyze(conn)

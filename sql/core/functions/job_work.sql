@@ -10,6 +10,24 @@ LANGUAGE sql IMMUTABLE AS $$
         OR p_sqlstate = '55P03'
 $$;
 
+-- Whether a source table has a record left to process (unprocessed, not failed), for
+-- work_jobs' probes before and after a batch. By a plain index scan, never an index-only one:
+-- a processed record's entry stays in staged_records_unprocessed_idx (its old row version's)
+-- until VACUUM, and only a plain scan marks such an entry dead when it meets it, so that the
+-- next scan steps over it without reading the row. An index-only scan reads the row of
+-- every such entry again on every probe: late in a large table each probe read ~20,000
+-- rows, ~10 ms a batch (docs/benchmarks.md, "Identity"). The SET holds in this function alone.
+CREATE OR REPLACE FUNCTION trapper.staged_work_left(p_source_system text, p_source_table text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET enable_indexonlyscan = off
+AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM trapper.staged_records s
+                   WHERE s.source_system = p_source_system AND s.source_table = p_source_table
+                     AND NOT s.is_processed AND s.processing_error IS NULL);
+END $$;
+
 -- Run a processor over up to p_limit unprocessed records of one source table. Records
 -- are locked SKIP LOCKED, so two jobs of one table never take the same record. A record
 -- the processor fails on keeps its error and is not retried by this job; a transient
@@ -135,11 +153,8 @@ BEGIN
         END IF;
         -- A table found without work stays so for the rest of this call (one probe, not one
         -- per job: a burst of jobs for one table is common).
-        IF v_route_idle OR NOT EXISTS (
-                SELECT 1 FROM trapper.staged_records s
-                WHERE s.source_system = v_job.source_system
-                  AND s.source_table = v_job.source_table
-                  AND NOT s.is_processed AND s.processing_error IS NULL) THEN
+        IF v_route_idle
+           OR NOT trapper.staged_work_left(v_job.source_system, v_job.source_table) THEN
             v_route_idle := true;
             v_idle := v_idle || v_job.job_id;
             CONTINUE;
@@ -180,11 +195,7 @@ BEGIN
         failed := v_batch.failed;
         IF processed + failed < v_budget THEN
             v_left := 0;   -- the batch took every record it could see
-        ELSIF EXISTS (
-                SELECT 1 FROM trapper.staged_records s
-                WHERE s.source_system = v_job.source_system
-                  AND s.source_table = v_job.source_table
-                  AND NOT s.is_processed AND s.processing_error IS NULL) THEN
+        ELSIF trapper.staged_work_left(v_job.source_system, v_job.source_table) THEN
             -- Whether any is left decides; how many is only shown, so it is estimated from
             -- the job's counters: counting the rest cost ~10 ms a batch (heap visits for
             -- every remaining row), 12 s of the atlas load.

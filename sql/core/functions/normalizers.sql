@@ -187,6 +187,29 @@ BEGIN
     END IF;
 END $$;
 
+-- For name_compare: whether one side's first initial, as written, stands for the first full
+-- word the other side has beyond the ones they share, when all of this side's full words are
+-- among the other's: "Smith J A" ~ "John Smith", "Smith J" ~ "John Andrew Smith", not
+-- "Smith K" ~ "John Smith". p_full and p_initials are this side's full words and initials,
+-- p_other_full the other side's full words, each in the order written.
+CREATE OR REPLACE FUNCTION trapper.name_initial_stands_for(
+    p_full text[], p_initials text[], p_other_full text[]
+) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    w text;
+BEGIN
+    IF cardinality(p_full) = 0 OR cardinality(p_initials) = 0 OR NOT p_full <@ p_other_full THEN
+        RETURN false;
+    END IF;
+    FOREACH w IN ARRAY p_other_full LOOP
+        IF NOT w = ANY (p_full) THEN
+            RETURN left(w, 1) = p_initials[1];
+        END IF;
+    END LOOP;
+    RETURN false;
+END $$;
+
 -- How two people's names compare: exact, close (nickname, one typo, initial, a middle name
 -- or initial on one side, first name only on one side, one part of a compound surname,
 -- particles written apart or together, a generational suffix on one side, first and last
@@ -210,7 +233,6 @@ DECLARE
     last_same boolean;
     wa text[]; wb text[]; fwa text[]; fwb text[]; iwa text[]; iwb text[];
     w text;
-    beyond text;
 BEGIN
     -- (A condition holding a subquery is a query of its own, run through the executor on
     -- every call, 5-20 us each: most pairs compared are two different people of one household,
@@ -356,32 +378,12 @@ BEGIN
     FOREACH w IN ARRAY wb LOOP
         IF length(w) > 1 THEN fwb := fwb || w; ELSIF length(w) = 1 THEN iwb := iwb || w; END IF;
     END LOOP;
-    -- (the first initial, as written, stands for the first word the other side has beyond
-    -- the shared ones: "Smith J A" ~ "John Smith", "Smith J" ~ "John Andrew Smith", not
-    -- "Smith K" ~ "John Smith")
-    IF cardinality(fwa) > 0 AND fwa <@ fwb AND cardinality(iwa) > 0 THEN
-        beyond := NULL;
-        FOREACH w IN ARRAY wb LOOP
-            IF length(w) > 1 AND NOT w = ANY (fwa) THEN
-                beyond := w;
-                EXIT;
-            END IF;
-        END LOOP;
-        IF left(beyond, 1) = iwa[1] THEN
-            RETURN 'close';
-        END IF;
-    END IF;
-    IF cardinality(fwb) > 0 AND fwb <@ fwa AND cardinality(iwb) > 0 THEN
-        beyond := NULL;
-        FOREACH w IN ARRAY wa LOOP
-            IF length(w) > 1 AND NOT w = ANY (fwb) THEN
-                beyond := w;
-                EXIT;
-            END IF;
-        END LOOP;
-        IF left(beyond, 1) = iwb[1] THEN
-            RETURN 'close';
-        END IF;
+    -- an initial on either side for the other side's word beyond the shared ones
+    -- (trapper.name_initial_stands_for; only a name with an initial asks)
+    IF cardinality(iwa) + cardinality(iwb) > 0
+       AND (trapper.name_initial_stands_for(fwa, iwa, fwb)
+            OR trapper.name_initial_stands_for(fwb, iwb, fwa)) THEN
+        RETURN 'close';
     END IF;
     IF cardinality(fwa) >= 2 AND fwa <@ fwb AND fwb <@ fwa AND (iwa <@ iwb OR iwb <@ iwa) THEN
         RETURN 'close';
