@@ -349,6 +349,15 @@ BEGIN
         ELSIF v_email IS NULL AND cardinality(v_phones) = 0 THEN
             decision_type := 'new_entity';
             decision_reason := 'name only, from a source allowed to create people without identifiers';
+        ELSIF NOT EXISTS (SELECT 1 FROM trapper.person_identifiers pi
+                          WHERE (pi.id_type = 'email' AND pi.id_value_norm = v_email)
+                             OR (pi.id_type = 'phone' AND pi.id_value_norm = ANY (v_phones))) THEN
+            -- Nobody to score: two index probes instead of the scoring statement below,
+            -- whose executor start-up alone cost ~100 µs a call even with no row to read;
+            -- more than half of a first load's records land here, twice each (before and
+            -- after the locks; docs/benchmarks.md, "Like for like with Splink").
+            decision_type := 'new_entity';
+            decision_reason := 'no person holds this email or phone';
         ELSE
             -- Score every person who holds one of the incoming identifiers.
             WITH cand AS (

@@ -1247,6 +1247,8 @@ BEGIN
     IF to_regclass('trapper.address_parts_memo') IS NOT NULL THEN
         DELETE FROM trapper.address_parts_memo;
     END IF;
+    -- and the version address_parts_memoized keeps for the transaction is read again
+    PERFORM set_config('trapper.address_parser_version', '', true);
 END $$;
 
 -- A note that runs to the end of its part, split from the town that may follow it: a
