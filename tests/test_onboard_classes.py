@@ -223,9 +223,13 @@ def test_rules_edited_between_runs_dry_run_shows_exactly_the_changes(
     (("provenance", "place", "00000000-0000-0000-0000-000000000000"), 1),
     (("provenance", "place", "not-a-uuid"), 2),
     (("provenance", "dog", "00000000-0000-0000-0000-000000000000"), 2),
-    (("route", "felins/nosuch", "--dry-run"), 1),
+    (("route", "felins/intake", "--dry-run"), 1),          # registered, nothing staged
+    (("route", "felins/intake", "--dry-run", "--limit", "0"), 2),     # was "none to route"
+    (("route", "felins/intake", "--dry-run", "--limit", "-1"), 2),    # was a database error
+    (("route", "felins/nosuch", "--dry-run"), 2),          # no such source: as --source
     (("route", "Felins/intake", "--dry-run"), 2),
-    (("rules", "check", "--source", "felins/nosuch"), 1),
+    (("rules", "check", "--source", "felins/nosuch"), 2),  # was 1, unlike every --source
+    (("rules", "check", "--source", "Bad Name"), 2),
 ])
 def test_debugging_commands_on_ids_that_do_not_exist(
     db_url: str, args: tuple[str, ...], status: int
