@@ -246,3 +246,21 @@ def test_debugging_commands_on_ids_that_do_not_exist(
             assert out.stdout == ""
     assert run_cli("why-missing", "felins/intake/NOPE", env=env).stdout.startswith(
         "felins/intake/NOPE: missing: no ingested file carried it")
+
+
+def test_a_field_written_in_another_unicode_form_is_told_as_such(db_url: str) -> None:
+    # 'Réf #' with its accent as a character of its own (NFD, as macOS writes names) prints
+    # as the rows' 'Réf #': the hint said "the rows have 'Réf #', not 'Réf #'"
+    execute(db_url, ONBOARD)
+    stage(db_url, "felins", "intake", {"Réf #": "u1", "Ville": "Cotati"}, "u1")
+    execute(db_url, "INSERT INTO trapper.orchestrator_routing_rules (source_system, "
+                    "source_table, source_field, target_surface, target_field, routing_type, "
+                    "target_function) VALUES ('felins', 'intake', normalize('Réf #', NFD), "
+                    "'sot_people', 'address', 'direct', 'find_or_create_person')")
+    out = run_cli("rules", "check", "--source", "felins/intake", "--json",
+                  env={"DATABASE_URL": db_url})
+    assert out.returncode == 1, out.stderr
+    [row] = [r for r in json.loads(out.stdout) if r["target_field"] == "address"]
+    assert row["status"] == "matches nothing"
+    assert row["hint"].endswith("(the same letters in another Unicode form: copy the name "
+                                "from the rows)"), row["hint"]
