@@ -54,8 +54,8 @@ BEGIN
     -- was said of a latitude of 'north-ish')
     IF p_action = 'rejected' AND p_details ? 'type' THEN
         RETURN format('Correct %s (%L) in this row of the export: %s.%s takes %s%s, or leave '
-                      'the cell empty; then ingest the file again (nothing of this record is '
-                      'made until then)',
+                      'the cell empty; then ingest the file again (this routing of the '
+                      'record wrote nothing)',
                       p_details ->> 'field', p_details ->> 'value', p_surface,
                       p_details ->> 'parameter',
                       CASE p_details ->> 'type'
