@@ -162,6 +162,19 @@ def test_a_no_value_word_in_a_required_typed_field_rejects_as_missing(db_url: st
     val(db_url, "SELECT trapper.route_staged_record($1)", sid)
     assert [(r["action"], r["decision_reason"]) for r in _log(db_url, "q1")] == [
         ("rejected", "rejected: required field Lat missing (it holds 'n/a')")]
+    # through a transform too: no value, not a value it could not read (why-missing listed
+    # it as lost data, "Correct Cats ('N/A')")
+    execute(db_url, "UPDATE trapper.orchestrator_routing_rules SET routing_type = 'transform', "
+                    "transform_expression = 'to_count($1)' WHERE source_system = 'felins' "
+                    "AND source_field = 'Cats'")
+    sid = stage(db_url, "felins", "intake", {"Réf #": "q2", "Adresse: rue": "8 H St",
+                                             "Ville": "Cotati", "Lat": "38.3", "Cats": " N/A "},
+                "q2")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    assert "skipped: field Cats holds 'N/A', no value" in {
+        r["decision_reason"] for r in _log(db_url, "q2")}
+    assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing "
+                       "WHERE source_record_id = 'q2' AND issue_type = 'value_unread'") == 0
 
 
 def test_a_composite_whose_parts_the_record_lacks_says_so(db_url: str) -> None:

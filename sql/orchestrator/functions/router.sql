@@ -203,7 +203,18 @@ BEGIN
                         'values', to_jsonb(v_listed)));
                 END IF;
             END IF;
-            IF v IS NULL THEN
+            IF v IS NULL AND trapper.orchestrator_no_value(raw) THEN
+                -- "N/A" is said to be no value, not a value the transform could not read
+                -- (why-missing listed it as lost data)
+                v_reason := format('skipped: field %s holds %L, no value', r.source_field,
+                                   btrim(raw));
+                decisions := decisions || jsonb_build_object('action', 'skipped',
+                    'reason', v_reason, 'rule_id', r.rule_id);
+                IF v_log THEN
+                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field, 'placeholder', btrim(raw)));
+                END IF;
+                CONTINUE;
+            ELSIF v IS NULL THEN
                 v_reason := format('skipped: %s gave nothing for %s = %L',
                                    r.transform_expression, r.source_field, raw)
                             || CASE WHEN sig = 'trapper.orchestrator_norm_phone_us(text)'
