@@ -64,7 +64,7 @@ def test_a_value_outside_the_allowed_ones_is_refused_naming_them(
 @pytest.mark.parametrize(("statement", "fragment"), [
     ("SELECT trapper.register_source('vet', 'visits', '  ')", "display_name '  ': a value"),
     ("SELECT trapper.register_source(NULL, 'visits', 'Vet')",
-     "source_system/source_table NULL/'visits'"),
+     "source_system NULL: a source name is a letter"),
     (f"INSERT INTO trapper.orchestrator_routing_rules (source_system, source_table, "
      f"source_field, target_surface) VALUES ({SURVEY}, 'email', NULL)",
      "target_surface NULL: a value is needed"),
@@ -148,10 +148,14 @@ def test_every_cli_error_is_json_with_json(db_url: str) -> None:
     env = {"DATABASE_URL": db_url}
     usage = run_cli("log", "--action", "nope", "--json", env=env)
     assert usage.returncode == 2 and json.loads(usage.stdout)["error"]["code"] == "usage"
-    refused = run_cli("route", "nobody/nothing", "--dry-run", "--json", env=env)
+    # a registered source with nothing staged: nothing found (a source neither registered
+    # nor staged is a usage error, as every --source is)
+    refused = run_cli("route", "client_survey/responses", "--dry-run", "--json", env=env)
     assert refused.returncode == 1
     assert json.loads(refused.stdout) == {"ok": False, "error": {
-        "code": "error", "message": "no staged records of nobody/nothing to route",
+        "code": "error", "message": "no staged records of client_survey/responses to route",
         "exit_status": 1}}
-    plain = run_cli("route", "nobody/nothing", "--dry-run", env=env)
+    plain = run_cli("route", "client_survey/responses", "--dry-run", env=env)
     assert plain.stdout == "" and plain.stderr.startswith("atlas-orch: error: no staged")
+    unknown = run_cli("route", "nobody/nothing", "--dry-run", "--json", env=env)
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]["code"] == "usage"

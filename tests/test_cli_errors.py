@@ -86,6 +86,23 @@ def test_a_wrong_command_line_exits_2(db_url: str) -> None:
     assert run_cli("log", "--source", "clinichq/owner_info", env=env).returncode == 0
 
 
+def test_an_error_whose_json_reader_has_gone_is_still_one_line(db_url: str) -> None:
+    # `atlas-orch replay x/y/z --json | head -1`: the reader of stdout gone, the print of
+    # the error document raised BrokenPipeError, and a traceback of it followed the line
+    read_end, write_end = os.pipe()
+    os.close(read_end)          # no reader from the start: every write to stdout fails
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "listener", "replay", "felins/intake/NOPE", "--json"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, cwd=REPO,
+            env={**os.environ, "DATABASE_URL": db_url}, stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == ("atlas-orch: error: no staged record NOPE of felins/intake\n"), \
+        result.stderr
+
+
 def test_files_that_cannot_be_used(db_url: str, tmp_path: Path) -> None:
     env = {"DATABASE_URL": db_url}
     (tmp_path / "empty.csv").write_text("")

@@ -88,9 +88,10 @@ def test_a_google_form_with_names_and_lists_in_one_cell(db_url: str, tmp_path: P
         ("Address where the cats are located", "ok"), ("Email Address", "ok"),
         ("How many cats?", "ok"), ("What is the best phone number to reach you?", "ok"),
         ("Your name (first and last)", "ok")]
+    # a mistyped source is a command line to fix (exit 2), as every --source is
     nothing = run_cli("rules", "check", "--source", "tnr_forms", env=env)
-    assert nothing.returncode == 1
-    assert "error: no active routing rules of tnr_forms" in nothing.stderr
+    assert nothing.returncode == 2
+    assert "error: no source 'tnr_forms': neither registered nor staged" in nothing.stderr
     dry = run_cli("route", "tnr_form/intake", "--dry-run", "--json", env=env)
     assert dry.returncode == 0, dry.stderr
     reasons = [d["decision_reason"] for d in json.loads(dry.stdout)["decisions"]]

@@ -4,6 +4,7 @@ and check that every rule's field occurs in the data."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,7 +108,12 @@ async def rules_check(conn: Conn, last_rows: int = 1000, *, system: str | None =
                 keys[source] = [k for (k,) in await conn.fetch(
                     _SQL["recent_keys"], *source, last_rows)]
             r["near_matches"] = near_matches(missing, keys[source])
-        hints = [f"the rows have {key!r}, not {name!r}"
+        hints = [f"the rows have {key!r}, not {name!r}" + (
+                     # the same letters, composed otherwise (an accent typed as its own
+                     # character, as macOS writes names): the two printed alike
+                     " (the same letters in another Unicode form: copy the name from the "
+                     "rows)" if unicodedata.normalize("NFC", key)
+                     == unicodedata.normalize("NFC", name) else "")
                  for name, key in r["near_matches"].items()]
         # a header cell left blank (merged across two columns in a workbook) is staged as
         # column_N: the field may be that column

@@ -154,8 +154,15 @@ def describe_failure(exc: BaseException) -> tuple[str, str, int]:
 
 def _json_error(as_json: bool, code: str, message: str, status: int) -> None:
     if as_json:
-        print(json.dumps({"ok": False, "error": {"code": code, "message": message,
-                                                 "exit_status": status}}, indent=2))
+        try:
+            print(json.dumps({"ok": False, "error": {"code": code, "message": message,
+                                                     "exit_status": status}}, indent=2),
+                  flush=True)
+        except BrokenPipeError:
+            # the reader of stdout has gone (`… --json | head`): the line on stderr says
+            # it; a traceback of the print itself was what a person saw. stdout goes to
+            # devnull so that the flush at exit does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _fail(as_json: bool, code: str, line: str, status: int) -> NoReturn:

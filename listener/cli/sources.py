@@ -33,7 +33,9 @@ def sources(database_url: str | None, as_json: bool) -> None:
 @click.argument("source")
 @click.option("--dry-run", is_flag=True, required=True,
               help="Route inside a transaction that is rolled back (the only mode for now).")
-@click.option("--limit", default=20, show_default=True, help="Most recent records to route.")
+# at least one: 0 said "no staged records to route", and -1 was a database error
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1),
+              help="Most recent records to route.")
 @click.option("--record", "record_id", help="Route one record, by its source record id.")
 @json_option
 def route(database_url: str | None, source: str, dry_run: bool, limit: int,
@@ -45,6 +47,9 @@ def route(database_url: str | None, source: str, dry_run: bool, limit: int,
 
     async def go() -> routing.DryRun:
         async with db.connection(url) as conn:
+            # a source neither registered nor staged is a command line to fix (exit 2), as
+            # every --source is; a known one with nothing staged is "nothing found" (1)
+            await read.require_source(conn, system, table)
             return await routing.dry_run(conn, system, table, limit=limit, record_id=record_id)
 
     result = run(go)
@@ -86,6 +91,7 @@ def rules_check_cmd(database_url: str | None, last_rows: int, source: str | None
 
     async def go() -> list[dict[str, Any]]:
         async with db.connection(url) as conn:
+            await read.require_source(conn, system, table)
             return await routing.rules_check(conn, last_rows, system=system, table=table)
 
     rows = run(go)

@@ -51,3 +51,25 @@ BEGIN
     END IF;
     RETURN p_value;
 END $$;
+
+-- Refuse a source name the CLI and the API cannot address: a source is written SYSTEM/TABLE
+-- on their command lines and URLs (`atlas-orch ingest barn_cats/reports`), each name a
+-- letter, then lowercase letters, digits and underscores, 63 at most (a PostgreSQL name). A
+-- plain INSERT took 'Félin''s Rescue' / 'intake form', whose records then could never be
+-- ingested, routed or replayed ("must be SOURCE_SYSTEM/SOURCE_TABLE in lowercase …").
+CREATE OR REPLACE FUNCTION trapper.orchestrator_require_source_name(
+    p_argument text, p_value text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_value IS NULL OR p_value !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+        RAISE EXCEPTION '% %: a source name is a letter, then lowercase letters, digits and underscores (63 at most)',
+            p_argument, coalesce(quote_literal(left(p_value, 80)), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('the CLI and the API name a source SYSTEM/TABLE: for example %L',
+                                coalesce(nullif(left(trim(BOTH '_' FROM regexp_replace(
+                                    lower(coalesce(p_value, '')), '[^a-z0-9]+', '_', 'g')), 63), ''),
+                                    'vet_clinic'));
+    END IF;
+    RETURN p_value;
+END $$;

@@ -70,14 +70,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     v_id uuid;
 BEGIN
-    IF p_source_system IS NULL OR p_source_system !~ '^[a-z][a-z0-9_]*$'
-       OR p_source_table IS NULL OR p_source_table !~ '^[a-z][a-z0-9_]*$' THEN
-        RAISE EXCEPTION 'source_system/source_table %/%: source names are lowercase letters, digits and underscores',
-            coalesce(quote_literal(p_source_system), 'NULL'),
-            coalesce(quote_literal(p_source_table), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'start with a letter, for example register_source(''vet_clinic'', ''visits'', ''Vet visits'')';
-    END IF;
+    -- the names as the sources' trigger checks them (functions/arguments.sql)
+    PERFORM trapper.orchestrator_require_source_name('source_system', p_source_system);
+    PERFORM trapper.orchestrator_require_source_name('source_table', p_source_table);
     PERFORM trapper.orchestrator_require_text('display_name', p_display_name,
                                               'the name people see in listings');
     -- ingest_method and ingest_frequency are refused by the sources' trigger
@@ -242,6 +237,38 @@ BEGIN
 EXCEPTION WHEN data_exception THEN   -- out of range, or no boolean
     RETURN NULL;
 END $$;
+
+-- A cell that says there is no value ("N/A", "-", "unknown", "none", "?"), in a column whose
+-- values are numbers or dates: the router takes it as an empty cell (skipped, rejected when
+-- the rule is required, else NULL) where it had rejected the whole record as "not a double
+-- precision". The words are the core's (normalize_address, payload_bool's unknowns).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_no_value(p_value text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(lower(btrim(p_value)) IN ('-', '--', '—', '–', 'n/a', 'na', 'n.a.', 'none',
+                                               'null', 'nil', 'unknown', 'unk', '?', 'tbd'),
+                    false)
+$$;
+
+-- Why a value of the right type still cannot be passed to a target's parameter, or NULL:
+-- a latitude outside -90..90 or a longitude outside -180..180 (a place at latitude 1,200 was
+-- stored as such, and a map drew nothing), a count of cats below zero. The router rejects the
+-- record as it does a value of the wrong type, naming the field and the value.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_out_of_range(
+    p_function text, p_parameter text, p_typed text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN p_function = 'find_or_create_place_deduped' AND p_parameter = 'lat'
+             AND NOT p_typed::double precision BETWEEN -90 AND 90
+        THEN 'is not a latitude (-90 to 90)'
+        WHEN p_function = 'find_or_create_place_deduped' AND p_parameter = 'lng'
+             AND NOT p_typed::double precision BETWEEN -180 AND 180
+        THEN 'is not a longitude (-180 to 180)'
+        WHEN p_function = 'add_colony_estimate'
+             AND p_parameter IN ('total_cats', 'adult_count', 'kitten_count')
+             AND p_typed::numeric < 0
+        THEN 'is not a count of cats (0 or more)'
+    END
+$$;
 
 CREATE OR REPLACE FUNCTION trapper.orchestrator_value_fits(p_value text, p_type text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$

@@ -73,6 +73,7 @@ DECLARE
     v_empty text;                 -- "field x is empty" / "fields a, b are all empty"
     v_ptype text;
     v_typed text;
+    v_wrong text;                -- why a typed value cannot be passed (not its type, out of range)
     v_nested text;               -- a field of the rule holding a JSON object or array
     v_listed text[];             -- the values a cell lists when a rule passed one of them
     listed jsonb := '[]';        -- [{field, parameter, values}]: the person's decision says them
@@ -166,6 +167,10 @@ BEGIN
                 -- a field the record does not have at all is said so: "is empty" sent people
                 -- looking for blanks in a column the export does not hold (or names otherwise)
                 v_reason := CASE WHEN v_parts IS NOT NULL
+                                      AND NOT rec.payload ?| r.source_fields
+                                 THEN format('skipped: the record has none of the fields %s',
+                                             array_to_string(r.source_fields, ', '))
+                                 WHEN v_parts IS NOT NULL
                                  THEN format('skipped: %s all empty', v_empty)
                                  WHEN rec.payload ? r.source_field
                                  THEN format('skipped: field %s is empty', r.source_field)
@@ -198,7 +203,18 @@ BEGIN
                         'values', to_jsonb(v_listed)));
                 END IF;
             END IF;
-            IF v IS NULL THEN
+            IF v IS NULL AND trapper.orchestrator_no_value(raw) THEN
+                -- "N/A" is said to be no value, not a value the transform could not read
+                -- (why-missing listed it as lost data)
+                v_reason := format('skipped: field %s holds %L, no value', r.source_field,
+                                   btrim(raw));
+                decisions := decisions || jsonb_build_object('action', 'skipped',
+                    'reason', v_reason, 'rule_id', r.rule_id);
+                IF v_log THEN
+                    v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', r.source_field, 'placeholder', btrim(raw)));
+                END IF;
+                CONTINUE;
+            ELSIF v IS NULL THEN
                 v_reason := format('skipped: %s gave nothing for %s = %L',
                                    r.transform_expression, r.source_field, raw)
                             || CASE WHEN sig = 'trapper.orchestrator_norm_phone_us(text)'
@@ -233,13 +249,47 @@ BEGIN
         v_ptype := v_ptypes -> fn ->> coalesce(r.target_field, r.source_field);
         IF v_ptype IS NOT NULL AND v_ptype <> 'text' THEN
             v_typed := trapper.orchestrator_typed_value(v, v_ptype);
+            v_wrong := NULL;
             IF btrim(v) = '' THEN
                 v := NULL;
+            ELSIF v_typed IS NULL AND trapper.orchestrator_no_value(v) THEN
+                -- "N/A", "-", "unknown" in a number or date column: no value, as an empty
+                -- cell (it rejected the whole record as "not a double precision" before)
+                IF r.is_required THEN
+                    v_reason := format('rejected: required field %s missing (it holds %L)',
+                                       r.source_field, btrim(v));
+                    IF v_log THEN
+                        v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'placeholder', btrim(v), 'parts', v_parts)));
+                    END IF;
+                    PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
+                    RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
+                        jsonb_build_object('action', 'rejected', 'reason', v_reason,
+                                           'rule_id', r.rule_id)));
+                END IF;
+                IF r.skip_if_empty THEN
+                    v_reason := format('skipped: field %s holds %L, no value', r.source_field,
+                                       btrim(v));
+                    decisions := decisions || jsonb_build_object('action', 'skipped',
+                        'reason', v_reason, 'rule_id', r.rule_id);
+                    IF v_log THEN
+                        -- no 'value' in the details: nothing was lost (why-missing lists
+                        -- a skipped value only when the file held one)
+                        v_logs := v_logs || trapper.orchestrator_log_entry('skipped', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'placeholder', btrim(v), 'parts', v_parts)));
+                    END IF;
+                    CONTINUE;
+                END IF;
+                v := NULL;
             ELSIF v_typed IS NULL THEN
-                v_reason := format('rejected: field %s value %L is not %s %s (%s.%s)',
-                                   r.source_field, v,
-                                   CASE WHEN v_ptype ~ '^[aeiou]' THEN 'an' ELSE 'a' END,
-                                   v_ptype, r.target_surface,
+                v_wrong := format('is not %s %s',
+                                  CASE WHEN v_ptype ~ '^[aeiou]' THEN 'an' ELSE 'a' END, v_ptype);
+            ELSE
+                -- a number that is one but not of its parameter's range: a latitude of 1,200
+                -- was stored on the place
+                v_wrong := trapper.orchestrator_out_of_range(fn, coalesce(r.target_field, r.source_field), v_typed);
+            END IF;
+            IF v_wrong IS NOT NULL THEN
+                v_reason := format('rejected: field %s value %L %s (%s.%s)',
+                                   r.source_field, v, v_wrong, r.target_surface,
                                    coalesce(r.target_field, r.source_field));
                 IF v_log THEN
                     v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'value', v, 'type', v_ptype, 'parameter', coalesce(r.target_field, r.source_field), 'parts', v_parts)));
@@ -248,7 +298,7 @@ BEGIN
                 RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
                     jsonb_build_object('action', 'rejected', 'reason', v_reason,
                                        'rule_id', r.rule_id)));
-            ELSE
+            ELSIF v IS NOT NULL THEN
                 v := v_typed;   -- the value as its type writes it (3.0 → 3, 3/14/2025 → 2025-03-14)
             END IF;
         END IF;

@@ -49,6 +49,26 @@ BEGIN
                       'it wrongly (atlas-orch rules check)',
                       p_details ->> 'field', p_details ->> 'value');
     END IF;
+    -- a value of the wrong type or out of its range (typed rules): the whole record was
+    -- rejected for that one cell; the address was not at fault ("write a street address"
+    -- was said of a latitude of 'north-ish')
+    IF p_action = 'rejected' AND p_details ? 'type' THEN
+        RETURN format('Correct %s (%L) in this row of the export: %s.%s takes %s%s, or leave '
+                      'the cell empty; then ingest the file again (this routing of the '
+                      'record wrote nothing)',
+                      p_details ->> 'field', p_details ->> 'value', p_surface,
+                      p_details ->> 'parameter',
+                      CASE p_details ->> 'type'
+                          WHEN 'date' THEN 'a date (2025-03-14, 3/14/2025, Mar 14, 2025)'
+                          WHEN 'integer' THEN 'a whole number'
+                          WHEN 'boolean' THEN 'a yes or no'
+                          ELSE 'a number' END,
+                      CASE WHEN p_details ->> 'parameter' = 'lat' THEN ' from -90 to 90'
+                           WHEN p_details ->> 'parameter' = 'lng' THEN ' from -180 to 180'
+                           WHEN p_details ->> 'parameter' IN ('total_cats', 'adult_count',
+                                                              'kitten_count')
+                           THEN ' of 0 or more' ELSE '' END);
+    END IF;
     -- a column a rule reads that the row does not have at all: renamed or dropped in this
     -- export (the schema_drift anomaly names the new header), not a blank cell to fill
     SELECT array_agg(f ORDER BY f) INTO v_absent

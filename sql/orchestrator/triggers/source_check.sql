@@ -1,5 +1,6 @@
 -- A source is checked where its row is written, whoever writes it (the HTTP API, SQL, the
--- CLI), as rules are (docs/ARCHITECTURE.md, contract 5): its processor must be registered, a
+-- CLI), as rules are (docs/ARCHITECTURE.md, contract 5): its names must be ones the CLI and
+-- the API can address (orchestrator_require_source_name, functions/arguments.sql); its processor must be registered, a
 -- row of trapper.data_engine_processors, or 'orchestrator_router' (functions/router.sql),
 -- which creates that row itself; its ingest_method and ingest_frequency are refused naming the
 -- values allowed (functions/arguments.sql). Any text was stored before, and the source's jobs then
@@ -9,6 +10,12 @@
 CREATE OR REPLACE FUNCTION trapper.orchestrator_check_source() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- the names first: a source the CLI cannot name (SYSTEM/TABLE) is never ingested
+    IF TG_OP = 'INSERT' OR NEW.source_system IS DISTINCT FROM OLD.source_system
+       OR NEW.source_table IS DISTINCT FROM OLD.source_table THEN
+        PERFORM trapper.orchestrator_require_source_name('source_system', NEW.source_system);
+        PERFORM trapper.orchestrator_require_source_name('source_table', NEW.source_table);
+    END IF;
     IF NEW.processor_name IS NOT NULL
        AND (TG_OP = 'INSERT' OR NEW.processor_name IS DISTINCT FROM OLD.processor_name)
        AND NEW.processor_name <> 'orchestrator_router'
@@ -33,6 +40,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE TRIGGER orchestrator_sources_check
-    BEFORE INSERT OR UPDATE OF processor_name, ingest_method, ingest_frequency
+    BEFORE INSERT OR UPDATE OF source_system, source_table, processor_name, ingest_method,
+                               ingest_frequency
     ON trapper.orchestrator_sources
     FOR EACH ROW EXECUTE FUNCTION trapper.orchestrator_check_source();

@@ -139,7 +139,10 @@ SELECT CASE WHEN l.action = 'skipped' AND coalesce(l.decision_details ? 'field',
             THEN format('The value of %s in the file could not be read, so its %s went '
                         'without it: %s', l.decision_details ->> 'field',
                         trapper.orchestrator_surface_noun(l.target_surface), l.decision_reason)
+            -- the router's own rejections (a required field empty, a value of the wrong
+            -- type or range, a JSON object) stop the whole record: no other decision stands
             WHEN l.target_surface IS NULL OR l.decision_reason LIKE 'rejected: required %'
+                 OR (l.action = 'rejected' AND coalesce(l.decision_details ? 'field', false))
             THEN 'The router ' || l.action || ' the record: '
                  || coalesce(l.decision_reason, '')
             ELSE format('The router %s its %s (the record''s other decisions stand: atlas-orch '
