@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import anyio
 import click
 
@@ -62,7 +64,18 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
                                        feed_max_queue=feed_max_queue, ready=ready),
                            access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            # a port another program holds (another serve, say) or a host not on this
+            # machine is the operator's to fix, not a bug; the pool opened by setup is
+            # closed first so that nothing is left pending at exit
+            await runner.cleanup()
+            hint = ("another program (another `atlas-orch serve`?) holds the port: choose "
+                    "another with --port or ATLAS_ORCH_PORT" if exc.errno == errno.EADDRINUSE
+                    else "--host (ATLAS_ORCH_HOST) must name an address of this machine")
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                            f"{hint}") from exc
         settle_heap()
         say(f"serving http://{host}:{port}/admin/data-health"
             + (" with the listener" if with_listener else ""))
