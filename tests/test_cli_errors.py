@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -229,3 +232,81 @@ async def main():
             print("closed", ws.close_code, flush=True)
 asyncio.run(main())
 """
+
+
+def test_serve_on_a_port_in_use_is_one_line(db_url: str) -> None:
+    # it was "internal error (OSError ...); this is a bug", and asyncpg's "Task was destroyed
+    # but it is pending!" after it: the pool setup opened was never closed
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--no-listen",
+                         env={"DATABASE_URL": db_url, "ATLAS_ORCH_ADMIN_TOKEN": "t" * 32})
+    assert result.returncode == 1, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("atlas-orch: error:")]
+    assert len(errors) == 1 and f"cannot listen on 127.0.0.1:{port}" in errors[0], result.stderr
+    assert "--port" in errors[0] and "this is a bug" not in errors[0]
+    assert "Traceback" not in result.stderr and "Task was destroyed" not in result.stderr
+
+
+def test_ingest_before_install_says_so_once(empty_db_url: str, tmp_path: Path) -> None:
+    # every file failed alike, each twice on stderr, as "InvalidSchemaNameError: schema
+    # "trapper" does not exist", with no word of what to run
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("id,name\n1,Ann\n")
+    env = {"DATABASE_URL": empty_db_url}
+    result = run_cli("ingest", "scratch/rows", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                     env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "install --with-core" in result.stderr, \
+        result.stderr
+    error = _failed(run_cli("ingest", "scratch/rows", str(tmp_path / "a.csv"), "--json",
+                            env=env), 1, "error")
+    assert "not installed" in error["message"]
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("[1, 2]", 'a JSON object with a "files" list'),
+    ("{}", 'a JSON object with a "files" list'),
+    ('{"files": []}', '"files" list is empty'),
+    ('{"files": [{"path": 5, "source_system": "a", "source_table": "b"}]}', "file 1 of"),
+    ('{"files": [{"path": "x.csv", "source_system": "a b", "source_table": "c"}]}',
+     "file 1: source 'a b/c'"),
+    ("{not json", "not valid JSON"),
+])
+def test_a_manifest_that_is_not_one(db_url: str, tmp_path: Path, content: str,
+                                    words: str) -> None:
+    # these were Python's own words ("('files')", "list indices must be integers", "unsupported
+    # operand type(s) for /"), an empty list exited 0 saying nothing, a bad name exited 2
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(content)
+    error = _failed(run_cli("ingest", "--manifest", str(manifest), "--json",
+                            env={"DATABASE_URL": db_url}), 1, "error")
+    assert error["message"].startswith(f"{manifest}: not a usable manifest: "), error
+    assert words in error["message"], error
+
+
+def test_a_file_without_read_permission_is_refused_not_a_usage_error(
+        db_url: str, tmp_path: Path) -> None:
+    # click's Path(readable=True) refused it as a wrong command line (exit 2); a missing file
+    # was exit 1 "nothing staged": the two are alike to the person who typed them. As root
+    # (containers, CI) the file is readable, so the command runs as nobody there.
+    folder = Path(tempfile.mkdtemp(prefix="atlas-noread-"))
+    try:
+        folder.chmod(0o755)
+        secret = folder / "owners.csv"
+        secret.write_text("id,name\n1,Ann\n")
+        secret.chmod(0o000 if os.geteuid() != 0 else 0o600)
+        for args in (["scratch/rows", str(secret)], ["--manifest", str(secret)]):
+            result = subprocess.run(
+                [sys.executable, "-m", "listener", "ingest", *args], cwd=REPO, text=True,
+                capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+                user=65534 if os.geteuid() == 0 else None,
+                env={k: v for k, v in os.environ.items() if k != "ATLAS_ORCH_DATABASE_URL"}
+                | {"DATABASE_URL": db_url, "HOME": str(folder)})
+            assert result.returncode == 1, result.stderr
+            assert "Permission denied" in result.stderr and "Traceback" not in result.stderr
+        assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 0
+    finally:
+        shutil.rmtree(folder)

@@ -19,8 +19,10 @@ from listener.ingest.batch import IngestOptions, PlannedFile, ingest_files
 @click.command()
 @database_option
 @click.argument("source", required=False)
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--manifest", type=click.Path(path_type=Path),
+# readable=False: a file without read permission is refused by the ingest itself, exit 1
+# and "nothing staged", like a missing file, not as a wrong command line (exit 2)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, readable=False))
+@click.option("--manifest", type=click.Path(path_type=Path, readable=False),
               help="Ingest every file of a generated world's manifest.json, in its order.")
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS),
               help="File format (default: from the extension).")
