@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tests.helpers import val
+from tests.helpers import execute, val
 
 ERROR_KEYS = {"code", "message", "exit_status"}
 
@@ -310,3 +311,22 @@ def test_a_file_without_read_permission_is_refused_not_a_usage_error(
         assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 0
     finally:
         shutil.rmtree(folder)
+
+
+def test_a_file_the_database_refuses_is_told_once(db_url: str, tmp_path: Path) -> None:
+    # a role without the rights ingest needs: the file's "failed, nothing staged" line came
+    # twice, once from Python's last-resort log handler without its "atlas-orch: error:"
+    role = f"atlas_noright_{os.getpid()}"
+    execute(db_url, f"CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA trapper TO {role}")
+    try:
+        parts = urlsplit(db_url)
+        url = urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
+        (tmp_path / "a.csv").write_text("id,name\n1,Ann\n")
+        result = run_cli("ingest", "scratch/rows", str(tmp_path / "a.csv"),
+                         env={"DATABASE_URL": url})
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("atlas-orch: error:"), result.stderr
+        assert "permission denied" in lines[0] and "nothing staged" in lines[0]
+    finally:
+        execute(db_url, f"DROP OWNED BY {role}; DROP ROLE {role}")

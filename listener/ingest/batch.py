@@ -38,6 +38,22 @@ from listener.ingest.staging import IngestFailed, IngestResult
 
 log = logging.getLogger("atlas_orch.ingest")
 
+
+class _ToldByTheCaller(logging.Filter):
+    """A file's failure is told by whoever hears of its result (the CLI's ``error:`` line,
+    ``--json``'s report). Logged as well, it is a JSON line where logging is configured; where
+    nothing is (the plain CLI, a lane without JSON logs), Python's last-resort handler printed
+    the same line a second time, without its ``atlas-orch:``, so there it is left out."""
+
+    TOLD = frozenset({"ingest_file_failed", "ingest_run_failed"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (bool(logging.getLogger().handlers)
+                or getattr(record, "action", None) not in self.TOLD)
+
+
+log.addFilter(_ToldByTheCaller())
+
 APPLICATION_NAME = "atlas-orch ingest"
 
 # a database without the engines: every file would fail alike, one line says it once
