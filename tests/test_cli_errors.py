@@ -54,6 +54,26 @@ def test_a_wrong_database_url_is_one_line_and_json(url: str, code: str, words: s
         assert words in error["message"], (command, error)
 
 
+def test_a_refusal_with_a_hint_is_still_one_line(tmp_path: Path) -> None:
+    # verify-full with no root certificate in ~/.postgresql: the driver's message carries a
+    # HINT on a line of its own, and the error was two lines
+    env = {"DATABASE_URL": "postgresql://postgres@127.0.0.1/postgres?sslmode=verify-full",
+           "HOME": str(tmp_path)}
+    result = run_cli("sources", "--json", env=env)
+    error = _failed(result, 1, "cannot_connect")
+    assert "root certificate" in error["message"] and "\n" not in error["message"], error
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_blanks_around_the_url_are_not_part_of_it(db_url: str) -> None:
+    # an env file's trailing space named the database "postgres " (it "did not exist")
+    for url in (f"{db_url} ", f" {db_url}\t"):
+        result = run_cli("sources", "--json", env={"DATABASE_URL": url})
+        assert result.returncode == 0, result.stderr
+        result = run_cli("sources", "--database-url", url)
+        assert result.returncode == 0, result.stderr
+
+
 def test_a_database_that_does_not_exist(empty_db_url: str) -> None:
     url = empty_db_url.rsplit("/", 1)[0] + "/atlas_no_such_database"
     error = _failed(run_cli("sources", "--json", env={"DATABASE_URL": url}), 1,
