@@ -271,6 +271,23 @@ def test_serve_on_a_port_in_use_is_one_line(db_url: str) -> None:
     assert "Traceback" not in result.stderr and "Task was destroyed" not in result.stderr
 
 
+def test_demo_run_on_a_port_in_use_says_so_before_its_work(empty_db_url: str,
+                                                           tmp_path: Path) -> None:
+    # it installed, ingested and processed the world, printed "open http://…:PORT" (another
+    # program's address) and a token, and only then failed to listen
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run_cli("demo", "run", "--port", str(port),
+                         env={"DATABASE_URL": empty_db_url,
+                              "ATLAS_ORCH_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"atlas-orch: error: cannot listen on 127.0.0.1:{port}")
+    assert "open http" not in result.stdout and "Traceback" not in result.stderr
+    assert val(empty_db_url, "SELECT to_regnamespace('trapper') IS NULL") is True
+
+
 def test_ingest_before_install_says_so_once(empty_db_url: str, tmp_path: Path) -> None:
     # every file failed alike, each twice on stderr, as "InvalidSchemaNameError: schema
     # "trapper" does not exist", with no word of what to run
