@@ -98,10 +98,15 @@ def test_a_wrong_command_line_exits_2(db_url: str) -> None:
     for command in (["health", "--nope"], ["replay"], ["process", "--job-batch", "0"],
                     ["process", "--budget", "-1"], ["log", "--source", "a/b/c"],
                     ["jobs", "explain", "not-a-uuid"], ["ingest", "clinichq", "x.csv"],
-                    ["explain", "dog", "x"]):
+                    ["explain", "dog", "x"],
+                    # these were a failed ingest run each (an ingest_failed anomaly for a
+                    # typo) or every row rejected oversized, exit 1 or 0
+                    ["ingest", "scratch/rows", "x.csv", "--encoding", "nonsense"],
+                    ["ingest", "scratch/rows", "x.csv", "--max-row-bytes", "0"]):
         result = run_cli(*command, "--json", env=env)
         _failed(result, 2, "usage")
         assert "Traceback" not in result.stderr
+    assert val(db_url, "SELECT count(*) FROM trapper.ingest_runs") == 0
     # a --source that names no source listed nothing and exited 0, like one with no rows
     for command in (["why-missing"], ["anomalies"], ["log"], ["review", "list"]):
         error = _failed(run_cli(*command, "--source", "clinichq/no_such_table", "--json",
