@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh Debian/Ubuntu machine with Python 3.11:
 #   make demo   - the demo on the embedded PostgreSQL (no DATABASE_URL needed)
-#   make test   - lint, type checks, the fast suite, then the slow (scale and fault) suite
+#   make test   - lint, type checks, the slow (fault) suite, then the fast suite (the scale
+#                 tier, the full atlas load, is make test-scale)
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tests.helpers import val
+from tests.helpers import execute, val
 
 ERROR_KEYS = {"code", "message", "exit_status"}
 
@@ -50,6 +54,26 @@ def test_a_wrong_database_url_is_one_line_and_json(url: str, code: str, words: s
         assert words in error["message"], (command, error)
 
 
+def test_a_refusal_with_a_hint_is_still_one_line(tmp_path: Path) -> None:
+    # verify-full with no root certificate in ~/.postgresql: the driver's message carries a
+    # HINT on a line of its own, and the error was two lines
+    env = {"DATABASE_URL": "postgresql://postgres@127.0.0.1/postgres?sslmode=verify-full",
+           "HOME": str(tmp_path)}
+    result = run_cli("sources", "--json", env=env)
+    error = _failed(result, 1, "cannot_connect")
+    assert "root certificate" in error["message"] and "\n" not in error["message"], error
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_blanks_around_the_url_are_not_part_of_it(db_url: str) -> None:
+    # an env file's trailing space named the database "postgres " (it "did not exist")
+    for url in (f"{db_url} ", f" {db_url}\t"):
+        result = run_cli("sources", "--json", env={"DATABASE_URL": url})
+        assert result.returncode == 0, result.stderr
+        result = run_cli("sources", "--database-url", url)
+        assert result.returncode == 0, result.stderr
+
+
 def test_a_database_that_does_not_exist(empty_db_url: str) -> None:
     url = empty_db_url.rsplit("/", 1)[0] + "/atlas_no_such_database"
     error = _failed(run_cli("sources", "--json", env={"DATABASE_URL": url}), 1,
@@ -74,10 +98,15 @@ def test_a_wrong_command_line_exits_2(db_url: str) -> None:
     for command in (["health", "--nope"], ["replay"], ["process", "--job-batch", "0"],
                     ["process", "--budget", "-1"], ["log", "--source", "a/b/c"],
                     ["jobs", "explain", "not-a-uuid"], ["ingest", "clinichq", "x.csv"],
-                    ["explain", "dog", "x"]):
+                    ["explain", "dog", "x"],
+                    # these were a failed ingest run each (an ingest_failed anomaly for a
+                    # typo) or every row rejected oversized, exit 1 or 0
+                    ["ingest", "scratch/rows", "x.csv", "--encoding", "nonsense"],
+                    ["ingest", "scratch/rows", "x.csv", "--max-row-bytes", "0"]):
         result = run_cli(*command, "--json", env=env)
         _failed(result, 2, "usage")
         assert "Traceback" not in result.stderr
+    assert val(db_url, "SELECT count(*) FROM trapper.ingest_runs") == 0
     # a --source that names no source listed nothing and exited 0, like one with no rows
     for command in (["why-missing"], ["anomalies"], ["log"], ["review", "list"]):
         error = _failed(run_cli(*command, "--source", "clinichq/no_such_table", "--json",
@@ -246,3 +275,117 @@ async def main():
             print("closed", ws.close_code, flush=True)
 asyncio.run(main())
 """
+
+
+def test_serve_on_a_port_in_use_is_one_line(db_url: str) -> None:
+    # it was "internal error (OSError ...); this is a bug", and asyncpg's "Task was destroyed
+    # but it is pending!" after it: the pool setup opened was never closed
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), "--no-listen",
+                         env={"DATABASE_URL": db_url, "ATLAS_ORCH_ADMIN_TOKEN": "t" * 32})
+    assert result.returncode == 1, result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("atlas-orch: error:")]
+    assert len(errors) == 1 and f"cannot listen on 127.0.0.1:{port}" in errors[0], result.stderr
+    assert "--port" in errors[0] and "this is a bug" not in errors[0]
+    assert "Traceback" not in result.stderr and "Task was destroyed" not in result.stderr
+
+
+def test_demo_run_on_a_port_in_use_says_so_before_its_work(empty_db_url: str,
+                                                           tmp_path: Path) -> None:
+    # it installed, ingested and processed the world, printed "open http://…:PORT" (another
+    # program's address) and a token, and only then failed to listen
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = run_cli("demo", "run", "--port", str(port),
+                         env={"DATABASE_URL": empty_db_url,
+                              "ATLAS_ORCH_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"atlas-orch: error: cannot listen on 127.0.0.1:{port}")
+    assert "open http" not in result.stdout and "Traceback" not in result.stderr
+    assert val(empty_db_url, "SELECT to_regnamespace('trapper') IS NULL") is True
+
+
+def test_ingest_before_install_says_so_once(empty_db_url: str, tmp_path: Path) -> None:
+    # every file failed alike, each twice on stderr, as "InvalidSchemaNameError: schema
+    # "trapper" does not exist", with no word of what to run
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("id,name\n1,Ann\n")
+    env = {"DATABASE_URL": empty_db_url}
+    result = run_cli("ingest", "scratch/rows", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                     env=env)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "install --with-core" in result.stderr, \
+        result.stderr
+    error = _failed(run_cli("ingest", "scratch/rows", str(tmp_path / "a.csv"), "--json",
+                            env=env), 1, "error")
+    assert "not installed" in error["message"]
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("[1, 2]", 'a JSON object with a "files" list'),
+    ("{}", 'a JSON object with a "files" list'),
+    ('{"files": []}', '"files" list is empty'),
+    ('{"files": [{"path": 5, "source_system": "a", "source_table": "b"}]}', "file 1 of"),
+    ('{"files": [{"path": "x.csv", "source_system": "a b", "source_table": "c"}]}',
+     "file 1: source 'a b/c'"),
+    ("{not json", "not valid JSON"),
+])
+def test_a_manifest_that_is_not_one(db_url: str, tmp_path: Path, content: str,
+                                    words: str) -> None:
+    # these were Python's own words ("('files')", "list indices must be integers", "unsupported
+    # operand type(s) for /"), an empty list exited 0 saying nothing, a bad name exited 2
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(content)
+    error = _failed(run_cli("ingest", "--manifest", str(manifest), "--json",
+                            env={"DATABASE_URL": db_url}), 1, "error")
+    assert error["message"].startswith(f"{manifest}: not a usable manifest: "), error
+    assert words in error["message"], error
+
+
+def test_a_file_without_read_permission_is_refused_not_a_usage_error(
+        db_url: str, tmp_path: Path) -> None:
+    # click's Path(readable=True) refused it as a wrong command line (exit 2); a missing file
+    # was exit 1 "nothing staged": the two are alike to the person who typed them. As root
+    # (containers, CI) the file is readable, so the command runs as nobody there.
+    folder = Path(tempfile.mkdtemp(prefix="atlas-noread-"))
+    try:
+        folder.chmod(0o755)
+        secret = folder / "owners.csv"
+        secret.write_text("id,name\n1,Ann\n")
+        secret.chmod(0o000 if os.geteuid() != 0 else 0o600)
+        for args in (["scratch/rows", str(secret)], ["--manifest", str(secret)]):
+            result = subprocess.run(
+                [sys.executable, "-m", "listener", "ingest", *args], cwd=REPO, text=True,
+                capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+                user=65534 if os.geteuid() == 0 else None,
+                env={k: v for k, v in os.environ.items() if k != "ATLAS_ORCH_DATABASE_URL"}
+                | {"DATABASE_URL": db_url, "HOME": str(folder)})
+            assert result.returncode == 1, result.stderr
+            assert "Permission denied" in result.stderr and "Traceback" not in result.stderr
+        assert val(db_url, "SELECT count(*) FROM trapper.staged_records") == 0
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_a_file_the_database_refuses_is_told_once(db_url: str, tmp_path: Path) -> None:
+    # a role without the rights ingest needs: the file's "failed, nothing staged" line came
+    # twice, once from Python's last-resort log handler without its "atlas-orch: error:"
+    role = f"atlas_noright_{os.getpid()}"
+    execute(db_url, f"CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA trapper TO {role}")
+    try:
+        parts = urlsplit(db_url)
+        url = urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.rpartition('@')[2]}"))
+        (tmp_path / "a.csv").write_text("id,name\n1,Ann\n")
+        result = run_cli("ingest", "scratch/rows", str(tmp_path / "a.csv"),
+                         env={"DATABASE_URL": url})
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("atlas-orch: error:"), result.stderr
+        assert "permission denied" in lines[0] and "nothing staged" in lines[0]
+    finally:
+        execute(db_url, f"DROP OWNED BY {role}; DROP ROLE {role}")

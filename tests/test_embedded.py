@@ -51,6 +51,27 @@ def test_start_url_stop_cycle(tmp_path: Path) -> None:
             os.kill(pid, signal.SIGINT)
 
 
+def test_the_listeners_log_has_no_pgserver_chatter(tmp_path: Path) -> None:
+    # `listen` and `serve` log JSON at INFO, and pgserver's own INFO lines came with it:
+    # "PG_VERSION file found, skipping initdb", "a postgres server is already running: ...",
+    # and at exit "cleaning last handle for server", which reads as if it were stopping
+    env = {"XDG_DATA_HOME": str(tmp_path)}
+    try:
+        assert run_cli("embedded", "start", env=env, timeout=180).returncode == 0
+        installed = run_cli("install", "--with-core", env=env, timeout=300)
+        assert installed.returncode == 0, installed.stderr
+        listened = run_cli("listen", "--once", env=env)
+        assert listened.returncode == 0, listened.stderr
+        assert '"listener_stopped"' in listened.stderr      # the JSON log is on
+        assert '"pgserver"' not in listened.stderr, listened.stderr
+        assert _postmaster_pid(tmp_path) is not None        # and the server kept running
+    finally:
+        run_cli("embedded", "stop", env=env)
+        pid = _postmaster_pid(tmp_path)
+        if pid:
+            os.kill(pid, signal.SIGINT)
+
+
 def test_stale_pid_file_is_not_a_running_server(tmp_path: Path) -> None:
     pgdata = tmp_path / "atlas-orchestrator" / "pgdata"
     pgdata.mkdir(parents=True)

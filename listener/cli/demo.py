@@ -50,8 +50,11 @@ def demo_run(database_url: str | None, port: int, seed: int) -> None:
     import secrets
 
     from listener.cli.main import cli
+    from listener.cli.serve import check_port
     from listener.core.config import data_home, database_url_from_env
     from synthetic.generate import generate
+
+    check_port("127.0.0.1", port)     # a port in use is said now, not after the pipeline
 
     # click fills database_url from the environment too: unset here means the embedded server
     embedded = not (database_url or database_url_from_env())

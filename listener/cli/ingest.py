@@ -14,17 +14,21 @@ from listener.core.progress import Progress
 from listener.ingest import readers
 from listener.ingest import staging as ingest_mod
 from listener.ingest.batch import IngestOptions, PlannedFile, ingest_files
+from listener.ingest.rows import FileRefused
+from listener.ingest.text import codec_name
 
 
 @click.command()
 @database_option
 @click.argument("source", required=False)
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--manifest", type=click.Path(path_type=Path),
+# readable=False: a file without read permission is refused by the ingest itself, exit 1
+# and "nothing staged", like a missing file, not as a wrong command line (exit 2)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path, readable=False))
+@click.option("--manifest", type=click.Path(path_type=Path, readable=False),
               help="Ingest every file of a generated world's manifest.json, in its order.")
 @click.option("--format", "fmt", type=click.Choice(readers.FORMATS),
               help="File format (default: from the extension).")
-@click.option("--encoding", default=None,
+@click.option("--encoding", default=None, callback=lambda _c, _p, v: _encoding(v),
               help="Text encoding of CSV, JSON and NDJSON files without a byte-order mark, "
                    "for example cp1252 (default: a byte-order mark decides, else UTF-8).")
 @click.option("--records-key", metavar="KEY",
@@ -39,6 +43,7 @@ from listener.ingest.batch import IngestOptions, PlannedFile, ingest_files
 @click.option("--id-field", "id_fields", multiple=True,
               help="Payload field holding the source record id (repeatable; first found wins).")
 @click.option("--max-row-bytes", default=ingest_mod.DEFAULT_MAX_ROW_BYTES, show_default=True,
+              type=click.IntRange(1),
               help="Rows whose JSON payload is larger are rejected as oversized.")
 @click.option("--jobs", "-j", type=click.IntRange(1), default=1, show_default=True,
               metavar="N",
@@ -128,6 +133,17 @@ class _Bars:
             self.bar.close()
             self.drawn = False
         self.bar = Progress("", 0, enabled=self.enabled)   # the next line counts afresh
+
+
+def _encoding(name: str | None) -> str | None:
+    """``--encoding`` checked on the command line: a name Python does not know was a failed
+    run of each file, an ``ingest_failed`` anomaly for a typo, and exit 1, not 2."""
+    if name is not None:
+        try:
+            codec_name(name)
+        except FileRefused as exc:
+            raise click.BadParameter(str(exc), param_hint="'--encoding'") from exc
+    return name
 
 
 def _ingest_plan(source: str | None, files: tuple[Path, ...], manifest: Path | None,

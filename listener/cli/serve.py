@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import anyio
 import click
 
@@ -62,7 +65,14 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
                                        feed_max_queue=feed_max_queue, ready=ready),
                            access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        try:
+            await web.TCPSite(runner, host, port).start()
+        except OSError as exc:
+            # a port another program holds (another serve, say) or a host not on this
+            # machine is the operator's to fix, not a bug; the pool opened by setup is
+            # closed first so that nothing is left pending at exit
+            await runner.cleanup()
+            raise cannot_listen(host, port, exc) from exc
         settle_heap()
         say(f"serving http://{host}:{port}/admin/data-health"
             + (" with the listener" if with_listener else ""))
@@ -78,3 +88,25 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
             await runner.cleanup()
 
     run(go)
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> UserError:
+    """The one line for an address ``serve`` cannot listen on, with what to change."""
+    hint = ("another program (another `atlas-orch serve`?) holds the port: choose another "
+            "with --port" if exc.errno == errno.EADDRINUSE
+            else "--host must name an address of this machine")
+    return UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; {hint}")
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse at once a port that cannot be listened on (``demo run`` checks before its minute
+    of work, not after it, with the page's address already printed). SO_REUSEADDR as aiohttp
+    sets it, so that a port a server just left is not refused here only."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _name, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise cannot_listen(host, port, exc) from exc

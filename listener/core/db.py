@@ -23,8 +23,11 @@ class ConnectFailed(UserError):
 
 
 def resolve_url(explicit: str | None = None, *, announce: bool = True) -> str:
-    """The database to use: explicit, then the environment, then the embedded server."""
-    url = explicit or database_url_from_env()
+    """The database to use: explicit, then the environment, then the embedded server.
+
+    Blanks around a URL are dropped: click hands over ``DATABASE_URL`` as it is, and a URL
+    pasted into an env file with a trailing space named a database "atlas " that is not."""
+    url = (explicit or "").strip() or database_url_from_env()
     if url:
         return url
     from listener.core.embedded import ensure_embedded
@@ -61,8 +64,9 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
 
 
 def _refusal(message: str) -> ConnectFailed:
-    """A connection failure as a user error whose text holds no password."""
-    return ConnectFailed(redact(message))
+    """A connection failure as a user error whose text holds no password, on one line (the
+    driver's message may carry a HINT on a line of its own)."""
+    return ConnectFailed(redact(" ".join(message.split())))
 
 
 @asynccontextmanager

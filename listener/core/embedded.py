@@ -30,6 +30,10 @@ def pgdata_dir() -> Path:
 
 def _server(pgdata: Path) -> Any:
     pgdata.mkdir(parents=True, exist_ok=True)
+    # pgserver narrates at INFO ("PG_VERSION file found, skipping initdb", and at exit
+    # "cleaning last handle for server", which reads as if the server were stopping): in
+    # the JSON log of `listen` and `serve` that is noise; our own line says what matters
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); harmless here.
         warnings.simplefilter("ignore")

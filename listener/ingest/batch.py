@@ -38,7 +38,28 @@ from listener.ingest.staging import IngestFailed, IngestResult
 
 log = logging.getLogger("atlas_orch.ingest")
 
+
+class _ToldByTheCaller(logging.Filter):
+    """A file's failure is told by whoever hears of its result (the CLI's ``error:`` line,
+    ``--json``'s report). Logged as well, it is a JSON line where logging is configured; where
+    nothing is (the plain CLI, a lane without JSON logs), Python's last-resort handler printed
+    the same line a second time, without its ``atlas-orch:``, so there it is left out."""
+
+    TOLD = frozenset({"ingest_file_failed", "ingest_run_failed"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return (bool(logging.getLogger().handlers)
+                or getattr(record, "action", None) not in self.TOLD)
+
+
+log.addFilter(_ToldByTheCaller())
+
 APPLICATION_NAME = "atlas-orch ingest"
+
+# a database without the engines: every file would fail alike, one line says it once
+NOT_INSTALLED = ("nothing ingested: this database has no trapper.staged_records (the engines "
+                 "are not installed here): run `atlas-orch install --with-core` on an empty "
+                 "database, or point DATABASE_URL at the Atlas database")
 
 
 @dataclass(frozen=True)
@@ -184,7 +205,8 @@ async def ingest_files(
 ) -> BatchReport:
     """Ingest every file of ``plan``, each on its own, in ``jobs`` lanes (one: in order, in
     this process). ``on_result`` hears of each file as it ends; the report lists them in the
-    plan's order. Only a database unreachable at the start raises (``UserError``)."""
+    plan's order. Only a database unreachable at the start, or one without the engines'
+    staging table, raises (``UserError``)."""
     options = options or IngestOptions()
     report = BatchReport()
     done: dict[int, IngestResult] = {}
@@ -201,6 +223,9 @@ async def ingest_files(
 
     hear = Listener(result, abandoned, on_progress)
     conn = await db.connect(url, application_name=APPLICATION_NAME)
+    if not await ingest_runs.has_staging(conn):
+        await conn.close()
+        raise UserError(NOT_INSTALLED)
     split = plan_lanes(plan, jobs)
     if len(split) <= 1:
         await ingest_in_order(url, conn, list(enumerate(plan)), options, hear)

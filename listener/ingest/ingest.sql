@@ -7,6 +7,11 @@ SELECT trapper.ingest_begin_run($1, $2, $3, $4, $5, $6);
 -- name: release_run
 SELECT trapper.ingest_release_run($1);
 
+-- name: has_staging
+-- The engines' staging table: without it (an empty database, a database other than Atlas's)
+-- no file can go in, and the ingest says so once instead of failing every file.
+SELECT to_regclass('trapper.staged_records') IS NOT NULL;
+
 -- name: has_abandon_marker
 -- The engines' marker arrived with core 011; a host without it has no runs to judge.
 SELECT to_regprocedure('trapper.ingest_mark_abandoned()') IS NOT NULL;

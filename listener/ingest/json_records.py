@@ -372,7 +372,10 @@ def _line_row(doc: Decoded, number: int, line: str, limits: ReadLimits) -> Row:
 
 def read_ndjson(doc: Decoded, limits: ReadLimits) -> list[Row]:
     """One JSON object per line; a bad line is rejected, the others go through. Blank lines
-    are not rows."""
+    are not rows; a file of nothing else is refused as empty, as an empty CSV or JSON file is
+    (an export cut short reads as a failure, not as a source that sent no records)."""
+    if not doc.text.replace("\ufeff", "").strip():
+        raise FileRefused("not valid NDJSON: the file is empty")
     return [_line_row(doc, number, line, limits)
             for number, line in enumerate(doc.text.split("\n"), start=1)
             if line.strip()]

@@ -109,6 +109,12 @@ async def release(conn: Conn, run_id: int) -> None:
               level=logging.WARNING, ingest_run_id=run_id)
 
 
+async def has_staging(conn: Conn) -> bool:
+    """True when the database has the engines' staging table (``install --with-core`` or a
+    host with the engines): where it is missing no file can be ingested."""
+    return bool(await conn.fetchval(_SQL["has_staging"]))
+
+
 async def mark_abandoned(conn: Conn) -> list[AbandonedRun]:
     """Mark every running run whose session is gone; returns those marked.
 

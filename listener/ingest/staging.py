@@ -347,8 +347,10 @@ def describe_error(exc: BaseException) -> str:
         if context is None or first.__suppress_context__ or not isinstance(context, Exception):
             break
         first = context
-    if isinstance(first, asyncpg.InsufficientPrivilegeError):
-        # the operator's to fix, not a defect: say which right and where the grants are
+    if isinstance(first, asyncpg.InsufficientPrivilegeError | asyncpg.UndefinedTableError
+                  | asyncpg.InvalidSchemaNameError | asyncpg.UndefinedFunctionError):
+        # the operator's to fix, not a defect: say which right is missing and where the
+        # grants are, or that the engines are not (all) installed and what to run
         text = db_errors.describe(first)
     else:
         text = f"{type(first).__name__}: {first}"
@@ -573,19 +575,45 @@ class ManifestEntry:
     fmt: str | None
 
 
+MANIFEST_KEYS = ("path", "source_system", "source_table")
+
+
 def read_manifest(path: Path) -> list[ManifestEntry]:
-    """The files of a generated world (``manifest.json``), in their processing order."""
+    """The files of a generated world (``manifest.json``), in their processing order.
+
+    A manifest is ``{"files": [{"path": ..., "source_system": ..., "source_table": ...,
+    "format": ...}, ...]}`` (``format`` optional), paths relative to the manifest's folder.
+    Anything else is refused with what is wrong in the manifest's own terms (``UserError``,
+    exit 1): the file, not the command line, is at fault."""
+    where = shown(path)
     try:
         # (utf-8-sig: a manifest edited in Notepad begins with a byte-order mark)
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
-        files = doc["files"]
-        entries = [
-            ManifestEntry(path.parent / f["path"], f["source_system"], f["source_table"],
-                          f.get("format"))
-            for f in files
-        ]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{shown(path)}: not a usable manifest ({exc})") from exc
-    for e in entries:
-        parse_source(f"{e.source_system}/{e.source_table}")
+    except OSError as exc:
+        raise UserError(f"{where}: cannot read the manifest: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{where}: not a usable manifest: not UTF-8 text") from exc
+    except ValueError as exc:
+        raise UserError(f"{where}: not a usable manifest: not valid JSON ({exc})") from exc
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, list):
+        raise UserError(f'{where}: not a usable manifest: expected a JSON object with a "files" '
+                        "list, as `atlas-orch demo generate` writes")
+    if not files:
+        raise UserError(f"{where}: not a usable manifest: its \"files\" list is empty")
+    entries = []
+    for number, f in enumerate(files, 1):
+        fmt = f.get("format") if isinstance(f, dict) else None
+        if (not isinstance(f, dict)
+                or not all(isinstance(f.get(k), str) and f[k].strip() for k in MANIFEST_KEYS)
+                or not isinstance(fmt, str | None)):
+            raise UserError(f"{where}: not a usable manifest: file {number} of its \"files\" "
+                            "needs \"path\", \"source_system\" and \"source_table\" as text "
+                            "(and \"format\", if given, as text)")
+        try:
+            parse_source(f"{f['source_system']}/{f['source_table']}")
+        except UserError as exc:
+            raise UserError(f"{where}: not a usable manifest: file {number}: {exc}") from exc
+        entries.append(ManifestEntry(path.parent / f["path"], f["source_system"],
+                                     f["source_table"], fmt))
     return entries

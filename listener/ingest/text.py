@@ -92,7 +92,7 @@ class Decoded:
         return len(self.raw(part[:match.start()])), ord(match.group()) - 0xDC00
 
 
-def _codec(encoding: str) -> str:
+def codec_name(encoding: str) -> str:
     """The codec name for ``encoding``, or a refusal for a name Python does not know."""
     try:
         info = codecs.lookup(encoding)
@@ -120,7 +120,7 @@ def decode(data: bytes, encoding: str | None) -> Decoded:
             codec, skip = name, len(bom)
             break
     else:
-        codec, skip = _codec(encoding or "utf-8"), 0
+        codec, skip = codec_name(encoding or "utf-8"), 0
         # utf-8-sig, utf-16 and utf-32 would strip a BOM we did not see: none is there.
         codec = {"utf-8-sig": "utf-8", "utf-16": "utf-16-le", "utf-32": "utf-32-le"}.get(
             codec, codec)

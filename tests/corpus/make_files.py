@@ -221,6 +221,8 @@ def text_files() -> dict[str, bytes]:
         "csv_blank_rows.csv": b"\n\nID,Name\n1,Ann\n\n,,\n  ,  \n2,Bob\n\n",
         "csv_gzip.csv": gzip.compress(PEOPLE, mtime=0),
         "csv_empty.csv": b"",
+        "ndjson_empty.ndjson": b"",
+        "ndjson_blank_lines.ndjson": codecs.BOM_UTF8 + b"\n  \r\n\n",
         "csv_bom_only.csv": codecs.BOM_UTF8,
         "csv_header_broken_quote.csv": b'ID,"Name,Email\n1,Ann,a@x.org\n',
         "csv_dos_eof_mark.csv": b"ID,Name\r\n1,Ann\r\n\x1a",
