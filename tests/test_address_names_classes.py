@@ -386,6 +386,21 @@ NAMES = [
     (("Dan", "Smith"), ("Dana", "Smith"), "different"),
     (("Eva", "Smith"), ("Ava", "Smith"), "different"),
     (("Tom", "Lee"), ("Tim", "Lee"), "different"),
+    # a name's other gender, one letter apart, is a sibling or a spouse, not a typo
+    (("Mario", "Ruiz"), ("Maria", "Ruiz"), "different"),
+    (("Julio", "Ruiz"), ("Julia", "Ruiz"), "different"),
+    (("Juan", "Perez"), ("Juana", "Perez"), "different"),
+    (("Gabriel", "Ruiz"), ("Gabriela", "Ruiz"), "different"),
+    (("Francisco", "Lopez"), ("Francisca", "Lopez"), "different"),
+    (("Francis", "Smith"), ("Frances", "Smith"), "different"),
+    (("Jesse", "Smith"), ("Jessie", "Smith"), "different"),
+    (("Toni", "Smith"), ("Tony", "Smith"), "different"),
+    (("Mario", ""), ("Maria", ""), "different"),
+    # a typo elsewhere in the name is still one
+    (("Jodran", "Smith"), ("Jordan", "Smith"), "close"),
+    (("Micheal", "Smith"), ("Michael", "Smith"), "close"),
+    (("Jenifer", "Smith"), ("Jennifer", "Smith"), "close"),
+    (("Eric", "Smith"), ("Erik", "Smith"), "close"),
     # Vietnamese and Chinese order
     (("Nguyen", "Thanh"), ("Thanh", "Nguyen"), "close"),
     (("", "Nguyen Van Thanh"), ("Thanh", "Nguyen"), "close"),
@@ -461,6 +476,8 @@ def decisions(url: str) -> list[str]:
     (("", "Nguyen Van Thanh"), ("Thanh", "Nguyen"), "auto_match", 1),
     (("Steven", "Park"), ("Stephen", "Park"), "auto_match", 1),
     # one identifier, two people
+    (("Mario", "Ruiz"), ("Maria", "Ruiz"), "household_member", 2),
+    (("Juan", "Ruiz"), ("Juana", "Ruiz"), "household_member", 2),
     (("Dan", "Smith"), ("Dana", "Smith"), "household_member", 2),
     (("John", "Smith II"), ("John", "Smith III"), "household_member", 2),
 ])

@@ -307,7 +307,14 @@ BEGIN
         -- "Joan" were close in one order and different in the other; a spelling of a short
         -- name that is the same, "Jon" / "John", is a row of name_nicknames)
         IF least(length(fa), length(fb)) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1 THEN
-            first_typo := true;
+            -- not when the two differ only in vowels among their last two letters: the name's
+            -- other gender ("Mario" / "Maria", "Juan" / "Juana", "Gabriel" / "Gabriela",
+            -- "Francis" / "Frances", "Jesse" / "Jessie", "Toni" / "Tony"), two people of one
+            -- household, whom a shared email and this "typo" had merged (core 042)
+            first_typo := NOT (left(fa, least(length(fa), length(fb)) - 2)
+                                   = left(fb, least(length(fa), length(fb)) - 2)
+                               AND translate(substr(fa, least(length(fa), length(fb)) - 1), 'aeiouy', '')
+                                   = translate(substr(fb, least(length(fa), length(fb)) - 1), 'aeiouy', ''));
         ELSIF length(fa) >= 5 AND left(fa, 1) = left(fb, 1) AND length(fa) = length(fb)
               AND trapper.osa_distance(fa, fb, 2) <= 2 THEN
             first_typo := array(SELECT x FROM regexp_split_to_table(fa, '') x ORDER BY 1)
