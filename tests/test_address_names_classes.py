@@ -363,6 +363,12 @@ NAMES = [
     (("John", "Smith II"), ("John", "Smith"), "close"),
     (("John", "Smith II"), ("John", "Smith III"), "different"),
     (("John", "Smith, Jr."), ("John", "Smith Sr."), "different"),
+    (("John", "Smith Junior"), ("John", "Smith Senior"), "different"),
+    (("John", "Smith Junior"), ("John", "Smith Jr"), "exact"),
+    (("John", "Smith 3rd"), ("John", "Smith III"), "exact"),
+    (("John", "Smith 4th"), ("John", "Smith IV"), "exact"),
+    (("John", "Smith 4th"), ("John", "Smith III"), "different"),
+    (("Junior", "Perez"), ("Carlos", "Perez Jr"), "different"),   # a first name Junior
     # titles before a name
     (("Dr. John", "Smith"), ("John", "Smith"), "exact"),
     (("", "Dr. John Smith"), ("John", "Smith"), "close"),

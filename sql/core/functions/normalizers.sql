@@ -261,6 +261,18 @@ BEGIN
     IF cardinality(ta_f) + cardinality(ta_l) = 0 OR cardinality(tb_f) + cardinality(tb_l) = 0 THEN
         RETURN 'unknown';
     END IF;
+    -- a suffix spelled out or as an ordinal is the suffix: "Junior", "Senior" in the last-name
+    -- field (a first name "Junior" is a name), "2nd", "3rd", "4th" anywhere ("Smith 3rd" was
+    -- two people with "Smith III", and "Smith 4th" a compound surname close to "Smith III")
+    IF (ta_l || tb_l) && ARRAY['junior', 'senior']
+       OR (ta_f || ta_l || tb_f || tb_l) && ARRAY['2nd', '3rd', '4th'] THEN
+        ta_l := array_replace(array_replace(ta_l, 'junior', 'jr'), 'senior', 'sr');
+        tb_l := array_replace(array_replace(tb_l, 'junior', 'jr'), 'senior', 'sr');
+        ta_f := array_replace(array_replace(array_replace(ta_f, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+        ta_l := array_replace(array_replace(array_replace(ta_l, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+        tb_f := array_replace(array_replace(array_replace(tb_f, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+        tb_l := array_replace(array_replace(array_replace(tb_l, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+    END IF;
     -- a title goes, when a name is left beside it ("Mrs." alone stays a placeholder's word;
     -- "Mrs. Smith" is then a surname alone, which tells no one apart)
     IF (ta_f || ta_l) && titles AND NOT (ta_f || ta_l) <@ titles THEN
