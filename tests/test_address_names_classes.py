@@ -451,7 +451,15 @@ GATE = [
     ("Good Samaritan", "", "placeholder"),
     ("Barn Cat", "", "placeholder"),
     ("Feral Cat Colony", "", "placeholder"),
+    # a box typed as the name: no person (a rural route box is a place, a PO box none)
+    ("RR 2 Box 14", "", "address"),
+    ("HC 1 Box 30", "", "address"),
+    ("P.O. Box 55, Ukiah", "", "address"),
+    ("35-20 81st St", "", "address"),
+    ("123-1/2 Main St", "", "address"),
     # people, whatever their surname
+    ("Mary", "Box", "person"),
+    ("Post", "Malone", "person"),
     ("Mary", "Finder", "person"),
     ("Ann", "Barn", "person"),
     ("Jenny", "Farmer", "person"),
@@ -510,3 +518,10 @@ def test_care_of_makes_a_person_of_the_addressee(db_url: str) -> None:
     process(db_url, "clinichq", "owner_info", owner("42-1", "Mary", "Smith c/o ABC Property Mgmt",
                                                     address=ADDR, email="mary.s@sonic.net"))
     assert len(people(db_url)) == 1
+
+
+def test_a_box_typed_as_the_name_makes_no_person(db_url: str) -> None:
+    out = process(db_url, "clinichq", "owner_info", owner("42-1", "RR 2 Box 14", "",
+                                                          email="rr2box14@sonic.net"))
+    assert people(db_url) == [], out
+    assert val(db_url, "SELECT address_key FROM trapper.places") == "rr 2 box 14|rr 2||"

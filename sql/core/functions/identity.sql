@@ -186,6 +186,12 @@ BEGIN
     ELSIF strpos(full_name, 'forgotten felines') > 0 THEN
         kind := 'organization'; reason := 'the organisation''s own account';
     ELSIF f ~ '^\d+[a-z]? '
+          -- a PO box or a rural route box typed as the name ("PO Box 12", "RR 2 Box 14",
+          -- "HC 1 Box 30"; core 042): no person (a rural route box is a place, a PO box none)
+          OR (strpos(spaced, ' box ') > 0 OR strpos(spaced, ' bx ') > 0)
+             AND words[1] = ANY (ARRAY['po', 'p', 'pob', 'box', 'bx', 'rr', 'r', 'rfd', 'rural',
+                                       'hc', 'hcr', 'star', 'post'])
+             AND translate(full_name, '0123456789', '') <> full_name
           OR (l IS NULL AND strpos(f, ' ') > 0
               AND reverse(split_part(reverse(f), ' ', 1)) = ANY (ARRAY['rd', 'road', 'st',
                   'street', 'ave', 'avenue', 'ln', 'lane', 'dr', 'drive', 'ct', 'court',
