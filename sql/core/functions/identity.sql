@@ -136,12 +136,36 @@ LANGUAGE plpgsql STABLE
 SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
-    f text := trapper.norm_name_key(p_first);
-    l text := trapper.norm_name_key(p_last);
-    full_name text := btrim(coalesce(f, '') || ' ' || coalesce(l, ''));
-    words text[] := string_to_array(full_name, ' ');
-    spaced text := ' ' || full_name || ' ';
+    f text;
+    l text;
+    full_name text;
+    words text[];
+    spaced text;
+    cut text[];
 BEGIN
+    -- "Mary Smith c/o ABC Property Mgmt", "c/o Mary Smith", "Ann Lee care of Joe's Auto": the
+    -- name is the addressee, before the "care of", else after it (its "co" was read as
+    -- Company, and the person as a business)
+    IF strpos(lower(p_first), 'c/o') > 0 OR strpos(lower(p_first), 'care of') > 0
+       OR strpos(lower(p_last), 'c/o') > 0 OR strpos(lower(p_last), 'care of') > 0 THEN
+        cut := regexp_split_to_array(coalesce(p_first, '') || ' ' || chr(1) || ' ' || coalesce(p_last, ''),
+                                     '\s*\m(?:c ?/ ?o|care of)\M:?\s*', 'i');
+        IF cardinality(cut) = 2 THEN
+            -- (chr(1) marks where the first-name field ended)
+            IF nullif(btrim(replace(cut[1], chr(1), '')), '') IS NOT NULL THEN
+                p_first := split_part(cut[1], chr(1), 1);
+                p_last := CASE WHEN strpos(cut[1], chr(1)) > 0 THEN split_part(cut[1], chr(1), 2) END;
+            ELSE
+                p_first := CASE WHEN strpos(cut[2], chr(1)) > 0 THEN split_part(cut[2], chr(1), 1) ELSE cut[2] END;
+                p_last := CASE WHEN strpos(cut[2], chr(1)) > 0 THEN split_part(cut[2], chr(1), 2) END;
+            END IF;
+        END IF;
+    END IF;
+    f := trapper.norm_name_key(p_first);
+    l := trapper.norm_name_key(p_last);
+    full_name := btrim(coalesce(f, '') || ' ' || coalesce(l, ''));
+    words := string_to_array(full_name, ' ');
+    spaced := ' ' || full_name || ' ';
     kind := 'person';
     IF full_name = '' THEN
         reason := 'no name given';   -- a person known by an identifier alone
@@ -162,6 +186,12 @@ BEGIN
     ELSIF strpos(full_name, 'forgotten felines') > 0 THEN
         kind := 'organization'; reason := 'the organisation''s own account';
     ELSIF f ~ '^\d+[a-z]? '
+          -- a PO box or a rural route box typed as the name ("PO Box 12", "RR 2 Box 14",
+          -- "HC 1 Box 30"; core 042): no person (a rural route box is a place, a PO box none)
+          OR (strpos(spaced, ' box ') > 0 OR strpos(spaced, ' bx ') > 0)
+             AND words[1] = ANY (ARRAY['po', 'p', 'pob', 'box', 'bx', 'rr', 'r', 'rfd', 'rural',
+                                       'hc', 'hcr', 'star', 'post'])
+             AND translate(full_name, '0123456789', '') <> full_name
           OR (l IS NULL AND strpos(f, ' ') > 0
               AND reverse(split_part(reverse(f), ' ', 1)) = ANY (ARRAY['rd', 'road', 'st',
                   'street', 'ave', 'avenue', 'ln', 'lane', 'dr', 'drive', 'ct', 'court',

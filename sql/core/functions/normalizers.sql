@@ -142,12 +142,14 @@ BEGIN
 END $$;
 
 -- A name field as words: hyphens, commas, periods and slashes split words ("Delgado-Ruiz" →
--- {delgado,ruiz}), then norm_name_key (accents off, lower case, apostrophes dropped).
+-- {delgado,ruiz}), then norm_name_key (accents off, lower case, apostrophes dropped); Saint
+-- and Sainte as St and Ste ("Saint John" is "St. John").
 CREATE OR REPLACE FUNCTION trapper.name_tokens(p_raw text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
-    RETURN coalesce(string_to_array(
-        trapper.norm_name_key(translate(p_raw, '-,./_', '     ')), ' '), '{}');
+    RETURN array_replace(array_replace(coalesce(string_to_array(
+        trapper.norm_name_key(translate(p_raw, '-,./_', '     ')), ' '), '{}'),
+        'saint', 'st'), 'sainte', 'ste');
 END $$;
 
 -- "Delgado, Maria" typed into one field (the other empty) as first and last name, and "Smith
@@ -222,6 +224,8 @@ CREATE OR REPLACE FUNCTION trapper.name_compare(
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
     sfx CONSTANT text[] := ARRAY['jr', 'sr', 'ii', 'iii', 'iv', '2nd', '3rd'];
+    -- titles written before a name ("Dr. John Smith", "Mrs. Mary Smith"): no part of it
+    titles CONSTANT text[] := ARRAY['mr', 'mrs', 'ms', 'miss', 'mx', 'dr', 'rev', 'prof'];
     particles CONSTANT text[] := ARRAY['de', 'del', 'della', 'la', 'le', 'los', 'las', 'van',
         'von', 'der', 'den', 'ter', 'di', 'da', 'du', 'dos', 'das', 'st', 'y'];
     lf record;
@@ -257,6 +261,28 @@ BEGIN
     IF cardinality(ta_f) + cardinality(ta_l) = 0 OR cardinality(tb_f) + cardinality(tb_l) = 0 THEN
         RETURN 'unknown';
     END IF;
+    -- a suffix spelled out or as an ordinal is the suffix: "Junior", "Senior" in the last-name
+    -- field (a first name "Junior" is a name), "2nd", "3rd", "4th" anywhere ("Smith 3rd" was
+    -- two people with "Smith III", and "Smith 4th" a compound surname close to "Smith III")
+    IF (ta_l || tb_l) && ARRAY['junior', 'senior']
+       OR (ta_f || ta_l || tb_f || tb_l) && ARRAY['2nd', '3rd', '4th'] THEN
+        ta_l := array_replace(array_replace(ta_l, 'junior', 'jr'), 'senior', 'sr');
+        tb_l := array_replace(array_replace(tb_l, 'junior', 'jr'), 'senior', 'sr');
+        ta_f := array_replace(array_replace(array_replace(ta_f, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+        ta_l := array_replace(array_replace(array_replace(ta_l, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+        tb_f := array_replace(array_replace(array_replace(tb_f, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+        tb_l := array_replace(array_replace(array_replace(tb_l, '2nd', 'ii'), '3rd', 'iii'), '4th', 'iv');
+    END IF;
+    -- a title goes, when a name is left beside it ("Mrs." alone stays a placeholder's word;
+    -- "Mrs. Smith" is then a surname alone, which tells no one apart)
+    IF (ta_f || ta_l) && titles AND NOT (ta_f || ta_l) <@ titles THEN
+        ta_f := array(SELECT x FROM unnest(ta_f) x WHERE NOT x = ANY (titles));
+        ta_l := array(SELECT x FROM unnest(ta_l) x WHERE NOT x = ANY (titles));
+    END IF;
+    IF (tb_f || tb_l) && titles AND NOT (tb_f || tb_l) <@ titles THEN
+        tb_f := array(SELECT x FROM unnest(tb_f) x WHERE NOT x = ANY (titles));
+        tb_l := array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (titles));
+    END IF;
     -- generational suffixes, wherever they were typed: two different ones are two people
     sa := '{}';
     sb := '{}';
@@ -289,8 +315,18 @@ BEGIN
     -- letters in another order with the first letter kept ("Cheyrl" / "Chreyl")
     first_typo := false;
     IF fa IS NOT NULL AND fb IS NOT NULL THEN
-        IF length(fa) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1 THEN
-            first_typo := true;
+        -- (both sides four letters or more, whichever side came first: "Ann" / "Anne", "Jon" /
+        -- "Joan" were close in one order and different in the other; a spelling of a short
+        -- name that is the same, "Jon" / "John", is a row of name_nicknames)
+        IF least(length(fa), length(fb)) >= 4 AND trapper.osa_distance(fa, fb, 1) <= 1 THEN
+            -- not when the two differ only in vowels among their last two letters: the name's
+            -- other gender ("Mario" / "Maria", "Juan" / "Juana", "Gabriel" / "Gabriela",
+            -- "Francis" / "Frances", "Jesse" / "Jessie", "Toni" / "Tony"), two people of one
+            -- household, whom a shared email and this "typo" had merged (core 042)
+            first_typo := NOT (left(fa, least(length(fa), length(fb)) - 2)
+                                   = left(fb, least(length(fa), length(fb)) - 2)
+                               AND translate(substr(fa, least(length(fa), length(fb)) - 1), 'aeiouy', '')
+                                   = translate(substr(fb, least(length(fa), length(fb)) - 1), 'aeiouy', ''));
         ELSIF length(fa) >= 5 AND left(fa, 1) = left(fb, 1) AND length(fa) = length(fb)
               AND trapper.osa_distance(fa, fb, 2) <= 2 THEN
             first_typo := array(SELECT x FROM regexp_split_to_table(fa, '') x ORDER BY 1)
@@ -386,6 +422,15 @@ BEGIN
         RETURN 'close';
     END IF;
     IF cardinality(fwa) >= 2 AND fwa <@ fwb AND fwb <@ fwa AND (iwa <@ iwb OR iwb <@ iwa) THEN
+        RETURN 'close';
+    END IF;
+    -- one side's two words are the other's first and last, with middle names between, in
+    -- either order ("Nguyen Van Thanh" in one field / "Thanh Nguyen"; "John Paul Smith" /
+    -- "Smith John"): a middle name on one side
+    IF cardinality(fwa) = 2 AND cardinality(fwb) >= 3 AND cardinality(iwa) + cardinality(iwb) = 0
+       AND fwa <@ ARRAY[fwb[1], fwb[cardinality(fwb)]] AND ARRAY[fwb[1], fwb[cardinality(fwb)]] <@ fwa
+       OR cardinality(fwb) = 2 AND cardinality(fwa) >= 3 AND cardinality(iwa) + cardinality(iwb) = 0
+       AND fwb <@ ARRAY[fwa[1], fwa[cardinality(fwa)]] AND ARRAY[fwa[1], fwa[cardinality(fwa)]] <@ fwb THEN
         RETURN 'close';
     END IF;
     -- The same given name (or its nickname), another surname: a surname changed (a maiden
@@ -596,8 +641,8 @@ BEGIN
         RETURN NULL;
     END IF;
     -- a line break (an address copied from a letter or a spreadsheet cell) ends a part, as a
-    -- comma does
-    v := translate(lower(p_raw), E'\r\n', ',,');
+    -- comma does, and so does a semicolon ("700 S Main St; Santa Rosa CA")
+    v := translate(lower(p_raw), E'\r\n;', ',,,');
     IF octet_length(v) <> length(v) THEN
         -- non-ASCII (only in UTF8, where a character can be more than a byte): full-width
         -- digits and letters, no-break and other spaces as ASCII (NFKD), "½" as " 1/2",
@@ -618,6 +663,14 @@ BEGIN
         v := regexp_replace(v, '\([^)]*\)?', ' ', 'g');
     END IF;
     v := replace(v, '.', '');
+    IF strpos(v, '/') > 0 THEN
+        -- a fractional house number written with a hyphen ("123-1/2 Main St") as with a
+        -- space ("123 1/2", "123½")
+        v := regexp_replace(v, '\m(\d+)-(1/[234]|3/4)\M', '\1 \2', 'g');
+    END IF;
+    IF strpos(v, 'sainte') > 0 THEN
+        v := regexp_replace(v, '\msainte\M', 'ste', 'g');   -- "Sainte Claire" as "Ste Claire"
+    END IF;
     v := regexp_replace(v, '([a-z])-([a-z])', '\1 \2', 'g');          -- twenty-first
     -- (string functions where they do: PostgreSQL keeps only 32 compiled regular
     -- expressions a session, and a record's normalizers used more, so every one of them was
@@ -626,9 +679,10 @@ BEGIN
     v := replace(v, '&', ' & ');
     v := replace(v, '@', ' at ');
     v := replace(v, '#', ' # ');
-    -- "apt5", "apt-5", "apt #5", "unit # 4b": the designator, then its id
-    v := regexp_replace(v, '\m(apt|unit|ste|suite|spc|space|sp|lot|rm|room|bldg|fl|trlr)[ #-]*(\d+[a-z]?)\M',
-                        '\1 \2', 'g');
+    -- "apt5", "apt-5", "apt #5", "unit # 4b", "apt 3-b", "unit no 4", "apartment number 4":
+    -- the designator, then its id ("3b": a letter hyphenated to the number is the same unit)
+    v := regexp_replace(v, '\m(apt|apartment|unit|ste|suite|spc|space|sp|lot|rm|room|bldg|building|fl|trlr|trailer)[ #-]*(?:(?:no|nbr|num|number)[ #-]*)?(\d+)-?([a-z]?)\M',
+                        '\1 \2\3', 'g');
     v := regexp_replace(v, '\s*,[\s,]*', ',', 'g');
     v := btrim(regexp_replace(v, '\s+', ' ', 'g'), ' ,');
     v := regexp_replace(v, '[ ,]*\m(usa|us|united states|united states of america)$', '');
@@ -1025,6 +1079,14 @@ BEGIN
             ws := ws || trapper.ordinal_numeral((e ->> 'o')::integer);
         ELSIF w ~ '^\d+(st|nd|rd|th|d)$' THEN                           -- "2d", "3th"
             ws := ws || trapper.ordinal_numeral(substring(w FROM '^\d+')::integer);
+        ELSIF length(w) <= 3 AND translate(w, '0123456789', '') = ''
+              AND (cardinality(ws) = 0 OR cardinality(ws) = 1 AND dr[1])
+              AND coalesce((voc -> words[i + 1] ->> 'e')::boolean, false)
+              AND NOT coalesce((voc -> words[i + 2]) ? 's', false) THEN
+            -- a numbered street written without its ordinal ending ("81 St", "W 81 St", "5
+            -- Ave", as New York writes them) is the ordinal: the street's first word, a
+            -- suffix just after it and no other after that ("4 Corners Rd" keeps its 4)
+            ws := ws || trapper.ordinal_numeral(w::integer);
         ELSE
             ws := ws || coalesce(e ->> 'd', e ->> 's', w);
         END IF;
@@ -1092,6 +1154,14 @@ BEGIN
             END IF;
         END IF;
     END IF;
+    IF np = line_at AND n >= 4 AND dr[1] AND dr[3] AND translate(wr[2], '0123456789', '') = ''
+       AND (sx[4] < 2 OR ws[4] = 'st' AND n >= 5 AND sx[5] = 0 AND NOT dr[5]
+                         AND NOT coalesce((voc -> wr[5] ->> 't')::boolean, false)) THEN
+        -- ("… St George UT": the town's Saint, as after a street's suffix)
+        -- a grid street, with no commas ("1200 W 1200 N Salt Lake City", "1200 West 1200
+        -- North Provo"): the directional, the number, the directional; the town follows
+        street_end := 3;
+    END IF;
     IF street_end IS NULL AND np = line_at THEN
         -- no commas after the street: any suffix ("stony pt santa rosa"), else a type
         -- before its name ("ave a", "hwy 12"), after any article (above)
@@ -1099,11 +1169,18 @@ BEGIN
         k := coalesce(art, 0);
         IF n >= 2 + k AND (wr[1 + k] = ANY (ARRAY['calle', 'camino', 'caminito', 'avenida', 'paseo',
         'vereda', 'callejon', 'sendero', 'carretera', 'circulo', 'via']) OR street_end IS NULL AND sx[1] = 2) THEN
-            -- the type's name follows it, after any article ("calle del sol santa rosa")
+            -- the type's name follows it, after any article ("calle del sol santa rosa"; "ave
+            -- of the americas new york")
             street_end := 2 + k;
-            WHILE street_end < n AND wr[street_end] = ANY (ARRAY['de', 'del', 'la', 'las', 'los', 'el', 'lo']) LOOP
+            WHILE street_end < n AND wr[street_end] = ANY (ARRAY['de', 'del', 'la', 'las', 'los', 'el', 'lo', 'of', 'the']) LOOP
                 street_end := street_end + 1;
             END LOOP;
+        ELSIF street_end IS NULL AND n >= 2
+              AND wr[1] = ANY (ARRAY['sr', 'cr', 'fm', 'rm', 'pr', 'us', 'ca', 'i', 'interstate'])
+              AND left(wr[2], 1) BETWEEN '0' AND '9' THEN
+            street_end := 2;   -- a numbered route by its letters ("SR 128 Philo", "FM 1960 Houston")
+        ELSIF street_end IS NULL AND n >= 2 AND wr[1] ~ '^(sr|cr|fm|rm|pr|us|ca|i)-\d+[a-z]?$' THEN
+            street_end := 1;   -- "CA-128 Philo", "I-80 Houston"
         END IF;
     END IF;
     IF np = line_at AND n >= 2 THEN
@@ -1123,12 +1200,14 @@ BEGIN
     -- unit's ("12345 State Route 128 N Philo", "123 County Road 5", "9 Hwy 1 N")
     IF street_end < n AND left(wr[street_end + 1], 1) BETWEEN '0' AND '9'
        AND (ws[street_end] IN ('hwy', 'rte', 'fwy', 'expy', 'tpke')
-            OR ws[street_end] = 'rd' AND street_end >= 2 AND wr[street_end - 1] IN ('county', 'co')) THEN
+            OR ws[street_end] = 'rd' AND street_end >= 2
+               AND wr[street_end - 1] IN ('county', 'co', 'fm', 'market', 'private', 'pr', 'forest',
+                                          'fs', 'township', 'twp')) THEN
         street_end := street_end + 1;
     END IF;
     IF street_end < n AND dr[street_end + 1] AND street_end >= 2
        AND left(wr[street_end], 1) BETWEEN '0' AND '9'
-       AND ws[street_end - 1] IN ('hwy', 'rte', 'fwy', 'expy', 'tpke', 'rd') THEN
+       AND ws[street_end - 1] IN ('hwy', 'rte', 'fwy', 'expy', 'tpke', 'rd', 'sr', 'cr', 'fm', 'us', 'ca', 'i') THEN
         street_end := street_end + 1;
     END IF;
     IF street_end IS NULL THEN
@@ -1153,6 +1232,12 @@ BEGIN
         ELSIF k < n AND voc -> wr[k + 1] ->> 'us' = 'fl' AND left(ws[k], 1) BETWEEN '0' AND '9' THEN
             unit := concat_ws(' ', unit, rtrim(ws[k], 'stndrh'));            -- "2nd Floor"
             k := k + 2;
+        ELSIF k = street_end + 1 AND np = line_at AND left(wr[k], 1) BETWEEN '0' AND '9'
+              AND length(translate(wr[k], '0123456789', '')) <= 1 AND unit IS NULL THEN
+            -- a number just after the street, the town after it, with no commas ("123 Main
+            -- St 5 Santa Rosa"): the unit with its designator left out, not the town's
+            unit := wr[k];
+            k := k + 1;
         ELSIF np = line_at THEN
             town := array_to_string(wr[k:], ' ');
             EXIT;
@@ -1167,9 +1252,16 @@ BEGIN
         -- "SR 128", "CA-128", "US Hwy 101"), a county road "co rd <number>" ("County Road
         -- 5", "CR 5"); a directional before it is the one after it ("N Highway 12" is
         -- "Highway 12 N": a route's name is its number)
-        m := regexp_match(street, '^(?:(n|s|e|w|ne|nw|se|sw) )?(?:(us|state|ca|calif|california|county|co) )?(hwy|rte|sr|ca|us|rd|cr)(?: |-)?(\d+[a-z]?)(\M.*)$');
-        IF m IS NOT NULL AND (m[3] <> 'rd' OR m[2] IN ('county', 'co')) THEN
-            street := CASE WHEN m[3] IN ('cr', 'rd') OR m[2] IN ('county', 'co') THEN 'co rd '
+        -- Texas's farm and ranch to market roads ("FM 1960", "Farm to Market Rd 1960", "FM
+        -- Road 1960") "fm <number>" and "rm <number>", a private road ("PR 4512", "Private
+        -- Road 4512") "pr <number>", an interstate ("I-80", "Interstate 80") "i <number>"
+        m := regexp_match(street, '^(?:(n|s|e|w|ne|nw|se|sw) )?(?:(us|state|ca|calif|california|county|co|farm to market|fm|ranch to market|rm|private|pr) )?(hwy|rte|sr|ca|us|rd|cr|fm|rm|pr|i|interstate)(?: |-)?(\d+[a-z]?)(\M.*)$');
+        IF m IS NOT NULL AND (m[3] <> 'rd' OR m[2] IS NOT NULL AND m[2] NOT IN ('us', 'ca', 'calif', 'california', 'state')) THEN
+            street := CASE WHEN m[3] = 'cr' OR m[2] IN ('county', 'co') THEN 'co rd '
+                           WHEN m[3] = 'fm' OR m[2] IN ('fm', 'farm to market') THEN 'fm '
+                           WHEN m[3] = 'rm' OR m[2] IN ('rm', 'ranch to market') THEN 'rm '
+                           WHEN m[3] = 'pr' OR m[2] IN ('pr', 'private') THEN 'pr '
+                           WHEN m[3] IN ('i', 'interstate') THEN 'i '
                            ELSE 'hwy ' END || m[4] || m[5] || coalesce(' ' || m[1], '');
         END IF;
     END IF;
@@ -1206,6 +1298,11 @@ BEGIN
             notes := notes || ('po box ' || m[2]);
             town := m[3];
         END IF;
+    END IF;
+    IF strpos(unit, '-') > 0 THEN
+        -- "# 3-B", "#B-3": a letter hyphenated to the number is the same unit as "3B", "B3"
+        unit := regexp_replace(regexp_replace(unit, '\m(\d+)-([a-z])\M', '\1\2', 'g'),
+                               '\m([a-z])-(\d+)\M', '\1\2', 'g');
     END IF;
     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'address', 'house', house,
         'house_range', house_range, 'street', street, 'unit', unit,
