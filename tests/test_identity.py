@@ -425,3 +425,40 @@ def test_what_is_dropped_and_what_the_rejection_says_agree(db_url: str) -> None:
             "7075767999", "(707) 565-7100", "X@NoEmail.com"} <= blocked
     assert next(r["why"] for r in rows if r["value"] == "X@NoEmail.com") \
         == "listed twice: as itself and by its domain"   # the address before its domain
+
+
+def test_nameless_records_of_one_email_are_its_one_holder(db_url: str) -> None:
+    # Email alone from ClinicHQ (confidence 0.9) weighs 11.89, below auto-match (12): each
+    # nameless row of one email made one more person, queued for review (core 044).
+    for n in ("44-1", "44-2", "44-3"):
+        process(db_url, "clinichq", "owner_info", owner(n, "", "", email="pat@example.org"))
+    # a named row of that email belongs to the person the nameless ones made
+    process(db_url, "clinichq", "owner_info", owner("44-4", "Pat", "Lee",
+                                                    email="pat@example.org"))
+    assert len(people(db_url)) == 1
+    kinds = [k for k, _ in decisions(db_url)]
+    assert kinds == ["new_entity", "auto_match", "auto_match", "auto_match"]
+    reason = decisions(db_url)[1][1]
+    assert reason == ("matched existing person via email (log-odds 11.89, name unknown): below "
+                      "the 12 auto-match threshold, but one side has no name and no one else "
+                      "holds the identifiers")
+    assert val(db_url, "SELECT count(*) FROM trapper.data_engine_match_decisions "
+                       "WHERE review_status = 'pending'") == 0
+
+
+def test_a_nameless_record_is_not_given_to_one_of_several_holders(db_url: str) -> None:
+    # Two people of two names hold the email (a household's): a record with no name could be
+    # either; it stays a possible match for a person to settle, as before.
+    process(db_url, "clinichq", "owner_info", owner("44-5", "Ann", "Cole",
+                                                    email="coles@example.org"))
+    process(db_url, "clinichq", "owner_info", owner("44-6", "Bob", "Cole",
+                                                    email="coles@example.org"))
+    process(db_url, "clinichq", "owner_info", owner("44-7", "", "", email="coles@example.org"))
+    assert [k for k, _ in decisions(db_url)] == ["new_entity", "household_member",
+                                                 "review_pending"]
+    # and a phone several people hold is no sole holder either: below review, a new person
+    process(db_url, "clinichq", "owner_info", owner("44-8", "Cy", "Ray", phone="707-823-4419"))
+    process(db_url, "clinichq", "owner_info", owner("44-9", "Di", "Ray", phone="707-823-4419"))
+    process(db_url, "clinichq", "owner_info", owner("44-10", "", "", phone="707-823-4419"))
+    assert [k for k, _ in decisions(db_url)][3:] == ["new_entity", "household_member",
+                                                     "new_entity"]

@@ -435,7 +435,8 @@ BEGIN
                 -- inlined by the planner (email_disagree stays out of the row: an output
                 -- column would run its EXISTS a second time)
                 SELECT s.pid, s.first_name, s.last_name, s.hh, s.email_conf, s.phone_conf,
-                       s.holders, s.name_level, s.same_address, s.email_shared, fw.*
+                       s.holders, s.name_level, s.same_address, s.email_shared,
+                       s.candidates, fw.*
                 FROM (
                     -- An email that someone of another name holds too (a household's, or a
                     -- shelter's given for all its adopters) is demoted as a shared phone is:
@@ -444,7 +445,8 @@ BEGIN
                     -- one person split before (the held-out set, docs/identity.md;
                     -- explain.sql weighs it the same way).
                     SELECT sc.*, bool_or(sc.email_conf IS NOT NULL AND sc.name_level = 'different')
-                                 OVER () AS email_shared
+                                 OVER () AS email_shared,
+                           count(*) OVER () AS candidates
                     FROM scored sc) s
                 CROSS JOIN LATERAL trapper.identity_field_weights(
                     s.email_conf * CASE WHEN s.email_shared THEN fsw.phone_shared / fsw.email_agree
@@ -469,18 +471,22 @@ BEGIN
                 -- the ladder, shared with `explain`: identity_outcome (identity_scoring.sql)
                 v_outcome := trapper.identity_outcome(
                     v_best.score, v_best.name_level,
-                    v_best.holders >= 1 OR v_best.email_conf IS NOT NULL, v_auto, v_review);
+                    v_best.holders >= 1 OR v_best.email_conf IS NOT NULL, v_auto, v_review,
+                    v_best.candidates = 1 AND coalesce(v_best.holders, 0) < v_shared_n);
                 IF v_outcome = 'auto_match' THEN
                     decision_type := 'auto_match';
                     person_id := v_best.pid;
-                    decision_reason := format('matched existing person via %s (log-odds %s, name %s)',
+                    decision_reason := format('matched existing person via %s (log-odds %s, name %s)%s',
                         concat_ws(' and ', CASE WHEN v_best.email_conf IS NOT NULL THEN
                                                CASE WHEN v_best.email_shared THEN 'shared email'
                                                     ELSE 'email' END END,
                                            CASE WHEN v_best.phone_conf IS NOT NULL THEN
                                                CASE WHEN v_best.holders >= v_shared_n
                                                     THEN 'shared phone' ELSE 'phone' END END),
-                        confidence_score, v_best.name_level);
+                        confidence_score, v_best.name_level,
+                        CASE WHEN v_best.score < v_auto THEN format(
+                            ': below the %s auto-match threshold, but one side has no name and no one else holds the identifiers',
+                            v_auto) ELSE '' END);
                 ELSIF v_outcome = 'household_member' THEN
                     -- Same identifier, another name: a household member (shared landline,
                     -- shared family email), never the same person.

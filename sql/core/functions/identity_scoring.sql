@@ -85,12 +85,20 @@ $$;
 -- changed, or a relative); else a new person (first_only on a shared identifier: a
 -- household member). (The engine then lets a settled review keep a review pair
 -- apart: identity.sql.)
+-- p_sole_holder: no one but this candidate holds any of the record's emails and phones (one
+-- candidate, and a phone held by fewer than shared_n people). With no name on one side
+-- ('unknown') nothing then tells the record from that person, and a new person would be a
+-- nameless double of it: the identifiers decide from the review threshold up (core 044; an
+-- email alone from a source of confidence 0.9 weighs 11.9, below auto-match, and each
+-- nameless row of one email made one more person).
 CREATE OR REPLACE FUNCTION trapper.identity_outcome(
     p_score double precision, p_name_level text, p_shares_identifier boolean,
-    p_auto double precision, p_review double precision
+    p_auto double precision, p_review double precision, p_sole_holder boolean DEFAULT false
 ) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN p_score >= p_auto AND p_name_level IN ('exact', 'close', 'unknown')
+                THEN 'auto_match'
+                WHEN p_name_level = 'unknown' AND p_sole_holder AND p_score >= p_review
                 THEN 'auto_match'
                 WHEN p_name_level = 'different' AND p_shares_identifier
                 THEN 'household_member'

@@ -102,9 +102,19 @@ BEGIN
         fsw.shared_n, fsw.name_exact, fsw.name_close, fsw.name_different, fsw.address,
         fsw.address_different);
     v_score := fw.w_email + fw.w_phone + fw.w_name + fw.w_address;
+    -- (the engine's sole holder: no third person holds any of B's emails and phones)
     v_outcome := trapper.identity_outcome(v_score, v_name_level,
                                           v_email.value IS NOT NULL OR v_phone.value IS NOT NULL,
-                                          fsw.auto, fsw.review);
+                                          fsw.auto, fsw.review,
+                                          NOT EXISTS (
+                                              SELECT 1 FROM trapper.person_identifiers y
+                                              JOIN trapper.person_identifiers o
+                                                ON o.id_type = y.id_type
+                                               AND o.id_value_norm = y.id_value_norm
+                                              WHERE y.person_id = b
+                                                AND y.id_type IN ('email', 'phone')
+                                                AND trapper.get_canonical_person_id(o.person_id)
+                                                    NOT IN (a, b)));
 
     -- the gates before the score (the engine's, in its order), then the shared ladder
     IF v_gate.kind <> 'person' THEN
@@ -118,9 +128,14 @@ BEGIN
             'weight', round(fsw.email_agree::numeric, 2),
             'effect', 'makes them candidates for each other');
     ELSIF v_outcome = 'auto_match' THEN
-        v_gate_name := 'score at or above the auto-match threshold';
-        v_reason := format('log-odds %s >= %s with name %s', round(v_score::numeric, 2),
-                           fsw.auto, v_name_level);
+        v_gate_name := CASE WHEN v_score >= fsw.auto
+                            THEN 'score at or above the auto-match threshold'
+                            ELSE 'no name on one side, the identifiers held by no one else' END;
+        v_reason := CASE WHEN v_score >= fsw.auto
+            THEN format('log-odds %s >= %s with name %s', round(v_score::numeric, 2),
+                        fsw.auto, v_name_level)
+            ELSE format('log-odds %s, below %s, but one has no name and no one else holds '
+                        'the identifiers they share', round(v_score::numeric, 2), fsw.auto) END;
     ELSIF v_outcome = 'household_member' THEN
         v_gate_name := 'household rule';
         v_reason := format('they share %s but the names differ: the same household, never the '
