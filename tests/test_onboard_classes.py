@@ -228,6 +228,20 @@ def test_rules_edited_between_runs_dry_run_shows_exactly_the_changes(
     assert val(db_url, "SELECT count(*) FROM trapper.place_colony_estimates") == 1
 
 
+def test_a_nameless_person_routed_again_is_no_change(db_url: str, tmp_path: Path) -> None:
+    # An email with no name: routed again, the record's own person is its one holder, so the
+    # dry run with no rule change reports nothing (it made a new person, queued for review,
+    # and reported the record changed before core 044), and a second row of that email is
+    # the same person.
+    env = _onboard(db_url, tmp_path, "R7,pat@x.org,7 G St,Cotati,,,,,\n"
+                                     "R8,pat@x.org,,,,,,,\n")
+    assert run_cli("process", env=env).returncode == 0
+    assert val(db_url, "SELECT count(*) FROM trapper.sot_people") == 1
+    out = run_cli("route", "felins/intake", "--dry-run", "--json", env=env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["summary"]["changed"] == 0
+
+
 @pytest.mark.parametrize("args, status", [
     (("replay", "felins/intake/NOPE"), 1),
     (("replay", "felins/intake"), 2),
