@@ -209,7 +209,9 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid IN (SELECT to_regclass(v) FROM unnest($1::text[]) AS v) AND c.relkind = 'v';
 
 -- name: relation_columns
-SELECT a.attname
+-- A column's type without its modifier (varchar(50) is character varying): requires.toml
+-- [types] names the few whose type the orchestrator depends on.
+SELECT a.attname, format_type(a.atttypid, NULL) AS type
 FROM pg_attribute a
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped;
 
