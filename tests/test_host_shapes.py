@@ -40,6 +40,24 @@ VALUES ('clinichq', 'owner_info', '25-1_2025-03-14', 'new_entity', 'no candidate
 """
 
 
+# What a host adds of its own: columns the engines do not have (one NOT NULL with a default),
+# and its own triggers on the tables the orchestrator shadows, before and after ours.
+HOST_EXTRAS = """
+ALTER TABLE trapper.staged_records ADD COLUMN host_batch text NOT NULL DEFAULT 'nightly';
+ALTER TABLE trapper.sot_people ADD COLUMN host_flag int;
+ALTER TABLE trapper.places ADD COLUMN host_zone varchar(10) NOT NULL DEFAULT 'z1';
+CREATE TABLE public.host_audit (n bigint);
+CREATE FUNCTION public.host_stamp() RETURNS trigger LANGUAGE plpgsql AS
+    $$BEGIN NEW.source_file := coalesce(NEW.source_file, 'host'); RETURN NEW; END$$;
+CREATE TRIGGER aaa_host_stamp BEFORE INSERT ON trapper.staged_records
+    FOR EACH ROW EXECUTE FUNCTION public.host_stamp();
+CREATE FUNCTION public.host_audit() RETURNS trigger LANGUAGE plpgsql AS
+    $$BEGIN INSERT INTO public.host_audit SELECT count(*) FROM new_rows; RETURN NULL; END$$;
+CREATE TRIGGER zzz_host_audit AFTER INSERT ON trapper.staged_records
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.host_audit();
+"""
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -103,6 +121,7 @@ def test_a_host_with_only_what_requires_lists_installs_works_and_uninstalls(
     url = bare_host_url
     assert val(url, "SELECT count(*) FROM pg_attribute WHERE attrelid = "
                     "'trapper.processing_jobs'::regclass AND attname = 'worker_id'") == 0
+    execute(url, HOST_EXTRAS)
     schema_before, rows_before = _snapshot(url)
 
     _ok(url, "install")
@@ -110,6 +129,8 @@ def test_a_host_with_only_what_requires_lists_installs_works_and_uninstalls(
     # a column the list leaves out (the jobs' worker_id, counters, trigger_type ...)
     execute(url, HOST_WRITES)
     assert val(url, "SELECT count(*) FROM trapper.orchestrator_shadow_failures") == 0
+    assert val(url, "SELECT source_file FROM trapper.staged_records") == "host"
+    assert val(url, "SELECT sum(n) FROM public.host_audit") == 1
     kinds = {r for (r,) in _rows(url, "SELECT DISTINCT kind FROM trapper.orchestrator_events")}
     assert {"staged", "job_queued", "job_started", "job_completed", "entity_merged"} <= kinds
     _ok(url, "listen", "--once")
@@ -122,7 +143,7 @@ def test_a_host_with_only_what_requires_lists_installs_works_and_uninstalls(
     execute(url, "UPDATE trapper.sot_people SET merged_into_person_id = NULL; "
                  "DELETE FROM trapper.sot_people; DELETE FROM trapper.processing_jobs; "
                  "DELETE FROM trapper.data_engine_match_decisions; "
-                 "DELETE FROM trapper.staged_records")
+                 "DELETE FROM trapper.staged_records; DELETE FROM public.host_audit")
     _ok(url, "uninstall")
     schema_after, rows_after = _snapshot(url)
     assert schema_after == schema_before
