@@ -191,3 +191,16 @@ def test_one_visit_in_exports_that_write_its_date_otherwise(
     assert all(not any("keep their" in n for n in run["notes"]) for run in report["runs"][:3])
     assert any("1 record id(s) keep their 'Date' as written, since it reads as no date: "
                "'14/03/2025' (1)" in n for n in report["runs"][3]["notes"])
+
+
+def test_a_row_without_an_id_in_an_id_column_written_another_way(
+        db_url: str, tmp_path: Path) -> None:
+    """VolunteerHub's id column headed 'EMAIL' is its 'Email' column: a row with it blank has
+    no value there; the note said the file had no such column."""
+    f = tmp_path / "users.csv"
+    f.write_text("Name -  FirstName,Name  -  LastName,EMAIL,Mobile Phone\r\n"
+                 "Ann,Lee,ann@x.org,(707) 321-4567\r\nBob,Ray,,\r\n")
+    run = ingest(db_url, "volunteerhub/users", f)["runs"][0]
+    assert (run["rows_new"], run["rows_rejected"]) == (1, 1)
+    note = next(n for n in run["notes"] if "rejected missing_id" in n)
+    assert note.startswith("1 row(s) rejected missing_id: no value in 'UserUid' or 'Email';")

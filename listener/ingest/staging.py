@@ -490,7 +490,9 @@ def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestR
     no_id = result.rejects_by_reason.get("missing_id", 0) if known else 0
     if no_id:
         names = " or ".join(repr(f) for f in profile.id_fields)
-        absent = tabular and headers.seen and not set(profile.id_fields) & headers.seen
+        # the headers as staged: an id column written 'EMAIL' is the 'Email' column
+        staged_as = {headers.renamed.get(k, k) for k in headers.seen}
+        absent = tabular and headers.seen and not set(profile.id_fields) & staged_as
         notes.append(
             f"{no_id} row(s) rejected missing_id: "
             + (f"the file has no column {names}" if absent else f"no value in {names}")
