@@ -195,6 +195,16 @@ DRIFTS = [
     ("ALTER TABLE trapper.processing_jobs ALTER COLUMN job_id DROP DEFAULT, "
      "ALTER COLUMN job_id TYPE bigint USING 1",
      "column trapper.processing_jobs.job_id of type uuid (it is bigint)"),
+    # a status enum of the host's, without the statuses the orchestrator reads and sets
+    ("ALTER TABLE trapper.processing_jobs DROP CONSTRAINT processing_jobs_status_check, "
+     "ALTER COLUMN status DROP DEFAULT; "
+     "DROP INDEX trapper.processing_jobs_claim_idx, trapper.processing_jobs_running_idx, "
+     "trapper.processing_jobs_queued_source_idx; "
+     "CREATE TYPE public.job_status AS ENUM ('queued', 'processing', 'completed', 'failed'); "
+     "ALTER TABLE trapper.processing_jobs ALTER COLUMN status TYPE public.job_status "
+     "USING status::public.job_status",
+     "column trapper.processing_jobs.status of type text or character varying "
+     "(it is job_status)"),
 ]
 
 
