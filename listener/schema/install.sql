@@ -215,6 +215,13 @@ SELECT a.attname, format_type(a.atttypid, NULL) AS type
 FROM pg_attribute a
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped;
 
+-- name: relation_kind
+-- What a relation the shadow triggers sit on is: a view takes none of them.
+SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+                      WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+                      ELSE 'relation' END
+FROM pg_class c WHERE c.oid = to_regclass($1);
+
 -- name: function_exists
 SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                WHERE n.nspname = $1 AND p.proname = $2);

@@ -328,6 +328,10 @@ async def missing_requirements(conn: asyncpg.Connection) -> list[str]:
                 # an id read as another type: installs, then fails at the first event
                 wanted = " or ".join(types[f"{table}.{c}"])
                 missing.append(f"column {table}.{c} of type {wanted} (it is {present[c]})")
+    for table in req.get("shadowed", {}):
+        kind = await conn.fetchval(q["relation_kind"], table)
+        if kind not in (None, "table"):   # None: named missing above
+            missing.append(f"table {table} (it is a {kind}; the shadow triggers need a table)")
     for function in req.get("functions", {}):
         schema, _, name = function.partition(".")
         if not await conn.fetchval(q["function_exists"], schema, name):
