@@ -166,3 +166,41 @@ def test_a_file_name_that_is_not_utf8_is_ingested_under_a_readable_name(
     run = ingest(db_url, "shelterluv/people", f)["runs"][0]
     assert (run["source_file"], run["rows_new"]) == ("café.csv", 2)
     assert val(db_url, "SELECT source_file FROM trapper.ingest_runs") == "café.csv"
+
+
+def test_one_visit_in_exports_that_write_its_date_otherwise(
+        db_url: str, tmp_path: Path) -> None:
+    """A ClinicHQ export's header drifting over the years (reordered, another case, an added
+    column) and its visit date written US, ISO, with a time, or as an Excel serial: one record
+    per visit, each version under one id. A day-first date reads as no date: its id keeps it as
+    written, and the run says so rather than staging a second record in silence."""
+    header = "Number,Date,Owner First Name,Owner Last Name,Owner Email,Ownership\r\n"
+    exports = {
+        "us.csv": header + "25-1139,03/14/2025,Ann,Lee,ann@x.org,Owned\r\n",
+        "iso.csv": "OWNER LAST NAME,date,Number,Owner  First Name,Owner E-mail,Ownership,Clinic\r\n"
+                   "Lee,2025-03-14T00:00:00,25-1139,Ann,ann@x.org,Owned,main\r\n",
+        "serial.csv": header + "25-1139,45730,Ann,Lee,ann@x.org,Owned\r\n",
+        "day_first.csv": header + "25-1140,14/03/2025,Bo,Ray,bo@x.org,Owned\r\n",
+    }
+    for name, text in exports.items():
+        (tmp_path / name).write_text(text)
+    report = ingest(db_url, "clinichq/owner_info", *(tmp_path / n for n in exports))
+    ids = {r["source_row_id"] for r in sql(
+        db_url, "SELECT source_row_id FROM trapper.staged_records")}
+    assert ids == {"25-1139_2025-03-14", "25-1140_14/03/2025"}
+    assert all(not any("keep their" in n for n in run["notes"]) for run in report["runs"][:3])
+    assert any("1 record id(s) keep their 'Date' as written, since it reads as no date: "
+               "'14/03/2025' (1)" in n for n in report["runs"][3]["notes"])
+
+
+def test_a_row_without_an_id_in_an_id_column_written_another_way(
+        db_url: str, tmp_path: Path) -> None:
+    """VolunteerHub's id column headed 'EMAIL' is its 'Email' column: a row with it blank has
+    no value there; the note said the file had no such column."""
+    f = tmp_path / "users.csv"
+    f.write_text("Name -  FirstName,Name  -  LastName,EMAIL,Mobile Phone\r\n"
+                 "Ann,Lee,ann@x.org,(707) 321-4567\r\nBob,Ray,,\r\n")
+    run = ingest(db_url, "volunteerhub/users", f)["runs"][0]
+    assert (run["rows_new"], run["rows_rejected"]) == (1, 1)
+    note = next(n for n in run["notes"] if "rejected missing_id" in n)
+    assert note.startswith("1 row(s) rejected missing_id: no value in 'UserUid' or 'Email';")

@@ -144,22 +144,26 @@ ORDER BY s.entity_source_id;
 -- name: write_jobs
 -- Each job's states as far as its row tells (queued, started, and how it ended; the
 -- attempts between are not kept by the host), but none the listener already holds as an
--- event or a log row for that job.
+-- event or a log row for that job. The columns a host's jobs may lack (trigger_type,
+-- total_records and the counters are the real system's, worker_id and records_failed the
+-- engines' own; sql/orchestrator/requires.toml lists the rest) are read through the row as
+-- jsonb (o), as the shadow trigger reads them, and are left out where the host has none.
 WITH t AS (
     SELECT j.job_id, j.source_system, j.source_table, x.action, x.at, x.reason, x.details
     FROM trapper.processing_jobs j
+    CROSS JOIN LATERAL (SELECT to_jsonb(j) AS o) jo
     CROSS JOIN LATERAL (VALUES
         ('job_queued', j.queued_at, 'job queued',
          jsonb_strip_nulls(jsonb_build_object('job_id', j.job_id, 'status', 'queued',
-                                              'trigger_type', j.trigger_type,
-                                              'total_records', j.total_records))),
+                                              'trigger_type', jo.o -> 'trigger_type',
+                                              'total_records', jo.o -> 'total_records'))),
         ('job_started', j.started_at,
-         format('job started by %s (attempt %s)', coalesce(j.worker_id, 'a worker'),
+         format('job started by %s (attempt %s)', coalesce(jo.o ->> 'worker_id', 'a worker'),
                 greatest(j.attempt_count, 1)),
          jsonb_strip_nulls(jsonb_build_object('job_id', j.job_id, 'status', 'processing',
                                               'previous', 'queued',
                                               'attempt', greatest(j.attempt_count, 1),
-                                              'worker_id', j.worker_id,
+                                              'worker_id', jo.o -> 'worker_id',
                                               'records_processed', 0,
                                               'records_failed', 0))),
         (CASE WHEN j.status = 'completed' THEN 'job_completed' ELSE 'job_failed' END,
@@ -167,16 +171,17 @@ WITH t AS (
                                 'dead_letter')
               THEN coalesce(j.completed_at, j.heartbeat_at, j.started_at, j.queued_at) END,
          CASE WHEN j.status = 'completed'
-              THEN format('job completed: %s processed, %s failed', j.records_processed,
-                          j.records_failed)
+              THEN format('job completed: %s processed, %s failed',
+                          coalesce(jo.o ->> 'records_processed', '0'),
+                          coalesce(jo.o ->> 'records_failed', '0'))
               ELSE format('job %s: %s', j.status,
                           coalesce(left(j.last_error, 500), 'no error recorded')) END,
          jsonb_strip_nulls(jsonb_build_object('job_id', j.job_id, 'status', j.status,
                                               'previous', 'processing',
                                               'attempt', j.attempt_count,
-                                              'worker_id', j.worker_id,
-                                              'records_processed', j.records_processed,
-                                              'records_failed', j.records_failed,
+                                              'worker_id', jo.o -> 'worker_id',
+                                              'records_processed', jo.o -> 'records_processed',
+                                              'records_failed', jo.o -> 'records_failed',
                                               'error', left(j.last_error, 500))))
     ) AS x (action, at, reason, details)
     WHERE x.at IS NOT NULL
@@ -195,16 +200,24 @@ ORDER BY t.at, t.job_id;
 
 -- name: write_merges
 -- Entities merged that the listener holds no event or log row for.
-WITH m AS (
+-- When: merged_at, else updated_at, else now (a host may keep neither: requires.toml lists
+-- only the ids), read through the row as jsonb.
+WITH m0 AS (
     SELECT 'person' AS entity_type, 'sot_people' AS surface, person_id AS id,
-           merged_into_person_id AS into_id, coalesce(merged_at, updated_at) AS at
-    FROM trapper.sot_people WHERE merged_into_person_id IS NOT NULL
+           merged_into_person_id AS into_id, to_jsonb(x) AS o
+    FROM trapper.sot_people x WHERE merged_into_person_id IS NOT NULL
     UNION ALL
-    SELECT 'place', 'places', place_id, merged_into_place_id, coalesce(merged_at, updated_at)
-    FROM trapper.places WHERE merged_into_place_id IS NOT NULL
+    SELECT 'place', 'places', place_id, merged_into_place_id, to_jsonb(x)
+    FROM trapper.places x WHERE merged_into_place_id IS NOT NULL
     UNION ALL
-    SELECT 'cat', 'sot_cats', cat_id, merged_into_cat_id, coalesce(merged_at, updated_at)
-    FROM trapper.sot_cats WHERE merged_into_cat_id IS NOT NULL
+    SELECT 'cat', 'sot_cats', cat_id, merged_into_cat_id, to_jsonb(x)
+    FROM trapper.sot_cats x WHERE merged_into_cat_id IS NOT NULL
+),
+m AS (
+    SELECT entity_type, surface, id, into_id,
+           coalesce((o ->> 'merged_at')::timestamptz, (o ->> 'updated_at')::timestamptz,
+                    now()) AS at
+    FROM m0
 )
 INSERT INTO trapper.orchestrator_job_log
     (action, source_system, source_table, source_record_id, staged_record_id,

@@ -53,6 +53,7 @@ from listener.ingest.source_profiles import (
     ServiceLineMerger,
     SourceProfile,
     is_known_source,
+    parse_date,
     profile_for,
     record_id,
 )
@@ -149,6 +150,8 @@ class _Tally:
     rejects: Counter[str] = field(default_factory=Counter)
     # sheet formula cells with no saved value, by header: read blank
     unsaved_formulas: Counter[str] = field(default_factory=Counter)
+    # visit dates in record ids (ClinicHQ's Number + Date) that read as no date, by value
+    undated_ids: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -194,6 +197,7 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
             )
             reject(row, row.record_id)
         else:
+            _see_id_date(row.payload, profile, tally)
             text = json.dumps(row.payload, ensure_ascii=False)
             size = len(text.encode("utf-8"))
             if size > max_row_bytes:
@@ -214,6 +218,27 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
             batch = _Batch()
     if batch.staged or batch.rejects:
         yield batch
+
+
+def _see_id_date(payload: dict[str, Any], profile: SourceProfile, tally: _Tally) -> None:
+    """Count a record id's visit date that reads as no date (``14/03/2025``, a day-first
+    export): the id keeps it as written, so the same visit in an export that writes its date
+    the usual way would be another record, and the user is told (``_undated_note``)."""
+    if not profile.date_field:
+        return
+    value = str(payload.get(profile.date_field) or "").strip()
+    if value and parse_date(value) is None and len(tally.undated_ids) < 1000:
+        tally.undated_ids[value] += 1
+
+
+def _undated_note(field_name: str, undated: Counter[str]) -> str:
+    """The note for record ids whose visit date is no date."""
+    shown = ", ".join(f"{v!r} ({n})" for v, n in undated.most_common(3))
+    more = f" and {len(undated) - 3} other value(s)" if len(undated) > 3 else ""
+    return (f"{sum(undated.values())} record id(s) keep their {field_name!r} as written, "
+            f"since it reads as no date: {shown}{more}; the same visit in an export that "
+            "writes the date the usual way (3/14/2025, 2025-03-14, 45730) becomes another "
+            "record: fix the dates (a day-first export?) and ingest again (docs/ingest.md)")
 
 
 async def _registry_fields(conn: asyncpg.Connection, system: str,
@@ -423,6 +448,8 @@ async def _stage_and_complete(
             result.notes.append(
                 "no rows: the file holds no record below its header (or an empty list of "
                 "records); an export filtered down to nothing, or cut short?")
+        if tally.undated_ids and profile.date_field:
+            result.notes.append(_undated_note(profile.date_field, tally.undated_ids))
         if tally.unsaved_formulas:
             cols = ", ".join(f"{name!r} ({n})" for name, n in tally.unsaved_formulas.items())
             result.notes.append(
@@ -465,7 +492,9 @@ def _header_notes(headers: HeaderMapper, profile: SourceProfile, result: IngestR
     no_id = result.rejects_by_reason.get("missing_id", 0) if known else 0
     if no_id:
         names = " or ".join(repr(f) for f in profile.id_fields)
-        absent = tabular and headers.seen and not set(profile.id_fields) & headers.seen
+        # the headers as staged: an id column written 'EMAIL' is the 'Email' column
+        staged_as = {headers.renamed.get(k, k) for k in headers.seen}
+        absent = tabular and headers.seen and not set(profile.id_fields) & staged_as
         notes.append(
             f"{no_id} row(s) rejected missing_id: "
             + (f"the file has no column {names}" if absent else f"no value in {names}")

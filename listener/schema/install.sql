@@ -209,9 +209,18 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid IN (SELECT to_regclass(v) FROM unnest($1::text[]) AS v) AND c.relkind = 'v';
 
 -- name: relation_columns
-SELECT a.attname
+-- A column's type without its modifier (varchar(50) is character varying): requires.toml
+-- [types] names the few whose type the orchestrator depends on.
+SELECT a.attname, format_type(a.atttypid, NULL) AS type
 FROM pg_attribute a
 WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped;
+
+-- name: relation_kind
+-- What a relation the shadow triggers sit on is: a view takes none of them.
+SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view'
+                      WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+                      ELSE 'relation' END
+FROM pg_class c WHERE c.oid = to_regclass($1);
 
 -- name: function_exists
 SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -314,12 +314,24 @@ async def missing_requirements(conn: asyncpg.Connection) -> list[str]:
     q = _SQL
     req = _requirements()
     missing: list[str] = []
+    types = req.get("types", {})
     for table, columns in req.get("tables", {}).items():
-        present = {r["attname"] for r in await conn.fetch(q["relation_columns"], table)}
+        present = {r["attname"]: r["type"]
+                   for r in await conn.fetch(q["relation_columns"], table)}
         if not present:
             missing.append(f"table {table}")
             continue
-        missing += [f"column {table}.{c}" for c in columns if c not in present]
+        for c in columns:
+            if c not in present:
+                missing.append(f"column {table}.{c}")
+            elif present[c] not in types.get(f"{table}.{c}", [present[c]]):
+                # an id read as another type: installs, then fails at the first event
+                wanted = " or ".join(types[f"{table}.{c}"])
+                missing.append(f"column {table}.{c} of type {wanted} (it is {present[c]})")
+    for table in req.get("shadowed", {}):
+        kind = await conn.fetchval(q["relation_kind"], table)
+        if kind not in (None, "table"):   # None: named missing above
+            missing.append(f"table {table} (it is a {kind}; the shadow triggers need a table)")
     for function in req.get("functions", {}):
         schema, _, name = function.partition(".")
         if not await conn.fetchval(q["function_exists"], schema, name):

@@ -199,9 +199,12 @@ END $$;
 -- triggers (with their enabled state), grants and the views that read it. Unique keys gain
 -- p_key, which PostgreSQL requires of a partitioned table's unique indexes (docs "Table
 -- Partitioning", 5.11.2.3 Limitations). Runs in the caller's transaction (the installer's).
+-- Its search_path is pg_catalog alone: the statements it writes name tables and views by
+-- regclass and pg_get_*def text, which leave out a schema on the search_path, and a host's
+-- search_path (public, trapper) then made the views it puts back in public.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_partition_by_month(p_table regclass, p_key text)
 RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_schema text;
     v_name text;
