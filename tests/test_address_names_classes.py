@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.entities import owner, people, process
+from tests.entities import owner, people, process, rekey_places_keyed_before
 from tests.helpers import sql, val
 from tests.pg import Server
 
@@ -315,16 +315,8 @@ def test_places_keyed_before_042_take_the_new_keys(db_url: str) -> None:
            ("35-20 81st St, Jackson Heights, NY", "35-20|81st st||jackson heights"),
            ("22 Elm Ave # 3-B Santa Rosa CA", "22|elm ave|3-b|santa rosa"),
            ("1200 West 1200 North Provo UT 84604", "1200|w 1200 n provo||84604")]
-    for i, (address, key) in enumerate(old):
-        sql(db_url, """
-            INSERT INTO trapper.places (address_key, formatted_address, normalized_address,
-                                        address_kind, created_at)
-            VALUES ($1, $2, trapper.normalize_address($2), 'address',
-                    now() - make_interval(days => $3))""", key, address, 10 - i)
-    out = sql(db_url, "SELECT * FROM trapper.rekey_places()")[0]
+    out, live = rekey_places_keyed_before(db_url, old)
     assert (out["rekeyed"], out["merged"]) == (2, 1)
-    live = {r["address_key"] for r in sql(
-        db_url, "SELECT address_key FROM trapper.places WHERE merged_into_place_id IS NULL")}
     assert live == {"35-20|81st st||jackson heights", "22|elm ave|3b|santa rosa",
                     "1200|w 1200 n||provo"}
 

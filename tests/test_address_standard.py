@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO, run_cli
-from tests.entities import owner, process
+from tests.entities import owner, process, rekey_places_keyed_before
 from tests.helpers import execute, sql, val
 from tests.pg import Server
 
@@ -460,17 +460,9 @@ def test_places_keyed_before_039_take_the_town_after_an_article_street(db_url: s
            ("100 El Camino, Santa Rosa", "100|el camino||santa rosa"),
            ("100 La Calle St Helena", "100|la calle st||helena"),
            ("100 El Camino Real Santa Rosa", "100|el camino real||santa rosa")]
-    for i, (address, key) in enumerate(old):
-        sql(db_url, """
-            INSERT INTO trapper.places (address_key, formatted_address, normalized_address,
-                                        address_kind, created_at)
-            VALUES ($1, $2, trapper.normalize_address($2), 'address',
-                    now() - make_interval(days => $3))""", key, address, 10 - i)
-    out = sql(db_url, "SELECT * FROM trapper.rekey_places()")[0]
+    out, live = rekey_places_keyed_before(db_url, old)
     # La Calle takes its new key; El Camino's old key meets the one written with a comma
     assert (out["rekeyed"], out["merged"]) == (1, 1)
-    live = {r["address_key"] for r in sql(
-        db_url, "SELECT address_key FROM trapper.places WHERE merged_into_place_id IS NULL")}
     assert live == {"100|el camino||santa rosa", "100|la calle||st helena",
                     "100|el camino real||santa rosa"}
 
