@@ -22,11 +22,36 @@ RETURNS boolean
 LANGUAGE plpgsql STABLE
 SET enable_indexonlyscan = off
 AS $$
+DECLARE
+    v_from bigint := trapper.staged_scan_from(p_source_system, p_source_table);
 BEGIN
-    RETURN EXISTS (SELECT 1 FROM trapper.staged_records s
-                   WHERE s.source_system = p_source_system AND s.source_table = p_source_table
-                     AND NOT s.is_processed AND s.processing_error IS NULL);
+    -- from where this session's batches of the table reached, then (rarely) below it
+    IF EXISTS (SELECT 1 FROM trapper.staged_records s
+               WHERE s.source_system = p_source_system AND s.source_table = p_source_table
+                 AND NOT s.is_processed AND s.processing_error IS NULL AND s.id >= v_from) THEN
+        RETURN true;
+    END IF;
+    RETURN v_from > 0 AND EXISTS (
+        SELECT 1 FROM trapper.staged_records s
+        WHERE s.source_system = p_source_system AND s.source_table = p_source_table
+          AND NOT s.is_processed AND s.processing_error IS NULL AND s.id < v_from);
 END $$;
+
+-- Where this session's batches of a source table start looking for unprocessed records: past
+-- the last record its previous batch took (0 at first). A scan from the table's first record
+-- walked every record processed before it, whose index entries stay until VACUUM (or, on
+-- statistics gathered before the load, the primary key in id order with the rest filtered:
+-- 642,000 rows a batch, 0.4 s, half-way through a 391,000-row table of the ten-times world;
+-- docs/benchmarks.md, "Ten times Atlas"). Kept in a session setting (one jsonb object, keyed
+-- SYSTEM/TABLE), so it goes back with a batch that rolls back. A record left below it (taken
+-- by another worker that then rolled back, or a failed record cleared for a retry) is found
+-- when the records above it run short: run_processor_batch looks below then.
+CREATE OR REPLACE FUNCTION trapper.staged_scan_from(p_source_system text, p_source_table text)
+RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((nullif(current_setting('trapper.staged_scan_from', true), '')::jsonb
+                     ->> (p_source_system || '/' || p_source_table))::bigint, 0)
+$$;
 
 -- Run a processor over up to p_limit unprocessed records of one source table. Records
 -- are locked SKIP LOCKED, so two jobs of one table never take the same record. A record
@@ -47,14 +72,33 @@ DECLARE
     v_outs jsonb[] := '{}';
     v_bad_ids bigint[] := '{}';
     v_errors text[] := '{}';
+    v_from bigint := trapper.staged_scan_from(p_source_system, p_source_table);
 BEGIN
     v_ids := ARRAY(
         SELECT id FROM trapper.staged_records
         WHERE source_system = p_source_system AND source_table = p_source_table
-          AND NOT is_processed AND processing_error IS NULL
+          AND NOT is_processed AND processing_error IS NULL AND id >= v_from
         ORDER BY id
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED);
+    IF cardinality(v_ids) < p_limit AND v_from > 0 THEN
+        -- the records above run short: any left below (staged_scan_from says which)
+        v_ids := ARRAY(
+            SELECT x FROM unnest(v_ids || ARRAY(
+                SELECT id FROM trapper.staged_records
+                WHERE source_system = p_source_system AND source_table = p_source_table
+                  AND NOT is_processed AND processing_error IS NULL AND id < v_from
+                ORDER BY id
+                LIMIT p_limit - cardinality(v_ids)
+                FOR UPDATE SKIP LOCKED)) x ORDER BY x);
+    END IF;
+    IF cardinality(v_ids) > 0 THEN
+        PERFORM set_config('trapper.staged_scan_from', (
+            coalesce(nullif(current_setting('trapper.staged_scan_from', true), '')::jsonb,
+                     '{}'::jsonb)
+            || jsonb_build_object(p_source_system || '/' || p_source_table,
+                                  (SELECT max(x) + 1 FROM unnest(v_ids) x)))::text, false);
+    END IF;
     IF NOT p_isolate THEN
         -- One dynamic statement for the whole batch, in id order: a statement per record
         -- was planned afresh each time (~30 us a record, docs/benchmarks.md "Identity").
