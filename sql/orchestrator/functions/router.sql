@@ -36,6 +36,19 @@ BEGIN
         decision_reason text, decision_details jsonb);
 END $$;
 
+-- The record rejected by rule p_rule_id: the decisions so far and the rejection, after the
+-- record's log entries are written (every rejecting path of route_staged_record ends here).
+CREATE OR REPLACE FUNCTION trapper.orchestrator_rejected(
+    p_rec trapper.staged_records, p_entries jsonb, p_job uuid, p_decisions jsonb,
+    p_reason text, p_rule_id uuid
+) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM trapper.orchestrator_flush_log(p_rec, p_entries, p_job);
+    RETURN jsonb_build_object('decisions', p_decisions || jsonb_build_array(
+        jsonb_build_object('action', 'rejected', 'reason', p_reason, 'rule_id', p_rule_id)));
+END $$;
+
 -- Route one staged record. Returns {entity_type, entity_id, created, decisions: [...]}.
 CREATE OR REPLACE FUNCTION trapper.route_staged_record(
     p_staged_record_id bigint, p_job_id uuid DEFAULT NULL, p_log boolean DEFAULT NULL
@@ -141,10 +154,8 @@ BEGIN
                 v_logs := v_logs || trapper.orchestrator_log_entry(CASE WHEN r.is_required THEN 'rejected' ELSE 'skipped' END, r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_build_object('field', v_nested, 'value', rec.payload -> v_nested));
             END IF;
             IF r.is_required THEN
-                PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
-                RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
-                    jsonb_build_object('action', 'rejected', 'reason', v_reason,
-                                       'rule_id', r.rule_id)));
+                RETURN trapper.orchestrator_rejected(rec, v_logs, p_job_id, decisions, v_reason,
+                                                     r.rule_id);
             END IF;
             decisions := decisions || jsonb_build_object('action', 'skipped',
                 'reason', v_reason, 'rule_id', r.rule_id);
@@ -158,10 +169,8 @@ BEGIN
                 IF v_log THEN
                     v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'parts', v_parts)));
                 END IF;
-                PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
-                RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
-                    jsonb_build_object('action', 'rejected', 'reason', v_reason,
-                                       'rule_id', r.rule_id)));
+                RETURN trapper.orchestrator_rejected(rec, v_logs, p_job_id, decisions, v_reason,
+                                                     r.rule_id);
             END IF;
             IF r.skip_if_empty THEN
                 -- a field the record does not have at all is said so: "is empty" sent people
@@ -261,10 +270,8 @@ BEGIN
                     IF v_log THEN
                         v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'placeholder', btrim(v), 'parts', v_parts)));
                     END IF;
-                    PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
-                    RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
-                        jsonb_build_object('action', 'rejected', 'reason', v_reason,
-                                           'rule_id', r.rule_id)));
+                    RETURN trapper.orchestrator_rejected(rec, v_logs, p_job_id, decisions, v_reason,
+                                                         r.rule_id);
                 END IF;
                 IF r.skip_if_empty THEN
                     v_reason := format('skipped: field %s holds %L, no value', r.source_field,
@@ -294,10 +301,8 @@ BEGIN
                 IF v_log THEN
                     v_logs := v_logs || trapper.orchestrator_log_entry('rejected', r.target_surface, NULL, r.rule_id, r.rule_version, v_reason, jsonb_strip_nulls(jsonb_build_object('field', r.source_field, 'value', v, 'type', v_ptype, 'parameter', coalesce(r.target_field, r.source_field), 'parts', v_parts)));
                 END IF;
-                PERFORM trapper.orchestrator_flush_log(rec, v_logs, p_job_id);
-                RETURN jsonb_build_object('decisions', decisions || jsonb_build_array(
-                    jsonb_build_object('action', 'rejected', 'reason', v_reason,
-                                       'rule_id', r.rule_id)));
+                RETURN trapper.orchestrator_rejected(rec, v_logs, p_job_id, decisions, v_reason,
+                                                     r.rule_id);
             ELSIF v IS NOT NULL THEN
                 v := v_typed;   -- the value as its type writes it (3.0 → 3, 3/14/2025 → 2025-03-14)
             END IF;
