@@ -37,6 +37,14 @@ BEGIN
           AND NOT s.is_processed AND s.processing_error IS NULL AND s.id < v_from);
 END $$;
 
+-- The session's points of every source table it worked (the setting, read and written only
+-- by this function and the two below).
+CREATE OR REPLACE FUNCTION trapper.staged_scan_points() RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(nullif(current_setting('trapper.staged_scan_from', true), '')::jsonb,
+                    '{}'::jsonb)
+$$;
+
 -- Where this session's batches of a source table start looking for unprocessed records: past
 -- the last record its previous batch took (0 at first). A scan from the table's first record
 -- walked every record processed before it, whose index entries stay until VACUUM (or, on
@@ -49,8 +57,17 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.staged_scan_from(p_source_system text, p_source_table text)
 RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce((nullif(current_setting('trapper.staged_scan_from', true), '')::jsonb
-                     ->> (p_source_system || '/' || p_source_table))::bigint, 0)
+    SELECT coalesce((trapper.staged_scan_points() ->> (p_source_system || '/' || p_source_table))
+                    ::bigint, 0)
+$$;
+
+-- The next batch of a source table starts at p_from (run_processor_batch, after a batch).
+CREATE OR REPLACE FUNCTION trapper.staged_scan_from_set(
+    p_source_system text, p_source_table text, p_from bigint
+) RETURNS void
+LANGUAGE sql AS $$
+    SELECT set_config('trapper.staged_scan_from', (trapper.staged_scan_points()
+        || jsonb_build_object(p_source_system || '/' || p_source_table, p_from))::text, false)
 $$;
 
 -- Run a processor over up to p_limit unprocessed records of one source table. Records
@@ -93,11 +110,8 @@ BEGIN
                 FOR UPDATE SKIP LOCKED)) x ORDER BY x);
     END IF;
     IF cardinality(v_ids) > 0 THEN
-        PERFORM set_config('trapper.staged_scan_from', (
-            coalesce(nullif(current_setting('trapper.staged_scan_from', true), '')::jsonb,
-                     '{}'::jsonb)
-            || jsonb_build_object(p_source_system || '/' || p_source_table,
-                                  (SELECT max(x) + 1 FROM unnest(v_ids) x)))::text, false);
+        PERFORM trapper.staged_scan_from_set(p_source_system, p_source_table,
+                                             (SELECT max(x) + 1 FROM unnest(v_ids) x));
     END IF;
     IF NOT p_isolate THEN
         -- One dynamic statement for the whole batch, in id order: a statement per record
