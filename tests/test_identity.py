@@ -444,6 +444,16 @@ def test_nameless_records_of_one_email_are_its_one_holder(db_url: str) -> None:
                       "holds the identifiers")
     assert val(db_url, "SELECT count(*) FROM trapper.data_engine_match_decisions "
                        "WHERE review_status = 'pending'") == 0
+    # the person the nameless rows made takes the first name that joins it
+    assert [dict(r) for r in sql(db_url, "SELECT display_name, first_name, last_name "
+                                         "FROM trapper.sot_people")] == [{"display_name": "Pat Lee", "first_name": "Pat", "last_name": "Lee"}]
+    # and another name on that email is now told apart (a household member), its name kept
+    process(db_url, "clinichq", "owner_info", owner("44-4b", "Sam", "Lee",
+                                                    email="pat@example.org"))
+    assert [k for k, _ in decisions(db_url)][4:] == ["household_member"]
+    assert sorted(r["display_name"] for r in sql(db_url, "SELECT display_name FROM "
+                                                         "trapper.sot_people")) \
+        == ["Pat Lee", "Sam Lee"]
 
 
 def test_a_nameless_record_is_not_given_to_one_of_several_holders(db_url: str) -> None:

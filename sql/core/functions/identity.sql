@@ -367,7 +367,8 @@ BEGIN
         SELECT NULL::uuid AS pid, NULL::double precision AS score,
                NULL::double precision AS w_email, NULL::double precision AS w_phone,
                NULL::double precision AS w_name, NULL::text AS name_level,
-               NULL::double precision AS w_address, NULL::bigint AS holders INTO v_best;
+               NULL::double precision AS w_address, NULL::bigint AS holders,
+               NULL::text AS first_name, NULL::text AS last_name INTO v_best;
         IF v_gate.kind <> 'person' THEN
             decision_type := 'rejected';
             decision_reason := 'not a person: ' || v_gate.reason;
@@ -550,6 +551,20 @@ BEGIN
                 CASE WHEN v_email IS NULL AND cardinality(v_phones) = 0 THEN 'name_only'
                      ELSE 'normal' END)
         RETURNING sot_people.person_id INTO person_id;
+    END IF;
+
+    -- A person made from nameless rows (an email alone, core 044) takes the name of the first
+    -- named record that joins them: it stayed nameless before, so `explain`, the review queue
+    -- and every listing showed a person nobody could recognise, and a later record of another
+    -- name on that email was scored against "name unknown" rather than told apart as a
+    -- household member (docs/identity.md, "Decisions"). Only an empty name is filled: a name
+    -- the person has is never rewritten by a match.
+    IF decision_type = 'auto_match' AND person_id = v_best.pid AND v_name <> ''
+       AND v_best.first_name IS NULL AND v_best.last_name IS NULL THEN
+        UPDATE trapper.sot_people sp
+        SET first_name = v_first, last_name = v_last, display_name = v_name, updated_at = now()
+        WHERE sp.person_id = data_engine_resolve_identity.person_id
+          AND sp.first_name IS NULL AND sp.last_name IS NULL;
     END IF;
 
     IF person_id IS NOT NULL THEN
