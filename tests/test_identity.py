@@ -446,7 +446,8 @@ def test_nameless_records_of_one_email_are_its_one_holder(db_url: str) -> None:
                        "WHERE review_status = 'pending'") == 0
     # the person the nameless rows made takes the first name that joins it
     assert [dict(r) for r in sql(db_url, "SELECT display_name, first_name, last_name "
-                                         "FROM trapper.sot_people")] == [{"display_name": "Pat Lee", "first_name": "Pat", "last_name": "Lee"}]
+                                         "FROM trapper.sot_people")] \
+        == [{"display_name": "Pat Lee", "first_name": "Pat", "last_name": "Lee"}]
     # and another name on that email is now told apart (a household member), its name kept
     process(db_url, "clinichq", "owner_info", owner("44-4b", "Sam", "Lee",
                                                     email="pat@example.org"))

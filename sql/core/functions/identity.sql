@@ -123,6 +123,16 @@ BEGIN
     RETURN nullif(array_to_string(said, '; '), '');
 END $$;
 
+-- Whether a name is no more than initials ("A.", "A. N.") or empty: what a person made from
+-- such records lacks, for the first record with a whole name to fill (the resolver).
+CREATE OR REPLACE FUNCTION trapper.name_is_initials(p_first text, p_last text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    k text := trapper.norm_name_key(concat_ws(' ', p_first, p_last));
+BEGIN
+    RETURN k IS NULL OR length(replace(k, ' ', '')) = cardinality(string_to_array(k, ' '));
+END $$;
+
 -- The gate before matching: is this a person at all? Returns the kind of non-person
 -- ('organization', 'placeholder', 'business', 'agency', 'address') and why, or 'person'.
 CREATE OR REPLACE FUNCTION trapper.should_be_person(
@@ -178,7 +188,13 @@ BEGIN
           -- word's one-row lookup first, since most names have none (the list read whole for
           -- every name was a fifth of this function's cost)
           OR (EXISTS (SELECT 1 FROM trapper.name_placeholder_words p WHERE p.word = words[1])
-              AND words <@ ARRAY(SELECT p.word FROM trapper.name_placeholder_words p)) THEN
+              AND words <@ ARRAY(SELECT p.word FROM trapper.name_placeholder_words p)
+              -- but initials alone ("A.", "N.", "A. N.") are a person's: the words hold "a"
+              -- and "n" for "N/A" (caught above as such), and an owner written as an initial
+              -- beside a real email and phone was rejected, the record's person lost (seven
+              -- rows of the atlas10 world; docs/identity.md). "X" stays a placeholder.
+              AND NOT (length(replace(full_name, ' ', '')) = cardinality(words)
+                       AND translate(full_name, '0123456789x', '') = full_name)) THEN
         kind := 'placeholder'; reason := format('placeholder name "%s"', full_name);
     ELSIF 'scas' = ANY (words) OR strpos(spaced, ' animal services ') > 0
           OR strpos(spaced, ' animal control ') > 0 THEN
@@ -559,12 +575,15 @@ BEGIN
     -- name on that email was scored against "name unknown" rather than told apart as a
     -- household member (docs/identity.md, "Decisions"). Only an empty name is filled: a name
     -- the person has is never rewritten by a match.
-    IF decision_type = 'auto_match' AND person_id = v_best.pid AND v_name <> ''
-       AND v_best.first_name IS NULL AND v_best.last_name IS NULL THEN
+    -- Initials alone ("A.") are filled the same way by a name with a whole word.
+    IF decision_type = 'auto_match' AND person_id = v_best.pid AND v_best.name_level = 'unknown'
+       AND trapper.name_is_initials(v_best.first_name, v_best.last_name)
+       AND NOT trapper.name_is_initials(v_first, v_last) THEN
         UPDATE trapper.sot_people sp
         SET first_name = v_first, last_name = v_last, display_name = v_name, updated_at = now()
         WHERE sp.person_id = data_engine_resolve_identity.person_id
-          AND sp.first_name IS NULL AND sp.last_name IS NULL;
+          AND sp.first_name IS NOT DISTINCT FROM v_best.first_name
+          AND sp.last_name IS NOT DISTINCT FROM v_best.last_name;
     END IF;
 
     IF person_id IS NOT NULL THEN

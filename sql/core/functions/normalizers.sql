@@ -304,6 +304,21 @@ BEGIN
         tb_f := array(SELECT x FROM unnest(tb_f) x WHERE NOT x = ANY (sfx));
         tb_l := array(SELECT x FROM unnest(tb_l) x WHERE NOT x = ANY (sfx));
     END IF;
+    -- Initials alone on one side ("A.", "A. N.", a surname's "B."), a name on the other: the
+    -- initials tell little more than no name, so they are 'unknown' when they agree with the
+    -- other side's first letters (the nameless rules then apply: identity_outcome's sole
+    -- holder), 'different' when one does not. "A." against "Amanda Medina" on her email was
+    -- 'different', a household member of herself (the atlas10 world's initial-only owners).
+    -- (with no surname on either side, "K" / "Kimberly" stays close, below)
+    IF (length(array_to_string(ta_f || ta_l, '')) = cardinality(ta_f || ta_l))
+       <> (length(array_to_string(tb_f || tb_l, '')) = cardinality(tb_f || tb_l))
+       AND cardinality(ta_l) + cardinality(tb_l) > 0 THEN
+        RETURN CASE WHEN (cardinality(ta_f) = 0 OR cardinality(tb_f) = 0
+                          OR left(ta_f[1], 1) = left(tb_f[1], 1))
+                         AND (cardinality(ta_l) = 0 OR cardinality(tb_l) = 0
+                              OR left(ta_l[1], 1) = left(tb_l[1], 1))
+                    THEN 'unknown' ELSE 'different' END;
+    END IF;
     fa := nullif(array_to_string(ta_f, ''), ''); la := nullif(array_to_string(ta_l, ''), '');
     fb := nullif(array_to_string(tb_f, ''), ''); lb := nullif(array_to_string(tb_l, ''), '');
     -- the same letters, spaces, hyphens and punctuation aside ("De La Cruz" / "Delacruz")
