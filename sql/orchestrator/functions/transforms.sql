@@ -284,9 +284,14 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.orchestrator_phone_refusal(p text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v text := lower(coalesce(p, ''));
+    v text := ltrim(lower(coalesce(p, '')), E'abcdefghijklmnopqrstuvwxyz:.#/-() \t');
 BEGIN
-    v := split_part(split_part(v, 'ext', 1), 'x', 1);    -- an extension says nothing here
+    IF left(v, 1) = '+' AND left(ltrim(v, E'+ \t(.-'), 1) <> '1' THEN
+        RETURN format('+%s is another country''s code: not a US number',
+                      substring(v FROM '^\+[\s(]*(\d{1,3})'));
+    END IF;
+    -- an extension says nothing here
+    v := split_part(split_part(split_part(v, 'ext', 1), 'x', 1), '#', 1);
     v := translate(v, translate(v, '0123456789', ''), '');
     IF length(v) = 11 AND left(v, 1) = '1' THEN
         v := substr(v, 2);
