@@ -110,13 +110,15 @@ def test_phones_as_people_type_them(fn_db: str) -> None:
 
 
 def test_a_cell_listing_phones_gives_every_number(fn_db: str) -> None:
-    """Two numbers in one cell were none to a processor: both are the person's now, each
-    once; a placeholder among them is still refused. A labelled first number is that number
-    (its label's second is not read, by a rule either)."""
+    """Two numbers in one cell were none to a processor, or the first alone when it was
+    labelled ("(work)", "cell:"): both are the person's now, each once; a placeholder among
+    them is still refused."""
     got = val(fn_db, "SELECT trapper.usable_phones($1::text[])",
               ["707-555-1234 / 707-555-9876", "cell: 707 555 9876 home: 707 555 1111",
-               "555-555-5555; 707-555-2222", None, "n/a"])
-    assert got == ["7075551234", "7075559876", "7075552222"]
+               "555-555-5555; 707-555-2222", None, "n/a",
+               "707-555-3001 (work), 707-555-3002 (cell)"])
+    assert got == ["7075551234", "7075559876", "7075551111", "7075552222", "7075553001",
+                   "7075553002"]
 
 
 def test_microchips_as_spreadsheets_and_people_write_them(fn_db: str) -> None:
@@ -150,6 +152,9 @@ ROWS: list[tuple[str, str, str, str, str]] = [
     ("Finn", "Moss", "", "707-555-4001 #12", ""),
     ("Gil", "Ray", "gil@ray.org", "707-555-123", ""),
     ("Hana", "Sato", "hana@sato.nz", "+64 9 345 6789", ""),
+    ("Ivy", "Cole", "", "707-555-5001 (work), 707-555-5002 (cell)", ""),
+    ("Ivy", "Cole", "", "707-555-5002", ""),
+    ("Jo", "Vance", "declined", "555-555-5555", ""),
 ]
 
 
@@ -193,11 +198,13 @@ def test_identifier_classes_through_a_processor_and_the_rules_alike(
         return _person_of(db_url, "clinichq", "owner_info", f"25-{i:03d}_2025-03-14")
 
     clinic_people = [person(i) for i in range(len(ROWS))]
-    assert all(clinic_people), clinic_people          # no row rejected
+    assert all(clinic_people[:12]), clinic_people     # no row rejected but Jo's
+    assert clinic_people[12] is None
     assert clinic_people[0] == clinic_people[1]       # Ann: one address, pasted two ways
     assert clinic_people[2] != clinic_people[3]       # Bob and Carla: strangers
     assert clinic_people[4] == clinic_people[5]       # Dana: two numbers in one cell
-    assert len(set(clinic_people)) == 8
+    assert clinic_people[10] == clinic_people[11]     # Ivy: two, the first labelled
+    assert len(set(clinic_people) - {None}) == 9
     hh = sql(db_url, "SELECT household_id FROM trapper.sot_people WHERE person_id = ANY($1)",
              [clinic_people[2], clinic_people[3]])
     assert all(r["household_id"] is None for r in hh)
@@ -234,8 +241,18 @@ def test_identifier_classes_through_a_processor_and_the_rules_alike(
                           env=env))["rows"]
     unread_rules = {g["source_record_id"]: g["explanation"] for g in gaps
                     if g["issue_type"] == "value_unread"}
-    assert set(unread_rules) == {"cs-8", "cs-9"}
+    assert set(unread_rules) == {"cs-8", "cs-9", "cs-12"}
     assert "+64 is another country's code" in unread_rules["cs-9"]
+    assert [g["source_record_id"] for g in gaps
+            if g["issue_type"] in ("routing_rejected", "identity_rejected")] == ["cs-12"]
+    # the processor's record the identity engine made no person of is a gap too, with why
+    # (it was "processed", its place named, and nothing more)
+    why = json.loads(_ok("why-missing", "clinichq/owner_info/25-012_2025-03-14", "--json",
+                         env=env))
+    [gap] = [g for g in why["gaps"] if g["issue_type"] == "identity_rejected"]
+    assert ("email 'declined' is not an email address; phone 5555555555 is on the identity "
+            "blocklist (a placeholder: one digit repeated)") in gap["explanation"]
+    assert "identity_rejected" in why["answer"]
 
 
 def test_two_chips_in_one_cell_are_one_cat_with_both(db_url: str, tmp_path: Path) -> None:

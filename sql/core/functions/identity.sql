@@ -105,22 +105,28 @@ BEGIN
 END $$;
 
 -- The numbers a record's phone cells give, usable, each once, in order: a cell's one
--- number, else every number it lists ("707-523-1234 / 707-523-9876": both the person's,
--- where they had been no number at all, and the record rejected when it had no other;
--- a rule's norm_phone_us($1) passes the first, the second as the person's cell).
+-- number, and every number a cell of twenty digits or more lists ("707-523-1234 /
+-- 707-523-9876", "707-523-1234 (work), 707-523-9876 (cell)", "cell: 707… home: 707…": both
+-- the person's, where they had been no number at all, and the record rejected when it had no
+-- other, or the first alone; a rule's norm_phone_us($1) passes the first, the second as the
+-- person's cell).
 CREATE OR REPLACE FUNCTION trapper.usable_phones(p_cells text[]) RETURNS text[]
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     raw text;
     v text;
+    listed text[];
     got text[] := '{}';
 BEGIN
     FOREACH raw IN ARRAY coalesce(p_cells, '{}') LOOP
         CONTINUE WHEN raw IS NULL;
         v := trapper.norm_phone_us(raw);
-        FOREACH v IN ARRAY CASE WHEN v IS NOT NULL THEN ARRAY[v]
-                                WHEN length(raw) >= 20 THEN trapper.phones_listed_us(raw)
-                                ELSE '{}' END LOOP
+        listed := CASE WHEN trapper.phone_cell_lists(raw) THEN trapper.phones_listed_us(raw)
+                       ELSE '{}' END;
+        IF v IS NOT NULL AND NOT v = ANY (listed) THEN
+            listed := v || listed;
+        END IF;
+        FOREACH v IN ARRAY listed LOOP
             IF NOT v = ANY (got) AND trapper.identifier_blocked('phone', v) IS NULL THEN
                 got := got || v;
             END IF;

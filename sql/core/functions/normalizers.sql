@@ -120,6 +120,14 @@ LANGUAGE sql IMMUTABLE AS $$
           WHERE e IS NOT NULL GROUP BY e) u
 $$;
 
+-- Whether a phone cell may list several numbers: twenty digits or more (two numbers at the
+-- least). String functions alone: it is asked of every phone cell a processor reads.
+CREATE OR REPLACE FUNCTION trapper.phone_cell_lists(p text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT length(p) >= 20
+           AND length(translate(p, translate(p, '0123456789', ''), '')) >= 20
+$$;
+
 -- Each US number a cell lists ("707-523-1234 / 707-523-9876", "home 707 523 1234 cell 707
 -- 524 9999"), as norm_phone_us reads it, in order, once; the orchestrator's
 -- orchestrator_phones_us is its copy (as emails_listed's). Read only when the cell is no
