@@ -48,7 +48,8 @@ def test_one_email_as_people_paste_it_is_that_email(fn_db: str) -> None:
         "ann@x.org.": "ann@x.org", "ann@x.org,": "ann@x.org", "ann@x.org;": "ann@x.org",
         "(ann@x.org)": "ann@x.org", "'ann@x.org'": "ann@x.org",
         "<mailto:ann@x.org>": "ann@x.org", "ａｎｎ＠ｘ．ｏｒｇ": "ann@x.org",
-        "ann＠x.org": "ann@x.org",
+        "ann＠x.org": "ann@x.org", "ann@@x.org": "ann@x.org", "Ann@Gmail,com": "ann@gmail.com",
+        "ann@x.org,bob": None,
         # still no one address: a list, a space inside, a word, a bare domain
         "ann@x.org; bob@y.org": None, "ann@x.org, bob@y.org": None,
         "ann@x.org / bob@y.org": None, "ann @ x.org": None, "declined": None,
@@ -107,6 +108,36 @@ def test_phones_as_people_type_them(fn_db: str) -> None:
         "123-456-7890": None, "707-555-1234 / 707-555-9876": None,
     }
     assert _map(fn_db, "norm_phone_us", list(cases)) == cases
+
+
+def test_a_refused_phone_says_why_the_same_by_a_processor_and_a_rule(db_url: str) -> None:
+    """A processor's rejected record said only "is not a US number"; a rule's skip said why.
+    Both say the same now, for each class."""
+    values = ["555-1234", "707-555-123", "+64 9 345 6789", "7.07555E+09", "1-800-FLOWERS",
+              "707-555-0123", "123-456-7890", "707-155-1234", "N/A",
+              "707-555-1234 707-555-98"]
+    rows = sql(db_url, """
+        SELECT raw, trapper.phone_refusal(raw) AS core,
+               trapper.orchestrator_phone_refusal(raw) AS rule,
+               trapper.identifiers_refused(NULL, ARRAY[raw]) AS said
+        FROM unnest($1::text[]) raw""", values)
+    got = {r["raw"]: r["core"] for r in rows}
+    assert all(r["core"] == r["rule"] for r in rows), rows
+    assert got == {
+        "555-1234": "7 digits: a US number has 10 (an area code missing?)",
+        "707-555-123": "9 digits: a US number has 10 (an area code missing?)",
+        "+64 9 345 6789": "+64 is another country's code: not a US number",
+        "7.07555E+09": ("a spreadsheet wrote it in scientific notation, and its last digits "
+                        "are lost"),
+        "1-800-FLOWERS": "letters for digits (a vanity number) are not read",
+        "707-555-0123": "a 555-01xx number: the lines kept for fiction",
+        "123-456-7890": "123 is no US area code",
+        "707-155-1234": "no US exchange starts with 1",
+        "N/A": "no digits",
+        "707-555-1234 707-555-98": "18 digits: more than one US number"}
+    said = {r["raw"]: r["said"] for r in rows}
+    assert said["555-1234"] == ("phone '555-1234' is not a US number (7 digits: a US number "
+                                "has 10 (an area code missing?))")
 
 
 def test_a_cell_listing_phones_gives_every_number(fn_db: str) -> None:

@@ -191,7 +191,8 @@ BEGIN
         v := trapper.norm_phone_us(raw);
         listed := CASE WHEN v IS NOT NULL THEN ARRAY[v] ELSE trapper.phones_listed_us(raw) END;
         IF cardinality(listed) = 0 THEN
-            said := said || format('phone %L is not a US number', left(btrim(raw), 40));
+            said := said || (format('phone %L is not a US number', left(btrim(raw), 40))
+                             || coalesce(' (' || trapper.phone_refusal(raw) || ')', ''));
         END IF;
         FOREACH v IN ARRAY listed LOOP
             why := trapper.identifier_blocked('phone', v);

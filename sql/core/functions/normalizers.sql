@@ -63,6 +63,42 @@ BEGIN
     RETURN v;
 END $$;
 
+-- Why norm_phone_us gave nothing for a value, in words, for a record's rejected decision
+-- ("phone '555-1234' is not a US number (7 digits: a US number has 10 (an area code
+-- missing?))"). The orchestrator's orchestrator_phone_refusal is its copy (a shadow install's
+-- core is the host's), kept equal by tests/test_identifier_classes.py. NULL when the value
+-- reads as a number.
+CREATE OR REPLACE FUNCTION trapper.phone_refusal(p text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := ltrim(lower(coalesce(p, '')), E'abcdefghijklmnopqrstuvwxyz:.#/-() \t');
+BEGIN
+    IF left(v, 1) = '+' AND left(ltrim(v, E'+ \t(.-'), 1) <> '1' THEN
+        RETURN format('+%s is another country''s code: not a US number',
+                      substring(v FROM '^\+[\s(]*(\d{1,3})'));
+    ELSIF v ~ '^\d+(\.\d+)?e\+?\d+$' THEN
+        RETURN 'a spreadsheet wrote it in scientific notation, and its last digits are lost';
+    ELSIF v ~ '^[\d().-]*\d[-.]?[a-z]{4,}' THEN
+        RETURN 'letters for digits (a vanity number) are not read';
+    END IF;
+    -- an extension says nothing here
+    v := split_part(split_part(split_part(v, 'ext', 1), 'x', 1), '#', 1);
+    v := translate(v, translate(v, '0123456789', ''), '');
+    IF length(v) = 11 AND left(v, 1) = '1' THEN
+        v := substr(v, 2);
+    END IF;
+    RETURN CASE
+        WHEN v = '' THEN 'no digits'
+        WHEN length(v) < 10 THEN format('%s digits: a US number has 10 (an area code missing?)', length(v))
+        WHEN length(v) > 10 THEN format('%s digits: more than one US number', length(v))
+        WHEN substr(v, 4, 5) = '55501' THEN 'a 555-01xx number: the lines kept for fiction'
+        WHEN substr(v, 4) = '5551212' THEN '555-1212 is directory assistance'
+        WHEN substr(v, 1, 1) IN ('0', '1') OR substr(v, 2, 2) = '11'
+            THEN format('%s is no US area code', left(v, 3))
+        WHEN substr(v, 4, 1) IN ('0', '1') THEN format('no US exchange starts with %s', substr(v, 4, 1))
+    END;
+END $$;
+
 -- Lower-case and trim (the real system's V2 rule: no Gmail dot or +tag folding, which
 -- merges people who are not the same); NULL unless it looks like local@domain.tld.
 -- Trimmed of a tab, a line break or a no-break space too, and rid of the characters that
@@ -73,7 +109,8 @@ END $$;
 -- One address as people paste it is that address: in quotes or angle brackets, after a
 -- name ("Ann Lee <ann@x.org>", as a mail client copies it), with the sentence's full stop
 -- or a comma after it ("ann@x.org."), typed on a phone's full-width keyboard
--- ("ann＠x.org", read as Unicode's compatibility form, NFKC); each was no email before, and
+-- ("ann＠x.org", read as Unicode's compatibility form, NFKC), with its @ struck twice or a
+-- comma for the domain's dot ("ann@gmail,com"); each was no email before, and
 -- a person known by it alone was rejected. A cell that lists several is no one address:
 -- NULL here (trapper.emails_listed reads them).
 -- (PL/pgSQL: as a SQL function with a FROM it was never inlined, and ran its query through
@@ -98,6 +135,16 @@ BEGIN
     v := rtrim(btrim(v, E' \t"''<>()[]'), E' \t.,;:"''<>()[]');
     IF left(v, 7) = 'mailto:' THEN
         v := btrim(substr(v, 8), E' \t"''<>');   -- a link copied from a web page or mail client
+    END IF;
+    -- a key struck twice ("ann@@x.org"), a comma for the domain's last dot ("ann@gmail,com":
+    -- one @, no dot before the comma, so no list)
+    IF strpos(v, '@@') > 0 THEN
+        v := replace(v, '@@', '@');
+    END IF;
+    IF strpos(v, ',') > strpos(v, '@') AND strpos(v, '@') > 0
+       AND strpos(split_part(split_part(v, '@', 2), ',', 1), '.') = 0
+       AND length(v) - length(replace(v, '@', '')) = 1 THEN
+        v := regexp_replace(v, ',([a-z]{2,})$', '.\1');
     END IF;
     RETURN CASE WHEN v ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
                      AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
