@@ -421,7 +421,8 @@ BEGIN
     IF p_staged_record_id IS NOT NULL
        AND ((v_email IS NULL AND strpos(p_email, '@') > 0)
             OR cardinality(v_phones) < (CASE WHEN nullif(btrim(p_phone), '') IS NULL THEN 0 ELSE 1 END
-                                        + CASE WHEN nullif(btrim(p_cell), '') IS NULL THEN 0 ELSE 1 END)) THEN
+                                        + CASE WHEN nullif(btrim(p_cell), '') IS NULL
+                                                    OR p_cell = p_phone THEN 0 ELSE 1 END)) THEN
         PERFORM trapper.note_unread_identifiers(p_staged_record_id, p_email, p_phone, p_cell);
     END IF;
     -- every weight, threshold and the source's confidence in one statement (the weights
