@@ -50,6 +50,8 @@ def test_one_email_as_people_paste_it_is_that_email(fn_db: str) -> None:
         "<mailto:ann@x.org>": "ann@x.org", "ａｎｎ＠ｘ．ｏｒｇ": "ann@x.org",
         "ann＠x.org": "ann@x.org", "ann@@x.org": "ann@x.org", "Ann@Gmail,com": "ann@gmail.com",
         "ann@x.org,bob": None,
+        # an accent typed as a letter of its own or composed: one address, not two
+        "Jose\u0301@x.org": "jos\u00e9@x.org", "jos\u00e9@x.org": "jos\u00e9@x.org",
         # still no one address: a list, a space inside, a word, a bare domain
         "ann@x.org; bob@y.org": None, "ann@x.org, bob@y.org": None,
         "ann@x.org / bob@y.org": None, "ann @ x.org": None, "declined": None,
