@@ -54,7 +54,8 @@ def test_a_rejected_record_says_which_identifiers_were_refused_and_why(db_url: s
     assert r1 == ("no usable email or phone (never matched or created on a name alone): email "
                   "lee@noemail.com is on the identity blocklist (fake domain); phone 7075767999 "
                   "is on the identity blocklist (the organisation's own landline, used as a "
-                  "placeholder); phone '12345' is not a US number")
+                  "placeholder); phone '12345' is not a US number (5 digits: a US number "
+                  "has 10 (an area code missing?))")
     assert r2.endswith(": email 'kim at home' is not an email address")
     # example.com is the domain examples are written with, not a fake one (core 026)
     process(db_url, "clinichq", "owner_info", owner("25-7", "Ann", "Ray",

@@ -226,6 +226,11 @@ DECLARE
     v_clinic text := trapper.source_id(p_clinichq_animal_id);
     v_shelter text := trapper.source_id(p_shelterluv_id);
     v_registry text := trapper.source_id(p_petlink_id);
+    -- a cell listing two chips (a cat chipped twice): the first is v_chip, the rest find
+    -- the cat too and are given to it
+    v_more text[] := CASE WHEN translate(p_microchip, E',;/|&\n', '') <> p_microchip
+                          THEN (trapper.microchips_listed(p_microchip))[2:] ELSE '{}' END;
+    v_other text;
 BEGIN
     IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
         v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
@@ -238,8 +243,13 @@ BEGIN
     -- A miss takes the keys' locks and looks again, since a worker that held them may have
     -- just created this cat.
     LOOP
+        v_id := trapper.cat_by_identifier('microchip', v_chip);
+        FOREACH v_other IN ARRAY v_more LOOP
+            EXIT WHEN v_id IS NOT NULL;
+            v_id := trapper.cat_by_identifier('microchip', v_other);
+        END LOOP;
         v_id := coalesce(
-            trapper.cat_by_identifier('microchip', v_chip),
+            v_id,
             trapper.cat_by_identifier('clinichq_animal_id', v_clinic),
             trapper.cat_by_identifier('shelterluv_animal_id', v_shelter),
             trapper.cat_by_identifier('petlink_pet_id', v_registry));
@@ -266,6 +276,10 @@ BEGIN
         v_fmt := trapper.microchip_format(v_chip);
         PERFORM trapper.add_cat_identifier(v_id, 'microchip', v_chip, p_source, v_fmt.confidence);
     END IF;
+    FOREACH v_other IN ARRAY v_more LOOP
+        PERFORM trapper.add_cat_identifier(v_id, 'microchip', v_other, p_source,
+                                           (trapper.microchip_format(v_other)).confidence);
+    END LOOP;
     PERFORM trapper.add_cat_identifier(v_id, 'clinichq_animal_id', v_clinic, p_source);
     PERFORM trapper.add_cat_identifier(v_id, 'shelterluv_animal_id', v_shelter, p_source);
     PERFORM trapper.add_cat_identifier(v_id, 'petlink_pet_id', v_registry, p_source);

@@ -16,9 +16,13 @@ DECLARE
     why text;
 BEGIN
     IF p_type = 'email' THEN
+        -- a mailbox name that says there is none ("noemail@gmail.com", "none@yahoo.com",
+        -- "declined@…", "n.a@…": core 045), read without its dots, dashes and underscores
         SELECT b.reason INTO why FROM trapper.identity_blocklist b
         WHERE (b.id_type = 'email_domain' AND b.value = split_part(p_value, '@', 2))
            OR (b.id_type = 'email' AND b.value = p_value)
+           OR (b.id_type = 'email_local'
+               AND b.value = translate(split_part(p_value, '@', 1), '._-', ''))
         ORDER BY b.id_type LIMIT 1;
     ELSE
         -- a local number of one digit seven times (555-5555, 222-2222, any area code) is what
@@ -63,10 +67,25 @@ BEGIN
     RETURN local || '@' || dom;
 END $$;
 
+-- The email a cell gives, as its mailbox: the cell's one address, else the first of the
+-- several it lists ("ann@x.org; bob@y.org", "Ann <ann@x.org>, Bob <bob@y.org>"), as a rule's
+-- norm_email($1) passes it (the orchestrator's orchestrator_norm_email); NULL when it holds
+-- none. The list is read only when the cell is no one address.
+CREATE OR REPLACE FUNCTION trapper.email_of_cell(p_raw text) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    e text := trapper.norm_email(p_raw);
+BEGIN
+    IF e IS NULL AND strpos(p_raw, '@') > 0 THEN
+        e := (trapper.emails_listed(p_raw))[1];
+    END IF;
+    RETURN trapper.email_mailbox(e);
+END $$;
+
 CREATE OR REPLACE FUNCTION trapper.usable_email(p_raw text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    e text := trapper.email_mailbox(trapper.norm_email(p_raw));
+    e text := trapper.email_of_cell(p_raw);
 BEGIN
     IF e IS NULL OR trapper.identifier_blocked('email', e) IS NOT NULL THEN
         RETURN NULL;
@@ -85,6 +104,64 @@ BEGIN
     RETURN v;
 END $$;
 
+-- The numbers a record's phone cells give, usable, each once, in order: a cell's one
+-- number, and every number a cell of twenty digits or more lists ("707-523-1234 /
+-- 707-523-9876", "707-523-1234 (work), 707-523-9876 (cell)", "cell: 707… home: 707…": both
+-- the person's, where they had been no number at all, and the record rejected when it had no
+-- other, or the first alone; a rule's norm_phone_us($1) passes the first, the second as the
+-- person's cell).
+CREATE OR REPLACE FUNCTION trapper.usable_phones(p_cells text[]) RETURNS text[]
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    raw text;
+    v text;
+    listed text[];
+    got text[] := '{}';
+BEGIN
+    FOREACH raw IN ARRAY coalesce(p_cells, '{}') LOOP
+        CONTINUE WHEN raw IS NULL;
+        v := trapper.norm_phone_us(raw);
+        listed := CASE WHEN trapper.phone_cell_lists(raw) THEN trapper.phones_listed_us(raw)
+                       ELSE '{}' END;
+        IF v IS NOT NULL AND NOT v = ANY (listed) THEN
+            listed := v || listed;
+        END IF;
+        FOREACH v IN ARRAY listed LOOP
+            IF NOT v = ANY (got) AND trapper.identifier_blocked('phone', v) IS NULL THEN
+                got := got || v;
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN got;
+END $$;
+
+-- A value in a record's email or phone cell that reads as none, counted for the record
+-- (trapper.unrecognised_values, field 'email', 'phone' or 'cell'), as an unread microchip
+-- is: a phone with digits that is no number ("707-555-123", "000-000-0000", "1-800-FLOWERS"),
+-- an email with an @ that is no address ("ann@gmail", "ann @ x.org"). It was dropped
+-- unsaid when the record had another identifier. A placeholder refused on purpose
+-- ("noemail@gmail.com", "555-555-5555") is no unread value: the blocklist names it. Called
+-- only when a cell gave nothing.
+CREATE OR REPLACE FUNCTION trapper.note_unread_identifiers(
+    p_staged_record_id bigint, p_email text, p_phone text, p_cell text
+) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF strpos(p_email, '@') > 0 AND trapper.email_of_cell(p_email) IS NULL THEN
+        PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'email', p_email);
+    END IF;
+    IF translate(p_phone, '0123456789', '') <> p_phone
+       AND trapper.norm_phone_us(p_phone) IS NULL
+       AND cardinality(trapper.phones_listed_us(p_phone)) = 0 THEN
+        PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'phone', p_phone);
+    END IF;
+    IF translate(p_cell, '0123456789', '') <> p_cell
+       AND trapper.norm_phone_us(p_cell) IS NULL
+       AND cardinality(trapper.phones_listed_us(p_cell)) = 0 THEN
+        PERFORM trapper.note_unrecognised_value(p_staged_record_id, 'cell', p_cell);
+    END IF;
+END $$;
+
 -- Why a record's email and phones were of no use, for its rejected decision: "no usable
 -- email or phone" alone did not say that an email was there and refused, nor why. Called on
 -- that path only.
@@ -93,10 +170,11 @@ RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     said text[] := '{}';
-    e text := trapper.email_mailbox(trapper.norm_email(p_email));
+    e text := trapper.email_of_cell(p_email);
     why text;
     raw text;
     v text;
+    listed text[];
 BEGIN
     IF nullif(btrim(p_email), '') IS NOT NULL THEN
         IF e IS NULL THEN
@@ -111,14 +189,17 @@ BEGIN
     FOREACH raw IN ARRAY coalesce(p_phones, '{}') LOOP
         CONTINUE WHEN nullif(btrim(raw), '') IS NULL;
         v := trapper.norm_phone_us(raw);
-        IF v IS NULL THEN
-            said := said || format('phone %L is not a US number', left(btrim(raw), 40));
-        ELSE
+        listed := CASE WHEN v IS NOT NULL THEN ARRAY[v] ELSE trapper.phones_listed_us(raw) END;
+        IF cardinality(listed) = 0 THEN
+            said := said || (format('phone %L is not a US number', left(btrim(raw), 40))
+                             || coalesce(' (' || trapper.phone_refusal(raw) || ')', ''));
+        END IF;
+        FOREACH v IN ARRAY listed LOOP
             why := trapper.identifier_blocked('phone', v);
             IF why IS NOT NULL THEN
                 said := said || format('phone %s is on the identity blocklist (%s)', v, why);
             END IF;
-        END IF;
+        END LOOP;
     END LOOP;
     RETURN nullif(array_to_string(said, '; '), '');
 END $$;
@@ -329,8 +410,9 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_email text := trapper.usable_email(p_email);
-    v_phones text[] := array_remove(ARRAY[trapper.usable_phone(p_phone),
-                                          trapper.usable_phone(p_cell)], NULL);
+    -- every number of the two cells, sorted: the locks below are taken in this order
+    v_phones text[] := ARRAY(SELECT x FROM unnest(trapper.usable_phones(ARRAY[p_phone, p_cell])) x
+                             ORDER BY x);
     -- p_address_key: trapper.address_key(p_address), from a caller that read the address
     -- already for its place (process_person_fields), so that it is not read twice
     v_addr text := coalesce(p_address_key, trapper.address_key(p_address));
@@ -348,8 +430,17 @@ DECLARE
     v_locked boolean := false;
     v_kept record;
     v_outcome text;
+    v_listed text[];
 BEGIN
-    v_phones := ARRAY(SELECT DISTINCT x FROM unnest(v_phones) x ORDER BY x);
+    -- a cell that gave nothing is counted for the record (the test in plain expressions:
+    -- most records skip the call)
+    IF p_staged_record_id IS NOT NULL
+       AND ((v_email IS NULL AND strpos(p_email, '@') > 0)
+            OR cardinality(v_phones) < (CASE WHEN nullif(btrim(p_phone), '') IS NULL THEN 0 ELSE 1 END
+                                        + CASE WHEN nullif(btrim(p_cell), '') IS NULL
+                                                    OR p_cell = p_phone THEN 0 ELSE 1 END)) THEN
+        PERFORM trapper.note_unread_identifiers(p_staged_record_id, p_email, p_phone, p_cell);
+    END IF;
     -- every weight, threshold and the source's confidence in one statement (the weights
     -- are identity_weights(), shared with `explain`: identity_scoring.sql)
     SELECT w.*,
@@ -614,6 +705,17 @@ BEGIN
                     v_src.source_row_id, p_staged_record_id,
                     CASE WHEN decision_type = 'auto_match' THEN 'matched' ELSE 'created' END,
                     decision_type);
+        END IF;
+    END IF;
+
+    -- a cell that listed several emails: the person took the first, the decision names
+    -- the rest (they stay in the staged record), as the router's does
+    IF length(p_email) - length(replace(p_email, '@', '')) > 1 THEN
+        v_listed := trapper.emails_listed(p_email);
+        IF cardinality(v_listed) > 1 THEN
+            decision_reason := decision_reason || format(' [the email cell lists %s, the first used: %s]',
+                                                         cardinality(v_listed),
+                                                         array_to_string(v_listed, ', '));
         END IF;
     END IF;
 

@@ -23,7 +23,10 @@ $$;
 -- 555-1212, directory assistance) or NULL. The rest of the 555 exchange is a number: it had
 -- been refused whole, and a person known by "707-555-1234" alone was rejected; a number typed
 -- as a placeholder for many people is demoted as any shared identifier is
--- (docs/identity.md).
+-- (docs/identity.md). An extension after "#" ("707-555-1234 #12") is cut as one after "x"
+-- is (its digits made twelve, and the number none); a number written with a country code
+-- other than 1 ("+64 9 345 6789") is no US number, though its digits may count ten (it was
+-- stored as 649-345-6789).
 CREATE OR REPLACE FUNCTION trapper.norm_phone_us(p_raw text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -32,17 +35,21 @@ BEGIN
     IF p_raw IS NULL THEN
         RETURN NULL;
     END IF;
-    -- a label before the number ("cell: 707…", "h 707…", "Tel. 707…") goes first: the cut
-    -- below, from the first letter on, left nothing of it (the held-out set, docs/identity.md)
-    v := ltrim(lower(p_raw), E'abcdefghijklmnopqrstuvwxyz:.#/- \t');
+    -- a label before the number ("cell: 707…", "h 707…", "Tel. 707…", "(cell) 707…") goes
+    -- first: the cut below, from the first letter on, left nothing of it (the held-out set,
+    -- docs/identity.md)
+    v := ltrim(lower(p_raw), E'abcdefghijklmnopqrstuvwxyz:.#/-() \t');
+    IF left(v, 1) = '+' AND left(ltrim(v, E'+ \t(.-'), 1) <> '1' THEN
+        RETURN NULL;   -- another country's code
+    END IF;
     -- a number Excel saved as a float ("7075231234.0") is its whole part (the expression
     -- only where a ".0" is: each one a call costs the session's 32-entry regex cache)
     IF strpos(v, '.0') > 0 THEN
         v := regexp_replace(v, '^(\s*\d+)\.0+\s*$', '\1');
     END IF;
-    -- cut an extension ("x12", "ext. 2") and anything after the first letter run
+    -- cut an extension ("x12", "ext. 2", "#12") and anything after the first letter run
     v := regexp_replace(v, '\s*(x|ext\.?|extension)\s*\d+\s*$', '');
-    v := regexp_replace(v, '[a-z].*$', '');
+    v := regexp_replace(v, '[a-z#].*$', '');
     v := translate(v, translate(v, '0123456789', ''), '');   -- the digits alone
     IF length(v) = 11 AND left(v, 1) = '1' THEN
         v := substr(v, 2);
@@ -56,6 +63,42 @@ BEGIN
     RETURN v;
 END $$;
 
+-- Why norm_phone_us gave nothing for a value, in words, for a record's rejected decision
+-- ("phone '555-1234' is not a US number (7 digits: a US number has 10 (an area code
+-- missing?))"). The orchestrator's orchestrator_phone_refusal is its copy (a shadow install's
+-- core is the host's), kept equal by tests/test_identifier_classes.py. NULL when the value
+-- reads as a number.
+CREATE OR REPLACE FUNCTION trapper.phone_refusal(p text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := ltrim(lower(coalesce(p, '')), E'abcdefghijklmnopqrstuvwxyz:.#/-() \t');
+BEGIN
+    IF left(v, 1) = '+' AND left(ltrim(v, E'+ \t(.-'), 1) <> '1' THEN
+        RETURN format('+%s is another country''s code: not a US number',
+                      substring(v FROM '^\+[\s(]*(\d{1,3})'));
+    ELSIF v ~ '^\d+(\.\d+)?e\+?\d+$' THEN
+        RETURN 'a spreadsheet wrote it in scientific notation, and its last digits are lost';
+    ELSIF v ~ '^[\d().-]*\d[-.]?[a-z]{4,}' THEN
+        RETURN 'letters for digits (a vanity number) are not read';
+    END IF;
+    -- an extension says nothing here
+    v := split_part(split_part(split_part(v, 'ext', 1), 'x', 1), '#', 1);
+    v := translate(v, translate(v, '0123456789', ''), '');
+    IF length(v) = 11 AND left(v, 1) = '1' THEN
+        v := substr(v, 2);
+    END IF;
+    RETURN CASE
+        WHEN v = '' THEN 'no digits'
+        WHEN length(v) < 10 THEN format('%s digits: a US number has 10 (an area code missing?)', length(v))
+        WHEN length(v) > 10 THEN format('%s digits: more than one US number', length(v))
+        WHEN substr(v, 4, 5) = '55501' THEN 'a 555-01xx number: the lines kept for fiction'
+        WHEN substr(v, 4) = '5551212' THEN '555-1212 is directory assistance'
+        WHEN substr(v, 1, 1) IN ('0', '1') OR substr(v, 2, 2) = '11'
+            THEN format('%s is no US area code', left(v, 3))
+        WHEN substr(v, 4, 1) IN ('0', '1') THEN format('no US exchange starts with %s', substr(v, 4, 1))
+    END;
+END $$;
+
 -- Lower-case and trim (the real system's V2 rule: no Gmail dot or +tag folding, which
 -- merges people who are not the same); NULL unless it looks like local@domain.tld.
 -- Trimmed of a tab, a line break or a no-break space too, and rid of the characters that
@@ -63,6 +106,13 @@ END $$;
 -- hyphen): pasted from a web page they made "ann@x.org" no email, or another one. (Ingest
 -- tidies the files it reads the same way, listener/ingest/rows.py; this reads what other
 -- writers and rows staged before it bring.)
+-- One address as people paste it is that address: in quotes or angle brackets, after a
+-- name ("Ann Lee <ann@x.org>", as a mail client copies it), with the sentence's full stop
+-- or a comma after it ("ann@x.org."), typed on a phone's full-width keyboard
+-- ("ann＠x.org", read as Unicode's compatibility form, NFKC), with its @ struck twice or a
+-- comma for the domain's dot ("ann@gmail,com"); each was no email before, and
+-- a person known by it alone was rejected. A cell that lists several is no one address:
+-- NULL here (trapper.emails_listed reads them).
 -- (PL/pgSQL: as a SQL function with a FROM it was never inlined, and ran its query through
 -- the executor on every call, 24-39 us of the atlas load's 75,000; docs/benchmarks.md)
 CREATE OR REPLACE FUNCTION trapper.norm_email(p_raw text) RETURNS text
@@ -74,14 +124,71 @@ BEGIN
         -- no-break spaces are spaces (trimmed, or no email inside one); the rest, nothing
         v := btrim(translate(v, E'\u00a0\u202f\u200b\u200e\u200f\u2060\ufeff\u00ad', '  '),
                    E' \t\r\n');
+        v := lower(normalize(v, NFKC));   -- full-width "ａｎｎ＠ｘ．ｏｒｇ" is "ann@x.org"
     END IF;
+    -- "Ann Lee <ann@x.org>": the address in the brackets, when there is one pair
+    IF strpos(v, '<') > 0 AND right(v, 1) = '>'
+       AND length(v) - length(replace(v, '<', '')) = 1 THEN
+        v := substr(v, strpos(v, '<') + 1);
+    END IF;
+    -- quotes and brackets around it, a full stop, comma or semicolon after it
+    v := rtrim(btrim(v, E' \t"''<>()[]'), E' \t.,;:"''<>()[]');
     IF left(v, 7) = 'mailto:' THEN
-        v := ltrim(substr(v, 8));   -- a link copied from a web page or mail client
+        v := btrim(substr(v, 8), E' \t"''<>');   -- a link copied from a web page or mail client
+    END IF;
+    -- a key struck twice ("ann@@x.org"), a comma for the domain's last dot ("ann@gmail,com":
+    -- one @, no dot before the comma, so no list)
+    IF strpos(v, '@@') > 0 THEN
+        v := replace(v, '@@', '@');
+    END IF;
+    IF strpos(v, ',') > strpos(v, '@') AND strpos(v, '@') > 0
+       AND strpos(split_part(split_part(v, '@', 2), ',', 1), '.') = 0
+       AND length(v) - length(replace(v, '@', '')) = 1 THEN
+        v := regexp_replace(v, ',([a-z]{2,})$', '.\1');
     END IF;
     RETURN CASE WHEN v ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
                      AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
                 THEN v END;
 END $$;
+
+-- Each address a cell lists ("a@x.org; b@y.org", "a@x.org / b@y.org", "Ann <a@x.org>, Bob
+-- <b@y.org>"), as norm_email reads it, in order, once. The orchestrator's
+-- orchestrator_emails reads a rule's cell the same way (sql/orchestrator/functions/
+-- transforms.sql; its own copy, since a shadow install's core is the host's), so that a
+-- processor and a rule take the same first address of one cell (tests/
+-- test_identifier_classes.py). Read only when the cell is no one address.
+CREATE OR REPLACE FUNCTION trapper.emails_listed(p text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(array_agg(e ORDER BY n), '{}')
+    FROM (SELECT e, min(n) AS n
+          FROM (SELECT trapper.norm_email(m[1]) AS e, n
+                FROM regexp_matches(coalesce(p, ''), '([^\s<>(),;:"\[\]/|]+@[^\s<>(),;:"\[\]/|]+)', 'g')
+                     WITH ORDINALITY AS t (m, n)) s
+          WHERE e IS NOT NULL GROUP BY e) u
+$$;
+
+-- Whether a phone cell may list several numbers: twenty digits or more (two numbers at the
+-- least). String functions alone: it is asked of every phone cell a processor reads.
+CREATE OR REPLACE FUNCTION trapper.phone_cell_lists(p text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT length(p) >= 20
+           AND length(translate(p, translate(p, '0123456789', ''), '')) >= 20
+$$;
+
+-- Each US number a cell lists ("707-523-1234 / 707-523-9876", "home 707 523 1234 cell 707
+-- 524 9999"), as norm_phone_us reads it, in order, once; the orchestrator's
+-- orchestrator_phones_us is its copy (as emails_listed's). Read only when the cell is no
+-- one number.
+CREATE OR REPLACE FUNCTION trapper.phones_listed_us(p text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(array_agg(d ORDER BY n), '{}')
+    FROM (SELECT d, min(n) AS n
+          FROM (SELECT trapper.norm_phone_us(m[1]) AS d, n
+                FROM regexp_matches(coalesce(p, ''),
+                                    '((?:\+?1[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4})', 'g')
+                     WITH ORDINALITY AS t (m, n)) s
+          WHERE d IS NOT NULL GROUP BY d) u
+$$;
 
 -- Accents off, lower case, punctuation dropped, spaces collapsed. Text with any non-ASCII
 -- character is first decomposed (NFKD: "ñ" → "n" and its accent, which the letters kept
@@ -1460,6 +1567,11 @@ $$;
 -- glued on); the digits of a chip written with words around them ("Chip: 985 112 …",
 -- "AVID*064*532*870", "985112… (HomeAgain)"). All zeros, one repeated digit and
 -- 123456789-style values are refused; 'A' + 5-7 digits is a shelter id, not a chip.
+-- A chip a spreadsheet saved as a float ("985112000000101.0") is its whole part: its ".0"
+-- had made a 9-digit AVID chip of Excel's 8 digits ("64532870.0" was 645328700, another
+-- cat's). A cell listing two chips ("985… / 982…", "985…, 982…") gives its first, as
+-- ShelterLuv's list of chips does (trapper.microchips_listed reads them all); its digits
+-- run together had given the last, or none.
 CREATE OR REPLACE FUNCTION trapper.validate_microchip(p_raw text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
@@ -1469,6 +1581,16 @@ DECLARE
 BEGIN
     IF p_raw IS NULL THEN
         RETURN NULL;
+    END IF;
+    IF strpos(p_raw, '.0') > 0 THEN
+        p_raw := regexp_replace(p_raw, '^(\s*\d+)\.0+\s*$', '\1');
+    END IF;
+    IF translate(p_raw, E',;/|&\n', '') <> p_raw THEN
+        m := trapper.microchips_listed(p_raw);
+        IF cardinality(m) > 0 THEN   -- else the separators were inside one chip ("064/532/870")
+            RETURN m[1];
+        END IF;
+        m := NULL;
     END IF;
     -- AVID writes its 9-digit chips in threes with asterisks (064*532*870)
     v := upper(regexp_replace(p_raw, '[^0-9A-Za-z]', '', 'g'));
@@ -1506,6 +1628,19 @@ BEGIN
     END IF;
     RETURN CASE WHEN v <> repeat(left(v, 1), 10) THEN v END;   -- ten hex characters
 END $$;
+
+-- Each chip a cell lists, separated by a comma, semicolon, slash, bar, ampersand or line
+-- ("985112000000101 / 982000123456789"), as validate_microchip reads each, in order, once;
+-- empty for a cell without a separator. find_or_create_cat_by_microchip gives the cat each.
+CREATE OR REPLACE FUNCTION trapper.microchips_listed(p_raw text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(c ORDER BY n), '{}')
+    FROM (SELECT c, min(n) AS n
+          FROM (SELECT trapper.validate_microchip(x) AS c, n
+                FROM unnest(string_to_array(translate(p_raw, E';/|&\n', ',,,,,'), ','))
+                     WITH ORDINALITY AS t (x, n)) s
+          WHERE c IS NOT NULL GROUP BY c) u
+$$;
 
 -- What kind of chip a valid value is, and how far to trust it.
 CREATE OR REPLACE FUNCTION trapper.microchip_format(p_chip text, OUT format text, OUT confidence numeric)

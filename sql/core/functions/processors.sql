@@ -115,15 +115,18 @@ DECLARE
     v_person uuid;
     v_chip text;
 BEGIN
-    -- the API's [{"Id": …}], and a list of chips or one chip as people write them
-    SELECT c INTO v_chip FROM jsonb_array_elements(
+    -- the API's [{"Id": …}], and a list of chips or one chip as people write them: the
+    -- valid ones, in order, as one list (the cat is found by any and given each; core 045:
+    -- a cat chipped twice kept its first chip alone, and a record of the second made
+    -- another cat)
+    SELECT string_agg(c, ', ' ORDER BY n) INTO v_chip FROM jsonb_array_elements(
         CASE jsonb_typeof(p -> 'Microchips') WHEN 'array' THEN p -> 'Microchips'
              WHEN 'string' THEN to_jsonb(string_to_array(p ->> 'Microchips', ','))
              WHEN 'number' THEN jsonb_build_array(p -> 'Microchips')
-             ELSE '[]' END) m
+             ELSE '[]' END) WITH ORDINALITY AS t (m, n)
     CROSS JOIN LATERAL (SELECT coalesce(m ->> 'Id', CASE WHEN jsonb_typeof(m) <> 'object'
                                                          THEN m #>> '{}' END) AS c) x
-    WHERE trapper.validate_microchip(c) IS NOT NULL LIMIT 1;
+    WHERE trapper.validate_microchip(c) IS NOT NULL;
     v_cat := trapper.find_or_create_cat_by_microchip(
         v_chip, p ->> 'Name', p ->> 'Sex', p ->> 'Breed', p ->> 'Altered', p ->> 'Color',
         'shelterluv', p_shelterluv_id => p ->> 'ID', p_staged_record_id => p_id);

@@ -204,7 +204,11 @@ BEGIN
                 v_listed := CASE WHEN sig = 'trapper.orchestrator_norm_email(text)'
                                  THEN CASE WHEN trapper.norm_email(raw) IS NULL
                                            THEN trapper.orchestrator_emails(raw) END
+                                 -- or twenty digits: two numbers, the first labelled
+                                 -- ("707… (work), 707… (cell)", "cell: 707… home: 707…"),
+                                 -- which norm_phone_us reads as the first alone
                                  WHEN trapper.norm_phone_us(raw) IS NULL
+                                      OR length(translate(raw, translate(raw, '0123456789', ''), '')) >= 20
                                  THEN trapper.orchestrator_phones_us(raw) END;
                 IF cardinality(v_listed) > 1 THEN
                     listed := listed || jsonb_build_array(jsonb_build_object(

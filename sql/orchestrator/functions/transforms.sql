@@ -281,12 +281,23 @@ END $$;
 
 -- Why norm_phone_us($1) gave nothing for a value, for the rule's skipped decision: "gave
 -- nothing for '(707) 555-0123'" looked like a defect when the number is fiction by design.
+-- The core's trapper.phone_refusal is its twin, for a processor's rejected record (kept
+-- equal by tests/test_identifier_classes.py; a shadow install's core is the host's).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_phone_refusal(p text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    v text := lower(coalesce(p, ''));
+    v text := ltrim(lower(coalesce(p, '')), E'abcdefghijklmnopqrstuvwxyz:.#/-() \t');
 BEGIN
-    v := split_part(split_part(v, 'ext', 1), 'x', 1);    -- an extension says nothing here
+    IF left(v, 1) = '+' AND left(ltrim(v, E'+ \t(.-'), 1) <> '1' THEN
+        RETURN format('+%s is another country''s code: not a US number',
+                      substring(v FROM '^\+[\s(]*(\d{1,3})'));
+    ELSIF v ~ '^\d+(\.\d+)?e\+?\d+$' THEN
+        RETURN 'a spreadsheet wrote it in scientific notation, and its last digits are lost';
+    ELSIF v ~ '^[\d().-]*\d[-.]?[a-z]{4,}' THEN
+        RETURN 'letters for digits (a vanity number) are not read';
+    END IF;
+    -- an extension says nothing here
+    v := split_part(split_part(split_part(v, 'ext', 1), 'x', 1), '#', 1);
     v := translate(v, translate(v, '0123456789', ''), '');
     IF length(v) = 11 AND left(v, 1) = '1' THEN
         v := substr(v, 2);

@@ -173,6 +173,32 @@ WHERE (l.action IN ('rejected', 'error')
       WHERE again.staged_record_id = l.staged_record_id AND again.logged_at > l.logged_at
         AND again.action IN ('routed', 'merged', 'skipped', 'rejected', 'error'))
 UNION ALL
+-- a record a processor (not the router, whose rejection is a routing_rejected row above) gave
+-- to the identity engine, which made no person of it: no usable email or phone. It was
+-- nowhere here: `why-missing SYSTEM/TABLE/ID` said "processed" and named its place. Only the
+-- record's last decision stands (a later version, or the same one processed again, decides
+-- anew); a record that names no person ("not a person: …", an account) is no gap.
+SELECT 'identity_rejected', 'staged_record', d.staged_record_id::text,
+       d.source_system || '/' || d.source_table || ' ' || coalesce(d.source_row_id, ''),
+       d.source_system, d.source_table, d.source_row_id, d.staged_record_id,
+       'The identity engine made no person of this record: ' || d.decision_reason,
+       'Give the row an email or phone of the person''s own in the export (the reason names '
+       'each value refused and why; a value that reads as none is counted in '
+       'trapper.v_unrecognised_values) and ingest it again',
+       NULL, d.decision_reason, d.created_at, sr.source_file
+FROM trapper.data_engine_match_decisions d
+LEFT JOIN trapper.staged_records sr ON sr.id = d.staged_record_id
+WHERE d.decision_type = 'rejected' AND d.staged_record_id IS NOT NULL
+  AND d.decision_reason LIKE 'no usable email or phone%'
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.data_engine_match_decisions later
+      WHERE later.source_system = d.source_system AND later.source_table = d.source_table
+        AND later.source_row_id = d.source_row_id AND later.decision_id > d.decision_id)
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.orchestrator_job_log l
+      WHERE l.staged_record_id = d.staged_record_id AND l.action = 'rejected'
+        AND l.target_surface = 'sot_people')
+UNION ALL
 SELECT 'ingest_failed', 'ingest_run', ir.ingest_run_id::text,
        coalesce(ir.source_file, '?') || ' (ingest run ' || ir.ingest_run_id || ')',
        ir.source_system, ir.source_table, NULL, NULL,
