@@ -97,3 +97,16 @@ SELECT EXISTS (SELECT 1 FROM trapper.data_engine_processors
 -- compared with.
 SELECT source_system || '/' || source_table FROM trapper.data_engine_processors
 WHERE is_active;
+
+-- name: newest_versions
+-- The newest staged version of each record id given: a row with a new hash may still be it,
+-- written another way (listener/ingest/staging.py, _same_as_newest). One backward probe of
+-- staged_records_versions_idx per id.
+SELECT r.source_row_id, v.payload::text AS payload
+FROM unnest($3::text[]) AS r (source_row_id)
+CROSS JOIN LATERAL (
+    SELECT s.payload FROM trapper.staged_records s
+    WHERE s.source_system = $1 AND s.source_table = $2 AND s.source_row_id = r.source_row_id
+    ORDER BY s.id DESC
+    LIMIT 1
+) v;

@@ -386,6 +386,11 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, table: _Table,
         if not any(fields):        # nothing but characters that print as nothing
             return None
     if len(fields) < width:  # exports drop trailing empty fields
+        # ... but the file's last line, short of the header and without a line end, is a
+        # file cut off inside that row (an upload interrupted): padded, it was staged as a
+        # version of its record with its last values cut or empty, and processed as such
+        row.cut_off = (record.last == len(lines) - 1
+                       and not lines[record.last].endswith(("\n", "\r")))
         fields = fields + [""] * (width - len(fields))
     if table.echo.may_repeat(fields):
         echo = table.echo.check(fields, f"line {number}", f"line {table.header_line}")

@@ -35,6 +35,10 @@ class Row:
     # the headers of a sheet row's formula cells that hold no saved value (read blank): a
     # workbook written by a program that does not calculate (openpyxl, pandas)
     unsaved_formulas: tuple[str, ...] = ()
+    # the file ends inside this row: its last line has no line end and fewer fields than
+    # the header (an upload or a copy interrupted). Its payload holds what it has; ingest
+    # rejects it, under its record id, so that the whole file sent again corrects the reject
+    cut_off: bool = False
 
 
 @dataclass(frozen=True)
