@@ -110,3 +110,9 @@ CROSS JOIN LATERAL (
     ORDER BY s.id DESC
     LIMIT 1
 ) v;
+
+-- name: has_staged
+-- Whether the source table holds any staged row yet (before this run's own, in its
+-- transaction: read before the first batch).
+SELECT EXISTS (SELECT 1 FROM trapper.staged_records
+               WHERE source_system = $1 AND source_table = $2);

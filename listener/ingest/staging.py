@@ -429,13 +429,18 @@ async def _stage_and_complete(
     stream = merger(counted) if merger else counted
     staging = 0.0
     async with conn.transaction():
+        # a first load of the table has no versions to compare with: its rows are not
+        # looked up one by one (_same_as_newest)
+        earlier = await conn.fetchval(_SQL["has_staged"], result.source_system,
+                                      result.source_table)
         corrections = Corrections(
             frozenset(r[0] for r in await conn.fetch(
                 _SQL["open_reject_keys"], result.source_system, result.source_table)),
             tuple(profile.id_fields))
         for batch in _prepare(stream, profile, max_row_bytes, tally, corrections):
             began = time.monotonic()
-            tally.new += await _stage(conn, batch.staged, result, run_id, profile)
+            tally.new += await _stage(conn, batch.staged, result, run_id,
+                                      profile if earlier else None)
             await _store_rejects(conn, batch.rejects, result, run_id)
             staging += time.monotonic() - began
             tally.offered += len(batch.staged)
@@ -569,9 +574,10 @@ async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
 
 
 async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str, str]],
-                 result: IngestResult, run_id: int, profile: SourceProfile) -> int:
+                 result: IngestResult, run_id: int, profile: SourceProfile | None) -> int:
     """COPY the rows of one batch whose hash is new and that are not their record's newest
-    version written another way (``_same_as_newest``); returns how many were staged."""
+    version written another way (``_same_as_newest``, given the profile: the table had
+    staged rows before this run); returns how many were staged."""
     if not staged:
         return 0
     q = _SQL
@@ -579,7 +585,8 @@ async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str, str
     found = await conn.fetch(q["existing_hashes"], system, table, [s[1] for s in staged])
     existing = {r["row_hash"] for r in found}
     todo = [s for s in staged if s[1] not in existing]
-    todo = await _same_as_newest(conn, todo, system, table, profile)
+    if profile is not None:
+        todo = await _same_as_newest(conn, todo, system, table, profile)
     if not todo:
         return 0
     try:
