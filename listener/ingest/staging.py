@@ -155,12 +155,15 @@ class _Tally:
     undated_ids: Counter[str] = field(default_factory=Counter)
     # the record id of the last row when the file ends inside it ("" for one with none)
     cut_off: str | None = None
+    # rows that are an earlier version of their record, not its newest; the first few ids
+    superseded: int = 0
+    superseded_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
 class _Batch:
     """Up to COPY_CHUNK rows to stage (record id, hash, payload JSON, and the hash of the
-    row as its record id reads it: ``_same_as_newest``) and the rejects met beside them
+    row as its record id reads it: ``_written_otherwise``) and the rejects met beside them
     (with the record id to store, where one is known, and the content key)."""
 
     staged: list[tuple[str, str, str, str]] = field(default_factory=list)
@@ -430,7 +433,7 @@ async def _stage_and_complete(
     staging = 0.0
     async with conn.transaction():
         # a first load of the table has no versions to compare with: its rows are not
-        # looked up one by one (_same_as_newest)
+        # looked up one by one (_written_otherwise)
         earlier = await conn.fetchval(_SQL["has_staged"], result.source_system,
                                       result.source_table)
         corrections = Corrections(
@@ -440,7 +443,7 @@ async def _stage_and_complete(
         for batch in _prepare(stream, profile, max_row_bytes, tally, corrections):
             began = time.monotonic()
             tally.new += await _stage(conn, batch.staged, result, run_id,
-                                      profile if earlier else None)
+                                      profile if earlier else None, tally)
             await _store_rejects(conn, batch.rejects, result, run_id)
             staging += time.monotonic() - began
             tally.offered += len(batch.staged)
@@ -478,6 +481,15 @@ async def _stage_and_complete(
                 "copy interrupted?), so that row is rejected rather than staged with its "
                 "values cut short; ingest the whole file again (its rows already staged "
                 "count as duplicates)")
+        if tally.superseded:
+            more = tally.superseded - len(tally.superseded_ids)
+            shown_ids = ", ".join(tally.superseded_ids) + (f" and {more} more" if more else "")
+            result.notes.append(
+                f"{tally.superseded} row(s) are an earlier version of their record, not its newest "
+                f"(record {shown_ids}): counted duplicates, and the newest version stands "
+                "(an older export sent after a newer one?); a row edited back to what it "
+                "was is such a row too, and does not stand (atlas-orch replay "
+                f"{result.source_system}/{result.source_table}/RECORD_ID shows the versions)")
         if tally.undated_ids and profile.date_field:
             result.notes.append(_undated_note(profile.date_field, tally.undated_ids))
         if tally.unsaved_formulas:
@@ -574,19 +586,26 @@ async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
 
 
 async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str, str]],
-                 result: IngestResult, run_id: int, profile: SourceProfile | None) -> int:
-    """COPY the rows of one batch whose hash is new and that are not their record's newest
-    version written another way (``_same_as_newest``, given the profile: the table had
-    staged rows before this run); returns how many were staged."""
+                 result: IngestResult, run_id: int, profile: SourceProfile | None,
+                 tally: _Tally) -> int:
+    """COPY the rows of one batch whose hash is new and that are not a version of their
+    record written another way (``_written_otherwise``, given the profile: the table had
+    staged rows before this run); returns how many were staged. A duplicate of a version
+    that is not its record's newest is counted in ``tally.superseded``."""
     if not staged:
         return 0
     q = _SQL
     system, table, file = result.source_system, result.source_table, result.source_file
     found = await conn.fetch(q["existing_hashes"], system, table, [s[1] for s in staged])
     existing = {r["row_hash"] for r in found}
+    for r in found:
+        if r["superseded"]:
+            tally.superseded += 1
+            if len(tally.superseded_ids) < 5:
+                tally.superseded_ids.append(r["source_row_id"])
     todo = [s for s in staged if s[1] not in existing]
     if profile is not None:
-        todo = await _same_as_newest(conn, todo, system, table, profile)
+        todo = await _written_otherwise(conn, todo, system, table, profile, tally)
     if not todo:
         return 0
     try:
@@ -606,31 +625,40 @@ async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str, str
         return len(rows)
 
 
-async def _same_as_newest(conn: asyncpg.Connection, todo: list[tuple[str, str, str, str]],
-                          system: str, table: str,
-                          profile: SourceProfile) -> list[tuple[str, str, str, str]]:
-    """The rows of ``todo`` less those that are their record's newest staged version written
+async def _written_otherwise(conn: asyncpg.Connection,
+                             todo: list[tuple[str, str, str, str]], system: str, table: str,
+                             profile: SourceProfile,
+                             tally: _Tally) -> list[tuple[str, str, str, str]]:
+    """The rows of ``todo`` less those that are a staged version of their record written
     another way: the same values once the record id's fields read as the id reads them
     (``101.0`` for ``101``, ``3/14/2025`` for ``2025-03-14``: ``as_id_reads``). Such a row is
-    a duplicate, as the same bytes are: staged, it was a new version of every record of a
+    a duplicate, as the same bytes are (and, when it is not the newest version, counted in
+    ``tally.superseded`` as they are): staged, it was a new version of every record of a
     re-saved export, processed again, each decision and entity source counted twice. Only
     the rows with a new hash are looked up, one probe each of the versions index; a row
     whose record has no version yet costs that probe alone."""
     if not todo:
         return todo
-    newest = {r["source_row_id"]: r["payload"] for r in await conn.fetch(
-        _SQL["newest_versions"], system, table, list({s[0] for s in todo}))}
-    if not newest:
+    versions: dict[str, list[str]] = {}
+    for r in await conn.fetch(_SQL["record_versions"], system, table,
+                              list({s[0] for s in todo})):
+        payload = json.loads(r["payload"])
+        if isinstance(payload, dict):
+            versions.setdefault(r["source_row_id"], []).append(
+                row_hash(as_id_reads(payload, profile), r["source_row_id"]))
+    if not versions:
         return todo
     keep = []
-    for rid, digest, text, same in todo:
-        stored = newest.get(rid)
-        if stored is not None:
-            payload = json.loads(stored)
-            if isinstance(payload, dict) and row_hash(as_id_reads(payload, profile),
-                                                      rid) == same:
-                continue
-        keep.append((rid, digest, text, same))
+    for row in todo:
+        rid, same = row[0], row[3]
+        hashes = versions.get(rid, [])
+        if same in hashes:
+            if hashes.index(same) > 0:     # newest first: an earlier version
+                tally.superseded += 1
+                if len(tally.superseded_ids) < 5:
+                    tally.superseded_ids.append(rid)
+            continue
+        keep.append(row)
     return keep
 
 
