@@ -259,3 +259,21 @@ def test_an_older_export_sent_after_a_newer_one_is_said_and_changes_nothing(
                          "JOIN trapper.v_staged_record_versions v ON v.staged_record_id = s.id "
                          "WHERE v.is_latest AND s.source_row_id = '104'")
     assert latest == "707-823-9999"
+
+
+def test_a_record_asked_for_by_the_id_its_file_shows(db_url: str, tmp_path: Path) -> None:
+    """A re-saved file shows 101.0 where ingest stored record 101: asked as the file shows
+    it, the record stands (it was "missing: no ingested file carried it")."""
+    env = {"DATABASE_URL": db_url}
+    floats = [[f"{r[0]}.0", *r[1:]] for r in PEOPLE]
+    _ingest(db_url, "shelterluv/people", _csv(tmp_path / "people.csv", floats))
+    _ok("process", env=env)
+    doc = json.loads(_ok("why-missing", "shelterluv/people/101.0", "--json", env=env))
+    assert (doc["missing"], doc["source_record_id"]) == (False, "101"), doc
+    assert run_cli("why-missing", "shelterluv/people/101.0",
+                   env=env).stdout.startswith("shelterluv/people/101.0 (record 101): stands now")
+    timeline = json.loads(_ok("replay", "shelterluv/people/101.0", "--json", env=env))
+    assert timeline["source_record_id"] == "101"
+    again = json.loads(_ok("replay", "shelterluv/people/101.0", "--reprocess", "--json",
+                           env=env))
+    assert (again["source_record_id"], again["changed"]) == ("101", False)

@@ -89,6 +89,13 @@ WHERE ir.source_system = $1 AND ir.source_table = $2
   AND (ir.source_row_id = $3 OR ir.corrected_record_id = $3)
 ORDER BY ir.reject_id;
 
+-- name: record_known
+-- Whether anything is staged or rejected under this record id as typed (read.as_staged_id).
+SELECT EXISTS (SELECT 1 FROM trapper.staged_records
+               WHERE source_system = $1 AND source_table = $2 AND source_row_id = $3)
+    OR EXISTS (SELECT 1 FROM trapper.ingest_rejects
+               WHERE source_system = $1 AND source_table = $2 AND source_row_id = $3);
+
 -- name: record_stands
 -- What stands now of a record: its newest staged version, and how many it has.
 SELECT s.id AS staged_record_id, s.ingest_run_id, s.source_file, s.created_at AS staged_at,

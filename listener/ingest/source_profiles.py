@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from listener.core.field_names import field_key
+from listener.core.record_ids import id_text
 from listener.ingest.readers import Row
 
 
@@ -253,20 +254,6 @@ def _iso_date(value: str) -> str:
     another is one record. A text that is no date stays as it is."""
     date = parse_date(value)
     return date.isoformat() if date else value.strip()
-
-
-_WHOLE_NUMBER = re.compile(r"([+-]?\d+)(?:\.0*)?")
-
-
-def id_text(value: object) -> str:
-    """A record id as text: a whole number is its digits however the export wrote it (2,
-    2.0, "2.0", " 2 "), so one record is one id in every export; any other id is its
-    text, trimmed (leading zeros and letters are the source's own)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value).strip()
-    whole = _WHOLE_NUMBER.fullmatch(text)
-    return whole[1].lstrip("+") if whole else text
 
 
 def as_id_reads(payload: Mapping[str, Any], profile: SourceProfile) -> Mapping[str, Any]:
