@@ -277,3 +277,34 @@ def test_a_record_asked_for_by_the_id_its_file_shows(db_url: str, tmp_path: Path
     again = json.loads(_ok("replay", "shelterluv/people/101.0", "--reprocess", "--json",
                            env=env))
     assert (again["source_record_id"], again["changed"]) == ("101", False)
+
+
+def test_a_cut_the_reader_cannot_read_is_corrected_by_the_whole_file(db_url: str,
+                                                                     tmp_path: Path) -> None:
+    """Cut inside a quoted field, or inside an NDJSON line, the row cannot be read at all:
+    its reject is keyed by its bytes as a prefix, and the whole file sent again closes it
+    (it stayed listed as ingest_rejected for ever: the whole row has other bytes)."""
+    env = {"DATABASE_URL": db_url}
+    whole = _csv(tmp_path / "people.csv",
+                 [*PEOPLE[:2], ["104", "Rose", "Hill, Rose", *PEOPLE[2][3:]]]).read_bytes()
+    assert b'"Hill, Rose"' in whole
+    cut = tmp_path / "people_cut.csv"
+    cut.write_bytes(whole[:whole.index(b'"Hill, Ro') + 9])
+    records = [dict(zip(["Owner ID", *HEADER[1:]], r, strict=True)) for r in PEOPLE]
+    ndjson = "".join(json.dumps(r) + "\n" for r in records)
+    ndjson_cut = tmp_path / "people_cut.ndjson"
+    ndjson_cut.write_text(ndjson[:ndjson.index("rose.h") + 3])
+    for path, code, source in ((cut, "unbalanced_quote", "shelterluv/people"),
+                               (ndjson_cut, "malformed", "petlink/owners")):
+        run = _ingest(db_url, source, path)
+        assert run["rejects_by_reason"] == {code: 1}, run
+    gaps = json.loads(_ok("why-missing", "--type", "ingest_rejected", "--json", env=env))
+    assert gaps["total"] == 2
+    assert "the file ends inside this line" in json.dumps(gaps["rows"])
+    (tmp_path / "people.ndjson").write_text(ndjson)
+    for path, source in ((tmp_path / "people.csv", "shelterluv/people"),
+                         (tmp_path / "people.ndjson", "petlink/owners")):
+        run = _ingest(db_url, source, path)
+        assert sum(run["rejects_corrected"].values()) == 1, (source, run)
+    gaps = json.loads(_ok("why-missing", "--type", "ingest_rejected", "--json", env=env))
+    assert gaps["total"] == 0, gaps

@@ -36,9 +36,13 @@ JOIN trapper.staged_records s
 -- name: open_reject_keys
 -- The content keys of the source's rejects no later run has corrected yet (sql/core/040), read
 -- before a run stages anything: a row of the run with one of them corrects that reject.
-SELECT DISTINCT content_key FROM trapper.ingest_rejects
+-- A cut-off row's key (cut:) comes with its bytes, which the whole row begins with.
+SELECT DISTINCT ON (content_key) content_key,
+       CASE WHEN content_key LIKE 'cut:%' THEN raw END AS raw
+FROM trapper.ingest_rejects
 WHERE source_system = $1 AND source_table = $2 AND corrected_at IS NULL
-  AND content_key IS NOT NULL;
+  AND content_key IS NOT NULL
+ORDER BY content_key;
 
 -- name: mark_corrected
 -- The open rejects of earlier runs whose rows this run ($3) carries correctly ($4 content

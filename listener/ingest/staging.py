@@ -436,10 +436,12 @@ async def _stage_and_complete(
         # looked up one by one (_written_otherwise)
         earlier = await conn.fetchval(_SQL["has_staged"], result.source_system,
                                       result.source_table)
+        open_keys = await conn.fetch(_SQL["open_reject_keys"], result.source_system,
+                                     result.source_table)
         corrections = Corrections(
-            frozenset(r[0] for r in await conn.fetch(
-                _SQL["open_reject_keys"], result.source_system, result.source_table)),
-            tuple(profile.id_fields))
+            frozenset(r["content_key"] for r in open_keys), tuple(profile.id_fields),
+            tuple((r["content_key"], bytes(r["raw"])) for r in open_keys
+                  if r["raw"] is not None))
         for batch in _prepare(stream, profile, max_row_bytes, tally, corrections):
             began = time.monotonic()
             tally.new += await _stage(conn, batch.staged, result, run_id,
