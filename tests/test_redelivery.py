@@ -277,6 +277,10 @@ def test_a_record_asked_for_by_the_id_its_file_shows(db_url: str, tmp_path: Path
     again = json.loads(_ok("replay", "shelterluv/people/101.0", "--reprocess", "--json",
                            env=env))
     assert (again["source_record_id"], again["changed"]) == ("101", False)
+    _ok("listen", "--once", env=env)
+    log = json.loads(_ok("log", "--source", "shelterluv/people", "--record", "101.0", "--json",
+                         env=env))
+    assert log and {r["source_record_id"] for r in log} == {"101"}
 
 
 def test_a_cut_the_reader_cannot_read_is_corrected_by_the_whole_file(db_url: str,

@@ -261,6 +261,8 @@ async def log(conn: Conn, *, system: str | None = None, table: str | None = None
               after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
     """Job-log rows, oldest first, by source record, staged record, entity, action, time;
     ``after`` pages by log_seq."""
+    if system and table and record_id:
+        record_id = await as_staged_id(conn, system, table, record_id)
     args = (system, table, record_id, staged_record_id, entity_id, action, since, until, after,
             max(1, min(limit, MAX_PAGE)))
     if system and table and record_id:
