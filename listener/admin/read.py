@@ -15,6 +15,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from listener.core import sql
 from listener.core.errors import UsageError, UserError
+from listener.core.record_ids import id_text
 
 _SQL = sql.beside(__file__, "read")
 
@@ -165,12 +166,25 @@ async def why_missing(conn: Conn, *, issue_type: str | None = None,
             "note": note}
 
 
+async def as_staged_id(conn: Conn, system: str, table: str, record_id: str) -> str:
+    """The record id as ingest stores it, for an id a person copied from the file: ``101.0``
+    (a spreadsheet's float) or `` 101`` is record ``101`` (``id_text``), unless something is
+    staged or rejected under the id as typed. Asked as typed, such a record was "missing"
+    while it stood under its id."""
+    stored = id_text(record_id)
+    if stored == record_id or not stored or await conn.fetchval(
+            _q("record_known"), system, table, record_id):
+        return record_id
+    return stored
+
+
 async def why_missing_record(conn: Conn, system: str, table: str,
                              record_id: str) -> dict[str, Any]:
     """Why one source record is missing, or that it is not: the rows of ingested files
     rejected as it (each ``open``, or ``corrected`` by a later run, sql/core/040), what
     stands now (its newest staged version, processed or not, and the entities it made) and
     its gaps in ``v_data_why_missing``; ``answer`` says it in one line."""
+    record_id = await as_staged_id(conn, system, table, record_id)
     args = (system, table, record_id)
     rejects = rows_of(await conn.fetch(_q("record_rejects"), *args))
     newest = await conn.fetchrow(_q("record_stands"), *args)
@@ -247,6 +261,8 @@ async def log(conn: Conn, *, system: str | None = None, table: str | None = None
               after: int = 0, limit: int = 100) -> list[dict[str, Any]]:
     """Job-log rows, oldest first, by source record, staged record, entity, action, time;
     ``after`` pages by log_seq."""
+    if system and table and record_id:
+        record_id = await as_staged_id(conn, system, table, record_id)
     args = (system, table, record_id, staged_record_id, entity_id, action, since, until, after,
             max(1, min(limit, MAX_PAGE)))
     if system and table and record_id:
@@ -287,6 +303,7 @@ async def timeline(conn: Conn, system: str, table: str,
     """A source record's whole story in time order: each staged version, its jobs and their
     states, every decision with its rule and reason, entities created or merged, the
     anomalies of its source at the time, and the alerts they raised."""
+    record_id = await as_staged_id(conn, system, table, record_id)
     versions = rows_of(await conn.fetch(_q("record_versions"), system, table, record_id))
     if not versions:
         raise NotFound(f"no staged record {record_id} of {system}/{table}")

@@ -12,10 +12,14 @@ SELECT array_remove(ARRAY[
 -- name: sources
 SELECT os.source_system, os.source_table, os.display_name, os.processor_name,
        os.ingest_method, os.ingest_frequency, os.is_active, os.expected_fields,
-       os.id_field_candidates, os.entity_types_produced, os.last_ingest_at,
-       os.last_ingest_record_count, os.total_records_ingested, os.total_entities_created,
+       os.id_field_candidates, os.entity_types_produced,
+       -- as health tells them: a re-send that staged nothing new is still the last ingest
+       -- (the listener's counters move only with staged rows)
+       li.last_ingest_at, li.last_ingest_record_count,
+       os.total_records_ingested, os.total_entities_created,
        h.health_status
 FROM trapper.orchestrator_sources os
+JOIN trapper.v_orchestrator_last_ingest li USING (source_system, source_table)
 LEFT JOIN trapper.v_orchestrator_health h USING (source_system, source_table)
 WHERE ($1::text IS NULL OR os.source_system = $1)
   AND ($2::text IS NULL OR os.source_table = $2)
@@ -84,6 +88,13 @@ LEFT JOIN trapper.ingest_runs cr ON cr.ingest_run_id = ir.corrected_by_run
 WHERE ir.source_system = $1 AND ir.source_table = $2
   AND (ir.source_row_id = $3 OR ir.corrected_record_id = $3)
 ORDER BY ir.reject_id;
+
+-- name: record_known
+-- Whether anything is staged or rejected under this record id as typed (read.as_staged_id).
+SELECT EXISTS (SELECT 1 FROM trapper.staged_records
+               WHERE source_system = $1 AND source_table = $2 AND source_row_id = $3)
+    OR EXISTS (SELECT 1 FROM trapper.ingest_rejects
+               WHERE source_system = $1 AND source_table = $2 AND source_row_id = $3);
 
 -- name: record_stands
 -- What stands now of a record: its newest staged version, and how many it has.

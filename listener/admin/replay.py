@@ -32,6 +32,7 @@ async def reprocess(conn: Conn, system: str, table: str, record_id: str, *,
     (listener.admin.outcomes): the last processing's decisions against the new ones, each
     reduced to its surface, canonical entity and parameters."""
     q = _SQL
+    record_id = await read.as_staged_id(conn, system, table, record_id)
     staged_id = await _latest_version(conn, system, table, record_id)
     marks = await conn.fetchrow(q["replay_marks"])
     assert marks is not None
@@ -77,6 +78,7 @@ async def emit(conn: Conn, system: str, table: str,
                record_id: str) -> dict[str, Any]:
     """Re-publish a record's timeline to the live feed: one ``replayed`` log row, which every
     feed server expands into the timeline's items, each marked ``replay: true``."""
+    record_id = await read.as_staged_id(conn, system, table, record_id)
     tl = await read.timeline(conn, system, table, record_id)
     staged_id = await _latest_version(conn, system, table, record_id)
     seq = await conn.fetchval(_SQL["log_replay"], system, table, record_id,

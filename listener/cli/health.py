@@ -77,7 +77,10 @@ def _why_missing_record(database_url: str | None, record: str, as_json: bool) ->
     if as_json:
         emit_json(doc)
         return
-    click.echo(f"{record}: {doc['answer']}")
+    # an id typed as the file shows it (101.0) is read as ingest stored it (101)
+    shown = (record if doc["source_record_id"] == record_id
+             else f"{record} (record {doc['source_record_id']})")
+    click.echo(f"{shown}: {doc['answer']}")
     if doc["rejects"]:
         click.echo()
         emit_table([{**r, "rejected": f"{r['source_file']} row {r['row_number']} "

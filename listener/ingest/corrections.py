@@ -23,7 +23,10 @@ from typing import Any
 
 from listener.ingest.rows import Row
 
-ID, VALUES, RAW = "id:", "values:", "raw:"
+ID, VALUES, RAW, CUT = "id:", "values:", "raw:", "cut:"
+# the shortest cut-off row whose bytes may correct a reject as a prefix of a later row's:
+# a row cut after a byte or two would be "corrected" by any row that starts alike
+MIN_CUT_PREFIX = 8
 
 
 def id_key(record_id: str) -> str:
@@ -56,11 +59,15 @@ def values_key(payload: Mapping[str, Any], id_fields: Iterable[str]) -> str:
 
 
 def reject_key(row: Row, record_id: str | None, id_fields: Iterable[str]) -> str:
-    """The content key a reject is kept with."""
+    """The content key a reject is kept with. A row the file was cut off inside, that the
+    reader could not read, is ``cut:`` and its bytes' hash: the whole row, in a later file,
+    begins with those bytes (``Corrections.see``)."""
     if record_id:
         return id_key(record_id)
     if row.payload is not None:
         return values_key(row.payload, id_fields)
+    if row.cut_off and len(row.raw) >= MIN_CUT_PREFIX:
+        return CUT + raw_key(row.raw)[len(RAW):]
     return raw_key(row.raw)
 
 
@@ -71,6 +78,8 @@ class Corrections:
 
     open_keys: frozenset[str]
     id_fields: tuple[str, ...]
+    # the open ``cut:`` keys with the bytes their row had when the file was cut off
+    cut_prefixes: tuple[tuple[str, bytes], ...] = ()
     found: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -88,4 +97,7 @@ class Corrections:
             keys.append(raw_key(row.raw))
         for key in keys:
             if key in self.open_keys:
+                self.found.setdefault(key, record_id)
+        for key, prefix in self.cut_prefixes:
+            if len(row.raw) > len(prefix) and row.raw.startswith(prefix):
                 self.found.setdefault(key, record_id)

@@ -23,7 +23,12 @@ FROM trapper.ingest_mark_abandoned();
 -- name: existing_hashes
 -- A join, not "row_hash = ANY(array)": with 20,000 hashes the ANY form became a sequential
 -- scan testing every row against the whole array (15 s for one re-ingested file).
-SELECT s.row_hash
+-- superseded: the row staged is not its record's newest version (an older export sent after
+-- a newer one, or a row edited back): counted a duplicate all the same, and the run says so.
+SELECT s.row_hash, s.source_row_id,
+       EXISTS (SELECT 1 FROM trapper.staged_records n
+               WHERE n.source_system = $1 AND n.source_table = $2
+                 AND n.source_row_id = s.source_row_id AND n.id > s.id) AS superseded
 FROM unnest($3::text[]) AS h (row_hash)
 JOIN trapper.staged_records s
   ON s.source_system = $1 AND s.source_table = $2 AND s.row_hash = h.row_hash;
@@ -31,9 +36,13 @@ JOIN trapper.staged_records s
 -- name: open_reject_keys
 -- The content keys of the source's rejects no later run has corrected yet (sql/core/040), read
 -- before a run stages anything: a row of the run with one of them corrects that reject.
-SELECT DISTINCT content_key FROM trapper.ingest_rejects
+-- A cut-off row's key (cut:) comes with its bytes, which the whole row begins with.
+SELECT DISTINCT ON (content_key) content_key,
+       CASE WHEN content_key LIKE 'cut:%' THEN raw END AS raw
+FROM trapper.ingest_rejects
 WHERE source_system = $1 AND source_table = $2 AND corrected_at IS NULL
-  AND content_key IS NOT NULL;
+  AND content_key IS NOT NULL
+ORDER BY content_key;
 
 -- name: mark_corrected
 -- The open rejects of earlier runs whose rows this run ($3) carries correctly ($4 content
@@ -97,3 +106,19 @@ SELECT EXISTS (SELECT 1 FROM trapper.data_engine_processors
 -- compared with.
 SELECT source_system || '/' || source_table FROM trapper.data_engine_processors
 WHERE is_active;
+
+-- name: record_versions
+-- Every staged version of each record id given, newest first: a row with a new hash may
+-- still be one of them written another way (listener/ingest/staging.py, _written_otherwise).
+-- One probe of staged_records_versions_idx per id.
+SELECT s.source_row_id, s.payload::text AS payload
+FROM unnest($3::text[]) AS r (source_row_id)
+JOIN trapper.staged_records s
+  ON s.source_system = $1 AND s.source_table = $2 AND s.source_row_id = r.source_row_id
+ORDER BY s.source_row_id, s.id DESC;
+
+-- name: has_staged
+-- Whether the source table holds any staged row yet (before this run's own, in its
+-- transaction: read before the first batch).
+SELECT EXISTS (SELECT 1 FROM trapper.staged_records
+               WHERE source_system = $1 AND source_table = $2);

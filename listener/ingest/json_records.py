@@ -376,6 +376,15 @@ def read_ndjson(doc: Decoded, limits: ReadLimits) -> list[Row]:
     (an export cut short reads as a failure, not as a source that sent no records)."""
     if not doc.text.replace("\ufeff", "").strip():
         raise FileRefused("not valid NDJSON: the file is empty")
-    return [_line_row(doc, number, line, limits)
+    rows = [_line_row(doc, number, line, limits)
             for number, line in enumerate(doc.text.split("\n"), start=1)
             if line.strip()]
+    # a last line without a line end that is no JSON: the file was cut off inside it (an
+    # upload interrupted); ingest keys its reject so that the whole line corrects it
+    last = rows[-1] if rows else None
+    if (last is not None and last.reject_code == "malformed" and not doc.text.endswith("\n")
+            and last.reject_reason and last.reject_reason.startswith("not JSON")):
+        last.cut_off = True
+        last.reject_reason += ("; the file ends inside this line: cut off? Ingest the whole "
+                               "file again")
+    return rows

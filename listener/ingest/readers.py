@@ -183,6 +183,7 @@ class _Record:
     fields: list[str] | None
     code: str = ""                  # the reject code when fields is None
     problem: str = ""
+    ends_file: bool = False         # its quote is still open where the file ends
 
 
 class _CsvRecords:
@@ -234,7 +235,9 @@ class _CsvRecords:
                     return
             except csv.Error as exc:
                 last = start + reader.line_num - 1
-                yield self._broken(done, max(done, last), *self._quote_problem(done, last, exc))
+                broken = self._broken(done, max(done, last), *self._quote_problem(done, last, exc))
+                broken.ends_file = "end of data" in str(exc)
+                yield broken
                 start = done + 1
 
     @staticmethod
@@ -358,8 +361,13 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, table: _Table,
     """The row of one record after the header, or None for a blank one."""
     number = record.first + 1
     if record.fields is None:
+        # a quote opened on the file's last line, still open where it ends without a line
+        # end: the file was cut off inside this row (ingest keys the reject so that the
+        # whole row corrects it; a stray quote further up is no cut)
         return Row(number, doc.raw(_strip_eol(lines[record.first])),
-                   reject_code=record.code, reject_reason=record.problem)
+                   reject_code=record.code, reject_reason=record.problem,
+                   cut_off=(record.ends_file and record.first == len(lines) - 1
+                            and not lines[-1].endswith(("\n", "\r"))))
     fields = record.fields
     if not any(f.strip() for f in fields):
         return None
@@ -386,6 +394,11 @@ def _csv_row(doc: Decoded, lines: list[str], record: _Record, table: _Table,
         if not any(fields):        # nothing but characters that print as nothing
             return None
     if len(fields) < width:  # exports drop trailing empty fields
+        # ... but the file's last line, short of the header and without a line end, is a
+        # file cut off inside that row (an upload interrupted): padded, it was staged as a
+        # version of its record with its last values cut or empty, and processed as such
+        row.cut_off = (record.last == len(lines) - 1
+                       and not lines[record.last].endswith(("\n", "\r")))
         fields = fields + [""] * (width - len(fields))
     if table.echo.may_repeat(fields):
         echo = table.echo.check(fields, f"line {number}", f"line {table.header_line}")

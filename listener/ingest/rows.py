@@ -35,6 +35,12 @@ class Row:
     # the headers of a sheet row's formula cells that hold no saved value (read blank): a
     # workbook written by a program that does not calculate (openpyxl, pandas)
     unsaved_formulas: tuple[str, ...] = ()
+    # the file ends inside this row (an upload or a copy interrupted): a CSV's last line with
+    # no line end and fewer fields than the header (its payload holds what it has; ingest
+    # rejects it under its record id) or a quote still open there, an NDJSON last line that
+    # is no JSON (rejected by the reader: ingest keys it by its bytes as a prefix). Either
+    # way the whole file sent again corrects the reject
+    cut_off: bool = False
 
 
 @dataclass(frozen=True)

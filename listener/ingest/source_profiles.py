@@ -8,8 +8,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from listener.core.field_names import field_key
+from listener.core.record_ids import id_text
 from listener.ingest.readers import Row
 
 
@@ -254,18 +256,27 @@ def _iso_date(value: str) -> str:
     return date.isoformat() if date else value.strip()
 
 
-_WHOLE_NUMBER = re.compile(r"([+-]?\d+)(?:\.0*)?")
-
-
-def id_text(value: object) -> str:
-    """A record id as text: a whole number is its digits however the export wrote it (2,
-    2.0, "2.0", " 2 "), so one record is one id in every export; any other id is its
-    text, trimmed (leading zeros and letters are the source's own)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value).strip()
-    whole = _WHOLE_NUMBER.fullmatch(text)
-    return whole[1].lstrip("+") if whole else text
+def as_id_reads(payload: Mapping[str, Any], profile: SourceProfile) -> Mapping[str, Any]:
+    """The payload with the fields its record id is made of written as the id reads them:
+    the id fields' whole numbers as their digits (``101.0``, JSON's ``101`` → ``"101"``), the
+    visit date as its ISO day (``3/14/2025`` → ``2025-03-14``). Two rows equal in this form
+    are one row written two ways (an export re-saved by a spreadsheet, or sent again as
+    JSON): ingest counts the second a duplicate, not a new version of the record. The
+    payload itself when nothing changes (the usual case: no copy)."""
+    changed: dict[str, Any] = {}
+    for name in profile.id_fields:
+        value = payload.get(name)
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            text = id_text(value)
+            if text and text != value:
+                changed[name] = text
+    if profile.date_field:
+        value = payload.get(profile.date_field)
+        if isinstance(value, str) and value:
+            date = parse_date(value)
+            if date is not None and date.isoformat() != value:
+                changed[profile.date_field] = date.isoformat()
+    return {**payload, **changed} if changed else payload
 
 
 def record_id(row: Row, profile: SourceProfile) -> str | None:
@@ -295,7 +306,8 @@ class ServiceLineMerger:
     that no more of its lines follow. ``merged`` counts the rows folded in.
 
     A continuation row with no appointment above it is handed on as it is (it is rejected
-    later for its missing id)."""
+    later for its missing id). An appointment whose service line the file ends inside is
+    itself ``cut_off``: the lines that would have followed are missing."""
 
     def __init__(self) -> None:
         self.merged = 0
@@ -318,6 +330,9 @@ class ServiceLineMerger:
                 service = str(payload.get(SERVICE_FIELD) or "").strip()
                 if service:
                     current.payload[ALL_SERVICES].append(service)
+                # a file cut off inside a service line cut the appointment short too: the
+                # rest of its lines are gone with it
+                current.cut_off = current.cut_off or row.cut_off
                 self.merged += 1
             else:
                 yield row

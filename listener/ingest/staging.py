@@ -52,6 +52,7 @@ from listener.ingest.source_profiles import (
     HeaderMapper,
     ServiceLineMerger,
     SourceProfile,
+    as_id_reads,
     is_known_source,
     parse_date,
     profile_for,
@@ -152,14 +153,20 @@ class _Tally:
     unsaved_formulas: Counter[str] = field(default_factory=Counter)
     # visit dates in record ids (ClinicHQ's Number + Date) that read as no date, by value
     undated_ids: Counter[str] = field(default_factory=Counter)
+    # the record id of the last row when the file ends inside it ("" for one with none)
+    cut_off: str | None = None
+    # rows that are an earlier version of their record, not its newest; the first few ids
+    superseded: int = 0
+    superseded_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
 class _Batch:
-    """Up to COPY_CHUNK rows to stage (record id, hash, payload JSON) and the rejects met
-    beside them (with the record id to store, where one is known, and the content key)."""
+    """Up to COPY_CHUNK rows to stage (record id, hash, payload JSON, and the hash of the
+    row as its record id reads it: ``_written_otherwise``) and the rejects met beside them
+    (with the record id to store, where one is known, and the content key)."""
 
-    staged: list[tuple[str, str, str]] = field(default_factory=list)
+    staged: list[tuple[str, str, str, str]] = field(default_factory=list)
     rejects: list[tuple[Row, str | None, str]] = field(default_factory=list)
 
     def full(self) -> bool:
@@ -189,6 +196,17 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
     for row in rows:
         if row.payload is None:
             reject(row, row.record_id)
+        elif row.cut_off:
+            # kept under its record id (where the cut left it one), as an oversized row is,
+            # so that the whole file sent again marks it corrected (sql/core/040)
+            row.reject_code = "malformed"
+            row.reject_reason = (
+                "the file ends inside this row (its last line has no line end and fewer "
+                "fields than the header): an upload or copy cut off? Ingest the whole file "
+                "again: its row of this record corrects this reject")
+            rid = record_id(row, profile) or row.record_id
+            tally.cut_off = rid or ""
+            reject(row, rid)
         elif (rid := record_id(row, profile)) is None:
             row.reject_code = "missing_id"
             row.reject_reason = (
@@ -207,11 +225,14 @@ def _prepare(rows: Iterable[Row], profile: SourceProfile, max_row_bytes: int,
                 reject(row, rid)
             else:
                 digest = row_hash(row.payload, rid)
-                if digest in seen:
+                read = as_id_reads(row.payload, profile)
+                same = digest if read is row.payload else row_hash(read, rid)
+                # (one row written two ways in one file, 101 and 101.0, is one row too)
+                if same in seen:
                     tally.duplicates_in_file += 1
                 else:
-                    seen.add(digest)
-                    batch.staged.append((rid, digest, text))
+                    seen.add(same)
+                    batch.staged.append((rid, digest, text, same))
                     corrections.see(row, rid, row.payload)
         if batch.full():
             yield batch
@@ -411,13 +432,20 @@ async def _stage_and_complete(
     stream = merger(counted) if merger else counted
     staging = 0.0
     async with conn.transaction():
+        # a first load of the table has no versions to compare with: its rows are not
+        # looked up one by one (_written_otherwise)
+        earlier = await conn.fetchval(_SQL["has_staged"], result.source_system,
+                                      result.source_table)
+        open_keys = await conn.fetch(_SQL["open_reject_keys"], result.source_system,
+                                     result.source_table)
         corrections = Corrections(
-            frozenset(r[0] for r in await conn.fetch(
-                _SQL["open_reject_keys"], result.source_system, result.source_table)),
-            tuple(profile.id_fields))
+            frozenset(r["content_key"] for r in open_keys), tuple(profile.id_fields),
+            tuple((r["content_key"], bytes(r["raw"])) for r in open_keys
+                  if r["raw"] is not None))
         for batch in _prepare(stream, profile, max_row_bytes, tally, corrections):
             began = time.monotonic()
-            tally.new += await _stage(conn, batch.staged, result, run_id)
+            tally.new += await _stage(conn, batch.staged, result, run_id,
+                                      profile if earlier else None, tally)
             await _store_rejects(conn, batch.rejects, result, run_id)
             staging += time.monotonic() - began
             tally.offered += len(batch.staged)
@@ -448,6 +476,22 @@ async def _stage_and_complete(
             result.notes.append(
                 "no rows: the file holds no record below its header (or an empty list of "
                 "records); an export filtered down to nothing, or cut short?")
+        if tally.cut_off is not None:
+            which = f" (record {tally.cut_off})" if tally.cut_off else ""
+            result.notes.append(
+                f"the file ends inside its last row{which}: it was cut off (an upload or "
+                "copy interrupted?), so that row is rejected rather than staged with its "
+                "values cut short; ingest the whole file again (its rows already staged "
+                "count as duplicates)")
+        if tally.superseded:
+            more = tally.superseded - len(tally.superseded_ids)
+            shown_ids = ", ".join(tally.superseded_ids) + (f" and {more} more" if more else "")
+            result.notes.append(
+                f"{tally.superseded} row(s) are an earlier version of their record, not its newest "
+                f"(record {shown_ids}): counted duplicates, and the newest version stands "
+                "(an older export sent after a newer one?); a row edited back to what it "
+                "was is such a row too, and does not stand (atlas-orch replay "
+                f"{result.source_system}/{result.source_table}/RECORD_ID shows the versions)")
         if tally.undated_ids and profile.date_field:
             result.notes.append(_undated_note(profile.date_field, tally.undated_ids))
         if tally.unsaved_formulas:
@@ -543,23 +587,35 @@ async def _notes(conn: asyncpg.Connection, result: IngestResult) -> list[str]:
     return notes
 
 
-async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str]],
-                 result: IngestResult, run_id: int) -> int:
-    """COPY the rows of one batch whose hash is new; returns how many were staged."""
+async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str, str]],
+                 result: IngestResult, run_id: int, profile: SourceProfile | None,
+                 tally: _Tally) -> int:
+    """COPY the rows of one batch whose hash is new and that are not a version of their
+    record written another way (``_written_otherwise``, given the profile: the table had
+    staged rows before this run); returns how many were staged. A duplicate of a version
+    that is not its record's newest is counted in ``tally.superseded``."""
     if not staged:
         return 0
     q = _SQL
     system, table, file = result.source_system, result.source_table, result.source_file
-    found = await conn.fetch(q["existing_hashes"], system, table, [h for _, h, _ in staged])
+    found = await conn.fetch(q["existing_hashes"], system, table, [s[1] for s in staged])
     existing = {r["row_hash"] for r in found}
+    for r in found:
+        if r["superseded"]:
+            tally.superseded += 1
+            if len(tally.superseded_ids) < 5:
+                tally.superseded_ids.append(r["source_row_id"])
     todo = [s for s in staged if s[1] not in existing]
+    if profile is not None:
+        todo = await _written_otherwise(conn, todo, system, table, profile, tally)
     if not todo:
         return 0
     try:
         async with conn.transaction():  # a savepoint: a lost race falls back below
             await conn.copy_records_to_table(
                 "staged_records", schema_name="trapper", columns=STAGED_COLUMNS,
-                records=[(system, table, rid, file, run_id, h, text) for rid, h, text in todo],
+                records=[(system, table, rid, file, run_id, h, text)
+                         for rid, h, text, _ in todo],
             )
         return len(todo)
     except asyncpg.UniqueViolationError:
@@ -569,6 +625,43 @@ async def _stage(conn: asyncpg.Connection, staged: list[tuple[str, str, str]],
             [c[0] for c in todo], [c[1] for c in todo], [c[2] for c in todo],
         )
         return len(rows)
+
+
+async def _written_otherwise(conn: asyncpg.Connection,
+                             todo: list[tuple[str, str, str, str]], system: str, table: str,
+                             profile: SourceProfile,
+                             tally: _Tally) -> list[tuple[str, str, str, str]]:
+    """The rows of ``todo`` less those that are a staged version of their record written
+    another way: the same values once the record id's fields read as the id reads them
+    (``101.0`` for ``101``, ``3/14/2025`` for ``2025-03-14``: ``as_id_reads``). Such a row is
+    a duplicate, as the same bytes are (and, when it is not the newest version, counted in
+    ``tally.superseded`` as they are): staged, it was a new version of every record of a
+    re-saved export, processed again, each decision and entity source counted twice. Only
+    the rows with a new hash are looked up, one probe each of the versions index; a row
+    whose record has no version yet costs that probe alone."""
+    if not todo:
+        return todo
+    versions: dict[str, list[str]] = {}
+    for r in await conn.fetch(_SQL["record_versions"], system, table,
+                              list({s[0] for s in todo})):
+        payload = json.loads(r["payload"])
+        if isinstance(payload, dict):
+            versions.setdefault(r["source_row_id"], []).append(
+                row_hash(as_id_reads(payload, profile), r["source_row_id"]))
+    if not versions:
+        return todo
+    keep = []
+    for row in todo:
+        rid, same = row[0], row[3]
+        hashes = versions.get(rid, [])
+        if same in hashes:
+            if hashes.index(same) > 0:     # newest first: an earlier version
+                tally.superseded += 1
+                if len(tally.superseded_ids) < 5:
+                    tally.superseded_ids.append(rid)
+            continue
+        keep.append(row)
+    return keep
 
 
 async def _store_rejects(conn: asyncpg.Connection,

@@ -431,6 +431,7 @@ DECLARE
     v_kept record;
     v_outcome text;
     v_listed text[];
+    v_prev record;
 BEGIN
     -- a cell that gave nothing is counted for the record (the test in plain expressions:
     -- most records skip the call)
@@ -642,6 +643,40 @@ BEGIN
         END IF;
         v_locked := true;
     END LOOP;
+
+    -- An earlier version of this very source record (the row sent again, its email and
+    -- phone changed: a person who moved, a number corrected) resolved to a person of the
+    -- same name: that is the person, not a new one. Candidates come from identifiers, and
+    -- none of the new ones pointed at them, so each re-send with other identifiers made one
+    -- more person of the same source record (two people holding `shelterluv:104`). Another
+    -- name (the row now names someone else) is decided as before.
+    IF decision_type IN ('new_entity', 'review_pending', 'household_member')
+       AND v_gate.kind = 'person' AND v_src.source_row_id IS NOT NULL AND v_name <> '' THEN
+        SELECT p.person_id, d.decision_id,
+               trapper.name_compare(v_first, v_last, sp.first_name, sp.last_name) AS name_level
+        INTO v_prev
+        FROM (SELECT d.decision_id, d.resulting_person_id
+              FROM trapper.data_engine_match_decisions d
+              WHERE d.source_system = v_src.source_system AND d.source_table = v_src.source_table
+                AND d.source_row_id = v_src.source_row_id
+                AND d.staged_record_id IS DISTINCT FROM p_staged_record_id
+                AND d.resulting_person_id IS NOT NULL
+              ORDER BY d.decision_id DESC
+              LIMIT 1) d
+        CROSS JOIN LATERAL (SELECT trapper.get_canonical_person_id(d.resulting_person_id)
+                                AS person_id) p
+        JOIN trapper.sot_people sp ON sp.person_id = p.person_id;
+        IF v_prev.person_id IS NOT NULL AND v_prev.name_level IN ('exact', 'close') THEN
+            decision_reason := format('the same %s/%s record %s as before, sent again with '
+                'other identifiers: matched the person its earlier version resolved to '
+                '(decision %s, name %s)%s', v_src.source_system, v_src.source_table,
+                v_src.source_row_id, v_prev.decision_id, v_prev.name_level,
+                coalesce(' instead of: ' || decision_reason, ''));
+            decision_type := 'auto_match';
+            person_id := v_prev.person_id;
+            household_id := NULL;
+        END IF;
+    END IF;
 
     IF decision_type IN ('new_entity', 'review_pending', 'household_member') THEN
         IF decision_type = 'household_member' AND household_id IS NULL THEN

@@ -7,7 +7,14 @@
 CREATE OR REPLACE VIEW trapper.v_orchestrator_last_ingest AS
 SELECT os.source_system, os.source_table,
        greatest(os.last_ingest_at, r.started_at) AS last_ingest_at,
-       r.ingest_run_id, r.rows_read, r.rows_new, r.rows_rejected, r.source_file
+       r.ingest_run_id, r.rows_read, r.rows_new, r.rows_rejected, r.source_file,
+       -- the newest completed run's own size, when it is the newest ingest: a re-send that
+       -- staged nothing new is an ingest of 0 new records, which the listener's counters
+       -- (moved only by staged rows) never see; they kept the run before's size beside the
+       -- re-send's time
+       CASE WHEN r.started_at IS NOT NULL
+                 AND (os.last_ingest_at IS NULL OR r.started_at >= os.last_ingest_at)
+            THEN r.rows_new ELSE os.last_ingest_record_count END AS last_ingest_record_count
 FROM trapper.orchestrator_sources os
 LEFT JOIN LATERAL (
     SELECT ir.ingest_run_id, ir.started_at, ir.rows_read, ir.rows_new, ir.rows_rejected,
@@ -43,7 +50,7 @@ hourly AS (
 ),
 base AS (
     SELECT os.source_system, os.source_table, os.display_name, os.ingest_method,
-           os.ingest_frequency, li.last_ingest_at, os.last_ingest_record_count,
+           os.ingest_frequency, li.last_ingest_at, li.last_ingest_record_count,
            os.total_records_ingested, os.total_entities_created,
            round((extract(epoch FROM now() - li.last_ingest_at) / 3600)::numeric, 1)
                AS hours_since_last_ingest,

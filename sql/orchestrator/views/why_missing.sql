@@ -118,6 +118,13 @@ SELECT 'staged_failed', 'staged_record', sr.id::text,
        sr.source_file
 FROM trapper.staged_records sr
 WHERE NOT sr.is_processed AND sr.processing_error IS NOT NULL
+  -- what stands now, as for the routing kinds below: a version that failed and was since
+  -- replaced by a corrected row of a later file that was processed is no longer a gap (the
+  -- failure stays in `replay`); listed, it said the record was missing when it was not
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.staged_records nv
+      WHERE nv.source_system = sr.source_system AND nv.source_table = sr.source_table
+        AND nv.source_row_id = sr.source_row_id AND nv.id > sr.id AND nv.is_processed)
 UNION ALL
 SELECT 'ingest_rejected', 'ingest_reject', ir.reject_id::text,
        coalesce(ir.source_file, '?') || ' row ' || coalesce(ir.row_number::text, '?'),
@@ -129,6 +136,14 @@ FROM trapper.ingest_rejects ir
 -- a reject a later run carried correctly is no longer missing (core 040): `why-missing
 -- SYSTEM/TABLE/ID` tells it as corrected, with what stands now
 WHERE ir.corrected_at IS NULL
+  -- one gap per row, not per delivery: the same row rejected again by each re-send of its
+  -- export (the same key, still open) is listed once, as the newest run's reject; every
+  -- one of them stays in `why-missing SYSTEM/TABLE/ID`, and one corrected closes them all
+  AND NOT EXISTS (
+      SELECT 1 FROM trapper.ingest_rejects again
+      WHERE again.source_system = ir.source_system AND again.source_table = ir.source_table
+        AND again.content_key = ir.content_key AND again.corrected_at IS NULL
+        AND again.reject_id > ir.reject_id)
 UNION ALL
 SELECT CASE WHEN l.action = 'skipped' AND coalesce(l.decision_details ? 'field', false)
             THEN 'value_unread' ELSE 'routing_' || l.action END,
