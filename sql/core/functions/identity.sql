@@ -453,7 +453,14 @@ BEGIN
     v_review := fsw.review;
     v_shared_n := fsw.shared_n;
     v_name := btrim(coalesce(v_first, '') || ' ' || coalesce(v_last, ''));
-    SELECT s.source_system, s.source_table, s.source_row_id INTO v_src
+    -- (resent: another version of this source record is staged, the only case the look-up
+    -- of its earlier decision below can find one: a probe of the versions index here, not a
+    -- statement of its own for every new person of a first load)
+    SELECT s.source_system, s.source_table, s.source_row_id,
+           EXISTS (SELECT 1 FROM trapper.staged_records o
+                   WHERE o.source_system = s.source_system AND o.source_table = s.source_table
+                     AND o.source_row_id = s.source_row_id AND o.id <> s.id) AS resent
+    INTO v_src
     FROM trapper.staged_records s WHERE s.id = p_staged_record_id;
     v_gate := trapper.should_be_person(v_first, v_last);
     -- "Delgado, Maria" in one field: a person stored as first and last name (after the gate,
@@ -651,7 +658,7 @@ BEGIN
     -- more person of the same source record (two people holding `shelterluv:104`). Another
     -- name (the row now names someone else) is decided as before.
     IF decision_type IN ('new_entity', 'review_pending', 'household_member')
-       AND v_gate.kind = 'person' AND v_src.source_row_id IS NOT NULL AND v_name <> '' THEN
+       AND v_gate.kind = 'person' AND v_src.resent AND v_name <> '' THEN
         SELECT p.person_id, d.decision_id,
                trapper.name_compare(v_first, v_last, sp.first_name, sp.last_name) AS name_level
         INTO v_prev
