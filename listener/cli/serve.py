@@ -45,6 +45,7 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
     from listener.events.service import Listener, ListenerConfig
     from listener.web.app import Tokens, create_app
     from listener.web.server import ApiRunner
+    from webhooks.config import load_routes
     from webhooks.sender import run_configured
 
     configure_logs()
@@ -54,6 +55,9 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
                         "ATLAS_ORCH_READ_TOKEN for read-only access)")
     add_secrets(*tokens.all())          # masked in every log line, wherever they appear
     ready = ReadyLimits.from_env()      # a bad threshold is refused before anything starts
+    if with_listener:
+        # a bad alert route is refused now, in one line, not by the sender once serving
+        load_routes()
     url = db.resolve_url(database_url)
 
     async def go() -> None:
