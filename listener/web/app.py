@@ -300,6 +300,16 @@ async def _connection(request: web.Request, *,
 async def live(request: web.Request) -> Any:
     return {"status": "ok"}
 
+async def _known_source(conn: PoolConnectionProxy,
+                        spec: str | None) -> tuple[str | None, str | None]:
+    """A ``?source=`` filter split into system and table, refused (409) when it names no
+    source, registered or staged, as the CLI's ``--source`` is: a typo answered 200 with
+    nothing, the same answer as a source with nothing to show, and on the feed it waited
+    for ever."""
+    system, table = read.source_filter(spec)
+    await read.require_source(conn, system, table)
+    return system, table
+
 
 READY_SCHEMA: dict[str, Any] = {
     "type": "object", "additionalProperties": False, "required": ["status", "reasons"],
@@ -426,11 +436,11 @@ async def sources_register(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/rules", "Routing rules, optionally of one source.",
-       query=m.SourceQuery, returns=OBJECTS)
+       query=m.SourceQuery, returns=OBJECTS, refusable=True)
 async def rules_list(request: web.Request) -> Any:
     q = _query(request, m.SourceQuery)
     async with _connection(request) as conn:
-        return await read.rules(conn, *read.source_filter(q.source))
+        return await read.rules(conn, *await _known_source(conn, q.source))
 
 
 @route("POST", f"{PREFIX}/rules", "Map a source field to a target (a routing rule).",
@@ -462,7 +472,7 @@ async def health(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/why-missing", "Why data is missing: counts by kind and rows.",
-       query=m.WhyMissingQuery,
+       query=m.WhyMissingQuery, refusable=True,
        returns={"type": "object", "required": ["counts", "total", "limit", "offset", "rows"],
                 "properties": {"counts": {"type": "object",
                                           "additionalProperties": {"type": "integer"}},
@@ -470,18 +480,18 @@ async def health(request: web.Request) -> Any:
                                "offset": {"type": "integer"}, "rows": OBJECTS}})
 async def why_missing(request: web.Request) -> Any:
     q = _query(request, m.WhyMissingQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await read.why_missing(conn, issue_type=q.type, system=system, table=table,
                                       limit=q.limit, offset=q.offset)
 
 
 @route("GET", f"{PREFIX}/anomalies", "Open anomalies (all=true: resolved ones too).",
-       query=m.AnomaliesQuery, returns=OBJECTS)
+       query=m.AnomaliesQuery, returns=OBJECTS, refusable=True)
 async def anomalies(request: web.Request) -> Any:
     q = _query(request, m.AnomaliesQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await read.anomalies(conn, system=system, table=table,
                                     include_resolved=q.all, limit=q.limit)
 
@@ -503,11 +513,11 @@ async def alerts_redeliver(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/log", "The decision log by record, staged record, entity, action, "
-       "time; page with after=<log_seq>.", query=m.LogQuery, returns=OBJECTS)
+       "time; page with after=<log_seq>.", query=m.LogQuery, returns=OBJECTS, refusable=True)
 async def log_rows(request: web.Request) -> Any:
     q = _query(request, m.LogQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await read.log(conn, system=system, table=table, record_id=q.record,
                               staged_record_id=q.staged, entity_id=q.entity, action=q.action,
                               since=q.since, until=q.until, after=q.after, limit=q.limit)
@@ -580,11 +590,11 @@ async def replay_record(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/reviews", "Identity decisions waiting for review (deferred last).",
-       query=m.ReviewQuery, returns=OBJECTS)
+       query=m.ReviewQuery, returns=OBJECTS, refusable=True)
 async def reviews_list(request: web.Request) -> Any:
     q = _query(request, m.ReviewQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await review.pending(conn, system=system, table=table, limit=q.limit)
 
 
@@ -622,11 +632,10 @@ async def ingest_process(request: web.Request) -> Any:
         stats = await drain_queue(request.app[URL], workers=1, job_batch=body.job_batch,
                                   budget_s=body.budget_s, signals=False)
     except ExceptionGroup as group:
-        # the workers run in a task group: a database they could not reach is a 503 too
-        unreachable, other = group.split(ConnectFailed)
-        if unreachable is None or other is not None:
-            raise
-        raise _first(unreachable) from group
+        # the workers run in a task group: their first error is answered as the routes'
+        # own are (a database they could not reach, a statement_timeout or a terminated
+        # backend is a 503, a bug a 500), not as a group, which was always a 500
+        raise _first(group) from group
     async with _connection(request) as conn:
         remaining = await read.queue_remaining(conn)
     return {"jobs_processed": stats.jobs_completed + stats.jobs_retrying
@@ -818,6 +827,10 @@ _OUR_REFUSALS = (asyncpg.RaiseError, asyncpg.InvalidParameterValueError)
 _DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
             asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
             asyncpg.InternalClientError)
+# the database stopped the statement or its connection: not the request's fault (503)
+_DB_INTERRUPTED = (asyncpg.exceptions.OperatorInterventionError,
+                   asyncpg.TransactionRollbackError)
+_NOT_INSTALLED = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
 _DB_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
                asyncpg.RaiseError, asyncpg.InvalidParameterValueError,
                asyncpg.UndefinedFunctionError)
@@ -845,6 +858,9 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
         return _unavailable(exc)
     except UserError as exc:      # valid input the data refuses ("no staged records of …")
         return fail(409, "refused", str(exc))
+    except (*_DB_DOWN, *_DB_INTERRUPTED, *_NOT_INSTALLED) as exc:
+        # a statement_timeout, a terminated backend or a missing schema was a 500
+        return _database_trouble(request, exc)
     except _DB_REFUSED as exc:
         return _database_refusal(request, exc)
     except _DB_FORBIDDEN as exc:
@@ -853,8 +869,6 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
         if isinstance(exc, ValueError):
             return _database_refusal(request, exc)
         return _internal(request, exc)
-    except _DB_DOWN as exc:
-        return _unavailable(exc)
     except web.HTTPException as exc:
         return _http_error(request, exc)
     except Exception as exc:  # logged with an id; the client gets the id, never the trace
@@ -877,10 +891,51 @@ def _forbidden(request: web.Request, exc: Exception) -> web.Response:
 
 
 def _unavailable(exc: Exception) -> web.Response:
-    event(log, "api_database_unavailable", level=logging.WARNING, error=str(exc)[:300],
-          count=COUNTS["unavailable"] + 1)
+    event(log, "api_database_unavailable", level=logging.WARNING, error=_cause(exc),
+          error_type=type(exc).__name__, count=COUNTS["unavailable"] + 1)
     return fail(503, "unavailable", "the database cannot be reached; try again",
                 {"Retry-After": "5"})
+
+
+def _interrupted(request: web.Request, exc: Exception) -> web.Response:
+    """The database stopped the request's statement: its ``statement_timeout`` (or the
+    role's, or an operator's pg_cancel_backend) as a 503 ``cancelled``; the backend
+    terminated (pg_terminate_backend, a shutdown) or a transaction rolled back for a
+    conflict (a deadlock, a serialization failure) as a 503 ``unavailable``. Neither is the
+    client's mistake nor a bug: they were 500s with a traceback in the log."""
+    cancelled = isinstance(exc, asyncpg.QueryCanceledError)
+    code = "cancelled" if cancelled else "unavailable"
+    COUNTS[f"database_{code}"] += 1
+    event(log, f"api_database_{code}", level=logging.WARNING, path=_canonical(request),
+          error=_cause(exc), error_type=type(exc).__name__,
+          count=COUNTS[f"database_{code}"])
+    if cancelled:
+        return fail(503, code, "the database cancelled the query (its statement_timeout, or "
+                               "an operator); try again, or raise the timeout for this "
+                               "server's role", {"Retry-After": "5"})
+    return fail(503, code, "the database ended the request's connection or transaction "
+                           "(a terminated backend, a restart, a conflict); try again",
+                {"Retry-After": "5"})
+
+
+def _database_trouble(request: web.Request, exc: Exception) -> web.Response:
+    """The 503 for a database that is down, stopped the statement, or lacks the schema."""
+    if isinstance(exc, _NOT_INSTALLED):
+        return _not_installed(request, exc)
+    if isinstance(exc, _DB_INTERRUPTED) and not isinstance(exc, asyncpg.CannotConnectNowError):
+        return _interrupted(request, exc)
+    return _unavailable(exc)
+
+
+def _not_installed(request: web.Request, exc: Exception) -> web.Response:
+    """The database lacks a table or schema the route reads: an install, or a DATABASE_URL
+    pointing at another database; the operator's to fix, so logged and counted (was a 500)."""
+    COUNTS["not_installed"] += 1
+    event(log, "api_not_installed", level=logging.ERROR, path=_canonical(request),
+          error=_cause(exc), count=COUNTS["not_installed"])
+    return fail(503, "not_installed", "the database lacks the orchestrator's tables: run "
+                                      "`atlas-orch install` on it, or point DATABASE_URL at "
+                                      "the database that has them", {"Retry-After": "30"})
 
 
 def _internal(request: web.Request, exc: BaseException) -> web.Response:
@@ -931,6 +986,11 @@ async def feed(request: web.Request) -> web.StreamResponse:
             return fail(401, "unauthorized", "a bearer token or a fresh ticket is required",
                         {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
         await _check_cursor(request, q.after)
+        if q.source is not None:
+            # a source that does not exist is refused (409, by the middleware) rather than
+            # fed nothing for ever
+            async with _connection(request, primary=True) as conn:
+                await _known_source(conn, q.source)
     except ApiError as exc:
         return fail(exc.status, exc.code, exc.message, exc.headers)
     hub = request.app[HUB]
