@@ -35,8 +35,14 @@ SHUTDOWN_TIMEOUT_S = 5.0
               envvar="ATLAS_ORCH_FEED_MAX_QUEUE", show_envvar=True,
               help="Batches a websocket client may have queued before it is cut off as too "
                    "slow.")
+@click.option("--feed-send-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(0, min_open=True, max=3600),
+              envvar="ATLAS_ORCH_FEED_SEND_TIMEOUT_S", show_envvar=True,
+              help="Seconds a websocket client's socket may take nothing before the client "
+                   "is dropped as not reading.")
 def serve(database_url: str | None, host: str, port: int, with_listener: bool,
-          listen_url: str | None, read_url: str | None, feed_max_queue: int) -> None:
+          listen_url: str | None, read_url: str | None, feed_max_queue: int,
+          feed_send_timeout: float) -> None:
     """The HTTP API, the live feed and the /admin/data-health page (and the listener)."""
     from aiohttp import web
 
@@ -66,7 +72,8 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
         # ApiRunner: aiohttp's own parse-error answers in the API's envelope, without the
         # request's bytes (listener/web/server.py); no access log (URLs may carry tickets)
         runner = ApiRunner(create_app(url, tokens, listen_url=listen_url, read_url=read_url,
-                                       feed_max_queue=feed_max_queue, ready=ready),
+                                       feed_max_queue=feed_max_queue,
+                                       feed_send_timeout_s=feed_send_timeout, ready=ready),
                            access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
         await runner.setup()
         try:

@@ -25,6 +25,8 @@ import logging
 import os
 import re
 import secrets
+import socket
+import struct
 import time
 import uuid
 from collections import Counter
@@ -58,6 +60,9 @@ PREFIX = "/api/admin/orchestrator"
 MAX_BODY = 256 * 1024
 MAX_DEPTH = 32             # JSON nesting; our bodies are flat, so 32 is generous
 TICKET_TTL_S = 10.0
+# Seconds a feed client's socket may take nothing (not a byte of a message) before the
+# client is dropped: two heartbeats, ample for a slow link, short for one that never reads.
+FEED_SEND_TIMEOUT_S = 30.0
 MAX_TICKETS = 10_000
 STATIC = Path(__file__).parent / "static"
 # RFC 9110 token68-ish credentials: printable ASCII without spaces
@@ -293,13 +298,6 @@ async def _connection(request: web.Request, *,
     finally:
         await pool.release(conn)
 
-
-@route("GET", "/api/health/live", "Liveness: the process answers (no token).", scope=None,
-       database=False, returns={"type": "object", "required": ["status"],
-                                "properties": {"status": {"const": "ok"}}})
-async def live(request: web.Request) -> Any:
-    return {"status": "ok"}
-
 async def _known_source(conn: PoolConnectionProxy,
                         spec: str | None) -> tuple[str | None, str | None]:
     """A ``?source=`` filter split into system and table, refused (409) when it names no
@@ -309,6 +307,13 @@ async def _known_source(conn: PoolConnectionProxy,
     system, table = read.source_filter(spec)
     await read.require_source(conn, system, table)
     return system, table
+
+
+@route("GET", "/api/health/live", "Liveness: the process answers (no token).", scope=None,
+       database=False, returns={"type": "object", "required": ["status"],
+                                "properties": {"status": {"const": "ok"}}})
+async def live(request: web.Request) -> Any:
+    return {"status": "ok"}
 
 
 READY_SCHEMA: dict[str, Any] = {
@@ -410,6 +415,11 @@ class FeedCollector(Collector):
                                      "process cut off as too slow (sent 'lagged') since start")
         lagged.add_metric([], float(hub.lagged_total if hub else 0))
         yield lagged
+        stalled = CounterMetricFamily("atlas_orch_feed_clients_stalled", "Feed clients "
+                                      "this process dropped since start because their "
+                                      "socket took nothing for the send timeout")
+        stalled.add_metric([], float(hub.stalled_total if hub else 0))
+        yield stalled
 
 
 @route("GET", f"{PREFIX}/sources", "Registered sources with their health status.",
@@ -743,6 +753,7 @@ HUB: web.AppKey[FeedHub] = web.AppKey("hub", FeedHub)
 READY: web.AppKey[metrics.ReadyLimits] = web.AppKey("ready", metrics.ReadyLimits)
 SCOPES: web.AppKey[dict[tuple[str, str], str | None]] = web.AppKey("scopes", dict)
 SCOPE = web.RequestKey("scope", str)
+FEED_SEND_TIMEOUT: web.AppKey[float] = web.AppKey("feed_send_timeout", float)
 
 
 def _presented(request: web.Request) -> str | None:
@@ -1004,7 +1015,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     keep = wanted.keep
     sub.pos = hub.watermark if q.after is None else q.after
     try:
-        await ws.send_str(to_json({"type": "hello", "cursor": sub.pos,
+        await _send(request, ws, to_json({"type": "hello", "cursor": sub.pos,
                                  "watermark": hub.watermark}))
         reader = asyncio.create_task(_drain_client(ws))
         # the client going away wakes the loop below (no task per batch to watch for it)
@@ -1019,7 +1030,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
             if batch.hi < 0 and not sub.lagged:     # the close marker
                 break
             if sub.lagged:
-                await ws.send_str(to_json({"type": "lagged", "cursor": sub.pos,
+                await _send(request, ws, to_json({"type": "lagged", "cursor": sub.pos,
                                          "message": "too slow to keep up; reconnect with "
                                                     f"after={sub.pos}"}))
                 break
@@ -1032,7 +1043,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 # every client with the same filter (listener/web/feed.py)
                 text = batch.message(wanted)
                 if text is not None:
-                    await ws.send_str(text)
+                    await _send(request, ws, text)
                     await _send_replays(request, ws, [batch.rows[i] for i in batch.replays
                                                       if keep(batch.rows[i])])
             else:
@@ -1044,23 +1055,71 @@ async def feed(request: web.Request) -> web.StreamResponse:
         reader.cancel()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
+    except Stalled:
+        # a client that reads nothing at all: its socket is dropped, not closed politely
+        # (a close frame would wait behind the unsent bytes for as long as the client lives)
+        hub.stalled_total += 1
+        event(log, "feed_client_stalled", level=logging.INFO, cursor=sub.pos,
+              timeout_s=request.app[FEED_SEND_TIMEOUT], count=hub.stalled_total)
+        _drop(request)
     except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         # the upgrade is done: no HTTP answer can follow, so say it on the socket and close
         COUNTS["feed_database_error"] += 1
         event(log, "feed_client_dropped", level=logging.WARNING, error=str(exc)[:300],
               count=COUNTS["feed_database_error"])
-        with contextlib.suppress(ConnectionResetError):
-            await ws.send_str(to_json({"type": "error", "cursor": sub.pos,
-                                     "message": "the database is unavailable; reconnect "
-                                                f"with after={sub.pos}"}))
+        with contextlib.suppress(ConnectionResetError, Stalled):
+            await _send(request, ws, to_json({"type": "error", "cursor": sub.pos,
+                                              "message": "the database is unavailable; "
+                                                         f"reconnect with after={sub.pos}"}))
     finally:
         sub.live = None
         hub.unsubscribe(sub)
-        if hub.closing:       # 1001: the client should reconnect (to the next server)
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
-        else:
-            await ws.close()
+        await _close(request, ws, hub.closing)
     return ws
+
+
+class Stalled(Exception):
+    """A feed client's socket took nothing for the send timeout: it does not read."""
+
+
+async def _send(request: web.Request, ws: web.WebSocketResponse, text: str) -> None:
+    """Send one message to a feed client, giving up (Stalled) when its socket takes nothing
+    for ``serve --feed-send-timeout`` seconds. Without a bound, a client that never read
+    held its handler, its socket and megabytes of unsent bytes for as long as it lived,
+    'lagged' or not: the heartbeat's close waits for the same unsent bytes."""
+    try:
+        await asyncio.wait_for(ws.send_str(text), request.app[FEED_SEND_TIMEOUT])
+    except TimeoutError:
+        raise Stalled from None
+
+
+async def _close(request: web.Request, ws: web.WebSocketResponse, going_away: bool) -> None:
+    """Close the feed's websocket (1001 when the server is shutting down: the client should
+    reconnect, to the next server); a socket that takes not even the close frame within the
+    send timeout is dropped."""
+    try:
+        if going_away:
+            await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY,
+                                            message=b"server shutting down"),
+                                   request.app[FEED_SEND_TIMEOUT])
+        else:
+            await asyncio.wait_for(ws.close(), request.app[FEED_SEND_TIMEOUT])
+    except (TimeoutError, ConnectionResetError):
+        _drop(request)
+
+
+def _drop(request: web.Request) -> None:
+    """Drop a feed client's connection at once, its unsent bytes discarded (a reset): closed
+    the usual way, the kernel kept the socket and its megabytes trying to deliver them to a
+    client that reads nothing."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def _drain_client(ws: web.WebSocketResponse) -> None:
@@ -1090,7 +1149,7 @@ async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
     texts = encoded if encoded is not None else [to_json(r) for r in rows]
     kept = [(r, t) for r, t in zip(rows, texts, strict=True) if keep(r)]
     if kept:
-        await ws.send_str(log_message([t for _, t in kept], cursor))
+        await _send(request, ws, log_message([t for _, t in kept], cursor))
     await _send_replays(request, ws, [r for r, _ in kept if is_replay(r)])
 
 
@@ -1101,7 +1160,7 @@ async def _send_replays(request: web.Request, ws: web.WebSocketResponse,
         async with _connection(request, primary=True) as conn:
             tl = await read.timeline(conn, r["source_system"], r["source_table"],
                                      r["source_record_id"])
-        await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
+        await _send(request, ws, to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
                                  "record": f"{r['source_system']}/{r['source_table']}/"
                                            f"{r['source_record_id']}",
                                  "items": tl["items"]}))
@@ -1131,11 +1190,14 @@ def _no_query(handler: Handler) -> Handler:
 
 def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
                read_url: str | None = None, feed_max_queue: int = 200,
+               feed_send_timeout_s: float = FEED_SEND_TIMEOUT_S,
                ready: metrics.ReadyLimits | None = None) -> web.Application:
     """The aiohttp application; its pools and feed start with it and stop with it.
     ``read_url``: a read replica for the GET routes' reads (`serve --read-url`,
     docs/SCALING.md); the primary when None. ``feed_max_queue``: batches a feed client may
-    have queued before it is cut off as too slow (`serve --feed-max-queue`); ``ready``: when
+    have queued before it is cut off as too slow (`serve --feed-max-queue`);
+    ``feed_send_timeout_s``: how long a feed client's socket may take nothing before it is
+    dropped (`serve --feed-send-timeout`); ``ready``: when
     /api/health/ready says 503 (default: the ATLAS_ORCH_READY_LISTENER_LAG_S, …_STUCK_JOB_S
     and …_IGNORE variables)."""
     app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
@@ -1143,6 +1205,7 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
     app[TOKENS] = tokens
     app[READY] = ready if ready is not None else metrics.ReadyLimits.from_env()
     app[TICKETS] = Tickets()
+    app[FEED_SEND_TIMEOUT] = feed_send_timeout_s
     app[SCOPES] = {}
     for r in ROUTES:
         handler = r.handler
