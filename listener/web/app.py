@@ -989,6 +989,20 @@ async def _check_cursor(request: web.Request, after: int | None) -> None:
                                           "feed sent")
 
 
+async def _unknown_source_note(request: web.Request, source: str | None) -> str | None:
+    """For the feed's hello, when its ``source=`` names no source registered or staged: the
+    feed is not refused (a client may watch for a source's first rows before they come),
+    but a typo is said at once instead of showing as a feed that never sends a row."""
+    if source is None:
+        return None
+    async with _connection(request, primary=True) as conn:
+        try:
+            await _known_source(conn, source)
+        except UserError as exc:
+            return f"{exc}; this feed shows its rows if they come"
+    return None
+
+
 async def feed(request: web.Request) -> web.StreamResponse:
     """The live feed (websocket): refusals are HTTP answers before the upgrade."""
     try:
@@ -997,11 +1011,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
             return fail(401, "unauthorized", "a bearer token or a fresh ticket is required",
                         {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
         await _check_cursor(request, q.after)
-        if q.source is not None:
-            # a source that does not exist is refused (409, by the middleware) rather than
-            # fed nothing for ever
-            async with _connection(request, primary=True) as conn:
-                await _known_source(conn, q.source)
+        note = await _unknown_source_note(request, q.source)
     except ApiError as exc:
         return fail(exc.status, exc.code, exc.message, exc.headers)
     hub = request.app[HUB]
@@ -1015,8 +1025,11 @@ async def feed(request: web.Request) -> web.StreamResponse:
     keep = wanted.keep
     sub.pos = hub.watermark if q.after is None else q.after
     try:
-        await _send(request, ws, to_json({"type": "hello", "cursor": sub.pos,
-                                 "watermark": hub.watermark}))
+        hello: dict[str, Any] = {"type": "hello", "cursor": sub.pos,
+                                 "watermark": hub.watermark}
+        if note is not None:
+            hello["note"] = note
+        await _send(request, ws, to_json(hello))
         reader = asyncio.create_task(_drain_client(ws))
         # the client going away wakes the loop below (no task per batch to watch for it)
         reader.add_done_callback(lambda _t: sub.close())
