@@ -391,3 +391,22 @@ def test_a_feed_client_that_reads_nothing_is_dropped_not_held(loaded: str,
         sock.close()
         assert server.stop() == 0, server.log()
     assert '"feed_client_stalled"' in server.log() and "Traceback" not in server.log()
+
+
+def test_a_webhook_that_does_not_answer_holds_up_no_other_route(
+    alerts_db: str, slack: FakeSlack, slack_b: FakeSlack
+) -> None:
+    for key, table in (("a1", "owners"), ("a2", "pets"), ("a3", "visits")):
+        raise_anomaly(alerts_db, key, table=table)
+    raise_anomaly(alerts_db, "b1", system="airtable", table="trappers")
+    slack.mode, slack.hang_s = "hang", 3.0
+    sender = AlertSender([Route("a", slack.url, sources=("petlink/*",)),
+                          Route("b", slack_b.url, sources=("airtable/*",))],
+                         timeout_s=0.5, min_interval_s=0.0)
+    stats = send(alerts_db, sender)
+    # one request met the silence; the others of its webhook were put off without one, at no
+    # attempt's cost, and the other route's message went out in the same round
+    assert len(slack.received) == 1 and len(slack_b.ids(200)) == 1, stats
+    waiting = [r for r in outbox(alerts_db) if r["route"] == "a"]
+    assert sorted(r["attempts"] for r in waiting) == [0, 0, 1], waiting
+    assert all(r["status"] == "pending" for r in waiting), waiting

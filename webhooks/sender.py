@@ -6,9 +6,11 @@ that dies mid-request leaves it to be sent again (with the same alert id, which 
 repeat). Retries wait by tenacity's exponential backoff with jitter, computed per attempt and
 kept in the table; HTTP 429 waits as long as ``Retry-After`` asks (at most an hour), in the
 table too: the webhook's other messages are put off, never slept on, so one throttled webhook
-holds up no other; other 4xx, and a webhook URL that cannot be requested at all, are dead at
-once; at most one message per second goes to each webhook. Whatever goes wrong with one
-message is that message's failed attempt, so no message can stop the others.
+holds up no other; after a webhook gives no answer (a timeout, a refused connection), its
+other messages of the round are put off too, not each left to wait out the timeout; other
+4xx, and a webhook URL that cannot be requested at all, are dead at once; at most one
+message per second goes to each webhook. Whatever goes wrong with one message is that
+message's failed attempt, so no message can stop the others.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class AlertSender:
         self._q = _SQL
         self._last_sent: dict[str, float] = {}      # per webhook URL (in memory only)
         self._blocked_until: dict[str, float] = {}
+        # webhooks that gave no answer (a timeout, a refused connection) in this round
+        self._unanswered: set[str] = set()
 
     def _scrub(self, text: str) -> str:
         for r in self.routes.values():
@@ -118,6 +122,7 @@ class AlertSender:
         """Send every message due now; returns how many were attempted."""
         max_attempts = int(await conn.fetchval(self._q["max_attempts"]) or 8)
         attempted = 0
+        self._unanswered = set()
         while True:
             rows = await conn.fetch(self._q["claim"], batch, LEASE_S)
             if not rows:
@@ -157,6 +162,16 @@ class AlertSender:
             stats.throttled += 1
             event(log, "alert_deferred", retry_after_s=round(blocked, 1), **fields)
             return
+        if route.url in self._unanswered:
+            # the webhook did not answer this round: each of its messages would wait out
+            # the timeout in turn, and every other route's messages behind them
+            delay = backoff_s(1)
+            await conn.execute(self._q["deferred"], alert_id, delay,
+                               f"not sent: route {route.name!r} gave no answer to another "
+                               "message just before; retried shortly")
+            stats.retried += 1
+            event(log, "alert_deferred", retry_after_s=round(delay, 1), **fields)
+            return
         try:
             alert["anomalies"] = json.loads(alert["anomalies"])
             payload = render(alert, self.dashboard)
@@ -192,6 +207,7 @@ class AlertSender:
             # a timeout may come after Slack took the message: the retry carries the same
             # alert id, so a repeat is visible as one
             error = self._scrub(f"{type(exc).__name__}: {exc}") or type(exc).__name__
+            self._unanswered.add(route.url)
             await self._failed(conn, alert, max_attempts, stats, None, error, False)
             return
         if 200 <= status < 300:
