@@ -410,3 +410,29 @@ def test_a_webhook_that_does_not_answer_holds_up_no_other_route(
     waiting = [r for r in outbox(alerts_db) if r["route"] == "a"]
     assert sorted(r["attempts"] for r in waiting) == [0, 0, 1], waiting
     assert all(r["status"] == "pending" for r in waiting), waiting
+
+
+# -- connections that never send a whole request ------------------------------------------------
+
+def test_a_connection_without_request_headers_is_answered_408_and_closed(
+        loaded: str, tmp_path: Path) -> None:
+    server = Server(loaded, tmp_path, "--no-listen", "--header-timeout", "1")
+    silent = socket.create_connection(("127.0.0.1", server.port))
+    loris = socket.create_connection(("127.0.0.1", server.port))
+    loris.sendall(b"GET /api/health/live HTTP/1.1\r\nHost: x\r\n")     # never finished
+    try:
+        for sock in (silent, loris):
+            sock.settimeout(60)
+            answer = b""
+            while chunk := sock.recv(4096):      # the server closes it (before: never)
+                answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 408"), answer
+            assert json.loads(body)["error"]["code"] == "request_timeout"
+        # a connection that sends its request in time is served as before
+        assert server.call("GET", "/api/health/live")[0] == 200
+    finally:
+        silent.close()
+        loris.close()
+        assert server.stop() == 0, server.log()
+    assert server.log().count('"action": "http_header_timeout"') == 2

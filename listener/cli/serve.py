@@ -40,9 +40,14 @@ SHUTDOWN_TIMEOUT_S = 5.0
               envvar="ATLAS_ORCH_FEED_SEND_TIMEOUT_S", show_envvar=True,
               help="Seconds a websocket client's socket may take nothing before the client "
                    "is dropped as not reading.")
+@click.option("--header-timeout", default=60.0, show_default=True,
+              type=click.FloatRange(0, min_open=True, max=3600),
+              envvar="ATLAS_ORCH_HEADER_TIMEOUT_S", show_envvar=True,
+              help="Seconds a new connection has to send its first request's headers "
+                   "before it is answered 408 and closed.")
 def serve(database_url: str | None, host: str, port: int, with_listener: bool,
           listen_url: str | None, read_url: str | None, feed_max_queue: int,
-          feed_send_timeout: float) -> None:
+          feed_send_timeout: float, header_timeout: float) -> None:
     """The HTTP API, the live feed and the /admin/data-health page (and the listener)."""
     from aiohttp import web
 
@@ -74,7 +79,8 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
         runner = ApiRunner(create_app(url, tokens, listen_url=listen_url, read_url=read_url,
                                        feed_max_queue=feed_max_queue,
                                        feed_send_timeout_s=feed_send_timeout, ready=ready),
-                           access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+                           access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+                           header_timeout_s=header_timeout)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()
