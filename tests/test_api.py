@@ -155,7 +155,7 @@ def test_openapi_is_served_raw_without_a_token_and_declares_the_contract(
     assert params["until"] == {"type": "string", "format": "date-time"}
     assert params["entity"]["format"] == "uuid"
     assert log["security"] == [{"bearer": ["read"]}]
-    assert set(log["responses"]) == {"200", "400", "401", "403", "500", "503"}
+    assert set(log["responses"]) == {"200", "400", "401", "403", "409", "500", "503"}
     assert log["responses"]["400"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/Error"}
     prov = spec["paths"][f"{P}/entities/{{entity_type}}/{{entity_id}}/provenance"]["get"]

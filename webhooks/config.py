@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from yarl import URL
+
 from listener.core.errors import UserError
 
 DEFAULT_ROUTE = "default"
@@ -36,9 +38,23 @@ class Route:
 
 
 def _check_url(name: str, url: str) -> str:
+    """The URL, if aiohttp can request it; else a one-line UserError that does not quote it
+    (it is a secret). A port out of range or a host name that cannot be encoded passed the
+    scheme check, and every message to the route then failed inside the sender."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UserError(f"alert route {name!r}: the webhook URL is not an http(s) URL")
+    try:
+        parsed = URL(url)
+        parsed.port  # noqa: B018 -- parsed lazily: an out-of-range port raises only here
+        host = parsed.raw_host
+    except (ValueError, UnicodeError) as exc:
+        reason = str(exc).split(":")[0][:80] or type(exc).__name__
+        raise UserError(f"alert route {name!r}: the webhook URL is not a usable URL "
+                        f"({reason})") from None
+    if not host or any(c.isspace() for c in url):
+        raise UserError(f"alert route {name!r}: the webhook URL has no usable host, or "
+                        "holds spaces")
     return url
 
 

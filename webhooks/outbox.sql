@@ -25,6 +25,15 @@ SET next_attempt_at = now() + make_interval(secs => $2), attempts = attempts - 1
     last_http_status = 429, last_error = $3
 WHERE alert_id = $1;
 
+-- name: deferred
+-- Not sent: its webhook gave no answer to an earlier message of this round (a timeout, a
+-- refused connection). It waits $2 seconds with the note $3; the claim's attempt is given
+-- back, since no request was made.
+UPDATE trapper.orchestrator_alert_outbox
+SET next_attempt_at = now() + make_interval(secs => $2), attempts = attempts - 1,
+    last_error = $3
+WHERE alert_id = $1;
+
 -- name: dead
 UPDATE trapper.orchestrator_alert_outbox
 SET status = 'dead', last_http_status = $2, last_error = $3

@@ -4,14 +4,21 @@ The outbox is the truth (docs/ARCHITECTURE.md: "never lost because Slack was dow
 claimed with a lease, sent, then marked delivered, retried later or dead-lettered, so a sender
 that dies mid-request leaves it to be sent again (with the same alert id, which shows the
 repeat). Retries wait by tenacity's exponential backoff with jitter, computed per attempt and
-kept in the table; HTTP 429 waits as long as ``Retry-After`` asks; other 4xx are dead at once;
-at most one message per second goes to each webhook.
+kept in the table; HTTP 429 waits as long as ``Retry-After`` asks (at most an hour), in the
+table too: the webhook's other messages are put off, never slept on, so one throttled webhook
+holds up no other; after a webhook gives no answer (a timeout, a refused connection), its
+other messages of the round are put off too, not each left to wait out the timeout; other
+4xx, and a webhook URL that cannot be requested at all, are dead at once; at most one
+message per second goes to each webhook. Whatever goes wrong with one message is that
+message's failed attempt, so no message can stop the others.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -34,6 +41,9 @@ log = logging.getLogger("atlas_orch.alerts")
 BACKOFF = wait_exponential_jitter(multiplier=2, max=600, jitter=2)
 MIN_INTERVAL_S = 1.0        # Slack: "no more than one message per second" per webhook
 LEASE_S = 120
+# A Retry-After beyond this is taken as this: "inf" or 1e300 overflowed PostgreSQL's interval
+# (and, slept on, stopped the sender for good); Slack's own limits are per minute.
+MAX_RETRY_AFTER_S = 3600.0
 
 
 @dataclass
@@ -57,11 +67,24 @@ def backoff_s(attempt: int) -> float:
     return float(BACKOFF(state))
 
 
-def _retry_after(headers: Any) -> float:
+def retry_after_s(value: str | None, now: float | None = None) -> float:
+    """Seconds a 429's ``Retry-After`` asks for: delay-seconds or an HTTP date (RFC 9110),
+    between 1 s and MAX_RETRY_AFTER_S; 1 s when absent or unreadable (``inf``, ``nan``,
+    ``-5``, words)."""
+    text = (value or "").strip()
     try:
-        return max(1.0, float(headers.get("Retry-After", "1")))
-    except (TypeError, ValueError):
-        return 1.0
+        wait = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return 1.0
+        if when.tzinfo is None:
+            return 1.0
+        wait = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(wait):
+        return MAX_RETRY_AFTER_S if wait > 0 else 1.0
+    return min(MAX_RETRY_AFTER_S, max(1.0, wait))
 
 
 class AlertSender:
@@ -76,6 +99,8 @@ class AlertSender:
         self._q = _SQL
         self._last_sent: dict[str, float] = {}      # per webhook URL (in memory only)
         self._blocked_until: dict[str, float] = {}
+        # webhooks that gave no answer (a timeout, a refused connection) in this round
+        self._unanswered: set[str] = set()
 
     def _scrub(self, text: str) -> str:
         for r in self.routes.values():
@@ -97,6 +122,7 @@ class AlertSender:
         """Send every message due now; returns how many were attempted."""
         max_attempts = int(await conn.fetchval(self._q["max_attempts"]) or 8)
         attempted = 0
+        self._unanswered = set()
         while True:
             rows = await conn.fetch(self._q["claim"], batch, LEASE_S)
             if not rows:
@@ -105,10 +131,13 @@ class AlertSender:
                 attempted += 1
                 await self._send_one(conn, session, dict(row), max_attempts, stats)
 
+    def blocked_s(self, url: str) -> float:
+        """Seconds the webhook at ``url`` asked us (429) to wait still; 0 when it did not."""
+        return max(0.0, self._blocked_until.get(url, 0.0) - time.monotonic())
+
     async def _pace(self, url: str) -> None:
-        now = time.monotonic()
-        wait = max(self._last_sent.get(url, -1e9) + self.min_interval_s,
-                   self._blocked_until.get(url, 0.0)) - now
+        """Keep one message a second per webhook (a wait of at most min_interval_s)."""
+        wait = self._last_sent.get(url, -1e9) + self.min_interval_s - time.monotonic()
         if wait > 0:
             await anyio.sleep(wait)
         self._last_sent[url] = time.monotonic()
@@ -123,39 +152,89 @@ class AlertSender:
             await conn.execute(self._q["unroutable"], alert_id)
             event(log, "alert_unroutable", level=logging.WARNING, **fields)
             return
-        alert["anomalies"] = json.loads(alert["anomalies"])
-        payload = render(alert, self.dashboard)
+        blocked = self.blocked_s(route.url)
+        if blocked > 0:
+            # the webhook said 429 to an earlier message: this one waits in the table too,
+            # costing no attempt. Slept on here, it held up every other route's messages
+            # for as long as Retry-After asked.
+            await conn.execute(self._q["throttled"], alert_id, blocked,
+                               f"waiting {blocked:.0f}s: the webhook asked for a pause (429)")
+            stats.throttled += 1
+            event(log, "alert_deferred", retry_after_s=round(blocked, 1), **fields)
+            return
+        if route.url in self._unanswered:
+            # the webhook did not answer this round: each of its messages would wait out
+            # the timeout in turn, and every other route's messages behind them
+            delay = backoff_s(1)
+            await conn.execute(self._q["deferred"], alert_id, delay,
+                               f"not sent: route {route.name!r} gave no answer to another "
+                               "message just before; retried shortly")
+            stats.retried += 1
+            event(log, "alert_deferred", retry_after_s=round(delay, 1), **fields)
+            return
+        try:
+            alert["anomalies"] = json.loads(alert["anomalies"])
+            payload = render(alert, self.dashboard)
+        except Exception as exc:  # a bug in rendering: this message's attempt, not the round's
+            log.error("alert_render_failed", exc_info=exc, extra={"action": "alert_render_failed",
+                                                                   **fields})
+            await self._failed(conn, alert, max_attempts, stats, None,
+                               f"cannot render the message ({type(exc).__name__}: "
+                               f"{str(exc)[:200]}); this is a bug, please report it", False)
+            return
         await self._pace(route.url)
-        status: int | None = None
         try:
             async with session.post(route.url, json=payload,
                                     timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
                 status = resp.status
-                body = (await resp.text())[:200]
+                # bytes, decoded leniently: an error page in another charset is still an
+                # answer with a status, not a failure to reach the webhook
+                body = (await resp.read())[:200].decode("utf-8", "replace")
+                retry_after = resp.headers.get("Retry-After")
                 # Slack counts one message a second as it receives them: pacing from its answer,
                 # not from our send, keeps the spacing when a request is slow to arrive
                 self._last_sent[route.url] = time.monotonic()
-                if 200 <= status < 300:
-                    await conn.execute(self._q["delivered"], alert_id, status)
-                    stats.delivered += 1
-                    event(log, "alert_delivered", status=status, **fields)
-                    return
-                if status == 429:
-                    wait = _retry_after(resp.headers)
-                    self._blocked_until[route.url] = time.monotonic() + wait
-                    await conn.execute(self._q["throttled"], alert_id, wait,
-                                       f"429 from Slack; retry after {wait:g}s")
-                    stats.throttled += 1
-                    event(log, "alert_throttled", level=logging.WARNING, retry_after_s=wait,
-                          **fields)
-                    return
-                error = f"HTTP {status}: {body}"
-                permanent = 400 <= status < 500
+        except ValueError as exc:
+            # the URL cannot be requested at all (a port out of range, a host that is not a
+            # host name; aiohttp's InvalidURL is one too): no retry will change that, and
+            # a dead letter is what readiness and /metrics show
+            error = self._scrub(f"the webhook URL of route {route.name!r} cannot be "
+                                f"requested ({type(exc).__name__}: {exc}); fix it, then "
+                                "`atlas-orch alerts redeliver`")
+            await self._failed(conn, alert, max_attempts, stats, None, error, True)
+            return
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             # a timeout may come after Slack took the message: the retry carries the same
             # alert id, so a repeat is visible as one
             error = self._scrub(f"{type(exc).__name__}: {exc}") or type(exc).__name__
-            permanent = False
+            self._unanswered.add(route.url)
+            await self._failed(conn, alert, max_attempts, stats, None, error, False)
+            return
+        if 200 <= status < 300:
+            await conn.execute(self._q["delivered"], alert_id, status)
+            stats.delivered += 1
+            event(log, "alert_delivered", status=status, **fields)
+            return
+        if status == 429:
+            wait = retry_after_s(retry_after)
+            self._blocked_until[route.url] = time.monotonic() + wait
+            await conn.execute(self._q["throttled"], alert_id, wait,
+                               f"429 from Slack; retry after {wait:g}s")
+            stats.throttled += 1
+            event(log, "alert_throttled", level=logging.WARNING, retry_after_s=wait,
+                  **fields)
+            return
+        error = self._scrub(f"HTTP {status}: {body}")
+        permanent = 400 <= status < 500
+        await self._failed(conn, alert, max_attempts, stats, status, error, permanent)
+
+    async def _failed(self, conn: asyncpg.Connection, alert: dict[str, Any], max_attempts: int,
+                      stats: SendStats, status: int | None, error: str,
+                      permanent: bool) -> None:
+        """Record a failed attempt: dead when ``permanent`` or the last, else retried later."""
+        alert_id = alert["alert_id"]
+        fields = {"alert_id": str(alert_id), "route": alert["route"],
+                  "attempt": alert["attempts"]}
         if permanent or alert["attempts"] >= max_attempts:
             await conn.execute(self._q["dead"], alert_id, status, error)
             stats.dead += 1

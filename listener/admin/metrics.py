@@ -53,6 +53,8 @@ class Snapshot:
     listeners: list[dict[str, Any]] = field(default_factory=list)
     leader: bool = False
     alerts: dict[str, float] = field(default_factory=dict)
+    alerts_failing: float = 0.0
+    alert_oldest_pending_s: float = 0.0
     delivery_buckets: list[tuple[float, float]] = field(default_factory=list)
     delivery_count: float = 0.0
     delivery_sum: float = 0.0
@@ -79,6 +81,10 @@ async def snapshot(conn: Conn) -> Snapshot:
         snap.leader = bool(await conn.fetchval(_SQL["leader"], locks.LISTENER_LEADER,
                                                timeout=t))
         snap.alerts = {r["status"]: r["alerts"] for r in await rows("alerts")}
+        waiting = await conn.fetchrow(_SQL["alerts_waiting"], timeout=t)
+        if waiting is not None:
+            snap.alerts_failing = float(waiting["failing"])
+            snap.alert_oldest_pending_s = float(waiting["oldest_s"])
         snap.delivery_buckets = [(r["le"], r["alerts"]) for r in
                                  await rows("delivery_buckets", list(DELIVERY_BUCKETS))]
         total = await conn.fetchrow(_SQL["delivery_total"], timeout=t)
@@ -138,6 +144,11 @@ class DatabaseCollector(Collector):
                      "of this database (it consumes), else 0", 1.0 if s.leader else 0.0)
         yield _by("atlas_orch_alerts", "Slack alerts in the outbox by state", "state",
                   s.alerts)
+        yield _gauge("atlas_orch_alerts_failing", "Pending Slack alerts whose last attempt "
+                     "failed (5xx, 429, timeout, refused; `atlas-orch alerts list` says why)",
+                     s.alerts_failing)
+        yield _gauge("atlas_orch_alert_oldest_pending_seconds", "Age of the oldest pending "
+                     "Slack alert (0 when none)", s.alert_oldest_pending_s)
         delivery = HistogramMetricFamily(
             "atlas_orch_alert_delivery_seconds", "Delivered alerts by seconds from planned "
             "(grouping wait included) to delivered")

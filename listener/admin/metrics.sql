@@ -78,6 +78,15 @@ LEFT JOIN trapper.orchestrator_alert_outbox o ON o.status = st.status
 GROUP BY st.status
 ORDER BY st.status;
 
+-- name: alerts_waiting
+-- Pending alerts whose last attempt failed (a 5xx, a 429, a timeout, a refused connection, a
+-- route no longer configured: last_error says which), and the age of the oldest pending one.
+-- A sender failing without end, or stopped, shows here long before anything dead-letters.
+SELECT (count(*) FILTER (WHERE last_error IS NOT NULL))::float8 AS failing,
+       coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS oldest_s
+FROM trapper.orchestrator_alert_outbox
+WHERE status = 'pending';
+
 -- name: delivery_buckets
 -- Delivered alerts by latency (planned to delivered, seconds), cumulative at each bound $1.
 SELECT b.le, count(d.latency)::float8 AS alerts

@@ -40,6 +40,7 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
     over within seconds. SIGTERM finishes the page in hand, stores the checkpoint, exits 0.
     """
     from listener.events.service import AnotherLeader, Listener, ListenerConfig
+    from webhooks.config import load_routes
     from webhooks.sender import run_configured
 
     if batch < 1 or poll_interval <= 0 or busy_interval <= 0:
@@ -48,6 +49,8 @@ def listen(database_url: str | None, listen_url: str | None, once: bool, once_wa
         raise click.BadParameter("--idle-check must be 0 (off) or positive")
     configure_logs()
     url = db.resolve_url(database_url)
+    if not once:
+        load_routes()       # a bad alert route is refused before the listener starts
     listener = Listener(ListenerConfig(url=url, listen_url=listen_url, batch=batch,
                                        poll_interval=poll_interval,
                                        busy_interval=busy_interval,

@@ -35,8 +35,19 @@ SHUTDOWN_TIMEOUT_S = 5.0
               envvar="ATLAS_ORCH_FEED_MAX_QUEUE", show_envvar=True,
               help="Batches a websocket client may have queued before it is cut off as too "
                    "slow.")
+@click.option("--feed-send-timeout", default=30.0, show_default=True,
+              type=click.FloatRange(0, min_open=True, max=3600),
+              envvar="ATLAS_ORCH_FEED_SEND_TIMEOUT_S", show_envvar=True,
+              help="Seconds a websocket client's socket may take nothing before the client "
+                   "is dropped as not reading.")
+@click.option("--header-timeout", default=60.0, show_default=True,
+              type=click.FloatRange(0, min_open=True, max=3600),
+              envvar="ATLAS_ORCH_HEADER_TIMEOUT_S", show_envvar=True,
+              help="Seconds a new connection has to send its first request's headers "
+                   "before it is answered 408 and closed.")
 def serve(database_url: str | None, host: str, port: int, with_listener: bool,
-          listen_url: str | None, read_url: str | None, feed_max_queue: int) -> None:
+          listen_url: str | None, read_url: str | None, feed_max_queue: int,
+          feed_send_timeout: float, header_timeout: float) -> None:
     """The HTTP API, the live feed and the /admin/data-health page (and the listener)."""
     from aiohttp import web
 
@@ -45,6 +56,7 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
     from listener.events.service import Listener, ListenerConfig
     from listener.web.app import Tokens, create_app
     from listener.web.server import ApiRunner
+    from webhooks.config import load_routes
     from webhooks.sender import run_configured
 
     configure_logs()
@@ -54,6 +66,9 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
                         "ATLAS_ORCH_READ_TOKEN for read-only access)")
     add_secrets(*tokens.all())          # masked in every log line, wherever they appear
     ready = ReadyLimits.from_env()      # a bad threshold is refused before anything starts
+    if with_listener:
+        # a bad alert route is refused now, in one line, not by the sender once serving
+        load_routes()
     url = db.resolve_url(database_url)
 
     async def go() -> None:
@@ -62,8 +77,10 @@ def serve(database_url: str | None, host: str, port: int, with_listener: bool,
         # ApiRunner: aiohttp's own parse-error answers in the API's envelope, without the
         # request's bytes (listener/web/server.py); no access log (URLs may carry tickets)
         runner = ApiRunner(create_app(url, tokens, listen_url=listen_url, read_url=read_url,
-                                       feed_max_queue=feed_max_queue, ready=ready),
-                           access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+                                       feed_max_queue=feed_max_queue,
+                                       feed_send_timeout_s=feed_send_timeout, ready=ready),
+                           access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+                           header_timeout_s=header_timeout)
         await runner.setup()
         try:
             await web.TCPSite(runner, host, port).start()

@@ -206,6 +206,10 @@ class Listener:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    def is_leading(self) -> bool:
+        """Whether this process consumes now (the alert sender sends only then)."""
+        return self.leading.is_set()
+
     def stop(self) -> None:
         """Ask the listener to finish its page, store the checkpoint and return."""
         self._stop.set()
@@ -219,7 +223,9 @@ class Listener:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._watch_signals)
             if self._alerts is not None and self.cfg.alerts and not self.cfg.once:
-                tg.start_soon(self._alerts, self.cfg.url, self._stop, self.leading.is_set)
+                # is_leading, not self.leading.is_set: each session makes a new Event, and
+                # the first one's method said "leading" for good after the first reconnect
+                tg.start_soon(self._alerts, self.cfg.url, self._stop, self.is_leading)
             try:
                 await self._run_with_reconnect()
             except Exception as exc:  # raised below, outside the group, not as a group

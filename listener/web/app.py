@@ -25,6 +25,8 @@ import logging
 import os
 import re
 import secrets
+import socket
+import struct
 import time
 import uuid
 from collections import Counter
@@ -58,6 +60,9 @@ PREFIX = "/api/admin/orchestrator"
 MAX_BODY = 256 * 1024
 MAX_DEPTH = 32             # JSON nesting; our bodies are flat, so 32 is generous
 TICKET_TTL_S = 10.0
+# Seconds a feed client's socket may take nothing (not a byte of a message) before the
+# client is dropped: two heartbeats, ample for a slow link, short for one that never reads.
+FEED_SEND_TIMEOUT_S = 30.0
 MAX_TICKETS = 10_000
 STATIC = Path(__file__).parent / "static"
 # RFC 9110 token68-ish credentials: printable ASCII without spaces
@@ -293,6 +298,16 @@ async def _connection(request: web.Request, *,
     finally:
         await pool.release(conn)
 
+async def _known_source(conn: PoolConnectionProxy,
+                        spec: str | None) -> tuple[str | None, str | None]:
+    """A ``?source=`` filter split into system and table, refused (409) when it names no
+    source, registered or staged, as the CLI's ``--source`` is: a typo answered 200 with
+    nothing, the same answer as a source with nothing to show, and on the feed it waited
+    for ever."""
+    system, table = read.source_filter(spec)
+    await read.require_source(conn, system, table)
+    return system, table
+
 
 @route("GET", "/api/health/live", "Liveness: the process answers (no token).", scope=None,
        database=False, returns={"type": "object", "required": ["status"],
@@ -400,6 +415,11 @@ class FeedCollector(Collector):
                                      "process cut off as too slow (sent 'lagged') since start")
         lagged.add_metric([], float(hub.lagged_total if hub else 0))
         yield lagged
+        stalled = CounterMetricFamily("atlas_orch_feed_clients_stalled", "Feed clients "
+                                      "this process dropped since start because their "
+                                      "socket took nothing for the send timeout")
+        stalled.add_metric([], float(hub.stalled_total if hub else 0))
+        yield stalled
 
 
 @route("GET", f"{PREFIX}/sources", "Registered sources with their health status.",
@@ -426,11 +446,11 @@ async def sources_register(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/rules", "Routing rules, optionally of one source.",
-       query=m.SourceQuery, returns=OBJECTS)
+       query=m.SourceQuery, returns=OBJECTS, refusable=True)
 async def rules_list(request: web.Request) -> Any:
     q = _query(request, m.SourceQuery)
     async with _connection(request) as conn:
-        return await read.rules(conn, *read.source_filter(q.source))
+        return await read.rules(conn, *await _known_source(conn, q.source))
 
 
 @route("POST", f"{PREFIX}/rules", "Map a source field to a target (a routing rule).",
@@ -462,7 +482,7 @@ async def health(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/why-missing", "Why data is missing: counts by kind and rows.",
-       query=m.WhyMissingQuery,
+       query=m.WhyMissingQuery, refusable=True,
        returns={"type": "object", "required": ["counts", "total", "limit", "offset", "rows"],
                 "properties": {"counts": {"type": "object",
                                           "additionalProperties": {"type": "integer"}},
@@ -470,18 +490,18 @@ async def health(request: web.Request) -> Any:
                                "offset": {"type": "integer"}, "rows": OBJECTS}})
 async def why_missing(request: web.Request) -> Any:
     q = _query(request, m.WhyMissingQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await read.why_missing(conn, issue_type=q.type, system=system, table=table,
                                       limit=q.limit, offset=q.offset)
 
 
 @route("GET", f"{PREFIX}/anomalies", "Open anomalies (all=true: resolved ones too).",
-       query=m.AnomaliesQuery, returns=OBJECTS)
+       query=m.AnomaliesQuery, returns=OBJECTS, refusable=True)
 async def anomalies(request: web.Request) -> Any:
     q = _query(request, m.AnomaliesQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await read.anomalies(conn, system=system, table=table,
                                     include_resolved=q.all, limit=q.limit)
 
@@ -503,11 +523,11 @@ async def alerts_redeliver(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/log", "The decision log by record, staged record, entity, action, "
-       "time; page with after=<log_seq>.", query=m.LogQuery, returns=OBJECTS)
+       "time; page with after=<log_seq>.", query=m.LogQuery, returns=OBJECTS, refusable=True)
 async def log_rows(request: web.Request) -> Any:
     q = _query(request, m.LogQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await read.log(conn, system=system, table=table, record_id=q.record,
                               staged_record_id=q.staged, entity_id=q.entity, action=q.action,
                               since=q.since, until=q.until, after=q.after, limit=q.limit)
@@ -580,11 +600,11 @@ async def replay_record(request: web.Request) -> Any:
 
 
 @route("GET", f"{PREFIX}/reviews", "Identity decisions waiting for review (deferred last).",
-       query=m.ReviewQuery, returns=OBJECTS)
+       query=m.ReviewQuery, returns=OBJECTS, refusable=True)
 async def reviews_list(request: web.Request) -> Any:
     q = _query(request, m.ReviewQuery)
-    system, table = read.source_filter(q.source)
     async with _connection(request) as conn:
+        system, table = await _known_source(conn, q.source)
         return await review.pending(conn, system=system, table=table, limit=q.limit)
 
 
@@ -622,11 +642,10 @@ async def ingest_process(request: web.Request) -> Any:
         stats = await drain_queue(request.app[URL], workers=1, job_batch=body.job_batch,
                                   budget_s=body.budget_s, signals=False)
     except ExceptionGroup as group:
-        # the workers run in a task group: a database they could not reach is a 503 too
-        unreachable, other = group.split(ConnectFailed)
-        if unreachable is None or other is not None:
-            raise
-        raise _first(unreachable) from group
+        # the workers run in a task group: their first error is answered as the routes'
+        # own are (a database they could not reach, a statement_timeout or a terminated
+        # backend is a 503, a bug a 500), not as a group, which was always a 500
+        raise _first(group) from group
     async with _connection(request) as conn:
         remaining = await read.queue_remaining(conn)
     return {"jobs_processed": stats.jobs_completed + stats.jobs_retrying
@@ -734,6 +753,7 @@ HUB: web.AppKey[FeedHub] = web.AppKey("hub", FeedHub)
 READY: web.AppKey[metrics.ReadyLimits] = web.AppKey("ready", metrics.ReadyLimits)
 SCOPES: web.AppKey[dict[tuple[str, str], str | None]] = web.AppKey("scopes", dict)
 SCOPE = web.RequestKey("scope", str)
+FEED_SEND_TIMEOUT: web.AppKey[float] = web.AppKey("feed_send_timeout", float)
 
 
 def _presented(request: web.Request) -> str | None:
@@ -818,6 +838,10 @@ _OUR_REFUSALS = (asyncpg.RaiseError, asyncpg.InvalidParameterValueError)
 _DB_DOWN = (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
             asyncpg.TooManyConnectionsError, asyncpg.ConnectionDoesNotExistError,
             asyncpg.InternalClientError)
+# the database stopped the statement or its connection: not the request's fault (503)
+_DB_INTERRUPTED = (asyncpg.exceptions.OperatorInterventionError,
+                   asyncpg.TransactionRollbackError)
+_NOT_INSTALLED = (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError)
 _DB_REFUSED = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError,
                asyncpg.RaiseError, asyncpg.InvalidParameterValueError,
                asyncpg.UndefinedFunctionError)
@@ -845,6 +869,9 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
         return _unavailable(exc)
     except UserError as exc:      # valid input the data refuses ("no staged records of …")
         return fail(409, "refused", str(exc))
+    except (*_DB_DOWN, *_DB_INTERRUPTED, *_NOT_INSTALLED) as exc:
+        # a statement_timeout, a terminated backend or a missing schema was a 500
+        return _database_trouble(request, exc)
     except _DB_REFUSED as exc:
         return _database_refusal(request, exc)
     except _DB_FORBIDDEN as exc:
@@ -853,8 +880,6 @@ async def envelope(request: web.Request, handler: Any) -> web.StreamResponse:
         if isinstance(exc, ValueError):
             return _database_refusal(request, exc)
         return _internal(request, exc)
-    except _DB_DOWN as exc:
-        return _unavailable(exc)
     except web.HTTPException as exc:
         return _http_error(request, exc)
     except Exception as exc:  # logged with an id; the client gets the id, never the trace
@@ -877,10 +902,51 @@ def _forbidden(request: web.Request, exc: Exception) -> web.Response:
 
 
 def _unavailable(exc: Exception) -> web.Response:
-    event(log, "api_database_unavailable", level=logging.WARNING, error=str(exc)[:300],
-          count=COUNTS["unavailable"] + 1)
+    event(log, "api_database_unavailable", level=logging.WARNING, error=_cause(exc),
+          error_type=type(exc).__name__, count=COUNTS["unavailable"] + 1)
     return fail(503, "unavailable", "the database cannot be reached; try again",
                 {"Retry-After": "5"})
+
+
+def _interrupted(request: web.Request, exc: Exception) -> web.Response:
+    """The database stopped the request's statement: its ``statement_timeout`` (or the
+    role's, or an operator's pg_cancel_backend) as a 503 ``cancelled``; the backend
+    terminated (pg_terminate_backend, a shutdown) or a transaction rolled back for a
+    conflict (a deadlock, a serialization failure) as a 503 ``unavailable``. Neither is the
+    client's mistake nor a bug: they were 500s with a traceback in the log."""
+    cancelled = isinstance(exc, asyncpg.QueryCanceledError)
+    code = "cancelled" if cancelled else "unavailable"
+    COUNTS[f"database_{code}"] += 1
+    event(log, f"api_database_{code}", level=logging.WARNING, path=_canonical(request),
+          error=_cause(exc), error_type=type(exc).__name__,
+          count=COUNTS[f"database_{code}"])
+    if cancelled:
+        return fail(503, code, "the database cancelled the query (its statement_timeout, or "
+                               "an operator); try again, or raise the timeout for this "
+                               "server's role", {"Retry-After": "5"})
+    return fail(503, code, "the database ended the request's connection or transaction "
+                           "(a terminated backend, a restart, a conflict); try again",
+                {"Retry-After": "5"})
+
+
+def _database_trouble(request: web.Request, exc: Exception) -> web.Response:
+    """The 503 for a database that is down, stopped the statement, or lacks the schema."""
+    if isinstance(exc, _NOT_INSTALLED):
+        return _not_installed(request, exc)
+    if isinstance(exc, _DB_INTERRUPTED) and not isinstance(exc, asyncpg.CannotConnectNowError):
+        return _interrupted(request, exc)
+    return _unavailable(exc)
+
+
+def _not_installed(request: web.Request, exc: Exception) -> web.Response:
+    """The database lacks a table or schema the route reads: an install, or a DATABASE_URL
+    pointing at another database; the operator's to fix, so logged and counted (was a 500)."""
+    COUNTS["not_installed"] += 1
+    event(log, "api_not_installed", level=logging.ERROR, path=_canonical(request),
+          error=_cause(exc), count=COUNTS["not_installed"])
+    return fail(503, "not_installed", "the database lacks the orchestrator's tables: run "
+                                      "`atlas-orch install` on it, or point DATABASE_URL at "
+                                      "the database that has them", {"Retry-After": "30"})
 
 
 def _internal(request: web.Request, exc: BaseException) -> web.Response:
@@ -923,6 +989,20 @@ async def _check_cursor(request: web.Request, after: int | None) -> None:
                                           "feed sent")
 
 
+async def _unknown_source_note(request: web.Request, source: str | None) -> str | None:
+    """For the feed's hello, when its ``source=`` names no source registered or staged: the
+    feed is not refused (a client may watch for a source's first rows before they come),
+    but a typo is said at once instead of showing as a feed that never sends a row."""
+    if source is None:
+        return None
+    async with _connection(request, primary=True) as conn:
+        try:
+            await _known_source(conn, source)
+        except UserError as exc:
+            return f"{exc}; this feed shows its rows if they come"
+    return None
+
+
 async def feed(request: web.Request) -> web.StreamResponse:
     """The live feed (websocket): refusals are HTTP answers before the upgrade."""
     try:
@@ -931,6 +1011,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
             return fail(401, "unauthorized", "a bearer token or a fresh ticket is required",
                         {"WWW-Authenticate": 'Bearer realm="atlas-orchestrator"'})
         await _check_cursor(request, q.after)
+        note = await _unknown_source_note(request, q.source)
     except ApiError as exc:
         return fail(exc.status, exc.code, exc.message, exc.headers)
     hub = request.app[HUB]
@@ -944,8 +1025,11 @@ async def feed(request: web.Request) -> web.StreamResponse:
     keep = wanted.keep
     sub.pos = hub.watermark if q.after is None else q.after
     try:
-        await ws.send_str(to_json({"type": "hello", "cursor": sub.pos,
-                                 "watermark": hub.watermark}))
+        hello: dict[str, Any] = {"type": "hello", "cursor": sub.pos,
+                                 "watermark": hub.watermark}
+        if note is not None:
+            hello["note"] = note
+        await _send(request, ws, to_json(hello))
         reader = asyncio.create_task(_drain_client(ws))
         # the client going away wakes the loop below (no task per batch to watch for it)
         reader.add_done_callback(lambda _t: sub.close())
@@ -959,7 +1043,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
             if batch.hi < 0 and not sub.lagged:     # the close marker
                 break
             if sub.lagged:
-                await ws.send_str(to_json({"type": "lagged", "cursor": sub.pos,
+                await _send(request, ws, to_json({"type": "lagged", "cursor": sub.pos,
                                          "message": "too slow to keep up; reconnect with "
                                                     f"after={sub.pos}"}))
                 break
@@ -972,7 +1056,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 # every client with the same filter (listener/web/feed.py)
                 text = batch.message(wanted)
                 if text is not None:
-                    await ws.send_str(text)
+                    await _send(request, ws, text)
                     await _send_replays(request, ws, [batch.rows[i] for i in batch.replays
                                                       if keep(batch.rows[i])])
             else:
@@ -984,23 +1068,71 @@ async def feed(request: web.Request) -> web.StreamResponse:
         reader.cancel()
     except (ConnectionResetError, asyncio.CancelledError):
         pass
+    except Stalled:
+        # a client that reads nothing at all: its socket is dropped, not closed politely
+        # (a close frame would wait behind the unsent bytes for as long as the client lives)
+        hub.stalled_total += 1
+        event(log, "feed_client_stalled", level=logging.INFO, cursor=sub.pos,
+              timeout_s=request.app[FEED_SEND_TIMEOUT], count=hub.stalled_total)
+        _drop(request)
     except (DatabaseUnavailable, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         # the upgrade is done: no HTTP answer can follow, so say it on the socket and close
         COUNTS["feed_database_error"] += 1
         event(log, "feed_client_dropped", level=logging.WARNING, error=str(exc)[:300],
               count=COUNTS["feed_database_error"])
-        with contextlib.suppress(ConnectionResetError):
-            await ws.send_str(to_json({"type": "error", "cursor": sub.pos,
-                                     "message": "the database is unavailable; reconnect "
-                                                f"with after={sub.pos}"}))
+        with contextlib.suppress(ConnectionResetError, Stalled):
+            await _send(request, ws, to_json({"type": "error", "cursor": sub.pos,
+                                              "message": "the database is unavailable; "
+                                                         f"reconnect with after={sub.pos}"}))
     finally:
         sub.live = None
         hub.unsubscribe(sub)
-        if hub.closing:       # 1001: the client should reconnect (to the next server)
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
-        else:
-            await ws.close()
+        await _close(request, ws, hub.closing)
     return ws
+
+
+class Stalled(Exception):
+    """A feed client's socket took nothing for the send timeout: it does not read."""
+
+
+async def _send(request: web.Request, ws: web.WebSocketResponse, text: str) -> None:
+    """Send one message to a feed client, giving up (Stalled) when its socket takes nothing
+    for ``serve --feed-send-timeout`` seconds. Without a bound, a client that never read
+    held its handler, its socket and megabytes of unsent bytes for as long as it lived,
+    'lagged' or not: the heartbeat's close waits for the same unsent bytes."""
+    try:
+        await asyncio.wait_for(ws.send_str(text), request.app[FEED_SEND_TIMEOUT])
+    except TimeoutError:
+        raise Stalled from None
+
+
+async def _close(request: web.Request, ws: web.WebSocketResponse, going_away: bool) -> None:
+    """Close the feed's websocket (1001 when the server is shutting down: the client should
+    reconnect, to the next server); a socket that takes not even the close frame within the
+    send timeout is dropped."""
+    try:
+        if going_away:
+            await asyncio.wait_for(ws.close(code=WSCloseCode.GOING_AWAY,
+                                            message=b"server shutting down"),
+                                   request.app[FEED_SEND_TIMEOUT])
+        else:
+            await asyncio.wait_for(ws.close(), request.app[FEED_SEND_TIMEOUT])
+    except (TimeoutError, ConnectionResetError):
+        _drop(request)
+
+
+def _drop(request: web.Request) -> None:
+    """Drop a feed client's connection at once, its unsent bytes discarded (a reset): closed
+    the usual way, the kernel kept the socket and its megabytes trying to deliver them to a
+    client that reads nothing."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 async def _drain_client(ws: web.WebSocketResponse) -> None:
@@ -1030,7 +1162,7 @@ async def _send_rows(request: web.Request, ws: web.WebSocketResponse,
     texts = encoded if encoded is not None else [to_json(r) for r in rows]
     kept = [(r, t) for r, t in zip(rows, texts, strict=True) if keep(r)]
     if kept:
-        await ws.send_str(log_message([t for _, t in kept], cursor))
+        await _send(request, ws, log_message([t for _, t in kept], cursor))
     await _send_replays(request, ws, [r for r, _ in kept if is_replay(r)])
 
 
@@ -1041,7 +1173,7 @@ async def _send_replays(request: web.Request, ws: web.WebSocketResponse,
         async with _connection(request, primary=True) as conn:
             tl = await read.timeline(conn, r["source_system"], r["source_table"],
                                      r["source_record_id"])
-        await ws.send_str(to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
+        await _send(request, ws, to_json({"type": "replay", "replay": True, "log_seq": r["log_seq"],
                                  "record": f"{r['source_system']}/{r['source_table']}/"
                                            f"{r['source_record_id']}",
                                  "items": tl["items"]}))
@@ -1071,11 +1203,14 @@ def _no_query(handler: Handler) -> Handler:
 
 def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
                read_url: str | None = None, feed_max_queue: int = 200,
+               feed_send_timeout_s: float = FEED_SEND_TIMEOUT_S,
                ready: metrics.ReadyLimits | None = None) -> web.Application:
     """The aiohttp application; its pools and feed start with it and stop with it.
     ``read_url``: a read replica for the GET routes' reads (`serve --read-url`,
     docs/SCALING.md); the primary when None. ``feed_max_queue``: batches a feed client may
-    have queued before it is cut off as too slow (`serve --feed-max-queue`); ``ready``: when
+    have queued before it is cut off as too slow (`serve --feed-max-queue`);
+    ``feed_send_timeout_s``: how long a feed client's socket may take nothing before it is
+    dropped (`serve --feed-send-timeout`); ``ready``: when
     /api/health/ready says 503 (default: the ATLAS_ORCH_READY_LISTENER_LAG_S, …_STUCK_JOB_S
     and …_IGNORE variables)."""
     app = web.Application(middlewares=[envelope], client_max_size=MAX_BODY)
@@ -1083,6 +1218,7 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
     app[TOKENS] = tokens
     app[READY] = ready if ready is not None else metrics.ReadyLimits.from_env()
     app[TICKETS] = Tickets()
+    app[FEED_SEND_TIMEOUT] = feed_send_timeout_s
     app[SCOPES] = {}
     for r in ROUTES:
         handler = r.handler

@@ -292,6 +292,7 @@ class FeedHub:
     watermark: int = 0
     subscribers: set[Subscriber] = field(default_factory=set)
     lagged_total: int = 0          # clients cut off as too slow since start (/metrics)
+    stalled_total: int = 0         # clients dropped as not reading at all (/metrics)
     closing: bool = False          # the server is shutting down: every client is let go
     final: Watermark = field(default_factory=Watermark)    # rows up to here are final
     _wake: asyncio.Event = field(default_factory=asyncio.Event)

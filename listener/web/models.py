@@ -73,9 +73,15 @@ def _time(value: Any) -> Any:
     if not RFC3339.fullmatch(value):
         raise ValueError("must be an RFC 3339 time with its offset, like 2024-05-01T12:00:00Z")
     try:
-        return dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         raise ValueError("is not a real time (a month, day or hour out of range)") from None
+    try:
+        # in UTC here, as the driver sends it: 9999-12-31T23:59:59-23:59 is past year 9999
+        # there, and the driver refused it in its own words ("query argument $7")
+        return when.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError("is out of range (years 1 to 9999 in UTC)") from None
 
 
 def _json_integer(value: Any) -> Any:

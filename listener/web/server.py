@@ -29,6 +29,14 @@ log = logging.getLogger("atlas_orch.api")
 # refusals by code since the process started (every one is also a log line)
 REFUSED: Counter[str] = Counter()
 
+# Seconds a new connection has to deliver its first request's headers (nginx's
+# client_header_timeout is 60 s too). aiohttp waits for ever: a client that connected and sent
+# nothing, or sent its request line a byte at a time (slowloris), held its socket for good,
+# and enough of them exhaust the process's file descriptors.
+HEADER_TIMEOUT_S = 60.0
+_TIMED_OUT = (b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+              b"Connection: close\r\nContent-Length: %d\r\n\r\n%s")
+
 # (exception class, code, reason): the first match wins, so subclasses come first. The reason
 # is fixed text: the exception's own message quotes the request bytes.
 _PARSE_ERRORS: tuple[tuple[type[BaseException], str, str], ...] = (
@@ -70,7 +78,37 @@ def envelope_error(status: int, code: str, message: str) -> web.Response:
 
 
 class _ApiRequestHandler(RequestHandler):
-    """aiohttp's protocol handler with its error answer replaced (see the module doc)."""
+    """aiohttp's protocol handler with its error answer replaced (see the module doc), and
+    a connection that has not sent its first request's headers within the header timeout
+    answered 408 and closed."""
+
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the connection's clock for its first request's headers."""
+        super().connection_made(transport)
+        timeout = getattr(self._manager, "header_timeout_s", HEADER_TIMEOUT_S)
+        self._header_timer = asyncio.get_running_loop().call_later(timeout,
+                                                                   self._header_timeout)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """Stop the clock with the connection."""
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def _header_timeout(self) -> None:
+        transport = self.transport
+        if self._request_count or transport is None or transport.is_closing():
+            return
+        REFUSED["header_timeout"] += 1
+        event(log, "http_header_timeout", level=logging.INFO,
+              count=REFUSED["header_timeout"])
+        body = to_json({"success": False, "error": {
+            "code": "request_timeout",
+            "message": "no complete request headers arrived in time; connection closed"}})
+        transport.write(_TIMED_OUT % (len(body.encode()), body.encode()))
+        transport.close()
 
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -117,6 +155,8 @@ class _ApiRequestHandler(RequestHandler):
 class _ApiServer(web.Server):
     """aiohttp's low-level server, making connections with ``_ApiRequestHandler``."""
 
+    header_timeout_s: float = HEADER_TIMEOUT_S
+
     def __init__(self, handler: Any, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._handler_kwargs = {k: v for k, v in kwargs.items()
@@ -129,13 +169,21 @@ class _ApiServer(web.Server):
 
 
 class ApiRunner(web.AppRunner):
-    """``web.AppRunner`` whose server answers parse errors in the API's envelope."""
+    """``web.AppRunner`` whose server answers parse errors in the API's envelope and closes
+    connections that send no request headers within ``header_timeout_s``."""
+
+    def __init__(self, app: web.Application, *, header_timeout_s: float = HEADER_TIMEOUT_S,
+                 **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.header_timeout_s = header_timeout_s
 
     async def _make_server(self) -> web.Server:
         plain = await super()._make_server()
         # the same server, built again with our handler class: Application._make_handler
         # passes these (debug, access_log_class, the runner's keywords) to Server
-        return _ApiServer(plain.request_handler, request_factory=plain.request_factory,
-                          handler_cancellation=plain.handler_cancellation,
-                          **plain._kwargs)
+        server = _ApiServer(plain.request_handler, request_factory=plain.request_factory,
+                            handler_cancellation=plain.handler_cancellation,
+                            **plain._kwargs)
+        server.header_timeout_s = self.header_timeout_s
+        return server
 
