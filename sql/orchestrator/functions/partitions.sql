@@ -4,7 +4,10 @@
 -- "Partitions and retention", says how they are made ahead, found by readers and dropped.
 --
 -- Months are UTC months, whatever the session's TimeZone, so the same row always lands in
--- the same partition. A partition is named <table>_pYYYYMM, and every partitioned table has
+-- the same partition. The functions that step from month to month or read a partition's
+-- bounds run under TimeZone UTC (their SET clause): a timestamptz plus '1 month' counts in
+-- the session's zone, and under America/Los_Angeles 2026-12-01 00:00Z (Nov 30, 16:00 local)
+-- plus a month was Dec 31 00:00Z, so the partitions left January to the DEFAULT one. A partition is named <table>_pYYYYMM, and every partitioned table has
 -- a DEFAULT partition (<table>_pdefault) so an insert never fails for want of a month.
 
 -- The first instant of the UTC month holding p_at.
@@ -51,7 +54,7 @@ END $$;
 -- The partitions of a partitioned table with their bounds (the DEFAULT one has NULL bounds).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_partitions(p_parent regclass)
 RETURNS TABLE (partition regclass, range_from timestamptz, range_to timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET TimeZone = 'UTC' AS $$
     SELECT i.inhrelid::regclass,
            (substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \(''([^'']*)''\)'))::timestamptz,
            (substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']*)''\)'))::timestamptz
@@ -71,7 +74,7 @@ CREATE OR REPLACE FUNCTION trapper.orchestrator_ensure_partitions(
     p_parent regclass, p_from timestamptz DEFAULT NULL, p_ahead int DEFAULT NULL,
     p_lock_timeout text DEFAULT '2s')
 RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     v_schema text;
     v_name text;
@@ -154,7 +157,7 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.orchestrator_drop_partitions_before(
     p_parent regclass, p_before timestamptz, p_lock_timeout text DEFAULT '2s')
 RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     p record;
     v_n bigint;
@@ -180,7 +183,7 @@ END $$;
 -- everything): drops the months that ended more than that many months before the current
 -- one. Returns the rows dropped.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_prune_log() RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     -- empty, absent or not a month count (a negative one included): keep everything
     v_months int := trapper.orchestrator_setting_months('log_retention_months', NULL, 1200);
