@@ -225,10 +225,15 @@ BEGIN
             RETURN CASE WHEN v ~ number THEN v::numeric
                         ELSE trapper.orchestrator_to_numeric(v) END::text;
         WHEN 'double precision', 'real' THEN
+            -- written through numeric (15 significant digits): a float's own text follows the
+            -- session's extra_float_digits, and at -15 a latitude of 38.44 came back as 4e+01
             RETURN CASE WHEN v ~ number THEN v::double precision
-                        ELSE trapper.orchestrator_to_numeric(v)::double precision END::text;
+                        ELSE trapper.orchestrator_to_numeric(v)::double precision
+                   END::numeric::text;
         WHEN 'date' THEN
-            RETURN trapper.orchestrator_to_date(v)::text;
+            -- ISO, which every DateStyle reads back as written (a date's own text follows
+            -- the session's DateStyle: 14.03.2025 under German, 14/03/2025 under SQL, DMY)
+            RETURN to_char(trapper.orchestrator_to_date(v), 'YYYY-MM-DD');
         WHEN 'boolean' THEN
             RETURN trapper.orchestrator_to_boolean(v)::text;
         ELSE
