@@ -565,6 +565,7 @@ async def _install_all(
 ) -> list[Migration]:
     """install's work, inside its transaction."""
     q = _SQL
+    await _refuse_database_text(conn)
     if CORE in layers:
         await _refuse_foreign_engines(conn)
         if not await conn.fetchval(q["core_record_exists"]):
@@ -605,6 +606,29 @@ async def _install_all(
 
 
 UNCHANGED = "the install changed nothing"
+
+
+async def _refuse_database_text(conn: asyncpg.Connection) -> None:
+    """Refuse, before anything runs, a database whose text the engines cannot read as they
+    are written to: an encoding other than UTF8 (SQL_ASCII stopped the install half-way with
+    "conversion between UTF8 and SQL_ASCII is not supported", LATIN1 on the first '…', and
+    names in other scripts could not be stored), or a default collation whose case mapping
+    of ASCII letters is not the usual one (tr-TR's lower('I') is 'ı': addresses keyed
+    otherwise, 15 more people of the small world, and uninstall's DROP FUNCTİON refused).
+    Both are fixed when the database is made; no session setting changes them."""
+    shape = await conn.fetchrow(_SQL["database_text"])
+    assert shape is not None
+    if shape["encoding"] != "UTF8":
+        raise MigrationError(
+            f"the database's encoding is {shape['encoding']}; atlas-orch needs UTF8 (names "
+            "and addresses in any script): make the database with ENCODING 'UTF8' "
+            "(createdb -E UTF8 -T template0 ...) and install there")
+    if not shape["ascii_case"]:
+        raise MigrationError(
+            f"the database's default collation ({shape['ctype']}) does not map the letters "
+            "A-Z to a-z as lower() and upper() usually do (Turkish locales map I to ı); "
+            "make the database with another locale (createdb --locale=C.UTF-8 or "
+            "--icu-locale=en-US -T template0 ...) and install there")
 
 # The schema the orchestrator installs into; its objects there are all named orchestrator_*.
 RESERVED_SCHEMA = "trapper"
