@@ -528,7 +528,7 @@ async def install(
     and core-only where the orchestrator is installed (``UsageError``).
     """
     layers = layers_for(mode)
-    await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
+    await _wait_for_install_lock(conn)
     try:
         if mode == "core-only":
             await _refuse_core_only_under_orchestrator(conn)
@@ -545,6 +545,25 @@ async def install(
         raise MigrationError(f"{exc}{named}; {UNCHANGED}") from (exc.__cause__ or exc)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
+
+
+async def _wait_for_install_lock(conn: asyncpg.Connection) -> None:
+    """Take the installers' advisory lock, waiting as long as another install holds it.
+
+    The host's lock_timeout and statement_timeout (ALTER DATABASE/ROLE ... SET) guard its
+    tables; applied to this wait they stopped a second install after a second with
+    "canceling statement due to lock timeout" where it was to wait and then find nothing to
+    do. Both apply again to the install itself (its DDL on the engines' tables)."""
+    saved = await conn.fetchrow("SELECT current_setting('lock_timeout') AS lock, "
+                                "current_setting('statement_timeout') AS statement")
+    assert saved is not None
+    await conn.execute("SET lock_timeout = 0; SET statement_timeout = 0")
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
+    finally:
+        await conn.execute("SELECT set_config('lock_timeout', $1, false), "
+                           "set_config('statement_timeout', $2, false)",
+                           saved["lock"], saved["statement"])
 
 
 async def _refuse_core_only_under_orchestrator(conn: asyncpg.Connection) -> None:
@@ -737,7 +756,7 @@ async def uninstall(conn: asyncpg.Connection) -> list[str]:
     """Drop every object the orchestrator's migrations created, and its records; nothing
     else. One transaction: it either all goes or nothing does. Returns what was dropped."""
     q = _SQL
-    await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
+    await _wait_for_install_lock(conn)
     try:
         if not await conn.fetchval(q["orchestrator_record_exists"]):
             return []
