@@ -227,7 +227,7 @@ DECLARE
     v_shelter text := trapper.source_id(p_shelterluv_id);
     v_registry text := trapper.source_id(p_petlink_id);
 BEGIN
-    IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
+    IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ E'^[0-9A-Fa-f\\s.-]{9,}$' THEN
         v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
         IF v_chip IS NOT NULL THEN
             v_name := NULL;
@@ -340,7 +340,7 @@ CREATE OR REPLACE FUNCTION trapper.cat_weight_lbs(p_raw text) RETURNS numeric
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     m text[] := regexp_match(lower(btrim(coalesce(p_raw, ''))),
-                             '^(\d{1,3}(?:\.\d+)?|\.\d+) ?(lbs?|pounds?|#|kgs?|kilos?|oz|ounces?)?\.?$');
+                             E'^(\\d{1,3}(?:\\.\\d+)?|\\.\\d+) ?(lbs?|pounds?|#|kgs?|kilos?|oz|ounces?)?\\.?$');
     v numeric;
 BEGIN
     IF m IS NULL THEN

@@ -149,7 +149,7 @@ BEGIN
     IF strpos(lower(p_first), 'c/o') > 0 OR strpos(lower(p_first), 'care of') > 0
        OR strpos(lower(p_last), 'c/o') > 0 OR strpos(lower(p_last), 'care of') > 0 THEN
         cut := regexp_split_to_array(coalesce(p_first, '') || ' ' || chr(1) || ' ' || coalesce(p_last, ''),
-                                     '\s*\m(?:c ?/ ?o|care of)\M:?\s*', 'i');
+                                     E'\\s*\\m(?:c ?/ ?o|care of)\\M:?\\s*', 'i');
         IF cardinality(cut) = 2 THEN
             -- (chr(1) marks where the first-name field ended)
             IF nullif(btrim(replace(cut[1], chr(1), '')), '') IS NOT NULL THEN
@@ -185,7 +185,7 @@ BEGIN
         kind := 'agency'; reason := format('animal services agency "%s"', full_name);
     ELSIF strpos(full_name, 'forgotten felines') > 0 THEN
         kind := 'organization'; reason := 'the organisation''s own account';
-    ELSIF f ~ '^\d+[a-z]? '
+    ELSIF f ~ E'^\\d+[a-z]? '
           -- a PO box or a rural route box typed as the name ("PO Box 12", "RR 2 Box 14",
           -- "HC 1 Box 30"; core 042): no person (a rural route box is a place, a PO box none)
           OR (strpos(spaced, ' box ') > 0 OR strpos(spaced, ' bx ') > 0)

@@ -56,8 +56,8 @@ CREATE OR REPLACE FUNCTION trapper.orchestrator_partitions(p_parent regclass)
 RETURNS TABLE (partition regclass, range_from timestamptz, range_to timestamptz)
 LANGUAGE sql STABLE SET TimeZone = 'UTC' AS $$
     SELECT i.inhrelid::regclass,
-           (substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \(''([^'']*)''\)'))::timestamptz,
-           (substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']*)''\)'))::timestamptz
+           (substring(pg_get_expr(c.relpartbound, c.oid) FROM E'FROM \\(''([^'']*)''\\)'))::timestamptz,
+           (substring(pg_get_expr(c.relpartbound, c.oid) FROM E'TO \\(''([^'']*)''\\)'))::timestamptz
     FROM pg_inherits i
     JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = p_parent

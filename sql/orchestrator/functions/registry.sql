@@ -8,7 +8,7 @@
 CREATE OR REPLACE FUNCTION trapper.orchestrator_transform_signature(p_expression text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    m text[] := regexp_match(p_expression, '^\s*([a-z_][a-z0-9_]*)\s*\(\s*\$1\s*\)\s*$');
+    m text[] := regexp_match(p_expression, E'^\\s*([a-z_][a-z0-9_]*)\\s*\\(\\s*\\$1\\s*\\)\\s*$');
     sig text;
 BEGIN
     IF m IS NULL THEN
@@ -206,14 +206,14 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     v text := btrim(p_value);
-    number constant text := '^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$';
+    number constant text := E'^[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d{1,3})?$';
 BEGIN
     CASE p_type
         WHEN 'integer', 'bigint', 'smallint' THEN
-            IF v !~ '^[+-]?\d+(\.0*)?$' THEN
+            IF v !~ E'^[+-]?\\d+(\\.0*)?$' THEN
                 -- "1,234", "$5": a number people type, when whole
                 v := trapper.orchestrator_to_numeric(v)::text;
-                IF v IS NULL OR v !~ '^[+-]?\d+(\.0*)?$' THEN
+                IF v IS NULL OR v !~ E'^[+-]?\\d+(\\.0*)?$' THEN
                     RETURN NULL;
                 END IF;
             END IF;
