@@ -354,3 +354,38 @@ def test_a_shadow_install_onto_a_host_with_its_own_settings(core_db_url: str) ->
                  "DELETE FROM trapper.staged_records")
     _ok(url, "uninstall")
     assert _snapshot(url) == before
+
+
+def test_partitions_an_earlier_version_made_in_a_zone_are_made_whole_keeping_rows(
+    db_url: str,
+) -> None:
+    """What the partitions were under Los Angeles' zone before (a month ending on the 31st,
+    the next starting there): the next housekeeping made February and stopped, "would
+    overlap partition"; now the months are made whole and every row is kept."""
+    execute(db_url, """
+        CREATE TABLE trapper.orchestrator_job_log_p202501 PARTITION OF
+            trapper.orchestrator_job_log FOR VALUES FROM ('2025-01-01Z') TO ('2025-01-31Z');
+        CREATE TABLE trapper.orchestrator_job_log_p202502 PARTITION OF
+            trapper.orchestrator_job_log FOR VALUES FROM ('2025-01-31Z') TO ('2025-03-01Z');
+        INSERT INTO trapper.orchestrator_job_log (action, source_system, source_table,
+                                                  decision_reason, logged_at)
+        VALUES ('error', 'clinichq', 'cat_info', 'jan', '2025-01-15Z'),
+               ('error', 'clinichq', 'cat_info', 'jan-31', '2025-01-31 12:00Z'),
+               ('error', 'clinichq', 'cat_info', 'feb', '2025-02-10Z')""")
+    before = _rows(db_url, "SELECT log_id, log_seq, decision_reason "
+                           "FROM trapper.orchestrator_job_log ORDER BY log_seq")
+    _rows(db_url, "SELECT trapper.orchestrator_ensure_partitions("
+                  "'trapper.orchestrator_job_log')", TimeZone="America/Los_Angeles")
+    assert _rows(db_url, "SELECT log_id, log_seq, decision_reason "
+                         "FROM trapper.orchestrator_job_log ORDER BY log_seq") == before
+    where = dict(_rows(db_url, "SELECT decision_reason, tableoid::regclass::text "
+                               "FROM trapper.orchestrator_job_log"))
+    assert where == {"jan": "trapper.orchestrator_job_log_p202501",
+                     "jan-31": "trapper.orchestrator_job_log_p202501",
+                     "feb": "trapper.orchestrator_job_log_p202502"}
+    parts = _rows(db_url, "SELECT range_from, range_to FROM trapper.orchestrator_partitions("
+                          "'trapper.orchestrator_job_log') WHERE range_from IS NOT NULL "
+                          "ORDER BY range_from")
+    for (_, end), (start, _) in itertools.pairwise(parts):
+        assert end == start
+    assert val(db_url, "SELECT count(*) FROM pg_class WHERE relname LIKE '%astray%'") == 0

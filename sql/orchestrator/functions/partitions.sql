@@ -87,6 +87,10 @@ DECLARE
     v_moved boolean;
     v_made int := 0;
     v_prev text := current_setting('lock_timeout');
+    v_bad record;
+    v_astray text[] := '{}';
+    v_earliest timestamptz;
+    v_astray_name text;
 BEGIN
     SELECT n.nspname, c.relname INTO v_schema, v_name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_parent;
@@ -108,7 +112,27 @@ BEGIN
         v_made := v_made + 1;
     END IF;
 
-    v_month := trapper.orchestrator_month_start(least(coalesce(p_from, now()), now()));
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO v_cols
+    FROM pg_attribute a
+    WHERE a.attrelid = p_parent AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attgenerated = '';
+    -- partitions an earlier version stepped in the session's zone (not whole UTC months:
+    -- [Dec 1, Dec 31) under Los Angeles' zone, then none for January) are set aside under
+    -- another name, the months made whole below, and their rows put back through the parent
+    FOR v_bad IN SELECT p.partition, p.range_from FROM trapper.orchestrator_partitions(p_parent) p
+                 WHERE p.range_from IS NOT NULL
+                   AND (p.range_from <> trapper.orchestrator_month_start(p.range_from)
+                        OR p.range_to <> p.range_from + interval '1 month') LOOP
+        v_astray_name := left((SELECT relname FROM pg_class WHERE oid = v_bad.partition), 50)
+                         || '_astray';
+        EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', p_parent, v_bad.partition);
+        EXECUTE format('ALTER TABLE %s RENAME TO %I', v_bad.partition, v_astray_name);
+        v_astray := v_astray || format('%I.%I', v_schema, v_astray_name);
+        v_earliest := least(v_earliest, v_bad.range_from);
+    END LOOP;
+
+    v_month := trapper.orchestrator_month_start(
+        least(coalesce(p_from, now()), now(), v_earliest));
     v_last := trapper.orchestrator_month_start(now())
               + make_interval(months => coalesce(p_ahead, trapper.orchestrator_partitions_ahead()));
     WHILE v_month <= v_last LOOP
@@ -124,10 +148,6 @@ BEGIN
             ELSE
                 -- detach the DEFAULT partition, make the month, move its rows through the
                 -- parent (identity values kept), attach the DEFAULT partition again
-                SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO v_cols
-                FROM pg_attribute a
-                WHERE a.attrelid = p_parent AND a.attnum > 0 AND NOT a.attisdropped
-                  AND a.attgenerated = '';
                 EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', p_parent, v_default);
                 EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                                v_schema, v_part, p_parent, v_month,
@@ -142,6 +162,11 @@ BEGIN
             v_made := v_made + 1;
         END IF;
         v_month := v_month + interval '1 month';
+    END LOOP;
+    FOR i IN 1 .. cardinality(v_astray) LOOP
+        EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s',
+                       p_parent, v_cols, v_cols, v_astray[i]);
+        EXECUTE format('DROP TABLE %s', v_astray[i]);
     END LOOP;
     PERFORM set_config('lock_timeout', v_prev, true);
     RETURN v_made;
