@@ -389,3 +389,24 @@ def test_partitions_an_earlier_version_made_in_a_zone_are_made_whole_keeping_row
     for (_, end), (start, _) in itertools.pairwise(parts):
         assert end == start
     assert val(db_url, "SELECT count(*) FROM pg_class WHERE relname LIKE '%astray%'") == 0
+
+
+def test_a_hosts_own_worker_with_few_float_digits_records_the_thresholds_as_set(
+    empty_db_url: str, world: Path,
+) -> None:
+    """A host's cron running the queue in its own session (the database's settings, not
+    ours): a threshold of 12 went into score_breakdown and the reasons as 1e+01."""
+    url = empty_db_url
+    _ok(url, "install", "--with-core")
+    _ok(url, "ingest", "--manifest", str(world / "manifest.json"))
+    _set(url, {"extra_float_digits": "-15"})
+    execute(url, "DO $$ DECLARE ids uuid[]; BEGIN LOOP "
+                 "ids := ARRAY(SELECT c.job_id FROM trapper.claim_jobs('cron', 100) c); "
+                 "EXIT WHEN cardinality(ids) = 0; "
+                 "PERFORM * FROM trapper.work_jobs(ids, 'cron', 1000000); END LOOP; END $$")
+    assert val(url, "SELECT count(*) FROM trapper.data_engine_match_decisions") > 0
+    assert _rows(url, "SELECT DISTINCT score_breakdown -> 'thresholds' ->> 'auto' "
+                      "FROM trapper.data_engine_match_decisions "
+                      "WHERE score_breakdown ? 'thresholds'") == [("12",)]
+    assert val(url, "SELECT count(*) FROM trapper.data_engine_match_decisions "
+                    "WHERE decision_reason LIKE '%e+01%'") == 0

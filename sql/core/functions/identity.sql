@@ -486,7 +486,7 @@ BEGIN
                         confidence_score, v_best.name_level,
                         CASE WHEN v_best.score < v_auto THEN format(
                             ': below the %s auto-match threshold, but one side has no name and no one else holds the identifiers',
-                            v_auto) ELSE '' END);
+                            v_auto::numeric) ELSE '' END);
                 ELSIF v_outcome = 'household_member' THEN
                     -- Same identifier, another name: a household member (shared landline,
                     -- shared family email), never the same person.
@@ -514,7 +514,7 @@ BEGIN
                             THEN format('possible match: the same given name as %s %s with another surname (a surname changed, or a relative; log-odds %s, never an auto-match): new person, queued for review',
                                         coalesce(v_best.first_name, ''), coalesce(v_best.last_name, ''), confidence_score)
                             ELSE format('possible match (log-odds %s, below the %s auto-match threshold): new person, queued for review',
-                                        confidence_score, v_auto) END;
+                                        confidence_score, v_auto::numeric) END;
                     END IF;
                 ELSE
                     decision_type := 'new_entity';
@@ -598,7 +598,10 @@ BEGIN
                 'name', round(v_best.w_name::numeric, 2), 'name_level', v_best.name_level,
                 'address', round(v_best.w_address::numeric, 2), 'phone_holders', v_best.holders,
                 'source_confidence', v_conf,
-                'thresholds', jsonb_build_object('auto', v_auto, 'review', v_review)) END,
+                -- numeric, as the weights: a float's text follows the session's
+                -- extra_float_digits (at -15 a threshold of 12 was written as 10)
+                'thresholds', jsonb_build_object('auto', v_auto::numeric,
+                                                 'review', v_review::numeric)) END,
             round(v_best.score::numeric, 2),
             CASE WHEN decision_type = 'review_pending' THEN 'pending' ELSE 'not_required' END)
     RETURNING data_engine_match_decisions.decision_id INTO decision_id;
