@@ -130,9 +130,11 @@ def verify(database_url: str | None, as_json: bool) -> None:
             problems = await migrations.verify(conn)
             try:
                 return problems, await ingest_runs.mark_abandoned(conn)
-            except asyncpg.InsufficientPrivilegeError as exc:
+            except (asyncpg.InsufficientPrivilegeError,
+                    asyncpg.ReadOnlySQLTransactionError) as exc:
                 # verify reads; marking is a courtesy that a read-only role (a monitor's, a
-                # healthcheck's) cannot do: say so, and let the comparison stand
+                # healthcheck's; lacking the grant, or with default_transaction_read_only on)
+                # cannot do: say so, and let the comparison stand
                 say(f"not marking abandoned ingest runs: {str(exc).splitlines()[0]} (the "
                     "listener marks them; docs/operations.md, \"Roles and rights\")")
                 return problems, []

@@ -12,9 +12,38 @@ from listener.core.config import database_url_from_env
 from listener.core.errors import UserError
 from listener.core.redact import redact
 
-__all__ = ["ConnectFailed", "connect", "connection", "redact", "resolve_url"]
+__all__ = ["SESSION_SETTINGS", "ConnectFailed", "connect", "connection", "redact", "resolve_url",
+           "session_settings"]
 
 CONNECT_TIMEOUT_S = 10.0
+
+# What every session of ours runs with, whatever the host set on its database or roles
+# (ALTER DATABASE/ROLE ... SET): the SQL is written for these, as JDBC pins DateStyle and
+# extra_float_digits for its own. standard_conforming_strings off read every '\d' of a
+# regular expression as 'd' (the engines made 651 people of the small world's 812, and the
+# install stopped on a transform it could no longer parse); extra_float_digits below 1 wrote
+# a threshold of 12 into a decision's score_breakdown as 10; DateStyle and IntervalStyle
+# shape the text of a date or an interval in messages. default_transaction_isolation: the
+# queue's claims, the listener's checkpoints and the installer's checks each read what other
+# sessions committed, as under read committed; a transaction that needs more asks for it.
+# Left to the host: TimeZone (days and holidays are the organisation's), search_path (every
+# name is schema-qualified), default_transaction_read_only and the timeouts (its guards).
+SESSION_SETTINGS: dict[str, str] = {
+    "standard_conforming_strings": "on",
+    "extra_float_digits": "3",
+    "DateStyle": "ISO, MDY",
+    "IntervalStyle": "postgres",
+    "default_transaction_isolation": "read committed",
+}
+
+
+def session_settings(application_name: str | None = None) -> dict[str, str]:
+    """The startup settings of a connection or pool of ours (``SESSION_SETTINGS``), with its
+    ``application_name`` when given."""
+    settings = dict(SESSION_SETTINGS)
+    if application_name:
+        settings["application_name"] = application_name
+    return settings
 
 
 class ConnectFailed(UserError):
@@ -40,13 +69,13 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
     """Open a connection, turning every way of failing into one readable ``UserError``.
 
     ``application_name`` shows in ``pg_stat_activity``, so operators can tell our sessions
-    apart (the listener's two connections, say). Every message is redacted as a whole: the
-    driver's own text may quote the URL or a DSN with its password."""
+    apart (the listener's two connections, say). The session runs with
+    ``SESSION_SETTINGS``, not the database's own values of those. Every message is redacted
+    as a whole: the driver's own text may quote the URL or a DSN with its password."""
     where = redact(url)
-    settings = {"application_name": application_name} if application_name else None
     try:
-        conn: asyncpg.Connection = await asyncpg.connect(url, timeout=timeout,
-                                                         server_settings=settings)
+        conn: asyncpg.Connection = await asyncpg.connect(
+            url, timeout=timeout, server_settings=session_settings(application_name))
     except (OSError, socket.gaierror) as exc:
         raise _refusal(f"cannot reach PostgreSQL at {where}: {exc.strerror or exc}") from exc
     except TimeoutError as exc:

@@ -24,10 +24,16 @@ _ADVICE: list[tuple[type[BaseException], str]] = [
      "the role this command connects as lacks that right: grant it as docs/operations.md "
      "\"Roles and rights\" lists for this command, or connect as a role that has it"),
     (asyncpg.ReadOnlySQLTransactionError,
-     "this is a read-only server (a replica?); point DATABASE_URL at the primary"),
+     "this session may not write: a read-only server (a replica?), then point DATABASE_URL "
+     "at the primary; or a role with default_transaction_read_only = on, then connect as "
+     "a role that may write"),
     (asyncpg.QueryCanceledError,
      "the statement was cancelled (statement_timeout or an operator); run it again, or "
-     "raise the timeout for this role"),
+     "raise the timeout for this role (ALTER ROLE ... SET statement_timeout)"),
+    (asyncpg.LockNotAvailableError,
+     "another session held a lock this command needed for longer than the role's "
+     "lock_timeout; run it again once that session is done, or raise lock_timeout for this "
+     "role (ALTER ROLE ... SET lock_timeout)"),
     (asyncpg.DeadlockDetectedError, "another session held the same rows; run it again"),
     (asyncpg.PostgresConnectionError,
      "the connection to PostgreSQL broke; check the server is up and run the command again"),

@@ -32,6 +32,17 @@ CREATE TABLE IF NOT EXISTS trapper.orchestrator_objects (
     UNIQUE (object_type, object_identity)
 );
 
+-- name: database_text
+-- What the database does with text that session settings cannot change: its encoding, and
+-- the case mapping of its default collation (a Turkish one lower-cases I to a dotless i),
+-- with the locale to name. ASCII letters only: C and C.UTF-8 map the rest differently.
+SELECT current_setting('server_encoding') AS encoding,
+       coalesce(nullif(d.daticulocale, ''), d.datctype) AS ctype,
+       lower('ABCDEFGHIJKLMNOPQRSTUVWXYZ') = 'abcdefghijklmnopqrstuvwxyz'
+       AND upper('abcdefghijklmnopqrstuvwxyz') = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+       AND initcap('ijsselmeer ingrid') = 'Ijsselmeer Ingrid' AS ascii_case
+FROM pg_database d WHERE d.datname = current_database();
+
 -- name: core_record_exists
 SELECT to_regclass('trapper.core_migrations') IS NOT NULL;
 

@@ -528,7 +528,7 @@ async def install(
     and core-only where the orchestrator is installed (``UsageError``).
     """
     layers = layers_for(mode)
-    await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
+    await _wait_for_install_lock(conn)
     try:
         if mode == "core-only":
             await _refuse_core_only_under_orchestrator(conn)
@@ -545,6 +545,25 @@ async def install(
         raise MigrationError(f"{exc}{named}; {UNCHANGED}") from (exc.__cause__ or exc)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", INSTALL_LOCK_KEY)
+
+
+async def _wait_for_install_lock(conn: asyncpg.Connection) -> None:
+    """Take the installers' advisory lock, waiting as long as another install holds it.
+
+    The host's lock_timeout and statement_timeout (ALTER DATABASE/ROLE ... SET) guard its
+    tables; applied to this wait they stopped a second install after a second with
+    "canceling statement due to lock timeout" where it was to wait and then find nothing to
+    do. Both apply again to the install itself (its DDL on the engines' tables)."""
+    saved = await conn.fetchrow("SELECT current_setting('lock_timeout') AS lock, "
+                                "current_setting('statement_timeout') AS statement")
+    assert saved is not None
+    await conn.execute("SET lock_timeout = 0; SET statement_timeout = 0")
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
+    finally:
+        await conn.execute("SELECT set_config('lock_timeout', $1, false), "
+                           "set_config('statement_timeout', $2, false)",
+                           saved["lock"], saved["statement"])
 
 
 async def _refuse_core_only_under_orchestrator(conn: asyncpg.Connection) -> None:
@@ -565,6 +584,7 @@ async def _install_all(
 ) -> list[Migration]:
     """install's work, inside its transaction."""
     q = _SQL
+    await _refuse_database_text(conn)
     if CORE in layers:
         await _refuse_foreign_engines(conn)
         if not await conn.fetchval(q["core_record_exists"]):
@@ -605,6 +625,29 @@ async def _install_all(
 
 
 UNCHANGED = "the install changed nothing"
+
+
+async def _refuse_database_text(conn: asyncpg.Connection) -> None:
+    """Refuse, before anything runs, a database whose text the engines cannot read as they
+    are written to: an encoding other than UTF8 (SQL_ASCII stopped the install half-way with
+    "conversion between UTF8 and SQL_ASCII is not supported", LATIN1 on the first '…', and
+    names in other scripts could not be stored), or a default collation whose case mapping
+    of ASCII letters is not the usual one (tr-TR's lower('I') is 'ı': addresses keyed
+    otherwise, 15 more people of the small world, and uninstall's DROP FUNCTİON refused).
+    Both are fixed when the database is made; no session setting changes them."""
+    shape = await conn.fetchrow(_SQL["database_text"])
+    assert shape is not None
+    if shape["encoding"] != "UTF8":
+        raise MigrationError(
+            f"the database's encoding is {shape['encoding']}; atlas-orch needs UTF8 (names "
+            "and addresses in any script): make the database with ENCODING 'UTF8' "
+            "(createdb -E UTF8 -T template0 ...) and install there")
+    if not shape["ascii_case"]:
+        raise MigrationError(
+            f"the database's default collation ({shape['ctype']}) does not map the letters "
+            "A-Z to a-z as lower() and upper() usually do (Turkish locales map I to ı); "
+            "make the database with another locale (createdb --locale=C.UTF-8 or "
+            "--icu-locale=en-US -T template0 ...) and install there")
 
 # The schema the orchestrator installs into; its objects there are all named orchestrator_*.
 RESERVED_SCHEMA = "trapper"
@@ -713,7 +756,7 @@ async def uninstall(conn: asyncpg.Connection) -> list[str]:
     """Drop every object the orchestrator's migrations created, and its records; nothing
     else. One transaction: it either all goes or nothing does. Returns what was dropped."""
     q = _SQL
-    await conn.execute("SELECT pg_advisory_lock($1)", INSTALL_LOCK_KEY)
+    await _wait_for_install_lock(conn)
     try:
         if not await conn.fetchval(q["orchestrator_record_exists"]):
             return []

@@ -1239,13 +1239,13 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
     app[SCOPES][("GET", "/")] = None
 
     async def startup(app: web.Application) -> None:
-        from listener.core.db import connect
+        from listener.core.db import connect, session_settings
 
         probe = await connect(url)          # one readable error for a bad URL
         await probe.close()
         app[POOL] = await asyncpg.create_pool(
-            url, min_size=1, max_size=8, server_settings={"application_name":
-                                                          "atlas-orch serve"})
+            url, min_size=1, max_size=8,
+            server_settings=session_settings("atlas-orch serve"))
         app[READ_POOL] = app[POOL]
         if read_url:
             probe = await connect(read_url)  # the same readable error for the replica's URL
@@ -1261,7 +1261,7 @@ def create_app(url: str, tokens: Tokens, *, listen_url: str | None = None,
                                 f"the orchestrator installed there?")
             app[READ_POOL] = await asyncpg.create_pool(
                 read_url, min_size=1, max_size=8,
-                server_settings={"application_name": "atlas-orch serve (reads)"})
+                server_settings=session_settings("atlas-orch serve (reads)"))
         app[HUB] = FeedHub(listen_url or url, max_queue=max(1, feed_max_queue))
         await app[HUB].start()
         event(log, "api_started", routes=len(ROUTES))

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from listener.admin import feed as job_log
+from listener.core.db import session_settings
 from listener.core.logs import event
 from listener.core.output import to_json
 
@@ -324,7 +325,7 @@ class FeedHub:
         connection was reset with a round trip of its own at every release, a step or more
         between a row and its clients (bench/feed.py part 3)."""
         conn: asyncpg.Connection = await asyncpg.connect(
-            self.listen_url, server_settings={"application_name": "atlas-orch serve (feed)"})
+            self.listen_url, server_settings=session_settings("atlas-orch serve (feed)"))
         await conn.add_listener(LOG_CHANNEL, self._notified)
         return conn
 

@@ -232,7 +232,7 @@ DECLARE
                           THEN (trapper.microchips_listed(p_microchip))[2:] ELSE '{}' END;
     v_other text;
 BEGIN
-    IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ '^[0-9A-Fa-f\s.-]{9,}$' THEN
+    IF v_chip IS NULL AND v_name IS NOT NULL AND v_name ~ E'^[0-9A-Fa-f\\s.-]{9,}$' THEN
         v_chip := trapper.validate_microchip(v_name);   -- the chip typed into the name
         IF v_chip IS NOT NULL THEN
             v_name := NULL;
@@ -354,7 +354,7 @@ CREATE OR REPLACE FUNCTION trapper.cat_weight_lbs(p_raw text) RETURNS numeric
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     m text[] := regexp_match(lower(btrim(coalesce(p_raw, ''))),
-                             '^(\d{1,3}(?:\.\d+)?|\.\d+) ?(lbs?|pounds?|#|kgs?|kilos?|oz|ounces?)?\.?$');
+                             E'^(\\d{1,3}(?:\\.\\d+)?|\\.\\d+) ?(lbs?|pounds?|#|kgs?|kilos?|oz|ounces?)?\\.?$');
     v numeric;
 BEGIN
     IF m IS NULL THEN

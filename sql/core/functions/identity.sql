@@ -240,7 +240,7 @@ BEGIN
     IF strpos(lower(p_first), 'c/o') > 0 OR strpos(lower(p_first), 'care of') > 0
        OR strpos(lower(p_last), 'c/o') > 0 OR strpos(lower(p_last), 'care of') > 0 THEN
         cut := regexp_split_to_array(coalesce(p_first, '') || ' ' || chr(1) || ' ' || coalesce(p_last, ''),
-                                     '\s*\m(?:c ?/ ?o|care of)\M:?\s*', 'i');
+                                     E'\\s*\\m(?:c ?/ ?o|care of)\\M:?\\s*', 'i');
         IF cardinality(cut) = 2 THEN
             -- (chr(1) marks where the first-name field ended)
             IF nullif(btrim(replace(cut[1], chr(1), '')), '') IS NOT NULL THEN
@@ -282,7 +282,7 @@ BEGIN
         kind := 'agency'; reason := format('animal services agency "%s"', full_name);
     ELSIF strpos(full_name, 'forgotten felines') > 0 THEN
         kind := 'organization'; reason := 'the organisation''s own account';
-    ELSIF f ~ '^\d+[a-z]? '
+    ELSIF f ~ E'^\\d+[a-z]? '
           -- a PO box or a rural route box typed as the name ("PO Box 12", "RR 2 Box 14",
           -- "HC 1 Box 30"; core 042): no person (a rural route box is a place, a PO box none)
           OR (strpos(spaced, ' box ') > 0 OR strpos(spaced, ' bx ') > 0)
@@ -602,7 +602,7 @@ BEGIN
                         confidence_score, v_best.name_level,
                         CASE WHEN v_best.score < v_auto THEN format(
                             ': below the %s auto-match threshold, but one side has no name and no one else holds the identifiers',
-                            v_auto) ELSE '' END);
+                            v_auto::numeric) ELSE '' END);
                 ELSIF v_outcome = 'household_member' THEN
                     -- Same identifier, another name: a household member (shared landline,
                     -- shared family email), never the same person.
@@ -630,7 +630,7 @@ BEGIN
                             THEN format('possible match: the same given name as %s %s with another surname (a surname changed, or a relative; log-odds %s, never an auto-match): new person, queued for review',
                                         coalesce(v_best.first_name, ''), coalesce(v_best.last_name, ''), confidence_score)
                             ELSE format('possible match (log-odds %s, below the %s auto-match threshold): new person, queued for review',
-                                        confidence_score, v_auto) END;
+                                        confidence_score, v_auto::numeric) END;
                     END IF;
                 ELSE
                     decision_type := 'new_entity';
@@ -776,7 +776,10 @@ BEGIN
                 'name', round(v_best.w_name::numeric, 2), 'name_level', v_best.name_level,
                 'address', round(v_best.w_address::numeric, 2), 'phone_holders', v_best.holders,
                 'source_confidence', v_conf,
-                'thresholds', jsonb_build_object('auto', v_auto, 'review', v_review)) END,
+                -- numeric, as the weights: a float's text follows the session's
+                -- extra_float_digits (at -15 a threshold of 12 was written as 10)
+                'thresholds', jsonb_build_object('auto', v_auto::numeric,
+                                                 'review', v_review::numeric)) END,
             round(v_best.score::numeric, 2),
             CASE WHEN decision_type = 'review_pending' THEN 'pending' ELSE 'not_required' END)
     RETURNING data_engine_match_decisions.decision_id INTO decision_id;

@@ -11,7 +11,7 @@
 -- it is called 380,000 times in the atlas load (docs/benchmarks.md, "Identity").
 CREATE OR REPLACE FUNCTION trapper.source_id(p_raw text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN btrim(p_raw) ~ '^[+-]?\d+(\.0*)?$'
+    SELECT CASE WHEN btrim(p_raw) ~ E'^[+-]?\\d+(\\.0*)?$'
                 THEN ltrim(split_part(btrim(p_raw), '.', 1), '+')
                 ELSE nullif(btrim(p_raw), '') END
 $$;
@@ -45,10 +45,10 @@ BEGIN
     -- a number Excel saved as a float ("7075231234.0") is its whole part (the expression
     -- only where a ".0" is: each one a call costs the session's 32-entry regex cache)
     IF strpos(v, '.0') > 0 THEN
-        v := regexp_replace(v, '^(\s*\d+)\.0+\s*$', '\1');
+        v := regexp_replace(v, E'^(\\s*\\d+)\\.0+\\s*$', E'\\1');
     END IF;
     -- cut an extension ("x12", "ext. 2", "#12") and anything after the first letter run
-    v := regexp_replace(v, '\s*(x|ext\.?|extension)\s*\d+\s*$', '');
+    v := regexp_replace(v, E'\\s*(x|ext\\.?|extension)\\s*\\d+\\s*$', '');
     v := regexp_replace(v, '[a-z#].*$', '');
     v := translate(v, translate(v, '0123456789', ''), '');   -- the digits alone
     IF length(v) = 11 AND left(v, 1) = '1' THEN
@@ -146,7 +146,7 @@ BEGIN
        AND length(v) - length(replace(v, '@', '')) = 1 THEN
         v := regexp_replace(v, ',([a-z]{2,})$', '.\1');
     END IF;
-    RETURN CASE WHEN v ~ '^[^@\s"(),:;<>\[\]\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$'
+    RETURN CASE WHEN v ~ E'^[^@\\s"(),:;<>\\[\\]\\\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\\.[a-z]{2,}$'
                      AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
                 THEN v END;
 END $$;
@@ -207,7 +207,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             THEN p_raw ELSE normalize(p_raw, NFKD) END), E'øłđ\t\n\r', 'old   '),
             'æ', 'ae'), 'œ', 'oe'), 'ß', 'ss'),
                   'abcdefghijklmnopqrstuvwxyz0123456789 ', ''), ''),
-        '\s+', ' ', 'g')), '')
+        E'\\s+', ' ', 'g')), '')
 $$;
 
 -- Optimal string alignment distance (Levenshtein plus adjacent transpositions), stopping
@@ -290,7 +290,7 @@ BEGIN
     END IF;
     last_name := nullif(btrim(split_part(one, ',', 1)), '');
     first_name := nullif(btrim(substr(one, position(',' IN one) + 1)), '');
-    IF last_name IS NULL OR first_name IS NULL OR last_name ~ '\d'
+    IF last_name IS NULL OR first_name IS NULL OR last_name ~ E'\\d'
        OR trapper.name_tokens(first_name) <@ ARRAY['jr', 'sr', 'ii', 'iii', 'iv', '2nd', '3rd'] THEN
         first_name := NULL; last_name := NULL;
     END IF;
@@ -590,17 +590,17 @@ BEGIN
         RETURN NULL;
     END IF;
     v := lower(p_raw);
-    v := regexp_replace(v, '\([^)]*\)', ' ', 'g');             -- "(behind the Safeway)"
-    v := regexp_replace(v, ',?\s*(usa|united states)\s*$', '');
-    v := regexp_replace(v, ',\s*([a-z]{2}),\s*(\d{5})', ', \1 \2');
-    v := regexp_replace(v, '(\d{5})-\d{4}', '\1');
+    v := regexp_replace(v, E'\\([^)]*\\)', ' ', 'g');             -- "(behind the Safeway)"
+    v := regexp_replace(v, E',?\\s*(usa|united states)\\s*$', '');
+    v := regexp_replace(v, E',\\s*([a-z]{2}),\\s*(\\d{5})', E', \\1 \\2');
+    v := regexp_replace(v, E'(\\d{5})-\\d{4}', E'\\1');
     IF strpos(v, E'\n') > 0 OR strpos(v, E'\r') > 0 THEN
-        v := regexp_replace(v, '\s*[\r\n]+\s*', ', ', 'g');   -- a line break ends a part
+        v := regexp_replace(v, E'\\s*[\\r\\n]+\\s*', ', ', 'g');   -- a line break ends a part
     END IF;
     v := replace(v, '.', '');
-    v := regexp_replace(v, '#\s*', ' apt ', 'g');
-    v := regexp_replace(v, '\s*,\s*', ', ', 'g');
-    FOREACH w IN ARRAY regexp_split_to_array(btrim(v), '\s+') LOOP
+    v := regexp_replace(v, E'#\\s*', ' apt ', 'g');
+    v := regexp_replace(v, E'\\s*,\\s*', ', ', 'g');
+    FOREACH w IN ARRAY regexp_split_to_array(btrim(v), E'\\s+') LOOP
         bare := rtrim(w, ',');
         IF map ? bare THEN
             w := (map ->> bare) || CASE WHEN right(w, 1) = ',' THEN ',' ELSE '' END;
@@ -774,26 +774,26 @@ BEGIN
         v := translate(normalize(replace(v, '½', ' 1/2 '), NFKD),
                        E'\u2044\u2018\u2019\u201c\u201d\u2013\u2014\u2212\u00a0\u200b',
                        '/''''""--- ');
-        v := regexp_replace(v, '[^\x01-\x7f]', '', 'g');
+        v := regexp_replace(v, E'[^\\x01-\\x7f]', '', 'g');
     END IF;
     -- apostrophes and quotes are no part of a street's name ("O'Farrell", "OFarrell")
     v := translate(v, '''"', '');
     IF strpos(v, '(') > 0 THEN   -- a query per call otherwise, for the few with a note
-        FOR m IN SELECT regexp_matches(v, '\(([^)]*)\)?', 'g') LOOP   -- "(behind the Safeway)"
+        FOR m IN SELECT regexp_matches(v, E'\\(([^)]*)\\)?', 'g') LOOP   -- "(behind the Safeway)"
             notes := notes || btrim(m[1]);
         END LOOP;
-        v := regexp_replace(v, '\([^)]*\)?', ' ', 'g');
+        v := regexp_replace(v, E'\\([^)]*\\)?', ' ', 'g');
     END IF;
     v := replace(v, '.', '');
     IF strpos(v, '/') > 0 THEN
         -- a fractional house number written with a hyphen ("123-1/2 Main St") as with a
         -- space ("123 1/2", "123½")
-        v := regexp_replace(v, '\m(\d+)-(1/[234]|3/4)\M', '\1 \2', 'g');
+        v := regexp_replace(v, E'\\m(\\d+)-(1/[234]|3/4)\\M', E'\\1 \\2', 'g');
     END IF;
     IF strpos(v, 'sainte') > 0 THEN
-        v := regexp_replace(v, '\msainte\M', 'ste', 'g');   -- "Sainte Claire" as "Ste Claire"
+        v := regexp_replace(v, E'\\msainte\\M', 'ste', 'g');   -- "Sainte Claire" as "Ste Claire"
     END IF;
-    v := regexp_replace(v, '([a-z])-([a-z])', '\1 \2', 'g');          -- twenty-first
+    v := regexp_replace(v, '([a-z])-([a-z])', E'\\1 \\2', 'g');          -- twenty-first
     -- (string functions where they do: PostgreSQL keeps only 32 compiled regular
     -- expressions a session, and a record's normalizers used more, so every one of them was
     -- compiled again on every call: docs/benchmarks.md "Identity". The spaces left around
@@ -803,13 +803,13 @@ BEGIN
     v := replace(v, '#', ' # ');
     -- "apt5", "apt-5", "apt #5", "unit # 4b", "apt 3-b", "unit no 4", "apartment number 4":
     -- the designator, then its id ("3b": a letter hyphenated to the number is the same unit)
-    v := regexp_replace(v, '\m(apt|apartment|unit|ste|suite|spc|space|sp|lot|rm|room|bldg|building|fl|trlr|trailer)[ #-]*(?:(?:no|nbr|num|number)[ #-]*)?(\d+)-?([a-z]?)\M',
-                        '\1 \2\3', 'g');
-    v := regexp_replace(v, '\s*,[\s,]*', ',', 'g');
-    v := btrim(regexp_replace(v, '\s+', ' ', 'g'), ' ,');
-    v := regexp_replace(v, '[ ,]*\m(usa|us|united states|united states of america)$', '');
+    v := regexp_replace(v, E'\\m(apt|apartment|unit|ste|suite|spc|space|sp|lot|rm|room|bldg|building|fl|trlr|trailer)[ #-]*(?:(?:no|nbr|num|number)[ #-]*)?(\\d+)-?([a-z]?)\\M',
+                        E'\\1 \\2\\3', 'g');
+    v := regexp_replace(v, E'\\s*,[\\s,]*', ',', 'g');
+    v := btrim(regexp_replace(v, E'\\s+', ' ', 'g'), ' ,');
+    v := regexp_replace(v, E'[ ,]*\\m(usa|us|united states|united states of america)$', '');
     -- the ZIP, and its +4 with a hyphen, a space or nothing between ("954041234")
-    m := regexp_match(v, '^(.*?)[ ,]+(\d{5})(?: ?-? ?\d{4})?$');
+    m := regexp_match(v, E'^(.*?)[ ,]+(\\d{5})(?: ?-? ?\\d{4})?$');
     IF m IS NOT NULL THEN
         v := m[1];
         zip := m[2];
@@ -863,7 +863,7 @@ BEGIN
     END IF;
     IF left(v, 1) IN ('n', 's', 'e', 'w') AND substr(v, 2, 1) BETWEEN '0' AND '9' THEN
         -- a Wisconsin grid house number ("N123W456 Main St", "N123 W456 Main St") as one word
-        v := regexp_replace(v, '^([nsew])(\d+) ?([nsew])(\d+)\M', '\1\2\3\4');
+        v := regexp_replace(v, E'^([nsew])(\\d+) ?([nsew])(\\d+)\\M', E'\\1\\2\\3\\4');
     END IF;
     parts := string_to_array(v, ',');
     np := array_length(parts, 1);
@@ -909,10 +909,10 @@ BEGIN
     -- 2050 Box 4190, APO AP", "USS Ship FPO AE") and general delivery ("General Delivery,
     -- Santa Rosa CA") are mail collected at a post office or a base, no place, as a PO box is
     IF strpos(v, 'po') > 0 AND (strpos(v, 'apo') > 0 OR strpos(v, 'fpo') > 0 OR strpos(v, 'dpo') > 0) THEN
-        m := regexp_match(v, '^(.*?)[ ,]*\m(apo|fpo|dpo)(?: (aa|ae|ap))?$');
+        m := regexp_match(v, E'^(.*?)[ ,]*\\m(apo|fpo|dpo)(?: (aa|ae|ap))?$');
         IF m IS NOT NULL THEN
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'po_box',
-                'box', substring(m[1] FROM '\mbox ?#? ?(\d+)'),
+                'box', substring(m[1] FROM E'\\mbox ?#? ?(\\d+)'),
                 'town', concat_ws(' ', m[2], m[3]), 'zip', zip));
         END IF;
     END IF;
@@ -923,13 +923,13 @@ BEGIN
     END IF;
     IF left(v, 3) = 'box' OR left(v, 2) = 'bx' THEN
         -- the box before its route ("Box 5, RR 2", "BOX 12 HC 68 Santa Rosa"): as "RR 2 Box 5"
-        m := regexp_match(v, '^(?:box|bx) ?#? ?(\d+[a-z]?)[ ,]+(rural free delivery|rural route|rural rte|rural rt|rural|rfd|rr|r r|route|rte|rt|highway contract route|highway contract|hwy contract route|hwy contract|hcr|hc|h c|star route|star rte|star rt) ?#? ?(\d+)?\M[ ,]*(.*)$');
+        m := regexp_match(v, E'^(?:box|bx) ?#? ?(\\d+[a-z]?)[ ,]+(rural free delivery|rural route|rural rte|rural rt|rural|rfd|rr|r r|route|rte|rt|highway contract route|highway contract|hwy contract route|hwy contract|hcr|hc|h c|star route|star rte|star rt) ?#? ?(\\d+)?\\M[ ,]*(.*)$');
         IF m IS NOT NULL THEN
             v := m[2] || ' ' || coalesce(m[3], '') || ' box ' || m[1] || ',' || m[4];
         END IF;
     END IF;
     IF strpos(v, 'box') > 0 OR strpos(v, 'bx') > 0 THEN
-        m := regexp_match(v, '^(rural free delivery|rural route|rural rte|rural rt|rural|rfd|rr|r r|route|rte|rt|highway contract route|highway contract|hwy contract route|hwy contract|hcr|hc|h c|star route|star rte|star rt) ?#? ?(\d+)?[ ,]*(?:box|bx) ?#? ?(\d+[a-z]?)\M[ ,]*(.*)$');
+        m := regexp_match(v, E'^(rural free delivery|rural route|rural rte|rural rt|rural|rfd|rr|r r|route|rte|rt|highway contract route|highway contract|hwy contract route|hwy contract|hcr|hc|h c|star route|star rte|star rt) ?#? ?(\\d+)?[ ,]*(?:box|bx) ?#? ?(\\d+[a-z]?)\\M[ ,]*(.*)$');
         IF m IS NOT NULL THEN
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'rural_route',
                 'street', concat_ws(' ', CASE WHEN left(m[1], 1) IN ('h', 's') THEN 'hc'
@@ -941,7 +941,7 @@ BEGIN
     -- a PO box ("PO Box 12", "P O Box 12", "Post Office Box 12")
     FOR i IN 1..np LOOP
         m := regexp_match(parts[i],
-            '^(?:p ?o ?box|pob|p ?o b|post office box|postal box|box|po drawer|drawer) ?#? ?(\d+[a-z]?|[a-z]\d*)\M ?(.*)$');
+            E'^(?:p ?o ?box|pob|p ?o b|post office box|postal box|box|po drawer|drawer) ?#? ?(\\d+[a-z]?|[a-z]\\d*)\\M ?(.*)$');
         -- (m first, alone: a condition with a subquery is a query of its own, every call)
         IF m IS NOT NULL THEN
             IF EXISTS (SELECT 1 FROM unnest(parts) WITH ORDINALITY t(x, o)
@@ -980,7 +980,7 @@ BEGIN
     -- the line with the house number: a part that starts with one, else a landmark then a
     -- number inside the first part ("Safeway 1234 Main St")
     FOR i IN 1..np LOOP
-        IF parts[i] ~ '^(?:[nsew]\d+[nsew])?\d+[a-z]?(?: ?- ?(?:\d+[a-z]?|[a-z])\M)? [a-z0-9#]' THEN
+        IF parts[i] ~ E'^(?:[nsew]\\d+[nsew])?\\d+[a-z]?(?: ?- ?(?:\\d+[a-z]?|[a-z])\\M)? [a-z0-9#]' THEN
             line_at := i;
             line := parts[i];
             landmark := nullif(array_to_string(parts[1:i - 1], ', '), '');
@@ -991,7 +991,7 @@ BEGIN
     -- "Sonoma Valley High School 20000 Broadway": then a short one, a word that counts
     -- things neither before nor after the number)
     IF line_at IS NULL THEN
-        m := regexp_match(parts[1], '^(.*[a-z].*?) (\d+[a-z]?(?: ?- ?\d+[a-z]?)? [a-z0-9].*)$');
+        m := regexp_match(parts[1], E'^(.*[a-z].*?) (\\d+[a-z]?(?: ?- ?\\d+[a-z]?)? [a-z0-9].*)$');
         IF m IS NOT NULL
            AND NOT (split_part(m[1], ' ', -1) = ANY (route_words))
            AND NOT coalesce((voc -> split_part(m[1], ' ', -1)) ? 'u', false)
@@ -1010,7 +1010,7 @@ BEGIN
         -- no house number: an intersection, a landmark on a street, or nothing
         line := parts[1];
         town := nullif(array_to_string(parts[2:], ' '), '');
-        IF line !~ '\m(between|betw|btwn|btw|b/t)\M' THEN
+        IF line !~ E'\\m(between|betw|btwn|btw|b/t)\\M' THEN
             IF strpos(line, '/') > 0 THEN
                 line := btrim(replace(replace(line, '/', ' / '), '  ', ' '));   -- "4th/Main"
             END IF;
@@ -1026,7 +1026,7 @@ BEGIN
                     AND EXISTS (SELECT 1 FROM unnest(ARRAY[split_part(m[1], ' ', -1),
                                                            split_part(m[3], ' ', -1)]) x
                                 WHERE (voc -> x) ? 's' OR voc -> x ->> 'ok' = 'ordinal'
-                                      OR x ~ '^\d+(st|nd|rd|th|d)$')) THEN
+                                      OR x ~ E'^\\d+(st|nd|rd|th|d)$')) THEN
                 -- the other connectors, if any ("Malcolm X Blvd & 5th St")
                 m := regexp_match(line, '^(?:(?:at|on) )?(?:the )?(?:(?:corner|cor|cnr|intersection|crnr) (?:of )?)?(.+?) (&|and|at) (.+)$');
             END IF;
@@ -1118,7 +1118,7 @@ BEGIN
             END IF;
         END IF;
         words := string_to_array(line, ' ');
-        IF line ~ '\m(between|betw|btwn|btw|b/t)\M'
+        IF line ~ E'\\m(between|betw|btwn|btw|b/t)\\M'
            OR (SELECT count(*) FROM unnest(words) x WHERE NOT coalesce((voc -> x) ? 'd', false)) >= 3
               AND EXISTS (SELECT 1 FROM unnest(words) WITH ORDINALITY t(x, o)
                           WHERE o >= 2 AND (voc -> x ->> 'e')::boolean) THEN
@@ -1130,9 +1130,9 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    m := regexp_match(line, '^((?:[nsew]\d+[nsew])?\d+)([a-z]?)(?: ?- ?(\d+[a-z]?|[a-z])\M)? (.+)$');
+    m := regexp_match(line, E'^((?:[nsew]\\d+[nsew])?\\d+)([a-z]?)(?: ?- ?(\\d+[a-z]?|[a-z])\\M)? (.+)$');
     house := m[1] || m[2];
-    IF m[3] ~ '^\d' AND NOT (m[1] ~ '^\d+$' AND m[2] = '' AND m[3] ~ '^\d+$'
+    IF m[3] ~ E'^\\d' AND NOT (m[1] ~ E'^\\d+$' AND m[2] = '' AND m[3] ~ E'^\\d+$'
                              AND length(m[3]) <> 2 AND length(m[3]) = length(m[1])
                              AND m[3] > m[1]) THEN
         -- a hyphenated number that is no range is one number, kept whole: a Queens house
@@ -1142,7 +1142,7 @@ BEGIN
         -- two digits ("12-14") reads as Queens and is kept whole too: the key then misses
         -- "12 Main St" rather than join two houses (docs/identity.md, "Places")
         house := m[1] || m[2] || '-' || m[3];
-    ELSIF m[3] ~ '^\d' THEN
+    ELSIF m[3] ~ E'^\\d' THEN
         -- a range ("100-110", "5-7": its end as long as its start, and past it)
         house_range := m[1] || m[2] || '-' || m[3];
     ELSIF m[3] IS NOT NULL THEN
@@ -1199,8 +1199,8 @@ BEGIN
             i := i + 1;
         ELSIF e ->> 'ok' = 'ordinal' THEN
             ws := ws || trapper.ordinal_numeral((e ->> 'o')::integer);
-        ELSIF w ~ '^\d+(st|nd|rd|th|d)$' THEN                           -- "2d", "3th"
-            ws := ws || trapper.ordinal_numeral(substring(w FROM '^\d+')::integer);
+        ELSIF w ~ E'^\\d+(st|nd|rd|th|d)$' THEN                           -- "2d", "3th"
+            ws := ws || trapper.ordinal_numeral(substring(w FROM E'^\\d+')::integer);
         ELSIF length(w) <= 3 AND translate(w, '0123456789', '') = ''
               AND (cardinality(ws) = 0 OR cardinality(ws) = 1 AND dr[1])
               AND coalesce((voc -> words[i + 1] ->> 'e')::boolean, false)
@@ -1301,7 +1301,7 @@ BEGIN
               AND wr[1] = ANY (ARRAY['sr', 'cr', 'fm', 'rm', 'pr', 'us', 'ca', 'i', 'interstate'])
               AND left(wr[2], 1) BETWEEN '0' AND '9' THEN
             street_end := 2;   -- a numbered route by its letters ("SR 128 Philo", "FM 1960 Houston")
-        ELSIF street_end IS NULL AND n >= 2 AND wr[1] ~ '^(sr|cr|fm|rm|pr|us|ca|i)-\d+[a-z]?$' THEN
+        ELSIF street_end IS NULL AND n >= 2 AND wr[1] ~ E'^(sr|cr|fm|rm|pr|us|ca|i)-\\d+[a-z]?$' THEN
             street_end := 1;   -- "CA-128 Philo", "I-80 Houston"
         END IF;
     END IF;
@@ -1377,7 +1377,7 @@ BEGIN
         -- Texas's farm and ranch to market roads ("FM 1960", "Farm to Market Rd 1960", "FM
         -- Road 1960") "fm <number>" and "rm <number>", a private road ("PR 4512", "Private
         -- Road 4512") "pr <number>", an interstate ("I-80", "Interstate 80") "i <number>"
-        m := regexp_match(street, '^(?:(n|s|e|w|ne|nw|se|sw) )?(?:(us|state|ca|calif|california|county|co|farm to market|fm|ranch to market|rm|private|pr) )?(hwy|rte|sr|ca|us|rd|cr|fm|rm|pr|i|interstate)(?: |-)?(\d+[a-z]?)(\M.*)$');
+        m := regexp_match(street, E'^(?:(n|s|e|w|ne|nw|se|sw) )?(?:(us|state|ca|calif|california|county|co|farm to market|fm|ranch to market|rm|private|pr) )?(hwy|rte|sr|ca|us|rd|cr|fm|rm|pr|i|interstate)(?: |-)?(\\d+[a-z]?)(\\M.*)$');
         IF m IS NOT NULL AND (m[3] <> 'rd' OR m[2] IS NOT NULL AND m[2] NOT IN ('us', 'ca', 'calif', 'california', 'state')) THEN
             street := CASE WHEN m[3] = 'cr' OR m[2] IN ('county', 'co') THEN 'co rd '
                            WHEN m[3] = 'fm' OR m[2] IN ('fm', 'farm to market') THEN 'fm '
@@ -1389,7 +1389,7 @@ BEGIN
     END IF;
     -- the parts after the line: units ("Apt 5, Santa Rosa"), then the town
     FOR i IN line_at + 1..np LOOP
-        m := regexp_match(parts[i], '^(\S+)(?: (\S+))?(?: (.*))?$');
+        m := regexp_match(parts[i], E'^(\\S+)(?: (\\S+))?(?: (.*))?$');
         -- (a floor by its ordinal: ", 2nd Floor", ", Second Floor")
         w := CASE WHEN voc -> m[1] ->> 'ok' = 'ordinal' THEN voc -> m[1] ->> 'o'
                   ELSE rtrim(m[1], 'stndrh') END;
@@ -1415,7 +1415,7 @@ BEGIN
     END LOOP;
     IF strpos(town, 'box') > 0 THEN
         -- a PO box after the street with no comma ("123 Main St PO Box 12 Santa Rosa"): a note
-        m := regexp_match(town, '^(p ?o ?box|pob|post office box) ?#? ?(\d+)\M ?(.*)$');
+        m := regexp_match(town, E'^(p ?o ?box|pob|post office box) ?#? ?(\\d+)\\M ?(.*)$');
         IF m IS NOT NULL THEN
             notes := notes || ('po box ' || m[2]);
             town := m[3];
@@ -1423,8 +1423,8 @@ BEGIN
     END IF;
     IF strpos(unit, '-') > 0 THEN
         -- "# 3-B", "#B-3": a letter hyphenated to the number is the same unit as "3B", "B3"
-        unit := regexp_replace(regexp_replace(unit, '\m(\d+)-([a-z])\M', '\1\2', 'g'),
-                               '\m([a-z])-(\d+)\M', '\1\2', 'g');
+        unit := regexp_replace(regexp_replace(unit, E'\\m(\\d+)-([a-z])\\M', E'\\1\\2', 'g'),
+                               E'\\m([a-z])-(\\d+)\\M', E'\\1\\2', 'g');
     END IF;
     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'address', 'house', house,
         'house_range', house_range, 'street', street, 'unit', unit,
@@ -1513,8 +1513,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT coalesce(string_agg(CASE
                WHEN p_voc -> w ->> 'ok' = 'ordinal'
                    THEN trapper.ordinal_numeral((p_voc -> w ->> 'o')::integer)
-               WHEN w ~ '^\d+(st|nd|rd|th|d)$'
-                   THEN trapper.ordinal_numeral(substring(w FROM '^\d+')::integer)
+               WHEN w ~ E'^\\d+(st|nd|rd|th|d)$'
+                   THEN trapper.ordinal_numeral(substring(w FROM E'^\\d+')::integer)
                WHEN w = 'saint' THEN 'st'
                ELSE coalesce(p_voc -> w ->> 'd', p_voc -> w ->> 's', w) END, ' ' ORDER BY o), '')
     FROM unnest(string_to_array(btrim(p_text), ' ')) WITH ORDINALITY t(w, o)
@@ -1551,7 +1551,7 @@ $$;
 CREATE OR REPLACE FUNCTION trapper.address_street_base(p_street text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT regexp_replace(regexp_replace(p_street,
-               '^(n|s|e|w|ne|nw|se|sw) (?=\S+ \S)', ''), '(\S \S+) (n|s|e|w|ne|nw|se|sw)$', '\1')
+               E'^(n|s|e|w|ne|nw|se|sw) (?=\\S+ \\S)', ''), E'(\\S \\S+) (n|s|e|w|ne|nw|se|sw)$', E'\\1')
 $$;
 
 -- Two addresses may be merged only when their house numbers agree (A1 address_safe_to_merge).
@@ -1594,7 +1594,7 @@ BEGIN
     END IF;
     -- AVID writes its 9-digit chips in threes with asterisks (064*532*870)
     v := upper(regexp_replace(p_raw, '[^0-9A-Za-z]', '', 'g'));
-    IF v = '' OR v ~ '^A\d{5,7}$' THEN
+    IF v = '' OR v ~ E'^A\\d{5,7}$' THEN
         RETURN NULL;
     END IF;
     -- digits, or ten hex characters, told apart without a regular expression (a session
@@ -1602,7 +1602,7 @@ BEGIN
     v_digits := translate(v, '0123456789', '') = '';
     IF NOT v_digits AND (length(v) <> 10 OR translate(v, '0123456789ABCDEF', '') <> '') THEN
         -- words around the digits: the chip is the digits, when they are one run
-        v := (regexp_match(v, '^[A-Z]*(\d{9,})[A-Z]*$'))[1];
+        v := (regexp_match(v, E'^[A-Z]*(\\d{9,})[A-Z]*$'))[1];
         IF v IS NULL THEN
             RETURN NULL;
         END IF;
@@ -1610,14 +1610,14 @@ BEGIN
     END IF;
     IF v_digits THEN
         IF length(v) > 15 THEN
-            m := regexp_match(v, '(98[1256]\d{12}|900\d{12}|94[01]\d{12}|956\d{12}|97[78]\d{12})$');
+            m := regexp_match(v, E'(98[1256]\\d{12}|900\\d{12}|94[01]\\d{12}|956\\d{12}|97[78]\\d{12})$');
             IF m IS NULL THEN
-                m := regexp_match(v, '(98[1256]\d{12}|900\d{12}|94[01]\d{12}|956\d{12}|97[78]\d{12})');
+                m := regexp_match(v, E'(98[1256]\\d{12}|900\\d{12}|94[01]\\d{12}|956\\d{12}|97[78]\\d{12})');
             END IF;
             v := m[1];
             IF v IS NULL THEN RETURN NULL; END IF;
         END IF;
-        IF v ~ '^(\d)\1*$' OR v LIKE '123456789%' OR v LIKE '0000%' THEN
+        IF v ~ E'^(\\d)\\1*$' OR v LIKE '123456789%' OR v LIKE '0000%' THEN
             RETURN NULL;
         END IF;
         IF length(v) = 15 OR length(v) IN (9, 10)
@@ -1648,7 +1648,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN length(p_chip) = 15 THEN 'iso_15'
                 WHEN length(p_chip) = 14 THEN 'truncated_14'
                 WHEN length(p_chip) = 9 THEN 'avid_9'
-                WHEN p_chip ~ '^\d{10}$' THEN 'digits_10'
+                WHEN p_chip ~ E'^\\d{10}$' THEN 'digits_10'
                 ELSE 'hex_10' END,
            CASE WHEN length(p_chip) = 15 THEN 1.0
                 WHEN length(p_chip) = 14 THEN 0.7

@@ -29,8 +29,8 @@ DECLARE
                                       'saturday', 'sunday', 'mon', 'tue', 'tues', 'wed',
                                       'thu', 'thur', 'thurs', 'fri', 'sat', 'sun'];
     -- a time after the date, perhaps after a comma, perhaps with a zone (z, -07:00, gmt-7, pdt)
-    clock constant text := '(?:(?:[ t]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?'
-                           '\s*(?:z|(?:gmt|utc)?\s*[+-]\d{1,2}(?::?\d{2})?|gmt|utc|[a-z][sd]t)?)?$';
+    clock constant text := E'(?:(?:[ t]|,\\s*)\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?\\s*(?:[ap]\\.?m\\.?)?'
+                           '\\s*(?:z|(?:gmt|utc)?\\s*[+-]\\d{1,2}(?::?\\d{2})?|gmt|utc|[a-z][sd]t)?)?$';
 BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
@@ -56,23 +56,23 @@ BEGIN
         d := substr(v, 9, 2)::integer;
     ELSIF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
         -- the year first: 2025-03-14, 2025/03/14 (Google Forms' CSV), 2025.03.14
-        m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock);
+        m := regexp_match(v, E'^(\\d{4})([-/.])(\\d{1,2})\\2(\\d{1,2})' || clock);
         y := m[1]::integer;
         mon := m[3]::integer;
         d := m[4]::integer;
     ELSIF translate(w, '0123456789/-', '') = '' AND translate(w, '0123456789', '') <> '' THEN
         -- US: 3/14/2025, 3/14/25, 3-14-2025
-        m := regexp_match(v, '^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})' || clock);
+        m := regexp_match(v, E'^(\\d{1,2})([/-])(\\d{1,2})\\2(\\d{4}|\\d{2})' || clock);
         y := m[4]::integer;
         mon := m[1]::integer;
         d := m[3]::integer;
     ELSIF v <> upper(v) THEN
         -- the month's name: Mar 14, 2025; March 14th 2025; 14 March 2025; 14-Mar-2025 and
         -- 14-Mar-25 (Excel's d-mmm-yy); a weekday before it
-        m := regexp_match(v, '^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?'
-                             '(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?'
-                             '|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)'
-                             '[\s-]+(\d{4}|\d{2})' || clock);
+        m := regexp_match(v, E'^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.?,?\\s+)?'
+                             '(?:([a-z]{3,9})\\.?[\\s-]+(\\d{1,2})(?:st|nd|rd|th)?,?'
+                             '|(\\d{1,2})(?:st|nd|rd|th)?[\\s-]+([a-z]{3,9})\\.?,?)'
+                             '[\\s-]+(\\d{4}|\\d{2})' || clock);
         SELECT i INTO mon FROM generate_subscripts(months, 1) i
         WHERE months[i] LIKE coalesce(m[1], m[4]) || '%'
               AND (length(coalesce(m[1], m[4])) = 3 OR months[i] = coalesce(m[1], m[4])
@@ -83,7 +83,7 @@ BEGIN
         -- an Excel date serial (a date column saved as a number, perhaps with the time as its
         -- fraction: 45730 is 2025-03-14); only five digits from 1954 to 2119, so that no
         -- other number passes for a date
-        m := regexp_match(v, '^([2-7]\d{4})(?:\.\d+)?$');
+        m := regexp_match(v, E'^([2-7]\\d{4})(?:\\.\\d+)?$');
         RETURN date '1899-12-30' + m[1]::integer;
     END IF;
     IF y IS NULL OR mon IS NULL THEN
@@ -123,8 +123,8 @@ CREATE OR REPLACE FUNCTION trapper.payload_int(p_raw text) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     m text[] := regexp_match(lower(btrim(p_raw)),
-        '^(?:~|about |approx\.? |approximately |around |maybe )?\s*(\d{1,6})(?:\.0+)?'
-        '(?:\s*(?:-|–|to)\s*(\d{1,6}))?\s*\+?\s*(?:cats?|kittens?)?$');
+        E'^(?:~|about |approx\\.? |approximately |around |maybe )?\\s*(\\d{1,6})(?:\\.0+)?'
+        '(?:\\s*(?:-|–|to)\\s*(\\d{1,6}))?\\s*\\+?\\s*(?:cats?|kittens?)?$');
 BEGIN
     RETURN CASE WHEN m IS NOT NULL THEN coalesce(m[2], m[1])::integer END;
 END $$;
@@ -138,7 +138,7 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.payload_number(p_raw text) RETURNS numeric
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE
-    m text[] := regexp_match(btrim(p_raw), '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$');
+    m text[] := regexp_match(btrim(p_raw), E'^([+-]?)\\$?\\s*(\\d{1,3}(?:,\\d{3})+|\\d+)?(\\.\\d*)?$');
 BEGIN
     RETURN CASE WHEN m[2] IS NOT NULL OR m[3] <> '.'
                 THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric

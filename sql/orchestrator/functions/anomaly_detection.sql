@@ -302,7 +302,7 @@ LANGUAGE sql STABLE AS $$
                                        WHERE x.source_system = c.source_system
                                          AND x.source_table = c.source_table
                                          AND x.field = c.field)
-                       AND c.field NOT LIKE '\_%'      -- the ingest's own bookkeeping keys
+                       AND c.field NOT LIKE E'\\_%'      -- the ingest's own bookkeeping keys
                        -- drift is change: a field the batch before also had is the export's
                        -- shape, even if the registry does not list it yet
                        AND r.runs[2] IS NOT NULL

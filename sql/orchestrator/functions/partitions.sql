@@ -4,7 +4,10 @@
 -- "Partitions and retention", says how they are made ahead, found by readers and dropped.
 --
 -- Months are UTC months, whatever the session's TimeZone, so the same row always lands in
--- the same partition. A partition is named <table>_pYYYYMM, and every partitioned table has
+-- the same partition. The functions that step from month to month or read a partition's
+-- bounds run under TimeZone UTC (their SET clause): a timestamptz plus '1 month' counts in
+-- the session's zone, and under America/Los_Angeles 2026-12-01 00:00Z (Nov 30, 16:00 local)
+-- plus a month was Dec 31 00:00Z, so the partitions left January to the DEFAULT one. A partition is named <table>_pYYYYMM, and every partitioned table has
 -- a DEFAULT partition (<table>_pdefault) so an insert never fails for want of a month.
 
 -- The first instant of the UTC month holding p_at.
@@ -51,10 +54,10 @@ END $$;
 -- The partitions of a partitioned table with their bounds (the DEFAULT one has NULL bounds).
 CREATE OR REPLACE FUNCTION trapper.orchestrator_partitions(p_parent regclass)
 RETURNS TABLE (partition regclass, range_from timestamptz, range_to timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET TimeZone = 'UTC' AS $$
     SELECT i.inhrelid::regclass,
-           (substring(pg_get_expr(c.relpartbound, c.oid) FROM 'FROM \(''([^'']*)''\)'))::timestamptz,
-           (substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \(''([^'']*)''\)'))::timestamptz
+           (substring(pg_get_expr(c.relpartbound, c.oid) FROM E'FROM \\(''([^'']*)''\\)'))::timestamptz,
+           (substring(pg_get_expr(c.relpartbound, c.oid) FROM E'TO \\(''([^'']*)''\\)'))::timestamptz
     FROM pg_inherits i
     JOIN pg_class c ON c.oid = i.inhrelid
     WHERE i.inhparent = p_parent
@@ -71,7 +74,7 @@ CREATE OR REPLACE FUNCTION trapper.orchestrator_ensure_partitions(
     p_parent regclass, p_from timestamptz DEFAULT NULL, p_ahead int DEFAULT NULL,
     p_lock_timeout text DEFAULT '2s')
 RETURNS int
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     v_schema text;
     v_name text;
@@ -84,6 +87,10 @@ DECLARE
     v_moved boolean;
     v_made int := 0;
     v_prev text := current_setting('lock_timeout');
+    v_bad record;
+    v_astray text[] := '{}';
+    v_earliest timestamptz;
+    v_astray_name text;
 BEGIN
     SELECT n.nspname, c.relname INTO v_schema, v_name
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_parent;
@@ -105,7 +112,27 @@ BEGIN
         v_made := v_made + 1;
     END IF;
 
-    v_month := trapper.orchestrator_month_start(least(coalesce(p_from, now()), now()));
+    SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO v_cols
+    FROM pg_attribute a
+    WHERE a.attrelid = p_parent AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attgenerated = '';
+    -- partitions an earlier version stepped in the session's zone (not whole UTC months:
+    -- [Dec 1, Dec 31) under Los Angeles' zone, then none for January) are set aside under
+    -- another name, the months made whole below, and their rows put back through the parent
+    FOR v_bad IN SELECT p.partition, p.range_from FROM trapper.orchestrator_partitions(p_parent) p
+                 WHERE p.range_from IS NOT NULL
+                   AND (p.range_from <> trapper.orchestrator_month_start(p.range_from)
+                        OR p.range_to <> p.range_from + interval '1 month') LOOP
+        v_astray_name := left((SELECT relname FROM pg_class WHERE oid = v_bad.partition), 50)
+                         || '_astray';
+        EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', p_parent, v_bad.partition);
+        EXECUTE format('ALTER TABLE %s RENAME TO %I', v_bad.partition, v_astray_name);
+        v_astray := v_astray || format('%I.%I', v_schema, v_astray_name);
+        v_earliest := least(v_earliest, v_bad.range_from);
+    END LOOP;
+
+    v_month := trapper.orchestrator_month_start(
+        least(coalesce(p_from, now()), now(), v_earliest));
     v_last := trapper.orchestrator_month_start(now())
               + make_interval(months => coalesce(p_ahead, trapper.orchestrator_partitions_ahead()));
     WHILE v_month <= v_last LOOP
@@ -121,10 +148,6 @@ BEGIN
             ELSE
                 -- detach the DEFAULT partition, make the month, move its rows through the
                 -- parent (identity values kept), attach the DEFAULT partition again
-                SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum) INTO v_cols
-                FROM pg_attribute a
-                WHERE a.attrelid = p_parent AND a.attnum > 0 AND NOT a.attisdropped
-                  AND a.attgenerated = '';
                 EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', p_parent, v_default);
                 EXECUTE format('CREATE TABLE %I.%I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                                v_schema, v_part, p_parent, v_month,
@@ -140,6 +163,11 @@ BEGIN
         END IF;
         v_month := v_month + interval '1 month';
     END LOOP;
+    FOR i IN 1 .. cardinality(v_astray) LOOP
+        EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s',
+                       p_parent, v_cols, v_cols, v_astray[i]);
+        EXECUTE format('DROP TABLE %s', v_astray[i]);
+    END LOOP;
     PERFORM set_config('lock_timeout', v_prev, true);
     RETURN v_made;
 EXCEPTION WHEN lock_not_available THEN
@@ -154,7 +182,7 @@ END $$;
 CREATE OR REPLACE FUNCTION trapper.orchestrator_drop_partitions_before(
     p_parent regclass, p_before timestamptz, p_lock_timeout text DEFAULT '2s')
 RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     p record;
     v_n bigint;
@@ -180,7 +208,7 @@ END $$;
 -- everything): drops the months that ended more than that many months before the current
 -- one. Returns the rows dropped.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_prune_log() RETURNS bigint
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
 DECLARE
     -- empty, absent or not a month count (a negative one included): keep everything
     v_months int := trapper.orchestrator_setting_months('log_retention_months', NULL, 1200);

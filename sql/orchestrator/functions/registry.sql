@@ -8,7 +8,7 @@
 CREATE OR REPLACE FUNCTION trapper.orchestrator_transform_signature(p_expression text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    m text[] := regexp_match(p_expression, '^\s*([a-z_][a-z0-9_]*)\s*\(\s*\$1\s*\)\s*$');
+    m text[] := regexp_match(p_expression, E'^\\s*([a-z_][a-z0-9_]*)\\s*\\(\\s*\\$1\\s*\\)\\s*$');
     sig text;
 BEGIN
     IF m IS NULL THEN
@@ -206,14 +206,14 @@ RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     v text := btrim(p_value);
-    number constant text := '^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?$';
+    number constant text := E'^[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d{1,3})?$';
 BEGIN
     CASE p_type
         WHEN 'integer', 'bigint', 'smallint' THEN
-            IF v !~ '^[+-]?\d+(\.0*)?$' THEN
+            IF v !~ E'^[+-]?\\d+(\\.0*)?$' THEN
                 -- "1,234", "$5": a number people type, when whole
                 v := trapper.orchestrator_to_numeric(v)::text;
-                IF v IS NULL OR v !~ '^[+-]?\d+(\.0*)?$' THEN
+                IF v IS NULL OR v !~ E'^[+-]?\\d+(\\.0*)?$' THEN
                     RETURN NULL;
                 END IF;
             END IF;
@@ -225,10 +225,15 @@ BEGIN
             RETURN CASE WHEN v ~ number THEN v::numeric
                         ELSE trapper.orchestrator_to_numeric(v) END::text;
         WHEN 'double precision', 'real' THEN
+            -- written through numeric (15 significant digits): a float's own text follows the
+            -- session's extra_float_digits, and at -15 a latitude of 38.44 came back as 4e+01
             RETURN CASE WHEN v ~ number THEN v::double precision
-                        ELSE trapper.orchestrator_to_numeric(v)::double precision END::text;
+                        ELSE trapper.orchestrator_to_numeric(v)::double precision
+                   END::numeric::text;
         WHEN 'date' THEN
-            RETURN trapper.orchestrator_to_date(v)::text;
+            -- ISO, which every DateStyle reads back as written (a date's own text follows
+            -- the session's DateStyle: 14.03.2025 under German, 14/03/2025 under SQL, DMY)
+            RETURN to_char(trapper.orchestrator_to_date(v), 'YYYY-MM-DD');
         WHEN 'boolean' THEN
             RETURN trapper.orchestrator_to_boolean(v)::text;
         ELSE

@@ -331,7 +331,7 @@ BEGIN
         a := args -> 'find_or_create_place_deduped';
         -- an address on several lines of one cell (a form's) is one line: "123 Main St, Apt
         -- 4, Santa Rosa, CA 95401" (functions/transforms.sql)
-        IF a ->> 'formatted_address' ~ '[\r\n]' OR a ->> 'display_name' ~ '[\r\n]' THEN
+        IF a ->> 'formatted_address' ~ E'[\\r\\n]' OR a ->> 'display_name' ~ E'[\\r\\n]' THEN
             a := jsonb_strip_nulls(a || jsonb_build_object(
                 'formatted_address', trapper.orchestrator_address_lines(a ->> 'formatted_address'),
                 'display_name', trapper.orchestrator_address_lines(a ->> 'display_name')));

@@ -11,7 +11,7 @@ LANGUAGE sql IMMUTABLE AS $$
                 THEN (m[1] || coalesce(replace(m[2], ',', ''), '0') || coalesce(m[3], ''))::numeric
            END
     FROM (SELECT regexp_match(btrim(p),
-                              '^([+-]?)\$?\s*(\d{1,3}(?:,\d{3})+|\d+)?(\.\d*)?$') AS m) s
+                              E'^([+-]?)\\$?\\s*(\\d{1,3}(?:,\\d{3})+|\\d+)?(\\.\\d*)?$') AS m) s
 $$;
 
 -- A whole number: the numbers to_numeric reads, when whole ("5", "5.0", "1,234"); NULL for
@@ -60,8 +60,8 @@ DECLARE
                                       'saturday', 'sunday', 'mon', 'tue', 'tues', 'wed',
                                       'thu', 'thur', 'thurs', 'fri', 'sat', 'sun'];
     -- a time after the date, perhaps after a comma, perhaps with a zone (z, -07:00, gmt-7, pdt)
-    clock constant text := '(?:(?:[ t]|,\s*)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?'
-                           '\s*(?:z|(?:gmt|utc)?\s*[+-]\d{1,2}(?::?\d{2})?|gmt|utc|[a-z][sd]t)?)?$';
+    clock constant text := E'(?:(?:[ t]|,\\s*)\\d{1,2}:\\d{2}(?::\\d{2}(?:\\.\\d+)?)?\\s*(?:[ap]\\.?m\\.?)?'
+                           '\\s*(?:z|(?:gmt|utc)?\\s*[+-]\\d{1,2}(?::?\\d{2})?|gmt|utc|[a-z][sd]t)?)?$';
 BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
@@ -75,23 +75,23 @@ BEGIN
     -- compiled expressions, and a record's normalizers are near that (docs/benchmarks.md)
     IF substr(v, 5, 1) IN ('-', '/', '.') AND translate(left(v, 4), '0123456789', '') = '' THEN
         -- the year first: 2025-03-14, 2025/03/14 (Google Forms' CSV), 2025.03.14
-        m := regexp_match(v, '^(\d{4})([-/.])(\d{1,2})\2(\d{1,2})' || clock);
+        m := regexp_match(v, E'^(\\d{4})([-/.])(\\d{1,2})\\2(\\d{1,2})' || clock);
         y := m[1]::integer;
         mon := m[3]::integer;
         d := m[4]::integer;
     ELSIF translate(w, '0123456789/-', '') = '' AND translate(w, '0123456789', '') <> '' THEN
         -- US: 3/14/2025, 3/14/25, 3-14-2025
-        m := regexp_match(v, '^(\d{1,2})([/-])(\d{1,2})\2(\d{4}|\d{2})' || clock);
+        m := regexp_match(v, E'^(\\d{1,2})([/-])(\\d{1,2})\\2(\\d{4}|\\d{2})' || clock);
         y := m[4]::integer;
         mon := m[1]::integer;
         d := m[3]::integer;
     ELSIF v <> upper(v) THEN
         -- the month's name: Mar 14, 2025; March 14th 2025; 14 March 2025; 14-Mar-2025 and
         -- 14-Mar-25 (Excel's d-mmm-yy); a weekday before it
-        m := regexp_match(v, '^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?'
-                             '(?:([a-z]{3,9})\.?[\s-]+(\d{1,2})(?:st|nd|rd|th)?,?'
-                             '|(\d{1,2})(?:st|nd|rd|th)?[\s-]+([a-z]{3,9})\.?,?)'
-                             '[\s-]+(\d{4}|\d{2})' || clock);
+        m := regexp_match(v, E'^(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.?,?\\s+)?'
+                             '(?:([a-z]{3,9})\\.?[\\s-]+(\\d{1,2})(?:st|nd|rd|th)?,?'
+                             '|(\\d{1,2})(?:st|nd|rd|th)?[\\s-]+([a-z]{3,9})\\.?,?)'
+                             '[\\s-]+(\\d{4}|\\d{2})' || clock);
         SELECT i INTO mon FROM generate_subscripts(months, 1) i
         WHERE months[i] LIKE coalesce(m[1], m[4]) || '%'
               AND (length(coalesce(m[1], m[4])) = 3 OR months[i] = coalesce(m[1], m[4])
@@ -102,7 +102,7 @@ BEGIN
         -- an Excel date serial (a date column saved as a number, perhaps with the time as its
         -- fraction: 45730 is 2025-03-14); only five digits from 1954 to 2119, so that no
         -- other number passes for a date
-        m := regexp_match(v, '^([2-7]\d{4})(?:\.\d+)?$');
+        m := regexp_match(v, E'^([2-7]\\d{4})(?:\\.\\d+)?$');
         RETURN date '1899-12-30' + m[1]::integer;
     END IF;
     IF y IS NULL OR mon IS NULL THEN
@@ -128,7 +128,7 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(array_agg(e ORDER BY n), '{}')
     FROM (SELECT e, min(n) AS n
           FROM (SELECT trapper.norm_email(m[1]) AS e, n
-                FROM regexp_matches(coalesce(p, ''), '([^\s<>(),;:"\[\]/|]+@[^\s<>(),;:"\[\]/|]+)', 'g')
+                FROM regexp_matches(coalesce(p, ''), E'([^\\s<>(),;:"\\[\\]/|]+@[^\\s<>(),;:"\\[\\]/|]+)', 'g')
                      WITH ORDINALITY AS t (m, n)) s
           WHERE e IS NOT NULL GROUP BY e) u
 $$;
@@ -139,7 +139,7 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM (SELECT d, min(n) AS n
           FROM (SELECT trapper.norm_phone_us(m[1]) AS d, n
                 FROM regexp_matches(coalesce(p, ''),
-                                    '((?:\+?1[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4})', 'g')
+                                    E'((?:\\+?1[\\s.-]*)?\\(?\\d{3}\\)?[\\s.-]*\\d{3}[\\s.-]*\\d{4})', 'g')
                      WITH ORDINALITY AS t (m, n)) s
           WHERE d IS NOT NULL GROUP BY d) u
 $$;
@@ -261,14 +261,14 @@ BEGIN
     IF v IS NULL OR v = '' THEN
         RETURN NULL;
     END IF;
-    IF v ~ '^\d{1,6}$' THEN
+    IF v ~ E'^\\d{1,6}$' THEN
         RETURN v::integer;
     END IF;
-    nums := ARRAY(SELECT x[1]::integer FROM regexp_matches(v, '(\d{1,6})', 'g') AS x);
+    nums := ARRAY(SELECT x[1]::integer FROM regexp_matches(v, E'(\\d{1,6})', 'g') AS x);
     IF cardinality(nums) = 1 THEN
         RETURN nums[1];
     ELSIF cardinality(nums) = 2 THEN
-        m := regexp_match(v, '^\D*?\d+\s*(-|–|to|or)\s*\d+\D*$');
+        m := regexp_match(v, E'^\\D*?\\d+\\s*(-|–|to|or)\\s*\\d+\\D*$');
         RETURN CASE WHEN m IS NOT NULL THEN greatest(nums[1], nums[2]) END;
     ELSIF cardinality(nums) = 0 THEN
         w := ARRAY(SELECT i FROM unnest(string_to_array(translate(v, ',.~+!?', '      '), ' '))
