@@ -75,10 +75,10 @@ DECLARE
 BEGIN
     IF left(v, 1) = '+' AND left(ltrim(v, E'+ \t(.-'), 1) <> '1' THEN
         RETURN format('+%s is another country''s code: not a US number',
-                      substring(v FROM '^\+[\s(]*(\d{1,3})'));
-    ELSIF v ~ '^\d+(\.\d+)?e\+?\d+$' THEN
+                      substring(v FROM E'^\\+[\\s(]*(\\d{1,3})'));
+    ELSIF v ~ E'^\\d+(\\.\\d+)?e\\+?\\d+$' THEN
         RETURN 'a spreadsheet wrote it in scientific notation, and its last digits are lost';
-    ELSIF v ~ '^[\d().-]*\d[-.]?[a-z]{4,}' THEN
+    ELSIF v ~ E'^[\\d().-]*\\d[-.]?[a-z]{4,}' THEN
         RETURN 'letters for digits (a vanity number) are not read';
     END IF;
     -- an extension says nothing here
@@ -144,7 +144,7 @@ BEGIN
     IF strpos(v, ',') > strpos(v, '@') AND strpos(v, '@') > 0
        AND strpos(split_part(split_part(v, '@', 2), ',', 1), '.') = 0
        AND length(v) - length(replace(v, '@', '')) = 1 THEN
-        v := regexp_replace(v, ',([a-z]{2,})$', '.\1');
+        v := regexp_replace(v, ',([a-z]{2,})$', E'.\\1');
     END IF;
     RETURN CASE WHEN v ~ E'^[^@\\s"(),:;<>\\[\\]\\\\]+@[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\\.[a-z]{2,}$'
                      AND strpos(v, '..') = 0 AND left(v, 1) <> '.' AND strpos(v, '.@') = 0
@@ -162,7 +162,7 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(array_agg(e ORDER BY n), '{}')
     FROM (SELECT e, min(n) AS n
           FROM (SELECT trapper.norm_email(m[1]) AS e, n
-                FROM regexp_matches(coalesce(p, ''), '([^\s<>(),;:"\[\]/|]+@[^\s<>(),;:"\[\]/|]+)', 'g')
+                FROM regexp_matches(coalesce(p, ''), E'([^\\s<>(),;:"\\[\\]/|]+@[^\\s<>(),;:"\\[\\]/|]+)', 'g')
                      WITH ORDINALITY AS t (m, n)) s
           WHERE e IS NOT NULL GROUP BY e) u
 $$;
@@ -185,7 +185,7 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM (SELECT d, min(n) AS n
           FROM (SELECT trapper.norm_phone_us(m[1]) AS d, n
                 FROM regexp_matches(coalesce(p, ''),
-                                    '((?:\+?1[\s.-]*)?\(?\d{3}\)?[\s.-]*\d{3}[\s.-]*\d{4})', 'g')
+                                    E'((?:\\+?1[\\s.-]*)?\\(?\\d{3}\\)?[\\s.-]*\\d{3}[\\s.-]*\\d{4})', 'g')
                      WITH ORDINALITY AS t (m, n)) s
           WHERE d IS NOT NULL GROUP BY d) u
 $$;
@@ -1583,7 +1583,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF strpos(p_raw, '.0') > 0 THEN
-        p_raw := regexp_replace(p_raw, '^(\s*\d+)\.0+\s*$', '\1');
+        p_raw := regexp_replace(p_raw, E'^(\\s*\\d+)\\.0+\\s*$', E'\\1');
     END IF;
     IF translate(p_raw, E',;/|&\n', '') <> p_raw THEN
         m := trapper.microchips_listed(p_raw);

@@ -290,10 +290,10 @@ DECLARE
 BEGIN
     IF left(v, 1) = '+' AND left(ltrim(v, E'+ \t(.-'), 1) <> '1' THEN
         RETURN format('+%s is another country''s code: not a US number',
-                      substring(v FROM '^\+[\s(]*(\d{1,3})'));
-    ELSIF v ~ '^\d+(\.\d+)?e\+?\d+$' THEN
+                      substring(v FROM E'^\\+[\\s(]*(\\d{1,3})'));
+    ELSIF v ~ E'^\\d+(\\.\\d+)?e\\+?\\d+$' THEN
         RETURN 'a spreadsheet wrote it in scientific notation, and its last digits are lost';
-    ELSIF v ~ '^[\d().-]*\d[-.]?[a-z]{4,}' THEN
+    ELSIF v ~ E'^[\\d().-]*\\d[-.]?[a-z]{4,}' THEN
         RETURN 'letters for digits (a vanity number) are not read';
     END IF;
     -- an extension says nothing here
