@@ -12,8 +12,8 @@ from listener.core.config import database_url_from_env
 from listener.core.errors import UserError
 from listener.core.redact import redact
 
-__all__ = ["SESSION_SETTINGS", "ConnectFailed", "connect", "connection", "redact", "resolve_url",
-           "session_settings"]
+__all__ = ["SESSION_SETTINGS", "STARTUP_SETTINGS", "ConnectFailed", "connect", "connection",
+           "pin_session", "redact", "resolve_url", "session_settings"]
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -28,22 +28,38 @@ CONNECT_TIMEOUT_S = 10.0
 # sessions committed, as under read committed; a transaction that needs more asks for it.
 # Left to the host: TimeZone (days and holidays are the organisation's), search_path (every
 # name is schema-qualified), default_transaction_read_only and the timeouts (its guards).
-SESSION_SETTINGS: dict[str, str] = {
+#
+# Only the settings a pooler passes on go in the startup packet (STARTUP_SETTINGS: PgBouncer
+# tracks these and refuses any other, "unsupported startup parameter: extra_float_digits",
+# tests/test_pooler.py); the rest are set by one statement once connected (pin_session).
+STARTUP_SETTINGS: dict[str, str] = {
     "standard_conforming_strings": "on",
-    "extra_float_digits": "3",
     "DateStyle": "ISO, MDY",
+}
+SESSION_SETTINGS: dict[str, str] = STARTUP_SETTINGS | {
+    "extra_float_digits": "3",
     "IntervalStyle": "postgres",
     "default_transaction_isolation": "read committed",
 }
+_PINNED = {k: v for k, v in SESSION_SETTINGS.items() if k not in STARTUP_SETTINGS}
 
 
 def session_settings(application_name: str | None = None) -> dict[str, str]:
-    """The startup settings of a connection or pool of ours (``SESSION_SETTINGS``), with its
-    ``application_name`` when given."""
-    settings = dict(SESSION_SETTINGS)
+    """The startup settings of a connection or pool of ours (``STARTUP_SETTINGS``), with its
+    ``application_name`` when given. A pool's connections are reset (RESET ALL) at every
+    release, to these: the API's reads need none of the others (no float or interval is
+    read as text there)."""
+    settings = dict(STARTUP_SETTINGS)
     if application_name:
         settings["application_name"] = application_name
     return settings
+
+
+async def pin_session(conn: asyncpg.Connection) -> None:
+    """Set the rest of ``SESSION_SETTINGS`` on a connection just made, in one statement."""
+    await conn.execute(
+        "SELECT set_config(k, v, false) FROM unnest($1::text[], $2::text[]) AS s(k, v)",
+        list(_PINNED), list(_PINNED.values()))
 
 
 class ConnectFailed(UserError):
@@ -76,6 +92,11 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
     try:
         conn: asyncpg.Connection = await asyncpg.connect(
             url, timeout=timeout, server_settings=session_settings(application_name))
+        try:
+            await pin_session(conn)
+        except BaseException:
+            await conn.close()
+            raise
     except (OSError, socket.gaierror) as exc:
         raise _refusal(f"cannot reach PostgreSQL at {where}: {exc.strerror or exc}") from exc
     except TimeoutError as exc:

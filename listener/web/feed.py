@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from listener.admin import feed as job_log
-from listener.core.db import session_settings
+from listener.core.db import pin_session, session_settings
 from listener.core.logs import event
 from listener.core.output import to_json
 
@@ -326,6 +326,7 @@ class FeedHub:
         between a row and its clients (bench/feed.py part 3)."""
         conn: asyncpg.Connection = await asyncpg.connect(
             self.listen_url, server_settings=session_settings("atlas-orch serve (feed)"))
+        await pin_session(conn)
         await conn.add_listener(LOG_CHANNEL, self._notified)
         return conn
 
