@@ -119,7 +119,7 @@ def describe_failure(exc: BaseException) -> tuple[str, str, int]:
     A task group (the workers of `process`, the lanes of `ingest --jobs`) raises its tasks'
     errors as a group: the line speaks for the one that matters, not for the group."""
     from listener.core import db_errors
-    from listener.core.db import ConnectFailed
+    from listener.core.db import ConnectFailed, NotUpgraded
 
     found = leaves(exc)
     if any(isinstance(e, KeyboardInterrupt) for e in found):
@@ -132,6 +132,7 @@ def describe_failure(exc: BaseException) -> tuple[str, str, int]:
         if isinstance(first, UserError):
             code = ("usage" if first.exit_status == 2
                     else "cannot_connect" if isinstance(first, ConnectFailed)
+                    else "not_upgraded" if isinstance(first, NotUpgraded)
                     else "error")
             return code, db.redact(str(first)), first.exit_status
         refused = db_errors.refusal(first)

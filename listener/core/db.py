@@ -12,8 +12,9 @@ from listener.core.config import database_url_from_env
 from listener.core.errors import UserError
 from listener.core.redact import redact
 
-__all__ = ["SESSION_SETTINGS", "STARTUP_SETTINGS", "ConnectFailed", "connect", "connection",
-           "pin_session", "redact", "resolve_url", "session_settings"]
+__all__ = ["SESSION_SETTINGS", "STARTUP_SETTINGS", "ConnectFailed", "NotUpgraded", "connect",
+           "connection", "pin_session", "redact", "resolve_url", "session_settings",
+           "skip_release_check"]
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -67,6 +68,50 @@ class ConnectFailed(UserError):
     fix on the command line, a 503 for an HTTP client."""
 
 
+class NotUpgraded(UserError):
+    """The database was installed by an earlier release and not yet brought up to this one
+    (``atlas-orch install``, docs/operations.md "Upgrading")."""
+
+
+# The URLs whose installed SQL this process has found to be its own release's: checked once
+# per process, not per connection of a pool or per reconnect of the listener.
+_CURRENT: set[str] = set()
+_CHECK_RELEASE = [True]
+
+
+def skip_release_check() -> None:
+    """For the commands that bring a database to this release or report how far it is
+    (install, uninstall, verify): they must run on an earlier release's database."""
+    _CHECK_RELEASE[0] = False
+
+
+async def _refuse_earlier_release(conn: asyncpg.Connection, url: str) -> None:
+    """Refuse a database an earlier release installed that no ``install`` has upgraded yet.
+
+    Between installing a new release's package and running its ``install``, every command ran
+    the new code on the old tables: ``health`` stopped on a KeyError reported as a bug, an
+    ingest failed file by file on a missing column, the listener on a missing function, each
+    with advice that did not say the one thing to do. One line now says it, before anything
+    runs."""
+    if not _CHECK_RELEASE[0] or url in _CURRENT:
+        return
+    from listener.schema import migrations
+
+    try:
+        late = await migrations.behind(conn)
+    except asyncpg.InsufficientPrivilegeError:
+        # a role that may not read the install's record (a narrow reader's): its commands
+        # say what they lack themselves, as before
+        return
+    if late:
+        shown = ", ".join(late[:3]) + (f" and {len(late) - 3} more" if len(late) > 3 else "")
+        raise NotUpgraded(
+            f"this database was installed by an earlier release of atlas-orch: {len(late)} "
+            f"SQL file(s) of this one are not applied yet ({shown}); run `atlas-orch install` "
+            "to upgrade it (docs/operations.md, \"Upgrading\")")
+    _CURRENT.add(url)
+
+
 def resolve_url(explicit: str | None = None, *, announce: bool = True) -> str:
     """The database to use: explicit, then the environment, then the embedded server.
 
@@ -110,6 +155,11 @@ async def connect(url: str, *, timeout: float = CONNECT_TIMEOUT_S,
     except (ValueError, OverflowError) as exc:
         # OverflowError: a port past 65535 (the driver's parser lets it through to connect())
         raise _refusal(f"not a usable database URL {where}: {exc}") from exc
+    try:
+        await _refuse_earlier_release(conn, url)
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 

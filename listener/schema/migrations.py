@@ -302,6 +302,18 @@ async def status(conn: asyncpg.Connection, layers: Sequence[str] = LAYERS) -> li
     return result
 
 
+async def behind(conn: asyncpg.Connection) -> list[str]:
+    """The files of the mode installed here that this release would apply (pending, to
+    re-apply, rewritten): a database an earlier release installed and no ``install`` has
+    brought up to this one yet. Empty where nothing of the orchestrator is installed (the
+    commands' own errors say to install) and where the database is this release's."""
+    if not await conn.fetchval(_SQL["orchestrator_record_exists"]):
+        return []
+    mode = await installed_mode(conn)
+    states = await status(conn, layers_for(mode or "shadow"))
+    return [s.label for s in states if s.state in (PENDING, TO_REAPPLY, REWRITTEN)]
+
+
 def _requirements(root: Path | None = None) -> dict[str, dict[str, list[str]]]:
     path = (root or sql_root()) / ORCHESTRATOR / "requires.toml"
     with path.open("rb") as fh:
