@@ -6,6 +6,7 @@ JSON; progress into a log file is lines, not carriage returns."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import REPO, run_cli
-from tests.helpers import val
+from tests.helpers import execute, val
 from tests.listening import listen_once
 
 OWNERS = ("Owner ID,Email,First Name,Last Name,Address,City,State,Zip Code\n"
@@ -169,3 +170,58 @@ def test_progress_asked_for_into_a_file_is_lines(db_url: str, tmp_path: Path) ->
     assert result.returncode == 0
     text = log.read_bytes().decode()     # bytes: read_text() turns "\r" into "\n"
     assert "\r" not in text and "read 3 = new 3" in text, repr(text)
+
+
+def test_long_listings_are_pages_that_say_so(db_url: str, tmp_path: Path) -> None:
+    env = _loaded(db_url, tmp_path)
+    execute(db_url, """
+        INSERT INTO trapper.orchestrator_anomalies
+            (anomaly_key, kind, severity, source_system, source_table, summary, last_seen,
+             resolved_at)
+        SELECT 'scripted-' || g, 'volume_drop', 'info', 'petlink', 'owners', 'Réduction ' || g,
+               '2026-01-01'::timestamptz, CASE WHEN g % 2 = 0 THEN now() END
+        FROM generate_series(1, 250) g""")
+    # `anomalies --all` had no --limit: the 200 newest were all there was, and nothing said so
+    keys: list[str] = []
+    for offset in range(0, 300, 70):
+        result = run_cli("anomalies", "--all", "--json", "--limit", "70", "--offset",
+                         str(offset), env=env)
+        page = _json(result)
+        keys += [row["anomaly_key"] for row in page]
+        assert ("as many as --limit 70" in result.stderr) == (len(page) == 70), result.stderr
+    assert len(keys) == len(set(keys)) == 250
+    first = run_cli("anomalies", "--all", "--json", env=env)
+    assert len(_json(first)) == 200 and "--offset 200" in first.stderr
+    # a full page of the log says how to get the next one, on stderr, the JSON untouched
+    result = run_cli("log", "--limit", "2", "--json", env=env)
+    rows = _json(result)
+    assert len(rows) == 2 and f"--after {rows[-1]['log_seq']}" in result.stderr
+    # alerts list accepted --limit up to 10,000 and returned 1,000 at most, silently
+    result = run_cli("alerts", "list", "--limit", "5000", "--json", env=env)
+    assert result.returncode == 2 and json.loads(result.stdout)["error"]["code"] == "usage"
+
+
+def test_a_time_printed_is_a_time_taken(db_url: str, tmp_path: Path) -> None:
+    # log --since/--until took click's three zoneless forms only: the logged_at a script had
+    # just read from --json, `date -Iseconds` and "…Z" were usage errors
+    env = _loaded(db_url, tmp_path)
+    rows = _json(run_cli("log", "--limit", "1000", "--json", env=env))
+    middle = rows[len(rows) // 2]
+    since = _json(run_cli("log", "--since", middle["logged_at"], "--limit", "1000", "--json",
+                          env=env))
+    assert since and since[0]["logged_at"] >= middle["logged_at"]
+    assert middle["log_seq"] in {r["log_seq"] for r in since}
+    until = _json(run_cli("log", "--until", middle["logged_at"], "--limit", "1000", "--json",
+                          env=env))
+    assert middle["log_seq"] not in {r["log_seq"] for r in until}
+    assert len(since) + len(until) == len(rows)
+    # the same instant written in another zone, with Z, or a plain date (UTC) are the same
+    stamp = dt.datetime.fromisoformat(middle["logged_at"])
+    for written in (stamp.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat(),
+                    stamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")):
+        again = _json(run_cli("log", "--since", written, "--limit", "1000", "--json", env=env))
+        assert again == since, written
+    assert len(_json(run_cli("log", "--since", rows[0]["logged_at"][:10], "--limit", "1000",
+                             "--json", env=env))) == len(rows)
+    error = run_cli("log", "--since", "yesterday", "--json", env=env)
+    assert error.returncode == 2 and "ISO 8601" in json.loads(error.stdout)["error"]["message"]

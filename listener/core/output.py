@@ -72,6 +72,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def more_rows(shown: int, limit: int, next_page: str) -> None:
+    """A listing that filled its --limit says so on stderr, with how to get the rest: the
+    JSON on stdout is a bare list, and a script (or a person) took a full page for all."""
+    if shown >= limit:
+        say(f"{shown} row(s), as many as --limit {limit}: there may be more ({next_page})")
+
+
 def say(message: str) -> None:
     """A message for the person at the terminal (stderr, so stdout stays data)."""
     print(f"atlas-orch: {message}", file=sys.stderr)
