@@ -146,13 +146,14 @@ def guard_streams() -> None:
         if not isinstance(old, io.TextIOWrapper) or isinstance(old, _Stdout):
             return      # stdout already replaced (a test's capture, a second call)
         encoding, line_buffering = old.encoding, bool(old.line_buffering)
+        write_through = bool(old.write_through)     # python -u, PYTHONUNBUFFERED
         old.flush()
         buffer = old.detach()
     else:
-        encoding, line_buffering = "utf-8", False
+        encoding, line_buffering, write_through = "utf-8", False, False
         buffer = open(1, "wb", closefd=False)  # noqa: SIM115
     out = _Stdout(buffer, encoding=encoding, errors="backslashreplace",
-                  line_buffering=line_buffering)
+                  line_buffering=line_buffering, write_through=write_through)
     out.closed_at_start = 1 in closed
     sys.stdout = out
 
