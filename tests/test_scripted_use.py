@@ -225,3 +225,23 @@ def test_a_time_printed_is_a_time_taken(db_url: str, tmp_path: Path) -> None:
                              "--json", env=env))) == len(rows)
     error = run_cli("log", "--since", "yesterday", "--json", env=env)
     assert error.returncode == 2 and "ISO 8601" in json.loads(error.stdout)["error"]["message"]
+
+
+def test_an_export_from_a_pipe(db_url: str) -> None:
+    # `curl … | atlas-orch ingest SYSTEM/TABLE -`: "cannot read -: No such file or
+    # directory", a failed run and an anomaly
+    env = {**os.environ, "DATABASE_URL": db_url}
+    piped = subprocess.run([sys.executable, "-m", "listener", "ingest", "petlink/owners", "-",
+                            "--format", "csv", "--json"], input=OWNERS.encode(),
+                           capture_output=True, timeout=120, cwd=REPO, env=env)
+    assert piped.returncode == 0, piped.stderr
+    run = json.loads(piped.stdout)["runs"][0]
+    assert (run["source_file"], run["rows_new"]) == ("stdin.csv", 3)
+    assert val(db_url, "SELECT count(*) FROM trapper.staged_records "
+                       "WHERE payload->>'Last Name' = 'Núñez'") == 1
+    # no --format: a usage error before anything is read or staged
+    result = subprocess.run([sys.executable, "-m", "listener", "ingest", "petlink/owners", "-"],
+                            input=OWNERS.encode(), capture_output=True, timeout=120, cwd=REPO,
+                            env=env)
+    assert result.returncode == 2 and b"needs --format" in result.stderr
+    assert val(db_url, "SELECT count(*) FROM trapper.ingest_runs") == 1
