@@ -107,7 +107,8 @@ class _Stdout(io.TextIOWrapper):
 
     def write(self, text: str) -> int:
         if self.closed_at_start:
-            raise OutputFailed(OSError(errno.EBADF, "stdout was closed (>&-) before the start"))
+            raise OutputFailed(OSError(errno.EBADF,
+                                       "stdout was closed when the command started (>&-)"))
         try:
             return super().write(text)
         except OSError as exc:
