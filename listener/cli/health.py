@@ -102,7 +102,8 @@ def _why_missing_record(database_url: str | None, record: str, as_json: bool) ->
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved ones.")
 # there was no --limit: the 200 newest were all there was, silently, on a system that had
 # seen more (--all)
-@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, read.MAX_PAGE))
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, read.MAX_PAGE),
+              help="Rows per page.")
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(0, BIGINT_MAX),
               help="Skip this many rows (the next page: --offset plus --limit).")
 @json_option
