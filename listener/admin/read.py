@@ -249,9 +249,11 @@ def _record_answer(rejects: list[dict[str, Any]], stands: dict[str, Any] | None,
 
 async def anomalies(conn: Conn, *, system: str | None = None,
                     table: str | None = None, include_resolved: bool = False,
-                    limit: int = 200) -> list[dict[str, Any]]:
+                    limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+    """Open anomalies (``include_resolved``: all), open first, then newest first; a page of
+    ``limit`` rows from ``offset``."""
     return rows_of(await conn.fetch(_q("anomalies"), system, table, include_resolved,
-                                  max(1, min(limit, MAX_PAGE))))
+                                  max(1, min(limit, MAX_PAGE)), max(offset, 0)))
 
 
 async def log(conn: Conn, *, system: str | None = None, table: str | None = None,

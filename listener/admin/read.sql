@@ -117,8 +117,8 @@ FROM trapper.orchestrator_anomalies
 WHERE ($1::text IS NULL OR source_system = $1)
   AND ($2::text IS NULL OR source_table = $2)
   AND ($3 OR resolved_at IS NULL)
-ORDER BY resolved_at IS NOT NULL, last_seen DESC
-LIMIT $4;
+ORDER BY resolved_at IS NOT NULL, last_seen DESC, anomaly_key   -- the key: pages that tile
+LIMIT $4 OFFSET $5;
 
 -- name: log
 SELECT log_seq, logged_at, action, source_system, source_table, source_record_id,

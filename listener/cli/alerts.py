@@ -8,11 +8,12 @@ from typing import Any
 import click
 
 from listener.admin import alerts as outbox
+from listener.admin.read import MAX_PAGE
 from listener.cli.common import database_option, json_option, run, with_connection
 from listener.core import db
 from listener.core.errors import UserError
 from listener.core.logs import configure as configure_logs
-from listener.core.output import emit_json, emit_table, say
+from listener.core.output import emit_json, emit_table, more_rows, say
 
 
 @click.group()
@@ -59,12 +60,14 @@ def alerts_send(database_url: str | None, once: bool, as_json: bool) -> None:
 @alerts.command("list")
 @database_option
 @click.option("--status", type=click.Choice(["pending", "delivered", "dead"]))
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+# up to 10,000 was accepted and 1,000 returned, silently
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_PAGE))
 @json_option
 def alerts_list(database_url: str | None, status: str | None, limit: int,
                 as_json: bool) -> None:
     """Alerts, newest first."""
     rows = with_connection(database_url, lambda c: outbox.alerts(c, status=status, limit=limit))
+    more_rows(len(rows), limit, f"--limit up to {MAX_PAGE}, or one --status")
     if as_json:
         emit_json(rows)
     else:

@@ -3,6 +3,7 @@ options, and one connection for a command's reads."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -22,6 +23,32 @@ URL_ENVVARS = ["ATLAS_ORCH_DATABASE_URL", "DATABASE_URL"]
 # bound them the same way, listener/web/models.py)
 BIGINT_MAX = 2**63 - 1
 ROW_ID = click.IntRange(1, BIGINT_MAX)
+
+
+class Timestamp(click.ParamType[dt.datetime]):
+    """A time as ISO 8601, with or without its zone (none: UTC), to the microsecond: what our
+    own --json prints (``2026-12-01T09:45:19.030892+00:00``), ``date -Iseconds``, ``…Z``, or a
+    plain date. click.DateTime took three zoneless forms only, so a script could not hand a
+    ``logged_at`` it had read back to ``--since``."""
+
+    name = "timestamp"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            stamp = value
+        else:
+            try:
+                stamp = dt.datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a time: give ISO 8601, for example 2026-12-01, "
+                          "2026-12-01T09:30:00 (UTC) or 2026-12-01T09:30:00+02:00", param, ctx)
+        if stamp.tzinfo is None:
+            return stamp.replace(tzinfo=dt.UTC)
+        return stamp.astimezone(dt.UTC)
+
+
+TIMESTAMP = Timestamp()
 
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:

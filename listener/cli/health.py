@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from listener.admin import read
-from listener.cli.common import database_option, json_option, with_connection
-from listener.core.output import emit_json, emit_table, say
+from listener.cli.common import BIGINT_MAX, database_option, json_option, with_connection
+from listener.core.output import emit_json, emit_table, more_rows, say
 
 
 @click.command("health")
@@ -100,14 +100,21 @@ def _why_missing_record(database_url: str | None, record: str, as_json: bool) ->
 @database_option
 @click.option("--source", help="SYSTEM or SYSTEM/TABLE.")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved ones.")
+# there was no --limit: the 200 newest were all there was, silently, on a system that had
+# seen more (--all)
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, read.MAX_PAGE),
+              help="Rows per page.")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0, BIGINT_MAX),
+              help="Skip this many rows (the next page: --offset plus --limit).")
 @json_option
 def anomalies_cmd(database_url: str | None, source: str | None, include_resolved: bool,
-                  as_json: bool) -> None:
+                  limit: int, offset: int, as_json: bool) -> None:
     """Open anomalies (with --all, resolved ones too), newest first."""
     system, table = read.source_filter(source)
     rows = with_connection(database_url, lambda c: read.anomalies(
-        c, system=system, table=table, include_resolved=include_resolved),
-        source=(system, table))
+        c, system=system, table=table, include_resolved=include_resolved, limit=limit,
+        offset=offset), source=(system, table))
+    more_rows(len(rows), limit, f"the next page: --offset {offset + limit}")
     if as_json:
         emit_json(rows)
         return

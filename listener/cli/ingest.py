@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -65,12 +69,53 @@ def ingest(
 ) -> None:
     """Stage export files: atlas-orch ingest SOURCE_SYSTEM/SOURCE_TABLE FILE...
 
+    A FILE of - is stdin (with --format): `curl … | atlas-orch ingest SYSTEM/TABLE - --format csv`.
+
     One file, one ingest run: read = new + duplicate + rejected + merged. Duplicates are
     counted, not re-staged; bad rows are kept in trapper.ingest_rejects with their reason; a
     file that cannot be parsed is refused whole. Each file stands alone: the others still go
     in, and the exit status is 1 if any file failed. With --jobs N, N files are read at once
     (docs/ingest.md, "Several files at once").
     """
+    with _stdin_spooled(files, fmt) as files:
+        _ingest(database_url, source, files, manifest, fmt, encoding, records_key,
+                max_sheet_rows, max_sheet_columns, max_json_depth, id_fields, max_row_bytes,
+                jobs, progress, as_json)
+
+
+@contextmanager
+def _stdin_spooled(files: tuple[Path, ...], fmt: str | None) -> Iterator[tuple[Path, ...]]:
+    """FILE ``-`` as a file in a folder of its own (the readers, and a lane's process, read
+    a path), named ``stdin.FORMAT``; removed after the run. It was "cannot read -: No such
+    file or directory", with a failed run and an anomaly."""
+    if Path("-") not in files:
+        yield files
+        return
+    if files.count(Path("-")) > 1:
+        raise click.UsageError("give - (stdin) once")
+    if fmt is None:
+        raise click.UsageError("reading stdin (-) needs --format (csv, xlsx, xls, json, ndjson): "
+                               "there is no file name to tell it from")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise click.UsageError("FILE - reads stdin, which is a terminal: pipe the export in "
+                               "(`… | atlas-orch ingest SYSTEM/TABLE - --format csv`)")
+    folder = Path(tempfile.mkdtemp(prefix="atlas-orch-stdin-"))
+    try:
+        spool = folder / f"stdin.{fmt}"
+        with spool.open("wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out)
+        yield tuple(spool if f == Path("-") else f for f in files)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ingest(
+    database_url: str | None, source: str | None, files: tuple[Path, ...],
+    manifest: Path | None, fmt: str | None, encoding: str | None, records_key: str | None,
+    max_sheet_rows: int | None, max_sheet_columns: int | None, max_json_depth: int | None,
+    id_fields: tuple[str, ...], max_row_bytes: int, jobs: int, progress: bool | None,
+    as_json: bool,
+) -> None:
     plan = _ingest_plan(source, files, manifest, fmt)
     url = db.resolve_url(database_url)
     options = IngestOptions(encoding=encoding, records_key=records_key,

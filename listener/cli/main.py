@@ -31,6 +31,7 @@ from listener.cli import (
 )
 from listener.core import db
 from listener.core.errors import UserError
+from listener.core.output import OutputFailed, drop_stdout, guard_streams
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,9 +72,18 @@ def main() -> None:
     ``{"ok": false, "error": {...}}`` document on stdout) and an exit status: 1 for work that
     failed, 2 for a command line that is wrong, 130 for Ctrl-C (docs/operations.md, "Exit
     status")."""
+    guard_streams()
     as_json = wants_json(sys.argv[1:])
     try:
-        cli.main(standalone_mode=False, prog_name="atlas-orch")
+        try:
+            cli.main(standalone_mode=False, prog_name="atlas-orch")
+        except (SystemExit, click.exceptions.Exit):
+            sys.stdout.flush()
+            raise
+        # what is still buffered is written here, where a failure is told, not at exit
+        sys.stdout.flush()
+    except OutputFailed as exc:
+        _output_failed(exc)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -85,11 +95,16 @@ def main() -> None:
         # click turns Ctrl-C into Abort; what the command committed stays, the rest rolled back
         _fail(as_json, "interrupted", INTERRUPTED, 130)
     except Exception as exc:
+        gone = next((e for e in leaves(exc) if isinstance(e, OutputFailed)), None)
+        if gone is not None:
+            _output_failed(gone)
         code, line, status = describe_failure(exc)
         if code == "internal" and os.environ.get("ATLAS_ORCH_DEBUG") == "1":
             raise
         _fail(as_json, code, line, status)
 
+
+SIGPIPE_STATUS = 141
 
 INTERRUPTED = ("interrupted; what was committed is kept and the rest rolled back (an ingest "
                "run in progress is marked failed, a job in progress goes back to the queue): "
@@ -159,14 +174,28 @@ def _json_error(as_json: bool, code: str, message: str, status: int) -> None:
             print(json.dumps({"ok": False, "error": {"code": code, "message": message,
                                                      "exit_status": status}}, indent=2),
                   flush=True)
-        except BrokenPipeError:
-            # the reader of stdout has gone (`… --json | head`): the line on stderr says
-            # it; a traceback of the print itself was what a person saw. stdout goes to
-            # devnull so that the flush at exit does not fail again.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OutputFailed, OSError):
+            # the reader of stdout has gone (`… --json | head`), or the disk is full: the
+            # line on stderr says it; a traceback of the print itself was what a person saw.
+            drop_stdout()
+
+
+def _output_failed(exc: OutputFailed) -> NoReturn:
+    drop_stdout()
+    if exc.reader_gone:
+        # `… | head -1`: the reader took what it wanted; quiet, with the status the shell
+        # gives `yes | head -1` (128 + SIGPIPE). click said nothing and exited 1.
+        sys.exit(SIGPIPE_STATUS)
+    # a full disk, stdout closed: no document can be written, the line is all there is
+    _fail(False, "output_error", f"cannot write the output to stdout: {exc} (what the "
+          "command changed, if anything, is committed; only its answer is lost)", 1)
 
 
 def _fail(as_json: bool, code: str, line: str, status: int) -> NoReturn:
+    try:
+        sys.stdout.flush()   # a table begun before the failure: out before the line
+    except OutputFailed:
+        drop_stdout()
     print(f"atlas-orch: error: {line}", file=sys.stderr)
     _json_error(as_json, code, line, status)
     sys.exit(status)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 import click
 
 from listener.admin import read
-from listener.cli.common import BIGINT_MAX, ROW_ID, database_option, json_option, with_connection
-from listener.core.output import emit_json, emit_table, say
+from listener.cli.common import (
+    BIGINT_MAX,
+    ROW_ID,
+    TIMESTAMP,
+    database_option,
+    json_option,
+    with_connection,
+)
+from listener.core.output import emit_json, emit_table, more_rows, say
 
 
 @click.command("log")
@@ -20,26 +28,27 @@ from listener.core.output import emit_json, emit_table, say
 @click.option("--entity", "entity_id", type=click.UUID, help="A target entity id.")
 @click.option("--action", type=click.Choice(read.LOG_ACTIONS), metavar="ACTION",
               help="routed, skipped, rejected, error, anomaly_flagged, … (one of the log's).")
-@click.option("--since", type=click.DateTime(), help="From this time (UTC).")
-@click.option("--until", type=click.DateTime(), help="Before this time (UTC).")
+@click.option("--since", type=TIMESTAMP,
+              help="From this time: ISO 8601, with its zone or in UTC.")
+@click.option("--until", type=TIMESTAMP,
+              help="Before this time: ISO 8601, with its zone or in UTC.")
 @click.option("--after", default=0, show_default=True, type=click.IntRange(0, BIGINT_MAX),
               help="Only rows after this log_seq (paging).")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, read.MAX_PAGE))
 @json_option
 def log_cmd(database_url: str | None, source: str | None, record_id: str | None,
             staged_record_id: int | None, entity_id: uuid.UUID | None, action: str | None,
-            since: Any, until: Any, after: int, limit: int, as_json: bool) -> None:
+            since: dt.datetime | None, until: dt.datetime | None, after: int, limit: int,
+            as_json: bool) -> None:
     """The decision log, filtered: what happened to a record, an entity, a source."""
-    import datetime as dt
-
     system, table = read.source_filter(source)
-    utc = dt.UTC
     rows = with_connection(database_url, lambda c: read.log(
         c, system=system, table=table, record_id=record_id, staged_record_id=staged_record_id,
         entity_id=entity_id, action=action,
-        since=since.replace(tzinfo=utc) if since else None,
-        until=until.replace(tzinfo=utc) if until else None, after=after, limit=limit),
+        since=since, until=until, after=after, limit=limit),
         source=(system, table))
+    if rows:
+        more_rows(len(rows), limit, f"the next page: --after {rows[-1]['log_seq']}")
     if as_json:
         emit_json(rows)
         return

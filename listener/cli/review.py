@@ -10,7 +10,7 @@ import click
 
 from listener.admin import read, review
 from listener.cli.common import ROW_ID, database_option, json_option, with_connection
-from listener.core.output import emit_json, emit_table, say
+from listener.core.output import emit_json, emit_table, more_rows, say
 
 
 @click.group("review")
@@ -41,6 +41,7 @@ def review_list(database_url: str | None, source: str | None, limit: int,
     rows = with_connection(database_url, lambda c: review.pending(
         c, system=system, table=table, limit=limit),
         source=(system, table))
+    more_rows(len(rows), limit, f"--limit up to {review.MAX_LIST}, or one --source")
     if as_json:
         emit_json(rows)
         return
