@@ -1,5 +1,92 @@
 -- Merges never chain: the triggers that flatten every merge target on write.
 
+-- What a merged-away person held goes to the survivor (docs/identity.md, "Reviewing"): its
+-- identifiers, place and cat links, roles, requests, appointments and household. Left on the
+-- merged-away row, they were invisible to every reader of the survivor: the identity engine
+-- scored a new record carrying the merged-away person's email as a stranger to the survivor
+-- (queued for review again, or a new person), `explain` said the two shared nothing, and a
+-- phone both had held counted as two holders (a shared line, demoted). A link the survivor
+-- already has is not copied (the keys forbid it); the higher confidence and the earlier
+-- "first seen" are kept. The merged-away row keeps no household: the survivor carries it (a
+-- household listed twice otherwise). Called by the merge trigger below, and once by core 047
+-- for the people merged before it. The merged-away person's entity_sources and decisions stay
+-- its own: provenance follows merges to them.
+CREATE OR REPLACE FUNCTION trapper.move_person_links(p_from uuid, p_to uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_household uuid;
+    v_to_household uuid;
+BEGIN
+    UPDATE trapper.person_identifiers t SET confidence = f.confidence
+    FROM trapper.person_identifiers f
+    WHERE f.person_id = p_from AND t.person_id = p_to AND t.id_type = f.id_type
+      AND t.id_value_norm = f.id_value_norm AND f.confidence > t.confidence;
+    -- the earlier row of an identifier both held is kept: "first seen" stays true
+    UPDATE trapper.person_identifiers t
+    SET source_system = f.source_system, source_table = f.source_table,
+        source_row_id = f.source_row_id, staged_record_id = f.staged_record_id,
+        id_value_raw = f.id_value_raw, created_at = f.created_at
+    FROM trapper.person_identifiers f
+    WHERE f.person_id = p_from AND t.person_id = p_to AND t.id_type = f.id_type
+      AND t.id_value_norm = f.id_value_norm AND f.created_at < t.created_at;
+    DELETE FROM trapper.person_identifiers f
+    WHERE f.person_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.person_identifiers t
+        WHERE t.person_id = p_to AND t.id_type = f.id_type AND t.id_value_norm = f.id_value_norm);
+    UPDATE trapper.person_identifiers SET person_id = p_to WHERE person_id = p_from;
+
+    UPDATE trapper.person_place t SET confidence = f.confidence
+    FROM trapper.person_place f
+    WHERE f.person_id = p_from AND t.person_id = p_to AND t.place_id = f.place_id
+      AND t.role = f.role AND f.confidence > t.confidence;
+    DELETE FROM trapper.person_place f
+    WHERE f.person_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.person_place t
+        WHERE t.person_id = p_to AND t.place_id = f.place_id AND t.role = f.role);
+    UPDATE trapper.person_place SET person_id = p_to WHERE person_id = p_from;
+
+    UPDATE trapper.person_cat t SET confidence = f.confidence
+    FROM trapper.person_cat f
+    WHERE f.person_id = p_from AND t.person_id = p_to AND t.cat_id = f.cat_id
+      AND t.relationship = f.relationship AND f.confidence > t.confidence;
+    DELETE FROM trapper.person_cat f
+    WHERE f.person_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.person_cat t
+        WHERE t.person_id = p_to AND t.cat_id = f.cat_id AND t.relationship = f.relationship);
+    UPDATE trapper.person_cat SET person_id = p_to WHERE person_id = p_from;
+
+    DELETE FROM trapper.person_roles f
+    WHERE f.person_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.person_roles t WHERE t.person_id = p_to AND t.role = f.role);
+    UPDATE trapper.person_roles SET person_id = p_to WHERE person_id = p_from;
+
+    DELETE FROM trapper.request_trappers f
+    WHERE f.person_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.request_trappers t
+        WHERE t.person_id = p_to AND t.request_id = f.request_id);
+    UPDATE trapper.request_trappers SET person_id = p_to WHERE person_id = p_from;
+
+    UPDATE trapper.sot_requests SET requester_person_id = p_to
+    WHERE requester_person_id = p_from;
+    UPDATE trapper.sot_appointments SET person_id = p_to WHERE person_id = p_from;
+
+    SELECT household_id INTO v_household FROM trapper.sot_people WHERE person_id = p_from;
+    IF v_household IS NOT NULL THEN
+        SELECT household_id INTO v_to_household FROM trapper.sot_people WHERE person_id = p_to;
+        UPDATE trapper.sot_people SET household_id = NULL WHERE person_id = p_from;
+        IF v_to_household IS NULL THEN
+            UPDATE trapper.sot_people SET household_id = v_household, updated_at = now()
+            WHERE person_id = p_to;
+        ELSIF v_to_household <> v_household THEN
+            -- one person, one household: the merged-away person's housemates are the
+            -- survivor's, and the household left empty goes
+            UPDATE trapper.sot_people SET household_id = v_to_household, updated_at = now()
+            WHERE household_id = v_household;
+            DELETE FROM trapper.households WHERE household_id = v_household;
+        END IF;
+    END IF;
+END $$;
+
 -- No merge chains, ever: a merge target is resolved to its canonical entity before the
 -- row is written, a self-merge is refused, and whatever was merged into the row being
 -- merged is re-pointed at the new target.
@@ -22,6 +109,21 @@ END $$;
 CREATE OR REPLACE TRIGGER sot_people_flatten_merge
     BEFORE UPDATE OF merged_into_person_id ON trapper.sot_people
     FOR EACH ROW EXECUTE FUNCTION trapper.people_flatten_merge();
+
+-- After the merge is written (its target flattened above), what the person held moves to it.
+CREATE OR REPLACE FUNCTION trapper.people_move_merged_links() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.merged_into_person_id IS NOT NULL
+       AND NEW.merged_into_person_id IS DISTINCT FROM OLD.merged_into_person_id THEN
+        PERFORM trapper.move_person_links(NEW.person_id, NEW.merged_into_person_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER sot_people_move_merged_links
+    AFTER UPDATE OF merged_into_person_id ON trapper.sot_people
+    FOR EACH ROW EXECUTE FUNCTION trapper.people_move_merged_links();
 
 CREATE OR REPLACE FUNCTION trapper.places_flatten_merge() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -1,0 +1,184 @@
+"""A data steward correcting their data day to day (docs/identity.md, "Reviewing";
+docs/operations.md, "Debugging your data"), on real PostgreSQL: what a merge leaves behind
+for the survivor, and what the review, explain and replay answers say after one."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import asyncpg
+
+from listener.admin import review
+from tests.conftest import REPO, run_cli
+from tests.helpers import execute, sql, val
+
+
+def _resolve(url: str, row_id: str, first: str, last: str, phone: str | None,
+             source: str = "petlink", email: str | None = None) -> dict[str, Any]:
+    """Stage a record and resolve its person, as a processor would."""
+    staged = val(url, "INSERT INTO trapper.staged_records (source_system, source_table, "
+                      "source_row_id, row_hash, payload) VALUES ($1, 'owners', $2, $3, '{}') "
+                      "RETURNING id", source, row_id, uuid.uuid4().hex)
+    r = sql(url, "SELECT * FROM trapper.data_engine_resolve_identity($1, $2, $3, $4, NULL, $5, "
+                 "$6)", email, phone, first, last, source, staged)[0]
+    return dict(r)
+
+
+def _act(url: str, decision: int, verdict: str, by: str = "steward") -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        conn = await asyncpg.connect(url)
+        try:
+            return await review.act(conn, decision, verdict, by=by)
+        finally:
+            await conn.close()
+
+    return anyio.run(go)
+
+
+def _pending_with_email(url: str) -> tuple[int, uuid.UUID, uuid.UUID]:
+    """John Smith (clinic, a phone), then "J. Smith" from PetLink on his phone with an email
+    John never gave: queued for review. Returns (decision, incoming person, candidate)."""
+    john = _resolve(url, "c1", "John", "Smith", "7075230101", source="clinichq")
+    jon = _resolve(url, "p1", "J.", "Smith", "7075230101", email="jsmith@sonic.net")
+    assert jon["decision_type"] == "review_pending", jon
+    return jon["decision_id"], jon["person_id"], john["person_id"]
+
+
+def test_a_record_with_the_merged_away_persons_email_lands_on_the_survivor(
+        db_url: str) -> None:
+    decision, jon, john = _pending_with_email(db_url)
+    assert _act(db_url, decision, "merge")["survivor_id"] == str(john)
+    # the email J. Smith brought is the survivor's now
+    assert val(db_url, "SELECT person_id FROM trapper.person_identifiers "
+                       "WHERE id_value_norm = 'jsmith@sonic.net'") == john
+    assert val(db_url, "SELECT count(*) FROM trapper.person_identifiers "
+                       "WHERE person_id = $1", jon) == 0
+    # John Smith again, by that email alone: the survivor, not another review
+    again = _resolve(db_url, "c2", "John", "Smith", None, source="clinichq",
+                     email="jsmith@sonic.net")
+    assert again["decision_type"] == "auto_match", again
+    assert again["person_id"] == john
+    # the shared phone is one holder's again: explain sees the two as one and the score right
+    why = val(db_url, "SELECT trapper.orchestrator_explain_person_pair($1, $2)", jon, john)
+    why = json.loads(why) if isinstance(why, str) else why
+    assert why["outcome"] == "same_entity", why
+
+
+def test_links_and_household_move_to_the_survivor_without_duplicates(db_url: str) -> None:
+    decision, jon, john = _pending_with_email(db_url)
+    # J. Smith shares a phone with his wife (a household); John has none
+    mary = _resolve(db_url, "p2", "Mary", "Jones", None, email="jsmith@sonic.net")
+    assert mary["decision_type"] == "household_member", mary
+    household = val(db_url, "SELECT household_id FROM trapper.sot_people WHERE person_id = $1",
+                    jon)
+    assert household is not None
+    place = val(db_url, "SELECT trapper.find_or_create_place_deduped("
+                        "'12 Oak St, Santa Rosa, CA 95404')")
+    other = val(db_url, "SELECT trapper.find_or_create_place_deduped("
+                        "'40 Elm St, Petaluma, CA 94952')")
+    cat = val(db_url, "SELECT trapper.find_or_create_cat_by_microchip('985112000000001', "
+                      "'Tom')")
+    for person in (jon, john):
+        sql(db_url, "SELECT trapper.link_person_place($1, $2, 'resident', 'test')", person,
+            place)
+        sql(db_url, "SELECT trapper.link_person_cat($1, $2, 'owner', 'test')", person, cat)
+    sql(db_url, "SELECT trapper.link_person_place($1, $2, 'owner', 'test', 0.95)", jon, other)
+    sql(db_url, "INSERT INTO trapper.person_roles (person_id, role, source_system) "
+                "VALUES ($1, 'trapper', 'test')", jon)
+
+    _act(db_url, decision, "merge")
+
+    for table in ("person_identifiers", "person_place", "person_cat", "person_roles"):
+        assert val(db_url, f"SELECT count(*) FROM trapper.{table} WHERE person_id = $1",
+                   jon) == 0, table
+    assert [tuple(r) for r in sql(
+        db_url, "SELECT place_id, role, confidence::text FROM trapper.person_place "
+                "WHERE person_id = $1 ORDER BY role", john)] == [
+        (other, "owner", "0.95"), (place, "resident", "0.80")]
+    assert val(db_url, "SELECT count(*) FROM trapper.person_cat WHERE person_id = $1",
+               john) == 1
+    assert val(db_url, "SELECT role FROM trapper.person_roles WHERE person_id = $1",
+               john) == "trapper"
+    # the household is the survivor's, listed once
+    people = sql(db_url, "SELECT person_id, household_id FROM trapper.sot_people "
+                         "WHERE household_id = $1 ORDER BY person_id", household)
+    assert sorted(r["person_id"] for r in people) == sorted([john, mary["person_id"]])
+
+
+def test_a_merge_into_someone_with_another_household_joins_the_two(db_url: str) -> None:
+    a = _resolve(db_url, "c1", "Ann", "Lee", "7075230201", source="clinichq")
+    _resolve(db_url, "c2", "Bob", "Lee", "7075230201", source="clinichq")
+    b = _resolve(db_url, "c3", "Anne", "Lee", "7075230301", source="clinichq")
+    _resolve(db_url, "c4", "Cy", "Lee", "7075230301", source="clinichq")
+    h_a = val(db_url, "SELECT household_id FROM trapper.sot_people WHERE person_id = $1",
+              a["person_id"])
+    h_b = val(db_url, "SELECT household_id FROM trapper.sot_people WHERE person_id = $1",
+              b["person_id"])
+    assert h_a and h_b and h_a != h_b
+    sql(db_url, "UPDATE trapper.sot_people SET merged_into_person_id = $1 WHERE person_id = $2",
+        a["person_id"], b["person_id"])
+    assert val(db_url, "SELECT count(DISTINCT household_id) FROM trapper.sot_people "
+                       "WHERE last_name = 'Lee' AND merged_into_person_id IS NULL") == 1
+    assert val(db_url, "SELECT count(*) FROM trapper.households WHERE household_id = $1",
+               h_b) == 0
+
+
+def test_047_moves_what_people_merged_before_it_held(db_url: str) -> None:
+    decision, jon, john = _pending_with_email(db_url)
+    execute(db_url, "ALTER TABLE trapper.sot_people DISABLE TRIGGER "
+                    "sot_people_move_merged_links")
+    _act(db_url, decision, "merge")
+    execute(db_url, "ALTER TABLE trapper.sot_people ENABLE TRIGGER "
+                    "sot_people_move_merged_links")
+    assert val(db_url, "SELECT count(*) FROM trapper.person_identifiers "
+                       "WHERE person_id = $1", jon) == 2
+    execute(db_url, (Path(REPO) / "sql/core/047_merged_people_links.sql").read_text())
+    assert val(db_url, "SELECT count(*) FROM trapper.person_identifiers "
+                       "WHERE person_id = $1", jon) == 0
+    assert {r["id_value_norm"] for r in sql(
+        db_url, "SELECT id_value_norm FROM trapper.person_identifiers WHERE person_id = $1",
+        john)} == {"7075230101", "jsmith@sonic.net"}
+
+
+def test_review_cli_in_odd_orders(db_url: str) -> None:
+    decision, _, _ = _pending_with_email(db_url)
+    env = {"DATABASE_URL": db_url}
+    out = run_cli("review", "defer", str(decision), "--by", "ann", env=env)
+    assert out.returncode == 0, out.stderr
+    out = run_cli("review", "merge", str(decision), "--by", "ann", "--json", env=env)
+    assert out.returncode == 0 and json.loads(out.stdout)["review_status"] == "merged"
+    for verb in ("merge", "keep-separate", "defer"):
+        out = run_cli("review", verb, str(decision), env=env)
+        assert out.returncode == 1 and "not pending review: merged by ann" in out.stderr
+        assert "Traceback" not in out.stderr
+    out = run_cli("review", "merge", "999999", env=env)
+    assert out.returncode == 1 and "no identity decision 999999" in out.stderr
+
+
+def test_the_merged_record_resolved_again_lands_on_the_survivor(db_url: str) -> None:
+    """`replay --apply` (or `--reprocess`) after a review merged the record's person: the
+    reviewer's answer stands, no new person and no second review of the same pair."""
+    # John's email is his household's too (shared, so weighed less): J. Smith on it is queued
+    john = _resolve(db_url, "c1", "John", "Smith", None, source="clinichq",
+                    email="smiths@sonic.net")["person_id"]
+    mary = _resolve(db_url, "c2", "Mary", "Jones", None, source="clinichq",
+                    email="smiths@sonic.net")
+    assert mary["decision_type"] == "household_member", mary
+    jon = _resolve(db_url, "p1", "J.", "Smith", None, email="smiths@sonic.net")
+    assert jon["decision_type"] == "review_pending", jon
+    decision = jon["decision_id"]
+    _act(db_url, decision, "merge")
+    staged = val(db_url, "SELECT staged_record_id FROM trapper.data_engine_match_decisions "
+                         "WHERE decision_id = $1", decision)
+    again = dict(sql(db_url, "SELECT * FROM trapper.data_engine_resolve_identity("
+                             "'smiths@sonic.net', NULL, 'J.', 'Smith', NULL, "
+                             "'petlink', $1)", staged)[0])
+    assert again["decision_type"] == "auto_match", again
+    assert again["person_id"] == john
+    assert f"review of decision {decision}" in again["decision_reason"]
+    assert val(db_url, "SELECT count(*) FROM trapper.data_engine_match_decisions "
+                       "WHERE review_status = 'pending'") == 0
