@@ -182,3 +182,35 @@ def test_the_merged_record_resolved_again_lands_on_the_survivor(db_url: str) -> 
     assert f"review of decision {decision}" in again["decision_reason"]
     assert val(db_url, "SELECT count(*) FROM trapper.data_engine_match_decisions "
                        "WHERE review_status = 'pending'") == 0
+
+
+def test_why_missing_fixes_followed_as_written_close_the_gap(db_url: str) -> None:
+    """The suggested fix of a person without identifiers and of a cat without a microchip is
+    the statement to run, this entity's id in it: run as written (its placeholders filled),
+    the gap closes and the next record finds them."""
+    staged = val(db_url, "INSERT INTO trapper.staged_records (source_system, source_table, "
+                         "source_row_id, row_hash, payload) VALUES ('atlas_ui', "
+                         "'manual_entry', 'me-1', 'h1', '{}') RETURNING id")
+    walk_in = dict(sql(db_url, "SELECT * FROM trapper.data_engine_resolve_identity(NULL, NULL, "
+                               "'Angela', 'Cruz', NULL, 'atlas_ui', $1, NULL, true)", staged)[0])
+    person = walk_in["person_id"]
+    fix = val(db_url, "SELECT suggested_fix FROM trapper.v_data_why_missing "
+                      "WHERE issue_type = 'person_no_identifiers' AND entity_id = $1",
+              str(person))
+    statement = fix[fix.index("SELECT"):fix.index(";")]
+    execute(db_url, statement.replace("EMAIL", "Angela.Cruz@Sonic.net"))
+    assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing "
+                       "WHERE entity_id = $1", str(person)) == 0
+    again = _resolve(db_url, "c1", "Angela", "Cruz", None, source="clinichq",
+                     email="angela.cruz@sonic.net")
+    assert again["decision_type"] == "auto_match" and again["person_id"] == person, again
+
+    cat = val(db_url, "INSERT INTO trapper.sot_cats (display_name) VALUES ('Tom') "
+                      "RETURNING cat_id")
+    fix = val(db_url, "SELECT suggested_fix FROM trapper.v_data_why_missing "
+                      "WHERE issue_type = 'cat_no_microchip' AND entity_id = $1", str(cat))
+    statement = fix[fix.index("SELECT"):fix.index(";")]
+    execute(db_url, statement.replace("CHIP", "985 112 000 777 001").replace("WHO", "ann"))
+    assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing WHERE entity_id = $1 "
+                       "AND issue_type = 'cat_no_microchip'", str(cat)) == 0
+    assert val(db_url, "SELECT trapper.cat_by_identifier('microchip', '985112000777001')") == cat

@@ -10,8 +10,16 @@ WITH gaps AS (
                AS entity_label,
            'Person has no email or phone: the next record about them cannot find them and '
            'will create a duplicate' AS explanation,
-           'Look up the source record (source_record_id) for an email or phone, add it with '
-           'trapper.add_person_identifier(), or merge the person by hand' AS suggested_fix
+           -- (the call written out, this person's id in it: the function takes six
+           -- arguments and the value normalised, so "add it with add_person_identifier()"
+           -- followed as written failed, or stored a value no look-up finds)
+           format('Look up the source record (source_record_id) for an email or phone and '
+                  'add it: SELECT trapper.add_person_identifier(%L, ''email'', '
+                  'trapper.norm_email(''EMAIL''), ''EMAIL'', NULL, 1.0); a phone: ''phone'', '
+                  'trapper.norm_phone_us(''PHONE''), ''PHONE''. Or, if they are someone '
+                  'already known, merge them in: UPDATE trapper.sot_people SET '
+                  'merged_into_person_id = ''THEIR ID'', merge_reason = ''WHY'' '
+                  'WHERE person_id = %L', sp.person_id, sp.person_id) AS suggested_fix
     FROM trapper.sot_people sp
     WHERE sp.merged_into_person_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers pi
@@ -19,8 +27,10 @@ WITH gaps AS (
     UNION ALL
     SELECT 'cat_no_microchip', 'cat', sc.cat_id, coalesce(sc.display_name, 'Unnamed cat'),
            'Cat has no microchip: the same cat may appear as several records',
-           'Check the clinic record for a microchip scan and add it with '
-           'trapper.add_cat_identifier()'
+           format('Check the clinic record for a microchip scan and add it: SELECT '
+                  'trapper.add_cat_identifier(%L, ''microchip'', '
+                  'trapper.validate_microchip(''CHIP''), ''WHO''); a chip another cat '
+                  'holds is theirs (nothing added): the two are one cat', sc.cat_id)
     FROM trapper.sot_cats sc
     WHERE sc.merged_into_cat_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM trapper.cat_identifiers ci
