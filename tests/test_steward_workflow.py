@@ -136,7 +136,7 @@ def test_047_moves_what_people_merged_before_it_held(db_url: str) -> None:
                     "sot_people_move_merged_links")
     assert val(db_url, "SELECT count(*) FROM trapper.person_identifiers "
                        "WHERE person_id = $1", jon) == 2
-    execute(db_url, (Path(REPO) / "sql/core/047_merged_people_links.sql").read_text())
+    execute(db_url, (Path(REPO) / "sql/core/047_merged_entities_links.sql").read_text())
     assert val(db_url, "SELECT count(*) FROM trapper.person_identifiers "
                        "WHERE person_id = $1", jon) == 0
     assert {r["id_value_norm"] for r in sql(
@@ -214,3 +214,35 @@ def test_why_missing_fixes_followed_as_written_close_the_gap(db_url: str) -> Non
     assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing WHERE entity_id = $1 "
                        "AND issue_type = 'cat_no_microchip'", str(cat)) == 0
     assert val(db_url, "SELECT trapper.cat_by_identifier('microchip', '985112000777001')") == cat
+
+
+def test_a_merged_place_and_cat_hand_their_links_to_the_survivor(db_url: str) -> None:
+    """The engine merges a place made before its town was known into the one with it; a
+    steward merges two records of one cat: the people and cats linked to the merged-away one
+    are the survivor's, once each."""
+    person = _resolve(db_url, "c1", "Ann", "Lee", "7075230201", source="clinichq")["person_id"]
+    cat = val(db_url, "SELECT trapper.find_or_create_cat_by_microchip('985112000000001', "
+                      "'Tom')")
+    early = val(db_url, "SELECT trapper.find_or_create_place_deduped('77 Quail Run Rd')")
+    sql(db_url, "SELECT trapper.link_person_place($1, $2, 'resident', 'test')", person, early)
+    sql(db_url, "SELECT trapper.link_cat_place($1, $2, 'home', 'test')", cat, early)
+    place = val(db_url, "SELECT trapper.find_or_create_place_deduped("
+                        "'77 Quail Run Rd, Santa Rosa, CA 95404')")
+    assert val(db_url, "SELECT merged_into_place_id FROM trapper.places WHERE place_id = $1",
+               early) == place
+    assert val(db_url, "SELECT place_id FROM trapper.person_place WHERE person_id = $1",
+               person) == place
+    assert val(db_url, "SELECT place_id FROM trapper.cat_place WHERE cat_id = $1", cat) == place
+
+    twin = val(db_url, "SELECT trapper.find_or_create_cat_by_microchip('985112000000002', "
+                       "'Tommy')")
+    sql(db_url, "SELECT trapper.link_person_cat($1, $2, 'owner', 'test')", person, cat)
+    sql(db_url, "SELECT trapper.link_person_cat($1, $2, 'owner', 'test')", person, twin)
+    sql(db_url, "SELECT trapper.link_cat_place($1, $2, 'home', 'test')", twin, place)
+    sql(db_url, "UPDATE trapper.sot_cats SET merged_into_cat_id = $1 WHERE cat_id = $2",
+        cat, twin)
+    assert val(db_url, "SELECT count(*) FROM trapper.person_cat WHERE person_id = $1",
+               person) == 1
+    assert val(db_url, "SELECT count(*) FROM trapper.cat_place WHERE place_id = $1", place) == 1
+    assert val(db_url, "SELECT cat_id FROM trapper.cat_identifiers "
+                       "WHERE id_value = '985112000000002'") == cat

@@ -125,6 +125,86 @@ CREATE OR REPLACE TRIGGER sot_people_move_merged_links
     AFTER UPDATE OF merged_into_person_id ON trapper.sot_people
     FOR EACH ROW EXECUTE FUNCTION trapper.people_move_merged_links();
 
+-- What a merged-away place held goes to the survivor, as a person's does (above): the people
+-- and cats linked to it, requests, appointments, colony estimates, contexts, households and
+-- places within it. Left behind, a person or cat linked to a place made before its town was
+-- known stayed on the merged-away row, off the survivor's map and counts.
+CREATE OR REPLACE FUNCTION trapper.move_place_links(p_from uuid, p_to uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE trapper.person_place t SET confidence = f.confidence
+    FROM trapper.person_place f
+    WHERE f.place_id = p_from AND t.place_id = p_to AND t.person_id = f.person_id
+      AND t.role = f.role AND f.confidence > t.confidence;
+    DELETE FROM trapper.person_place f
+    WHERE f.place_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.person_place t
+        WHERE t.place_id = p_to AND t.person_id = f.person_id AND t.role = f.role);
+    UPDATE trapper.person_place SET place_id = p_to WHERE place_id = p_from;
+
+    UPDATE trapper.cat_place t SET confidence = f.confidence
+    FROM trapper.cat_place f
+    WHERE f.place_id = p_from AND t.place_id = p_to AND t.cat_id = f.cat_id
+      AND t.relationship = f.relationship AND f.confidence > t.confidence;
+    DELETE FROM trapper.cat_place f
+    WHERE f.place_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.cat_place t
+        WHERE t.place_id = p_to AND t.cat_id = f.cat_id AND t.relationship = f.relationship);
+    UPDATE trapper.cat_place SET place_id = p_to WHERE place_id = p_from;
+
+    DELETE FROM trapper.place_colony_estimates f
+    WHERE f.place_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.place_colony_estimates t
+        WHERE t.place_id = p_to AND t.source_system = f.source_system
+          AND t.source_record_id = f.source_record_id);
+    UPDATE trapper.place_colony_estimates SET place_id = p_to WHERE place_id = p_from;
+
+    DELETE FROM trapper.place_contexts f
+    WHERE f.place_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.place_contexts t
+        WHERE t.place_id = p_to AND t.context_type = f.context_type
+          AND t.valid_to IS NOT DISTINCT FROM f.valid_to);
+    UPDATE trapper.place_contexts SET place_id = p_to WHERE place_id = p_from;
+
+    UPDATE trapper.sot_requests SET place_id = p_to WHERE place_id = p_from;
+    UPDATE trapper.sot_appointments SET place_id = p_to WHERE place_id = p_from;
+    UPDATE trapper.households SET place_id = p_to WHERE place_id = p_from;
+    UPDATE trapper.places SET parent_place_id = p_to
+    WHERE parent_place_id = p_from AND place_id <> p_to;
+END $$;
+
+-- What a merged-away cat held goes to the survivor: its identifiers, people, places,
+-- appointments and observations.
+CREATE OR REPLACE FUNCTION trapper.move_cat_links(p_from uuid, p_to uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE trapper.cat_identifiers SET cat_id = p_to WHERE cat_id = p_from;
+
+    UPDATE trapper.person_cat t SET confidence = f.confidence
+    FROM trapper.person_cat f
+    WHERE f.cat_id = p_from AND t.cat_id = p_to AND t.person_id = f.person_id
+      AND t.relationship = f.relationship AND f.confidence > t.confidence;
+    DELETE FROM trapper.person_cat f
+    WHERE f.cat_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.person_cat t
+        WHERE t.cat_id = p_to AND t.person_id = f.person_id
+          AND t.relationship = f.relationship);
+    UPDATE trapper.person_cat SET cat_id = p_to WHERE cat_id = p_from;
+
+    UPDATE trapper.cat_place t SET confidence = f.confidence
+    FROM trapper.cat_place f
+    WHERE f.cat_id = p_from AND t.cat_id = p_to AND t.place_id = f.place_id
+      AND t.relationship = f.relationship AND f.confidence > t.confidence;
+    DELETE FROM trapper.cat_place f
+    WHERE f.cat_id = p_from AND EXISTS (
+        SELECT 1 FROM trapper.cat_place t
+        WHERE t.cat_id = p_to AND t.place_id = f.place_id AND t.relationship = f.relationship);
+    UPDATE trapper.cat_place SET cat_id = p_to WHERE cat_id = p_from;
+
+    UPDATE trapper.sot_appointments SET cat_id = p_to WHERE cat_id = p_from;
+    UPDATE trapper.cat_observations SET cat_id = p_to WHERE cat_id = p_from;
+END $$;
+
 CREATE OR REPLACE FUNCTION trapper.places_flatten_merge() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -144,6 +224,20 @@ END $$;
 CREATE OR REPLACE TRIGGER places_flatten_merge
     BEFORE UPDATE OF merged_into_place_id ON trapper.places
     FOR EACH ROW EXECUTE FUNCTION trapper.places_flatten_merge();
+
+CREATE OR REPLACE FUNCTION trapper.places_move_merged_links() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.merged_into_place_id IS NOT NULL
+       AND NEW.merged_into_place_id IS DISTINCT FROM OLD.merged_into_place_id THEN
+        PERFORM trapper.move_place_links(NEW.place_id, NEW.merged_into_place_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER places_move_merged_links
+    AFTER UPDATE OF merged_into_place_id ON trapper.places
+    FOR EACH ROW EXECUTE FUNCTION trapper.places_move_merged_links();
 
 CREATE OR REPLACE FUNCTION trapper.cats_flatten_merge() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -170,3 +264,17 @@ END $$;
 CREATE OR REPLACE TRIGGER sot_cats_flatten_merge
     BEFORE UPDATE OF merged_into_cat_id ON trapper.sot_cats
     FOR EACH ROW EXECUTE FUNCTION trapper.cats_flatten_merge();
+
+CREATE OR REPLACE FUNCTION trapper.cats_move_merged_links() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.merged_into_cat_id IS NOT NULL
+       AND NEW.merged_into_cat_id IS DISTINCT FROM OLD.merged_into_cat_id THEN
+        PERFORM trapper.move_cat_links(NEW.cat_id, NEW.merged_into_cat_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER sot_cats_move_merged_links
+    AFTER UPDATE OF merged_into_cat_id ON trapper.sot_cats
+    FOR EACH ROW EXECUTE FUNCTION trapper.cats_move_merged_links();
