@@ -246,3 +246,21 @@ def test_a_merged_place_and_cat_hand_their_links_to_the_survivor(db_url: str) ->
     assert val(db_url, "SELECT count(*) FROM trapper.cat_place WHERE place_id = $1", place) == 1
     assert val(db_url, "SELECT cat_id FROM trapper.cat_identifiers "
                        "WHERE id_value = '985112000000002'") == cat
+
+
+def test_why_missing_of_a_record_names_the_survivor_of_its_merged_person(
+        db_url: str) -> None:
+    decision, jon, john = _pending_with_email(db_url)
+    staged = val(db_url, "SELECT staged_record_id FROM trapper.data_engine_match_decisions "
+                         "WHERE decision_id = $1", decision)
+    sql(db_url, "SELECT trapper.record_entity_source('person', $1, $2, 'created')", jon,
+        staged)
+    sql(db_url, "UPDATE trapper.staged_records SET is_processed = true, processed_at = now() "
+                "WHERE id = $1", staged)
+    _act(db_url, decision, "merge")
+    out = run_cli("why-missing", "petlink/owners/p1", "--json",
+                  env={"DATABASE_URL": db_url})
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["stands"]["entities"][0]["merged_into"] == str(john)
+    assert f"person {jon} (merged into {john})" in doc["answer"]

@@ -228,7 +228,9 @@ def _record_answer(rejects: list[dict[str, Any]], stands: dict[str, Any] | None,
                      f"corrected by ingest run {r['corrected_by_run']}"
                      + (f" ({r['corrected_by_file']})" if r["corrected_by_file"] else ""))
     if stands is not None:
-        made = ", ".join(f"{e['entity_type']} {e['entity_id']}" for e in stands["entities"])
+        made = ", ".join(f"{e['entity_type']} {e['entity_id']}"
+                         + (f" (merged into {e['merged_into']})" if e.get("merged_into") else "")
+                         for e in stands["entities"])
         state = ("processing failed: " + stands["processing_error"]
                  if stands["processing_error"] else
                  "processed" + (f", made or matched {made}" if made else "")
