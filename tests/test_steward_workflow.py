@@ -264,3 +264,25 @@ def test_why_missing_of_a_record_names_the_survivor_of_its_merged_person(
     doc = json.loads(out.stdout)
     assert doc["stands"]["entities"][0]["merged_into"] == str(john)
     assert f"person {jon} (merged into {john})" in doc["answer"]
+
+
+def test_review_show_names_the_shared_weight_a_household_email_got(db_url: str) -> None:
+    """An email someone of another name holds too is weighed as a shared identifier: show
+    names that parameter, not the plain email's 13.21 beside a weight of a few points."""
+    _resolve(db_url, "c1", "John", "Smith", None, source="clinichq", email="smiths@sonic.net")
+    _resolve(db_url, "c2", "Mary", "Jones", None, source="clinichq", email="smiths@sonic.net")
+    jon = _resolve(db_url, "p1", "J.", "Smith", None, email="smiths@sonic.net")
+    assert jon["decision_type"] == "review_pending", jon
+
+    async def go() -> dict[str, Any]:
+        conn = await asyncpg.connect(db_url)
+        try:
+            return await review.show(conn, jon["decision_id"])
+        finally:
+            await conn.close()
+
+    doc = anyio.run(go)
+    email = next(f for f in doc["score_breakdown"]["fields"] if f["field"] == "email")
+    assert doc["score_breakdown"]["email_shared"] is True
+    assert email["parameter"] == "phone_shared"
+    assert float(email["weight"]) <= float(email["w_agree"])

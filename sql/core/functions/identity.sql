@@ -507,7 +507,8 @@ BEGIN
                NULL::double precision AS w_email, NULL::double precision AS w_phone,
                NULL::double precision AS w_name, NULL::text AS name_level,
                NULL::double precision AS w_address, NULL::bigint AS holders,
-               NULL::text AS first_name, NULL::text AS last_name INTO v_best;
+               NULL::text AS first_name, NULL::text AS last_name,
+               NULL::boolean AS email_shared INTO v_best;
         IF v_gate.kind <> 'person' THEN
             decision_type := 'rejected';
             decision_reason := 'not a person: ' || v_gate.reason;
@@ -808,6 +809,8 @@ BEGIN
                 'email', round(v_best.w_email::numeric, 2), 'phone', round(v_best.w_phone::numeric, 2),
                 'name', round(v_best.w_name::numeric, 2), 'name_level', v_best.name_level,
                 'address', round(v_best.w_address::numeric, 2), 'phone_holders', v_best.holders,
+                -- the email weighed as a shared identifier (review show names its parameter)
+                'email_shared', v_best.email_shared,
                 'source_confidence', v_conf,
                 -- numeric, as the weights: a float's text follows the session's
                 -- extra_float_digits (at -15 a threshold of 12 was written as 10)
