@@ -57,6 +57,8 @@ def test_a_record_with_the_merged_away_persons_email_lands_on_the_survivor(
                        "WHERE id_value_norm = 'jsmith@sonic.net'") == john
     assert val(db_url, "SELECT count(*) FROM trapper.person_identifiers "
                        "WHERE person_id = $1", jon) == 0
+    assert val(db_url, "SELECT primary_email FROM trapper.sot_people WHERE person_id = $1",
+               john) == "jsmith@sonic.net"
     # John Smith again, by that email alone: the survivor, not another review
     again = _resolve(db_url, "c2", "John", "Smith", None, source="clinichq",
                      email="jsmith@sonic.net")

@@ -70,6 +70,15 @@ BEGIN
     WHERE requester_person_id = p_from;
     UPDATE trapper.sot_appointments SET person_id = p_to WHERE person_id = p_from;
 
+    -- a survivor with no email or phone on its row shows the merged-away person's
+    UPDATE trapper.sot_people t
+    SET primary_email = coalesce(t.primary_email, f.primary_email),
+        primary_phone = coalesce(t.primary_phone, f.primary_phone), updated_at = now()
+    FROM trapper.sot_people f
+    WHERE f.person_id = p_from AND t.person_id = p_to
+      AND ((t.primary_email IS NULL AND f.primary_email IS NOT NULL)
+           OR (t.primary_phone IS NULL AND f.primary_phone IS NOT NULL));
+
     SELECT household_id INTO v_household FROM trapper.sot_people WHERE person_id = p_from;
     IF v_household IS NOT NULL THEN
         SELECT household_id INTO v_to_household FROM trapper.sot_people WHERE person_id = p_to;
