@@ -288,3 +288,15 @@ def test_review_show_names_the_shared_weight_a_household_email_got(db_url: str) 
     assert doc["score_breakdown"]["email_shared"] is True
     assert email["parameter"] == "phone_shared"
     assert float(email["weight"]) <= float(email["w_agree"])
+
+
+def test_log_record_takes_the_id_as_the_file_shows_it_without_a_source(db_url: str) -> None:
+    """`log --record 101.0` (a spreadsheet's float) is record 101 with --source or without."""
+    sql(db_url, "INSERT INTO trapper.orchestrator_job_log (action, source_system, "
+                "source_table, source_record_id, decision_reason) VALUES "
+                "('identity_decision', 'shelterluv', 'people', '101', 'test row')")
+    env = {"DATABASE_URL": db_url}
+    for extra in ((), ("--source", "shelterluv"), ("--source", "shelterluv/people")):
+        out = run_cli("log", "--record", "101.0", *extra, "--json", env=env)
+        assert out.returncode == 0, out.stderr
+        assert [r["source_record_id"] for r in json.loads(out.stdout)] == ["101"], extra
