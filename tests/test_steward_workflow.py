@@ -300,3 +300,24 @@ def test_log_record_takes_the_id_as_the_file_shows_it_without_a_source(db_url: s
         out = run_cli("log", "--record", "101.0", *extra, "--json", env=env)
         assert out.returncode == 0, out.stderr
         assert [r["source_record_id"] for r in json.loads(out.stdout)] == ["101"], extra
+
+
+def test_a_request_whose_record_names_no_trapper_gets_a_fix_that_works(db_url: str) -> None:
+    """A web intake request has no trapper field: "assign one in the source system" could not
+    be followed. The fix is the statement that assigns one; run as written, the gap closes."""
+    request = val(db_url, "INSERT INTO trapper.sot_requests (source_system, source_record_id) "
+                          "VALUES ('web_intake', 'wi-1') RETURNING request_id")
+    named = val(db_url, "INSERT INTO trapper.sot_requests (source_system, source_record_id, "
+                        "assigned_trapper_refs) VALUES ('airtable', 'rec1', '{recT1}') "
+                        "RETURNING request_id")
+    fixes = {r["entity_id"]: r["suggested_fix"] for r in sql(
+        db_url, "SELECT entity_id, suggested_fix FROM trapper.v_data_why_missing "
+                "WHERE issue_type = 'request_no_trapper'")}
+    assert "recT1" in fixes[str(named)] and "airtable/trappers" in fixes[str(named)]
+    fix = fixes[str(request)]
+    assert "no trapper field" in fix
+    trapper = _resolve(db_url, "c1", "Tess", "Trap", "7075230401", source="clinichq")
+    execute(db_url, fix[fix.index("INSERT"):].replace("TRAPPER PERSON ID",
+                                                      str(trapper["person_id"])))
+    assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing "
+                       "WHERE entity_id = $1", str(request)) == 0

@@ -70,7 +70,19 @@ WITH gaps AS (
     SELECT 'request_no_trapper', 'request', r.request_id,
            coalesce(r.summary, r.source_system || ' ' || r.source_record_id),
            format('Open request (%s) has no trapper assigned', r.status),
-           'Assign a trapper in the source system; linking picks it up on the next sync'
+           -- "assign it in the source system" cannot be followed where the source's records
+           -- carry no trapper at all (a web intake form): say so, and how to assign one here
+           CASE WHEN r.assigned_trapper_refs IS NULL THEN format(
+                    'Its record has no trapper field (an intake form, an appointment request), '
+                    'so no sync will assign one: assign one here: INSERT INTO '
+                    'trapper.request_trappers (request_id, person_id, source) '
+                    'VALUES (%L, ''TRAPPER PERSON ID'', ''steward'')', r.request_id)
+                WHEN cardinality(r.assigned_trapper_refs) > 0 THEN format(
+                    'The trapper(s) it names (%s) are no known trapper: ingest the trappers '
+                    'export (airtable/trappers) that holds them; linking picks them up',
+                    array_to_string(r.assigned_trapper_refs, ', '))
+                ELSE 'Assign a trapper in the source system; linking picks it up on the next '
+                     'sync' END
     FROM trapper.sot_requests r
     WHERE r.status NOT IN ('completed', 'cancelled', 'redirected')
       AND NOT EXISTS (SELECT 1 FROM trapper.request_trappers rt
