@@ -321,3 +321,28 @@ def test_a_request_whose_record_names_no_trapper_gets_a_fix_that_works(db_url: s
                                                       str(trapper["person_id"])))
     assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing "
                        "WHERE entity_id = $1", str(request)) == 0
+
+
+def test_a_place_the_geocoder_missed_is_fixed_as_its_gap_says(db_url: str,
+                                                              tmp_path: Path) -> None:
+    """place_no_geometry named "re-geocode", which nothing here does: the fix says to ingest a
+    geocode result for the address, and doing so puts the place on the map."""
+    env = {"DATABASE_URL": db_url}
+    address = "4235 Manzanita Pl, Santa Rosa, CA 95403"
+    first = tmp_path / "geo1.ndjson"
+    first.write_text(json.dumps({"lat": None, "lng": None, "status": "ZERO_RESULTS",
+                                 "place_key": "gm-1", "query_address": address,
+                                 "formatted_address": ""}) + "\n")
+    assert run_cli("ingest", "google_maps/geocode_results", str(first), env=env).returncode == 0
+    assert run_cli("process", env=env).returncode == 0
+    row = sql(db_url, "SELECT entity_id, suggested_fix FROM trapper.v_data_why_missing "
+                      "WHERE issue_type = 'place_no_geometry'")[0]
+    assert "google_maps/geocode_results" in row["suggested_fix"]
+    second = tmp_path / "geo2.ndjson"
+    second.write_text(json.dumps({"lat": 38.45, "lng": -122.7, "status": "OK",
+                                  "place_key": "gm-1", "query_address": address,
+                                  "formatted_address": address + ", USA"}) + "\n")
+    assert run_cli("ingest", "google_maps/geocode_results", str(second), env=env).returncode == 0
+    assert run_cli("process", env=env).returncode == 0
+    assert val(db_url, "SELECT count(*) FROM trapper.v_data_why_missing "
+                       "WHERE entity_id = $1", row["entity_id"]) == 0

@@ -39,7 +39,13 @@ WITH gaps AS (
     SELECT 'place_no_geometry', 'place', p.place_id,
            coalesce(p.formatted_address, p.display_name, 'Unknown place'),
            'Place has no coordinates: it is invisible on the map',
-           'Re-geocode the address; if the geocoder found nothing, correct the address'
+           -- ("re-geocode" named no way to: the geocoder's results are a source like any)
+           CASE p.geocode_status
+               WHEN 'zero_results' THEN 'The geocoder found nothing for this address: correct '
+                   'the address in the source export and ingest it again, or ingest a geocode '
+                   'result (google_maps/geocode_results) whose query_address is this address'
+               ELSE 'Not geocoded yet: ingest the geocoder''s results for it '
+                   '(google_maps/geocode_results, query_address this address)' END
     FROM trapper.places p
     WHERE p.merged_into_place_id IS NULL AND p.location IS NULL
     UNION ALL
