@@ -228,7 +228,9 @@ def _record_answer(rejects: list[dict[str, Any]], stands: dict[str, Any] | None,
                      f"corrected by ingest run {r['corrected_by_run']}"
                      + (f" ({r['corrected_by_file']})" if r["corrected_by_file"] else ""))
     if stands is not None:
-        made = ", ".join(f"{e['entity_type']} {e['entity_id']}" for e in stands["entities"])
+        made = ", ".join(f"{e['entity_type']} {e['entity_id']}"
+                         + (f" (merged into {e['merged_into']})" if e.get("merged_into") else "")
+                         for e in stands["entities"])
         state = ("processing failed: " + stands["processing_error"]
                  if stands["processing_error"] else
                  "processed" + (f", made or matched {made}" if made else "")
@@ -269,7 +271,15 @@ async def log(conn: Conn, *, system: str | None = None, table: str | None = None
             max(1, min(limit, MAX_PAGE)))
     if system and table and record_id:
         return rows_of(await fetch_generic(conn, _q("log_by_record"), *args))
-    return rows_of(await conn.fetch(_q("log"), *args))
+    rows = rows_of(await conn.fetch(_q("log"), *args))
+    stored = id_text(record_id) if record_id else None
+    if not rows and stored and stored != record_id:
+        # without SYSTEM/TABLE there is no staged record to ask, so the id as the file shows
+        # it (`101.0`, a spreadsheet's float) is tried as ingest stores it when nothing was
+        # logged under it as typed; `log --record 101.0` answered "(no rows)" while
+        # `--source … --record 101.0` found record 101
+        rows = rows_of(await conn.fetch(_q("log"), system, table, stored, *args[3:]))
+    return rows
 
 
 async def fetch_generic(conn: Conn, query: str, *args: Any) -> list[asyncpg.Record]:

@@ -233,10 +233,18 @@ FROM trapper.orchestrator_record_log($1, $2, $3, $4::bigint[])
 ORDER BY log_seq;
 
 -- name: record_entities
-SELECT DISTINCT ON (entity_id) entity_type, entity_id, action, created_at
-FROM trapper.entity_sources
-WHERE source_system = $1 AND source_table = $2 AND source_row_id = $3
-ORDER BY entity_id, created_at;
+-- merged_into: the survivor of an entity merged since (a review's merge, the engine's place
+-- merges), so an answer naming the merged-away id also names the one that stands
+SELECT e.entity_type, e.entity_id, e.action, e.created_at,
+       nullif(CASE e.entity_type
+                  WHEN 'person' THEN trapper.get_canonical_person_id(e.entity_id)
+                  WHEN 'place' THEN trapper.get_canonical_place_id(e.entity_id)
+                  WHEN 'cat' THEN trapper.get_canonical_cat_id(e.entity_id)
+              END, e.entity_id) AS merged_into
+FROM (SELECT DISTINCT ON (entity_id) entity_type, entity_id, action, created_at
+      FROM trapper.entity_sources
+      WHERE source_system = $1 AND source_table = $2 AND source_row_id = $3
+      ORDER BY entity_id, created_at) e;
 
 -- name: jobs
 SELECT job_id, status, trigger_type, queued_at, started_at, completed_at, attempt_count,

@@ -388,6 +388,29 @@ LANGUAGE sql STABLE AS $$
     LIMIT 1
 $$;
 
+-- This source record was seen before, queued for review and settled `merged` (a person said
+-- its person is the candidate): when the best candidate now is the person they became
+-- (canonical), that person and the decision; else no row. Without it, the same record
+-- again (`replay --apply`, a new version) made one more person and queued the very pair
+-- the reviewer had settled. Reads the decisions' source index; only a pair in the review
+-- band asks.
+CREATE OR REPLACE FUNCTION trapper.review_merged_into(
+    p_source_system text, p_source_table text, p_source_row_id text, p_candidate uuid,
+    OUT survivor uuid, OUT decision_id bigint
+)
+LANGUAGE sql STABLE AS $$
+    SELECT k.survivor, k.decision_id
+    FROM (SELECT trapper.get_canonical_person_id(d.resulting_person_id) AS survivor,
+                 d.decision_id
+          FROM trapper.data_engine_match_decisions d
+          WHERE p_source_row_id IS NOT NULL
+            AND d.source_system = p_source_system AND d.source_table = p_source_table
+            AND d.source_row_id = p_source_row_id AND d.review_status = 'merged') k
+    WHERE k.survivor = p_candidate
+    ORDER BY k.decision_id DESC
+    LIMIT 1
+$$;
+
 -- Resolve one incoming person record. Candidates come only from identifier lookups, so a
 -- name alone can never match. Each candidate is scored with Fellegi–Sunter weights (an
 -- identifier held by several people uses the weaker 'phone_shared' weight; a weight is
@@ -429,6 +452,7 @@ DECLARE
     v_name text;
     v_locked boolean := false;
     v_kept record;
+    v_merged record;
     v_outcome text;
     v_listed text[];
     v_prev record;
@@ -483,7 +507,8 @@ BEGIN
                NULL::double precision AS w_email, NULL::double precision AS w_phone,
                NULL::double precision AS w_name, NULL::text AS name_level,
                NULL::double precision AS w_address, NULL::bigint AS holders,
-               NULL::text AS first_name, NULL::text AS last_name INTO v_best;
+               NULL::text AS first_name, NULL::text AS last_name,
+               NULL::boolean AS email_shared INTO v_best;
         IF v_gate.kind <> 'person' THEN
             decision_type := 'rejected';
             decision_reason := 'not a person: ' || v_gate.reason;
@@ -618,12 +643,21 @@ BEGIN
                     SELECT k.kept, k.apart_from, k.decision_id INTO v_kept
                     FROM trapper.review_kept_apart(v_src.source_system, v_src.source_table,
                                                    v_src.source_row_id, v_best.pid) k;
+                    SELECT m.survivor, m.decision_id INTO v_merged
+                    FROM trapper.review_merged_into(v_src.source_system, v_src.source_table,
+                                                    v_src.source_row_id, v_best.pid) m;
                     IF v_kept.kept IS NOT NULL THEN
                         decision_type := 'auto_match';
                         person_id := v_kept.kept;
                         decision_reason := format('this record was kept apart from person %s by the review of decision %s: it stays with person %s, not queued again (best candidate %s, log-odds %s)',
                                                   v_kept.apart_from, v_kept.decision_id,
                                                   v_kept.kept, v_best.pid, confidence_score);
+                    ELSIF v_merged.survivor IS NOT NULL THEN
+                        decision_type := 'auto_match';
+                        person_id := v_merged.survivor;
+                        decision_reason := format('this record''s person was merged into person %s by the review of decision %s: matched, not queued again (log-odds %s)',
+                                                  v_merged.survivor, v_merged.decision_id,
+                                                  confidence_score);
                     ELSE
                         decision_type := 'review_pending';
                         decision_reason := CASE WHEN v_best.name_level = 'first_only'
@@ -775,6 +809,8 @@ BEGIN
                 'email', round(v_best.w_email::numeric, 2), 'phone', round(v_best.w_phone::numeric, 2),
                 'name', round(v_best.w_name::numeric, 2), 'name_level', v_best.name_level,
                 'address', round(v_best.w_address::numeric, 2), 'phone_holders', v_best.holders,
+                -- the email weighed as a shared identifier (review show names its parameter)
+                'email_shared', v_best.email_shared,
                 'source_confidence', v_conf,
                 -- numeric, as the weights: a float's text follows the session's
                 -- extra_float_digits (at -15 a threshold of 12 was written as 10)

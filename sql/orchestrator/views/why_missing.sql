@@ -10,8 +10,16 @@ WITH gaps AS (
                AS entity_label,
            'Person has no email or phone: the next record about them cannot find them and '
            'will create a duplicate' AS explanation,
-           'Look up the source record (source_record_id) for an email or phone, add it with '
-           'trapper.add_person_identifier(), or merge the person by hand' AS suggested_fix
+           -- (the call written out, this person's id in it: the function takes six
+           -- arguments and the value normalised, so "add it with add_person_identifier()"
+           -- followed as written failed, or stored a value no look-up finds)
+           format('Look up the source record (source_record_id) for an email or phone and '
+                  'add it: SELECT trapper.add_person_identifier(%L, ''email'', '
+                  'trapper.norm_email(''EMAIL''), ''EMAIL'', NULL, 1.0); a phone: ''phone'', '
+                  'trapper.norm_phone_us(''PHONE''), ''PHONE''. Or, if they are someone '
+                  'already known, merge them in: UPDATE trapper.sot_people SET '
+                  'merged_into_person_id = ''THEIR ID'', merge_reason = ''WHY'' '
+                  'WHERE person_id = %L', sp.person_id, sp.person_id) AS suggested_fix
     FROM trapper.sot_people sp
     WHERE sp.merged_into_person_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers pi
@@ -19,8 +27,10 @@ WITH gaps AS (
     UNION ALL
     SELECT 'cat_no_microchip', 'cat', sc.cat_id, coalesce(sc.display_name, 'Unnamed cat'),
            'Cat has no microchip: the same cat may appear as several records',
-           'Check the clinic record for a microchip scan and add it with '
-           'trapper.add_cat_identifier()'
+           format('Check the clinic record for a microchip scan and add it: SELECT '
+                  'trapper.add_cat_identifier(%L, ''microchip'', '
+                  'trapper.validate_microchip(''CHIP''), ''WHO''); a chip another cat '
+                  'holds is theirs (nothing added): the two are one cat', sc.cat_id)
     FROM trapper.sot_cats sc
     WHERE sc.merged_into_cat_id IS NULL
       AND NOT EXISTS (SELECT 1 FROM trapper.cat_identifiers ci
@@ -29,7 +39,13 @@ WITH gaps AS (
     SELECT 'place_no_geometry', 'place', p.place_id,
            coalesce(p.formatted_address, p.display_name, 'Unknown place'),
            'Place has no coordinates: it is invisible on the map',
-           'Re-geocode the address; if the geocoder found nothing, correct the address'
+           -- ("re-geocode" named no way to: the geocoder's results are a source like any)
+           CASE p.geocode_status
+               WHEN 'zero_results' THEN 'The geocoder found nothing for this address: correct '
+                   'the address in the source export and ingest it again, or ingest a geocode '
+                   'result (google_maps/geocode_results) whose query_address is this address'
+               ELSE 'Not geocoded yet: ingest the geocoder''s results for it '
+                   '(google_maps/geocode_results, query_address this address)' END
     FROM trapper.places p
     WHERE p.merged_into_place_id IS NULL AND p.location IS NULL
     UNION ALL
@@ -60,7 +76,19 @@ WITH gaps AS (
     SELECT 'request_no_trapper', 'request', r.request_id,
            coalesce(r.summary, r.source_system || ' ' || r.source_record_id),
            format('Open request (%s) has no trapper assigned', r.status),
-           'Assign a trapper in the source system; linking picks it up on the next sync'
+           -- "assign it in the source system" cannot be followed where the source's records
+           -- carry no trapper at all (a web intake form): say so, and how to assign one here
+           CASE WHEN r.assigned_trapper_refs IS NULL THEN format(
+                    'Its record has no trapper field (an intake form, an appointment request), '
+                    'so no sync will assign one: assign one here: INSERT INTO '
+                    'trapper.request_trappers (request_id, person_id, source) '
+                    'VALUES (%L, ''TRAPPER PERSON ID'', ''steward'')', r.request_id)
+                WHEN cardinality(r.assigned_trapper_refs) > 0 THEN format(
+                    'The trapper(s) it names (%s) are no known trapper: ingest the trappers '
+                    'export (airtable/trappers) that holds them; linking picks them up',
+                    array_to_string(r.assigned_trapper_refs, ', '))
+                ELSE 'Assign a trapper in the source system; linking picks it up on the next '
+                     'sync' END
     FROM trapper.sot_requests r
     WHERE r.status NOT IN ('completed', 'cancelled', 'redirected')
       AND NOT EXISTS (SELECT 1 FROM trapper.request_trappers rt
