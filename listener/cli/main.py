@@ -32,12 +32,15 @@ from listener.cli import (
 from listener.core import db
 from listener.core.errors import UserError
 from listener.core.output import OutputFailed, drop_stdout, guard_streams
+from listener.schema import migrations
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="atlas-orchestrator")
 def cli() -> None:
     """atlas-orch: coordination, decision log and live events over the Atlas pipeline."""
+    # every command refuses a database an earlier release installed, until `install`
+    db.check_release_with(migrations.behind)
 
 
 cli.add_command(install.install)

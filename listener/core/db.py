@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -12,9 +12,9 @@ from listener.core.config import database_url_from_env
 from listener.core.errors import UserError
 from listener.core.redact import redact
 
-__all__ = ["SESSION_SETTINGS", "STARTUP_SETTINGS", "ConnectFailed", "NotUpgraded", "connect",
-           "connection", "pin_session", "redact", "resolve_url", "session_settings",
-           "skip_release_check"]
+__all__ = ["SESSION_SETTINGS", "STARTUP_SETTINGS", "ConnectFailed", "NotUpgraded",
+           "check_release_with", "connect", "connection", "pin_session", "redact",
+           "resolve_url", "session_settings", "skip_release_check"]
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -77,6 +77,15 @@ class NotUpgraded(UserError):
 # per process, not per connection of a pool or per reconnect of the listener.
 _CURRENT: set[str] = set()
 _CHECK_RELEASE = [True]
+# How far behind its release a database is (listener.schema.migrations.behind), handed in by
+# the CLI (listener/cli/main.py): core imports no layer above it (pyproject.toml, "layers").
+_BEHIND: list[Callable[[asyncpg.Connection], Awaitable[list[str]]] | None] = [None]
+
+
+def check_release_with(behind: Callable[[asyncpg.Connection], Awaitable[list[str]]]) -> None:
+    """Have ``connect`` refuse a database an earlier release installed, by ``behind``: the
+    SQL files of the installed mode not yet applied."""
+    _BEHIND[0] = behind
 
 
 def skip_release_check() -> None:
@@ -93,12 +102,11 @@ async def _refuse_earlier_release(conn: asyncpg.Connection, url: str) -> None:
     ingest failed file by file on a missing column, the listener on a missing function, each
     with advice that did not say the one thing to do. One line now says it, before anything
     runs."""
-    if not _CHECK_RELEASE[0] or url in _CURRENT:
+    behind = _BEHIND[0]
+    if behind is None or not _CHECK_RELEASE[0] or url in _CURRENT:
         return
-    from listener.schema import migrations
-
     try:
-        late = await migrations.behind(conn)
+        late = await behind(conn)
     except asyncpg.InsufficientPrivilegeError:
         # a role that may not read the install's record (a narrow reader's): its commands
         # say what they lack themselves, as before
