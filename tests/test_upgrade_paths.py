@@ -40,7 +40,12 @@ COUNTS = {
     "places": "SELECT count(*) FROM trapper.places",
     "places_live": "SELECT count(*) FROM trapper.places WHERE merged_into_place_id IS NULL",
     "cats": "SELECT count(*) FROM trapper.sot_cats",
-    "person_identifiers": "SELECT count(*) FROM trapper.person_identifiers",
+    # by the person each identifier stands for: core 047 moves a merged-away person's
+    # identifiers to the survivor, dropping those the survivor holds too
+    "person_identifiers": "SELECT count(DISTINCT (coalesce(p.merged_into_person_id, "
+                          "p.person_id), i.id_type, i.id_value_norm)) "
+                          "FROM trapper.person_identifiers i "
+                          "JOIN trapper.sot_people p USING (person_id)",
     "match_decisions": "SELECT count(*) FROM trapper.data_engine_match_decisions",
     "job_log": "SELECT count(*) FROM trapper.orchestrator_job_log",
     "events": "SELECT count(*) FROM trapper.orchestrator_events",

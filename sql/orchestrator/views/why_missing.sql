@@ -40,7 +40,8 @@ WITH gaps AS (
            coalesce(p.formatted_address, p.display_name, 'Unknown place'),
            'Place has no coordinates: it is invisible on the map',
            -- ("re-geocode" named no way to: the geocoder's results are a source like any)
-           CASE p.geocode_status
+           -- (through the row: a host's places may have no geocode_status, requires.toml)
+           CASE to_jsonb(p) ->> 'geocode_status'
                WHEN 'zero_results' THEN 'The geocoder found nothing for this address: correct '
                    'the address in the source export and ingest it again, or ingest a geocode '
                    'result (google_maps/geocode_results) whose query_address is this address'
@@ -78,18 +79,26 @@ WITH gaps AS (
            format('Open request (%s) has no trapper assigned', r.status),
            -- "assign it in the source system" cannot be followed where the source's records
            -- carry no trapper at all (a web intake form): say so, and how to assign one here
-           CASE WHEN r.assigned_trapper_refs IS NULL THEN format(
+           -- (the trappers named through the row: a host's requests may have no
+           -- assigned_trapper_refs, requires.toml; there, the source system's fix)
+           CASE WHEN NOT rj.j ? 'assigned_trapper_refs' THEN
+                    'Assign a trapper in the source system; linking picks it up on the next '
+                    'sync'
+                WHEN jsonb_typeof(rj.j -> 'assigned_trapper_refs') IS DISTINCT FROM 'array'
+                THEN format(
                     'Its record has no trapper field (an intake form, an appointment request), '
                     'so no sync will assign one: assign one here: INSERT INTO '
                     'trapper.request_trappers (request_id, person_id, source) '
                     'VALUES (%L, ''TRAPPER PERSON ID'', ''steward'')', r.request_id)
-                WHEN cardinality(r.assigned_trapper_refs) > 0 THEN format(
+                WHEN jsonb_array_length(rj.j -> 'assigned_trapper_refs') > 0 THEN format(
                     'The trapper(s) it names (%s) are no known trapper: ingest the trappers '
                     'export (airtable/trappers) that holds them; linking picks them up',
-                    array_to_string(r.assigned_trapper_refs, ', '))
+                    (SELECT string_agg(x, ', ')
+                     FROM jsonb_array_elements_text(rj.j -> 'assigned_trapper_refs') x))
                 ELSE 'Assign a trapper in the source system; linking picks it up on the next '
                      'sync' END
     FROM trapper.sot_requests r
+    CROSS JOIN LATERAL (SELECT to_jsonb(r) AS j) rj
     WHERE r.status NOT IN ('completed', 'cancelled', 'redirected')
       AND NOT EXISTS (SELECT 1 FROM trapper.request_trappers rt
                       WHERE rt.request_id = r.request_id)
