@@ -381,8 +381,13 @@ LANGUAGE sql STABLE AS $$
                  d.decision_id
           FROM trapper.data_engine_match_decisions d
           WHERE p_source_row_id IS NOT NULL
-            AND d.source_system = p_source_system AND d.source_table = p_source_table
-            AND d.source_row_id = p_source_row_id AND d.review_status = 'kept_separate') k
+            -- (the decisions' collation named: a caller passing staged_records' "C" columns
+            -- gave the comparison theirs, no index served it, and every call read the whole
+            -- table, 10 ms at 70,000 decisions and growing with them)
+            AND d.source_system = p_source_system COLLATE "default"
+            AND d.source_table = p_source_table COLLATE "default"
+            AND d.source_row_id = p_source_row_id COLLATE "default"
+            AND d.review_status = 'kept_separate') k
     WHERE p_candidate IN (k.kept, k.apart_from) AND k.kept <> k.apart_from
     ORDER BY k.decision_id DESC
     LIMIT 1
@@ -404,8 +409,11 @@ LANGUAGE sql STABLE AS $$
                  d.decision_id
           FROM trapper.data_engine_match_decisions d
           WHERE p_source_row_id IS NOT NULL
-            AND d.source_system = p_source_system AND d.source_table = p_source_table
-            AND d.source_row_id = p_source_row_id AND d.review_status = 'merged') k
+            -- (the decisions' collation named, as in review_kept_apart)
+            AND d.source_system = p_source_system COLLATE "default"
+            AND d.source_table = p_source_table COLLATE "default"
+            AND d.source_row_id = p_source_row_id COLLATE "default"
+            AND d.review_status = 'merged') k
     WHERE k.survivor = p_candidate
     ORDER BY k.decision_id DESC
     LIMIT 1
@@ -698,8 +706,10 @@ BEGIN
         INTO v_prev
         FROM (SELECT d.decision_id, d.resulting_person_id
               FROM trapper.data_engine_match_decisions d
-              WHERE d.source_system = v_src.source_system AND d.source_table = v_src.source_table
-                AND d.source_row_id = v_src.source_row_id
+              -- (the decisions' collation named, as in review_kept_apart: v_src's are "C")
+              WHERE d.source_system = v_src.source_system COLLATE "default"
+                AND d.source_table = v_src.source_table COLLATE "default"
+                AND d.source_row_id = v_src.source_row_id COLLATE "default"
                 AND d.staged_record_id IS DISTINCT FROM p_staged_record_id
                 AND d.resulting_person_id IS NOT NULL
               ORDER BY d.decision_id DESC
