@@ -78,9 +78,35 @@ def ingest(
     (docs/ingest.md, "Several files at once").
     """
     with _stdin_spooled(files, fmt) as files:
-        _ingest(database_url, source, files, manifest, fmt, encoding, records_key,
-                max_sheet_rows, max_sheet_columns, max_json_depth, id_fields, max_row_bytes,
-                jobs, progress, as_json)
+        plan = _ingest_plan(source, files, manifest, fmt)
+        url = db.resolve_url(database_url)
+        options = IngestOptions(encoding=encoding, records_key=records_key,
+                                max_sheet_rows=max_sheet_rows,
+                                max_sheet_columns=max_sheet_columns,
+                                max_json_depth=max_json_depth, id_fields=id_fields,
+                                max_row_bytes=max_row_bytes)
+        bars = _Bars(plan, progress)
+
+        def tell(result: ingest_mod.IngestResult) -> None:
+            bars.ended(result)
+            if result.status != "completed":
+                say(f"error: {result.describe_failure()}")
+            elif not as_json:
+                say(_ingest_summary(result))
+                for note in result.notes:
+                    say(f"note: {note}")
+
+        report = run(lambda: ingest_files(url, plan, options, jobs=jobs, on_result=tell,
+                                          on_abandoned=lambda a: say(a.describe()),
+                                          on_progress=bars.update))
+        bars.close()
+        if as_json:
+            emit_json(report.as_dict())
+        elif len(report.results) > 1:
+            say(f"{len(report.results)} files: {len(report.results) - len(report.failed)} "
+                f"completed, {len(report.failed)} failed")
+        if not report.ok:
+            sys.exit(1)
 
 
 @contextmanager
@@ -107,43 +133,6 @@ def _stdin_spooled(files: tuple[Path, ...], fmt: str | None) -> Iterator[tuple[P
         yield tuple(spool if f == Path("-") else f for f in files)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _ingest(
-    database_url: str | None, source: str | None, files: tuple[Path, ...],
-    manifest: Path | None, fmt: str | None, encoding: str | None, records_key: str | None,
-    max_sheet_rows: int | None, max_sheet_columns: int | None, max_json_depth: int | None,
-    id_fields: tuple[str, ...], max_row_bytes: int, jobs: int, progress: bool | None,
-    as_json: bool,
-) -> None:
-    plan = _ingest_plan(source, files, manifest, fmt)
-    url = db.resolve_url(database_url)
-    options = IngestOptions(encoding=encoding, records_key=records_key,
-                            max_sheet_rows=max_sheet_rows, max_sheet_columns=max_sheet_columns,
-                            max_json_depth=max_json_depth, id_fields=id_fields,
-                            max_row_bytes=max_row_bytes)
-    bars = _Bars(plan, progress)
-
-    def tell(result: ingest_mod.IngestResult) -> None:
-        bars.ended(result)
-        if result.status != "completed":
-            say(f"error: {result.describe_failure()}")
-        elif not as_json:
-            say(_ingest_summary(result))
-            for note in result.notes:
-                say(f"note: {note}")
-
-    report = run(lambda: ingest_files(url, plan, options, jobs=jobs, on_result=tell,
-                                      on_abandoned=lambda a: say(a.describe()),
-                                      on_progress=bars.update))
-    bars.close()
-    if as_json:
-        emit_json(report.as_dict())
-    elif len(report.results) > 1:
-        say(f"{len(report.results)} files: {len(report.results) - len(report.failed)} "
-            f"completed, {len(report.failed)} failed")
-    if not report.ok:
-        sys.exit(1)
 
 
 class _Bars:
