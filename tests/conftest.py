@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tests import fake_slack
 from tests.fake_slack import FakeSlack
 from tests.helpers import execute
 from tests.pg import Server, test_server
@@ -115,12 +116,8 @@ def loaded(pg: Server, _loaded_template: str) -> Iterator[str]:
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
     """A fake Slack incoming webhook on 127.0.0.1 (tests/fake_slack.py), for the alert tests."""
-    server = FakeSlack()
-    server.start()
-    try:
+    with fake_slack.running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

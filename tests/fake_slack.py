@@ -8,6 +8,8 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,3 +106,14 @@ class FakeSlack:
                     out.append((element["text"].split("`")[1],
                                 r.body["blocks"][0]["text"]["text"]))
         return out
+
+
+@contextmanager
+def running() -> Iterator[FakeSlack]:
+    """A started FakeSlack, stopped on exit (the tests' `slack` fixtures)."""
+    server = FakeSlack()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -21,6 +21,7 @@ import pytest
 
 from listener.core.errors import UserError
 from listener.events.service import Listener, ListenerConfig
+from tests import fake_slack
 from tests.conftest import run_cli
 from tests.fake_slack import FakeSlack
 from tests.helpers import execute, flood_log, sql, val
@@ -60,12 +61,8 @@ def outbox(url: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def slack_b() -> Iterator[FakeSlack]:
     """A second fake webhook, for a second route."""
-    server = FakeSlack()
-    server.start()
-    try:
+    with fake_slack.running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 # -- Slack: Retry-After, a throttled webhook, a URL that cannot be requested -----------------
