@@ -104,6 +104,59 @@ def test_a_large_backlog_gets_a_second_job_that_two_workers_share(qdb: str) -> N
     assert min(d["records_processed"] for d in done) > 0   # both workers took a share
 
 
+@pytest.mark.parametrize("claim", ["claim_jobs", "orchestrator_claim_jobs"])
+def test_a_worker_with_nothing_queued_shares_a_table_another_is_working(
+        qdb: str, claim: str) -> None:
+    execute(qdb, "UPDATE trapper.processing_settings SET value = 50 "
+                 "WHERE key = 'share_running_records'")
+    stage(qdb, 1, 120)
+    first = sql(qdb, f"SELECT job_id FROM trapper.{claim}('a', 1)")
+    assert len(first) == 1
+    # 120 left, one worker on it: a second gets a share (120 >= 50 each for two)
+    shared = sql(qdb, f"SELECT job_id, source_table, trigger_type, trigger_id, worker_id, "
+                      f"status FROM trapper.{claim}('b', 1)")
+    assert [(r["source_table"], r["trigger_type"], r["trigger_id"], r["worker_id"],
+             r["status"]) for r in shared] == [
+        ("t0", "share", str(first[0]["job_id"]), "b", "processing")]
+    # a third would leave fewer than 50 each to three workers; a worker already on the
+    # table is never given a second share of it
+    assert sql(qdb, f"SELECT * FROM trapper.{claim}('c', 1)") == []
+    assert sql(qdb, f"SELECT * FROM trapper.{claim}('b', 1)") == []
+    # turned off: nothing shared however large the table
+    execute(qdb, "UPDATE trapper.processing_settings SET value = 0 "
+                 "WHERE key = 'share_running_records'")
+    assert sql(qdb, f"SELECT * FROM trapper.{claim}('d', 1)") == []
+
+
+def test_two_workers_draining_share_the_last_table_and_work_each_record_once(
+        qdb: str) -> None:
+    execute(qdb, """UPDATE trapper.processing_settings SET value = 20
+                    WHERE key = 'share_running_records';
+                    INSERT INTO trapper.processing_settings VALUES
+                        ('test_sleep_s', 0.005, 'each record takes a moment')""")
+    stage(qdb, 1, 150)    # one job: below share_table_records, nothing shared at enqueue
+
+    async def main() -> list:
+        workers = [Worker(qdb, job_batch=1, record_budget=5) for _ in range(2)]
+        results = []
+
+        async def one(w: Worker) -> None:
+            results.append(await w.run(until_empty=True))
+
+        async with anyio.create_task_group() as tg:
+            for w in workers:
+                tg.start_soon(one, w)
+        return results
+
+    stats = anyio.run(main)
+    counts = sql(qdb, "SELECT staged_id, count(*) AS n FROM public.calls GROUP BY 1")
+    assert len(counts) == 150 and max(r["n"] for r in counts) == 1
+    assert all(s.records_processed > 0 for s in stats)   # both worked the one table
+    jobs = sql(qdb, "SELECT trigger_type, status FROM trapper.processing_jobs")
+    assert {j["status"] for j in jobs} == {"completed"}
+    assert "share" in {j["trigger_type"] for j in jobs}
+
+
 def test_concurrent_workers_never_process_a_record_twice(qdb: str) -> None:
     stage(qdb, 40, 25)
 

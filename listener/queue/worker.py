@@ -47,6 +47,10 @@ class WorkerStats:
 # each transaction costs its own commit and batch statements, ~2-4 ms.
 MIN_RECORD_BUDGET = 20
 
+# How long a worker draining the queue waits before its last look for work another worker
+# holds (Worker._loop): longer than a claim's transaction.
+LOOK_AGAIN_S = 0.25
+
 
 def next_record_budget(previous: int, cap: int, target_s: float, records: int,
                        seconds: float) -> int:
@@ -142,9 +146,18 @@ class Worker:
     ) -> None:
         q = _SQL
         records = budget   # this transaction's records: next_record_budget
+        looked_again = False
         while not self.stopping.is_set() and not self._out_of_time(budget_s, started):
             jobs = await conn.fetch(self._claim, self.worker_id, self.job_batch)
             self.stats.transactions += 1
+            if not jobs and until_empty and not looked_again and await conn.fetchval(
+                    q["others_working"], self.worker_id):
+                # A job another worker was claiming at that moment was skipped (its row
+                # locked) and not yet seen as running, so the claim could not share it
+                # (claim_share): look once more before leaving the rest to that worker.
+                looked_again = True
+                await anyio.sleep(LOOK_AGAIN_S)
+                continue
             if not jobs:
                 # Link once the queue has drained, not after every job: linking reads
                 # whole tables and a burst of jobs would run it again and again.
@@ -155,6 +168,7 @@ class Worker:
                 with anyio.move_on_after(self.poll_interval):
                     await self.stopping.wait()
                 continue
+            looked_again = False
             self._held = {j["job_id"] for j in jobs}
             event(log, "jobs_claimed", jobs=len(jobs),
                   sources=sorted({f"{j['source_system']}/{j['source_table']}" for j in jobs}))

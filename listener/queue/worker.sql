@@ -8,6 +8,11 @@ FROM trapper.claim_jobs($1, $2);
 SELECT job_id, status, processed, failed, remaining, error
 FROM trapper.work_jobs($1::uuid[], $2, $3);
 
+-- name: others_working
+-- Whether another worker holds a running job (a table this worker might share).
+SELECT EXISTS (SELECT 1 FROM trapper.processing_jobs
+               WHERE status = 'processing' AND worker_id IS DISTINCT FROM $1);
+
 -- name: heartbeat
 SELECT trapper.heartbeat_jobs($1, $2::uuid[]);
 

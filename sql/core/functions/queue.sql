@@ -101,6 +101,73 @@ BEGIN
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED))
     RETURNING j.*;
+    IF NOT FOUND AND p_limit > 0 THEN
+        RETURN QUERY SELECT * FROM trapper.claim_share(p_worker);
+    END IF;
+END $$;
+
+-- A worker that finds nothing queued helps with a table another worker is still working:
+-- a new job of that table ('share', naming the job it helps), claimed at once. Records are
+-- taken SKIP LOCKED, so the two never work one record. enqueue_processing's second job
+-- shares only a backlog of share_table_records known at enqueue; a table below it (or one
+-- left last) was worked by one worker while the other idled: petlink/pets' 8,280 records,
+-- the last 4 of 25 s in bench/identity.py's people-only run (docs/processing.md, "Jobs").
+-- A table joins another worker only while at least share_running_records records per
+-- worker would be left to each (fewer are not worth the two workers' waits on each other's
+-- new keys); 0 turns it off. Counted with a LIMIT: an idle worker's look stays bounded.
+CREATE OR REPLACE FUNCTION trapper.claim_share(p_worker text)
+RETURNS SETOF trapper.processing_jobs
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_min integer := coalesce(trapper.processing_setting('share_running_records'), 0);
+    r record;
+    v_jobs integer;
+    v_left integer;
+    v_job uuid;
+BEGIN
+    IF v_min <= 0 THEN
+        RETURN;
+    END IF;
+    FOR r IN
+        SELECT j.source_system, j.source_table, max(j.priority) AS priority,
+               (array_agg(j.job_id ORDER BY j.started_at))[1] AS helped
+        FROM trapper.processing_jobs j
+        WHERE j.status = 'processing' AND j.worker_id IS DISTINCT FROM p_worker
+          AND NOT EXISTS (SELECT 1 FROM trapper.processing_jobs m
+                          WHERE m.status = 'processing' AND m.worker_id = p_worker
+                            AND m.source_system = j.source_system
+                            AND m.source_table = j.source_table)
+        GROUP BY j.source_system, j.source_table
+        ORDER BY max(j.priority) DESC, min(j.started_at)
+    LOOP
+        -- one share at a time per table (enqueue_processing's lock): two idle workers
+        -- would otherwise both count the same backlog as theirs
+        PERFORM pg_advisory_xact_lock(
+            hashtextextended('enqueue:' || r.source_system || '/' || r.source_table, 0));
+        SELECT count(*) INTO v_jobs FROM trapper.processing_jobs j
+        WHERE j.status = 'processing' AND j.source_system = r.source_system
+          AND j.source_table = r.source_table;
+        CONTINUE WHEN v_jobs = 0;
+        SELECT count(*) INTO v_left FROM (
+            SELECT 1 FROM trapper.staged_records s
+            WHERE s.source_system = r.source_system AND s.source_table = r.source_table
+              AND NOT s.is_processed AND s.processing_error IS NULL
+            LIMIT v_min * (v_jobs + 1)) x;
+        CONTINUE WHEN v_left < v_min * (v_jobs + 1);
+        -- queued, then claimed: a job passes through the states every job does (the
+        -- shadow triggers' job events see both)
+        INSERT INTO trapper.processing_jobs
+            (trigger_type, trigger_id, source_system, source_table, priority, total_records)
+        VALUES ('share', r.helped::text, r.source_system, r.source_table, r.priority, v_left)
+        RETURNING job_id INTO v_job;
+        RETURN QUERY
+        UPDATE trapper.processing_jobs j
+        SET status = 'processing', worker_id = p_worker, started_at = now(),
+            heartbeat_at = now(), attempt_count = j.attempt_count + 1
+        WHERE j.job_id = v_job
+        RETURNING j.*;
+        RETURN;
+    END LOOP;
 END $$;
 
 -- The worker's beat; returns the jobs it still holds (one reclaimed elsewhere is gone).

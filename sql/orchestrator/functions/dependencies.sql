@@ -53,6 +53,12 @@ BEGIN
         LIMIT p_limit
         FOR UPDATE SKIP LOCKED))
     RETURNING j.*;
+    -- nothing ready: help with a table another worker is working (a running table's
+    -- dependencies are met already), where the core has the share (ours: a host's own
+    -- engines may not; requires.toml does not ask for it)
+    IF NOT FOUND AND p_limit > 0 AND to_regprocedure('trapper.claim_share(text)') IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM trapper.claim_share(p_worker);
+    END IF;
 END $$;
 
 -- The cron route's entry point with the dependency order: process_next_job's contract.
