@@ -144,6 +144,7 @@ async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> No
         await conn.close()
     if peer:
         await people_only(world, people_truth, workers)
+        await engine_alone(world, people_truth, workers)
     total = sum(times.values())
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
           + f"; whole load {total:.1f}s (goal at atlas <= 120 s)")
@@ -171,6 +172,86 @@ async def people_only(world: Path, truth: dict[tuple[str, str, str], str],
           f"({stats.records_processed:,} records of the {len(tables)} tables Splink read; "
           f"their processors also make the places and cats those rows carry); people "
           f"precision {precision:.4f} recall {recall:.4f} F1 {f1:.4f}")
+
+
+# The person entry point over a batch of records in one statement, in the arrays' order (a
+# function scan returns its rows in order, and each call sees the people the calls before it
+# made, as a processor's batch does).
+ENGINE_BATCH = """
+SELECT count(trapper.find_or_create_person(x.email, x.phone, x.first, x.last, x.address,
+                                           x.source, x.id, x.cell, x.name_only))
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::bigint[], $8::text[], $9::boolean[])
+     AS x (email, phone, first, last, address, source, id, cell, name_only)
+"""
+
+# The tables whose processor may make a person of a name alone (processors.sql).
+NAME_ONLY = {("atlas_ui", "manual_entry")}
+
+
+async def engine_alone(world: Path, truth: dict[tuple[str, str, str], str], workers: int,
+                       batch: int = 100) -> None:
+    """Like for like with Splink (issue 17): our identity engine alone on the records Splink
+    read, given the same columns, as typed (``splink_peer.engine_input``), through its entry
+    point ``trapper.find_or_create_person``, by ``workers`` connections taking ``batch``
+    records a transaction in staged order. Every decision is still written with its evidence
+    and every person with their identifiers and sources; no place, cat, request or link is
+    made, as Splink makes none. Timed from the first batch to the last."""
+    tables = {(k[0], k[1]) for k in truth}
+    async with fresh_database("with-core") as url:
+        conn = await asyncpg.connect(url)
+        await ingest_world(conn, url, world, tables=tables)
+        rows = await conn.fetch("""
+            SELECT * FROM (
+                SELECT DISTINCT ON (source_system, source_table, source_row_id)
+                       id, source_system, source_table, payload::text AS payload
+                FROM trapper.staged_records
+                ORDER BY source_system, source_table, source_row_id, id) first_versions
+            ORDER BY id""")
+        inputs = []
+        for r in rows:
+            key = (r["source_system"], r["source_table"])
+            f = splink_peer.SOURCES.get(key) or splink_peer.guess_fields(
+                json.loads(r["payload"]).keys())
+            inputs.append((r["id"], r["source_system"], key in NAME_ONLY,
+                           splink_peer.engine_input(json.loads(r["payload"]), f)))
+        chunks = [inputs[i:i + batch] for i in range(0, len(inputs), batch)]
+        retried = 0
+
+        async def worker() -> None:
+            nonlocal retried
+            c = await asyncpg.connect(url)
+            try:
+                while chunks:
+                    chunk = chunks.pop(0)
+                    args = ([x[3]["email"] for x in chunk], [x[3]["phone"] for x in chunk],
+                            [x[3]["first"] for x in chunk], [x[3]["last"] for x in chunk],
+                            [x[3]["address"] for x in chunk], [x[1] for x in chunk],
+                            [x[0] for x in chunk], [x[3]["cell"] for x in chunk],
+                            [x[2] for x in chunk])
+                    while True:
+                        try:
+                            async with c.transaction():
+                                await c.fetchval(ENGINE_BATCH, *args)
+                            break
+                        except asyncpg.DeadlockDetectedError:
+                            retried += 1   # the other connection's keys: the batch again
+            finally:
+                await c.close()
+
+        t = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(workers):
+                tg.start_soon(worker)
+        seconds = time.perf_counter() - t
+        pred = await predicted(conn, "person")
+        await conn.close()
+    precision, recall, _ = pairwise(truth, pred)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
+    print(f"peer    like for like: our identity engine alone on the same records and columns "
+          f"(find_or_create_person, {workers} connections, {batch} a transaction): "
+          f"{seconds:.1f}s for {len(inputs):,} records ({retried} batches retried after a "
+          f"deadlock); people precision {precision:.4f} recall {recall:.4f} F1 {f1:.4f}")
 
 
 async def profile_of(conn: asyncpg.Connection) -> dict[str, dict[str, float]]:

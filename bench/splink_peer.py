@@ -187,6 +187,24 @@ def build_records(rows: Iterable[tuple[str, str, str, Mapping[str, Any]]]
     return out, [f"{s}/{t}" for s, t in guessed]
 
 
+def engine_input(payload: Mapping[str, Any], f: Fields) -> dict[str, Any]:
+    """The fields of ``payload`` as our engine's person entry point takes them
+    (trapper.find_or_create_person): as typed, uncleaned, from the same columns Splink reads;
+    the first two phone columns as phone and cell, the address parts joined with ", "."""
+    first, last = _first(payload, f.first), _first(payload, f.last)
+    if not first and not last and f.full_name:
+        first, _, last = _first(payload, f.full_name).partition(" ")
+    phones = [_text(payload, k) for k in f.phones] + ["", ""]
+    address = ""
+    for group in f.address:
+        address = ", ".join(t for t in (_text(payload, k) for k in group) if t)
+        if address:
+            break
+    return {"first": first or None, "last": last or None,
+            "email": _first(payload, f.email) or None, "phone": phones[0] or None,
+            "cell": phones[1] or None, "address": address or None}
+
+
 @dataclass
 class PeerResult:
     """Splink's clusters at the threshold, the sweep, and what it cost."""

@@ -423,12 +423,14 @@ $$;
 -- name alone can never match. Each candidate is scored with Fellegi–Sunter weights (an
 -- identifier held by several people uses the weaker 'phone_shared' weight; a weight is
 -- scaled by the sources' confidence); the decision and its breakdown are recorded.
--- (p_address_key arrived with core 018, which dropped the signature without it.)
+-- (p_address_key arrived with core 018, which dropped the signature without it; p_gate_kind
+-- and p_gate_reason with core 049, which dropped the one without them.)
 CREATE OR REPLACE FUNCTION trapper.data_engine_resolve_identity(
     p_email text, p_phone text, p_first text, p_last text, p_address text,
     p_source_system text, p_staged_record_id bigint DEFAULT NULL,
     p_cell text DEFAULT NULL, p_allow_name_only boolean DEFAULT false,
-    p_address_key text DEFAULT NULL,
+    p_address_key text DEFAULT NULL, p_gate_kind text DEFAULT NULL,
+    p_gate_reason text DEFAULT NULL,
     OUT person_id uuid, OUT decision_type text, OUT confidence_score numeric,
     OUT household_id uuid, OUT decision_id bigint, OUT decision_reason text
 )
@@ -445,8 +447,10 @@ DECLARE
     v_phones text[] := ARRAY(SELECT x FROM unnest(trapper.usable_phones(ARRAY[p_phone, p_cell])) x
                              ORDER BY x);
     -- p_address_key: trapper.address_key(p_address), from a caller that read the address
-    -- already for its place (process_person_fields), so that it is not read twice
-    v_addr text := coalesce(p_address_key, trapper.address_key(p_address));
+    -- already for its place (process_person_fields), so that it is not read twice; else read
+    -- here, only when there is a candidate to compare it with (v_addr_read)
+    v_addr text := p_address_key;
+    v_addr_read boolean := p_address_key IS NOT NULL OR p_address IS NULL;
     v_conf numeric;
     v_auto double precision;
     v_review double precision;
@@ -494,7 +498,13 @@ BEGIN
                      AND o.source_row_id = s.source_row_id AND o.id <> s.id) AS resent
     INTO v_src
     FROM trapper.staged_records s WHERE s.id = p_staged_record_id;
-    v_gate := trapper.should_be_person(v_first, v_last);
+    -- p_gate_kind, p_gate_reason: should_be_person(v_first, v_last), from a caller that asked
+    -- it already (process_person_fields, which reads it for the place and the account)
+    IF p_gate_kind IS NOT NULL THEN
+        SELECT p_gate_kind AS kind, p_gate_reason AS reason INTO v_gate;
+    ELSE
+        v_gate := trapper.should_be_person(v_first, v_last);
+    END IF;
     -- "Delgado, Maria" in one field: a person stored as first and last name (after the gate,
     -- which reads the text as typed)
     IF v_gate.kind = 'person' THEN
@@ -538,6 +548,12 @@ BEGIN
             decision_type := 'new_entity';
             decision_reason := 'no person holds this email or phone';
         ELSE
+            -- The address read once someone is there to compare it with: more than half of a
+            -- first load's records have nobody (an address parse, ~40 µs, for nothing)
+            IF NOT v_addr_read THEN
+                v_addr := trapper.address_key(p_address);
+                v_addr_read := true;
+            END IF;
             -- Score every person who holds one of the incoming identifiers.
             WITH cand AS (
                 SELECT DISTINCT trapper.get_canonical_person_id(pi.person_id) AS pid

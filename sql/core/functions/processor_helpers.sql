@@ -267,7 +267,9 @@ CREATE OR REPLACE FUNCTION trapper.process_person_fields(
 )
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_gate record := trapper.should_be_person(p_first, p_last);
+    -- (on the names as the resolver reads them: it is handed this gate, not asking again)
+    v_gate record := trapper.should_be_person(nullif(btrim(p_first), ''),
+                                              nullif(btrim(p_last), ''));
     v_res record;
     v_parts jsonb;
 BEGIN
@@ -289,7 +291,8 @@ BEGIN
     END IF;
     v_res := trapper.data_engine_resolve_identity(p_email, p_phone, p_first, p_last, p_address,
                                                   p_source, p_staged, p_cell, p_allow_name_only,
-                                                  trapper.address_key_of(v_parts));
+                                                  trapper.address_key_of(v_parts),
+                                                  v_gate.kind, v_gate.reason);
     person_id := v_res.person_id;
     decision := v_res.decision_type;
     PERFORM trapper.link_person_place(person_id, place_id, p_role, p_source);
