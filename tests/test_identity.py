@@ -474,3 +474,22 @@ def test_a_nameless_record_is_not_given_to_one_of_several_holders(db_url: str) -
     process(db_url, "clinichq", "owner_info", owner("44-10", "", "", phone="707-823-4419"))
     assert [k for k, _ in decisions(db_url)][3:] == ["new_entity", "household_member",
                                                      "new_entity"]
+
+
+def test_the_entry_point_weighs_the_address_it_reads_only_for_a_candidate(db_url: str) -> None:
+    """find_or_create_person hands the resolver an address, not its key: the key is read
+    once a candidate is there to compare it with (core 049), and weighs as it did."""
+    process(db_url, "clinichq", "owner_info", owner(
+        "49-1", "Ann", "Lee", email="ann.lee@sonic.net", phone="707-555-0101",
+        address="12 Oak St, Sonoma, CA 95476"))
+    find = ("SELECT trapper.find_or_create_person($1, NULL, 'Ann', 'Lee', $2, 'test')")
+    same = val(db_url, find, "ann.lee@sonic.net", "12 Oak Street, Sonoma, CA 95476")
+    other = val(db_url, find, "ann.lee@sonic.net", "40 Elm St, Petaluma, CA 94952")
+    none = val(db_url, find, "ann.lee@sonic.net", None)
+    assert same == other == none == people(db_url)[0]["person_id"]
+    weights = [r["w"] for r in sql(db_url, """
+        SELECT (score_breakdown ->> 'address')::numeric AS w
+        FROM trapper.data_engine_match_decisions
+        WHERE source_system = 'test' ORDER BY decision_id""")]
+    assert weights[0] > 0 > weights[1]    # the same place agrees, another disagrees
+    assert weights[2] == 0                # no address: unknown
