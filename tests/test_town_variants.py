@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from tests.helpers import execute, sql, val
+from tests.test_place_zip_towns import _two_workers
 
 FIND = "SELECT trapper.find_or_create_place_deduped($1)"
 CANONICAL = "SELECT trapper.get_canonical_place_id($1)"
@@ -90,6 +91,17 @@ def test_one_town_written_otherwise_is_one_place_in_every_order(core_db_url: str
                                                                forms: list[str]) -> None:
     for got in in_every_order(core_db_url, forms):
         assert len(set(got)) == 1, got
+
+
+@pytest.mark.parametrize("first,second", [
+    ("10 Bay View Dr, Bayview, CA 95501", "10 Bay View Dr, Bay View, CA 95501"),
+    ("10 Broadway, Redwood, CA 94063", "10 Broadway, Redwood City, CA 94063"),
+], ids=["spaced otherwise", "City dropped"])
+def test_two_workers_making_one_town_at_once_meet(core_db_url: str, first: str,
+                                                  second: str) -> None:
+    # B decides again under the lock of the house, street and unit and sees A's place
+    pa, pb = anyio.run(_two_workers, core_db_url, first, second)
+    assert pa == pb
 
 
 # ---- two towns: two places ---------------------------------------------------------------
