@@ -588,9 +588,12 @@ BEGIN
                 -- made while places was empty hashed the person's rows and read every place,
                 -- and a load that began with people kept that plan for its first 20,000
                 -- records; docs/benchmarks.md, "Like for like with Splink")
+                -- (the town spaced otherwise is the same town: address_key_town_folded)
                 LEFT JOIN LATERAL (
-                    SELECT bool_or((SELECT pl.address_key FROM trapper.places pl
-                                    WHERE pl.place_id = pp.place_id) = v_addr) AS same_address
+                    SELECT bool_or(trapper.address_key_town_folded(
+                                       (SELECT pl.address_key FROM trapper.places pl
+                                        WHERE pl.place_id = pp.place_id))
+                                   = trapper.address_key_town_folded(v_addr)) AS same_address
                     FROM trapper.person_place pp
                     WHERE pp.person_id = c.pid AND v_addr IS NOT NULL
                 ) addr ON true

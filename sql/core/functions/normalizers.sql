@@ -663,12 +663,61 @@ BEGIN
     RETURN array_to_string(out_words, ' ');
 END $$;
 
--- A town as the key holds it: Saint, Mount and Fort as St, Mt and Ft ("Saint Helena", "St.
--- Helena"; "Mount Shasta", "Mt Shasta"), no dash or slash at either end; NULL when empty.
+-- A town as the key holds it, its words in their standard forms (p_voc: address_parts'
+-- reading of the tables; "tw", from trapper.address_town_words, core 051): Saint, Mount and
+-- Fort as St, Mt and Ft ("Saint Helena", "St. Helena"; "Mount Shasta", "Mt Shasta"), a
+-- word's abbreviation as the word ("Pt Reyes Station", "Rohnert Pk", "S Lake Tahoe" as
+-- Point, Park, South), no dash or slash standing alone or at either end; NULL when empty.
+-- How its words are spaced is left as written: trapper.address_town_key compares towns
+-- (docs/identity.md, "Places").
+CREATE OR REPLACE FUNCTION trapper.address_town_of(p_town text, p_voc jsonb) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    w text;
+    out_words text[] := '{}';
+BEGIN
+    FOREACH w IN ARRAY coalesce(string_to_array(p_town, ' '), '{}') LOOP
+        w := btrim(w, '-/');
+        CONTINUE WHEN w = '';
+        out_words := out_words || coalesce(p_voc -> w ->> 'tw', w);
+    END LOOP;
+    RETURN nullif(array_to_string(out_words, ' '), '');
+END $$;
+
+-- address_town_of for a town alone, its words read from trapper.address_town_words (051;
+-- before it, as written: 025 calls this on an upgrade from before 051).
 CREATE OR REPLACE FUNCTION trapper.address_town(p_town text) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    v_voc jsonb;
+BEGIN
+    IF to_regclass('trapper.address_town_words') IS NOT NULL THEN
+        SELECT jsonb_object_agg(t.written, jsonb_build_object('tw', t.standard)) INTO v_voc
+        FROM trapper.address_town_words t
+        WHERE t.written = ANY (string_to_array(p_town, ' '));
+    END IF;
+    RETURN trapper.address_town_of(p_town, coalesce(v_voc, '{}'));
+END $$;
+
+-- The town a town is, however its words are spaced: the key's town (address_town_of) with
+-- its spaces out, so that "Bayview" and "Bay View", "McKinleyville" and "Mc Kinleyville",
+-- "Lahonda" and "La Honda" are one town, and "Bay Point" and "Point Bay" stay two (the words'
+-- order is kept). place_of_address_parts and place_fits_zip compare towns by it; the
+-- address key keeps the town as written, so that the keys of towns written one way stay
+-- what they were (docs/identity.md, "Places").
+CREATE OR REPLACE FUNCTION trapper.address_town_key(p_town text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT nullif(btrim(replace(replace(replace(' ' || p_town || ' ', ' saint ', ' st '),
-                                        ' mount ', ' mt '), ' fort ', ' ft '), ' -/'), '')
+    SELECT replace(p_town, ' ', '')
+$$;
+
+-- An address key with its town as address_town_key reads it: two keys of one address whose
+-- town is spaced otherwise are equal so (trapper.resolve_identity's address agreement).
+CREATE OR REPLACE FUNCTION trapper.address_key_town_folded(p_key text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN strpos(split_part(p_key, '|', 4), ' ') > 0
+                THEN left(p_key, length(p_key) - length(split_part(p_key, '|', 4)))
+                     || replace(split_part(p_key, '|', 4), ' ', '')
+                ELSE p_key END
 $$;
 
 -- The parts of a US address under USPS Publication 28, whose tables are data
@@ -934,7 +983,7 @@ BEGIN
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'rural_route',
                 'street', concat_ws(' ', CASE WHEN left(m[1], 1) IN ('h', 's') THEN 'hc'
                                               ELSE 'rr' END, m[2]),
-                'box', m[3], 'town', trapper.address_town(replace(m[4], ',', ' ')), 'zip', zip));
+                'box', m[3], 'town', trapper.address_town_of(replace(m[4], ',', ' '), voc), 'zip', zip));
         END IF;
     END IF;
 
@@ -1112,7 +1161,7 @@ BEGIN
                         'street', sides[i] || ' & ' || sides[3 - i],
                         'suffixes', CASE WHEN coalesce(sfx[1], sfx[2]) IS NOT NULL
                                          THEN coalesce(sfx[i], '') || ' & ' || coalesce(sfx[3 - i], '') END,
-                        'town', trapper.address_town(town), 'zip', zip,
+                        'town', trapper.address_town_of(town, voc), 'zip', zip,
                         'note', nullif(array_to_string(notes, '; '), '')));
                 END IF;
             END IF;
@@ -1123,7 +1172,7 @@ BEGIN
               AND EXISTS (SELECT 1 FROM unnest(words) WITH ORDINALITY t(x, o)
                           WHERE o >= 2 AND (voc -> x ->> 'e')::boolean) THEN
             RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'landmark',
-                'street', trapper.address_words(line, voc), 'town', trapper.address_town(town),
+                'street', trapper.address_words(line, voc), 'town', trapper.address_town_of(town, voc),
                 'zip', zip,
                 'note', nullif(array_to_string(notes, '; '), '')));
         END IF;
@@ -1270,7 +1319,7 @@ BEGIN
             ELSIF to_regclass('trapper.address_zip_towns') IS NOT NULL THEN
                 -- (a statement of its own: before 017 there is no such table to plan)
                 IF EXISTS (SELECT 1 FROM trapper.address_zip_towns z
-                           WHERE z.town = trapper.address_town(array_to_string(wr[3:n], ' '))) THEN
+                           WHERE z.town = trapper.address_town_of(array_to_string(wr[3:n], ' '), voc)) THEN
                     street_end := 2;
                 END IF;
             END IF;
@@ -1428,7 +1477,7 @@ BEGIN
     END IF;
     RETURN jsonb_strip_nulls(jsonb_build_object('kind', 'address', 'house', house,
         'house_range', house_range, 'street', street, 'unit', unit,
-        'town', trapper.address_town(town), 'zip', zip,
+        'town', trapper.address_town_of(town, voc), 'zip', zip,
         'note', nullif(array_to_string(notes, '; '), ''), 'landmark', landmark));
 END $$;
 
@@ -1436,9 +1485,10 @@ END $$;
 -- (012_address_standard.sql) and the words that begin a town's name (039): each written word
 -- with what address_parts reads of it, as jsonb (s: the suffix's standard form, e: ends a
 -- street, d: the directional, o and ok: the ordinal's number and kind, u and us: the unit
--- designator's needs_id and standard form, t: begins a town's name). Run by the triggers of
--- triggers/address_vocabulary.sql and triggers/address_town_starts.sql after every change
--- to the tables.
+-- designator's needs_id and standard form, t: begins a town's name, tw: its standard form in
+-- a town's name, from trapper.address_town_words, 051). Run by the triggers of
+-- triggers/address_vocabulary.sql, triggers/address_town_starts.sql and
+-- triggers/address_town_words.sql after every change to the tables.
 -- (plpgsql: its body names a table made later, by 014)
 CREATE OR REPLACE FUNCTION trapper.address_vocabulary_refresh() RETURNS void
 LANGUAGE plpgsql AS $$
@@ -1460,6 +1510,12 @@ BEGIN
     IF to_regclass('trapper.address_town_starts') IS NOT NULL THEN
         INSERT INTO trapper.address_vocabulary AS v (word, entry)
         SELECT written, '{"t": true}' FROM trapper.address_town_starts
+        ON CONFLICT (word) DO UPDATE SET entry = v.entry || EXCLUDED.entry;
+    END IF;
+    -- tw: the word's standard form in a town's name (051)
+    IF to_regclass('trapper.address_town_words') IS NOT NULL THEN
+        INSERT INTO trapper.address_vocabulary AS v (word, entry)
+        SELECT written, jsonb_build_object('tw', standard) FROM trapper.address_town_words
         ON CONFLICT (word) DO UPDATE SET entry = v.entry || EXCLUDED.entry;
     END IF;
     -- what the memo (019) remembers was read with the old words

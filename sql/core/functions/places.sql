@@ -4,7 +4,8 @@
 -- Whether a place, read into its address parts, may be the place of an address that gives
 -- ZIP p_zip but no town (docs/identity.md, "Places"): its ZIP agrees; or it has no ZIP and
 -- names a town that p_zip has never been written with another town (address_zip_towns,
--- core 017: a ZIP two towns share joins neither); or it names neither.
+-- core 017: a ZIP two towns share joins neither; a town spaced otherwise, "Bay View" and
+-- "Bayview", is no other town: trapper.address_town_key); or it names neither.
 CREATE OR REPLACE FUNCTION trapper.place_fits_zip(p_parts jsonb, p_zip text) RETURNS boolean
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 BEGIN
@@ -12,7 +13,9 @@ BEGIN
         RETURN p_parts ->> 'zip' = p_zip;
     ELSIF p_parts ? 'town' THEN
         RETURN NOT EXISTS (SELECT 1 FROM trapper.address_zip_towns z
-                           WHERE z.zip = p_zip AND z.town <> p_parts ->> 'town');
+                           WHERE z.zip = p_zip
+                             AND trapper.address_town_key(z.town)
+                                 <> trapper.address_town_key(p_parts ->> 'town'));
     END IF;
     RETURN true;
 END $$;
@@ -36,8 +39,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                  coalesce(nullif(split_part(p_a, ' & ', 2), ''), split_part(p_b, ' & ', 2)) AS y) s
 $$;
 
--- A place for an address (docs/identity.md, "Places"): the same address key; else, with no
--- town in the key, the one live place with that house, street and unit; else, with a ZIP
+-- A place for an address (docs/identity.md, "Places"): the same address key; else, with a
+-- town, the one live place with that house, street and unit whose town is this one spaced
+-- otherwise ("Bayview" / "Bay View": trapper.address_town_key), or this one with "City"
+-- after it dropped or added when both give the same ZIP ("Redwood" / "Redwood City", 94063);
+-- else, with no town in the key, the one live place with that house, street and unit; else, with a ZIP
 -- but no town read, the one live place with that house, street and unit that fits the ZIP
 -- (trapper.place_fits_zip); else the one live place whose street differs only by a
 -- directional the other side leaves out ("3130 Piedmont Rd NE" / "3130 Piedmont Road");
@@ -71,6 +77,10 @@ DECLARE
     v_street text := split_part(v_key, '|', 2);
     v_unit text := split_part(v_key, '|', 3);
     v_town text := split_part(v_key, '|', 4);
+    v_town_key text := trapper.address_town_key(split_part(v_key, '|', 4));
+    -- the town without a last word "city", when it has one and another word before it
+    v_town_bare text := trapper.address_town_key(substring(split_part(v_key, '|', 4)
+                                                           FROM '^(.+) city$'));
     v_base text := trapper.address_street_base(split_part(v_key, '|', 2));
     v_zip_only boolean := v_parts ? 'zip' AND NOT v_parts ? 'town';
     -- (an intersection's third field is its suffixes, no unit: its lock is the streets')
@@ -108,6 +118,30 @@ BEGIN
         -- key's C collation), not a LIKE: LIKE with a pattern made at run time has no index
         -- condition in a generic plan, and PL/pgSQL then planned both statements afresh on
         -- every call (a sequential scan of all places were it to keep the generic one).
+        IF v_id IS NULL AND v_town <> '' THEN
+            -- the town written otherwise: its words run together or apart ("Bayview" / "Bay
+            -- View", "McKinleyville" / "Mc Kinleyville"; the words' standard forms are the
+            -- key's already, address_town_of), or "City" after it dropped or added with the
+            -- same ZIP on both sides ("Redwood" / "Redwood City"): without the ZIP, "Union"
+            -- and "Union City" are two towns of New Jersey, "Carson" and "Carson City" of two
+            -- states, and the key holds no state
+            SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places p
+            WHERE address_key >= (v_house || '|' || v_street || '|' || v_unit || '|')
+              AND address_key < (v_house || '|' || v_street || '|' || v_unit || '}')
+              AND merged_into_place_id IS NULL
+              AND (trapper.address_town_key(split_part(address_key, '|', 4)) = v_town_key
+                   OR v_parts ? 'zip'
+                      AND (trapper.address_town_key(split_part(address_key, '|', 4))
+                               = v_town_bare
+                           OR trapper.address_town_key(substring(
+                                  split_part(address_key, '|', 4) FROM '^(.+) city$'))
+                               = v_town_key)
+                      AND trapper.address_parts(coalesce(p.normalized_address,
+                                                         p.formatted_address)) ->> 'zip'
+                          = v_parts ->> 'zip')
+            HAVING count(*) = 1;
+            v_detail := 'same house, street and unit; the town written otherwise';
+        END IF;
         IF v_id IS NULL AND v_town = '' THEN
             SELECT min(place_id::text)::uuid INTO v_id FROM trapper.places
             WHERE address_key >= (v_house || '|' || v_street || '|' || v_unit || '|')
@@ -136,7 +170,8 @@ BEGIN
             WHERE address_key >= (v_house || '|') AND address_key < (v_house || '}')
               AND merged_into_place_id IS NULL
               AND split_part(address_key, '|', 3) = v_unit
-              AND (split_part(address_key, '|', 4) = v_town OR v_town = ''
+              AND (trapper.address_town_key(split_part(address_key, '|', 4)) = v_town_key
+                   OR v_town = ''
                    OR v_zip_only
                       AND trapper.place_fits_zip(trapper.address_parts(
                               coalesce(normalized_address, formatted_address)),
@@ -161,7 +196,8 @@ BEGIN
             FROM trapper.places
             WHERE address_key >= ('&|' || v_street || '|') AND address_key < ('&|' || v_street || '}')
               AND merged_into_place_id IS NULL
-              AND (split_part(address_key, '|', 4) = v_town OR v_town = '')
+              AND (trapper.address_town_key(split_part(address_key, '|', 4)) = v_town_key
+                   OR v_town = '')
               AND trapper.intersection_suffixes_fit(split_part(address_key, '|', 3), v_unit)
             HAVING count(*) = 1;
             v_detail := 'the same streets; one names a suffix the other leaves out';
