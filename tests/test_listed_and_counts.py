@@ -125,10 +125,10 @@ def test_a_rule_passes_the_first_usable_as_a_processor_takes_it(db_url: str) -> 
             assert got == set(), (cell, log["decision_reason"])
         else:
             assert passed == want and want in got, (cell, log["decision_reason"])
-    for i, (cell, want) in enumerate(PHONE_CELLS.items()):
+    for i, (cell, numbers) in enumerate(PHONE_CELLS.items()):
         person, log = _route(db_url, f"p{i}", phone=cell, email=f"p{i}@x.org")
-        got = sorted(v for t, v in identifiers(db_url, person) if t == "phone")
-        assert got == sorted(want), (cell, log["decision_reason"])
+        held = sorted(v for t, v in identifiers(db_url, person) if t == "phone")
+        assert held == sorted(numbers), (cell, log["decision_reason"])
     # the decision says which was passed, and what was refused before it
     _, log = _route(db_url, "d1", email="none@none.com; ann.d@x.org",
                     phone="555-555-5555 / 707-523-4444 / 707-523-5555")
