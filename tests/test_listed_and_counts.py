@@ -38,6 +38,11 @@ PHONE_CELLS: dict[str, list[str]] = {
     "555-5555, 707-523-1234": ["7075231234"],
     "707-523-1234 / 707-524-9999": ["7075231234", "7075249999"],
     "555-555-5555 / 222-222-2222": [],
+    # after another country's code no US number, listed or not (a rule's norm_phone_us($1)
+    # passed 301-234-5678 of a Berlin number)
+    "+49 301 234 5678": [],
+    "+49 301 234 5678 / 707-523-1234": ["7075231234"],
+    "+1 (707) 523-1234 / +1 707 524 9999": ["7075231234", "7075249999"],
 }
 
 
@@ -125,10 +130,13 @@ def test_a_rule_passes_the_first_usable_as_a_processor_takes_it(db_url: str) -> 
             assert got == set(), (cell, log["decision_reason"])
         else:
             assert passed == want and want in got, (cell, log["decision_reason"])
+    # (one number in several cells: the rows are one person, who holds each row's numbers
+    # and never a refused or foreign one)
     for i, (cell, numbers) in enumerate(PHONE_CELLS.items()):
         person, log = _route(db_url, f"p{i}", phone=cell, email=f"p{i}@x.org")
-        held = sorted(v for t, v in identifiers(db_url, person) if t == "phone")
-        assert held == sorted(numbers), (cell, log["decision_reason"])
+        held = {v for t, v in identifiers(db_url, person) if t == "phone"}
+        assert set(numbers) <= held, (cell, log["decision_reason"])
+        assert not held & {"5555555555", "2222222222", "3012345678"}, (cell, held)
     # the decision says which was passed, and what was refused before it
     _, log = _route(db_url, "d1", email="none@none.com; ann.d@x.org",
                     phone="555-555-5555 / 707-523-4444 / 707-523-5555")
