@@ -68,9 +68,10 @@ BEGIN
 END $$;
 
 -- The email a cell gives, as its mailbox: the cell's one address, else the first of the
--- several it lists ("ann@x.org; bob@y.org", "Ann <ann@x.org>, Bob <bob@y.org>"), as a rule's
--- norm_email($1) passes it (the orchestrator's orchestrator_norm_email); NULL when it holds
--- none. The list is read only when the cell is no one address.
+-- several it lists ("ann@x.org; bob@y.org", "Ann <ann@x.org>, Bob <bob@y.org>"), usable or
+-- not; NULL when it holds none, which note_unread_identifiers counts as a value unread. (The
+-- person takes the first usable: usable_email.) The list is read only when the cell is no
+-- one address.
 CREATE OR REPLACE FUNCTION trapper.email_of_cell(p_raw text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
