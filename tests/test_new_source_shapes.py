@@ -315,7 +315,7 @@ DATES = [
 COUNTS = [
     ("6", 6), ("about 6", 6), ("~6", 6), ("6 cats", 6), ("10+", 10), ("5-6", 6),
     ("5 to 6", 6), ("3 or 4", 4), ("six", 6), ("about five cats", 5), ("0", 0),
-    ("2 adults, 3 kittens", None), ("lots", None), ("1,200", None),
+    ("2 adults, 3 kittens", None), ("lots", None), ("1,200", 1200), ("-3", None),
 ]
 
 

@@ -68,9 +68,10 @@ BEGIN
 END $$;
 
 -- The email a cell gives, as its mailbox: the cell's one address, else the first of the
--- several it lists ("ann@x.org; bob@y.org", "Ann <ann@x.org>, Bob <bob@y.org>"), as a rule's
--- norm_email($1) passes it (the orchestrator's orchestrator_norm_email); NULL when it holds
--- none. The list is read only when the cell is no one address.
+-- several it lists ("ann@x.org; bob@y.org", "Ann <ann@x.org>, Bob <bob@y.org>"), usable or
+-- not; NULL when it holds none, which note_unread_identifiers counts as a value unread. (The
+-- person takes the first usable: usable_email.) The list is read only when the cell is no
+-- one address.
 CREATE OR REPLACE FUNCTION trapper.email_of_cell(p_raw text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -82,15 +83,30 @@ BEGIN
     RETURN trapper.email_mailbox(e);
 END $$;
 
+-- The email a record's cell gives the person, as its mailbox: the cell's one address when
+-- the blocklist takes it, else the first of the several it lists that the blocklist takes
+-- ("none@none.com; ann@x.org", "noemail@gmail.com, ann@x.org": the first refused had left
+-- the person no email, though the cell held a usable one; issue 17, docs/identity.md "A cell
+-- that lists several"). NULL when none is usable: identifiers_refused says why. A rule's
+-- norm_email($1) passes the same address (orchestrator_usable, functions/transforms.sql).
 CREATE OR REPLACE FUNCTION trapper.usable_email(p_raw text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    e text := trapper.email_of_cell(p_raw);
+    e text := trapper.norm_email(p_raw);
 BEGIN
-    IF e IS NULL OR trapper.identifier_blocked('email', e) IS NOT NULL THEN
+    IF e IS NOT NULL THEN
+        e := trapper.email_mailbox(e);
+        RETURN CASE WHEN trapper.identifier_blocked('email', e) IS NULL THEN e END;
+    ELSIF coalesce(strpos(p_raw, '@'), 0) = 0 THEN
         RETURN NULL;
     END IF;
-    RETURN e;
+    FOREACH e IN ARRAY trapper.emails_listed(p_raw) LOOP
+        e := trapper.email_mailbox(e);
+        IF trapper.identifier_blocked('email', e) IS NULL THEN
+            RETURN e;
+        END IF;
+    END LOOP;
+    RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION trapper.usable_phone(p_raw text) RETURNS text
@@ -108,8 +124,11 @@ END $$;
 -- number, and every number a cell of twenty digits or more lists ("707-523-1234 /
 -- 707-523-9876", "707-523-1234 (work), 707-523-9876 (cell)", "cell: 707… home: 707…": both
 -- the person's, where they had been no number at all, and the record rejected when it had no
--- other, or the first alone; a rule's norm_phone_us($1) passes the first, the second as the
--- person's cell).
+-- other, or the first alone; a rule's norm_phone_us($1) passes the first usable, the next
+-- usable as the person's cell). A cell that is no one number is read for the numbers it
+-- lists however many its digits ("555-5555, 707-523-1234", seventeen: a rule's
+-- norm_phone_us($1) passed 7075231234, a processor nothing; issue 17). A number the
+-- blocklist refuses is skipped, never the cell ("555-555-5555 / 707-523-1234").
 CREATE OR REPLACE FUNCTION trapper.usable_phones(p_cells text[]) RETURNS text[]
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -121,8 +140,11 @@ BEGIN
     FOREACH raw IN ARRAY coalesce(p_cells, '{}') LOOP
         CONTINUE WHEN raw IS NULL;
         v := trapper.norm_phone_us(raw);
-        listed := CASE WHEN trapper.phone_cell_lists(raw) THEN trapper.phones_listed_us(raw)
-                       ELSE '{}' END;
+        listed := CASE WHEN trapper.phone_cell_lists(raw)
+                            -- (ten digits at the least: no regular expression for "n/a")
+                            OR (v IS NULL
+                                AND length(translate(raw, translate(raw, '0123456789', ''), '')) >= 10)
+                       THEN trapper.phones_listed_us(raw) ELSE '{}' END;
         IF v IS NOT NULL AND NOT v = ANY (listed) THEN
             listed := v || listed;
         END IF;
@@ -164,32 +186,42 @@ END $$;
 
 -- Why a record's email and phones were of no use, for its rejected decision: "no usable
 -- email or phone" alone did not say that an email was there and refused, nor why. Called on
--- that path only.
+-- that path only. A cell listing several says each it lists (every one refused, or the
+-- record would not be rejected), read as usable_email and usable_phones read it.
 CREATE OR REPLACE FUNCTION trapper.identifiers_refused(p_email text, p_phones text[])
 RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
     said text[] := '{}';
-    e text := trapper.email_of_cell(p_email);
+    e text := trapper.norm_email(p_email);
     why text;
     raw text;
     v text;
     listed text[];
 BEGIN
     IF nullif(btrim(p_email), '') IS NOT NULL THEN
-        IF e IS NULL THEN
+        listed := CASE WHEN e IS NOT NULL THEN ARRAY[e]
+                       WHEN strpos(p_email, '@') > 0 THEN trapper.emails_listed(p_email)
+                       ELSE '{}' END;
+        IF cardinality(listed) = 0 THEN
             said := said || format('email %L is not an email address', left(btrim(p_email), 80));
-        ELSE
+        END IF;
+        FOREACH e IN ARRAY listed LOOP
+            e := trapper.email_mailbox(e);
             why := trapper.identifier_blocked('email', e);
             IF why IS NOT NULL THEN
                 said := said || format('email %s is on the identity blocklist (%s)', e, why);
             END IF;
-        END IF;
+        END LOOP;
     END IF;
     FOREACH raw IN ARRAY coalesce(p_phones, '{}') LOOP
         CONTINUE WHEN nullif(btrim(raw), '') IS NULL;
         v := trapper.norm_phone_us(raw);
-        listed := CASE WHEN v IS NOT NULL THEN ARRAY[v] ELSE trapper.phones_listed_us(raw) END;
+        listed := CASE WHEN v IS NOT NULL AND NOT trapper.phone_cell_lists(raw) THEN ARRAY[v]
+                       ELSE trapper.phones_listed_us(raw) END;
+        IF v IS NOT NULL AND NOT v = ANY (listed) THEN
+            listed := v || listed;
+        END IF;
         IF cardinality(listed) = 0 THEN
             said := said || (format('phone %L is not a US number', left(btrim(raw), 40))
                              || coalesce(' (' || trapper.phone_refusal(raw) || ')', ''));
@@ -467,6 +499,7 @@ DECLARE
     v_merged record;
     v_outcome text;
     v_listed text[];
+    v_used integer;              -- which of the cell's listed emails the person took
     v_prev record;
 BEGIN
     -- a cell that gave nothing is counted for the record (the test in plain expressions:
@@ -772,14 +805,22 @@ BEGIN
           AND sp.last_name IS NOT DISTINCT FROM v_best.last_name;
     END IF;
 
-    -- a cell that listed several emails: the person took the first, the decision names
-    -- the rest (they stay in the staged record), as the router's does
+    -- a cell that listed several emails: the person took the first usable, the decision
+    -- names the rest (they stay in the staged record), and those refused before it, as the
+    -- router's does (docs/identity.md, "A cell that lists several")
     IF length(p_email) - length(replace(p_email, '@', '')) > 1 THEN
         v_listed := trapper.emails_listed(p_email);
         IF cardinality(v_listed) > 1 THEN
-            decision_reason := decision_reason || format(' [the email cell lists %s, the first used: %s]',
-                                                         cardinality(v_listed),
-                                                         array_to_string(v_listed, ', '));
+            v_used := array_position(ARRAY(SELECT trapper.email_mailbox(x) FROM unnest(v_listed) x),
+                                     v_email);
+            decision_reason := decision_reason || format(' [the email cell lists %s, %s: %s]',
+                cardinality(v_listed),
+                CASE WHEN v_used = 1 THEN 'the first used'
+                     WHEN v_used > 1
+                     THEN format('the first usable used: %s (%s refused)', v_listed[v_used],
+                                 array_to_string(v_listed[1:v_used - 1], ', '))
+                     ELSE 'none usable' END,
+                array_to_string(v_listed, ', '));
         END IF;
     END IF;
 

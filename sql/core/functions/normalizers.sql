@@ -183,10 +183,13 @@ CREATE OR REPLACE FUNCTION trapper.phones_listed_us(p text) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(array_agg(d ORDER BY n), '{}')
     FROM (SELECT d, min(n) AS n
-          FROM (SELECT trapper.norm_phone_us(m[1]) AS d, n
+          FROM (SELECT trapper.norm_phone_us(m[2]) AS d, n
                 FROM regexp_matches(coalesce(p, ''),
-                                    E'((?:\\+?1[\\s.-]*)?\\(?\\d{3}\\)?[\\s.-]*\\d{3}[\\s.-]*\\d{4})', 'g')
-                     WITH ORDINALITY AS t (m, n)) s
+                                    E'(\\+[\\s(]*\\d{1,3}\\)?[\\s.-]*)?((?:1[\\s.-]*)?\\(?\\d{3}\\)?[\\s.-]*\\d{3}[\\s.-]*\\d{4})', 'g')
+                     WITH ORDINALITY AS t (m, n)
+                -- after another country's code ("+49 301 234 5678") no US number, as
+                -- norm_phone_us reads one
+                WHERE m[1] IS NULL OR translate(m[1], translate(m[1], '0123456789', ''), '') = '1') s
           WHERE d IS NOT NULL GROUP BY d) u
 $$;
 

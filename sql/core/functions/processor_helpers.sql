@@ -115,18 +115,44 @@ EXCEPTION WHEN data_exception THEN   -- a time PostgreSQL does not take: the day
     RETURN d::timestamptz;
 END $$;
 
--- A count as people type one: "5", "5.0", "~5", "about 5", "5+", "5 cats", and a range
--- ("3-4", "3 to 4") as its upper end, the colony the trapper should plan for. Words alone
--- ("a few", "lots") are no count: the field stays empty.
--- (PL/pgSQL, as payload_number below: docs/benchmarks.md)
+-- A count as people type one: "5", "5.0", "~5", "about 5", "5+", "5 cats", "5?", a range
+-- ("3-4", "3 to 4", "3 or 4") as its upper end, the colony the trapper should plan for; with
+-- thousands separators in threes ("1,200", "~1,200", "1,000-1,200": they were no count,
+-- though payload_number read 1200; issue 17); a number word ("six", "about five cats",
+-- "a dozen", "half a dozen"). Anything else is no count, never a guess: words that say no
+-- number ("a few", "several", "a couple", "dozens"), a space or a full stop between digits
+-- ("1 200", "1.200": one number or two, a decimal or a thousand?), two numbers that are no
+-- range ("2 adults, 3 kittens"), more than six digits; the field stays empty and the caller
+-- counts it. The orchestrator's to_count($1) reads every count this does, the same
+-- (sql/orchestrator/functions/transforms.sql; tests/test_listed_and_counts.py keeps them so).
+-- (PL/pgSQL, as payload_number below: docs/benchmarks.md; a bare number, the common case,
+-- without the regular expression)
 CREATE OR REPLACE FUNCTION trapper.payload_int(p_raw text) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
-    m text[] := regexp_match(lower(btrim(p_raw)),
-        E'^(?:~|about |approx\\.? |approximately |around |maybe )?\\s*(\\d{1,6})(?:\\.0+)?'
-        '(?:\\s*(?:-|–|to)\\s*(\\d{1,6}))?\\s*\\+?\\s*(?:cats?|kittens?)?$');
+    v text := lower(btrim(p_raw));
+    m text[];
+    n text[];
+    words constant text[] := ARRAY['one', 'two', 'three', 'four', 'five', 'six', 'seven',
+                                   'eight', 'nine', 'ten', 'eleven', 'twelve'];
 BEGIN
-    RETURN CASE WHEN m IS NOT NULL THEN coalesce(m[2], m[1])::integer END;
+    IF length(v) BETWEEN 1 AND 6 AND translate(v, '0123456789', '') = '' THEN
+        RETURN v::integer;
+    END IF;
+    m := regexp_match(v,
+        E'^(?:~|about |approx\\.? |approximately |around |maybe |roughly )?\\s*'
+        '(?:(\\d{1,3},\\d{3}|\\d{1,6})(?:\\.0+)?'
+        '(?:\\s*(?:-|–|to|or)\\s*(\\d{1,3},\\d{3}|\\d{1,6})(?:\\.0+)?)?'
+        '|(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a dozen|dozen|half a dozen))'
+        '\\s*\\+?\\s*(?:cats?|kittens?)?\\s*\\??$');
+    IF m IS NULL THEN
+        RETURN NULL;
+    ELSIF m[3] IS NOT NULL THEN
+        RETURN CASE m[3] WHEN 'half a dozen' THEN 6 WHEN 'a dozen' THEN 12 WHEN 'dozen' THEN 12
+                         ELSE array_position(words, m[3]) END;
+    END IF;
+    n := ARRAY[replace(m[1], ',', ''), replace(m[2], ',', '')];
+    RETURN greatest(n[1]::integer, n[2]::integer);
 END $$;
 
 -- A number as people type one: "-122.71", "1,234.5" (thousands separators in threes),

@@ -89,6 +89,7 @@ DECLARE
     v_wrong text;                -- why a typed value cannot be passed (not its type, out of range)
     v_nested text;               -- a field of the rule holding a JSON object or array
     v_listed text[];             -- the values a cell lists when a rule passed one of them
+    v_usable text[];             -- those of them the identity engine would use
     listed jsonb := '[]';        -- [{field, parameter, values}]: the person's decision says them
     v_split record;
     v_chip text;
@@ -211,9 +212,16 @@ BEGIN
                                       OR length(translate(raw, translate(raw, '0123456789', ''), '')) >= 20
                                  THEN trapper.orchestrator_phones_us(raw) END;
                 IF cardinality(v_listed) > 1 THEN
+                    -- the first the identity engine would use, not a placeholder before it
+                    -- ("none@none.com; ann@x.org"); when none is, the first, for the engine
+                    -- to refuse with the blocklist's reason
+                    v_usable := trapper.orchestrator_usable(
+                        CASE WHEN sig = 'trapper.orchestrator_norm_email(text)' THEN 'email'
+                             ELSE 'phone' END, v_listed);
+                    v := coalesce(v_usable[1], v);
                     listed := listed || jsonb_build_array(jsonb_build_object(
                         'field', r.source_field, 'parameter', coalesce(r.target_field, r.source_field),
-                        'values', to_jsonb(v_listed)));
+                        'values', to_jsonb(v_listed), 'usable', to_jsonb(v_usable)));
                 END IF;
             END IF;
             IF v IS NULL AND trapper.orchestrator_no_value(raw) THEN
@@ -376,12 +384,12 @@ BEGIN
 
     IF args ? 'find_or_create_person' THEN
         a := args -> 'find_or_create_person';
-        -- a phone cell listing two numbers: its second is the person's cell, when no rule
-        -- gives one (the first went to the rule's own parameter)
+        -- a phone cell listing two numbers: its second usable is the person's cell, when no
+        -- rule gives one (the first usable went to the rule's own parameter)
         IF nullif(a ->> 'cell', '') IS NULL THEN
-            a := a || coalesce((SELECT jsonb_build_object('cell', l -> 'values' ->> 1) FROM jsonb_array_elements(listed) l
-                                WHERE l ->> 'parameter' = 'phone' AND l -> 'values' ->> 0 = a ->> 'phone'
-                                  AND l -> 'values' ->> 1 IS NOT NULL LIMIT 1), '{}');
+            a := a || coalesce((SELECT jsonb_build_object('cell', l -> 'usable' ->> 1) FROM jsonb_array_elements(listed) l
+                                WHERE l ->> 'parameter' = 'phone' AND l -> 'usable' ->> 0 = a ->> 'phone'
+                                  AND l -> 'usable' ->> 1 IS NOT NULL LIMIT 1), '{}');
         END IF;
         -- a whole name in one cell: full_name, split when no rule gives first or last name;
         -- "Doe, John" in first_name alone is read as the identity engine reads it, so that
@@ -409,8 +417,23 @@ BEGIN
         v_surv := trapper.orchestrator_apply_survivorship(
             'person', v_person, rec.source_system, a, v_res.decision_type <> 'auto_match');
         v_reason := v_res.decision_reason || coalesce(' [' || (
-            SELECT string_agg(format('%s lists %s, the first passed: %s', l ->> 'field',
+            -- (the values refused before the one passed named, as the engine's decision for a
+            -- processor's cell names them: functions/identity.sql)
+            SELECT string_agg(format('%s lists %s, %s: %s', l ->> 'field',
                                      jsonb_array_length(l -> 'values'),
+                                     CASE WHEN l -> 'usable' ->> 0 = l -> 'values' ->> 0
+                                          THEN 'the first passed'
+                                          WHEN jsonb_array_length(l -> 'usable') = 0
+                                          THEN 'none usable, the first passed'
+                                          ELSE format('the first usable passed: %s (%s refused)',
+                                                      l -> 'usable' ->> 0,
+                                                      (SELECT string_agg(x, ', ' ORDER BY n)
+                                                       FROM jsonb_array_elements_text(l -> 'values')
+                                                            WITH ORDINALITY AS t (x, n)
+                                                       WHERE n < (SELECT n2 FROM jsonb_array_elements_text(l -> 'values')
+                                                                      WITH ORDINALITY AS t2 (x2, n2)
+                                                                  WHERE x2 = l -> 'usable' ->> 0)))
+                                     END,
                                      (SELECT string_agg(x, ', ') FROM jsonb_array_elements_text(l -> 'values') x)),
                               '; ' ORDER BY l ->> 'field')
             FROM jsonb_array_elements(listed) l) || ']', '');

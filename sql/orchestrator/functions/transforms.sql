@@ -137,10 +137,13 @@ CREATE OR REPLACE FUNCTION trapper.orchestrator_phones_us(p text) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(array_agg(d ORDER BY n), '{}')
     FROM (SELECT d, min(n) AS n
-          FROM (SELECT trapper.norm_phone_us(m[1]) AS d, n
+          FROM (SELECT trapper.norm_phone_us(m[2]) AS d, n
                 FROM regexp_matches(coalesce(p, ''),
-                                    E'((?:\\+?1[\\s.-]*)?\\(?\\d{3}\\)?[\\s.-]*\\d{3}[\\s.-]*\\d{4})', 'g')
-                     WITH ORDINALITY AS t (m, n)) s
+                                    E'(\\+[\\s(]*\\d{1,3}\\)?[\\s.-]*)?((?:1[\\s.-]*)?\\(?\\d{3}\\)?[\\s.-]*\\d{3}[\\s.-]*\\d{4})', 'g')
+                     WITH ORDINALITY AS t (m, n)
+                -- after another country's code ("+49 301 234 5678") no US number, as
+                -- norm_phone_us reads one
+                WHERE m[1] IS NULL OR translate(m[1], translate(m[1], '0123456789', ''), '') = '1') s
           WHERE d IS NOT NULL GROUP BY d) u
 $$;
 
@@ -157,6 +160,29 @@ CREATE OR REPLACE FUNCTION trapper.orchestrator_norm_phone_us(p text) RETURNS te
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     RETURN coalesce(trapper.norm_phone_us(p), (trapper.orchestrator_phones_us(p))[1]);
+END $$;
+
+-- Of the values a cell lists (orchestrator_emails, orchestrator_phones_us), those the host's
+-- identity engine would use, in order: the router passes the first of them, and a phone
+-- cell's next as the person's cell. A listed value the blocklist refuses ("none@none.com;
+-- ann@x.org", "555-555-5555 / 707-523-1234") had been passed, and the engine dropped it, so
+-- the person lost the usable one after it (issue 17; docs/identity.md, "A cell that lists
+-- several"). The engine's own test decides, usable_email / usable_phone (the core's
+-- functions/identity.sql), so that a rule and a processor take the same value; a host whose
+-- engines have no such test (requires.toml does not ask for it) takes every value, as before.
+-- p_kind is 'email' or 'phone'.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_usable(p_kind text, p_values text[])
+RETURNS text[]
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF p_kind = 'email' AND to_regprocedure('trapper.usable_email(text)') IS NOT NULL THEN
+        RETURN ARRAY(SELECT x FROM unnest(p_values) WITH ORDINALITY AS t (x, n)
+                     WHERE trapper.usable_email(x) IS NOT NULL ORDER BY n);
+    ELSIF p_kind = 'phone' AND to_regprocedure('trapper.usable_phone(text)') IS NOT NULL THEN
+        RETURN ARRAY(SELECT x FROM unnest(p_values) WITH ORDINALITY AS t (x, n)
+                     WHERE trapper.usable_phone(x) IS NOT NULL ORDER BY n);
+    END IF;
+    RETURN p_values;
 END $$;
 
 -- A whole name in one cell (a form's "Your name", Jotform's Name): first and last. "Doe,
@@ -245,9 +271,15 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- A count as people answer a form's "How many cats?": "6", "about 6", "~6", "6 cats",
--- "10+", "5-6" and "5 to 6" (the upper bound: an estimate counts up to it), "six". Two
--- numbers that are not a range ("2 adults, 3 kittens") and words alone ("lots") are no
--- count: the rule is skipped naming the value, rather than a guess written as a fact.
+-- "10+", "5-6" and "5 to 6" (the upper bound: an estimate counts up to it), "six", "a
+-- dozen", "6.0", "1,200" (thousands separators in threes: it was two numbers, and no count).
+-- Two numbers that are not a range ("2 adults, 3 kittens"), words alone ("lots", "a few")
+-- and a number below zero ("-3", which read as 3) are no count: the rule is skipped naming
+-- the value, rather than a guess written as a fact. Every count the core's
+-- trapper.payload_int reads (a processor's "Total Cats to be trapped") this reads the same
+-- (tests/test_listed_and_counts.py; a shadow install's core is the host's); this reads more:
+-- one number in a sentence ("at least 5", "we feed 5 at night"), which a processor leaves
+-- unread and counts.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_to_count(p text) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -258,11 +290,23 @@ DECLARE
     words constant text[] := ARRAY['one', 'two', 'three', 'four', 'five', 'six', 'seven',
                                    'eight', 'nine', 'ten', 'eleven', 'twelve'];
 BEGIN
-    IF v IS NULL OR v = '' THEN
+    IF v IS NULL OR v = '' OR left(v, 1) = '-' THEN
         RETURN NULL;
     END IF;
     IF v ~ E'^\\d{1,6}$' THEN
         RETURN v::integer;
+    END IF;
+    -- "1,200", "1,000-1,200": one number each (a group of three after one to three digits,
+    -- no more digits or commas around it); "6.0", a spreadsheet's whole number, is 6
+    IF strpos(v, ',') > 0 THEN
+        v := regexp_replace(v, E'(^|[^\\d,])(\\d{1,3}),(\\d{3})(?![\\d,])', E'\\1\\2\\3', 'g');
+    END IF;
+    IF strpos(v, '.0') > 0 THEN
+        v := regexp_replace(v, E'(\\d)\\.0+(?![\\d.])', E'\\1', 'g');
+    END IF;
+    -- "a dozen", "half a dozen" (no number of dozens: "two dozen" stays two words)
+    IF strpos(v, 'dozen') > 0 THEN
+        v := replace(replace(v, 'half a dozen', 'six'), 'dozen', 'twelve');
     END IF;
     nums := ARRAY(SELECT x[1]::integer FROM regexp_matches(v, E'(\\d{1,6})', 'g') AS x);
     IF cardinality(nums) = 1 THEN
