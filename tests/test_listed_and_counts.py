@@ -222,3 +222,22 @@ def test_a_count_with_a_thousands_separator_through_a_processor_and_a_rule(
     said = [r[0] for r in sql(db_url, "SELECT decision_reason FROM trapper.orchestrator_job_log "
                                       "WHERE action = 'skipped'")]
     assert "skipped: to_count($1) gave nothing for cat_count = 'a few'" in said, said
+
+
+def test_the_seeded_count_rules_read_a_count_as_the_processor_does(db_url: str) -> None:
+    """Orchestrator 025: the seeded rule of a trapping request's "Total Cats to be trapped"
+    reads "~5" (to_count), as process_airtable_trapping_request does; it was a strict
+    to_integer($1), which skipped it, so the same cell gave a colony estimate by one path and
+    none by the other."""
+    rules = sql(db_url, "SELECT source_system, transform_expression, rule_version "
+                        "FROM trapper.orchestrator_routing_rules "
+                        "WHERE target_function = 'add_colony_estimate' "
+                        "AND source_system IN ('airtable', 'web_intake') ORDER BY 1")
+    assert [(r["source_system"], r["transform_expression"]) for r in rules] == [
+        ("airtable", "to_count($1)"), ("web_intake", "to_count($1)")]
+    assert all(r["rule_version"] > 1 for r in rules)    # a changed rule names its version
+    sid = stage(db_url, "airtable", "trapping_requests", _request("TR-9", "~5"), "TR-9")
+    val(db_url, "SELECT trapper.route_staged_record($1)", sid)
+    assert [r[0] for r in sql(
+        db_url, "SELECT total_cats FROM trapper.place_colony_estimates "
+                "WHERE source_system = 'airtable'")] == [5]
