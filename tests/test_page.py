@@ -43,6 +43,11 @@ def test_the_page_shows_health_live_events_and_a_timeline(served: tuple[Server, 
     drifting = sql(db_url, "SELECT source_system, source_table FROM "
                            "trapper.v_orchestrator_health WHERE health_status = 'healthy' "
                            "ORDER BY 1, 2 LIMIT 1")[0]
+    # (the served listener's detectors resolve an open anomaly of their kinds that their pass
+    # does not see again: this one, raised by hand, was resolved when the first pass came
+    # after it, as it did on a loaded machine; the page is what is tested here)
+    execute(db_url, "UPDATE trapper.orchestrator_anomaly_detectors SET is_active = false "
+                    "WHERE kind = 'schema_drift'")
     val(db_url, "SELECT trapper.orchestrator_raise_anomaly('drift:page', 'schema_drift', "
                 "'warning', $1, $2, 'a column renamed', 'map it')",
         drifting["source_system"], drifting["source_table"])
