@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.entities import process, stage
+from tests.entities import process, rekey_places_keyed_before, stage
 from tests.helpers import execute, sql, val
 
 CLEAN = "1 Main St, Boston, MA 02134"
@@ -261,3 +261,14 @@ def test_composite_rules_key_the_damaged_zip_like_the_clean_one(db_url: str) -> 
                                "trapper.join_address('7 Elm St', NULL, '2134'))")
     assert val(db_url, "SELECT address_key FROM trapper.places WHERE place_id = $1", site) \
         == "7|elm st||02134"
+
+
+def test_places_made_before_are_rekeyed(core_db_url: str) -> None:
+    # (the keys the parser gave before; 050_zip_damage.sql runs rekey_places)
+    old = [("1 Main St, Boston, MA 02134", "1|main st||boston"),
+           ("1 Main St, Boston, MA, 2134", "1|main st||boston ma 2134"),
+           ("1 Main St, Santa Rosa, CA, 95404.0", "1|main st||santa rosa ca 954040"),
+           ("12 Oak Ct 101", "12|oak ct|101|")]
+    out, live = rekey_places_keyed_before(core_db_url, old)
+    assert (out["rekeyed"], out["merged"]) == (1, 1)   # santa rosa re-keyed, boston merged
+    assert live == {"1|main st||boston", "1|main st||santa rosa", "12|oak ct|101|"}

@@ -597,6 +597,11 @@ BEGIN
     IF strpos(v, E'\n') > 0 OR strpos(v, E'\r') > 0 THEN
         v := regexp_replace(v, E'\\s*[\\r\\n]+\\s*', ', ', 'g');   -- a line break ends a part
     END IF;
+    IF right(rtrim(v, ' 0'), 1) = '.' THEN
+        -- a ZIP written as a float ("CA, 95404.0"): its point dropped below, it was 954040,
+        -- and address_parts, reading this text again (rekey_places), found no ZIP
+        v := regexp_replace(v, E'([ ,]\\d{3,9})\\.0*\\s*$', E'\\1');
+    END IF;
     v := replace(v, '.', '');
     v := regexp_replace(v, E'#\\s*', ' apt ', 'g');
     v := regexp_replace(v, E'\\s*,\\s*', ', ', 'g');
