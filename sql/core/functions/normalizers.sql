@@ -711,6 +711,30 @@ BEGIN
     RETURN left(d, 5) || '-' || right(d, 4);
 END $$;
 
+-- For address_parts: whether the last word of p_v (lower case, a comma with no space beside
+-- it) may be a damaged ZIP in the ZIP's place, by string functions alone (so that an
+-- address ending in a unit's number runs no regular expression more; PostgreSQL keeps only
+-- 32 compiled a session: docs/benchmarks.md, "Identity"): digits,
+-- perhaps with a "-" and four more, after a word that ends a state's or territory's name
+-- ("ma,2134", "new jersey 8608", "pr 901", "ma 2134 1234"). address_parts decides.
+CREATE OR REPLACE FUNCTION trapper.address_zip_after_state(p_v text, p_states text[])
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    t text[] := array_remove(string_to_array(translate(p_v, ',-', '  '), ' '), '');
+    n integer := coalesce(cardinality(t), 0);
+BEGIN
+    IF n >= 3 AND length(t[n]) = 4 AND translate(t[n], '0123456789', '') = ''
+       AND translate(t[n - 1], '0123456789', '') = '' AND length(t[n - 1]) BETWEEN 3 AND 5 THEN
+        n := n - 1;                                    -- "2134 1234", "2134-1234"
+    END IF;
+    RETURN n >= 2 AND length(t[n]) BETWEEN 3 AND 8 AND translate(t[n], '0123456789', '') = ''
+           AND (t[n - 1] = ANY (p_states)
+                OR t[n - 1] = ANY (ARRAY['pr', 'vi', 'gu', 'as', 'mp', 'aa', 'ae', 'ap', 'rico',
+                                         'guam', 'jersey', 'hampshire', 'island', 'carolina',
+                                         'dakota', 'mexico', 'virginia']));
+END $$;
+
 -- The parts of a US address under USPS Publication 28, whose tables are data
 -- (012_address_standard.sql: street suffixes, directionals, ordinal words, unit designators),
 -- as jsonb (docs/identity.md, "Places"):
@@ -862,7 +886,8 @@ BEGIN
     IF m IS NOT NULL THEN
         v := m[1];
         zip := m[2];
-    ELSIF right(v, 1) BETWEEN '0' AND '9' THEN
+    ELSIF right(v, 1) BETWEEN '0' AND '9'
+          AND trapper.address_zip_after_state(v, states) THEN
         -- a ZIP a spreadsheet saved as a number, its leading zeros lost ("Boston, MA 2134",
         -- "MA, 21341234", "PR 901"; docs/identity.md, "Places"): read only in the ZIP's place,
         -- after a state or territory in a part after the street's (or, in a line with no

@@ -247,7 +247,10 @@ DECLARE
 BEGIN
     FOREACH x IN ARRAY coalesce(parts, '{}') LOOP
         i := i + 1;
-        v := CASE WHEN i = n AND n >= 3 THEN trapper.zip_slot(x)
+        -- (a clean ZIP, five digits, as before: zip_slot's call is kept for the others)
+        v := CASE WHEN i = n AND n >= 3
+                       AND (length(x) <> 5 OR translate(x, '0123456789', '') <> '')
+                  THEN trapper.zip_slot(x)
                   WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '') END;
         IF v IS NOT NULL THEN
             kept := kept || v;
