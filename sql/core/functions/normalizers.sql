@@ -600,6 +600,11 @@ BEGIN
     IF strpos(v, E'\n') > 0 OR strpos(v, E'\r') > 0 THEN
         v := regexp_replace(v, E'\\s*[\\r\\n]+\\s*', ', ', 'g');   -- a line break ends a part
     END IF;
+    IF right(rtrim(v, ' 0'), 1) = '.' THEN
+        -- a ZIP written as a float ("CA, 95404.0"): its point dropped below, it was 954040,
+        -- and address_parts, reading this text again (rekey_places), found no ZIP
+        v := regexp_replace(v, E'([ ,]\\d{3,9})\\.0*\\s*$', E'\\1');
+    END IF;
     v := replace(v, '.', '');
     v := regexp_replace(v, E'#\\s*', ' apt ', 'g');
     v := regexp_replace(v, E'\\s*,\\s*', ', ', 'g');
@@ -723,6 +728,65 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                 ELSE p_key END
 $$;
 
+-- A ZIP as the ZIP column of a split address holds it, repaired of what spreadsheets and
+-- exports do to it (docs/identity.md, "Places", "ZIPs a spreadsheet damaged"): saved as a
+-- number it loses its leading zeros (New England, New Jersey, Puerto Rico and the Virgin
+-- Islands: 02134 as 2134, 00601 as 601, 02134-1234 as 21341234 or 2134-1234), written as a
+-- float it gains ".0" (95404.0), and a text column keeps the marks that kept it text (an
+-- apostrophe, ="02134") or a hyphen whose +4 was empty (95404-). The 5 digits, with the +4
+-- after a hyphen; any other text as it was, trimmed; blank is NULL. Only for the ZIP's
+-- slot, where a short number is a ZIP: elsewhere it may be a house or a unit.
+-- trapper.orchestrator_zip_slot is its copy (a shadow install's core is the host's), kept
+-- equal by tests/test_zip_damage.py.
+CREATE OR REPLACE FUNCTION trapper.zip_slot(p_raw text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := btrim(p_raw, E' \t\r\n\u00a0');
+    d text;
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RETURN NULL;
+    END IF;
+    IF translate(v, '0123456789', '') <> '' THEN
+        v := btrim(v, E'=''" \t\u00a0');               -- '02134, ="02134", "02134"
+        v := regexp_replace(v, E'^(\\d+)(?:\\.0*|-)$', E'\\1');          -- 95404.0, 95404-
+        v := regexp_replace(v, E'^(\\d{3,5})(?: ?- ?| )(\\d{4})$', E'\\1\\2'); -- 2134-1234
+    END IF;
+    d := v;
+    IF translate(d, '0123456789', '') <> '' OR length(d) NOT IN (3, 4, 5, 7, 8, 9) THEN
+        RETURN nullif(btrim(p_raw, E' \t\r\n\u00a0'), '');
+    END IF;
+    IF length(d) <= 5 THEN
+        RETURN lpad(d, 5, '0');
+    END IF;
+    d := lpad(d, 9, '0');
+    RETURN left(d, 5) || '-' || right(d, 4);
+END $$;
+
+-- For address_parts: whether the last word of p_v (lower case, a comma with no space beside
+-- it) may be a damaged ZIP in the ZIP's place, by string functions alone (so that an
+-- address ending in a unit's number runs no regular expression more; PostgreSQL keeps only
+-- 32 compiled a session: docs/benchmarks.md, "Identity"): digits,
+-- perhaps with a "-" and four more, after a word that ends a state's or territory's name
+-- ("ma,2134", "new jersey 8608", "pr 901", "ma 2134 1234"). address_parts decides.
+CREATE OR REPLACE FUNCTION trapper.address_zip_after_state(p_v text, p_states text[])
+RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    t text[] := array_remove(string_to_array(translate(p_v, ',-', '  '), ' '), '');
+    n integer := coalesce(cardinality(t), 0);
+BEGIN
+    IF n >= 3 AND length(t[n]) = 4 AND translate(t[n], '0123456789', '') = ''
+       AND translate(t[n - 1], '0123456789', '') = '' AND length(t[n - 1]) BETWEEN 3 AND 5 THEN
+        n := n - 1;                                    -- "2134 1234", "2134-1234"
+    END IF;
+    RETURN n >= 2 AND length(t[n]) BETWEEN 3 AND 8 AND translate(t[n], '0123456789', '') = ''
+           AND (t[n - 1] = ANY (p_states)
+                OR t[n - 1] = ANY (ARRAY['pr', 'vi', 'gu', 'as', 'mp', 'aa', 'ae', 'ap', 'rico',
+                                         'guam', 'jersey', 'hampshire', 'island', 'carolina',
+                                         'dakota', 'mexico', 'virginia']));
+END $$;
+
 -- The parts of a US address under USPS Publication 28, whose tables are data
 -- (012_address_standard.sql: street suffixes, directionals, ordinal words, unit designators),
 -- as jsonb (docs/identity.md, "Places"):
@@ -836,6 +900,11 @@ BEGIN
         END LOOP;
         v := regexp_replace(v, E'\\([^)]*\\)?', ' ', 'g');
     END IF;
+    IF strpos(v, '.') > 0 AND right(rtrim(v, ' 0'), 1) = '.' THEN
+        -- a ZIP a spreadsheet wrote as a float ("MA 2134.0", "CA 95404.0"): with its point
+        -- dropped below it was another ZIP (21340) or none (954040)
+        v := regexp_replace(v, E'([ ,]\\d{3,9})\\.0*\\s*$', E'\\1');
+    END IF;
     v := replace(v, '.', '');
     IF strpos(v, '/') > 0 THEN
         -- a fractional house number written with a hyphen ("123-1/2 Main St") as with a
@@ -860,11 +929,39 @@ BEGIN
     v := regexp_replace(v, E'\\s*,[\\s,]*', ',', 'g');
     v := btrim(regexp_replace(v, E'\\s+', ' ', 'g'), ' ,');
     v := regexp_replace(v, E'[ ,]*\\m(usa|us|united states|united states of america)$', '');
+    IF right(v, 1) = '-' OR strpos(v, '=') > 0 THEN
+        -- a ZIP whose +4 was empty ("95404-"), or that a spreadsheet kept as text (="02134")
+        v := regexp_replace(regexp_replace(v, E'(\\d) ?-$', E'\\1'), E'([ ,])=(\\d+)$', E'\\1\\2');
+    END IF;
     -- the ZIP, and its +4 with a hyphen, a space or nothing between ("954041234")
     m := regexp_match(v, E'^(.*?)[ ,]+(\\d{5})(?: ?-? ?\\d{4})?$');
     IF m IS NOT NULL THEN
         v := m[1];
         zip := m[2];
+    ELSIF right(v, 1) BETWEEN '0' AND '9'
+          AND trapper.address_zip_after_state(v, states) THEN
+        -- a ZIP a spreadsheet saved as a number, its leading zeros lost ("Boston, MA 2134",
+        -- "MA, 21341234", "PR 901"; docs/identity.md, "Places"): read only in the ZIP's place,
+        -- after a state or territory in a part after the street's (or, in a line with no
+        -- commas, after one that is no street's or unit's word: not "12 Oak Ct 101", "Fl",
+        -- "Ne"), so that a house number or a unit is never read as one
+        m := regexp_match(v, E'^(.*?)[ ,]+(\\d{3,4})(?: ?-? ?\\d{4})?$');
+        IF m IS NOT NULL THEN
+            w := reverse(split_part(reverse(m[1]), ',', 1));       -- the last part
+            words := string_to_array(w, ' ');
+            n := cardinality(words);
+            IF (strpos(m[1], ',') > 0 AND left(w, 1) NOT BETWEEN '0' AND '9'
+                OR strpos(m[1], ',') = 0 AND n > 1
+                   AND words[n] <> ALL (ARRAY['ct', 'ky', 'wy', 'fl', 'ne', 'co', 'in', 'or', 'as']))
+               AND (words[n] = ANY (states) OR concat_ws(' ', words[n - 1], words[n]) = ANY (states)
+                    OR words[n] = ANY (ARRAY['pr', 'vi', 'gu', 'as', 'mp', 'aa', 'ae', 'ap', 'rico', 'guam'])
+                       AND (words[n] <> 'rico' OR words[n - 1] = 'puerto')) THEN
+                v := m[1];
+                zip := lpad(m[2], 5, '0');
+            END IF;
+            words := NULL;
+            n := NULL;
+        END IF;
     END IF;
     -- the state: after a comma, or before the ZIP; with neither, only one no street word is
     -- (v has no space beside a comma and none at either end by now)

@@ -258,15 +258,26 @@ END $$;
 -- normalize_address folds the state and ZIP back together). A part that is a whole number
 -- written as a float (a ZIP of 95404.0 from a JSON export, or a CSV column a spreadsheet
 -- tool saved as floats) is its digits: "95404.0" made another place than "95404".
+-- The last of three parts or more is the ZIP's slot (every processor passes the ZIP last:
+-- street, town, ZIP or street, town, state, ZIP), read by trapper.zip_slot: a ZIP saved as
+-- a number ("2134" for 02134) is its five digits, or "Boston, MA, 2134" keyed as the town
+-- "boston ma 2134", another place than "Boston, MA 02134" (docs/identity.md, "Places").
 CREATE OR REPLACE FUNCTION trapper.join_address(VARIADIC parts text[]) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     x text;
     v text;
     kept text[] := '{}';
+    n integer := coalesce(cardinality(parts), 0);
+    i integer := 0;
 BEGIN
     FOREACH x IN ARRAY coalesce(parts, '{}') LOOP
-        v := CASE WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '') END;
+        i := i + 1;
+        -- (a clean ZIP, five digits, as before: zip_slot's call is kept for the others)
+        v := CASE WHEN i = n AND n >= 3
+                       AND (length(x) <> 5 OR translate(x, '0123456789', '') <> '')
+                  THEN trapper.zip_slot(x)
+                  WHEN strpos(x, '.') > 0 THEN trapper.source_id(x) ELSE nullif(btrim(x), '') END;
         IF v IS NOT NULL THEN
             kept := kept || v;
         END IF;

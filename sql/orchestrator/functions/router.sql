@@ -130,8 +130,16 @@ BEGIN
             v_nested := CASE WHEN jsonb_typeof(rec.payload -> r.source_field)
                                   IN ('object', 'array') THEN r.source_field END;
         ELSE
-            -- a composite rule (issue 17): the non-empty parts, trimmed, in order, joined
-            SELECT string_agg(btrim(rec.payload ->> f), coalesce(r.field_separator, ', ')
+            -- a composite rule (issue 17): the non-empty parts, trimmed, in order, joined;
+            -- of an address's three parts or more the last is its ZIP, repaired as the
+            -- processors' join_address repairs theirs (orchestrator_zip_slot: "2134" is
+            -- 02134, docs/identity.md "Places")
+            SELECT string_agg(CASE WHEN o = cardinality(r.source_fields)
+                                        AND cardinality(r.source_fields) >= 3
+                                        AND r.target_field = 'formatted_address'
+                                   THEN trapper.orchestrator_zip_slot(rec.payload ->> f)
+                                   ELSE btrim(rec.payload ->> f) END,
+                              coalesce(r.field_separator, ', ')
                               ORDER BY o) FILTER (WHERE btrim(rec.payload ->> f) <> ''),
                    jsonb_agg(jsonb_build_object('field', f,
                                                 'value', nullif(btrim(rec.payload ->> f), ''))

@@ -262,6 +262,37 @@ BEGIN
             WHERE l <> '');
 END $$;
 
+-- The ZIP column of a split address, repaired of what spreadsheets do to a ZIP (a number's
+-- lost leading zeros: 2134 for 02134; a float's ".0"; 95404-; ="02134"): a composite rule's
+-- last part of three or more feeding formatted_address (functions/router.sql), as the
+-- processors' trapper.join_address reads theirs, so that both make one place of one address
+-- (docs/identity.md, "Places"). A copy of the core's trapper.zip_slot (a shadow install's
+-- core is the host's, which may have none), kept equal by tests/test_zip_damage.py.
+CREATE OR REPLACE FUNCTION trapper.orchestrator_zip_slot(p_raw text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    v text := btrim(p_raw, E' \t\r\n\u00a0');
+    d text;
+BEGIN
+    IF v IS NULL OR v = '' THEN
+        RETURN NULL;
+    END IF;
+    IF translate(v, '0123456789', '') <> '' THEN
+        v := btrim(v, E'=''" \t\u00a0');               -- '02134, ="02134", "02134"
+        v := regexp_replace(v, E'^(\\d+)(?:\\.0*|-)$', E'\\1');          -- 95404.0, 95404-
+        v := regexp_replace(v, E'^(\\d{3,5})(?: ?- ?| )(\\d{4})$', E'\\1\\2'); -- 2134-1234
+    END IF;
+    d := v;
+    IF translate(d, '0123456789', '') <> '' OR length(d) NOT IN (3, 4, 5, 7, 8, 9) THEN
+        RETURN nullif(btrim(p_raw, E' \t\r\n\u00a0'), '');
+    END IF;
+    IF length(d) <= 5 THEN
+        RETURN lpad(d, 5, '0');
+    END IF;
+    d := lpad(d, 9, '0');
+    RETURN left(d, 5) || '-' || right(d, 4);
+END $$;
+
 -- Whether an animal export's species names a cat. A shelter's export mixes dogs, rabbits
 -- and birds with its cats; a rule feeding `species` keeps them from becoming cats.
 CREATE OR REPLACE FUNCTION trapper.orchestrator_is_cat_species(p text) RETURNS boolean
