@@ -781,11 +781,21 @@ BEGIN
         END IF;
     END IF;
 
-    IF decision_type = 'household_member' AND household_id IS NULL THEN
-        INSERT INTO trapper.households (reason) VALUES ('shared identifier')
-        RETURNING households.household_id INTO household_id;
-        UPDATE trapper.sot_people SET household_id = data_engine_resolve_identity.household_id
-        WHERE sot_people.person_id = v_best.pid;
+    IF decision_type IN ('new_entity', 'review_pending', 'household_member') THEN
+        IF decision_type = 'household_member' AND household_id IS NULL THEN
+            INSERT INTO trapper.households (reason) VALUES ('shared identifier')
+            RETURNING households.household_id INTO household_id;
+            UPDATE trapper.sot_people SET household_id = data_engine_resolve_identity.household_id
+            WHERE sot_people.person_id = v_best.pid;
+        END IF;
+        INSERT INTO trapper.sot_people
+            (display_name, first_name, last_name, primary_email, primary_phone, data_source,
+             household_id, data_quality)
+        VALUES (nullif(v_name, ''), v_first, v_last, v_email, v_phones[1], p_source_system,
+                household_id,
+                CASE WHEN v_email IS NULL AND cardinality(v_phones) = 0 THEN 'name_only'
+                     ELSE 'normal' END)
+        RETURNING sot_people.person_id INTO person_id;
     END IF;
 
     -- A person made from nameless rows (an email alone, core 044) takes the name of the first
@@ -803,6 +813,37 @@ BEGIN
         WHERE sp.person_id = data_engine_resolve_identity.person_id
           AND sp.first_name IS NOT DISTINCT FROM v_best.first_name
           AND sp.last_name IS NOT DISTINCT FROM v_best.last_name;
+    END IF;
+
+    IF person_id IS NOT NULL THEN
+        -- all of the record's identifiers in one statement
+        INSERT INTO trapper.person_identifiers
+            (person_id, id_type, id_value_norm, id_value_raw, source_system, source_table,
+             source_row_id, staged_record_id, confidence)
+        SELECT data_engine_resolve_identity.person_id, x.t, x.v, x.raw, v_src.source_system,
+               v_src.source_table, v_src.source_row_id, p_staged_record_id, v_conf
+        FROM (SELECT 'email' AS t, v_email AS v, p_email AS raw
+              UNION ALL SELECT 'phone', ph, ph FROM unnest(v_phones) ph) x
+        WHERE x.v IS NOT NULL
+          -- an identifier the person already holds as firmly is left alone: ON CONFLICT DO
+          -- UPDATE would rewrite it and wait on any worker holding the row
+          AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers h
+                          WHERE h.person_id = data_engine_resolve_identity.person_id
+                            AND h.id_type = x.t AND h.id_value_norm = x.v
+                            AND h.confidence >= v_conf)
+        ON CONFLICT ON CONSTRAINT person_identifiers_person_id_id_type_id_value_norm_key
+        DO UPDATE
+            SET confidence = greatest(trapper.person_identifiers.confidence,
+                                      EXCLUDED.confidence);
+        IF v_src.source_system IS NOT NULL THEN
+            INSERT INTO trapper.entity_sources
+                (entity_type, entity_id, source_system, source_table, source_row_id,
+                 staged_record_id, action, detail)
+            VALUES ('person', person_id, v_src.source_system, v_src.source_table,
+                    v_src.source_row_id, p_staged_record_id,
+                    CASE WHEN decision_type = 'auto_match' THEN 'matched' ELSE 'created' END,
+                    decision_type);
+        END IF;
     END IF;
 
     -- a cell that listed several emails: the person took the first usable, the decision
@@ -824,88 +865,30 @@ BEGIN
         END IF;
     END IF;
 
-    -- The writes in one statement: the new person (for a decision that makes one), all of
-    -- the record's identifiers, its source and the decision with its evidence. Four
-    -- statements a record had cost each its own executor start and end, a sixth of the
-    -- resolver's time (docs/benchmarks.md, "Like for like with Splink"). The identifiers'
-    -- and the source's rows name the person of `made`, whose key they check at the
-    -- statement's end.
-    WITH made AS (
-        INSERT INTO trapper.sot_people
-            (display_name, first_name, last_name, primary_email, primary_phone, data_source,
-             household_id, data_quality)
-        SELECT nullif(v_name, ''), v_first, v_last, v_email, v_phones[1], p_source_system,
-               data_engine_resolve_identity.household_id,
-               CASE WHEN v_email IS NULL AND cardinality(v_phones) = 0 THEN 'name_only'
-                    ELSE 'normal' END
-        WHERE decision_type IN ('new_entity', 'review_pending', 'household_member')
-        RETURNING sot_people.person_id
-    ),
-    who AS (
-        SELECT coalesce((SELECT m.person_id FROM made m),
-                        data_engine_resolve_identity.person_id) AS pid
-    ),
-    held AS (
-        INSERT INTO trapper.person_identifiers
-            (person_id, id_type, id_value_norm, id_value_raw, source_system, source_table,
-             source_row_id, staged_record_id, confidence)
-        SELECT who.pid, x.t, x.v, x.raw, v_src.source_system, v_src.source_table,
-               v_src.source_row_id, p_staged_record_id, v_conf
-        FROM who,
-             (SELECT 'email' AS t, v_email AS v, p_email AS raw
-              UNION ALL SELECT 'phone', ph, ph FROM unnest(v_phones) ph) x
-        WHERE who.pid IS NOT NULL AND x.v IS NOT NULL
-          -- an identifier the person already holds as firmly is left alone: ON CONFLICT DO
-          -- UPDATE would rewrite it and wait on any worker holding the row
-          AND NOT EXISTS (SELECT 1 FROM trapper.person_identifiers h
-                          WHERE h.person_id = who.pid
-                            AND h.id_type = x.t AND h.id_value_norm = x.v
-                            AND h.confidence >= v_conf)
-        ON CONFLICT ON CONSTRAINT person_identifiers_person_id_id_type_id_value_norm_key
-        DO UPDATE
-            SET confidence = greatest(trapper.person_identifiers.confidence,
-                                      EXCLUDED.confidence)
-    ),
-    sourced AS (
-        INSERT INTO trapper.entity_sources
-            (entity_type, entity_id, source_system, source_table, source_row_id,
-             staged_record_id, action, detail)
-        SELECT 'person', who.pid, v_src.source_system, v_src.source_table,
-               v_src.source_row_id, p_staged_record_id,
-               CASE WHEN decision_type = 'auto_match' THEN 'matched' ELSE 'created' END,
-               decision_type
-        FROM who
-        WHERE who.pid IS NOT NULL AND v_src.source_system IS NOT NULL
-    ),
-    decided AS (
-        INSERT INTO trapper.data_engine_match_decisions
-            (source_system, source_table, source_row_id, staged_record_id, incoming_email,
-             incoming_phone, incoming_name, incoming_address, top_candidate_id,
-             top_candidate_score, decision_type, decision_reason, resulting_person_id,
-             household_id, score_breakdown, fs_score, review_status)
-        SELECT coalesce(v_src.source_system, p_source_system), coalesce(v_src.source_table, ''),
-               v_src.source_row_id, p_staged_record_id, p_email,
-               concat_ws(' / ', nullif(p_phone, ''), nullif(p_cell, '')), nullif(v_name, ''),
-               p_address, v_best.pid, round(v_best.score::numeric, 2), decision_type,
-               decision_reason, who.pid, data_engine_resolve_identity.household_id,
-               CASE WHEN v_best.pid IS NOT NULL THEN jsonb_build_object(
-                   'email', round(v_best.w_email::numeric, 2), 'phone', round(v_best.w_phone::numeric, 2),
-                   'name', round(v_best.w_name::numeric, 2), 'name_level', v_best.name_level,
-                   'address', round(v_best.w_address::numeric, 2), 'phone_holders', v_best.holders,
-                   -- the email weighed as a shared identifier (review show names its parameter)
-                   'email_shared', v_best.email_shared,
-                   'source_confidence', v_conf,
-                   -- numeric, as the weights: a float's text follows the session's
-                   -- extra_float_digits (at -15 a threshold of 12 was written as 10)
-                   'thresholds', jsonb_build_object('auto', v_auto::numeric,
-                                                    'review', v_review::numeric)) END,
-               round(v_best.score::numeric, 2),
-               CASE WHEN decision_type = 'review_pending' THEN 'pending' ELSE 'not_required' END
-        FROM who
-        RETURNING data_engine_match_decisions.decision_id,
-                  data_engine_match_decisions.resulting_person_id
-    )
-    SELECT d.decision_id, d.resulting_person_id INTO decision_id, person_id FROM decided d;
+    INSERT INTO trapper.data_engine_match_decisions
+        (source_system, source_table, source_row_id, staged_record_id, incoming_email,
+         incoming_phone, incoming_name, incoming_address, top_candidate_id, top_candidate_score,
+         decision_type, decision_reason, resulting_person_id, household_id, score_breakdown,
+         fs_score, review_status)
+    VALUES (coalesce(v_src.source_system, p_source_system), coalesce(v_src.source_table, ''),
+            v_src.source_row_id, p_staged_record_id, p_email,
+            concat_ws(' / ', nullif(p_phone, ''), nullif(p_cell, '')), nullif(v_name, ''),
+            p_address, v_best.pid, round(v_best.score::numeric, 2), decision_type, decision_reason,
+            person_id, household_id,
+            CASE WHEN v_best.pid IS NOT NULL THEN jsonb_build_object(
+                'email', round(v_best.w_email::numeric, 2), 'phone', round(v_best.w_phone::numeric, 2),
+                'name', round(v_best.w_name::numeric, 2), 'name_level', v_best.name_level,
+                'address', round(v_best.w_address::numeric, 2), 'phone_holders', v_best.holders,
+                -- the email weighed as a shared identifier (review show names its parameter)
+                'email_shared', v_best.email_shared,
+                'source_confidence', v_conf,
+                -- numeric, as the weights: a float's text follows the session's
+                -- extra_float_digits (at -15 a threshold of 12 was written as 10)
+                'thresholds', jsonb_build_object('auto', v_auto::numeric,
+                                                 'review', v_review::numeric)) END,
+            round(v_best.score::numeric, 2),
+            CASE WHEN decision_type = 'review_pending' THEN 'pending' ELSE 'not_required' END)
+    RETURNING data_engine_match_decisions.decision_id INTO decision_id;
 END $$;
 
 -- The real system's entry point for people: resolve and return the person (NULL when the
