@@ -64,17 +64,27 @@ def identifiers(url: str, person_id: Any) -> set[tuple[str, str]]:
              "WHERE person_id = $1", person_id)}
 
 
-def rekey_places_keyed_before(url: str, old: list[tuple[str, str]]) -> tuple[dict[str, Any],
-                                                                             set[str]]:
+def places_keyed_before(url: str, old: list[tuple[str, str]]) -> None:
     """Places written with the keys an earlier parser gave (``(address, key)``, the first the
-    oldest), then ``rekey_places()`` as a migration runs it: its counts and the live keys."""
+    oldest), as a database made before a migration holds them."""
     for i, (address, key) in enumerate(old):
         sql(url, """
             INSERT INTO trapper.places (address_key, formatted_address, normalized_address,
                                         address_kind, created_at)
             VALUES ($1, $2, trapper.normalize_address($2), 'address',
                     now() - make_interval(days => $3))""", key, address, 10 - i)
-    out = dict(sql(url, "SELECT * FROM trapper.rekey_places()")[0])
-    live = {r["address_key"] for r in sql(
+
+
+def live_place_keys(url: str) -> set[str]:
+    """The address keys of the places not merged away."""
+    return {r["address_key"] for r in sql(
         url, "SELECT address_key FROM trapper.places WHERE merged_into_place_id IS NULL")}
-    return out, live
+
+
+def rekey_places_keyed_before(url: str, old: list[tuple[str, str]]) -> tuple[dict[str, Any],
+                                                                             set[str]]:
+    """``places_keyed_before``, then ``rekey_places()`` as a migration runs it: its counts
+    and the live keys."""
+    places_keyed_before(url, old)
+    out = dict(sql(url, "SELECT * FROM trapper.rekey_places()")[0])
+    return out, live_place_keys(url)

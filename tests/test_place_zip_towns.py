@@ -31,11 +31,12 @@ def places_of(url: str, addresses: list[str]) -> list[str]:
     return anyio.run(_places_of, url, addresses)
 
 
-def in_every_order(url: str, forms: list[str]) -> list[list[str]]:
-    """The canonical places of ``forms`` (with ``{h}`` for the house number), per order."""
+def in_every_order(url: str, forms: list[str], start: int = 1000) -> list[list[str]]:
+    """The canonical places of ``forms`` (with ``{h}`` for the house number, ``start`` and
+    up), per order."""
     out = []
     for i, order in enumerate(itertools.permutations(forms)):
-        got = places_of(url, [f.format(h=1000 + i) for f in order])
+        got = places_of(url, [f.format(h=start + i) for f in order])
         out.append([got[order.index(f)] for f in forms])   # back in the order of forms
     return out
 

@@ -13,7 +13,7 @@ import anyio
 import asyncpg
 import pytest
 
-from listener.queue.worker import Worker
+from listener.queue.worker import Worker, WorkerStats
 from tests.conftest import REPO
 from tests.helpers import execute, sql, val
 
@@ -55,6 +55,24 @@ def stage(url: str, tables: int, per_table: int, *, payload: dict | None = None)
     """)
 
 
+def run_workers(url: str, n: int, *, job_batch: int, record_budget: int) -> list[WorkerStats]:
+    """``n`` workers draining the queue at once; each one's stats."""
+    async def main() -> list[WorkerStats]:
+        workers = [Worker(url, job_batch=job_batch, record_budget=record_budget)
+                   for _ in range(n)]
+        results: list[WorkerStats] = []
+
+        async def one(w: Worker) -> None:
+            results.append(await w.run(until_empty=True))
+
+        async with anyio.create_task_group() as tg:
+            for w in workers:
+                tg.start_soon(one, w)
+        return results
+
+    return anyio.run(main)
+
+
 @pytest.fixture
 def qdb(db_url: str) -> str:
     execute(db_url, RECORDING_PROCESSOR)
@@ -89,13 +107,7 @@ def test_a_large_backlog_gets_a_second_job_that_two_workers_share(qdb: str) -> N
         ("test", 200), ("share", 200)]        # never a third
     assert jobs[1]["trigger_id"] == str(first)
 
-    async def main() -> None:
-        async with anyio.create_task_group() as tg:
-            for _ in range(2):
-                tg.start_soon(lambda: Worker(qdb, job_batch=1, record_budget=5).run(
-                    until_empty=True))
-
-    anyio.run(main)
+    run_workers(qdb, 2, job_batch=1, record_budget=5)
     counts = sql(qdb, "SELECT staged_id, count(*) AS n FROM public.calls GROUP BY 1")
     assert len(counts) == 200 and max(r["n"] for r in counts) == 1
     done = sql(qdb, "SELECT status, records_processed FROM trapper.processing_jobs")
@@ -136,19 +148,7 @@ def test_two_workers_draining_share_the_last_table_and_work_each_record_once(
                         ('test_sleep_s', 0.005, 'each record takes a moment')""")
     stage(qdb, 1, 150)    # one job: below share_table_records, nothing shared at enqueue
 
-    async def main() -> list:
-        workers = [Worker(qdb, job_batch=1, record_budget=5) for _ in range(2)]
-        results = []
-
-        async def one(w: Worker) -> None:
-            results.append(await w.run(until_empty=True))
-
-        async with anyio.create_task_group() as tg:
-            for w in workers:
-                tg.start_soon(one, w)
-        return results
-
-    stats = anyio.run(main)
+    stats = run_workers(qdb, 2, job_batch=1, record_budget=5)
     counts = sql(qdb, "SELECT staged_id, count(*) AS n FROM public.calls GROUP BY 1")
     assert len(counts) == 150 and max(r["n"] for r in counts) == 1
     assert all(s.records_processed > 0 for s in stats)   # both worked the one table
@@ -160,19 +160,7 @@ def test_two_workers_draining_share_the_last_table_and_work_each_record_once(
 def test_concurrent_workers_never_process_a_record_twice(qdb: str) -> None:
     stage(qdb, 40, 25)
 
-    async def main() -> list:
-        workers = [Worker(qdb, job_batch=3, record_budget=7) for _ in range(4)]
-        results = []
-
-        async def one(w: Worker) -> None:
-            results.append(await w.run(until_empty=True))
-
-        async with anyio.create_task_group() as tg:
-            for w in workers:
-                tg.start_soon(one, w)
-        return results
-
-    stats = anyio.run(main)
+    stats = run_workers(qdb, 4, job_batch=3, record_budget=7)
     assert sum(s.jobs_completed for s in stats) == 40
     assert sum(s.records_processed for s in stats) == 1000
     counts = sql(qdb, "SELECT staged_id, count(*) AS n FROM public.calls GROUP BY 1")

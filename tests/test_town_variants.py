@@ -8,42 +8,16 @@ other's places."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import anyio
-import asyncpg
 import pytest
 
+from tests.entities import live_place_keys, places_keyed_before
 from tests.helpers import execute, sql, val
-from tests.test_place_zip_towns import _two_workers
+from tests.test_place_zip_towns import _two_workers, in_every_order, places_of
 
-FIND = "SELECT trapper.find_or_create_place_deduped($1)"
-CANONICAL = "SELECT trapper.get_canonical_place_id($1)"
 MIGRATION = Path(__file__).resolve().parent.parent / "sql" / "core" / "051_town_variants.sql"
-
-
-async def _places_of(url: str, addresses: list[str]) -> list[str]:
-    """Each address's canonical place after all of them were given, in this order."""
-    conn = await asyncpg.connect(url)
-    try:
-        made = [await conn.fetchval(FIND, a) for a in addresses]
-        return [str(await conn.fetchval(CANONICAL, p)) for p in made]
-    finally:
-        await conn.close()
-
-
-def places_of(url: str, addresses: list[str]) -> list[str]:
-    return anyio.run(_places_of, url, addresses)
-
-
-def in_every_order(url: str, forms: list[str], start: int = 1000) -> list[list[str]]:
-    """The canonical places of ``forms`` (with ``{h}`` for the house number), per order."""
-    out = []
-    for i, order in enumerate(itertools.permutations(forms)):
-        got = places_of(url, [f.format(h=start + i) for f in order])
-        out.append([got[order.index(f)] for f in forms])   # back in the order of forms
-    return out
 
 
 def key(url: str, address: str) -> str | None:
@@ -184,17 +158,11 @@ def test_places_made_before_take_the_towns_words_and_meet(core_db_url: str) -> N
            ("8 Oak St, Bayview, CA", "8|oak st||bayview"),
            ("9 Oak St, Bay Point, CA", "9|oak st||bay point"),
            ("9 Oak St, Point Bay, CA", "9|oak st||point bay")]
-    for i, (address, k) in enumerate(old):
-        sql(core_db_url, """
-            INSERT INTO trapper.places (address_key, formatted_address, normalized_address,
-                                        address_kind, created_at)
-            VALUES ($1, $2, trapper.normalize_address($2), 'address',
-                    now() - make_interval(days => $3))""", k, address, 10 - i)
+    places_keyed_before(core_db_url, old)
     sql(core_db_url, "INSERT INTO trapper.address_zip_towns VALUES ('94956', 'pt reyes station')")
     execute(core_db_url, MIGRATION.read_text())   # as the upgrade runs it (it runs again safely)
-    live = {r["address_key"] for r in sql(
-        core_db_url, "SELECT address_key FROM trapper.places WHERE merged_into_place_id IS NULL")}
-    assert live == {"7|mesa rd||point reyes station", "8|oak st||bay view",
-                    "9|oak st||bay point", "9|oak st||point bay"}
+    assert live_place_keys(core_db_url) == {
+        "7|mesa rd||point reyes station", "8|oak st||bay view", "9|oak st||bay point",
+        "9|oak st||point bay"}
     assert val(core_db_url, "SELECT array_agg(town) FROM trapper.address_zip_towns "
                             "WHERE zip = '94956'") == ["point reyes station"]
