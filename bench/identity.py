@@ -113,7 +113,7 @@ async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> No
                             r["true_id"]
             pred = await predicted(conn, ENTITY_OF[name])
             precision, recall, unmatched = pairwise(truth, pred)
-            f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
+            f1 = splink_peer.f1(precision, recall)
             clusters = len({v for k, v in pred.items() if k in truth})
             people_truth = truth if name == "people" else people_truth
             print(f"{name:7s} pairwise precision {precision:.4f} recall {recall:.4f} "
@@ -167,7 +167,7 @@ async def people_only(world: Path, truth: dict[tuple[str, str, str], str],
         pred = await predicted(conn, "person")
         await conn.close()
     precision, recall, _ = pairwise(truth, pred)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
+    f1 = splink_peer.f1(precision, recall)
     print(f"peer    ours on the same records alone: {seconds:.1f}s with {workers} workers "
           f"({stats.records_processed:,} records of the {len(tables)} tables Splink read; "
           f"their processors also make the places and cats those rows carry); people "
@@ -208,13 +208,15 @@ async def engine_alone(world: Path, truth: dict[tuple[str, str, str], str], work
                 FROM trapper.staged_records
                 ORDER BY source_system, source_table, source_row_id, id) first_versions
             ORDER BY id""")
-        inputs = []
+        # each record as ENGINE_BATCH's columns, in their order
+        inputs: list[tuple[object, ...]] = []
         for r in rows:
             key = (r["source_system"], r["source_table"])
-            f = splink_peer.SOURCES.get(key) or splink_peer.guess_fields(
-                json.loads(r["payload"]).keys())
-            inputs.append((r["id"], r["source_system"], key in NAME_ONLY,
-                           splink_peer.engine_input(json.loads(r["payload"]), f)))
+            payload = json.loads(r["payload"])
+            f = splink_peer.SOURCES.get(key) or splink_peer.guess_fields(payload.keys())
+            x = splink_peer.engine_input(payload, f)
+            inputs.append((x["email"], x["phone"], x["first"], x["last"], x["address"],
+                           r["source_system"], r["id"], x["cell"], key in NAME_ONLY))
         # The records in contiguous parts, in staged order, each connection taking the next
         # part when done with one (as a batch job is split): taking the next batch instead,
         # the two connections held one person's records at once, and one waited for the
@@ -231,12 +233,7 @@ async def engine_alone(world: Path, truth: dict[tuple[str, str, str], str], work
                 while parts:
                     part = parts.pop(0)
                     for at in range(0, len(part), batch):
-                        chunk = part[at:at + batch]
-                        args = ([x[3]["email"] for x in chunk], [x[3]["phone"] for x in chunk],
-                                [x[3]["first"] for x in chunk], [x[3]["last"] for x in chunk],
-                                [x[3]["address"] for x in chunk], [x[1] for x in chunk],
-                                [x[0] for x in chunk], [x[3]["cell"] for x in chunk],
-                                [x[2] for x in chunk])
+                        args = [list(column) for column in zip(*part[at:at + batch], strict=True)]
                         while True:
                             try:
                                 async with c.transaction():
@@ -255,7 +252,7 @@ async def engine_alone(world: Path, truth: dict[tuple[str, str, str], str], work
         pred = await predicted(conn, "person")
         await conn.close()
     precision, recall, _ = pairwise(truth, pred)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0
+    f1 = splink_peer.f1(precision, recall)
     print(f"peer    like for like: our identity engine alone on the same records and columns "
           f"(find_or_create_person, {workers} connections, contiguous parts, {batch} records a "
           f"transaction): "
