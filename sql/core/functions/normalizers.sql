@@ -724,7 +724,7 @@ CREATE OR REPLACE FUNCTION trapper.address_key_town_folded(p_key text) RETURNS t
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN strpos(split_part(p_key, '|', 4), ' ') > 0
                 THEN left(p_key, length(p_key) - length(split_part(p_key, '|', 4)))
-                     || replace(split_part(p_key, '|', 4), ' ', '')
+                     || trapper.address_town_key(split_part(p_key, '|', 4))
                 ELSE p_key END
 $$;
 

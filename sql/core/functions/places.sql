@@ -77,10 +77,8 @@ DECLARE
     v_street text := split_part(v_key, '|', 2);
     v_unit text := split_part(v_key, '|', 3);
     v_town text := split_part(v_key, '|', 4);
-    v_town_key text := trapper.address_town_key(split_part(v_key, '|', 4));
-    -- the town without a last word "city", when it has one and another word before it
-    v_town_bare text := trapper.address_town_key(substring(split_part(v_key, '|', 4)
-                                                           FROM '^(.+) city$'));
+    v_town_key text;    -- the town as address_town_key reads it
+    v_town_bare text;   -- the same without a last word "city" after another word
     v_base text := trapper.address_street_base(split_part(v_key, '|', 2));
     v_zip_only boolean := v_parts ? 'zip' AND NOT v_parts ? 'town';
     -- (an intersection's third field is its suffixes, no unit: its lock is the streets')
@@ -114,6 +112,13 @@ BEGIN
         v_detail := 'same address key';
         SELECT place_id INTO v_id FROM trapper.places
         WHERE address_key = v_key AND merged_into_place_id IS NULL;
+        IF v_id IS NULL THEN
+            -- the town's other forms, read only once the key itself found no place (most
+            -- addresses of a load are places already made: a regular expression each for
+            -- nothing)
+            v_town_key := trapper.address_town_key(v_town);
+            v_town_bare := trapper.address_town_key(substring(v_town FROM '^(.+) city$'));
+        END IF;
         -- Keys that start with a prefix are a range of the key's index ('|' < '}' in the
         -- key's C collation), not a LIKE: LIKE with a pattern made at run time has no index
         -- condition in a generic plan, and PL/pgSQL then planned both statements afresh on

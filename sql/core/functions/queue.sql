@@ -6,6 +6,17 @@ LANGUAGE sql STABLE AS $$
     SELECT value FROM trapper.processing_settings WHERE key = p_key
 $$;
 
+-- A source table's jobs are made one at a time, until the transaction ends: an enqueue and
+-- a share (claim_share) each count the table's jobs and then add one, and two at once would
+-- both count the same.
+CREATE OR REPLACE FUNCTION trapper.lock_table_jobs(p_source_system text, p_source_table text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(
+        hashtextextended('enqueue:' || p_source_system || '/' || p_source_table, 0));
+END $$;
+
 -- One queued job per source table: a second enqueue returns the first.
 CREATE OR REPLACE FUNCTION trapper.enqueue_processing(
     p_source_system text,
@@ -20,8 +31,7 @@ DECLARE
     v_pending integer;
     v_share numeric := coalesce(trapper.processing_setting('share_table_records'), 0);
 BEGIN
-    PERFORM pg_advisory_xact_lock(
-        hashtextextended('enqueue:' || p_source_system || '/' || p_source_table, 0));
+    PERFORM trapper.lock_table_jobs(p_source_system, p_source_table);
     SELECT count(*) INTO v_pending
     FROM trapper.staged_records
     WHERE source_system = p_source_system AND source_table = p_source_table
@@ -140,10 +150,9 @@ BEGIN
         GROUP BY j.source_system, j.source_table
         ORDER BY max(j.priority) DESC, min(j.started_at)
     LOOP
-        -- one share at a time per table (enqueue_processing's lock): two idle workers
-        -- would otherwise both count the same backlog as theirs
-        PERFORM pg_advisory_xact_lock(
-            hashtextextended('enqueue:' || r.source_system || '/' || r.source_table, 0));
+        -- one share at a time per table: two idle workers would otherwise both count the
+        -- same backlog as theirs
+        PERFORM trapper.lock_table_jobs(r.source_system, r.source_table);
         SELECT count(*) INTO v_jobs FROM trapper.processing_jobs j
         WHERE j.status = 'processing' AND j.source_system = r.source_system
           AND j.source_table = r.source_table;
