@@ -91,6 +91,7 @@ async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> No
     world = atlas_world(scale=scale)
     expected = json.loads((world / "ground_truth" / "expected.json").read_text())
     people_truth: dict[tuple[str, str, str], str] = {}
+    peer_s: float | None = None
     async with fresh_database("with-core") as url:
         conn = await asyncpg.connect(url)
         if profile:
@@ -140,19 +141,24 @@ async def main(workers: int, scale: str, profile: bool, peer: bool = True) -> No
               f"({expected['places_without_coordinates']})")
         profiled = await profile_of(conn) if profile else None
         if peer:   # Splink 5 on the same person records, scored the same way (issue 17)
-            await splink_peer.report(conn, people_truth, pairwise, times)
+            peer_s = await splink_peer.report(conn, people_truth, pairwise, times)
         await conn.close()
     if peer:
-        await people_only(world, people_truth, workers)
-        await engine_alone(world, people_truth, workers)
+        await people_only(world, people_truth, workers, peer_s)
+        await engine_alone(world, people_truth, workers, peer_s)
     total = sum(times.values())
     print("phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items())
           + f"; whole load {total:.1f}s (goal at atlas <= 120 s)")
     per_row(scale, total, expected, times, profiled)
 
 
+def against_peer(seconds: float, peer_s: float | None) -> str:
+    """Our time as a ratio of Splink's in the same run (issue 17: "in less time")."""
+    return f" ({seconds / peer_s:.2f}x Splink's time)" if peer_s else ""
+
+
 async def people_only(world: Path, truth: dict[tuple[str, str, str], str],
-                      workers: int) -> None:
+                      workers: int, peer_s: float | None = None) -> None:
     """Our engines on the records Splink read, and nothing else (issue 17: "in less time"):
     a fresh database given only the files of the tables that make people, processed by
     ``workers``. Those tables' processors also make the places and cats their rows carry
@@ -168,7 +174,8 @@ async def people_only(world: Path, truth: dict[tuple[str, str, str], str],
         await conn.close()
     precision, recall, _ = pairwise(truth, pred)
     f1 = splink_peer.f1(precision, recall)
-    print(f"peer    ours on the same records alone: {seconds:.1f}s with {workers} workers "
+    print(f"peer    ours on the same records alone: {seconds:.1f}s"
+          f"{against_peer(seconds, peer_s)} with {workers} workers "
           f"({stats.records_processed:,} records of the {len(tables)} tables Splink read; "
           f"their processors also make the places and cats those rows carry); people "
           f"precision {precision:.4f} recall {recall:.4f} F1 {f1:.4f}")
@@ -190,7 +197,7 @@ NAME_ONLY = {("atlas_ui", "manual_entry")}
 
 
 async def engine_alone(world: Path, truth: dict[tuple[str, str, str], str], workers: int,
-                       batch: int = 100) -> None:
+                       peer_s: float | None = None, batch: int = 100) -> None:
     """Like for like with Splink (issue 17): our identity engine alone on the records Splink
     read, given the same columns, as typed (``splink_peer.engine_input``), through its entry
     point ``trapper.find_or_create_person``, by ``workers`` connections taking ``batch``
@@ -256,7 +263,8 @@ async def engine_alone(world: Path, truth: dict[tuple[str, str, str], str], work
     print(f"peer    like for like: our identity engine alone on the same records and columns "
           f"(find_or_create_person, {workers} connections, contiguous parts, {batch} records a "
           f"transaction): "
-          f"{seconds:.1f}s for {len(inputs):,} records ({retried} batches retried after a "
+          f"{seconds:.1f}s{against_peer(seconds, peer_s)} for {len(inputs):,} records "
+          f"({retried} batches retried after a "
           f"deadlock); people precision {precision:.4f} recall {recall:.4f} F1 {f1:.4f}")
 
 
