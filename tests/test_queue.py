@@ -145,10 +145,32 @@ def test_two_workers_draining_share_the_last_table_and_work_each_record_once(
     execute(qdb, """UPDATE trapper.processing_settings SET value = 20
                     WHERE key = 'share_running_records';
                     INSERT INTO trapper.processing_settings VALUES
-                        ('test_sleep_s', 0.005, 'each record takes a moment')""")
+                        ('test_sleep_s', 0.02, 'each record takes a moment')""")
     stage(qdb, 1, 150)    # one job: below share_table_records, nothing shared at enqueue
 
-    stats = run_workers(qdb, 2, job_batch=1, record_budget=5)
+    async def main() -> list[WorkerStats]:
+        stats: list[WorkerStats] = []
+
+        async def one() -> None:
+            stats.append(await Worker(qdb, job_batch=1, record_budget=5).run(until_empty=True))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(one)
+            # the second worker comes once the first holds the table's job, as one finishing
+            # another table finds it (started together, on a loaded machine the second could
+            # come after the first had left it too few records to share: 3 s of work here)
+            conn = await asyncpg.connect(qdb)
+            try:
+                while not await conn.fetchval("SELECT count(*) FROM trapper.processing_jobs "
+                                              "WHERE status = 'processing'"):
+                    await anyio.sleep(0.01)
+            finally:
+                await conn.close()
+            tg.start_soon(one)
+        return stats
+
+    stats = anyio.run(main)
+    assert len(stats) == 2
     counts = sql(qdb, "SELECT staged_id, count(*) AS n FROM public.calls GROUP BY 1")
     assert len(counts) == 150 and max(r["n"] for r in counts) == 1
     assert all(s.records_processed > 0 for s in stats)   # both worked the one table
